@@ -1,0 +1,42 @@
+# opsdb: `make demo` and `make test` are the whole set-up.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: test demo bench lint up down schema deps system-deps clean
+
+test: deps
+	$(BIN)/opsdb lint
+	$(BIN)/pytest
+
+demo: deps
+	$(BIN)/opsdb up
+	$(BIN)/opsdb demo
+
+bench: deps
+	$(BIN)/python -m bench
+
+lint: deps
+	$(BIN)/opsdb lint
+
+up: deps
+	$(BIN)/opsdb up
+
+down: deps
+	$(BIN)/opsdb down
+
+deps: system-deps $(STAMP)
+
+system-deps:
+	@scripts/ensure-postgres.sh
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+clean:
+	-$(BIN)/opsdb down
+	rm -rf .opsdb $(VENV)

@@ -1,0 +1,1 @@
+"""Demo steps, run in file-name order (sNN_topic.py)."""

@@ -1,0 +1,277 @@
+"""The migration runner: versioned files once, in order; re-applied folders on change.
+
+Layout (relative to ``db/``):
+
+* ``migrations/YYYYMMDDHHMMSS_name.sql``: applied once, in version order, never edited.
+* ``functions/``, ``policies/``, ``cron/``: re-applied, in that order and by path
+  within each, whenever the file's checksum changes; written to be idempotent.
+
+``*.sql.j2`` files are rendered with jinja2 first; the checksum is taken of the
+rendered SQL, so a change to a template's output re-applies it. Each file runs in
+one transaction with its history row, under a session advisory lock, so two
+runners against one database serialize instead of interleaving.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import re
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+import psycopg
+
+from harness.sqlsplit import Statement, split
+
+REAPPLIED_KINDS = ("functions", "policies", "cron")
+VERSIONED_NAME = re.compile(r"^(\d{14})_[a-z0-9_]+\.sql(\.j2)?$")
+NO_TRANSACTION = "-- opsdb:no-transaction"
+DESTRUCTIVE = "-- opsdb:destructive"
+# Arbitrary constant: every opsdb runner, on any host, contends for this one lock.
+LOCK_KEY = 0x0DB5_0001
+HISTORY_SCHEMA = "opsdb_meta"
+
+HISTORY_DDL = f"""
+create schema if not exists {HISTORY_SCHEMA};
+comment on schema {HISTORY_SCHEMA} is 'opsdb migration history; not exposed through the API.';
+create table if not exists {HISTORY_SCHEMA}.schema_history (
+    file text primary key,
+    kind text not null check (kind in ('versioned', 'functions', 'policies', 'cron')),
+    checksum text not null,
+    applied_at timestamptz not null default now(),
+    duration_ms numeric not null,
+    applied_by text not null
+);
+comment on table {HISTORY_SCHEMA}.schema_history is
+    'One row per applied file: the checksum of what ran last, when, how long, and by whom.';
+revoke all on schema {HISTORY_SCHEMA} from public;
+"""
+
+Out = Callable[[str], None]
+
+
+class MigrationError(RuntimeError):
+    """A file failed; nothing of it was kept."""
+
+    def __init__(self, file: str, line: int | None, message: str) -> None:
+        self.file = file
+        self.line = line
+        location = f"{file}:{line}" if line else file
+        super().__init__(f"{location}: {message}")
+
+
+class DriftError(RuntimeError):
+    """An applied versioned file was edited or removed."""
+
+
+@dataclass(frozen=True)
+class SqlFile:
+    kind: str  # 'versioned' or one of REAPPLIED_KINDS
+    name: str  # path relative to db/, the history key
+    sql: str  # rendered text
+    checksum: str
+
+    @property
+    def no_transaction(self) -> bool:
+        return self.sql.lstrip().startswith(NO_TRANSACTION)
+
+    @property
+    def destructive_reason(self) -> str | None:
+        first = self.sql.lstrip().splitlines()[0] if self.sql.strip() else ""
+        if first.startswith(DESTRUCTIVE):
+            return first[len(DESTRUCTIVE) :].strip() or None
+        return None
+
+
+@dataclass
+class Plan:
+    to_apply: list[SqlFile] = field(default_factory=list)
+    applied: list[str] = field(default_factory=list)
+    edited: list[str] = field(default_factory=list)  # drift: versioned file changed after apply
+    missing: list[str] = field(default_factory=list)  # drift: versioned file gone after apply
+
+    @property
+    def drift(self) -> list[str]:
+        return [f"{name} (edited after it was applied)" for name in self.edited] + [
+            f"{name} (applied, but the file is gone)" for name in self.missing
+        ]
+
+
+def render(path: Path, db_dir: Path) -> str:
+    text = path.read_text()
+    if path.suffix != ".j2":
+        return text
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(db_dir)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,  # SQL, not HTML; templates quote identifiers themselves
+    )
+    return env.get_template(path.relative_to(db_dir).as_posix()).render()
+
+
+def _sql_files(folder: Path) -> list[Path]:
+    if not folder.exists():
+        return []
+    files = [p for p in folder.rglob("*") if p.is_file() and (p.name.endswith(".sql") or p.name.endswith(".sql.j2"))]
+    # Underscore-prefixed files are partials (jinja macros), never applied alone.
+    return sorted((p for p in files if not p.name.startswith("_")), key=lambda p: p.as_posix())
+
+
+def discover(db_dir: Path) -> list[SqlFile]:
+    """Every file in apply order: versioned by version, then each re-applied folder by path."""
+    found: list[SqlFile] = []
+    migrations = _sql_files(db_dir / "migrations")
+    for path in migrations:
+        if not VERSIONED_NAME.match(path.name) or path.parent != db_dir / "migrations":
+            raise MigrationError(
+                path.relative_to(db_dir).as_posix(),
+                None,
+                "versioned files must be named db/migrations/YYYYMMDDHHMMSS_lowercase_name.sql",
+            )
+    for kind, paths in [("versioned", migrations)] + [(k, _sql_files(db_dir / k)) for k in REAPPLIED_KINDS]:
+        for path in paths:
+            sql = render(path, db_dir)
+            found.append(
+                SqlFile(
+                    kind=kind,
+                    name=path.relative_to(db_dir).as_posix(),
+                    sql=sql,
+                    checksum=hashlib.sha256(sql.encode()).hexdigest(),
+                )
+            )
+    versions = [f.name.split("/")[-1][:14] for f in found if f.kind == "versioned"]
+    duplicates = sorted({v for v in versions if versions.count(v) > 1})
+    if duplicates:
+        raise MigrationError("db/migrations", None, f"two versioned files share version {', '.join(duplicates)}")
+    return found
+
+
+def history(conn: psycopg.Connection) -> dict[str, str]:
+    """Applied files and their checksums; empty when the history table does not exist yet."""
+    exists = conn.execute("select to_regclass(%s)", (f"{HISTORY_SCHEMA}.schema_history",)).fetchone()
+    if not exists or exists[0] is None:
+        return {}
+    rows = conn.execute(f"select file, checksum from {HISTORY_SCHEMA}.schema_history").fetchall()
+    return {file: checksum for file, checksum in rows}
+
+
+def make_plan(files: list[SqlFile], applied: dict[str, str]) -> Plan:
+    plan = Plan()
+    on_disk = {f.name for f in files}
+    for f in files:
+        previous = applied.get(f.name)
+        if previous is None:
+            plan.to_apply.append(f)
+        elif previous != f.checksum:
+            if f.kind == "versioned":
+                plan.edited.append(f.name)
+            else:
+                plan.to_apply.append(f)
+        else:
+            plan.applied.append(f.name)
+    plan.missing = sorted(
+        name for name in applied if name.startswith("migrations/") and name not in on_disk
+    )
+    return plan
+
+
+def _who(conn: psycopg.Connection) -> str:
+    return f"{conn.info.user} ({getpass.getuser()}@{socket.gethostname()})"
+
+
+def _error_line(stmt: Statement, err: psycopg.Error) -> int:
+    position = err.diag.statement_position
+    if position and position.isdigit():
+        return stmt.line + stmt.text[: int(position) - 1].count("\n")
+    return stmt.line
+
+
+def _describe(err: psycopg.Error) -> str:
+    parts = [f"{err.sqlstate or 'ERROR'}: {err.diag.message_primary or str(err).strip()}"]
+    if err.diag.message_detail:
+        parts.append(f"DETAIL: {err.diag.message_detail}")
+    if err.diag.context:
+        parts.append(f"CONTEXT: {err.diag.context.strip()}")
+    return " | ".join(parts)
+
+
+def _run_statements(conn: psycopg.Connection, f: SqlFile) -> None:
+    for stmt in split(f.sql):
+        try:
+            conn.execute(stmt.text.encode())
+        except psycopg.Error as err:
+            raise MigrationError(f"db/{f.name}", _error_line(stmt, err), _describe(err)) from err
+
+
+def apply_file(conn: psycopg.Connection, f: SqlFile, who: str) -> float:
+    """Apply one file and record it; return the duration in ms. Rolls back whole on error."""
+    started = time.perf_counter()
+    record = (
+        f"insert into {HISTORY_SCHEMA}.schema_history (file, kind, checksum, duration_ms, applied_by)"
+        " values (%s, %s, %s, %s, %s)"
+        " on conflict (file) do update set checksum = excluded.checksum, applied_at = now(),"
+        " duration_ms = excluded.duration_ms, applied_by = excluded.applied_by"
+    )
+    if f.no_transaction:
+        _run_statements(conn, f)
+        elapsed = (time.perf_counter() - started) * 1000
+        conn.execute(record, (f.name, f.kind, f.checksum, round(elapsed, 1), who))
+        return elapsed
+    with conn.transaction():
+        if f.kind == "functions":
+            # Functions may call functions from files later in path order.
+            conn.execute("set local check_function_bodies = off")
+        _run_statements(conn, f)
+        elapsed = (time.perf_counter() - started) * 1000
+        conn.execute(record, (f.name, f.kind, f.checksum, round(elapsed, 1), who))
+    return elapsed
+
+
+def migrate(database_url: str, db_dir: Path, *, dry_run: bool = False, out: Out = print) -> Plan:
+    """Apply what is pending. Refuses to run when an applied versioned file drifted."""
+    files = discover(db_dir)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.add_notice_handler(lambda _notice: None)
+        if dry_run:
+            plan = make_plan(files, history(conn))
+            _check_drift(plan)
+            for f in plan.to_apply:
+                out(f"would apply {f.kind:<9} {f.name}")
+            if not plan.to_apply:
+                out("nothing to apply")
+            return plan
+        conn.execute("select pg_advisory_lock(%s)", (LOCK_KEY,))
+        try:
+            conn.execute(HISTORY_DDL.encode())
+            # Read history only after taking the lock: a runner that waited sees the
+            # first one's work and applies nothing twice.
+            plan = make_plan(files, history(conn))
+            _check_drift(plan)
+            who = _who(conn)
+            for f in plan.to_apply:
+                elapsed = apply_file(conn, f, who)
+                out(f"applied {f.kind:<9} {f.name} ({elapsed:.0f} ms)")
+            if not plan.to_apply:
+                out("nothing to apply")
+        finally:
+            conn.execute("select pg_advisory_unlock(%s)", (LOCK_KEY,))
+    return plan
+
+
+def _check_drift(plan: Plan) -> None:
+    if plan.drift:
+        raise DriftError(
+            "applied versioned files changed; add a new migration instead of editing one: " + "; ".join(plan.drift)
+        )
+
+
+def status(database_url: str, db_dir: Path) -> Plan:
+    files = discover(db_dir)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        return make_plan(files, history(conn))
