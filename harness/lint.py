@@ -20,7 +20,7 @@ DESTRUCTIVE_PATTERNS: dict[str, re.Pattern[str]] = {
     "drop column": re.compile(r"\bdrop\s+column\b", re.I),
     "drop schema": re.compile(r"\bdrop\s+schema\b", re.I),
     "drop type": re.compile(r"\bdrop\s+type\b", re.I),
-    "truncate": re.compile(r"\btruncate\b", re.I),
+    "truncate": re.compile(r"^\s*truncate\b", re.I | re.M),
     "column type change": re.compile(r"\balter\s+column\s+\S+\s+(set\s+data\s+)?type\b", re.I),
     "set not null": re.compile(r"\bset\s+not\s+null\b", re.I),
 }
