@@ -11,7 +11,6 @@ test: deps
 	$(BIN)/pytest
 
 demo: deps
-	$(BIN)/opsdb up
 	$(BIN)/opsdb demo
 
 bench: deps
@@ -19,6 +18,9 @@ bench: deps
 
 lint: deps
 	$(BIN)/opsdb lint
+
+schema: deps
+	$(BIN)/opsdb schema
 
 up: deps
 	$(BIN)/opsdb up

@@ -74,6 +74,21 @@ def cmd_lint(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_schema(args: argparse.Namespace) -> int:
+    from harness import schema_dump
+
+    target = project.db_dir() / "schema.sql"
+    url = project.resolve_database_url(args.database_url)
+    if args.check:
+        if schema_dump.dump(url) != (target.read_text() if target.exists() else ""):
+            raise RuntimeError("db/schema.sql is stale: run `make schema` and commit it")
+        _out("db/schema.sql is up to date")
+        return 0
+    changed = schema_dump.write(url, target)
+    _out(f"{'wrote' if changed else 'unchanged'} {target.relative_to(project.root())}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from harness.demo import run
 
@@ -97,6 +112,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "verify": (cmd_verify, "exit non-zero when an applied versioned file was edited or removed"),
     "lint": (cmd_lint, "sqlfluff and the destructive-migration guard over db/"),
     "demo": (cmd_demo, "an end-to-end scenario on the local cluster"),
+    "schema": (cmd_schema, "write db/schema.sql, the normalised dump of public and private (--check: compare only)"),
 }
 
 
@@ -108,6 +124,8 @@ def parser() -> argparse.ArgumentParser:
         cmd.add_argument("--database-url", help="target database (default: $DATABASE_URL, else the local cluster)")
         if name == "migrate":
             cmd.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+        if name == "schema":
+            cmd.add_argument("--check", action="store_true", help="exit non-zero when db/schema.sql is stale")
     return root
 
 
