@@ -1,0 +1,228 @@
+-- record_usage: meter one usage of a workspace (service_role).
+--
+--   select public.record_usage(workspace_id := ..., metric := 'call_minutes', quantity := 2.5,
+--                              idempotency_key := 'call:CA123', source := 'twilio');
+--   -> {limit_state, used, soft_limit, hard_limit, duplicate, event_id, period_start}
+--
+-- Semantics (decided here, from the issue and CONTRACT.md):
+-- * Usage is metered after the fact: a call minute that happened is recorded. So the
+--   event that crosses the hard limit IS recorded and answered with limit_state
+--   'blocked' (and the one usage_blocked alert); from then on, while the period's
+--   total is at or over the hard limit, record_usage refuses with PT402
+--   usage_limit_exceeded and writes nothing. Callers check limit_state to stop
+--   starting new work before that refusal.
+-- * Exact under concurrency: one UPDATE of the (workspace, metric, period) row both
+--   adds the quantity and takes the row lock, so concurrent records serialise on
+--   that row only; the event is inserted under the same lock.
+-- * Crossing the soft limit raises exactly one usage_warning, the hard limit one
+--   usage_blocked alert per metric and period (see private._raise_usage_alerts).
+-- * Idempotency: the same idempotency_key for the workspace counts once; the retry
+--   answers the current totals with duplicate = true. The same key with another
+--   metric or quantity is PT409 idempotency_conflict.
+-- * The hot path is one UPDATE and one INSERT (index lookups only). The first usage
+--   of a period (no usage_limits row yet) takes the slow path: validate the metric
+--   and workspace, snapshot the plan, create the period's rows, then retry.
+-- Errors: 22023 (bad quantity, unknown metric, bad key), PT404 workspace_not_found,
+-- PT402 usage_limit_exceeded, PT409 idempotency_conflict. A failed call writes nothing.
+create or replace function private._record_usage(
+    workspace_id uuid,
+    metric text,
+    quantity numeric,
+    idempotency_key text default null,
+    source text default null
+)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+#variable_conflict use_column
+declare
+    v_period date := (pg_catalog.date_trunc('month', pg_catalog.now() at time zone 'utc'))::date;
+    v_row public.usage_limits%rowtype;
+    v_event_id bigint;
+    v_original record;
+    v_blocked_retry boolean := false;
+    v_prepared boolean := false;
+begin
+    if _record_usage.workspace_id is null then
+        raise exception using errcode = '22023', message = 'workspace_required', detail = 'workspace_id is null';
+    end if;
+    if _record_usage.quantity is null or _record_usage.quantity = 'NaN'::numeric
+        or _record_usage.quantity <= 0 or _record_usage.quantity > 1e12 then
+        raise exception using
+            errcode = '22023',
+            message = 'invalid_quantity',
+            detail = pg_catalog.format('quantity %s', coalesce(_record_usage.quantity::text, 'null')),
+            hint = 'quantity must be a finite number greater than 0 and at most 1e12.';
+    end if;
+    if _record_usage.idempotency_key is not null
+        and pg_catalog.length(_record_usage.idempotency_key) not between 1 and 200 then
+        raise exception using
+            errcode = '22023', message = 'invalid_idempotency_key', hint = 'Use 1 to 200 characters.';
+    end if;
+    if pg_catalog.length(_record_usage.source) > 200 then
+        raise exception using errcode = '22023', message = 'invalid_source', hint = 'Use at most 200 characters.';
+    end if;
+
+    loop
+        -- Adds the quantity and locks the row; refuses (no row) once the period is blocked.
+        update public.usage_limits as ul
+        set used = ul.used + _record_usage.quantity, updated_at = pg_catalog.now()
+        where ul.workspace_id = _record_usage.workspace_id
+            and ul.metric = _record_usage.metric
+            and ul.period_start = v_period
+            and ul.used < ul.hard_limit
+        returning ul.* into v_row;
+        exit when found;
+
+        select ul.*
+        into v_row
+        from public.usage_limits as ul
+        where ul.workspace_id = _record_usage.workspace_id
+            and ul.metric = _record_usage.metric
+            and ul.period_start = v_period;
+        if found then
+            -- Blocked. A retry of a usage recorded before the block is still a duplicate.
+            if _record_usage.idempotency_key is not null then
+                select e.metric, e.quantity
+                into v_original
+                from public.usage_events as e
+                where e.workspace_id = _record_usage.workspace_id
+                    and e.idempotency_key = _record_usage.idempotency_key;
+                if found then
+                    v_blocked_retry := true;
+                    exit;
+                end if;
+            end if;
+            raise exception using
+                errcode = 'PT402',
+                message = 'usage_limit_exceeded',
+                detail = pg_catalog.format(
+                    'workspace %s metric %s period %s: used %s of hard limit %s',
+                    v_row.workspace_id, v_row.metric, v_row.period_start, v_row.used, v_row.hard_limit
+                ),
+                hint = 'Upgrade the plan or wait for the next billing period.';
+        end if;
+
+        if v_prepared then
+            raise exception using
+                errcode = '22023',
+                message = 'unknown_metric',
+                detail = pg_catalog.format('plan in force has no limits for metric %L', _record_usage.metric);
+        end if;
+        if not exists (select from public.usage_metrics as m where m.key = _record_usage.metric) then
+            raise exception using
+                errcode = '22023',
+                message = 'unknown_metric',
+                detail = pg_catalog.format('metric %L', _record_usage.metric),
+                hint = 'Use a key from public.usage_metrics.';
+        end if;
+        perform 1 from public.workspaces as w where w.id = _record_usage.workspace_id for no key update;
+        if not found then
+            raise exception using
+                errcode = 'PT404',
+                message = 'workspace_not_found',
+                detail = pg_catalog.format('workspace %s', _record_usage.workspace_id);
+        end if;
+        perform private._ensure_usage_period(_record_usage.workspace_id, v_period);
+        v_prepared := true;
+    end loop;
+
+    if not v_blocked_retry then
+        insert into public.usage_events (
+            workspace_id, metric, quantity, period_start, tier_snapshot_id, source, idempotency_key
+        )
+        values (
+            _record_usage.workspace_id,
+            _record_usage.metric,
+            _record_usage.quantity,
+            v_period,
+            v_row.tier_snapshot_id,
+            _record_usage.source,
+            _record_usage.idempotency_key
+        )
+        on conflict (workspace_id, idempotency_key) where idempotency_key is not null do nothing
+        returning id into v_event_id;
+
+        if v_event_id is null then
+            -- A retry: give the quantity back (we still hold the row lock) and answer duplicate.
+            select e.metric, e.quantity
+            into v_original
+            from public.usage_events as e
+            where e.workspace_id = _record_usage.workspace_id
+                and e.idempotency_key = _record_usage.idempotency_key;
+            if (v_original.metric, v_original.quantity) is distinct from (_record_usage.metric, _record_usage.quantity) then
+                raise exception using
+                    errcode = 'PT409',
+                    message = 'idempotency_conflict',
+                    detail = pg_catalog.format(
+                        'key %L was used for %s %s', _record_usage.idempotency_key, v_original.quantity, v_original.metric
+                    ),
+                    hint = 'Send a new idempotency key for a different usage.';
+            end if;
+            update public.usage_limits as ul
+            set used = ul.used - _record_usage.quantity
+            where ul.workspace_id = v_row.workspace_id and ul.metric = v_row.metric and ul.period_start = v_period
+            returning ul.* into v_row;
+        elsif (v_row.used >= v_row.soft_limit and v_row.warning_alert_id is null)
+            or (v_row.used >= v_row.hard_limit and v_row.blocked_alert_id is null) then
+            perform private._raise_usage_alerts(_record_usage.workspace_id, _record_usage.metric, v_period);
+        end if;
+    elsif (v_original.metric, v_original.quantity) is distinct from (_record_usage.metric, _record_usage.quantity) then
+        raise exception using
+            errcode = 'PT409',
+            message = 'idempotency_conflict',
+            detail = pg_catalog.format(
+                'key %L was used for %s %s', _record_usage.idempotency_key, v_original.quantity, v_original.metric
+            ),
+            hint = 'Send a new idempotency key for a different usage.';
+    end if;
+
+    return pg_catalog.jsonb_build_object(
+        'limit_state', v_row.limit_state,
+        'used', v_row.used,
+        'soft_limit', v_row.soft_limit,
+        'hard_limit', v_row.hard_limit,
+        'duplicate', v_event_id is null,
+        'event_id', v_event_id,
+        'metric', v_row.metric,
+        'period_start', v_row.period_start
+    );
+end
+$$;
+
+comment on function private._record_usage(uuid, text, numeric, text, text) is
+'Implementation of public.record_usage (definer: writes usage_events and usage_limits).';
+revoke all on function private._record_usage(uuid, text, numeric, text, text) from public;
+grant execute on function private._record_usage(uuid, text, numeric, text, text) to service_role;
+
+-- public.record_usage: the API entry point; see private._record_usage for the rules.
+-- Who may call: service_role (backends metering calls, SMS, messages, tokens).
+create or replace function public.record_usage(
+    workspace_id uuid,
+    metric text,
+    quantity numeric,
+    idempotency_key text default null,
+    source text default null
+)
+returns jsonb
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$
+    select private._record_usage(
+        record_usage.workspace_id,
+        record_usage.metric,
+        record_usage.quantity,
+        record_usage.idempotency_key,
+        record_usage.source
+    )
+$$;
+
+comment on function public.record_usage(uuid, text, numeric, text, text) is
+'Meter usage: {limit_state, used, soft_limit, hard_limit, duplicate}. PT402 once the hard limit is reached.';
+revoke all on function public.record_usage(uuid, text, numeric, text, text) from public;
+grant execute on function public.record_usage(uuid, text, numeric, text, text) to service_role;

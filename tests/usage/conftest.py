@@ -1,0 +1,67 @@
+"""Helpers for the usage tests: read the metering tables as the superuser."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import pytest
+
+
+class UsageReader:
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+
+    def limits(self, workspace_id: Any, metric: str) -> dict[str, Any]:
+        row = self.conn.execute(
+            "select used, soft_limit, hard_limit, limit_state, plan_key, tier_snapshot_id"
+            " from public.usage_limits where workspace_id = %s and metric = %s"
+            " and period_start = private._usage_period()",
+            (workspace_id, metric),
+        ).fetchone()
+        assert row is not None, f"no usage_limits row for {metric}"
+        keys = ("used", "soft_limit", "hard_limit", "limit_state", "plan_key", "tier_snapshot_id")
+        return dict(zip(keys, row))
+
+    def event_total(self, workspace_id: Any, metric: str) -> Decimal:
+        row = self.conn.execute(
+            "select coalesce(sum(quantity), 0) from public.usage_events where workspace_id = %s and metric = %s",
+            (workspace_id, metric),
+        ).fetchone()
+        assert row is not None
+        return Decimal(row[0])
+
+    def event_count(self, workspace_id: Any) -> int:
+        row = self.conn.execute("select count(*) from public.usage_events where workspace_id = %s", (workspace_id,)).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def alerts(self, workspace_id: Any, type_: str) -> list[tuple[Any, ...]]:
+        return self.conn.execute(
+            "select id, dedupe_key, details from public.alerts where workspace_id = %s and type = %s order by id",
+            (workspace_id, type_),
+        ).fetchall()
+
+    def snapshots(self, workspace_id: Any) -> list[tuple[Any, ...]]:
+        return self.conn.execute(
+            "select id, plan_key, reason from public.tier_snapshots where workspace_id = %s order by id",
+            (workspace_id,),
+        ).fetchall()
+
+
+@pytest.fixture
+def usage(db: psycopg.Connection) -> UsageReader:
+    return UsageReader(db)
+
+
+@pytest.fixture
+def change_plan(db: psycopg.Connection) -> Any:
+    """What subscription activation does: set plan_key, then private.on_plan_change, in one transaction."""
+
+    def _change(workspace_id: Any, plan_key: str, reason: str = "test upgrade") -> None:
+        with db.transaction():
+            db.execute("update public.workspaces set plan_key = %s where id = %s", (plan_key, workspace_id))
+            db.execute("select private.on_plan_change(%s, %s, %s)", (workspace_id, plan_key, reason))
+
+    return _change
