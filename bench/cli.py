@@ -1,0 +1,80 @@
+"""``python -m bench`` (``make bench``): run the scenarios, print a table, write JSON."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+
+from bench import registry, report
+from bench.runner import run_plan
+from bench.server import FAST_SETTINGS, dedicated_cluster
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Run the pgbench baselines and every domain scenario on a dedicated throw-away cluster.",
+    )
+    parser.add_argument("--seconds", type=int, default=10, help="duration of each pgbench run (default: 10)")
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME",
+        help="run only scenarios matching NAME (a name or shell pattern; repeatable); "
+        "their baselines come along so ratios stay in one run",
+    )
+    parser.add_argument("--list", action="store_true", help="list the registered scenarios and exit")
+    parser.add_argument(
+        "--results-dir",
+        type=Path,
+        default=report.RESULTS_DIR,
+        help="where the JSON goes (default: bench/results/)",
+    )
+    return parser
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.seconds < 1:
+        _parser().error("--seconds must be at least 1")
+    try:
+        registered = registry.discover()
+        runs = registry.plan(registered, args.only)
+    except registry.RegistryError as err:
+        print(err, file=sys.stderr)
+        return 2
+    if args.list:
+        for item in registered:
+            s = item.scenario
+            against = f"vs {s.baseline}" if s.baseline else "baseline"
+            clients = ",".join(map(str, s.clients))
+            _say(f"{s.name:32} {item.module:16} {against:28} clients {clients:6} {s.description}")
+        return 0
+    _say(f"bench: {len(runs)} runs of {args.seconds} s each (about {len(runs) * (args.seconds + 2)} s plus set-up)")
+    started_at = datetime.now(UTC)
+    with dedicated_cluster(_say) as target, tempfile.TemporaryDirectory(prefix="opsdb-bench-scripts-") as work:
+        with psycopg.connect(target.url(target.template)) as conn:
+            version = str(conn.execute("select version()").fetchone()[0])  # type: ignore[index]
+        measured = run_plan(target, runs, Path(work), seconds=args.seconds, out=_say)
+    finished_at = datetime.now(UTC)
+    _say("")
+    _say(report.table(measured))
+    data = report.payload(
+        measured,
+        started_at=started_at,
+        finished_at=finished_at,
+        seconds=args.seconds,
+        server={"version": version, "settings": FAST_SETTINGS},
+    )
+    path = report.write(data, args.results_dir, started_at)
+    _say(f"\nwrote {path} and {path.with_name('latest.json')}")
+    return 0

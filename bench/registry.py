@@ -1,0 +1,107 @@
+"""Discover scenarios: every module in ``bench/scenarios/``, in name order.
+
+A module is any ``bench/scenarios/<name>.py`` whose name does not start with
+``_``; it must expose ``SCENARIOS: list[Scenario]``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import pkgutil
+from dataclasses import dataclass
+from types import ModuleType
+
+from bench import scenarios as scenarios_package
+from bench.scenario import Scenario
+
+
+class RegistryError(ValueError):
+    """A scenario module is malformed; the message names every problem found."""
+
+
+@dataclass(frozen=True)
+class Registered:
+    module: str
+    scenario: Scenario
+
+
+def _modules() -> list[ModuleType]:
+    names = sorted(m.name for m in pkgutil.iter_modules(scenarios_package.__path__) if not m.name.startswith("_"))
+    return [importlib.import_module(f"{scenarios_package.__name__}.{name}") for name in names]
+
+
+def discover() -> list[Registered]:
+    """Every registered scenario, checked (see :func:`check`), in module then list order."""
+    found: list[Registered] = []
+    problems: list[str] = []
+    for module in _modules():
+        short = module.__name__.rsplit(".", 1)[-1]
+        items = getattr(module, "SCENARIOS", None)
+        if not isinstance(items, list) or not all(isinstance(s, Scenario) for s in items):
+            problems.append(f"bench/scenarios/{short}.py: SCENARIOS must be a list of bench.scenario.Scenario")
+            continue
+        found.extend(Registered(short, s) for s in items)
+    problems.extend(check(found))
+    if problems:
+        raise RegistryError("bad bench scenarios:\n  " + "\n  ".join(problems))
+    return found
+
+
+def check(registered: list[Registered]) -> list[str]:
+    """Names unique, each scenario sound, each baseline a registered baseline."""
+    problems: list[str] = []
+    by_name: dict[str, Registered] = {}
+    for item in registered:
+        where = f"bench/scenarios/{item.module}.py: {item.scenario.name}"
+        if item.scenario.name in by_name:
+            problems.append(f"{where}: name already used in bench/scenarios/{by_name[item.scenario.name].module}.py")
+        by_name.setdefault(item.scenario.name, item)
+        problems.extend(f"{where}: {p}" for p in item.scenario.problems())
+    for item in registered:
+        baseline = item.scenario.baseline
+        if baseline is None:
+            continue
+        target = by_name.get(baseline)
+        if target is None:
+            problems.append(f"bench/scenarios/{item.module}.py: {item.scenario.name}: unknown baseline {baseline!r}")
+        elif not target.scenario.is_baseline:
+            problems.append(
+                f"bench/scenarios/{item.module}.py: {item.scenario.name}: {baseline!r} is not a baseline "
+                "(baselines have baseline=None)"
+            )
+    return problems
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One pgbench run: a scenario at one client count."""
+
+    module: str
+    scenario: Scenario
+    clients: int
+
+
+def plan(registered: list[Registered], only: list[str] | None = None) -> list[PlannedRun]:
+    """The runs to make: baselines first, then the others in discovery order.
+
+    ``only`` holds names or shell patterns (``usage_*``); a selected scenario
+    brings its baseline along, and a baseline is measured at every client count
+    a selected scenario needs, so each ratio compares numbers from the same run.
+    """
+    selected = [r for r in registered if not only or any(fnmatch.fnmatchcase(r.scenario.name, p) for p in only)]
+    if only and not selected:
+        known = ", ".join(r.scenario.name for r in registered)
+        raise RegistryError(f"--only {' '.join(only)} matches no scenario; known: {known}")
+    clients: dict[str, set[int]] = {}
+    for item in selected:
+        clients.setdefault(item.scenario.name, set()).update(item.scenario.clients)
+        if item.scenario.baseline is not None:
+            clients.setdefault(item.scenario.baseline, set()).update(item.scenario.clients)
+    ordered = [r for r in registered if r.scenario.is_baseline] + [r for r in registered if not r.scenario.is_baseline]
+    return [
+        PlannedRun(item.module, item.scenario, count)
+        for item in ordered
+        if item.scenario.name in clients
+        for count in sorted(clients[item.scenario.name])
+    ]
