@@ -1,0 +1,157 @@
+-- deduct_credits: take credits from a workspace's wallet (service_role).
+--
+--   select public.deduct_credits(workspace_id := ..., amount := 1.5, reason := 'call CA123',
+--                                idempotency_key := 'call:CA123');
+--   -> {balance, deducted, transaction_id, duplicate}
+--
+-- One round trip; the row lock is taken by the guarded UPDATE and held only until
+-- this call's transaction ends. `balance >= amount` in the UPDATE is re-checked on
+-- the newest row version after a lock wait (READ COMMITTED), so concurrent
+-- deductions can never overdraw; the CHECK (balance >= 0) backs it up.
+-- PT402 insufficient_credits leaves the balance and the ledger untouched. The same
+-- idempotency key with the same amount and reason answers the first result again
+-- (charged once); with other arguments PT409. Reaching zero raises one
+-- credits_exhausted alert. Bad input: 22023; unknown workspace: PT404.
+create or replace function private._deduct_credits(
+    workspace_id uuid,
+    amount numeric,
+    reason text,
+    idempotency_key text default null
+)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+#variable_conflict use_column
+declare
+    v_balance numeric;
+    v_transaction_id bigint;
+    v_replay jsonb;
+begin
+    perform private._check_credit_arguments(
+        _deduct_credits.workspace_id, _deduct_credits.amount, _deduct_credits.reason, _deduct_credits.idempotency_key
+    );
+    if _deduct_credits.idempotency_key is not null then
+        v_replay := private._credit_replay(
+            'deduct', _deduct_credits.workspace_id, _deduct_credits.amount,
+            _deduct_credits.reason, _deduct_credits.idempotency_key
+        );
+        if v_replay is not null then
+            return v_replay;
+        end if;
+    end if;
+
+    update public.workspace_wallets as w
+    set balance = w.balance - _deduct_credits.amount, updated_at = pg_catalog.now()
+    where w.workspace_id = _deduct_credits.workspace_id and w.balance >= _deduct_credits.amount
+    returning w.balance into v_balance;
+
+    if not found then
+        -- A same-key call may have committed while this one waited for the row.
+        if _deduct_credits.idempotency_key is not null then
+            v_replay := private._credit_replay(
+                'deduct', _deduct_credits.workspace_id, _deduct_credits.amount,
+                _deduct_credits.reason, _deduct_credits.idempotency_key
+            );
+            if v_replay is not null then
+                return v_replay;
+            end if;
+        end if;
+        select w.balance into v_balance from public.workspace_wallets as w
+        where w.workspace_id = _deduct_credits.workspace_id;
+        if not found and not exists (
+            select from public.workspaces as ws where ws.id = _deduct_credits.workspace_id
+        ) then
+            raise exception using
+                errcode = 'PT404',
+                message = 'workspace_not_found',
+                detail = pg_catalog.format('workspace %s', _deduct_credits.workspace_id);
+        end if;
+        raise exception using
+            errcode = 'PT402',
+            message = 'insufficient_credits',
+            detail = pg_catalog.format(
+                'workspace %s has %s credits, %s requested',
+                _deduct_credits.workspace_id, coalesce(v_balance, 0), _deduct_credits.amount
+            ),
+            hint = 'Grant or buy credits, then retry.';
+    end if;
+
+    insert into public.wallet_ledger (
+        workspace_id, kind, amount, balance_after, reason, idempotency_key, actor_id, actor_role
+    )
+    values (
+        _deduct_credits.workspace_id,
+        'deduct',
+        -_deduct_credits.amount,
+        v_balance,
+        _deduct_credits.reason,
+        _deduct_credits.idempotency_key,
+        (select auth.uid()),
+        coalesce(nullif((select auth.role()), ''), session_user::text)
+    )
+    on conflict (workspace_id, idempotency_key) where idempotency_key is not null do nothing
+    returning id into v_transaction_id;
+
+    if v_transaction_id is null then
+        -- Lost the race to a same-key call that committed first: give the amount back
+        -- (the row lock is still ours) and answer that call's result.
+        update public.workspace_wallets as w
+        set balance = w.balance + _deduct_credits.amount
+        where w.workspace_id = _deduct_credits.workspace_id;
+        return private._credit_replay(
+            'deduct', _deduct_credits.workspace_id, _deduct_credits.amount,
+            _deduct_credits.reason, _deduct_credits.idempotency_key
+        );
+    end if;
+
+    if v_balance = 0 then
+        perform private.raise_alert(
+            'credits_exhausted',
+            'credits_exhausted:' || _deduct_credits.workspace_id::text,
+            'The workspace has used all its credits; further deductions are refused.',
+            _deduct_credits.workspace_id,
+            'critical',
+            pg_catalog.jsonb_build_object('transaction_id', v_transaction_id, 'reason', _deduct_credits.reason)
+        );
+    end if;
+
+    return pg_catalog.jsonb_build_object(
+        'balance', v_balance,
+        'deducted', _deduct_credits.amount,
+        'transaction_id', v_transaction_id,
+        'duplicate', false
+    );
+end
+$$;
+
+comment on function private._deduct_credits(uuid, numeric, text, text) is
+'Implementation of public.deduct_credits (definer: writes workspace_wallets and wallet_ledger).';
+revoke all on function private._deduct_credits(uuid, numeric, text, text) from public;
+grant execute on function private._deduct_credits(uuid, numeric, text, text) to service_role;
+
+-- public.deduct_credits: the API entry point; see private._deduct_credits.
+-- Who may call: service_role.
+create or replace function public.deduct_credits(
+    workspace_id uuid,
+    amount numeric,
+    reason text,
+    idempotency_key text default null
+)
+returns jsonb
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$
+    select private._deduct_credits(
+        deduct_credits.workspace_id, deduct_credits.amount, deduct_credits.reason, deduct_credits.idempotency_key
+    )
+$$;
+
+comment on function public.deduct_credits(uuid, numeric, text, text) is
+'Deduct credits atomically and idempotently: {balance, deducted, transaction_id, duplicate}; PT402 when short.';
+revoke all on function public.deduct_credits(uuid, numeric, text, text) from public;
+grant execute on function public.deduct_credits(uuid, numeric, text, text) to service_role;

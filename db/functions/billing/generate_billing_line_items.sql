@@ -1,0 +1,184 @@
+-- Billing line items: per workspace, period, metric and tier snapshot in force,
+-- the quantity, the snapshot's unit price, the amount, and the usage_events they
+-- cover (ids first_event_id..last_event_id of that workspace, period, metric and
+-- snapshot; event_count of them). A plan change mid-period starts a new snapshot,
+-- so usage before it bills at the old price and usage after it at the new one.
+-- Regeneration is idempotent: the same events give the same lines, and a line is
+-- only rewritten when more events arrived since.
+
+-- private._generate_billing_line_items: (re)generate one workspace's lines for a period.
+create or replace function private._generate_billing_line_items(workspace_id uuid, period_start date)
+returns integer
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+#variable_conflict use_column
+declare
+    v_changed integer;
+begin
+    insert into public.billing_line_items as b (
+        workspace_id, period_start, metric, tier_snapshot_id, plan_key, quantity, unit_price_minor,
+        amount_minor, currency, first_event_id, last_event_id, event_count
+    )
+    select
+        e.workspace_id,
+        e.period_start,
+        e.metric,
+        ts.id,
+        ts.plan_key,
+        sum(e.quantity),
+        (ts.limits -> e.metric ->> 'unit_price_minor')::numeric,
+        sum(e.quantity) * (ts.limits -> e.metric ->> 'unit_price_minor')::numeric,
+        ts.currency,
+        min(e.id),
+        max(e.id),
+        count(*)
+    from public.usage_events as e
+    inner join public.tier_snapshots as ts on e.tier_snapshot_id = ts.id
+    where e.workspace_id = _generate_billing_line_items.workspace_id
+        and e.period_start = _generate_billing_line_items.period_start
+    group by e.workspace_id, e.period_start, e.metric, ts.id
+    on conflict (workspace_id, period_start, metric, tier_snapshot_id) do update
+        set
+            quantity = excluded.quantity,
+            unit_price_minor = excluded.unit_price_minor,
+            amount_minor = excluded.amount_minor,
+            first_event_id = excluded.first_event_id,
+            last_event_id = excluded.last_event_id,
+            event_count = excluded.event_count,
+            generated_at = pg_catalog.now()
+        where (b.quantity, b.unit_price_minor, b.first_event_id, b.last_event_id, b.event_count)
+        is distinct from (
+            excluded.quantity, excluded.unit_price_minor, excluded.first_event_id,
+            excluded.last_event_id, excluded.event_count
+        );
+    get diagnostics v_changed = row_count;
+    return v_changed;
+end
+$$;
+
+comment on function private._generate_billing_line_items(uuid, date) is
+'(Re)generate a workspace''s billing_line_items for a period from its usage_events; returns lines written.';
+revoke all on function private._generate_billing_line_items(uuid, date) from public;
+
+-- private.generate_all_billing_line_items: every workspace with usage in the period
+-- (the nightly job). Returns the number of lines written.
+create or replace function private.generate_all_billing_line_items(period_start date)
+returns integer
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_workspace_id uuid;
+    v_total integer := 0;
+begin
+    for v_workspace_id in
+        select distinct ul.workspace_id
+        from public.usage_limits as ul
+        where ul.period_start = generate_all_billing_line_items.period_start
+        order by ul.workspace_id
+    loop
+        v_total := v_total + private._generate_billing_line_items(
+            v_workspace_id, generate_all_billing_line_items.period_start
+        );
+    end loop;
+    return v_total;
+end
+$$;
+
+comment on function private.generate_all_billing_line_items(date) is
+'Regenerate billing_line_items of a period for every workspace with usage in it (pg_cron, nightly).';
+revoke all on function private.generate_all_billing_line_items(date) from public;
+
+-- public.generate_billing_line_items: the API entry point.
+--
+--   select public.generate_billing_line_items(workspace_id := ..., period_start := '2026-11-01');
+--   -> {workspace_id, period_start, lines_written, total_minor, lines: [{metric, plan_key, quantity,
+--       unit_price_minor, amount_minor, currency, first_event_id, last_event_id, event_count}]}
+--
+-- period_start defaults to the current period (any date is truncated to its month).
+-- Who may call: service_role, platform admins (else 42501). PT404 unknown workspace.
+create or replace function private._billing_line_items(workspace_id uuid, period_start date default null)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+#variable_conflict use_column
+declare
+    v_period date := coalesce(
+        pg_catalog.date_trunc('month', _billing_line_items.period_start)::date, private._usage_period()
+    );
+    v_written integer;
+    v_result jsonb;
+begin
+    if not (private.is_service_role() or private.is_admin()) then
+        raise exception using
+            errcode = '42501', message = 'not_allowed', detail = 'for service_role and platform admins';
+    end if;
+    if not exists (select from public.workspaces as w where w.id = _billing_line_items.workspace_id) then
+        raise exception using
+            errcode = 'PT404',
+            message = 'workspace_not_found',
+            detail = pg_catalog.format('workspace %s', _billing_line_items.workspace_id);
+    end if;
+    v_written := private._generate_billing_line_items(_billing_line_items.workspace_id, v_period);
+    select
+        pg_catalog.jsonb_build_object(
+            'workspace_id', _billing_line_items.workspace_id,
+            'period_start', v_period,
+            'lines_written', v_written,
+            'total_minor', coalesce(sum(b.amount_minor), 0),
+            'lines', coalesce(
+                pg_catalog.jsonb_agg(
+                    pg_catalog.jsonb_build_object(
+                        'id', b.id,
+                        'metric', b.metric,
+                        'plan_key', b.plan_key,
+                        'tier_snapshot_id', b.tier_snapshot_id,
+                        'quantity', b.quantity,
+                        'unit_price_minor', b.unit_price_minor,
+                        'amount_minor', b.amount_minor,
+                        'currency', b.currency,
+                        'first_event_id', b.first_event_id,
+                        'last_event_id', b.last_event_id,
+                        'event_count', b.event_count
+                    )
+                    order by b.metric, b.tier_snapshot_id
+                ) filter (where b.id is not null),
+                '[]'
+            )
+        )
+    into v_result
+    from public.billing_line_items as b
+    where b.workspace_id = _billing_line_items.workspace_id and b.period_start = v_period;
+    return v_result;
+end
+$$;
+
+comment on function private._billing_line_items(uuid, date) is
+'Implementation of public.generate_billing_line_items (definer; checks service_role or admin).';
+revoke all on function private._billing_line_items(uuid, date) from public;
+grant execute on function private._billing_line_items(uuid, date) to authenticated, service_role;
+
+create or replace function public.generate_billing_line_items(workspace_id uuid, period_start date default null)
+returns jsonb
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$
+    select private._billing_line_items(
+        generate_billing_line_items.workspace_id, generate_billing_line_items.period_start
+    )
+$$;
+
+comment on function public.generate_billing_line_items(uuid, date) is
+'(Re)generate and return a workspace''s billing lines for a period (idempotent). service_role or admin.';
+revoke all on function public.generate_billing_line_items(uuid, date) from public;
+grant execute on function public.generate_billing_line_items(uuid, date) to authenticated, service_role;
