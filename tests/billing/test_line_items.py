@@ -1,0 +1,114 @@
+"""Tier snapshots and billing line items: historical prices, traceable to events, idempotent."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from harness.rpc import RpcError
+
+
+def _record(rpc, ws, metric, quantity):  # type: ignore[no-untyped-def]
+    return rpc("record_usage", {"workspace_id": str(ws.id), "metric": metric, "quantity": quantity})
+
+
+def _change_plan(db, ws, plan_key: str) -> None:  # type: ignore[no-untyped-def]
+    with db.transaction():
+        db.execute("update public.workspaces set plan_key = %s where id = %s", (plan_key, ws.id))
+        db.execute("select private.on_plan_change(%s, %s, 'upgrade')", (ws.id, plan_key))
+
+
+def test_a_plan_change_mid_period_bills_earlier_usage_at_the_old_snapshot_price(rpc, factories, db) -> None:  # type: ignore[no-untyped-def]
+    ws = factories.workspace(plan_key="pro")
+    _record(rpc, ws, "call_minutes", 10)
+    _record(rpc, ws, "call_minutes", 5)
+    _change_plan(db, ws, "business")
+    _record(rpc, ws, "call_minutes", 20)
+
+    bill = rpc("generate_billing_line_items", {"workspace_id": str(ws.id)})
+
+    lines = [(l["plan_key"], l["quantity"], l["unit_price_minor"], l["amount_minor"]) for l in bill["lines"]]
+    assert lines == [("pro", 15, 120, 1800), ("business", 20, 100, 2000)]
+    assert bill["total_minor"] == 3800
+
+
+def test_a_past_period_keeps_its_terms_when_plan_prices_change_later(rpc, factories, db) -> None:  # type: ignore[no-untyped-def]
+    ws = factories.workspace(plan_key="pro")
+    _record(rpc, ws, "sms", 10)
+    db.execute("update public.plan_limits set unit_price_minor = 999 where plan_key = 'pro' and metric = 'sms'")
+    _record(rpc, ws, "sms", 10)
+
+    bill = rpc("generate_billing_line_items", {"workspace_id": str(ws.id)})
+
+    assert [(l["quantity"], l["unit_price_minor"]) for l in bill["lines"]] == [(20, 40)]
+
+
+def test_line_items_sum_to_the_usage_events_they_cite(rpc, factories, db) -> None:  # type: ignore[no-untyped-def]
+    ws, other = factories.workspace(), factories.workspace()
+    for q in (1, 2, 3):
+        _record(rpc, ws, "messages", q)
+        _record(rpc, other, "messages", 10 * q)
+        _record(rpc, ws, "llm_tokens", 1000 * q)
+    _change_plan(db, ws, "pro")
+    _record(rpc, ws, "messages", 4)
+
+    bill = rpc("generate_billing_line_items", {"workspace_id": str(ws.id)})
+
+    assert len(bill["lines"]) == 3
+    for line in bill["lines"]:
+        cited = db.execute(
+            """
+            select count(*), sum(e.quantity), sum(e.quantity) * %s
+            from public.usage_events as e
+            where e.workspace_id = %s and e.metric = %s and e.tier_snapshot_id = %s
+                and e.id between %s and %s
+            """,
+            (line["unit_price_minor"], ws.id, line["metric"], line["tier_snapshot_id"],
+             line["first_event_id"], line["last_event_id"]),
+        ).fetchone()
+        assert cited == (line["event_count"], Decimal(str(line["quantity"])), Decimal(str(line["amount_minor"])))
+    total_events = db.execute(
+        "select sum(quantity) from public.usage_events where workspace_id = %s", (ws.id,)
+    ).fetchone()[0]
+    assert sum(Decimal(str(l["quantity"])) for l in bill["lines"]) == total_events
+
+
+def test_regenerating_line_items_changes_nothing(rpc, factories, db) -> None:  # type: ignore[no-untyped-def]
+    ws = factories.workspace()
+    _record(rpc, ws, "sms", 3)
+    _record(rpc, ws, "call_minutes", 1.5)
+    first = rpc("generate_billing_line_items", {"workspace_id": str(ws.id)})
+    rows_before = db.execute("select * from public.billing_line_items order by id").fetchall()
+
+    again = rpc("generate_billing_line_items", {"workspace_id": str(ws.id)})
+
+    assert first["lines_written"] == 2 and again["lines_written"] == 0
+    assert again["lines"] == first["lines"]
+    assert db.execute("select * from public.billing_line_items order by id").fetchall() == rows_before
+    # new usage updates the same line instead of adding one
+    _record(rpc, ws, "sms", 2)
+    third = rpc("generate_billing_line_items", {"workspace_id": str(ws.id)})
+    assert third["lines_written"] == 1
+    assert [l["id"] for l in third["lines"]] == [l["id"] for l in first["lines"]]
+
+
+def test_the_nightly_job_generates_every_workspace_of_the_period(rpc, factories, db) -> None:  # type: ignore[no-untyped-def]
+    a, b = factories.workspace(), factories.workspace()
+    _record(rpc, a, "sms", 1)
+    _record(rpc, b, "sms", 1)
+    written = db.execute("select private.generate_all_billing_line_items(private._usage_period())").fetchone()[0]
+    assert written == 2
+    assert db.execute("select private.generate_all_billing_line_items(private._usage_period())").fetchone()[0] == 0
+
+
+def test_line_items_are_for_service_role_and_admins(rpc, factories) -> None:  # type: ignore[no-untyped-def]
+    ws = factories.workspace()
+    admin = factories.platform_admin()
+    assert rpc("generate_billing_line_items", {"workspace_id": str(ws.id)}, as_=admin.jwt)["lines"] == []
+    with pytest.raises(RpcError) as caught:
+        rpc("generate_billing_line_items", {"workspace_id": str(ws.id)}, as_=ws.owner.jwt)
+    assert caught.value.sqlstate == "42501"
+    with pytest.raises(RpcError) as missing:
+        rpc("generate_billing_line_items", {"workspace_id": "00000000-0000-4000-8000-000000000000"})
+    assert missing.value.sqlstate == "PT404"
