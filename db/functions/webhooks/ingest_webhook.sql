@@ -1,0 +1,246 @@
+-- private._ingest_webhook: the implementation of public.ingest_webhook.
+--
+-- Order of work, and why:
+-- 1. Arguments that cannot be a delivery at all (unknown provider, payload not a
+--    JSON object, headers not an object, more than 256 KiB) raise 22023: the
+--    caller's bug, answered with a clear 400 before anything is written.
+-- 2. Classify (event type, idempotency key, missing fields) and verify the
+--    signature; both are pure computations, done before the insert so a forged
+--    delivery never claims an idempotency key. A check that cannot run (secret
+--    missing from Vault) keeps the delivery failed, to be retried.
+-- 3. Insert the raw row. Rejected rows (bad signature: alerted; missing fields)
+--    are plain inserts. Everything else claims (provider, idempotency_key)
+--    with ON CONFLICT DO NOTHING: of N concurrent copies one inserts, and the
+--    others wait for its transaction, see the conflict, and are stored as
+--    duplicate rows pointing at it. No copy is ever processed twice.
+-- 4. Process the claimed row in a sub-transaction (private._run_webhook): a
+--    failure leaves the raw row committed as failed, with its error.
+-- Callers: service_role (public.ingest_webhook), and JWT-less backend sessions.
+create or replace function private._ingest_webhook(
+    provider text,
+    payload jsonb,
+    headers jsonb,
+    raw_body text,
+    url text
+)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+#variable_conflict use_column
+declare
+    v_limit constant integer := 262144;
+    v_headers jsonb := coalesce(_ingest_webhook.headers, '{}');
+    v_class record;
+    v_reason text;
+    v_error text;
+    v_state text;
+    v_message text;
+    v_signature_valid boolean;
+    v_id bigint;
+    v_original record;
+    v_result jsonb;
+begin
+    if not private._webhooks_backend_caller() then
+        raise exception using
+            errcode = '42501',
+            message = 'not_allowed',
+            detail = 'ingest_webhook is for the service_role backend only',
+            hint = 'Call it from an Edge Function or backend with the service_role key.';
+    end if;
+    if _ingest_webhook.provider is null or _ingest_webhook.provider not in ('twilio', 'meta', 'paymob', 'standard') then
+        raise exception using
+            errcode = '22023',
+            message = 'unknown_provider',
+            detail = pg_catalog.format('provider %L', _ingest_webhook.provider),
+            hint = 'provider is one of twilio, meta, paymob, standard.';
+    end if;
+    if _ingest_webhook.payload is null or pg_catalog.jsonb_typeof(_ingest_webhook.payload) <> 'object' then
+        raise exception using
+            errcode = '22023',
+            message = 'malformed_payload',
+            detail = pg_catalog.format(
+                'payload is %s, not a JSON object', coalesce(pg_catalog.jsonb_typeof(_ingest_webhook.payload), 'null')
+            ),
+            hint = 'Pass the parsed body as a JSON object (Twilio: the form fields as an object).';
+    end if;
+    if pg_catalog.jsonb_typeof(v_headers) <> 'object' then
+        raise exception using
+            errcode = '22023',
+            message = 'malformed_headers',
+            detail = pg_catalog.format('headers is %s, not a JSON object', pg_catalog.jsonb_typeof(v_headers)),
+            hint = 'Pass the request headers as a JSON object of name: value.';
+    end if;
+    if pg_catalog.pg_column_size(_ingest_webhook.payload) > v_limit
+        or coalesce(pg_catalog.octet_length(_ingest_webhook.raw_body), 0) > v_limit then
+        raise exception using
+            errcode = '22023',
+            message = 'payload_too_large',
+            detail = pg_catalog.format(
+                'payload %s bytes, raw_body %s bytes; the limit is %s bytes each',
+                pg_catalog.pg_column_size(_ingest_webhook.payload),
+                coalesce(pg_catalog.octet_length(_ingest_webhook.raw_body), 0),
+                v_limit
+            ),
+            hint = 'Webhook bodies over 256 KiB are not accepted.';
+    end if;
+    if v_headers <> '{}' then
+        -- HTTP header names are case-insensitive: keep them lower-case once, here.
+        select pg_catalog.jsonb_object_agg(pg_catalog.lower(h.key), h.value)
+        into v_headers
+        from pg_catalog.jsonb_each(v_headers) as h;
+    end if;
+
+    v_class := private._classify_webhook(_ingest_webhook.provider, _ingest_webhook.payload, v_headers);
+    begin
+        v_reason := private._verify_webhook_signature(
+            _ingest_webhook.provider, _ingest_webhook.payload, v_headers, _ingest_webhook.raw_body, _ingest_webhook.url
+        );
+        v_signature_valid := v_reason is null;
+    exception when others then
+        get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
+        v_error := 'signature check could not run: ' || v_state || ': ' || v_message;
+    end;
+    if v_signature_valid and v_class.missing_fields is not null then
+        v_reason := 'missing_required_fields: ' || v_class.missing_fields;
+    end if;
+
+    if v_reason is not null then
+        insert into public.webhook_queue (
+            provider, event_type, idempotency_key, status, headers, payload, raw_body, url,
+            signature_valid, last_error
+        )
+        values (
+            _ingest_webhook.provider, v_class.event_type, v_class.idempotency_key, 'rejected', v_headers,
+            _ingest_webhook.payload, _ingest_webhook.raw_body, _ingest_webhook.url, v_signature_valid, v_reason
+        )
+        returning id into v_id;
+        if not v_signature_valid then
+            perform private._alert_signature_failure(_ingest_webhook.provider, v_id, v_reason);
+        end if;
+        return pg_catalog.jsonb_build_object(
+            'webhook_id', v_id, 'status', 'rejected', 'idempotency_key', v_class.idempotency_key,
+            'duplicate', false, 'error', v_reason
+        );
+    end if;
+
+    -- Claim the key. Bounded retry: the claiming row can only vanish between the
+    -- two statements if it was rejected or expired meanwhile; then claim again.
+    for v_attempt in 1..3 loop
+        insert into public.webhook_queue (
+            provider, event_type, idempotency_key, status, headers, payload, raw_body, url,
+            signature_valid, attempts, last_error, next_attempt_at
+        )
+        values (
+            _ingest_webhook.provider, v_class.event_type, v_class.idempotency_key,
+            case when v_error is null then 'received' else 'failed' end,
+            v_headers, _ingest_webhook.payload, _ingest_webhook.raw_body, _ingest_webhook.url,
+            v_signature_valid,
+            case when v_error is null then 0 else 1 end,
+            v_error,
+            case when v_error is not null then pg_catalog.now() + interval '1 minute' end
+        )
+        on conflict (provider, idempotency_key) where status not in ('duplicate', 'rejected') do nothing
+        returning id into v_id;
+        exit when v_id is not null;
+
+        select q.id, q.status
+        into v_original
+        from public.webhook_queue as q
+        where q.provider = _ingest_webhook.provider
+            and q.idempotency_key = v_class.idempotency_key
+            and q.status not in ('duplicate', 'rejected');
+        if found then
+            insert into public.webhook_queue (
+                provider, event_type, idempotency_key, status, headers, payload, raw_body, url,
+                signature_valid, duplicate_of
+            )
+            values (
+                _ingest_webhook.provider, v_class.event_type, v_class.idempotency_key, 'duplicate', v_headers,
+                _ingest_webhook.payload, _ingest_webhook.raw_body, _ingest_webhook.url, v_signature_valid,
+                v_original.id
+            )
+            returning id into v_id;
+            return pg_catalog.jsonb_build_object(
+                'webhook_id', v_id, 'status', 'duplicate', 'idempotency_key', v_class.idempotency_key,
+                'duplicate', true, 'original_webhook_id', v_original.id, 'original_status', v_original.status
+            );
+        end if;
+    end loop;
+    if v_id is null then
+        raise exception using
+            errcode = '40001',
+            message = 'idempotency_key_contended',
+            detail = pg_catalog.format('%s %s', _ingest_webhook.provider, v_class.idempotency_key),
+            hint = 'Deliver it again.';
+    end if;
+
+    if v_error is not null then
+        return pg_catalog.jsonb_build_object(
+            'webhook_id', v_id, 'status', 'failed', 'idempotency_key', v_class.idempotency_key,
+            'duplicate', false, 'error', v_error
+        );
+    end if;
+    v_result := private._run_webhook(
+        v_id, _ingest_webhook.provider, v_class.event_type, _ingest_webhook.payload, 'received'
+    );
+    return pg_catalog.jsonb_build_object(
+        'webhook_id', v_id,
+        'status', v_result ->> 'status',
+        'idempotency_key', v_class.idempotency_key,
+        'duplicate', false,
+        'event_type', v_class.event_type,
+        'skip_reason', v_result ->> 'skip_reason',
+        'error', v_result ->> 'error'
+    );
+end
+$$;
+
+comment on function private._ingest_webhook(text, jsonb, jsonb, text, text) is
+'Implementation of public.ingest_webhook: store raw, verify, deduplicate, process in a sub-transaction.';
+revoke all on function private._ingest_webhook(text, jsonb, jsonb, text, text) from public;
+grant execute on function private._ingest_webhook(text, jsonb, jsonb, text, text) to service_role;
+
+-- public.ingest_webhook: accept one webhook delivery from a provider.
+--
+--   select public.ingest_webhook(
+--       provider => 'twilio',                      -- twilio | meta | paymob | standard
+--       payload  => '{"MessageSid": "SM...", ...}', -- the body as a JSON object (Twilio: its form fields)
+--       headers  => '{"X-Twilio-Signature": "..."}',
+--       raw_body => 'MessageSid=SM...&...',         -- the body as received (required for Meta, Standard)
+--       url      => 'https://.../twilio/sms'        -- the URL the provider called (Twilio, Paymob ?hmac=)
+--   );
+--   -> {webhook_id, status, idempotency_key, duplicate, ...}
+--      status: processed | duplicate | unknown_phone | failed | rejected
+--
+-- Who: service_role (Edge Functions, backends). The raw delivery is stored in
+-- every case, before processing; a processing failure leaves it failed for the
+-- retry sweeper; a bad signature stores it rejected and alerts. Arguments that
+-- are not a delivery at all raise 22023 (see private._ingest_webhook).
+create or replace function public.ingest_webhook(
+    provider text,
+    payload jsonb,
+    headers jsonb default '{}',
+    raw_body text default null,
+    url text default null
+)
+returns jsonb
+language sql
+volatile
+set search_path = ''
+as $$
+    select private._ingest_webhook(
+        ingest_webhook.provider,
+        ingest_webhook.payload,
+        ingest_webhook.headers,
+        ingest_webhook.raw_body,
+        ingest_webhook.url
+    )
+$$;
+
+comment on function public.ingest_webhook(text, jsonb, jsonb, text, text) is
+'Store, verify, deduplicate and process one webhook delivery (service_role). See CONTRACT.md.';
+revoke all on function public.ingest_webhook(text, jsonb, jsonb, text, text) from public;
+grant execute on function public.ingest_webhook(text, jsonb, jsonb, text, text) to service_role;

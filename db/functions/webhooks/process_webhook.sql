@@ -1,0 +1,49 @@
+-- private._process_webhook: do what a verified delivery asks, by provider and
+-- event type. Returns {status: processed|unknown_phone, skip_reason, ...}.
+--
+-- Runs inside the caller's sub-transaction: whatever it raises undoes all it
+-- wrote and leaves the raw row to be marked failed. previous_status is the
+-- row's status before this attempt; unknown_phone means the delivery was
+-- already counted in unknown_phone.
+create or replace function private._process_webhook(
+    webhook_id bigint,
+    provider text,
+    event_type text,
+    payload jsonb,
+    previous_status text
+)
+returns jsonb
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+    v_count_unknown boolean := _process_webhook.previous_status is distinct from 'unknown_phone';
+    v_result jsonb;
+begin
+    case _process_webhook.event_type
+        when 'twilio.voice_status' then
+            return private._process_twilio_call(_process_webhook.webhook_id, _process_webhook.payload, v_count_unknown);
+        when 'twilio.sms' then
+            return private._process_twilio_sms(_process_webhook.webhook_id, _process_webhook.payload, v_count_unknown);
+        else
+            null;
+    end case;
+    case _process_webhook.provider
+        when 'meta' then
+            return private._process_meta(
+                _process_webhook.webhook_id, _process_webhook.event_type, _process_webhook.payload, v_count_unknown
+            );
+        when 'paymob' then
+            v_result := private.process_paymob_callback(_process_webhook.payload, _process_webhook.webhook_id);
+            return pg_catalog.jsonb_build_object('status', 'processed', 'payment', v_result);
+        else
+            -- Standard Webhooks events are kept, verified and deduplicated; nothing is derived from them here.
+            return pg_catalog.jsonb_build_object('status', 'processed');
+    end case;
+end
+$$;
+
+comment on function private._process_webhook(bigint, text, text, jsonb, text) is
+'Dispatch a verified delivery to its normalizer (Twilio call/SMS, Meta, Paymob); returns the outcome.';
+revoke all on function private._process_webhook(bigint, text, text, jsonb, text) from public;

@@ -1,0 +1,98 @@
+-- private._retry_failed_webhooks: the implementation of public.retry_failed_webhooks.
+--
+-- Takes up to max_count failed deliveries whose next attempt is due, oldest due
+-- first, locking them FOR UPDATE SKIP LOCKED: two sweepers running at once each
+-- take different rows, and a row being replayed is left alone. Each row gets one
+-- attempt through private._run_webhook (backoff, dead letter and its alert are
+-- decided there). Rows whose signature could not be checked on arrival are
+-- verified first.
+-- Callers: service_role, pg_cron (db/cron/webhook_retry_sweeper.sql).
+create or replace function private._retry_failed_webhooks(max_count integer)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_row record;
+    v_result jsonb;
+    v_retried integer := 0;
+    v_succeeded integer := 0;
+    v_dead integer := 0;
+    v_failed integer := 0;
+    v_rejected integer := 0;
+begin
+    if not private._webhooks_backend_caller() then
+        raise exception using
+            errcode = '42501',
+            message = 'not_allowed',
+            detail = 'retry_failed_webhooks is for the service_role backend and pg_cron only';
+    end if;
+    if _retry_failed_webhooks.max_count is null or _retry_failed_webhooks.max_count not between 1 and 10000 then
+        raise exception using
+            errcode = '22023',
+            message = 'invalid_max_count',
+            detail = pg_catalog.format('max_count %s', _retry_failed_webhooks.max_count),
+            hint = 'max_count is between 1 and 10000.';
+    end if;
+
+    for v_row in
+        select q.id, q.provider, q.event_type, q.payload, q.status, q.signature_valid, q.headers, q.raw_body, q.url
+        from public.webhook_queue as q
+        where q.status = 'failed' and q.next_attempt_at <= pg_catalog.now()
+        order by q.next_attempt_at, q.id
+        limit _retry_failed_webhooks.max_count
+        for update skip locked
+    loop
+        v_retried := v_retried + 1;
+        v_result := private._run_webhook(
+            v_row.id, v_row.provider, v_row.event_type, v_row.payload, v_row.status,
+            v_row.signature_valid is null, v_row.headers, v_row.raw_body, v_row.url
+        );
+        case v_result ->> 'status'
+            when 'processed', 'unknown_phone' then v_succeeded := v_succeeded + 1;
+            when 'dead_letter' then v_dead := v_dead + 1;
+            when 'rejected' then v_rejected := v_rejected + 1;
+            else v_failed := v_failed + 1;
+        end case;
+    end loop;
+
+    return pg_catalog.jsonb_build_object(
+        'retried', v_retried,
+        'succeeded', v_succeeded,
+        'dead_lettered', v_dead,
+        'failed', v_failed,
+        'rejected', v_rejected
+    );
+end
+$$;
+
+comment on function private._retry_failed_webhooks(integer) is
+'Implementation of public.retry_failed_webhooks: one attempt for each due failed delivery, SKIP LOCKED.';
+revoke all on function private._retry_failed_webhooks(integer) from public;
+grant execute on function private._retry_failed_webhooks(integer) to service_role;
+
+-- public.retry_failed_webhooks: the retry sweeper (pg_cron runs it every minute).
+--
+--   select public.retry_failed_webhooks();          -- up to 100 due rows
+--   select public.retry_failed_webhooks(max_count => 500);
+--   -> {retried, succeeded, dead_lettered, failed, rejected}
+--
+-- Who: service_role and pg_cron. Failed deliveries are retried with exponential
+-- backoff (1, 2, 4, 8, 16 minutes by default); after the last attempt a row
+-- moves to dead_letter and one webhook_failure alert is raised for it.
+-- Concurrent sweepers never take the same row (FOR UPDATE SKIP LOCKED).
+create or replace function public.retry_failed_webhooks(max_count integer default 100)
+returns jsonb
+language sql
+volatile
+set search_path = ''
+as $$
+    select private._retry_failed_webhooks(retry_failed_webhooks.max_count)
+$$;
+
+comment on function public.retry_failed_webhooks(integer) is
+'Retry due failed webhook deliveries with backoff; dead-letter after the last attempt (service_role, pg_cron).';
+revoke all on function public.retry_failed_webhooks(integer) from public;
+grant execute on function public.retry_failed_webhooks(integer) to service_role;

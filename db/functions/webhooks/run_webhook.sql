@@ -1,0 +1,122 @@
+-- private._run_webhook: one processing attempt of a stored delivery, and its
+-- bookkeeping on the row.
+--
+-- Processing runs in a sub-transaction (the exception block): if it raises,
+-- everything it wrote is undone, and the row, committed with the caller's
+-- transaction, says failed with the error, attempts + 1 and the next attempt
+-- time (exponential backoff: 1, 2, 4, 8, ... minutes, at most an hour). When the
+-- attempts are used up it goes to dead_letter with one webhook_failure alert
+-- (a dead-lettered row failing again on replay stays there, without a new alert).
+-- With verify_signature (a delivery whose signature check could not run when it
+-- arrived), the signature and the required fields are checked first, inside the
+-- same sub-transaction: a forged one ends rejected (with its alert), never processed.
+-- The caller holds the row (just inserted, or locked FOR UPDATE).
+create or replace function private._run_webhook(
+    webhook_id bigint,
+    provider text,
+    event_type text,
+    payload jsonb,
+    previous_status text,
+    verify_signature boolean default false,
+    headers jsonb default '{}',
+    raw_body text default null,
+    url text default null
+)
+returns jsonb
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+    v_result jsonb;
+    v_state text;
+    v_message text;
+    v_error text;
+    v_status text;
+    v_attempts integer;
+    v_reason text;
+begin
+    begin
+        if _run_webhook.verify_signature then
+            v_reason := private._verify_webhook_signature(
+                _run_webhook.provider, _run_webhook.payload, _run_webhook.headers, _run_webhook.raw_body,
+                _run_webhook.url
+            );
+            if v_reason is not null then
+                v_result := pg_catalog.jsonb_build_object('status', 'rejected', 'reason', v_reason, 'signature', false);
+            else
+                v_reason := 'missing_required_fields: ' || (
+                    private._classify_webhook(_run_webhook.provider, _run_webhook.payload, _run_webhook.headers)
+                ).missing_fields;
+                if v_reason is not null then
+                    v_result := pg_catalog.jsonb_build_object('status', 'rejected', 'reason', v_reason);
+                end if;
+            end if;
+        end if;
+        if v_result is null then
+            v_result := private._process_webhook(
+                _run_webhook.webhook_id, _run_webhook.provider, _run_webhook.event_type, _run_webhook.payload,
+                _run_webhook.previous_status
+            );
+        end if;
+    exception when others then
+        get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
+        v_error := v_state || ': ' || v_message;
+    end;
+
+    if v_error is null then
+        update public.webhook_queue as q
+        set status = v_result ->> 'status',
+            skip_reason = v_result ->> 'skip_reason',
+            signature_valid = case
+                when _run_webhook.verify_signature then v_result ->> 'signature' is distinct from 'false'
+                else q.signature_valid
+            end,
+            attempts = q.attempts + 1,
+            last_error = v_result ->> 'reason',
+            next_attempt_at = null,
+            processed_at = case when v_result ->> 'status' <> 'rejected' then pg_catalog.now() end
+        where q.id = _run_webhook.webhook_id;
+        if v_result ->> 'signature' = 'false' then
+            perform private._alert_signature_failure(_run_webhook.provider, _run_webhook.webhook_id, v_reason);
+        end if;
+        return v_result;
+    end if;
+
+    update public.webhook_queue as q
+    set status = case when q.attempts + 1 >= q.max_attempts or q.status = 'dead_letter' then 'dead_letter' else 'failed' end,
+        attempts = q.attempts + 1,
+        last_error = v_error,
+        next_attempt_at = case
+            when q.attempts + 1 < q.max_attempts and q.status <> 'dead_letter'
+                then pg_catalog.now() + least(interval '1 minute' * pg_catalog.power(2, q.attempts), interval '1 hour')
+        end
+    where q.id = _run_webhook.webhook_id
+    returning q.status, q.attempts into v_status, v_attempts;
+
+    if v_status = 'dead_letter' and _run_webhook.previous_status is distinct from 'dead_letter' then
+        perform private.raise_alert(
+            'webhook_failure',
+            'webhook_failure:' || _run_webhook.webhook_id,
+            pg_catalog.format(
+                '%s webhook %s dead-lettered after %s attempts', _run_webhook.provider, _run_webhook.webhook_id,
+                v_attempts
+            ),
+            null,
+            'critical',
+            pg_catalog.jsonb_build_object(
+                'webhook_id', _run_webhook.webhook_id,
+                'provider', _run_webhook.provider,
+                'event_type', _run_webhook.event_type,
+                'attempts', v_attempts,
+                'last_error', v_error
+            )
+        );
+    end if;
+    return pg_catalog.jsonb_build_object('status', v_status, 'error', v_error, 'attempts', v_attempts);
+end
+$$;
+
+comment on function private._run_webhook(bigint, text, text, jsonb, text, boolean, jsonb, text, text) is
+'Process a stored delivery in a sub-transaction and record the outcome (processed, failed with backoff, dead_letter).';
+revoke all on function private._run_webhook(bigint, text, text, jsonb, text, boolean, jsonb, text, text) from public;
