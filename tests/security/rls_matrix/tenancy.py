@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 from tests.security.rls_matrix.spec import Table
@@ -27,6 +28,10 @@ PLATFORM_ADMIN_WRITES = """
 
 def _key() -> str:
     return "mx_" + uuid.uuid4().hex[:10]
+
+
+def _hash() -> str:
+    return hashlib.sha256(uuid.uuid4().bytes).hexdigest()
 
 
 TABLES = [
@@ -163,6 +168,34 @@ TABLES = [
             select  denied  ok       ok      ok      hidden   hidden  ok
             insert  denied  denied   denied  denied  denied   denied  ok
             update  denied  denied   denied  denied  denied   denied  ok
+            delete  denied  denied   denied  denied  denied   denied  ok
+        """,
+    ),
+    Table(
+        "workspace_api_keys",
+        seed=lambda w: w.insert(
+            "workspace_api_keys", workspace_id=w.a, name="Seed", prefix="opsk_00000000", key_hash=_hash()
+        ),
+        insert=lambda w: {"workspace_id": w.a, "name": "Forged", "prefix": "opsk_11111111", "key_hash": _hash()},
+        update={"name": "Renamed key"},
+        expect="""
+                    anon    member_a admin_a owner_a member_b p_admin service
+            select  denied  hidden   ok      ok      hidden   ok      ok
+            insert  denied  denied   denied  denied  denied   denied  ok
+            update  denied  hidden   ok      ok      hidden   ok      ok
+            delete  denied  denied   denied  denied  denied   denied  ok
+        """,
+    ),
+    Table(
+        "external_api_audit_logs",
+        seed=lambda w: w.insert("external_api_audit_logs", reason="revoked", workspace_id=w.a),
+        insert=lambda w: {"reason": "unknown", "workspace_id": w.a},
+        update={"reason": "expired"},
+        expect="""
+                    anon    member_a admin_a owner_a member_b p_admin service
+            select  denied  hidden   ok      ok      hidden   ok      ok
+            insert  denied  denied   denied  denied  denied   denied  ok
+            update  denied  denied   denied  denied  denied   denied  denied
             delete  denied  denied   denied  denied  denied   denied  ok
         """,
     ),

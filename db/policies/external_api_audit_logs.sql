@@ -1,0 +1,7 @@
+-- Failed API authentications: the workspace's owners/admins see the ones naming
+-- their workspace; platform admins see all (unknown keys name no workspace).
+select private._drop_policies('public.external_api_audit_logs');
+
+create policy "API auth failures are viewable by workspace admins"
+on public.external_api_audit_logs for select to authenticated
+using ((select private.is_workspace_admin(workspace_id)) or (select private.is_admin()));
