@@ -26,7 +26,7 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         metavar="NAME",
         help="run only scenarios matching NAME (a name or shell pattern; repeatable); "
-        "their baselines come along so ratios stay in one run",
+        "each is still measured paired with its baseline",
     )
     parser.add_argument("--list", action="store_true", help="list the registered scenarios and exit")
     parser.add_argument(
@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
             clients = ",".join(map(str, s.clients))
             _say(f"{s.name:32} {item.module:16} {against:28} clients {clients:6} {s.description}")
         return 0
-    _say(f"bench: {len(runs)} runs of {args.seconds} s each (about {len(runs) * (args.seconds + 2)} s plus set-up)")
+    slots = sum(1 if run.baseline_scenario is None else 2 for run in runs)
+    _say(f"bench: {len(runs)} runs, {args.seconds} s each, paired ones twice (about {slots * (args.seconds + 2)} s)")
     started_at = datetime.now(UTC)
     with dedicated_cluster(_say) as target, tempfile.TemporaryDirectory(prefix="opsdb-bench-scripts-") as work:
         with psycopg.connect(target.url(target.template)) as conn:

@@ -80,28 +80,27 @@ class PlannedRun:
     module: str
     scenario: Scenario
     clients: int
+    # The baseline it is measured against (paired, same client count); None for baselines.
+    baseline_scenario: Scenario | None = None
 
 
 def plan(registered: list[Registered], only: list[str] | None = None) -> list[PlannedRun]:
     """The runs to make: baselines first, then the others in discovery order.
 
-    ``only`` holds names or shell patterns (``usage_*``); a selected scenario
-    brings its baseline along, and a baseline is measured at every client count
-    a selected scenario needs, so each ratio compares numbers from the same run.
+    ``only`` holds names or shell patterns (``usage_*``). Baselines are measured
+    alone at their client counts; every other scenario is measured paired with
+    its baseline (see :func:`bench.runner.measure_paired`), so its ratio never
+    depends on a baseline run made minutes earlier, and ``--only`` needs no
+    baseline run of its own.
     """
     selected = [r for r in registered if not only or any(fnmatch.fnmatchcase(r.scenario.name, p) for p in only)]
     if only and not selected:
         known = ", ".join(r.scenario.name for r in registered)
         raise RegistryError(f"--only {' '.join(only)} matches no scenario; known: {known}")
-    clients: dict[str, set[int]] = {}
-    for item in selected:
-        clients.setdefault(item.scenario.name, set()).update(item.scenario.clients)
-        if item.scenario.baseline is not None:
-            clients.setdefault(item.scenario.baseline, set()).update(item.scenario.clients)
-    ordered = [r for r in registered if r.scenario.is_baseline] + [r for r in registered if not r.scenario.is_baseline]
+    by_name = {r.scenario.name: r.scenario for r in registered}
+    ordered = [r for r in selected if r.scenario.is_baseline] + [r for r in selected if not r.scenario.is_baseline]
     return [
-        PlannedRun(item.module, item.scenario, count)
+        PlannedRun(item.module, item.scenario, count, by_name.get(item.scenario.baseline or ""))
         for item in ordered
-        if item.scenario.name in clients
-        for count in sorted(clients[item.scenario.name])
+        for count in item.scenario.clients
     ]

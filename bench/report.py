@@ -20,9 +20,9 @@ HEADERS = ("scenario", "clients", "tps", "latency ms", "vs baseline", "target")
 def _ratio_cell(m: Measurement) -> str:
     if m.baseline is None:
         return "(baseline)"
-    if m.ratio is None:
+    if m.ratio is None or m.baseline_tps is None:
         return f"? of {m.baseline}"
-    return f"{m.ratio:.0%} of {m.baseline}"
+    return f"{m.ratio:.0%} of {m.baseline} ({m.baseline_tps:,.0f})"
 
 
 def _target_cell(m: Measurement) -> str:

@@ -3,6 +3,12 @@
 A clone per run (``create database ... template``) means every measurement
 starts from the same state: no dead rows or grown tables left by the previous
 scenario, and setup SQL that may assume an empty schema.
+
+A domain scenario is measured *paired* with its baseline: both get a clone, and
+pgbench alternates between them in short slices (baseline, scenario, scenario,
+baseline, ...). On a shared machine the load moves from one minute to the next;
+slices side by side see the same load, so the ratio stays meaningful when the
+absolute numbers do not.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ import itertools
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -22,6 +28,8 @@ from bench.registry import PlannedRun
 from bench.scenario import Scenario
 
 Out = Callable[[str], None]
+# Length of one slice of a paired measurement, in seconds.
+SLICE_SECONDS = 2
 
 
 @dataclass(frozen=True)
@@ -49,8 +57,9 @@ class Measurement:
     latency_ms: float
     transactions: int
     failed: int
-    # This run's TPS over the baseline's TPS at the same client count, same run.
+    # This scenario's TPS over its baseline's TPS, measured in alternating slices.
     ratio: float | None = None
+    baseline_tps: float | None = None
     target_ratio: float | None = None
 
     @property
@@ -91,6 +100,30 @@ def prepare(target: Target, dbname: str, scenario: Scenario) -> None:
         conn.execute("checkpoint")
 
 
+@contextmanager
+def prepared(target: Target, scenario: Scenario, workdir: Path) -> Iterator[Callable[..., pgbench.PgbenchResult]]:
+    """A clone set up for ``scenario``; yields ``bench(clients, seconds=|transactions=)``."""
+    script = workdir / f"{scenario.name}.pgbench.sql"
+    script.write_text(scenario.script_text)
+    with fresh_database(target) as dbname:
+        prepare(target, dbname, scenario)
+
+        def bench(clients: int, *, seconds: int | None = None, transactions: int | None = None) -> pgbench.PgbenchResult:
+            return pgbench.run(
+                target.conn,
+                dbname,
+                script,
+                clients=clients,
+                seconds=seconds,
+                transactions=transactions,
+                variables=scenario.variables,
+                session=scenario.session,
+                protocol=scenario.protocol,
+            )
+
+        yield bench
+
+
 def measure(
     target: Target,
     scenario: Scenario,
@@ -101,29 +134,54 @@ def measure(
     transactions: int | None = None,
 ) -> pgbench.PgbenchResult:
     """Clone, set up, and run one scenario at one client count."""
-    script = workdir / f"{scenario.name}.pgbench.sql"
-    script.write_text(scenario.script_text)
-    with fresh_database(target) as dbname:
-        prepare(target, dbname, scenario)
-        return pgbench.run(
-            target.conn,
-            dbname,
-            script,
-            clients=clients,
-            seconds=seconds,
-            transactions=transactions,
-            variables=scenario.variables,
-            session=scenario.session,
-            protocol=scenario.protocol,
-        )
+    with prepared(target, scenario, workdir) as bench:
+        return bench(clients, seconds=seconds, transactions=transactions)
+
+
+def combine(slices: list[pgbench.PgbenchResult]) -> pgbench.PgbenchResult:
+    """Slices of equal length: mean TPS, transaction-weighted mean latency, summed counts."""
+    transactions = sum(s.transactions for s in slices)
+    return pgbench.PgbenchResult(
+        tps=sum(s.tps for s in slices) / len(slices),
+        latency_ms=sum(s.latency_ms * s.transactions for s in slices) / transactions if transactions else 0.0,
+        transactions=transactions,
+        failed=sum(s.failed for s in slices),
+        threads=slices[0].threads,
+    )
+
+
+def measure_paired(
+    target: Target, scenario: Scenario, baseline: Scenario, clients: int, workdir: Path, *, seconds: int
+) -> tuple[pgbench.PgbenchResult, pgbench.PgbenchResult]:
+    """``seconds`` of each, in alternating slices (B S S B B S ...); returns (scenario, baseline)."""
+    pairs = max(1, seconds // SLICE_SECONDS)
+    slice_seconds = max(1, seconds // pairs)
+    ours: list[pgbench.PgbenchResult] = []
+    theirs: list[pgbench.PgbenchResult] = []
+    with prepared(target, scenario, workdir) as run_ours, prepared(target, baseline, workdir) as run_theirs:
+        for pair in range(pairs):
+            # Alternate which goes first, so a trend in the load favours neither.
+            order = [(run_theirs, theirs), (run_ours, ours)]
+            for bench, results in order if pair % 2 == 0 else reversed(order):
+                results.append(bench(clients, seconds=slice_seconds))
+    return combine(ours), combine(theirs)
 
 
 def run_plan(target: Target, runs: list[PlannedRun], workdir: Path, *, seconds: int, out: Out) -> list[Measurement]:
-    """Measure every planned run in order, then attach each ratio to its baseline."""
+    """Measure every planned run in order: baselines alone, the others paired with their baseline."""
     measured: list[Measurement] = []
     for index, run in enumerate(runs, start=1):
-        out(f"[{index}/{len(runs)}] {run.scenario.name}: {run.clients} client(s), {seconds} s")
-        result = measure(target, run.scenario, run.clients, workdir, seconds=seconds)
+        paired = run.baseline_scenario is not None
+        took = f"{seconds} s" + (f" paired with {run.scenario.baseline}" if paired else "")
+        out(f"[{index}/{len(runs)}] {run.scenario.name}: {run.clients} client(s), {took}")
+        baseline_tps: float | None = None
+        if run.baseline_scenario is not None:
+            result, theirs = measure_paired(
+                target, run.scenario, run.baseline_scenario, run.clients, workdir, seconds=seconds
+            )
+            baseline_tps = theirs.tps
+        else:
+            result = measure(target, run.scenario, run.clients, workdir, seconds=seconds)
         measured.append(
             Measurement(
                 scenario=run.scenario.name,
@@ -136,16 +194,9 @@ def run_plan(target: Target, runs: list[PlannedRun], workdir: Path, *, seconds: 
                 latency_ms=result.latency_ms,
                 transactions=result.transactions,
                 failed=result.failed,
+                ratio=result.tps / baseline_tps if baseline_tps else None,
+                baseline_tps=baseline_tps,
                 target_ratio=run.scenario.target_ratio,
             )
         )
-    return with_ratios(measured)
-
-
-def with_ratios(measured: list[Measurement]) -> list[Measurement]:
-    baseline_tps = {(m.scenario, m.clients): m.tps for m in measured if m.baseline is None}
-    result = []
-    for m in measured:
-        base = baseline_tps.get((m.baseline, m.clients)) if m.baseline else None
-        result.append(replace(m, ratio=m.tps / base) if base else m)
-    return result
+    return measured

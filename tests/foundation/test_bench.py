@@ -15,7 +15,7 @@ from pytest_postgresql.executors import NoopExecutor
 
 from bench import pgbench, registry, report
 from bench.registry import Registered
-from bench.runner import Target, measure, run_plan
+from bench.runner import Target, combine, measure, run_plan
 from bench.scenario import Scenario
 
 REGISTERED = registry.discover()
@@ -74,20 +74,23 @@ def test_registry_rejects_unknown_baselines_duplicates_and_bad_scripts() -> None
         assert expected in problems
 
 
-def test_only_brings_the_baseline_along_at_the_same_client_count() -> None:
-    runs = registry.plan(REGISTERED, ["service_role_insert"])
-    assert [(r.scenario.name, r.clients) for r in runs] == [("insert_unique_key", 8), ("service_role_insert", 8)]
+def test_only_runs_the_selection_each_paired_with_its_baseline() -> None:
+    runs = registry.plan(REGISTERED, ["service_role_*"])
+    assert [(r.scenario.name, r.clients) for r in runs] == [("service_role_insert", 8)]
+    assert runs[0].baseline_scenario is not None and runs[0].baseline_scenario.name == "insert_unique_key"
     with pytest.raises(registry.RegistryError, match="matches no scenario"):
         registry.plan(REGISTERED, ["no_such_*"])
 
 
-def test_default_plan_runs_baselines_first_then_every_scenario() -> None:
+def test_default_plan_runs_baselines_alone_first_then_every_scenario_paired() -> None:
     runs = registry.plan(REGISTERED)
-    names = [r.scenario.name for r in runs]
     first_other = next(i for i, r in enumerate(runs) if not r.scenario.is_baseline)
-    assert all(r.scenario.is_baseline for r in runs[:first_other])
-    assert not any(r.scenario.is_baseline for r in runs[first_other:])
-    assert {r.scenario.name for r in REGISTERED} == set(names)
+    assert all(r.scenario.is_baseline and r.baseline_scenario is None for r in runs[:first_other])
+    assert all(
+        r.baseline_scenario is not None and r.baseline_scenario.name == r.scenario.baseline for r in runs[first_other:]
+    )
+    expected = [(r.scenario.name, c) for r in REGISTERED for c in r.scenario.clients]
+    assert sorted((r.scenario.name, r.clients) for r in runs) == sorted(expected)
 
 
 @pytest.mark.parametrize("item", REGISTERED, ids=[r.scenario.name for r in REGISTERED])
@@ -113,7 +116,9 @@ def test_runner_end_to_end_reports_positive_tps_and_writes_json(target: Target, 
     measured = run_plan(target, registry.plan(registered), tmp_path, seconds=1, out=lambda _line: None)
     assert [m.scenario for m in measured] == ["tiny_base", "tiny"]
     assert all(m.tps > 0 for m in measured)
-    assert measured[0].ratio is None and measured[1].ratio is not None
+    assert measured[0].ratio is None
+    assert measured[1].baseline_tps is not None and measured[1].baseline_tps > 0
+    assert measured[1].ratio is not None and measured[1].ratio > 0
     assert "of tiny_base" in report.table(measured)
 
     now = datetime.now(UTC)
@@ -122,6 +127,15 @@ def test_runner_end_to_end_reports_positive_tps_and_writes_json(target: Target, 
     latest = json.loads((tmp_path / "results" / "latest.json").read_text())
     assert json.loads(written.read_text()) == latest
     assert [r["scenario"] for r in latest["results"]] == ["tiny_base", "tiny"]
+
+
+def test_paired_slices_combine_to_mean_tps_and_weighted_latency() -> None:
+    slices = [
+        pgbench.PgbenchResult(tps=100.0, latency_ms=1.0, transactions=200, failed=0, threads=1),
+        pgbench.PgbenchResult(tps=300.0, latency_ms=3.0, transactions=600, failed=2, threads=1),
+    ]
+    combined = combine(slices)
+    assert (combined.tps, combined.latency_ms, combined.transactions, combined.failed) == (200.0, 2.5, 800, 2)
 
 
 def test_pgbench_summary_is_parsed() -> None:
