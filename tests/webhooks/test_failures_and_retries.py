@@ -1,0 +1,180 @@
+"""A processing failure leaves the raw row failed with its error; the sweeper retries it
+with exponential backoff, claims rows FOR UPDATE SKIP LOCKED so concurrent sweepers
+never double-process, and dead-letters after the last attempt with one alert."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import psycopg
+import pytest
+
+from harness.rpc import RpcError
+from tests.webhooks.conftest import Ops, Sign, e164, twilio_inbound_sms
+
+
+def _failed_delivery(rpc, sign: Sign, ops: Ops) -> tuple[dict, object]:
+    agent = ops.agent()
+    ops.fail_inserts_into("sms_events", "sms store is down")
+    result = rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))
+    return result, agent
+
+
+def test_processing_failure_leaves_the_raw_row_failed_with_its_error(rpc, sign: Sign, ops: Ops) -> None:
+    result, agent = _failed_delivery(rpc, sign, ops)
+
+    assert result["status"] == "failed" and result["duplicate"] is False
+    assert result["error"] == "P0001: sms store is down"
+    row = ops.webhook(result["webhook_id"])
+    assert (row["status"], row["attempts"], row["last_error"], row["signature_valid"]) == (
+        "failed",
+        1,
+        "P0001: sms store is down",
+        True,
+    )
+    assert row["raw_body"] and row["payload"]["To"] == agent.phone_number  # type: ignore[attr-defined]
+    delay = ops.scalar("select extract(epoch from next_attempt_at - received_at) from public.webhook_queue")
+    assert float(delay) == 60.0
+    assert ops.count("sms_events") == 0
+    assert ops.count("usage_events") == 0
+
+
+def test_sweeper_processes_the_failed_delivery_once_it_is_due(rpc, sign: Sign, ops: Ops) -> None:
+    result, agent = _failed_delivery(rpc, sign, ops)
+    ops.heal("sms_events")
+
+    assert rpc("retry_failed_webhooks", {})["retried"] == 0  # not due for another minute
+    ops.make_due()
+    summary = rpc("retry_failed_webhooks", {})
+
+    assert summary == {"retried": 1, "succeeded": 1, "dead_lettered": 0, "failed": 0, "rejected": 0}
+    row = ops.webhook(result["webhook_id"])
+    assert (row["status"], row["attempts"], row["last_error"], row["next_attempt_at"]) == ("processed", 2, None, None)
+    assert ops.count("sms_events") == 1
+    assert ops.usage(agent.workspace_id, "sms") == 1  # type: ignore[attr-defined]
+    assert rpc("retry_failed_webhooks", {})["retried"] == 0
+
+
+def test_retry_backoff_doubles_after_each_failed_attempt(rpc, sign: Sign, ops: Ops, db: psycopg.Connection) -> None:
+    result, _ = _failed_delivery(rpc, sign, ops)
+    delays = []
+    for _ in range(4):
+        ops.make_due()
+        before: datetime = db.execute("select now()").fetchone()[0]  # type: ignore[index]
+        rpc("retry_failed_webhooks", {})
+        next_at = ops.webhook(result["webhook_id"])["next_attempt_at"]
+        delays.append(round((next_at - before).total_seconds() / 60))
+    assert delays == [2, 4, 8, 16]
+    assert ops.webhook(result["webhook_id"])["attempts"] == 5
+
+
+def test_exhausted_retries_end_in_dead_letter_with_one_alert(rpc, sign: Sign, ops: Ops, factories) -> None:
+    result, _ = _failed_delivery(rpc, sign, ops)
+    outcomes = []
+    for _ in range(5):
+        ops.make_due()
+        outcomes.append(rpc("retry_failed_webhooks", {}))
+
+    assert [o["dead_lettered"] for o in outcomes] == [0, 0, 0, 0, 1]
+    row = ops.webhook(result["webhook_id"])
+    assert (row["status"], row["attempts"], row["next_attempt_at"]) == ("dead_letter", 6, None)
+    assert row["last_error"] == "P0001: sms store is down"
+    ops.make_due()
+    assert rpc("retry_failed_webhooks", {})["retried"] == 0  # the sweeper leaves dead letters alone
+
+    admin = factories.platform_admin()
+    assert rpc("replay_webhook", {"webhook_id": result["webhook_id"], "reason": "still down?"}, as_=admin.jwt)[
+        "status"
+    ] == "dead_letter"
+    alerts = ops.alerts("webhook_failure")
+    assert len(alerts) == 1
+    assert (alerts[0]["severity"], alerts[0]["details"]["webhook_id"], alerts[0]["details"]["attempts"]) == (
+        "critical",
+        result["webhook_id"],
+        6,
+    )
+    assert ops.count("sms_events") == 0
+
+
+def test_a_row_claimed_by_one_sweeper_is_skipped_by_another(
+    rpc, sign: Sign, ops: Ops, connect: Callable[..., psycopg.Connection]
+) -> None:
+    agent = ops.agent()
+    ops.fail_inserts_into("sms_events")
+    ids = [
+        rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))["webhook_id"]
+        for _ in range(3)
+    ]
+    ops.heal("sms_events")
+    ops.make_due()
+
+    holder = connect(autocommit=False)
+    holder.execute("select id from public.webhook_queue where id = %s for update", (ids[0],))  # sweeper A's claim
+    assert rpc("retry_failed_webhooks", {})["retried"] == 2
+    assert ops.webhook(ids[0])["status"] == "failed"
+    holder.rollback()
+
+    assert rpc("retry_failed_webhooks", {})["retried"] == 1
+    assert ops.count("sms_events") == 3
+
+
+def test_two_sweepers_running_together_never_double_process(concurrently, rpc, sign: Sign, ops: Ops) -> None:
+    agent = ops.agent()
+    ops.fail_inserts_into("sms_events")
+    ids = [
+        rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))["webhook_id"]
+        for _ in range(24)
+    ]
+    ops.heal("sms_events")
+    # Slow each processing step down so the two sweeper transactions overlap.
+    ops.db.execute(
+        """
+        create function public.test_slow_sms() returns trigger language plpgsql as $$
+        begin perform pg_sleep(0.04); return new; end $$;
+        create trigger test_slow_sms before insert on public.sms_events
+        for each row execute function public.test_slow_sms();
+        """
+    )
+    ops.make_due()
+
+    outcomes = concurrently([("retry_failed_webhooks", {"max_count": 24})] * 2)
+
+    summaries = [data for _, data in outcomes]
+    assert sum(s["retried"] for s in summaries) == 24
+    assert all(s["retried"] > 0 for s in summaries), summaries  # both really worked at once
+    assert sum(s["succeeded"] for s in summaries) == 24
+    assert ops.count("webhook_queue", "id = any(%s) and status = 'processed' and attempts = 2", ids) == 24
+    assert ops.count("sms_events") == 24
+    assert ops.usage(agent.workspace_id, "sms") == 24
+
+
+def test_the_sweeper_runs_every_minute_from_pg_cron(db: psycopg.Connection) -> None:
+    job = db.execute("select schedule, command from cron.job where jobname = 'webhook-retry-sweeper'").fetchone()
+    assert job is not None
+    assert job[0] == "* * * * *" and "public.retry_failed_webhooks(" in job[1]
+
+
+def test_the_sweeper_works_in_a_jwt_less_session_like_pg_cron(
+    rpc, sign: Sign, ops: Ops, db: psycopg.Connection
+) -> None:
+    result, agent = _failed_delivery(rpc, sign, ops)
+    ops.heal("sms_events")
+    ops.make_due()
+    summary = db.execute("select public.retry_failed_webhooks()").fetchone()[0]  # type: ignore[index]
+    assert summary["succeeded"] == 1
+    assert ops.usage(agent.workspace_id, "sms") == 1  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("who", ["anon", "member"])
+def test_only_the_backend_may_run_the_sweeper(rpc, factories, who: str) -> None:
+    caller = "anon" if who == "anon" else factories.member(factories.workspace()).jwt
+    with pytest.raises(RpcError) as err:
+        rpc("retry_failed_webhooks", {}, as_=caller)
+    assert err.value.sqlstate == "42501"
+
+
+def test_sweeper_refuses_a_bad_max_count(rpc) -> None:
+    with pytest.raises(RpcError) as err:
+        rpc("retry_failed_webhooks", {"max_count": 0})
+    assert (err.value.sqlstate, err.value.message) == ("22023", "invalid_max_count")

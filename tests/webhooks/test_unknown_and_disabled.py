@@ -1,0 +1,116 @@
+"""A receiving number (or channel id) that matches no active agent lands in unknown_phone
+with correct counts; a disabled channel or a suspended workspace keeps the delivery,
+marked, and nothing downstream happens."""
+
+from __future__ import annotations
+
+from tests.webhooks.conftest import (
+    TWILIO_VOICE_URL,
+    Ops,
+    Sign,
+    e164,
+    messenger_message,
+    twilio_call_status,
+    twilio_inbound_sms,
+    whatsapp_message,
+)
+
+
+def test_unknown_numbers_are_counted_per_distinct_delivery(rpc, sign: Sign, ops: Ops) -> None:
+    lost, stray = e164(), e164()
+    first = sign.twilio(twilio_inbound_sms(lost, e164()))
+    results = [
+        rpc("ingest_webhook", first),
+        rpc("ingest_webhook", first),  # a redelivery: not another sighting
+        rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(lost, e164()))),
+        rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(lost, e164()))),
+        rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(stray, e164()))),
+    ]
+
+    assert [r["status"] for r in results] == ["unknown_phone", "duplicate", "unknown_phone", "unknown_phone", "unknown_phone"]
+    rows = ops.db.execute(
+        "select phone_number, provider, channel_type, seen_count, last_webhook_id, first_seen_at <= last_seen_at"
+        " from public.unknown_phone order by phone_number"
+    ).fetchall()
+    assert sorted(rows) == sorted(
+        [
+            (lost, "twilio", "sms", 3, results[3]["webhook_id"], True),
+            (stray, "twilio", "sms", 1, results[4]["webhook_id"], True),
+        ]
+    )
+    assert ops.count("sms_events") == 0
+    assert ops.count("webhook_queue", "status = 'unknown_phone'") == 4
+
+
+def test_concurrent_deliveries_to_an_unknown_number_are_all_counted(concurrently, sign: Sign, ops: Ops) -> None:
+    lost = e164()
+    calls = [("ingest_webhook", sign.twilio(twilio_inbound_sms(lost, e164()))) for _ in range(8)]
+    outcomes = concurrently(calls)
+    assert [data["status"] for _, data in outcomes] == ["unknown_phone"] * 8
+    assert ops.scalar("select seen_count from public.unknown_phone where phone_number = %s", lost) == 8
+
+
+def test_a_number_whose_agent_was_deactivated_is_unknown(rpc, sign: Sign, ops: Ops) -> None:
+    agent = ops.agent()
+    ops.db.execute("update public.agents set is_active = false where id = %s", (agent.id,))
+    params = twilio_call_status(agent.phone_number, e164())
+    assert rpc("ingest_webhook", sign.twilio(params, url=TWILIO_VOICE_URL))["status"] == "unknown_phone"
+    assert ops.scalar("select channel_type from public.unknown_phone where phone_number = %s", agent.phone_number) == (
+        "voice"
+    )
+    assert ops.count("call_events") == 0
+
+
+def test_unknown_whatsapp_and_messenger_channels_are_recorded(rpc, sign: Sign, ops: Ops) -> None:
+    wa = rpc("ingest_webhook", sign.meta(whatsapp_message("999000111222333")))
+    fb = rpc("ingest_webhook", sign.meta(messenger_message("444555666777888")))
+    assert (wa["status"], fb["status"]) == ("unknown_phone", "unknown_phone")
+    rows = ops.db.execute("select provider, channel_type, phone_number, seen_count from public.unknown_phone").fetchall()
+    assert sorted(rows) == [("meta", "messenger", "444555666777888", 1), ("meta", "whatsapp", "999000111222333", 1)]
+    assert ops.count("messages") == 0
+
+
+def test_disabled_channel_event_is_stored_but_triggers_nothing(rpc, sign: Sign, ops: Ops) -> None:
+    agent = ops.agent(channels={"sms": None, "voice": None, "whatsapp": "106540352242922"})
+    ops.db.execute("update public.agent_channels set is_active = false where agent_id = %s", (agent.id,))
+
+    sms = rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))
+    call = rpc("ingest_webhook", sign.twilio(twilio_call_status(agent.phone_number, e164()), url=TWILIO_VOICE_URL))
+    chat = rpc("ingest_webhook", sign.meta(whatsapp_message("106540352242922")))
+
+    for result in (sms, call, chat):
+        row = ops.webhook(result["webhook_id"])
+        assert (row["status"], row["skip_reason"], result["skip_reason"]) == (
+            "processed",
+            "channel_disabled",
+            "channel_disabled",
+        )
+    assert ops.count("sms_events") + ops.count("call_events") + ops.count("messages") == 0
+    assert ops.count("conversations") == 0
+    assert ops.count("usage_events", "workspace_id = %s", agent.workspace_id) == 0
+    assert ops.count("unknown_phone") == 0
+
+
+def test_suspended_workspace_event_is_stored_but_triggers_nothing(rpc, sign: Sign, ops: Ops) -> None:
+    agent = ops.agent(channels={"sms": None, "messenger": "112233445566778"})
+    ops.db.execute(
+        "update public.workspaces set status = 'suspended', status_reason = 'fraud review' where id = %s",
+        (agent.workspace_id,),
+    )
+
+    sms = rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))
+    chat = rpc("ingest_webhook", sign.meta(messenger_message("112233445566778")))
+
+    assert (sms["status"], sms["skip_reason"]) == ("processed", "workspace_suspended")
+    assert (chat["status"], chat["skip_reason"]) == ("processed", "workspace_suspended")
+    assert ops.count("sms_events") + ops.count("messages") == 0
+    assert ops.count("usage_events", "workspace_id = %s", agent.workspace_id) == 0
+
+
+def test_channel_reenabled_later_processes_new_deliveries(rpc, sign: Sign, ops: Ops) -> None:
+    agent = ops.agent()
+    ops.db.execute("update public.agent_channels set is_active = false where agent_id = %s", (agent.id,))
+    rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))
+    ops.db.execute("update public.agent_channels set is_active = true where agent_id = %s", (agent.id,))
+    assert rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))["skip_reason"] is None
+    assert ops.count("sms_events") == 1
