@@ -202,3 +202,35 @@ def test_only_service_role_may_handle_callbacks(billing: Billing, factories: Fac
         assert err.value.sqlstate == "42501"
     assert billing.payment(payment["payment_id"])["status"] == "pending"
     assert billing.plan_of(ws) == "free"
+
+
+def test_paying_again_for_the_plan_in_force_extends_the_period(billing: Billing, factories: Factories) -> None:
+    ws = factories.workspace()
+    first, sig1 = billing.callback(billing.request(ws, "pro"))
+    billing.rpc("handle_paymob_callback", {"payload": first, "hmac": sig1})
+    [before] = billing.subscriptions(ws)
+    renewal = billing.request(ws, "pro")
+    second, sig2 = billing.callback(renewal)
+    billing.rpc("handle_paymob_callback", {"payload": second, "hmac": sig2})
+    [after] = billing.subscriptions(ws)
+    assert after["id"] == before["id"]
+    assert after["payment_id"] == renewal["payment_id"]
+    assert after["current_period_start"] == before["current_period_start"]
+    extended = billing.db.execute(
+        "select %s::timestamptz + interval '1 month' = %s::timestamptz",
+        (before["current_period_end"], after["current_period_end"]),
+    ).fetchone()
+    assert extended == (True,)
+    assert len(billing.audits("subscription.activated", ws)) == 2
+
+
+def test_upgrading_to_another_plan_switches_the_live_subscription(billing: Billing, factories: Factories) -> None:
+    ws = factories.workspace()
+    pro, sig1 = billing.callback(billing.request(ws, "pro"))
+    billing.rpc("handle_paymob_callback", {"payload": pro, "hmac": sig1})
+    business, sig2 = billing.callback(billing.request(ws, "business"))
+    billing.rpc("handle_paymob_callback", {"payload": business, "hmac": sig2})
+    [sub] = billing.subscriptions(ws)
+    assert (sub["plan_key"], sub["status"]) == ("business", "active")
+    assert billing.plan_of(ws) == "business"
+    assert billing.limits(ws) == billing.plan_limits("business")
