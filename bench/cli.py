@@ -78,4 +78,4 @@ def main(argv: list[str] | None = None) -> int:
     )
     path = report.write(data, args.results_dir, started_at)
     _say(f"\nwrote {path} and {path.with_name('latest.json')}")
-    return 0
+    return 1 if any(m.error is not None for m in measured) else 0

@@ -18,6 +18,8 @@ HEADERS = ("scenario", "clients", "tps", "latency ms", "vs baseline", "target")
 
 
 def _ratio_cell(m: Measurement) -> str:
+    if m.error is not None:
+        return "FAILED (see above)"
     if m.baseline is None:
         return "(baseline)"
     if m.ratio is None or m.baseline_tps is None:
@@ -55,6 +57,8 @@ def table(measured: list[Measurement]) -> str:
     out += [line(r) for r in rows]
     failed = [m for m in measured if m.failed]
     out += [f"note: {m.scenario} at {m.clients} clients had {m.failed} failed transactions" for m in failed]
+    broken = [m for m in measured if m.error is not None]
+    out += [f"FAILED: {m.scenario} at {m.clients} clients: {m.error.splitlines()[0]}" for m in broken if m.error]
     return "\n".join(out)
 
 

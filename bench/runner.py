@@ -61,6 +61,8 @@ class Measurement:
     ratio: float | None = None
     baseline_tps: float | None = None
     target_ratio: float | None = None
+    # Set when the run failed (setup SQL or pgbench); the figures are then zero.
+    error: str | None = None
 
     @property
     def meets_target(self) -> bool | None:
@@ -168,35 +170,58 @@ def measure_paired(
 
 
 def run_plan(target: Target, runs: list[PlannedRun], workdir: Path, *, seconds: int, out: Out) -> list[Measurement]:
-    """Measure every planned run in order: baselines alone, the others paired with their baseline."""
+    """Measure every planned run in order: baselines alone, the others paired with their baseline.
+
+    A run that fails (its setup or its script) is reported and recorded with its
+    error, and the others still run: one broken scenario does not hide the rest.
+    """
     measured: list[Measurement] = []
     for index, run in enumerate(runs, start=1):
         paired = run.baseline_scenario is not None
         took = f"{seconds} s" + (f" paired with {run.scenario.baseline}" if paired else "")
         out(f"[{index}/{len(runs)}] {run.scenario.name}: {run.clients} client(s), {took}")
-        baseline_tps: float | None = None
-        if run.baseline_scenario is not None:
-            result, theirs = measure_paired(
-                target, run.scenario, run.baseline_scenario, run.clients, workdir, seconds=seconds
+        try:
+            measured.append(_measure_run(target, run, workdir, seconds))
+        except (pgbench.PgbenchError, psycopg.Error) as err:
+            out(f"    FAILED: {err}")
+            measured.append(
+                Measurement(
+                    scenario=run.scenario.name,
+                    module=run.module,
+                    baseline=run.scenario.baseline,
+                    clients=run.clients,
+                    threads=0,
+                    seconds=seconds,
+                    tps=0.0,
+                    latency_ms=0.0,
+                    transactions=0,
+                    failed=0,
+                    target_ratio=run.scenario.target_ratio,
+                    error=str(err),
+                )
             )
-            baseline_tps = theirs.tps
-        else:
-            result = measure(target, run.scenario, run.clients, workdir, seconds=seconds)
-        measured.append(
-            Measurement(
-                scenario=run.scenario.name,
-                module=run.module,
-                baseline=run.scenario.baseline,
-                clients=run.clients,
-                threads=result.threads,
-                seconds=seconds,
-                tps=result.tps,
-                latency_ms=result.latency_ms,
-                transactions=result.transactions,
-                failed=result.failed,
-                ratio=result.tps / baseline_tps if baseline_tps else None,
-                baseline_tps=baseline_tps,
-                target_ratio=run.scenario.target_ratio,
-            )
-        )
     return measured
+
+
+def _measure_run(target: Target, run: PlannedRun, workdir: Path, seconds: int) -> Measurement:
+    baseline_tps: float | None = None
+    if run.baseline_scenario is not None:
+        result, theirs = measure_paired(target, run.scenario, run.baseline_scenario, run.clients, workdir, seconds=seconds)
+        baseline_tps = theirs.tps
+    else:
+        result = measure(target, run.scenario, run.clients, workdir, seconds=seconds)
+    return Measurement(
+        scenario=run.scenario.name,
+        module=run.module,
+        baseline=run.scenario.baseline,
+        clients=run.clients,
+        threads=result.threads,
+        seconds=seconds,
+        tps=result.tps,
+        latency_ms=result.latency_ms,
+        transactions=result.transactions,
+        failed=result.failed,
+        ratio=result.tps / baseline_tps if baseline_tps else None,
+        baseline_tps=baseline_tps,
+        target_ratio=run.scenario.target_ratio,
+    )

@@ -109,6 +109,18 @@ def test_a_failing_script_is_reported_with_pgbench_output(target: Target, tmp_pa
         measure(target, broken, 1, tmp_path, transactions=1)
 
 
+def test_a_failing_run_is_recorded_and_the_others_still_run(target: Target, tmp_path: Path) -> None:
+    broken = Scenario(name="broken", script="select 1;\n", baseline=None, clients=(1,), setup="select 1/0;")
+    fine = Scenario(name="fine", script="select 1;\n", baseline=None, clients=(1,))
+    plan = registry.plan([Registered("test", broken), Registered("test", fine)])
+    lines: list[str] = []
+    measured = run_plan(target, plan, tmp_path, seconds=1, out=lines.append)
+    assert measured[0].error is not None and "division by zero" in measured[0].error
+    assert measured[1].error is None and measured[1].tps > 0
+    assert any(line.strip().startswith("FAILED: division by zero") for line in lines)
+    assert "FAILED: broken at 1 clients" in report.table(measured)
+
+
 def test_runner_end_to_end_reports_positive_tps_and_writes_json(target: Target, tmp_path: Path) -> None:
     tiny_base = Scenario(name="tiny_base", script="select 1;\n", baseline=None, clients=(1,))
     tiny = Scenario(name="tiny", script="select 2;\n", baseline="tiny_base", clients=(1,), target_ratio=0.01)
