@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.pgbin import find_binaries
+from harness.pgbin import BinariesNotFound, find_binaries
 
 
 class PgbenchError(RuntimeError):
@@ -42,7 +43,19 @@ _FAILED = re.compile(r"^number of failed transactions: (\d+)", re.M)
 
 
 def pgbench_path() -> str:
-    return find_binaries().path("pgbench")
+    """pgbench beside the server binaries the harness uses, else the first on $PATH."""
+    try:
+        path = Path(find_binaries().path("pgbench"))
+        if path.exists():
+            return str(path)
+    except BinariesNotFound:
+        pass
+    if found := shutil.which("pgbench"):
+        return found
+    raise PgbenchError(
+        "pgbench not found beside the PostgreSQL server binaries nor on $PATH; "
+        "install it with `apt-get install postgresql-15` (Debian ships it with the server)"
+    )
 
 
 def parse_summary(stdout: str, threads: int) -> PgbenchResult:
