@@ -227,17 +227,20 @@ create or replace function public.ingest_webhook(
     url text default null
 )
 returns jsonb
-language sql
+language plpgsql
 volatile
 set search_path = ''
 as $$
-    select private._ingest_webhook(
+begin
+    -- plpgsql, not sql: on the hot path, so its call is planned once per connection.
+    return private._ingest_webhook(
         ingest_webhook.provider,
         ingest_webhook.payload,
         ingest_webhook.headers,
         ingest_webhook.raw_body,
         ingest_webhook.url
-    )
+    );
+end
 $$;
 
 comment on function public.ingest_webhook(text, jsonb, jsonb, text, text) is

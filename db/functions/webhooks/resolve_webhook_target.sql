@@ -1,5 +1,7 @@
 -- Resolving where a delivery belongs: the agent, its workspace and the channel.
 --
+-- plpgsql, not sql: the query plan is cached per connection (a sql function
+-- with a pinned search_path is re-planned on every call).
 -- Both return no row when nothing active matches (the caller records
 -- unknown_phone), and a skip_reason when the target exists but must not act:
 -- workspace suspended/disabled (the kill switch), channel or agent switched off.
@@ -14,10 +16,12 @@ create or replace function private._resolve_agent_number(
     out skip_reason text
 )
 returns setof record
-language sql
+language plpgsql
 stable
 set search_path = ''
 as $$
+begin
+    return query
     select
         a.id,
         a.workspace_id,
@@ -35,7 +39,8 @@ as $$
         order by c.is_active desc, c.created_at
         limit 1
     ) as ch on true
-    where a.phone_number = _resolve_agent_number.phone_number and a.is_active
+    where a.phone_number = _resolve_agent_number.phone_number and a.is_active;
+end
 $$;
 
 comment on function private._resolve_agent_number(text, text) is
@@ -52,10 +57,12 @@ create or replace function private._resolve_channel(
     out skip_reason text
 )
 returns setof record
-language sql
+language plpgsql
 stable
 set search_path = ''
 as $$
+begin
+    return query
     select
         c.agent_id,
         c.workspace_id,
@@ -68,7 +75,8 @@ as $$
     from public.agent_channels as c
     inner join public.workspaces as w on c.workspace_id = w.id
     inner join public.agents as a on c.agent_id = a.id
-    where c.channel_type = _resolve_channel.channel_type and c.external_id = _resolve_channel.external_id
+    where c.channel_type = _resolve_channel.channel_type and c.external_id = _resolve_channel.external_id;
+end
 $$;
 
 comment on function private._resolve_channel(text, text) is

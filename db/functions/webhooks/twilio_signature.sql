@@ -13,33 +13,45 @@ create or replace function private._twilio_signature(
     algorithm text default 'sha1'
 )
 returns text
-language sql
+language plpgsql
 stable
 set search_path = ''
 as $$
-    select pg_catalog.encode(
+declare
+    v_signed text;
+    v_repeated boolean;
+begin
+    -- plpgsql, not sql: the queries' plans are cached per connection, not re-planned per call.
+    -- One pass over the fields; form fields are plain strings but for a repeated field.
+    select
+        pg_catalog.string_agg(e.key || (e.value #>> '{}'), '' order by e.key collate "C"),
+        coalesce(pg_catalog.bool_or(pg_catalog.jsonb_typeof(e.value) = 'array'), false)
+    into v_signed, v_repeated
+    from pg_catalog.jsonb_each(_twilio_signature.params) as e;
+    if v_repeated then
+        -- A repeated field (a JSON array) contributes each distinct value, sorted, like a MultiDict.
+        select pg_catalog.string_agg(p.k || p.v, '' order by p.k collate "C", p.v collate "C")
+        into v_signed
+        from (
+            select distinct e.key as k, a.value as v
+            from pg_catalog.jsonb_each(_twilio_signature.params) as e
+            cross join lateral pg_catalog.jsonb_array_elements_text(
+                case
+                    when pg_catalog.jsonb_typeof(e.value) = 'array' then e.value
+                    else pg_catalog.jsonb_build_array(e.value)
+                end
+            ) as a (value)
+        ) as p;
+    end if;
+    return pg_catalog.encode(
         extensions.hmac(
-            pg_catalog.convert_to(
-                _twilio_signature.url || coalesce((
-                    select pg_catalog.string_agg(p.k || p.v, '' order by p.k collate "C", p.v collate "C")
-                    from (
-                        select e.key as k, e.value #>> '{}' as v
-                        from pg_catalog.jsonb_each(_twilio_signature.params) as e
-                        where pg_catalog.jsonb_typeof(e.value) <> 'array'
-                        union
-                        select e.key, a.value
-                        from pg_catalog.jsonb_each(_twilio_signature.params) as e
-                        cross join lateral pg_catalog.jsonb_array_elements_text(e.value) as a (value)
-                        where pg_catalog.jsonb_typeof(e.value) = 'array'
-                    ) as p
-                ), ''),
-                'UTF8'
-            ),
+            pg_catalog.convert_to(_twilio_signature.url || coalesce(v_signed, ''), 'UTF8'),
             pg_catalog.convert_to(_twilio_signature.auth_token, 'UTF8'),
             _twilio_signature.algorithm
         ),
         'base64'
-    )
+    );
+end
 $$;
 
 comment on function private._twilio_signature(text, text, jsonb, text) is

@@ -1,6 +1,6 @@
 -- private._verify_twilio_signature: check X-Twilio-Signature; null when valid,
 -- else the reason (missing_signature, missing_url, unsupported_algorithm,
--- body_hash_mismatch, signature_mismatch).
+-- body_hash_mismatch, payload_mismatch, raw_body_not_json, signature_mismatch).
 --
 -- Mirrors RequestValidator.validate: the URL with and without its port both
 -- count (Twilio's own signing is inconsistent there); a bodySHA256 query
@@ -59,6 +59,14 @@ begin
         ) then
             return 'body_hash_mismatch';
         end if;
+        -- The signature covers the body through its hash: what is processed must be that body.
+        begin
+            if _verify_twilio_signature.raw_body::jsonb is distinct from _verify_twilio_signature.payload then
+                return 'payload_mismatch';
+            end if;
+        exception when invalid_text_representation then
+            return 'raw_body_not_json';
+        end;
         v_params := '{}';
     end if;
 

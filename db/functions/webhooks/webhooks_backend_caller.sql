@@ -6,16 +6,18 @@
 -- Called by the webhook definer functions before they do anything.
 create or replace function private._webhooks_backend_caller()
 returns boolean
-language sql
+language plpgsql
 stable
 set search_path = ''
 as $$
-    select case
-        when nullif(pg_catalog.current_setting('request.jwt.claims', true), '') is not null
-            or nullif(pg_catalog.current_setting('request.jwt.claim.role', true), '') is not null
-            then coalesce((select auth.role()), '') = 'service_role'
-        else pg_catalog.current_setting('role') in ('none', 'service_role')
-    end
+begin
+    -- plpgsql, not sql: a sql function with a pinned search_path is never inlined and re-plans per call.
+    if nullif(pg_catalog.current_setting('request.jwt.claims', true), '') is not null
+        or nullif(pg_catalog.current_setting('request.jwt.claim.role', true), '') is not null then
+        return coalesce(auth.role(), '') = 'service_role';
+    end if;
+    return pg_catalog.current_setting('role') in ('none', 'service_role');
+end
 $$;
 
 comment on function private._webhooks_backend_caller() is

@@ -1,0 +1,152 @@
+"""Webhook ingestion scenarios (issue 5): ``ingest_webhook`` as service_role.
+
+* ``webhooks_unique_sms``: a realistic Twilio inbound SMS (20 form fields, signed
+  with the auth token from Vault) to one of 100 known agents, each delivery new:
+  stored raw, signature verified, deduplicated, normalized into sms_events and
+  metered through ``record_usage``. Vs ``insert_unique_key``, target >= 30%.
+* ``webhooks_duplicate_sms``: the same kind of delivery, but one of 1,000 already
+  ingested in setup: verified, found to be a duplicate, stored as such, nothing
+  processed. Vs ``insert_unique_key``, target >= 60%.
+
+The X-Twilio-Signature of a unique delivery is computed in the statement itself
+(one HMAC-SHA1 over the URL and the fields in sorted order, laid out here in
+Python), so every transaction carries a fresh, valid signature; its cost counts
+against the scenario. Workspaces are on a plan whose limits a run cannot reach,
+with their usage period rows made in setup, so every delivery takes the hot path.
+"""
+
+from __future__ import annotations
+
+from bench.scenario import SERVICE_ROLE_SESSION, Scenario
+
+AGENTS = 100
+DUPLICATES = 1000
+TOKEN = "bench-twilio-auth-token-0123456789"
+URL = "https://api.example.test/webhooks/twilio/sms"
+ACCOUNT_SID = "AC4f2b9c0e1d3a5b7c9e0f1a2b3c4d5e6f"
+
+# The inbound SMS form fields Twilio posts; {sid}, {to} and {from_} are SQL expressions.
+FIELDS: dict[str, str] = {
+    "ToCountry": "'US'",
+    "ToState": "'CA'",
+    "SmsMessageSid": "{sid}",
+    "NumMedia": "'0'",
+    "ToCity": "'SAN FRANCISCO'",
+    "FromZip": "'94105'",
+    "SmsSid": "{sid}",
+    "FromState": "'CA'",
+    "SmsStatus": "'received'",
+    "FromCity": "'SAN FRANCISCO'",
+    "Body": "'Hi, is the clinic open on Friday? I would like to book for 5pm.'",
+    "FromCountry": "'US'",
+    "To": "{to}",
+    "MessagingServiceSid": "'MG9c2b0e1d3a5b7c9e0f1a2b3c4d5e6f70'",
+    "ToZip": "'94107'",
+    "NumSegments": "'1'",
+    "MessageSid": "{sid}",
+    "AccountSid": f"'{ACCOUNT_SID}'",
+    "From": "{from_}",
+    "ApiVersion": "'2010-04-01'",
+}
+
+
+def _payload_sql(sid: str, to: str, from_: str) -> str:
+    pairs = ", ".join(f"'{k}', {v.format(sid=sid, to=to, from_=from_)}" for k, v in FIELDS.items())
+    return f"jsonb_build_object({pairs})"
+
+
+def _signature_sql(sid: str, to: str, from_: str) -> str:
+    """Twilio's algorithm: URL, then name + value for each field sorted by name (code point order)."""
+    parts = [f"'{URL}'"] + [f"'{k}' || {FIELDS[k].format(sid=sid, to=to, from_=from_)}" for k in sorted(FIELDS)]
+    signed = " || ".join(parts)
+    return f"encode(extensions.hmac(convert_to({signed}, 'UTF8'), convert_to('{TOKEN}', 'UTF8'), 'sha1'), 'base64')"
+
+
+AGENT_NUMBER = "'+1415600' || lpad({n}::text, 4, '0')"
+
+SETUP = f"""
+    select vault.create_secret('{TOKEN}', 'twilio_auth_token');
+    insert into auth.users (id, email)
+    values ('00000000-0000-0000-0000-ffffffffffff', 'bench-owner@example.test');
+    -- A plan whose limits a run cannot reach: the bench measures the path, not the refusal.
+    insert into public.plans (key, name, is_paid, price_minor) values ('bench', 'Bench', true, 1);
+    insert into public.plan_limits (plan_key, metric, soft_limit, hard_limit, unit_price_minor)
+    select 'bench', key, 1e14, 1e15, 1 from public.usage_metrics;
+    insert into public.workspaces (id, name, owner_id, plan_key)
+    select
+        ('00000000-0000-0000-0000-' || lpad(g::text, 12, '0'))::uuid,
+        'bench ' || g,
+        '00000000-0000-0000-0000-ffffffffffff',
+        'bench'
+    from generate_series(1, {AGENTS}) as g;
+    insert into public.agents (id, workspace_id, user_id, agent_id, phone_number, provider, status)
+    select
+        ('00000000-0000-0000-0001-' || lpad(g::text, 12, '0'))::uuid,
+        ('00000000-0000-0000-0000-' || lpad(g::text, 12, '0'))::uuid,
+        '00000000-0000-0000-0000-ffffffffffff',
+        'bench_agent_' || g,
+        {AGENT_NUMBER.format(n="g")},
+        'twilio',
+        'active'
+    from generate_series(1, {AGENTS}) as g;
+    insert into public.agent_channels (workspace_id, agent_id, channel_type)
+    select workspace_id, id, 'sms' from public.agents;
+    select private._ensure_usage_period(id, private._usage_period()) from public.workspaces where name like 'bench %';
+"""
+
+DUPLICATES_SETUP = (
+    SETUP
+    + f"""
+    create schema if not exists bench;
+    create table bench.twilio_deliveries (id integer primary key, payload jsonb not null, headers jsonb not null);
+    insert into bench.twilio_deliveries (id, payload, headers)
+    select g, {_payload_sql("s.sid", "s.to_number", "'+14155559999'")},
+        jsonb_build_object('X-Twilio-Signature', {_signature_sql("s.sid", "s.to_number", "'+14155559999'")})
+    from generate_series(1, {DUPLICATES}) as g
+    cross join lateral (
+        select 'SM' || md5('bench-dup-' || g) as sid, {AGENT_NUMBER.format(n=f"(g % {AGENTS} + 1)")} as to_number
+    ) as s;
+    select public.ingest_webhook('twilio', payload, headers, null, '{URL}') from bench.twilio_deliveries;
+    grant usage on schema bench to service_role;
+    grant select on bench.twilio_deliveries to service_role;
+"""
+)
+
+UNIQUE_SCRIPT = f"""\\set a random(1, :agents)
+select public.ingest_webhook(
+    provider => 'twilio',
+    payload => {_payload_sql("s.sid", "s.to_number", "'+14155559999'")},
+    headers => jsonb_build_object('X-Twilio-Signature', {_signature_sql("s.sid", "s.to_number", "'+14155559999'")}),
+    url => '{URL}'
+)
+from (select 'SM' || md5(random()::text) as sid, {AGENT_NUMBER.format(n=":a")} as to_number) as s;
+"""
+
+DUPLICATE_SCRIPT = f"""\\set d random(1, :duplicates)
+select public.ingest_webhook(provider => 'twilio', payload => d.payload, headers => d.headers, url => '{URL}')
+from bench.twilio_deliveries as d
+where d.id = :d;
+"""
+
+SCENARIOS: list[Scenario] = [
+    Scenario(
+        name="webhooks_unique_sms",
+        description="ingest_webhook: new signed Twilio SMS to 100 known agents (verify, store, normalize, meter)",
+        baseline="insert_unique_key",
+        target_ratio=0.30,
+        session=SERVICE_ROLE_SESSION,
+        variables={"agents": AGENTS},
+        setup=SETUP,
+        script=UNIQUE_SCRIPT,
+    ),
+    Scenario(
+        name="webhooks_duplicate_sms",
+        description="ingest_webhook: redelivery of one of 1,000 processed Twilio SMS (verify, detect, store duplicate)",
+        baseline="insert_unique_key",
+        target_ratio=0.60,
+        session=SERVICE_ROLE_SESSION,
+        variables={"duplicates": DUPLICATES},
+        setup=DUPLICATES_SETUP,
+        script=DUPLICATE_SCRIPT,
+    ),
+]
