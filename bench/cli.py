@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 
 import psycopg
 
@@ -38,6 +40,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _exit_on_signal(signum: int, _frame: FrameType | None) -> None:
+    # Python dies on SIGTERM/SIGHUP without running `finally`; raising instead
+    # lets the cluster be stopped and deleted (`timeout make bench`, a closed terminal).
+    raise SystemExit(128 + signum)
+
+
 def _say(line: str) -> None:
     print(line, flush=True)
 
@@ -59,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
             clients = ",".join(map(str, s.clients))
             _say(f"{s.name:32} {item.module:16} {against:28} clients {clients:6} {s.description}")
         return 0
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _exit_on_signal)
     slots = sum(1 if run.baseline_scenario is None else 2 for run in runs)
     _say(f"bench: {len(runs)} runs, {args.seconds} s each, paired ones twice (about {slots * (args.seconds + 2)} s)")
     started_at = datetime.now(UTC)

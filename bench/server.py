@@ -36,7 +36,7 @@ def dedicated_cluster(out: Callable[[str], None]) -> Iterator[Target]:
     cluster = LocalCluster(base, dbname=TEMPLATE_DB, fast=True)
     try:
         state = cluster.start()
-        out(f"cluster: PostgreSQL {cluster.binaries.major} on 127.0.0.1:{state.port} (fsync off, throw-away)")
+        out(f"cluster: PostgreSQL {cluster.binaries.major} on 127.0.0.1:{state.port} (fsync off, throw-away, {base})")
         url = cluster.ensure_database(TEMPLATE_DB)
         plan = provision(url, project.db_dir(), out=lambda _line: None)
         out(f"provisioned {TEMPLATE_DB}: compat layer and {len(plan.to_apply)} files of db/ applied")

@@ -7,6 +7,11 @@ script and its setup work; one short timed run only has to report a positive TPS
 from __future__ import annotations
 
 import json
+import re
+import signal
+import socket
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +22,7 @@ from bench import pgbench, registry, report
 from bench.registry import Registered
 from bench.runner import Target, combine, measure, run_plan
 from bench.scenario import Scenario
+from harness import project
 
 REGISTERED = registry.discover()
 BASELINES = ("insert_unique_key", "update_hot_row", "update_spread")
@@ -169,3 +175,28 @@ def test_session_settings_are_escaped_for_libpq() -> None:
     assert pgbench.pgoptions({"role": "service_role", "app.note": "a b\\c"}) == (
         "-c role=service_role -c app.note=a\\ b\\\\c"
     )
+
+
+def test_a_terminated_bench_stops_and_deletes_its_cluster(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench", "--only", "update_spread", "--seconds", "1", "--results-dir", str(tmp_path)],
+        cwd=project.root(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = ""
+    for line in process.stdout:
+        if line.startswith("cluster:"):
+            break
+    match = re.search(r"127\.0\.0\.1:(\d+) .*, (/\S+)\)$", line.strip())
+    assert match, line
+    port, base = int(match.group(1)), Path(match.group(2))
+    assert base.exists()
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=120)
+    assert process.returncode != 0
+    assert not base.exists()
+    with socket.socket() as sock:
+        assert sock.connect_ex(("127.0.0.1", port)) != 0
