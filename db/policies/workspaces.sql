@@ -3,9 +3,15 @@
 -- change through definer functions; there is no delete grant.
 select private._drop_policies('public.workspaces');
 
+-- owner_id too: INSERT ... RETURNING (supabase-js insert().select()) checks the
+-- new row before the trigger has added the owner's membership.
 create policy "Workspaces are viewable by their members and platform staff"
 on public.workspaces for select to authenticated
-using ((select private.is_workspace_member(id)) or (select private.is_support()));
+using (
+    owner_id = (select auth.uid())
+    or (select private.is_workspace_member(id))
+    or (select private.is_support())
+);
 
 create policy "Workspaces can be created by the user who will own them"
 on public.workspaces for insert to authenticated

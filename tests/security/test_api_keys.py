@@ -12,6 +12,7 @@ import pytest
 from psycopg import sql
 
 from harness.factories import ApiKey, Factories, Workspace, acting_as
+from harness.pytest_plugin import Rpc
 from harness.rpc import ANON, RpcError
 
 
@@ -25,7 +26,7 @@ def key(factories: Factories, ws: Workspace) -> ApiKey:
     return factories.api_key(ws, name="Backend", scopes=["calls:read", "sms:send"])
 
 
-def assert_401(rpc, api_key: str, reason: str) -> None:  # type: ignore[no-untyped-def]
+def assert_401(rpc: Rpc, api_key: str, reason: str) -> None:
     response = rpc.response("authenticate_api_key", {"api_key": api_key})
     assert response.status == 401
     assert response.data["code"] == "PT401" and response.data["message"] == "invalid_api_key"
@@ -64,7 +65,7 @@ def test_no_column_of_any_table_contains_the_raw_key(db: psycopg.Connection, key
 
 
 def test_authenticate_returns_workspace_scopes_and_plan_and_marks_use(
-    rpc, db: psycopg.Connection, ws: Workspace, key: ApiKey  # type: ignore[no-untyped-def]
+    rpc: Rpc, db: psycopg.Connection, ws: Workspace, key: ApiKey
 ) -> None:
     result = rpc("authenticate_api_key", {"api_key": key.raw})
     assert result == {
@@ -77,18 +78,18 @@ def test_authenticate_returns_workspace_scopes_and_plan_and_marks_use(
     assert failures(db) == []
 
 
-def test_unknown_key_fails_with_pt401_and_is_recorded(rpc, db: psycopg.Connection, key: ApiKey) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_key_fails_with_pt401_and_is_recorded(rpc: Rpc, db: psycopg.Connection, key: ApiKey) -> None:
     forged = "opsk_" + "0" * 64
     assert_401(rpc, forged, "unknown")
     assert failures(db) == [("unknown", None, "opsk_00000000")]
 
 
-def test_malformed_key_fails_with_pt401_and_is_recorded(rpc, db: psycopg.Connection) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_key_fails_with_pt401_and_is_recorded(rpc: Rpc, db: psycopg.Connection) -> None:
     assert_401(rpc, "Bearer hunter2", "malformed")
     assert failures(db) == [("malformed", None, None)]
 
 
-def test_revoked_key_fails_on_the_next_call(rpc, db: psycopg.Connection, ws: Workspace, key: ApiKey) -> None:  # type: ignore[no-untyped-def]
+def test_revoked_key_fails_on_the_next_call(rpc: Rpc, db: psycopg.Connection, ws: Workspace, key: ApiKey) -> None:
     rpc("authenticate_api_key", {"api_key": key.raw})
     result = rpc("revoke_api_key", {"key_id": str(key.id), "reason": "leaked"}, as_=ws.owner.jwt)
     assert result["status"] == "revoked" and result["already_revoked"] is False
@@ -100,7 +101,7 @@ def test_revoked_key_fails_on_the_next_call(rpc, db: psycopg.Connection, ws: Wor
 
 
 def test_playbook_revoke_statement_fails_the_key_at_once_and_is_audited(
-    rpc, db: psycopg.Connection, key: ApiKey  # type: ignore[no-untyped-def]
+    rpc: Rpc, db: psycopg.Connection, key: ApiKey
 ) -> None:
     rpc("authenticate_api_key", {"api_key": key.raw})
     db.execute(f"UPDATE public.workspace_api_keys SET status = 'revoked' WHERE id = '{key.id}';")
@@ -114,7 +115,7 @@ def test_playbook_revoke_statement_fails_the_key_at_once_and_is_audited(
     assert db.execute("select revoked_at is not null from public.workspace_api_keys").fetchone() == (True,)
 
 
-def test_expired_key_fails(rpc, db: psycopg.Connection, factories: Factories, ws: Workspace) -> None:  # type: ignore[no-untyped-def]
+def test_expired_key_fails(rpc: Rpc, db: psycopg.Connection, factories: Factories, ws: Workspace) -> None:
     soon = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()
     key = factories.api_key(ws, expires_at=soon)
     rpc("authenticate_api_key", {"api_key": key.raw})
@@ -124,7 +125,9 @@ def test_expired_key_fails(rpc, db: psycopg.Connection, factories: Factories, ws
 
 
 @pytest.mark.parametrize("status", ["suspended", "disabled"])
-def test_inactive_workspace_key_fails(rpc, db: psycopg.Connection, ws: Workspace, key: ApiKey, status: str) -> None:  # type: ignore[no-untyped-def]
+def test_inactive_workspace_key_fails(
+    rpc: Rpc, db: psycopg.Connection, ws: Workspace, key: ApiKey, status: str
+) -> None:
     db.execute("update public.workspaces set status = %s where id = %s", (status, ws.id))
     assert_401(rpc, key.raw, f"workspace_{status}")
     assert failures(db) == [(f"workspace_{status}", key.id, key.prefix)]
@@ -136,13 +139,11 @@ def test_failure_from_plain_sql_raises_pt401(db: psycopg.Connection) -> None:
     assert err.value.sqlstate == "PT401"
 
 
-def test_a_spike_of_failures_raises_one_alert(rpc, db: psycopg.Connection) -> None:  # type: ignore[no-untyped-def]
+def test_a_spike_of_failures_raises_one_alert(rpc: Rpc, db: psycopg.Connection) -> None:
     for _ in range(25):
         assert_401(rpc, "opsk_" + uuid.uuid4().hex * 2, "unknown")
-    assert db.execute("select count(*), min(severity) from public.alerts where type = 'api_auth_failures'").fetchone() == (
-        1,
-        "critical",
-    )
+    alerts = db.execute("select count(*), min(severity) from public.alerts where type = 'api_auth_failures'")
+    assert alerts.fetchone() == (1, "critical")
 
 
 def test_revocation_is_final(db: psycopg.Connection, key: ApiKey) -> None:
@@ -152,7 +153,7 @@ def test_revocation_is_final(db: psycopg.Connection, key: ApiKey) -> None:
     assert err.value.diag.message_primary == "api_key_revoked"
 
 
-def test_revoking_twice_changes_nothing_more(rpc, db: psycopg.Connection, ws: Workspace, key: ApiKey) -> None:  # type: ignore[no-untyped-def]
+def test_revoking_twice_changes_nothing_more(rpc: Rpc, db: psycopg.Connection, ws: Workspace, key: ApiKey) -> None:
     rpc("revoke_api_key", {"key_id": str(key.id)}, as_=ws.owner.jwt)
     again = rpc("revoke_api_key", {"key_id": str(key.id)}, as_=ws.owner.jwt)
     assert again["already_revoked"] is True
@@ -165,7 +166,9 @@ def test_create_and_revoke_are_audited_without_the_hash(db: psycopg.Connection, 
 
 
 @pytest.mark.parametrize("who", ["member", "other_owner", "anon", "service_role"])
-def test_only_workspace_admins_create_keys(rpc, db: psycopg.Connection, factories: Factories, ws: Workspace, who: str) -> None:  # type: ignore[no-untyped-def]
+def test_only_workspace_admins_create_keys(
+    rpc: Rpc, db: psycopg.Connection, factories: Factories, ws: Workspace, who: str
+) -> None:
     jwt = {
         "member": lambda: factories.member(ws, "member").jwt,
         "other_owner": lambda: factories.workspace().owner.jwt,
@@ -178,7 +181,7 @@ def test_only_workspace_admins_create_keys(rpc, db: psycopg.Connection, factorie
     assert db.execute("select count(*) from public.workspace_api_keys").fetchone() == (0,)
 
 
-def test_workspace_admin_creates_and_platform_admin_revokes(rpc, factories: Factories, ws: Workspace) -> None:  # type: ignore[no-untyped-def]
+def test_workspace_admin_creates_and_platform_admin_revokes(rpc: Rpc, factories: Factories, ws: Workspace) -> None:
     admin = factories.member(ws, "admin")
     key = factories.api_key(ws, by=admin)
     result = rpc("revoke_api_key", {"key_id": str(key.id)}, as_=factories.platform_admin().jwt)
@@ -193,14 +196,14 @@ def test_workspace_admin_creates_and_platform_admin_revokes(rpc, factories: Fact
         ({"name": "k", "expires_at": "2000-01-01T00:00:00Z"}, "invalid_expires_at"),
     ],
 )
-def test_bad_arguments_are_refused(rpc, db: psycopg.Connection, ws: Workspace, args: dict, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_arguments_are_refused(rpc: Rpc, db: psycopg.Connection, ws: Workspace, args: dict, message: str) -> None:
     with pytest.raises(RpcError) as err:
         rpc("create_api_key", {"workspace_id": str(ws.id), **args}, as_=ws.owner.jwt)
     assert (err.value.sqlstate, err.value.message) == ("22023", message)
     assert db.execute("select count(*) from public.workspace_api_keys").fetchone() == (0,)
 
 
-def test_suspended_workspace_cannot_mint_keys(rpc, db: psycopg.Connection, ws: Workspace) -> None:  # type: ignore[no-untyped-def]
+def test_suspended_workspace_cannot_mint_keys(rpc: Rpc, db: psycopg.Connection, ws: Workspace) -> None:
     db.execute("update public.workspaces set status = 'suspended' where id = %s", (ws.id,))
     with pytest.raises(RpcError) as err:
         rpc("create_api_key", {"workspace_id": str(ws.id), "name": "k"}, as_=ws.owner.jwt)
@@ -208,7 +211,9 @@ def test_suspended_workspace_cannot_mint_keys(rpc, db: psycopg.Connection, ws: W
 
 
 @pytest.mark.parametrize("who", ["member", "other_owner"])
-def test_only_workspace_admins_revoke_keys(rpc, db: psycopg.Connection, factories: Factories, ws: Workspace, key: ApiKey, who: str) -> None:  # type: ignore[no-untyped-def]
+def test_only_workspace_admins_revoke_keys(
+    rpc: Rpc, db: psycopg.Connection, factories: Factories, ws: Workspace, key: ApiKey, who: str
+) -> None:
     jwt = factories.member(ws, "member").jwt if who == "member" else factories.workspace().owner.jwt
     with pytest.raises(RpcError) as err:
         rpc("revoke_api_key", {"key_id": str(key.id)}, as_=jwt)
@@ -216,13 +221,13 @@ def test_only_workspace_admins_revoke_keys(rpc, db: psycopg.Connection, factorie
     assert db.execute("select status from public.workspace_api_keys").fetchone() == ("active",)
 
 
-def test_revoking_an_unknown_key_is_not_found(rpc, ws: Workspace) -> None:  # type: ignore[no-untyped-def]
+def test_revoking_an_unknown_key_is_not_found(rpc: Rpc, ws: Workspace) -> None:
     with pytest.raises(RpcError) as err:
         rpc("revoke_api_key", {"key_id": str(uuid.uuid4())}, as_=ws.owner.jwt)
     assert err.value.sqlstate == "PT404"
 
 
-def test_authenticate_is_for_service_role_only(rpc, ws: Workspace, key: ApiKey) -> None:  # type: ignore[no-untyped-def]
+def test_authenticate_is_for_service_role_only(rpc: Rpc, ws: Workspace, key: ApiKey) -> None:
     for jwt in (ANON, ws.owner.jwt):
         with pytest.raises(RpcError) as err:
             rpc("authenticate_api_key", {"api_key": key.raw}, as_=jwt)

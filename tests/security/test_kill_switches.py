@@ -9,6 +9,7 @@ import psycopg
 import pytest
 
 from harness.factories import Factories, Workspace
+from harness.pytest_plugin import Rpc
 from harness.rpc import RpcError
 
 
@@ -24,7 +25,7 @@ def audit_count(db: psycopg.Connection) -> int:
 
 
 def test_platform_admin_suspends_a_workspace_and_its_keys_fail(
-    rpc, db: psycopg.Connection, factories: Factories, ws: Workspace  # type: ignore[no-untyped-def]
+    rpc: Rpc, db: psycopg.Connection, factories: Factories, ws: Workspace
 ) -> None:
     key = factories.api_key(ws)
     admin = factories.platform_admin()
@@ -43,7 +44,9 @@ def test_platform_admin_suspends_a_workspace_and_its_keys_fail(
     assert rpc("authenticate_api_key", {"api_key": key.raw})["workspace_id"] == str(ws.id)
 
 
-def test_setting_the_same_status_changes_nothing(rpc, db: psycopg.Connection, factories: Factories, ws: Workspace) -> None:  # type: ignore[no-untyped-def]
+def test_setting_the_same_status_changes_nothing(
+    rpc: Rpc, db: psycopg.Connection, factories: Factories, ws: Workspace
+) -> None:
     admin = factories.platform_admin()
     before = audit_count(db)
     result = rpc(
@@ -55,7 +58,7 @@ def test_setting_the_same_status_changes_nothing(rpc, db: psycopg.Connection, fa
 
 @pytest.mark.parametrize("who", ["owner", "workspace_admin", "support"])
 def test_only_platform_admins_flip_the_workspace_switch(
-    rpc, db: psycopg.Connection, factories: Factories, ws: Workspace, who: str  # type: ignore[no-untyped-def]
+    rpc: Rpc, db: psycopg.Connection, factories: Factories, ws: Workspace, who: str
 ) -> None:
     jwt = {
         "owner": lambda: ws.owner.jwt,
@@ -79,7 +82,7 @@ def test_only_platform_admins_flip_the_workspace_switch(
     ],
 )
 def test_bad_kill_switch_calls_change_nothing(
-    rpc, db: psycopg.Connection, factories: Factories, ws: Workspace, args: dict, sqlstate: str, message: str  # type: ignore[no-untyped-def]
+    rpc: Rpc, db: psycopg.Connection, factories: Factories, ws: Workspace, args: dict, sqlstate: str, message: str
 ) -> None:
     admin = factories.platform_admin()
     before = audit_count(db)
@@ -94,7 +97,7 @@ def test_bad_kill_switch_calls_change_nothing(
 # there (with the placeholder id filled in), run by an on-call DBA in SQL.
 
 
-def test_playbook_revoke_an_api_key(rpc, db: psycopg.Connection, factories: Factories, ws: Workspace) -> None:  # type: ignore[no-untyped-def]
+def test_playbook_revoke_an_api_key(rpc: Rpc, db: psycopg.Connection, factories: Factories, ws: Workspace) -> None:
     key = factories.api_key(ws)
     before = audit_count(db)
     db.execute(f"UPDATE public.workspace_api_keys SET status = 'revoked' WHERE id = '{key.id}';")
@@ -125,7 +128,9 @@ def test_playbook_pause_an_ingestion_job(db: psycopg.Connection, factories: Fact
     )
 
 
-def test_playbook_workspace_status_statement(rpc, db: psycopg.Connection, factories: Factories, ws: Workspace) -> None:  # type: ignore[no-untyped-def]
+def test_playbook_workspace_status_statement(
+    rpc: Rpc, db: psycopg.Connection, factories: Factories, ws: Workspace
+) -> None:
     key = factories.api_key(ws)
     before = audit_count(db)
     db.execute(f"UPDATE public.workspaces SET status = 'disabled' WHERE id = '{ws.id}';")

@@ -33,7 +33,9 @@ def test_members_read_their_workspace_message_bodies_in_full(
 
 
 @pytest.mark.parametrize("staff", ["platform_admin", "support"])
-def test_platform_staff_see_bodies_masked(db: psycopg.Connection, factories: Factories, message: Message, staff: str) -> None:
+def test_platform_staff_see_bodies_masked(
+    db: psycopg.Connection, factories: Factories, message: Message, staff: str
+) -> None:
     who = factories.platform_admin() if staff == "platform_admin" else factories.support()
     assert read(db, who, "select body from public.messages") == []
     [(body, sender)] = read(db, who, "select body, sender from public.messages_masked")

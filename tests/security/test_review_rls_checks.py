@@ -34,7 +34,10 @@ def test_cross_workspace_select_returns_nothing(db: psycopg.Connection, factorie
     [
         ("insert into public.user_roles (user_id, role) values (%(me)s, 'admin')", "violates row-level security"),
         ("insert into public.plans (key, name) values ('hacked', 'Hacked')", "violates row-level security"),
-        ("insert into public.audit_logs (actor_role, action, target_table) values ('x', 'x', 'x')", "permission denied"),
+        (
+            "insert into public.audit_logs (actor_role, action, target_table) values ('x', 'x', 'x')",
+            "permission denied",
+        ),
         ("update public.workspaces set status = 'active' where id = %(ws)s", "permission denied"),
         ("update public.workspaces set plan_key = 'business' where id = %(ws)s", "permission denied"),
     ],
@@ -78,7 +81,8 @@ def test_service_role_ingestion_succeeds(db: psycopg.Connection, factories: Fact
             (ws.id, channel.agent_id, channel.id),
         ).fetchone()[0]  # type: ignore[index]
         db.execute(
-            "insert into public.messages (workspace_id, conversation_id, direction, body, provider, provider_message_id)"
+            "insert into public.messages"
+            " (workspace_id, conversation_id, direction, body, provider, provider_message_id)"
             " values (%s, %s, 'inbound', 'Hello from SMS', 'twilio', 'SM123')",
             (ws.id, conversation_id),
         )

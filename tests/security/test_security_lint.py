@@ -7,6 +7,7 @@ and policies), so a violation anywhere fails here, naming the object.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import psycopg
 import pytest
@@ -367,7 +368,9 @@ PLANTED = {
 
 
 @pytest.mark.parametrize("check", list(PLANTED), ids=lambda check: check.__name__)
-def test_each_check_finds_a_planted_violation(db: psycopg.Connection, check) -> None:  # type: ignore[no-untyped-def]
+def test_each_check_finds_a_planted_violation(
+    db: psycopg.Connection, check: Callable[[psycopg.Connection], list[str]]
+) -> None:
     statement, offender = PLANTED[check]
     with db.transaction(force_rollback=True):
         before = check(db)

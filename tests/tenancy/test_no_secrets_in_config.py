@@ -53,7 +53,8 @@ def test_channel_config_refuses_secret_keys_at_any_depth(db: psycopg.Connection,
     agent_id = _agent(db, ws)
     with pytest.raises(psycopg.errors.InvalidParameterValue) as err:
         db.execute(
-            "insert into public.agent_channels (workspace_id, agent_id, channel_type, config) values (%s, %s, 'sms', %s)",
+            "insert into public.agent_channels (workspace_id, agent_id, channel_type, config)"
+            " values (%s, %s, 'sms', %s)",
             (ws.id, agent_id, Jsonb(config)),
         )
     assert err.value.diag.message_primary == "secret_in_config"

@@ -1,0 +1,62 @@
+"""The shared alerts table: one open alert per condition, even under concurrency."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import psycopg
+
+from harness.factories import Factories, acting_as
+
+
+def raise_alert(conn: psycopg.Connection, key: str) -> int | None:
+    row = conn.execute("select private.raise_alert('usage_warning', %s, 'soft limit crossed')", (key,)).fetchone()
+    return row[0] if row else None
+
+
+def test_one_condition_raises_one_open_alert_until_acknowledged(db: psycopg.Connection) -> None:
+    first = raise_alert(db, "usage:ws1:sms:80")
+    assert first is not None
+    assert raise_alert(db, "usage:ws1:sms:80") is None
+    db.execute("update public.alerts set acknowledged_at = now() where id = %s", (first,))
+    assert raise_alert(db, "usage:ws1:sms:80") is not None
+    assert db.execute("select count(*), count(acknowledged_at) from public.alerts").fetchone() == (2, 1)
+
+
+def test_concurrent_raisers_leave_exactly_one_open_alert(connect: Callable[..., psycopg.Connection]) -> None:
+    conns = [connect() for _ in range(8)]
+    barrier = threading.Barrier(len(conns))
+    results: list[int | None] = []
+
+    def worker(conn: psycopg.Connection) -> None:
+        barrier.wait()
+        results.append(raise_alert(conn, "webhook:signature:meta"))
+
+    threads = [threading.Thread(target=worker, args=(c,)) for c in conns]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 8 and sum(r is not None for r in results) == 1
+    assert conns[0].execute("select count(*) from public.alerts").fetchone() == (1,)
+
+
+def test_workspace_admins_acknowledge_their_alerts_members_only_read(
+    db: psycopg.Connection, factories: Factories
+) -> None:
+    ws = factories.workspace()
+    member = factories.member(ws, "member")
+    alert = db.execute(
+        "select private.raise_alert('credits_exhausted', %s, 'no credits', %s)", (f"credits:{ws.id}", ws.id)
+    ).fetchone()[0]  # type: ignore[index]
+    with acting_as(db, member.jwt):
+        seen = db.execute("select id from public.alerts").fetchall()
+        acked_by_member = db.execute(
+            "update public.alerts set acknowledged_at = now() where id = %s", (alert,)
+        ).rowcount
+    with acting_as(db, ws.owner.jwt):
+        acked_by_owner = db.execute(
+            "update public.alerts set acknowledged_at = now(), acknowledged_by = %s where id = %s", (ws.owner.id, alert)
+        ).rowcount
+    assert (seen, acked_by_member, acked_by_owner) == ([(alert,)], 0, 1)
