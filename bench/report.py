@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import platform
@@ -93,7 +94,13 @@ def write(data: dict[str, Any], results_dir: Path, started_at: datetime) -> Path
     """Write ``<UTC timestamp>.json`` and ``latest.json``; return the timestamped path."""
     results_dir.mkdir(parents=True, exist_ok=True)
     text = json.dumps(data, indent=2) + "\n"
-    path = results_dir / f"{started_at.strftime('%Y%m%dT%H%M%SZ')}.json"
+    stamp = started_at.strftime("%Y%m%dT%H%M%SZ")
+    path = results_dir / f"{stamp}.json"
+    # Two runs started in the same second (helpers benchmarking side by side) keep both files.
+    for n in itertools.count(2):
+        if not path.exists():
+            break
+        path = results_dir / f"{stamp}-{n}.json"
     path.write_text(text)
     (results_dir / "latest.json").write_text(text)
     return path

@@ -145,6 +145,8 @@ def test_runner_end_to_end_reports_positive_tps_and_writes_json(target: Target, 
     latest = json.loads((tmp_path / "results" / "latest.json").read_text())
     assert json.loads(written.read_text()) == latest
     assert [r["scenario"] for r in latest["results"]] == ["tiny_base", "tiny"]
+    again = report.write(data, tmp_path / "results", now)
+    assert again != written and again.exists() and written.exists()
 
 
 def test_paired_slices_combine_to_mean_tps_and_weighted_latency() -> None:
