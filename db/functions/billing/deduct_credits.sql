@@ -30,9 +30,28 @@ declare
     v_transaction_id bigint;
     v_replay jsonb;
 begin
-    perform private._check_credit_arguments(
-        _deduct_credits.workspace_id, _deduct_credits.amount, _deduct_credits.reason, _deduct_credits.idempotency_key
-    );
+    if _deduct_credits.workspace_id is null then
+        raise exception using errcode = '22023', message = 'workspace_required', detail = 'workspace_id is null';
+    end if;
+    -- NaN compares greater than every number in PostgreSQL, so it is named; the
+    -- upper bound also refuses +Infinity, the lower one -Infinity.
+    if _deduct_credits.amount is null or _deduct_credits.amount = 'NaN'::numeric
+        or _deduct_credits.amount <= 0 or _deduct_credits.amount > 1e12
+        or _deduct_credits.amount <> pg_catalog.round(_deduct_credits.amount, 4) then
+        raise exception using
+            errcode = '22023',
+            message = 'invalid_amount',
+            detail = pg_catalog.format('amount %s', coalesce(_deduct_credits.amount::text, 'null')),
+            hint = 'amount must be greater than 0, at most 1e12, with at most 4 decimal places.';
+    end if;
+    if _deduct_credits.reason is null or pg_catalog.length(pg_catalog.btrim(_deduct_credits.reason)) not between 1 and 500 then
+        raise exception using
+            errcode = '22023', message = 'invalid_reason', hint = 'reason is required (1 to 500 characters).';
+    end if;
+    if _deduct_credits.idempotency_key is not null and pg_catalog.length(_deduct_credits.idempotency_key) not between 1 and 200 then
+        raise exception using
+            errcode = '22023', message = 'invalid_idempotency_key', hint = 'Use 1 to 200 characters.';
+    end if;
     if _deduct_credits.idempotency_key is not null then
         v_replay := private._credit_replay(
             'deduct', _deduct_credits.workspace_id, _deduct_credits.amount,
@@ -102,9 +121,9 @@ begin
         set balance = w.balance + _deduct_credits.amount
         where w.workspace_id = _deduct_credits.workspace_id;
         return private._credit_replay(
-            'deduct', _deduct_credits.workspace_id, _deduct_credits.amount,
-            _deduct_credits.reason, _deduct_credits.idempotency_key
-        );
+        'deduct', _deduct_credits.workspace_id, _deduct_credits.amount,
+        _deduct_credits.reason, _deduct_credits.idempotency_key
+    );
     end if;
 
     if v_balance = 0 then
@@ -134,6 +153,8 @@ grant execute on function private._deduct_credits(uuid, numeric, text, text) to 
 
 -- public.deduct_credits: the API entry point; see private._deduct_credits.
 -- Who may call: service_role.
+-- PL/pgSQL, not SQL: a SQL function with SET search_path is never inlined and is
+-- planned again on every call; PL/pgSQL keeps its plan for the session.
 create or replace function public.deduct_credits(
     workspace_id uuid,
     amount numeric,
@@ -141,14 +162,16 @@ create or replace function public.deduct_credits(
     idempotency_key text default null
 )
 returns jsonb
-language sql
+language plpgsql
 volatile
 security invoker
 set search_path = ''
 as $$
-    select private._deduct_credits(
+begin
+    return private._deduct_credits(
         deduct_credits.workspace_id, deduct_credits.amount, deduct_credits.reason, deduct_credits.idempotency_key
-    )
+    );
+end
 $$;
 
 comment on function public.deduct_credits(uuid, numeric, text, text) is

@@ -168,14 +168,16 @@ grant execute on function private._billing_line_items(uuid, date) to authenticat
 
 create or replace function public.generate_billing_line_items(workspace_id uuid, period_start date default null)
 returns jsonb
-language sql
+language plpgsql
 volatile
 security invoker
 set search_path = ''
 as $$
-    select private._billing_line_items(
+begin
+    return private._billing_line_items(
         generate_billing_line_items.workspace_id, generate_billing_line_items.period_start
-    )
+    );
+end
 $$;
 
 comment on function public.generate_billing_line_items(uuid, date) is

@@ -32,9 +32,28 @@ begin
             detail = 'grant_credits is for service_role and platform admins',
             hint = 'Ask a platform admin.';
     end if;
-    perform private._check_credit_arguments(
-        _grant_credits.workspace_id, _grant_credits.amount, _grant_credits.reason, _grant_credits.idempotency_key
-    );
+    if _grant_credits.workspace_id is null then
+        raise exception using errcode = '22023', message = 'workspace_required', detail = 'workspace_id is null';
+    end if;
+    -- NaN compares greater than every number in PostgreSQL, so it is named; the
+    -- upper bound also refuses +Infinity, the lower one -Infinity.
+    if _grant_credits.amount is null or _grant_credits.amount = 'NaN'::numeric
+        or _grant_credits.amount <= 0 or _grant_credits.amount > 1e12
+        or _grant_credits.amount <> pg_catalog.round(_grant_credits.amount, 4) then
+        raise exception using
+            errcode = '22023',
+            message = 'invalid_amount',
+            detail = pg_catalog.format('amount %s', coalesce(_grant_credits.amount::text, 'null')),
+            hint = 'amount must be greater than 0, at most 1e12, with at most 4 decimal places.';
+    end if;
+    if _grant_credits.reason is null or pg_catalog.length(pg_catalog.btrim(_grant_credits.reason)) not between 1 and 500 then
+        raise exception using
+            errcode = '22023', message = 'invalid_reason', hint = 'reason is required (1 to 500 characters).';
+    end if;
+    if _grant_credits.idempotency_key is not null and pg_catalog.length(_grant_credits.idempotency_key) not between 1 and 200 then
+        raise exception using
+            errcode = '22023', message = 'invalid_idempotency_key', hint = 'Use 1 to 200 characters.';
+    end if;
     if _grant_credits.idempotency_key is not null then
         v_replay := private._credit_replay(
             'grant', _grant_credits.workspace_id, _grant_credits.amount,
@@ -79,9 +98,9 @@ begin
         set balance = w.balance - _grant_credits.amount
         where w.workspace_id = _grant_credits.workspace_id;
         return private._credit_replay(
-            'grant', _grant_credits.workspace_id, _grant_credits.amount,
-            _grant_credits.reason, _grant_credits.idempotency_key
-        );
+        'grant', _grant_credits.workspace_id, _grant_credits.amount,
+        _grant_credits.reason, _grant_credits.idempotency_key
+    );
     end if;
 
     perform private.audit(
@@ -111,6 +130,8 @@ grant execute on function private._grant_credits(uuid, numeric, text, text) to a
 
 -- public.grant_credits: the API entry point; see private._grant_credits.
 -- Who may call: service_role, platform admins (other users get 42501).
+-- PL/pgSQL, not SQL: a SQL function with SET search_path is never inlined and is
+-- planned again on every call; PL/pgSQL keeps its plan for the session.
 create or replace function public.grant_credits(
     workspace_id uuid,
     amount numeric,
@@ -118,14 +139,16 @@ create or replace function public.grant_credits(
     idempotency_key text default null
 )
 returns jsonb
-language sql
+language plpgsql
 volatile
 security invoker
 set search_path = ''
 as $$
-    select private._grant_credits(
+begin
+    return private._grant_credits(
         grant_credits.workspace_id, grant_credits.amount, grant_credits.reason, grant_credits.idempotency_key
-    )
+    );
+end
 $$;
 
 comment on function public.grant_credits(uuid, numeric, text, text) is

@@ -145,14 +145,18 @@ grant execute on function private._check_rate_limit(uuid, text) to service_role;
 
 -- public.check_rate_limit: the API entry point; see private._check_rate_limit.
 -- Who may call: service_role. Answers 200 with allowed = false when over the limit.
+-- PL/pgSQL, not SQL: a SQL function with SET search_path is never inlined and is
+-- planned again on every call; PL/pgSQL keeps its plan for the session.
 create or replace function public.check_rate_limit(workspace_id uuid, bucket text default 'api')
 returns jsonb
-language sql
+language plpgsql
 volatile
 security invoker
 set search_path = ''
 as $$
-    select private._check_rate_limit(check_rate_limit.workspace_id, check_rate_limit.bucket)
+begin
+    return private._check_rate_limit(check_rate_limit.workspace_id, check_rate_limit.bucket);
+end
 $$;
 
 comment on function public.check_rate_limit(uuid, text) is

@@ -95,12 +95,14 @@ grant execute on function private._evaluate_usage_thresholds(uuid) to authentica
 -- Who may call: service_role, the workspace's members, platform admins.
 create or replace function public.evaluate_usage_thresholds(workspace_id uuid)
 returns jsonb
-language sql
+language plpgsql
 stable
 security invoker
 set search_path = ''
 as $$
-    select private._evaluate_usage_thresholds(evaluate_usage_thresholds.workspace_id)
+begin
+    return private._evaluate_usage_thresholds(evaluate_usage_thresholds.workspace_id);
+end
 $$;
 
 comment on function public.evaluate_usage_thresholds(uuid) is

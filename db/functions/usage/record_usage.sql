@@ -200,6 +200,8 @@ grant execute on function private._record_usage(uuid, text, numeric, text, text)
 
 -- public.record_usage: the API entry point; see private._record_usage for the rules.
 -- Who may call: service_role (backends metering calls, SMS, messages, tokens).
+-- PL/pgSQL, not SQL: a SQL function with SET search_path is never inlined and is
+-- planned again on every call; PL/pgSQL keeps its plan for the session.
 create or replace function public.record_usage(
     workspace_id uuid,
     metric text,
@@ -208,18 +210,20 @@ create or replace function public.record_usage(
     source text default null
 )
 returns jsonb
-language sql
+language plpgsql
 volatile
 security invoker
 set search_path = ''
 as $$
-    select private._record_usage(
+begin
+    return private._record_usage(
         record_usage.workspace_id,
         record_usage.metric,
         record_usage.quantity,
         record_usage.idempotency_key,
         record_usage.source
-    )
+    );
+end
 $$;
 
 comment on function public.record_usage(uuid, text, numeric, text, text) is

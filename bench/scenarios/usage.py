@@ -1,0 +1,97 @@
+"""Usage and credits scenarios (issue 4): each is the API call as service_role.
+
+* ``usage_deduct_hot``: ``deduct_credits`` on one wallet from every client, vs
+  ``update_hot_row`` (target >= 40%).
+* ``usage_deduct_spread``: ``deduct_credits`` over 1,000 wallets, vs
+  ``update_spread`` (target >= 50%).
+* ``usage_record_spread``: ``record_usage`` with a fresh idempotency key over 1,000
+  workspaces, vs ``insert_unique_key`` (target >= 40%).
+* ``usage_rate_limit``: ``check_rate_limit`` over 1,000 workspaces, vs
+  ``insert_unique_key`` (no target; the counters are an UNLOGGED upsert).
+
+Workspace ids are derived from a number (...-000000000042) so a script names one
+without a lookup. Wallets are funded far beyond what a run can spend, the plans'
+limits are raised out of reach, and each workspace's period rows are created in
+setup, so every measured transaction takes the hot path and none fails.
+"""
+
+from __future__ import annotations
+
+from bench.scenario import SERVICE_ROLE_SESSION, Scenario
+
+WORKSPACES = 1000
+WS_ID = "('00000000-0000-0000-0000-' || lpad(:w::text, 12, '0'))::uuid"
+
+SETUP = f"""
+    insert into auth.users (id, email)
+    values ('00000000-0000-0000-0000-ffffffffffff', 'bench-owner@example.test');
+    -- A plan whose limits a run cannot reach: the bench measures the path, not the refusal.
+    insert into public.plans (key, name, is_paid, price_minor) values ('bench', 'Bench', true, 1);
+    insert into public.plan_limits (plan_key, metric, soft_limit, hard_limit, unit_price_minor)
+    select 'bench', key, 1e14, 1e15, 1 from public.usage_metrics;
+    insert into public.plan_rate_limits (plan_key, bucket, max_requests, window_seconds)
+    values ('bench', 'api', 2000000000, 60);
+    insert into public.workspaces (id, name, owner_id, plan_key)
+    select
+        ('00000000-0000-0000-0000-' || lpad(g::text, 12, '0'))::uuid,
+        'bench ' || g,
+        '00000000-0000-0000-0000-ffffffffffff',
+        'bench'
+    from generate_series(1, {WORKSPACES}) as g;
+    insert into public.workspace_wallets (workspace_id, balance)
+    select id, 1e15 from public.workspaces where name like 'bench %';
+    insert into public.wallet_ledger (workspace_id, kind, amount, balance_after, reason, actor_role)
+    select workspace_id, 'grant', balance, balance, 'bench funding', 'postgres' from public.workspace_wallets;
+    select private._ensure_usage_period(id, private._usage_period()) from public.workspaces where name like 'bench %';
+"""
+
+SCENARIOS: list[Scenario] = [
+    Scenario(
+        name="usage_deduct_hot",
+        description="deduct_credits on one hot wallet from every client, as service_role",
+        baseline="update_hot_row",
+        target_ratio=0.40,
+        session=SERVICE_ROLE_SESSION,
+        setup=SETUP,
+        script="""\\set w 1
+select public.deduct_credits(workspace_id => {ws}, amount => 1, reason => 'bench');
+""".format(ws=WS_ID),
+    ),
+    Scenario(
+        name="usage_deduct_spread",
+        description="deduct_credits over 1,000 funded wallets, as service_role",
+        baseline="update_spread",
+        target_ratio=0.50,
+        session=SERVICE_ROLE_SESSION,
+        variables={"workspaces": WORKSPACES},
+        setup=SETUP,
+        script="""\\set w random(1, :workspaces)
+select public.deduct_credits(workspace_id => {ws}, amount => 1, reason => 'bench');
+""".format(ws=WS_ID),
+    ),
+    Scenario(
+        name="usage_record_spread",
+        description="record_usage with a fresh idempotency key over 1,000 workspaces, as service_role",
+        baseline="insert_unique_key",
+        target_ratio=0.40,
+        session=SERVICE_ROLE_SESSION,
+        variables={"workspaces": WORKSPACES},
+        setup=SETUP,
+        script="""\\set w random(1, :workspaces)
+select public.record_usage(
+    workspace_id => {ws}, metric => 'messages', quantity => 1, idempotency_key => gen_random_uuid()::text
+);
+""".format(ws=WS_ID),
+    ),
+    Scenario(
+        name="usage_rate_limit",
+        description="check_rate_limit over 1,000 workspaces (UNLOGGED fixed-window counters), as service_role",
+        baseline="insert_unique_key",
+        session=SERVICE_ROLE_SESSION,
+        variables={"workspaces": WORKSPACES},
+        setup=SETUP,
+        script="""\\set w random(1, :workspaces)
+select public.check_rate_limit(workspace_id => {ws}, bucket => 'api');
+""".format(ws=WS_ID),
+    ),
+]
