@@ -44,6 +44,19 @@ def test_platform_admin_suspends_a_workspace_and_its_keys_fail(
     assert rpc("authenticate_api_key", {"api_key": key.raw})["workspace_id"] == str(ws.id)
 
 
+def test_each_flip_is_audited_with_its_own_reason_even_a_repeated_one(
+    rpc: Rpc, db: psycopg.Connection, factories: Factories, ws: Workspace
+) -> None:
+    admin = factories.platform_admin()
+    for status in ("suspended", "active", "disabled"):
+        rpc("set_workspace_status", {"workspace_id": str(ws.id), "status": status, "reason": "INC-7"}, as_=admin.jwt)
+    rows = db.execute(
+        "select after ->> 'status', reason from public.audit_logs where action = 'workspace.status_changed' order by id"
+    ).fetchall()
+    assert rows == [("suspended", "INC-7"), ("active", "INC-7"), ("disabled", "INC-7")]
+    assert db.execute("select status_reason from public.workspaces where id = %s", (ws.id,)).fetchone() == ("INC-7",)
+
+
 def test_setting_the_same_status_changes_nothing(
     rpc: Rpc, db: psycopg.Connection, factories: Factories, ws: Workspace
 ) -> None:

@@ -49,9 +49,12 @@ begin
             hint = 'Check the workspace id.';
     end if;
     if v_previous <> _set_workspace_status.status then
+        -- The status trigger takes the reason from here, even when it repeats the old one.
+        perform pg_catalog.set_config('opsdb.status_reason', _set_workspace_status.reason, true);
         update public.workspaces as w
         set status = _set_workspace_status.status, status_reason = _set_workspace_status.reason
         where w.id = _set_workspace_status.workspace_id;
+        perform pg_catalog.set_config('opsdb.status_reason', '', true);
     end if;
     return pg_catalog.jsonb_build_object(
         'workspace_id', _set_workspace_status.workspace_id,

@@ -1,8 +1,11 @@
 -- Workspace status is the kill switch: every change of it is audited, whether it
 -- comes from set_workspace_status or from the playbook's plain UPDATE.
 --
--- BEFORE: a status change that does not also set status_reason clears the old
--- reason, so the column never shows a stale explanation.
+-- BEFORE: a status change takes its reason from set_workspace_status (passed
+-- in the transaction-local setting opsdb.status_reason, since the same text as
+-- the old reason is still a new reason); a plain UPDATE that does not set
+-- status_reason clears the old one, so the column never shows a stale
+-- explanation.
 -- AFTER: one audit_logs row (workspace.status_changed) with before and after.
 
 create or replace function private.tg_workspaces__clear_stale_reason()
@@ -10,16 +13,22 @@ returns trigger
 language plpgsql
 set search_path = ''
 as $$
+declare
+    v_reason text := nullif(pg_catalog.current_setting('opsdb.status_reason', true), '');
 begin
-    if new.status is distinct from old.status and new.status_reason is not distinct from old.status_reason then
-        new.status_reason := null;
+    if new.status is distinct from old.status then
+        if v_reason is not null then
+            new.status_reason := v_reason;
+        elsif new.status_reason is not distinct from old.status_reason then
+            new.status_reason := null;
+        end if;
     end if;
     return new;
 end
 $$;
 
 comment on function private.tg_workspaces__clear_stale_reason() is
-'BEFORE UPDATE OF status on workspaces: a new status without a new reason drops the old reason.';
+'BEFORE UPDATE OF status on workspaces: the reason is set_workspace_status''s, else new, else none.';
 revoke all on function private.tg_workspaces__clear_stale_reason() from public;
 
 create or replace trigger tg_workspaces__clear_stale_reason
