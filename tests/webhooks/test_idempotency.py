@@ -121,3 +121,25 @@ def test_eight_concurrent_chat_copies_store_one_message(concurrently, sign: Sign
     assert sorted(data["status"] for _, data in outcomes) == ["duplicate"] * 7 + ["processed"]
     assert ops.count("messages", "workspace_id = %s", agent.workspace_id) == 1
     assert ops.count("conversations", "workspace_id = %s", agent.workspace_id) == 1
+
+
+def test_identical_redelivery_of_a_verified_delivery_skips_the_signature_check(
+    rpc, sign: Sign, ops: Ops, db: psycopg.Connection
+) -> None:
+    agent = ops.agent()
+    args = sign.twilio(twilio_inbound_sms(agent.phone_number, e164()))
+    first = rpc("ingest_webhook", args)
+    # Without the secret no signature can be checked: only the byte-identical copy gets through.
+    db.execute("delete from vault.secrets where name = 'twilio_auth_token'")
+
+    again = rpc("ingest_webhook", args)
+    other_signature = rpc("ingest_webhook", {**args, "headers": {"X-Twilio-Signature": "c29tZXRoaW5nIGVsc2U="}})
+    other_url = rpc("ingest_webhook", {**args, "url": args["url"] + "?x=1"})
+
+    assert (first["status"], again["status"]) == ("processed", "duplicate")
+    assert ops.webhook(again["webhook_id"])["signature_valid"] is True  # known good without a check
+    # Any difference sends a copy through the check, which cannot run now (signature unknown).
+    for copy in (other_signature, other_url):
+        assert copy["status"] == "duplicate"
+        assert ops.webhook(copy["webhook_id"])["signature_valid"] is None
+    assert ops.count("sms_events") == 1

@@ -7,7 +7,8 @@
 -- 2. Classify (event type, idempotency key, missing fields) and verify the
 --    signature; both are pure computations, done before the insert so a forged
 --    delivery never claims an idempotency key. A check that cannot run (secret
---    missing from Vault) keeps the delivery failed, to be retried.
+--    missing from Vault) keeps the delivery failed, to be retried. A byte-identical
+--    copy of an already verified delivery skips the check (same bytes, same verdict).
 -- 3. Insert the raw row. Rejected rows (bad signature: alerted; missing fields)
 --    are plain inserts. Everything else claims (provider, idempotency_key)
 --    with ON CONFLICT DO NOTHING: of N concurrent copies one inserts, and the
@@ -40,7 +41,8 @@ declare
     v_message text;
     v_signature_valid boolean;
     v_id bigint;
-    v_original record;
+    v_original_id bigint;
+    v_original_status text;
     v_result jsonb;
 begin
     if not private._webhooks_backend_caller() then
@@ -94,17 +96,40 @@ begin
     end if;
 
     v_class := private._classify_webhook(_ingest_webhook.provider, _ingest_webhook.payload, v_headers);
-    begin
-        v_reason := private._verify_webhook_signature(
-            _ingest_webhook.provider, _ingest_webhook.payload, v_headers, _ingest_webhook.raw_body, _ingest_webhook.url
-        );
-        v_signature_valid := v_reason is null;
-    exception when others then
-        get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
-        v_error := 'signature check could not run: ' || v_state || ': ' || v_message;
-    end;
-    if v_signature_valid and v_class.missing_fields is not null then
-        v_reason := 'missing_required_fields: ' || v_class.missing_fields;
+
+    -- A byte-identical copy of a delivery whose signature was verified (the usual
+    -- provider redelivery) is authentic by construction: it is recorded as a
+    -- duplicate without paying for Vault and the HMAC again. Anything else, a
+    -- forged copy included, is verified below.
+    select q.id, q.status
+    into v_original_id, v_original_status
+    from public.webhook_queue as q
+    where q.provider = _ingest_webhook.provider
+        and q.idempotency_key = v_class.idempotency_key
+        and q.status not in ('duplicate', 'rejected')
+        and q.signature_valid
+        and q.payload = _ingest_webhook.payload
+        and q.url is not distinct from _ingest_webhook.url
+        and q.raw_body is not distinct from _ingest_webhook.raw_body
+        and private._webhook_signature_material(q.provider, q.headers)
+        = private._webhook_signature_material(_ingest_webhook.provider, v_headers);
+
+    if v_original_id is not null then
+        v_signature_valid := true;
+    else
+        begin
+            v_reason := private._verify_webhook_signature(
+                _ingest_webhook.provider, _ingest_webhook.payload, v_headers, _ingest_webhook.raw_body,
+                _ingest_webhook.url
+            );
+            v_signature_valid := v_reason is null;
+        exception when others then
+            get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
+            v_error := 'signature check could not run: ' || v_state || ': ' || v_message;
+        end;
+        if v_signature_valid and v_class.missing_fields is not null then
+            v_reason := 'missing_required_fields: ' || v_class.missing_fields;
+        end if;
     end if;
 
     if v_reason is not null then
@@ -129,30 +154,32 @@ begin
     -- Claim the key. Bounded retry: the claiming row can only vanish between the
     -- two statements if it was rejected or expired meanwhile; then claim again.
     for v_attempt in 1..3 loop
-        insert into public.webhook_queue (
-            provider, event_type, idempotency_key, status, headers, payload, raw_body, url,
-            signature_valid, attempts, last_error, next_attempt_at
-        )
-        values (
-            _ingest_webhook.provider, v_class.event_type, v_class.idempotency_key,
-            case when v_error is null then 'received' else 'failed' end,
-            v_headers, _ingest_webhook.payload, _ingest_webhook.raw_body, _ingest_webhook.url,
-            v_signature_valid,
-            case when v_error is null then 0 else 1 end,
-            v_error,
-            case when v_error is not null then pg_catalog.now() + interval '1 minute' end
-        )
-        on conflict (provider, idempotency_key) where status not in ('duplicate', 'rejected') do nothing
-        returning id into v_id;
-        exit when v_id is not null;
+        if v_original_id is null then
+            insert into public.webhook_queue (
+                provider, event_type, idempotency_key, status, headers, payload, raw_body, url,
+                signature_valid, attempts, last_error, next_attempt_at
+            )
+            values (
+                _ingest_webhook.provider, v_class.event_type, v_class.idempotency_key,
+                case when v_error is null then 'received' else 'failed' end,
+                v_headers, _ingest_webhook.payload, _ingest_webhook.raw_body, _ingest_webhook.url,
+                v_signature_valid,
+                case when v_error is null then 0 else 1 end,
+                v_error,
+                case when v_error is not null then pg_catalog.now() + interval '1 minute' end
+            )
+            on conflict (provider, idempotency_key) where status not in ('duplicate', 'rejected') do nothing
+            returning id into v_id;
+            exit when v_id is not null;
 
-        select q.id, q.status
-        into v_original
-        from public.webhook_queue as q
-        where q.provider = _ingest_webhook.provider
-            and q.idempotency_key = v_class.idempotency_key
-            and q.status not in ('duplicate', 'rejected');
-        if found then
+            select q.id, q.status
+            into v_original_id, v_original_status
+            from public.webhook_queue as q
+            where q.provider = _ingest_webhook.provider
+                and q.idempotency_key = v_class.idempotency_key
+                and q.status not in ('duplicate', 'rejected');
+        end if;
+        if v_original_id is not null then
             insert into public.webhook_queue (
                 provider, event_type, idempotency_key, status, headers, payload, raw_body, url,
                 signature_valid, duplicate_of
@@ -160,12 +187,12 @@ begin
             values (
                 _ingest_webhook.provider, v_class.event_type, v_class.idempotency_key, 'duplicate', v_headers,
                 _ingest_webhook.payload, _ingest_webhook.raw_body, _ingest_webhook.url, v_signature_valid,
-                v_original.id
+                v_original_id
             )
             returning id into v_id;
             return pg_catalog.jsonb_build_object(
                 'webhook_id', v_id, 'status', 'duplicate', 'idempotency_key', v_class.idempotency_key,
-                'duplicate', true, 'original_webhook_id', v_original.id, 'original_status', v_original.status
+                'duplicate', true, 'original_webhook_id', v_original_id, 'original_status', v_original_status
             );
         end if;
     end loop;

@@ -58,7 +58,7 @@ begin
     loop
         continue when pg_catalog.jsonb_typeof(v_unit.messages) is distinct from 'array'
             or pg_catalog.jsonb_array_length(v_unit.messages) = 0;
-        select * into v_target from private._resolve_channel(v_channel_type, v_unit.external_id);
+        v_target := private._resolve_channel(v_channel_type, v_unit.external_id);
         if v_target.channel_id is null then
             v_unknown := v_unknown + 1;
             perform private._note_unknown_phone(

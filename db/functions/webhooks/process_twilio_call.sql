@@ -25,7 +25,7 @@ begin
         when v_direction like 'outbound%' then _process_twilio_call.payload ->> 'From'
         else _process_twilio_call.payload ->> 'To'
     end;
-    select * into v_target from private._resolve_agent_number(v_receiver, 'voice');
+    v_target := private._resolve_agent_number(v_receiver, 'voice');
     if v_target.agent_id is null then
         perform private._note_unknown_phone(
             'twilio', 'voice', v_receiver, _process_twilio_call.webhook_id, _process_twilio_call.count_unknown

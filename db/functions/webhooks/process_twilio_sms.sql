@@ -27,7 +27,7 @@ begin
         when v_inbound then _process_twilio_sms.payload ->> 'To'
         else _process_twilio_sms.payload ->> 'From'
     end;
-    select * into v_target from private._resolve_agent_number(v_receiver, 'sms');
+    v_target := private._resolve_agent_number(v_receiver, 'sms');
     if v_target.agent_id is null then
         perform private._note_unknown_phone(
             'twilio', 'sms', v_receiver, _process_twilio_sms.webhook_id, _process_twilio_sms.count_unknown

@@ -2,9 +2,13 @@
 --
 -- plpgsql, not sql: the query plan is cached per connection (a sql function
 -- with a pinned search_path is re-planned on every call).
--- Both return no row when nothing active matches (the caller records
+-- Both return all nulls when nothing active matches (the caller records
 -- unknown_phone), and a skip_reason when the target exists but must not act:
 -- workspace suspended/disabled (the kill switch), channel or agent switched off.
+
+-- They returned setof record once; a return type cannot be replaced in place.
+drop function if exists private._resolve_agent_number(text, text);
+drop function if exists private._resolve_channel(text, text);
 
 -- By receiving number (Twilio voice and SMS): the one active agent on it.
 create or replace function private._resolve_agent_number(
@@ -15,13 +19,11 @@ create or replace function private._resolve_agent_number(
     out channel_id uuid,
     out skip_reason text
 )
-returns setof record
 language plpgsql
 stable
 set search_path = ''
 as $$
 begin
-    return query
     select
         a.id,
         a.workspace_id,
@@ -30,6 +32,8 @@ begin
             when w.status <> 'active' then 'workspace_' || w.status
             when ch.is_active is false then 'channel_disabled'
         end
+    into _resolve_agent_number.agent_id, _resolve_agent_number.workspace_id,
+        _resolve_agent_number.channel_id, _resolve_agent_number.skip_reason
     from public.agents as a
     inner join public.workspaces as w on a.workspace_id = w.id
     left join lateral (
@@ -56,13 +60,11 @@ create or replace function private._resolve_channel(
     out channel_id uuid,
     out skip_reason text
 )
-returns setof record
 language plpgsql
 stable
 set search_path = ''
 as $$
 begin
-    return query
     select
         c.agent_id,
         c.workspace_id,
@@ -72,6 +74,8 @@ begin
             when not c.is_active then 'channel_disabled'
             when not a.is_active then 'agent_inactive'
         end
+    into _resolve_channel.agent_id, _resolve_channel.workspace_id,
+        _resolve_channel.channel_id, _resolve_channel.skip_reason
     from public.agent_channels as c
     inner join public.workspaces as w on c.workspace_id = w.id
     inner join public.agents as a on c.agent_id = a.id
