@@ -69,9 +69,42 @@ def url_of(executor: NoopExecutor, dbname: str) -> str:
     return f"postgresql://{auth}@{executor.host}:{executor.port}/{dbname}"
 
 
+OWNER_FILE = "owner.pid"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reap_orphans(prefix: str = "opsdb-test-") -> list[Path]:
+    """Destroy throw-away clusters whose test session died without tearing down (kill -9, timeout)."""
+    reaped = []
+    for base in Path(tempfile.gettempdir()).glob(f"{prefix}*"):
+        owner = base / OWNER_FILE
+        try:
+            pid = int(owner.read_text())
+        except (OSError, ValueError):
+            continue
+        if not _pid_alive(pid):
+            LocalCluster(base).destroy()
+            reaped.append(base)
+    return reaped
+
+
 @contextmanager
 def embedded(db_dir: Path) -> Iterator[tuple[NoopExecutor, LocalCluster]]:
+    reap_orphans()
     base = Path(tempfile.mkdtemp(prefix="opsdb-test-"))
+    # mkdtemp makes the directory 0700; let the server's OS user (when we are
+    # root) reach its data directory inside it, so nothing lands elsewhere.
+    base.chmod(0o755)
+    (base / OWNER_FILE).write_text(str(os.getpid()))
     executor_db = TEST_DBNAME
     # pg_cron can only be created in cron.database_name, and its launcher stays
     # connected to that database, which would block cloning it. So: migrate the
