@@ -22,6 +22,7 @@ from tests.webhooks.conftest import (
     Sign,
     e164,
     messenger_message,
+    paymob_transaction,
     standard_event,
     twilio_call_status,
     twilio_inbound_sms,
@@ -264,3 +265,49 @@ def test_sweeper_rejects_a_forged_delivery_it_verifies_late(rpc, db: psycopg.Con
     assert (row["status"], row["signature_valid"], row["last_error"]) == ("rejected", False, "signature_mismatch")
     assert ops.count("sms_events") == 0
     assert len(ops.alerts("signature_failure")) == 1
+
+
+def _tamper_json(args: dict, old: str, new: str) -> dict:
+    raw = args["raw_body"].replace(old, new)
+    assert raw != args["raw_body"]
+    return {**args, "raw_body": raw, "payload": json.loads(raw)}
+
+
+def test_every_provider_processes_its_genuine_delivery_and_rejects_a_tampered_one(
+    rpc, sign: Sign, ops: Ops, factories
+) -> None:
+    agent = ops.agent(channels={"sms": None, "voice": None, "whatsapp": "106540352242922", "messenger": "11223344"})
+    ws = factories.workspace()
+    payment = rpc(
+        "create_payment_request", {"workspace_id": str(ws.id), "plan_key": "pro", "provider": "paymob"}, as_=ws.owner.jwt
+    )
+    sms = twilio_inbound_sms(agent.phone_number, e164(), body="genuine")
+    call = twilio_call_status(agent.phone_number, e164(), duration=42)
+    genuine = {
+        "twilio sms": sign.twilio(sms),
+        "twilio voice": sign.twilio(call, url=TWILIO_VOICE_URL),
+        "whatsapp": sign.meta(whatsapp_message("106540352242922", text="genuine")),
+        "messenger": sign.meta(messenger_message("11223344", text="genuine")),
+        "paymob": sign.paymob(paymob_transaction(payment["reference"], int(payment["amount"]), payment["currency"])),
+        "standard": sign.standard(standard_event("invoice.paid")),
+    }
+    tampered = {
+        "twilio sms": {**genuine["twilio sms"], "payload": {**sms, "Body": "tampered"}},
+        "twilio voice": {**genuine["twilio voice"], "payload": {**call, "CallDuration": "4200"}},
+        "whatsapp": _tamper_json(genuine["whatsapp"], "genuine", "tampered"),
+        "messenger": _tamper_json(genuine["messenger"], "genuine", "tampered"),
+        "paymob": {**genuine["paymob"], "payload": {**genuine["paymob"]["payload"], "obj": {
+            **genuine["paymob"]["payload"]["obj"], "amount_cents": 1}}},
+        "standard": _tamper_json(genuine["standard"], "invoice.paid", "invoice.void"),
+    }  # fmt: skip
+
+    bad = {name: rpc("ingest_webhook", args) for name, args in tampered.items()}
+    good = {name: rpc("ingest_webhook", args) for name, args in genuine.items()}
+
+    assert {n: (r["status"], r["error"]) for n, r in bad.items()} == {n: ("rejected", "signature_mismatch") for n in bad}
+    assert {n: r["status"] for n, r in good.items()} == {n: "processed" for n in good}
+    assert ops.count("sms_events", "body = 'genuine'") == 1 and ops.count("sms_events") == 1
+    assert ops.scalar("select duration_seconds from public.call_events") == 42
+    assert ops.count("messages", "body = 'genuine'") == 2 and ops.count("messages") == 2
+    assert ops.scalar("select status from public.payments where id = %s", payment["payment_id"]) == "confirmed"
+    assert ops.count("webhook_queue", "status = 'rejected' and signature_valid = false") == 6
