@@ -5,7 +5,7 @@ select private._drop_policies('public.alerts');
 
 create policy "Alerts are viewable by workspace members and platform staff"
 on public.alerts for select to authenticated
-using ((select private.is_workspace_member(workspace_id)) or (select private.is_support()));
+using (workspace_id = any((select private.member_workspace_ids())::uuid[]) or (select private.is_support()));
 
 create policy "Alerts can be acknowledged by workspace admins and platform admins"
 on public.alerts for update to authenticated

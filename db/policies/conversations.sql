@@ -5,9 +5,9 @@ select private._drop_policies('public.conversations');
 
 create policy "Conversations are viewable by workspace members"
 on public.conversations for select to authenticated
-using ((select private.is_workspace_member(workspace_id)));
+using (workspace_id = any((select private.member_workspace_ids())::uuid[]));
 
 create policy "Conversations can be closed by workspace members"
 on public.conversations for update to authenticated
-using ((select private.is_workspace_member(workspace_id)))
-with check ((select private.is_workspace_member(workspace_id)));
+using (workspace_id = any((select private.member_workspace_ids())::uuid[]))
+with check (workspace_id = any((select private.member_workspace_ids())::uuid[]));

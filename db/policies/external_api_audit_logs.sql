@@ -4,4 +4,4 @@ select private._drop_policies('public.external_api_audit_logs');
 
 create policy "API auth failures are viewable by workspace admins"
 on public.external_api_audit_logs for select to authenticated
-using ((select private.is_workspace_admin(workspace_id)) or (select private.is_admin()));
+using (workspace_id = any((select private.admin_workspace_ids())::uuid[]) or (select private.is_admin()));

@@ -5,4 +5,4 @@ select private._drop_policies('public.messages');
 
 create policy "Messages are viewable by workspace members"
 on public.messages for select to authenticated
-using ((select private.is_workspace_member(workspace_id)));
+using (workspace_id = any((select private.member_workspace_ids())::uuid[]));

@@ -5,7 +5,7 @@ select private._drop_policies('public.workspace_users');
 
 create policy "Memberships are viewable by workspace members and platform staff"
 on public.workspace_users for select to authenticated
-using ((select private.is_workspace_member(workspace_id)) or (select private.is_support()));
+using (workspace_id = any((select private.member_workspace_ids())::uuid[]) or (select private.is_support()));
 
 create policy "Memberships can be added by workspace admins"
 on public.workspace_users for insert to authenticated

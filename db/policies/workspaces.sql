@@ -9,7 +9,7 @@ create policy "Workspaces are viewable by their members and platform staff"
 on public.workspaces for select to authenticated
 using (
     owner_id = (select auth.uid())
-    or (select private.is_workspace_member(id))
+    or id = any((select private.member_workspace_ids())::uuid[])
     or (select private.is_support())
 );
 

@@ -95,3 +95,46 @@ $$;
 comment on function private.is_service_role() is 'True when the request carries the service_role JWT.';
 revoke all on function private.is_service_role() from public;
 grant execute on function private.is_service_role() to authenticated, service_role;
+
+-- The set-returning form for read policies. A policy written as
+--   workspace_id = any((select private.member_workspace_ids())::uuid[])
+-- evaluates the helper once per statement (an InitPlan) and compares each row
+-- with an array, which the planner can also answer from an index on
+-- workspace_id; the per-row form (select private.is_workspace_member(workspace_id))
+-- calls the helper once per row. Measured on 20,000 agents in 1,000 workspaces,
+-- a member listing theirs: 768 ms per-row, 3.6 ms with the array
+-- (bench: security_member_reads_agents).
+
+create or replace function private.member_workspace_ids()
+returns uuid[]
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select coalesce(pg_catalog.array_agg(wu.workspace_id), '{}')
+    from public.workspace_users as wu
+    where wu.user_id = (select auth.uid())
+$$;
+
+comment on function private.member_workspace_ids() is
+'The workspaces the calling user belongs to (any role), as an array for read policies.';
+revoke all on function private.member_workspace_ids() from public;
+grant execute on function private.member_workspace_ids() to authenticated, service_role;
+
+create or replace function private.admin_workspace_ids()
+returns uuid[]
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select coalesce(pg_catalog.array_agg(wu.workspace_id), '{}')
+    from public.workspace_users as wu
+    where wu.user_id = (select auth.uid()) and wu.role in ('owner', 'admin')
+$$;
+
+comment on function private.admin_workspace_ids() is
+'The workspaces the calling user owns or administers, as an array for policies.';
+revoke all on function private.admin_workspace_ids() from public;
+grant execute on function private.admin_workspace_ids() to authenticated, service_role;
