@@ -8,6 +8,9 @@
   workspaces, vs ``insert_unique_key`` (target >= 40%).
 * ``usage_rate_limit``: ``check_rate_limit`` over 1,000 workspaces, vs
   ``insert_unique_key`` (no target; the counters are an UNLOGGED upsert).
+* ``usage_floor_*``: the same two writes as plain SQL (one statement, superuser,
+  no function, no checks): the floor the functions are measured against, so a
+  ratio reads as "the design's two writes" plus "the function's rules".
 
 Workspace ids are derived from a number (...-000000000042) so a script names one
 without a lookup. Wallets are funded far beyond what a run can spend, the plans'
@@ -44,6 +47,16 @@ SETUP = f"""
     select workspace_id, 'grant', balance, balance, 'bench funding', 'postgres' from public.workspace_wallets;
     select private._ensure_usage_period(id, private._usage_period()) from public.workspaces where name like 'bench %';
 """
+
+# The two writes of deduct_credits without the function around them (see usage_floor_*).
+FLOOR_DEDUCT = """with w as (
+    update public.workspace_wallets set balance = balance - 1, updated_at = now()
+    where workspace_id = {ws} and balance >= 1
+    returning workspace_id, balance
+)
+insert into public.wallet_ledger (workspace_id, kind, amount, balance_after, reason, actor_role)
+select workspace_id, 'deduct', -1, balance, 'bench', 'postgres' from w;
+""".format(ws=WS_ID)
 
 SCENARIOS: list[Scenario] = [
     Scenario(
@@ -92,6 +105,39 @@ select public.record_usage(
         setup=SETUP,
         script="""\\set w random(1, :workspaces)
 select public.check_rate_limit(workspace_id => {ws}, bucket => 'api');
+""".format(ws=WS_ID),
+    ),
+    Scenario(
+        name="usage_floor_deduct_hot",
+        description="floor of usage_deduct_hot: the wallet UPDATE and ledger INSERT as one plain SQL statement",
+        baseline="update_hot_row",
+        setup=SETUP,
+        script=FLOOR_DEDUCT.replace(":w::text", "'1'"),
+    ),
+    Scenario(
+        name="usage_floor_deduct_spread",
+        description="floor of usage_deduct_spread: the wallet UPDATE and ledger INSERT as one plain SQL statement",
+        baseline="update_spread",
+        variables={"workspaces": WORKSPACES},
+        setup=SETUP,
+        script="\\set w random(1, :workspaces)\n" + FLOOR_DEDUCT,
+    ),
+    Scenario(
+        name="usage_floor_record_spread",
+        description="floor of usage_record_spread: the usage_limits UPDATE and usage_events INSERT as one SQL statement",
+        baseline="insert_unique_key",
+        variables={"workspaces": WORKSPACES},
+        setup=SETUP,
+        script="""\\set w random(1, :workspaces)
+with u as (
+    update public.usage_limits set used = used + 1, updated_at = now()
+    where workspace_id = {ws} and metric = 'messages' and period_start = date_trunc('month', now() at time zone 'utc')::date
+        and used < hard_limit
+    returning workspace_id, period_start, tier_snapshot_id
+)
+insert into public.usage_events (workspace_id, metric, quantity, period_start, tier_snapshot_id, idempotency_key)
+select workspace_id, 'messages', 1, period_start, tier_snapshot_id, gen_random_uuid()::text from u
+on conflict (workspace_id, idempotency_key) where idempotency_key is not null do nothing;
 """.format(ws=WS_ID),
     ),
 ]
