@@ -112,3 +112,29 @@ def test_line_items_are_for_service_role_and_admins(rpc, factories) -> None:  # 
     with pytest.raises(RpcError) as missing:
         rpc("generate_billing_line_items", {"workspace_id": "00000000-0000-4000-8000-000000000000"})
     assert missing.value.sqlstate == "PT404"
+
+
+def test_each_period_starts_with_its_own_snapshot_and_a_plan_change_leaves_past_periods_alone(
+    rpc, factories, db  # type: ignore[no-untyped-def]
+) -> None:
+    ws = factories.workspace(plan_key="pro")
+    past = "2026-01-01"
+    db.execute("select private._ensure_usage_period(%s, %s)", (ws.id, past))
+    db.execute("select private._ensure_usage_period(%s, %s)", (ws.id, past))  # idempotent
+
+    _change_plan(db, ws, "business")
+
+    snapshots = db.execute(
+        "select period_start::text, plan_key, reason from public.tier_snapshots where workspace_id = %s order by id",
+        (ws.id,),
+    ).fetchall()
+    assert snapshots[0] == (past, "pro", "period_start")
+    assert snapshots[-1][1:] == ("business", "plan_change")
+    assert len([s for s in snapshots if s[0] == past]) == 1
+    past_limits = db.execute(
+        "select plan_key, hard_limit from public.usage_limits where workspace_id = %s and period_start = %s"
+        " and metric = 'sms'",
+        (ws.id, past),
+    ).fetchone()
+    assert past_limits == ("pro", 500)
+    assert rpc("generate_billing_line_items", {"workspace_id": str(ws.id), "period_start": past})["lines"] == []
