@@ -25,7 +25,9 @@ do $$
 begin
     if exists (select from pg_catalog.pg_available_extensions where name = 'pg_cron')
         and pg_catalog.current_database() = pg_catalog.current_setting('cron.database_name', true) then
-        create extension if not exists pg_cron;
+        -- Its objects live in schema cron; registering it in pg_catalog (as
+        -- Supabase does) keeps the extension itself out of public.
+        create extension if not exists pg_cron with schema pg_catalog;
     else
         raise notice 'pg_cron is not available in database %: scheduled jobs are not installed',
             pg_catalog.current_database();
