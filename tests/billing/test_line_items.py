@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from decimal import Decimal
 
 import pytest
 
-from harness.rpc import RpcError
+from harness.rpc import RpcError, call
 
 
 def _record(rpc, ws, metric, quantity):  # type: ignore[no-untyped-def]
@@ -138,3 +139,52 @@ def test_each_period_starts_with_its_own_snapshot_and_a_plan_change_leaves_past_
     ).fetchone()
     assert past_limits == ("pro", 500)
     assert rpc("generate_billing_line_items", {"workspace_id": str(ws.id), "period_start": past})["lines"] == []
+
+
+def test_a_plan_change_during_concurrent_usage_splits_the_bill_exactly(factories, db, connect) -> None:  # type: ignore[no-untyped-def]
+    ws = factories.workspace(plan_key="pro")
+    first = connect()
+    call(first, "record_usage", {"workspace_id": str(ws.id), "metric": "call_minutes", "quantity": 1})
+    conns = [connect() for _ in range(6)]
+    barrier = threading.Barrier(7)
+    errors: list[BaseException] = []
+
+    def record(conn) -> None:  # type: ignore[no-untyped-def]
+        barrier.wait()
+        try:
+            for _ in range(25):
+                call(conn, "record_usage", {"workspace_id": str(ws.id), "metric": "call_minutes", "quantity": 1})
+        except BaseException as exc:  # noqa: BLE001 - asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=record, args=(c,)) for c in conns]
+    for t in threads:
+        t.start()
+    changer = connect()
+    barrier.wait()
+    with changer.transaction():
+        changer.execute("update public.workspaces set plan_key = 'business' where id = %s", (ws.id,))
+        changer.execute("select private.on_plan_change(%s, 'business', 'mid-flight upgrade')", (ws.id,))
+    for t in threads:
+        t.join(timeout=120)
+
+    assert not errors, errors
+    call(first, "record_usage", {"workspace_id": str(ws.id), "metric": "call_minutes", "quantity": 1})
+    used = db.execute(
+        "select used, plan_key from public.usage_limits where workspace_id = %s and metric = 'call_minutes'", (ws.id,)
+    ).fetchone()
+    assert used == (152, "business")
+    bill = db.execute(
+        "select private._generate_billing_line_items(%s, private._usage_period())", (ws.id,)
+    ).fetchone()
+    lines = db.execute(
+        "select plan_key, quantity, unit_price_minor, first_event_id, last_event_id from public.billing_line_items"
+        " where workspace_id = %s order by tier_snapshot_id",
+        (ws.id,),
+    ).fetchall()
+    assert bill is not None
+    assert sum(q for _, q, _, _, _ in lines) == 152
+    assert all(price == {"pro": 120, "business": 100}[plan] for plan, _, price, _, _ in lines)
+    assert [plan for plan, *_ in lines] == ["pro", "business"]
+    # every event under the old terms was recorded before every event under the new ones
+    assert lines[0][4] < lines[1][3]
