@@ -101,3 +101,20 @@ def test_header_names_are_case_insensitive(rpc, sign: Sign, ops: Ops) -> None:
     assert json.dumps(ops.webhook(result["webhook_id"])["headers"]) == json.dumps(
         {"x-twilio-signature": args["headers"]["X-TWILIO-SIGNATURE"]}
     )
+
+
+def test_forwarded_credentials_are_never_stored(rpc, sign: Sign, ops: Ops) -> None:
+    agent = ops.agent()
+    args = sign.twilio(twilio_inbound_sms(agent.phone_number, e164()))
+    args["headers"] = {
+        **args["headers"],
+        "Authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.service-role",
+        "apikey": "sb_secret_abc123",
+        "Cookie": "session=s3cr3t",
+        "I-Twilio-Idempotency-Token": "5c6d2f0e-idem",
+    }
+    result = rpc("ingest_webhook", args)
+    assert result["status"] == "processed"
+    stored = ops.webhook(result["webhook_id"])["headers"]
+    assert sorted(stored) == ["content-type", "i-twilio-idempotency-token", "x-twilio-signature"]
+    assert ops.count("webhook_queue", "headers::text like '%%s3cr3t%%' or headers::text like '%%eyJhbGci%%'") == 0

@@ -90,9 +90,14 @@ begin
     end if;
     if v_headers <> '{}' then
         -- HTTP header names are case-insensitive: keep them lower-case once, here.
-        select pg_catalog.jsonb_object_agg(pg_catalog.lower(h.key), h.value)
+        -- Credentials a caller may forward with the request (its own bearer token,
+        -- cookies, API keys) are never stored: no secret in plaintext in any column.
+        select coalesce(pg_catalog.jsonb_object_agg(pg_catalog.lower(h.key), h.value), '{}')
         into v_headers
-        from pg_catalog.jsonb_each(v_headers) as h;
+        from pg_catalog.jsonb_each(v_headers) as h
+        where pg_catalog.lower(h.key) not in (
+            'authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'apikey', 'x-api-key'
+        );
     end if;
 
     v_class := private._classify_webhook(_ingest_webhook.provider, _ingest_webhook.payload, v_headers);
