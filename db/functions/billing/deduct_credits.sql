@@ -29,6 +29,9 @@ declare
     v_balance numeric;
     v_transaction_id bigint;
     v_replay jsonb;
+    -- Who is asking, resolved before the row lock is taken (the lock is held to commit).
+    v_actor_id uuid := auth.uid();
+    v_actor_role text := coalesce(nullif(auth.role(), ''), session_user::text);
 begin
     if _deduct_credits.workspace_id is null then
         raise exception using errcode = '22023', message = 'workspace_required', detail = 'workspace_id is null';
@@ -108,8 +111,8 @@ begin
         v_balance,
         _deduct_credits.reason,
         _deduct_credits.idempotency_key,
-        (select auth.uid()),
-        coalesce(nullif((select auth.role()), ''), session_user::text)
+        v_actor_id,
+        v_actor_role
     )
     on conflict (workspace_id, idempotency_key) where idempotency_key is not null do nothing
     returning id into v_transaction_id;
