@@ -311,3 +311,18 @@ def test_every_provider_processes_its_genuine_delivery_and_rejects_a_tampered_on
     assert ops.count("messages", "body = 'genuine'") == 2 and ops.count("messages") == 2
     assert ops.scalar("select status from public.payments where id = %s", payment["payment_id"]) == "confirmed"
     assert ops.count("webhook_queue", "status = 'rejected' and signature_valid = false") == 6
+
+
+def test_twilio_signature_settings_header_selects_hmac_sha256(rpc, sign: Sign, ops: Ops, secrets: Secrets) -> None:
+    agent = ops.agent()
+    params = twilio_inbound_sms(agent.phone_number, e164())
+    validator = RequestValidator(secrets.twilio_auth_token)
+    settings = "key=webhooks_sharedkey_demo,algorithm=HMAC_SHA256"
+    signature = validator.compute_signature(TWILIO_SMS_URL, params, "HMAC_SHA256")
+    assert validator.validate(TWILIO_SMS_URL, params, signature, "HMAC_SHA256")
+    args = sign.twilio(params, signature=signature)
+    args["headers"]["X-Twilio-Webhooks-Signature-Settings"] = settings
+
+    assert rpc("ingest_webhook", args)["status"] == "processed"
+    unsupported = {**args, "headers": {**args["headers"], "X-Twilio-Webhooks-Signature-Settings": "algorithm=HMAC_MD5"}}
+    assert rpc("ingest_webhook", unsupported)["error"] == "unsupported_algorithm"
