@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
+import psycopg
 from pytest_postgresql.executors import NoopExecutor
 from pytest_postgresql.janitor import DatabaseJanitor
 
@@ -116,7 +117,12 @@ def embedded(db_dir: Path) -> Iterator[tuple[NoopExecutor, LocalCluster]]:
         _prepare_template(executor, db_dir)
         cluster.restart_with(**{"cron.database_name": f"'{CRON_DBNAME}'"})
         # cron.schedule() in any clone records jobs for the cron database, so it must exist.
-        cluster.ensure_database_from(CRON_DBNAME, template=executor.template_dbname)
+        cron_url = cluster.ensure_database_from(CRON_DBNAME, template=executor.template_dbname)
+        # Jobs scheduled while migrating the template point at the template; run them
+        # in the cron database instead, or pg_cron would connect to the template each
+        # minute and block the clone of whichever test starts at that moment.
+        with psycopg.connect(cron_url, autocommit=True) as conn:
+            conn.execute("update cron.job set database = current_database()")
         executor = NoopExecutor(
             host="127.0.0.1", port=cluster.state.port, user=SUPERUSER, options="", dbname=executor_db
         )
