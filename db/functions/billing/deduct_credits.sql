@@ -101,21 +101,40 @@ begin
             hint = 'Grant or buy credits, then retry.';
     end if;
 
-    insert into public.wallet_ledger (
-        workspace_id, kind, amount, balance_after, reason, idempotency_key, actor_id, actor_role
-    )
-    values (
-        _deduct_credits.workspace_id,
-        'deduct',
-        -_deduct_credits.amount,
-        v_balance,
-        _deduct_credits.reason,
-        _deduct_credits.idempotency_key,
-        v_actor_id,
-        v_actor_role
-    )
-    on conflict (workspace_id, idempotency_key) where idempotency_key is not null do nothing
-    returning id into v_transaction_id;
+    -- Without a key there is nothing to conflict with: a plain INSERT skips the
+    -- speculative insertion ON CONFLICT costs, while the wallet row is locked.
+    if _deduct_credits.idempotency_key is null then
+        insert into public.wallet_ledger (
+            workspace_id, kind, amount, balance_after, reason, idempotency_key, actor_id, actor_role
+        )
+        values (
+            _deduct_credits.workspace_id,
+            'deduct',
+            -_deduct_credits.amount,
+            v_balance,
+            _deduct_credits.reason,
+            _deduct_credits.idempotency_key,
+            v_actor_id,
+            v_actor_role
+        )
+        returning id into v_transaction_id;
+    else
+        insert into public.wallet_ledger (
+            workspace_id, kind, amount, balance_after, reason, idempotency_key, actor_id, actor_role
+        )
+        values (
+            _deduct_credits.workspace_id,
+            'deduct',
+            -_deduct_credits.amount,
+            v_balance,
+            _deduct_credits.reason,
+            _deduct_credits.idempotency_key,
+            v_actor_id,
+            v_actor_role
+        )
+        on conflict (workspace_id, idempotency_key) where idempotency_key is not null do nothing
+        returning id into v_transaction_id;
+    end if;
 
     if v_transaction_id is null then
         -- Lost the race to a same-key call that committed first: give the amount back
