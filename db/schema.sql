@@ -3798,24 +3798,24 @@ $_$;
 
 COMMENT ON FUNCTION private.tg_agents__validate_phone_number() IS 'BEFORE INSERT/UPDATE OF phone_number on agents: 22023 invalid_phone_number unless E.164.';
 
--- Name: tg_audit_logs__append_only(); Type: FUNCTION; Schema: private; Owner: -
+-- Name: tg_append_only(); Type: FUNCTION; Schema: private; Owner: -
 
-CREATE FUNCTION private.tg_audit_logs__append_only() RETURNS trigger
+CREATE FUNCTION private.tg_append_only() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
 begin
     raise exception using
         errcode = '42501',
-        message = 'audit_logs_append_only',
-        detail = pg_catalog.format('%s on public.audit_logs is not allowed', tg_op),
-        hint = 'Audit rows are kept forever; record a correction as a new row.';
+        message = tg_table_name || '_append_only',
+        detail = pg_catalog.format('%s on %I.%I is not allowed', tg_op, tg_table_schema, tg_table_name),
+        hint = 'These rows are kept forever; record a correction as a new row.';
 end
 $$;
 
--- Name: FUNCTION tg_audit_logs__append_only(); Type: COMMENT; Schema: private; Owner: -
+-- Name: FUNCTION tg_append_only(); Type: COMMENT; Schema: private; Owner: -
 
-COMMENT ON FUNCTION private.tg_audit_logs__append_only() IS 'Refuses UPDATE, DELETE and TRUNCATE on audit_logs.';
+COMMENT ON FUNCTION private.tg_append_only() IS 'Refuses UPDATE, DELETE and TRUNCATE on the append-only logs (audit_logs, usage_events, wallet_ledger).';
 
 -- Name: tg_connectors__audit_activation(); Type: FUNCTION; Schema: private; Owner: -
 
@@ -3931,25 +3931,6 @@ $$;
 
 COMMENT ON FUNCTION private.tg_subscriptions__stamp_canceled() IS 'BEFORE UPDATE on subscriptions: stamp canceled_at; a canceled subscription cannot come back to life.';
 
--- Name: tg_usage_events__append_only(); Type: FUNCTION; Schema: private; Owner: -
-
-CREATE FUNCTION private.tg_usage_events__append_only() RETURNS trigger
-    LANGUAGE plpgsql
-    SET search_path TO ''
-    AS $$
-begin
-    raise exception using
-        errcode = '42501',
-        message = 'usage_events_append_only',
-        detail = pg_catalog.format('%s on public.usage_events is not allowed', tg_op),
-        hint = 'These rows are kept forever; record a correction as a new row.';
-end
-$$;
-
--- Name: FUNCTION tg_usage_events__append_only(); Type: COMMENT; Schema: private; Owner: -
-
-COMMENT ON FUNCTION private.tg_usage_events__append_only() IS 'Refuses UPDATE, DELETE and TRUNCATE on usage_events.';
-
 -- Name: tg_user_roles__audit(); Type: FUNCTION; Schema: private; Owner: -
 
 CREATE FUNCTION private.tg_user_roles__audit() RETURNS trigger
@@ -3981,25 +3962,6 @@ $$;
 -- Name: FUNCTION tg_user_roles__audit(); Type: COMMENT; Schema: private; Owner: -
 
 COMMENT ON FUNCTION private.tg_user_roles__audit() IS 'AFTER INSERT/UPDATE/DELETE on user_roles: audits platform role grants and revocations.';
-
--- Name: tg_wallet_ledger__append_only(); Type: FUNCTION; Schema: private; Owner: -
-
-CREATE FUNCTION private.tg_wallet_ledger__append_only() RETURNS trigger
-    LANGUAGE plpgsql
-    SET search_path TO ''
-    AS $$
-begin
-    raise exception using
-        errcode = '42501',
-        message = 'wallet_ledger_append_only',
-        detail = pg_catalog.format('%s on public.wallet_ledger is not allowed', tg_op),
-        hint = 'These rows are kept forever; record a correction as a new row.';
-end
-$$;
-
--- Name: FUNCTION tg_wallet_ledger__append_only(); Type: COMMENT; Schema: private; Owner: -
-
-COMMENT ON FUNCTION private.tg_wallet_ledger__append_only() IS 'Refuses UPDATE, DELETE and TRUNCATE on wallet_ledger.';
 
 -- Name: tg_workspace_api_keys__audit(); Type: FUNCTION; Schema: private; Owner: -
 
@@ -6010,11 +5972,11 @@ CREATE TRIGGER tg_agents__validate_phone_number BEFORE INSERT OR UPDATE OF phone
 
 -- Name: audit_logs tg_audit_logs__no_truncate; Type: TRIGGER; Schema: public; Owner: -
 
-CREATE TRIGGER tg_audit_logs__no_truncate BEFORE TRUNCATE ON public.audit_logs FOR EACH STATEMENT EXECUTE FUNCTION private.tg_audit_logs__append_only();
+CREATE TRIGGER tg_audit_logs__no_truncate BEFORE TRUNCATE ON public.audit_logs FOR EACH STATEMENT EXECUTE FUNCTION private.tg_append_only();
 
 -- Name: audit_logs tg_audit_logs__no_update; Type: TRIGGER; Schema: public; Owner: -
 
-CREATE TRIGGER tg_audit_logs__no_update BEFORE DELETE OR UPDATE ON public.audit_logs FOR EACH ROW EXECUTE FUNCTION private.tg_audit_logs__append_only();
+CREATE TRIGGER tg_audit_logs__no_update BEFORE DELETE OR UPDATE ON public.audit_logs FOR EACH ROW EXECUTE FUNCTION private.tg_append_only();
 
 -- Name: connectors tg_connectors__audit_activation; Type: TRIGGER; Schema: public; Owner: -
 
@@ -6050,11 +6012,11 @@ CREATE TRIGGER tg_subscriptions__stamp_canceled BEFORE UPDATE OF status ON publi
 
 -- Name: usage_events tg_usage_events__no_truncate; Type: TRIGGER; Schema: public; Owner: -
 
-CREATE TRIGGER tg_usage_events__no_truncate BEFORE TRUNCATE ON public.usage_events FOR EACH STATEMENT EXECUTE FUNCTION private.tg_usage_events__append_only();
+CREATE TRIGGER tg_usage_events__no_truncate BEFORE TRUNCATE ON public.usage_events FOR EACH STATEMENT EXECUTE FUNCTION private.tg_append_only();
 
 -- Name: usage_events tg_usage_events__no_update; Type: TRIGGER; Schema: public; Owner: -
 
-CREATE TRIGGER tg_usage_events__no_update BEFORE DELETE OR UPDATE ON public.usage_events FOR EACH ROW EXECUTE FUNCTION private.tg_usage_events__append_only();
+CREATE TRIGGER tg_usage_events__no_update BEFORE DELETE OR UPDATE ON public.usage_events FOR EACH ROW EXECUTE FUNCTION private.tg_append_only();
 
 -- Name: user_roles tg_user_roles__audit_insert_delete; Type: TRIGGER; Schema: public; Owner: -
 
@@ -6066,11 +6028,11 @@ CREATE TRIGGER tg_user_roles__audit_update AFTER UPDATE ON public.user_roles FOR
 
 -- Name: wallet_ledger tg_wallet_ledger__no_truncate; Type: TRIGGER; Schema: public; Owner: -
 
-CREATE TRIGGER tg_wallet_ledger__no_truncate BEFORE TRUNCATE ON public.wallet_ledger FOR EACH STATEMENT EXECUTE FUNCTION private.tg_wallet_ledger__append_only();
+CREATE TRIGGER tg_wallet_ledger__no_truncate BEFORE TRUNCATE ON public.wallet_ledger FOR EACH STATEMENT EXECUTE FUNCTION private.tg_append_only();
 
 -- Name: wallet_ledger tg_wallet_ledger__no_update; Type: TRIGGER; Schema: public; Owner: -
 
-CREATE TRIGGER tg_wallet_ledger__no_update BEFORE DELETE OR UPDATE ON public.wallet_ledger FOR EACH ROW EXECUTE FUNCTION private.tg_wallet_ledger__append_only();
+CREATE TRIGGER tg_wallet_ledger__no_update BEFORE DELETE OR UPDATE ON public.wallet_ledger FOR EACH ROW EXECUTE FUNCTION private.tg_append_only();
 
 -- Name: workspace_api_keys tg_workspace_api_keys__audit_insert; Type: TRIGGER; Schema: public; Owner: -
 
@@ -6979,9 +6941,9 @@ REVOKE ALL ON FUNCTION private.tg_agent_channels__refuse_secrets() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.tg_agents__validate_phone_number() FROM PUBLIC;
 
--- Name: FUNCTION tg_audit_logs__append_only(); Type: ACL; Schema: private; Owner: -
+-- Name: FUNCTION tg_append_only(); Type: ACL; Schema: private; Owner: -
 
-REVOKE ALL ON FUNCTION private.tg_audit_logs__append_only() FROM PUBLIC;
+REVOKE ALL ON FUNCTION private.tg_append_only() FROM PUBLIC;
 
 -- Name: FUNCTION tg_connectors__audit_activation(); Type: ACL; Schema: private; Owner: -
 
@@ -7003,17 +6965,9 @@ REVOKE ALL ON FUNCTION private.tg_subscriptions__cancel() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.tg_subscriptions__stamp_canceled() FROM PUBLIC;
 
--- Name: FUNCTION tg_usage_events__append_only(); Type: ACL; Schema: private; Owner: -
-
-REVOKE ALL ON FUNCTION private.tg_usage_events__append_only() FROM PUBLIC;
-
 -- Name: FUNCTION tg_user_roles__audit(); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private.tg_user_roles__audit() FROM PUBLIC;
-
--- Name: FUNCTION tg_wallet_ledger__append_only(); Type: ACL; Schema: private; Owner: -
-
-REVOKE ALL ON FUNCTION private.tg_wallet_ledger__append_only() FROM PUBLIC;
 
 -- Name: FUNCTION tg_workspace_api_keys__audit(); Type: ACL; Schema: private; Owner: -
 
