@@ -3737,29 +3737,6 @@ $_$;
 
 COMMENT ON FUNCTION private.secret_key_paths(doc jsonb) IS 'JSON paths of keys that look like secrets (token, secret, password, api_key, ...) at any depth.';
 
--- Name: tg_agent_channels__audit_activation(); Type: FUNCTION; Schema: private; Owner: -
-
-CREATE FUNCTION private.tg_agent_channels__audit_activation() RETURNS trigger
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO ''
-    AS $$
-begin
-    perform private.audit(
-        case when new.is_active then 'channel.activated' else 'channel.deactivated' end,
-        'agent_channels',
-        new.id::text,
-        new.workspace_id,
-        pg_catalog.jsonb_build_object('is_active', old.is_active),
-        pg_catalog.jsonb_build_object('is_active', new.is_active)
-    );
-    return null;
-end
-$$;
-
--- Name: FUNCTION tg_agent_channels__audit_activation(); Type: COMMENT; Schema: private; Owner: -
-
-COMMENT ON FUNCTION private.tg_agent_channels__audit_activation() IS 'AFTER UPDATE OF is_active on agent_channels: audits the channel kill switch.';
-
 -- Name: tg_agent_channels__refuse_secrets(); Type: FUNCTION; Schema: private; Owner: -
 
 CREATE FUNCTION private.tg_agent_channels__refuse_secrets() RETURNS trigger
@@ -3817,16 +3794,16 @@ $$;
 
 COMMENT ON FUNCTION private.tg_append_only() IS 'Refuses UPDATE, DELETE and TRUNCATE on the append-only logs (audit_logs, usage_events, wallet_ledger).';
 
--- Name: tg_connectors__audit_activation(); Type: FUNCTION; Schema: private; Owner: -
+-- Name: tg_audit_activation(); Type: FUNCTION; Schema: private; Owner: -
 
-CREATE FUNCTION private.tg_connectors__audit_activation() RETURNS trigger
+CREATE FUNCTION private.tg_audit_activation() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
 begin
     perform private.audit(
-        case when new.is_active then 'connector.activated' else 'connector.deactivated' end,
-        'connectors',
+        tg_argv[0] || case when new.is_active then '.activated' else '.deactivated' end,
+        tg_table_name,
         new.id::text,
         new.workspace_id,
         pg_catalog.jsonb_build_object('is_active', old.is_active),
@@ -3836,9 +3813,9 @@ begin
 end
 $$;
 
--- Name: FUNCTION tg_connectors__audit_activation(); Type: COMMENT; Schema: private; Owner: -
+-- Name: FUNCTION tg_audit_activation(); Type: COMMENT; Schema: private; Owner: -
 
-COMMENT ON FUNCTION private.tg_connectors__audit_activation() IS 'AFTER UPDATE OF is_active on connectors: audits the connector (ingestion) kill switch.';
+COMMENT ON FUNCTION private.tg_audit_activation() IS 'AFTER UPDATE OF is_active (agent_channels, connectors): audits the kill switch; argument: channel or connector.';
 
 -- Name: tg_connectors__refuse_secrets(); Type: FUNCTION; Schema: private; Owner: -
 
@@ -5952,7 +5929,7 @@ CREATE INDEX workspaces_plan_key_idx ON public.workspaces USING btree (plan_key)
 
 -- Name: agent_channels tg_agent_channels__audit_activation; Type: TRIGGER; Schema: public; Owner: -
 
-CREATE TRIGGER tg_agent_channels__audit_activation AFTER UPDATE OF is_active ON public.agent_channels FOR EACH ROW WHEN ((new.is_active IS DISTINCT FROM old.is_active)) EXECUTE FUNCTION private.tg_agent_channels__audit_activation();
+CREATE TRIGGER tg_agent_channels__audit_activation AFTER UPDATE OF is_active ON public.agent_channels FOR EACH ROW WHEN ((new.is_active IS DISTINCT FROM old.is_active)) EXECUTE FUNCTION private.tg_audit_activation('channel');
 
 -- Name: agent_channels tg_agent_channels__refuse_secrets; Type: TRIGGER; Schema: public; Owner: -
 
@@ -5980,7 +5957,7 @@ CREATE TRIGGER tg_audit_logs__no_update BEFORE DELETE OR UPDATE ON public.audit_
 
 -- Name: connectors tg_connectors__audit_activation; Type: TRIGGER; Schema: public; Owner: -
 
-CREATE TRIGGER tg_connectors__audit_activation AFTER UPDATE OF is_active ON public.connectors FOR EACH ROW WHEN ((new.is_active IS DISTINCT FROM old.is_active)) EXECUTE FUNCTION private.tg_connectors__audit_activation();
+CREATE TRIGGER tg_connectors__audit_activation AFTER UPDATE OF is_active ON public.connectors FOR EACH ROW WHEN ((new.is_active IS DISTINCT FROM old.is_active)) EXECUTE FUNCTION private.tg_audit_activation('connector');
 
 -- Name: connectors tg_connectors__refuse_secrets; Type: TRIGGER; Schema: public; Owner: -
 
@@ -6929,10 +6906,6 @@ REVOKE ALL ON FUNCTION private.secret_key_paths(doc jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.secret_key_paths(doc jsonb) TO authenticated;
 GRANT ALL ON FUNCTION private.secret_key_paths(doc jsonb) TO service_role;
 
--- Name: FUNCTION tg_agent_channels__audit_activation(); Type: ACL; Schema: private; Owner: -
-
-REVOKE ALL ON FUNCTION private.tg_agent_channels__audit_activation() FROM PUBLIC;
-
 -- Name: FUNCTION tg_agent_channels__refuse_secrets(); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private.tg_agent_channels__refuse_secrets() FROM PUBLIC;
@@ -6945,9 +6918,9 @@ REVOKE ALL ON FUNCTION private.tg_agents__validate_phone_number() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.tg_append_only() FROM PUBLIC;
 
--- Name: FUNCTION tg_connectors__audit_activation(); Type: ACL; Schema: private; Owner: -
+-- Name: FUNCTION tg_audit_activation(); Type: ACL; Schema: private; Owner: -
 
-REVOKE ALL ON FUNCTION private.tg_connectors__audit_activation() FROM PUBLIC;
+REVOKE ALL ON FUNCTION private.tg_audit_activation() FROM PUBLIC;
 
 -- Name: FUNCTION tg_connectors__refuse_secrets(); Type: ACL; Schema: private; Owner: -
 

@@ -1,7 +1,9 @@
 -- Channel and connector activation are kill switches (the playbook's
--- `set is_active = false`): each flip leaves one audit_logs row.
+-- `set is_active = false`): each flip leaves one audit_logs row. One trigger
+-- function serves both tables; its argument names the kind in the action
+-- (channel.deactivated, connector.activated, ...).
 
-create or replace function private.tg_agent_channels__audit_activation()
+create or replace function private.tg_audit_activation()
 returns trigger
 language plpgsql
 security definer
@@ -9,8 +11,8 @@ set search_path = ''
 as $$
 begin
     perform private.audit(
-        case when new.is_active then 'channel.activated' else 'channel.deactivated' end,
-        'agent_channels',
+        tg_argv[0] || case when new.is_active then '.activated' else '.deactivated' end,
+        tg_table_name,
         new.id::text,
         new.workspace_id,
         pg_catalog.jsonb_build_object('is_active', old.is_active),
@@ -20,39 +22,20 @@ begin
 end
 $$;
 
-comment on function private.tg_agent_channels__audit_activation() is
-'AFTER UPDATE OF is_active on agent_channels: audits the channel kill switch.';
-revoke all on function private.tg_agent_channels__audit_activation() from public;
+comment on function private.tg_audit_activation() is
+'AFTER UPDATE OF is_active (agent_channels, connectors): audits the kill switch; argument: channel or connector.';
+revoke all on function private.tg_audit_activation() from public;
 
 create or replace trigger tg_agent_channels__audit_activation
 after update of is_active on public.agent_channels
 for each row when (new.is_active is distinct from old.is_active)
-execute function private.tg_agent_channels__audit_activation();
-
-create or replace function private.tg_connectors__audit_activation()
-returns trigger
-language plpgsql
-security definer
-set search_path = ''
-as $$
-begin
-    perform private.audit(
-        case when new.is_active then 'connector.activated' else 'connector.deactivated' end,
-        'connectors',
-        new.id::text,
-        new.workspace_id,
-        pg_catalog.jsonb_build_object('is_active', old.is_active),
-        pg_catalog.jsonb_build_object('is_active', new.is_active)
-    );
-    return null;
-end
-$$;
-
-comment on function private.tg_connectors__audit_activation() is
-'AFTER UPDATE OF is_active on connectors: audits the connector (ingestion) kill switch.';
-revoke all on function private.tg_connectors__audit_activation() from public;
+execute function private.tg_audit_activation('channel');
 
 create or replace trigger tg_connectors__audit_activation
 after update of is_active on public.connectors
 for each row when (new.is_active is distinct from old.is_active)
-execute function private.tg_connectors__audit_activation();
+execute function private.tg_audit_activation('connector');
+
+-- Databases migrated before the two per-table functions were merged into this one.
+drop function if exists private.tg_agent_channels__audit_activation();
+drop function if exists private.tg_connectors__audit_activation();
