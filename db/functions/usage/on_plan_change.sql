@@ -1,8 +1,8 @@
 -- private.on_plan_change: a workspace moves to another plan.
 --
 -- Takes a tier snapshot of the new plan for the current period and moves the
--- period's usage_limits rows to the new plan's soft and hard limits; limit_state
--- is a generated column, so it is re-evaluated by the same UPDATE, and a threshold
+-- period's usage_limits rows to the new plan's soft and hard limits; the same
+-- UPDATE re-evaluates limit_state from the new limits, and a threshold
 -- the new limits put the workspace over raises its alert (once per period).
 -- Usage recorded before the change keeps the snapshot it was recorded under, so
 -- it still bills at the old prices; usage after it bills at the new snapshot.
@@ -58,6 +58,11 @@ begin
         tier_snapshot_id = v_snapshot.id,
         soft_limit = (l.value ->> 'soft_limit')::numeric,
         hard_limit = (l.value ->> 'hard_limit')::numeric,
+        limit_state = case
+            when ul.used >= (l.value ->> 'hard_limit')::numeric then 'blocked'
+            when ul.used >= (l.value ->> 'soft_limit')::numeric then 'warning'
+            else 'ok'
+        end,
         updated_at = pg_catalog.now()
     from pg_catalog.jsonb_each(v_snapshot.limits) as l
     where ul.workspace_id = on_plan_change.workspace_id

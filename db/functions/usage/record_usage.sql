@@ -69,7 +69,15 @@ begin
     loop
         -- Adds the quantity and locks the row; refuses (no row) once the period is blocked.
         update public.usage_limits as ul
-        set used = ul.used + _record_usage.quantity, updated_at = pg_catalog.now()
+        set
+            used = ul.used + _record_usage.quantity,
+            -- Same expression in every writer of usage_limits (see 20261122060000).
+            limit_state = case
+                when ul.used + _record_usage.quantity >= ul.hard_limit then 'blocked'
+                when ul.used + _record_usage.quantity >= ul.soft_limit then 'warning'
+                else 'ok'
+            end,
+            updated_at = pg_catalog.now()
         where ul.workspace_id = _record_usage.workspace_id
             and ul.metric = _record_usage.metric
             and ul.period_start = v_period
@@ -163,7 +171,13 @@ begin
                     hint = 'Send a new idempotency key for a different usage.';
             end if;
             update public.usage_limits as ul
-            set used = ul.used - _record_usage.quantity
+            set
+                used = ul.used - _record_usage.quantity,
+                limit_state = case
+                    when ul.used - _record_usage.quantity >= ul.hard_limit then 'blocked'
+                    when ul.used - _record_usage.quantity >= ul.soft_limit then 'warning'
+                    else 'ok'
+                end
             where ul.workspace_id = v_row.workspace_id and ul.metric = v_row.metric and ul.period_start = v_period
             returning ul.* into v_row;
         elsif (v_row.used >= v_row.soft_limit and v_row.warning_alert_id is null)

@@ -118,7 +118,8 @@ begin
     end if;
 
     insert into public.usage_limits (
-        workspace_id, metric, period_start, period_end, plan_key, tier_snapshot_id, soft_limit, hard_limit
+        workspace_id, metric, period_start, period_end, plan_key, tier_snapshot_id, soft_limit, hard_limit,
+        limit_state
     )
     select
         _ensure_usage_period.workspace_id,
@@ -128,7 +129,13 @@ begin
         v_snapshot.plan_key,
         v_snapshot.id,
         (l.value ->> 'soft_limit')::numeric,
-        (l.value ->> 'hard_limit')::numeric
+        (l.value ->> 'hard_limit')::numeric,
+        -- A new period starts at zero (the same expression as every writer's).
+        case
+            when 0 >= (l.value ->> 'hard_limit')::numeric then 'blocked'
+            when 0 >= (l.value ->> 'soft_limit')::numeric then 'warning'
+            else 'ok'
+        end
     from pg_catalog.jsonb_each(v_snapshot.limits) as l
     on conflict on constraint usage_limits_pkey do nothing;
     return v_snapshot.id;
