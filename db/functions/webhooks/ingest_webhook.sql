@@ -16,6 +16,13 @@
 --    duplicate rows pointing at it. No copy is ever processed twice.
 -- 4. Process the claimed row in a sub-transaction (private._run_webhook): a
 --    failure leaves the raw row committed as failed, with its error.
+-- The claimed row is inserted already saying processed (attempts 1, processed_at
+-- now): the usual outcome, so a delivery that is processed costs one write of
+-- the raw row, not an insert and an update. Any other outcome (failed,
+-- unknown_phone, a skip reason) updates the row before the transaction ends, and
+-- no other session can see the row before it ends, so no one ever reads a
+-- processed that did not happen; an error that aborts the whole call takes the
+-- row with it, as before.
 -- Callers: service_role (public.ingest_webhook), and JWT-less backend sessions.
 create or replace function private._ingest_webhook(
     provider text,
@@ -44,8 +51,16 @@ declare
     v_original_id bigint;
     v_original_status text;
     v_result jsonb;
+    v_material text[];
 begin
-    if not private._webhooks_backend_caller() then
+    -- private._webhooks_backend_caller()'s rule, inlined on this hot path (each
+    -- call of a function with a pinned search_path saves and restores settings).
+    if not (case
+        when nullif(pg_catalog.current_setting('request.jwt.claims', true), '') is not null
+            or nullif(pg_catalog.current_setting('request.jwt.claim.role', true), '') is not null
+            then coalesce(auth.role(), '') = 'service_role'
+        else pg_catalog.current_setting('role') in ('none', 'service_role')
+    end) then
         raise exception using
             errcode = '42501',
             message = 'not_allowed',
@@ -101,6 +116,13 @@ begin
     end if;
 
     v_class := private._classify_webhook(_ingest_webhook.provider, _ingest_webhook.payload, v_headers);
+    -- The signature-bearing headers (private._webhook_signature_material, inlined).
+    v_material := case _ingest_webhook.provider
+        when 'twilio' then array['x-twilio-signature', 'x-twilio-webhooks-signature-settings']
+        when 'meta' then array['x-hub-signature-256']
+        when 'standard' then array['webhook-id', 'webhook-timestamp', 'webhook-signature']
+        when 'paymob' then array['hmac']
+    end;
 
     -- A byte-identical copy of a delivery whose signature was verified (the usual
     -- provider redelivery) is authentic by construction: it is recorded as a
@@ -116,8 +138,8 @@ begin
         and q.payload = _ingest_webhook.payload
         and q.url is not distinct from _ingest_webhook.url
         and q.raw_body is not distinct from _ingest_webhook.raw_body
-        and private._webhook_signature_material(q.provider, q.headers)
-        = private._webhook_signature_material(_ingest_webhook.provider, v_headers);
+        and pg_catalog.jsonb_build_array(q.headers -> v_material[1], q.headers -> v_material[2], q.headers -> v_material[3])
+        = pg_catalog.jsonb_build_array(v_headers -> v_material[1], v_headers -> v_material[2], v_headers -> v_material[3]);
 
     if v_original_id is not null then
         v_signature_valid := true;
@@ -160,18 +182,20 @@ begin
     -- two statements if it was rejected or expired meanwhile; then claim again.
     for v_attempt in 1..3 loop
         if v_original_id is null then
+            -- Without an error the row says processed at once (see the top), with this attempt counted.
             insert into public.webhook_queue (
                 provider, event_type, idempotency_key, status, headers, payload, raw_body, url,
-                signature_valid, attempts, last_error, next_attempt_at
+                signature_valid, attempts, last_error, next_attempt_at, processed_at
             )
             values (
                 _ingest_webhook.provider, v_class.event_type, v_class.idempotency_key,
-                case when v_error is null then 'received' else 'failed' end,
+                case when v_error is null then 'processed' else 'failed' end,
                 v_headers, _ingest_webhook.payload, _ingest_webhook.raw_body, _ingest_webhook.url,
                 v_signature_valid,
-                case when v_error is null then 0 else 1 end,
+                1,
                 v_error,
-                case when v_error is not null then pg_catalog.now() + interval '1 minute' end
+                case when v_error is not null then pg_catalog.now() + interval '1 minute' end,
+                case when v_error is null then pg_catalog.now() end
             )
             on conflict (provider, idempotency_key) where status not in ('duplicate', 'rejected') do nothing
             returning id into v_id;
@@ -216,7 +240,8 @@ begin
         );
     end if;
     v_result := private._run_webhook(
-        v_id, _ingest_webhook.provider, v_class.event_type, _ingest_webhook.payload, 'received'
+        v_id, _ingest_webhook.provider, v_class.event_type, _ingest_webhook.payload, 'received',
+        stored_as_processed => true
     );
     return pg_catalog.jsonb_build_object(
         'webhook_id', v_id,

@@ -10,7 +10,15 @@
 -- With verify_signature (a delivery whose signature check could not run when it
 -- arrived), the signature and the required fields are checked first, inside the
 -- same sub-transaction: a forged one ends rejected (with its alert), never processed.
+-- With stored_as_processed (ingest_webhook's first attempt), the row was inserted
+-- already saying processed with this attempt counted: a processed outcome then
+-- writes nothing more, and any other outcome corrects the row, in the caller's
+-- transaction (nobody else can see the row before it commits).
 -- The caller holds the row (just inserted, or locked FOR UPDATE).
+
+-- A parameter was added (stored_as_processed): the old signature would stay as an overload.
+drop function if exists private._run_webhook(bigint, text, text, jsonb, text, boolean, jsonb, text, text);
+
 create or replace function private._run_webhook(
     webhook_id bigint,
     provider text,
@@ -20,7 +28,8 @@ create or replace function private._run_webhook(
     verify_signature boolean default false,
     headers jsonb default '{}',
     raw_body text default null,
-    url text default null
+    url text default null,
+    stored_as_processed boolean default false
 )
 returns jsonb
 language plpgsql
@@ -35,6 +44,8 @@ declare
     v_status text;
     v_attempts integer;
     v_reason text;
+    -- 0 when the row already counts this attempt (stored_as_processed).
+    v_increment constant integer := case when _run_webhook.stored_as_processed then 0 else 1 end;
 begin
     begin
         if _run_webhook.verify_signature then
@@ -65,6 +76,11 @@ begin
     end;
 
     if v_error is null then
+        if _run_webhook.stored_as_processed and v_result ->> 'status' = 'processed'
+            and v_result ->> 'skip_reason' is null and v_result ->> 'reason' is null then
+            -- The row already says exactly this.
+            return v_result;
+        end if;
         update public.webhook_queue as q
         set status = v_result ->> 'status',
             skip_reason = v_result ->> 'skip_reason',
@@ -72,7 +88,7 @@ begin
                 when _run_webhook.verify_signature then v_result ->> 'signature' is distinct from 'false'
                 else q.signature_valid
             end,
-            attempts = q.attempts + 1,
+            attempts = q.attempts + v_increment,
             last_error = v_result ->> 'reason',
             next_attempt_at = null,
             processed_at = case when v_result ->> 'status' <> 'rejected' then pg_catalog.now() end
@@ -84,13 +100,18 @@ begin
     end if;
 
     update public.webhook_queue as q
-    set status = case when q.attempts + 1 >= q.max_attempts or q.status = 'dead_letter' then 'dead_letter' else 'failed' end,
-        attempts = q.attempts + 1,
+    set status = case
+            when q.attempts + v_increment >= q.max_attempts or q.status = 'dead_letter' then 'dead_letter'
+            else 'failed'
+        end,
+        attempts = q.attempts + v_increment,
         last_error = v_error,
         next_attempt_at = case
-            when q.attempts + 1 < q.max_attempts and q.status <> 'dead_letter'
-                then pg_catalog.now() + least(interval '1 minute' * pg_catalog.power(2, q.attempts), interval '1 hour')
-        end
+            when q.attempts + v_increment < q.max_attempts and q.status <> 'dead_letter'
+                then pg_catalog.now()
+                + least(interval '1 minute' * pg_catalog.power(2, q.attempts + v_increment - 1), interval '1 hour')
+        end,
+        processed_at = case when _run_webhook.stored_as_processed then null else q.processed_at end
     where q.id = _run_webhook.webhook_id
     returning q.status, q.attempts into v_status, v_attempts;
 
@@ -117,6 +138,6 @@ begin
 end
 $$;
 
-comment on function private._run_webhook(bigint, text, text, jsonb, text, boolean, jsonb, text, text) is
+comment on function private._run_webhook(bigint, text, text, jsonb, text, boolean, jsonb, text, text, boolean) is
 'Process a stored delivery in a sub-transaction and record the outcome (processed, failed with backoff, dead_letter).';
-revoke all on function private._run_webhook(bigint, text, text, jsonb, text, boolean, jsonb, text, text) from public;
+revoke all on function private._run_webhook(bigint, text, text, jsonb, text, boolean, jsonb, text, text, boolean) from public;
