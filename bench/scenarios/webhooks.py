@@ -158,6 +158,58 @@ from bench.twilio_deliveries as d
 where d.id = :d;
 """
 
+# The writes a unique delivery cannot avoid, as one plain SQL statement (superuser,
+# no function, no verification, no rule): the raw row stored once with its final
+# status, the sms_events row for the resolved agent, and the usage metering
+# (usage_limits UPDATE + usage_events INSERT, as usage_floor_record_spread).
+FLOOR_UNIQUE_SCRIPT = f"""with d as (
+    select p.payload, p.headers
+    from (select nextval('bench.twilio_pool_next') as n) as s
+    inner join bench.twilio_pool as p on p.n = s.n
+), q as (
+    insert into public.webhook_queue (
+        provider, event_type, idempotency_key, status, headers, payload, url, signature_valid, attempts, processed_at
+    )
+    select 'twilio', 'twilio.sms', 'sms:' || (d.payload ->> 'MessageSid') || ':received', 'processed', d.headers,
+        d.payload, '{URL}', true, 1, now()
+    from d
+    returning id, payload
+), e as (
+    insert into public.sms_events (
+        workspace_id, agent_id, channel_id, webhook_id, message_sid, sms_status, direction, from_number, to_number,
+        body, num_segments, num_media
+    )
+    select a.workspace_id, a.id, c.id, q.id, q.payload ->> 'MessageSid', 'received', 'inbound', q.payload ->> 'From',
+        q.payload ->> 'To', q.payload ->> 'Body', 1, 0
+    from q
+    inner join public.agents as a on a.phone_number = q.payload ->> 'To'
+    inner join public.agent_channels as c on c.agent_id = a.id and c.channel_type = 'sms'
+    returning id, workspace_id
+), u as (
+    update public.usage_limits as l set used = l.used + 1, updated_at = now()
+    from e
+    where l.workspace_id = e.workspace_id and l.metric = 'sms'
+        and l.period_start = date_trunc('month', now() at time zone 'utc')::date
+    returning l.workspace_id, l.period_start, l.tier_snapshot_id
+)
+insert into public.usage_events (workspace_id, metric, quantity, period_start, tier_snapshot_id, idempotency_key, source)
+select u.workspace_id, 'sms', 1, u.period_start, u.tier_snapshot_id, 'sms_events:' || e.id, 'twilio'
+from u cross join e;
+"""
+
+# A duplicate's unavoidable work as plain SQL: one probe for the original, one raw copy stored.
+FLOOR_DUPLICATE_SCRIPT = f"""\\set d random(1, :duplicates)
+insert into public.webhook_queue (
+    provider, event_type, idempotency_key, status, headers, payload, url, signature_valid, duplicate_of
+)
+select 'twilio', 'twilio.sms', q.idempotency_key, 'duplicate', d.headers, d.payload, '{URL}', true, q.id
+from bench.twilio_deliveries as d
+inner join public.webhook_queue as q
+    on q.provider = 'twilio' and q.idempotency_key = 'sms:' || (d.payload ->> 'MessageSid') || ':received'
+    and q.status not in ('duplicate', 'rejected')
+where d.id = :d;
+"""
+
 SCENARIOS: list[Scenario] = [
     Scenario(
         name="webhooks_unique_sms",
@@ -177,5 +229,20 @@ SCENARIOS: list[Scenario] = [
         variables={"duplicates": DUPLICATES},
         setup=DUPLICATES_SETUP,
         script=DUPLICATE_SCRIPT,
+    ),
+    Scenario(
+        name="webhooks_floor_unique_sms",
+        description="floor of webhooks_unique_sms: its four writes (raw row, sms_events, usage) as one plain SQL statement",
+        baseline="insert_unique_key",
+        setup=UNIQUE_SETUP,
+        script=FLOOR_UNIQUE_SCRIPT,
+    ),
+    Scenario(
+        name="webhooks_floor_duplicate_sms",
+        description="floor of webhooks_duplicate_sms: the probe for the original and the stored copy as plain SQL",
+        baseline="insert_unique_key",
+        variables={"duplicates": DUPLICATES},
+        setup=DUPLICATES_SETUP,
+        script=FLOOR_DUPLICATE_SCRIPT,
     ),
 ]
