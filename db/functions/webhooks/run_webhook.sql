@@ -140,4 +140,6 @@ $$;
 
 comment on function private._run_webhook(bigint, text, text, jsonb, text, boolean, jsonb, text, text, boolean) is
 'Process a stored delivery in a sub-transaction and record the outcome (processed, failed with backoff, dead_letter).';
-revoke all on function private._run_webhook(bigint, text, text, jsonb, text, boolean, jsonb, text, text, boolean) from public;
+revoke all on function private._run_webhook(
+    bigint, text, text, jsonb, text, boolean, jsonb, text, text, boolean
+) from public;
