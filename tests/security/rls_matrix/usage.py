@@ -117,6 +117,7 @@ TABLES = [
             tier_snapshot_id=w.row("tier_snapshots")["id"],
             soft_limit=40,
             hard_limit=50,
+            limit_state="ok",
         ),
         insert=lambda w: {
             "workspace_id": w.a,
@@ -127,6 +128,7 @@ TABLES = [
             "tier_snapshot_id": w.row("tier_snapshots")["id"],
             "soft_limit": 1,
             "hard_limit": 1,
+            "limit_state": "ok",
         },
         update={"used": 0},
         expect=WORKSPACE_READ_ONLY,
