@@ -245,13 +245,13 @@ from u cross join e;
 
 # A duplicate's unavoidable work as plain SQL: one probe for the original, one raw copy stored.
 FLOOR_DUPLICATE_SCRIPT = _per_duplicate(
-    "insert into public.webhook_queue ("
+    "with d as (select {payload}::jsonb as payload, {headers}::jsonb as headers)"
+    " insert into public.webhook_queue ("
     " provider, event_type, idempotency_key, status, headers, payload, url, signature_valid, duplicate_of)"
-    " select 'twilio', 'twilio.sms', q.idempotency_key, 'duplicate', {headers}::jsonb, {payload}::jsonb,"
-    f" '{URL}', true, q.id"
-    " from public.webhook_queue as q"
-    " where q.provider = 'twilio' and q.status not in ('duplicate', 'rejected')"
-    " and q.idempotency_key = 'sms:' || ({payload}::jsonb ->> 'MessageSid') || ':' || ({payload}::jsonb ->> 'SmsStatus');"
+    f" select 'twilio', 'twilio.sms', q.idempotency_key, 'duplicate', d.headers, d.payload, '{URL}', true, q.id"
+    " from d inner join public.webhook_queue as q"
+    " on q.provider = 'twilio' and q.status not in ('duplicate', 'rejected')"
+    " and q.idempotency_key = 'sms:' || (d.payload ->> 'MessageSid') || ':' || (d.payload ->> 'SmsStatus');"
 )
 
 SCENARIOS: list[Scenario] = [
