@@ -323,6 +323,30 @@ def test_id_columns_that_policies_filter_on_are_indexed(db: psycopg.Connection) 
     assert policy_id_columns_without_index(db) == []
 
 
+def read_policies_checking_membership_per_row(db: psycopg.Connection) -> list[str]:
+    """SELECT policies that ask "is the caller a member of this row's workspace?"
+    once per row. Read policies use the array form instead,
+    workspace_id = any((select private.member_workspace_ids())::uuid[]), evaluated
+    once per statement and answerable from the workspace_id index."""
+    return rows(
+        db,
+        """
+        select p.polrelid::regclass::text || ' ' || p.polname
+        from pg_policy as p
+        join pg_class as c on c.oid = p.polrelid
+        join pg_namespace as n on n.oid = c.relnamespace
+        where n.nspname <> all (%(system)s)
+            and p.polcmd = 'r'
+            and pg_get_expr(p.polqual, p.polrelid) ~ 'is_workspace_(member|admin)\\('
+        order by 1
+        """,
+    )
+
+
+def test_read_policies_check_membership_once_per_statement(db: psycopg.Connection) -> None:
+    assert read_policies_checking_membership_per_row(db) == []
+
+
 # Each check, shown a planted violation, names it: the checks above pass because
 # the schema is clean, not because they cannot see.
 PLANTED = {
@@ -358,6 +382,11 @@ PLANTED = {
     policies_for_all_or_not_authenticated: (
         "create policy lint_probe on public.agents using (false)",
         "agents lint_probe (FOR ALL)",
+    ),
+    read_policies_checking_membership_per_row: (
+        "create policy lint_probe on public.agents for select to authenticated"
+        " using ((select private.is_workspace_member(workspace_id)))",
+        "agents lint_probe",
     ),
     policy_id_columns_without_index: (
         "create policy lint_probe on public.agents for select to authenticated"
