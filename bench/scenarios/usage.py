@@ -11,6 +11,10 @@
 * ``usage_floor_*``: the same two writes as plain SQL (one statement, superuser,
   no function, no checks): the floor the functions are measured against, so a
   ratio reads as "the design's two writes" plus "the function's rules".
+* ``usage_floor_call``: record_usage's call with nothing inside: a public
+  SECURITY INVOKER function calling a private SECURITY DEFINER one (both
+  PL/pgSQL with a pinned search_path, as every API function here) with the same
+  arguments and answer, as service_role. What the call alone costs.
 
 Workspace ids are derived from a number (...-000000000042) so a script names one
 without a lookup. Wallets are funded far beyond what a run can spend, the plans'
@@ -57,6 +61,31 @@ FLOOR_DEDUCT = """with w as (
 insert into public.wallet_ledger (workspace_id, kind, amount, balance_after, reason, actor_role)
 select workspace_id, 'deduct', -1, balance, 'bench', 'postgres' from w;
 """.format(ws=WS_ID)
+
+# record_usage's call shape with no work inside (usage_floor_call).
+NOOP_CALL = """
+    create schema if not exists bench;
+    create function bench.noop_definer(workspace_id uuid, metric text, quantity numeric, idempotency_key text)
+    returns jsonb language plpgsql volatile security definer set search_path = '' as $$
+    begin
+        return pg_catalog.jsonb_build_object(
+            'limit_state', 'ok', 'used', noop_definer.quantity, 'soft_limit', 1e14, 'hard_limit', 1e15,
+            'duplicate', false, 'event_id', 1, 'metric', noop_definer.metric, 'period_start', current_date
+        );
+    end
+    $$;
+    create function bench.noop_call(
+        workspace_id uuid, metric text, quantity numeric, idempotency_key text default null, source text default null
+    )
+    returns jsonb language plpgsql volatile set search_path = '' as $$
+    begin
+        return bench.noop_definer(noop_call.workspace_id, noop_call.metric, noop_call.quantity, noop_call.idempotency_key);
+    end
+    $$;
+    grant usage on schema bench to service_role;
+    grant execute on function bench.noop_call(uuid, text, numeric, text, text) to service_role;
+    grant execute on function bench.noop_definer(uuid, text, numeric, text) to service_role;
+"""
 
 SCENARIOS: list[Scenario] = [
     Scenario(
@@ -138,6 +167,19 @@ with u as (
 insert into public.usage_events (workspace_id, metric, quantity, period_start, tier_snapshot_id, idempotency_key)
 select workspace_id, 'messages', 1, period_start, tier_snapshot_id, gen_random_uuid()::text from u
 on conflict (workspace_id, idempotency_key) where idempotency_key is not null do nothing;
+""".format(ws=WS_ID),
+    ),
+    Scenario(
+        name="usage_floor_call",
+        description="floor of usage_record_spread: record_usage's call (invoker -> definer, same arguments and answer) doing nothing",
+        baseline="insert_unique_key",
+        session=SERVICE_ROLE_SESSION,
+        variables={"workspaces": WORKSPACES},
+        setup=NOOP_CALL,
+        script="""\\set w random(1, :workspaces)
+select bench.noop_call(
+    workspace_id => {ws}, metric => 'messages', quantity => 1, idempotency_key => gen_random_uuid()::text
+);
 """.format(ws=WS_ID),
     ),
 ]
