@@ -125,38 +125,61 @@ begin
     end;
 
     -- A byte-identical copy of a delivery whose signature was verified (the usual
-    -- provider redelivery) is authentic by construction: it is recorded as a
-    -- duplicate without paying for Vault and the HMAC again. Anything else, a
-    -- forged copy included, is verified below.
-    select q.id, q.status
-    into v_original_id, v_original_status
-    from public.webhook_queue as q
-    where q.provider = _ingest_webhook.provider
-        and q.idempotency_key = v_class.idempotency_key
-        and q.status not in ('duplicate', 'rejected')
-        and q.signature_valid
-        and q.payload = _ingest_webhook.payload
-        and q.url is not distinct from _ingest_webhook.url
-        and q.raw_body is not distinct from _ingest_webhook.raw_body
-        and pg_catalog.jsonb_build_array(q.headers -> v_material[1], q.headers -> v_material[2], q.headers -> v_material[3])
-        = pg_catalog.jsonb_build_array(v_headers -> v_material[1], v_headers -> v_material[2], v_headers -> v_material[3]);
+    -- provider redelivery) is authentic by construction: it is stored as a
+    -- duplicate of it at once, in the statement that finds it, without paying for
+    -- Vault and the HMAC again. Anything else, a forged copy included, is verified
+    -- below. (At most one row matches: the key's claimant.)
+    with original as (
+        select q.id, q.status
+        from public.webhook_queue as q
+        where q.provider = _ingest_webhook.provider
+            and q.idempotency_key = v_class.idempotency_key
+            and q.status not in ('duplicate', 'rejected')
+            and q.signature_valid
+            and q.payload = _ingest_webhook.payload
+            and q.url is not distinct from _ingest_webhook.url
+            and q.raw_body is not distinct from _ingest_webhook.raw_body
+            and pg_catalog.jsonb_build_array(
+                q.headers -> v_material[1], q.headers -> v_material[2], q.headers -> v_material[3]
+            ) = pg_catalog.jsonb_build_array(
+                v_headers -> v_material[1], v_headers -> v_material[2], v_headers -> v_material[3]
+            )
+    ),
 
-    if v_original_id is not null then
-        v_signature_valid := true;
-    else
-        begin
-            v_reason := private._verify_webhook_signature(
-                _ingest_webhook.provider, _ingest_webhook.payload, v_headers, _ingest_webhook.raw_body,
-                _ingest_webhook.url
-            );
-            v_signature_valid := v_reason is null;
-        exception when others then
-            get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
-            v_error := 'signature check could not run: ' || v_state || ': ' || v_message;
-        end;
-        if v_signature_valid and v_class.missing_fields is not null then
-            v_reason := 'missing_required_fields: ' || v_class.missing_fields;
-        end if;
+    copy as (
+        insert into public.webhook_queue (
+            provider, event_type, idempotency_key, status, headers, payload, raw_body, url,
+            signature_valid, duplicate_of
+        )
+        select
+            _ingest_webhook.provider, v_class.event_type, v_class.idempotency_key, 'duplicate', v_headers,
+            _ingest_webhook.payload, _ingest_webhook.raw_body, _ingest_webhook.url, true, original.id
+        from original
+        returning id
+    )
+
+    select copy.id, original.id, original.status
+    into v_id, v_original_id, v_original_status
+    from copy cross join original;
+    if v_id is not null then
+        return pg_catalog.jsonb_build_object(
+            'webhook_id', v_id, 'status', 'duplicate', 'idempotency_key', v_class.idempotency_key,
+            'duplicate', true, 'original_webhook_id', v_original_id, 'original_status', v_original_status
+        );
+    end if;
+
+    begin
+        v_reason := private._verify_webhook_signature(
+            _ingest_webhook.provider, _ingest_webhook.payload, v_headers, _ingest_webhook.raw_body,
+            _ingest_webhook.url
+        );
+        v_signature_valid := v_reason is null;
+    exception when others then
+        get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
+        v_error := 'signature check could not run: ' || v_state || ': ' || v_message;
+    end;
+    if v_signature_valid and v_class.missing_fields is not null then
+        v_reason := 'missing_required_fields: ' || v_class.missing_fields;
     end if;
 
     if v_reason is not null then
