@@ -1,4 +1,4 @@
--- opsdb:destructive column types of four hot ledger/counter columns become domains over the same base type carrying the same checks (no value changes; the tables are rewritten once)
+-- opsdb:destructive four hot columns change type to domains over their own types (same checks, tables rewritten once)
 -- Hot-path tuning, third step (after 20261122030300 and 030400).
 --
 -- PostgreSQL 15 rebuilds every table CHECK expression and every stored generated
