@@ -40,7 +40,15 @@ as $$
 #variable_conflict use_column
 declare
     v_period date := (pg_catalog.date_trunc('month', pg_catalog.now() at time zone 'utc'))::date;
-    v_row public.usage_limits%rowtype;
+    -- The period row's columns the answer needs, read back by the UPDATE that adds
+    -- the quantity (scalars: the hot path copies seven values, not the whole row).
+    v_used numeric;
+    v_soft_limit numeric;
+    v_hard_limit numeric;
+    v_limit_state text;
+    v_tier_snapshot_id bigint;
+    v_warning_alert_id bigint;
+    v_blocked_alert_id bigint;
     v_event_id bigint;
     v_original record;
     v_blocked_retry boolean := false;
@@ -82,11 +90,16 @@ begin
             and ul.metric = _record_usage.metric
             and ul.period_start = v_period
             and ul.used < ul.hard_limit
-        returning ul.* into v_row;
+        returning
+            ul.used, ul.soft_limit, ul.hard_limit, ul.limit_state, ul.tier_snapshot_id,
+            ul.warning_alert_id, ul.blocked_alert_id
+        into
+            v_used, v_soft_limit, v_hard_limit, v_limit_state, v_tier_snapshot_id,
+            v_warning_alert_id, v_blocked_alert_id;
         exit when found;
 
-        select ul.*
-        into v_row
+        select ul.used, ul.soft_limit, ul.hard_limit, ul.limit_state
+        into v_used, v_soft_limit, v_hard_limit, v_limit_state
         from public.usage_limits as ul
         where ul.workspace_id = _record_usage.workspace_id
             and ul.metric = _record_usage.metric
@@ -109,7 +122,7 @@ begin
                 message = 'usage_limit_exceeded',
                 detail = pg_catalog.format(
                     'workspace %s metric %s period %s: used %s of hard limit %s',
-                    v_row.workspace_id, v_row.metric, v_row.period_start, v_row.used, v_row.hard_limit
+                    _record_usage.workspace_id, _record_usage.metric, v_period, v_used, v_hard_limit
                 ),
                 hint = 'Upgrade the plan or wait for the next billing period.';
         end if;
@@ -147,7 +160,7 @@ begin
             _record_usage.metric,
             _record_usage.quantity,
             v_period,
-            v_row.tier_snapshot_id,
+            v_tier_snapshot_id,
             _record_usage.source,
             _record_usage.idempotency_key
         )
@@ -178,10 +191,12 @@ begin
                     when ul.used - _record_usage.quantity >= ul.soft_limit then 'warning'
                     else 'ok'
                 end
-            where ul.workspace_id = v_row.workspace_id and ul.metric = v_row.metric and ul.period_start = v_period
-            returning ul.* into v_row;
-        elsif (v_row.used >= v_row.soft_limit and v_row.warning_alert_id is null)
-            or (v_row.used >= v_row.hard_limit and v_row.blocked_alert_id is null) then
+            where ul.workspace_id = _record_usage.workspace_id
+                and ul.metric = _record_usage.metric
+                and ul.period_start = v_period
+            returning ul.used, ul.limit_state into v_used, v_limit_state;
+        elsif (v_used >= v_soft_limit and v_warning_alert_id is null)
+            or (v_used >= v_hard_limit and v_blocked_alert_id is null) then
             perform private._raise_usage_alerts(_record_usage.workspace_id, _record_usage.metric, v_period);
         end if;
     elsif (v_original.metric, v_original.quantity) is distinct from (_record_usage.metric, _record_usage.quantity) then
@@ -195,14 +210,14 @@ begin
     end if;
 
     return pg_catalog.jsonb_build_object(
-        'limit_state', v_row.limit_state,
-        'used', v_row.used,
-        'soft_limit', v_row.soft_limit,
-        'hard_limit', v_row.hard_limit,
+        'limit_state', v_limit_state,
+        'used', v_used,
+        'soft_limit', v_soft_limit,
+        'hard_limit', v_hard_limit,
         'duplicate', v_event_id is null,
         'event_id', v_event_id,
-        'metric', v_row.metric,
-        'period_start', v_row.period_start
+        'metric', _record_usage.metric,
+        'period_start', v_period
     );
 end
 $$;
