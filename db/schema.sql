@@ -17,6 +17,123 @@ CREATE SCHEMA public;
 
 COMMENT ON SCHEMA public IS 'standard public schema';
 
+-- Name: event_count; Type: DOMAIN; Schema: public; Owner: -
+
+CREATE DOMAIN public.event_count AS integer
+	CONSTRAINT event_count_check CHECK ((VALUE >= 0));
+
+-- Name: DOMAIN event_count; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON DOMAIN public.event_count IS 'A count or duration reported by a provider: never negative (segments, media, seconds, minutes).';
+
+-- Name: ledger_amount; Type: DOMAIN; Schema: public; Owner: -
+
+CREATE DOMAIN public.ledger_amount AS numeric(20,4)
+	CONSTRAINT ledger_amount_check CHECK ((VALUE <> (0)::numeric));
+
+-- Name: DOMAIN ledger_amount; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON DOMAIN public.ledger_amount IS 'A signed wallet ledger amount: never zero (wallet_ledger.amount).';
+
+-- Name: ledger_balance; Type: DOMAIN; Schema: public; Owner: -
+
+CREATE DOMAIN public.ledger_balance AS numeric(20,4)
+	CONSTRAINT ledger_balance_check CHECK ((VALUE >= (0)::numeric));
+
+-- Name: DOMAIN ledger_balance; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON DOMAIN public.ledger_balance IS 'A wallet balance after a ledger entry: never negative (wallet_ledger.balance_after).';
+
+-- Name: sms_direction; Type: DOMAIN; Schema: public; Owner: -
+
+CREATE DOMAIN public.sms_direction AS text
+	CONSTRAINT sms_direction_check CHECK ((VALUE = ANY (ARRAY['inbound'::text, 'outbound'::text])));
+
+-- Name: DOMAIN sms_direction; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON DOMAIN public.sms_direction IS 'inbound (received by an agent) or outbound (sent by one) (sms_events.direction).';
+
+-- Name: usage_limit_state; Type: DOMAIN; Schema: public; Owner: -
+
+CREATE DOMAIN public.usage_limit_state AS text
+	CONSTRAINT usage_limit_state_check CHECK ((VALUE = ANY (ARRAY['ok'::text, 'warning'::text, 'blocked'::text])));
+
+-- Name: DOMAIN usage_limit_state; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON DOMAIN public.usage_limit_state IS 'ok below the soft limit, warning from the soft limit, blocked from the hard limit.';
+
+-- Name: usage_quantity; Type: DOMAIN; Schema: public; Owner: -
+
+CREATE DOMAIN public.usage_quantity AS numeric
+	CONSTRAINT usage_quantity_check CHECK ((VALUE > (0)::numeric));
+
+-- Name: DOMAIN usage_quantity; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON DOMAIN public.usage_quantity IS 'A metered amount of usage: greater than zero (usage_events.quantity).';
+
+-- Name: usage_total; Type: DOMAIN; Schema: public; Owner: -
+
+CREATE DOMAIN public.usage_total AS numeric
+	CONSTRAINT usage_total_check CHECK ((VALUE >= (0)::numeric));
+
+-- Name: DOMAIN usage_total; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON DOMAIN public.usage_total IS 'A running usage total: never negative (usage_limits.used).';
+
+-- Name: webhook_attempts; Type: DOMAIN; Schema: public; Owner: -
+
+CREATE DOMAIN public.webhook_attempts AS integer
+	CONSTRAINT webhook_attempts_check CHECK ((VALUE >= 0));
+
+-- Name: DOMAIN webhook_attempts; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON DOMAIN public.webhook_attempts IS 'Processing attempts made so far: never negative (webhook_queue.attempts).';
+
+-- Name: webhook_headers; Type: DOMAIN; Schema: public; Owner: -
+
+CREATE DOMAIN public.webhook_headers AS jsonb
+	CONSTRAINT webhook_headers_check CHECK ((jsonb_typeof(VALUE) = 'object'::text));
+
+-- Name: DOMAIN webhook_headers; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON DOMAIN public.webhook_headers IS 'Stored request headers: a JSON object of lower-case name to value (webhook_queue.headers).';
+
+-- Name: webhook_idempotency_key; Type: DOMAIN; Schema: public; Owner: -
+
+CREATE DOMAIN public.webhook_idempotency_key AS text
+	CONSTRAINT webhook_idempotency_key_check CHECK (((length(VALUE) >= 1) AND (length(VALUE) <= 300)));
+
+-- Name: DOMAIN webhook_idempotency_key; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON DOMAIN public.webhook_idempotency_key IS 'A delivery''s idempotency key: 1 to 300 characters (webhook_queue.idempotency_key).';
+
+-- Name: webhook_max_attempts; Type: DOMAIN; Schema: public; Owner: -
+
+CREATE DOMAIN public.webhook_max_attempts AS integer
+	CONSTRAINT webhook_max_attempts_check CHECK (((VALUE >= 1) AND (VALUE <= 20)));
+
+-- Name: DOMAIN webhook_max_attempts; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON DOMAIN public.webhook_max_attempts IS 'Processing attempts allowed before dead_letter: 1 to 20 (webhook_queue.max_attempts).';
+
+-- Name: webhook_provider; Type: DOMAIN; Schema: public; Owner: -
+
+CREATE DOMAIN public.webhook_provider AS text
+	CONSTRAINT webhook_provider_check CHECK ((VALUE = ANY (ARRAY['twilio'::text, 'meta'::text, 'paymob'::text, 'standard'::text])));
+
+-- Name: DOMAIN webhook_provider; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON DOMAIN public.webhook_provider IS 'A webhook provider ingest_webhook accepts (webhook_queue.provider).';
+
+-- Name: webhook_status; Type: DOMAIN; Schema: public; Owner: -
+
+CREATE DOMAIN public.webhook_status AS text
+	CONSTRAINT webhook_status_check CHECK ((VALUE = ANY (ARRAY['received'::text, 'processed'::text, 'duplicate'::text, 'unknown_phone'::text, 'failed'::text, 'rejected'::text, 'dead_letter'::text])));
+
+-- Name: DOMAIN webhook_status; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON DOMAIN public.webhook_status IS 'What became of a stored delivery (webhook_queue.status; see the column comment).';
+
 -- Name: _activate_payment(uuid, text); Type: FUNCTION; Schema: private; Owner: -
 
 CREATE FUNCTION private._activate_payment(payment_id uuid, reason text) RETURNS uuid
@@ -343,9 +460,8 @@ begin
                 v_status := coalesce(v_payload ->> 'SmsStatus', v_payload ->> 'MessageStatus');
                 idempotency_key := 'sms:' || v_sid || ':' || v_status;
             end if;
-            select pg_catalog.string_agg(f, ', ')
-            into missing_fields
-            from pg_catalog.unnest(array[
+            -- An expression, not a query over unnest: no executor start-up on every delivery.
+            missing_fields := nullif(pg_catalog.concat_ws(', ',
                 case when coalesce(v_sid, '') = '' then
                     case when event_type = 'twilio.sms' then 'MessageSid' else 'CallSid' end
                 end,
@@ -354,7 +470,7 @@ begin
                 end,
                 case when coalesce(v_payload ->> 'To', '') = '' then 'To' end,
                 case when coalesce(v_payload ->> 'From', '') = '' then 'From' end
-            ]) as m (f);
+            ), '');
         when 'meta' then
             event_type := case v_payload ->> 'object'
                 when 'whatsapp_business_account' then 'meta.whatsapp'
@@ -978,7 +1094,8 @@ begin
     end if;
 
     insert into public.usage_limits (
-        workspace_id, metric, period_start, period_end, plan_key, tier_snapshot_id, soft_limit, hard_limit
+        workspace_id, metric, period_start, period_end, plan_key, tier_snapshot_id, soft_limit, hard_limit,
+        limit_state
     )
     select
         _ensure_usage_period.workspace_id,
@@ -988,7 +1105,13 @@ begin
         v_snapshot.plan_key,
         v_snapshot.id,
         (l.value ->> 'soft_limit')::numeric,
-        (l.value ->> 'hard_limit')::numeric
+        (l.value ->> 'hard_limit')::numeric,
+        -- A new period starts at zero (the same expression as every writer's).
+        case
+            when 0 >= (l.value ->> 'hard_limit')::numeric then 'blocked'
+            when 0 >= (l.value ->> 'soft_limit')::numeric then 'warning'
+            else 'ok'
+        end
     from pg_catalog.jsonb_each(v_snapshot.limits) as l
     on conflict on constraint usage_limits_pkey do nothing;
     return v_snapshot.id;
@@ -1307,8 +1430,16 @@ declare
     v_original_id bigint;
     v_original_status text;
     v_result jsonb;
+    v_material text[];
 begin
-    if not private._webhooks_backend_caller() then
+    -- private._webhooks_backend_caller()'s rule, inlined on this hot path (each
+    -- call of a function with a pinned search_path saves and restores settings).
+    if not (case
+        when nullif(pg_catalog.current_setting('request.jwt.claims', true), '') is not null
+            or nullif(pg_catalog.current_setting('request.jwt.claim.role', true), '') is not null
+            then coalesce(auth.role(), '') = 'service_role'
+        else pg_catalog.current_setting('role') in ('none', 'service_role')
+    end) then
         raise exception using
             errcode = '42501',
             message = 'not_allowed',
@@ -1364,40 +1495,70 @@ begin
     end if;
 
     v_class := private._classify_webhook(_ingest_webhook.provider, _ingest_webhook.payload, v_headers);
+    -- The signature-bearing headers (private._webhook_signature_material, inlined).
+    v_material := case _ingest_webhook.provider
+        when 'twilio' then array['x-twilio-signature', 'x-twilio-webhooks-signature-settings']
+        when 'meta' then array['x-hub-signature-256']
+        when 'standard' then array['webhook-id', 'webhook-timestamp', 'webhook-signature']
+        when 'paymob' then array['hmac']
+    end;
 
     -- A byte-identical copy of a delivery whose signature was verified (the usual
-    -- provider redelivery) is authentic by construction: it is recorded as a
-    -- duplicate without paying for Vault and the HMAC again. Anything else, a
-    -- forged copy included, is verified below.
-    select q.id, q.status
-    into v_original_id, v_original_status
-    from public.webhook_queue as q
-    where q.provider = _ingest_webhook.provider
-        and q.idempotency_key = v_class.idempotency_key
-        and q.status not in ('duplicate', 'rejected')
-        and q.signature_valid
-        and q.payload = _ingest_webhook.payload
-        and q.url is not distinct from _ingest_webhook.url
-        and q.raw_body is not distinct from _ingest_webhook.raw_body
-        and private._webhook_signature_material(q.provider, q.headers)
-        = private._webhook_signature_material(_ingest_webhook.provider, v_headers);
+    -- provider redelivery) is authentic by construction: it is stored as a
+    -- duplicate of it at once, in the statement that finds it, without paying for
+    -- Vault and the HMAC again. Anything else, a forged copy included, is verified
+    -- below. (At most one row matches: the key's claimant.)
+    with original as (
+        select q.id, q.status
+        from public.webhook_queue as q
+        where q.provider = _ingest_webhook.provider
+            and q.idempotency_key = v_class.idempotency_key
+            and q.status not in ('duplicate', 'rejected')
+            and q.signature_valid
+            and q.payload = _ingest_webhook.payload
+            and q.url is not distinct from _ingest_webhook.url
+            and q.raw_body is not distinct from _ingest_webhook.raw_body
+            and pg_catalog.jsonb_build_array(
+                q.headers -> v_material[1], q.headers -> v_material[2], q.headers -> v_material[3]
+            ) = pg_catalog.jsonb_build_array(
+                v_headers -> v_material[1], v_headers -> v_material[2], v_headers -> v_material[3]
+            )
+    ),
 
-    if v_original_id is not null then
-        v_signature_valid := true;
-    else
-        begin
-            v_reason := private._verify_webhook_signature(
-                _ingest_webhook.provider, _ingest_webhook.payload, v_headers, _ingest_webhook.raw_body,
-                _ingest_webhook.url
-            );
-            v_signature_valid := v_reason is null;
-        exception when others then
-            get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
-            v_error := 'signature check could not run: ' || v_state || ': ' || v_message;
-        end;
-        if v_signature_valid and v_class.missing_fields is not null then
-            v_reason := 'missing_required_fields: ' || v_class.missing_fields;
-        end if;
+    copy as (
+        insert into public.webhook_queue (
+            provider, event_type, idempotency_key, status, headers, payload, raw_body, url,
+            signature_valid, duplicate_of
+        )
+        select
+            _ingest_webhook.provider, v_class.event_type, v_class.idempotency_key, 'duplicate', v_headers,
+            _ingest_webhook.payload, _ingest_webhook.raw_body, _ingest_webhook.url, true, original.id
+        from original
+        returning id
+    )
+
+    select copy.id, original.id, original.status
+    into v_id, v_original_id, v_original_status
+    from copy cross join original;
+    if v_id is not null then
+        return pg_catalog.jsonb_build_object(
+            'webhook_id', v_id, 'status', 'duplicate', 'idempotency_key', v_class.idempotency_key,
+            'duplicate', true, 'original_webhook_id', v_original_id, 'original_status', v_original_status
+        );
+    end if;
+
+    begin
+        v_reason := private._verify_webhook_signature(
+            _ingest_webhook.provider, _ingest_webhook.payload, v_headers, _ingest_webhook.raw_body,
+            _ingest_webhook.url
+        );
+        v_signature_valid := v_reason is null;
+    exception when others then
+        get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
+        v_error := 'signature check could not run: ' || v_state || ': ' || v_message;
+    end;
+    if v_signature_valid and v_class.missing_fields is not null then
+        v_reason := 'missing_required_fields: ' || v_class.missing_fields;
     end if;
 
     if v_reason is not null then
@@ -1423,18 +1584,20 @@ begin
     -- two statements if it was rejected or expired meanwhile; then claim again.
     for v_attempt in 1..3 loop
         if v_original_id is null then
+            -- Without an error the row says processed at once (see the top), with this attempt counted.
             insert into public.webhook_queue (
                 provider, event_type, idempotency_key, status, headers, payload, raw_body, url,
-                signature_valid, attempts, last_error, next_attempt_at
+                signature_valid, attempts, last_error, next_attempt_at, processed_at
             )
             values (
                 _ingest_webhook.provider, v_class.event_type, v_class.idempotency_key,
-                case when v_error is null then 'received' else 'failed' end,
+                case when v_error is null then 'processed' else 'failed' end,
                 v_headers, _ingest_webhook.payload, _ingest_webhook.raw_body, _ingest_webhook.url,
                 v_signature_valid,
-                case when v_error is null then 0 else 1 end,
+                1,
                 v_error,
-                case when v_error is not null then pg_catalog.now() + interval '1 minute' end
+                case when v_error is not null then pg_catalog.now() + interval '1 minute' end,
+                case when v_error is null then pg_catalog.now() end
             )
             on conflict (provider, idempotency_key) where status not in ('duplicate', 'rejected') do nothing
             returning id into v_id;
@@ -1479,7 +1642,8 @@ begin
         );
     end if;
     v_result := private._run_webhook(
-        v_id, _ingest_webhook.provider, v_class.event_type, _ingest_webhook.payload, 'received'
+        v_id, _ingest_webhook.provider, v_class.event_type, _ingest_webhook.payload, 'received',
+        stored_as_processed => true
     );
     return pg_catalog.jsonb_build_object(
         'webhook_id', v_id,
@@ -2002,7 +2166,15 @@ CREATE FUNCTION private._record_usage(workspace_id uuid, metric text, quantity n
 #variable_conflict use_column
 declare
     v_period date := (pg_catalog.date_trunc('month', pg_catalog.now() at time zone 'utc'))::date;
-    v_row public.usage_limits%rowtype;
+    -- The period row's columns the answer needs, read back by the UPDATE that adds
+    -- the quantity (scalars: the hot path copies seven values, not the whole row).
+    v_used numeric;
+    v_soft_limit numeric;
+    v_hard_limit numeric;
+    v_limit_state text;
+    v_tier_snapshot_id bigint;
+    v_warning_alert_id bigint;
+    v_blocked_alert_id bigint;
     v_event_id bigint;
     v_original record;
     v_blocked_retry boolean := false;
@@ -2031,16 +2203,29 @@ begin
     loop
         -- Adds the quantity and locks the row; refuses (no row) once the period is blocked.
         update public.usage_limits as ul
-        set used = ul.used + _record_usage.quantity, updated_at = pg_catalog.now()
+        set
+            used = ul.used + _record_usage.quantity,
+            -- Same expression in every writer of usage_limits (see 20261122060000).
+            limit_state = case
+                when ul.used + _record_usage.quantity >= ul.hard_limit then 'blocked'
+                when ul.used + _record_usage.quantity >= ul.soft_limit then 'warning'
+                else 'ok'
+            end,
+            updated_at = pg_catalog.now()
         where ul.workspace_id = _record_usage.workspace_id
             and ul.metric = _record_usage.metric
             and ul.period_start = v_period
             and ul.used < ul.hard_limit
-        returning ul.* into v_row;
+        returning
+            ul.used, ul.soft_limit, ul.hard_limit, ul.limit_state, ul.tier_snapshot_id,
+            ul.warning_alert_id, ul.blocked_alert_id
+        into
+            v_used, v_soft_limit, v_hard_limit, v_limit_state, v_tier_snapshot_id,
+            v_warning_alert_id, v_blocked_alert_id;
         exit when found;
 
-        select ul.*
-        into v_row
+        select ul.used, ul.soft_limit, ul.hard_limit, ul.limit_state
+        into v_used, v_soft_limit, v_hard_limit, v_limit_state
         from public.usage_limits as ul
         where ul.workspace_id = _record_usage.workspace_id
             and ul.metric = _record_usage.metric
@@ -2063,7 +2248,7 @@ begin
                 message = 'usage_limit_exceeded',
                 detail = pg_catalog.format(
                     'workspace %s metric %s period %s: used %s of hard limit %s',
-                    v_row.workspace_id, v_row.metric, v_row.period_start, v_row.used, v_row.hard_limit
+                    _record_usage.workspace_id, _record_usage.metric, v_period, v_used, v_hard_limit
                 ),
                 hint = 'Upgrade the plan or wait for the next billing period.';
         end if;
@@ -2101,7 +2286,7 @@ begin
             _record_usage.metric,
             _record_usage.quantity,
             v_period,
-            v_row.tier_snapshot_id,
+            v_tier_snapshot_id,
             _record_usage.source,
             _record_usage.idempotency_key
         )
@@ -2125,11 +2310,19 @@ begin
                     hint = 'Send a new idempotency key for a different usage.';
             end if;
             update public.usage_limits as ul
-            set used = ul.used - _record_usage.quantity
-            where ul.workspace_id = v_row.workspace_id and ul.metric = v_row.metric and ul.period_start = v_period
-            returning ul.* into v_row;
-        elsif (v_row.used >= v_row.soft_limit and v_row.warning_alert_id is null)
-            or (v_row.used >= v_row.hard_limit and v_row.blocked_alert_id is null) then
+            set
+                used = ul.used - _record_usage.quantity,
+                limit_state = case
+                    when ul.used - _record_usage.quantity >= ul.hard_limit then 'blocked'
+                    when ul.used - _record_usage.quantity >= ul.soft_limit then 'warning'
+                    else 'ok'
+                end
+            where ul.workspace_id = _record_usage.workspace_id
+                and ul.metric = _record_usage.metric
+                and ul.period_start = v_period
+            returning ul.used, ul.limit_state into v_used, v_limit_state;
+        elsif (v_used >= v_soft_limit and v_warning_alert_id is null)
+            or (v_used >= v_hard_limit and v_blocked_alert_id is null) then
             perform private._raise_usage_alerts(_record_usage.workspace_id, _record_usage.metric, v_period);
         end if;
     elsif (v_original.metric, v_original.quantity) is distinct from (_record_usage.metric, _record_usage.quantity) then
@@ -2143,14 +2336,14 @@ begin
     end if;
 
     return pg_catalog.jsonb_build_object(
-        'limit_state', v_row.limit_state,
-        'used', v_row.used,
-        'soft_limit', v_row.soft_limit,
-        'hard_limit', v_row.hard_limit,
+        'limit_state', v_limit_state,
+        'used', v_used,
+        'soft_limit', v_soft_limit,
+        'hard_limit', v_hard_limit,
         'duplicate', v_event_id is null,
         'event_id', v_event_id,
-        'metric', v_row.metric,
-        'period_start', v_row.period_start
+        'metric', _record_usage.metric,
+        'period_start', v_period
     );
 end
 $$;
@@ -2531,9 +2724,9 @@ $$;
 
 COMMENT ON FUNCTION private._revoke_api_key(key_id uuid, reason text) IS 'Implementation of public.revoke_api_key (definer: users may only rename keys directly).';
 
--- Name: _run_webhook(bigint, text, text, jsonb, text, boolean, jsonb, text, text); Type: FUNCTION; Schema: private; Owner: -
+-- Name: _run_webhook(bigint, text, text, jsonb, text, boolean, jsonb, text, text, boolean); Type: FUNCTION; Schema: private; Owner: -
 
-CREATE FUNCTION private._run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean DEFAULT false, headers jsonb DEFAULT '{}'::jsonb, raw_body text DEFAULT NULL::text, url text DEFAULT NULL::text) RETURNS jsonb
+CREATE FUNCTION private._run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean DEFAULT false, headers jsonb DEFAULT '{}'::jsonb, raw_body text DEFAULT NULL::text, url text DEFAULT NULL::text, stored_as_processed boolean DEFAULT false) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
@@ -2545,6 +2738,8 @@ declare
     v_status text;
     v_attempts integer;
     v_reason text;
+    -- 0 when the row already counts this attempt (stored_as_processed).
+    v_increment constant integer := case when _run_webhook.stored_as_processed then 0 else 1 end;
 begin
     begin
         if _run_webhook.verify_signature then
@@ -2575,6 +2770,11 @@ begin
     end;
 
     if v_error is null then
+        if _run_webhook.stored_as_processed and v_result ->> 'status' = 'processed'
+            and v_result ->> 'skip_reason' is null and v_result ->> 'reason' is null then
+            -- The row already says exactly this.
+            return v_result;
+        end if;
         update public.webhook_queue as q
         set status = v_result ->> 'status',
             skip_reason = v_result ->> 'skip_reason',
@@ -2582,7 +2782,7 @@ begin
                 when _run_webhook.verify_signature then v_result ->> 'signature' is distinct from 'false'
                 else q.signature_valid
             end,
-            attempts = q.attempts + 1,
+            attempts = q.attempts + v_increment,
             last_error = v_result ->> 'reason',
             next_attempt_at = null,
             processed_at = case when v_result ->> 'status' <> 'rejected' then pg_catalog.now() end
@@ -2594,13 +2794,18 @@ begin
     end if;
 
     update public.webhook_queue as q
-    set status = case when q.attempts + 1 >= q.max_attempts or q.status = 'dead_letter' then 'dead_letter' else 'failed' end,
-        attempts = q.attempts + 1,
+    set status = case
+            when q.attempts + v_increment >= q.max_attempts or q.status = 'dead_letter' then 'dead_letter'
+            else 'failed'
+        end,
+        attempts = q.attempts + v_increment,
         last_error = v_error,
         next_attempt_at = case
-            when q.attempts + 1 < q.max_attempts and q.status <> 'dead_letter'
-                then pg_catalog.now() + least(interval '1 minute' * pg_catalog.power(2, q.attempts), interval '1 hour')
-        end
+            when q.attempts + v_increment < q.max_attempts and q.status <> 'dead_letter'
+                then pg_catalog.now()
+                + least(interval '1 minute' * pg_catalog.power(2, q.attempts + v_increment - 1), interval '1 hour')
+        end,
+        processed_at = case when _run_webhook.stored_as_processed then null else q.processed_at end
     where q.id = _run_webhook.webhook_id
     returning q.status, q.attempts into v_status, v_attempts;
 
@@ -2627,9 +2832,9 @@ begin
 end
 $$;
 
--- Name: FUNCTION _run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean, headers jsonb, raw_body text, url text); Type: COMMENT; Schema: private; Owner: -
+-- Name: FUNCTION _run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean, headers jsonb, raw_body text, url text, stored_as_processed boolean); Type: COMMENT; Schema: private; Owner: -
 
-COMMENT ON FUNCTION private._run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean, headers jsonb, raw_body text, url text) IS 'Process a stored delivery in a sub-transaction and record the outcome (processed, failed with backoff, dead_letter).';
+COMMENT ON FUNCTION private._run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean, headers jsonb, raw_body text, url text, stored_as_processed boolean) IS 'Process a stored delivery in a sub-transaction and record the outcome (processed, failed with backoff, dead_letter).';
 
 -- Name: _set_workspace_status(uuid, text, text); Type: FUNCTION; Schema: private; Owner: -
 
@@ -2989,6 +3194,8 @@ declare
     v_token text;
     v_parts text[];
     v_other_url text;
+    v_blind_key bytea;
+    v_given bytea;
 begin
     if coalesce(v_signature, '') = '' then
         return 'missing_signature';
@@ -3034,12 +3241,17 @@ begin
     end if;
 
     v_token := private.vault_secret('twilio_auth_token');
-    if private._constant_time_equals(
+    -- private._constant_time_equals, inlined: both sides HMAC-ed with a fresh random
+    -- key, so the early exit of bytea equality tells nothing about the signature.
+    v_blind_key := extensions.gen_random_bytes(32);
+    v_given := extensions.hmac(pg_catalog.convert_to(v_signature, 'UTF8'), v_blind_key, 'sha256');
+    if extensions.hmac(
         pg_catalog.convert_to(
             private._twilio_signature(v_token, _verify_twilio_signature.url, v_params, v_algorithm), 'UTF8'
         ),
-        pg_catalog.convert_to(v_signature, 'UTF8')
-    ) then
+        v_blind_key,
+        'sha256'
+    ) = v_given then
         return null;
     end if;
 
@@ -3051,10 +3263,11 @@ begin
             else v_parts[1] || v_parts[2] || case when pg_catalog.lower(v_parts[1]) = 'https://' then ':443' else ':80' end
                 || v_parts[3]
         end;
-        if private._constant_time_equals(
+        if extensions.hmac(
             pg_catalog.convert_to(private._twilio_signature(v_token, v_other_url, v_params, v_algorithm), 'UTF8'),
-            pg_catalog.convert_to(v_signature, 'UTF8')
-        ) then
+            v_blind_key,
+            'sha256'
+        ) = v_given then
             return null;
         end if;
     end if;
@@ -3438,6 +3651,11 @@ begin
         tier_snapshot_id = v_snapshot.id,
         soft_limit = (l.value ->> 'soft_limit')::numeric,
         hard_limit = (l.value ->> 'hard_limit')::numeric,
+        limit_state = case
+            when ul.used >= (l.value ->> 'hard_limit')::numeric then 'blocked'
+            when ul.used >= (l.value ->> 'soft_limit')::numeric then 'warning'
+            else 'ok'
+        end,
         updated_at = pg_catalog.now()
     from pg_catalog.jsonb_each(v_snapshot.limits) as l
     where ul.workspace_id = on_plan_change.workspace_id
@@ -4940,12 +5158,10 @@ CREATE TABLE public.call_events (
     direction text,
     from_number text,
     to_number text,
-    duration_seconds integer,
-    billable_minutes integer,
+    duration_seconds public.event_count,
+    billable_minutes public.event_count,
     occurred_at timestamp with time zone DEFAULT now() NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT call_events_billable_minutes_check CHECK ((billable_minutes >= 0)),
-    CONSTRAINT call_events_duration_seconds_check CHECK ((duration_seconds >= 0))
+    created_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
 -- Name: TABLE call_events; Type: COMMENT; Schema: public; Owner: -
@@ -5145,17 +5361,14 @@ CREATE TABLE public.sms_events (
     provider text DEFAULT 'twilio'::text NOT NULL,
     message_sid text NOT NULL,
     sms_status text NOT NULL,
-    direction text NOT NULL,
+    direction public.sms_direction NOT NULL,
     from_number text,
     to_number text,
     body text,
-    num_segments integer,
-    num_media integer,
+    num_segments public.event_count,
+    num_media public.event_count,
     occurred_at timestamp with time zone DEFAULT now() NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT sms_events_direction_check CHECK ((direction = ANY (ARRAY['inbound'::text, 'outbound'::text]))),
-    CONSTRAINT sms_events_num_media_check CHECK ((num_media >= 0)),
-    CONSTRAINT sms_events_num_segments_check CHECK ((num_segments >= 0))
+    created_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
 -- Name: TABLE sms_events; Type: COMMENT; Schema: public; Owner: -
@@ -5251,13 +5464,12 @@ CREATE TABLE public.usage_events (
     id bigint NOT NULL,
     workspace_id uuid NOT NULL,
     metric text NOT NULL,
-    quantity numeric NOT NULL,
+    quantity public.usage_quantity NOT NULL,
     period_start date NOT NULL,
     tier_snapshot_id bigint NOT NULL,
     source text,
     idempotency_key text,
-    occurred_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT usage_events_quantity_check CHECK ((quantity > (0)::numeric))
+    occurred_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
 -- Name: TABLE usage_events; Type: COMMENT; Schema: public; Owner: -
@@ -5286,18 +5498,12 @@ CREATE TABLE public.usage_limits (
     tier_snapshot_id bigint NOT NULL,
     soft_limit numeric NOT NULL,
     hard_limit numeric NOT NULL,
-    used numeric DEFAULT 0 NOT NULL,
-    limit_state text GENERATED ALWAYS AS (
-CASE
-    WHEN (used >= hard_limit) THEN 'blocked'::text
-    WHEN (used >= soft_limit) THEN 'warning'::text
-    ELSE 'ok'::text
-END) STORED NOT NULL,
+    used public.usage_total DEFAULT 0 NOT NULL,
+    limit_state public.usage_limit_state NOT NULL,
     warning_alert_id bigint,
     blocked_alert_id bigint,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT usage_limits_used_check CHECK ((used >= (0)::numeric))
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
 )
 WITH (fillfactor='50');
 
@@ -5346,15 +5552,13 @@ CREATE TABLE public.wallet_ledger (
     id bigint NOT NULL,
     workspace_id uuid NOT NULL,
     kind text NOT NULL,
-    amount numeric(20,4) NOT NULL,
-    balance_after numeric(20,4) NOT NULL,
+    amount public.ledger_amount NOT NULL,
+    balance_after public.ledger_balance NOT NULL,
     reason text NOT NULL,
     idempotency_key text,
     actor_id uuid,
     actor_role text NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT wallet_ledger_amount_check CHECK ((amount <> (0)::numeric)),
-    CONSTRAINT wallet_ledger_balance_after_check CHECK ((balance_after >= (0)::numeric))
+    created_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
 -- Name: TABLE wallet_ledger; Type: COMMENT; Schema: public; Owner: -
@@ -5380,29 +5584,23 @@ ALTER TABLE public.wallet_ledger ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTIT
 
 CREATE TABLE public.webhook_queue (
     id bigint NOT NULL,
-    provider text NOT NULL,
+    provider public.webhook_provider NOT NULL,
     event_type text,
-    idempotency_key text NOT NULL,
-    status text DEFAULT 'received'::text NOT NULL,
-    headers jsonb DEFAULT '{}'::jsonb NOT NULL,
+    idempotency_key public.webhook_idempotency_key NOT NULL,
+    status public.webhook_status DEFAULT 'received'::text NOT NULL,
+    headers public.webhook_headers DEFAULT '{}'::jsonb NOT NULL,
     payload jsonb NOT NULL,
     raw_body text,
     url text,
     received_at timestamp with time zone DEFAULT now() NOT NULL,
     signature_valid boolean,
     duplicate_of bigint,
-    attempts integer DEFAULT 0 NOT NULL,
-    max_attempts integer DEFAULT 6 NOT NULL,
+    attempts public.webhook_attempts DEFAULT 0 NOT NULL,
+    max_attempts public.webhook_max_attempts DEFAULT 6 NOT NULL,
     next_attempt_at timestamp with time zone,
     last_error text,
     skip_reason text,
-    processed_at timestamp with time zone,
-    CONSTRAINT webhook_queue_attempts_check CHECK ((attempts >= 0)),
-    CONSTRAINT webhook_queue_headers_check CHECK ((jsonb_typeof(headers) = 'object'::text)),
-    CONSTRAINT webhook_queue_idempotency_key_check CHECK (((length(idempotency_key) >= 1) AND (length(idempotency_key) <= 300))),
-    CONSTRAINT webhook_queue_max_attempts_check CHECK (((max_attempts >= 1) AND (max_attempts <= 20))),
-    CONSTRAINT webhook_queue_provider_check CHECK ((provider = ANY (ARRAY['twilio'::text, 'meta'::text, 'paymob'::text, 'standard'::text]))),
-    CONSTRAINT webhook_queue_status_check CHECK ((status = ANY (ARRAY['received'::text, 'processed'::text, 'duplicate'::text, 'unknown_phone'::text, 'failed'::text, 'rejected'::text, 'dead_letter'::text])))
+    processed_at timestamp with time zone
 );
 
 -- Name: TABLE webhook_queue; Type: COMMENT; Schema: public; Owner: -
@@ -5415,7 +5613,7 @@ COMMENT ON COLUMN public.webhook_queue.idempotency_key IS 'From the provider''s 
 
 -- Name: COLUMN webhook_queue.status; Type: COMMENT; Schema: public; Owner: -
 
-COMMENT ON COLUMN public.webhook_queue.status IS 'received (being processed), processed, duplicate, unknown_phone, failed (will be retried), rejected (bad signature or unusable payload; never processed), dead_letter (retries exhausted).';
+COMMENT ON COLUMN public.webhook_queue.status IS 'processed, duplicate, unknown_phone, failed (will be retried), rejected (bad signature or unusable payload; never processed), dead_letter (retries exhausted). received is allowed but no longer written: ingest_webhook inserts the claimed row already saying processed and corrects it before its transaction ends, so no other session ever sees a delivery in between.';
 
 -- Name: COLUMN webhook_queue.signature_valid; Type: COMMENT; Schema: public; Owner: -
 
@@ -5632,7 +5830,7 @@ ALTER TABLE ONLY public.unknown_phone
 -- Name: usage_events usage_events_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 
 ALTER TABLE ONLY public.usage_events
-    ADD CONSTRAINT usage_events_pkey PRIMARY KEY (workspace_id, period_start, metric, tier_snapshot_id, id);
+    ADD CONSTRAINT usage_events_pkey PRIMARY KEY (id);
 
 -- Name: usage_limits usage_limits_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 
@@ -5871,9 +6069,13 @@ CREATE INDEX tier_snapshots_plan_key_idx ON public.tier_snapshots USING btree (p
 
 CREATE INDEX tier_snapshots_workspace_period_idx ON public.tier_snapshots USING btree (workspace_id, period_start, id DESC);
 
--- Name: usage_events_idempotency_key_idx; Type: INDEX; Schema: public; Owner: -
+-- Name: usage_events_period_start_brin_idx; Type: INDEX; Schema: public; Owner: -
 
-CREATE UNIQUE INDEX usage_events_idempotency_key_idx ON public.usage_events USING btree (workspace_id, idempotency_key) WHERE (idempotency_key IS NOT NULL);
+CREATE INDEX usage_events_period_start_brin_idx ON public.usage_events USING brin (period_start);
+
+-- Name: usage_events_workspace_id_idempotency_key_idx; Type: INDEX; Schema: public; Owner: -
+
+CREATE UNIQUE INDEX usage_events_workspace_id_idempotency_key_idx ON public.usage_events USING btree (workspace_id, idempotency_key);
 
 -- Name: user_roles_granted_by_idx; Type: INDEX; Schema: public; Owner: -
 
@@ -5885,11 +6087,11 @@ CREATE UNIQUE INDEX wallet_ledger_idempotency_key_idx ON public.wallet_ledger US
 
 -- Name: webhook_queue_attention_idx; Type: INDEX; Schema: public; Owner: -
 
-CREATE INDEX webhook_queue_attention_idx ON public.webhook_queue USING btree (status, received_at) WHERE (status = ANY (ARRAY['failed'::text, 'dead_letter'::text, 'unknown_phone'::text, 'rejected'::text]));
+CREATE INDEX webhook_queue_attention_idx ON public.webhook_queue USING btree (status, received_at) WHERE ((status)::text = ANY (ARRAY['failed'::text, 'dead_letter'::text, 'unknown_phone'::text, 'rejected'::text]));
 
 -- Name: webhook_queue_idempotency_idx; Type: INDEX; Schema: public; Owner: -
 
-CREATE UNIQUE INDEX webhook_queue_idempotency_idx ON public.webhook_queue USING btree (provider, idempotency_key) WHERE (status <> ALL (ARRAY['duplicate'::text, 'rejected'::text]));
+CREATE UNIQUE INDEX webhook_queue_idempotency_idx ON public.webhook_queue USING btree (provider, idempotency_key) WHERE ((status)::text <> ALL (ARRAY['duplicate'::text, 'rejected'::text]));
 
 -- Name: webhook_queue_received_at_idx; Type: INDEX; Schema: public; Owner: -
 
@@ -5897,7 +6099,7 @@ CREATE INDEX webhook_queue_received_at_idx ON public.webhook_queue USING btree (
 
 -- Name: webhook_queue_retry_idx; Type: INDEX; Schema: public; Owner: -
 
-CREATE INDEX webhook_queue_retry_idx ON public.webhook_queue USING btree (next_attempt_at, id) WHERE (status = 'failed'::text);
+CREATE INDEX webhook_queue_retry_idx ON public.webhook_queue USING btree (next_attempt_at, id) WHERE ((status)::text = 'failed'::text);
 
 -- Name: workspace_api_keys_created_by_idx; Type: INDEX; Schema: public; Owner: -
 
@@ -6330,7 +6532,7 @@ CREATE POLICY "Audit logs are viewable by workspace admins and platform admins" 
 
 -- Name: billing_line_items Billing line items are viewable by members and platform staff; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Billing line items are viewable by members and platform staff" ON public.billing_line_items FOR SELECT TO authenticated USING ((( SELECT private.is_workspace_member(billing_line_items.workspace_id) AS is_workspace_member) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Billing line items are viewable by members and platform staff" ON public.billing_line_items FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
 
 -- Name: call_events Call events are viewable by workspace members; Type: POLICY; Schema: public; Owner: -
 
@@ -6362,7 +6564,7 @@ CREATE POLICY "Conversations can be closed by workspace members" ON public.conve
 
 -- Name: wallet_ledger Ledger entries are viewable by members and platform staff; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Ledger entries are viewable by members and platform staff" ON public.wallet_ledger FOR SELECT TO authenticated USING ((( SELECT private.is_workspace_member(wallet_ledger.workspace_id) AS is_workspace_member) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Ledger entries are viewable by members and platform staff" ON public.wallet_ledger FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
 
 -- Name: workspace_users Memberships are viewable by workspace members and platform staf; Type: POLICY; Schema: public; Owner: -
 
@@ -6386,7 +6588,7 @@ CREATE POLICY "Messages are viewable by workspace members" ON public.messages FO
 
 -- Name: payments Payments are viewable by workspace admins and platform support; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Payments are viewable by workspace admins and platform support" ON public.payments FOR SELECT TO authenticated USING ((( SELECT private.is_workspace_admin(payments.workspace_id) AS is_workspace_admin) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Payments are viewable by workspace admins and platform support" ON public.payments FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.admin_workspace_ids() AS admin_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
 
 -- Name: plan_limits Plan limits are viewable by signed-in users; Type: POLICY; Schema: public; Owner: -
 
@@ -6434,11 +6636,11 @@ CREATE POLICY "SMS events are viewable by workspace members" ON public.sms_event
 
 -- Name: subscriptions Subscriptions are viewable by workspace members and platform su; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Subscriptions are viewable by workspace members and platform su" ON public.subscriptions FOR SELECT TO authenticated USING ((( SELECT private.is_workspace_member(subscriptions.workspace_id) AS is_workspace_member) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Subscriptions are viewable by workspace members and platform su" ON public.subscriptions FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
 
 -- Name: tier_snapshots Tier snapshots are viewable by members and platform staff; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Tier snapshots are viewable by members and platform staff" ON public.tier_snapshots FOR SELECT TO authenticated USING ((( SELECT private.is_workspace_member(tier_snapshots.workspace_id) AS is_workspace_member) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Tier snapshots are viewable by members and platform staff" ON public.tier_snapshots FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
 
 -- Name: unknown_phone Unknown phone numbers are viewable by platform admins; Type: POLICY; Schema: public; Owner: -
 
@@ -6446,11 +6648,11 @@ CREATE POLICY "Unknown phone numbers are viewable by platform admins" ON public.
 
 -- Name: usage_events Usage events are viewable by members and platform staff; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Usage events are viewable by members and platform staff" ON public.usage_events FOR SELECT TO authenticated USING ((( SELECT private.is_workspace_member(usage_events.workspace_id) AS is_workspace_member) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Usage events are viewable by members and platform staff" ON public.usage_events FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
 
 -- Name: usage_limits Usage limits are viewable by members and platform staff; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Usage limits are viewable by members and platform staff" ON public.usage_limits FOR SELECT TO authenticated USING ((( SELECT private.is_workspace_member(usage_limits.workspace_id) AS is_workspace_member) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Usage limits are viewable by members and platform staff" ON public.usage_limits FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
 
 -- Name: usage_metrics Usage metrics are viewable by signed-in users; Type: POLICY; Schema: public; Owner: -
 
@@ -6458,7 +6660,7 @@ CREATE POLICY "Usage metrics are viewable by signed-in users" ON public.usage_me
 
 -- Name: workspace_wallets Wallets are viewable by workspace members and platform staff; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Wallets are viewable by workspace members and platform staff" ON public.workspace_wallets FOR SELECT TO authenticated USING ((( SELECT private.is_workspace_member(workspace_wallets.workspace_id) AS is_workspace_member) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Wallets are viewable by workspace members and platform staff" ON public.workspace_wallets FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
 
 -- Name: webhook_queue Webhook deliveries are viewable by platform admins; Type: POLICY; Schema: public; Owner: -
 
@@ -6768,9 +6970,9 @@ GRANT ALL ON FUNCTION private._retry_failed_webhooks(max_count integer) TO servi
 REVOKE ALL ON FUNCTION private._revoke_api_key(key_id uuid, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._revoke_api_key(key_id uuid, reason text) TO authenticated;
 
--- Name: FUNCTION _run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean, headers jsonb, raw_body text, url text); Type: ACL; Schema: private; Owner: -
+-- Name: FUNCTION _run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean, headers jsonb, raw_body text, url text, stored_as_processed boolean); Type: ACL; Schema: private; Owner: -
 
-REVOKE ALL ON FUNCTION private._run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean, headers jsonb, raw_body text, url text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION private._run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean, headers jsonb, raw_body text, url text, stored_as_processed boolean) FROM PUBLIC;
 
 -- Name: FUNCTION _set_workspace_status(workspace_id uuid, status text, reason text); Type: ACL; Schema: private; Owner: -
 
