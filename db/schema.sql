@@ -934,13 +934,73 @@ begin
         end if;
     end if;
 
-    update public.workspace_wallets as w
-    set balance = w.balance - _deduct_credits.amount, updated_at = pg_catalog.now()
-    where w.workspace_id = _deduct_credits.workspace_id and w.balance >= _deduct_credits.amount
-    returning w.balance into v_balance;
+    if _deduct_credits.idempotency_key is null then
+        -- Keyless: the debit and its ledger row in one statement. Its executor, the
+        -- ledger INSERT's included, is set up before the UPDATE takes the row lock
+        -- (held to commit), so under the lock only the two writes run: on one hot
+        -- wallet that is what bounds throughput. No key, nothing to conflict with:
+        -- a plain INSERT, without ON CONFLICT's speculative insertion.
+        with debited as (
+            update public.workspace_wallets as w
+            set balance = w.balance - _deduct_credits.amount, updated_at = pg_catalog.now()
+            where w.workspace_id = _deduct_credits.workspace_id and w.balance >= _deduct_credits.amount
+            returning w.balance
+        )
 
-    if not found then
-        -- A same-key call may have committed while this one waited for the row.
+        insert into public.wallet_ledger (
+            workspace_id, kind, amount, balance_after, reason, idempotency_key, actor_id, actor_role
+        )
+        select
+            _deduct_credits.workspace_id,
+            'deduct',
+            -_deduct_credits.amount,
+            d.balance,
+            _deduct_credits.reason,
+            null,
+            v_actor_id,
+            v_actor_role
+        from debited as d
+        returning id, balance_after into v_transaction_id, v_balance;
+    else
+        update public.workspace_wallets as w
+        set balance = w.balance - _deduct_credits.amount, updated_at = pg_catalog.now()
+        where w.workspace_id = _deduct_credits.workspace_id and w.balance >= _deduct_credits.amount
+        returning w.balance into v_balance;
+
+        if found then
+            insert into public.wallet_ledger (
+                workspace_id, kind, amount, balance_after, reason, idempotency_key, actor_id, actor_role
+            )
+            values (
+                _deduct_credits.workspace_id,
+                'deduct',
+                -_deduct_credits.amount,
+                v_balance,
+                _deduct_credits.reason,
+                _deduct_credits.idempotency_key,
+                v_actor_id,
+                v_actor_role
+            )
+            on conflict (workspace_id, idempotency_key) where idempotency_key is not null do nothing
+            returning id into v_transaction_id;
+
+            if v_transaction_id is null then
+                -- Lost the race to a same-key call that committed first: give the amount
+                -- back (the row lock is still ours) and answer that call's result.
+                update public.workspace_wallets as w
+                set balance = w.balance + _deduct_credits.amount
+                where w.workspace_id = _deduct_credits.workspace_id;
+                return private._credit_replay(
+                    'deduct', _deduct_credits.workspace_id, _deduct_credits.amount,
+                    _deduct_credits.reason, _deduct_credits.idempotency_key
+                );
+            end if;
+        end if;
+    end if;
+
+    if v_transaction_id is null then
+        -- Nothing debited: the wallet is short, or missing. A same-key call may have
+        -- committed while this one waited for the row.
         if _deduct_credits.idempotency_key is not null then
             v_replay := private._credit_replay(
                 'deduct', _deduct_credits.workspace_id, _deduct_credits.amount,
@@ -968,53 +1028,6 @@ begin
                 _deduct_credits.workspace_id, coalesce(v_balance, 0), _deduct_credits.amount
             ),
             hint = 'Grant or buy credits, then retry.';
-    end if;
-
-    -- Without a key there is nothing to conflict with: a plain INSERT skips the
-    -- speculative insertion ON CONFLICT costs, while the wallet row is locked.
-    if _deduct_credits.idempotency_key is null then
-        insert into public.wallet_ledger (
-            workspace_id, kind, amount, balance_after, reason, idempotency_key, actor_id, actor_role
-        )
-        values (
-            _deduct_credits.workspace_id,
-            'deduct',
-            -_deduct_credits.amount,
-            v_balance,
-            _deduct_credits.reason,
-            _deduct_credits.idempotency_key,
-            v_actor_id,
-            v_actor_role
-        )
-        returning id into v_transaction_id;
-    else
-        insert into public.wallet_ledger (
-            workspace_id, kind, amount, balance_after, reason, idempotency_key, actor_id, actor_role
-        )
-        values (
-            _deduct_credits.workspace_id,
-            'deduct',
-            -_deduct_credits.amount,
-            v_balance,
-            _deduct_credits.reason,
-            _deduct_credits.idempotency_key,
-            v_actor_id,
-            v_actor_role
-        )
-        on conflict (workspace_id, idempotency_key) where idempotency_key is not null do nothing
-        returning id into v_transaction_id;
-    end if;
-
-    if v_transaction_id is null then
-        -- Lost the race to a same-key call that committed first: give the amount back
-        -- (the row lock is still ours) and answer that call's result.
-        update public.workspace_wallets as w
-        set balance = w.balance + _deduct_credits.amount
-        where w.workspace_id = _deduct_credits.workspace_id;
-        return private._credit_replay(
-        'deduct', _deduct_credits.workspace_id, _deduct_credits.amount,
-        _deduct_credits.reason, _deduct_credits.idempotency_key
-    );
     end if;
 
     if v_balance = 0 then
