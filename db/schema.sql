@@ -1443,16 +1443,9 @@ declare
     v_original_id bigint;
     v_original_status text;
     v_result jsonb;
-    v_material text[];
+    v_material jsonb;
 begin
-    -- private._webhooks_backend_caller()'s rule, inlined on this hot path (each
-    -- call of a function with a pinned search_path saves and restores settings).
-    if not (case
-        when nullif(pg_catalog.current_setting('request.jwt.claims', true), '') is not null
-            or nullif(pg_catalog.current_setting('request.jwt.claim.role', true), '') is not null
-            then coalesce(auth.role(), '') = 'service_role'
-        else pg_catalog.current_setting('role') in ('none', 'service_role')
-    end) then
+    if not private._webhooks_backend_caller() then
         raise exception using
             errcode = '42501',
             message = 'not_allowed',
@@ -1508,13 +1501,8 @@ begin
     end if;
 
     v_class := private._classify_webhook(_ingest_webhook.provider, _ingest_webhook.payload, v_headers);
-    -- The signature-bearing headers (private._webhook_signature_material, inlined).
-    v_material := case _ingest_webhook.provider
-        when 'twilio' then array['x-twilio-signature', 'x-twilio-webhooks-signature-settings']
-        when 'meta' then array['x-hub-signature-256']
-        when 'standard' then array['webhook-id', 'webhook-timestamp', 'webhook-signature']
-        when 'paymob' then array['hmac']
-    end;
+    -- The signature-bearing headers of this delivery, computed once for the probe.
+    v_material := private._webhook_signature_material(_ingest_webhook.provider, v_headers);
 
     -- A byte-identical copy of a delivery whose signature was verified (the usual
     -- provider redelivery) is authentic by construction: it is stored as a
@@ -1531,11 +1519,7 @@ begin
             and q.payload = _ingest_webhook.payload
             and q.url is not distinct from _ingest_webhook.url
             and q.raw_body is not distinct from _ingest_webhook.raw_body
-            and pg_catalog.jsonb_build_array(
-                q.headers -> v_material[1], q.headers -> v_material[2], q.headers -> v_material[3]
-            ) = pg_catalog.jsonb_build_array(
-                v_headers -> v_material[1], v_headers -> v_material[2], v_headers -> v_material[3]
-            )
+            and private._webhook_signature_material(q.provider, q.headers) = v_material
     ),
 
     copy as (
@@ -3207,8 +3191,6 @@ declare
     v_token text;
     v_parts text[];
     v_other_url text;
-    v_blind_key bytea;
-    v_given bytea;
 begin
     if coalesce(v_signature, '') = '' then
         return 'missing_signature';
@@ -3254,17 +3236,12 @@ begin
     end if;
 
     v_token := private.vault_secret('twilio_auth_token');
-    -- private._constant_time_equals, inlined: both sides HMAC-ed with a fresh random
-    -- key, so the early exit of bytea equality tells nothing about the signature.
-    v_blind_key := extensions.gen_random_bytes(32);
-    v_given := extensions.hmac(pg_catalog.convert_to(v_signature, 'UTF8'), v_blind_key, 'sha256');
-    if extensions.hmac(
+    if private._constant_time_equals(
         pg_catalog.convert_to(
             private._twilio_signature(v_token, _verify_twilio_signature.url, v_params, v_algorithm), 'UTF8'
         ),
-        v_blind_key,
-        'sha256'
-    ) = v_given then
+        pg_catalog.convert_to(v_signature, 'UTF8')
+    ) then
         return null;
     end if;
 
@@ -3276,11 +3253,10 @@ begin
             else v_parts[1] || v_parts[2] || case when pg_catalog.lower(v_parts[1]) = 'https://' then ':443' else ':80' end
                 || v_parts[3]
         end;
-        if extensions.hmac(
+        if private._constant_time_equals(
             pg_catalog.convert_to(private._twilio_signature(v_token, v_other_url, v_params, v_algorithm), 'UTF8'),
-            v_blind_key,
-            'sha256'
-        ) = v_given then
+            pg_catalog.convert_to(v_signature, 'UTF8')
+        ) then
             return null;
         end if;
     end if;

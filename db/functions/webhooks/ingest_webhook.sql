@@ -51,16 +51,9 @@ declare
     v_original_id bigint;
     v_original_status text;
     v_result jsonb;
-    v_material text[];
+    v_material jsonb;
 begin
-    -- private._webhooks_backend_caller()'s rule, inlined on this hot path (each
-    -- call of a function with a pinned search_path saves and restores settings).
-    if not (case
-        when nullif(pg_catalog.current_setting('request.jwt.claims', true), '') is not null
-            or nullif(pg_catalog.current_setting('request.jwt.claim.role', true), '') is not null
-            then coalesce(auth.role(), '') = 'service_role'
-        else pg_catalog.current_setting('role') in ('none', 'service_role')
-    end) then
+    if not private._webhooks_backend_caller() then
         raise exception using
             errcode = '42501',
             message = 'not_allowed',
@@ -116,13 +109,8 @@ begin
     end if;
 
     v_class := private._classify_webhook(_ingest_webhook.provider, _ingest_webhook.payload, v_headers);
-    -- The signature-bearing headers (private._webhook_signature_material, inlined).
-    v_material := case _ingest_webhook.provider
-        when 'twilio' then array['x-twilio-signature', 'x-twilio-webhooks-signature-settings']
-        when 'meta' then array['x-hub-signature-256']
-        when 'standard' then array['webhook-id', 'webhook-timestamp', 'webhook-signature']
-        when 'paymob' then array['hmac']
-    end;
+    -- The signature-bearing headers of this delivery, computed once for the probe.
+    v_material := private._webhook_signature_material(_ingest_webhook.provider, v_headers);
 
     -- A byte-identical copy of a delivery whose signature was verified (the usual
     -- provider redelivery) is authentic by construction: it is stored as a
@@ -139,11 +127,7 @@ begin
             and q.payload = _ingest_webhook.payload
             and q.url is not distinct from _ingest_webhook.url
             and q.raw_body is not distinct from _ingest_webhook.raw_body
-            and pg_catalog.jsonb_build_array(
-                q.headers -> v_material[1], q.headers -> v_material[2], q.headers -> v_material[3]
-            ) = pg_catalog.jsonb_build_array(
-                v_headers -> v_material[1], v_headers -> v_material[2], v_headers -> v_material[3]
-            )
+            and private._webhook_signature_material(q.provider, q.headers) = v_material
     ),
 
     copy as (
