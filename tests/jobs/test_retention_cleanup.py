@@ -1,0 +1,248 @@
+"""run_retention_cleanup: expired rows go, everything else stays, every run is logged."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg.types.json import Jsonb
+
+from harness.rpc import ANON, RpcError, user
+
+
+def _delivery(db: psycopg.Connection, status: str, age_days: int) -> int:
+    return db.execute(
+        """
+        insert into public.webhook_queue (provider, idempotency_key, status, payload, received_at)
+        values ('twilio', %s, %s, %s, now() - make_interval(days => %s))
+        returning id
+        """,
+        ("sms:SM" + uuid.uuid4().hex, status, Jsonb({"MessageSid": "SM0"}), age_days),
+    ).fetchone()[0]
+
+
+def _unknown(db: psycopg.Connection, last_seen_days: int) -> int:
+    return db.execute(
+        """
+        insert into public.unknown_phone (provider, channel_type, phone_number, first_seen_at, last_seen_at)
+        values ('twilio', 'sms', %s, now() - interval '400 days', now() - make_interval(days => %s))
+        returning id
+        """,
+        ("+1555" + str(uuid.uuid4().int)[:7], last_seen_days),
+    ).fetchone()[0]
+
+
+def _alert(db: psycopg.Connection, acknowledged_days: int | None) -> int:
+    return db.execute(
+        """
+        insert into public.alerts (type, dedupe_key, message, created_at, acknowledged_at)
+        values ('probe', %s, 'probe', now() - interval '400 days',
+                case when %s::int is null then null else now() - make_interval(days => %s::int) end)
+        returning id
+        """,
+        ("probe:" + uuid.uuid4().hex, acknowledged_days, acknowledged_days),
+    ).fetchone()[0]
+
+
+def _job_run(db: psycopg.Connection, age_days: int) -> int:
+    return db.execute(
+        """
+        insert into public.job_runs (job_name, status, started_by_role, started_at, finished_at)
+        values ('probe', 'succeeded', 'postgres', now() - make_interval(days => %s), now() - make_interval(days => %s))
+        returning id
+        """,
+        (age_days, age_days),
+    ).fetchone()[0]
+
+
+def _counter(db: psycopg.Connection, ws: Any, bucket: str, age_days: int) -> None:
+    db.execute(
+        """
+        insert into private.rate_limit_counters (workspace_id, bucket, window_start, hits)
+        values (%s, %s, date_trunc('minute', now()) - make_interval(days => %s), 1)
+        """,
+        (ws.id, bucket, age_days),
+    )
+
+
+def _exists(db: psycopg.Connection, table: str, id_: int) -> bool:
+    return db.execute(f"select exists (select from public.{table} where id = %s)", (id_,)).fetchone()[0]
+
+
+def test_expired_rows_are_deleted_and_everything_else_is_kept(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+    ws = factories.workspace()
+    old_done = [_delivery(db, s, 31) for s in ("processed", "duplicate", "rejected", "unknown_phone")]
+    old_failed = _delivery(db, "failed", 400)  # waiting for a retry: never expires
+    recent = _delivery(db, "processed", 29)
+    dead_old, dead_recent = _delivery(db, "dead_letter", 91), _delivery(db, "dead_letter", 60)
+    unknown_old, unknown_recent = _unknown(db, 91), _unknown(db, 10)
+    acked_old, acked_recent, open_old = _alert(db, 181), _alert(db, 30), _alert(db, None)
+    run_old, run_recent = _job_run(db, 181), _job_run(db, 30)
+    _counter(db, ws, "api", 2)  # a workspace's window not touched for two days
+    _counter(db, ws, "sms", 0)
+
+    result = rpc("run_retention_cleanup")
+
+    assert result["status"] == "succeeded"
+    assert result["errors"] == [] and result["more"] == []
+    assert result["deleted"] == {
+        "webhook_queue": 5, "unknown_phone": 1, "alerts": 1, "job_runs": 1, "rate_limit_counters": 1,
+    }
+    assert not any(_exists(db, "webhook_queue", i) for i in [*old_done, dead_old])
+    assert all(_exists(db, "webhook_queue", i) for i in (old_failed, recent, dead_recent))
+    assert not _exists(db, "unknown_phone", unknown_old) and _exists(db, "unknown_phone", unknown_recent)
+    assert not _exists(db, "alerts", acked_old)
+    assert _exists(db, "alerts", acked_recent) and _exists(db, "alerts", open_old)
+    assert not _exists(db, "job_runs", run_old) and _exists(db, "job_runs", run_recent)
+    windows = db.execute("select count(*) from private.rate_limit_counters where workspace_id = %s", (ws.id,))
+    assert windows.fetchone()[0] == 1
+
+
+def test_audit_logs_billing_data_and_usage_events_are_never_deleted(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+    ws = factories.workspace()
+    rpc("record_usage", {"workspace_id": str(ws.id), "metric": "sms", "quantity": 2})
+    rpc("grant_credits", {"workspace_id": str(ws.id), "amount": 5, "reason": "probe"})
+    rpc("generate_billing_line_items", {"workspace_id": str(ws.id)})
+    # Ten years old: older than any retention window could ever be.
+    db.execute("alter table public.usage_events disable trigger user")
+    db.execute("alter table public.wallet_ledger disable trigger user")
+    db.execute("alter table public.audit_logs disable trigger user")
+    db.execute("update public.usage_events set occurred_at = now() - interval '10 years'")
+    db.execute("update public.wallet_ledger set created_at = now() - interval '10 years'")
+    db.execute("update public.audit_logs set occurred_at = now() - interval '10 years'")
+    db.execute("alter table public.usage_events enable trigger user")
+    db.execute("alter table public.wallet_ledger enable trigger user")
+    db.execute("alter table public.audit_logs enable trigger user")
+    kept = ("audit_logs", "usage_events", "wallet_ledger", "billing_line_items", "tier_snapshots", "usage_limits")
+
+    def counts() -> dict[str, int]:
+        return {t: db.execute(f"select count(*) from public.{t}").fetchone()[0] for t in kept}
+
+    before = counts()
+    assert all(n > 0 for n in before.values()), before
+
+    rpc("run_retention_cleanup")
+
+    assert counts() == before
+
+
+@pytest.mark.parametrize("name", ["audit_logs", "usage_events", "billing_line_items", "wallet_ledger", "payments"])
+def test_retention_cannot_be_configured_for_kept_tables(db, name: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(psycopg.errors.CheckViolation), db.transaction():
+        db.execute(
+            "insert into public.retention_policies (name, keep_days, description) values (%s, 1, 'must not')", (name,)
+        )
+
+
+def test_running_it_again_deletes_nothing_more_and_logs_each_run(rpc, db) -> None:  # type: ignore[no-untyped-def]
+    _delivery(db, "processed", 40)
+    first = rpc("run_retention_cleanup")
+    second = rpc("run_retention_cleanup")
+
+    assert first["deleted"]["webhook_queue"] == 1
+    assert set(second["deleted"].values()) == {0}
+    runs = db.execute(
+        "select id, status, result -> 'deleted', started_by_role from public.job_runs"
+        " where job_name = 'retention_cleanup' order by id"
+    ).fetchall()
+    assert [(r[0], r[1], r[2], r[3]) for r in runs] == [
+        (first["job_run_id"], "succeeded", first["deleted"], "service_role"),
+        (second["job_run_id"], "succeeded", second["deleted"], "service_role"),
+    ]
+
+
+def test_a_failing_step_is_recorded_and_the_other_steps_still_commit(rpc, db) -> None:  # type: ignore[no-untyped-def]
+    expired_delivery, expired_number = _delivery(db, "processed", 40), _unknown(db, 100)
+    db.execute(
+        """
+        create function public.refuse_delete() returns trigger language plpgsql as
+        $$ begin raise exception 'unknown_phone is locked for an investigation'; end $$
+        """
+    )
+    db.execute(
+        "create trigger refuse_delete before delete on public.unknown_phone"
+        " for each statement execute function public.refuse_delete()"
+    )
+
+    first = rpc("run_retention_cleanup")
+    second = rpc("run_retention_cleanup")
+
+    assert first["status"] == "partial"
+    assert first["errors"] == [
+        {"step": "unknown_phone", "sqlstate": "P0001", "message": "unknown_phone is locked for an investigation"}
+    ]
+    assert first["deleted"]["webhook_queue"] == 1 and first["deleted"]["unknown_phone"] == 0
+    assert not _exists(db, "webhook_queue", expired_delivery)
+    assert _exists(db, "unknown_phone", expired_number)
+    logged = db.execute("select status, errors from public.job_runs where id = %s", (first["job_run_id"],)).fetchone()
+    assert logged == ("partial", first["errors"])
+    # One open job_failure alert for the job, however often it fails.
+    assert second["status"] == "partial"
+    alerts = db.execute(
+        "select severity, details ->> 'job_run_id' from public.alerts where type = 'job_failure'"
+        " and dedupe_key = 'job_failure:retention_cleanup'"
+    ).fetchall()
+    assert alerts == [("warning", str(first["job_run_id"]))]
+
+
+def test_a_large_backlog_is_deleted_in_bounded_batches(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+    ws = factories.workspace()
+    db.execute(
+        """
+        insert into private.rate_limit_counters (workspace_id, bucket, window_start, hits)
+        select %s, 'bucket_' || g, date_trunc('minute', now()) - interval '2 days' - make_interval(mins => g), 1
+        from generate_series(1, 50010) as g
+        """,
+        (ws.id,),
+    )
+
+    first = rpc("run_retention_cleanup")
+    second = rpc("run_retention_cleanup")
+
+    assert (first["deleted"]["rate_limit_counters"], first["more"]) == (50000, ["rate_limit_counters"])
+    assert (second["deleted"]["rate_limit_counters"], second["more"]) == (10, [])
+
+
+@pytest.mark.parametrize("caller", ["anon", "authenticated", "platform_admin"])
+def test_only_service_role_runs_it(rpc, db, factories, caller: str) -> None:  # type: ignore[no-untyped-def]
+    expired = _delivery(db, "processed", 40)
+    jwt = {
+        "anon": ANON,
+        "authenticated": user(factories.user().id),
+        "platform_admin": user(factories.platform_admin().id),
+    }[caller]
+
+    with pytest.raises(RpcError) as err:
+        rpc("run_retention_cleanup", as_=jwt)
+
+    assert err.value.sqlstate == "42501"
+    assert _exists(db, "webhook_queue", expired)
+    assert db.execute("select count(*) from public.job_runs").fetchone()[0] == 0
+
+
+def test_runs_of_the_job_never_overlap(connect, db) -> None:  # type: ignore[no-untyped-def]
+    _delivery(db, "processed", 40)
+    first, second = connect(autocommit=False), connect()
+    first.execute("select public.run_retention_cleanup()")  # holds the job's lock until it commits
+    pid = second.execute("select pg_backend_pid()").fetchone()[0]
+    answers: list[Any] = []
+    runner = threading.Thread(target=lambda: answers.append(second.execute("select public.run_retention_cleanup()").fetchone()[0]))
+    runner.start()
+    waiting = False
+    for _ in range(100):
+        waiting = db.execute(
+            "select exists (select from pg_locks where pid = %s and locktype = 'advisory' and not granted)", (pid,)
+        ).fetchone()[0]
+        if waiting:
+            break
+        time.sleep(0.05)
+    assert waiting, "the second run must wait for the first"
+    first.commit()
+    runner.join(timeout=30)
+
+    assert len(answers) == 1
+    assert answers[0]["deleted"]["webhook_queue"] == 0  # the first run had already deleted it
