@@ -98,9 +98,40 @@ def test_the_nightly_job_generates_every_workspace_of_the_period(rpc, factories,
     a, b = factories.workspace(), factories.workspace()
     _record(rpc, a, "sms", 1)
     _record(rpc, b, "sms", 1)
-    written = db.execute("select private.generate_all_billing_line_items(private._usage_period())").fetchone()[0]
-    assert written == 2
-    assert db.execute("select private.generate_all_billing_line_items(private._usage_period())").fetchone()[0] == 0
+    first = db.execute("select private.generate_all_billing_line_items(private._usage_period())").fetchone()[0]
+    again = db.execute("select private.generate_all_billing_line_items(private._usage_period())").fetchone()[0]
+
+    assert (first["status"], first["workspaces"], first["lines_written"]) == ("succeeded", 2, 2)
+    assert (again["status"], again["workspaces"], again["lines_written"]) == ("succeeded", 2, 0)
+    runs = db.execute(
+        "select id, status, result ->> 'lines_written' from public.job_runs"
+        " where job_name = 'billing_line_items' order by id"
+    ).fetchall()
+    assert runs == [(first["job_run_id"], "succeeded", "2"), (again["job_run_id"], "succeeded", "0")]
+
+
+def test_a_workspace_that_fails_in_the_nightly_job_does_not_stop_the_others(rpc, factories, db) -> None:  # type: ignore[no-untyped-def]
+    a, b = factories.workspace(), factories.workspace()
+    _record(rpc, a, "sms", 1)
+    _record(rpc, b, "sms", 1)
+    db.execute(
+        """
+        create function public.refuse_line() returns trigger language plpgsql as
+        $$ begin raise exception 'no lines for %', new.workspace_id; end $$
+        """
+    )
+    db.execute(
+        "create trigger refuse_line before insert on public.billing_line_items for each row"
+        " when (new.workspace_id = '%s') execute function public.refuse_line()" % a.id
+    )
+
+    result = db.execute("select private.generate_all_billing_line_items(private._usage_period())").fetchone()[0]
+
+    assert (result["status"], result["workspaces"], result["lines_written"]) == ("partial", 1, 1)
+    assert result["errors"] == [{"step": str(a.id), "sqlstate": "P0001", "message": f"no lines for {a.id}"}]
+    lines = db.execute("select workspace_id from public.billing_line_items").fetchall()
+    assert lines == [(b.id,)]
+    assert db.execute("select count(*) from public.alerts where type = 'job_failure'").fetchone()[0] == 1
 
 
 def test_line_items_are_for_service_role_and_admins(rpc, factories) -> None:  # type: ignore[no-untyped-def]

@@ -51,12 +51,18 @@ def test_sweeper_processes_the_failed_delivery_once_it_is_due(rpc, sign: Sign, o
     ops.make_due()
     summary = rpc("retry_failed_webhooks", {})
 
+    run_id = summary.pop("job_run_id")
     assert summary == {"retried": 1, "succeeded": 1, "dead_lettered": 0, "failed": 0, "rejected": 0}
     row = ops.webhook(result["webhook_id"])
     assert (row["status"], row["attempts"], row["last_error"], row["next_attempt_at"]) == ("processed", 2, None, None)
     assert ops.count("sms_events") == 1
     assert ops.usage(agent.workspace_id, "sms") == 1  # type: ignore[attr-defined]
-    assert rpc("retry_failed_webhooks", {})["retried"] == 0
+    assert rpc("retry_failed_webhooks", {}) == {
+        "retried": 0, "succeeded": 0, "dead_lettered": 0, "failed": 0, "rejected": 0,
+    }
+    # The sweep that did work is in the jobs' log; the empty ones are not.
+    runs = ops.db.execute("select id, job_name, status, result from public.job_runs").fetchall()
+    assert runs == [(run_id, "webhook_retry_sweeper", "succeeded", summary)]
 
 
 def test_retry_backoff_doubles_after_each_failed_attempt(rpc, sign: Sign, ops: Ops, db: psycopg.Connection) -> None:

@@ -64,34 +64,75 @@ comment on function private._generate_billing_line_items(uuid, date) is
 revoke all on function private._generate_billing_line_items(uuid, date) from public;
 
 -- private.generate_all_billing_line_items: every workspace with usage in the period
--- (the nightly job). Returns the number of lines written.
+-- (the nightly job, logged in job_runs as billing_line_items).
+--
+--   select private.generate_all_billing_line_items('2026-11-01');
+--   -> {job_run_id, status, period_start, workspaces, lines_written, errors}
+--
+-- Each workspace is a step in its own sub-transaction: one that fails is
+-- recorded in the run's errors (status partial, one job_failure alert) and the
+-- others still get their lines. Running it again rewrites nothing unchanged.
+-- It returned the number of lines once; a return type cannot be replaced in place.
+drop function if exists private.generate_all_billing_line_items(date);
+
 create or replace function private.generate_all_billing_line_items(period_start date)
-returns integer
+returns jsonb
 language plpgsql
 volatile
 security definer
 set search_path = ''
 as $$
 declare
+    v_period date := pg_catalog.date_trunc('month', generate_all_billing_line_items.period_start)::date;
+    v_run bigint;
     v_workspace_id uuid;
+    v_workspaces integer := 0;
     v_total integer := 0;
+    v_errors jsonb := '[]';
+    v_state text;
+    v_message text;
+    v_status text;
 begin
+    if v_period is null then
+        raise exception using errcode = '22023', message = 'invalid_period', detail = 'period_start is null';
+    end if;
+    v_run := private._job_run_start('billing_line_items', pg_catalog.jsonb_build_object('period_start', v_period));
     for v_workspace_id in
         select distinct ul.workspace_id
         from public.usage_limits as ul
-        where ul.period_start = generate_all_billing_line_items.period_start
+        where ul.period_start = v_period
         order by ul.workspace_id
     loop
-        v_total := v_total + private._generate_billing_line_items(
-            v_workspace_id, generate_all_billing_line_items.period_start
-        );
+        begin
+            v_total := v_total + private._generate_billing_line_items(v_workspace_id, v_period);
+            v_workspaces := v_workspaces + 1;
+        exception when others then
+            get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
+            v_errors := v_errors || private._job_step_error(v_workspace_id::text, v_state, v_message);
+        end;
     end loop;
-    return v_total;
+    v_status := private._job_run_finish(
+        v_run,
+        pg_catalog.jsonb_build_object(
+            'period_start', v_period, 'workspaces', v_workspaces, 'lines_written', v_total
+        ),
+        v_errors,
+        -- A period with no usage at all is a success, not a failure.
+        case when v_workspaces > 0 or pg_catalog.jsonb_array_length(v_errors) = 0 then 1 else 0 end
+    );
+    return pg_catalog.jsonb_build_object(
+        'job_run_id', v_run,
+        'status', v_status,
+        'period_start', v_period,
+        'workspaces', v_workspaces,
+        'lines_written', v_total,
+        'errors', v_errors
+    );
 end
 $$;
 
 comment on function private.generate_all_billing_line_items(date) is
-'Regenerate billing_line_items of a period for every workspace with usage in it (pg_cron, nightly).';
+'Regenerate billing_line_items of a period for every workspace with usage in it (pg_cron, nightly; logged in job_runs).';
 revoke all on function private.generate_all_billing_line_items(date) from public;
 
 -- public.generate_billing_line_items: the API entry point.

@@ -10,9 +10,13 @@
 -- end, so other sessions only ever see finished runs. Runs of one job never
 -- overlap: the start takes a transaction-scoped advisory lock on the job's
 -- name, so a run by hand while pg_cron's is going waits for it, then does its
--- own (idempotent) work.
+-- own (idempotent) work. A job built to run concurrently with itself (the
+-- webhook sweeper: SKIP LOCKED) passes exclusive => false.
 
-create or replace function private._job_run_start(job_name text, params jsonb default '{}')
+-- exclusive was added: the two-argument version would stay as an ambiguous overload.
+drop function if exists private._job_run_start(text, jsonb);
+
+create or replace function private._job_run_start(job_name text, params jsonb default '{}', exclusive boolean default true)
 returns bigint
 language plpgsql
 volatile
@@ -23,7 +27,9 @@ declare
     v_id bigint;
 begin
     -- Class 4242 keeps these keys apart from other advisory locks (the migration runner's).
-    perform pg_catalog.pg_advisory_xact_lock(4242, pg_catalog.hashtext(_job_run_start.job_name));
+    if _job_run_start.exclusive then
+        perform pg_catalog.pg_advisory_xact_lock(4242, pg_catalog.hashtext(_job_run_start.job_name));
+    end if;
     insert into public.job_runs (job_name, params, started_by, started_by_role)
     values (
         _job_run_start.job_name,
@@ -36,9 +42,9 @@ begin
 end
 $$;
 
-comment on function private._job_run_start(text, jsonb) is
-'Log the start of a job run (one run of a job at a time: waits for a running one); returns the job_runs id.';
-revoke all on function private._job_run_start(text, jsonb) from public;
+comment on function private._job_run_start(text, jsonb, boolean) is
+'Log the start of a job run (exclusive: one run of the job at a time, waiting for a running one); returns its id.';
+revoke all on function private._job_run_start(text, jsonb, boolean) from public;
 
 -- One entry of job_runs.errors.
 create or replace function private._job_step_error(step text, sqlstate text, message text)

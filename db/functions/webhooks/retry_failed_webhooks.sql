@@ -22,6 +22,8 @@ declare
     v_dead integer := 0;
     v_failed integer := 0;
     v_rejected integer := 0;
+    v_summary jsonb;
+    v_run bigint;
 begin
     if not private._webhooks_backend_caller() then
         raise exception using
@@ -58,13 +60,27 @@ begin
         end case;
     end loop;
 
-    return pg_catalog.jsonb_build_object(
+    v_summary := pg_catalog.jsonb_build_object(
         'retried', v_retried,
         'succeeded', v_succeeded,
         'dead_lettered', v_dead,
         'failed', v_failed,
         'rejected', v_rejected
     );
+    -- A sweep that retried something is logged in job_runs; the empty sweeps of a
+    -- quiet minute are not (pg_cron's own history has every run), so the log
+    -- shows the sweeps that did work. Not exclusive: sweepers run side by side.
+    -- A retry that fails again is the row's outcome (failed, or dead_letter with
+    -- its alert), not a failure of the sweep.
+    if v_retried > 0 then
+        v_run := private._job_run_start(
+            'webhook_retry_sweeper', pg_catalog.jsonb_build_object('max_count', _retry_failed_webhooks.max_count),
+            exclusive => false
+        );
+        perform private._job_run_finish(v_run, v_summary);
+        v_summary := v_summary || pg_catalog.jsonb_build_object('job_run_id', v_run);
+    end if;
+    return v_summary;
 end
 $$;
 
@@ -77,7 +93,7 @@ grant execute on function private._retry_failed_webhooks(integer) to service_rol
 --
 --   select public.retry_failed_webhooks();          -- up to 100 due rows
 --   select public.retry_failed_webhooks(max_count => 500);
---   -> {retried, succeeded, dead_lettered, failed, rejected}
+--   -> {retried, succeeded, dead_lettered, failed, rejected, job_run_id (when it retried any)}
 --
 -- Who: service_role and pg_cron. Failed deliveries are retried with exponential
 -- backoff (1, 2, 4, 8, 16 minutes by default); after the last attempt a row
