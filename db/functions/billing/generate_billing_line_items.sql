@@ -132,7 +132,8 @@ end
 $$;
 
 comment on function private.generate_all_billing_line_items(date) is
-'Regenerate billing_line_items of a period for every workspace with usage in it (pg_cron, nightly; logged in job_runs).';
+'Regenerate billing_line_items of a period for every workspace with usage in it '
+'(pg_cron, nightly; logged in job_runs).';
 revoke all on function private.generate_all_billing_line_items(date) from public;
 
 -- public.generate_billing_line_items: the API entry point.

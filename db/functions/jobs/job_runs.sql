@@ -16,7 +16,11 @@
 -- exclusive was added: the two-argument version would stay as an ambiguous overload.
 drop function if exists private._job_run_start(text, jsonb);
 
-create or replace function private._job_run_start(job_name text, params jsonb default '{}', exclusive boolean default true)
+create or replace function private._job_run_start(
+    job_name text,
+    params jsonb default '{}',
+    exclusive boolean default true
+)
 returns bigint
 language plpgsql
 volatile
