@@ -1,0 +1,12 @@
+-- weekly_insights: a workspace's members and platform staff read its weekly
+-- figures. Only generate_weekly_insights (definer code) writes them, so there is
+-- no write policy and no write grant. The array form evaluates the membership
+-- helper once per statement (see private.member_workspace_ids).
+select private._drop_policies('public.weekly_insights');
+
+create policy "Weekly insights are viewable by workspace members and platform staff"
+on public.weekly_insights for select to authenticated
+using (
+    workspace_id = any((select private.member_workspace_ids())::uuid[])
+    or (select private.is_support())
+);
