@@ -89,6 +89,26 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from harness.audit import render, run_audit
+
+    with psycopg.connect(project.resolve_database_url(args.database_url), autocommit=True) as conn:
+        report = run_audit(conn)
+    text = render(report)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as f:
+            f.write(text)
+        _out(f"wrote {args.output}: {report.verdict}")
+    else:
+        _out(text.rstrip())
+    if report.failed:
+        names = ", ".join(r.check.name for r in report.failed)
+        raise RuntimeError(f"{report.verdict}: {len(report.failed)} check(s) failed: {names}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from harness.demo import run
 
@@ -113,6 +133,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "lint": (cmd_lint, "sqlfluff and the destructive-migration guard over db/"),
     "demo": (cmd_demo, "an end-to-end scenario on the local cluster"),
     "schema": (cmd_schema, "write db/schema.sql, the normalised dump of public and private (--check: compare only)"),
+    "audit": (cmd_audit, "the security audit and readiness report of a live database (non-zero when a check fails)"),
 }
 
 
@@ -126,6 +147,8 @@ def parser() -> argparse.ArgumentParser:
             cmd.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
         if name == "schema":
             cmd.add_argument("--check", action="store_true", help="exit non-zero when db/schema.sql is stale")
+        if name == "audit":
+            cmd.add_argument("--output", help="write the Markdown report to this file instead of printing it")
     return root
 
 
