@@ -109,6 +109,26 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_drill(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from harness.restore_drill import run_drill
+
+    report = run_drill(
+        project.resolve_database_url(args.database_url),
+        keep_dump=Path(args.keep_dump) if args.keep_dump else None,
+        keep_database=args.keep_database,
+        out=_out,
+    )
+    for problem in report.problems:
+        _out(f"DIFFERENT  {problem}")
+    if not report.ok:
+        raise RuntimeError(f"restore drill failed: {len(report.problems)} difference(s), first: {report.problems[0]}")
+    total = report.seconds["dump"] + report.seconds["restore"]
+    _out(f"restore drill passed: {len(report.tables)} tables identical; dump + restore took {total:.1f} s")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from harness.demo import run
 
@@ -133,6 +153,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "lint": (cmd_lint, "sqlfluff and the destructive-migration guard over db/"),
     "demo": (cmd_demo, "an end-to-end scenario on the local cluster"),
     "schema": (cmd_schema, "write db/schema.sql, the normalised dump of public and private (--check: compare only)"),
+    "drill": (cmd_drill, "restore drill: dump, restore into a new database, compare every table and the schema"),
     "audit": (cmd_audit, "the security audit and readiness report of a live database (non-zero when a check fails)"),
 }
 
@@ -147,6 +168,9 @@ def parser() -> argparse.ArgumentParser:
             cmd.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
         if name == "schema":
             cmd.add_argument("--check", action="store_true", help="exit non-zero when db/schema.sql is stale")
+        if name == "drill":
+            cmd.add_argument("--keep-dump", help="keep the dump (the restore point) at this path")
+            cmd.add_argument("--keep-database", action="store_true", help="keep the restored copy")
         if name == "audit":
             cmd.add_argument("--output", help="write the Markdown report to this file instead of printing it")
     return root
