@@ -324,6 +324,20 @@ def test_every_run_is_logged_in_job_runs(rpc, db, factories) -> None:  # type: i
     assert run["errors"] == [] and run["finished_at"] is not None
 
 
+def test_insights_outlive_the_purge_of_their_job_run(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+    ws = workspace(db, factories)
+    call(db, ws, "completed", at(WEEK), minutes=6)
+    run = rpc("generate_weekly_insights", {"week_start": WEEK.isoformat()})["job_run_id"]
+    db.execute("update public.job_runs set started_at = now() - interval '400 days' where id = %s", (run,))
+
+    cleanup = rpc("run_retention_cleanup")
+
+    assert cleanup["status"] == "succeeded" and cleanup["deleted"]["job_runs"] == 1
+    kept = insight(db, ws)
+    assert kept is not None and kept["job_run_id"] is None
+    assert without_change(kept) == zeros(calls=1, call_minutes=6)
+
+
 def test_suspended_and_disabled_workspaces_get_insights_and_later_ones_do_not(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
     suspended, disabled, later = workspace(db, factories), workspace(db, factories), workspace(db, factories)
     call(db, suspended, "completed", at(WEEK), minutes=4)
