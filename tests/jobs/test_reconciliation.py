@@ -222,6 +222,21 @@ def test_usage_is_counted_on_its_utc_day_whatever_the_session_time_zone(connect,
     assert _counts(result) == (2, 0, 0, 0)
 
 
+def test_a_period_across_a_month_boundary_counts_both_months(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+    ws = _workspace(factories, db)
+    _used(db, ws, "sms", 3, datetime.datetime(2026, 10, 31, 23, 30, tzinfo=UTC))  # billing period October
+    _used(db, ws, "sms", 4, datetime.datetime(2026, 11, 1, 0, 30, tzinfo=UTC))  # billing period November
+    _reported(db, ws, "sms", 3, datetime.date(2026, 10, 31))
+    _reported(db, ws, "sms", 9, datetime.date(2026, 11, 1))
+
+    result = _run(rpc, datetime.date(2026, 10, 31), datetime.date(2026, 11, 2))
+
+    assert _counts(result) == (1, 1, 0, 0)
+    assert [(i[2], i[4], i[5]) for i in _items(db, result["run_id"])] == [
+        (datetime.date(2026, 11, 1), Decimal(4), Decimal(9))
+    ]
+
+
 def test_rerunning_a_period_gives_the_same_report_and_raises_one_alert(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
     ws = _workspace(factories, db)
     _used(db, ws, "call_minutes", 10, D1)
