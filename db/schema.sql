@@ -1271,6 +1271,146 @@ $$;
 
 COMMENT ON FUNCTION private._generate_billing_line_items(workspace_id uuid, period_start date) IS '(Re)generate a workspace''s billing_line_items for a period from its usage_events; returns lines written.';
 
+-- Name: _generate_weekly_insights(date); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._generate_weekly_insights(week_start date DEFAULT NULL::date) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_today date := (pg_catalog.now() at time zone 'UTC')::date;
+    v_week date := coalesce(
+        _generate_weekly_insights.week_start,
+        pg_catalog.date_trunc('week', pg_catalog.now() at time zone 'UTC')::date - 7
+    );
+    v_run bigint;
+    v_workspace uuid;
+    v_current jsonb;
+    v_previous jsonb;
+    v_change jsonb;
+    v_key text;
+    v_errors jsonb := '[]';
+    v_ok integer := 0;
+    v_state text;
+    v_message text;
+    v_status text;
+begin
+    if not pg_catalog.isfinite(v_week) or extract(isodow from v_week) <> 1 then
+        raise exception using
+            errcode = '22023',
+            message = 'invalid_week_start',
+            detail = pg_catalog.format('week_start %s is not a Monday', v_week),
+            hint = 'Pass the Monday (UTC) an ISO week starts on, or null for the last complete week.';
+    end if;
+    if v_week + 7 > v_today then
+        raise exception using
+            errcode = '22023',
+            message = 'week_not_over',
+            detail = pg_catalog.format('the week of %s ends on %s (UTC); today is %s', v_week, v_week + 7, v_today),
+            hint = 'Insights are generated for finished weeks only; pass an earlier Monday or null.';
+    end if;
+
+    v_run := private._job_run_start('weekly_insights', pg_catalog.jsonb_build_object('week_start', v_week));
+    for v_workspace in
+        select w.id from public.workspaces as w
+        where w.created_at < (v_week + 7)::timestamp at time zone 'UTC'
+        order by w.id
+    loop
+        begin
+            v_current := private._weekly_insight_figures(v_workspace, v_week);
+            v_previous := private._weekly_insight_figures(v_workspace, v_week - 7);
+            v_change := '{}';
+            for v_key in select k from pg_catalog.jsonb_object_keys(v_current) as k where k <> 'usage' loop
+                v_change := v_change || pg_catalog.jsonb_build_object(v_key, private._weekly_insight_change(
+                    (v_current ->> v_key)::numeric, (v_previous ->> v_key)::numeric
+                ));
+            end loop;
+            v_change := v_change || pg_catalog.jsonb_build_object('usage', coalesce((
+                select pg_catalog.jsonb_object_agg(m.metric, private._weekly_insight_change(
+                    (v_current -> 'usage' ->> m.metric)::numeric, (v_previous -> 'usage' ->> m.metric)::numeric
+                ))
+                from (
+                    select pg_catalog.jsonb_object_keys(v_current -> 'usage') as metric
+                    union
+                    select pg_catalog.jsonb_object_keys(v_previous -> 'usage')
+                ) as m
+            ), '{}'));
+
+            insert into public.weekly_insights as wi (
+                workspace_id, week_start, calls, call_minutes, failed_calls, sms_inbound, sms_outbound,
+                failed_sms, messages_inbound, messages_outbound, errors, usage, credits_spent, credits_granted,
+                webhook_failures, webhooks_rejected, alerts_raised, change, job_run_id, generated_at
+            )
+            values (
+                v_workspace, v_week,
+                (v_current ->> 'calls')::integer,
+                (v_current ->> 'call_minutes')::bigint,
+                (v_current ->> 'failed_calls')::integer,
+                (v_current ->> 'sms_inbound')::integer,
+                (v_current ->> 'sms_outbound')::integer,
+                (v_current ->> 'failed_sms')::integer,
+                (v_current ->> 'messages_inbound')::integer,
+                (v_current ->> 'messages_outbound')::integer,
+                (v_current ->> 'errors')::integer,
+                v_current -> 'usage',
+                (v_current ->> 'credits_spent')::numeric,
+                (v_current ->> 'credits_granted')::numeric,
+                (v_current ->> 'webhook_failures')::integer,
+                (v_current ->> 'webhooks_rejected')::integer,
+                (v_current ->> 'alerts_raised')::integer,
+                v_change,
+                v_run,
+                pg_catalog.now()
+            )
+            on conflict on constraint weekly_insights_workspace_week_key do update
+            set calls = excluded.calls,
+                call_minutes = excluded.call_minutes,
+                failed_calls = excluded.failed_calls,
+                sms_inbound = excluded.sms_inbound,
+                sms_outbound = excluded.sms_outbound,
+                failed_sms = excluded.failed_sms,
+                messages_inbound = excluded.messages_inbound,
+                messages_outbound = excluded.messages_outbound,
+                errors = excluded.errors,
+                usage = excluded.usage,
+                credits_spent = excluded.credits_spent,
+                credits_granted = excluded.credits_granted,
+                webhook_failures = excluded.webhook_failures,
+                webhooks_rejected = excluded.webhooks_rejected,
+                alerts_raised = excluded.alerts_raised,
+                change = excluded.change,
+                job_run_id = excluded.job_run_id,
+                generated_at = excluded.generated_at;
+            v_ok := v_ok + 1;
+        exception when others then
+            get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
+            v_errors := v_errors || private._job_step_error(v_workspace::text, v_state, v_message);
+        end;
+    end loop;
+
+    v_status := private._job_run_finish(
+        v_run,
+        pg_catalog.jsonb_build_object(
+            'week_start', v_week, 'workspaces', v_ok, 'failed', pg_catalog.jsonb_array_length(v_errors)
+        ),
+        v_errors,
+        v_ok
+    );
+    return pg_catalog.jsonb_build_object(
+        'job_run_id', v_run,
+        'status', v_status,
+        'week_start', v_week,
+        'workspaces', v_ok,
+        'failed', pg_catalog.jsonb_array_length(v_errors),
+        'errors', v_errors
+    );
+end
+$$;
+
+-- Name: FUNCTION _generate_weekly_insights(week_start date); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._generate_weekly_insights(week_start date) IS 'Implementation of public.generate_weekly_insights (definer: writes weekly_insights, logs the run in job_runs).';
+
 -- Name: _grant_credits(uuid, numeric, text, text); Type: FUNCTION; Schema: private; Owner: -
 
 CREATE FUNCTION private._grant_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text DEFAULT NULL::text) RETURNS jsonb
@@ -1657,6 +1797,101 @@ $$;
 -- Name: FUNCTION _ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text); Type: COMMENT; Schema: private; Owner: -
 
 COMMENT ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text) IS 'Implementation of public.ingest_webhook: store raw, verify, deduplicate, process in a sub-transaction.';
+
+-- Name: _job_run_finish(bigint, jsonb, jsonb, integer); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._job_run_finish(job_run_id bigint, result jsonb, errors jsonb DEFAULT '[]'::jsonb, steps_ok integer DEFAULT 1) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_errors jsonb := coalesce(_job_run_finish.errors, '[]');
+    v_status text;
+    v_job_name text;
+begin
+    v_status := case
+        when pg_catalog.jsonb_array_length(v_errors) = 0 then 'succeeded'
+        when _job_run_finish.steps_ok > 0 then 'partial'
+        else 'failed'
+    end;
+    update public.job_runs as r
+    set status = v_status,
+        result = coalesce(_job_run_finish.result, '{}'),
+        errors = v_errors,
+        finished_at = pg_catalog.clock_timestamp()
+    where r.id = _job_run_finish.job_run_id and r.status = 'running'
+    returning r.job_name into v_job_name;
+    if not found then
+        raise exception using
+            errcode = 'P0002',
+            message = 'job_run_not_running',
+            detail = pg_catalog.format('job_run %s', _job_run_finish.job_run_id);
+    end if;
+    if v_status <> 'succeeded' then
+        perform private.raise_alert(
+            'job_failure',
+            'job_failure:' || v_job_name,
+            pg_catalog.format(
+                'job %s run %s %s: %s step(s) failed', v_job_name, _job_run_finish.job_run_id,
+                case v_status when 'failed' then 'failed' else 'partly failed' end,
+                pg_catalog.jsonb_array_length(v_errors)
+            ),
+            null,
+            case v_status when 'failed' then 'critical' else 'warning' end,
+            pg_catalog.jsonb_build_object('job_run_id', _job_run_finish.job_run_id, 'errors', v_errors)
+        );
+    end if;
+    return v_status;
+end
+$$;
+
+-- Name: FUNCTION _job_run_finish(job_run_id bigint, result jsonb, errors jsonb, steps_ok integer); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._job_run_finish(job_run_id bigint, result jsonb, errors jsonb, steps_ok integer) IS 'Record a job run''s result and final status (succeeded/partial/failed); failures raise one job_failure alert per job.';
+
+-- Name: _job_run_start(text, jsonb, boolean); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._job_run_start(job_name text, params jsonb DEFAULT '{}'::jsonb, exclusive boolean DEFAULT true) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_id bigint;
+begin
+    -- Class 4242 keeps these keys apart from other advisory locks (the migration runner's).
+    if _job_run_start.exclusive then
+        perform pg_catalog.pg_advisory_xact_lock(4242, pg_catalog.hashtext(_job_run_start.job_name));
+    end if;
+    insert into public.job_runs (job_name, params, started_by, started_by_role)
+    values (
+        _job_run_start.job_name,
+        coalesce(_job_run_start.params, '{}'),
+        (select auth.uid()),
+        coalesce(nullif((select auth.role()), ''), session_user::text)
+    )
+    returning id into v_id;
+    return v_id;
+end
+$$;
+
+-- Name: FUNCTION _job_run_start(job_name text, params jsonb, exclusive boolean); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._job_run_start(job_name text, params jsonb, exclusive boolean) IS 'Log the start of a job run (exclusive: one run of the job at a time, waiting for a running one); returns its id.';
+
+-- Name: _job_step_error(text, text, text); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._job_step_error(step text, sqlstate text, message text) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+    select pg_catalog.jsonb_build_array(
+        pg_catalog.jsonb_build_object('step', step, 'sqlstate', sqlstate, 'message', message)
+    )
+$$;
+
+-- Name: FUNCTION _job_step_error(step text, sqlstate text, message text); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._job_step_error(step text, sqlstate text, message text) IS 'A one-element array {step, sqlstate, message} to append to a run''s errors.';
 
 -- Name: _messages_masked(); Type: FUNCTION; Schema: private; Owner: -
 
@@ -2628,6 +2863,8 @@ declare
     v_dead integer := 0;
     v_failed integer := 0;
     v_rejected integer := 0;
+    v_summary jsonb;
+    v_run bigint;
 begin
     if not private._webhooks_backend_caller() then
         raise exception using
@@ -2664,13 +2901,27 @@ begin
         end case;
     end loop;
 
-    return pg_catalog.jsonb_build_object(
+    v_summary := pg_catalog.jsonb_build_object(
         'retried', v_retried,
         'succeeded', v_succeeded,
         'dead_lettered', v_dead,
         'failed', v_failed,
         'rejected', v_rejected
     );
+    -- A sweep that retried something is logged in job_runs; the empty sweeps of a
+    -- quiet minute are not (pg_cron's own history has every run), so the log
+    -- shows the sweeps that did work. Not exclusive: sweepers run side by side.
+    -- A retry that fails again is the row's outcome (failed, or dead_letter with
+    -- its alert), not a failure of the sweep.
+    if v_retried > 0 then
+        v_run := private._job_run_start(
+            'webhook_retry_sweeper', pg_catalog.jsonb_build_object('max_count', _retry_failed_webhooks.max_count),
+            exclusive => false
+        );
+        perform private._job_run_finish(v_run, v_summary);
+        v_summary := v_summary || pg_catalog.jsonb_build_object('job_run_id', v_run);
+    end if;
+    return v_summary;
 end
 $$;
 
@@ -2720,6 +2971,384 @@ $$;
 -- Name: FUNCTION _revoke_api_key(key_id uuid, reason text); Type: COMMENT; Schema: private; Owner: -
 
 COMMENT ON FUNCTION private._revoke_api_key(key_id uuid, reason text) IS 'Implementation of public.revoke_api_key (definer: users may only rename keys directly).';
+
+-- Name: _run_reconciliation(date, date); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._run_reconciliation(period_start date, period_end date) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+#variable_conflict use_column
+declare
+    v_max_days constant integer := 93;
+    v_start date := _run_reconciliation.period_start;
+    v_end date := _run_reconciliation.period_end;
+    v_today date := (pg_catalog.now() at time zone 'utc')::date;
+    v_from timestamptz;
+    v_to timestamptz;
+    v_month date;
+    v_job bigint;
+    v_run bigint;
+    v_metrics text[];
+    v_unreconciled text[];
+    v_tolerances jsonb;
+    v_metric text;
+    v_absolute numeric;
+    v_relative numeric;
+    v_matched integer := 0;
+    v_mismatched integer := 0;
+    v_missing_internal integer := 0;
+    v_missing_provider integer := 0;
+    v_step record;
+    v_errors jsonb := '[]';
+    v_ok integer := 0;
+    v_state text;
+    v_message text;
+    v_alert bigint;
+    v_dedupe text;
+    v_status text;
+    v_result jsonb;
+begin
+    if v_start is null or v_end is null then
+        raise exception using
+            errcode = '22023',
+            message = 'period_required',
+            detail = pg_catalog.format('period_start %s, period_end %s',
+                coalesce(v_start::text, 'null'), coalesce(v_end::text, 'null')),
+            hint = 'Pass both dates: the period is [period_start, period_end) in UTC days.';
+    end if;
+    if v_end <= v_start then
+        raise exception using
+            errcode = '22023',
+            message = 'invalid_period',
+            detail = pg_catalog.format('period_start %s, period_end %s', v_start, v_end),
+            hint = 'period_end is exclusive and must be after period_start (yesterday: [today - 1, today)).';
+    end if;
+    if v_end - v_start > v_max_days then
+        raise exception using
+            errcode = '22023',
+            message = 'period_too_long',
+            detail = pg_catalog.format('%s to %s is %s days', v_start, v_end, v_end - v_start),
+            hint = pg_catalog.format('Reconcile at most %s days per run.', v_max_days);
+    end if;
+    if v_end > v_today then
+        raise exception using
+            errcode = '22023',
+            message = 'period_not_ended',
+            detail = pg_catalog.format('period_end %s is after today %s (UTC)', v_end, v_today),
+            hint = 'Only whole past UTC days are reconciled; period_end may be today at the latest.';
+    end if;
+
+    v_from := v_start::timestamp at time zone 'utc';
+    v_to := v_end::timestamp at time zone 'utc';
+    -- usage_events.period_start is the UTC month of occurred_at (record_usage sets
+    -- both from one now()): bounding it too lets the BRIN index skip other months.
+    v_month := pg_catalog.date_trunc('month', v_start)::date;
+
+    v_job := private._job_run_start(
+        'reconciliation', pg_catalog.jsonb_build_object('period_start', v_start, 'period_end', v_end)
+    );
+
+    -- The metrics to compare, and the tolerances applied (recorded with the run).
+    select coalesce(pg_catalog.array_agg(m.key order by m.key), '{}')
+    into v_metrics
+    from public.usage_metrics as m
+    where exists (
+        select from public.provider_usage_reports as r
+        where r.metric = m.key and r.usage_date >= v_start and r.usage_date < v_end
+    )
+    or exists (
+        select from public.reconciliation_tolerances as t
+        where t.metric = m.key and t.reports_expected
+    );
+
+    select coalesce(pg_catalog.array_agg(u.metric order by u.metric), '{}')
+    into v_unreconciled
+    from (
+        select distinct e.metric
+        from public.usage_events as e
+        where e.period_start >= v_month and e.period_start < v_end
+            and e.occurred_at >= v_from and e.occurred_at < v_to
+            and e.metric <> all(v_metrics)
+    ) as u;
+
+    select coalesce(
+        pg_catalog.jsonb_object_agg(
+            m.metric,
+            pg_catalog.jsonb_build_object(
+                'absolute', coalesce(t.absolute_tolerance, 0),
+                'relative', coalesce(t.relative_tolerance, 0),
+                'reports_expected', coalesce(t.reports_expected, false)
+            )
+        ),
+        '{}'
+    )
+    into v_tolerances
+    from pg_catalog.unnest(v_metrics) as m (metric)
+    left join public.reconciliation_tolerances as t on m.metric = t.metric;
+
+    insert into public.reconciliation_runs (
+        job_run_id, period_start, period_end, metrics, unreconciled_metrics, tolerances
+    )
+    values (v_job, v_start, v_end, v_metrics, v_unreconciled, v_tolerances)
+    returning id into v_run;
+
+    foreach v_metric in array v_metrics loop
+        v_absolute := (v_tolerances -> v_metric ->> 'absolute')::numeric;
+        v_relative := (v_tolerances -> v_metric ->> 'relative')::numeric;
+        begin
+            with internal as (
+                select
+                    e.workspace_id,
+                    (e.occurred_at at time zone 'utc')::date as usage_date,
+                    sum(e.quantity) as quantity
+                from public.usage_events as e
+                where e.metric = v_metric
+                    and e.period_start >= v_month and e.period_start < v_end
+                    and e.occurred_at >= v_from and e.occurred_at < v_to
+                group by e.workspace_id, (e.occurred_at at time zone 'utc')::date
+            ),
+
+            provider as (
+                select
+                    r.workspace_id,
+                    r.usage_date,
+                    sum(r.quantity) as quantity,
+                    pg_catalog.array_agg(distinct r.provider order by r.provider) as providers
+                from public.provider_usage_reports as r
+                where r.metric = v_metric and r.usage_date >= v_start and r.usage_date < v_end
+                group by r.workspace_id, r.usage_date
+            ),
+
+            compared as (
+                select
+                    coalesce(i.workspace_id, p.workspace_id) as workspace_id,
+                    coalesce(i.usage_date, p.usage_date) as usage_date,
+                    i.quantity as internal_quantity,
+                    p.quantity as provider_quantity,
+                    coalesce(p.providers, '{}') as providers,
+                    case
+                        when p.quantity is null then 'missing_provider'
+                        when i.quantity is null and p.quantity > 0 then 'missing_internal'
+                        when pg_catalog.abs(coalesce(i.quantity, 0) - p.quantity)
+                            <= greatest(v_absolute, v_relative * greatest(coalesce(i.quantity, 0), p.quantity))
+                            then 'matched'
+                        else 'mismatched'
+                    end as kind
+                from internal as i
+                full join provider as p on i.workspace_id = p.workspace_id and i.usage_date = p.usage_date
+            ),
+
+            written as (
+                insert into public.reconciliation_items (
+                    run_id, workspace_id, metric, usage_date, kind, internal_quantity, provider_quantity,
+                    difference, providers
+                )
+                select
+                    v_run,
+                    c.workspace_id,
+                    v_metric,
+                    c.usage_date,
+                    c.kind,
+                    c.internal_quantity,
+                    c.provider_quantity,
+                    coalesce(c.internal_quantity, 0) - coalesce(c.provider_quantity, 0),
+                    c.providers
+                from compared as c
+                where c.kind <> 'matched'
+                order by c.workspace_id, c.usage_date
+                returning kind
+            )
+
+            select
+                (select count(*) from compared as c where c.kind = 'matched')::integer as matched,
+                count(*) filter (where w.kind = 'mismatched')::integer as mismatched,
+                count(*) filter (where w.kind = 'missing_internal')::integer as missing_internal,
+                count(*) filter (where w.kind = 'missing_provider')::integer as missing_provider
+            into v_step
+            from written as w;
+
+            v_matched := v_matched + v_step.matched;
+            v_mismatched := v_mismatched + v_step.mismatched;
+            v_missing_internal := v_missing_internal + v_step.missing_internal;
+            v_missing_provider := v_missing_provider + v_step.missing_provider;
+            v_ok := v_ok + 1;
+        exception when others then
+            get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
+            v_errors := v_errors || private._job_step_error(v_metric, v_state, v_message);
+        end;
+    end loop;
+
+    if v_mismatched + v_missing_internal + v_missing_provider > 0 then
+        v_dedupe := pg_catalog.format('reconciliation_mismatch:%s:%s', v_start, v_end);
+        v_alert := private.raise_alert(
+            'reconciliation_mismatch',
+            v_dedupe,
+            pg_catalog.format(
+                'reconciliation %s to %s (run %s): %s mismatched, %s missing internally, %s missing at the provider',
+                v_start, v_end, v_run, v_mismatched, v_missing_internal, v_missing_provider
+            ),
+            null,
+            'warning',
+            pg_catalog.jsonb_build_object(
+                'run_id', v_run,
+                'job_run_id', v_job,
+                'period_start', v_start,
+                'period_end', v_end,
+                'mismatched', v_mismatched,
+                'missing_internal', v_missing_internal,
+                'missing_provider', v_missing_provider
+            )
+        );
+        if v_alert is null then
+            -- Already open for this period (an earlier run): point at that one.
+            select a.id into v_alert
+            from public.alerts as a
+            where a.dedupe_key = v_dedupe and a.acknowledged_at is null;
+        end if;
+    end if;
+
+    v_result := pg_catalog.jsonb_build_object(
+        'run_id', v_run,
+        'job_run_id', v_job,
+        'period_start', v_start,
+        'period_end', v_end,
+        'matched', v_matched,
+        'mismatched', v_mismatched,
+        'missing_internal', v_missing_internal,
+        'missing_provider', v_missing_provider,
+        'metrics', pg_catalog.to_jsonb(v_metrics),
+        'unreconciled_metrics', pg_catalog.to_jsonb(v_unreconciled),
+        'alert_id', v_alert,
+        'errors', v_errors
+    );
+    v_status := private._job_run_finish(v_job, v_result, v_errors, v_ok);
+
+    update public.reconciliation_runs as rr
+    set status = v_status,
+        matched = v_matched,
+        mismatched = v_mismatched,
+        missing_internal = v_missing_internal,
+        missing_provider = v_missing_provider,
+        alert_id = v_alert,
+        finished_at = pg_catalog.clock_timestamp()
+    where rr.id = v_run;
+
+    return v_result || pg_catalog.jsonb_build_object('status', v_status);
+end
+$$;
+
+-- Name: FUNCTION _run_reconciliation(period_start date, period_end date); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._run_reconciliation(period_start date, period_end date) IS 'Implementation of public.run_reconciliation (definer: compares usage_events with provider_usage_reports, writes the run''s report, raises the period''s reconciliation_mismatch alert).';
+
+-- Name: _run_retention_cleanup(); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._run_retention_cleanup() RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_batch constant integer := 50000;
+    v_run bigint;
+    v_policy record;
+    v_cutoff timestamptz;
+    v_rows bigint;
+    v_deleted jsonb := '{}';
+    v_more text[] := '{}';
+    v_errors jsonb := '[]';
+    v_ok integer := 0;
+    v_state text;
+    v_message text;
+    v_status text;
+    v_table text;
+begin
+    v_run := private._job_run_start('retention_cleanup');
+    for v_policy in select p.name, p.keep_days from public.retention_policies as p order by p.name loop
+        v_cutoff := pg_catalog.now() - pg_catalog.make_interval(days => v_policy.keep_days);
+        v_table := case v_policy.name
+            when 'webhook_deliveries' then 'webhook_queue'
+            when 'webhook_dead_letters' then 'webhook_queue'
+            when 'acknowledged_alerts' then 'alerts'
+            else v_policy.name
+        end;
+        begin
+            case v_policy.name
+                when 'webhook_deliveries' then
+                    delete from public.webhook_queue as q
+                    where q.id = any(array(
+                        select d.id from public.webhook_queue as d
+                        where d.received_at < v_cutoff
+                            and d.status in ('processed', 'duplicate', 'rejected', 'unknown_phone')
+                        limit v_batch
+                    ));
+                when 'webhook_dead_letters' then
+                    delete from public.webhook_queue as q
+                    where q.id = any(array(
+                        select d.id from public.webhook_queue as d
+                        where d.received_at < v_cutoff and d.status = 'dead_letter'
+                        limit v_batch
+                    ));
+                when 'unknown_phone' then
+                    delete from public.unknown_phone as u
+                    where u.id = any(array(
+                        select d.id from public.unknown_phone as d where d.last_seen_at < v_cutoff limit v_batch
+                    ));
+                when 'acknowledged_alerts' then
+                    delete from public.alerts as a
+                    where a.id = any(array(
+                        select d.id from public.alerts as d where d.acknowledged_at < v_cutoff limit v_batch
+                    ));
+                when 'job_runs' then
+                    delete from public.job_runs as j
+                    where j.id = any(array(
+                        select d.id from public.job_runs as d
+                        where d.started_at < v_cutoff and d.id <> v_run
+                        limit v_batch
+                    ));
+                when 'rate_limit_counters' then
+                    delete from private.rate_limit_counters as c
+                    where c.ctid = any(array(
+                        select d.ctid from private.rate_limit_counters as d where d.window_start < v_cutoff limit v_batch
+                    ));
+            end case;
+            get diagnostics v_rows = row_count;
+            v_deleted := pg_catalog.jsonb_set(
+                v_deleted, array[v_table],
+                pg_catalog.to_jsonb(coalesce((v_deleted ->> v_table)::bigint, 0) + v_rows)
+            );
+            if v_rows = v_batch then
+                v_more := v_more || v_policy.name;
+            end if;
+            v_ok := v_ok + 1;
+        exception when others then
+            get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
+            v_errors := v_errors || private._job_step_error(v_policy.name, v_state, v_message);
+            v_deleted := pg_catalog.jsonb_set(
+                v_deleted, array[v_table], pg_catalog.to_jsonb(coalesce((v_deleted ->> v_table)::bigint, 0))
+            );
+        end;
+    end loop;
+
+    v_status := private._job_run_finish(
+        v_run,
+        pg_catalog.jsonb_build_object('deleted', v_deleted, 'more', pg_catalog.to_jsonb(v_more)),
+        v_errors,
+        v_ok
+    );
+    return pg_catalog.jsonb_build_object(
+        'job_run_id', v_run,
+        'status', v_status,
+        'deleted', v_deleted,
+        'more', pg_catalog.to_jsonb(v_more),
+        'errors', v_errors
+    );
+end
+$$;
+
+-- Name: FUNCTION _run_retention_cleanup(); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._run_retention_cleanup() IS 'Implementation of public.run_retention_cleanup (definer: deletes expired rows per retention_policies).';
 
 -- Name: _run_webhook(bigint, text, text, jsonb, text, boolean, jsonb, text, text, boolean); Type: FUNCTION; Schema: private; Owner: -
 
@@ -3382,6 +4011,128 @@ $$;
 
 COMMENT ON FUNCTION private._webhooks_record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) IS 'record_usage for an ingested event (idempotency key = the event); a hard-limit refusal keeps the event.';
 
+-- Name: _weekly_insight_change(numeric, numeric); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._weekly_insight_change(current_value numeric, previous_value numeric) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+    select pg_catalog.jsonb_build_object(
+        'previous', coalesce(previous_value, 0),
+        'delta', coalesce(current_value, 0) - coalesce(previous_value, 0),
+        'percent', case
+            when coalesce(previous_value, 0) <> 0 then
+                pg_catalog.round((coalesce(current_value, 0) - previous_value) * 100 / previous_value, 1)
+        end
+    )
+$$;
+
+-- Name: FUNCTION _weekly_insight_change(current_value numeric, previous_value numeric); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._weekly_insight_change(current_value numeric, previous_value numeric) IS 'One figure''s change against the week before: {previous, delta, percent} (percent null when previous is 0).';
+
+-- Name: _weekly_insight_figures(uuid, date); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._weekly_insight_figures(workspace_id uuid, week_start date) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $_$
+declare
+    v_from timestamptz := _weekly_insight_figures.week_start::timestamp at time zone 'UTC';
+    v_to timestamptz := (_weekly_insight_figures.week_start + 7)::timestamp at time zone 'UTC';
+    v_events jsonb;
+    v_usage jsonb;
+    v_credits jsonb;
+    v_numbers text[];
+    v_channels text[];
+    v_webhooks jsonb;
+    v_alerts integer;
+begin
+    -- Calls, SMS, chat messages: the dashboard's counting rules (private.dashboard_events).
+    select pg_catalog.jsonb_build_object(
+        'calls', coalesce(sum(e.calls), 0),
+        'call_minutes', coalesce(sum(e.call_minutes), 0),
+        'failed_calls', coalesce(sum(e.failed_calls), 0),
+        'sms_inbound', coalesce(sum(e.sms_inbound), 0),
+        'sms_outbound', coalesce(sum(e.sms_outbound), 0),
+        'failed_sms', coalesce(sum(e.failed_sms), 0),
+        'messages_inbound', coalesce(sum(e.messages_inbound), 0),
+        'messages_outbound', coalesce(sum(e.messages_outbound), 0),
+        'errors', coalesce(sum(e.failed_calls + e.failed_sms), 0)
+    )
+    into v_events
+    from private.dashboard_events as e
+    where e.workspace_id = _weekly_insight_figures.workspace_id
+        and e.event_at >= v_from and e.event_at < v_to;
+
+    select coalesce(pg_catalog.jsonb_object_agg(u.metric, u.quantity), '{}')
+    into v_usage
+    from (
+        select ue.metric, sum(ue.quantity) as quantity
+        from public.usage_events as ue
+        where ue.workspace_id = _weekly_insight_figures.workspace_id
+            and ue.occurred_at >= v_from and ue.occurred_at < v_to
+        group by ue.metric
+    ) as u;
+
+    select pg_catalog.jsonb_build_object(
+        'credits_spent', coalesce(-sum(l.amount) filter (where l.kind = 'deduct'), 0),
+        'credits_granted', coalesce(sum(l.amount) filter (where l.kind = 'grant'), 0)
+    )
+    into v_credits
+    from public.wallet_ledger as l
+    where l.workspace_id = _weekly_insight_figures.workspace_id
+        and l.created_at >= v_from and l.created_at < v_to;
+
+    -- Webhook deliveries carry no workspace: they are attributed by the numbers and
+    -- channel ids they name. Unknown numbers (unknown_phone) belong to no workspace.
+    v_numbers := array(
+        select a.phone_number from public.agents as a
+        where a.workspace_id = _weekly_insight_figures.workspace_id and a.phone_number is not null
+    );
+    v_channels := array(
+        select c.external_id from public.agent_channels as c
+        where c.workspace_id = _weekly_insight_figures.workspace_id and c.external_id is not null
+    );
+    select pg_catalog.jsonb_build_object(
+        'webhook_failures', count(*) filter (where q.status in ('failed', 'dead_letter')),
+        'webhooks_rejected', count(*) filter (where q.status = 'rejected')
+    )
+    into v_webhooks
+    from public.webhook_queue as q
+    where q.status in ('failed', 'dead_letter', 'rejected')
+        and q.received_at >= v_from and q.received_at < v_to
+        and (
+            (q.provider = 'twilio' and (q.payload ->> 'To' = any(v_numbers) or q.payload ->> 'From' = any(v_numbers)))
+            or (q.provider = 'meta' and exists (
+                -- Messenger names the page in entry[].id, WhatsApp the number in metadata.phone_number_id.
+                select 1
+                from pg_catalog.jsonb_path_query(q.payload, 'lax $.entry[*].id') as i (id)
+                where i.id #>> '{}' = any(v_channels)
+                union all
+                select 1
+                from pg_catalog.jsonb_path_query(
+                    q.payload, 'lax $.entry[*].changes[*].value.metadata.phone_number_id'
+                ) as p (id)
+                where p.id #>> '{}' = any(v_channels)
+            ))
+        );
+
+    select count(*)::integer
+    into v_alerts
+    from public.alerts as al
+    where al.workspace_id = _weekly_insight_figures.workspace_id
+        and al.created_at >= v_from and al.created_at < v_to;
+
+    return v_events || v_credits || v_webhooks
+        || pg_catalog.jsonb_build_object('alerts_raised', v_alerts, 'usage', v_usage);
+end
+$_$;
+
+-- Name: FUNCTION _weekly_insight_figures(workspace_id uuid, week_start date); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._weekly_insight_figures(workspace_id uuid, week_start date) IS 'The weekly_insights figures of one workspace for the ISO week starting week_start (UTC), from the source tables.';
+
 -- Name: admin_workspace_ids(); Type: FUNCTION; Schema: private; Owner: -
 
 CREATE FUNCTION private.admin_workspace_ids() RETURNS uuid[]
@@ -3451,31 +4202,62 @@ COMMENT ON FUNCTION private.audit(action text, target_table text, target_id text
 
 -- Name: generate_all_billing_line_items(date); Type: FUNCTION; Schema: private; Owner: -
 
-CREATE FUNCTION private.generate_all_billing_line_items(period_start date) RETURNS integer
+CREATE FUNCTION private.generate_all_billing_line_items(period_start date) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
 declare
+    v_period date := pg_catalog.date_trunc('month', generate_all_billing_line_items.period_start)::date;
+    v_run bigint;
     v_workspace_id uuid;
+    v_workspaces integer := 0;
     v_total integer := 0;
+    v_errors jsonb := '[]';
+    v_state text;
+    v_message text;
+    v_status text;
 begin
+    if v_period is null then
+        raise exception using errcode = '22023', message = 'invalid_period', detail = 'period_start is null';
+    end if;
+    v_run := private._job_run_start('billing_line_items', pg_catalog.jsonb_build_object('period_start', v_period));
     for v_workspace_id in
         select distinct ul.workspace_id
         from public.usage_limits as ul
-        where ul.period_start = generate_all_billing_line_items.period_start
+        where ul.period_start = v_period
         order by ul.workspace_id
     loop
-        v_total := v_total + private._generate_billing_line_items(
-            v_workspace_id, generate_all_billing_line_items.period_start
-        );
+        begin
+            v_total := v_total + private._generate_billing_line_items(v_workspace_id, v_period);
+            v_workspaces := v_workspaces + 1;
+        exception when others then
+            get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
+            v_errors := v_errors || private._job_step_error(v_workspace_id::text, v_state, v_message);
+        end;
     end loop;
-    return v_total;
+    v_status := private._job_run_finish(
+        v_run,
+        pg_catalog.jsonb_build_object(
+            'period_start', v_period, 'workspaces', v_workspaces, 'lines_written', v_total
+        ),
+        v_errors,
+        -- A period with no usage at all is a success, not a failure.
+        case when v_workspaces > 0 or pg_catalog.jsonb_array_length(v_errors) = 0 then 1 else 0 end
+    );
+    return pg_catalog.jsonb_build_object(
+        'job_run_id', v_run,
+        'status', v_status,
+        'period_start', v_period,
+        'workspaces', v_workspaces,
+        'lines_written', v_total,
+        'errors', v_errors
+    );
 end
 $$;
 
 -- Name: FUNCTION generate_all_billing_line_items(period_start date); Type: COMMENT; Schema: private; Owner: -
 
-COMMENT ON FUNCTION private.generate_all_billing_line_items(period_start date) IS 'Regenerate billing_line_items of a period for every workspace with usage in it (pg_cron, nightly).';
+COMMENT ON FUNCTION private.generate_all_billing_line_items(period_start date) IS 'Regenerate billing_line_items of a period for every workspace with usage in it (pg_cron, nightly; logged in job_runs).';
 
 -- Name: is_admin(); Type: FUNCTION; Schema: private; Owner: -
 
@@ -4040,6 +4822,23 @@ $$;
 
 COMMENT ON FUNCTION private.tg_connectors__refuse_secrets() IS 'BEFORE INSERT/UPDATE on connectors: config_jsonb must hold no secret-looking keys.';
 
+-- Name: tg_provider_usage_reports__stamp(); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private.tg_provider_usage_reports__stamp() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+    new.imported_at := old.imported_at;
+    new.updated_at := pg_catalog.now();
+    return new;
+end
+$$;
+
+-- Name: FUNCTION tg_provider_usage_reports__stamp(); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private.tg_provider_usage_reports__stamp() IS 'BEFORE UPDATE trigger of provider_usage_reports: keeps imported_at, sets updated_at to now().';
+
 -- Name: tg_set_updated_at(); Type: FUNCTION; Schema: private; Owner: -
 
 CREATE FUNCTION private.tg_set_updated_at() RETURNS trigger
@@ -4586,6 +5385,21 @@ $$;
 
 COMMENT ON FUNCTION public.generate_billing_line_items(workspace_id uuid, period_start date) IS '(Re)generate and return a workspace''s billing lines for a period (idempotent). service_role or admin.';
 
+-- Name: generate_weekly_insights(date); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.generate_weekly_insights(week_start date DEFAULT NULL::date) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+    return private._generate_weekly_insights(generate_weekly_insights.week_start);
+end
+$$;
+
+-- Name: FUNCTION generate_weekly_insights(week_start date); Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON FUNCTION public.generate_weekly_insights(week_start date) IS 'Write weekly_insights for every workspace for the ISO week starting week_start (a Monday, UTC; default: the last complete week); idempotent, logged in job_runs, one sub-transaction per workspace. service_role; pg_cron on Mondays.';
+
 -- Name: grant_credits(uuid, numeric, text, text); Type: FUNCTION; Schema: public; Owner: -
 
 CREATE FUNCTION public.grant_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text DEFAULT NULL::text) RETURNS jsonb
@@ -4718,6 +5532,36 @@ $$;
 
 COMMENT ON FUNCTION public.revoke_api_key(key_id uuid, reason text) IS 'Revoke an API key at once (workspace owners/admins, platform admins). Returns {key_id, status, revoked_at}.';
 
+-- Name: run_reconciliation(date, date); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.run_reconciliation(period_start date, period_end date) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+    return private._run_reconciliation(run_reconciliation.period_start, run_reconciliation.period_end);
+end
+$$;
+
+-- Name: FUNCTION run_reconciliation(period_start date, period_end date); Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON FUNCTION public.run_reconciliation(period_start date, period_end date) IS 'Reconcile internal usage with provider usage reports over [period_start, period_end) (UTC days): counts of matched, mismatched beyond tolerance and missing on either side, items in reconciliation_items, one reconciliation_mismatch alert per period; logged in job_runs. service_role; pg_cron runs it nightly.';
+
+-- Name: run_retention_cleanup(); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.run_retention_cleanup() RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+    return private._run_retention_cleanup();
+end
+$$;
+
+-- Name: FUNCTION run_retention_cleanup(); Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON FUNCTION public.run_retention_cleanup() IS 'Delete expired webhook deliveries, unknown numbers, acknowledged alerts, old job runs and rate-limit windows (retention_policies); logged in job_runs. service_role; pg_cron runs it daily.';
+
 -- Name: set_workspace_status(uuid, text, text); Type: FUNCTION; Schema: public; Owner: -
 
 CREATE FUNCTION public.set_workspace_status(workspace_id uuid, status text, reason text) RETURNS jsonb
@@ -4732,6 +5576,129 @@ $$;
 -- Name: FUNCTION set_workspace_status(workspace_id uuid, status text, reason text); Type: COMMENT; Schema: public; Owner: -
 
 COMMENT ON FUNCTION public.set_workspace_status(workspace_id uuid, status text, reason text) IS 'Workspace kill switch (platform admins): status active, suspended or disabled, with a reason; audited.';
+
+-- Name: call_events; Type: TABLE; Schema: public; Owner: -
+
+CREATE TABLE public.call_events (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    workspace_id uuid NOT NULL,
+    agent_id uuid,
+    channel_id uuid,
+    webhook_id bigint,
+    provider text DEFAULT 'twilio'::text NOT NULL,
+    call_sid text NOT NULL,
+    call_status text NOT NULL,
+    direction text,
+    from_number text,
+    to_number text,
+    duration_seconds public.event_count,
+    billable_minutes public.event_count,
+    occurred_at timestamp with time zone DEFAULT now() NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+-- Name: TABLE call_events; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON TABLE public.call_events IS 'Voice call status callbacks, one row per call and status. Completed calls record call_minutes usage.';
+
+-- Name: COLUMN call_events.webhook_id; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.call_events.webhook_id IS 'The webhook_queue row it came from (no foreign key: raw deliveries expire, events stay).';
+
+-- Name: messages; Type: TABLE; Schema: public; Owner: -
+
+CREATE TABLE public.messages (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    workspace_id uuid NOT NULL,
+    conversation_id uuid NOT NULL,
+    direction text NOT NULL,
+    sender text,
+    body text,
+    provider text,
+    provider_message_id text,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    sent_at timestamp with time zone DEFAULT now() NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT messages_direction_check CHECK ((direction = ANY (ARRAY['inbound'::text, 'outbound'::text])))
+);
+
+-- Name: TABLE messages; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON TABLE public.messages IS 'Messages of conversations. body is PII: readable by the workspace''s members, masked in support views.';
+
+-- Name: sms_events; Type: TABLE; Schema: public; Owner: -
+
+CREATE TABLE public.sms_events (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    workspace_id uuid NOT NULL,
+    agent_id uuid,
+    channel_id uuid,
+    webhook_id bigint,
+    provider text DEFAULT 'twilio'::text NOT NULL,
+    message_sid text NOT NULL,
+    sms_status text NOT NULL,
+    direction public.sms_direction NOT NULL,
+    from_number text,
+    to_number text,
+    body text,
+    num_segments public.event_count,
+    num_media public.event_count,
+    occurred_at timestamp with time zone DEFAULT now() NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+-- Name: TABLE sms_events; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON TABLE public.sms_events IS 'Inbound SMS and outbound SMS status callbacks, one row per message and status. Received and sent messages record sms usage. body is PII.';
+
+-- Name: COLUMN sms_events.webhook_id; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.sms_events.webhook_id IS 'The webhook_queue row it came from (no foreign key: raw deliveries expire, events stay).';
+
+-- Name: dashboard_events; Type: VIEW; Schema: private; Owner: -
+
+CREATE VIEW private.dashboard_events WITH (security_invoker='true') AS
+ SELECT c.workspace_id,
+    c.occurred_at AS event_at,
+    1 AS calls,
+    (COALESCE((c.billable_minutes)::integer, 0))::bigint AS call_minutes,
+    ((c.call_status = 'failed'::text))::integer AS failed_calls,
+    0 AS sms_inbound,
+    0 AS sms_outbound,
+    0 AS failed_sms,
+    0 AS messages_inbound,
+    0 AS messages_outbound
+   FROM public.call_events c
+  WHERE (c.call_status = ANY (ARRAY['completed'::text, 'busy'::text, 'no-answer'::text, 'canceled'::text, 'failed'::text]))
+UNION ALL
+ SELECT s.workspace_id,
+    s.occurred_at AS event_at,
+    0 AS calls,
+    (0)::bigint AS call_minutes,
+    0 AS failed_calls,
+    ((((s.direction)::text = 'inbound'::text) AND (s.sms_status = 'received'::text)))::integer AS sms_inbound,
+    ((((s.direction)::text = 'outbound'::text) AND (s.sms_status = 'sent'::text)))::integer AS sms_outbound,
+    ((s.sms_status = ANY (ARRAY['failed'::text, 'undelivered'::text])))::integer AS failed_sms,
+    0 AS messages_inbound,
+    0 AS messages_outbound
+   FROM public.sms_events s
+  WHERE ((((s.direction)::text = 'inbound'::text) AND (s.sms_status = 'received'::text)) OR (((s.direction)::text = 'outbound'::text) AND (s.sms_status = 'sent'::text)) OR (s.sms_status = ANY (ARRAY['failed'::text, 'undelivered'::text])))
+UNION ALL
+ SELECT m.workspace_id,
+    m.created_at AS event_at,
+    0 AS calls,
+    (0)::bigint AS call_minutes,
+    0 AS failed_calls,
+    0 AS sms_inbound,
+    0 AS sms_outbound,
+    0 AS failed_sms,
+    ((m.direction = 'inbound'::text))::integer AS messages_inbound,
+    ((m.direction = 'outbound'::text))::integer AS messages_outbound
+   FROM public.messages m;
+
+-- Name: VIEW dashboard_events; Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON VIEW private.dashboard_events IS 'One row per countable call, SMS and chat message event, with 0/1 flags: the counting rules of dashboard_daily_metrics and weekly_insights, written once.';
 
 -- Name: rate_limit_counters; Type: TABLE; Schema: private; Owner: -
 
@@ -5133,34 +6100,6 @@ UNION ALL
 
 COMMENT ON VIEW public.billing_mismatches IS 'Billing mismatch diagnostics for support: paid but not in force, in force but unpaid, stuck pending, plan drift.';
 
--- Name: call_events; Type: TABLE; Schema: public; Owner: -
-
-CREATE TABLE public.call_events (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    workspace_id uuid NOT NULL,
-    agent_id uuid,
-    channel_id uuid,
-    webhook_id bigint,
-    provider text DEFAULT 'twilio'::text NOT NULL,
-    call_sid text NOT NULL,
-    call_status text NOT NULL,
-    direction text,
-    from_number text,
-    to_number text,
-    duration_seconds public.event_count,
-    billable_minutes public.event_count,
-    occurred_at timestamp with time zone DEFAULT now() NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL
-);
-
--- Name: TABLE call_events; Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON TABLE public.call_events IS 'Voice call status callbacks, one row per call and status. Completed calls record call_minutes usage.';
-
--- Name: COLUMN call_events.webhook_id; Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON COLUMN public.call_events.webhook_id IS 'The webhook_queue row it came from (no foreign key: raw deliveries expire, events stay).';
-
 -- Name: connectors; Type: TABLE; Schema: public; Owner: -
 
 CREATE TABLE public.connectors (
@@ -5233,6 +6172,27 @@ CREATE VIEW public.conversations_masked WITH (security_invoker='true') AS
 
 COMMENT ON VIEW public.conversations_masked IS 'Conversations for platform admins and support, with the contact''s address and thread id masked.';
 
+-- Name: dashboard_daily_metrics; Type: VIEW; Schema: public; Owner: -
+
+CREATE VIEW public.dashboard_daily_metrics WITH (security_invoker='true') AS
+ SELECT e.workspace_id,
+    ((e.event_at AT TIME ZONE 'UTC'::text))::date AS day,
+    sum(e.calls) AS calls,
+    (sum(e.call_minutes))::bigint AS call_minutes,
+    sum(e.failed_calls) AS failed_calls,
+    sum(e.sms_inbound) AS sms_inbound,
+    sum(e.sms_outbound) AS sms_outbound,
+    sum(e.failed_sms) AS failed_sms,
+    sum(e.messages_inbound) AS messages_inbound,
+    sum(e.messages_outbound) AS messages_outbound,
+    sum((e.failed_calls + e.failed_sms)) AS errors
+   FROM private.dashboard_events e
+  GROUP BY e.workspace_id, (((e.event_at AT TIME ZONE 'UTC'::text))::date);
+
+-- Name: VIEW dashboard_daily_metrics; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON VIEW public.dashboard_daily_metrics IS 'Dashboard metrics per workspace and UTC day: calls (counted when they end), call minutes, SMS in and out, chat messages in and out, and errors (failed calls, failed or undelivered SMS). Days without events have no row. security_invoker: members see their workspaces only.';
+
 -- Name: external_api_audit_logs; Type: TABLE; Schema: public; Owner: -
 
 CREATE TABLE public.external_api_audit_logs (
@@ -5266,26 +6226,55 @@ ALTER TABLE public.external_api_audit_logs ALTER COLUMN id ADD GENERATED ALWAYS 
     CACHE 1
 );
 
--- Name: messages; Type: TABLE; Schema: public; Owner: -
+-- Name: job_runs; Type: TABLE; Schema: public; Owner: -
 
-CREATE TABLE public.messages (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    workspace_id uuid NOT NULL,
-    conversation_id uuid NOT NULL,
-    direction text NOT NULL,
-    sender text,
-    body text,
-    provider text,
-    provider_message_id text,
-    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
-    sent_at timestamp with time zone DEFAULT now() NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT messages_direction_check CHECK ((direction = ANY (ARRAY['inbound'::text, 'outbound'::text])))
+CREATE TABLE public.job_runs (
+    id bigint NOT NULL,
+    job_name text NOT NULL,
+    status text DEFAULT 'running'::text NOT NULL,
+    params jsonb DEFAULT '{}'::jsonb NOT NULL,
+    result jsonb DEFAULT '{}'::jsonb NOT NULL,
+    errors jsonb DEFAULT '[]'::jsonb NOT NULL,
+    started_by uuid,
+    started_by_role text NOT NULL,
+    started_at timestamp with time zone DEFAULT now() NOT NULL,
+    finished_at timestamp with time zone,
+    CONSTRAINT job_runs_errors_check CHECK ((jsonb_typeof(errors) = 'array'::text)),
+    CONSTRAINT job_runs_finished_when_done CHECK (((status = 'running'::text) = (finished_at IS NULL))),
+    CONSTRAINT job_runs_job_name_check CHECK ((job_name ~ '^[a-z][a-z0-9_]{1,63}$'::text)),
+    CONSTRAINT job_runs_status_check CHECK ((status = ANY (ARRAY['running'::text, 'succeeded'::text, 'partial'::text, 'failed'::text])))
 );
 
--- Name: TABLE messages; Type: COMMENT; Schema: public; Owner: -
+-- Name: TABLE job_runs; Type: COMMENT; Schema: public; Owner: -
 
-COMMENT ON TABLE public.messages IS 'Messages of conversations. body is PII: readable by the workspace''s members, masked in support views.';
+COMMENT ON TABLE public.job_runs IS 'Every run of a scheduled job (retention cleanup, reconciliation, weekly insights), by pg_cron or by hand: parameters, result, and the errors of steps that failed.';
+
+-- Name: COLUMN job_runs.status; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.job_runs.status IS 'succeeded (every step), partial (some steps failed, see errors), failed (no step succeeded). running only inside the run''s own transaction.';
+
+-- Name: COLUMN job_runs.errors; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.job_runs.errors IS 'One {step, sqlstate, message} per failed step; the other steps of the run still committed.';
+
+-- Name: COLUMN job_runs.started_by; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.job_runs.started_by IS 'auth.uid() of the person who ran it by hand; null for pg_cron and service calls.';
+
+-- Name: COLUMN job_runs.started_by_role; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.job_runs.started_by_role IS 'The JWT role of the caller, or the database role for pg_cron and SQL sessions.';
+
+-- Name: job_runs_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+
+ALTER TABLE public.job_runs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.job_runs_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
 
 -- Name: messages_masked; Type: VIEW; Schema: public; Owner: -
 
@@ -5339,34 +6328,192 @@ CREATE TABLE public.plan_rate_limits (
 
 COMMENT ON TABLE public.plan_rate_limits IS 'Per plan and bucket: at most max_requests per fixed window of window_seconds (check_rate_limit).';
 
--- Name: sms_events; Type: TABLE; Schema: public; Owner: -
+-- Name: provider_usage_reports; Type: TABLE; Schema: public; Owner: -
 
-CREATE TABLE public.sms_events (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
+CREATE TABLE public.provider_usage_reports (
+    id bigint NOT NULL,
+    provider text NOT NULL,
     workspace_id uuid NOT NULL,
-    agent_id uuid,
-    channel_id uuid,
-    webhook_id bigint,
-    provider text DEFAULT 'twilio'::text NOT NULL,
-    message_sid text NOT NULL,
-    sms_status text NOT NULL,
-    direction public.sms_direction NOT NULL,
-    from_number text,
-    to_number text,
-    body text,
-    num_segments public.event_count,
-    num_media public.event_count,
-    occurred_at timestamp with time zone DEFAULT now() NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL
+    metric text NOT NULL,
+    usage_date date NOT NULL,
+    quantity numeric NOT NULL,
+    report_ref text,
+    imported_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT provider_usage_reports_provider_check CHECK ((provider ~ '^[a-z][a-z0-9_]{1,31}$'::text)),
+    CONSTRAINT provider_usage_reports_quantity_check CHECK (((quantity >= (0)::numeric) AND (quantity <= '1000000000000000'::numeric) AND (quantity <> 'NaN'::numeric))),
+    CONSTRAINT provider_usage_reports_report_ref_check CHECK (((length(report_ref) >= 1) AND (length(report_ref) <= 200)))
 );
 
--- Name: TABLE sms_events; Type: COMMENT; Schema: public; Owner: -
+-- Name: TABLE provider_usage_reports; Type: COMMENT; Schema: public; Owner: -
 
-COMMENT ON TABLE public.sms_events IS 'Inbound SMS and outbound SMS status callbacks, one row per message and status. Received and sent messages record sms usage. body is PII.';
+COMMENT ON TABLE public.provider_usage_reports IS 'Usage as the providers report it, per provider, workspace, metric and UTC day; loaded by backends (service_role), re-imports upsert on (provider, workspace_id, metric, usage_date). The other side of run_reconciliation.';
 
--- Name: COLUMN sms_events.webhook_id; Type: COMMENT; Schema: public; Owner: -
+-- Name: COLUMN provider_usage_reports.usage_date; Type: COMMENT; Schema: public; Owner: -
 
-COMMENT ON COLUMN public.sms_events.webhook_id IS 'The webhook_queue row it came from (no foreign key: raw deliveries expire, events stay).';
+COMMENT ON COLUMN public.provider_usage_reports.usage_date IS 'The UTC day the usage happened (the provider''s day).';
+
+-- Name: COLUMN provider_usage_reports.report_ref; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.provider_usage_reports.report_ref IS 'The provider''s id of the report line (Twilio usage record, export row), to find it at the provider.';
+
+-- Name: COLUMN provider_usage_reports.imported_at; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.provider_usage_reports.imported_at IS 'When the line was first imported (kept by re-imports).';
+
+-- Name: COLUMN provider_usage_reports.updated_at; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.provider_usage_reports.updated_at IS 'When a re-import last wrote the line.';
+
+-- Name: provider_usage_reports_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+
+ALTER TABLE public.provider_usage_reports ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.provider_usage_reports_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+-- Name: reconciliation_items; Type: TABLE; Schema: public; Owner: -
+
+CREATE TABLE public.reconciliation_items (
+    id bigint NOT NULL,
+    run_id bigint NOT NULL,
+    workspace_id uuid NOT NULL,
+    metric text NOT NULL,
+    usage_date date NOT NULL,
+    kind text NOT NULL,
+    internal_quantity numeric,
+    provider_quantity numeric,
+    difference numeric NOT NULL,
+    providers text[] DEFAULT '{}'::text[] NOT NULL,
+    CONSTRAINT reconciliation_items_kind_check CHECK ((kind = ANY (ARRAY['mismatched'::text, 'missing_internal'::text, 'missing_provider'::text]))),
+    CONSTRAINT reconciliation_items_quantities_check CHECK ((((kind = 'missing_internal'::text) = (internal_quantity IS NULL)) AND ((kind = 'missing_provider'::text) = (provider_quantity IS NULL))))
+);
+
+-- Name: TABLE reconciliation_items; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON TABLE public.reconciliation_items IS 'The report of a reconciliation run: each (workspace, metric, UTC day) that did not match, with both quantities, difference = internal - provider, and the providers that reported it.';
+
+-- Name: COLUMN reconciliation_items.internal_quantity; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.reconciliation_items.internal_quantity IS 'Sum of usage_events.quantity of the day; null when there were none (missing_internal).';
+
+-- Name: COLUMN reconciliation_items.provider_quantity; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.reconciliation_items.provider_quantity IS 'Sum over provider_usage_reports of the day; null when no provider reported it (missing_provider).';
+
+-- Name: reconciliation_items_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+
+ALTER TABLE public.reconciliation_items ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.reconciliation_items_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+-- Name: reconciliation_runs; Type: TABLE; Schema: public; Owner: -
+
+CREATE TABLE public.reconciliation_runs (
+    id bigint NOT NULL,
+    job_run_id bigint,
+    period_start date NOT NULL,
+    period_end date NOT NULL,
+    status text DEFAULT 'running'::text NOT NULL,
+    matched integer DEFAULT 0 NOT NULL,
+    mismatched integer DEFAULT 0 NOT NULL,
+    missing_internal integer DEFAULT 0 NOT NULL,
+    missing_provider integer DEFAULT 0 NOT NULL,
+    metrics text[] DEFAULT '{}'::text[] NOT NULL,
+    unreconciled_metrics text[] DEFAULT '{}'::text[] NOT NULL,
+    tolerances jsonb DEFAULT '{}'::jsonb NOT NULL,
+    alert_id bigint,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    finished_at timestamp with time zone,
+    CONSTRAINT reconciliation_runs_finished_when_done CHECK (((status = 'running'::text) = (finished_at IS NULL))),
+    CONSTRAINT reconciliation_runs_matched_check CHECK ((matched >= 0)),
+    CONSTRAINT reconciliation_runs_mismatched_check CHECK ((mismatched >= 0)),
+    CONSTRAINT reconciliation_runs_missing_internal_check CHECK ((missing_internal >= 0)),
+    CONSTRAINT reconciliation_runs_missing_provider_check CHECK ((missing_provider >= 0)),
+    CONSTRAINT reconciliation_runs_period_check CHECK ((period_end > period_start)),
+    CONSTRAINT reconciliation_runs_status_check CHECK ((status = ANY (ARRAY['running'::text, 'succeeded'::text, 'partial'::text, 'failed'::text]))),
+    CONSTRAINT reconciliation_runs_tolerances_check CHECK ((jsonb_typeof(tolerances) = 'object'::text))
+);
+
+-- Name: TABLE reconciliation_runs; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON TABLE public.reconciliation_runs IS 'Every run of run_reconciliation: the period [period_start, period_end) compared, the counts of (workspace, metric, UTC day) matched, mismatched beyond tolerance and missing on either side, the metrics compared and the tolerances applied. Items are in reconciliation_items.';
+
+-- Name: COLUMN reconciliation_runs.status; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.reconciliation_runs.status IS 'succeeded, partial (some metrics failed: see job_runs.errors; their counts are left out) or failed.';
+
+-- Name: COLUMN reconciliation_runs.metrics; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.reconciliation_runs.metrics IS 'Metrics compared: those with provider reports in the period and those whose reports are expected.';
+
+-- Name: COLUMN reconciliation_runs.unreconciled_metrics; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.reconciliation_runs.unreconciled_metrics IS 'Metrics with internal usage in the period but no provider coverage: not compared, so not counted.';
+
+-- Name: COLUMN reconciliation_runs.tolerances; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.reconciliation_runs.tolerances IS '{metric: {absolute, relative, reports_expected}} as applied by this run.';
+
+-- Name: COLUMN reconciliation_runs.alert_id; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.reconciliation_runs.alert_id IS 'The open reconciliation_mismatch alert of the period when something did not match (new or already open).';
+
+-- Name: reconciliation_runs_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+
+ALTER TABLE public.reconciliation_runs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.reconciliation_runs_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+-- Name: reconciliation_tolerances; Type: TABLE; Schema: public; Owner: -
+
+CREATE TABLE public.reconciliation_tolerances (
+    metric text NOT NULL,
+    absolute_tolerance numeric DEFAULT 0 NOT NULL,
+    relative_tolerance numeric DEFAULT 0 NOT NULL,
+    reports_expected boolean DEFAULT false NOT NULL,
+    note text NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT reconciliation_tolerances_absolute_tolerance_check CHECK (((absolute_tolerance >= (0)::numeric) AND (absolute_tolerance <> 'NaN'::numeric))),
+    CONSTRAINT reconciliation_tolerances_relative_tolerance_check CHECK (((relative_tolerance >= (0)::numeric) AND (relative_tolerance <= (1)::numeric)))
+);
+
+-- Name: TABLE reconciliation_tolerances; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON TABLE public.reconciliation_tolerances IS 'Per metric: the absolute and relative difference between internal usage and provider reports that still counts as matched, and whether provider reports are expected every day. Changed by migration or by an operator in SQL.';
+
+-- Name: COLUMN reconciliation_tolerances.reports_expected; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.reconciliation_tolerances.reports_expected IS 'true: the provider reports this metric every day, so it is reconciled in every period and a day of internal usage without a report is missing_provider (an import gap shows). false: the metric is reconciled only in periods where some provider reported it.';
+
+-- Name: retention_policies; Type: TABLE; Schema: public; Owner: -
+
+CREATE TABLE public.retention_policies (
+    name text NOT NULL,
+    keep_days integer NOT NULL,
+    description text NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT retention_policies_keep_days_check CHECK (((keep_days >= 1) AND (keep_days <= 3650))),
+    CONSTRAINT retention_policies_name_check CHECK ((name = ANY (ARRAY['webhook_deliveries'::text, 'webhook_dead_letters'::text, 'unknown_phone'::text, 'acknowledged_alerts'::text, 'job_runs'::text, 'rate_limit_counters'::text])))
+);
+
+-- Name: TABLE retention_policies; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON TABLE public.retention_policies IS 'How long run_retention_cleanup keeps each kind of expiring row. Audit logs, billing data and usage_events never expire and cannot be listed.';
 
 -- Name: tier_snapshots; Type: TABLE; Schema: public; Owner: -
 
@@ -5627,6 +6774,132 @@ ALTER TABLE public.webhook_queue ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTIT
     CACHE 1
 );
 
+-- Name: weekly_insights; Type: TABLE; Schema: public; Owner: -
+
+CREATE TABLE public.weekly_insights (
+    id bigint NOT NULL,
+    workspace_id uuid NOT NULL,
+    week_start date NOT NULL,
+    calls integer DEFAULT 0 NOT NULL,
+    call_minutes bigint DEFAULT 0 NOT NULL,
+    failed_calls integer DEFAULT 0 NOT NULL,
+    sms_inbound integer DEFAULT 0 NOT NULL,
+    sms_outbound integer DEFAULT 0 NOT NULL,
+    failed_sms integer DEFAULT 0 NOT NULL,
+    messages_inbound integer DEFAULT 0 NOT NULL,
+    messages_outbound integer DEFAULT 0 NOT NULL,
+    errors integer DEFAULT 0 NOT NULL,
+    usage jsonb DEFAULT '{}'::jsonb NOT NULL,
+    credits_spent numeric(20,4) DEFAULT 0 NOT NULL,
+    credits_granted numeric(20,4) DEFAULT 0 NOT NULL,
+    webhook_failures integer DEFAULT 0 NOT NULL,
+    webhooks_rejected integer DEFAULT 0 NOT NULL,
+    alerts_raised integer DEFAULT 0 NOT NULL,
+    change jsonb DEFAULT '{}'::jsonb NOT NULL,
+    job_run_id bigint,
+    generated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT weekly_insights_alerts_raised_check CHECK ((alerts_raised >= 0)),
+    CONSTRAINT weekly_insights_call_minutes_check CHECK ((call_minutes >= 0)),
+    CONSTRAINT weekly_insights_calls_check CHECK ((calls >= 0)),
+    CONSTRAINT weekly_insights_change_check CHECK ((jsonb_typeof(change) = 'object'::text)),
+    CONSTRAINT weekly_insights_credits_granted_check CHECK ((credits_granted >= (0)::numeric)),
+    CONSTRAINT weekly_insights_credits_spent_check CHECK ((credits_spent >= (0)::numeric)),
+    CONSTRAINT weekly_insights_errors_check CHECK ((errors >= 0)),
+    CONSTRAINT weekly_insights_failed_calls_check CHECK ((failed_calls >= 0)),
+    CONSTRAINT weekly_insights_failed_sms_check CHECK ((failed_sms >= 0)),
+    CONSTRAINT weekly_insights_messages_inbound_check CHECK ((messages_inbound >= 0)),
+    CONSTRAINT weekly_insights_messages_outbound_check CHECK ((messages_outbound >= 0)),
+    CONSTRAINT weekly_insights_sms_inbound_check CHECK ((sms_inbound >= 0)),
+    CONSTRAINT weekly_insights_sms_outbound_check CHECK ((sms_outbound >= 0)),
+    CONSTRAINT weekly_insights_usage_check CHECK ((jsonb_typeof(usage) = 'object'::text)),
+    CONSTRAINT weekly_insights_webhook_failures_check CHECK ((webhook_failures >= 0)),
+    CONSTRAINT weekly_insights_webhooks_rejected_check CHECK ((webhooks_rejected >= 0)),
+    CONSTRAINT weekly_insights_week_start_check CHECK ((EXTRACT(isodow FROM week_start) = (1)::numeric))
+);
+
+-- Name: TABLE weekly_insights; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON TABLE public.weekly_insights IS 'One row per workspace and ISO week (Monday, UTC): calls, SMS, chat messages, errors, usage by metric, credits, attributable webhook failures and alerts, with the change against the week before. Written only by generate_weekly_insights (re-running a week replaces its rows with the same figures).';
+
+-- Name: COLUMN weekly_insights.week_start; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.weekly_insights.week_start IS 'The Monday (UTC) the week starts; the week is [week_start, week_start + 7 days) in UTC.';
+
+-- Name: COLUMN weekly_insights.calls; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.weekly_insights.calls IS 'Calls that ended in the week (one terminal status each: completed, busy, no-answer, canceled, failed).';
+
+-- Name: COLUMN weekly_insights.call_minutes; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.weekly_insights.call_minutes IS 'Billable minutes of the calls completed in the week.';
+
+-- Name: COLUMN weekly_insights.sms_inbound; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.weekly_insights.sms_inbound IS 'SMS received by the workspace''s agents.';
+
+-- Name: COLUMN weekly_insights.sms_outbound; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.weekly_insights.sms_outbound IS 'SMS the workspace''s agents sent (status sent).';
+
+-- Name: COLUMN weekly_insights.failed_sms; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.weekly_insights.failed_sms IS 'SMS status callbacks saying failed or undelivered.';
+
+-- Name: COLUMN weekly_insights.messages_inbound; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.weekly_insights.messages_inbound IS 'Chat messages (WhatsApp, Messenger, web chat) received.';
+
+-- Name: COLUMN weekly_insights.messages_outbound; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.weekly_insights.messages_outbound IS 'Chat messages sent.';
+
+-- Name: COLUMN weekly_insights.errors; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.weekly_insights.errors IS 'failed_calls + failed_sms (as in dashboard_daily_metrics).';
+
+-- Name: COLUMN weekly_insights.usage; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.weekly_insights.usage IS '{metric: quantity} of the usage_events that occurred in the week (metrics with no usage are absent).';
+
+-- Name: COLUMN weekly_insights.credits_spent; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.weekly_insights.credits_spent IS 'Credits deducted from the wallet in the week (positive).';
+
+-- Name: COLUMN weekly_insights.credits_granted; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.weekly_insights.credits_granted IS 'Credits granted to the wallet in the week.';
+
+-- Name: COLUMN weekly_insights.webhook_failures; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.weekly_insights.webhook_failures IS 'Deliveries received in the week and still failed or dead-lettered, attributed by the workspace''s agent numbers (Twilio To/From) or channel ids (Meta entry ids and phone_number_id).';
+
+-- Name: COLUMN weekly_insights.webhooks_rejected; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.weekly_insights.webhooks_rejected IS 'Deliveries received in the week that failed signature verification and claim one of the workspace''s numbers or channels (unverified: the claim is the sender''s).';
+
+-- Name: COLUMN weekly_insights.alerts_raised; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.weekly_insights.alerts_raised IS 'Alerts raised for the workspace in the week.';
+
+-- Name: COLUMN weekly_insights.change; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.weekly_insights.change IS 'Against the week before, per figure: {previous, delta, percent} (percent null when previous is 0); usage per metric under "usage".';
+
+-- Name: COLUMN weekly_insights.job_run_id; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.weekly_insights.job_run_id IS 'The job_runs row of the run that wrote it (null once purged).';
+
+-- Name: weekly_insights_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+
+ALTER TABLE public.weekly_insights ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.weekly_insights_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 -- Name: workspace_api_keys; Type: TABLE; Schema: public; Owner: -
 
 CREATE TABLE public.workspace_api_keys (
@@ -5756,6 +7029,11 @@ ALTER TABLE ONLY public.conversations
 ALTER TABLE ONLY public.external_api_audit_logs
     ADD CONSTRAINT external_api_audit_logs_pkey PRIMARY KEY (id);
 
+-- Name: job_runs job_runs_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.job_runs
+    ADD CONSTRAINT job_runs_pkey PRIMARY KEY (id);
+
 -- Name: messages messages_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 
 ALTER TABLE ONLY public.messages
@@ -5785,6 +7063,41 @@ ALTER TABLE ONLY public.plan_rate_limits
 
 ALTER TABLE ONLY public.plans
     ADD CONSTRAINT plans_pkey PRIMARY KEY (key);
+
+-- Name: provider_usage_reports provider_usage_reports_line_key; Type: CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.provider_usage_reports
+    ADD CONSTRAINT provider_usage_reports_line_key UNIQUE (provider, workspace_id, metric, usage_date);
+
+-- Name: provider_usage_reports provider_usage_reports_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.provider_usage_reports
+    ADD CONSTRAINT provider_usage_reports_pkey PRIMARY KEY (id);
+
+-- Name: reconciliation_items reconciliation_items_line_key; Type: CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.reconciliation_items
+    ADD CONSTRAINT reconciliation_items_line_key UNIQUE (run_id, workspace_id, metric, usage_date);
+
+-- Name: reconciliation_items reconciliation_items_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.reconciliation_items
+    ADD CONSTRAINT reconciliation_items_pkey PRIMARY KEY (id);
+
+-- Name: reconciliation_runs reconciliation_runs_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.reconciliation_runs
+    ADD CONSTRAINT reconciliation_runs_pkey PRIMARY KEY (id);
+
+-- Name: reconciliation_tolerances reconciliation_tolerances_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.reconciliation_tolerances
+    ADD CONSTRAINT reconciliation_tolerances_pkey PRIMARY KEY (metric);
+
+-- Name: retention_policies retention_policies_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.retention_policies
+    ADD CONSTRAINT retention_policies_pkey PRIMARY KEY (name);
 
 -- Name: sms_events sms_events_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 
@@ -5845,6 +7158,16 @@ ALTER TABLE ONLY public.wallet_ledger
 
 ALTER TABLE ONLY public.webhook_queue
     ADD CONSTRAINT webhook_queue_pkey PRIMARY KEY (id);
+
+-- Name: weekly_insights weekly_insights_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.weekly_insights
+    ADD CONSTRAINT weekly_insights_pkey PRIMARY KEY (id);
+
+-- Name: weekly_insights weekly_insights_workspace_week_key; Type: CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.weekly_insights
+    ADD CONSTRAINT weekly_insights_workspace_week_key UNIQUE (workspace_id, week_start);
 
 -- Name: workspace_api_keys workspace_api_keys_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 
@@ -5978,6 +7301,14 @@ CREATE INDEX external_api_audit_logs_occurred_at_idx ON public.external_api_audi
 
 CREATE INDEX external_api_audit_logs_workspace_id_idx ON public.external_api_audit_logs USING btree (workspace_id, occurred_at DESC);
 
+-- Name: job_runs_job_name_started_at_idx; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX job_runs_job_name_started_at_idx ON public.job_runs USING btree (job_name, started_at DESC);
+
+-- Name: job_runs_started_at_idx; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX job_runs_started_at_idx ON public.job_runs USING btree (started_at);
+
 -- Name: messages_conversation_id_idx; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX messages_conversation_id_idx ON public.messages USING btree (conversation_id, sent_at);
@@ -6021,6 +7352,34 @@ CREATE INDEX payments_workspace_id_idx ON public.payments USING btree (workspace
 -- Name: plan_limits_metric_idx; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX plan_limits_metric_idx ON public.plan_limits USING btree (metric);
+
+-- Name: provider_usage_reports_metric_usage_date_idx; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX provider_usage_reports_metric_usage_date_idx ON public.provider_usage_reports USING btree (metric, usage_date);
+
+-- Name: provider_usage_reports_workspace_id_idx; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX provider_usage_reports_workspace_id_idx ON public.provider_usage_reports USING btree (workspace_id, usage_date);
+
+-- Name: reconciliation_items_metric_idx; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX reconciliation_items_metric_idx ON public.reconciliation_items USING btree (metric);
+
+-- Name: reconciliation_items_workspace_id_idx; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX reconciliation_items_workspace_id_idx ON public.reconciliation_items USING btree (workspace_id, usage_date);
+
+-- Name: reconciliation_runs_created_at_idx; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX reconciliation_runs_created_at_idx ON public.reconciliation_runs USING btree (created_at);
+
+-- Name: reconciliation_runs_job_run_id_idx; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX reconciliation_runs_job_run_id_idx ON public.reconciliation_runs USING btree (job_run_id);
+
+-- Name: reconciliation_runs_period_idx; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX reconciliation_runs_period_idx ON public.reconciliation_runs USING btree (period_start, period_end, id DESC);
 
 -- Name: sms_events_agent_id_idx; Type: INDEX; Schema: public; Owner: -
 
@@ -6089,6 +7448,14 @@ CREATE INDEX webhook_queue_received_at_idx ON public.webhook_queue USING btree (
 -- Name: webhook_queue_retry_idx; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX webhook_queue_retry_idx ON public.webhook_queue USING btree (next_attempt_at, id) WHERE ((status)::text = 'failed'::text);
+
+-- Name: weekly_insights_job_run_id_idx; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX weekly_insights_job_run_id_idx ON public.weekly_insights USING btree (job_run_id);
+
+-- Name: weekly_insights_week_start_idx; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX weekly_insights_week_start_idx ON public.weekly_insights USING btree (week_start);
 
 -- Name: workspace_api_keys_created_by_idx; Type: INDEX; Schema: public; Owner: -
 
@@ -6165,6 +7532,10 @@ CREATE TRIGGER tg_payments__set_updated_at BEFORE UPDATE ON public.payments FOR 
 -- Name: plans tg_plans__set_updated_at; Type: TRIGGER; Schema: public; Owner: -
 
 CREATE TRIGGER tg_plans__set_updated_at BEFORE UPDATE ON public.plans FOR EACH ROW EXECUTE FUNCTION private.tg_set_updated_at();
+
+-- Name: provider_usage_reports tg_provider_usage_reports__stamp; Type: TRIGGER; Schema: public; Owner: -
+
+CREATE TRIGGER tg_provider_usage_reports__stamp BEFORE UPDATE ON public.provider_usage_reports FOR EACH ROW EXECUTE FUNCTION private.tg_provider_usage_reports__stamp();
 
 -- Name: subscriptions tg_subscriptions__cancel; Type: TRIGGER; Schema: public; Owner: -
 
@@ -6368,6 +7739,41 @@ ALTER TABLE ONLY public.plan_limits
 ALTER TABLE ONLY public.plan_rate_limits
     ADD CONSTRAINT plan_rate_limits_plan_key_fkey FOREIGN KEY (plan_key) REFERENCES public.plans(key);
 
+-- Name: provider_usage_reports provider_usage_reports_metric_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.provider_usage_reports
+    ADD CONSTRAINT provider_usage_reports_metric_fkey FOREIGN KEY (metric) REFERENCES public.usage_metrics(key);
+
+-- Name: provider_usage_reports provider_usage_reports_workspace_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.provider_usage_reports
+    ADD CONSTRAINT provider_usage_reports_workspace_id_fkey FOREIGN KEY (workspace_id) REFERENCES public.workspaces(id);
+
+-- Name: reconciliation_items reconciliation_items_metric_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.reconciliation_items
+    ADD CONSTRAINT reconciliation_items_metric_fkey FOREIGN KEY (metric) REFERENCES public.usage_metrics(key);
+
+-- Name: reconciliation_items reconciliation_items_run_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.reconciliation_items
+    ADD CONSTRAINT reconciliation_items_run_id_fkey FOREIGN KEY (run_id) REFERENCES public.reconciliation_runs(id) ON DELETE CASCADE;
+
+-- Name: reconciliation_items reconciliation_items_workspace_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.reconciliation_items
+    ADD CONSTRAINT reconciliation_items_workspace_id_fkey FOREIGN KEY (workspace_id) REFERENCES public.workspaces(id);
+
+-- Name: reconciliation_runs reconciliation_runs_job_run_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.reconciliation_runs
+    ADD CONSTRAINT reconciliation_runs_job_run_id_fkey FOREIGN KEY (job_run_id) REFERENCES public.job_runs(id) ON DELETE SET NULL;
+
+-- Name: reconciliation_tolerances reconciliation_tolerances_metric_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.reconciliation_tolerances
+    ADD CONSTRAINT reconciliation_tolerances_metric_fkey FOREIGN KEY (metric) REFERENCES public.usage_metrics(key);
+
 -- Name: sms_events sms_events_agent_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 
 ALTER TABLE ONLY public.sms_events
@@ -6422,6 +7828,16 @@ ALTER TABLE ONLY public.user_roles
 
 ALTER TABLE ONLY public.user_roles
     ADD CONSTRAINT user_roles_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id) ON DELETE CASCADE;
+
+-- Name: weekly_insights weekly_insights_job_run_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.weekly_insights
+    ADD CONSTRAINT weekly_insights_job_run_id_fkey FOREIGN KEY (job_run_id) REFERENCES public.job_runs(id) ON DELETE SET NULL;
+
+-- Name: weekly_insights weekly_insights_workspace_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.weekly_insights
+    ADD CONSTRAINT weekly_insights_workspace_id_fkey FOREIGN KEY (workspace_id) REFERENCES public.workspaces(id);
 
 -- Name: workspace_api_keys workspace_api_keys_created_by_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 
@@ -6551,6 +7967,10 @@ CREATE POLICY "Conversations are viewable by workspace members" ON public.conver
 
 CREATE POLICY "Conversations can be closed by workspace members" ON public.conversations FOR UPDATE TO authenticated USING ((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[]))) WITH CHECK ((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])));
 
+-- Name: job_runs Job runs are viewable by platform staff; Type: POLICY; Schema: public; Owner: -
+
+CREATE POLICY "Job runs are viewable by platform staff" ON public.job_runs FOR SELECT TO authenticated USING (( SELECT private.is_support() AS is_support));
+
 -- Name: wallet_ledger Ledger entries are viewable by members and platform staff; Type: POLICY; Schema: public; Owner: -
 
 CREATE POLICY "Ledger entries are viewable by members and platform staff" ON public.wallet_ledger FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
@@ -6619,6 +8039,26 @@ CREATE POLICY "Platform roles can be granted by platform admins" ON public.user_
 
 CREATE POLICY "Platform roles can be revoked by platform admins" ON public.user_roles FOR DELETE TO authenticated USING (( SELECT private.is_admin() AS is_admin));
 
+-- Name: provider_usage_reports Provider usage reports are viewable by platform staff; Type: POLICY; Schema: public; Owner: -
+
+CREATE POLICY "Provider usage reports are viewable by platform staff" ON public.provider_usage_reports FOR SELECT TO authenticated USING (( SELECT private.is_support() AS is_support));
+
+-- Name: reconciliation_items Reconciliation items are viewable by platform staff; Type: POLICY; Schema: public; Owner: -
+
+CREATE POLICY "Reconciliation items are viewable by platform staff" ON public.reconciliation_items FOR SELECT TO authenticated USING (( SELECT private.is_support() AS is_support));
+
+-- Name: reconciliation_runs Reconciliation runs are viewable by platform staff; Type: POLICY; Schema: public; Owner: -
+
+CREATE POLICY "Reconciliation runs are viewable by platform staff" ON public.reconciliation_runs FOR SELECT TO authenticated USING (( SELECT private.is_support() AS is_support));
+
+-- Name: reconciliation_tolerances Reconciliation tolerances are viewable by platform staff; Type: POLICY; Schema: public; Owner: -
+
+CREATE POLICY "Reconciliation tolerances are viewable by platform staff" ON public.reconciliation_tolerances FOR SELECT TO authenticated USING (( SELECT private.is_support() AS is_support));
+
+-- Name: retention_policies Retention policies are viewable by platform staff; Type: POLICY; Schema: public; Owner: -
+
+CREATE POLICY "Retention policies are viewable by platform staff" ON public.retention_policies FOR SELECT TO authenticated USING (( SELECT private.is_support() AS is_support));
+
 -- Name: sms_events SMS events are viewable by workspace members; Type: POLICY; Schema: public; Owner: -
 
 CREATE POLICY "SMS events are viewable by workspace members" ON public.sms_events FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_admin() AS is_admin)));
@@ -6654,6 +8094,10 @@ CREATE POLICY "Wallets are viewable by workspace members and platform staff" ON 
 -- Name: webhook_queue Webhook deliveries are viewable by platform admins; Type: POLICY; Schema: public; Owner: -
 
 CREATE POLICY "Webhook deliveries are viewable by platform admins" ON public.webhook_queue FOR SELECT TO authenticated USING (( SELECT private.is_admin() AS is_admin));
+
+-- Name: weekly_insights Weekly insights are viewable by workspace members and platform ; Type: POLICY; Schema: public; Owner: -
+
+CREATE POLICY "Weekly insights are viewable by workspace members and platform " ON public.weekly_insights FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
 
 -- Name: workspaces Workspaces are viewable by their members and platform staff; Type: POLICY; Schema: public; Owner: -
 
@@ -6703,6 +8147,10 @@ ALTER TABLE public.conversations ENABLE ROW LEVEL SECURITY;
 
 ALTER TABLE public.external_api_audit_logs ENABLE ROW LEVEL SECURITY;
 
+-- Name: job_runs; Type: ROW SECURITY; Schema: public; Owner: -
+
+ALTER TABLE public.job_runs ENABLE ROW LEVEL SECURITY;
+
 -- Name: messages; Type: ROW SECURITY; Schema: public; Owner: -
 
 ALTER TABLE public.messages ENABLE ROW LEVEL SECURITY;
@@ -6722,6 +8170,26 @@ ALTER TABLE public.plan_rate_limits ENABLE ROW LEVEL SECURITY;
 -- Name: plans; Type: ROW SECURITY; Schema: public; Owner: -
 
 ALTER TABLE public.plans ENABLE ROW LEVEL SECURITY;
+
+-- Name: provider_usage_reports; Type: ROW SECURITY; Schema: public; Owner: -
+
+ALTER TABLE public.provider_usage_reports ENABLE ROW LEVEL SECURITY;
+
+-- Name: reconciliation_items; Type: ROW SECURITY; Schema: public; Owner: -
+
+ALTER TABLE public.reconciliation_items ENABLE ROW LEVEL SECURITY;
+
+-- Name: reconciliation_runs; Type: ROW SECURITY; Schema: public; Owner: -
+
+ALTER TABLE public.reconciliation_runs ENABLE ROW LEVEL SECURITY;
+
+-- Name: reconciliation_tolerances; Type: ROW SECURITY; Schema: public; Owner: -
+
+ALTER TABLE public.reconciliation_tolerances ENABLE ROW LEVEL SECURITY;
+
+-- Name: retention_policies; Type: ROW SECURITY; Schema: public; Owner: -
+
+ALTER TABLE public.retention_policies ENABLE ROW LEVEL SECURITY;
 
 -- Name: sms_events; Type: ROW SECURITY; Schema: public; Owner: -
 
@@ -6762,6 +8230,10 @@ ALTER TABLE public.wallet_ledger ENABLE ROW LEVEL SECURITY;
 -- Name: webhook_queue; Type: ROW SECURITY; Schema: public; Owner: -
 
 ALTER TABLE public.webhook_queue ENABLE ROW LEVEL SECURITY;
+
+-- Name: weekly_insights; Type: ROW SECURITY; Schema: public; Owner: -
+
+ALTER TABLE public.weekly_insights ENABLE ROW LEVEL SECURITY;
 
 -- Name: workspace_api_keys; Type: ROW SECURITY; Schema: public; Owner: -
 
@@ -6865,6 +8337,11 @@ GRANT ALL ON FUNCTION private._evaluate_usage_thresholds(workspace_id uuid) TO s
 
 REVOKE ALL ON FUNCTION private._generate_billing_line_items(workspace_id uuid, period_start date) FROM PUBLIC;
 
+-- Name: FUNCTION _generate_weekly_insights(week_start date); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._generate_weekly_insights(week_start date) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._generate_weekly_insights(week_start date) TO service_role;
+
 -- Name: FUNCTION _grant_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private._grant_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) FROM PUBLIC;
@@ -6880,6 +8357,18 @@ GRANT ALL ON FUNCTION private._handle_paymob_callback(payload jsonb, hmac text) 
 
 REVOKE ALL ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text) TO service_role;
+
+-- Name: FUNCTION _job_run_finish(job_run_id bigint, result jsonb, errors jsonb, steps_ok integer); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._job_run_finish(job_run_id bigint, result jsonb, errors jsonb, steps_ok integer) FROM PUBLIC;
+
+-- Name: FUNCTION _job_run_start(job_name text, params jsonb, exclusive boolean); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._job_run_start(job_name text, params jsonb, exclusive boolean) FROM PUBLIC;
+
+-- Name: FUNCTION _job_step_error(step text, sqlstate text, message text); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._job_step_error(step text, sqlstate text, message text) FROM PUBLIC;
 
 -- Name: FUNCTION _messages_masked(); Type: ACL; Schema: private; Owner: -
 
@@ -6959,6 +8448,16 @@ GRANT ALL ON FUNCTION private._retry_failed_webhooks(max_count integer) TO servi
 REVOKE ALL ON FUNCTION private._revoke_api_key(key_id uuid, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._revoke_api_key(key_id uuid, reason text) TO authenticated;
 
+-- Name: FUNCTION _run_reconciliation(period_start date, period_end date); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._run_reconciliation(period_start date, period_end date) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._run_reconciliation(period_start date, period_end date) TO service_role;
+
+-- Name: FUNCTION _run_retention_cleanup(); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._run_retention_cleanup() FROM PUBLIC;
+GRANT ALL ON FUNCTION private._run_retention_cleanup() TO service_role;
+
 -- Name: FUNCTION _run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean, headers jsonb, raw_body text, url text, stored_as_processed boolean); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private._run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean, headers jsonb, raw_body text, url text, stored_as_processed boolean) FROM PUBLIC;
@@ -7011,6 +8510,14 @@ REVOKE ALL ON FUNCTION private._webhooks_backend_caller() FROM PUBLIC;
 -- Name: FUNCTION _webhooks_record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private._webhooks_record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) FROM PUBLIC;
+
+-- Name: FUNCTION _weekly_insight_change(current_value numeric, previous_value numeric); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._weekly_insight_change(current_value numeric, previous_value numeric) FROM PUBLIC;
+
+-- Name: FUNCTION _weekly_insight_figures(workspace_id uuid, week_start date); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._weekly_insight_figures(workspace_id uuid, week_start date) FROM PUBLIC;
 
 -- Name: FUNCTION admin_workspace_ids(); Type: ACL; Schema: private; Owner: -
 
@@ -7117,6 +8624,10 @@ REVOKE ALL ON FUNCTION private.tg_audit_activation() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.tg_connectors__refuse_secrets() FROM PUBLIC;
 
+-- Name: FUNCTION tg_provider_usage_reports__stamp(); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private.tg_provider_usage_reports__stamp() FROM PUBLIC;
+
 -- Name: FUNCTION tg_set_updated_at(); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private.tg_set_updated_at() FROM PUBLIC;
@@ -7213,6 +8724,11 @@ REVOKE ALL ON FUNCTION public.generate_billing_line_items(workspace_id uuid, per
 GRANT ALL ON FUNCTION public.generate_billing_line_items(workspace_id uuid, period_start date) TO authenticated;
 GRANT ALL ON FUNCTION public.generate_billing_line_items(workspace_id uuid, period_start date) TO service_role;
 
+-- Name: FUNCTION generate_weekly_insights(week_start date); Type: ACL; Schema: public; Owner: -
+
+REVOKE ALL ON FUNCTION public.generate_weekly_insights(week_start date) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.generate_weekly_insights(week_start date) TO service_role;
+
 -- Name: FUNCTION grant_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text); Type: ACL; Schema: public; Owner: -
 
 REVOKE ALL ON FUNCTION public.grant_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) FROM PUBLIC;
@@ -7256,10 +8772,40 @@ GRANT ALL ON FUNCTION public.retry_failed_webhooks(max_count integer) TO service
 REVOKE ALL ON FUNCTION public.revoke_api_key(key_id uuid, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.revoke_api_key(key_id uuid, reason text) TO authenticated;
 
+-- Name: FUNCTION run_reconciliation(period_start date, period_end date); Type: ACL; Schema: public; Owner: -
+
+REVOKE ALL ON FUNCTION public.run_reconciliation(period_start date, period_end date) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.run_reconciliation(period_start date, period_end date) TO service_role;
+
+-- Name: FUNCTION run_retention_cleanup(); Type: ACL; Schema: public; Owner: -
+
+REVOKE ALL ON FUNCTION public.run_retention_cleanup() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.run_retention_cleanup() TO service_role;
+
 -- Name: FUNCTION set_workspace_status(workspace_id uuid, status text, reason text); Type: ACL; Schema: public; Owner: -
 
 REVOKE ALL ON FUNCTION public.set_workspace_status(workspace_id uuid, status text, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.set_workspace_status(workspace_id uuid, status text, reason text) TO authenticated;
+
+-- Name: TABLE call_events; Type: ACL; Schema: public; Owner: -
+
+GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.call_events TO authenticated;
+GRANT ALL ON TABLE public.call_events TO service_role;
+
+-- Name: TABLE messages; Type: ACL; Schema: public; Owner: -
+
+GRANT ALL ON TABLE public.messages TO service_role;
+GRANT SELECT ON TABLE public.messages TO authenticated;
+
+-- Name: TABLE sms_events; Type: ACL; Schema: public; Owner: -
+
+GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.sms_events TO authenticated;
+GRANT ALL ON TABLE public.sms_events TO service_role;
+
+-- Name: TABLE dashboard_events; Type: ACL; Schema: private; Owner: -
+
+GRANT SELECT ON TABLE private.dashboard_events TO authenticated;
+GRANT SELECT ON TABLE private.dashboard_events TO service_role;
 
 -- Name: TABLE agent_channels; Type: ACL; Schema: public; Owner: -
 
@@ -7345,11 +8891,6 @@ GRANT INSERT(owner_id) ON TABLE public.workspaces TO authenticated;
 GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.billing_mismatches TO authenticated;
 GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.billing_mismatches TO service_role;
 
--- Name: TABLE call_events; Type: ACL; Schema: public; Owner: -
-
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.call_events TO authenticated;
-GRANT ALL ON TABLE public.call_events TO service_role;
-
 -- Name: TABLE connectors; Type: ACL; Schema: public; Owner: -
 
 GRANT ALL ON TABLE public.connectors TO service_role;
@@ -7369,6 +8910,11 @@ GRANT UPDATE(status) ON TABLE public.conversations TO authenticated;
 GRANT SELECT ON TABLE public.conversations_masked TO authenticated;
 GRANT SELECT ON TABLE public.conversations_masked TO service_role;
 
+-- Name: TABLE dashboard_daily_metrics; Type: ACL; Schema: public; Owner: -
+
+GRANT SELECT ON TABLE public.dashboard_daily_metrics TO authenticated;
+GRANT SELECT ON TABLE public.dashboard_daily_metrics TO service_role;
+
 -- Name: TABLE external_api_audit_logs; Type: ACL; Schema: public; Owner: -
 
 GRANT SELECT,INSERT,REFERENCES,DELETE,TRIGGER,TRUNCATE ON TABLE public.external_api_audit_logs TO service_role;
@@ -7380,10 +8926,16 @@ GRANT ALL ON SEQUENCE public.external_api_audit_logs_id_seq TO anon;
 GRANT ALL ON SEQUENCE public.external_api_audit_logs_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.external_api_audit_logs_id_seq TO service_role;
 
--- Name: TABLE messages; Type: ACL; Schema: public; Owner: -
+-- Name: TABLE job_runs; Type: ACL; Schema: public; Owner: -
 
-GRANT ALL ON TABLE public.messages TO service_role;
-GRANT SELECT ON TABLE public.messages TO authenticated;
+GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.job_runs TO authenticated;
+GRANT ALL ON TABLE public.job_runs TO service_role;
+
+-- Name: SEQUENCE job_runs_id_seq; Type: ACL; Schema: public; Owner: -
+
+GRANT ALL ON SEQUENCE public.job_runs_id_seq TO anon;
+GRANT ALL ON SEQUENCE public.job_runs_id_seq TO authenticated;
+GRANT ALL ON SEQUENCE public.job_runs_id_seq TO service_role;
 
 -- Name: TABLE messages_masked; Type: ACL; Schema: public; Owner: -
 
@@ -7400,10 +8952,48 @@ GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.plan_limits TO service_role;
 GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.plan_rate_limits TO authenticated;
 GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.plan_rate_limits TO service_role;
 
--- Name: TABLE sms_events; Type: ACL; Schema: public; Owner: -
+-- Name: TABLE provider_usage_reports; Type: ACL; Schema: public; Owner: -
 
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.sms_events TO authenticated;
-GRANT ALL ON TABLE public.sms_events TO service_role;
+GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.provider_usage_reports TO authenticated;
+GRANT SELECT,INSERT,REFERENCES,TRIGGER,UPDATE ON TABLE public.provider_usage_reports TO service_role;
+
+-- Name: SEQUENCE provider_usage_reports_id_seq; Type: ACL; Schema: public; Owner: -
+
+GRANT ALL ON SEQUENCE public.provider_usage_reports_id_seq TO anon;
+GRANT ALL ON SEQUENCE public.provider_usage_reports_id_seq TO authenticated;
+GRANT ALL ON SEQUENCE public.provider_usage_reports_id_seq TO service_role;
+
+-- Name: TABLE reconciliation_items; Type: ACL; Schema: public; Owner: -
+
+GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.reconciliation_items TO authenticated;
+GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.reconciliation_items TO service_role;
+
+-- Name: SEQUENCE reconciliation_items_id_seq; Type: ACL; Schema: public; Owner: -
+
+GRANT ALL ON SEQUENCE public.reconciliation_items_id_seq TO anon;
+GRANT ALL ON SEQUENCE public.reconciliation_items_id_seq TO authenticated;
+GRANT ALL ON SEQUENCE public.reconciliation_items_id_seq TO service_role;
+
+-- Name: TABLE reconciliation_runs; Type: ACL; Schema: public; Owner: -
+
+GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.reconciliation_runs TO authenticated;
+GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.reconciliation_runs TO service_role;
+
+-- Name: SEQUENCE reconciliation_runs_id_seq; Type: ACL; Schema: public; Owner: -
+
+GRANT ALL ON SEQUENCE public.reconciliation_runs_id_seq TO anon;
+GRANT ALL ON SEQUENCE public.reconciliation_runs_id_seq TO authenticated;
+GRANT ALL ON SEQUENCE public.reconciliation_runs_id_seq TO service_role;
+
+-- Name: TABLE reconciliation_tolerances; Type: ACL; Schema: public; Owner: -
+
+GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.reconciliation_tolerances TO authenticated;
+GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.reconciliation_tolerances TO service_role;
+
+-- Name: TABLE retention_policies; Type: ACL; Schema: public; Owner: -
+
+GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.retention_policies TO authenticated;
+GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.retention_policies TO service_role;
 
 -- Name: TABLE tier_snapshots; Type: ACL; Schema: public; Owner: -
 
@@ -7474,6 +9064,17 @@ GRANT ALL ON TABLE public.webhook_queue TO service_role;
 GRANT ALL ON SEQUENCE public.webhook_queue_id_seq TO anon;
 GRANT ALL ON SEQUENCE public.webhook_queue_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.webhook_queue_id_seq TO service_role;
+
+-- Name: TABLE weekly_insights; Type: ACL; Schema: public; Owner: -
+
+GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.weekly_insights TO authenticated;
+GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.weekly_insights TO service_role;
+
+-- Name: SEQUENCE weekly_insights_id_seq; Type: ACL; Schema: public; Owner: -
+
+GRANT ALL ON SEQUENCE public.weekly_insights_id_seq TO anon;
+GRANT ALL ON SEQUENCE public.weekly_insights_id_seq TO authenticated;
+GRANT ALL ON SEQUENCE public.weekly_insights_id_seq TO service_role;
 
 -- Name: TABLE workspace_api_keys; Type: ACL; Schema: public; Owner: -
 
