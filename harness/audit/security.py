@@ -243,6 +243,39 @@ def relations_anon_can_touch(db: psycopg.Connection) -> list[str]:
 
 
 
+def sequences_anon_can_use(db: psycopg.Connection) -> list[str]:
+    return rows(
+        db,
+        """
+        select c.oid::regclass::text
+        from pg_class as c
+        where c.relnamespace = 'public'::regnamespace and c.relkind = 'S'
+            -- (case: has_sequence_privilege must never see a relation that is not a sequence)
+            and case when c.relkind = 'S' then has_sequence_privilege('anon', c.oid, 'usage, select, update') end
+        order by 1
+        """,
+    )
+
+
+def definer_functions_without_empty_search_path(db: psycopg.Connection) -> list[str]:
+    """STYLE: definer code runs with search_path = '' and names everything in full."""
+    return rows(
+        db,
+        """
+        select p.oid::regprocedure::text
+        from pg_proc as p
+        join pg_namespace as n on n.oid = p.pronamespace
+        where p.prosecdef and n.nspname <> all (%(system)s) and n.nspname not like 'pg\\_%%'
+            and not exists (
+                select from pg_depend as d
+                where d.classid = 'pg_proc'::regclass and d.objid = p.oid and d.deptype = 'e'
+            )
+            and not coalesce(p.proconfig, '{}') @> array['search_path=""']
+        order by 1
+        """,
+    )
+
+
 def policies_for_all_or_not_authenticated(db: psycopg.Connection) -> list[str]:
     return rows(
         db,
@@ -319,6 +352,12 @@ SECURITY_CHECKS: list[Check] = [
         policies_with_per_row_calls,
     ),
     Check("anon_touches_nothing", "anon has no privilege on any public relation", relations_anon_can_touch),
+    Check("anon_uses_no_sequence", "anon can use no sequence in public", sequences_anon_can_use),
+    Check(
+        "definer_search_path_empty",
+        "every SECURITY DEFINER function runs with search_path = ''",
+        definer_functions_without_empty_search_path,
+    ),
     Check(
         "policies_per_command",
         "policies are one per command and TO authenticated",

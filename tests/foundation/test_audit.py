@@ -27,7 +27,7 @@ def test_a_migrated_database_passes_every_security_check(db: psycopg.Connection)
     report = run_audit(db)
 
     security = report.sections["Security"]
-    assert len(security) >= 12
+    assert len(security) >= 14
     assert {r.verdict for r in security} == {"PASS"}, render(report)
     assert _verdicts(db)["migrations_applied"] == ("PASS", [])
 

@@ -33,17 +33,22 @@ def _workspace(factories, db) -> Any:  # type: ignore[no-untyped-def]
     return ws
 
 
-def _used(db, ws, metric: str, quantity: Any, at: datetime.datetime | datetime.date) -> None:  # type: ignore[no-untyped-def]
+def _used(  # type: ignore[no-untyped-def]
+    db, ws, metric: str, quantity: Any, at: datetime.datetime | datetime.date, source: str | None = None
+) -> None:
     """One usage event at ``at`` (a date means noon UTC), as record_usage would have written it."""
     if not isinstance(at, datetime.datetime):
         at = datetime.datetime.combine(at, datetime.time(12), tzinfo=UTC)
     db.execute(
         """
-        insert into public.usage_events (workspace_id, metric, quantity, period_start, tier_snapshot_id, occurred_at)
-        select %(ws)s, %(metric)s, %(quantity)s::numeric, date_trunc('month', %(at)s at time zone 'utc')::date, ts.id, %(at)s
+        insert into public.usage_events (
+            workspace_id, metric, quantity, period_start, tier_snapshot_id, occurred_at, source
+        )
+        select %(ws)s, %(metric)s, %(quantity)s::numeric, date_trunc('month', %(at)s at time zone 'utc')::date, ts.id,
+            %(at)s, %(source)s
         from public.tier_snapshots as ts where ts.workspace_id = %(ws)s order by ts.id limit 1
         """,
-        {"ws": ws.id, "metric": metric, "quantity": quantity, "at": at},
+        {"ws": ws.id, "metric": metric, "quantity": quantity, "at": at, "source": source},
     )
 
 
@@ -97,7 +102,7 @@ def test_each_day_is_matched_mismatched_or_missing_on_either_side(rpc, db, facto
     _used(db, a, "call_minutes", 4, D3)  # no report: missing_provider
     _reported(db, b, "sms", 5, D1)  # no usage: missing_internal
     _reported(db, b, "sms", 0, D2)  # zero reported, none used: matched
-    _used(db, b, "messages", 101, D1)
+    _used(db, b, "messages", 101, D1, source="whatsapp")
     _reported(db, b, "messages", 100, D1, provider="meta")  # within 2%: matched
     _used(db, b, "llm_tokens", 500, D1)  # no provider reports llm_tokens in the period
 
@@ -156,9 +161,9 @@ def test_a_difference_within_tolerance_matches_and_beyond_it_mismatches(  # type
 def test_a_metric_without_a_tolerance_row_is_compared_exactly(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
     db.execute("delete from public.reconciliation_tolerances where metric = 'messages'")
     ws = _workspace(factories, db)
-    _used(db, ws, "messages", "100.5", D1)
+    _used(db, ws, "messages", "100.5", D1, source="whatsapp")
     _reported(db, ws, "messages", 100, D1, provider="meta")
-    _used(db, ws, "messages", 7, D2)
+    _used(db, ws, "messages", 7, D2, source="messenger")
     _reported(db, ws, "messages", 7, D2, provider="meta")
 
     result = _run(rpc, D1, D3)
@@ -167,7 +172,25 @@ def test_a_metric_without_a_tolerance_row_is_compared_exactly(rpc, db, factories
     tolerances = db.execute(
         "select tolerances -> 'messages' from public.reconciliation_runs where id = %s", (result["run_id"],)
     ).fetchone()[0]
-    assert tolerances == {"absolute": 0, "relative": 0, "reports_expected": False}
+    assert tolerances == {"absolute": 0, "relative": 0, "reports_expected": False, "internal_sources": None}
+
+
+def test_messages_compare_only_the_sources_meta_bills_for(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+    ws = _workspace(factories, db)
+    _used(db, ws, "messages", 30, D1, source="whatsapp")
+    _used(db, ws, "messages", 10, D1, source="messenger")
+    _used(db, ws, "messages", 50, D1, source="webchat")  # no provider bills web chat
+    _reported(db, ws, "messages", 40, D1, provider="meta")
+
+    scoped = _run(rpc, D1, D2)
+    db.execute("update public.reconciliation_tolerances set internal_sources = null where metric = 'messages'")
+    unscoped = _run(rpc, D1, D2)
+
+    assert _counts(scoped) == (1, 0, 0, 0)
+    assert _counts(unscoped) == (0, 1, 0, 0)
+    assert [(i[3], i[4], i[5]) for i in _items(db, unscoped["run_id"])] == [
+        ("mismatched", Decimal(90), Decimal(40))
+    ]
 
 
 def test_several_providers_of_one_metric_are_added_up(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]

@@ -16,6 +16,7 @@ from harness.audit.security import (
     SECURITY_CHECKS,
     calls_outside_subselect,
     definer_functions_in_public,
+    definer_functions_without_empty_search_path,
     extensions_in_public,
     foreign_keys_without_index,
     functions_anon_can_execute,
@@ -25,6 +26,7 @@ from harness.audit.security import (
     policy_id_columns_without_index,
     read_policies_checking_membership_per_row,
     relations_anon_can_touch,
+    sequences_anon_can_use,
     tables_without_rls_or_policy,
     views_without_security_invoker,
 )
@@ -81,6 +83,14 @@ def test_anon_has_no_privilege_on_any_public_relation(db: psycopg.Connection) ->
     assert relations_anon_can_touch(db) == []
 
 
+def test_anon_can_use_no_sequence(db: psycopg.Connection) -> None:
+    assert sequences_anon_can_use(db) == []
+
+
+def test_every_definer_function_runs_with_an_empty_search_path(db: psycopg.Connection) -> None:
+    assert definer_functions_without_empty_search_path(db) == []
+
+
 def test_policies_are_one_per_command_and_for_authenticated(db: psycopg.Connection) -> None:
     assert policies_for_all_or_not_authenticated(db) == []
 
@@ -130,6 +140,15 @@ PLANTED = {
         "public.agents lint_probe: auth.uid",
     ),
     relations_anon_can_touch: ("create view public.lint_probe with (security_invoker) as select 1 as x", "lint_probe"),
+    sequences_anon_can_use: (
+        "create sequence public.lint_probe; grant usage on sequence public.lint_probe to anon",
+        "lint_probe",
+    ),
+    definer_functions_without_empty_search_path: (
+        "create function private.lint_probe() returns int language sql security definer"
+        " set search_path = public as 'select 1'",
+        "private.lint_probe()",
+    ),
     policies_for_all_or_not_authenticated: (
         "create policy lint_probe on public.agents using (false)",
         "agents lint_probe (FOR ALL)",

@@ -20,6 +20,10 @@
 -- gap or unmetered usage. Every comparison that is not matched is one
 -- reconciliation_items row of the run.
 --
+-- Internal usage counts only the sources the metric's providers bill for
+-- (reconciliation_tolerances.internal_sources; null: every source): Meta's report
+-- covers WhatsApp and Messenger messages, not web chat.
+--
 -- Which metrics: those some provider reported in the period, plus those whose
 -- reports are expected every day (reconciliation_tolerances.reports_expected, so a
 -- missing import shows as missing_provider). A metric with internal usage and no
@@ -60,6 +64,7 @@ declare
     v_metric text;
     v_absolute numeric;
     v_relative numeric;
+    v_sources text[];
     v_matched integer := 0;
     v_mismatched integer := 0;
     v_missing_internal integer := 0;
@@ -143,7 +148,8 @@ begin
             pg_catalog.jsonb_build_object(
                 'absolute', coalesce(t.absolute_tolerance, 0),
                 'relative', coalesce(t.relative_tolerance, 0),
-                'reports_expected', coalesce(t.reports_expected, false)
+                'reports_expected', coalesce(t.reports_expected, false),
+                'internal_sources', pg_catalog.to_jsonb(t.internal_sources)
             )
         ),
         '{}'
@@ -161,6 +167,11 @@ begin
     foreach v_metric in array v_metrics loop
         v_absolute := (v_tolerances -> v_metric ->> 'absolute')::numeric;
         v_relative := (v_tolerances -> v_metric ->> 'relative')::numeric;
+        -- null: usage from every source counts (see reconciliation_tolerances.internal_sources).
+        v_sources := case
+            when pg_catalog.jsonb_typeof(v_tolerances -> v_metric -> 'internal_sources') = 'array' then
+                array(select pg_catalog.jsonb_array_elements_text(v_tolerances -> v_metric -> 'internal_sources'))
+        end;
         begin
             with internal as (
                 select
@@ -171,6 +182,7 @@ begin
                 where e.metric = v_metric
                     and e.period_start >= v_month and e.period_start < v_end
                     and e.occurred_at >= v_from and e.occurred_at < v_to
+                    and (v_sources is null or e.source = any(v_sources))
                 group by e.workspace_id, (e.occurred_at at time zone 'utc')::date
             ),
 

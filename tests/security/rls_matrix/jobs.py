@@ -1,7 +1,7 @@
 """RLS matrix rows for the jobs' tables (format: spec.py).
 
-Only the jobs write them (definer code; service_role keeps its grants on the
-log, none on the retention settings). Platform staff read both.
+Only the jobs write them (definer code; service_role has no write grant on
+either). Platform staff and service_role read both.
 """
 
 from __future__ import annotations
@@ -15,15 +15,8 @@ def _run(w) -> dict:  # type: ignore[no-untyped-def]
     return {"job_name": "matrix_probe", "started_by_role": "postgres"}
 
 
+# Written only by the jobs' definer code: service_role reads, and cannot forge or erase a run.
 STAFF_READ = """
-            anon    member_a admin_a owner_a member_b p_admin service
-    select  denied  hidden   hidden  hidden  hidden   ok      ok
-    insert  denied  denied   denied  denied  denied   denied  ok
-    update  denied  denied   denied  denied  denied   denied  ok
-    delete  denied  denied   denied  denied  denied   denied  ok
-"""
-
-STAFF_READ_SETTINGS = """
             anon    member_a admin_a owner_a member_b p_admin service
     select  denied  hidden   hidden  hidden  hidden   ok      ok
     insert  denied  denied   denied  denied  denied   denied  denied
@@ -46,6 +39,6 @@ TABLES = [
         insert=lambda w: {"name": "unknown_phone", "keep_days": 1, "description": "matrix probe " + uuid.uuid4().hex},
         update={"keep_days": 7},
         key=("name",),
-        expect=STAFF_READ_SETTINGS,
+        expect=STAFF_READ,
     ),
 ]
