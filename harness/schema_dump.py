@@ -20,9 +20,12 @@ HEADER = (
 )
 
 
-def dump(database_url: str) -> str:
+def dump(database_url: str, snapshot: str | None = None) -> str:
+    """The normalised dump; ``snapshot`` (from pg_export_snapshot()) dumps the schema as that snapshot saw it."""
     binaries = find_binaries()
     args = [binaries.path("pg_dump"), "--schema-only", "--no-owner", "--no-tablespaces"]
+    if snapshot is not None:
+        args += ["--snapshot", snapshot]
     for schema in SCHEMAS:
         args += ["--schema", schema]
     result = subprocess.run([*args, "--dbname", database_url], capture_output=True, text=True)

@@ -88,6 +88,16 @@ def test_rows_written_during_the_dump_do_not_break_the_comparison(db, db_url, co
     assert len(written) > report.tables["public.unknown_phone"].rows
 
 
+def test_a_schema_change_during_the_drill_is_not_a_difference(db, db_url) -> None:  # type: ignore[no-untyped-def]
+    # A migration landing while the drill runs: after the snapshot, before the comparison.
+    def migrate_source(_copy: psycopg.Connection) -> None:
+        db.execute("alter table public.agents add column drill_probe int")
+
+    report = run_drill(db_url, out=lambda _line: None, after_restore=migrate_source)
+
+    assert report.ok, report.problems
+
+
 def test_the_cli_keeps_the_dump_as_a_restore_point(db, db_url, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     target = tmp_path / "restore_point.dump"
 
@@ -97,4 +107,5 @@ def test_the_cli_keeps_the_dump_as_a_restore_point(db, db_url, tmp_path: Path, c
     assert code == 0
     assert out.strip().splitlines()[-1].startswith("restore drill passed: ")
     assert target.stat().st_size > 0 and target.read_bytes().startswith(b"PGDMP")
+    assert target.stat().st_mode & 0o777 == 0o600  # it holds PII: its owner's only
     assert list(tmp_path.iterdir()) == [target]

@@ -102,31 +102,48 @@ def test_expired_rows_are_deleted_and_everything_else_is_kept(rpc, db, factories
     assert windows.fetchone()[0] == 1
 
 
+KEPT_FOREVER = (
+    "audit_logs", "usage_events", "usage_limits", "tier_snapshots", "billing_line_items", "workspace_wallets",
+    "wallet_ledger", "payments", "subscriptions",
+)
+
+
 def test_audit_logs_billing_data_and_usage_events_are_never_deleted(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
     ws = factories.workspace()
+    admin = factories.platform_admin()
     rpc("record_usage", {"workspace_id": str(ws.id), "metric": "sms", "quantity": 2})
     rpc("grant_credits", {"workspace_id": str(ws.id), "amount": 5, "reason": "probe"})
     rpc("generate_billing_line_items", {"workspace_id": str(ws.id)})
-    # Ten years old: older than any retention window could ever be.
-    db.execute("alter table public.usage_events disable trigger user")
-    db.execute("alter table public.wallet_ledger disable trigger user")
-    db.execute("alter table public.audit_logs disable trigger user")
-    db.execute("update public.usage_events set occurred_at = now() - interval '10 years'")
-    db.execute("update public.wallet_ledger set created_at = now() - interval '10 years'")
-    db.execute("update public.audit_logs set occurred_at = now() - interval '10 years'")
-    db.execute("alter table public.usage_events enable trigger user")
-    db.execute("alter table public.wallet_ledger enable trigger user")
-    db.execute("alter table public.audit_logs enable trigger user")
-    kept = ("audit_logs", "usage_events", "wallet_ledger", "billing_line_items", "tier_snapshots", "usage_limits")
+    payment = rpc(
+        "create_payment_request", {"workspace_id": str(ws.id), "plan_key": "pro", "provider": "instapay"},
+        as_=ws.owner.jwt,
+    )
+    rpc("confirm_instapay_payment", {"payment_id": payment["payment_id"], "bank_reference": "IPN-RETENTION"},
+        as_=admin.jwt)
+    # Every timestamp ten years earlier (shifted together, so their order and the
+    # tables' checks hold), and every retention window at its shortest: nothing
+    # could look more expired.
+    for table in KEPT_FOREVER:
+        columns = [r[0] for r in db.execute(
+            "select column_name from information_schema.columns where table_schema = 'public' and table_name = %s"
+            " and data_type = 'timestamp with time zone'",
+            (table,),
+        )]
+        shift = ", ".join(f"{c} = {c} - interval '10 years'" for c in columns)
+        db.execute(f"alter table public.{table} disable trigger user")
+        db.execute(f"update public.{table} set {shift}")
+        db.execute(f"alter table public.{table} enable trigger user")
+    db.execute("update public.retention_policies set keep_days = 1")
 
     def counts() -> dict[str, int]:
-        return {t: db.execute(f"select count(*) from public.{t}").fetchone()[0] for t in kept}
+        return {t: db.execute(f"select count(*) from public.{t}").fetchone()[0] for t in KEPT_FOREVER}
 
     before = counts()
     assert all(n > 0 for n in before.values()), before
 
-    rpc("run_retention_cleanup")
+    result = rpc("run_retention_cleanup")
 
+    assert result["status"] == "succeeded"
     assert counts() == before
 
 
@@ -189,22 +206,57 @@ def test_a_failing_step_is_recorded_and_the_other_steps_still_commit(rpc, db) ->
     assert alerts == [("warning", str(first["job_run_id"]))]
 
 
-def test_a_large_backlog_is_deleted_in_bounded_batches(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_a_backlog_beyond_the_time_budget_is_left_for_the_next_run_and_alerted(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
     ws = factories.workspace()
     db.execute(
         """
         insert into private.rate_limit_counters (workspace_id, bucket, window_start, hits)
         select %s, 'bucket_' || g, date_trunc('minute', now()) - interval '2 days' - make_interval(mins => g), 1
-        from generate_series(1, 50010) as g
+        from generate_series(1, 25010) as g
         """,
         (ws.id,),
     )
 
-    first = rpc("run_retention_cleanup")
+    # No time budget: every policy gets its one batch of 10,000 and no more.
+    first = db.execute("select private._run_retention_cleanup(max_seconds => 0)").fetchone()[0]
     second = rpc("run_retention_cleanup")
 
-    assert (first["deleted"]["rate_limit_counters"], first["more"]) == (50000, ["rate_limit_counters"])
-    assert (second["deleted"]["rate_limit_counters"], second["more"]) == (10, [])
+    assert (first["deleted"]["rate_limit_counters"], first["more"]) == (10000, ["rate_limit_counters"])
+    assert (second["deleted"]["rate_limit_counters"], second["more"]) == (15010, [])
+    left = db.execute("select count(*) from private.rate_limit_counters where workspace_id = %s", (ws.id,))
+    assert left.fetchone()[0] == 0
+    alerts = db.execute(
+        "select severity, details -> 'more', details ->> 'job_run_id' from public.alerts where type = 'retention_backlog'"
+    ).fetchall()
+    assert alerts == [("warning", ["rate_limit_counters"], str(first["job_run_id"]))]
+
+
+def test_a_run_whose_every_step_fails_is_failed_with_a_critical_alert(rpc, db) -> None:  # type: ignore[no-untyped-def]
+    db.execute(
+        "create function public.refuse_delete() returns trigger language plpgsql as"
+        " $$ begin raise exception 'no deletes today'; end $$"
+    )
+    for table in ("public.webhook_queue", "public.unknown_phone", "public.alerts", "public.job_runs",
+                  "private.rate_limit_counters"):
+        db.execute(
+            f"create trigger refuse_delete before delete on {table}"
+            " for each statement execute function public.refuse_delete()"
+        )
+
+    result = rpc("run_retention_cleanup")
+
+    assert result["status"] == "failed"
+    assert sorted(e["step"] for e in result["errors"]) == [
+        "acknowledged_alerts", "job_runs", "rate_limit_counters", "unknown_phone", "webhook_dead_letters",
+        "webhook_deliveries",
+    ]
+    assert db.execute("select status from public.job_runs where id = %s", (result["job_run_id"],)).fetchone() == (
+        "failed",
+    )
+    alert = db.execute(
+        "select severity, details ->> 'job_run_id' from public.alerts where dedupe_key = 'job_failure:retention_cleanup'"
+    ).fetchall()
+    assert alert == [("critical", str(result["job_run_id"]))]
 
 
 @pytest.mark.parametrize("caller", ["anon", "authenticated", "platform_admin"])

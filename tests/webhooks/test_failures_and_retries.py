@@ -128,6 +128,30 @@ def test_a_row_claimed_by_one_sweeper_is_skipped_by_another(
     assert ops.count("sms_events") == 3
 
 
+def test_a_sweep_logging_its_run_does_not_make_another_sweeper_wait(
+    rpc, sign: Sign, ops: Ops, connect: Callable[..., psycopg.Connection]
+) -> None:
+    # Two workspaces, so the two retries share no row lock of their own (metering
+    # a workspace's first usage of a period locks that workspace).
+    agents = [ops.agent(), ops.agent()]
+    ops.fail_inserts_into("sms_events")
+    for agent in agents:
+        rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))
+    ops.heal("sms_events")
+    ops.make_due()
+
+    first = connect(autocommit=False)
+    # Sweeper A retries one row and logs its run, and its transaction stays open.
+    assert first.execute("select public.retry_failed_webhooks(1)").fetchone()[0]["retried"] == 1
+    second = connect()
+    second.execute("set statement_timeout = '10s'")  # a wait on A would end in 57014, not hang
+    summary = second.execute("select public.retry_failed_webhooks(10)").fetchone()[0]
+    first.commit()
+
+    assert (summary["retried"], summary["succeeded"]) == (1, 1)
+    assert ops.count("job_runs", "job_name = 'webhook_retry_sweeper'") == 2
+
+
 def test_two_sweepers_running_together_never_double_process(concurrently, rpc, sign: Sign, ops: Ops) -> None:
     agent = ops.agent()
     ops.fail_inserts_into("sms_events")

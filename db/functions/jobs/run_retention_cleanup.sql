@@ -13,11 +13,18 @@
 --
 -- Each policy is one step in its own sub-transaction: a step that fails is
 -- undone and recorded in the run's errors (status partial, a job_failure
--- alert), and the other steps still commit. A step deletes at most
--- v_batch rows per run so a large backlog cannot hold one long transaction;
--- such a policy is listed in `more`, and the next run (or a re-run by hand)
--- continues. Running it again deletes nothing that the first run kept.
-create or replace function private._run_retention_cleanup()
+-- alert), and the other steps still commit. A step deletes in batches of
+-- v_batch rows, and keeps going while the run is within its time budget
+-- (max_seconds; every policy gets at least one batch): the run is one
+-- transaction, and the budget bounds how long it holds its row locks and the
+-- vacuum horizon. A policy with rows left when the budget runs out is listed in
+-- `more`, and one retention_backlog alert says the daily run no longer keeps up;
+-- the next run (or runs by hand) continue. Running it again deletes nothing
+-- that the first run kept.
+-- max_seconds was added: the version without it would stay as an overload.
+drop function if exists private._run_retention_cleanup();
+
+create or replace function private._run_retention_cleanup(max_seconds numeric default 60)
 returns jsonb
 language plpgsql
 volatile
@@ -25,7 +32,9 @@ security definer
 set search_path = ''
 as $$
 declare
-    v_batch constant integer := 50000;
+    v_batch constant integer := 10000;
+    v_started timestamptz := pg_catalog.clock_timestamp();
+    v_step_rows bigint;
     v_run bigint;
     v_policy record;
     v_cutoff timestamptz;
@@ -49,49 +58,56 @@ begin
             else v_policy.name
         end;
         begin
-            case v_policy.name
-                when 'webhook_deliveries' then
-                    delete from public.webhook_queue as q
-                    where q.id = any(array(
-                        select d.id from public.webhook_queue as d
-                        where d.received_at < v_cutoff
-                            and d.status in ('processed', 'duplicate', 'rejected', 'unknown_phone')
-                        limit v_batch
-                    ));
-                when 'webhook_dead_letters' then
-                    delete from public.webhook_queue as q
-                    where q.id = any(array(
-                        select d.id from public.webhook_queue as d
-                        where d.received_at < v_cutoff and d.status = 'dead_letter'
-                        limit v_batch
-                    ));
-                when 'unknown_phone' then
-                    delete from public.unknown_phone as u
-                    where u.id = any(array(
-                        select d.id from public.unknown_phone as d where d.last_seen_at < v_cutoff limit v_batch
-                    ));
-                when 'acknowledged_alerts' then
-                    delete from public.alerts as a
-                    where a.id = any(array(
-                        select d.id from public.alerts as d where d.acknowledged_at < v_cutoff limit v_batch
-                    ));
-                when 'job_runs' then
-                    delete from public.job_runs as j
-                    where j.id = any(array(
-                        select d.id from public.job_runs as d
-                        where d.started_at < v_cutoff and d.id <> v_run
-                        limit v_batch
-                    ));
-                when 'rate_limit_counters' then
-                    delete from private.rate_limit_counters as c
-                    where c.ctid = any(array(
-                        select d.ctid from private.rate_limit_counters as d where d.window_start < v_cutoff limit v_batch
-                    ));
-            end case;
-            get diagnostics v_rows = row_count;
+            v_step_rows := 0;
+            loop
+                case v_policy.name
+                    when 'webhook_deliveries' then
+                        delete from public.webhook_queue as q
+                        where q.id = any(array(
+                            select d.id from public.webhook_queue as d
+                            where d.received_at < v_cutoff
+                                and d.status in ('processed', 'duplicate', 'rejected', 'unknown_phone')
+                            limit v_batch
+                        ));
+                    when 'webhook_dead_letters' then
+                        delete from public.webhook_queue as q
+                        where q.id = any(array(
+                            select d.id from public.webhook_queue as d
+                            where d.received_at < v_cutoff and d.status = 'dead_letter'
+                            limit v_batch
+                        ));
+                    when 'unknown_phone' then
+                        delete from public.unknown_phone as u
+                        where u.id = any(array(
+                            select d.id from public.unknown_phone as d where d.last_seen_at < v_cutoff limit v_batch
+                        ));
+                    when 'acknowledged_alerts' then
+                        delete from public.alerts as a
+                        where a.id = any(array(
+                            select d.id from public.alerts as d where d.acknowledged_at < v_cutoff limit v_batch
+                        ));
+                    when 'job_runs' then
+                        delete from public.job_runs as j
+                        where j.id = any(array(
+                            select d.id from public.job_runs as d
+                            where d.started_at < v_cutoff and d.id <> v_run
+                            limit v_batch
+                        ));
+                    when 'rate_limit_counters' then
+                        delete from private.rate_limit_counters as c
+                        where c.ctid = any(array(
+                            select d.ctid from private.rate_limit_counters as d where d.window_start < v_cutoff limit v_batch
+                        ));
+                end case;
+                get diagnostics v_rows = row_count;
+                v_step_rows := v_step_rows + v_rows;
+                exit when v_rows < v_batch
+                    or pg_catalog.clock_timestamp() - v_started
+                    >= _run_retention_cleanup.max_seconds * interval '1 second';
+            end loop;
             v_deleted := pg_catalog.jsonb_set(
                 v_deleted, array[v_table],
-                pg_catalog.to_jsonb(coalesce((v_deleted ->> v_table)::bigint, 0) + v_rows)
+                pg_catalog.to_jsonb(coalesce((v_deleted ->> v_table)::bigint, 0) + v_step_rows)
             );
             if v_rows = v_batch then
                 v_more := v_more || v_policy.name;
@@ -106,6 +122,19 @@ begin
         end;
     end loop;
 
+    if pg_catalog.cardinality(v_more) > 0 then
+        perform private.raise_alert(
+            'retention_backlog',
+            'retention_backlog',
+            pg_catalog.format(
+                'retention cleanup run %s ran out of time with rows left to delete: %s',
+                v_run, pg_catalog.array_to_string(v_more, ', ')
+            ),
+            null,
+            'warning',
+            pg_catalog.jsonb_build_object('job_run_id', v_run, 'more', pg_catalog.to_jsonb(v_more))
+        );
+    end if;
     v_status := private._job_run_finish(
         v_run,
         pg_catalog.jsonb_build_object('deleted', v_deleted, 'more', pg_catalog.to_jsonb(v_more)),
@@ -122,10 +151,10 @@ begin
 end
 $$;
 
-comment on function private._run_retention_cleanup() is
+comment on function private._run_retention_cleanup(numeric) is
 'Implementation of public.run_retention_cleanup (definer: deletes expired rows per retention_policies).';
-revoke all on function private._run_retention_cleanup() from public;
-grant execute on function private._run_retention_cleanup() to service_role;
+revoke all on function private._run_retention_cleanup(numeric) from public;
+grant execute on function private._run_retention_cleanup(numeric) to service_role;
 
 create or replace function public.run_retention_cleanup()
 returns jsonb
