@@ -2995,6 +2995,7 @@ declare
     v_metric text;
     v_absolute numeric;
     v_relative numeric;
+    v_sources text[];
     v_matched integer := 0;
     v_mismatched integer := 0;
     v_missing_internal integer := 0;
@@ -3078,7 +3079,8 @@ begin
             pg_catalog.jsonb_build_object(
                 'absolute', coalesce(t.absolute_tolerance, 0),
                 'relative', coalesce(t.relative_tolerance, 0),
-                'reports_expected', coalesce(t.reports_expected, false)
+                'reports_expected', coalesce(t.reports_expected, false),
+                'internal_sources', pg_catalog.to_jsonb(t.internal_sources)
             )
         ),
         '{}'
@@ -3096,6 +3098,11 @@ begin
     foreach v_metric in array v_metrics loop
         v_absolute := (v_tolerances -> v_metric ->> 'absolute')::numeric;
         v_relative := (v_tolerances -> v_metric ->> 'relative')::numeric;
+        -- null: usage from every source counts (see reconciliation_tolerances.internal_sources).
+        v_sources := case
+            when pg_catalog.jsonb_typeof(v_tolerances -> v_metric -> 'internal_sources') = 'array' then
+                array(select pg_catalog.jsonb_array_elements_text(v_tolerances -> v_metric -> 'internal_sources'))
+        end;
         begin
             with internal as (
                 select
@@ -3106,6 +3113,7 @@ begin
                 where e.metric = v_metric
                     and e.period_start >= v_month and e.period_start < v_end
                     and e.occurred_at >= v_from and e.occurred_at < v_to
+                    and (v_sources is null or e.source = any(v_sources))
                 group by e.workspace_id, (e.occurred_at at time zone 'utc')::date
             ),
 
@@ -3242,14 +3250,16 @@ $$;
 
 COMMENT ON FUNCTION private._run_reconciliation(period_start date, period_end date) IS 'Implementation of public.run_reconciliation (definer: compares usage_events with provider_usage_reports, writes the run''s report, raises the period''s reconciliation_mismatch alert).';
 
--- Name: _run_retention_cleanup(); Type: FUNCTION; Schema: private; Owner: -
+-- Name: _run_retention_cleanup(numeric); Type: FUNCTION; Schema: private; Owner: -
 
-CREATE FUNCTION private._run_retention_cleanup() RETURNS jsonb
+CREATE FUNCTION private._run_retention_cleanup(max_seconds numeric DEFAULT 60) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
 declare
-    v_batch constant integer := 50000;
+    v_batch constant integer := 10000;
+    v_started timestamptz := pg_catalog.clock_timestamp();
+    v_step_rows bigint;
     v_run bigint;
     v_policy record;
     v_cutoff timestamptz;
@@ -3273,49 +3283,56 @@ begin
             else v_policy.name
         end;
         begin
-            case v_policy.name
-                when 'webhook_deliveries' then
-                    delete from public.webhook_queue as q
-                    where q.id = any(array(
-                        select d.id from public.webhook_queue as d
-                        where d.received_at < v_cutoff
-                            and d.status in ('processed', 'duplicate', 'rejected', 'unknown_phone')
-                        limit v_batch
-                    ));
-                when 'webhook_dead_letters' then
-                    delete from public.webhook_queue as q
-                    where q.id = any(array(
-                        select d.id from public.webhook_queue as d
-                        where d.received_at < v_cutoff and d.status = 'dead_letter'
-                        limit v_batch
-                    ));
-                when 'unknown_phone' then
-                    delete from public.unknown_phone as u
-                    where u.id = any(array(
-                        select d.id from public.unknown_phone as d where d.last_seen_at < v_cutoff limit v_batch
-                    ));
-                when 'acknowledged_alerts' then
-                    delete from public.alerts as a
-                    where a.id = any(array(
-                        select d.id from public.alerts as d where d.acknowledged_at < v_cutoff limit v_batch
-                    ));
-                when 'job_runs' then
-                    delete from public.job_runs as j
-                    where j.id = any(array(
-                        select d.id from public.job_runs as d
-                        where d.started_at < v_cutoff and d.id <> v_run
-                        limit v_batch
-                    ));
-                when 'rate_limit_counters' then
-                    delete from private.rate_limit_counters as c
-                    where c.ctid = any(array(
-                        select d.ctid from private.rate_limit_counters as d where d.window_start < v_cutoff limit v_batch
-                    ));
-            end case;
-            get diagnostics v_rows = row_count;
+            v_step_rows := 0;
+            loop
+                case v_policy.name
+                    when 'webhook_deliveries' then
+                        delete from public.webhook_queue as q
+                        where q.id = any(array(
+                            select d.id from public.webhook_queue as d
+                            where d.received_at < v_cutoff
+                                and d.status in ('processed', 'duplicate', 'rejected', 'unknown_phone')
+                            limit v_batch
+                        ));
+                    when 'webhook_dead_letters' then
+                        delete from public.webhook_queue as q
+                        where q.id = any(array(
+                            select d.id from public.webhook_queue as d
+                            where d.received_at < v_cutoff and d.status = 'dead_letter'
+                            limit v_batch
+                        ));
+                    when 'unknown_phone' then
+                        delete from public.unknown_phone as u
+                        where u.id = any(array(
+                            select d.id from public.unknown_phone as d where d.last_seen_at < v_cutoff limit v_batch
+                        ));
+                    when 'acknowledged_alerts' then
+                        delete from public.alerts as a
+                        where a.id = any(array(
+                            select d.id from public.alerts as d where d.acknowledged_at < v_cutoff limit v_batch
+                        ));
+                    when 'job_runs' then
+                        delete from public.job_runs as j
+                        where j.id = any(array(
+                            select d.id from public.job_runs as d
+                            where d.started_at < v_cutoff and d.id <> v_run
+                            limit v_batch
+                        ));
+                    when 'rate_limit_counters' then
+                        delete from private.rate_limit_counters as c
+                        where c.ctid = any(array(
+                            select d.ctid from private.rate_limit_counters as d where d.window_start < v_cutoff limit v_batch
+                        ));
+                end case;
+                get diagnostics v_rows = row_count;
+                v_step_rows := v_step_rows + v_rows;
+                exit when v_rows < v_batch
+                    or pg_catalog.clock_timestamp() - v_started
+                    >= _run_retention_cleanup.max_seconds * interval '1 second';
+            end loop;
             v_deleted := pg_catalog.jsonb_set(
                 v_deleted, array[v_table],
-                pg_catalog.to_jsonb(coalesce((v_deleted ->> v_table)::bigint, 0) + v_rows)
+                pg_catalog.to_jsonb(coalesce((v_deleted ->> v_table)::bigint, 0) + v_step_rows)
             );
             if v_rows = v_batch then
                 v_more := v_more || v_policy.name;
@@ -3330,6 +3347,19 @@ begin
         end;
     end loop;
 
+    if pg_catalog.cardinality(v_more) > 0 then
+        perform private.raise_alert(
+            'retention_backlog',
+            'retention_backlog',
+            pg_catalog.format(
+                'retention cleanup run %s ran out of time with rows left to delete: %s',
+                v_run, pg_catalog.array_to_string(v_more, ', ')
+            ),
+            null,
+            'warning',
+            pg_catalog.jsonb_build_object('job_run_id', v_run, 'more', pg_catalog.to_jsonb(v_more))
+        );
+    end if;
     v_status := private._job_run_finish(
         v_run,
         pg_catalog.jsonb_build_object('deleted', v_deleted, 'more', pg_catalog.to_jsonb(v_more)),
@@ -3346,9 +3376,9 @@ begin
 end
 $$;
 
--- Name: FUNCTION _run_retention_cleanup(); Type: COMMENT; Schema: private; Owner: -
+-- Name: FUNCTION _run_retention_cleanup(max_seconds numeric); Type: COMMENT; Schema: private; Owner: -
 
-COMMENT ON FUNCTION private._run_retention_cleanup() IS 'Implementation of public.run_retention_cleanup (definer: deletes expired rows per retention_policies).';
+COMMENT ON FUNCTION private._run_retention_cleanup(max_seconds numeric) IS 'Implementation of public.run_retention_cleanup (definer: deletes expired rows per retention_policies).';
 
 -- Name: _run_webhook(bigint, text, text, jsonb, text, boolean, jsonb, text, text, boolean); Type: FUNCTION; Schema: private; Owner: -
 
@@ -5298,6 +5328,192 @@ $$;
 
 COMMENT ON FUNCTION public.create_payment_request(workspace_id uuid, plan_key text, provider text) IS 'Workspace owners/admins: a pending payment at the plan''s price with a unique reference. Never changes the plan.';
 
+-- Name: call_events; Type: TABLE; Schema: public; Owner: -
+
+CREATE TABLE public.call_events (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    workspace_id uuid NOT NULL,
+    agent_id uuid,
+    channel_id uuid,
+    webhook_id bigint,
+    provider text DEFAULT 'twilio'::text NOT NULL,
+    call_sid text NOT NULL,
+    call_status text NOT NULL,
+    direction text,
+    from_number text,
+    to_number text,
+    duration_seconds public.event_count,
+    billable_minutes public.event_count,
+    occurred_at timestamp with time zone DEFAULT now() NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+-- Name: TABLE call_events; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON TABLE public.call_events IS 'Voice call status callbacks, one row per call and status. Completed calls record call_minutes usage.';
+
+-- Name: COLUMN call_events.webhook_id; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.call_events.webhook_id IS 'The webhook_queue row it came from (no foreign key: raw deliveries expire, events stay).';
+
+-- Name: messages; Type: TABLE; Schema: public; Owner: -
+
+CREATE TABLE public.messages (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    workspace_id uuid NOT NULL,
+    conversation_id uuid NOT NULL,
+    direction text NOT NULL,
+    sender text,
+    body text,
+    provider text,
+    provider_message_id text,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    sent_at timestamp with time zone DEFAULT now() NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT messages_direction_check CHECK ((direction = ANY (ARRAY['inbound'::text, 'outbound'::text])))
+);
+
+-- Name: TABLE messages; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON TABLE public.messages IS 'Messages of conversations. body is PII: readable by the workspace''s members, masked in support views.';
+
+-- Name: sms_events; Type: TABLE; Schema: public; Owner: -
+
+CREATE TABLE public.sms_events (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    workspace_id uuid NOT NULL,
+    agent_id uuid,
+    channel_id uuid,
+    webhook_id bigint,
+    provider text DEFAULT 'twilio'::text NOT NULL,
+    message_sid text NOT NULL,
+    sms_status text NOT NULL,
+    direction public.sms_direction NOT NULL,
+    from_number text,
+    to_number text,
+    body text,
+    num_segments public.event_count,
+    num_media public.event_count,
+    occurred_at timestamp with time zone DEFAULT now() NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+-- Name: TABLE sms_events; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON TABLE public.sms_events IS 'Inbound SMS and outbound SMS status callbacks, one row per message and status. Received and sent messages record sms usage. body is PII.';
+
+-- Name: COLUMN sms_events.webhook_id; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.sms_events.webhook_id IS 'The webhook_queue row it came from (no foreign key: raw deliveries expire, events stay).';
+
+-- Name: dashboard_events; Type: VIEW; Schema: private; Owner: -
+
+CREATE VIEW private.dashboard_events WITH (security_invoker='true') AS
+ SELECT c.workspace_id,
+    c.occurred_at AS event_at,
+    1 AS calls,
+    (COALESCE((c.billable_minutes)::integer, 0))::bigint AS call_minutes,
+    ((c.call_status = 'failed'::text))::integer AS failed_calls,
+    0 AS sms_inbound,
+    0 AS sms_outbound,
+    0 AS failed_sms,
+    0 AS messages_inbound,
+    0 AS messages_outbound
+   FROM public.call_events c
+  WHERE (c.call_status = ANY (ARRAY['completed'::text, 'busy'::text, 'no-answer'::text, 'canceled'::text, 'failed'::text]))
+UNION ALL
+ SELECT s.workspace_id,
+    s.occurred_at AS event_at,
+    0 AS calls,
+    (0)::bigint AS call_minutes,
+    0 AS failed_calls,
+    ((((s.direction)::text = 'inbound'::text) AND (s.sms_status = 'received'::text)))::integer AS sms_inbound,
+    ((((s.direction)::text = 'outbound'::text) AND (s.sms_status = 'sent'::text)))::integer AS sms_outbound,
+    ((s.sms_status = ANY (ARRAY['failed'::text, 'undelivered'::text])))::integer AS failed_sms,
+    0 AS messages_inbound,
+    0 AS messages_outbound
+   FROM public.sms_events s
+  WHERE ((((s.direction)::text = 'inbound'::text) AND (s.sms_status = 'received'::text)) OR (((s.direction)::text = 'outbound'::text) AND (s.sms_status = 'sent'::text)) OR (s.sms_status = ANY (ARRAY['failed'::text, 'undelivered'::text])))
+UNION ALL
+ SELECT m.workspace_id,
+    m.created_at AS event_at,
+    0 AS calls,
+    (0)::bigint AS call_minutes,
+    0 AS failed_calls,
+    0 AS sms_inbound,
+    0 AS sms_outbound,
+    0 AS failed_sms,
+    ((m.direction = 'inbound'::text))::integer AS messages_inbound,
+    ((m.direction = 'outbound'::text))::integer AS messages_outbound
+   FROM public.messages m;
+
+-- Name: VIEW dashboard_events; Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON VIEW private.dashboard_events IS 'One row per countable call, SMS and chat message event, with 0/1 flags: the counting rules of dashboard_daily_metrics and weekly_insights, written once.';
+
+-- Name: dashboard_daily_metrics; Type: VIEW; Schema: public; Owner: -
+
+CREATE VIEW public.dashboard_daily_metrics WITH (security_invoker='true') AS
+ SELECT e.workspace_id,
+    ((e.event_at AT TIME ZONE 'UTC'::text))::date AS day,
+    sum(e.calls) AS calls,
+    (sum(e.call_minutes))::bigint AS call_minutes,
+    sum(e.failed_calls) AS failed_calls,
+    sum(e.sms_inbound) AS sms_inbound,
+    sum(e.sms_outbound) AS sms_outbound,
+    sum(e.failed_sms) AS failed_sms,
+    sum(e.messages_inbound) AS messages_inbound,
+    sum(e.messages_outbound) AS messages_outbound,
+    sum((e.failed_calls + e.failed_sms)) AS errors
+   FROM private.dashboard_events e
+  GROUP BY e.workspace_id, (((e.event_at AT TIME ZONE 'UTC'::text))::date);
+
+-- Name: VIEW dashboard_daily_metrics; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON VIEW public.dashboard_daily_metrics IS 'Dashboard metrics per workspace and UTC day: calls (counted when they end), call minutes, SMS in and out, chat messages in and out, and errors (failed calls, failed or undelivered SMS). Days without events have no row. security_invoker: members see their workspaces only. A filter on day is applied after grouping, over all of a workspace''s events: for a range of days call dashboard_metrics(workspace_id, from_day, to_day).';
+
+-- Name: dashboard_metrics(uuid, date, date); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.dashboard_metrics(workspace_id uuid, from_day date, to_day date) RETURNS SETOF public.dashboard_daily_metrics
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+begin
+    if dashboard_metrics.from_day is null or dashboard_metrics.to_day is null
+        or dashboard_metrics.from_day > dashboard_metrics.to_day
+        or dashboard_metrics.to_day - dashboard_metrics.from_day > 365 then
+        raise exception using
+            errcode = '22023',
+            message = 'invalid_range',
+            detail = pg_catalog.format('from_day %s, to_day %s', dashboard_metrics.from_day, dashboard_metrics.to_day),
+            hint = 'from_day <= to_day, both UTC days, at most 366 days.';
+    end if;
+    return query
+    select
+        e.workspace_id,
+        (e.event_at at time zone 'UTC')::date,
+        sum(e.calls)::bigint,
+        sum(e.call_minutes)::bigint,
+        sum(e.failed_calls)::bigint,
+        sum(e.sms_inbound)::bigint,
+        sum(e.sms_outbound)::bigint,
+        sum(e.failed_sms)::bigint,
+        sum(e.messages_inbound)::bigint,
+        sum(e.messages_outbound)::bigint,
+        sum(e.failed_calls + e.failed_sms)::bigint
+    from private.dashboard_events as e
+    where e.workspace_id = dashboard_metrics.workspace_id
+        and e.event_at >= dashboard_metrics.from_day::timestamp at time zone 'UTC'
+        and e.event_at < (dashboard_metrics.to_day + 1)::timestamp at time zone 'UTC'
+    group by e.workspace_id, (e.event_at at time zone 'UTC')::date
+    order by 2;
+end
+$$;
+
+-- Name: FUNCTION dashboard_metrics(workspace_id uuid, from_day date, to_day date); Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON FUNCTION public.dashboard_metrics(workspace_id uuid, from_day date, to_day date) IS 'dashboard_daily_metrics of one workspace for the UTC days from_day..to_day (inclusive), read through the events'' time indexes; RLS applies (security invoker).';
+
 -- Name: deduct_credits(uuid, numeric, text, text); Type: FUNCTION; Schema: public; Owner: -
 
 CREATE FUNCTION public.deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text DEFAULT NULL::text) RETURNS jsonb
@@ -5576,129 +5792,6 @@ $$;
 -- Name: FUNCTION set_workspace_status(workspace_id uuid, status text, reason text); Type: COMMENT; Schema: public; Owner: -
 
 COMMENT ON FUNCTION public.set_workspace_status(workspace_id uuid, status text, reason text) IS 'Workspace kill switch (platform admins): status active, suspended or disabled, with a reason; audited.';
-
--- Name: call_events; Type: TABLE; Schema: public; Owner: -
-
-CREATE TABLE public.call_events (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    workspace_id uuid NOT NULL,
-    agent_id uuid,
-    channel_id uuid,
-    webhook_id bigint,
-    provider text DEFAULT 'twilio'::text NOT NULL,
-    call_sid text NOT NULL,
-    call_status text NOT NULL,
-    direction text,
-    from_number text,
-    to_number text,
-    duration_seconds public.event_count,
-    billable_minutes public.event_count,
-    occurred_at timestamp with time zone DEFAULT now() NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL
-);
-
--- Name: TABLE call_events; Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON TABLE public.call_events IS 'Voice call status callbacks, one row per call and status. Completed calls record call_minutes usage.';
-
--- Name: COLUMN call_events.webhook_id; Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON COLUMN public.call_events.webhook_id IS 'The webhook_queue row it came from (no foreign key: raw deliveries expire, events stay).';
-
--- Name: messages; Type: TABLE; Schema: public; Owner: -
-
-CREATE TABLE public.messages (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    workspace_id uuid NOT NULL,
-    conversation_id uuid NOT NULL,
-    direction text NOT NULL,
-    sender text,
-    body text,
-    provider text,
-    provider_message_id text,
-    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
-    sent_at timestamp with time zone DEFAULT now() NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT messages_direction_check CHECK ((direction = ANY (ARRAY['inbound'::text, 'outbound'::text])))
-);
-
--- Name: TABLE messages; Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON TABLE public.messages IS 'Messages of conversations. body is PII: readable by the workspace''s members, masked in support views.';
-
--- Name: sms_events; Type: TABLE; Schema: public; Owner: -
-
-CREATE TABLE public.sms_events (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    workspace_id uuid NOT NULL,
-    agent_id uuid,
-    channel_id uuid,
-    webhook_id bigint,
-    provider text DEFAULT 'twilio'::text NOT NULL,
-    message_sid text NOT NULL,
-    sms_status text NOT NULL,
-    direction public.sms_direction NOT NULL,
-    from_number text,
-    to_number text,
-    body text,
-    num_segments public.event_count,
-    num_media public.event_count,
-    occurred_at timestamp with time zone DEFAULT now() NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL
-);
-
--- Name: TABLE sms_events; Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON TABLE public.sms_events IS 'Inbound SMS and outbound SMS status callbacks, one row per message and status. Received and sent messages record sms usage. body is PII.';
-
--- Name: COLUMN sms_events.webhook_id; Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON COLUMN public.sms_events.webhook_id IS 'The webhook_queue row it came from (no foreign key: raw deliveries expire, events stay).';
-
--- Name: dashboard_events; Type: VIEW; Schema: private; Owner: -
-
-CREATE VIEW private.dashboard_events WITH (security_invoker='true') AS
- SELECT c.workspace_id,
-    c.occurred_at AS event_at,
-    1 AS calls,
-    (COALESCE((c.billable_minutes)::integer, 0))::bigint AS call_minutes,
-    ((c.call_status = 'failed'::text))::integer AS failed_calls,
-    0 AS sms_inbound,
-    0 AS sms_outbound,
-    0 AS failed_sms,
-    0 AS messages_inbound,
-    0 AS messages_outbound
-   FROM public.call_events c
-  WHERE (c.call_status = ANY (ARRAY['completed'::text, 'busy'::text, 'no-answer'::text, 'canceled'::text, 'failed'::text]))
-UNION ALL
- SELECT s.workspace_id,
-    s.occurred_at AS event_at,
-    0 AS calls,
-    (0)::bigint AS call_minutes,
-    0 AS failed_calls,
-    ((((s.direction)::text = 'inbound'::text) AND (s.sms_status = 'received'::text)))::integer AS sms_inbound,
-    ((((s.direction)::text = 'outbound'::text) AND (s.sms_status = 'sent'::text)))::integer AS sms_outbound,
-    ((s.sms_status = ANY (ARRAY['failed'::text, 'undelivered'::text])))::integer AS failed_sms,
-    0 AS messages_inbound,
-    0 AS messages_outbound
-   FROM public.sms_events s
-  WHERE ((((s.direction)::text = 'inbound'::text) AND (s.sms_status = 'received'::text)) OR (((s.direction)::text = 'outbound'::text) AND (s.sms_status = 'sent'::text)) OR (s.sms_status = ANY (ARRAY['failed'::text, 'undelivered'::text])))
-UNION ALL
- SELECT m.workspace_id,
-    m.created_at AS event_at,
-    0 AS calls,
-    (0)::bigint AS call_minutes,
-    0 AS failed_calls,
-    0 AS sms_inbound,
-    0 AS sms_outbound,
-    0 AS failed_sms,
-    ((m.direction = 'inbound'::text))::integer AS messages_inbound,
-    ((m.direction = 'outbound'::text))::integer AS messages_outbound
-   FROM public.messages m;
-
--- Name: VIEW dashboard_events; Type: COMMENT; Schema: private; Owner: -
-
-COMMENT ON VIEW private.dashboard_events IS 'One row per countable call, SMS and chat message event, with 0/1 flags: the counting rules of dashboard_daily_metrics and weekly_insights, written once.';
 
 -- Name: rate_limit_counters; Type: TABLE; Schema: private; Owner: -
 
@@ -6172,27 +6265,6 @@ CREATE VIEW public.conversations_masked WITH (security_invoker='true') AS
 
 COMMENT ON VIEW public.conversations_masked IS 'Conversations for platform admins and support, with the contact''s address and thread id masked.';
 
--- Name: dashboard_daily_metrics; Type: VIEW; Schema: public; Owner: -
-
-CREATE VIEW public.dashboard_daily_metrics WITH (security_invoker='true') AS
- SELECT e.workspace_id,
-    ((e.event_at AT TIME ZONE 'UTC'::text))::date AS day,
-    sum(e.calls) AS calls,
-    (sum(e.call_minutes))::bigint AS call_minutes,
-    sum(e.failed_calls) AS failed_calls,
-    sum(e.sms_inbound) AS sms_inbound,
-    sum(e.sms_outbound) AS sms_outbound,
-    sum(e.failed_sms) AS failed_sms,
-    sum(e.messages_inbound) AS messages_inbound,
-    sum(e.messages_outbound) AS messages_outbound,
-    sum((e.failed_calls + e.failed_sms)) AS errors
-   FROM private.dashboard_events e
-  GROUP BY e.workspace_id, (((e.event_at AT TIME ZONE 'UTC'::text))::date);
-
--- Name: VIEW dashboard_daily_metrics; Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON VIEW public.dashboard_daily_metrics IS 'Dashboard metrics per workspace and UTC day: calls (counted when they end), call minutes, SMS in and out, chat messages in and out, and errors (failed calls, failed or undelivered SMS). Days without events have no row. security_invoker: members see their workspaces only.';
-
 -- Name: external_api_audit_logs; Type: TABLE; Schema: public; Owner: -
 
 CREATE TABLE public.external_api_audit_logs (
@@ -6488,6 +6560,7 @@ CREATE TABLE public.reconciliation_tolerances (
     reports_expected boolean DEFAULT false NOT NULL,
     note text NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    internal_sources text[],
     CONSTRAINT reconciliation_tolerances_absolute_tolerance_check CHECK (((absolute_tolerance >= (0)::numeric) AND (absolute_tolerance <> 'NaN'::numeric))),
     CONSTRAINT reconciliation_tolerances_relative_tolerance_check CHECK (((relative_tolerance >= (0)::numeric) AND (relative_tolerance <= (1)::numeric)))
 );
@@ -6499,6 +6572,10 @@ COMMENT ON TABLE public.reconciliation_tolerances IS 'Per metric: the absolute a
 -- Name: COLUMN reconciliation_tolerances.reports_expected; Type: COMMENT; Schema: public; Owner: -
 
 COMMENT ON COLUMN public.reconciliation_tolerances.reports_expected IS 'true: the provider reports this metric every day, so it is reconciled in every period and a day of internal usage without a report is missing_provider (an import gap shows). false: the metric is reconciled only in periods where some provider reported it.';
+
+-- Name: COLUMN reconciliation_tolerances.internal_sources; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.reconciliation_tolerances.internal_sources IS 'The usage_events.source values the providers'' reports cover (null: every source). Internal usage from other sources is left out of the comparison.';
 
 -- Name: retention_policies; Type: TABLE; Schema: public; Owner: -
 
@@ -8453,10 +8530,10 @@ GRANT ALL ON FUNCTION private._revoke_api_key(key_id uuid, reason text) TO authe
 REVOKE ALL ON FUNCTION private._run_reconciliation(period_start date, period_end date) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._run_reconciliation(period_start date, period_end date) TO service_role;
 
--- Name: FUNCTION _run_retention_cleanup(); Type: ACL; Schema: private; Owner: -
+-- Name: FUNCTION _run_retention_cleanup(max_seconds numeric); Type: ACL; Schema: private; Owner: -
 
-REVOKE ALL ON FUNCTION private._run_retention_cleanup() FROM PUBLIC;
-GRANT ALL ON FUNCTION private._run_retention_cleanup() TO service_role;
+REVOKE ALL ON FUNCTION private._run_retention_cleanup(max_seconds numeric) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._run_retention_cleanup(max_seconds numeric) TO service_role;
 
 -- Name: FUNCTION _run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean, headers jsonb, raw_body text, url text, stored_as_processed boolean); Type: ACL; Schema: private; Owner: -
 
@@ -8702,6 +8779,37 @@ GRANT ALL ON FUNCTION public.create_api_key(workspace_id uuid, name text, scopes
 REVOKE ALL ON FUNCTION public.create_payment_request(workspace_id uuid, plan_key text, provider text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.create_payment_request(workspace_id uuid, plan_key text, provider text) TO authenticated;
 
+-- Name: TABLE call_events; Type: ACL; Schema: public; Owner: -
+
+GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.call_events TO authenticated;
+GRANT ALL ON TABLE public.call_events TO service_role;
+
+-- Name: TABLE messages; Type: ACL; Schema: public; Owner: -
+
+GRANT ALL ON TABLE public.messages TO service_role;
+GRANT SELECT ON TABLE public.messages TO authenticated;
+
+-- Name: TABLE sms_events; Type: ACL; Schema: public; Owner: -
+
+GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.sms_events TO authenticated;
+GRANT ALL ON TABLE public.sms_events TO service_role;
+
+-- Name: TABLE dashboard_events; Type: ACL; Schema: private; Owner: -
+
+GRANT SELECT ON TABLE private.dashboard_events TO authenticated;
+GRANT SELECT ON TABLE private.dashboard_events TO service_role;
+
+-- Name: TABLE dashboard_daily_metrics; Type: ACL; Schema: public; Owner: -
+
+GRANT SELECT ON TABLE public.dashboard_daily_metrics TO authenticated;
+GRANT SELECT ON TABLE public.dashboard_daily_metrics TO service_role;
+
+-- Name: FUNCTION dashboard_metrics(workspace_id uuid, from_day date, to_day date); Type: ACL; Schema: public; Owner: -
+
+REVOKE ALL ON FUNCTION public.dashboard_metrics(workspace_id uuid, from_day date, to_day date) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.dashboard_metrics(workspace_id uuid, from_day date, to_day date) TO authenticated;
+GRANT ALL ON FUNCTION public.dashboard_metrics(workspace_id uuid, from_day date, to_day date) TO service_role;
+
 -- Name: FUNCTION deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text); Type: ACL; Schema: public; Owner: -
 
 REVOKE ALL ON FUNCTION public.deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) FROM PUBLIC;
@@ -8787,26 +8895,6 @@ GRANT ALL ON FUNCTION public.run_retention_cleanup() TO service_role;
 REVOKE ALL ON FUNCTION public.set_workspace_status(workspace_id uuid, status text, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.set_workspace_status(workspace_id uuid, status text, reason text) TO authenticated;
 
--- Name: TABLE call_events; Type: ACL; Schema: public; Owner: -
-
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.call_events TO authenticated;
-GRANT ALL ON TABLE public.call_events TO service_role;
-
--- Name: TABLE messages; Type: ACL; Schema: public; Owner: -
-
-GRANT ALL ON TABLE public.messages TO service_role;
-GRANT SELECT ON TABLE public.messages TO authenticated;
-
--- Name: TABLE sms_events; Type: ACL; Schema: public; Owner: -
-
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.sms_events TO authenticated;
-GRANT ALL ON TABLE public.sms_events TO service_role;
-
--- Name: TABLE dashboard_events; Type: ACL; Schema: private; Owner: -
-
-GRANT SELECT ON TABLE private.dashboard_events TO authenticated;
-GRANT SELECT ON TABLE private.dashboard_events TO service_role;
-
 -- Name: TABLE agent_channels; Type: ACL; Schema: public; Owner: -
 
 GRANT ALL ON TABLE public.agent_channels TO service_role;
@@ -8832,7 +8920,6 @@ GRANT UPDATE(acknowledged_by) ON TABLE public.alerts TO authenticated;
 
 -- Name: SEQUENCE alerts_id_seq; Type: ACL; Schema: public; Owner: -
 
-GRANT ALL ON SEQUENCE public.alerts_id_seq TO anon;
 GRANT ALL ON SEQUENCE public.alerts_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.alerts_id_seq TO service_role;
 
@@ -8843,7 +8930,6 @@ GRANT SELECT ON TABLE public.audit_logs TO authenticated;
 
 -- Name: SEQUENCE audit_logs_id_seq; Type: ACL; Schema: public; Owner: -
 
-GRANT ALL ON SEQUENCE public.audit_logs_id_seq TO anon;
 GRANT ALL ON SEQUENCE public.audit_logs_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.audit_logs_id_seq TO service_role;
 
@@ -8854,7 +8940,6 @@ GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.billing_line_items TO service_ro
 
 -- Name: SEQUENCE billing_line_items_id_seq; Type: ACL; Schema: public; Owner: -
 
-GRANT ALL ON SEQUENCE public.billing_line_items_id_seq TO anon;
 GRANT ALL ON SEQUENCE public.billing_line_items_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.billing_line_items_id_seq TO service_role;
 
@@ -8910,11 +8995,6 @@ GRANT UPDATE(status) ON TABLE public.conversations TO authenticated;
 GRANT SELECT ON TABLE public.conversations_masked TO authenticated;
 GRANT SELECT ON TABLE public.conversations_masked TO service_role;
 
--- Name: TABLE dashboard_daily_metrics; Type: ACL; Schema: public; Owner: -
-
-GRANT SELECT ON TABLE public.dashboard_daily_metrics TO authenticated;
-GRANT SELECT ON TABLE public.dashboard_daily_metrics TO service_role;
-
 -- Name: TABLE external_api_audit_logs; Type: ACL; Schema: public; Owner: -
 
 GRANT SELECT,INSERT,REFERENCES,DELETE,TRIGGER,TRUNCATE ON TABLE public.external_api_audit_logs TO service_role;
@@ -8922,18 +9002,16 @@ GRANT SELECT ON TABLE public.external_api_audit_logs TO authenticated;
 
 -- Name: SEQUENCE external_api_audit_logs_id_seq; Type: ACL; Schema: public; Owner: -
 
-GRANT ALL ON SEQUENCE public.external_api_audit_logs_id_seq TO anon;
 GRANT ALL ON SEQUENCE public.external_api_audit_logs_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.external_api_audit_logs_id_seq TO service_role;
 
 -- Name: TABLE job_runs; Type: ACL; Schema: public; Owner: -
 
 GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.job_runs TO authenticated;
-GRANT ALL ON TABLE public.job_runs TO service_role;
+GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.job_runs TO service_role;
 
 -- Name: SEQUENCE job_runs_id_seq; Type: ACL; Schema: public; Owner: -
 
-GRANT ALL ON SEQUENCE public.job_runs_id_seq TO anon;
 GRANT ALL ON SEQUENCE public.job_runs_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.job_runs_id_seq TO service_role;
 
@@ -8959,7 +9037,6 @@ GRANT SELECT,INSERT,REFERENCES,TRIGGER,UPDATE ON TABLE public.provider_usage_rep
 
 -- Name: SEQUENCE provider_usage_reports_id_seq; Type: ACL; Schema: public; Owner: -
 
-GRANT ALL ON SEQUENCE public.provider_usage_reports_id_seq TO anon;
 GRANT ALL ON SEQUENCE public.provider_usage_reports_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.provider_usage_reports_id_seq TO service_role;
 
@@ -8970,7 +9047,6 @@ GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.reconciliation_items TO service_
 
 -- Name: SEQUENCE reconciliation_items_id_seq; Type: ACL; Schema: public; Owner: -
 
-GRANT ALL ON SEQUENCE public.reconciliation_items_id_seq TO anon;
 GRANT ALL ON SEQUENCE public.reconciliation_items_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.reconciliation_items_id_seq TO service_role;
 
@@ -8981,7 +9057,6 @@ GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.reconciliation_runs TO service_r
 
 -- Name: SEQUENCE reconciliation_runs_id_seq; Type: ACL; Schema: public; Owner: -
 
-GRANT ALL ON SEQUENCE public.reconciliation_runs_id_seq TO anon;
 GRANT ALL ON SEQUENCE public.reconciliation_runs_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.reconciliation_runs_id_seq TO service_role;
 
@@ -9002,7 +9077,6 @@ GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.tier_snapshots TO service_role;
 
 -- Name: SEQUENCE tier_snapshots_id_seq; Type: ACL; Schema: public; Owner: -
 
-GRANT ALL ON SEQUENCE public.tier_snapshots_id_seq TO anon;
 GRANT ALL ON SEQUENCE public.tier_snapshots_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.tier_snapshots_id_seq TO service_role;
 
@@ -9013,7 +9087,6 @@ GRANT ALL ON TABLE public.unknown_phone TO service_role;
 
 -- Name: SEQUENCE unknown_phone_id_seq; Type: ACL; Schema: public; Owner: -
 
-GRANT ALL ON SEQUENCE public.unknown_phone_id_seq TO anon;
 GRANT ALL ON SEQUENCE public.unknown_phone_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.unknown_phone_id_seq TO service_role;
 
@@ -9024,7 +9097,6 @@ GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.usage_events TO service_role;
 
 -- Name: SEQUENCE usage_events_id_seq; Type: ACL; Schema: public; Owner: -
 
-GRANT ALL ON SEQUENCE public.usage_events_id_seq TO anon;
 GRANT ALL ON SEQUENCE public.usage_events_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.usage_events_id_seq TO service_role;
 
@@ -9050,7 +9122,6 @@ GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.wallet_ledger TO service_role;
 
 -- Name: SEQUENCE wallet_ledger_id_seq; Type: ACL; Schema: public; Owner: -
 
-GRANT ALL ON SEQUENCE public.wallet_ledger_id_seq TO anon;
 GRANT ALL ON SEQUENCE public.wallet_ledger_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.wallet_ledger_id_seq TO service_role;
 
@@ -9061,7 +9132,6 @@ GRANT ALL ON TABLE public.webhook_queue TO service_role;
 
 -- Name: SEQUENCE webhook_queue_id_seq; Type: ACL; Schema: public; Owner: -
 
-GRANT ALL ON SEQUENCE public.webhook_queue_id_seq TO anon;
 GRANT ALL ON SEQUENCE public.webhook_queue_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.webhook_queue_id_seq TO service_role;
 
@@ -9072,7 +9142,6 @@ GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.weekly_insights TO service_role;
 
 -- Name: SEQUENCE weekly_insights_id_seq; Type: ACL; Schema: public; Owner: -
 
-GRANT ALL ON SEQUENCE public.weekly_insights_id_seq TO anon;
 GRANT ALL ON SEQUENCE public.weekly_insights_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.weekly_insights_id_seq TO service_role;
 
@@ -9101,7 +9170,6 @@ GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.workspace_wallets TO service_rol
 
 -- Name: DEFAULT PRIVILEGES FOR SEQUENCES; Type: DEFAULT ACL; Schema: public; Owner: -
 
-ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON SEQUENCES  TO anon;
 ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON SEQUENCES  TO authenticated;
 ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON SEQUENCES  TO service_role;
 

@@ -116,3 +116,54 @@ def test_weekly_insights_agree_with_the_dashboard_days_of_the_week(rpc, db, fact
 
     assert days == weekly
     assert days is not None and all(v > 0 for v in days)
+
+
+def test_the_range_function_returns_the_views_rows_for_those_days_only(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+    ws = workspace(db, factories)
+    seed_week(db, factories, ws, PREVIOUS)
+    seed_week(db, factories, ws, WEEK)
+    first, last = WEEK, WEEK + datetime.timedelta(days=6)
+
+    rows = rpc("dashboard_metrics", {"workspace_id": str(ws.id), "from_day": str(first), "to_day": str(last)})
+
+    expected = {d: r for d, r in day_rows(db, ws).items() if first <= d <= last}
+    assert {datetime.date.fromisoformat(r["day"]): {m: r[m] for m in METRICS} for r in rows} == expected
+    assert [r["day"] for r in rows] == sorted(r["day"] for r in rows)
+    assert expected and min(day_rows(db, ws)) < first  # the week before exists and was left out
+
+
+def test_the_range_function_applies_rls_to_members(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+    a, b = factories.workspace(), factories.workspace()
+    call(db, a, "completed", at(DAY), minutes=2)
+    args = {"workspace_id": str(a.id), "from_day": str(DAY), "to_day": str(DAY)}
+
+    assert [r["call_minutes"] for r in rpc("dashboard_metrics", args, as_=a.owner.jwt)] == [2]
+    assert rpc("dashboard_metrics", args, as_=factories.member(b).jwt) == []
+
+
+@pytest.mark.parametrize(
+    ("from_day", "to_day"),
+    [(None, "2026-11-01"), ("2026-11-02", "2026-11-01"), ("2025-01-01", "2026-01-02")],
+    ids=["null_bound", "reversed", "over_366_days"],
+)
+def test_the_range_function_refuses_bad_ranges(rpc, factories, from_day: Any, to_day: Any) -> None:  # type: ignore[no-untyped-def]
+    from harness.rpc import RpcError
+
+    ws = factories.workspace()
+    with pytest.raises(RpcError) as err:
+        rpc("dashboard_metrics", {"workspace_id": str(ws.id), "from_day": from_day, "to_day": to_day})
+    assert (err.value.sqlstate, err.value.message) == ("22023", "invalid_range")
+
+
+def test_the_range_function_reads_the_events_through_their_time_indexes(db, factories) -> None:  # type: ignore[no-untyped-def]
+    ws = factories.workspace()
+    db.execute("set enable_seqscan = off")  # a range the indexes cannot answer would still scan
+    plan = "\n".join(
+        r[0] for r in db.execute(
+            "explain select * from private.dashboard_events where workspace_id = %s"
+            " and event_at >= %s and event_at < %s",
+            (ws.id, start(DAY), start(NEXT)),
+        )
+    )
+    assert "Seq Scan" not in plan, plan
+    assert plan.count("Index") >= 3, plan
