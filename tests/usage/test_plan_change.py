@@ -62,6 +62,27 @@ def test_downgrade_over_the_new_limit_blocks_and_alerts_once(rpc, factories, usa
     assert len(usage.alerts(ws.id, "usage_blocked")) == 1
 
 
+def test_after_an_upgrade_reaching_the_new_plans_limits_raises_their_own_alerts(  # type: ignore[no-untyped-def]
+    rpc, factories, usage, change_plan
+) -> None:
+    ws = factories.workspace()  # free: sms soft 40, hard 50
+    rpc("record_usage", {"workspace_id": str(ws.id), "metric": "sms", "quantity": 50})
+    assert (len(usage.alerts(ws.id, "usage_warning")), len(usage.alerts(ws.id, "usage_blocked"))) == (1, 1)
+
+    change_plan(ws.id, "pro")  # soft 400, hard 500: the usage is back under both
+    upgraded = usage.limits(ws.id, "sms")
+    rpc("record_usage", {"workspace_id": str(ws.id), "metric": "sms", "quantity": 360})  # 410: over pro's soft
+    rpc("record_usage", {"workspace_id": str(ws.id), "metric": "sms", "quantity": 100})  # 510: over pro's hard
+
+    warnings, blocks = usage.alerts(ws.id, "usage_warning"), usage.alerts(ws.id, "usage_blocked")
+    assert len(warnings) == 2 and len(blocks) == 2
+    assert [details["hard_limit"] for _, _, details in blocks] == [50, 500]
+    assert blocks[-1][1].endswith(f":{upgraded['tier_snapshot_id']}")
+    # ... and still once each: more usage over the new limit raises nothing more.
+    change_plan(ws.id, "pro", "the same plan again")
+    assert len(usage.alerts(ws.id, "usage_blocked")) == 2
+
+
 def test_plan_change_for_unknown_workspace_or_plan_is_not_found(db, factories) -> None:  # type: ignore[no-untyped-def]
     ws = factories.workspace()
     with pytest.raises(psycopg.Error) as unknown_ws:

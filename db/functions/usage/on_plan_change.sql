@@ -3,7 +3,9 @@
 -- Takes a tier snapshot of the new plan for the current period and moves the
 -- period's usage_limits rows to the new plan's soft and hard limits; the same
 -- UPDATE re-evaluates limit_state from the new limits, and a threshold
--- the new limits put the workspace over raises its alert (once per period).
+-- the new limits put the workspace over raises its alert (once per period and
+-- plan). A threshold they put the usage back under (an upgrade) is armed again:
+-- reaching the new plan's limit raises its own alert.
 -- Usage recorded before the change keeps the snapshot it was recorded under, so
 -- it still bills at the old prices; usage after it bills at the new snapshot.
 -- It does not update workspaces.plan_key: the caller (subscription activation)
@@ -63,6 +65,10 @@ begin
             when ul.used >= (l.value ->> 'soft_limit')::numeric then 'warning'
             else 'ok'
         end,
+        -- A threshold the new limits put the usage back under is crossed afresh:
+        -- forget its alert, so reaching the new limit raises one of its own.
+        warning_alert_id = case when ul.used >= (l.value ->> 'soft_limit')::numeric then ul.warning_alert_id end,
+        blocked_alert_id = case when ul.used >= (l.value ->> 'hard_limit')::numeric then ul.blocked_alert_id end,
         updated_at = pg_catalog.now()
     from pg_catalog.jsonb_each(v_snapshot.limits) as l
     where ul.workspace_id = on_plan_change.workspace_id

@@ -1,12 +1,14 @@
 -- private._raise_usage_alerts: raise the usage_warning / usage_blocked alert of a
 -- workspace, metric and period once its usage_limits row has reached the threshold.
 --
--- Exactly one alert per threshold per period: the caller holds the row lock
--- (record_usage's UPDATE or on_plan_change), so only one session at a time gets
--- here for a row, and the alert's id is stored on the row (warning_alert_id,
+-- Exactly one alert per threshold per period and plan: the caller holds the row
+-- lock (record_usage's UPDATE or on_plan_change), so only one session at a time
+-- gets here for a row, and the alert's id is stored on the row (warning_alert_id,
 -- blocked_alert_id): once set, the period never raises that alert again, even
--- after someone acknowledges it. The dedupe key names the period as well, so
--- raise_alert's open-alert uniqueness is a second line of defence.
+-- after someone acknowledges it, until a plan change puts the usage back under
+-- the threshold (on_plan_change clears the id). The dedupe key names the period
+-- and the tier snapshot, so raise_alert's open-alert uniqueness is a second line
+-- of defence, and a new plan's threshold is not mistaken for the old one's.
 create or replace function private._raise_usage_alerts(workspace_id uuid, metric text, period_start date)
 returns void
 language plpgsql
@@ -40,7 +42,9 @@ begin
     );
 
     if v_row.used >= v_row.soft_limit and v_row.warning_alert_id is null then
-        v_key := pg_catalog.format('usage_warning:%s:%s:%s', v_row.workspace_id, v_row.metric, v_row.period_start);
+        v_key := pg_catalog.format(
+            'usage_warning:%s:%s:%s:%s', v_row.workspace_id, v_row.metric, v_row.period_start, v_row.tier_snapshot_id
+        );
         v_alert_id := private.raise_alert(
             'usage_warning',
             v_key,
@@ -58,7 +62,9 @@ begin
     end if;
 
     if v_row.used >= v_row.hard_limit and v_row.blocked_alert_id is null then
-        v_key := pg_catalog.format('usage_blocked:%s:%s:%s', v_row.workspace_id, v_row.metric, v_row.period_start);
+        v_key := pg_catalog.format(
+            'usage_blocked:%s:%s:%s:%s', v_row.workspace_id, v_row.metric, v_row.period_start, v_row.tier_snapshot_id
+        );
         v_alert_id := private.raise_alert(
             'usage_blocked',
             v_key,
