@@ -75,6 +75,21 @@ def test_line_items_sum_to_the_usage_events_they_cite(rpc, factories, db) -> Non
     assert sum(Decimal(str(l["quantity"])) for l in bill["lines"]) == total_events
 
 
+def test_each_line_is_a_whole_number_of_minor_units_rounded_half_up(rpc, factories) -> None:  # type: ignore[no-untyped-def]
+    ws = factories.workspace(plan_key="pro")  # llm_tokens at 0.0015 minor units each
+    _record(rpc, ws, "llm_tokens", 1234)  # 1.851 -> 2
+    _record(rpc, ws, "sms", "2.5")  # 2.5 x 40 = 100 exactly
+
+    bill = rpc("generate_billing_line_items", {"workspace_id": str(ws.id)})
+
+    amounts = {l["metric"]: (l["quantity"], l["amount_minor"]) for l in bill["lines"]}
+    assert amounts == {"llm_tokens": (1234, 2), "sms": (2.5, 100)}
+    assert bill["total_minor"] == 102
+    _record(rpc, ws, "llm_tokens", 1000)  # 2234 x 0.0015 = 3.351 -> 3
+    again = rpc("generate_billing_line_items", {"workspace_id": str(ws.id)})
+    assert {l["metric"]: l["amount_minor"] for l in again["lines"]} == {"llm_tokens": 3, "sms": 100}
+
+
 def test_regenerating_line_items_changes_nothing(rpc, factories, db) -> None:  # type: ignore[no-untyped-def]
     ws = factories.workspace()
     _record(rpc, ws, "sms", 3)

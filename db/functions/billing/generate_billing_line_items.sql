@@ -4,7 +4,9 @@
 -- snapshot; event_count of them). A plan change mid-period starts a new snapshot,
 -- so usage before it bills at the old price and usage after it at the new one.
 -- Regeneration is idempotent: the same events give the same lines, and a line is
--- only rewritten when more events arrived since.
+-- only rewritten when more events arrived since. amount_minor is quantity times the
+-- snapshot's unit price, rounded half up to whole minor units per line (prices per
+-- token are fractions of a minor unit); the total is the sum of the lines.
 
 -- private._generate_billing_line_items: (re)generate one workspace's lines for a period.
 create or replace function private._generate_billing_line_items(workspace_id uuid, period_start date)
@@ -30,7 +32,8 @@ begin
         ts.plan_key,
         sum(e.quantity),
         (ts.limits -> e.metric ->> 'unit_price_minor')::numeric,
-        sum(e.quantity) * (ts.limits -> e.metric ->> 'unit_price_minor')::numeric,
+        -- Whole minor units, rounded half up per line: an amount is something that can be charged.
+        pg_catalog.round(sum(e.quantity) * (ts.limits -> e.metric ->> 'unit_price_minor')::numeric),
         ts.currency,
         min(e.id),
         max(e.id),
