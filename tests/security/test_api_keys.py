@@ -193,6 +193,7 @@ def test_workspace_admin_creates_and_platform_admin_revokes(rpc: Rpc, factories:
     [
         ({"name": "  "}, "invalid_name"),
         ({"name": "k", "scopes": ["Calls Read"]}, "invalid_scope"),
+        ({"name": "k", "scopes": ["calls:read", None]}, "invalid_scope"),
         ({"name": "k", "expires_at": "2000-01-01T00:00:00Z"}, "invalid_expires_at"),
     ],
 )
@@ -217,7 +218,7 @@ def test_only_workspace_admins_revoke_keys(
     jwt = factories.member(ws, "member").jwt if who == "member" else factories.workspace().owner.jwt
     with pytest.raises(RpcError) as err:
         rpc("revoke_api_key", {"key_id": str(key.id)}, as_=jwt)
-    assert err.value.sqlstate == "42501"
+    assert (err.value.sqlstate, err.value.message) == ("PT404", "api_key_not_found")
     assert db.execute("select status from public.workspace_api_keys").fetchone() == ("active",)
 
 
@@ -225,6 +226,20 @@ def test_revoking_an_unknown_key_is_not_found(rpc: Rpc, ws: Workspace) -> None:
     with pytest.raises(RpcError) as err:
         rpc("revoke_api_key", {"key_id": str(uuid.uuid4())}, as_=ws.owner.jwt)
     assert err.value.sqlstate == "PT404"
+
+
+def test_revoke_does_not_disclose_whether_someone_elses_key_exists(
+    rpc: Rpc, factories: Factories, key: ApiKey
+) -> None:
+    stranger = factories.workspace().owner
+
+    def answer(key_id: uuid.UUID) -> tuple[object, ...]:
+        with pytest.raises(RpcError) as err:
+            rpc("revoke_api_key", {"key_id": str(key_id)}, as_=stranger.jwt)
+        e = err.value
+        return e.status, e.sqlstate, e.message, (e.detail or "").replace(str(key_id), "<id>"), e.hint
+
+    assert answer(key.id) == answer(uuid.uuid4())
 
 
 def test_authenticate_is_for_service_role_only(rpc: Rpc, ws: Workspace, key: ApiKey) -> None:

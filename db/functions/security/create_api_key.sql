@@ -6,7 +6,7 @@
 --
 -- Who: the workspace's owners and admins (authenticated). 42501 for anyone
 -- else and for a workspace that is not active; 22023 for a blank name, a
--- malformed scope or an expiry in the past. The insert is audited by trigger.
+-- malformed or null scope or an expiry in the past. The insert is audited by trigger.
 
 create or replace function private._create_api_key(
     workspace_id uuid,
@@ -40,7 +40,11 @@ begin
             errcode = '22023', message = 'invalid_name', detail = 'name must be 1 to 100 characters',
             hint = 'Name the key after what uses it.';
     end if;
-    if exists (select from pg_catalog.unnest(v_scopes) as s (scope) where s.scope !~ '^[a-z][a-z0-9_.:*-]{0,63}$') then
+    -- "is not true": a null scope fails the match (null !~ ... is null, not true).
+    if exists (
+        select from pg_catalog.unnest(v_scopes) as s (scope)
+        where (s.scope ~ '^[a-z][a-z0-9_.:*-]{0,63}$') is not true
+    ) then
         raise exception using
             errcode = '22023', message = 'invalid_scope',
             detail = pg_catalog.format('scopes %s: each must match ^[a-z][a-z0-9_.:*-]{0,63}$', v_scopes),

@@ -4,8 +4,9 @@
 --   -> {"key_id": ..., "status": "revoked", "revoked_at": ..., "already_revoked": false}
 --
 -- Who: the key's workspace owners/admins, and platform admins (authenticated).
--- PT404 for an unknown key, 42501 for anyone else. Revoking a revoked key
--- changes nothing and says so. The trigger stamps revoked_at and audits it,
+-- PT404 for an unknown key and, alike, for a key the caller may not revoke (so
+-- its existence is not disclosed); 42501 without a signed-in user. Revoking a
+-- revoked key changes nothing and says so. The trigger stamps revoked_at and audits it,
 -- exactly as for the playbook's plain UPDATE.
 
 create or replace function private._revoke_api_key(key_id uuid, reason text)
@@ -18,20 +19,24 @@ as $$
 declare
     v_key public.workspace_api_keys;
 begin
-    select k.* into v_key from public.workspace_api_keys as k where k.id = _revoke_api_key.key_id for update;
+    -- An unknown key and someone else's key answer alike (PT404, same detail), so
+    -- a signed-in user cannot probe which key ids exist. The permission is part
+    -- of the lookup, so the row is locked only for callers who may revoke it.
+    if (select auth.uid()) is null then
+        raise exception using
+            errcode = '42501', message = 'not_allowed', detail = 'revoking a key needs a signed-in user',
+            hint = 'Workspace owners/admins and platform admins revoke keys.';
+    end if;
+    select k.* into v_key from public.workspace_api_keys as k
+    where k.id = _revoke_api_key.key_id
+        and (private.is_workspace_admin(k.workspace_id) or private.is_admin())
+    for update;
     if not found then
         raise exception using
             errcode = 'PT404', message = 'api_key_not_found',
-            detail = pg_catalog.format('no API key %s', _revoke_api_key.key_id),
-            hint = 'List the workspace''s keys to find its id.';
-    end if;
-    if (select auth.uid()) is null
-        or not (private.is_workspace_admin(v_key.workspace_id) or private.is_admin()) then
-        raise exception using
-            errcode = '42501', message = 'not_allowed',
-            detail = pg_catalog.format('caller %s may not revoke key %s of workspace %s',
-                coalesce((select auth.uid())::text, 'anonymous'), v_key.id, v_key.workspace_id),
-            hint = 'Workspace owners/admins and platform admins revoke keys.';
+            detail = pg_catalog.format('no API key %s that caller %s may revoke',
+                _revoke_api_key.key_id, (select auth.uid())),
+            hint = 'List the workspace''s keys to find its id; only its owners/admins and platform admins revoke it.';
     end if;
     if v_key.status = 'revoked' then
         return pg_catalog.jsonb_build_object(
