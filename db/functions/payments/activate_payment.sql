@@ -9,6 +9,10 @@
 -- (private.on_plan_change), and writes one audit_logs row.
 -- Lock order everywhere: payment, then subscription, then workspace (the
 -- cancel trigger takes subscription then workspace), so they never deadlock.
+-- The workspace is locked FOR NO KEY UPDATE, never FOR UPDATE: record_usage
+-- holds a usage_limits row while its alert insert's foreign key takes FOR KEY
+-- SHARE on the workspace, and on_plan_change then waits for that usage_limits
+-- row; a FOR UPDATE here would block that KEY SHARE and deadlock (40P01).
 create or replace function private._activate_payment(payment_id uuid, reason text)
 returns uuid
 language plpgsql
@@ -65,7 +69,7 @@ begin
     select w.plan_key into v_old_plan
     from public.workspaces as w
     where w.id = v_payment.workspace_id
-    for update;
+    for no key update;
     update public.workspaces as w
     set plan_key = v_payment.plan_key
     where w.id = v_payment.workspace_id and w.plan_key is distinct from v_payment.plan_key;

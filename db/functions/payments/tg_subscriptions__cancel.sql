@@ -41,11 +41,13 @@ as $$
 declare
     v_old_plan text;
 begin
-    -- Lock order as in activation: subscription (already locked by this UPDATE), then workspace.
+    -- Lock order as in activation: subscription (already locked by this UPDATE), then workspace,
+    -- FOR NO KEY UPDATE so a usage alert's foreign key check (KEY SHARE) is not blocked while
+    -- on_plan_change waits for that usage's usage_limits row (which would deadlock).
     select w.plan_key into v_old_plan
     from public.workspaces as w
     where w.id = new.workspace_id
-    for update;
+    for no key update;
     update public.workspaces as w
     set plan_key = 'free'
     where w.id = new.workspace_id and w.plan_key <> 'free';
