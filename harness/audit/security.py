@@ -257,6 +257,27 @@ def sequences_anon_can_use(db: psycopg.Connection) -> list[str]:
     )
 
 
+def api_roles_with_trigger_or_references(db: psycopg.Connection) -> list[str]:
+    """TRIGGER lets a role attach code to a table (a failing trigger breaks every writer); REFERENCES lets it
+    make foreign keys that block deletes. The API roles need neither."""
+    return rows(
+        db,
+        """
+        select c.oid::regclass::text || ' (' || r.rolname || ': '
+            || concat_ws(', ',
+                case when has_table_privilege(r.rolname, c.oid, 'trigger') then 'TRIGGER' end,
+                case when has_table_privilege(r.rolname, c.oid, 'references') then 'REFERENCES' end
+            ) || ')'
+        from pg_class as c
+        join pg_namespace as n on n.oid = c.relnamespace
+        cross join (values ('authenticated'), ('service_role')) as r (rolname)
+        where n.nspname in ('public', 'private') and c.relkind in ('r', 'p')
+            and (has_table_privilege(r.rolname, c.oid, 'trigger') or has_table_privilege(r.rolname, c.oid, 'references'))
+        order by 1
+        """,
+    )
+
+
 def definer_functions_without_empty_search_path(db: psycopg.Connection) -> list[str]:
     """STYLE: definer code runs with search_path = '' and names everything in full."""
     return rows(
@@ -353,6 +374,11 @@ SECURITY_CHECKS: list[Check] = [
     ),
     Check("anon_touches_nothing", "anon has no privilege on any public relation", relations_anon_can_touch),
     Check("anon_uses_no_sequence", "anon can use no sequence in public", sequences_anon_can_use),
+    Check(
+        "no_trigger_or_references_for_api_roles",
+        "authenticated and service_role hold no TRIGGER or REFERENCES privilege on our tables",
+        api_roles_with_trigger_or_references,
+    ),
     Check(
         "definer_search_path_empty",
         "every SECURITY DEFINER function runs with search_path = ''",

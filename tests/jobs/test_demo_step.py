@@ -26,5 +26,5 @@ def test_demo_runs_each_job_by_hand_then_audits_and_drills(db: psycopg.Connectio
     assert "run again: the same counts, open reconciliation_mismatch alerts 1" in text
     assert "generate_weekly_insights (week of " in text and "run again: succeeded" in text
     assert "job_runs logged by this step: retention_cleanup succeeded, reconciliation succeeded," in text
-    assert "opsdb audit, security: 14 of 14 pass" in text
+    assert "opsdb audit, security: 15 of 15 pass" in text
     assert "restored into a new database and compared: identical" in text

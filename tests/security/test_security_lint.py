@@ -14,6 +14,7 @@ import pytest
 
 from harness.audit.security import (
     SECURITY_CHECKS,
+    api_roles_with_trigger_or_references,
     calls_outside_subselect,
     definer_functions_in_public,
     definer_functions_without_empty_search_path,
@@ -83,6 +84,10 @@ def test_anon_has_no_privilege_on_any_public_relation(db: psycopg.Connection) ->
     assert relations_anon_can_touch(db) == []
 
 
+def test_api_roles_hold_no_trigger_or_references_privilege(db: psycopg.Connection) -> None:
+    assert api_roles_with_trigger_or_references(db) == []
+
+
 def test_anon_can_use_no_sequence(db: psycopg.Connection) -> None:
     assert sequences_anon_can_use(db) == []
 
@@ -140,6 +145,10 @@ PLANTED = {
         "public.agents lint_probe: auth.uid",
     ),
     relations_anon_can_touch: ("create view public.lint_probe with (security_invoker) as select 1 as x", "lint_probe"),
+    api_roles_with_trigger_or_references: (
+        "grant trigger on public.usage_events to authenticated",
+        "usage_events (authenticated: TRIGGER)",
+    ),
     sequences_anon_can_use: (
         "create sequence public.lint_probe; grant usage on sequence public.lint_probe to anon",
         "lint_probe",
