@@ -114,3 +114,21 @@ def test_channel_reenabled_later_processes_new_deliveries(rpc, sign: Sign, ops: 
     ops.db.execute("update public.agent_channels set is_active = true where agent_id = %s", (agent.id,))
     assert rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))["skip_reason"] is None
     assert ops.count("sms_events") == 1
+
+
+def test_replaying_a_processed_delivery_does_not_count_its_unknown_channel_again(
+    rpc, sign: Sign, ops: Ops
+) -> None:
+    ops.agent(channels={"whatsapp": "106540352242922"})
+    body = whatsapp_message("106540352242922")
+    body["entry"] += whatsapp_message("999000111222333")["entry"]  # a second channel nobody has
+    first = rpc("ingest_webhook", sign.meta(body))
+    assert first["status"] == "processed"
+    seen = "select seen_count from public.unknown_phone where phone_number = '999000111222333'"
+    assert ops.scalar(seen) == 1
+
+    replays = [rpc("replay_webhook", {"webhook_id": first["webhook_id"], "reason": f"replay {n}"}) for n in range(3)]
+
+    assert [r["status"] for r in replays] == ["processed"] * 3
+    assert ops.scalar(seen) == 1
+    assert ops.count("messages") == 1

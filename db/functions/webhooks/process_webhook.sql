@@ -3,8 +3,11 @@
 --
 -- Runs inside the caller's sub-transaction: whatever it raises undoes all it
 -- wrote and leaves the raw row to be marked failed. previous_status is the
--- row's status before this attempt; unknown_phone means the delivery was
--- already counted in unknown_phone.
+-- row's status before this attempt; processed and unknown_phone mean the
+-- delivery was already counted in unknown_phone (a processed Meta delivery may
+-- have carried an unknown channel next to a known one), so a replay does not
+-- count it again. Any other (received, failed, dead_letter) has not been counted:
+-- a failed attempt's writes were undone.
 create or replace function private._process_webhook(
     webhook_id bigint,
     provider text,
@@ -18,7 +21,7 @@ volatile
 set search_path = ''
 as $$
 declare
-    v_count_unknown boolean := _process_webhook.previous_status is distinct from 'unknown_phone';
+    v_count_unknown boolean := coalesce(_process_webhook.previous_status not in ('processed', 'unknown_phone'), true);
     v_result jsonb;
 begin
     case _process_webhook.event_type
