@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from harness.rpc import RpcError
+from harness.rpc import RpcError, call
 from tests.webhooks.conftest import Ops, Sign, e164, twilio_inbound_sms
 
 
@@ -52,13 +52,13 @@ def test_sweeper_processes_the_failed_delivery_once_it_is_due(rpc, sign: Sign, o
     summary = rpc("retry_failed_webhooks", {})
 
     run_id = summary.pop("job_run_id")
-    assert summary == {"retried": 1, "succeeded": 1, "dead_lettered": 0, "failed": 0, "rejected": 0}
+    assert summary == {"retried": 1, "succeeded": 1, "dead_lettered": 0, "failed": 0, "rejected": 0, "duplicate": 0}
     row = ops.webhook(result["webhook_id"])
     assert (row["status"], row["attempts"], row["last_error"], row["next_attempt_at"]) == ("processed", 2, None, None)
     assert ops.count("sms_events") == 1
     assert ops.usage(agent.workspace_id, "sms") == 1  # type: ignore[attr-defined]
     assert rpc("retry_failed_webhooks", {}) == {
-        "retried": 0, "succeeded": 0, "dead_lettered": 0, "failed": 0, "rejected": 0,
+        "retried": 0, "succeeded": 0, "dead_lettered": 0, "failed": 0, "rejected": 0, "duplicate": 0,
     }
     # The sweep that did work is in the jobs' log; the empty ones are not.
     runs = ops.db.execute("select id, job_name, status, result from public.job_runs").fetchall()
@@ -248,3 +248,28 @@ def test_pg_cron_runs_the_sweeper_command_and_it_processes_due_rows(opsdb_cluste
     assert status == "unknown_phone"
     assert ("succeeded",) in runs
     assert seen == (1,)
+
+
+def test_processing_cancelled_by_statement_timeout_keeps_the_raw_row_failed(
+    rpc, sign: Sign, ops: Ops, connect: Callable[..., psycopg.Connection]
+) -> None:
+    # PostgREST's API roles run under a statement_timeout (Supabase: 8 s). A processing
+    # step stuck behind a lock is cancelled (57014), and the raw row must survive it.
+    agent = ops.agent()
+    holder = connect(autocommit=False)
+    holder.execute("lock table public.sms_events in share mode")  # blocks every insert into it
+    impatient = connect(options="-c statement_timeout=500")
+    try:
+        result = call(impatient, "ingest_webhook", sign.twilio(twilio_inbound_sms(agent.phone_number, e164()))).data
+    finally:
+        holder.rollback()
+
+    assert result["status"] == "failed" and result["error"].startswith("57014: ")
+    row = ops.webhook(result["webhook_id"])
+    assert (row["status"], row["attempts"], row["signature_valid"]) == ("failed", 1, True)
+    assert ops.count("sms_events") == 0
+
+    ops.make_due()
+    assert rpc("retry_failed_webhooks", {})["succeeded"] == 1
+    assert ops.webhook(result["webhook_id"])["status"] == "processed"
+    assert ops.count("sms_events") == 1

@@ -7,13 +7,17 @@
 -- 2. Classify (event type, idempotency key, missing fields) and verify the
 --    signature; both are pure computations, done before the insert so a forged
 --    delivery never claims an idempotency key. A check that cannot run (secret
---    missing from Vault) keeps the delivery failed, to be retried. A byte-identical
---    copy of an already verified delivery skips the check (same bytes, same verdict).
+--    missing from Vault) keeps the delivery failed, to be verified and retried by
+--    the sweeper, and it claims no key meanwhile (webhook_queue_verified_key_idx
+--    covers verified rows only), so an unchecked copy, forged or not, never shadows
+--    the genuine delivery that follows it; a copy of a delivery already verified is
+--    stored as that one's duplicate. A byte-identical copy of an already verified
+--    delivery skips the check (same bytes, same verdict).
 -- 3. Insert the raw row. Rejected rows (bad signature: alerted; missing fields)
---    are plain inserts. Everything else claims (provider, idempotency_key)
---    with ON CONFLICT DO NOTHING: of N concurrent copies one inserts, and the
---    others wait for its transaction, see the conflict, and are stored as
---    duplicate rows pointing at it. No copy is ever processed twice.
+--    are plain inserts. A verified row claims (provider, idempotency_key) among
+--    the verified rows with ON CONFLICT DO NOTHING: of N concurrent copies one
+--    inserts, and the others wait for its transaction, see the conflict, and are
+--    stored as duplicate rows pointing at it. No copy is ever processed twice.
 -- 4. Process the claimed row in a sub-transaction (private._run_webhook): a
 --    failure leaves the raw row committed as failed, with its error.
 -- The claimed row is inserted already saying processed (attempts 1, processed_at
@@ -116,7 +120,7 @@ begin
     -- provider redelivery) is authentic by construction: it is stored as a
     -- duplicate of it at once, in the statement that finds it, without paying for
     -- Vault and the HMAC again. Anything else, a forged copy included, is verified
-    -- below. (At most one row matches: the key's claimant.)
+    -- below. (At most one row matches: the key's verified holder.)
     with original as (
         select q.id, q.status
         from public.webhook_queue as q
@@ -185,26 +189,52 @@ begin
         );
     end if;
 
-    -- Claim the key. Bounded retry: the claiming row can only vanish between the
-    -- two statements if it was rejected or expired meanwhile; then claim again.
-    for v_attempt in 1..3 loop
+    if v_error is not null then
+        -- Not known to be genuine: it claims no key. A copy of a verified delivery is
+        -- its duplicate; anything else waits, failed, for the sweeper to verify it
+        -- (private._run_webhook claims the key then, or makes it a duplicate).
+        select q.id, q.status
+        into v_original_id, v_original_status
+        from public.webhook_queue as q
+        where q.provider = _ingest_webhook.provider
+            and q.idempotency_key = v_class.idempotency_key
+            and q.signature_valid
+            and q.status not in ('duplicate', 'rejected');
         if v_original_id is null then
-            -- Without an error the row says processed at once (see the top), with this attempt counted.
             insert into public.webhook_queue (
                 provider, event_type, idempotency_key, status, headers, payload, raw_body, url,
-                signature_valid, attempts, last_error, next_attempt_at, processed_at
+                signature_valid, attempts, last_error, next_attempt_at
             )
             values (
-                _ingest_webhook.provider, v_class.event_type, v_class.idempotency_key,
-                case when v_error is null then 'processed' else 'failed' end,
-                v_headers, _ingest_webhook.payload, _ingest_webhook.raw_body, _ingest_webhook.url,
-                v_signature_valid,
-                1,
-                v_error,
-                case when v_error is not null then pg_catalog.now() + interval '1 minute' end,
-                case when v_error is null then pg_catalog.now() end
+                _ingest_webhook.provider, v_class.event_type, v_class.idempotency_key, 'failed', v_headers,
+                _ingest_webhook.payload, _ingest_webhook.raw_body, _ingest_webhook.url, null, 1, v_error,
+                pg_catalog.now() + interval '1 minute'
             )
-            on conflict (provider, idempotency_key) where status not in ('duplicate', 'rejected') do nothing
+            returning id into v_id;
+            return pg_catalog.jsonb_build_object(
+                'webhook_id', v_id, 'status', 'failed', 'idempotency_key', v_class.idempotency_key,
+                'duplicate', false, 'error', v_error
+            );
+        end if;
+    end if;
+
+    -- Claim the key (verified rows only). Bounded retry: the claiming row can only
+    -- vanish between the two statements if it expired meanwhile; then claim again.
+    for v_attempt in 1..3 loop
+        if v_original_id is null then
+            -- The row says processed at once (see the top), with this attempt counted.
+            insert into public.webhook_queue (
+                provider, event_type, idempotency_key, status, headers, payload, raw_body, url,
+                signature_valid, attempts, processed_at
+            )
+            values (
+                _ingest_webhook.provider, v_class.event_type, v_class.idempotency_key, 'processed',
+                v_headers, _ingest_webhook.payload, _ingest_webhook.raw_body, _ingest_webhook.url,
+                v_signature_valid, 1, pg_catalog.now()
+            )
+            on conflict (provider, idempotency_key)
+            where signature_valid and status not in ('duplicate', 'rejected')
+            do nothing
             returning id into v_id;
             exit when v_id is not null;
 
@@ -213,6 +243,7 @@ begin
             from public.webhook_queue as q
             where q.provider = _ingest_webhook.provider
                 and q.idempotency_key = v_class.idempotency_key
+                and q.signature_valid
                 and q.status not in ('duplicate', 'rejected');
         end if;
         if v_original_id is not null then
@@ -240,12 +271,6 @@ begin
             hint = 'Deliver it again.';
     end if;
 
-    if v_error is not null then
-        return pg_catalog.jsonb_build_object(
-            'webhook_id', v_id, 'status', 'failed', 'idempotency_key', v_class.idempotency_key,
-            'duplicate', false, 'error', v_error
-        );
-    end if;
     v_result := private._run_webhook(
         v_id, _ingest_webhook.provider, v_class.event_type, _ingest_webhook.payload, 'received',
         stored_as_processed => true

@@ -5,7 +5,8 @@
 -- take different rows, and a row being replayed is left alone. Each row gets one
 -- attempt through private._run_webhook (backoff, dead letter and its alert are
 -- decided there). Rows whose signature could not be checked on arrival are
--- verified first.
+-- verified first: a forged one is rejected, a genuine one claims its key, or is
+-- counted as a duplicate when a verified copy holds the key already.
 -- Callers: service_role, pg_cron (db/cron/webhook_retry_sweeper.sql).
 create or replace function private._retry_failed_webhooks(max_count integer)
 returns jsonb
@@ -22,6 +23,7 @@ declare
     v_dead integer := 0;
     v_failed integer := 0;
     v_rejected integer := 0;
+    v_duplicate integer := 0;
     v_summary jsonb;
     v_run bigint;
 begin
@@ -56,6 +58,7 @@ begin
             when 'processed', 'unknown_phone' then v_succeeded := v_succeeded + 1;
             when 'dead_letter' then v_dead := v_dead + 1;
             when 'rejected' then v_rejected := v_rejected + 1;
+            when 'duplicate' then v_duplicate := v_duplicate + 1;
             else v_failed := v_failed + 1;
         end case;
     end loop;
@@ -65,7 +68,8 @@ begin
         'succeeded', v_succeeded,
         'dead_lettered', v_dead,
         'failed', v_failed,
-        'rejected', v_rejected
+        'rejected', v_rejected,
+        'duplicate', v_duplicate
     );
     -- A sweep that retried something is logged in job_runs; the empty sweeps of a
     -- quiet minute are not (pg_cron's own history has every run), so the log
@@ -93,7 +97,7 @@ grant execute on function private._retry_failed_webhooks(integer) to service_rol
 --
 --   select public.retry_failed_webhooks();          -- up to 100 due rows
 --   select public.retry_failed_webhooks(max_count => 500);
---   -> {retried, succeeded, dead_lettered, failed, rejected, job_run_id (when it retried any)}
+--   -> {retried, succeeded, dead_lettered, failed, rejected, duplicate, job_run_id (when it retried any)}
 --
 -- Who: service_role and pg_cron. Failed deliveries are retried with exponential
 -- backoff (1, 2, 4, 8, 16 minutes by default); after the last attempt a row

@@ -10,6 +10,15 @@
 -- With verify_signature (a delivery whose signature check could not run when it
 -- arrived), the signature and the required fields are checked first, inside the
 -- same sub-transaction: a forged one ends rejected (with its alert), never processed.
+-- One that passes claims its idempotency key there and then (signature_valid true,
+-- webhook_queue_verified_key_idx); if a verified holder of the key exists already
+-- (the genuine copy arrived and was processed meanwhile), it becomes that one's
+-- duplicate instead of being processed. If processing then fails, the claim is
+-- undone with it: the row stays failed and unverified, and is verified again on the
+-- next attempt.
+-- A processing cancelled by statement_timeout (57014: Supabase gives the API roles
+-- 8 s), e.g. stuck behind a lock, is a failure like any other: the raw row is kept,
+-- failed, for the sweeper. (A plain WHEN OTHERS does not catch query_canceled.)
 -- With stored_as_processed (ingest_webhook's first attempt), the row was inserted
 -- already saying processed with this attempt counted: a processed outcome then
 -- writes nothing more, and any other outcome corrects the row, in the caller's
@@ -44,6 +53,8 @@ declare
     v_status text;
     v_attempts integer;
     v_reason text;
+    v_holder bigint;
+    v_holder_status text;
     -- 0 when the row already counts this attempt (stored_as_processed).
     v_increment constant integer := case when _run_webhook.stored_as_processed then 0 else 1 end;
 begin
@@ -63,6 +74,34 @@ begin
                     v_result := pg_catalog.jsonb_build_object('status', 'rejected', 'reason', v_reason);
                 end if;
             end if;
+            if v_result is null then
+                -- Verified: claim the key, or find who holds it.
+                begin
+                    update public.webhook_queue as q
+                    set signature_valid = true
+                    where q.id = _run_webhook.webhook_id;
+                exception when unique_violation then
+                    select h.id, h.status
+                    into v_holder, v_holder_status
+                    from public.webhook_queue as r
+                    inner join public.webhook_queue as h
+                        on h.provider = r.provider
+                        and h.idempotency_key = r.idempotency_key
+                        and h.signature_valid
+                        and h.status not in ('duplicate', 'rejected')
+                    where r.id = _run_webhook.webhook_id and h.id <> r.id;
+                    if v_holder is null then
+                        raise exception using
+                            errcode = '40001',
+                            message = 'idempotency_key_contended',
+                            detail = pg_catalog.format('webhook %s', _run_webhook.webhook_id),
+                            hint = 'The sweeper tries it again.';
+                    end if;
+                    v_result := pg_catalog.jsonb_build_object(
+                        'status', 'duplicate', 'original_webhook_id', v_holder, 'original_status', v_holder_status
+                    );
+                end;
+            end if;
         end if;
         if v_result is null then
             v_result := private._process_webhook(
@@ -70,7 +109,7 @@ begin
                 _run_webhook.previous_status
             );
         end if;
-    exception when others then
+    exception when others or query_canceled then
         get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
         v_error := v_state || ': ' || v_message;
     end;
@@ -88,10 +127,11 @@ begin
                 when _run_webhook.verify_signature then v_result ->> 'signature' is distinct from 'false'
                 else q.signature_valid
             end,
+            duplicate_of = (v_result ->> 'original_webhook_id')::bigint,
             attempts = q.attempts + v_increment,
             last_error = v_result ->> 'reason',
             next_attempt_at = null,
-            processed_at = case when v_result ->> 'status' <> 'rejected' then pg_catalog.now() end
+            processed_at = case when v_result ->> 'status' not in ('rejected', 'duplicate') then pg_catalog.now() end
         where q.id = _run_webhook.webhook_id;
         if v_result ->> 'signature' = 'false' then
             perform private._alert_signature_failure(_run_webhook.provider, _run_webhook.webhook_id, v_reason);
@@ -139,7 +179,8 @@ end
 $$;
 
 comment on function private._run_webhook(bigint, text, text, jsonb, text, boolean, jsonb, text, text, boolean) is
-'Process a stored delivery in a sub-transaction and record the outcome (processed, failed with backoff, dead_letter).';
+'Process a stored delivery in a sub-transaction and record the outcome (processed, duplicate of a verified holder, '
+'failed with backoff, dead_letter).';
 revoke all on function private._run_webhook(
     bigint, text, text, jsonb, text, boolean, jsonb, text, text, boolean
 ) from public;

@@ -37,7 +37,8 @@ begin
     end if;
     begin
         v_body := _verify_meta_signature.raw_body::jsonb;
-    exception when invalid_text_representation then
+    exception when data_exception or program_limit_exceeded then
+        -- Whatever the parser refuses (syntax, numeric overflow, \u0000, nesting too deep).
         return 'raw_body_not_json';
     end;
     if v_body is distinct from _verify_meta_signature.payload then
