@@ -72,8 +72,15 @@ def paymob_payload(
     is_refunded: bool = False,
     is_voided: bool = False,
     txn_id: int | None = None,
+    order_id: int | None = None,
 ) -> dict[str, Any]:
-    """A "transaction processed" callback body shaped like Paymob's documented sample."""
+    """A "transaction processed" callback body shaped like Paymob's documented sample.
+
+    Paymob registers one order per merchant_order_id, so by default the order id is
+    derived from the reference: every attempt for one payment shares its order.
+    """
+    if order_id is None:
+        order_id = 200000000 + int(hashlib.sha256(reference.encode()).hexdigest()[:7], 16)
     return {
         "type": "TRANSACTION",
         "obj": {
@@ -91,7 +98,7 @@ def paymob_payload(
             "profile_id": 164295,
             "has_parent_transaction": False,
             "order": {
-                "id": 217503754,
+                "id": order_id,
                 "created_at": "2024-06-13T11:32:09.628623",
                 "merchant_order_id": reference,
                 "amount_cents": amount_cents,

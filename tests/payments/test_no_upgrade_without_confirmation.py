@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import psycopg
 import pytest
 
 from harness.factories import Factories, Workspace
@@ -45,3 +46,50 @@ def test_plan_unchanged_without_a_confirmation(
     assert billing.limits(ws) == before
     confirmed = billing.db.execute("select count(*) from public.payments where status = 'confirmed'").fetchone()
     assert confirmed == (0,)
+
+
+SERVICE_ROLE_WRITES = {
+    "plan_key": "update public.workspaces set plan_key = 'business' where id = %(ws)s",
+    "insert_payment": (
+        "insert into public.payments (workspace_id, plan_key, provider, amount_minor, currency, reference, status,"
+        " confirmed_at) values (%(ws)s, 'business', 'instapay', 1, 'EGP', 'OPS-FORGED-1', 'confirmed', now())"
+    ),
+    "confirm_payment": (
+        "update public.payments set status = 'confirmed', confirmed_at = now() where workspace_id = %(ws)s"
+    ),
+    "insert_subscription": (
+        "insert into public.subscriptions (workspace_id, plan_key, status) values (%(ws)s, 'business', 'active')"
+    ),
+}
+
+
+@pytest.mark.parametrize("statement", SERVICE_ROLE_WRITES.values(), ids=SERVICE_ROLE_WRITES.keys())
+def test_service_role_cannot_write_its_way_to_a_plan(
+    billing: Billing, factories: Factories, connect: Callable[..., psycopg.Connection], statement: str
+) -> None:
+    ws = factories.workspace()
+    billing.request(ws, "business", "instapay")
+    conn = connect()
+    with pytest.raises(psycopg.errors.InsufficientPrivilege), conn.transaction():
+        conn.execute("set local role service_role")
+        conn.execute(statement, {"ws": ws.id})
+    assert billing.plan_of(ws) == "free"
+    assert billing.subscriptions(ws) == []
+    statuses = billing.db.execute("select status from public.payments where workspace_id = %s", (ws.id,)).fetchall()
+    assert statuses == [("pending",)]
+
+
+def test_service_role_still_renames_and_suspends_workspaces(
+    billing: Billing, factories: Factories, connect: Callable[..., psycopg.Connection]
+) -> None:
+    ws = factories.workspace()
+    conn = connect()
+    with conn.transaction():
+        conn.execute("set local role service_role")
+        conn.execute(
+            "update public.workspaces set name = 'Renamed', status = 'suspended', status_reason = 'review'"
+            " where id = %s",
+            (ws.id,),
+        )
+    row = billing.db.execute("select name, status, plan_key from public.workspaces where id = %s", (ws.id,)).fetchone()
+    assert row == ("Renamed", "suspended", "free")

@@ -95,12 +95,13 @@ def test_paymob_activation_racing_a_usage_alert_does_not_deadlock(
 ) -> None:
     ws = factories.workspace()
     payload, signature = billing.callback(billing.request(ws, "pro"))
+    args = {"payload": payload, "hmac": signature}
     out = _race_plan_change_with_usage_alert(
         billing,
         connect,
         ws,
         44,  # free: soft limit 40
-        lambda conn: call(conn, "handle_paymob_callback", {"payload": payload, "hmac": signature}, as_=SERVICE_ROLE).data,
+        lambda conn: call(conn, "handle_paymob_callback", args, as_=SERVICE_ROLE).data,
     )
     assert isinstance(out["usage"], dict), out
     assert isinstance(out["change"], dict) and out["change"]["status"] == "confirmed", out

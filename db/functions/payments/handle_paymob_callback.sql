@@ -5,7 +5,9 @@
 -- applies it (private.process_paymob_callback). A wrong HMAC changes nothing
 -- but a payment_failure alert, and the response carries HTTP 401 with
 -- {payment_id: null, status: 'rejected'}: the alert must commit, so this is an
--- answer rather than an error. Returns {payment_id, status, duplicate}.
+-- answer rather than an error. A signed callback re-targeted at a payment that
+-- is not its own (see private.process_paymob_callback) is answered the same
+-- way with HTTP 409 and {refused: word}. Returns {payment_id, status, duplicate}.
 -- Errors: 22023 malformed payload; PT404 no payment with that reference.
 
 create or replace function private._handle_paymob_callback(payload jsonb, hmac text)
@@ -17,6 +19,7 @@ set search_path = ''
 as $$
 declare
     v_reference text := _handle_paymob_callback.payload #>> '{obj,order,merchant_order_id}';
+    v_result jsonb;
 begin
     if not private.is_service_role() then
         raise exception using
@@ -39,7 +42,11 @@ begin
         perform pg_catalog.set_config('response.status', '401', true);
         return pg_catalog.jsonb_build_object('payment_id', null, 'status', 'rejected', 'duplicate', false);
     end if;
-    return private.process_paymob_callback(_handle_paymob_callback.payload, null);
+    v_result := private.process_paymob_callback(_handle_paymob_callback.payload, null);
+    if v_result ? 'refused' then
+        perform pg_catalog.set_config('response.status', '409', true);
+    end if;
+    return v_result;
 end
 $$;
 

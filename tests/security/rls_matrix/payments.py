@@ -3,7 +3,9 @@
 Users only read billing records (writes go through create_payment_request,
 handle_paymob_callback and confirm_instapay_payment); payments are for the
 workspace's owners and admins, subscriptions for all its members; platform
-admins (support) read both. Nobody deletes them, service_role included.
+admins (support) read both. service_role reads them but writes them only
+through those functions (nothing upgrades without a confirmation), and
+nobody deletes them.
 """
 
 from __future__ import annotations
@@ -37,8 +39,8 @@ TABLES = [
         expect="""
                     anon    member_a admin_a owner_a member_b p_admin service
             select  denied  hidden   ok      ok      hidden   ok      ok
-            insert  denied  denied   denied  denied  denied   denied  ok
-            update  denied  denied   denied  denied  denied   denied  ok
+            insert  denied  denied   denied  denied  denied   denied  denied
+            update  denied  denied   denied  denied  denied   denied  denied
             delete  denied  denied   denied  denied  denied   denied  denied
         """,
     ),
@@ -51,8 +53,8 @@ TABLES = [
         expect="""
                     anon    member_a admin_a owner_a member_b p_admin service
             select  denied  ok       ok      ok      hidden   ok      ok
-            insert  denied  denied   denied  denied  denied   denied  ok
-            update  denied  denied   denied  denied  denied   denied  ok
+            insert  denied  denied   denied  denied  denied   denied  denied
+            update  denied  denied   denied  denied  denied   denied  denied
             delete  denied  denied   denied  denied  denied   denied  denied
         """,
     ),
