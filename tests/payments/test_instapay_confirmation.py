@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
 import pytest
 
 from harness.factories import Factories
-from harness.rpc import RpcError
+from harness.rpc import RpcError, call
 from tests.payments.conftest import Billing
 
 
@@ -128,3 +134,45 @@ def test_unknown_payment_is_not_found(billing: Billing, factories: Factories) ->
     with pytest.raises(RpcError) as err:
         _confirm(billing, "00000000-0000-0000-0000-000000000000", "IPN-11", factories.platform_admin().jwt)
     assert (err.value.sqlstate, err.value.message) == ("PT404", "payment_not_found")
+
+
+def test_two_confirmations_racing_with_one_bank_reference_settle_one_payment(
+    billing: Billing, factories: Factories, connect: Callable[..., psycopg.Connection]
+) -> None:
+    """The second admin passes the "bank reference unused" check before the first commits: still PT409."""
+    admin = factories.platform_admin()
+    ws, other = factories.workspace(), factories.workspace()
+    first, second = billing.request(ws, "pro", "instapay"), billing.request(other, "pro", "instapay")
+    holder, racer = connect(), connect()
+    outcome: dict[str, Any] = {}
+
+    def confirm(conn: psycopg.Connection, payment: dict) -> dict:
+        args = {"payment_id": payment["payment_id"], "bank_reference": "IPN-RACE"}
+        return call(conn, "confirm_instapay_payment", args, as_=admin.jwt).data
+
+    def confirm_second() -> None:
+        try:
+            outcome["second"] = confirm(racer, second)
+        except RpcError as err:
+            outcome["second"] = err
+
+    with holder.transaction():  # the first confirmation, not yet committed
+        confirm(holder, first)
+        thread = threading.Thread(target=confirm_second)
+        thread.start()
+        for _ in range(200):  # until the second waits on the first's bank_reference index entry
+            row = billing.db.execute("select pg_blocking_pids(%s)", (racer.info.backend_pid,)).fetchone()
+            if row is not None and row[0] == [holder.info.backend_pid]:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the second confirmation never waited on the first")
+    thread.join(timeout=60)
+    err = outcome["second"]
+    assert isinstance(err, RpcError), err
+    assert (err.sqlstate, err.message, err.status) == ("PT409", "bank_reference_in_use", 409)
+    assert first["payment_id"] in (err.detail or "")
+    assert billing.payment(first["payment_id"])["status"] == "confirmed"
+    assert billing.payment(second["payment_id"])["status"] == "pending"
+    assert billing.plan_of(other) == "free"
+    assert billing.audits("subscription.activated", other) == []

@@ -9,7 +9,8 @@
 -- Returns {payment_id, status, subscription_id, plan_key, duplicate}.
 -- Errors: 22023 empty bank reference; PT404 no such payment; PT409 already
 -- confirmed with another bank reference, that bank reference already settled
--- another payment, or the payment was rejected or refunded.
+-- another payment (also when that confirmation raced this one), or the
+-- payment was rejected or refunded.
 
 create or replace function private._confirm_instapay_payment(payment_id uuid, bank_reference text)
 returns jsonb
@@ -84,10 +85,20 @@ begin
             detail = pg_catalog.format('bank reference %s already settled payment %s', v_reference, v_other);
     end if;
 
-    update public.payments as p
-    set status = 'confirmed', bank_reference = v_reference, confirmed_by = (select auth.uid()),
-        confirmed_at = pg_catalog.now(), settled_at = pg_catalog.now(), failure_reason = null
-    where p.id = v_payment.id;
+    begin
+        update public.payments as p
+        set status = 'confirmed', bank_reference = v_reference, confirmed_by = (select auth.uid()),
+            confirmed_at = pg_catalog.now(), settled_at = pg_catalog.now(), failure_reason = null
+        where p.id = v_payment.id;
+    exception when unique_violation then
+        -- A concurrent confirmation with the same bank reference committed after our
+        -- check above: the unique index decides, and the answer is the same PT409.
+        select p.id into v_other from public.payments as p where p.bank_reference = v_reference;
+        raise exception using
+            errcode = 'PT409',
+            message = 'bank_reference_in_use',
+            detail = pg_catalog.format('bank reference %s already settled payment %s', v_reference, v_other);
+    end;
     perform private.audit(
         'payment.confirmed', 'payments', v_payment.id::text, v_payment.workspace_id,
         pg_catalog.jsonb_build_object('status', v_payment.status),
