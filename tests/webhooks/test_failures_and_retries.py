@@ -258,7 +258,7 @@ def test_processing_cancelled_by_statement_timeout_keeps_the_raw_row_failed(
     agent = ops.agent()
     holder = connect(autocommit=False)
     holder.execute("lock table public.sms_events in share mode")  # blocks every insert into it
-    impatient = connect(options="-c statement_timeout=500")
+    impatient = connect(options="-c statement_timeout=1500")
     try:
         result = call(impatient, "ingest_webhook", sign.twilio(twilio_inbound_sms(agent.phone_number, e164()))).data
     finally:

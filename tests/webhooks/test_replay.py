@@ -11,8 +11,10 @@ from harness.rpc import RpcError
 from tests.webhooks.conftest import (
     TWILIO_VOICE_URL,
     Ops,
+    Secrets,
     Sign,
     e164,
+    standard_event,
     twilio_call_status,
     twilio_inbound_sms,
     whatsapp_message,
@@ -207,3 +209,82 @@ def test_bulk_replay_refuses_bad_filters(rpc) -> None:
         with pytest.raises(RpcError) as err:
             rpc("replay_webhooks", args)
         assert (err.value.sqlstate, err.value.message) == ("22023", message)
+
+
+def _rotate(ops: Ops, name: str, value: str) -> None:
+    ops.db.execute("delete from vault.secrets where name = %s", (name,))
+    ops.db.execute("select vault.create_secret(%s, %s)", (value, name))
+
+
+def test_a_delivery_rejected_under_a_wrong_secret_is_processed_when_replayed_after_the_fix(
+    rpc, sign: Sign, ops: Ops, secrets: Secrets, factories
+) -> None:
+    agent = ops.agent()
+    args = sign.twilio(twilio_inbound_sms(agent.phone_number, e164(), body="genuine"))
+    _rotate(ops, "twilio_auth_token", "a-token-rotated-by-mistake")
+    rejected = rpc("ingest_webhook", args)
+    assert (rejected["status"], rejected["error"]) == ("rejected", "signature_mismatch")
+    _rotate(ops, "twilio_auth_token", secrets.twilio_auth_token)
+    admin = factories.platform_admin()
+
+    result = rpc("replay_webhook", {"webhook_id": rejected["webhook_id"], "reason": "secret fixed"}, as_=admin.jwt)
+
+    assert (result["status"], result["previous_status"]) == ("processed", "rejected")
+    row = ops.webhook(rejected["webhook_id"])
+    assert (row["status"], row["signature_valid"], row["last_error"]) == ("processed", True, None)
+    assert ops.count("sms_events", "body = 'genuine'") == 1
+    (audit,) = _audits(ops, "webhook.replay")
+    assert (audit["actor_id"], audit["before"]["status"], audit["after"]["status"]) == (admin.id, "rejected", "processed")
+    # The genuine redelivery that follows is a duplicate of it: processed once.
+    assert rpc("ingest_webhook", args)["status"] == "duplicate" and ops.count("sms_events") == 1
+
+
+def test_a_rejected_delivery_replayed_after_its_redelivery_was_processed_becomes_its_duplicate(
+    rpc, sign: Sign, ops: Ops, secrets: Secrets
+) -> None:
+    agent = ops.agent()
+    args = sign.twilio(twilio_inbound_sms(agent.phone_number, e164()))
+    _rotate(ops, "twilio_auth_token", "a-token-rotated-by-mistake")
+    rejected = rpc("ingest_webhook", args)
+    _rotate(ops, "twilio_auth_token", secrets.twilio_auth_token)
+    redelivered = rpc("ingest_webhook", args)
+    assert (rejected["status"], redelivered["status"]) == ("rejected", "processed")
+
+    result = rpc("replay_webhook", {"webhook_id": rejected["webhook_id"], "reason": "secret fixed"})
+
+    assert result["status"] == "duplicate"
+    row = ops.webhook(rejected["webhook_id"])
+    assert (row["status"], row["duplicate_of"], row["signature_valid"]) == ("duplicate", redelivered["webhook_id"], True)
+    assert ops.count("sms_events") == 1
+
+
+def test_replaying_a_forged_delivery_checks_it_again_and_changes_nothing(rpc, sign: Sign, ops: Ops) -> None:
+    agent = ops.agent()
+    args = sign.twilio(twilio_inbound_sms(agent.phone_number, e164()))
+    forged = rpc("ingest_webhook", {**args, "headers": {"X-Twilio-Signature": "Zm9yZ2Vk"}})
+    before = ops.webhook(forged["webhook_id"])
+    alerts = ops.alerts("signature_failure")
+
+    with pytest.raises(RpcError) as err:
+        rpc("replay_webhook", {"webhook_id": forged["webhook_id"], "reason": "trust me"})
+
+    assert (err.value.sqlstate, err.value.message) == ("22023", "webhook_not_replayable")
+    assert "signature_mismatch" in (err.value.detail or "")
+    assert ops.webhook(forged["webhook_id"]) == before
+    assert ops.alerts("signature_failure") == alerts
+    assert ops.count("sms_events") == 0 and _audits(ops, "webhook.replay") == []
+    # The genuine delivery is not shadowed by it.
+    assert rpc("ingest_webhook", args)["status"] == "processed"
+
+
+def test_a_delivery_rejected_for_missing_fields_is_not_replayable(rpc, sign: Sign, ops: Ops) -> None:
+    body = standard_event()
+    del body["type"]
+    rejected = rpc("ingest_webhook", sign.standard(body))
+    assert rejected["status"] == "rejected"
+
+    with pytest.raises(RpcError) as err:
+        rpc("replay_webhook", {"webhook_id": rejected["webhook_id"], "reason": "again"})
+
+    assert (err.value.sqlstate, err.value.message) == ("22023", "webhook_not_replayable")
+    assert ops.webhook(rejected["webhook_id"])["status"] == "rejected"

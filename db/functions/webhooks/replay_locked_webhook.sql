@@ -2,7 +2,9 @@
 -- of an operator, and audit who did it, why, and what came of it.
 --
 -- The caller has authorized the request and locked the row FOR UPDATE, and it is
--- neither rejected nor a duplicate. Effects are not doubled: normalized rows are
+-- not a duplicate; a row not verified yet (signature_valid null, or false for a
+-- rejected row replayed through its check) has its signature checked first by
+-- private._run_webhook. Effects are not doubled: normalized rows are
 -- unique by the provider's ids and usage is keyed by the event, so replaying a
 -- processed delivery writes nothing new; unknown_phone is not counted again.
 create or replace function private._replay_locked_webhook(webhook_id bigint, reason text)
@@ -19,7 +21,7 @@ begin
     select q.* into v_row from public.webhook_queue as q where q.id = _replay_locked_webhook.webhook_id;
     v_result := private._run_webhook(
         v_row.id, v_row.provider, v_row.event_type, v_row.payload, v_row.status,
-        v_row.signature_valid is null, v_row.headers, v_row.raw_body, v_row.url
+        v_row.signature_valid is not true, v_row.headers, v_row.raw_body, v_row.url
     );
     v_audit_id := private.audit(
         'webhook.replay',

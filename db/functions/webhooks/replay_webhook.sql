@@ -1,10 +1,16 @@
 -- private._replay_webhook: the implementation of public.replay_webhook.
 --
 -- Platform admins and the service_role backend only; a reason is required (it
--- goes to audit_logs). Rejected deliveries are never replayed (a forged delivery
--- must not be processed by anyone), and a duplicate is replayed through its
--- original. The row is locked FOR UPDATE, so concurrent replays of the same
--- delivery, or a replay racing the sweeper, run one after the other.
+-- goes to audit_logs). A duplicate is replayed through its original. A delivery
+-- rejected for its signature (signature_valid false) is replayed only through its
+-- signature check, run again with the secret Vault holds now (a secret rotated
+-- wrongly when it arrived): if it passes, the delivery is processed (or becomes the
+-- duplicate of a verified copy that holds its key); if it fails again, or cannot
+-- be processed now, the call raises webhook_not_replayable and changes nothing, so
+-- a forged delivery is never processed by anyone. A delivery rejected for missing
+-- fields is never replayed (its payload will not change). The row is locked FOR
+-- UPDATE, so concurrent replays of the same delivery, or a replay racing the
+-- sweeper, run one after the other.
 create or replace function private._replay_webhook(webhook_id bigint, reason text)
 returns jsonb
 language plpgsql
@@ -15,6 +21,8 @@ as $$
 declare
     v_status text;
     v_original bigint;
+    v_signature_valid boolean;
+    v_result jsonb;
 begin
     if not (private._webhooks_backend_caller() or private.is_admin()) then
         raise exception using
@@ -31,8 +39,8 @@ begin
             hint = 'Say why the webhook is replayed; it is recorded in audit_logs.';
     end if;
 
-    select q.status, q.duplicate_of
-    into v_status, v_original
+    select q.status, q.duplicate_of, q.signature_valid
+    into v_status, v_original, v_signature_valid
     from public.webhook_queue as q
     where q.id = _replay_webhook.webhook_id
     for update;
@@ -42,17 +50,30 @@ begin
             message = 'webhook_not_found',
             detail = pg_catalog.format('webhook %s', _replay_webhook.webhook_id);
     end if;
-    if v_status in ('rejected', 'duplicate') then
+    if v_status = 'duplicate' or (v_status = 'rejected' and v_signature_valid is distinct from false) then
         raise exception using
             errcode = '22023',
             message = 'webhook_not_replayable',
             detail = pg_catalog.format('webhook %s is %s', _replay_webhook.webhook_id, v_status),
             hint = case
                 when v_status = 'duplicate' then pg_catalog.format('Replay the original, webhook %s.', v_original)
-                else 'A rejected delivery failed its signature or required fields; have the provider send it again.'
+                else 'A delivery rejected for missing required fields stays rejected; have the provider send it again.'
             end;
     end if;
-    return private._replay_locked_webhook(_replay_webhook.webhook_id, _replay_webhook.reason);
+    v_result := private._replay_locked_webhook(_replay_webhook.webhook_id, _replay_webhook.reason);
+    if v_status = 'rejected'
+        and coalesce(v_result ->> 'status', '') not in ('processed', 'unknown_phone', 'duplicate') then
+        -- Still not authentic (or not processable now): undo everything, the audit row included.
+        raise exception using
+            errcode = '22023',
+            message = 'webhook_not_replayable',
+            detail = pg_catalog.format(
+                'webhook %s is rejected and its signature check, run again, gave %s: %s',
+                _replay_webhook.webhook_id, v_result ->> 'status', v_result ->> 'error'
+            ),
+            hint = 'Check the provider''s signing secret in Vault, or have the provider send it again.';
+    end if;
+    return v_result;
 end
 $$;
 
@@ -67,9 +88,12 @@ grant execute on function private._replay_webhook(bigint, text) to authenticated
 --   -> {webhook_id, status, previous_status, error, audit_id}
 --
 -- Who: platform admins and service_role. Audited (who, why, outcome). Replaying
--- a processed delivery does not double its effects. Errors: 22023
--- reason_required / webhook_not_replayable (rejected or duplicate rows),
--- PT404 webhook_not_found, 42501 not_allowed.
+-- a processed delivery does not double its effects. A delivery rejected for its
+-- signature is processed only if its signature, checked again with the secret in
+-- Vault now, passes (a signing secret that was wrong when it arrived). Errors: 22023
+-- reason_required / webhook_not_replayable (duplicates, rows rejected for missing
+-- fields, rejected rows whose signature still fails), PT404 webhook_not_found,
+-- 42501 not_allowed.
 create or replace function public.replay_webhook(webhook_id bigint, reason text)
 returns jsonb
 language sql

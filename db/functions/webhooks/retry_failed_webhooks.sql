@@ -52,7 +52,7 @@ begin
         v_retried := v_retried + 1;
         v_result := private._run_webhook(
             v_row.id, v_row.provider, v_row.event_type, v_row.payload, v_row.status,
-            v_row.signature_valid is null, v_row.headers, v_row.raw_body, v_row.url
+            v_row.signature_valid is not true, v_row.headers, v_row.raw_body, v_row.url
         );
         case v_result ->> 'status'
             when 'processed', 'unknown_phone' then v_succeeded := v_succeeded + 1;

@@ -8,7 +8,7 @@
 -- attempts are used up it goes to dead_letter with one webhook_failure alert
 -- (a dead-lettered row failing again on replay stays there, without a new alert).
 -- With verify_signature (a delivery whose signature check could not run when it
--- arrived), the signature and the required fields are checked first, inside the
+-- arrived, or a rejected one replayed), the signature and the required fields are checked first, inside the
 -- same sub-transaction: a forged one ends rejected (with its alert), never processed.
 -- One that passes claims its idempotency key there and then (signature_valid true,
 -- webhook_queue_verified_key_idx); if a verified holder of the key exists already
@@ -75,10 +75,13 @@ begin
                 end if;
             end if;
             if v_result is null then
-                -- Verified: claim the key, or find who holds it.
+                -- Verified: claim the key, or find who holds it. A rejected row being
+                -- replayed says received (being processed) until its outcome is written
+                -- below, so that it claims the key too (rejected rows claim nothing).
                 begin
                     update public.webhook_queue as q
-                    set signature_valid = true
+                    set signature_valid = true,
+                        status = case when q.status = 'rejected' then 'received' else q.status end
                     where q.id = _run_webhook.webhook_id;
                 exception when unique_violation then
                     select h.id, h.status
