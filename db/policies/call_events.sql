@@ -1,4 +1,7 @@
 -- call_events: a workspace's calls, for its members (and platform admins).
+-- Unlike sms_events it carries no message content, only call metadata (status,
+-- duration, the two numbers), which platform admins need for support and
+-- billing questions, so they keep reading it here (sms_events: masked view).
 -- Written only by webhook ingestion. The caller's workspaces are read once per
 -- statement (an InitPlan), not once per row.
 drop policy if exists "Call events are viewable by workspace members" on public.call_events;

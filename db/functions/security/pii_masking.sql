@@ -1,11 +1,12 @@
 -- PII masking for platform staff.
 --
 -- Message bodies and contact addresses are readable in full by the members of
--- their workspace only (RLS on messages and conversations). Platform admins and
--- support read them masked through two views:
+-- their workspace only (RLS on messages, conversations and sms_events). Platform
+-- admins and support read them masked through three views:
 --
 --   select * from public.messages_masked where workspace_id = '<uuid>';
 --   select * from public.conversations_masked where workspace_id = '<uuid>';
+--   select * from public.sms_events_masked where workspace_id = '<uuid>';
 --
 -- The views are security_invoker; they read through definer functions that
 -- return rows only to platform staff (user_roles admin or support) and
@@ -105,6 +106,56 @@ comment on function private._conversations_masked() is
 revoke all on function private._conversations_masked() from public;
 grant execute on function private._conversations_masked() to authenticated, service_role;
 
+create or replace function private._sms_events_masked()
+returns table (
+    id uuid,
+    workspace_id uuid,
+    agent_id uuid,
+    channel_id uuid,
+    webhook_id bigint,
+    provider text,
+    message_sid text,
+    sms_status text,
+    direction public.sms_direction,
+    from_number text,
+    to_number text,
+    body text,
+    num_segments public.event_count,
+    num_media public.event_count,
+    occurred_at timestamptz,
+    created_at timestamptz
+)
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select
+        s.id,
+        s.workspace_id,
+        s.agent_id,
+        s.channel_id,
+        s.webhook_id,
+        s.provider,
+        s.message_sid,
+        s.sms_status,
+        s.direction,
+        private.mask_pii(s.from_number),
+        private.mask_pii(s.to_number),
+        private.mask_pii(s.body),
+        s.num_segments,
+        s.num_media,
+        s.occurred_at,
+        s.created_at
+    from public.sms_events as s
+    where (select private.is_support() or private.is_service_role())
+$$;
+
+comment on function private._sms_events_masked() is
+'Rows of public.sms_events_masked: every SMS event with body and numbers masked, for platform staff only.';
+revoke all on function private._sms_events_masked() from public;
+grant execute on function private._sms_events_masked() to authenticated, service_role;
+
 create or replace view public.messages_masked with (security_invoker = true) as
 select
     id,
@@ -139,5 +190,30 @@ from private._conversations_masked();
 comment on view public.conversations_masked is
 'Conversations for platform admins and support, with the contact''s address and thread id masked.';
 
-revoke all on public.messages_masked, public.conversations_masked from anon, authenticated, service_role;
-grant select on public.messages_masked, public.conversations_masked to authenticated, service_role;
+create or replace view public.sms_events_masked with (security_invoker = true) as
+select
+    id,
+    workspace_id,
+    agent_id,
+    channel_id,
+    webhook_id,
+    provider,
+    message_sid,
+    sms_status,
+    direction,
+    from_number,
+    to_number,
+    body,
+    num_segments,
+    num_media,
+    occurred_at,
+    created_at
+from private._sms_events_masked();
+
+comment on view public.sms_events_masked is
+'SMS events for platform admins and support, with body and phone numbers masked (members read public.sms_events).';
+
+revoke all on public.messages_masked, public.conversations_masked, public.sms_events_masked
+from anon, authenticated, service_role;
+grant select on public.messages_masked, public.conversations_masked, public.sms_events_masked
+to authenticated, service_role;

@@ -113,6 +113,8 @@ TABLES = [
             delete  denied  denied   denied  denied  denied   denied  denied
         """,
     ),
+    # The routing keys (agents.phone_number, provider_number_id, agent_channels.external_id) have no
+    # user grant: the probes below write other columns; tests/tenancy/test_routing_ownership.py covers those.
     Table(
         "agents",
         seed=lambda w: w.insert("agents", workspace_id=w.a, user_id=w.owner_a, agent_id=f"pending-{w.owner_a}"),
