@@ -189,7 +189,7 @@ begin
     select w.plan_key into v_old_plan
     from public.workspaces as w
     where w.id = v_payment.workspace_id
-    for update;
+    for no key update;
     update public.workspaces as w
     set plan_key = v_payment.plan_key
     where w.id = v_payment.workspace_id and w.plan_key is distinct from v_payment.plan_key;
@@ -611,10 +611,20 @@ begin
             detail = pg_catalog.format('bank reference %s already settled payment %s', v_reference, v_other);
     end if;
 
-    update public.payments as p
-    set status = 'confirmed', bank_reference = v_reference, confirmed_by = (select auth.uid()),
-        confirmed_at = pg_catalog.now(), settled_at = pg_catalog.now(), failure_reason = null
-    where p.id = v_payment.id;
+    begin
+        update public.payments as p
+        set status = 'confirmed', bank_reference = v_reference, confirmed_by = (select auth.uid()),
+            confirmed_at = pg_catalog.now(), settled_at = pg_catalog.now(), failure_reason = null
+        where p.id = v_payment.id;
+    exception when unique_violation then
+        -- A concurrent confirmation with the same bank reference committed after our
+        -- check above: the unique index decides, and the answer is the same PT409.
+        select p.id into v_other from public.payments as p where p.bank_reference = v_reference;
+        raise exception using
+            errcode = 'PT409',
+            message = 'bank_reference_in_use',
+            detail = pg_catalog.format('bank reference %s already settled payment %s', v_reference, v_other);
+    end;
     perform private.audit(
         'payment.confirmed', 'payments', v_payment.id::text, v_payment.workspace_id,
         pg_catalog.jsonb_build_object('status', v_payment.status),
@@ -709,7 +719,11 @@ begin
             errcode = '22023', message = 'invalid_name', detail = 'name must be 1 to 100 characters',
             hint = 'Name the key after what uses it.';
     end if;
-    if exists (select from pg_catalog.unnest(v_scopes) as s (scope) where s.scope !~ '^[a-z][a-z0-9_.:*-]{0,63}$') then
+    -- "is not true": a null scope fails the match (null !~ ... is null, not true).
+    if exists (
+        select from pg_catalog.unnest(v_scopes) as s (scope)
+        where (s.scope ~ '^[a-z][a-z0-9_.:*-]{0,63}$') is not true
+    ) then
         raise exception using
             errcode = '22023', message = 'invalid_scope',
             detail = pg_catalog.format('scopes %s: each must match ^[a-z][a-z0-9_.:*-]{0,63}$', v_scopes),
@@ -1238,7 +1252,8 @@ begin
         ts.plan_key,
         sum(e.quantity),
         (ts.limits -> e.metric ->> 'unit_price_minor')::numeric,
-        sum(e.quantity) * (ts.limits -> e.metric ->> 'unit_price_minor')::numeric,
+        -- Whole minor units, rounded half up per line: an amount is something that can be charged.
+        pg_catalog.round(sum(e.quantity) * (ts.limits -> e.metric ->> 'unit_price_minor')::numeric),
         ts.currency,
         min(e.id),
         max(e.id),
@@ -1533,6 +1548,7 @@ CREATE FUNCTION private._handle_paymob_callback(payload jsonb, hmac text) RETURN
     AS $$
 declare
     v_reference text := _handle_paymob_callback.payload #>> '{obj,order,merchant_order_id}';
+    v_result jsonb;
 begin
     if not private.is_service_role() then
         raise exception using
@@ -1555,7 +1571,11 @@ begin
         perform pg_catalog.set_config('response.status', '401', true);
         return pg_catalog.jsonb_build_object('payment_id', null, 'status', 'rejected', 'duplicate', false);
     end if;
-    return private.process_paymob_callback(_handle_paymob_callback.payload, null);
+    v_result := private.process_paymob_callback(_handle_paymob_callback.payload, null);
+    if v_result ? 'refused' then
+        perform pg_catalog.set_config('response.status', '409', true);
+    end if;
+    return v_result;
 end
 $$;
 
@@ -1648,7 +1668,7 @@ begin
     -- provider redelivery) is authentic by construction: it is stored as a
     -- duplicate of it at once, in the statement that finds it, without paying for
     -- Vault and the HMAC again. Anything else, a forged copy included, is verified
-    -- below. (At most one row matches: the key's claimant.)
+    -- below. (At most one row matches: the key's verified holder.)
     with original as (
         select q.id, q.status
         from public.webhook_queue as q
@@ -1717,26 +1737,52 @@ begin
         );
     end if;
 
-    -- Claim the key. Bounded retry: the claiming row can only vanish between the
-    -- two statements if it was rejected or expired meanwhile; then claim again.
-    for v_attempt in 1..3 loop
+    if v_error is not null then
+        -- Not known to be genuine: it claims no key. A copy of a verified delivery is
+        -- its duplicate; anything else waits, failed, for the sweeper to verify it
+        -- (private._run_webhook claims the key then, or makes it a duplicate).
+        select q.id, q.status
+        into v_original_id, v_original_status
+        from public.webhook_queue as q
+        where q.provider = _ingest_webhook.provider
+            and q.idempotency_key = v_class.idempotency_key
+            and q.signature_valid
+            and q.status not in ('duplicate', 'rejected');
         if v_original_id is null then
-            -- Without an error the row says processed at once (see the top), with this attempt counted.
             insert into public.webhook_queue (
                 provider, event_type, idempotency_key, status, headers, payload, raw_body, url,
-                signature_valid, attempts, last_error, next_attempt_at, processed_at
+                signature_valid, attempts, last_error, next_attempt_at
             )
             values (
-                _ingest_webhook.provider, v_class.event_type, v_class.idempotency_key,
-                case when v_error is null then 'processed' else 'failed' end,
-                v_headers, _ingest_webhook.payload, _ingest_webhook.raw_body, _ingest_webhook.url,
-                v_signature_valid,
-                1,
-                v_error,
-                case when v_error is not null then pg_catalog.now() + interval '1 minute' end,
-                case when v_error is null then pg_catalog.now() end
+                _ingest_webhook.provider, v_class.event_type, v_class.idempotency_key, 'failed', v_headers,
+                _ingest_webhook.payload, _ingest_webhook.raw_body, _ingest_webhook.url, null, 1, v_error,
+                pg_catalog.now() + interval '1 minute'
             )
-            on conflict (provider, idempotency_key) where status not in ('duplicate', 'rejected') do nothing
+            returning id into v_id;
+            return pg_catalog.jsonb_build_object(
+                'webhook_id', v_id, 'status', 'failed', 'idempotency_key', v_class.idempotency_key,
+                'duplicate', false, 'error', v_error
+            );
+        end if;
+    end if;
+
+    -- Claim the key (verified rows only). Bounded retry: the claiming row can only
+    -- vanish between the two statements if it expired meanwhile; then claim again.
+    for v_attempt in 1..3 loop
+        if v_original_id is null then
+            -- The row says processed at once (see the top), with this attempt counted.
+            insert into public.webhook_queue (
+                provider, event_type, idempotency_key, status, headers, payload, raw_body, url,
+                signature_valid, attempts, processed_at
+            )
+            values (
+                _ingest_webhook.provider, v_class.event_type, v_class.idempotency_key, 'processed',
+                v_headers, _ingest_webhook.payload, _ingest_webhook.raw_body, _ingest_webhook.url,
+                v_signature_valid, 1, pg_catalog.now()
+            )
+            on conflict (provider, idempotency_key)
+            where signature_valid and status not in ('duplicate', 'rejected')
+            do nothing
             returning id into v_id;
             exit when v_id is not null;
 
@@ -1745,6 +1791,7 @@ begin
             from public.webhook_queue as q
             where q.provider = _ingest_webhook.provider
                 and q.idempotency_key = v_class.idempotency_key
+                and q.signature_valid
                 and q.status not in ('duplicate', 'rejected');
         end if;
         if v_original_id is not null then
@@ -1772,12 +1819,6 @@ begin
             hint = 'Deliver it again.';
     end if;
 
-    if v_error is not null then
-        return pg_catalog.jsonb_build_object(
-            'webhook_id', v_id, 'status', 'failed', 'idempotency_key', v_class.idempotency_key,
-            'duplicate', false, 'error', v_error
-        );
-    end if;
     v_result := private._run_webhook(
         v_id, _ingest_webhook.provider, v_class.event_type, _ingest_webhook.payload, 'received',
         stored_as_processed => true
@@ -2237,7 +2278,7 @@ CREATE FUNCTION private._process_webhook(webhook_id bigint, provider text, event
     SET search_path TO ''
     AS $$
 declare
-    v_count_unknown boolean := _process_webhook.previous_status is distinct from 'unknown_phone';
+    v_count_unknown boolean := coalesce(_process_webhook.previous_status not in ('processed', 'unknown_phone'), true);
     v_result jsonb;
 begin
     case _process_webhook.event_type
@@ -2299,7 +2340,9 @@ begin
     );
 
     if v_row.used >= v_row.soft_limit and v_row.warning_alert_id is null then
-        v_key := pg_catalog.format('usage_warning:%s:%s:%s', v_row.workspace_id, v_row.metric, v_row.period_start);
+        v_key := pg_catalog.format(
+            'usage_warning:%s:%s:%s:%s', v_row.workspace_id, v_row.metric, v_row.period_start, v_row.tier_snapshot_id
+        );
         v_alert_id := private.raise_alert(
             'usage_warning',
             v_key,
@@ -2317,7 +2360,9 @@ begin
     end if;
 
     if v_row.used >= v_row.hard_limit and v_row.blocked_alert_id is null then
-        v_key := pg_catalog.format('usage_blocked:%s:%s:%s', v_row.workspace_id, v_row.metric, v_row.period_start);
+        v_key := pg_catalog.format(
+            'usage_blocked:%s:%s:%s:%s', v_row.workspace_id, v_row.metric, v_row.period_start, v_row.tier_snapshot_id
+        );
         v_alert_id := private.raise_alert(
             'usage_blocked',
             v_key,
@@ -2598,7 +2643,7 @@ begin
     select q.* into v_row from public.webhook_queue as q where q.id = _replay_locked_webhook.webhook_id;
     v_result := private._run_webhook(
         v_row.id, v_row.provider, v_row.event_type, v_row.payload, v_row.status,
-        v_row.signature_valid is null, v_row.headers, v_row.raw_body, v_row.url
+        v_row.signature_valid is not true, v_row.headers, v_row.raw_body, v_row.url
     );
     v_audit_id := private.audit(
         'webhook.replay',
@@ -2639,6 +2684,8 @@ CREATE FUNCTION private._replay_webhook(webhook_id bigint, reason text) RETURNS 
 declare
     v_status text;
     v_original bigint;
+    v_signature_valid boolean;
+    v_result jsonb;
 begin
     if not (private._webhooks_backend_caller() or private.is_admin()) then
         raise exception using
@@ -2655,8 +2702,8 @@ begin
             hint = 'Say why the webhook is replayed; it is recorded in audit_logs.';
     end if;
 
-    select q.status, q.duplicate_of
-    into v_status, v_original
+    select q.status, q.duplicate_of, q.signature_valid
+    into v_status, v_original, v_signature_valid
     from public.webhook_queue as q
     where q.id = _replay_webhook.webhook_id
     for update;
@@ -2666,17 +2713,30 @@ begin
             message = 'webhook_not_found',
             detail = pg_catalog.format('webhook %s', _replay_webhook.webhook_id);
     end if;
-    if v_status in ('rejected', 'duplicate') then
+    if v_status = 'duplicate' or (v_status = 'rejected' and v_signature_valid is distinct from false) then
         raise exception using
             errcode = '22023',
             message = 'webhook_not_replayable',
             detail = pg_catalog.format('webhook %s is %s', _replay_webhook.webhook_id, v_status),
             hint = case
                 when v_status = 'duplicate' then pg_catalog.format('Replay the original, webhook %s.', v_original)
-                else 'A rejected delivery failed its signature or required fields; have the provider send it again.'
+                else 'A delivery rejected for missing required fields stays rejected; have the provider send it again.'
             end;
     end if;
-    return private._replay_locked_webhook(_replay_webhook.webhook_id, _replay_webhook.reason);
+    v_result := private._replay_locked_webhook(_replay_webhook.webhook_id, _replay_webhook.reason);
+    if v_status = 'rejected'
+        and coalesce(v_result ->> 'status', '') not in ('processed', 'unknown_phone', 'duplicate') then
+        -- Still not authentic (or not processable now): undo everything, the audit row included.
+        raise exception using
+            errcode = '22023',
+            message = 'webhook_not_replayable',
+            detail = pg_catalog.format(
+                'webhook %s is rejected and its signature check, run again, gave %s: %s',
+                _replay_webhook.webhook_id, v_result ->> 'status', v_result ->> 'error'
+            ),
+            hint = 'Check the provider''s signing secret in Vault, or have the provider send it again.';
+    end if;
+    return v_result;
 end
 $$;
 
@@ -2863,6 +2923,7 @@ declare
     v_dead integer := 0;
     v_failed integer := 0;
     v_rejected integer := 0;
+    v_duplicate integer := 0;
     v_summary jsonb;
     v_run bigint;
 begin
@@ -2891,12 +2952,13 @@ begin
         v_retried := v_retried + 1;
         v_result := private._run_webhook(
             v_row.id, v_row.provider, v_row.event_type, v_row.payload, v_row.status,
-            v_row.signature_valid is null, v_row.headers, v_row.raw_body, v_row.url
+            v_row.signature_valid is not true, v_row.headers, v_row.raw_body, v_row.url
         );
         case v_result ->> 'status'
             when 'processed', 'unknown_phone' then v_succeeded := v_succeeded + 1;
             when 'dead_letter' then v_dead := v_dead + 1;
             when 'rejected' then v_rejected := v_rejected + 1;
+            when 'duplicate' then v_duplicate := v_duplicate + 1;
             else v_failed := v_failed + 1;
         end case;
     end loop;
@@ -2906,7 +2968,8 @@ begin
         'succeeded', v_succeeded,
         'dead_lettered', v_dead,
         'failed', v_failed,
-        'rejected', v_rejected
+        'rejected', v_rejected,
+        'duplicate', v_duplicate
     );
     -- A sweep that retried something is logged in job_runs; the empty sweeps of a
     -- quiet minute are not (pg_cron's own history has every run), so the log
@@ -2938,20 +3001,24 @@ CREATE FUNCTION private._revoke_api_key(key_id uuid, reason text) RETURNS jsonb
 declare
     v_key public.workspace_api_keys;
 begin
-    select k.* into v_key from public.workspace_api_keys as k where k.id = _revoke_api_key.key_id for update;
+    -- An unknown key and someone else's key answer alike (PT404, same detail), so
+    -- a signed-in user cannot probe which key ids exist. The permission is part
+    -- of the lookup, so the row is locked only for callers who may revoke it.
+    if (select auth.uid()) is null then
+        raise exception using
+            errcode = '42501', message = 'not_allowed', detail = 'revoking a key needs a signed-in user',
+            hint = 'Workspace owners/admins and platform admins revoke keys.';
+    end if;
+    select k.* into v_key from public.workspace_api_keys as k
+    where k.id = _revoke_api_key.key_id
+        and (private.is_workspace_admin(k.workspace_id) or private.is_admin())
+    for update;
     if not found then
         raise exception using
             errcode = 'PT404', message = 'api_key_not_found',
-            detail = pg_catalog.format('no API key %s', _revoke_api_key.key_id),
-            hint = 'List the workspace''s keys to find its id.';
-    end if;
-    if (select auth.uid()) is null
-        or not (private.is_workspace_admin(v_key.workspace_id) or private.is_admin()) then
-        raise exception using
-            errcode = '42501', message = 'not_allowed',
-            detail = pg_catalog.format('caller %s may not revoke key %s of workspace %s',
-                coalesce((select auth.uid())::text, 'anonymous'), v_key.id, v_key.workspace_id),
-            hint = 'Workspace owners/admins and platform admins revoke keys.';
+            detail = pg_catalog.format('no API key %s that caller %s may revoke',
+                _revoke_api_key.key_id, (select auth.uid())),
+            hint = 'List the workspace''s keys to find its id; only its owners/admins and platform admins revoke it.';
     end if;
     if v_key.status = 'revoked' then
         return pg_catalog.jsonb_build_object(
@@ -3394,6 +3461,8 @@ declare
     v_status text;
     v_attempts integer;
     v_reason text;
+    v_holder bigint;
+    v_holder_status text;
     -- 0 when the row already counts this attempt (stored_as_processed).
     v_increment constant integer := case when _run_webhook.stored_as_processed then 0 else 1 end;
 begin
@@ -3413,6 +3482,37 @@ begin
                     v_result := pg_catalog.jsonb_build_object('status', 'rejected', 'reason', v_reason);
                 end if;
             end if;
+            if v_result is null then
+                -- Verified: claim the key, or find who holds it. A rejected row being
+                -- replayed says received (being processed) until its outcome is written
+                -- below, so that it claims the key too (rejected rows claim nothing).
+                begin
+                    update public.webhook_queue as q
+                    set signature_valid = true,
+                        status = case when q.status = 'rejected' then 'received' else q.status end
+                    where q.id = _run_webhook.webhook_id;
+                exception when unique_violation then
+                    select h.id, h.status
+                    into v_holder, v_holder_status
+                    from public.webhook_queue as r
+                    inner join public.webhook_queue as h
+                        on h.provider = r.provider
+                        and h.idempotency_key = r.idempotency_key
+                        and h.signature_valid
+                        and h.status not in ('duplicate', 'rejected')
+                    where r.id = _run_webhook.webhook_id and h.id <> r.id;
+                    if v_holder is null then
+                        raise exception using
+                            errcode = '40001',
+                            message = 'idempotency_key_contended',
+                            detail = pg_catalog.format('webhook %s', _run_webhook.webhook_id),
+                            hint = 'The sweeper tries it again.';
+                    end if;
+                    v_result := pg_catalog.jsonb_build_object(
+                        'status', 'duplicate', 'original_webhook_id', v_holder, 'original_status', v_holder_status
+                    );
+                end;
+            end if;
         end if;
         if v_result is null then
             v_result := private._process_webhook(
@@ -3420,7 +3520,7 @@ begin
                 _run_webhook.previous_status
             );
         end if;
-    exception when others then
+    exception when others or query_canceled then
         get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
         v_error := v_state || ': ' || v_message;
     end;
@@ -3438,10 +3538,11 @@ begin
                 when _run_webhook.verify_signature then v_result ->> 'signature' is distinct from 'false'
                 else q.signature_valid
             end,
+            duplicate_of = (v_result ->> 'original_webhook_id')::bigint,
             attempts = q.attempts + v_increment,
             last_error = v_result ->> 'reason',
             next_attempt_at = null,
-            processed_at = case when v_result ->> 'status' <> 'rejected' then pg_catalog.now() end
+            processed_at = case when v_result ->> 'status' not in ('rejected', 'duplicate') then pg_catalog.now() end
         where q.id = _run_webhook.webhook_id;
         if v_result ->> 'signature' = 'false' then
             perform private._alert_signature_failure(_run_webhook.provider, _run_webhook.webhook_id, v_reason);
@@ -3490,7 +3591,7 @@ $$;
 
 -- Name: FUNCTION _run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean, headers jsonb, raw_body text, url text, stored_as_processed boolean); Type: COMMENT; Schema: private; Owner: -
 
-COMMENT ON FUNCTION private._run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean, headers jsonb, raw_body text, url text, stored_as_processed boolean) IS 'Process a stored delivery in a sub-transaction and record the outcome (processed, failed with backoff, dead_letter).';
+COMMENT ON FUNCTION private._run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean, headers jsonb, raw_body text, url text, stored_as_processed boolean) IS 'Process a stored delivery in a sub-transaction and record the outcome (processed, duplicate of a verified holder, failed with backoff, dead_letter).';
 
 -- Name: _set_workspace_status(uuid, text, text); Type: FUNCTION; Schema: private; Owner: -
 
@@ -3550,6 +3651,37 @@ $$;
 -- Name: FUNCTION _set_workspace_status(workspace_id uuid, status text, reason text); Type: COMMENT; Schema: private; Owner: -
 
 COMMENT ON FUNCTION private._set_workspace_status(workspace_id uuid, status text, reason text) IS 'Implementation of public.set_workspace_status (definer: users cannot update workspaces.status).';
+
+-- Name: _sms_events_masked(); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._sms_events_masked() RETURNS TABLE(id uuid, workspace_id uuid, agent_id uuid, channel_id uuid, webhook_id bigint, provider text, message_sid text, sms_status text, direction public.sms_direction, from_number text, to_number text, body text, num_segments public.event_count, num_media public.event_count, occurred_at timestamp with time zone, created_at timestamp with time zone)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    select
+        s.id,
+        s.workspace_id,
+        s.agent_id,
+        s.channel_id,
+        s.webhook_id,
+        s.provider,
+        s.message_sid,
+        s.sms_status,
+        s.direction,
+        private.mask_pii(s.from_number),
+        private.mask_pii(s.to_number),
+        private.mask_pii(s.body),
+        s.num_segments,
+        s.num_media,
+        s.occurred_at,
+        s.created_at
+    from public.sms_events as s
+    where (select private.is_support() or private.is_service_role())
+$$;
+
+-- Name: FUNCTION _sms_events_masked(); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._sms_events_masked() IS 'Rows of public.sms_events_masked: every SMS event with body and numbers masked, for platform staff only.';
 
 -- Name: _store_chat_message(uuid, uuid, uuid, text, text, text, text, text, text, text, jsonb, timestamp with time zone); Type: FUNCTION; Schema: private; Owner: -
 
@@ -3744,7 +3876,8 @@ begin
     end if;
     begin
         v_body := _verify_meta_signature.raw_body::jsonb;
-    exception when invalid_text_representation then
+    exception when data_exception or program_limit_exceeded then
+        -- Whatever the parser refuses (syntax, numeric overflow, \u0000, nesting too deep).
         return 'raw_body_not_json';
     end;
     if v_body is distinct from _verify_meta_signature.payload then
@@ -3821,7 +3954,8 @@ begin
 
     begin
         v_body := _verify_standard_webhook.raw_body::jsonb;
-    exception when invalid_text_representation then
+    exception when data_exception or program_limit_exceeded then
+        -- Whatever the parser refuses (syntax, numeric overflow, \u0000, nesting too deep).
         return 'raw_body_not_json';
     end;
     if v_body is distinct from _verify_standard_webhook.payload then
@@ -3850,6 +3984,7 @@ declare
     v_token text;
     v_parts text[];
     v_other_url text;
+    v_valid boolean;
 begin
     if coalesce(v_signature, '') = '' then
         return 'missing_signature';
@@ -3868,7 +4003,44 @@ begin
         end if;
     end if;
 
+    -- A bodySHA256 query parameter means a JSON body: Twilio then signs the URL alone.
     v_body_hash := pg_catalog.substring(_verify_twilio_signature.url, '[?&]bodySHA256=([^&#]*)');
+    if v_body_hash is not null then
+        v_params := '{}';
+    end if;
+
+    -- The keyed HMAC first: nothing a sender controls (the body's hash, its JSON) is
+    -- looked at before the request is known to come from Twilio.
+    v_token := private.vault_secret('twilio_auth_token');
+    v_valid := private._constant_time_equals(
+        pg_catalog.convert_to(
+            private._twilio_signature(v_token, _verify_twilio_signature.url, v_params, v_algorithm), 'UTF8'
+        ),
+        pg_catalog.convert_to(v_signature, 'UTF8')
+    );
+    if not v_valid then
+        -- The same URL with its port removed, or with the scheme's default port added.
+        v_parts := pg_catalog.regexp_match(
+            _verify_twilio_signature.url, '^([A-Za-z][A-Za-z0-9+.-]*://)([^/?#]*)(.*)$'
+        );
+        if v_parts is not null then
+            v_other_url := case
+                when v_parts[2] ~ ':[0-9]*$'
+                    then v_parts[1] || pg_catalog.split_part(v_parts[2], ':', 1) || v_parts[3]
+                else v_parts[1] || v_parts[2]
+                    || case when pg_catalog.lower(v_parts[1]) = 'https://' then ':443' else ':80' end
+                    || v_parts[3]
+            end;
+            v_valid := private._constant_time_equals(
+                pg_catalog.convert_to(private._twilio_signature(v_token, v_other_url, v_params, v_algorithm), 'UTF8'),
+                pg_catalog.convert_to(v_signature, 'UTF8')
+            );
+        end if;
+    end if;
+    if not v_valid then
+        return 'signature_mismatch';
+    end if;
+
     if v_body_hash is not null then
         if not private._constant_time_equals(
             pg_catalog.convert_to(
@@ -3884,42 +4056,17 @@ begin
             return 'body_hash_mismatch';
         end if;
         -- The signature covers the body through its hash: what is processed must be that body.
+        -- Any body the JSON parser refuses (bad syntax, numeric overflow, \u0000, nesting
+        -- too deep) is the sender's: a rejection, never a check that "could not run".
         begin
             if _verify_twilio_signature.raw_body::jsonb is distinct from _verify_twilio_signature.payload then
                 return 'payload_mismatch';
             end if;
-        exception when invalid_text_representation then
+        exception when data_exception or program_limit_exceeded then
             return 'raw_body_not_json';
         end;
-        v_params := '{}';
     end if;
-
-    v_token := private.vault_secret('twilio_auth_token');
-    if private._constant_time_equals(
-        pg_catalog.convert_to(
-            private._twilio_signature(v_token, _verify_twilio_signature.url, v_params, v_algorithm), 'UTF8'
-        ),
-        pg_catalog.convert_to(v_signature, 'UTF8')
-    ) then
-        return null;
-    end if;
-
-    -- The same URL with its port removed, or with the scheme's default port added.
-    v_parts := pg_catalog.regexp_match(_verify_twilio_signature.url, '^([A-Za-z][A-Za-z0-9+.-]*://)([^/?#]*)(.*)$');
-    if v_parts is not null then
-        v_other_url := case
-            when v_parts[2] ~ ':[0-9]*$' then v_parts[1] || pg_catalog.split_part(v_parts[2], ':', 1) || v_parts[3]
-            else v_parts[1] || v_parts[2] || case when pg_catalog.lower(v_parts[1]) = 'https://' then ':443' else ':80' end
-                || v_parts[3]
-        end;
-        if private._constant_time_equals(
-            pg_catalog.convert_to(private._twilio_signature(v_token, v_other_url, v_params, v_algorithm), 'UTF8'),
-            pg_catalog.convert_to(v_signature, 'UTF8')
-        ) then
-            return null;
-        end if;
-    end if;
-    return 'signature_mismatch';
+    return null;
 end
 $_$;
 
@@ -4457,6 +4604,10 @@ begin
             when ul.used >= (l.value ->> 'soft_limit')::numeric then 'warning'
             else 'ok'
         end,
+        -- A threshold the new limits put the usage back under is crossed afresh:
+        -- forget its alert, so reaching the new limit raises one of its own.
+        warning_alert_id = case when ul.used >= (l.value ->> 'soft_limit')::numeric then ul.warning_alert_id end,
+        blocked_alert_id = case when ul.used >= (l.value ->> 'hard_limit')::numeric then ul.blocked_alert_id end,
         updated_at = pg_catalog.now()
     from pg_catalog.jsonb_each(v_snapshot.limits) as l
     where ul.workspace_id = on_plan_change.workspace_id
@@ -4506,6 +4657,10 @@ declare
     v_obj jsonb := process_paymob_callback.payload -> 'obj';
     v_reference text;
     v_txn text;
+    v_order text;
+    v_refusal text;
+    v_refusal_detail text;
+    v_other uuid;
     v_amount bigint;
     v_currency text;
     v_success boolean;
@@ -4524,6 +4679,7 @@ begin
     end if;
     v_reference := v_obj #>> '{order,merchant_order_id}';
     v_txn := v_obj ->> 'id';
+    v_order := v_obj #>> '{order,id}';
     if v_reference is null or v_txn is null
         or pg_catalog.jsonb_typeof(v_obj -> 'success') is distinct from 'boolean'
         or pg_catalog.jsonb_typeof(v_obj -> 'amount_cents') is distinct from 'number' then
@@ -4550,8 +4706,61 @@ begin
             hint = 'obj.order.merchant_order_id must carry the reference create_payment_request returned.';
     end if;
 
+    -- merchant_order_id is not signed: check the payment is this transaction's own.
+    if v_payment.provider <> 'paymob' then
+        v_refusal := 'provider_mismatch';
+        v_refusal_detail := pg_catalog.format('payment %s is an %s request', v_payment.id, v_payment.provider);
+    elsif v_payment.paymob_order_id is not null and v_order is distinct from v_payment.paymob_order_id then
+        v_refusal := 'order_mismatch';
+        v_refusal_detail := pg_catalog.format('payment %s belongs to Paymob order %s', v_payment.id, v_payment.paymob_order_id);
+    else
+        select p.id into v_other
+        from public.payments as p
+        where p.paymob_order_id = v_order and p.id <> v_payment.id;
+        if v_other is not null then
+            v_refusal := 'order_in_use';
+            v_refusal_detail := pg_catalog.format('Paymob order %s belongs to payment %s', v_order, v_other);
+        else
+            select p.id into v_other
+            from public.payments as p
+            where p.provider_reference = v_txn and p.id <> v_payment.id;
+            if v_other is not null then
+                v_refusal := 'transaction_in_use';
+                v_refusal_detail := pg_catalog.format('Paymob transaction %s settled payment %s', v_txn, v_other);
+            end if;
+        end if;
+    end if;
+    if v_refusal is null and v_payment.paymob_order_id is null and v_order is not null then
+        begin
+            update public.payments as p
+            set paymob_order_id = v_order
+            where p.id = v_payment.id;
+            v_payment.paymob_order_id := v_order;
+        exception when unique_violation then
+            -- A concurrent callback bound the order to another payment first.
+            v_refusal := 'order_in_use';
+            v_refusal_detail := pg_catalog.format('Paymob order %s was just bound to another payment', v_order);
+        end;
+    end if;
+    if v_refusal is not null then
+        perform private.raise_alert(
+            'payment_failure', 'payment_failure:paymob_refused:' || v_txn || ':' || v_payment.id,
+            pg_catalog.format('Paymob transaction %s (order %s) refused for payment %s: %s; %s',
+                v_txn, coalesce(v_order, 'unknown'), v_payment.reference, v_refusal, v_refusal_detail),
+            null, 'critical',
+            pg_catalog.jsonb_build_object(
+                'payment_id', v_payment.id, 'transaction_id', v_txn, 'order_id', v_order,
+                'merchant_order_id', v_reference, 'reason', v_refusal, 'other_payment_id', v_other,
+                'webhook_id', process_paymob_callback.webhook_id
+            )
+        );
+        return pg_catalog.jsonb_build_object(
+            'payment_id', null, 'status', 'rejected', 'duplicate', false, 'refused', v_refusal
+        );
+    end if;
+
     if v_reversed then
-        if v_payment.status = 'confirmed' then
+        if v_payment.status = 'confirmed' and v_payment.provider_reference = v_txn then
             update public.payments as p
             set status = 'refunded', settled_at = pg_catalog.now(),
                 failure_reason = 'refunded or voided at Paymob (transaction ' || v_txn || ')'
@@ -4563,6 +4772,22 @@ begin
                     v_payment.reference, v_payment.plan_key),
                 v_payment.workspace_id, 'warning',
                 pg_catalog.jsonb_build_object('payment_id', v_payment.id, 'transaction_id', v_txn)
+            );
+        elsif v_payment.status = 'confirmed' then
+            -- Another transaction of this order (a second charge, or one that never
+            -- settled it) was refunded: the payment that paid stays confirmed.
+            perform private.raise_alert(
+                'payment_refunded', 'payment_refunded:other_transaction:' || v_txn,
+                pg_catalog.format(
+                    'Paymob refunded or voided transaction %s of order %s, not transaction %s that paid it; '
+                    || 'payment unchanged',
+                    v_txn, v_payment.reference, coalesce(v_payment.provider_reference, '(none recorded)')
+                ),
+                v_payment.workspace_id, 'warning',
+                pg_catalog.jsonb_build_object(
+                    'payment_id', v_payment.id, 'transaction_id', v_txn,
+                    'paying_transaction_id', v_payment.provider_reference
+                )
             );
         elsif v_payment.status = 'pending' then
             update public.payments as p
@@ -4640,7 +4865,7 @@ begin
             pg_catalog.jsonb_build_object('status', v_payment.status, 'provider_reference', v_payment.provider_reference),
             pg_catalog.jsonb_build_object(
                 'status', v_after.status, 'provider_reference', v_after.provider_reference,
-                'webhook_id', v_after.webhook_id, 'failure_reason', v_after.failure_reason
+                'paymob_order_id', v_after.paymob_order_id, 'webhook_id', v_after.webhook_id, 'failure_reason', v_after.failure_reason
             ),
             'Paymob callback for transaction ' || v_txn
         );
@@ -4894,11 +5119,13 @@ CREATE FUNCTION private.tg_subscriptions__cancel() RETURNS trigger
 declare
     v_old_plan text;
 begin
-    -- Lock order as in activation: subscription (already locked by this UPDATE), then workspace.
+    -- Lock order as in activation: subscription (already locked by this UPDATE), then workspace,
+    -- FOR NO KEY UPDATE so a usage alert's foreign key check (KEY SHARE) is not blocked while
+    -- on_plan_change waits for that usage's usage_limits row (which would deadlock).
     select w.plan_key into v_old_plan
     from public.workspaces as w
     where w.id = new.workspace_id
-    for update;
+    for no key update;
     update public.workspaces as w
     set plan_key = 'free'
     where w.id = new.workspace_id and w.plan_key <> 'free';
@@ -5834,6 +6061,10 @@ COMMENT ON TABLE public.agent_channels IS 'Channels an agent answers on. externa
 
 COMMENT ON COLUMN public.agent_channels.agent_id IS 'The agent (agents.id, not the provider''s agents.agent_id).';
 
+-- Name: COLUMN agent_channels.external_id; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.agent_channels.external_id IS 'The provider''s id for the channel (WhatsApp phone number id, page id). Routes Meta deliveries: written by provisioning (service_role) only.';
+
 -- Name: COLUMN agent_channels.config; Type: COMMENT; Schema: public; Owner: -
 
 COMMENT ON COLUMN public.agent_channels.config IS 'Non-secret channel configuration. Do not store secrets here: keys that look like secrets are refused.';
@@ -5876,7 +6107,7 @@ COMMENT ON COLUMN public.agents.agent_id IS 'Provider agent id; the placeholder 
 
 -- Name: COLUMN agents.phone_number; Type: COMMENT; Schema: public; Owner: -
 
-COMMENT ON COLUMN public.agents.phone_number IS 'E.164 (+ and 7 to 15 digits), enforced by a check constraint.';
+COMMENT ON COLUMN public.agents.phone_number IS 'E.164 (+ and 7 to 15 digits), enforced by a check constraint. Routes Twilio deliveries: written by provisioning (service_role) only.';
 
 -- Name: COLUMN agents.provisioned_by; Type: COMMENT; Schema: public; Owner: -
 
@@ -6009,6 +6240,7 @@ CREATE TABLE public.payments (
     settled_at timestamp with time zone,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    paymob_order_id text,
     CONSTRAINT payments_amount_minor_check CHECK ((amount_minor > 0)),
     CONSTRAINT payments_bank_reference_check CHECK (((length(btrim(bank_reference)) >= 1) AND (length(btrim(bank_reference)) <= 128))),
     CONSTRAINT payments_confirmed_has_time CHECK (((status <> 'confirmed'::text) OR (confirmed_at IS NOT NULL))),
@@ -6041,6 +6273,10 @@ COMMENT ON COLUMN public.payments.bank_reference IS 'InstaPay bank transfer refe
 -- Name: COLUMN payments.webhook_id; Type: COMMENT; Schema: public; Owner: -
 
 COMMENT ON COLUMN public.payments.webhook_id IS 'The webhook_queue row that settled it (no foreign key: webhook payloads expire, payments do not).';
+
+-- Name: COLUMN payments.paymob_order_id; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.payments.paymob_order_id IS 'Paymob order id (obj.order.id) bound by the first verified callback; callbacks of another order are refused.';
 
 -- Name: plans; Type: TABLE; Schema: public; Owner: -
 
@@ -6592,6 +6828,31 @@ CREATE TABLE public.retention_policies (
 
 COMMENT ON TABLE public.retention_policies IS 'How long run_retention_cleanup keeps each kind of expiring row. Audit logs, billing data and usage_events never expire and cannot be listed.';
 
+-- Name: sms_events_masked; Type: VIEW; Schema: public; Owner: -
+
+CREATE VIEW public.sms_events_masked WITH (security_invoker='true') AS
+ SELECT _sms_events_masked.id,
+    _sms_events_masked.workspace_id,
+    _sms_events_masked.agent_id,
+    _sms_events_masked.channel_id,
+    _sms_events_masked.webhook_id,
+    _sms_events_masked.provider,
+    _sms_events_masked.message_sid,
+    _sms_events_masked.sms_status,
+    _sms_events_masked.direction,
+    _sms_events_masked.from_number,
+    _sms_events_masked.to_number,
+    _sms_events_masked.body,
+    _sms_events_masked.num_segments,
+    _sms_events_masked.num_media,
+    _sms_events_masked.occurred_at,
+    _sms_events_masked.created_at
+   FROM private._sms_events_masked() _sms_events_masked(id, workspace_id, agent_id, channel_id, webhook_id, provider, message_sid, sms_status, direction, from_number, to_number, body, num_segments, num_media, occurred_at, created_at);
+
+-- Name: VIEW sms_events_masked; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON VIEW public.sms_events_masked IS 'SMS events for platform admins and support, with body and phone numbers masked (members read public.sms_events).';
+
 -- Name: tier_snapshots; Type: TABLE; Schema: public; Owner: -
 
 CREATE TABLE public.tier_snapshots (
@@ -6822,7 +7083,7 @@ COMMENT ON TABLE public.webhook_queue IS 'Every webhook delivery, stored raw bef
 
 -- Name: COLUMN webhook_queue.idempotency_key; Type: COMMENT; Schema: public; Owner: -
 
-COMMENT ON COLUMN public.webhook_queue.idempotency_key IS 'From the provider''s own ids (CallSid+CallStatus, MessageSid+status, Meta message ids, Paymob transaction, webhook-id), else sha256 of the canonical payload. Unique per provider among rows that claim it.';
+COMMENT ON COLUMN public.webhook_queue.idempotency_key IS 'From the provider''s own ids (CallSid+CallStatus, MessageSid+status, Meta message ids, Paymob transaction, webhook-id), else sha256 of the canonical payload. Unique per provider among the verified rows that claim it (webhook_queue_verified_key_idx): a row whose signature was not checked yet claims nothing.';
 
 -- Name: COLUMN webhook_queue.status; Type: COMMENT; Schema: public; Owner: -
 
@@ -6830,7 +7091,7 @@ COMMENT ON COLUMN public.webhook_queue.status IS 'processed, duplicate, unknown_
 
 -- Name: COLUMN webhook_queue.signature_valid; Type: COMMENT; Schema: public; Owner: -
 
-COMMENT ON COLUMN public.webhook_queue.signature_valid IS 'true: verified; false: rejected; null: the check itself could not run yet (e.g. missing secret).';
+COMMENT ON COLUMN public.webhook_queue.signature_valid IS 'true: verified (only such a row claims its idempotency key); false: rejected; null: the check itself could not run yet (e.g. missing secret): the row is failed, claims no key, and is verified by the sweeper or a replay.';
 
 -- Name: COLUMN webhook_queue.duplicate_of; Type: COMMENT; Schema: public; Owner: -
 
@@ -7056,10 +7317,20 @@ ALTER TABLE ONLY private.rate_limit_counters
 ALTER TABLE ONLY public.agent_channels
     ADD CONSTRAINT agent_channels_pkey PRIMARY KEY (id);
 
+-- Name: agent_channels agent_channels_workspace_id_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.agent_channels
+    ADD CONSTRAINT agent_channels_workspace_id_id_key UNIQUE (workspace_id, id);
+
 -- Name: agents agents_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 
 ALTER TABLE ONLY public.agents
     ADD CONSTRAINT agents_pkey PRIMARY KEY (id);
+
+-- Name: agents agents_workspace_id_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.agents
+    ADD CONSTRAINT agents_workspace_id_id_key UNIQUE (workspace_id, id);
 
 -- Name: alerts alerts_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 
@@ -7266,9 +7537,9 @@ ALTER TABLE ONLY public.workspace_wallets
 ALTER TABLE ONLY public.workspaces
     ADD CONSTRAINT workspaces_pkey PRIMARY KEY (id);
 
--- Name: agent_channels_agent_id_idx; Type: INDEX; Schema: public; Owner: -
+-- Name: agent_channels_agent_id_workspace_id_idx; Type: INDEX; Schema: public; Owner: -
 
-CREATE INDEX agent_channels_agent_id_idx ON public.agent_channels USING btree (agent_id);
+CREATE INDEX agent_channels_agent_id_workspace_id_idx ON public.agent_channels USING btree (agent_id, workspace_id);
 
 -- Name: agent_channels_external_id_idx; Type: INDEX; Schema: public; Owner: -
 
@@ -7350,13 +7621,13 @@ CREATE INDEX call_events_workspace_id_idx ON public.call_events USING btree (wor
 
 CREATE INDEX connectors_workspace_id_idx ON public.connectors USING btree (workspace_id);
 
--- Name: conversations_agent_id_idx; Type: INDEX; Schema: public; Owner: -
+-- Name: conversations_agent_id_workspace_id_idx; Type: INDEX; Schema: public; Owner: -
 
-CREATE INDEX conversations_agent_id_idx ON public.conversations USING btree (agent_id);
+CREATE INDEX conversations_agent_id_workspace_id_idx ON public.conversations USING btree (agent_id, workspace_id);
 
--- Name: conversations_channel_id_idx; Type: INDEX; Schema: public; Owner: -
+-- Name: conversations_channel_id_workspace_id_idx; Type: INDEX; Schema: public; Owner: -
 
-CREATE INDEX conversations_channel_id_idx ON public.conversations USING btree (channel_id);
+CREATE INDEX conversations_channel_id_workspace_id_idx ON public.conversations USING btree (channel_id, workspace_id);
 
 -- Name: conversations_thread_idx; Type: INDEX; Schema: public; Owner: -
 
@@ -7406,6 +7677,14 @@ CREATE UNIQUE INDEX payments_bank_reference_idx ON public.payments USING btree (
 
 CREATE INDEX payments_confirmed_by_idx ON public.payments USING btree (confirmed_by);
 
+-- Name: payments_paymob_order_id_idx; Type: INDEX; Schema: public; Owner: -
+
+CREATE UNIQUE INDEX payments_paymob_order_id_idx ON public.payments USING btree (paymob_order_id) WHERE (paymob_order_id IS NOT NULL);
+
+-- Name: payments_paymob_transaction_idx; Type: INDEX; Schema: public; Owner: -
+
+CREATE UNIQUE INDEX payments_paymob_transaction_idx ON public.payments USING btree (provider_reference) WHERE (provider_reference IS NOT NULL);
+
 -- Name: payments_pending_idx; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX payments_pending_idx ON public.payments USING btree (created_at) WHERE (status = 'pending'::text);
@@ -7413,10 +7692,6 @@ CREATE INDEX payments_pending_idx ON public.payments USING btree (created_at) WH
 -- Name: payments_plan_key_idx; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX payments_plan_key_idx ON public.payments USING btree (plan_key);
-
--- Name: payments_provider_reference_idx; Type: INDEX; Schema: public; Owner: -
-
-CREATE UNIQUE INDEX payments_provider_reference_idx ON public.payments USING btree (provider, provider_reference) WHERE (provider_reference IS NOT NULL);
 
 -- Name: payments_requested_by_idx; Type: INDEX; Schema: public; Owner: -
 
@@ -7514,10 +7789,6 @@ CREATE UNIQUE INDEX wallet_ledger_idempotency_key_idx ON public.wallet_ledger US
 
 CREATE INDEX webhook_queue_attention_idx ON public.webhook_queue USING btree (status, received_at) WHERE ((status)::text = ANY (ARRAY['failed'::text, 'dead_letter'::text, 'unknown_phone'::text, 'rejected'::text]));
 
--- Name: webhook_queue_idempotency_idx; Type: INDEX; Schema: public; Owner: -
-
-CREATE UNIQUE INDEX webhook_queue_idempotency_idx ON public.webhook_queue USING btree (provider, idempotency_key) WHERE ((status)::text <> ALL (ARRAY['duplicate'::text, 'rejected'::text]));
-
 -- Name: webhook_queue_received_at_idx; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX webhook_queue_received_at_idx ON public.webhook_queue USING btree (received_at);
@@ -7525,6 +7796,14 @@ CREATE INDEX webhook_queue_received_at_idx ON public.webhook_queue USING btree (
 -- Name: webhook_queue_retry_idx; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX webhook_queue_retry_idx ON public.webhook_queue USING btree (next_attempt_at, id) WHERE ((status)::text = 'failed'::text);
+
+-- Name: webhook_queue_verified_key_idx; Type: INDEX; Schema: public; Owner: -
+
+CREATE UNIQUE INDEX webhook_queue_verified_key_idx ON public.webhook_queue USING btree (provider, idempotency_key) WHERE (signature_valid AND ((status)::text <> ALL (ARRAY['duplicate'::text, 'rejected'::text])));
+
+-- Name: INDEX webhook_queue_verified_key_idx; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON INDEX public.webhook_queue_verified_key_idx IS 'The dedupe point: one verified (signature_valid), non-duplicate, non-rejected row per provider and key.';
 
 -- Name: weekly_insights_job_run_id_idx; Type: INDEX; Schema: public; Owner: -
 
@@ -7686,10 +7965,10 @@ CREATE TRIGGER tg_workspaces__clear_stale_reason BEFORE UPDATE OF status ON publ
 
 CREATE TRIGGER tg_workspaces__set_updated_at BEFORE UPDATE ON public.workspaces FOR EACH ROW EXECUTE FUNCTION private.tg_set_updated_at();
 
--- Name: agent_channels agent_channels_agent_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+-- Name: agent_channels agent_channels_agent_in_workspace_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 
 ALTER TABLE ONLY public.agent_channels
-    ADD CONSTRAINT agent_channels_agent_id_fkey FOREIGN KEY (agent_id) REFERENCES public.agents(id) ON DELETE CASCADE;
+    ADD CONSTRAINT agent_channels_agent_in_workspace_fkey FOREIGN KEY (workspace_id, agent_id) REFERENCES public.agents(workspace_id, id) ON DELETE CASCADE;
 
 -- Name: agent_channels agent_channels_workspace_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 
@@ -7756,15 +8035,15 @@ ALTER TABLE ONLY public.call_events
 ALTER TABLE ONLY public.connectors
     ADD CONSTRAINT connectors_workspace_id_fkey FOREIGN KEY (workspace_id) REFERENCES public.workspaces(id) ON DELETE CASCADE;
 
--- Name: conversations conversations_agent_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+-- Name: conversations conversations_agent_in_workspace_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 
 ALTER TABLE ONLY public.conversations
-    ADD CONSTRAINT conversations_agent_id_fkey FOREIGN KEY (agent_id) REFERENCES public.agents(id) ON DELETE SET NULL;
+    ADD CONSTRAINT conversations_agent_in_workspace_fkey FOREIGN KEY (workspace_id, agent_id) REFERENCES public.agents(workspace_id, id) ON DELETE SET NULL (agent_id);
 
--- Name: conversations conversations_channel_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+-- Name: conversations conversations_channel_in_workspace_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 
 ALTER TABLE ONLY public.conversations
-    ADD CONSTRAINT conversations_channel_id_fkey FOREIGN KEY (channel_id) REFERENCES public.agent_channels(id) ON DELETE SET NULL;
+    ADD CONSTRAINT conversations_channel_in_workspace_fkey FOREIGN KEY (workspace_id, channel_id) REFERENCES public.agent_channels(workspace_id, id) ON DELETE SET NULL (channel_id);
 
 -- Name: conversations conversations_workspace_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 
@@ -8138,7 +8417,7 @@ CREATE POLICY "Retention policies are viewable by platform staff" ON public.rete
 
 -- Name: sms_events SMS events are viewable by workspace members; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "SMS events are viewable by workspace members" ON public.sms_events FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_admin() AS is_admin)));
+CREATE POLICY "SMS events are viewable by workspace members" ON public.sms_events FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])));
 
 -- Name: subscriptions Subscriptions are viewable by workspace members and platform su; Type: POLICY; Schema: public; Owner: -
 
@@ -8544,6 +8823,12 @@ REVOKE ALL ON FUNCTION private._run_webhook(webhook_id bigint, provider text, ev
 REVOKE ALL ON FUNCTION private._set_workspace_status(workspace_id uuid, status text, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._set_workspace_status(workspace_id uuid, status text, reason text) TO authenticated;
 
+-- Name: FUNCTION _sms_events_masked(); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._sms_events_masked() FROM PUBLIC;
+GRANT ALL ON FUNCTION private._sms_events_masked() TO authenticated;
+GRANT ALL ON FUNCTION private._sms_events_masked() TO service_role;
+
 -- Name: FUNCTION _store_chat_message(workspace_id uuid, agent_id uuid, channel_id uuid, channel_type text, thread_id text, contact_address text, direction text, sender text, body text, provider_message_id text, metadata jsonb, sent_at timestamp with time zone); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private._store_chat_message(workspace_id uuid, agent_id uuid, channel_id uuid, channel_type text, thread_id text, contact_address text, direction text, sender text, body text, provider_message_id text, metadata jsonb, sent_at timestamp with time zone) FROM PUBLIC;
@@ -8781,18 +9066,18 @@ GRANT ALL ON FUNCTION public.create_payment_request(workspace_id uuid, plan_key 
 
 -- Name: TABLE call_events; Type: ACL; Schema: public; Owner: -
 
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.call_events TO authenticated;
-GRANT ALL ON TABLE public.call_events TO service_role;
+GRANT SELECT ON TABLE public.call_events TO authenticated;
+GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.call_events TO service_role;
 
 -- Name: TABLE messages; Type: ACL; Schema: public; Owner: -
 
-GRANT ALL ON TABLE public.messages TO service_role;
+GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.messages TO service_role;
 GRANT SELECT ON TABLE public.messages TO authenticated;
 
 -- Name: TABLE sms_events; Type: ACL; Schema: public; Owner: -
 
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.sms_events TO authenticated;
-GRANT ALL ON TABLE public.sms_events TO service_role;
+GRANT SELECT ON TABLE public.sms_events TO authenticated;
+GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.sms_events TO service_role;
 
 -- Name: TABLE dashboard_events; Type: ACL; Schema: private; Owner: -
 
@@ -8897,17 +9182,81 @@ GRANT ALL ON FUNCTION public.set_workspace_status(workspace_id uuid, status text
 
 -- Name: TABLE agent_channels; Type: ACL; Schema: public; Owner: -
 
-GRANT ALL ON TABLE public.agent_channels TO service_role;
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.agent_channels TO authenticated;
+GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.agent_channels TO service_role;
+GRANT SELECT,DELETE ON TABLE public.agent_channels TO authenticated;
+
+-- Name: COLUMN agent_channels.id; Type: ACL; Schema: public; Owner: -
+
+GRANT INSERT(id) ON TABLE public.agent_channels TO authenticated;
+
+-- Name: COLUMN agent_channels.workspace_id; Type: ACL; Schema: public; Owner: -
+
+GRANT INSERT(workspace_id) ON TABLE public.agent_channels TO authenticated;
+
+-- Name: COLUMN agent_channels.agent_id; Type: ACL; Schema: public; Owner: -
+
+GRANT INSERT(agent_id),UPDATE(agent_id) ON TABLE public.agent_channels TO authenticated;
+
+-- Name: COLUMN agent_channels.channel_type; Type: ACL; Schema: public; Owner: -
+
+GRANT INSERT(channel_type) ON TABLE public.agent_channels TO authenticated;
+
+-- Name: COLUMN agent_channels.config; Type: ACL; Schema: public; Owner: -
+
+GRANT INSERT(config),UPDATE(config) ON TABLE public.agent_channels TO authenticated;
+
+-- Name: COLUMN agent_channels.is_active; Type: ACL; Schema: public; Owner: -
+
+GRANT INSERT(is_active),UPDATE(is_active) ON TABLE public.agent_channels TO authenticated;
+
+-- Name: COLUMN agent_channels.updated_at; Type: ACL; Schema: public; Owner: -
+
+GRANT UPDATE(updated_at) ON TABLE public.agent_channels TO authenticated;
+
+-- Name: COLUMN agent_channels.secret_ref; Type: ACL; Schema: public; Owner: -
+
+GRANT INSERT(secret_ref),UPDATE(secret_ref) ON TABLE public.agent_channels TO authenticated;
 
 -- Name: TABLE agents; Type: ACL; Schema: public; Owner: -
 
-GRANT ALL ON TABLE public.agents TO service_role;
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.agents TO authenticated;
+GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.agents TO service_role;
+GRANT SELECT,DELETE ON TABLE public.agents TO authenticated;
+
+-- Name: COLUMN agents.id; Type: ACL; Schema: public; Owner: -
+
+GRANT INSERT(id) ON TABLE public.agents TO authenticated;
+
+-- Name: COLUMN agents.workspace_id; Type: ACL; Schema: public; Owner: -
+
+GRANT INSERT(workspace_id) ON TABLE public.agents TO authenticated;
+
+-- Name: COLUMN agents.user_id; Type: ACL; Schema: public; Owner: -
+
+GRANT INSERT(user_id) ON TABLE public.agents TO authenticated;
+
+-- Name: COLUMN agents.agent_id; Type: ACL; Schema: public; Owner: -
+
+GRANT INSERT(agent_id) ON TABLE public.agents TO authenticated;
+
+-- Name: COLUMN agents.nickname; Type: ACL; Schema: public; Owner: -
+
+GRANT INSERT(nickname),UPDATE(nickname) ON TABLE public.agents TO authenticated;
+
+-- Name: COLUMN agents.status; Type: ACL; Schema: public; Owner: -
+
+GRANT UPDATE(status) ON TABLE public.agents TO authenticated;
+
+-- Name: COLUMN agents.is_active; Type: ACL; Schema: public; Owner: -
+
+GRANT UPDATE(is_active) ON TABLE public.agents TO authenticated;
+
+-- Name: COLUMN agents.updated_at; Type: ACL; Schema: public; Owner: -
+
+GRANT UPDATE(updated_at) ON TABLE public.agents TO authenticated;
 
 -- Name: TABLE alerts; Type: ACL; Schema: public; Owner: -
 
-GRANT ALL ON TABLE public.alerts TO service_role;
+GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.alerts TO service_role;
 GRANT SELECT ON TABLE public.alerts TO authenticated;
 
 -- Name: COLUMN alerts.acknowledged_at; Type: ACL; Schema: public; Owner: -
@@ -8925,7 +9274,7 @@ GRANT ALL ON SEQUENCE public.alerts_id_seq TO service_role;
 
 -- Name: TABLE audit_logs; Type: ACL; Schema: public; Owner: -
 
-GRANT SELECT,INSERT,REFERENCES,TRIGGER ON TABLE public.audit_logs TO service_role;
+GRANT SELECT,INSERT ON TABLE public.audit_logs TO service_role;
 GRANT SELECT ON TABLE public.audit_logs TO authenticated;
 
 -- Name: SEQUENCE audit_logs_id_seq; Type: ACL; Schema: public; Owner: -
@@ -8935,8 +9284,8 @@ GRANT ALL ON SEQUENCE public.audit_logs_id_seq TO service_role;
 
 -- Name: TABLE billing_line_items; Type: ACL; Schema: public; Owner: -
 
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.billing_line_items TO authenticated;
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.billing_line_items TO service_role;
+GRANT SELECT ON TABLE public.billing_line_items TO authenticated;
+GRANT SELECT ON TABLE public.billing_line_items TO service_role;
 
 -- Name: SEQUENCE billing_line_items_id_seq; Type: ACL; Schema: public; Owner: -
 
@@ -8945,45 +9294,59 @@ GRANT ALL ON SEQUENCE public.billing_line_items_id_seq TO service_role;
 
 -- Name: TABLE payments; Type: ACL; Schema: public; Owner: -
 
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.payments TO authenticated;
-GRANT SELECT,INSERT,REFERENCES,TRIGGER,UPDATE ON TABLE public.payments TO service_role;
+GRANT SELECT ON TABLE public.payments TO authenticated;
+GRANT SELECT ON TABLE public.payments TO service_role;
 
 -- Name: TABLE plans; Type: ACL; Schema: public; Owner: -
 
-GRANT ALL ON TABLE public.plans TO service_role;
+GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.plans TO service_role;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.plans TO authenticated;
 
 -- Name: TABLE subscriptions; Type: ACL; Schema: public; Owner: -
 
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.subscriptions TO authenticated;
-GRANT SELECT,INSERT,REFERENCES,TRIGGER,UPDATE ON TABLE public.subscriptions TO service_role;
+GRANT SELECT ON TABLE public.subscriptions TO authenticated;
+GRANT SELECT ON TABLE public.subscriptions TO service_role;
 
 -- Name: TABLE workspaces; Type: ACL; Schema: public; Owner: -
 
-GRANT ALL ON TABLE public.workspaces TO service_role;
+GRANT SELECT,DELETE,TRUNCATE ON TABLE public.workspaces TO service_role;
 GRANT SELECT ON TABLE public.workspaces TO authenticated;
+
+-- Name: COLUMN workspaces.id; Type: ACL; Schema: public; Owner: -
+
+GRANT INSERT(id) ON TABLE public.workspaces TO service_role;
 
 -- Name: COLUMN workspaces.name; Type: ACL; Schema: public; Owner: -
 
 GRANT INSERT(name),UPDATE(name) ON TABLE public.workspaces TO authenticated;
+GRANT INSERT(name),UPDATE(name) ON TABLE public.workspaces TO service_role;
 
 -- Name: COLUMN workspaces.owner_id; Type: ACL; Schema: public; Owner: -
 
 GRANT INSERT(owner_id) ON TABLE public.workspaces TO authenticated;
+GRANT INSERT(owner_id),UPDATE(owner_id) ON TABLE public.workspaces TO service_role;
+
+-- Name: COLUMN workspaces.status; Type: ACL; Schema: public; Owner: -
+
+GRANT INSERT(status),UPDATE(status) ON TABLE public.workspaces TO service_role;
+
+-- Name: COLUMN workspaces.status_reason; Type: ACL; Schema: public; Owner: -
+
+GRANT INSERT(status_reason),UPDATE(status_reason) ON TABLE public.workspaces TO service_role;
 
 -- Name: TABLE billing_mismatches; Type: ACL; Schema: public; Owner: -
 
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.billing_mismatches TO authenticated;
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.billing_mismatches TO service_role;
+GRANT SELECT ON TABLE public.billing_mismatches TO authenticated;
+GRANT SELECT ON TABLE public.billing_mismatches TO service_role;
 
 -- Name: TABLE connectors; Type: ACL; Schema: public; Owner: -
 
-GRANT ALL ON TABLE public.connectors TO service_role;
+GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.connectors TO service_role;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.connectors TO authenticated;
 
 -- Name: TABLE conversations; Type: ACL; Schema: public; Owner: -
 
-GRANT ALL ON TABLE public.conversations TO service_role;
+GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.conversations TO service_role;
 GRANT SELECT ON TABLE public.conversations TO authenticated;
 
 -- Name: COLUMN conversations.status; Type: ACL; Schema: public; Owner: -
@@ -8997,7 +9360,7 @@ GRANT SELECT ON TABLE public.conversations_masked TO service_role;
 
 -- Name: TABLE external_api_audit_logs; Type: ACL; Schema: public; Owner: -
 
-GRANT SELECT,INSERT,REFERENCES,DELETE,TRIGGER,TRUNCATE ON TABLE public.external_api_audit_logs TO service_role;
+GRANT SELECT,INSERT,DELETE,TRUNCATE ON TABLE public.external_api_audit_logs TO service_role;
 GRANT SELECT ON TABLE public.external_api_audit_logs TO authenticated;
 
 -- Name: SEQUENCE external_api_audit_logs_id_seq; Type: ACL; Schema: public; Owner: -
@@ -9007,8 +9370,8 @@ GRANT ALL ON SEQUENCE public.external_api_audit_logs_id_seq TO service_role;
 
 -- Name: TABLE job_runs; Type: ACL; Schema: public; Owner: -
 
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.job_runs TO authenticated;
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.job_runs TO service_role;
+GRANT SELECT ON TABLE public.job_runs TO authenticated;
+GRANT SELECT ON TABLE public.job_runs TO service_role;
 
 -- Name: SEQUENCE job_runs_id_seq; Type: ACL; Schema: public; Owner: -
 
@@ -9022,18 +9385,18 @@ GRANT SELECT ON TABLE public.messages_masked TO service_role;
 
 -- Name: TABLE plan_limits; Type: ACL; Schema: public; Owner: -
 
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.plan_limits TO authenticated;
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.plan_limits TO service_role;
+GRANT SELECT ON TABLE public.plan_limits TO authenticated;
+GRANT SELECT ON TABLE public.plan_limits TO service_role;
 
 -- Name: TABLE plan_rate_limits; Type: ACL; Schema: public; Owner: -
 
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.plan_rate_limits TO authenticated;
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.plan_rate_limits TO service_role;
+GRANT SELECT ON TABLE public.plan_rate_limits TO authenticated;
+GRANT SELECT ON TABLE public.plan_rate_limits TO service_role;
 
 -- Name: TABLE provider_usage_reports; Type: ACL; Schema: public; Owner: -
 
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.provider_usage_reports TO authenticated;
-GRANT SELECT,INSERT,REFERENCES,TRIGGER,UPDATE ON TABLE public.provider_usage_reports TO service_role;
+GRANT SELECT ON TABLE public.provider_usage_reports TO authenticated;
+GRANT SELECT,INSERT,UPDATE ON TABLE public.provider_usage_reports TO service_role;
 
 -- Name: SEQUENCE provider_usage_reports_id_seq; Type: ACL; Schema: public; Owner: -
 
@@ -9042,8 +9405,8 @@ GRANT ALL ON SEQUENCE public.provider_usage_reports_id_seq TO service_role;
 
 -- Name: TABLE reconciliation_items; Type: ACL; Schema: public; Owner: -
 
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.reconciliation_items TO authenticated;
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.reconciliation_items TO service_role;
+GRANT SELECT ON TABLE public.reconciliation_items TO authenticated;
+GRANT SELECT ON TABLE public.reconciliation_items TO service_role;
 
 -- Name: SEQUENCE reconciliation_items_id_seq; Type: ACL; Schema: public; Owner: -
 
@@ -9052,8 +9415,8 @@ GRANT ALL ON SEQUENCE public.reconciliation_items_id_seq TO service_role;
 
 -- Name: TABLE reconciliation_runs; Type: ACL; Schema: public; Owner: -
 
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.reconciliation_runs TO authenticated;
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.reconciliation_runs TO service_role;
+GRANT SELECT ON TABLE public.reconciliation_runs TO authenticated;
+GRANT SELECT ON TABLE public.reconciliation_runs TO service_role;
 
 -- Name: SEQUENCE reconciliation_runs_id_seq; Type: ACL; Schema: public; Owner: -
 
@@ -9062,18 +9425,23 @@ GRANT ALL ON SEQUENCE public.reconciliation_runs_id_seq TO service_role;
 
 -- Name: TABLE reconciliation_tolerances; Type: ACL; Schema: public; Owner: -
 
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.reconciliation_tolerances TO authenticated;
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.reconciliation_tolerances TO service_role;
+GRANT SELECT ON TABLE public.reconciliation_tolerances TO authenticated;
+GRANT SELECT ON TABLE public.reconciliation_tolerances TO service_role;
 
 -- Name: TABLE retention_policies; Type: ACL; Schema: public; Owner: -
 
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.retention_policies TO authenticated;
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.retention_policies TO service_role;
+GRANT SELECT ON TABLE public.retention_policies TO authenticated;
+GRANT SELECT ON TABLE public.retention_policies TO service_role;
+
+-- Name: TABLE sms_events_masked; Type: ACL; Schema: public; Owner: -
+
+GRANT SELECT ON TABLE public.sms_events_masked TO authenticated;
+GRANT SELECT ON TABLE public.sms_events_masked TO service_role;
 
 -- Name: TABLE tier_snapshots; Type: ACL; Schema: public; Owner: -
 
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.tier_snapshots TO authenticated;
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.tier_snapshots TO service_role;
+GRANT SELECT ON TABLE public.tier_snapshots TO authenticated;
+GRANT SELECT ON TABLE public.tier_snapshots TO service_role;
 
 -- Name: SEQUENCE tier_snapshots_id_seq; Type: ACL; Schema: public; Owner: -
 
@@ -9082,8 +9450,8 @@ GRANT ALL ON SEQUENCE public.tier_snapshots_id_seq TO service_role;
 
 -- Name: TABLE unknown_phone; Type: ACL; Schema: public; Owner: -
 
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.unknown_phone TO authenticated;
-GRANT ALL ON TABLE public.unknown_phone TO service_role;
+GRANT SELECT ON TABLE public.unknown_phone TO authenticated;
+GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.unknown_phone TO service_role;
 
 -- Name: SEQUENCE unknown_phone_id_seq; Type: ACL; Schema: public; Owner: -
 
@@ -9092,8 +9460,8 @@ GRANT ALL ON SEQUENCE public.unknown_phone_id_seq TO service_role;
 
 -- Name: TABLE usage_events; Type: ACL; Schema: public; Owner: -
 
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.usage_events TO authenticated;
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.usage_events TO service_role;
+GRANT SELECT ON TABLE public.usage_events TO authenticated;
+GRANT SELECT ON TABLE public.usage_events TO service_role;
 
 -- Name: SEQUENCE usage_events_id_seq; Type: ACL; Schema: public; Owner: -
 
@@ -9102,23 +9470,23 @@ GRANT ALL ON SEQUENCE public.usage_events_id_seq TO service_role;
 
 -- Name: TABLE usage_limits; Type: ACL; Schema: public; Owner: -
 
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.usage_limits TO authenticated;
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.usage_limits TO service_role;
+GRANT SELECT ON TABLE public.usage_limits TO authenticated;
+GRANT SELECT ON TABLE public.usage_limits TO service_role;
 
 -- Name: TABLE usage_metrics; Type: ACL; Schema: public; Owner: -
 
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.usage_metrics TO authenticated;
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.usage_metrics TO service_role;
+GRANT SELECT ON TABLE public.usage_metrics TO authenticated;
+GRANT SELECT ON TABLE public.usage_metrics TO service_role;
 
 -- Name: TABLE user_roles; Type: ACL; Schema: public; Owner: -
 
-GRANT ALL ON TABLE public.user_roles TO service_role;
+GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.user_roles TO service_role;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.user_roles TO authenticated;
 
 -- Name: TABLE wallet_ledger; Type: ACL; Schema: public; Owner: -
 
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.wallet_ledger TO authenticated;
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.wallet_ledger TO service_role;
+GRANT SELECT ON TABLE public.wallet_ledger TO authenticated;
+GRANT SELECT ON TABLE public.wallet_ledger TO service_role;
 
 -- Name: SEQUENCE wallet_ledger_id_seq; Type: ACL; Schema: public; Owner: -
 
@@ -9127,8 +9495,8 @@ GRANT ALL ON SEQUENCE public.wallet_ledger_id_seq TO service_role;
 
 -- Name: TABLE webhook_queue; Type: ACL; Schema: public; Owner: -
 
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.webhook_queue TO authenticated;
-GRANT ALL ON TABLE public.webhook_queue TO service_role;
+GRANT SELECT ON TABLE public.webhook_queue TO authenticated;
+GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.webhook_queue TO service_role;
 
 -- Name: SEQUENCE webhook_queue_id_seq; Type: ACL; Schema: public; Owner: -
 
@@ -9137,8 +9505,8 @@ GRANT ALL ON SEQUENCE public.webhook_queue_id_seq TO service_role;
 
 -- Name: TABLE weekly_insights; Type: ACL; Schema: public; Owner: -
 
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.weekly_insights TO authenticated;
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.weekly_insights TO service_role;
+GRANT SELECT ON TABLE public.weekly_insights TO authenticated;
+GRANT SELECT ON TABLE public.weekly_insights TO service_role;
 
 -- Name: SEQUENCE weekly_insights_id_seq; Type: ACL; Schema: public; Owner: -
 
@@ -9147,7 +9515,7 @@ GRANT ALL ON SEQUENCE public.weekly_insights_id_seq TO service_role;
 
 -- Name: TABLE workspace_api_keys; Type: ACL; Schema: public; Owner: -
 
-GRANT ALL ON TABLE public.workspace_api_keys TO service_role;
+GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.workspace_api_keys TO service_role;
 GRANT SELECT ON TABLE public.workspace_api_keys TO authenticated;
 
 -- Name: COLUMN workspace_api_keys.name; Type: ACL; Schema: public; Owner: -
@@ -9156,7 +9524,7 @@ GRANT UPDATE(name) ON TABLE public.workspace_api_keys TO authenticated;
 
 -- Name: TABLE workspace_users; Type: ACL; Schema: public; Owner: -
 
-GRANT ALL ON TABLE public.workspace_users TO service_role;
+GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.workspace_users TO service_role;
 GRANT SELECT,INSERT,DELETE ON TABLE public.workspace_users TO authenticated;
 
 -- Name: COLUMN workspace_users.role; Type: ACL; Schema: public; Owner: -
@@ -9165,8 +9533,8 @@ GRANT UPDATE(role) ON TABLE public.workspace_users TO authenticated;
 
 -- Name: TABLE workspace_wallets; Type: ACL; Schema: public; Owner: -
 
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.workspace_wallets TO authenticated;
-GRANT SELECT,REFERENCES,TRIGGER ON TABLE public.workspace_wallets TO service_role;
+GRANT SELECT ON TABLE public.workspace_wallets TO authenticated;
+GRANT SELECT ON TABLE public.workspace_wallets TO service_role;
 
 -- Name: DEFAULT PRIVILEGES FOR SEQUENCES; Type: DEFAULT ACL; Schema: public; Owner: -
 
@@ -9175,6 +9543,6 @@ ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON SEQUENC
 
 -- Name: DEFAULT PRIVILEGES FOR TABLES; Type: DEFAULT ACL; Schema: public; Owner: -
 
-ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES  TO anon;
-ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES  TO authenticated;
-ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT ALL ON TABLES  TO service_role;
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLES  TO anon;
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLES  TO authenticated;
+ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLES  TO service_role;
