@@ -150,3 +150,29 @@ def test_conversations_stay_in_their_agents_workspace(
     assert db.execute(
         "select workspace_id, agent_id, channel_id from public.conversations where id = %s", (conversation,)
     ).fetchone() == (theirs.id, None, None)
+
+
+def test_users_create_pending_agents_and_only_provisioning_sets_the_provider_id(
+    db: psycopg.Connection, factories: Factories, mine: Workspace, theirs: Workspace
+) -> None:
+    owner = mine.owner
+    with pytest.raises(psycopg.errors.InsufficientPrivilege) as err, acting_as(db, owner.jwt):
+        # The id theirs' provisioning is about to write: reserving it would block that.
+        db.execute(
+            "insert into public.agents (workspace_id, user_id, agent_id) values (%s, %s, 'agent_theirs_001')",
+            (mine.id, owner.id),
+        )
+    assert err.value.diag.message_primary == "agent_id_reserved_for_provisioning"
+    with acting_as(db, owner.jwt):
+        row = db.execute(
+            "insert into public.agents (workspace_id, user_id, agent_id) values (%s, %s, %s) returning id",
+            (mine.id, owner.id, f"pending-{owner.id}"),
+        ).fetchone()
+    assert row is not None
+    with acting_as(db, SERVICE_ROLE):
+        db.execute(
+            "insert into public.agents (workspace_id, user_id, agent_id) values (%s, %s, 'agent_theirs_001')",
+            (theirs.id, theirs.owner.id),
+        )
+        db.execute("update public.agents set agent_id = 'agent_mine_001' where id = %s", (row[0],))
+    assert db.execute("select agent_id from public.agents where id = %s", (row[0],)).fetchone() == ("agent_mine_001",)
