@@ -4997,6 +4997,29 @@ $$;
 
 COMMENT ON FUNCTION private.tg_agent_channels__refuse_secrets() IS 'BEFORE INSERT/UPDATE on agent_channels: config must hold no secret-looking keys.';
 
+-- Name: tg_agents__pending_until_provisioned(); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private.tg_agents__pending_until_provisioned() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+    if current_user = 'authenticated' and new.agent_id is distinct from 'pending-' || new.user_id::text then
+        raise exception using
+            errcode = '42501',
+            message = 'agent_id_reserved_for_provisioning',
+            detail = pg_catalog.format('agent_id %L; a new agent of user %s is pending-%s', new.agent_id,
+                new.user_id, new.user_id),
+            hint = 'Create the agent with agent_id pending-{user_id}; provisioning sets the provider''s id.';
+    end if;
+    return new;
+end
+$$;
+
+-- Name: FUNCTION tg_agents__pending_until_provisioned(); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private.tg_agents__pending_until_provisioned() IS 'BEFORE INSERT on agents: a signed-in user''s new agent has the placeholder agent_id pending-{user_id} (42501 else).';
+
 -- Name: tg_agents__validate_phone_number(); Type: FUNCTION; Schema: private; Owner: -
 
 CREATE FUNCTION private.tg_agents__validate_phone_number() RETURNS trigger
@@ -7769,6 +7792,10 @@ CREATE INDEX tier_snapshots_plan_key_idx ON public.tier_snapshots USING btree (p
 
 CREATE INDEX tier_snapshots_workspace_period_idx ON public.tier_snapshots USING btree (workspace_id, period_start, id DESC);
 
+-- Name: usage_events_occurred_at_brin_idx; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX usage_events_occurred_at_brin_idx ON public.usage_events USING brin (occurred_at);
+
 -- Name: usage_events_period_start_brin_idx; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX usage_events_period_start_brin_idx ON public.usage_events USING brin (period_start);
@@ -7852,6 +7879,10 @@ CREATE TRIGGER tg_agent_channels__refuse_secrets BEFORE INSERT OR UPDATE OF conf
 -- Name: agent_channels tg_agent_channels__set_updated_at; Type: TRIGGER; Schema: public; Owner: -
 
 CREATE TRIGGER tg_agent_channels__set_updated_at BEFORE UPDATE ON public.agent_channels FOR EACH ROW EXECUTE FUNCTION private.tg_set_updated_at();
+
+-- Name: agents tg_agents__pending_until_provisioned; Type: TRIGGER; Schema: public; Owner: -
+
+CREATE TRIGGER tg_agents__pending_until_provisioned BEFORE INSERT ON public.agents FOR EACH ROW EXECUTE FUNCTION private.tg_agents__pending_until_provisioned();
 
 -- Name: agents tg_agents__set_updated_at; Type: TRIGGER; Schema: public; Owner: -
 
@@ -8969,6 +9000,10 @@ GRANT ALL ON FUNCTION private.secret_key_paths(doc jsonb) TO service_role;
 -- Name: FUNCTION tg_agent_channels__refuse_secrets(); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private.tg_agent_channels__refuse_secrets() FROM PUBLIC;
+
+-- Name: FUNCTION tg_agents__pending_until_provisioned(); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private.tg_agents__pending_until_provisioned() FROM PUBLIC;
 
 -- Name: FUNCTION tg_agents__validate_phone_number(); Type: ACL; Schema: private; Owner: -
 
