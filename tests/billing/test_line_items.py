@@ -90,6 +90,31 @@ def test_each_line_is_a_whole_number_of_minor_units_rounded_half_up(rpc, factori
     assert {l["metric"]: l["amount_minor"] for l in again["lines"]} == {"llm_tokens": 3, "sms": 100}
 
 
+def test_half_a_minor_unit_rounds_up(rpc, factories) -> None:  # type: ignore[no-untyped-def]
+    ws = factories.workspace(plan_key="pro")
+    _record(rpc, ws, "llm_tokens", 1000)  # 1.5 -> 2 (half even would give 2 too: add 1.5 more)
+    _record(rpc, ws, "llm_tokens", 1000)  # 3.0
+    _record(rpc, ws, "llm_tokens", 1000)  # 4.5 -> 5 (half even would give 4)
+
+    bill = rpc("generate_billing_line_items", {"workspace_id": str(ws.id)})
+
+    assert [(l["quantity"], l["amount_minor"]) for l in bill["lines"]] == [(3000, 5)]
+
+
+def test_a_line_written_before_amounts_were_rounded_is_rounded_when_regenerated(rpc, factories, db) -> None:  # type: ignore[no-untyped-def]
+    ws = factories.workspace(plan_key="pro")
+    _record(rpc, ws, "llm_tokens", 1234)
+    rpc("generate_billing_line_items", {"workspace_id": str(ws.id)})
+    db.execute("update public.billing_line_items set amount_minor = 1.8510 where workspace_id = %s", (ws.id,))
+
+    bill = rpc("generate_billing_line_items", {"workspace_id": str(ws.id)})
+
+    assert bill["lines_written"] == 1
+    assert db.execute(
+        "select amount_minor from public.billing_line_items where workspace_id = %s", (ws.id,)
+    ).fetchone() == (2,)
+
+
 def test_regenerating_line_items_changes_nothing(rpc, factories, db) -> None:  # type: ignore[no-untyped-def]
     ws = factories.workspace()
     _record(rpc, ws, "sms", 3)

@@ -56,7 +56,7 @@ def _race_plan_change_with_usage_alert(
     db = billing.db
     call(connect(), "record_usage", {"workspace_id": str(ws.id), "metric": "sms", "quantity": 1}, as_=SERVICE_ROLE)
     row = db.execute(
-        "select period_start, tier_snapshot_id from public.usage_limits"
+        "select period_start, plan_key from public.usage_limits"
         " where workspace_id = %s and metric = 'sms' and period_start = private._usage_period()",
         (ws.id,),
     ).fetchone()

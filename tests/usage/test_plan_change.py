@@ -77,10 +77,23 @@ def test_after_an_upgrade_reaching_the_new_plans_limits_raises_their_own_alerts(
     warnings, blocks = usage.alerts(ws.id, "usage_warning"), usage.alerts(ws.id, "usage_blocked")
     assert len(warnings) == 2 and len(blocks) == 2
     assert [details["hard_limit"] for _, _, details in blocks] == [50, 500]
-    assert blocks[-1][1].endswith(f":{upgraded['tier_snapshot_id']}")
+    assert blocks[-1][1].endswith(":pro")
     # ... and still once each: more usage over the new limit raises nothing more.
     change_plan(ws.id, "pro", "the same plan again")
     assert len(usage.alerts(ws.id, "usage_blocked")) == 2
+    assert upgraded["plan_key"] == "pro"
+
+
+def test_moving_back_and_forth_between_plans_raises_each_plans_alert_once(  # type: ignore[no-untyped-def]
+    rpc, factories, usage, change_plan
+) -> None:
+    ws = factories.workspace()
+    rpc("record_usage", {"workspace_id": str(ws.id), "metric": "sms", "quantity": 45})  # over free's soft 40
+    for plan in ("pro", "free", "pro", "free"):
+        change_plan(ws.id, plan)
+
+    warnings = usage.alerts(ws.id, "usage_warning")
+    assert [key.rsplit(":", 1)[1] for _, key, _ in warnings] == ["free"]
 
 
 def test_plan_change_for_unknown_workspace_or_plan_is_not_found(db, factories) -> None:  # type: ignore[no-untyped-def]

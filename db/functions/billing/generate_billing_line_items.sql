@@ -52,9 +52,10 @@ begin
             last_event_id = excluded.last_event_id,
             event_count = excluded.event_count,
             generated_at = pg_catalog.now()
-        where (b.quantity, b.unit_price_minor, b.first_event_id, b.last_event_id, b.event_count)
+        -- amount_minor too: a line written before amounts were rounded is rewritten once, rounded.
+        where (b.quantity, b.unit_price_minor, b.amount_minor, b.first_event_id, b.last_event_id, b.event_count)
         is distinct from (
-            excluded.quantity, excluded.unit_price_minor, excluded.first_event_id,
+            excluded.quantity, excluded.unit_price_minor, excluded.amount_minor, excluded.first_event_id,
             excluded.last_event_id, excluded.event_count
         );
     get diagnostics v_changed = row_count;

@@ -7,8 +7,9 @@
 -- blocked_alert_id): once set, the period never raises that alert again, even
 -- after someone acknowledges it, until a plan change puts the usage back under
 -- the threshold (on_plan_change clears the id). The dedupe key names the period
--- and the tier snapshot, so raise_alert's open-alert uniqueness is a second line
--- of defence, and a new plan's threshold is not mistaken for the old one's.
+-- and the plan, so raise_alert's open-alert uniqueness is a second line of
+-- defence: a new plan's threshold is not mistaken for the old one's, and moving
+-- back to a plan whose alert is still open raises no second one.
 create or replace function private._raise_usage_alerts(workspace_id uuid, metric text, period_start date)
 returns void
 language plpgsql
@@ -43,7 +44,7 @@ begin
 
     if v_row.used >= v_row.soft_limit and v_row.warning_alert_id is null then
         v_key := pg_catalog.format(
-            'usage_warning:%s:%s:%s:%s', v_row.workspace_id, v_row.metric, v_row.period_start, v_row.tier_snapshot_id
+            'usage_warning:%s:%s:%s:%s', v_row.workspace_id, v_row.metric, v_row.period_start, v_row.plan_key
         );
         v_alert_id := private.raise_alert(
             'usage_warning',
@@ -63,7 +64,7 @@ begin
 
     if v_row.used >= v_row.hard_limit and v_row.blocked_alert_id is null then
         v_key := pg_catalog.format(
-            'usage_blocked:%s:%s:%s:%s', v_row.workspace_id, v_row.metric, v_row.period_start, v_row.tier_snapshot_id
+            'usage_blocked:%s:%s:%s:%s', v_row.workspace_id, v_row.metric, v_row.period_start, v_row.plan_key
         );
         v_alert_id := private.raise_alert(
             'usage_blocked',

@@ -15,7 +15,7 @@
 --   adds the quantity and takes the row lock, so concurrent records serialise on
 --   that row only; the event is inserted under the same lock.
 -- * Crossing the soft limit raises exactly one usage_warning, the hard limit one
---   usage_blocked alert per metric and period (see private._raise_usage_alerts).
+--   usage_blocked alert per metric, period and plan (see private._raise_usage_alerts).
 -- * Idempotency: the same idempotency_key for the workspace counts once; the retry
 --   answers the current totals with duplicate = true. The same key with another
 --   metric or quantity is PT409 idempotency_conflict.
