@@ -266,13 +266,17 @@ def api_roles_with_trigger_or_references(db: psycopg.Connection) -> list[str]:
         select c.oid::regclass::text || ' (' || r.rolname || ': '
             || concat_ws(', ',
                 case when has_table_privilege(r.rolname, c.oid, 'trigger') then 'TRIGGER' end,
-                case when has_table_privilege(r.rolname, c.oid, 'references') then 'REFERENCES' end
+                case when has_any_column_privilege(r.rolname, c.oid, 'references') then 'REFERENCES' end
             ) || ')'
         from pg_class as c
         join pg_namespace as n on n.oid = c.relnamespace
         cross join (values ('authenticated'), ('service_role')) as r (rolname)
-        where n.nspname in ('public', 'private') and c.relkind in ('r', 'p')
-            and (has_table_privilege(r.rolname, c.oid, 'trigger') or has_table_privilege(r.rolname, c.oid, 'references'))
+        where n.nspname in ('public', 'private') and c.relkind in ('r', 'p', 'v', 'm', 'f')
+            and (
+                has_table_privilege(r.rolname, c.oid, 'trigger')
+                -- table-level REFERENCES or on any one column
+                or has_any_column_privilege(r.rolname, c.oid, 'references')
+            )
         order by 1
         """,
     )

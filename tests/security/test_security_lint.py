@@ -88,6 +88,12 @@ def test_api_roles_hold_no_trigger_or_references_privilege(db: psycopg.Connectio
     assert api_roles_with_trigger_or_references(db) == []
 
 
+def test_a_column_level_references_grant_is_found_too(db: psycopg.Connection) -> None:
+    with db.transaction(force_rollback=True):
+        db.execute("grant references (workspace_id) on public.wallet_ledger to service_role")
+        assert "wallet_ledger (service_role: REFERENCES)" in api_roles_with_trigger_or_references(db)
+
+
 def test_anon_can_use_no_sequence(db: psycopg.Connection) -> None:
     assert sequences_anon_can_use(db) == []
 
@@ -146,7 +152,8 @@ PLANTED = {
     ),
     relations_anon_can_touch: ("create view public.lint_probe with (security_invoker) as select 1 as x", "lint_probe"),
     api_roles_with_trigger_or_references: (
-        "grant trigger on public.usage_events to authenticated",
+        "grant trigger on public.usage_events to authenticated;"
+        " grant references (workspace_id) on public.wallet_ledger to service_role",
         "usage_events (authenticated: TRIGGER)",
     ),
     sequences_anon_can_use: (
