@@ -1272,9 +1272,10 @@ begin
             last_event_id = excluded.last_event_id,
             event_count = excluded.event_count,
             generated_at = pg_catalog.now()
-        where (b.quantity, b.unit_price_minor, b.first_event_id, b.last_event_id, b.event_count)
+        -- amount_minor too: a line written before amounts were rounded is rewritten once, rounded.
+        where (b.quantity, b.unit_price_minor, b.amount_minor, b.first_event_id, b.last_event_id, b.event_count)
         is distinct from (
-            excluded.quantity, excluded.unit_price_minor, excluded.first_event_id,
+            excluded.quantity, excluded.unit_price_minor, excluded.amount_minor, excluded.first_event_id,
             excluded.last_event_id, excluded.event_count
         );
     get diagnostics v_changed = row_count;
@@ -2341,7 +2342,7 @@ begin
 
     if v_row.used >= v_row.soft_limit and v_row.warning_alert_id is null then
         v_key := pg_catalog.format(
-            'usage_warning:%s:%s:%s:%s', v_row.workspace_id, v_row.metric, v_row.period_start, v_row.tier_snapshot_id
+            'usage_warning:%s:%s:%s:%s', v_row.workspace_id, v_row.metric, v_row.period_start, v_row.plan_key
         );
         v_alert_id := private.raise_alert(
             'usage_warning',
@@ -2361,7 +2362,7 @@ begin
 
     if v_row.used >= v_row.hard_limit and v_row.blocked_alert_id is null then
         v_key := pg_catalog.format(
-            'usage_blocked:%s:%s:%s:%s', v_row.workspace_id, v_row.metric, v_row.period_start, v_row.tier_snapshot_id
+            'usage_blocked:%s:%s:%s:%s', v_row.workspace_id, v_row.metric, v_row.period_start, v_row.plan_key
         );
         v_alert_id := private.raise_alert(
             'usage_blocked',

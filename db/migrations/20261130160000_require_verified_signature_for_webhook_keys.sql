@@ -1,3 +1,4 @@
+-- opsdb:no-transaction
 -- Only a delivery whose signature passed claims its idempotency key, so an unchecked one never shadows the genuine.
 --
 -- The old unique index counted every row but duplicates and rejected ones, so a
@@ -10,10 +11,27 @@
 -- clause and every lookup of "the key's holder" use this same predicate.
 -- Every row the new index covers was covered by the old one, so building it cannot fail.
 
-create unique index webhook_queue_verified_key_idx on public.webhook_queue (provider, idempotency_key)
+-- Built and dropped concurrently: webhook_queue takes every delivery, and a plain build
+-- would stop ingestion while it scans the table. Every statement can run again, so a
+-- run interrupted half-way is simply run again; a build interrupted half-way leaves an
+-- invalid index, which the check below names.
+create unique index concurrently if not exists webhook_queue_verified_key_idx
+on public.webhook_queue (provider, idempotency_key)
 where signature_valid and status not in ('duplicate', 'rejected');
 
-drop index public.webhook_queue_idempotency_idx;
+do $$
+begin
+    if exists (
+        select from pg_catalog.pg_index as i
+        where i.indexrelid = pg_catalog.to_regclass('public.webhook_queue_verified_key_idx') and not i.indisvalid
+    ) then
+        raise exception 'webhook_queue_verified_key_idx is invalid (an interrupted build)'
+        using hint = 'drop index concurrently public.webhook_queue_verified_key_idx; then migrate again';
+    end if;
+end
+$$;
+
+drop index concurrently if exists public.webhook_queue_idempotency_idx;
 
 comment on index public.webhook_queue_verified_key_idx is
 'The dedupe point: one verified (signature_valid), non-duplicate, non-rejected row per provider and key.';
