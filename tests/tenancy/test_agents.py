@@ -75,6 +75,25 @@ def test_a_phone_number_belongs_to_at_most_one_active_agent(db: psycopg.Connecti
     insert_agent(db, ws_b, phone_number="+201001234567")  # released numbers can move
 
 
+def test_a_moved_number_leaves_its_old_agent_so_switching_it_back_on_takes_nothing(
+    db: psycopg.Connection, factories: Factories
+) -> None:
+    ws_a, ws_b = factories.workspace(), factories.workspace()
+    number = "+201001234568"
+    old = insert_agent(db, ws_a, phone_number=number)
+    db.execute("update public.agents set is_active = false, status = 'paused' where id = %s", (old,))
+    new = insert_agent(db, ws_b, user_id=ws_b.owner.id, agent_id=f"pending-{ws_b.owner.id}", phone_number=number)
+    db.execute("update public.agents set is_active = false, status = 'paused' where id = %s", (new,))  # B pauses
+
+    with acting_as(db, ws_a.owner.jwt):  # A switches its old agent back on
+        db.execute("update public.agents set is_active = true, status = 'active' where id = %s", (old,))
+    db.execute("update public.agents set is_active = true, status = 'active' where id = %s", (new,))  # B resumes
+
+    assert db.execute("select phone_number from public.agents where id = %s", (old,)).fetchone() == (None,)
+    routed = db.execute("select workspace_id from private._resolve_agent_number(%s, 'sms')", (number,)).fetchone()
+    assert routed == (ws_b.id,)
+
+
 def test_updated_at_is_maintained_by_trigger_for_every_writer(db: psycopg.Connection, ws: Workspace) -> None:
     agent = insert_agent(db, ws)
     read = "select updated_at from public.agents where id = %s"
