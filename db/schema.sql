@@ -4998,6 +4998,26 @@ $$;
 
 COMMENT ON FUNCTION private.tg_agent_channels__refuse_secrets() IS 'BEFORE INSERT/UPDATE on agent_channels: config must hold no secret-looking keys.';
 
+-- Name: tg_agents__move_released_number(); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private.tg_agents__move_released_number() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+begin
+    if new.phone_number is not null then
+        update public.agents as a
+        set phone_number = null
+        where a.phone_number = new.phone_number and a.id <> new.id and not a.is_active;
+    end if;
+    return new;
+end
+$$;
+
+-- Name: FUNCTION tg_agents__move_released_number(); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private.tg_agents__move_released_number() IS 'BEFORE INSERT/UPDATE OF phone_number on agents: clear the number from inactive agents that still hold it.';
+
 -- Name: tg_agents__pending_until_provisioned(); Type: FUNCTION; Schema: private; Owner: -
 
 CREATE FUNCTION private.tg_agents__pending_until_provisioned() RETURNS trigger
@@ -7881,6 +7901,10 @@ CREATE TRIGGER tg_agent_channels__refuse_secrets BEFORE INSERT OR UPDATE OF conf
 
 CREATE TRIGGER tg_agent_channels__set_updated_at BEFORE UPDATE ON public.agent_channels FOR EACH ROW EXECUTE FUNCTION private.tg_set_updated_at();
 
+-- Name: agents tg_agents__move_released_number; Type: TRIGGER; Schema: public; Owner: -
+
+CREATE TRIGGER tg_agents__move_released_number BEFORE INSERT OR UPDATE OF phone_number ON public.agents FOR EACH ROW EXECUTE FUNCTION private.tg_agents__move_released_number();
+
 -- Name: agents tg_agents__pending_until_provisioned; Type: TRIGGER; Schema: public; Owner: -
 
 CREATE TRIGGER tg_agents__pending_until_provisioned BEFORE INSERT ON public.agents FOR EACH ROW EXECUTE FUNCTION private.tg_agents__pending_until_provisioned();
@@ -9001,6 +9025,10 @@ GRANT ALL ON FUNCTION private.secret_key_paths(doc jsonb) TO service_role;
 -- Name: FUNCTION tg_agent_channels__refuse_secrets(); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private.tg_agent_channels__refuse_secrets() FROM PUBLIC;
+
+-- Name: FUNCTION tg_agents__move_released_number(); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private.tg_agents__move_released_number() FROM PUBLIC;
 
 -- Name: FUNCTION tg_agents__pending_until_provisioned(); Type: ACL; Schema: private; Owner: -
 
