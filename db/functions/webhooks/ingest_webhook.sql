@@ -193,13 +193,9 @@ begin
         -- Not known to be genuine: it claims no key. A copy of a verified delivery is
         -- its duplicate; anything else waits, failed, for the sweeper to verify it
         -- (private._run_webhook claims the key then, or makes it a duplicate).
-        select q.id, q.status
+        select h.id, h.status
         into v_original_id, v_original_status
-        from public.webhook_queue as q
-        where q.provider = _ingest_webhook.provider
-            and q.idempotency_key = v_class.idempotency_key
-            and q.signature_valid
-            and q.status not in ('duplicate', 'rejected');
+        from private._webhook_key_holder(_ingest_webhook.provider, v_class.idempotency_key) as h;
         if v_original_id is null then
             insert into public.webhook_queue (
                 provider, event_type, idempotency_key, status, headers, payload, raw_body, url,
@@ -238,13 +234,9 @@ begin
             returning id into v_id;
             exit when v_id is not null;
 
-            select q.id, q.status
+            select h.id, h.status
             into v_original_id, v_original_status
-            from public.webhook_queue as q
-            where q.provider = _ingest_webhook.provider
-                and q.idempotency_key = v_class.idempotency_key
-                and q.signature_valid
-                and q.status not in ('duplicate', 'rejected');
+            from private._webhook_key_holder(_ingest_webhook.provider, v_class.idempotency_key) as h;
         end if;
         if v_original_id is not null then
             insert into public.webhook_queue (

@@ -84,15 +84,12 @@ begin
                         status = case when q.status = 'rejected' then 'received' else q.status end
                     where q.id = _run_webhook.webhook_id;
                 exception when unique_violation then
+                    -- (This row's claim failed, so it is not the holder.)
                     select h.id, h.status
                     into v_holder, v_holder_status
                     from public.webhook_queue as r
-                    inner join public.webhook_queue as h
-                        on h.provider = r.provider
-                        and h.idempotency_key = r.idempotency_key
-                        and h.signature_valid
-                        and h.status not in ('duplicate', 'rejected')
-                    where r.id = _run_webhook.webhook_id and h.id <> r.id;
+                    cross join lateral private._webhook_key_holder(r.provider, r.idempotency_key) as h
+                    where r.id = _run_webhook.webhook_id;
                     if v_holder is null then
                         raise exception using
                             errcode = '40001',
