@@ -57,8 +57,8 @@ begin
             when 'acknowledged_alerts' then 'alerts'
             else v_policy.name
         end;
+        v_step_rows := 0;
         begin
-            v_step_rows := 0;
             loop
                 case v_policy.name
                     when 'webhook_deliveries' then
@@ -105,10 +105,6 @@ begin
                     or pg_catalog.clock_timestamp() - v_started
                     >= _run_retention_cleanup.max_seconds * interval '1 second';
             end loop;
-            v_deleted := pg_catalog.jsonb_set(
-                v_deleted, array[v_table],
-                pg_catalog.to_jsonb(coalesce((v_deleted ->> v_table)::bigint, 0) + v_step_rows)
-            );
             if v_rows = v_batch then
                 v_more := v_more || v_policy.name;
             end if;
@@ -116,10 +112,11 @@ begin
         exception when others then
             get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
             v_errors := v_errors || private._job_step_error(v_policy.name, v_state, v_message);
-            v_deleted := pg_catalog.jsonb_set(
-                v_deleted, array[v_table], pg_catalog.to_jsonb(coalesce((v_deleted ->> v_table)::bigint, 0))
-            );
+            v_step_rows := 0;  -- the step's deletes were undone with it
         end;
+        v_deleted := pg_catalog.jsonb_set(
+            v_deleted, array[v_table], pg_catalog.to_jsonb(coalesce((v_deleted ->> v_table)::bigint, 0) + v_step_rows)
+        );
     end loop;
 
     if pg_catalog.cardinality(v_more) > 0 then
