@@ -1742,13 +1742,9 @@ begin
         -- Not known to be genuine: it claims no key. A copy of a verified delivery is
         -- its duplicate; anything else waits, failed, for the sweeper to verify it
         -- (private._run_webhook claims the key then, or makes it a duplicate).
-        select q.id, q.status
+        select h.id, h.status
         into v_original_id, v_original_status
-        from public.webhook_queue as q
-        where q.provider = _ingest_webhook.provider
-            and q.idempotency_key = v_class.idempotency_key
-            and q.signature_valid
-            and q.status not in ('duplicate', 'rejected');
+        from private._webhook_key_holder(_ingest_webhook.provider, v_class.idempotency_key) as h;
         if v_original_id is null then
             insert into public.webhook_queue (
                 provider, event_type, idempotency_key, status, headers, payload, raw_body, url,
@@ -1787,13 +1783,9 @@ begin
             returning id into v_id;
             exit when v_id is not null;
 
-            select q.id, q.status
+            select h.id, h.status
             into v_original_id, v_original_status
-            from public.webhook_queue as q
-            where q.provider = _ingest_webhook.provider
-                and q.idempotency_key = v_class.idempotency_key
-                and q.signature_valid
-                and q.status not in ('duplicate', 'rejected');
+            from private._webhook_key_holder(_ingest_webhook.provider, v_class.idempotency_key) as h;
         end if;
         if v_original_id is not null then
             insert into public.webhook_queue (
@@ -3350,8 +3342,8 @@ begin
             when 'acknowledged_alerts' then 'alerts'
             else v_policy.name
         end;
+        v_step_rows := 0;
         begin
-            v_step_rows := 0;
             loop
                 case v_policy.name
                     when 'webhook_deliveries' then
@@ -3398,10 +3390,6 @@ begin
                     or pg_catalog.clock_timestamp() - v_started
                     >= _run_retention_cleanup.max_seconds * interval '1 second';
             end loop;
-            v_deleted := pg_catalog.jsonb_set(
-                v_deleted, array[v_table],
-                pg_catalog.to_jsonb(coalesce((v_deleted ->> v_table)::bigint, 0) + v_step_rows)
-            );
             if v_rows = v_batch then
                 v_more := v_more || v_policy.name;
             end if;
@@ -3409,10 +3397,11 @@ begin
         exception when others then
             get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
             v_errors := v_errors || private._job_step_error(v_policy.name, v_state, v_message);
-            v_deleted := pg_catalog.jsonb_set(
-                v_deleted, array[v_table], pg_catalog.to_jsonb(coalesce((v_deleted ->> v_table)::bigint, 0))
-            );
+            v_step_rows := 0;  -- the step's deletes were undone with it
         end;
+        v_deleted := pg_catalog.jsonb_set(
+            v_deleted, array[v_table], pg_catalog.to_jsonb(coalesce((v_deleted ->> v_table)::bigint, 0) + v_step_rows)
+        );
     end loop;
 
     if pg_catalog.cardinality(v_more) > 0 then
@@ -3493,15 +3482,12 @@ begin
                         status = case when q.status = 'rejected' then 'received' else q.status end
                     where q.id = _run_webhook.webhook_id;
                 exception when unique_violation then
+                    -- (This row's claim failed, so it is not the holder.)
                     select h.id, h.status
                     into v_holder, v_holder_status
                     from public.webhook_queue as r
-                    inner join public.webhook_queue as h
-                        on h.provider = r.provider
-                        and h.idempotency_key = r.idempotency_key
-                        and h.signature_valid
-                        and h.status not in ('duplicate', 'rejected')
-                    where r.id = _run_webhook.webhook_id and h.id <> r.id;
+                    cross join lateral private._webhook_key_holder(r.provider, r.idempotency_key) as h
+                    where r.id = _run_webhook.webhook_id;
                     if v_holder is null then
                         raise exception using
                             errcode = '40001',
@@ -4118,6 +4104,27 @@ $$;
 -- Name: FUNCTION _verify_webhook_signature(provider text, payload jsonb, headers jsonb, raw_body text, url text); Type: COMMENT; Schema: private; Owner: -
 
 COMMENT ON FUNCTION private._verify_webhook_signature(provider text, payload jsonb, headers jsonb, raw_body text, url text) IS 'Null when the delivery''s signature is valid for its provider, else the reason; raises when it cannot check.';
+
+-- Name: _webhook_key_holder(text, text); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._webhook_key_holder(provider text, idempotency_key text, OUT id bigint, OUT status text) RETURNS record
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+begin
+    select q.id, q.status
+    into _webhook_key_holder.id, _webhook_key_holder.status
+    from public.webhook_queue as q
+    where q.provider = _webhook_key_holder.provider
+        and q.idempotency_key = _webhook_key_holder.idempotency_key
+        and q.signature_valid
+        and q.status not in ('duplicate', 'rejected');
+end
+$$;
+
+-- Name: FUNCTION _webhook_key_holder(provider text, idempotency_key text, OUT id bigint, OUT status text); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._webhook_key_holder(provider text, idempotency_key text, OUT id bigint, OUT status text) IS 'The verified delivery holding a provider''s idempotency key (the row webhook_queue_verified_key_idx keeps unique).';
 
 -- Name: _webhook_signature_material(text, jsonb); Type: FUNCTION; Schema: private; Owner: -
 
@@ -8916,6 +8923,10 @@ REVOKE ALL ON FUNCTION private._verify_twilio_signature(headers jsonb, payload j
 -- Name: FUNCTION _verify_webhook_signature(provider text, payload jsonb, headers jsonb, raw_body text, url text); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private._verify_webhook_signature(provider text, payload jsonb, headers jsonb, raw_body text, url text) FROM PUBLIC;
+
+-- Name: FUNCTION _webhook_key_holder(provider text, idempotency_key text, OUT id bigint, OUT status text); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._webhook_key_holder(provider text, idempotency_key text, OUT id bigint, OUT status text) FROM PUBLIC;
 
 -- Name: FUNCTION _webhook_signature_material(provider text, headers jsonb); Type: ACL; Schema: private; Owner: -
 
