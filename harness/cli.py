@@ -138,6 +138,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_metrics(args: argparse.Namespace) -> int:
+    from harness import metrics
+
+    url = project.resolve_database_url(args.database_url)
+    if args.serve is None:
+        sys.stdout.write(metrics.exposition(url))
+        return 0
+    metrics.serve(url, args.serve, args.host, out=_out)
+    return 0
+
+
 def _has_env_url() -> bool:
     import os
 
@@ -155,6 +166,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "schema": (cmd_schema, "write db/schema.sql, the normalised dump of public and private (--check: compare only)"),
     "drill": (cmd_drill, "restore drill: dump, restore into a new database, compare every table and the schema"),
     "audit": (cmd_audit, "the security audit and readiness report of a live database (non-zero when a check fails)"),
+    "metrics": (cmd_metrics, "the monitoring signals in the Prometheus text format (--serve PORT: serve /metrics)"),
 }
 
 
@@ -173,6 +185,9 @@ def parser() -> argparse.ArgumentParser:
             cmd.add_argument("--keep-database", action="store_true", help="keep the restored copy")
         if name == "audit":
             cmd.add_argument("--output", help="write the Markdown report to this file instead of printing it")
+        if name == "metrics":
+            cmd.add_argument("--serve", type=int, metavar="PORT", help="serve /metrics on this port (0: any free port)")
+            cmd.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
     return root
 
 

@@ -84,16 +84,22 @@ def test_after_an_upgrade_reaching_the_new_plans_limits_raises_their_own_alerts(
     assert upgraded["plan_key"] == "pro"
 
 
-def test_moving_back_and_forth_between_plans_raises_each_plans_alert_once(  # type: ignore[no-untyped-def]
-    rpc, factories, usage, change_plan
+def test_an_upgrade_resolves_the_old_plans_alert_and_a_downgrade_raises_it_again_one_open_at_a_time(  # type: ignore[no-untyped-def]
+    rpc, factories, db, change_plan
 ) -> None:
     ws = factories.workspace()
     rpc("record_usage", {"workspace_id": str(ws.id), "metric": "sms", "quantity": 45})  # over free's soft 40
     for plan in ("pro", "free", "pro", "free"):
         change_plan(ws.id, plan)
 
-    warnings = usage.alerts(ws.id, "usage_warning")
-    assert [key.rsplit(":", 1)[1] for _, key, _ in warnings] == ["free"]
+    warnings = db.execute(
+        "select dedupe_key, resolved_at is not null, resolved_by, resolution from public.alerts"
+        " where workspace_id = %s and type = 'usage_warning' order by id",
+        (ws.id,),
+    ).fetchall()
+    assert [key.rsplit(":", 1)[1] for key, *_ in warnings] == ["free", "free", "free"]
+    assert [(resolved, by) for _, resolved, by, _ in warnings] == [(True, None), (True, None), (False, None)]
+    assert all(r.startswith("auto: plan changed to pro") for _, _, _, r in warnings[:2])
 
 
 def test_plan_change_for_unknown_workspace_or_plan_is_not_found(db, factories) -> None:  # type: ignore[no-untyped-def]

@@ -7,7 +7,7 @@
 --
 -- What expires, and after how long, is public.retention_policies: finished raw
 -- webhook deliveries (failed ones waiting for a retry never), dead letters,
--- unknown numbers not seen for a while, acknowledged alerts, old job runs and
+-- unknown numbers not seen for a while, resolved alerts, old job runs and
 -- stale rate-limit windows. Audit logs, billing data and usage_events are not
 -- touched: nothing here names them, and retention_policies cannot list them.
 --
@@ -84,7 +84,7 @@ begin
                     when 'acknowledged_alerts' then
                         delete from public.alerts as a
                         where a.id = any(array(
-                            select d.id from public.alerts as d where d.acknowledged_at < v_cutoff limit v_batch
+                            select d.id from public.alerts as d where d.resolved_at < v_cutoff limit v_batch
                         ));
                     when 'job_runs' then
                         delete from public.job_runs as j
@@ -94,6 +94,8 @@ begin
                             limit v_batch
                         ));
                     when 'rate_limit_counters' then
+                        -- The limiter's refusal counts (monitoring) expire with its windows.
+                        delete from private.rate_limit_refusals as r where r.minute < v_cutoff;
                         delete from private.rate_limit_counters as c
                         where c.ctid = any(array(
                             select d.ctid from private.rate_limit_counters as d where d.window_start < v_cutoff limit v_batch
@@ -165,7 +167,7 @@ end
 $$;
 
 comment on function public.run_retention_cleanup() is
-'Delete expired webhook deliveries, unknown numbers, acknowledged alerts, old job runs and rate-limit windows '
+'Delete expired webhook deliveries, unknown numbers, resolved alerts, old job runs and rate-limit windows '
 '(retention_policies); logged in job_runs. service_role; pg_cron runs it daily.';
 revoke all on function public.run_retention_cleanup() from public;
 grant execute on function public.run_retention_cleanup() to service_role;

@@ -7,7 +7,8 @@
 -- Fixed windows of plan_rate_limits.window_seconds; limits come from the
 -- workspace's plan (free and paid differ). The counter is one row per workspace
 -- and bucket in the UNLOGGED private.rate_limit_counters (why: see its migration);
--- a refused request is not counted (hits stop at limit + 1). Sets PostgREST's
+-- a refused request is not counted against the window (hits stop at limit + 1),
+-- but in private.rate_limit_refusals (per minute, for monitoring). Sets PostgREST's
 -- response.headers: X-RateLimit-Limit / -Remaining / -Reset, and Retry-After when
 -- refused. public.enforce_rate_limit is the variant that answers 429.
 --
@@ -109,6 +110,19 @@ begin
         );
     end;
 
+    if v_hits > v_limit then
+        -- Counted for the 429 signal of public.monitoring_signals; a failure to
+        -- count never changes the answer.
+        begin
+            insert into private.rate_limit_refusals as r (workspace_id, bucket, minute, refusals)
+            values (
+                _check_rate_limit.workspace_id, _check_rate_limit.bucket, pg_catalog.date_trunc('minute', v_now), 1
+            )
+            on conflict (workspace_id, bucket, minute) do update set refusals = r.refusals + 1;
+        exception when others then
+            raise warning 'rate limiter could not count a refusal: %', sqlerrm;
+        end;
+    end if;
     v_retry_after := greatest(
         1, pg_catalog.ceil(extract(epoch from v_window_start + pg_catalog.make_interval(secs => v_window) - v_now))::integer
     );

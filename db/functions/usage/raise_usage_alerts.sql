@@ -5,8 +5,9 @@
 -- lock (record_usage's UPDATE or on_plan_change), so only one session at a time
 -- gets here for a row, and the alert's id is stored on the row (warning_alert_id,
 -- blocked_alert_id): once set, the period never raises that alert again, even
--- after someone acknowledges it, until a plan change puts the usage back under
--- the threshold (on_plan_change clears the id). The dedupe key names the period
+-- after someone acknowledges or resolves it, until a plan change puts the usage
+-- back under the threshold (on_plan_change resolves the alert and clears the id).
+-- A period's alerts resolve when the period ends (private.resolve_cleared_alerts). The dedupe key names the period
 -- and the plan, so raise_alert's open-alert uniqueness is a second line of
 -- defence: a new plan's threshold is not mistaken for the old one's, and moving
 -- back to a plan whose alert is still open raises no second one.
@@ -70,7 +71,7 @@ begin
             'usage_blocked',
             v_key,
             pg_catalog.format(
-                '%s usage reached the hard limit: %s of %s this period; further usage is refused',
+                '%s usage reached the hard limit: %s of %s this period; new work is refused (authorize_usage)',
                 v_row.metric, v_row.used, v_row.hard_limit
             ),
             v_row.workspace_id,
