@@ -13,13 +13,19 @@ immutable
 parallel safe
 set search_path = ''
 as $$
+    -- The SQLSTATE (the first five characters) is kept as it is.
     select pg_catalog.left(
-        pg_catalog.regexp_replace(
-            coalesce(_webhook_error_key.last_error, 'unknown'),
-            '"[^"]*"|''[^'']*''|[0-9]+(\.[0-9]+)?',
-            '?',
-            'g'
-        ),
+        case
+            when _webhook_error_key.last_error ~ '^[0-9A-Z]{5}: ' then
+                pg_catalog.left(_webhook_error_key.last_error, 7)
+                || pg_catalog.regexp_replace(
+                    pg_catalog.substr(_webhook_error_key.last_error, 8),
+                    '"[^"]*"|''[^'']*''|[0-9]+(\.[0-9]+)?', '?', 'g'
+                )
+            else pg_catalog.regexp_replace(
+                coalesce(_webhook_error_key.last_error, 'unknown'), '"[^"]*"|''[^'']*''|[0-9]+(\.[0-9]+)?', '?', 'g'
+            )
+        end,
         200
     )
 $$;
