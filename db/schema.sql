@@ -218,6 +218,146 @@ $$;
 
 COMMENT ON FUNCTION private._activate_payment(payment_id uuid, reason text) IS 'Activate the plan a confirmed, locked payment paid for: subscription, workspace plan, usage limits, audit.';
 
+-- Name: _alert_change(bigint, text, boolean); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._alert_change(alert_id bigint, note text, resolve boolean) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+#variable_conflict use_column
+declare
+    v_before public.alerts%rowtype;
+    v_after public.alerts%rowtype;
+    v_note text := nullif(pg_catalog.btrim(_alert_change.note), '');
+    v_action text := case when _alert_change.resolve then 'resolve_alert' else 'acknowledge_alert' end;
+begin
+    if not private.is_admin() then
+        raise exception using
+            errcode = '42501',
+            message = 'not_allowed',
+            detail = pg_catalog.format('%s is for platform admins', v_action),
+            hint = 'Ask a platform admin.';
+    end if;
+    if _alert_change.alert_id is null then
+        raise exception using errcode = '22023', message = 'alert_required', detail = 'alert_id is null';
+    end if;
+    if pg_catalog.length(v_note) > 1000 then
+        raise exception using errcode = '22023', message = 'invalid_note', hint = 'Use at most 1,000 characters.';
+    end if;
+
+    select a.* into v_before from public.alerts as a where a.id = _alert_change.alert_id for update;
+    if not found then
+        raise exception using
+            errcode = 'PT404',
+            message = 'alert_not_found',
+            detail = pg_catalog.format('alert %s', _alert_change.alert_id);
+    end if;
+    if (_alert_change.resolve and v_before.resolved_at is not null)
+        or (not _alert_change.resolve and v_before.acknowledged_at is not null) then
+        return pg_catalog.to_jsonb(v_before) || pg_catalog.jsonb_build_object('changed', false);
+    end if;
+
+    -- Resolving takes the alert on too; an acknowledgement never resolves.
+    update public.alerts as a
+    set acknowledged_at = coalesce(a.acknowledged_at, pg_catalog.now()),
+        acknowledged_by = case when a.acknowledged_at is null then auth.uid() else a.acknowledged_by end,
+        resolved_at = case when _alert_change.resolve then pg_catalog.now() else a.resolved_at end,
+        resolved_by = case when _alert_change.resolve then auth.uid() else a.resolved_by end,
+        resolution = case
+            when _alert_change.resolve then coalesce(v_note, 'resolved by a platform admin')
+            else a.resolution
+        end
+    where a.id = _alert_change.alert_id
+    returning a.* into v_after;
+
+    perform private.audit(
+        v_action,
+        'alerts',
+        v_after.id::text,
+        v_after.workspace_id,
+        pg_catalog.jsonb_build_object(
+            'acknowledged_at', v_before.acknowledged_at, 'resolved_at', v_before.resolved_at
+        ),
+        pg_catalog.jsonb_build_object(
+            'acknowledged_at', v_after.acknowledged_at, 'resolved_at', v_after.resolved_at,
+            'resolution', v_after.resolution
+        ),
+        v_note
+    );
+    return pg_catalog.to_jsonb(v_after) || pg_catalog.jsonb_build_object('changed', true);
+end
+$$;
+
+-- Name: FUNCTION _alert_change(alert_id bigint, note text, resolve boolean); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._alert_change(alert_id bigint, note text, resolve boolean) IS 'Acknowledge or resolve an alert as a platform admin (audited); the body of acknowledge_alert and resolve_alert.';
+
+-- Name: _alert_dead_letters(bigint[]); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._alert_dead_letters(webhook_ids bigint[]) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    insert into public.alerts as a (type, severity, dedupe_key, message, details)
+    select
+        'webhook_failure',
+        'critical',
+        'webhook_failure:' || g.provider || ':' || g.error_key,
+        pg_catalog.format(
+            '%s %s webhook deliveries dead-lettered: %s (ids %s)',
+            g.rows, g.provider, g.error_key, pg_catalog.array_to_string(g.ids[1:5], ', ')
+        ),
+        pg_catalog.jsonb_build_object(
+            'provider', g.provider,
+            'error', g.error_key,
+            'count', g.rows,
+            'webhook_ids', pg_catalog.to_jsonb(g.ids[1:5]),
+            'last_webhook_id', g.ids[pg_catalog.cardinality(g.ids)],
+            'last_at', pg_catalog.now()
+        )
+    from (
+        select
+            q.provider::text as provider,
+            private._webhook_error_key(q.last_error) as error_key,
+            pg_catalog.count(*) as rows,
+            pg_catalog.array_agg(q.id order by q.id) as ids
+        from public.webhook_queue as q
+        where q.id = any(_alert_dead_letters.webhook_ids) and q.status = 'dead_letter'
+        group by q.provider, private._webhook_error_key(q.last_error)
+    ) as g
+    order by 3
+    on conflict (dedupe_key) where resolved_at is null do update
+        set details = a.details || pg_catalog.jsonb_build_object(
+                'count', (a.details ->> 'count')::bigint + (excluded.details ->> 'count')::bigint,
+                'webhook_ids', (
+                    select pg_catalog.jsonb_agg(i.value order by i.n)
+                    from pg_catalog.jsonb_array_elements(
+                        coalesce(a.details -> 'webhook_ids', '[]') || (excluded.details -> 'webhook_ids')
+                    ) with ordinality as i (value, n)
+                    where i.n <= 5
+                ),
+                'last_webhook_id', excluded.details -> 'last_webhook_id',
+                'last_at', excluded.details -> 'last_at'
+            ),
+            message = pg_catalog.format(
+                '%s %s webhook deliveries dead-lettered: %s (ids %s)',
+                (a.details ->> 'count')::bigint + (excluded.details ->> 'count')::bigint,
+                excluded.details ->> 'provider',
+                excluded.details ->> 'error',
+                (
+                    select pg_catalog.string_agg(i.value #>> '{}', ', ' order by i.n)
+                    from pg_catalog.jsonb_array_elements(
+                        coalesce(a.details -> 'webhook_ids', '[]') || (excluded.details -> 'webhook_ids')
+                    ) with ordinality as i (value, n)
+                    where i.n <= 5
+                )
+            )
+$$;
+
+-- Name: FUNCTION _alert_dead_letters(webhook_ids bigint[]); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._alert_dead_letters(webhook_ids bigint[]) IS 'Count new dead letters in the one open webhook_failure alert per provider and error (raised for the first).';
+
 -- Name: _alert_signature_failure(text, bigint, text); Type: FUNCTION; Schema: private; Owner: -
 
 CREATE FUNCTION private._alert_signature_failure(provider text, webhook_id bigint, reason text) RETURNS bigint
@@ -246,6 +386,107 @@ $$;
 -- Name: FUNCTION _alert_signature_failure(provider text, webhook_id bigint, reason text); Type: COMMENT; Schema: private; Owner: -
 
 COMMENT ON FUNCTION private._alert_signature_failure(provider text, webhook_id bigint, reason text) IS 'Raise the signature_failure alert for this provider and UTC hour, once.';
+
+-- Name: _authorize_usage(uuid, text, numeric); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._authorize_usage(workspace_id uuid, metric text, quantity numeric DEFAULT NULL::numeric) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+#variable_conflict use_column
+declare
+    v_period date := private._usage_period();
+    v_used numeric;
+    v_soft_limit numeric;
+    v_hard_limit numeric;
+    v_plan_key text;
+begin
+    if _authorize_usage.workspace_id is null then
+        raise exception using errcode = '22023', message = 'workspace_required', detail = 'workspace_id is null';
+    end if;
+    if _authorize_usage.quantity is not null and (
+        _authorize_usage.quantity = 'NaN'::numeric or _authorize_usage.quantity <= 0
+        or _authorize_usage.quantity > 1e12
+    ) then
+        raise exception using
+            errcode = '22023',
+            message = 'invalid_quantity',
+            detail = pg_catalog.format('quantity %s', _authorize_usage.quantity),
+            hint = 'quantity is optional; when given, a finite number greater than 0 and at most 1e12.';
+    end if;
+
+    select ul.used, ul.soft_limit, ul.hard_limit
+    into v_used, v_soft_limit, v_hard_limit
+    from public.usage_limits as ul
+    where ul.workspace_id = _authorize_usage.workspace_id
+        and ul.metric = _authorize_usage.metric
+        and ul.period_start = v_period;
+    if not found then
+        -- Nothing used this period yet: the limits of the period's terms, else the plan's.
+        if not exists (select from public.usage_metrics as m where m.key = _authorize_usage.metric) then
+            raise exception using
+                errcode = '22023',
+                message = 'unknown_metric',
+                detail = pg_catalog.format('metric %L', _authorize_usage.metric),
+                hint = 'Use a key from public.usage_metrics.';
+        end if;
+        select w.plan_key into v_plan_key from public.workspaces as w where w.id = _authorize_usage.workspace_id;
+        if not found then
+            raise exception using
+                errcode = 'PT404',
+                message = 'workspace_not_found',
+                detail = pg_catalog.format('workspace %s', _authorize_usage.workspace_id);
+        end if;
+        select (ts.limits -> _authorize_usage.metric ->> 'soft_limit')::numeric,
+            (ts.limits -> _authorize_usage.metric ->> 'hard_limit')::numeric
+        into v_soft_limit, v_hard_limit
+        from public.tier_snapshots as ts
+        where ts.workspace_id = _authorize_usage.workspace_id and ts.period_start = v_period
+        order by ts.id desc
+        limit 1;
+        if not found then
+            select pl.soft_limit, pl.hard_limit
+            into v_soft_limit, v_hard_limit
+            from public.plan_limits as pl
+            where pl.plan_key = v_plan_key and pl.metric = _authorize_usage.metric;
+        end if;
+        if v_hard_limit is null then
+            raise exception using
+                errcode = '22023',
+                message = 'unknown_metric',
+                detail = pg_catalog.format('plan in force has no limits for metric %L', _authorize_usage.metric);
+        end if;
+        v_used := 0;
+    end if;
+
+    if v_used >= v_hard_limit or v_used + coalesce(_authorize_usage.quantity, 0) > v_hard_limit then
+        raise exception using
+            errcode = 'PT402',
+            message = 'usage_limit_exceeded',
+            detail = pg_catalog.format(
+                'workspace %s metric %s period %s: used %s of hard limit %s%s',
+                _authorize_usage.workspace_id, _authorize_usage.metric, v_period, v_used, v_hard_limit,
+                case when _authorize_usage.quantity is not null then ', requested ' || _authorize_usage.quantity end
+            ),
+            hint = 'Upgrade the plan or wait for the next billing period.';
+    end if;
+
+    return pg_catalog.jsonb_build_object(
+        'allowed', true,
+        'limit_state', case when v_used >= v_soft_limit then 'warning' else 'ok' end,
+        'used', v_used,
+        'soft_limit', v_soft_limit,
+        'hard_limit', v_hard_limit,
+        'remaining', v_hard_limit - v_used,
+        'metric', _authorize_usage.metric,
+        'period_start', v_period
+    );
+end
+$$;
+
+-- Name: FUNCTION _authorize_usage(workspace_id uuid, metric text, quantity numeric); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._authorize_usage(workspace_id uuid, metric text, quantity numeric) IS 'Implementation of public.authorize_usage (definer: reads usage_limits and the period''s terms).';
 
 -- Name: _billing_line_items(uuid, date); Type: FUNCTION; Schema: private; Owner: -
 
@@ -401,6 +642,19 @@ begin
         );
     end;
 
+    if v_hits > v_limit then
+        -- Counted for the 429 signal of public.monitoring_signals; a failure to
+        -- count never changes the answer.
+        begin
+            insert into private.rate_limit_refusals as r (workspace_id, bucket, minute, refusals)
+            values (
+                _check_rate_limit.workspace_id, _check_rate_limit.bucket, pg_catalog.date_trunc('minute', v_now), 1
+            )
+            on conflict (workspace_id, bucket, minute) do update set refusals = r.refusals + 1;
+        exception when others then
+            raise warning 'rate limiter could not count a refusal: %', sqlerrm;
+        end;
+    end if;
     v_retry_after := greatest(
         1, pg_catalog.ceil(extract(epoch from v_window_start + pg_catalog.make_interval(secs => v_window) - v_now))::integer
     );
@@ -1034,6 +1288,33 @@ begin
                 message = 'workspace_not_found',
                 detail = pg_catalog.format('workspace %s', _deduct_credits.workspace_id);
         end if;
+        if pg_catalog.current_setting('request.path', true) like '%/rpc/deduct_credits' then
+            perform private.raise_alert(
+                'credits_exhausted',
+                'credits_exhausted:' || _deduct_credits.workspace_id::text,
+                pg_catalog.format(
+                    'The workspace''s credits (%s) no longer cover its charges: a deduction of %s was refused.',
+                    coalesce(v_balance, 0), _deduct_credits.amount
+                ),
+                _deduct_credits.workspace_id,
+                'critical',
+                pg_catalog.jsonb_build_object(
+                    'balance', coalesce(v_balance, 0),
+                    'requested', _deduct_credits.amount,
+                    'reason', _deduct_credits.reason
+                )
+            );
+            perform pg_catalog.set_config('response.status', '402', true);
+            return pg_catalog.jsonb_build_object(
+                'code', 'PT402',
+                'message', 'insufficient_credits',
+                'details', pg_catalog.format(
+                    'workspace %s has %s credits, %s requested',
+                    _deduct_credits.workspace_id, coalesce(v_balance, 0), _deduct_credits.amount
+                ),
+                'hint', 'Grant or buy credits, then retry.'
+            );
+        end if;
         raise exception using
             errcode = 'PT402',
             message = 'insufficient_credits',
@@ -1517,6 +1798,16 @@ begin
     );
     end if;
 
+    update public.alerts as a
+    set resolved_at = pg_catalog.now(),
+        resolution = pg_catalog.format(
+            'auto: credits granted (transaction %s), balance %s', v_transaction_id, v_balance
+        )
+    where a.dedupe_key = 'credits_exhausted:' || _grant_credits.workspace_id::text
+        and a.resolved_at is null
+        and v_balance > 0
+        and v_balance >= coalesce((a.details ->> 'requested')::numeric, 0);
+
     perform private.audit(
         'grant_credits',
         'workspace_wallets',
@@ -1816,9 +2107,12 @@ begin
         v_id, _ingest_webhook.provider, v_class.event_type, _ingest_webhook.payload, 'received',
         stored_as_processed => true
     );
+    -- A permanent error dead-letters the row at once; the answer stays failed
+    -- (the contract's status), with dead_letter saying it will not be retried.
     return pg_catalog.jsonb_build_object(
         'webhook_id', v_id,
-        'status', v_result ->> 'status',
+        'status', case v_result ->> 'status' when 'dead_letter' then 'failed' else v_result ->> 'status' end,
+        'dead_letter', v_result ->> 'status' = 'dead_letter',
         'idempotency_key', v_class.idempotency_key,
         'duplicate', false,
         'event_type', v_class.event_type,
@@ -1861,7 +2155,12 @@ begin
             message = 'job_run_not_running',
             detail = pg_catalog.format('job_run %s', _job_run_finish.job_run_id);
     end if;
-    if v_status <> 'succeeded' then
+    if v_status = 'succeeded' then
+        perform private.clear_alert(
+            'job_failure:' || v_job_name,
+            pg_catalog.format('auto: job %s run %s succeeded', v_job_name, _job_run_finish.job_run_id)
+        );
+    else
         perform private.raise_alert(
             'job_failure',
             'job_failure:' || v_job_name,
@@ -1881,7 +2180,7 @@ $$;
 
 -- Name: FUNCTION _job_run_finish(job_run_id bigint, result jsonb, errors jsonb, steps_ok integer); Type: COMMENT; Schema: private; Owner: -
 
-COMMENT ON FUNCTION private._job_run_finish(job_run_id bigint, result jsonb, errors jsonb, steps_ok integer) IS 'Record a job run''s result and final status (succeeded/partial/failed); failures raise one job_failure alert per job.';
+COMMENT ON FUNCTION private._job_run_finish(job_run_id bigint, result jsonb, errors jsonb, steps_ok integer) IS 'Record a job run''s result and final status (succeeded/partial/failed); failures raise one job_failure alert per job, a success resolves it.';
 
 -- Name: _job_run_start(text, jsonb, boolean); Type: FUNCTION; Schema: private; Owner: -
 
@@ -1951,6 +2250,150 @@ $$;
 -- Name: FUNCTION _messages_masked(); Type: COMMENT; Schema: private; Owner: -
 
 COMMENT ON FUNCTION private._messages_masked() IS 'Rows of public.messages_masked: every message with sender and body masked, for platform staff only.';
+
+-- Name: _monitoring_signals(); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._monitoring_signals() RETURNS TABLE(signal text, scope text, last_5m bigint, last_1h bigint, last_24h bigint)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_now timestamptz := pg_catalog.now();
+begin
+    if not (
+        private.is_support()
+        or (
+            nullif(pg_catalog.current_setting('request.jwt.claims', true), '') is null
+            and pg_catalog.current_setting('role') = 'none'
+            and session_user::text not in ('anon', 'authenticated', 'service_role', 'authenticator')
+        )
+    ) then
+        raise exception using
+            errcode = '42501',
+            message = 'not_allowed',
+            detail = 'monitoring_signals is for platform staff',
+            hint = 'Ask a platform admin.';
+    end if;
+
+    return query
+    with providers (scope, provider, ord) as (
+        values
+        ('twilio', 'twilio', 1), ('whatsapp', 'meta', 2), ('messenger', 'meta', 3), ('meta', 'meta', 4),
+        ('paymob', 'paymob', 5), ('standard', 'standard', 6)
+    ),
+
+    -- The deliveries that need attention: received in the last day, or waiting now.
+    attention as (
+        select
+            case
+                when q.provider <> 'meta' then q.provider::text
+                when q.event_type = 'meta.whatsapp' then 'whatsapp'
+                when q.event_type = 'meta.messenger' then 'messenger'
+                else 'meta'
+            end as scope,
+            q.status::text as status,
+            q.signature_valid,
+            q.received_at
+        from public.webhook_queue as q
+        where q.status in ('failed', 'dead_letter', 'rejected')
+            and (q.received_at > v_now - interval '24 hours' or q.status in ('failed', 'dead_letter'))
+    ),
+
+    windowed (signal, scope, at) as (
+        select 'webhook_failures', a.scope, a.received_at
+        from attention as a
+        where a.status in ('failed', 'dead_letter') or (a.status = 'rejected' and a.signature_valid)
+        union all
+        select 'signature_failures', a.scope, a.received_at
+        from attention as a
+        where a.status = 'rejected' and a.signature_valid = false
+        union all
+        select 'api_auth_failures', '', l.occurred_at
+        from public.external_api_audit_logs as l
+        where l.occurred_at > v_now - interval '24 hours'
+        union all
+        select 'credits_exhausted', '', al.created_at
+        from public.alerts as al
+        where al.type = 'credits_exhausted' and al.created_at > v_now - interval '24 hours'
+        union all
+        select 'payment_webhook_failures', 'paymob', a.received_at
+        from attention as a
+        where a.scope = 'paymob'
+        union all
+        select 'payment_webhook_failures', 'paymob', al.created_at
+        from public.alerts as al
+        where al.type = 'payment_failure' and al.severity <> 'info' and al.created_at > v_now - interval '24 hours'
+        union all
+        select 'job_failures', '', j.started_at
+        from public.job_runs as j
+        where j.status in ('failed', 'partial') and j.started_at > v_now - interval '24 hours'
+    ),
+
+    counted as (
+        select
+            w.signal,
+            w.scope,
+            pg_catalog.count(*) filter (where w.at > v_now - interval '5 minutes') as last_5m,
+            pg_catalog.count(*) filter (where w.at > v_now - interval '1 hour') as last_1h,
+            pg_catalog.count(*) filter (where w.at > v_now - interval '24 hours') as last_24h
+        from windowed as w
+        group by w.signal, w.scope
+        union all
+        select
+            'rate_limited',
+            '',
+            coalesce(sum(r.refusals) filter (where r.minute > v_now - interval '5 minutes'), 0)::bigint,
+            coalesce(sum(r.refusals) filter (where r.minute > v_now - interval '1 hour'), 0)::bigint,
+            coalesce(sum(r.refusals), 0)::bigint
+        from private.rate_limit_refusals as r
+        where r.minute > v_now - interval '24 hours'
+        union all
+        select
+            'webhook_' || a.status || '_backlog',
+            a.scope,
+            pg_catalog.count(*),
+            pg_catalog.count(*),
+            pg_catalog.count(*)
+        from (
+            select case a.status when 'failed' then 'retry' else 'dead_letter' end as status, a.scope
+            from attention as a
+            where a.status in ('failed', 'dead_letter')
+        ) as a
+        group by a.status, a.scope
+    ),
+
+    expected (signal, scope, ord) as (
+        select s.signal, p.scope, s.ord * 10 + p.ord
+        from (
+            values
+            ('webhook_failures', 1), ('signature_failures', 2), ('webhook_retry_backlog', 8),
+            ('webhook_dead_letter_backlog', 9)
+        ) as s (signal, ord)
+        cross join providers as p
+        union all
+        select s.signal, s.scope, s.ord * 10
+        from (
+            values
+            ('api_auth_failures', '', 3), ('rate_limited', '', 4), ('credits_exhausted', '', 5),
+            ('payment_webhook_failures', 'paymob', 6), ('job_failures', '', 7)
+        ) as s (signal, scope, ord)
+    )
+
+    select
+        e.signal,
+        e.scope,
+        coalesce(c.last_5m, 0)::bigint,
+        coalesce(c.last_1h, 0)::bigint,
+        coalesce(c.last_24h, 0)::bigint
+    from expected as e
+    left join counted as c on e.signal = c.signal and e.scope = c.scope
+    order by e.ord;
+end
+$$;
+
+-- Name: FUNCTION _monitoring_signals(); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._monitoring_signals() IS 'Implementation of public.monitoring_signals (definer: counts across every workspace; platform staff only).';
 
 -- Name: _note_unknown_phone(text, text, text, bigint, boolean); Type: FUNCTION; Schema: private; Owner: -
 
@@ -2209,6 +2652,8 @@ declare
     v_receiver text;
     v_target record;
     v_segments integer;
+    v_sid text := coalesce(_process_twilio_sms.payload ->> 'MessageSid', _process_twilio_sms.payload ->> 'SmsSid');
+    v_key text;
     v_event_id uuid;
     v_usage jsonb;
 begin
@@ -2237,7 +2682,7 @@ begin
     )
     values (
         v_target.workspace_id, v_target.agent_id, v_target.channel_id, _process_twilio_sms.webhook_id, 'twilio',
-        coalesce(_process_twilio_sms.payload ->> 'MessageSid', _process_twilio_sms.payload ->> 'SmsSid'),
+        v_sid,
         v_status,
         case when v_inbound then 'inbound' else 'outbound' end,
         _process_twilio_sms.payload ->> 'From',
@@ -2249,10 +2694,25 @@ begin
     on conflict on constraint sms_events_status_once do nothing
     returning id into v_event_id;
 
-    if v_event_id is not null and v_status in ('received', 'sent') and v_segments > 0 then
-        v_usage := private._webhooks_record_usage(
-            v_target.workspace_id, 'sms', v_segments, 'sms_events:' || v_event_id, 'twilio'
-        );
+    if v_event_id is not null and v_segments > 0
+        and v_status in ('received', 'sent', 'delivered', 'undelivered', 'read') then
+        v_key := 'twilio_sms:' || v_sid;
+        if exists (
+            select from public.usage_events as e
+            where e.workspace_id = v_target.workspace_id and e.idempotency_key = v_key
+        ) or (
+            v_status in ('delivered', 'undelivered', 'read') and exists (
+                select
+                from public.sms_events as s
+                inner join public.usage_events as e
+                    on e.workspace_id = s.workspace_id and e.idempotency_key = 'sms_events:' || s.id
+                where s.provider = 'twilio' and s.message_sid = v_sid and s.sms_status = 'sent'
+            )
+        ) then
+            v_usage := pg_catalog.jsonb_build_object('duplicate', true, 'billed_before', true);
+        else
+            v_usage := private._webhooks_record_usage(v_target.workspace_id, 'sms', v_segments, v_key, 'twilio');
+        end if;
     end if;
     return pg_catalog.jsonb_build_object(
         'status', 'processed', 'workspace_id', v_target.workspace_id, 'sms_event_id', v_event_id, 'usage', v_usage
@@ -2262,7 +2722,7 @@ $$;
 
 -- Name: FUNCTION _process_twilio_sms(webhook_id bigint, payload jsonb, count_unknown boolean); Type: COMMENT; Schema: private; Owner: -
 
-COMMENT ON FUNCTION private._process_twilio_sms(webhook_id bigint, payload jsonb, count_unknown boolean) IS 'Normalize a Twilio SMS (inbound or status callback) into sms_events; received and sent messages record sms usage.';
+COMMENT ON FUNCTION private._process_twilio_sms(webhook_id bigint, payload jsonb, count_unknown boolean) IS 'Normalize a Twilio SMS (inbound or status callback) into sms_events; bill each message once by its SID, on receipt or on its first status proving it was sent.';
 
 -- Name: _process_webhook(bigint, text, text, jsonb, text); Type: FUNCTION; Schema: private; Owner: -
 
@@ -2360,7 +2820,7 @@ begin
             'usage_blocked',
             v_key,
             pg_catalog.format(
-                '%s usage reached the hard limit: %s of %s this period; further usage is refused',
+                '%s usage reached the hard limit: %s of %s this period; new work is refused (authorize_usage)',
                 v_row.metric, v_row.used, v_row.hard_limit
             ),
             v_row.workspace_id,
@@ -2447,7 +2907,6 @@ declare
     v_blocked_alert_id bigint;
     v_event_id bigint;
     v_original record;
-    v_blocked_retry boolean := false;
     v_prepared boolean := false;
 begin
     if _record_usage.workspace_id is null then
@@ -2471,7 +2930,7 @@ begin
     end if;
 
     loop
-        -- Adds the quantity and locks the row; refuses (no row) once the period is blocked.
+        -- Adds the quantity and locks the row.
         update public.usage_limits as ul
         set
             used = ul.used + _record_usage.quantity,
@@ -2485,7 +2944,6 @@ begin
         where ul.workspace_id = _record_usage.workspace_id
             and ul.metric = _record_usage.metric
             and ul.period_start = v_period
-            and ul.used < ul.hard_limit
         returning
             ul.used, ul.soft_limit, ul.hard_limit, ul.limit_state, ul.tier_snapshot_id,
             ul.warning_alert_id, ul.blocked_alert_id
@@ -2493,35 +2951,6 @@ begin
             v_used, v_soft_limit, v_hard_limit, v_limit_state, v_tier_snapshot_id,
             v_warning_alert_id, v_blocked_alert_id;
         exit when found;
-
-        select ul.used, ul.soft_limit, ul.hard_limit, ul.limit_state
-        into v_used, v_soft_limit, v_hard_limit, v_limit_state
-        from public.usage_limits as ul
-        where ul.workspace_id = _record_usage.workspace_id
-            and ul.metric = _record_usage.metric
-            and ul.period_start = v_period;
-        if found then
-            -- Blocked. A retry of a usage recorded before the block is still a duplicate.
-            if _record_usage.idempotency_key is not null then
-                select e.metric, e.quantity
-                into v_original
-                from public.usage_events as e
-                where e.workspace_id = _record_usage.workspace_id
-                    and e.idempotency_key = _record_usage.idempotency_key;
-                if found then
-                    v_blocked_retry := true;
-                    exit;
-                end if;
-            end if;
-            raise exception using
-                errcode = 'PT402',
-                message = 'usage_limit_exceeded',
-                detail = pg_catalog.format(
-                    'workspace %s metric %s period %s: used %s of hard limit %s',
-                    _record_usage.workspace_id, _record_usage.metric, v_period, v_used, v_hard_limit
-                ),
-                hint = 'Upgrade the plan or wait for the next billing period.';
-        end if;
 
         if v_prepared then
             raise exception using
@@ -2547,62 +2976,52 @@ begin
         v_prepared := true;
     end loop;
 
-    if not v_blocked_retry then
-        insert into public.usage_events (
-            workspace_id, metric, quantity, period_start, tier_snapshot_id, source, idempotency_key
-        )
-        values (
-            _record_usage.workspace_id,
-            _record_usage.metric,
-            _record_usage.quantity,
-            v_period,
-            v_tier_snapshot_id,
-            _record_usage.source,
-            _record_usage.idempotency_key
-        )
-        on conflict (workspace_id, idempotency_key) where idempotency_key is not null do nothing
-        returning id into v_event_id;
+    insert into public.usage_events (
+        workspace_id, metric, quantity, period_start, tier_snapshot_id, source, idempotency_key
+    )
+    values (
+        _record_usage.workspace_id,
+        _record_usage.metric,
+        _record_usage.quantity,
+        v_period,
+        v_tier_snapshot_id,
+        _record_usage.source,
+        _record_usage.idempotency_key
+    )
+    on conflict (workspace_id, idempotency_key) where idempotency_key is not null do nothing
+    returning id into v_event_id;
 
-        if v_event_id is null then
-            -- A retry: give the quantity back (we still hold the row lock) and answer duplicate.
-            select e.metric, e.quantity
-            into v_original
-            from public.usage_events as e
-            where e.workspace_id = _record_usage.workspace_id
-                and e.idempotency_key = _record_usage.idempotency_key;
-            if (v_original.metric, v_original.quantity) is distinct from (_record_usage.metric, _record_usage.quantity) then
-                raise exception using
-                    errcode = 'PT409',
-                    message = 'idempotency_conflict',
-                    detail = pg_catalog.format(
-                        'key %L was used for %s %s', _record_usage.idempotency_key, v_original.quantity, v_original.metric
-                    ),
-                    hint = 'Send a new idempotency key for a different usage.';
-            end if;
-            update public.usage_limits as ul
-            set
-                used = ul.used - _record_usage.quantity,
-                limit_state = case
-                    when ul.used - _record_usage.quantity >= ul.hard_limit then 'blocked'
-                    when ul.used - _record_usage.quantity >= ul.soft_limit then 'warning'
-                    else 'ok'
-                end
-            where ul.workspace_id = _record_usage.workspace_id
-                and ul.metric = _record_usage.metric
-                and ul.period_start = v_period
-            returning ul.used, ul.limit_state into v_used, v_limit_state;
-        elsif (v_used >= v_soft_limit and v_warning_alert_id is null)
-            or (v_used >= v_hard_limit and v_blocked_alert_id is null) then
-            perform private._raise_usage_alerts(_record_usage.workspace_id, _record_usage.metric, v_period);
+    if v_event_id is null then
+        -- A retry: give the quantity back (we still hold the row lock) and answer duplicate.
+        select e.metric, e.quantity
+        into v_original
+        from public.usage_events as e
+        where e.workspace_id = _record_usage.workspace_id
+            and e.idempotency_key = _record_usage.idempotency_key;
+        if (v_original.metric, v_original.quantity) is distinct from (_record_usage.metric, _record_usage.quantity) then
+            raise exception using
+                errcode = 'PT409',
+                message = 'idempotency_conflict',
+                detail = pg_catalog.format(
+                    'key %L was used for %s %s', _record_usage.idempotency_key, v_original.quantity, v_original.metric
+                ),
+                hint = 'Send a new idempotency key for a different usage.';
         end if;
-    elsif (v_original.metric, v_original.quantity) is distinct from (_record_usage.metric, _record_usage.quantity) then
-        raise exception using
-            errcode = 'PT409',
-            message = 'idempotency_conflict',
-            detail = pg_catalog.format(
-                'key %L was used for %s %s', _record_usage.idempotency_key, v_original.quantity, v_original.metric
-            ),
-            hint = 'Send a new idempotency key for a different usage.';
+        update public.usage_limits as ul
+        set
+            used = ul.used - _record_usage.quantity,
+            limit_state = case
+                when ul.used - _record_usage.quantity >= ul.hard_limit then 'blocked'
+                when ul.used - _record_usage.quantity >= ul.soft_limit then 'warning'
+                else 'ok'
+            end
+        where ul.workspace_id = _record_usage.workspace_id
+            and ul.metric = _record_usage.metric
+            and ul.period_start = v_period
+        returning ul.used, ul.limit_state into v_used, v_limit_state;
+    elsif (v_used >= v_soft_limit and v_warning_alert_id is null)
+        or (v_used >= v_hard_limit and v_blocked_alert_id is null) then
+        perform private._raise_usage_alerts(_record_usage.workspace_id, _record_usage.metric, v_period);
     end if;
 
     return pg_catalog.jsonb_build_object(
@@ -2621,6 +3040,368 @@ $$;
 -- Name: FUNCTION _record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text); Type: COMMENT; Schema: private; Owner: -
 
 COMMENT ON FUNCTION private._record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) IS 'Implementation of public.record_usage (definer: writes usage_events and usage_limits).';
+
+-- Name: _record_usage_batch(jsonb); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._record_usage_batch(events jsonb) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $_$
+#variable_conflict use_column
+declare
+    v_max constant integer := 1000;
+    v_now timestamptz := pg_catalog.now();
+    v_period date := private._usage_period();
+    v_period_from timestamptz := v_period::timestamp at time zone 'utc';
+    v_count integer;
+    v_bad record;
+    v_workspace_id uuid;
+    v_inserted text[];
+    v_row record;
+    v_result jsonb;
+begin
+    if _record_usage_batch.events is null or pg_catalog.jsonb_typeof(_record_usage_batch.events) <> 'array' then
+        raise exception using
+            errcode = '22023',
+            message = 'malformed_batch',
+            detail = pg_catalog.format(
+                'events is %s, not a JSON array', coalesce(pg_catalog.jsonb_typeof(_record_usage_batch.events), 'null')
+            ),
+            hint = 'Send events as a JSON array of {workspace_id, metric, quantity, ...} objects.';
+    end if;
+    v_count := pg_catalog.jsonb_array_length(_record_usage_batch.events);
+    if v_count > v_max then
+        raise exception using
+            errcode = '22023',
+            message = 'batch_too_large',
+            detail = pg_catalog.format('%s events; at most %s per batch', v_count, v_max),
+            hint = 'Split the events into batches of at most 1,000.';
+    end if;
+    if v_count = 0 then
+        return pg_catalog.jsonb_build_object('recorded', 0, 'duplicates', 0, 'results', '[]'::jsonb);
+    end if;
+
+    -- 1. Every event well-formed: the first that is not refuses the batch. Each
+    --    check is safe on any JSON value (CASE guards every cast).
+    select a.n - 1 as i, c.word, c.detail
+    into v_bad
+    from pg_catalog.jsonb_array_elements(_record_usage_batch.events) with ordinality as a (value, n)
+    cross join lateral (
+        select p.word, p.detail
+        from (
+            values
+            (
+                1,
+                pg_catalog.jsonb_typeof(a.value) <> 'object',
+                'malformed_event',
+                'is a JSON ' || pg_catalog.jsonb_typeof(a.value) || ', not an object'
+            ),
+            (
+                2,
+                case when pg_catalog.jsonb_typeof(a.value) = 'object' then exists (
+                    select from pg_catalog.jsonb_object_keys(a.value) as k (key)
+                    where k.key not in (
+                        'workspace_id', 'metric', 'quantity', 'idempotency_key', 'source', 'occurred_at'
+                    )
+                ) else false end,
+                'unknown_field',
+                'has fields other than workspace_id, metric, quantity, idempotency_key, source, occurred_at'
+            ),
+            (
+                3,
+                case
+                    when pg_catalog.jsonb_typeof(a.value -> 'workspace_id') = 'string'
+                        then (a.value ->> 'workspace_id')
+                        !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+                    else true
+                end,
+                'invalid_workspace_id',
+                'workspace_id ' || coalesce(a.value ->> 'workspace_id', 'missing') || ' is not a uuid'
+            ),
+            (
+                4,
+                case
+                    when pg_catalog.jsonb_typeof(a.value -> 'metric') = 'string' then not exists (
+                        select from public.usage_metrics as m where m.key = a.value ->> 'metric'
+                    )
+                    else true
+                end,
+                'unknown_metric',
+                'metric ' || coalesce(a.value ->> 'metric', 'missing') || ' is not in usage_metrics'
+            ),
+            (
+                5,
+                case
+                    when pg_catalog.jsonb_typeof(a.value -> 'quantity') = 'number'
+                        then (a.value ->> 'quantity')::numeric <= 0 or (a.value ->> 'quantity')::numeric > 1e12
+                    else true
+                end,
+                'invalid_quantity',
+                'quantity ' || coalesce(a.value ->> 'quantity', 'missing')
+                || ' is not a number greater than 0 and at most 1e12'
+            ),
+            (
+                6,
+                case
+                    when coalesce(pg_catalog.jsonb_typeof(a.value -> 'idempotency_key'), 'null') = 'null' then false
+                    when pg_catalog.jsonb_typeof(a.value -> 'idempotency_key') = 'string'
+                        then pg_catalog.length(a.value ->> 'idempotency_key') not between 1 and 200
+                    else true
+                end,
+                'invalid_idempotency_key',
+                'idempotency_key is not a string of 1 to 200 characters'
+            ),
+            (
+                7,
+                case
+                    when coalesce(pg_catalog.jsonb_typeof(a.value -> 'source'), 'null') = 'null' then false
+                    when pg_catalog.jsonb_typeof(a.value -> 'source') = 'string'
+                        then pg_catalog.length(a.value ->> 'source') > 200
+                    else true
+                end,
+                'invalid_source',
+                'source is not a string of at most 200 characters'
+            ),
+            (
+                8,
+                case
+                    when coalesce(pg_catalog.jsonb_typeof(a.value -> 'occurred_at'), 'null') = 'null' then false
+                    when pg_catalog.jsonb_typeof(a.value -> 'occurred_at') <> 'string' then true
+                    when (a.value ->> 'occurred_at')
+                        !~ '^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}(:?\d{2})?)$'
+                        then true
+                    else coalesce(
+                        private._try_timestamptz(a.value ->> 'occurred_at')
+                        not between v_period_from and v_now + interval '5 minutes',
+                        true
+                    )
+                end,
+                'invalid_occurred_at',
+                'occurred_at ' || coalesce(a.value ->> 'occurred_at', '')
+                || ' is not an ISO 8601 time with a zone, in the current period (from ' || v_period
+                || ' UTC) and at most 5 minutes ahead'
+            )
+        ) as p (ord, bad, word, detail)
+        where p.bad
+        order by p.ord
+        limit 1
+    ) as c
+    order by a.n
+    limit 1;
+    if v_bad.word is not null then
+        raise exception using
+            errcode = '22023',
+            message = v_bad.word,
+            detail = pg_catalog.format('events[%s]: %s', v_bad.i, v_bad.detail),
+            hint = 'Nothing in the batch was recorded; fix the event and send the batch again.';
+    end if;
+
+    -- 2. A key repeated in the batch must repeat the same usage.
+    select b.i, f.i as first_i, f.metric, f.quantity
+    into v_bad
+    from private._usage_batch_events(_record_usage_batch.events) as b
+    inner join private._usage_batch_events(_record_usage_batch.events) as f
+        on b.workspace_id = f.workspace_id and b.idempotency_key = f.idempotency_key and f.first
+    where not b.first and (b.metric, b.quantity) is distinct from (f.metric, f.quantity)
+    order by b.i
+    limit 1;
+    if v_bad.i is not null then
+        raise exception using
+            errcode = 'PT409',
+            message = 'idempotency_conflict',
+            detail = pg_catalog.format(
+                'events[%s]: its key was used by events[%s] for %s %s', v_bad.i, v_bad.first_i, v_bad.quantity,
+                v_bad.metric
+            ),
+            hint = 'Send a new idempotency key for a different usage. Nothing in the batch was recorded.';
+    end if;
+
+    -- 3. Every workspace exists.
+    select e.i, e.workspace_id
+    into v_bad
+    from private._usage_batch_events(_record_usage_batch.events) as e
+    where not exists (select from public.workspaces as w where w.id = e.workspace_id)
+    order by e.i
+    limit 1;
+    if v_bad.i is not null then
+        raise exception using
+            errcode = 'PT404',
+            message = 'workspace_not_found',
+            detail = pg_catalog.format('events[%s]: workspace %s', v_bad.i, v_bad.workspace_id),
+            hint = 'Nothing in the batch was recorded.';
+    end if;
+
+    -- 4. Open the period where it has no rows yet, as record_usage's slow path does
+    --    (workspace row lock, in id order), then check the plan meters each metric.
+    for v_workspace_id in
+        select distinct e.workspace_id
+        from private._usage_batch_events(_record_usage_batch.events) as e
+        where not exists (
+            select from public.usage_limits as ul
+            where ul.workspace_id = e.workspace_id and ul.metric = e.metric and ul.period_start = v_period
+        )
+        order by e.workspace_id
+    loop
+        perform 1 from public.workspaces as w where w.id = v_workspace_id for no key update;
+        perform private._ensure_usage_period(v_workspace_id, v_period);
+    end loop;
+    select e.i, e.metric
+    into v_bad
+    from private._usage_batch_events(_record_usage_batch.events) as e
+    where not exists (
+        select from public.usage_limits as ul
+        where ul.workspace_id = e.workspace_id and ul.metric = e.metric and ul.period_start = v_period
+    )
+    order by e.i
+    limit 1;
+    if v_bad.i is not null then
+        raise exception using
+            errcode = '22023',
+            message = 'unknown_metric',
+            detail = pg_catalog.format('events[%s]: plan in force has no limits for metric %L', v_bad.i, v_bad.metric),
+            hint = 'Nothing in the batch was recorded.';
+    end if;
+
+    -- 5. Lock the batch's period rows in (workspace, metric) order: from here the
+    --    totals are this transaction's until it commits.
+    perform 1
+    from public.usage_limits as ul
+    where ul.period_start = v_period
+        and (ul.workspace_id, ul.metric) in (
+            select e.workspace_id, e.metric from private._usage_batch_events(_record_usage_batch.events) as e
+        )
+    order by ul.workspace_id, ul.metric
+    for no key update;
+
+    -- 6. Insert the events (first occurrences of each key), in (workspace, key)
+    --    order; a key already in usage_events is skipped: a duplicate.
+    with inserted as (
+        insert into public.usage_events (
+            workspace_id, metric, quantity, period_start, tier_snapshot_id, source, idempotency_key, occurred_at
+        )
+        select
+            e.workspace_id, e.metric, e.quantity, v_period, ul.tier_snapshot_id, e.source, e.idempotency_key,
+            coalesce(e.occurred_at, v_now)
+        from private._usage_batch_events(_record_usage_batch.events) as e
+        inner join public.usage_limits as ul
+            on e.workspace_id = ul.workspace_id and e.metric = ul.metric and ul.period_start = v_period
+        where e.first
+        order by e.workspace_id, e.idempotency_key, e.i
+        on conflict (workspace_id, idempotency_key) where idempotency_key is not null do nothing
+        returning workspace_id, idempotency_key
+    )
+
+    select coalesce(pg_catalog.array_agg(i.workspace_id::text || ' ' || i.idempotency_key), '{}')
+    into v_inserted
+    from inserted as i
+    where i.idempotency_key is not null;
+
+    -- 7. A key already used for other usage refuses the batch (undoing step 6).
+    select e.i, u.metric, u.quantity
+    into v_bad
+    from private._usage_batch_events(_record_usage_batch.events) as e
+    inner join public.usage_events as u
+        on e.workspace_id = u.workspace_id and e.idempotency_key = u.idempotency_key
+    where e.first
+        and e.workspace_id::text || ' ' || e.idempotency_key <> all(v_inserted)
+        and (u.metric, u.quantity) is distinct from (e.metric, e.quantity)
+    order by e.i
+    limit 1;
+    if v_bad.i is not null then
+        raise exception using
+            errcode = 'PT409',
+            message = 'idempotency_conflict',
+            detail = pg_catalog.format(
+                'events[%s]: its key was used for %s %s', v_bad.i, v_bad.quantity, v_bad.metric
+            ),
+            hint = 'Send a new idempotency key for a different usage. Nothing in the batch was recorded.';
+    end if;
+
+    -- 8. Add the recorded quantities to their rows; raise the thresholds' alerts.
+    for v_row in
+        with recorded as (
+            select e.workspace_id, e.metric, sum(e.quantity) as total
+            from private._usage_batch_events(_record_usage_batch.events) as e
+            where e.first
+                and (e.idempotency_key is null or e.workspace_id::text || ' ' || e.idempotency_key = any(v_inserted))
+            group by e.workspace_id, e.metric
+        ),
+
+        updated as (
+            update public.usage_limits as ul
+            set
+                used = ul.used + r.total,
+                -- Same expression in every writer of usage_limits (see 20261122060000).
+                limit_state = case
+                    when ul.used + r.total >= ul.hard_limit then 'blocked'
+                    when ul.used + r.total >= ul.soft_limit then 'warning'
+                    else 'ok'
+                end,
+                updated_at = pg_catalog.now()
+            from recorded as r
+            where ul.workspace_id = r.workspace_id and ul.metric = r.metric and ul.period_start = v_period
+            returning ul.workspace_id, ul.metric, ul.used, ul.soft_limit, ul.hard_limit, ul.warning_alert_id,
+            ul.blocked_alert_id
+        )
+
+        select u.workspace_id, u.metric
+        from updated as u
+        where (u.used >= u.soft_limit and u.warning_alert_id is null)
+            or (u.used >= u.hard_limit and u.blocked_alert_id is null)
+        order by u.workspace_id, u.metric
+    loop
+        perform private._raise_usage_alerts(v_row.workspace_id, v_row.metric, v_period);
+    end loop;
+
+    -- 9. The answer, in input order: each event's total right after it.
+    select pg_catalog.jsonb_build_object(
+        'recorded', pg_catalog.count(*) filter (where s.recorded),
+        'duplicates', pg_catalog.count(*) filter (where not s.recorded),
+        'results', pg_catalog.jsonb_agg(
+            pg_catalog.jsonb_build_object(
+                'idempotency_key', s.idempotency_key,
+                'limit_state', case
+                    when s.running >= s.hard_limit then 'blocked'
+                    when s.running >= s.soft_limit then 'warning'
+                    else 'ok'
+                end,
+                'duplicate', not s.recorded,
+                'used', s.running
+            )
+            order by s.i
+        )
+    )
+    into v_result
+    from (
+        select
+            r.i,
+            r.idempotency_key,
+            r.recorded,
+            ul.soft_limit,
+            ul.hard_limit,
+            -- The row's total before the batch, plus what the batch recorded up to here.
+            ul.used - sum(case when r.recorded then r.quantity else 0 end) over (partition by r.workspace_id, r.metric)
+            + sum(case when r.recorded then r.quantity else 0 end) over (
+                partition by r.workspace_id, r.metric order by r.i
+            ) as running
+        from (
+            select
+                e.*,
+                e.first and (
+                    e.idempotency_key is null or e.workspace_id::text || ' ' || e.idempotency_key = any(v_inserted)
+                ) as recorded
+            from private._usage_batch_events(_record_usage_batch.events) as e
+        ) as r
+        inner join public.usage_limits as ul
+            on r.workspace_id = ul.workspace_id and r.metric = ul.metric and ul.period_start = v_period
+    ) as s;
+    return v_result;
+end
+$_$;
+
+-- Name: FUNCTION _record_usage_batch(events jsonb); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._record_usage_batch(events jsonb) IS 'Implementation of public.record_usage_batch (definer: writes usage_events and usage_limits for up to 1,000 events).';
 
 -- Name: _replay_locked_webhook(bigint, text); Type: FUNCTION; Schema: private; Owner: -
 
@@ -2919,6 +3700,7 @@ declare
     v_duplicate integer := 0;
     v_summary jsonb;
     v_run bigint;
+    v_dead_ids bigint[] := '{}';
 begin
     if not private._webhooks_backend_caller() then
         raise exception using
@@ -2945,16 +3727,22 @@ begin
         v_retried := v_retried + 1;
         v_result := private._run_webhook(
             v_row.id, v_row.provider, v_row.event_type, v_row.payload, v_row.status,
-            v_row.signature_valid is not true, v_row.headers, v_row.raw_body, v_row.url
+            v_row.signature_valid is not true, v_row.headers, v_row.raw_body, v_row.url,
+            alert_dead_letter => false
         );
         case v_result ->> 'status'
             when 'processed', 'unknown_phone' then v_succeeded := v_succeeded + 1;
-            when 'dead_letter' then v_dead := v_dead + 1;
+            when 'dead_letter' then
+                v_dead := v_dead + 1;
+                v_dead_ids := v_dead_ids || v_row.id;
             when 'rejected' then v_rejected := v_rejected + 1;
             when 'duplicate' then v_duplicate := v_duplicate + 1;
             else v_failed := v_failed + 1;
         end case;
     end loop;
+    if v_dead > 0 then
+        perform private._alert_dead_letters(v_dead_ids);
+    end if;
 
     v_summary := pg_catalog.jsonb_build_object(
         'retried', v_retried,
@@ -3066,8 +3854,13 @@ declare
     v_state text;
     v_message text;
     v_alert bigint;
-    v_dedupe text;
     v_status text;
+    v_bad_days date[];
+    v_covered date[] := '{}';
+    v_new_days date[];
+    v_open record;
+    v_open_days date[];
+    v_left date[];
     v_result jsonb;
 begin
     if v_start is null or v_end is null then
@@ -3247,14 +4040,72 @@ begin
         end;
     end loop;
 
-    if v_mismatched + v_missing_internal + v_missing_provider > 0 then
-        v_dedupe := pg_catalog.format('reconciliation_mismatch:%s:%s', v_start, v_end);
+    -- The days of this run with something not matched.
+    select coalesce(pg_catalog.array_agg(distinct i.usage_date order by i.usage_date), '{}')
+    into v_bad_days
+    from public.reconciliation_items as i
+    where i.run_id = v_run;
+
+    -- Open alerts: keep the days still not clean (clean ones only when every step
+    -- ran, so a failed metric never passes for clean), resolve those left empty.
+    -- Runs never overlap (the job lock), so nobody else edits them meanwhile.
+    for v_open in
+        select a.id, a.details
+        from public.alerts as a
+        where a.type = 'reconciliation_mismatch' and a.resolved_at is null
+        order by a.id
+    loop
+        -- An alert without open_days covers its whole period.
+        if v_open.details ? 'open_days' then
+            v_open_days := array(
+                select pg_catalog.jsonb_array_elements_text(v_open.details -> 'open_days')::date
+            );
+        else
+            v_open_days := array(
+                select d::date
+                from pg_catalog.generate_series(
+                    (v_open.details ->> 'period_start')::date,
+                    (v_open.details ->> 'period_end')::date - 1,
+                    interval '1 day'
+                ) as d
+            );
+        end if;
+        if pg_catalog.jsonb_array_length(v_errors) = 0 then
+            v_left := array(
+                select d from pg_catalog.unnest(v_open_days) as d
+                where d < v_start or d >= v_end or d = any(v_bad_days)
+                order by d
+            );
+        else
+            v_left := v_open_days;
+        end if;
+        if pg_catalog.cardinality(v_left) = 0 then
+            update public.alerts as a
+            set resolved_at = pg_catalog.now(),
+                resolution = pg_catalog.format('auto: clean re-run (reconciliation run %s)', v_run),
+                details = a.details || pg_catalog.jsonb_build_object('open_days', '[]'::jsonb)
+            where a.id = v_open.id;
+        elsif v_left is distinct from v_open_days then
+            update public.alerts as a
+            set details = a.details || pg_catalog.jsonb_build_object('open_days', pg_catalog.to_jsonb(v_left))
+            where a.id = v_open.id;
+        end if;
+        v_covered := v_covered || v_left;
+        if v_alert is null and v_left && v_bad_days then
+            v_alert := v_open.id;
+        end if;
+    end loop;
+
+    v_new_days := array(select d from pg_catalog.unnest(v_bad_days) as d where d <> all(v_covered) order by d);
+    if pg_catalog.cardinality(v_new_days) > 0 then
         v_alert := private.raise_alert(
             'reconciliation_mismatch',
-            v_dedupe,
+            pg_catalog.format('reconciliation_mismatch:run:%s', v_run),
             pg_catalog.format(
-                'reconciliation %s to %s (run %s): %s mismatched, %s missing internally, %s missing at the provider',
-                v_start, v_end, v_run, v_mismatched, v_missing_internal, v_missing_provider
+                'reconciliation %s to %s (run %s): %s mismatched, %s missing internally, %s missing at the provider; '
+                || 'days %s',
+                v_start, v_end, v_run, v_mismatched, v_missing_internal, v_missing_provider,
+                pg_catalog.array_to_string(v_new_days, ', ')
             ),
             null,
             'warning',
@@ -3265,15 +4116,11 @@ begin
                 'period_end', v_end,
                 'mismatched', v_mismatched,
                 'missing_internal', v_missing_internal,
-                'missing_provider', v_missing_provider
+                'missing_provider', v_missing_provider,
+                'days', pg_catalog.to_jsonb(v_new_days),
+                'open_days', pg_catalog.to_jsonb(v_new_days)
             )
         );
-        if v_alert is null then
-            -- Already open for this period (an earlier run): point at that one.
-            select a.id into v_alert
-            from public.alerts as a
-            where a.dedupe_key = v_dedupe and a.acknowledged_at is null;
-        end if;
     end if;
 
     v_result := pg_catalog.jsonb_build_object(
@@ -3369,7 +4216,7 @@ begin
                     when 'acknowledged_alerts' then
                         delete from public.alerts as a
                         where a.id = any(array(
-                            select d.id from public.alerts as d where d.acknowledged_at < v_cutoff limit v_batch
+                            select d.id from public.alerts as d where d.resolved_at < v_cutoff limit v_batch
                         ));
                     when 'job_runs' then
                         delete from public.job_runs as j
@@ -3379,6 +4226,8 @@ begin
                             limit v_batch
                         ));
                     when 'rate_limit_counters' then
+                        -- The limiter's refusal counts (monitoring) expire with its windows.
+                        delete from private.rate_limit_refusals as r where r.minute < v_cutoff;
                         delete from private.rate_limit_counters as c
                         where c.ctid = any(array(
                             select d.ctid from private.rate_limit_counters as d where d.window_start < v_cutoff limit v_batch
@@ -3437,9 +4286,9 @@ $$;
 
 COMMENT ON FUNCTION private._run_retention_cleanup(max_seconds numeric) IS 'Implementation of public.run_retention_cleanup (definer: deletes expired rows per retention_policies).';
 
--- Name: _run_webhook(bigint, text, text, jsonb, text, boolean, jsonb, text, text, boolean); Type: FUNCTION; Schema: private; Owner: -
+-- Name: _run_webhook(bigint, text, text, jsonb, text, boolean, jsonb, text, text, boolean, boolean); Type: FUNCTION; Schema: private; Owner: -
 
-CREATE FUNCTION private._run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean DEFAULT false, headers jsonb DEFAULT '{}'::jsonb, raw_body text DEFAULT NULL::text, url text DEFAULT NULL::text, stored_as_processed boolean DEFAULT false) RETURNS jsonb
+CREATE FUNCTION private._run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean DEFAULT false, headers jsonb DEFAULT '{}'::jsonb, raw_body text DEFAULT NULL::text, url text DEFAULT NULL::text, stored_as_processed boolean DEFAULT false, alert_dead_letter boolean DEFAULT true) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
@@ -3453,6 +4302,7 @@ declare
     v_reason text;
     v_holder bigint;
     v_holder_status text;
+    v_permanent boolean;
     -- 0 when the row already counts this attempt (stored_as_processed).
     v_increment constant integer := case when _run_webhook.stored_as_processed then 0 else 1 end;
 begin
@@ -3537,15 +4387,17 @@ begin
         return v_result;
     end if;
 
+    v_permanent := v_state like '22%';
     update public.webhook_queue as q
     set status = case
-            when q.attempts + v_increment >= q.max_attempts or q.status = 'dead_letter' then 'dead_letter'
+            when v_permanent or q.attempts + v_increment >= q.max_attempts or q.status = 'dead_letter'
+                then 'dead_letter'
             else 'failed'
         end,
         attempts = q.attempts + v_increment,
         last_error = v_error,
         next_attempt_at = case
-            when q.attempts + v_increment < q.max_attempts and q.status <> 'dead_letter'
+            when not v_permanent and q.attempts + v_increment < q.max_attempts and q.status <> 'dead_letter'
                 then pg_catalog.now()
                 + least(interval '1 minute' * pg_catalog.power(2, q.attempts + v_increment - 1), interval '1 hour')
         end,
@@ -3553,32 +4405,19 @@ begin
     where q.id = _run_webhook.webhook_id
     returning q.status, q.attempts into v_status, v_attempts;
 
-    if v_status = 'dead_letter' and _run_webhook.previous_status is distinct from 'dead_letter' then
-        perform private.raise_alert(
-            'webhook_failure',
-            'webhook_failure:' || _run_webhook.webhook_id,
-            pg_catalog.format(
-                '%s webhook %s dead-lettered after %s attempts', _run_webhook.provider, _run_webhook.webhook_id,
-                v_attempts
-            ),
-            null,
-            'critical',
-            pg_catalog.jsonb_build_object(
-                'webhook_id', _run_webhook.webhook_id,
-                'provider', _run_webhook.provider,
-                'event_type', _run_webhook.event_type,
-                'attempts', v_attempts,
-                'last_error', v_error
-            )
-        );
+    if v_status = 'dead_letter' and _run_webhook.previous_status is distinct from 'dead_letter'
+        and _run_webhook.alert_dead_letter then
+        perform private._alert_dead_letters(array[_run_webhook.webhook_id]);
     end if;
-    return pg_catalog.jsonb_build_object('status', v_status, 'error', v_error, 'attempts', v_attempts);
+    return pg_catalog.jsonb_build_object(
+        'status', v_status, 'error', v_error, 'attempts', v_attempts, 'permanent', v_permanent
+    );
 end
 $$;
 
--- Name: FUNCTION _run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean, headers jsonb, raw_body text, url text, stored_as_processed boolean); Type: COMMENT; Schema: private; Owner: -
+-- Name: FUNCTION _run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean, headers jsonb, raw_body text, url text, stored_as_processed boolean, alert_dead_letter boolean); Type: COMMENT; Schema: private; Owner: -
 
-COMMENT ON FUNCTION private._run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean, headers jsonb, raw_body text, url text, stored_as_processed boolean) IS 'Process a stored delivery in a sub-transaction and record the outcome (processed, duplicate of a verified holder, failed with backoff, dead_letter).';
+COMMENT ON FUNCTION private._run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean, headers jsonb, raw_body text, url text, stored_as_processed boolean, alert_dead_letter boolean) IS 'Process a stored delivery in a sub-transaction and record the outcome (processed, duplicate of a verified holder, failed with backoff, dead_letter after the last attempt or at once for a class 22 error).';
 
 -- Name: _set_workspace_status(uuid, text, text); Type: FUNCTION; Schema: private; Owner: -
 
@@ -3772,6 +4611,23 @@ $$;
 
 COMMENT ON FUNCTION private._take_tier_snapshot(workspace_id uuid, plan_key text, period_start date, reason text, note text) IS 'Freeze a plan''s limits, prices and rate limits for a workspace and period (new tier_snapshots row).';
 
+-- Name: _try_timestamptz(text); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._try_timestamptz(value text) RETURNS timestamp with time zone
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+begin
+    return _try_timestamptz.value::timestamptz;
+exception when others then
+    return null;
+end
+$$;
+
+-- Name: FUNCTION _try_timestamptz(value text); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._try_timestamptz(value text) IS 'The text as a timestamptz, or null when it cannot be read as one.';
+
 -- Name: _twilio_signature(text, text, jsonb, text); Type: FUNCTION; Schema: private; Owner: -
 
 CREATE FUNCTION private._twilio_signature(auth_token text, url text, params jsonb, algorithm text DEFAULT 'sha1'::text) RETURNS text
@@ -3818,6 +4674,35 @@ $$;
 -- Name: FUNCTION _twilio_signature(auth_token text, url text, params jsonb, algorithm text); Type: COMMENT; Schema: private; Owner: -
 
 COMMENT ON FUNCTION private._twilio_signature(auth_token text, url text, params jsonb, algorithm text) IS 'Twilio request signature (base64 HMAC over the URL and the sorted form parameters).';
+
+-- Name: _usage_batch_events(jsonb); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._usage_batch_events(events jsonb) RETURNS TABLE(i integer, workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text, occurred_at timestamp with time zone, first boolean)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+    select
+        e.n::integer - 1,
+        e.workspace_id,
+        e.metric,
+        e.quantity,
+        e.idempotency_key,
+        e.source,
+        e.occurred_at,
+        e.idempotency_key is null
+        or pg_catalog.row_number() over (partition by e.workspace_id, e.idempotency_key order by e.n) = 1
+    from rows from (
+        pg_catalog.jsonb_to_recordset(_usage_batch_events.events) as (
+            workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text,
+            occurred_at timestamptz
+        )
+    ) with ordinality as e (workspace_id, metric, quantity, idempotency_key, source, occurred_at, n)
+    order by e.n
+$$;
+
+-- Name: FUNCTION _usage_batch_events(events jsonb); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._usage_batch_events(events jsonb) IS 'A validated record_usage_batch as typed rows in input order (first: not a repeat of an earlier key).';
 
 -- Name: _usage_period(); Type: FUNCTION; Schema: private; Owner: -
 
@@ -4105,6 +4990,33 @@ $$;
 
 COMMENT ON FUNCTION private._verify_webhook_signature(provider text, payload jsonb, headers jsonb, raw_body text, url text) IS 'Null when the delivery''s signature is valid for its provider, else the reason; raises when it cannot check.';
 
+-- Name: _webhook_error_key(text); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._webhook_error_key(last_error text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO ''
+    AS $$
+    -- The SQLSTATE (the first five characters) is kept as it is.
+    select pg_catalog.left(
+        case
+            when _webhook_error_key.last_error ~ '^[0-9A-Z]{5}: ' then
+                pg_catalog.left(_webhook_error_key.last_error, 7)
+                || pg_catalog.regexp_replace(
+                    pg_catalog.substr(_webhook_error_key.last_error, 8),
+                    '"[^"]*"|''[^'']*''|[0-9]+(\.[0-9]+)?', '?', 'g'
+                )
+            else pg_catalog.regexp_replace(
+                coalesce(_webhook_error_key.last_error, 'unknown'), '"[^"]*"|''[^'']*''|[0-9]+(\.[0-9]+)?', '?', 'g'
+            )
+        end,
+        200
+    )
+$$;
+
+-- Name: FUNCTION _webhook_error_key(last_error text); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._webhook_error_key(last_error text) IS 'A failed delivery''s error with its values replaced by ?, so deliveries failing the same way share one key.';
+
 -- Name: _webhook_key_holder(text, text); Type: FUNCTION; Schema: private; Owner: -
 
 CREATE FUNCTION private._webhook_key_holder(provider text, idempotency_key text, OUT id bigint, OUT status text) RETURNS record
@@ -4187,14 +5099,12 @@ begin
         idempotency_key => _webhooks_record_usage.idempotency_key,
         source => _webhooks_record_usage.source
     );
-exception when sqlstate 'PT402' then
-    return pg_catalog.jsonb_build_object('limit_state', 'blocked', 'refused', true);
 end
 $$;
 
 -- Name: FUNCTION _webhooks_record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text); Type: COMMENT; Schema: private; Owner: -
 
-COMMENT ON FUNCTION private._webhooks_record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) IS 'record_usage for an ingested event (idempotency key = the event); a hard-limit refusal keeps the event.';
+COMMENT ON FUNCTION private._webhooks_record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) IS 'record_usage for an ingested event (idempotency key = what was billed); usage over the hard limit is recorded too.';
 
 -- Name: _weekly_insight_change(numeric, numeric); Type: FUNCTION; Schema: private; Owner: -
 
@@ -4385,6 +5295,22 @@ $$;
 
 COMMENT ON FUNCTION private.audit(action text, target_table text, target_id text, workspace_id uuid, before jsonb, after jsonb, reason text) IS 'Append an audit_logs row for a security-relevant change; returns its id.';
 
+-- Name: clear_alert(text, text); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private.clear_alert(dedupe_key text, resolution text) RETURNS bigint
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    update public.alerts as a
+    set resolved_at = pg_catalog.now(), resolved_by = null, resolution = clear_alert.resolution
+    where a.dedupe_key = clear_alert.dedupe_key and a.resolved_at is null
+    returning a.id
+$$;
+
+-- Name: FUNCTION clear_alert(dedupe_key text, resolution text); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private.clear_alert(dedupe_key text, resolution text) IS 'Resolve the open alert of a condition that has cleared (resolution says why); null when none is open.';
+
 -- Name: generate_all_billing_line_items(date); Type: FUNCTION; Schema: private; Owner: -
 
 CREATE FUNCTION private.generate_all_billing_line_items(period_start date) RETURNS jsonb
@@ -4574,6 +5500,7 @@ declare
     v_snapshot public.tier_snapshots%rowtype;
     v_snapshot_id bigint;
     v_metric text;
+    v_cleared bigint[];
 begin
     -- The workspace row lock serialises this with a first usage of the period
     -- (private._ensure_usage_period runs under the same lock).
@@ -4601,6 +5528,20 @@ begin
     order by ul.metric
     for no key update;
 
+    -- The alerts of thresholds the new limits put the usage back under.
+    select coalesce(pg_catalog.array_agg(c.alert_id), '{}')
+    into v_cleared
+    from public.usage_limits as ul
+    inner join pg_catalog.jsonb_each(v_snapshot.limits) as l on ul.metric = l.key
+    cross join lateral (
+        values
+        (case when ul.used < (l.value ->> 'soft_limit')::numeric then ul.warning_alert_id end),
+        (case when ul.used < (l.value ->> 'hard_limit')::numeric then ul.blocked_alert_id end)
+    ) as c (alert_id)
+    where ul.workspace_id = on_plan_change.workspace_id
+        and ul.period_start = v_period
+        and c.alert_id is not null;
+
     update public.usage_limits as ul
     set
         plan_key = v_snapshot.plan_key,
@@ -4621,6 +5562,13 @@ begin
     where ul.workspace_id = on_plan_change.workspace_id
         and ul.period_start = v_period
         and ul.metric = l.key;
+
+    update public.alerts as a
+    set resolved_at = pg_catalog.now(),
+        resolution = pg_catalog.format(
+            'auto: plan changed to %s (%s); usage is under the new limit', v_snapshot.plan_key, on_plan_change.reason
+        )
+    where a.id = any(v_cleared) and a.resolved_at is null;
 
     perform private._ensure_usage_period(on_plan_change.workspace_id, v_period);
 
@@ -4653,6 +5601,55 @@ $$;
 -- Name: FUNCTION on_plan_change(workspace_id uuid, new_plan_key text, reason text); Type: COMMENT; Schema: private; Owner: -
 
 COMMENT ON FUNCTION private.on_plan_change(workspace_id uuid, new_plan_key text, reason text) IS 'Snapshot the new plan''s terms and move the current period''s usage_limits to them (does not set plan_key).';
+
+-- Name: open_usage_periods(); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private.open_usage_periods() RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_period date := private._usage_period();
+    v_run bigint;
+    v_workspace_id uuid;
+    v_opened integer := 0;
+    v_errors jsonb := '[]';
+    v_state text;
+    v_message text;
+    v_result jsonb;
+    v_status text;
+begin
+    v_run := private._job_run_start('usage_periods', pg_catalog.jsonb_build_object('period_start', v_period));
+    for v_workspace_id in
+        select w.id
+        from public.workspaces as w
+        where not exists (
+            select from public.tier_snapshots as ts where ts.workspace_id = w.id and ts.period_start = v_period
+        )
+        order by w.id
+    loop
+        begin
+            -- The lock a first usage of the period takes too: one of them opens it.
+            perform 1 from public.workspaces as w where w.id = v_workspace_id for no key update;
+            perform private._ensure_usage_period(v_workspace_id, v_period);
+            v_opened := v_opened + 1;
+        exception when others then
+            get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
+            v_errors := v_errors || private._job_step_error(v_workspace_id::text, v_state, v_message);
+        end;
+    end loop;
+
+    v_result := pg_catalog.jsonb_build_object(
+        'job_run_id', v_run, 'period_start', v_period, 'opened', v_opened, 'errors', v_errors
+    );
+    v_status := private._job_run_finish(v_run, v_result, v_errors, v_opened);
+    return v_result || pg_catalog.jsonb_build_object('status', v_status);
+end
+$$;
+
+-- Name: FUNCTION open_usage_periods(); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private.open_usage_periods() IS 'Nightly: take the period-start tier snapshot and create the usage_limits rows of every workspace lacking them.';
 
 -- Name: process_paymob_callback(jsonb, bigint); Type: FUNCTION; Schema: private; Owner: -
 
@@ -4906,13 +5903,123 @@ CREATE FUNCTION private.raise_alert(type text, dedupe_key text, message text, wo
         raise_alert.message,
         coalesce(raise_alert.details, '{}')
     )
-    on conflict (dedupe_key) where acknowledged_at is null do nothing
+    on conflict (dedupe_key) where resolved_at is null do nothing
     returning id
 $$;
 
 -- Name: FUNCTION raise_alert(type text, dedupe_key text, message text, workspace_id uuid, severity text, details jsonb); Type: COMMENT; Schema: private; Owner: -
 
 COMMENT ON FUNCTION private.raise_alert(type text, dedupe_key text, message text, workspace_id uuid, severity text, details jsonb) IS 'Open one alert per dedupe_key (returns null when an open alert already exists).';
+
+-- Name: resolve_cleared_alerts(); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private.resolve_cleared_alerts() RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_period date := private._usage_period();
+    v_by_type jsonb := '{}';
+    v_rows integer;
+    v_total integer := 0;
+    v_run bigint;
+    v_result jsonb;
+begin
+    update public.alerts as a
+    set resolved_at = pg_catalog.now(),
+        resolution = pg_catalog.format('auto: billing period %s ended', a.details ->> 'period_start')
+    where a.type in ('usage_warning', 'usage_blocked')
+        and a.resolved_at is null
+        and (a.details ->> 'period_start')::date < v_period;
+    get diagnostics v_rows = row_count;
+    v_by_type := v_by_type || pg_catalog.jsonb_build_object('usage', v_rows);
+    v_total := v_total + v_rows;
+
+    update public.alerts as a
+    set resolved_at = pg_catalog.now(),
+        resolution = 'auto: no dead letters of this provider and error are left (replayed or expired)'
+    where a.type = 'webhook_failure'
+        and a.resolved_at is null
+        and not exists (
+            select
+            from public.webhook_queue as q
+            where q.status = 'dead_letter'
+                and (
+                    (
+                        a.details ? 'error'
+                        and q.provider = a.details ->> 'provider'
+                        and private._webhook_error_key(q.last_error) = a.details ->> 'error'
+                    )
+                    or (not a.details ? 'error' and q.id = (a.details ->> 'webhook_id')::bigint)
+                )
+        );
+    get diagnostics v_rows = row_count;
+    v_by_type := v_by_type || pg_catalog.jsonb_build_object('webhook_failure', v_rows);
+    v_total := v_total + v_rows;
+
+    update public.alerts as a
+    set resolved_at = pg_catalog.now(),
+        resolution = 'auto: fewer than 10 failed API key authentications in the last 5 minutes'
+    where a.type = 'api_auth_failures'
+        and a.resolved_at is null
+        and (
+            select pg_catalog.count(*)
+            from public.external_api_audit_logs as l
+            where l.occurred_at > pg_catalog.now() - interval '5 minutes'
+        ) < 10;
+    get diagnostics v_rows = row_count;
+    v_by_type := v_by_type || pg_catalog.jsonb_build_object('api_auth_failures', v_rows);
+    v_total := v_total + v_rows;
+
+    update public.alerts as a
+    set resolved_at = pg_catalog.now(),
+        resolution = 'auto: no signature failures from this provider in the last 15 minutes'
+    where a.type = 'signature_failure'
+        and a.resolved_at is null
+        and a.created_at <= pg_catalog.now() - interval '15 minutes'
+        and not exists (
+            select
+            from public.webhook_queue as q
+            where q.status = 'rejected'
+                and q.received_at > pg_catalog.now() - interval '15 minutes'
+                and q.signature_valid = false
+                and q.provider = a.details ->> 'provider'
+        );
+    get diagnostics v_rows = row_count;
+    v_by_type := v_by_type || pg_catalog.jsonb_build_object('signature_failure', v_rows);
+    v_total := v_total + v_rows;
+
+    update public.alerts as a
+    set resolved_at = pg_catalog.now(),
+        resolution = pg_catalog.format('auto: retention run %s left nothing for later', r.id)
+    from (
+        select j.id, j.result
+        from public.job_runs as j
+        where j.job_name = 'retention_cleanup' and j.status <> 'running'
+        order by j.started_at desc
+        limit 1
+    ) as r
+    where a.type = 'retention_backlog'
+        and a.resolved_at is null
+        and coalesce(pg_catalog.jsonb_array_length(r.result -> 'more'), 0) = 0
+        and r.id > coalesce((a.details ->> 'job_run_id')::bigint, 0);
+    get diagnostics v_rows = row_count;
+    v_by_type := v_by_type || pg_catalog.jsonb_build_object('retention_backlog', v_rows);
+    v_total := v_total + v_rows;
+
+    v_result := pg_catalog.jsonb_build_object('resolved', v_total, 'by_type', v_by_type);
+    if v_total > 0 then
+        v_run := private._job_run_start('alerts_auto_resolve', exclusive => false);
+        perform private._job_run_finish(v_run, v_result);
+        v_result := v_result || pg_catalog.jsonb_build_object('job_run_id', v_run);
+    end if;
+    return v_result;
+end
+$$;
+
+-- Name: FUNCTION resolve_cleared_alerts(); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private.resolve_cleared_alerts() IS 'Resolve open alerts whose condition has cleared (past usage periods, dead letters gone, auth-failure and signature-failure spikes over, retention caught up); pg_cron runs it every minute.';
 
 -- Name: schedule_job(text, text, text); Type: FUNCTION; Schema: private; Owner: -
 
@@ -5483,6 +6590,21 @@ $_$;
 
 COMMENT ON FUNCTION private.verify_paymob_hmac(payload jsonb, hmac text) IS 'Paymob transaction callback HMAC-SHA512 check (documented field order, Vault secret, constant-time compare).';
 
+-- Name: acknowledge_alert(bigint, text); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.acknowledge_alert(alert_id bigint, note text DEFAULT NULL::text) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+    return private._alert_change(acknowledge_alert.alert_id, acknowledge_alert.note, false);
+end
+$$;
+
+-- Name: FUNCTION acknowledge_alert(alert_id bigint, note text); Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON FUNCTION public.acknowledge_alert(alert_id bigint, note text) IS 'Acknowledge an alert (platform admins; audited): it stays open until resolved. Returns the alert.';
+
 -- Name: authenticate_api_key(text); Type: FUNCTION; Schema: public; Owner: -
 
 CREATE FUNCTION public.authenticate_api_key(api_key text) RETURNS jsonb
@@ -5547,6 +6669,21 @@ $_$;
 -- Name: FUNCTION authenticate_api_key(api_key text); Type: COMMENT; Schema: public; Owner: -
 
 COMMENT ON FUNCTION public.authenticate_api_key(api_key text) IS 'Resolve an API key (service_role): {workspace_id, key_id, scopes, plan_key}, or PT401 invalid_api_key (recorded).';
+
+-- Name: authorize_usage(uuid, text, numeric); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.authorize_usage(workspace_id uuid, metric text, quantity numeric DEFAULT NULL::numeric) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+begin
+    return private._authorize_usage(authorize_usage.workspace_id, authorize_usage.metric, authorize_usage.quantity);
+end
+$$;
+
+-- Name: FUNCTION authorize_usage(workspace_id uuid, metric text, quantity numeric); Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON FUNCTION public.authorize_usage(workspace_id uuid, metric text, quantity numeric) IS 'Before starting work: {allowed, limit_state, used, soft_limit, hard_limit, remaining}, or PT402 usage_limit_exceeded once the hard limit is reached (or quantity would pass it). Writes nothing.';
 
 -- Name: check_rate_limit(uuid, text); Type: FUNCTION; Schema: public; Owner: -
 
@@ -5807,7 +6944,7 @@ $$;
 
 -- Name: FUNCTION deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text); Type: COMMENT; Schema: public; Owner: -
 
-COMMENT ON FUNCTION public.deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) IS 'Deduct credits atomically and idempotently: {balance, deducted, transaction_id, duplicate}; PT402 when short.';
+COMMENT ON FUNCTION public.deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) IS 'Deduct credits atomically and idempotently: {balance, deducted, transaction_id, duplicate}; PT402 when short (through PostgREST: HTTP 402 with the error body, and one credits_exhausted alert while open).';
 
 -- Name: enforce_rate_limit(uuid, text); Type: FUNCTION; Schema: public; Owner: -
 
@@ -5946,6 +7083,21 @@ $$;
 
 COMMENT ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text) IS 'Store, verify, deduplicate and process one webhook delivery (service_role). See CONTRACT.md.';
 
+-- Name: monitoring_signals(); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.monitoring_signals() RETURNS TABLE(signal text, scope text, last_5m bigint, last_1h bigint, last_24h bigint)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+begin
+    return query select s.signal, s.scope, s.last_5m, s.last_1h, s.last_24h from private._monitoring_signals() as s;
+end
+$$;
+
+-- Name: FUNCTION monitoring_signals(); Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON FUNCTION public.monitoring_signals() IS 'The review''s monitoring signals as counts over 5 minutes, 1 hour and 24 hours (backlogs: their size now), one row per signal and provider; platform staff only (42501 otherwise).';
+
 -- Name: record_usage(uuid, text, numeric, text, text); Type: FUNCTION; Schema: public; Owner: -
 
 CREATE FUNCTION public.record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text DEFAULT NULL::text, source text DEFAULT NULL::text) RETURNS jsonb
@@ -5965,7 +7117,22 @@ $$;
 
 -- Name: FUNCTION record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text); Type: COMMENT; Schema: public; Owner: -
 
-COMMENT ON FUNCTION public.record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) IS 'Meter usage: {limit_state, used, soft_limit, hard_limit, duplicate}. PT402 once the hard limit is reached.';
+COMMENT ON FUNCTION public.record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) IS 'Record usage that happened: {limit_state, used, soft_limit, hard_limit, duplicate}; recorded past the hard limit too (limit_state blocked). Ask authorize_usage before starting new work.';
+
+-- Name: record_usage_batch(jsonb); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.record_usage_batch(events jsonb) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+    return private._record_usage_batch(record_usage_batch.events);
+end
+$$;
+
+-- Name: FUNCTION record_usage_batch(events jsonb); Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON FUNCTION public.record_usage_batch(events jsonb) IS 'Record up to 1,000 usages that happened in one call: {recorded, duplicates, results: [{idempotency_key, limit_state, duplicate, used}]} in input order; a malformed event refuses the batch (22023, its index).';
 
 -- Name: replay_webhook(bigint, text); Type: FUNCTION; Schema: public; Owner: -
 
@@ -5999,6 +7166,21 @@ $$;
 -- Name: FUNCTION replay_webhooks(reason text, status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer); Type: COMMENT; Schema: public; Owner: -
 
 COMMENT ON FUNCTION public.replay_webhooks(reason text, status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) IS 'Bulk replay of webhook deliveries by status, provider and time range (platform admins, service_role); audited.';
+
+-- Name: resolve_alert(bigint, text); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.resolve_alert(alert_id bigint, note text DEFAULT NULL::text) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+    return private._alert_change(resolve_alert.alert_id, resolve_alert.note, true);
+end
+$$;
+
+-- Name: FUNCTION resolve_alert(alert_id bigint, note text); Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON FUNCTION public.resolve_alert(alert_id bigint, note text) IS 'Resolve an alert by hand (platform admins; audited), keeping it as history. Returns the alert.';
 
 -- Name: retry_failed_webhooks(integer); Type: FUNCTION; Schema: public; Owner: -
 
@@ -6054,7 +7236,7 @@ $$;
 
 -- Name: FUNCTION run_retention_cleanup(); Type: COMMENT; Schema: public; Owner: -
 
-COMMENT ON FUNCTION public.run_retention_cleanup() IS 'Delete expired webhook deliveries, unknown numbers, acknowledged alerts, old job runs and rate-limit windows (retention_policies); logged in job_runs. service_role; pg_cron runs it daily.';
+COMMENT ON FUNCTION public.run_retention_cleanup() IS 'Delete expired webhook deliveries, unknown numbers, resolved alerts, old job runs and rate-limit windows (retention_policies); logged in job_runs. service_role; pg_cron runs it daily.';
 
 -- Name: set_workspace_status(uuid, text, text); Type: FUNCTION; Schema: public; Owner: -
 
@@ -6085,6 +7267,20 @@ WITH (fillfactor='70');
 -- Name: TABLE rate_limit_counters; Type: COMMENT; Schema: private; Owner: -
 
 COMMENT ON TABLE private.rate_limit_counters IS 'Fixed-window request counters of check_rate_limit (unlogged: fast, disposable; see the migration).';
+
+-- Name: rate_limit_refusals; Type: TABLE; Schema: private; Owner: -
+
+CREATE UNLOGGED TABLE private.rate_limit_refusals (
+    workspace_id uuid NOT NULL,
+    bucket text NOT NULL,
+    minute timestamp with time zone NOT NULL,
+    refusals integer NOT NULL,
+    CONSTRAINT rate_limit_refusals_refusals_check CHECK ((refusals > 0))
+);
+
+-- Name: TABLE rate_limit_refusals; Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON TABLE private.rate_limit_refusals IS 'Requests the rate limiter refused (HTTP 429), per workspace, bucket and minute (unlogged; monitoring only).';
 
 -- Name: agent_channels; Type: TABLE; Schema: public; Owner: -
 
@@ -6177,13 +7373,33 @@ CREATE TABLE public.alerts (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     acknowledged_at timestamp with time zone,
     acknowledged_by uuid,
+    resolved_at timestamp with time zone,
+    resolved_by uuid,
+    resolution text,
+    CONSTRAINT alerts_resolution_check CHECK (((resolved_at IS NULL) = (resolution IS NULL))),
     CONSTRAINT alerts_severity_check CHECK ((severity = ANY (ARRAY['info'::text, 'warning'::text, 'critical'::text]))),
     CONSTRAINT alerts_type_check CHECK ((type ~ '^[a-z][a-z0-9_]{1,63}$'::text))
 );
 
 -- Name: TABLE alerts; Type: COMMENT; Schema: public; Owner: -
 
-COMMENT ON TABLE public.alerts IS 'Operational alerts. One open alert per dedupe_key: a condition that persists raises it once.';
+COMMENT ON TABLE public.alerts IS 'Operational alerts. One open (unresolved) alert per dedupe_key: a condition that persists raises it once; it is resolved when the condition clears or by a platform admin, and kept as history.';
+
+-- Name: COLUMN alerts.acknowledged_at; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.alerts.acknowledged_at IS 'When someone took the alert on (acknowledge_alert, or a workspace admin). An acknowledged alert stays open.';
+
+-- Name: COLUMN alerts.resolved_at; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.alerts.resolved_at IS 'When the alert was resolved; null while it is open. Retention expires resolved alerts only.';
+
+-- Name: COLUMN alerts.resolved_by; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.alerts.resolved_by IS 'The platform admin who resolved it (resolve_alert); null when the system resolved it.';
+
+-- Name: COLUMN alerts.resolution; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.alerts.resolution IS 'Who or what resolved it and why: ''auto: ...'' when its condition cleared, else the admin''s note.';
 
 -- Name: alerts_id_seq; Type: SEQUENCE; Schema: public; Owner: -
 
@@ -7363,6 +8579,11 @@ COMMENT ON TABLE public.workspace_wallets IS 'Prepaid credits per workspace. bal
 ALTER TABLE ONLY private.rate_limit_counters
     ADD CONSTRAINT rate_limit_counters_pkey PRIMARY KEY (workspace_id, bucket);
 
+-- Name: rate_limit_refusals rate_limit_refusals_pkey; Type: CONSTRAINT; Schema: private; Owner: -
+
+ALTER TABLE ONLY private.rate_limit_refusals
+    ADD CONSTRAINT rate_limit_refusals_pkey PRIMARY KEY (workspace_id, bucket, minute);
+
 -- Name: agent_channels agent_channels_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 
 ALTER TABLE ONLY public.agent_channels
@@ -7588,6 +8809,10 @@ ALTER TABLE ONLY public.workspace_wallets
 ALTER TABLE ONLY public.workspaces
     ADD CONSTRAINT workspaces_pkey PRIMARY KEY (id);
 
+-- Name: rate_limit_refusals_minute_idx; Type: INDEX; Schema: private; Owner: -
+
+CREATE INDEX rate_limit_refusals_minute_idx ON private.rate_limit_refusals USING btree (minute);
+
 -- Name: agent_channels_agent_id_workspace_id_idx; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX agent_channels_agent_id_workspace_id_idx ON public.agent_channels USING btree (agent_id, workspace_id);
@@ -7622,7 +8847,15 @@ CREATE INDEX alerts_acknowledged_by_idx ON public.alerts USING btree (acknowledg
 
 -- Name: alerts_open_dedupe_key_idx; Type: INDEX; Schema: public; Owner: -
 
-CREATE UNIQUE INDEX alerts_open_dedupe_key_idx ON public.alerts USING btree (dedupe_key) WHERE (acknowledged_at IS NULL);
+CREATE UNIQUE INDEX alerts_open_dedupe_key_idx ON public.alerts USING btree (dedupe_key) WHERE (resolved_at IS NULL);
+
+-- Name: alerts_open_type_idx; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX alerts_open_type_idx ON public.alerts USING btree (type, id) WHERE (resolved_at IS NULL);
+
+-- Name: alerts_resolved_by_idx; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX alerts_resolved_by_idx ON public.alerts USING btree (resolved_by);
 
 -- Name: alerts_type_created_at_idx; Type: INDEX; Schema: public; Owner: -
 
@@ -8052,6 +9285,11 @@ ALTER TABLE ONLY public.agents
 
 ALTER TABLE ONLY public.alerts
     ADD CONSTRAINT alerts_acknowledged_by_fkey FOREIGN KEY (acknowledged_by) REFERENCES auth.users(id);
+
+-- Name: alerts alerts_resolved_by_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+
+ALTER TABLE ONLY public.alerts
+    ADD CONSTRAINT alerts_resolved_by_fkey FOREIGN KEY (resolved_by) REFERENCES auth.users(id);
 
 -- Name: alerts alerts_workspace_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 
@@ -8685,9 +9923,23 @@ GRANT USAGE ON SCHEMA public TO service_role;
 
 REVOKE ALL ON FUNCTION private._activate_payment(payment_id uuid, reason text) FROM PUBLIC;
 
+-- Name: FUNCTION _alert_change(alert_id bigint, note text, resolve boolean); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._alert_change(alert_id bigint, note text, resolve boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._alert_change(alert_id bigint, note text, resolve boolean) TO authenticated;
+
+-- Name: FUNCTION _alert_dead_letters(webhook_ids bigint[]); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._alert_dead_letters(webhook_ids bigint[]) FROM PUBLIC;
+
 -- Name: FUNCTION _alert_signature_failure(provider text, webhook_id bigint, reason text); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private._alert_signature_failure(provider text, webhook_id bigint, reason text) FROM PUBLIC;
+
+-- Name: FUNCTION _authorize_usage(workspace_id uuid, metric text, quantity numeric); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._authorize_usage(workspace_id uuid, metric text, quantity numeric) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._authorize_usage(workspace_id uuid, metric text, quantity numeric) TO service_role;
 
 -- Name: FUNCTION _billing_line_items(workspace_id uuid, period_start date); Type: ACL; Schema: private; Owner: -
 
@@ -8795,6 +10047,11 @@ REVOKE ALL ON FUNCTION private._messages_masked() FROM PUBLIC;
 GRANT ALL ON FUNCTION private._messages_masked() TO authenticated;
 GRANT ALL ON FUNCTION private._messages_masked() TO service_role;
 
+-- Name: FUNCTION _monitoring_signals(); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._monitoring_signals() FROM PUBLIC;
+GRANT ALL ON FUNCTION private._monitoring_signals() TO authenticated;
+
 -- Name: FUNCTION _note_unknown_phone(provider text, channel_type text, phone_number text, webhook_id bigint, count_delivery boolean); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private._note_unknown_phone(provider text, channel_type text, phone_number text, webhook_id bigint, count_delivery boolean) FROM PUBLIC;
@@ -8832,6 +10089,11 @@ GRANT ALL ON FUNCTION private._record_api_auth_failure(reason text, key_prefix t
 
 REVOKE ALL ON FUNCTION private._record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) TO service_role;
+
+-- Name: FUNCTION _record_usage_batch(events jsonb); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._record_usage_batch(events jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._record_usage_batch(events jsonb) TO service_role;
 
 -- Name: FUNCTION _replay_locked_webhook(webhook_id bigint, reason text); Type: ACL; Schema: private; Owner: -
 
@@ -8877,9 +10139,9 @@ GRANT ALL ON FUNCTION private._run_reconciliation(period_start date, period_end 
 REVOKE ALL ON FUNCTION private._run_retention_cleanup(max_seconds numeric) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._run_retention_cleanup(max_seconds numeric) TO service_role;
 
--- Name: FUNCTION _run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean, headers jsonb, raw_body text, url text, stored_as_processed boolean); Type: ACL; Schema: private; Owner: -
+-- Name: FUNCTION _run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean, headers jsonb, raw_body text, url text, stored_as_processed boolean, alert_dead_letter boolean); Type: ACL; Schema: private; Owner: -
 
-REVOKE ALL ON FUNCTION private._run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean, headers jsonb, raw_body text, url text, stored_as_processed boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION private._run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean, headers jsonb, raw_body text, url text, stored_as_processed boolean, alert_dead_letter boolean) FROM PUBLIC;
 
 -- Name: FUNCTION _set_workspace_status(workspace_id uuid, status text, reason text); Type: ACL; Schema: private; Owner: -
 
@@ -8900,9 +10162,17 @@ REVOKE ALL ON FUNCTION private._store_chat_message(workspace_id uuid, agent_id u
 
 REVOKE ALL ON FUNCTION private._take_tier_snapshot(workspace_id uuid, plan_key text, period_start date, reason text, note text) FROM PUBLIC;
 
+-- Name: FUNCTION _try_timestamptz(value text); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._try_timestamptz(value text) FROM PUBLIC;
+
 -- Name: FUNCTION _twilio_signature(auth_token text, url text, params jsonb, algorithm text); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private._twilio_signature(auth_token text, url text, params jsonb, algorithm text) FROM PUBLIC;
+
+-- Name: FUNCTION _usage_batch_events(events jsonb); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._usage_batch_events(events jsonb) FROM PUBLIC;
 
 -- Name: FUNCTION _usage_period(); Type: ACL; Schema: private; Owner: -
 
@@ -8923,6 +10193,10 @@ REVOKE ALL ON FUNCTION private._verify_twilio_signature(headers jsonb, payload j
 -- Name: FUNCTION _verify_webhook_signature(provider text, payload jsonb, headers jsonb, raw_body text, url text); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private._verify_webhook_signature(provider text, payload jsonb, headers jsonb, raw_body text, url text) FROM PUBLIC;
+
+-- Name: FUNCTION _webhook_error_key(last_error text); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._webhook_error_key(last_error text) FROM PUBLIC;
 
 -- Name: FUNCTION _webhook_key_holder(provider text, idempotency_key text, OUT id bigint, OUT status text); Type: ACL; Schema: private; Owner: -
 
@@ -8963,6 +10237,10 @@ GRANT ALL ON FUNCTION private.assert_no_secret_keys(doc jsonb, column_label text
 -- Name: FUNCTION audit(action text, target_table text, target_id text, workspace_id uuid, before jsonb, after jsonb, reason text); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private.audit(action text, target_table text, target_id text, workspace_id uuid, before jsonb, after jsonb, reason text) FROM PUBLIC;
+
+-- Name: FUNCTION clear_alert(dedupe_key text, resolution text); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private.clear_alert(dedupe_key text, resolution text) FROM PUBLIC;
 
 -- Name: FUNCTION generate_all_billing_line_items(period_start date); Type: ACL; Schema: private; Owner: -
 
@@ -9014,6 +10292,11 @@ GRANT ALL ON FUNCTION private.member_workspace_ids() TO service_role;
 
 REVOKE ALL ON FUNCTION private.on_plan_change(workspace_id uuid, new_plan_key text, reason text) FROM PUBLIC;
 
+-- Name: FUNCTION open_usage_periods(); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private.open_usage_periods() FROM PUBLIC;
+GRANT ALL ON FUNCTION private.open_usage_periods() TO service_role;
+
 -- Name: FUNCTION process_paymob_callback(payload jsonb, webhook_id bigint); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private.process_paymob_callback(payload jsonb, webhook_id bigint) FROM PUBLIC;
@@ -9022,6 +10305,11 @@ GRANT ALL ON FUNCTION private.process_paymob_callback(payload jsonb, webhook_id 
 -- Name: FUNCTION raise_alert(type text, dedupe_key text, message text, workspace_id uuid, severity text, details jsonb); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private.raise_alert(type text, dedupe_key text, message text, workspace_id uuid, severity text, details jsonb) FROM PUBLIC;
+
+-- Name: FUNCTION resolve_cleared_alerts(); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private.resolve_cleared_alerts() FROM PUBLIC;
+GRANT ALL ON FUNCTION private.resolve_cleared_alerts() TO service_role;
 
 -- Name: FUNCTION schedule_job(job_name text, schedule text, command text); Type: ACL; Schema: private; Owner: -
 
@@ -9114,10 +10402,20 @@ REVOKE ALL ON FUNCTION private.vault_secret(secret_name text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION private.verify_paymob_hmac(payload jsonb, hmac text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.verify_paymob_hmac(payload jsonb, hmac text) TO service_role;
 
+-- Name: FUNCTION acknowledge_alert(alert_id bigint, note text); Type: ACL; Schema: public; Owner: -
+
+REVOKE ALL ON FUNCTION public.acknowledge_alert(alert_id bigint, note text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.acknowledge_alert(alert_id bigint, note text) TO authenticated;
+
 -- Name: FUNCTION authenticate_api_key(api_key text); Type: ACL; Schema: public; Owner: -
 
 REVOKE ALL ON FUNCTION public.authenticate_api_key(api_key text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.authenticate_api_key(api_key text) TO service_role;
+
+-- Name: FUNCTION authorize_usage(workspace_id uuid, metric text, quantity numeric); Type: ACL; Schema: public; Owner: -
+
+REVOKE ALL ON FUNCTION public.authorize_usage(workspace_id uuid, metric text, quantity numeric) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.authorize_usage(workspace_id uuid, metric text, quantity numeric) TO service_role;
 
 -- Name: FUNCTION check_rate_limit(workspace_id uuid, bucket text); Type: ACL; Schema: public; Owner: -
 
@@ -9213,10 +10511,20 @@ GRANT ALL ON FUNCTION public.handle_paymob_callback(payload jsonb, hmac text) TO
 REVOKE ALL ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text) TO service_role;
 
+-- Name: FUNCTION monitoring_signals(); Type: ACL; Schema: public; Owner: -
+
+REVOKE ALL ON FUNCTION public.monitoring_signals() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.monitoring_signals() TO authenticated;
+
 -- Name: FUNCTION record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text); Type: ACL; Schema: public; Owner: -
 
 REVOKE ALL ON FUNCTION public.record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) TO service_role;
+
+-- Name: FUNCTION record_usage_batch(events jsonb); Type: ACL; Schema: public; Owner: -
+
+REVOKE ALL ON FUNCTION public.record_usage_batch(events jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.record_usage_batch(events jsonb) TO service_role;
 
 -- Name: FUNCTION replay_webhook(webhook_id bigint, reason text); Type: ACL; Schema: public; Owner: -
 
@@ -9229,6 +10537,11 @@ GRANT ALL ON FUNCTION public.replay_webhook(webhook_id bigint, reason text) TO s
 REVOKE ALL ON FUNCTION public.replay_webhooks(reason text, status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.replay_webhooks(reason text, status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) TO authenticated;
 GRANT ALL ON FUNCTION public.replay_webhooks(reason text, status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) TO service_role;
+
+-- Name: FUNCTION resolve_alert(alert_id bigint, note text); Type: ACL; Schema: public; Owner: -
+
+REVOKE ALL ON FUNCTION public.resolve_alert(alert_id bigint, note text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.resolve_alert(alert_id bigint, note text) TO authenticated;
 
 -- Name: FUNCTION retry_failed_webhooks(max_count integer); Type: ACL; Schema: public; Owner: -
 
