@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from harness.cli import main
@@ -104,3 +105,14 @@ def test_metrics_as_an_api_role_is_refused(db_url: str, role: str, capsys) -> No
     assert main(["metrics", "--database-url", url]) == 1
     err = capsys.readouterr().err
     assert "not_allowed" in err or "permission denied" in err
+
+
+def test_docs_give_a_sample_alerting_rule_for_every_signal(db) -> None:  # type: ignore[no-untyped-def]
+    text = (Path(__file__).resolve().parents[2] / "docs" / "monitoring.md").read_text()
+    blocks = [yaml.safe_load(b.split("```", 1)[0]) for b in text.split("```yaml\n")[1:]]
+    rules = [r for b in blocks if "groups" in b for g in b["groups"] for r in g["rules"]]
+    exprs = " ".join(r["expr"] for r in rules)
+    signals = {s for (s,) in db.execute("select distinct signal from public.monitoring_signals()").fetchall()}
+
+    assert {s for s in signals if f"opsdb_{s}{{" not in exprs} == set()
+    assert all({"alert", "expr", "labels", "annotations"} <= set(r) for r in rules)
