@@ -36,57 +36,6 @@
 -- / invalid_source / invalid_occurred_at, PT404 workspace_not_found, PT409
 -- idempotency_conflict.
 
--- private._try_timestamptz: the text as a timestamptz, or null when it is not one.
-create or replace function private._try_timestamptz(value text)
-returns timestamptz
-language plpgsql
-stable
-set search_path = ''
-as $$
-begin
-    return _try_timestamptz.value::timestamptz;
-exception when others then
-    return null;
-end
-$$;
-
-comment on function private._try_timestamptz(text) is 'The text as a timestamptz, or null when it cannot be read as one.';
-revoke all on function private._try_timestamptz(text) from public;
-
--- private._usage_batch_events: a validated batch as rows, in input order. first is
--- false for a keyed event whose (workspace, key) came earlier in the batch.
-create or replace function private._usage_batch_events(events jsonb)
-returns table (
-    i integer, workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text,
-    occurred_at timestamptz, first boolean
-)
-language sql
-stable
-set search_path = ''
-as $$
-    select
-        e.n::integer - 1,
-        e.workspace_id,
-        e.metric,
-        e.quantity,
-        e.idempotency_key,
-        e.source,
-        e.occurred_at,
-        e.idempotency_key is null
-        or pg_catalog.row_number() over (partition by e.workspace_id, e.idempotency_key order by e.n) = 1
-    from rows from (
-        pg_catalog.jsonb_to_recordset(_usage_batch_events.events) as (
-            workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text,
-            occurred_at timestamptz
-        )
-    ) with ordinality as e (workspace_id, metric, quantity, idempotency_key, source, occurred_at, n)
-    order by e.n
-$$;
-
-comment on function private._usage_batch_events(jsonb) is
-'A validated record_usage_batch as typed rows in input order (first: not a repeat of an earlier key).';
-revoke all on function private._usage_batch_events(jsonb) from public;
-
 create or replace function private._record_usage_batch(events jsonb)
 returns jsonb
 language plpgsql
@@ -99,10 +48,17 @@ declare
     v_max constant integer := 1000;
     v_now timestamptz := pg_catalog.now();
     v_period date := private._usage_period();
-    v_period_from timestamptz := v_period::timestamp at time zone 'utc';
     v_count integer;
     v_bad record;
     v_workspace_id uuid;
+    -- The batch, parsed once, as parallel arrays in input order (unnest ... with ordinality: i is 1-based).
+    v_workspace_ids uuid[];
+    v_metrics text[];
+    v_quantities numeric[];
+    v_keys text[];
+    v_sources text[];
+    v_occurred timestamptz[];
+    v_first boolean[];
     v_inserted text[];
     v_row record;
     v_result jsonb;
@@ -128,113 +84,10 @@ begin
         return pg_catalog.jsonb_build_object('recorded', 0, 'duplicates', 0, 'results', '[]'::jsonb);
     end if;
 
-    -- 1. Every event well-formed: the first that is not refuses the batch. Each
-    --    check is safe on any JSON value (CASE guards every cast).
-    select a.n - 1 as i, c.word, c.detail
+    -- 1. Every event well-formed: the first that is not refuses the batch.
+    select p.i, p.word, p.detail
     into v_bad
-    from pg_catalog.jsonb_array_elements(_record_usage_batch.events) with ordinality as a (value, n)
-    cross join lateral (
-        select p.word, p.detail
-        from (
-            values
-            (
-                1,
-                pg_catalog.jsonb_typeof(a.value) <> 'object',
-                'malformed_event',
-                'is a JSON ' || pg_catalog.jsonb_typeof(a.value) || ', not an object'
-            ),
-            (
-                2,
-                case when pg_catalog.jsonb_typeof(a.value) = 'object' then exists (
-                    select from pg_catalog.jsonb_object_keys(a.value) as k (key)
-                    where k.key not in (
-                        'workspace_id', 'metric', 'quantity', 'idempotency_key', 'source', 'occurred_at'
-                    )
-                ) else false end,
-                'unknown_field',
-                'has fields other than workspace_id, metric, quantity, idempotency_key, source, occurred_at'
-            ),
-            (
-                3,
-                case
-                    when pg_catalog.jsonb_typeof(a.value -> 'workspace_id') = 'string'
-                        then (a.value ->> 'workspace_id')
-                        !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
-                    else true
-                end,
-                'invalid_workspace_id',
-                'workspace_id ' || coalesce(a.value ->> 'workspace_id', 'missing') || ' is not a uuid'
-            ),
-            (
-                4,
-                case
-                    when pg_catalog.jsonb_typeof(a.value -> 'metric') = 'string' then not exists (
-                        select from public.usage_metrics as m where m.key = a.value ->> 'metric'
-                    )
-                    else true
-                end,
-                'unknown_metric',
-                'metric ' || coalesce(a.value ->> 'metric', 'missing') || ' is not in usage_metrics'
-            ),
-            (
-                5,
-                case
-                    when pg_catalog.jsonb_typeof(a.value -> 'quantity') = 'number'
-                        then (a.value ->> 'quantity')::numeric <= 0 or (a.value ->> 'quantity')::numeric > 1e12
-                    else true
-                end,
-                'invalid_quantity',
-                'quantity ' || coalesce(a.value ->> 'quantity', 'missing')
-                || ' is not a number greater than 0 and at most 1e12'
-            ),
-            (
-                6,
-                case
-                    when coalesce(pg_catalog.jsonb_typeof(a.value -> 'idempotency_key'), 'null') = 'null' then false
-                    when pg_catalog.jsonb_typeof(a.value -> 'idempotency_key') = 'string'
-                        then pg_catalog.length(a.value ->> 'idempotency_key') not between 1 and 200
-                    else true
-                end,
-                'invalid_idempotency_key',
-                'idempotency_key is not a string of 1 to 200 characters'
-            ),
-            (
-                7,
-                case
-                    when coalesce(pg_catalog.jsonb_typeof(a.value -> 'source'), 'null') = 'null' then false
-                    when pg_catalog.jsonb_typeof(a.value -> 'source') = 'string'
-                        then pg_catalog.length(a.value ->> 'source') > 200
-                    else true
-                end,
-                'invalid_source',
-                'source is not a string of at most 200 characters'
-            ),
-            (
-                8,
-                case
-                    when coalesce(pg_catalog.jsonb_typeof(a.value -> 'occurred_at'), 'null') = 'null' then false
-                    when pg_catalog.jsonb_typeof(a.value -> 'occurred_at') <> 'string' then true
-                    when (a.value ->> 'occurred_at')
-                        !~ '^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}(:?\d{2})?)$'
-                        then true
-                    else coalesce(
-                        private._try_timestamptz(a.value ->> 'occurred_at')
-                        not between v_period_from and v_now + interval '5 minutes',
-                        true
-                    )
-                end,
-                'invalid_occurred_at',
-                'occurred_at ' || coalesce(a.value ->> 'occurred_at', '')
-                || ' is not an ISO 8601 time with a zone, in the current period (from ' || v_period
-                || ' UTC) and at most 5 minutes ahead'
-            )
-        ) as p (ord, bad, word, detail)
-        where p.bad
-        order by p.ord
-        limit 1
-    ) as c
-    order by a.n
-    limit 1;
+    from private._usage_batch_problem(_record_usage_batch.events, v_period, v_now) as p;
     if v_bad.word is not null then
         raise exception using
             errcode = '22023',
@@ -243,11 +96,44 @@ begin
             hint = 'Nothing in the batch was recorded; fix the event and send the batch again.';
     end if;
 
+    -- The batch, validated, parsed once into arrays. first: not a repeat of an
+    -- earlier event's key.
+    select
+        pg_catalog.array_agg(e.workspace_id order by e.n),
+        pg_catalog.array_agg(e.metric order by e.n),
+        pg_catalog.array_agg(e.quantity order by e.n),
+        pg_catalog.array_agg(e.idempotency_key order by e.n),
+        pg_catalog.array_agg(e.source order by e.n),
+        pg_catalog.array_agg(e.occurred_at order by e.n),
+        pg_catalog.array_agg(e.first order by e.n)
+    into v_workspace_ids, v_metrics, v_quantities, v_keys, v_sources, v_occurred, v_first
+    from (
+        select
+            r.*,
+            r.idempotency_key is null
+            or pg_catalog.row_number() over (partition by r.workspace_id, r.idempotency_key order by r.n) = 1 as first
+        from rows from (
+            pg_catalog.jsonb_to_recordset(_record_usage_batch.events) as (
+                workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text,
+                occurred_at timestamptz
+            )
+        ) with ordinality as r (workspace_id, metric, quantity, idempotency_key, source, occurred_at, n)
+    ) as e;
+
     -- 2. A key repeated in the batch must repeat the same usage.
-    select b.i, f.i as first_i, f.metric, f.quantity
+    with e as (
+        select *
+        from rows from (
+            pg_catalog.unnest(v_workspace_ids), pg_catalog.unnest(v_metrics), pg_catalog.unnest(v_quantities),
+            pg_catalog.unnest(v_keys), pg_catalog.unnest(v_first)
+        ) with ordinality as e (workspace_id, metric, quantity, idempotency_key, first, i)
+        where e.idempotency_key is not null
+    )
+
+    select b.i - 1 as i, f.i - 1 as first_i, f.metric, f.quantity
     into v_bad
-    from private._usage_batch_events(_record_usage_batch.events) as b
-    inner join private._usage_batch_events(_record_usage_batch.events) as f
+    from e as b
+    inner join e as f
         on b.workspace_id = f.workspace_id and b.idempotency_key = f.idempotency_key and f.first
     where not b.first and (b.metric, b.quantity) is distinct from (f.metric, f.quantity)
     order by b.i
@@ -264,9 +150,13 @@ begin
     end if;
 
     -- 3. Every workspace exists.
-    select e.i, e.workspace_id
+    select e.i - 1 as i, e.workspace_id
     into v_bad
-    from private._usage_batch_events(_record_usage_batch.events) as e
+    from rows from (
+        pg_catalog.unnest(v_workspace_ids), pg_catalog.unnest(v_metrics), pg_catalog.unnest(v_quantities),
+        pg_catalog.unnest(v_keys), pg_catalog.unnest(v_sources), pg_catalog.unnest(v_occurred),
+        pg_catalog.unnest(v_first)
+    ) with ordinality as e (workspace_id, metric, quantity, idempotency_key, source, occurred_at, first, i)
     where not exists (select from public.workspaces as w where w.id = e.workspace_id)
     order by e.i
     limit 1;
@@ -282,7 +172,11 @@ begin
     --    (workspace row lock, in id order), then check the plan meters each metric.
     for v_workspace_id in
         select distinct e.workspace_id
-        from private._usage_batch_events(_record_usage_batch.events) as e
+        from rows from (
+        pg_catalog.unnest(v_workspace_ids), pg_catalog.unnest(v_metrics), pg_catalog.unnest(v_quantities),
+        pg_catalog.unnest(v_keys), pg_catalog.unnest(v_sources), pg_catalog.unnest(v_occurred),
+        pg_catalog.unnest(v_first)
+    ) with ordinality as e (workspace_id, metric, quantity, idempotency_key, source, occurred_at, first, i)
         where not exists (
             select from public.usage_limits as ul
             where ul.workspace_id = e.workspace_id and ul.metric = e.metric and ul.period_start = v_period
@@ -292,9 +186,13 @@ begin
         perform 1 from public.workspaces as w where w.id = v_workspace_id for no key update;
         perform private._ensure_usage_period(v_workspace_id, v_period);
     end loop;
-    select e.i, e.metric
+    select e.i - 1 as i, e.metric
     into v_bad
-    from private._usage_batch_events(_record_usage_batch.events) as e
+    from rows from (
+        pg_catalog.unnest(v_workspace_ids), pg_catalog.unnest(v_metrics), pg_catalog.unnest(v_quantities),
+        pg_catalog.unnest(v_keys), pg_catalog.unnest(v_sources), pg_catalog.unnest(v_occurred),
+        pg_catalog.unnest(v_first)
+    ) with ordinality as e (workspace_id, metric, quantity, idempotency_key, source, occurred_at, first, i)
     where not exists (
         select from public.usage_limits as ul
         where ul.workspace_id = e.workspace_id and ul.metric = e.metric and ul.period_start = v_period
@@ -315,7 +213,11 @@ begin
     from public.usage_limits as ul
     where ul.period_start = v_period
         and (ul.workspace_id, ul.metric) in (
-            select e.workspace_id, e.metric from private._usage_batch_events(_record_usage_batch.events) as e
+            select e.workspace_id, e.metric from rows from (
+        pg_catalog.unnest(v_workspace_ids), pg_catalog.unnest(v_metrics), pg_catalog.unnest(v_quantities),
+        pg_catalog.unnest(v_keys), pg_catalog.unnest(v_sources), pg_catalog.unnest(v_occurred),
+        pg_catalog.unnest(v_first)
+    ) with ordinality as e (workspace_id, metric, quantity, idempotency_key, source, occurred_at, first, i)
         )
     order by ul.workspace_id, ul.metric
     for no key update;
@@ -329,7 +231,11 @@ begin
         select
             e.workspace_id, e.metric, e.quantity, v_period, ul.tier_snapshot_id, e.source, e.idempotency_key,
             coalesce(e.occurred_at, v_now)
-        from private._usage_batch_events(_record_usage_batch.events) as e
+        from rows from (
+        pg_catalog.unnest(v_workspace_ids), pg_catalog.unnest(v_metrics), pg_catalog.unnest(v_quantities),
+        pg_catalog.unnest(v_keys), pg_catalog.unnest(v_sources), pg_catalog.unnest(v_occurred),
+        pg_catalog.unnest(v_first)
+    ) with ordinality as e (workspace_id, metric, quantity, idempotency_key, source, occurred_at, first, i)
         inner join public.usage_limits as ul
             on e.workspace_id = ul.workspace_id and e.metric = ul.metric and ul.period_start = v_period
         where e.first
@@ -344,9 +250,13 @@ begin
     where i.idempotency_key is not null;
 
     -- 7. A key already used for other usage refuses the batch (undoing step 6).
-    select e.i, u.metric, u.quantity
+    select e.i - 1 as i, u.metric, u.quantity
     into v_bad
-    from private._usage_batch_events(_record_usage_batch.events) as e
+    from rows from (
+        pg_catalog.unnest(v_workspace_ids), pg_catalog.unnest(v_metrics), pg_catalog.unnest(v_quantities),
+        pg_catalog.unnest(v_keys), pg_catalog.unnest(v_sources), pg_catalog.unnest(v_occurred),
+        pg_catalog.unnest(v_first)
+    ) with ordinality as e (workspace_id, metric, quantity, idempotency_key, source, occurred_at, first, i)
     inner join public.usage_events as u
         on e.workspace_id = u.workspace_id and e.idempotency_key = u.idempotency_key
     where e.first
@@ -368,7 +278,11 @@ begin
     for v_row in
         with recorded as (
             select e.workspace_id, e.metric, sum(e.quantity) as total
-            from private._usage_batch_events(_record_usage_batch.events) as e
+            from rows from (
+        pg_catalog.unnest(v_workspace_ids), pg_catalog.unnest(v_metrics), pg_catalog.unnest(v_quantities),
+        pg_catalog.unnest(v_keys), pg_catalog.unnest(v_sources), pg_catalog.unnest(v_occurred),
+        pg_catalog.unnest(v_first)
+    ) with ordinality as e (workspace_id, metric, quantity, idempotency_key, source, occurred_at, first, i)
             where e.first
                 and (e.idempotency_key is null or e.workspace_id::text || ' ' || e.idempotency_key = any(v_inserted))
             group by e.workspace_id, e.metric
@@ -437,7 +351,11 @@ begin
                 e.first and (
                     e.idempotency_key is null or e.workspace_id::text || ' ' || e.idempotency_key = any(v_inserted)
                 ) as recorded
-            from private._usage_batch_events(_record_usage_batch.events) as e
+            from rows from (
+        pg_catalog.unnest(v_workspace_ids), pg_catalog.unnest(v_metrics), pg_catalog.unnest(v_quantities),
+        pg_catalog.unnest(v_keys), pg_catalog.unnest(v_sources), pg_catalog.unnest(v_occurred),
+        pg_catalog.unnest(v_first)
+    ) with ordinality as e (workspace_id, metric, quantity, idempotency_key, source, occurred_at, first, i)
         ) as r
         inner join public.usage_limits as ul
             on r.workspace_id = ul.workspace_id and r.metric = ul.metric and ul.period_start = v_period
