@@ -27,4 +27,3 @@ def test_demo_shows_a_usage_alert_resolving_after_an_upgrade(db: psycopg.Connect
     assert "deduct_credits 1 with 0.3 left: HTTP 402 PT402 insufficient_credits" in text
     assert "open credits_exhausted alerts: 1 (raised on the first refusal, once)" in text
     assert "grant_credits 10: the alert is resolved (auto: credits granted" in text
-    assert "enforce_rate_limit, request 31: HTTP 429 rate_limited" in text

@@ -15,9 +15,8 @@
 --   total right after it (a duplicate's: where the total stood at its place);
 -- * usage_limits moves by the exact sum, and crossing the soft or hard limit
 --   raises the one alert per threshold, period and plan, as record_usage does.
--- Events are usage that already happened: recorded past the hard limit too (see
--- record_usage and authorize_usage). All count in the current billing period;
--- occurred_at (default: now) says when within it the usage happened.
+-- Events already happened: recorded past the hard limit too (see authorize_usage).
+-- All count in the current period; occurred_at (default now) says when in it.
 --
 -- All or nothing: a malformed event refuses the whole batch with 22023, its
 -- zero-based index in DETAIL ('events[3]: ...'), and nothing is written. Also
@@ -28,13 +27,11 @@
 -- source (at most 200), occurred_at (ISO 8601 with a time zone, in the current
 -- period, at most 5 minutes ahead).
 --
--- Concurrency: the period rows of the batch are locked in (workspace, metric)
--- order and the events inserted in (workspace, key) order, so batches and single
--- calls never deadlock; same keys sent at once count once, as with record_usage.
--- Errors: 22023 malformed_batch / batch_too_large / malformed_event / unknown_field
--- / invalid_workspace_id / unknown_metric / invalid_quantity / invalid_idempotency_key
--- / invalid_source / invalid_occurred_at, PT404 workspace_not_found, PT409
--- idempotency_conflict.
+-- Concurrency: period rows are locked in (workspace, metric) order, then events
+-- inserted in (workspace, key) order, as record_usage does (row, then key): no
+-- deadlock with batches or single calls; a key sent twice at once counts once.
+-- Errors: 22023 malformed_batch, batch_too_large and per event (see
+-- private._usage_batch_problem), PT404 workspace_not_found, PT409 idempotency_conflict.
 
 create or replace function private._record_usage_batch(events jsonb)
 returns jsonb
@@ -51,7 +48,7 @@ declare
     v_count integer;
     v_bad record;
     v_workspace_id uuid;
-    -- The batch, parsed once, as parallel arrays in input order (unnest ... with ordinality: i is 1-based).
+    -- The batch parsed once, as arrays in input order (ordinality i is 1-based).
     v_workspace_ids uuid[];
     v_metrics text[];
     v_quantities numeric[];
@@ -59,7 +56,17 @@ declare
     v_sources text[];
     v_occurred timestamptz[];
     v_first boolean[];
-    v_inserted text[];
+    -- Whether each event was recorded (else a duplicate); filled in at step 6.
+    v_recorded boolean[];
+    -- The batch's period rows (distinct workspace and metric), in lock order, and their values.
+    v_pair_workspaces uuid[];
+    v_pair_metrics text[];
+    v_pair_snapshots bigint[];
+    v_pair_used numeric[];
+    v_pair_soft numeric[];
+    v_pair_hard numeric[];
+    v_pair_next numeric[];
+    v_pair_totals numeric[];
     v_row record;
     v_result jsonb;
 begin
@@ -96,8 +103,8 @@ begin
             hint = 'Nothing in the batch was recorded; fix the event and send the batch again.';
     end if;
 
-    -- The batch, validated, parsed once into arrays. first: not a repeat of an
-    -- earlier event's key.
+    -- 2. Parse once. first: not a repeat of an earlier event's key. A repeated key
+    --    must repeat the same usage.
     select
         pg_catalog.array_agg(e.workspace_id order by e.n),
         pg_catalog.array_agg(e.metric order by e.n),
@@ -105,8 +112,9 @@ begin
         pg_catalog.array_agg(e.idempotency_key order by e.n),
         pg_catalog.array_agg(e.source order by e.n),
         pg_catalog.array_agg(e.occurred_at order by e.n),
-        pg_catalog.array_agg(e.first order by e.n)
-    into v_workspace_ids, v_metrics, v_quantities, v_keys, v_sources, v_occurred, v_first
+        pg_catalog.array_agg(e.first order by e.n),
+        pg_catalog.array_fill(false, array[v_count])
+    into v_workspace_ids, v_metrics, v_quantities, v_keys, v_sources, v_occurred, v_first, v_recorded
     from (
         select
             r.*,
@@ -120,13 +128,12 @@ begin
         ) with ordinality as r (workspace_id, metric, quantity, idempotency_key, source, occurred_at, n)
     ) as e;
 
-    -- 2. A key repeated in the batch must repeat the same usage.
     with e as (
         select *
         from rows from (
             pg_catalog.unnest(v_workspace_ids), pg_catalog.unnest(v_metrics), pg_catalog.unnest(v_quantities),
-            pg_catalog.unnest(v_keys), pg_catalog.unnest(v_first)
-        ) with ordinality as e (workspace_id, metric, quantity, idempotency_key, first, i)
+            pg_catalog.unnest(v_keys), pg_catalog.unnest(v_first), pg_catalog.unnest(v_recorded)
+        ) with ordinality as e (workspace_id, metric, quantity, idempotency_key, first, recorded, i)
         where e.idempotency_key is not null
     )
 
@@ -149,15 +156,24 @@ begin
             hint = 'Send a new idempotency key for a different usage. Nothing in the batch was recorded.';
     end if;
 
-    -- 3. Every workspace exists.
+    -- 3. The batch's period rows, in (workspace, metric) order; every workspace exists.
+    select
+        pg_catalog.array_agg(d.workspace_id order by d.workspace_id, d.metric),
+        pg_catalog.array_agg(d.metric order by d.workspace_id, d.metric)
+    into v_pair_workspaces, v_pair_metrics
+    from (
+        select distinct e.workspace_id, e.metric
+        from rows from (pg_catalog.unnest(v_workspace_ids), pg_catalog.unnest(v_metrics)) as e (workspace_id, metric)
+    ) as d;
+
     select e.i - 1 as i, e.workspace_id
     into v_bad
-    from rows from (
-        pg_catalog.unnest(v_workspace_ids), pg_catalog.unnest(v_metrics), pg_catalog.unnest(v_quantities),
-        pg_catalog.unnest(v_keys), pg_catalog.unnest(v_sources), pg_catalog.unnest(v_occurred),
-        pg_catalog.unnest(v_first)
-    ) with ordinality as e (workspace_id, metric, quantity, idempotency_key, source, occurred_at, first, i)
-    where not exists (select from public.workspaces as w where w.id = e.workspace_id)
+    from rows from (pg_catalog.unnest(v_workspace_ids)) with ordinality as e (workspace_id, i)
+    where e.workspace_id in (
+        select w.workspace_id
+        from (select distinct u.workspace_id from pg_catalog.unnest(v_pair_workspaces) as u (workspace_id)) as w
+        where not exists (select from public.workspaces as ws where ws.id = w.workspace_id)
+    )
     order by e.i
     limit 1;
     if v_bad.i is not null then
@@ -168,59 +184,60 @@ begin
             hint = 'Nothing in the batch was recorded.';
     end if;
 
-    -- 4. Open the period where it has no rows yet, as record_usage's slow path does
-    --    (workspace row lock, in id order), then check the plan meters each metric.
+    -- 4. Open the period where it has no rows yet, as record_usage does (workspace
+    --    row lock, in id order).
     for v_workspace_id in
-        select distinct e.workspace_id
-        from rows from (
-        pg_catalog.unnest(v_workspace_ids), pg_catalog.unnest(v_metrics), pg_catalog.unnest(v_quantities),
-        pg_catalog.unnest(v_keys), pg_catalog.unnest(v_sources), pg_catalog.unnest(v_occurred),
-        pg_catalog.unnest(v_first)
-    ) with ordinality as e (workspace_id, metric, quantity, idempotency_key, source, occurred_at, first, i)
-        where not exists (
-            select from public.usage_limits as ul
-            where ul.workspace_id = e.workspace_id and ul.metric = e.metric and ul.period_start = v_period
-        )
-        order by e.workspace_id
+        select distinct p.workspace_id
+        from rows from (pg_catalog.unnest(v_pair_workspaces), pg_catalog.unnest(v_pair_metrics))
+        with ordinality as p (workspace_id, metric, n)
+        -- (a probe per pair, not an anti-join over all of usage_limits)
+        where (
+            select ul.used from public.usage_limits as ul
+            where ul.workspace_id = p.workspace_id and ul.metric = p.metric and ul.period_start = v_period
+        ) is null
+        order by p.workspace_id
     loop
         perform 1 from public.workspaces as w where w.id = v_workspace_id for no key update;
         perform private._ensure_usage_period(v_workspace_id, v_period);
     end loop;
-    select e.i - 1 as i, e.metric
-    into v_bad
-    from rows from (
-        pg_catalog.unnest(v_workspace_ids), pg_catalog.unnest(v_metrics), pg_catalog.unnest(v_quantities),
-        pg_catalog.unnest(v_keys), pg_catalog.unnest(v_sources), pg_catalog.unnest(v_occurred),
-        pg_catalog.unnest(v_first)
-    ) with ordinality as e (workspace_id, metric, quantity, idempotency_key, source, occurred_at, first, i)
-    where not exists (
-        select from public.usage_limits as ul
-        where ul.workspace_id = e.workspace_id and ul.metric = e.metric and ul.period_start = v_period
-    )
-    order by e.i
-    limit 1;
-    if v_bad.i is not null then
+
+    -- 5. Lock the period rows in (workspace, metric) order. A row still missing is
+    --    a metric the plan does not meter.
+    select
+        pg_catalog.array_agg(l.tier_snapshot_id order by p.n),
+        pg_catalog.array_agg(l.used order by p.n),
+        pg_catalog.array_agg(l.soft_limit order by p.n),
+        pg_catalog.array_agg(l.hard_limit order by p.n),
+        pg_catalog.array_agg(l.next_threshold order by p.n)
+    into v_pair_snapshots, v_pair_used, v_pair_soft, v_pair_hard, v_pair_next
+    from rows from (pg_catalog.unnest(v_pair_workspaces), pg_catalog.unnest(v_pair_metrics))
+        with ordinality as p (workspace_id, metric, n)
+    left join lateral (
+        -- next_threshold: the lowest whose alert this period has not raised yet
+        select ul.tier_snapshot_id, ul.used, ul.soft_limit, ul.hard_limit, case
+                when ul.warning_alert_id is null then ul.soft_limit when ul.blocked_alert_id is null then ul.hard_limit
+            end as next_threshold
+        from public.usage_limits as ul
+        where ul.workspace_id = p.workspace_id and ul.metric = p.metric and ul.period_start = v_period
+        for no key update
+    ) as l on true;
+    if pg_catalog.array_position(v_pair_snapshots, null) is not null then
+        select e.i - 1 as i, e.metric
+        into v_bad
+        from rows from (pg_catalog.unnest(v_workspace_ids), pg_catalog.unnest(v_metrics))
+            with ordinality as e (workspace_id, metric, i)
+        where (e.workspace_id, e.metric) = (
+            v_pair_workspaces[pg_catalog.array_position(v_pair_snapshots, null)],
+            v_pair_metrics[pg_catalog.array_position(v_pair_snapshots, null)]
+        )
+        order by e.i
+        limit 1;
         raise exception using
             errcode = '22023',
             message = 'unknown_metric',
             detail = pg_catalog.format('events[%s]: plan in force has no limits for metric %L', v_bad.i, v_bad.metric),
             hint = 'Nothing in the batch was recorded.';
     end if;
-
-    -- 5. Lock the batch's period rows in (workspace, metric) order: from here the
-    --    totals are this transaction's until it commits.
-    perform 1
-    from public.usage_limits as ul
-    where ul.period_start = v_period
-        and (ul.workspace_id, ul.metric) in (
-            select e.workspace_id, e.metric from rows from (
-        pg_catalog.unnest(v_workspace_ids), pg_catalog.unnest(v_metrics), pg_catalog.unnest(v_quantities),
-        pg_catalog.unnest(v_keys), pg_catalog.unnest(v_sources), pg_catalog.unnest(v_occurred),
-        pg_catalog.unnest(v_first)
-    ) with ordinality as e (workspace_id, metric, quantity, idempotency_key, source, occurred_at, first, i)
-        )
-    order by ul.workspace_id, ul.metric
-    for no key update;
 
     -- 6. Insert the events (first occurrences of each key), in (workspace, key)
     --    order; a key already in usage_events is skipped: a duplicate.
@@ -229,38 +246,41 @@ begin
             workspace_id, metric, quantity, period_start, tier_snapshot_id, source, idempotency_key, occurred_at
         )
         select
-            e.workspace_id, e.metric, e.quantity, v_period, ul.tier_snapshot_id, e.source, e.idempotency_key,
+            e.workspace_id, e.metric, e.quantity, v_period, p.tier_snapshot_id, e.source, e.idempotency_key,
             coalesce(e.occurred_at, v_now)
         from rows from (
-        pg_catalog.unnest(v_workspace_ids), pg_catalog.unnest(v_metrics), pg_catalog.unnest(v_quantities),
-        pg_catalog.unnest(v_keys), pg_catalog.unnest(v_sources), pg_catalog.unnest(v_occurred),
-        pg_catalog.unnest(v_first)
-    ) with ordinality as e (workspace_id, metric, quantity, idempotency_key, source, occurred_at, first, i)
-        inner join public.usage_limits as ul
-            on e.workspace_id = ul.workspace_id and e.metric = ul.metric and ul.period_start = v_period
+            pg_catalog.unnest(v_workspace_ids), pg_catalog.unnest(v_metrics), pg_catalog.unnest(v_quantities),
+            pg_catalog.unnest(v_keys), pg_catalog.unnest(v_sources), pg_catalog.unnest(v_occurred),
+            pg_catalog.unnest(v_first), pg_catalog.unnest(v_recorded)
+        ) with ordinality as e (workspace_id, metric, quantity, idempotency_key, source, occurred_at, first, recorded, i)
+        inner join rows from (
+            pg_catalog.unnest(v_pair_workspaces), pg_catalog.unnest(v_pair_metrics), pg_catalog.unnest(v_pair_snapshots)
+        ) as p (workspace_id, metric, tier_snapshot_id)
+            on e.workspace_id = p.workspace_id and e.metric = p.metric
         where e.first
         order by e.workspace_id, e.idempotency_key, e.i
         on conflict (workspace_id, idempotency_key) where idempotency_key is not null do nothing
         returning workspace_id, idempotency_key
     )
 
-    select coalesce(pg_catalog.array_agg(i.workspace_id::text || ' ' || i.idempotency_key), '{}')
-    into v_inserted
-    from inserted as i
-    where i.idempotency_key is not null;
+    select pg_catalog.array_agg(e.first and (e.idempotency_key is null or i.workspace_id is not null) order by e.i)
+    into v_recorded
+    from rows from (
+            pg_catalog.unnest(v_workspace_ids), pg_catalog.unnest(v_metrics), pg_catalog.unnest(v_quantities),
+            pg_catalog.unnest(v_keys), pg_catalog.unnest(v_first), pg_catalog.unnest(v_recorded)
+        ) with ordinality as e (workspace_id, metric, quantity, idempotency_key, first, recorded, i)
+    left join inserted as i on e.workspace_id = i.workspace_id and e.idempotency_key = i.idempotency_key;
 
     -- 7. A key already used for other usage refuses the batch (undoing step 6).
     select e.i - 1 as i, u.metric, u.quantity
     into v_bad
     from rows from (
-        pg_catalog.unnest(v_workspace_ids), pg_catalog.unnest(v_metrics), pg_catalog.unnest(v_quantities),
-        pg_catalog.unnest(v_keys), pg_catalog.unnest(v_sources), pg_catalog.unnest(v_occurred),
-        pg_catalog.unnest(v_first)
-    ) with ordinality as e (workspace_id, metric, quantity, idempotency_key, source, occurred_at, first, i)
+            pg_catalog.unnest(v_workspace_ids), pg_catalog.unnest(v_metrics), pg_catalog.unnest(v_quantities),
+            pg_catalog.unnest(v_keys), pg_catalog.unnest(v_first), pg_catalog.unnest(v_recorded)
+        ) with ordinality as e (workspace_id, metric, quantity, idempotency_key, first, recorded, i)
     inner join public.usage_events as u
         on e.workspace_id = u.workspace_id and e.idempotency_key = u.idempotency_key
-    where e.first
-        and e.workspace_id::text || ' ' || e.idempotency_key <> all(v_inserted)
+    where e.first and not e.recorded
         and (u.metric, u.quantity) is distinct from (e.metric, e.quantity)
     order by e.i
     limit 1;
@@ -275,41 +295,43 @@ begin
     end if;
 
     -- 8. Add the recorded quantities to their rows; raise the thresholds' alerts.
+    select pg_catalog.array_agg(coalesce(t.total, 0) order by p.n)
+    into v_pair_totals
+    from rows from (pg_catalog.unnest(v_pair_workspaces), pg_catalog.unnest(v_pair_metrics))
+        with ordinality as p (workspace_id, metric, n)
+    left join (
+        select e.workspace_id, e.metric, sum(e.quantity) as total
+        from rows from (
+            pg_catalog.unnest(v_workspace_ids), pg_catalog.unnest(v_metrics), pg_catalog.unnest(v_quantities),
+            pg_catalog.unnest(v_recorded)
+        ) as e (workspace_id, metric, quantity, recorded)
+        where e.recorded
+        group by e.workspace_id, e.metric
+    ) as t on p.workspace_id = t.workspace_id and p.metric = t.metric;
+
+    update public.usage_limits as ul
+    set
+        used = ul.used + t.total,
+        -- Same expression in every writer of usage_limits (see 20261122060000).
+        limit_state = case
+            when ul.used + t.total >= ul.hard_limit then 'blocked'
+            when ul.used + t.total >= ul.soft_limit then 'warning'
+            else 'ok'
+        end,
+        updated_at = pg_catalog.now()
+    from rows from (
+        pg_catalog.unnest(v_pair_workspaces), pg_catalog.unnest(v_pair_metrics), pg_catalog.unnest(v_pair_totals)
+    ) as t (workspace_id, metric, total)
+    where t.total > 0 and ul.workspace_id = t.workspace_id and ul.metric = t.metric and ul.period_start = v_period;
+
     for v_row in
-        with recorded as (
-            select e.workspace_id, e.metric, sum(e.quantity) as total
-            from rows from (
-        pg_catalog.unnest(v_workspace_ids), pg_catalog.unnest(v_metrics), pg_catalog.unnest(v_quantities),
-        pg_catalog.unnest(v_keys), pg_catalog.unnest(v_sources), pg_catalog.unnest(v_occurred),
-        pg_catalog.unnest(v_first)
-    ) with ordinality as e (workspace_id, metric, quantity, idempotency_key, source, occurred_at, first, i)
-            where e.first
-                and (e.idempotency_key is null or e.workspace_id::text || ' ' || e.idempotency_key = any(v_inserted))
-            group by e.workspace_id, e.metric
-        ),
-
-        updated as (
-            update public.usage_limits as ul
-            set
-                used = ul.used + r.total,
-                -- Same expression in every writer of usage_limits (see 20261122060000).
-                limit_state = case
-                    when ul.used + r.total >= ul.hard_limit then 'blocked'
-                    when ul.used + r.total >= ul.soft_limit then 'warning'
-                    else 'ok'
-                end,
-                updated_at = pg_catalog.now()
-            from recorded as r
-            where ul.workspace_id = r.workspace_id and ul.metric = r.metric and ul.period_start = v_period
-            returning ul.workspace_id, ul.metric, ul.used, ul.soft_limit, ul.hard_limit, ul.warning_alert_id,
-            ul.blocked_alert_id
-        )
-
-        select u.workspace_id, u.metric
-        from updated as u
-        where (u.used >= u.soft_limit and u.warning_alert_id is null)
-            or (u.used >= u.hard_limit and u.blocked_alert_id is null)
-        order by u.workspace_id, u.metric
+        select p.workspace_id, p.metric
+        from rows from (
+            pg_catalog.unnest(v_pair_workspaces), pg_catalog.unnest(v_pair_metrics), pg_catalog.unnest(v_pair_used),
+            pg_catalog.unnest(v_pair_totals), pg_catalog.unnest(v_pair_next)
+        ) with ordinality as p (workspace_id, metric, used, total, next_threshold, n)
+        where p.total > 0 and p.used + p.total >= p.next_threshold
+        order by p.n
     loop
         perform private._raise_usage_alerts(v_row.workspace_id, v_row.metric, v_period);
     end loop;
@@ -335,30 +357,24 @@ begin
     into v_result
     from (
         select
-            r.i,
-            r.idempotency_key,
-            r.recorded,
-            ul.soft_limit,
-            ul.hard_limit,
+            e.i,
+            e.idempotency_key,
+            e.recorded,
+            p.soft_limit,
+            p.hard_limit,
             -- The row's total before the batch, plus what the batch recorded up to here.
-            ul.used - sum(case when r.recorded then r.quantity else 0 end) over (partition by r.workspace_id, r.metric)
-            + sum(case when r.recorded then r.quantity else 0 end) over (
-                partition by r.workspace_id, r.metric order by r.i
+            p.used + sum(case when e.recorded then e.quantity else 0 end) over (
+                partition by e.workspace_id, e.metric order by e.i
             ) as running
-        from (
-            select
-                e.*,
-                e.first and (
-                    e.idempotency_key is null or e.workspace_id::text || ' ' || e.idempotency_key = any(v_inserted)
-                ) as recorded
-            from rows from (
-        pg_catalog.unnest(v_workspace_ids), pg_catalog.unnest(v_metrics), pg_catalog.unnest(v_quantities),
-        pg_catalog.unnest(v_keys), pg_catalog.unnest(v_sources), pg_catalog.unnest(v_occurred),
-        pg_catalog.unnest(v_first)
-    ) with ordinality as e (workspace_id, metric, quantity, idempotency_key, source, occurred_at, first, i)
-        ) as r
-        inner join public.usage_limits as ul
-            on r.workspace_id = ul.workspace_id and r.metric = ul.metric and ul.period_start = v_period
+        from rows from (
+            pg_catalog.unnest(v_workspace_ids), pg_catalog.unnest(v_metrics), pg_catalog.unnest(v_quantities),
+            pg_catalog.unnest(v_keys), pg_catalog.unnest(v_first), pg_catalog.unnest(v_recorded)
+        ) with ordinality as e (workspace_id, metric, quantity, idempotency_key, first, recorded, i)
+        inner join rows from (
+            pg_catalog.unnest(v_pair_workspaces), pg_catalog.unnest(v_pair_metrics), pg_catalog.unnest(v_pair_used),
+            pg_catalog.unnest(v_pair_soft), pg_catalog.unnest(v_pair_hard)
+        ) as p (workspace_id, metric, used, soft_limit, hard_limit)
+            on e.workspace_id = p.workspace_id and e.metric = p.metric
     ) as s;
     return v_result;
 end
