@@ -4,6 +4,7 @@ record_usage calls would in input order; all or nothing."""
 from __future__ import annotations
 
 import threading
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -225,3 +226,82 @@ def test_concurrent_batches_and_single_calls_keep_exact_totals_one_alert_per_thr
         assert (used, events) == (4 * 15 * 20, 4 * 15)
         types = db.execute("select type from public.alerts where workspace_id = %s order by type", (ws.id,)).fetchall()
         assert types == [("usage_blocked",), ("usage_warning",)]
+
+
+def _wait_until_waiting(db: psycopg.Connection, waiter: psycopg.Connection) -> None:
+    """Wait until ``waiter``'s session waits on a lock (bounded; the test fails otherwise)."""
+    for _ in range(400):
+        row = db.execute("select pg_blocking_pids(%s) <> '{}'", (waiter.info.backend_pid,)).fetchone()
+        if row is not None and row[0]:
+            return
+        time.sleep(0.025)
+    pytest.fail(f"session {waiter.info.backend_pid} never waited on a lock")
+
+
+def _in_thread(fn: Any, out: dict[str, Any], key: str) -> threading.Thread:
+    def run() -> None:
+        try:
+            out[key] = fn()
+        except BaseException as exc:  # noqa: BLE001 - asserted by the test
+            out[key] = exc
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def test_a_batch_and_a_single_call_carrying_the_same_key_at_once_never_deadlock(factories, db, connect) -> None:  # type: ignore[no-untyped-def]
+    ws = factories.workspace()
+    call(connect(), "record_usage", {"workspace_id": str(ws.id), "metric": "sms", "quantity": 1})  # the period's rows
+    holder, single, batch = connect(), connect(), connect()
+    out: dict[str, Any] = {}
+    # A third session holds the period row, so the single call queues for it first,
+    # then the batch (holding its key) queues behind it: once the row is free, the
+    # single call takes it and waits for the batch's key while the batch waits for
+    # the row. The batch gives way (lock_timeout) and takes the row first instead.
+    holder.execute("begin")
+    holder.execute("select 1 from public.usage_limits where workspace_id = %s and metric = 'sms' for no key update",
+                   (ws.id,))
+    single_thread = _in_thread(
+        lambda: call(single, "record_usage", {"workspace_id": str(ws.id), "metric": "sms", "quantity": 2,
+                                              "idempotency_key": "same"}).data, out, "single")
+    _wait_until_waiting(db, single)
+    batch_thread = _in_thread(
+        lambda: call(batch, "record_usage_batch", {"events": [ev(ws, 2, key="same"), ev(ws, 3, key="other")]}).data,
+        out, "batch")
+    _wait_until_waiting(db, batch)
+    holder.execute("commit")
+    single_thread.join(timeout=60)
+    batch_thread.join(timeout=60)
+
+    assert not isinstance(out.get("single"), BaseException), out
+    assert not isinstance(out.get("batch"), BaseException), out
+    assert db.execute("select used from public.usage_limits where workspace_id = %s and metric = 'sms'",
+                      (ws.id,)).fetchone() == (Decimal(6),)
+    assert db.execute("select count(*) from public.usage_events where idempotency_key = 'same'").fetchone() == (1,)
+    assert out["single"]["duplicate"] is False or out["batch"]["results"][0]["duplicate"] is False
+    assert [r["duplicate"] for r in out["batch"]["results"]][1] is False
+
+
+def test_a_batch_racing_a_plan_change_bills_on_the_new_terms(factories, db, connect) -> None:  # type: ignore[no-untyped-def]
+    ws = factories.workspace()
+    call(connect(), "record_usage", {"workspace_id": str(ws.id), "metric": "sms", "quantity": 1})
+    changer, batch = connect(), connect()
+    out: dict[str, Any] = {}
+    changer.execute("begin")
+    changer.execute("update public.workspaces set plan_key = 'pro' where id = %s", (ws.id,))
+    changer.execute("select private.on_plan_change(%s, 'pro', 'upgrade during a batch')", (ws.id,))
+    batch_thread = _in_thread(
+        lambda: call(batch, "record_usage_batch", {"events": [ev(ws, 4, key="b1")]}).data, out, "batch")
+    _wait_until_waiting(db, batch)
+    changer.execute("commit")
+    batch_thread.join(timeout=60)
+
+    assert not isinstance(out.get("batch"), BaseException), out
+    assert out["batch"]["results"][0]["limit_state"] == "ok"
+    assert db.execute(
+        "select t.plan_key from public.usage_events as e join public.tier_snapshots as t on t.id = e.tier_snapshot_id"
+        " where e.idempotency_key = 'b1'"
+    ).fetchone() == ("pro",)
+    assert db.execute("select used, plan_key from public.usage_limits where workspace_id = %s and metric = 'sms'",
+                      (ws.id,)).fetchone() == (Decimal(5), "pro")

@@ -27,8 +27,8 @@
 -- source (at most 200), occurred_at (ISO 8601 with a time zone, in the current
 -- period, at most 5 minutes ahead).
 --
--- Concurrency: period rows are locked in (workspace, metric) order, then events
--- inserted in (workspace, key) order, as record_usage does (row, then key): no
+-- Concurrency: events are inserted in (workspace, key) order, then the period
+-- rows locked in (workspace, metric) order (see step 5 for single calls): no
 -- deadlock with batches or single calls; a key sent twice at once counts once.
 -- Errors: 22023 malformed_batch, batch_too_large and per event (see
 -- private._usage_batch_problem), PT404 workspace_not_found, PT409 idempotency_conflict.
@@ -56,7 +56,7 @@ declare
     v_sources text[];
     v_occurred timestamptz[];
     v_first boolean[];
-    -- Whether each event was recorded (else a duplicate); filled in at step 6.
+    -- Whether each event was recorded (else a duplicate); filled in at step 5.
     v_recorded boolean[];
     -- The batch's period rows (distinct workspace and metric), in lock order, and their values.
     v_pair_workspaces uuid[];
@@ -66,6 +66,8 @@ declare
     v_pair_soft numeric[];
     v_pair_hard numeric[];
     v_pair_next numeric[];
+    v_rows record;
+    v_lock_timeout text;
     v_pair_totals numeric[];
     v_row record;
     v_result jsonb;
@@ -201,27 +203,25 @@ begin
         perform private._ensure_usage_period(v_workspace_id, v_period);
     end loop;
 
-    -- 5. Lock the period rows in (workspace, metric) order. A row still missing is
-    --    a metric the plan does not meter.
-    select
-        pg_catalog.array_agg(l.tier_snapshot_id order by p.n),
-        pg_catalog.array_agg(l.used order by p.n),
-        pg_catalog.array_agg(l.soft_limit order by p.n),
-        pg_catalog.array_agg(l.hard_limit order by p.n),
-        pg_catalog.array_agg(l.next_threshold order by p.n)
-    into v_pair_snapshots, v_pair_used, v_pair_soft, v_pair_hard, v_pair_next
+    -- 5. Insert the events and lock the period rows, both in sorted order. First
+    --    keys then rows: the rows are then held only for the short end of the
+    --    batch, so concurrent batches over the same workspaces overlap. A single
+    --    record_usage takes its row, then its key; if it holds a row this batch
+    --    needs while waiting for one of this batch's keys (the same usage sent
+    --    both ways at once), the row wait times out, and so does any wait long
+    --    enough to suggest it: the batch then undoes its inserts and takes the
+    --    rows first, as record_usage does. The same happens if a plan change
+    --    moved a row to new terms between the read and the lock.
+    select pg_catalog.array_agg(l.tier_snapshot_id order by p.n)
+    into v_pair_snapshots
     from rows from (pg_catalog.unnest(v_pair_workspaces), pg_catalog.unnest(v_pair_metrics))
         with ordinality as p (workspace_id, metric, n)
     left join lateral (
-        -- next_threshold: the lowest whose alert this period has not raised yet
-        select ul.tier_snapshot_id, ul.used, ul.soft_limit, ul.hard_limit, case
-                when ul.warning_alert_id is null then ul.soft_limit when ul.blocked_alert_id is null then ul.hard_limit
-            end as next_threshold
-        from public.usage_limits as ul
+        select ul.tier_snapshot_id from public.usage_limits as ul
         where ul.workspace_id = p.workspace_id and ul.metric = p.metric and ul.period_start = v_period
-        for no key update
     ) as l on true;
     if pg_catalog.array_position(v_pair_snapshots, null) is not null then
+        -- A row still missing after step 4: a metric the plan does not meter.
         select e.i - 1 as i, e.metric
         into v_bad
         from rows from (pg_catalog.unnest(v_workspace_ids), pg_catalog.unnest(v_metrics))
@@ -238,40 +238,32 @@ begin
             detail = pg_catalog.format('events[%s]: plan in force has no limits for metric %L', v_bad.i, v_bad.metric),
             hint = 'Nothing in the batch was recorded.';
     end if;
+    v_lock_timeout := pg_catalog.current_setting('lock_timeout');
+    begin
+        perform pg_catalog.set_config('lock_timeout', '200ms', true);
+        v_recorded := private._usage_batch_insert_events(
+            v_workspace_ids, v_metrics, v_quantities, v_keys, v_sources, v_occurred, v_first,
+            v_pair_workspaces, v_pair_metrics, v_pair_snapshots, v_period, v_now
+        );
+        select * into v_rows from private._usage_batch_lock_rows(v_pair_workspaces, v_pair_metrics, v_period);
+        if v_rows.tier_snapshot_ids is distinct from v_pair_snapshots then
+            raise exception using errcode = '40001', message = 'usage_terms_changed';
+        end if;
+        perform pg_catalog.set_config('lock_timeout', v_lock_timeout, true);
+    exception when lock_not_available or serialization_failure then
+        perform pg_catalog.set_config('lock_timeout', v_lock_timeout, true);
+        select * into v_rows from private._usage_batch_lock_rows(v_pair_workspaces, v_pair_metrics, v_period);
+        v_recorded := private._usage_batch_insert_events(
+            v_workspace_ids, v_metrics, v_quantities, v_keys, v_sources, v_occurred, v_first,
+            v_pair_workspaces, v_pair_metrics, v_rows.tier_snapshot_ids, v_period, v_now
+        );
+    end;
+    v_pair_used := v_rows.used;
+    v_pair_soft := v_rows.soft_limits;
+    v_pair_hard := v_rows.hard_limits;
+    v_pair_next := v_rows.next_thresholds;
 
-    -- 6. Insert the events (first occurrences of each key), in (workspace, key)
-    --    order; a key already in usage_events is skipped: a duplicate.
-    with inserted as (
-        insert into public.usage_events (
-            workspace_id, metric, quantity, period_start, tier_snapshot_id, source, idempotency_key, occurred_at
-        )
-        select
-            e.workspace_id, e.metric, e.quantity, v_period, p.tier_snapshot_id, e.source, e.idempotency_key,
-            coalesce(e.occurred_at, v_now)
-        from rows from (
-            pg_catalog.unnest(v_workspace_ids), pg_catalog.unnest(v_metrics), pg_catalog.unnest(v_quantities),
-            pg_catalog.unnest(v_keys), pg_catalog.unnest(v_sources), pg_catalog.unnest(v_occurred),
-            pg_catalog.unnest(v_first), pg_catalog.unnest(v_recorded)
-        ) with ordinality as e (workspace_id, metric, quantity, idempotency_key, source, occurred_at, first, recorded, i)
-        inner join rows from (
-            pg_catalog.unnest(v_pair_workspaces), pg_catalog.unnest(v_pair_metrics), pg_catalog.unnest(v_pair_snapshots)
-        ) as p (workspace_id, metric, tier_snapshot_id)
-            on e.workspace_id = p.workspace_id and e.metric = p.metric
-        where e.first
-        order by e.workspace_id, e.idempotency_key, e.i
-        on conflict (workspace_id, idempotency_key) where idempotency_key is not null do nothing
-        returning workspace_id, idempotency_key
-    )
-
-    select pg_catalog.array_agg(e.first and (e.idempotency_key is null or i.workspace_id is not null) order by e.i)
-    into v_recorded
-    from rows from (
-            pg_catalog.unnest(v_workspace_ids), pg_catalog.unnest(v_metrics), pg_catalog.unnest(v_quantities),
-            pg_catalog.unnest(v_keys), pg_catalog.unnest(v_first), pg_catalog.unnest(v_recorded)
-        ) with ordinality as e (workspace_id, metric, quantity, idempotency_key, first, recorded, i)
-    left join inserted as i on e.workspace_id = i.workspace_id and e.idempotency_key = i.idempotency_key;
-
-    -- 7. A key already used for other usage refuses the batch (undoing step 6).
+    -- 6. A key already used for other usage refuses the batch (undoing step 5).
     select e.i - 1 as i, u.metric, u.quantity
     into v_bad
     from rows from (
@@ -294,7 +286,7 @@ begin
             hint = 'Send a new idempotency key for a different usage. Nothing in the batch was recorded.';
     end if;
 
-    -- 8. Add the recorded quantities to their rows; raise the thresholds' alerts.
+    -- 7. Add the recorded quantities to their rows; raise the thresholds' alerts.
     select pg_catalog.array_agg(coalesce(t.total, 0) order by p.n)
     into v_pair_totals
     from rows from (pg_catalog.unnest(v_pair_workspaces), pg_catalog.unnest(v_pair_metrics))
@@ -336,7 +328,7 @@ begin
         perform private._raise_usage_alerts(v_row.workspace_id, v_row.metric, v_period);
     end loop;
 
-    -- 9. The answer, in input order: each event's total right after it.
+    -- 8. The answer, in input order: each event's total right after it.
     select pg_catalog.jsonb_build_object(
         'recorded', pg_catalog.count(*) filter (where s.recorded),
         'duplicates', pg_catalog.count(*) filter (where not s.recorded),
