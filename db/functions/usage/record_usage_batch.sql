@@ -65,10 +65,8 @@ declare
     v_pair_used numeric[];
     v_pair_soft numeric[];
     v_pair_hard numeric[];
-    v_pair_next numeric[];
     v_rows record;
     v_lock_timeout text;
-    v_pair_totals numeric[];
     v_row record;
     v_result jsonb;
 begin
@@ -130,35 +128,37 @@ begin
         ) with ordinality as r (workspace_id, metric, quantity, idempotency_key, source, occurred_at, n)
     ) as e;
 
-    with e as (
-        select *
-        from rows from (
-            pg_catalog.unnest(v_workspace_ids), pg_catalog.unnest(v_metrics), pg_catalog.unnest(v_quantities),
-            pg_catalog.unnest(v_keys), pg_catalog.unnest(v_first), pg_catalog.unnest(v_recorded)
-        ) with ordinality as e (workspace_id, metric, quantity, idempotency_key, first, recorded, i)
-        where e.idempotency_key is not null
-    )
+    if pg_catalog.array_position(v_first, false) is not null then
+        with e as (
+            select *
+            from rows from (
+                pg_catalog.unnest(v_workspace_ids), pg_catalog.unnest(v_metrics), pg_catalog.unnest(v_quantities),
+                pg_catalog.unnest(v_keys), pg_catalog.unnest(v_first), pg_catalog.unnest(v_recorded)
+            ) with ordinality as e (workspace_id, metric, quantity, idempotency_key, first, recorded, i)
+            where e.idempotency_key is not null
+        )
 
-    select b.i - 1 as i, f.i - 1 as first_i, f.metric, f.quantity
-    into v_bad
-    from e as b
-    inner join e as f
-        on b.workspace_id = f.workspace_id and b.idempotency_key = f.idempotency_key and f.first
-    where not b.first and (b.metric, b.quantity) is distinct from (f.metric, f.quantity)
-    order by b.i
-    limit 1;
-    if v_bad.i is not null then
-        raise exception using
-            errcode = 'PT409',
-            message = 'idempotency_conflict',
-            detail = pg_catalog.format(
-                'events[%s]: its key was used by events[%s] for %s %s', v_bad.i, v_bad.first_i, v_bad.quantity,
-                v_bad.metric
-            ),
-            hint = 'Send a new idempotency key for a different usage. Nothing in the batch was recorded.';
+        select b.i - 1 as i, f.i - 1 as first_i, f.metric, f.quantity
+        into v_bad
+        from e as b
+        inner join e as f
+            on b.workspace_id = f.workspace_id and b.idempotency_key = f.idempotency_key and f.first
+        where not b.first and (b.metric, b.quantity) is distinct from (f.metric, f.quantity)
+        order by b.i
+        limit 1;
+        if v_bad.i is not null then
+            raise exception using
+                errcode = 'PT409',
+                message = 'idempotency_conflict',
+                detail = pg_catalog.format(
+                    'events[%s]: its key was used by events[%s] for %s %s', v_bad.i, v_bad.first_i, v_bad.quantity,
+                    v_bad.metric
+                ),
+                hint = 'Send a new idempotency key for a different usage. Nothing in the batch was recorded.';
+        end if;
     end if;
 
-    -- 3. The batch's period rows, in (workspace, metric) order; every workspace exists.
+    -- 3. The batch's period rows: its distinct (workspace, metric), in lock order.
     select
         pg_catalog.array_agg(d.workspace_id order by d.workspace_id, d.metric),
         pg_catalog.array_agg(d.metric order by d.workspace_id, d.metric)
@@ -168,76 +168,76 @@ begin
         from rows from (pg_catalog.unnest(v_workspace_ids), pg_catalog.unnest(v_metrics)) as e (workspace_id, metric)
     ) as d;
 
-    select e.i - 1 as i, e.workspace_id
-    into v_bad
-    from rows from (pg_catalog.unnest(v_workspace_ids)) with ordinality as e (workspace_id, i)
-    where e.workspace_id in (
-        select w.workspace_id
-        from (select distinct u.workspace_id from pg_catalog.unnest(v_pair_workspaces) as u (workspace_id)) as w
-        where not exists (select from public.workspaces as ws where ws.id = w.workspace_id)
-    )
-    order by e.i
-    limit 1;
-    if v_bad.i is not null then
-        raise exception using
-            errcode = 'PT404',
-            message = 'workspace_not_found',
-            detail = pg_catalog.format('events[%s]: workspace %s', v_bad.i, v_bad.workspace_id),
-            hint = 'Nothing in the batch was recorded.';
-    end if;
-
-    -- 4. Open the period where it has no rows yet, as record_usage does (workspace
-    --    row lock, in id order).
-    for v_workspace_id in
-        select distinct p.workspace_id
+    -- 4. Each pair's tier snapshot (read without a lock: see step 5). Pairs without
+    --    a row yet: their workspace must exist, and the period is opened as
+    --    record_usage does (workspace row lock, in id order). A row still missing
+    --    then is a metric the plan does not meter.
+    for v_attempt in 1..2 loop
+        select pg_catalog.array_agg(l.tier_snapshot_id order by p.n)
+        into v_pair_snapshots
         from rows from (pg_catalog.unnest(v_pair_workspaces), pg_catalog.unnest(v_pair_metrics))
-        with ordinality as p (workspace_id, metric, n)
-        -- (a probe per pair, not an anti-join over all of usage_limits)
-        where (
-            select ul.used from public.usage_limits as ul
+            with ordinality as p (workspace_id, metric, n)
+        left join lateral (
+            select ul.tier_snapshot_id from public.usage_limits as ul
             where ul.workspace_id = p.workspace_id and ul.metric = p.metric and ul.period_start = v_period
-        ) is null
-        order by p.workspace_id
-    loop
-        perform 1 from public.workspaces as w where w.id = v_workspace_id for no key update;
-        perform private._ensure_usage_period(v_workspace_id, v_period);
-    end loop;
+        ) as l on true;
+        exit when pg_catalog.array_position(v_pair_snapshots, null) is null;
 
-    -- 5. Insert the events and lock the period rows, both in sorted order. First
-    --    keys then rows: the rows are then held only for the short end of the
-    --    batch, so concurrent batches over the same workspaces overlap. A single
-    --    record_usage takes its row, then its key; if it holds a row this batch
-    --    needs while waiting for one of this batch's keys (the same usage sent
-    --    both ways at once), the row wait times out, and so does any wait long
-    --    enough to suggest it: the batch then undoes its inserts and takes the
-    --    rows first, as record_usage does. The same happens if a plan change
-    --    moved a row to new terms between the read and the lock.
-    select pg_catalog.array_agg(l.tier_snapshot_id order by p.n)
-    into v_pair_snapshots
-    from rows from (pg_catalog.unnest(v_pair_workspaces), pg_catalog.unnest(v_pair_metrics))
-        with ordinality as p (workspace_id, metric, n)
-    left join lateral (
-        select ul.tier_snapshot_id from public.usage_limits as ul
-        where ul.workspace_id = p.workspace_id and ul.metric = p.metric and ul.period_start = v_period
-    ) as l on true;
-    if pg_catalog.array_position(v_pair_snapshots, null) is not null then
-        -- A row still missing after step 4: a metric the plan does not meter.
-        select e.i - 1 as i, e.metric
+        select e.i - 1 as i, e.workspace_id, e.metric
         into v_bad
         from rows from (pg_catalog.unnest(v_workspace_ids), pg_catalog.unnest(v_metrics))
             with ordinality as e (workspace_id, metric, i)
-        where (e.workspace_id, e.metric) = (
-            v_pair_workspaces[pg_catalog.array_position(v_pair_snapshots, null)],
-            v_pair_metrics[pg_catalog.array_position(v_pair_snapshots, null)]
+        where e.workspace_id in (
+            select p.workspace_id
+            from rows from (pg_catalog.unnest(v_pair_workspaces), pg_catalog.unnest(v_pair_snapshots))
+                as p (workspace_id, tier_snapshot_id)
+            where p.tier_snapshot_id is null
+                and (v_attempt = 2 or not exists (select from public.workspaces as w where w.id = p.workspace_id))
         )
+            and (v_attempt = 1 or (e.workspace_id, e.metric) in (
+                select p.workspace_id, p.metric
+                from rows from (
+                    pg_catalog.unnest(v_pair_workspaces), pg_catalog.unnest(v_pair_metrics),
+                    pg_catalog.unnest(v_pair_snapshots)
+                ) as p (workspace_id, metric, tier_snapshot_id)
+                where p.tier_snapshot_id is null
+            ))
         order by e.i
         limit 1;
-        raise exception using
-            errcode = '22023',
-            message = 'unknown_metric',
-            detail = pg_catalog.format('events[%s]: plan in force has no limits for metric %L', v_bad.i, v_bad.metric),
-            hint = 'Nothing in the batch was recorded.';
-    end if;
+        if v_bad.i is not null and v_attempt = 1 then
+            raise exception using
+                errcode = 'PT404',
+                message = 'workspace_not_found',
+                detail = pg_catalog.format('events[%s]: workspace %s', v_bad.i, v_bad.workspace_id),
+                hint = 'Nothing in the batch was recorded.';
+        elsif v_bad.i is not null then
+            raise exception using
+                errcode = '22023',
+                message = 'unknown_metric',
+                detail = pg_catalog.format('events[%s]: plan in force has no limits for metric %L', v_bad.i, v_bad.metric),
+                hint = 'Nothing in the batch was recorded.';
+        end if;
+        for v_workspace_id in
+            select distinct p.workspace_id
+            from rows from (pg_catalog.unnest(v_pair_workspaces), pg_catalog.unnest(v_pair_snapshots))
+                as p (workspace_id, tier_snapshot_id)
+            where p.tier_snapshot_id is null
+            order by p.workspace_id
+        loop
+            perform 1 from public.workspaces as w where w.id = v_workspace_id for no key update;
+            perform private._ensure_usage_period(v_workspace_id, v_period);
+        end loop;
+    end loop;
+
+    -- 5. Insert the events (in key order), then add them to their period rows in
+    --    one UPDATE: the rows are held only for the short end of the batch, so
+    --    batches over the same workspaces overlap. Row then key is record_usage's
+    --    order: a single call holding a row this batch needs while waiting for one
+    --    of its keys (the same usage sent both ways at once), or any wait long
+    --    enough to suggest a cycle, makes a wait here time out (200 ms, under
+    --    PostgreSQL's 1 s deadlock_timeout); the batch then undoes its writes and
+    --    locks the rows first, in (workspace, metric) order, as record_usage does.
+    --    The same happens if a plan change moved a row to new terms meanwhile.
     v_lock_timeout := pg_catalog.current_setting('lock_timeout');
     begin
         perform pg_catalog.set_config('lock_timeout', '200ms', true);
@@ -245,7 +245,9 @@ begin
             v_workspace_ids, v_metrics, v_quantities, v_keys, v_sources, v_occurred, v_first,
             v_pair_workspaces, v_pair_metrics, v_pair_snapshots, v_period, v_now
         );
-        select * into v_rows from private._usage_batch_lock_rows(v_pair_workspaces, v_pair_metrics, v_period);
+        select * into v_rows from private._usage_batch_add(
+            v_pair_workspaces, v_pair_metrics, v_workspace_ids, v_metrics, v_quantities, v_recorded, v_period
+        );
         if v_rows.tier_snapshot_ids is distinct from v_pair_snapshots then
             raise exception using errcode = '40001', message = 'usage_terms_changed';
         end if;
@@ -257,76 +259,52 @@ begin
             v_workspace_ids, v_metrics, v_quantities, v_keys, v_sources, v_occurred, v_first,
             v_pair_workspaces, v_pair_metrics, v_rows.tier_snapshot_ids, v_period, v_now
         );
+        select * into v_rows from private._usage_batch_add(
+            v_pair_workspaces, v_pair_metrics, v_workspace_ids, v_metrics, v_quantities, v_recorded, v_period
+        );
     end;
-    v_pair_used := v_rows.used;
-    v_pair_soft := v_rows.soft_limits;
-    v_pair_hard := v_rows.hard_limits;
-    v_pair_next := v_rows.next_thresholds;
 
     -- 6. A key already used for other usage refuses the batch (undoing step 5).
-    select e.i - 1 as i, u.metric, u.quantity
-    into v_bad
-    from rows from (
-            pg_catalog.unnest(v_workspace_ids), pg_catalog.unnest(v_metrics), pg_catalog.unnest(v_quantities),
-            pg_catalog.unnest(v_keys), pg_catalog.unnest(v_first), pg_catalog.unnest(v_recorded)
-        ) with ordinality as e (workspace_id, metric, quantity, idempotency_key, first, recorded, i)
-    inner join public.usage_events as u
-        on e.workspace_id = u.workspace_id and e.idempotency_key = u.idempotency_key
-    where e.first and not e.recorded
-        and (u.metric, u.quantity) is distinct from (e.metric, e.quantity)
-    order by e.i
-    limit 1;
-    if v_bad.i is not null then
-        raise exception using
-            errcode = 'PT409',
-            message = 'idempotency_conflict',
-            detail = pg_catalog.format(
-                'events[%s]: its key was used for %s %s', v_bad.i, v_bad.quantity, v_bad.metric
-            ),
-            hint = 'Send a new idempotency key for a different usage. Nothing in the batch was recorded.';
+    if pg_catalog.array_position(v_recorded, false) is not null then
+        select e.i - 1 as i, u.metric, u.quantity
+        into v_bad
+        from rows from (
+                pg_catalog.unnest(v_workspace_ids), pg_catalog.unnest(v_metrics), pg_catalog.unnest(v_quantities),
+                pg_catalog.unnest(v_keys), pg_catalog.unnest(v_first), pg_catalog.unnest(v_recorded)
+            ) with ordinality as e (workspace_id, metric, quantity, idempotency_key, first, recorded, i)
+        inner join public.usage_events as u
+            on e.workspace_id = u.workspace_id and e.idempotency_key = u.idempotency_key
+        where e.first and not e.recorded
+            and (u.metric, u.quantity) is distinct from (e.metric, e.quantity)
+        order by e.i
+        limit 1;
+        if v_bad.i is not null then
+            raise exception using
+                errcode = 'PT409',
+                message = 'idempotency_conflict',
+                detail = pg_catalog.format(
+                    'events[%s]: its key was used for %s %s', v_bad.i, v_bad.quantity, v_bad.metric
+                ),
+                hint = 'Send a new idempotency key for a different usage. Nothing in the batch was recorded.';
+        end if;
     end if;
 
-    -- 7. Add the recorded quantities to their rows; raise the thresholds' alerts.
-    select pg_catalog.array_agg(coalesce(t.total, 0) order by p.n)
-    into v_pair_totals
-    from rows from (pg_catalog.unnest(v_pair_workspaces), pg_catalog.unnest(v_pair_metrics))
-        with ordinality as p (workspace_id, metric, n)
-    left join (
-        select e.workspace_id, e.metric, sum(e.quantity) as total
-        from rows from (
-            pg_catalog.unnest(v_workspace_ids), pg_catalog.unnest(v_metrics), pg_catalog.unnest(v_quantities),
-            pg_catalog.unnest(v_recorded)
-        ) as e (workspace_id, metric, quantity, recorded)
-        where e.recorded
-        group by e.workspace_id, e.metric
-    ) as t on p.workspace_id = t.workspace_id and p.metric = t.metric;
-
-    update public.usage_limits as ul
-    set
-        used = ul.used + t.total,
-        -- Same expression in every writer of usage_limits (see 20261122060000).
-        limit_state = case
-            when ul.used + t.total >= ul.hard_limit then 'blocked'
-            when ul.used + t.total >= ul.soft_limit then 'warning'
-            else 'ok'
-        end,
-        updated_at = pg_catalog.now()
-    from rows from (
-        pg_catalog.unnest(v_pair_workspaces), pg_catalog.unnest(v_pair_metrics), pg_catalog.unnest(v_pair_totals)
-    ) as t (workspace_id, metric, total)
-    where t.total > 0 and ul.workspace_id = t.workspace_id and ul.metric = t.metric and ul.period_start = v_period;
-
+    -- 7. The thresholds crossed raise their alerts (once per period and plan).
     for v_row in
         select p.workspace_id, p.metric
         from rows from (
-            pg_catalog.unnest(v_pair_workspaces), pg_catalog.unnest(v_pair_metrics), pg_catalog.unnest(v_pair_used),
-            pg_catalog.unnest(v_pair_totals), pg_catalog.unnest(v_pair_next)
+            pg_catalog.unnest(v_pair_workspaces), pg_catalog.unnest(v_pair_metrics),
+            pg_catalog.unnest(v_rows.used_before), pg_catalog.unnest(v_rows.totals),
+            pg_catalog.unnest(v_rows.next_thresholds)
         ) with ordinality as p (workspace_id, metric, used, total, next_threshold, n)
         where p.total > 0 and p.used + p.total >= p.next_threshold
         order by p.n
     loop
         perform private._raise_usage_alerts(v_row.workspace_id, v_row.metric, v_period);
     end loop;
+    v_pair_used := v_rows.used_before;
+    v_pair_soft := v_rows.soft_limits;
+    v_pair_hard := v_rows.hard_limits;
 
     -- 8. The answer, in input order: each event's total right after it.
     select pg_catalog.jsonb_build_object(

@@ -126,3 +126,84 @@ comment on function private._usage_batch_insert_events(
 revoke all on function private._usage_batch_insert_events(
     uuid[], text[], numeric[], text[], text[], timestamptz[], boolean[], uuid[], text[], bigint[], date, timestamptz
 ) from public;
+
+-- private._usage_batch_add: add a batch's recorded quantities to its period rows
+-- (one UPDATE; every pair's row, a pair with nothing recorded by zero, so each is
+-- locked and read), and return per pair, aligned with the pairs: the row's tier
+-- snapshot, its total before the batch, its limits, the lowest threshold whose
+-- alert the period has not raised yet, and what the batch added. The caller
+-- holds the rows already, or bounds its lock waits (record_usage_batch).
+create or replace function private._usage_batch_add(
+    pair_workspace_ids uuid[],
+    pair_metrics text[],
+    workspace_ids uuid[],
+    metrics text[],
+    quantities numeric[],
+    recorded boolean[],
+    period_start date,
+    out tier_snapshot_ids bigint[],
+    out used_before numeric[],
+    out soft_limits numeric[],
+    out hard_limits numeric[],
+    out next_thresholds numeric[],
+    out totals numeric[]
+)
+language plpgsql
+volatile
+set search_path = ''
+as $$
+begin
+    with totals as (
+        select p.n, p.workspace_id, p.metric, coalesce(t.total, 0) as total
+        from rows from (
+            pg_catalog.unnest(_usage_batch_add.pair_workspace_ids), pg_catalog.unnest(_usage_batch_add.pair_metrics)
+        ) with ordinality as p (workspace_id, metric, n)
+        left join (
+            select e.workspace_id, e.metric, sum(e.quantity) as total
+            from rows from (
+                pg_catalog.unnest(_usage_batch_add.workspace_ids), pg_catalog.unnest(_usage_batch_add.metrics),
+                pg_catalog.unnest(_usage_batch_add.quantities), pg_catalog.unnest(_usage_batch_add.recorded)
+            ) as e (workspace_id, metric, quantity, recorded)
+            where e.recorded
+            group by e.workspace_id, e.metric
+        ) as t on p.workspace_id = t.workspace_id and p.metric = t.metric
+    ),
+
+    updated as (
+        update public.usage_limits as ul
+        set
+            used = ul.used + t.total,
+            -- Same expression in every writer of usage_limits (see 20261122060000).
+            limit_state = case
+                when ul.used + t.total >= ul.hard_limit then 'blocked'
+                when ul.used + t.total >= ul.soft_limit then 'warning'
+                else 'ok'
+            end,
+            updated_at = pg_catalog.now()
+        from totals as t
+        where ul.workspace_id = t.workspace_id
+            and ul.metric = t.metric
+            and ul.period_start = _usage_batch_add.period_start
+        returning
+            t.n, t.total, ul.tier_snapshot_id, ul.used - t.total as used_before, ul.soft_limit, ul.hard_limit,
+            case
+                when ul.warning_alert_id is null then ul.soft_limit
+                when ul.blocked_alert_id is null then ul.hard_limit
+            end as next_threshold
+    )
+
+    select
+        pg_catalog.array_agg(u.tier_snapshot_id order by u.n),
+        pg_catalog.array_agg(u.used_before order by u.n),
+        pg_catalog.array_agg(u.soft_limit order by u.n),
+        pg_catalog.array_agg(u.hard_limit order by u.n),
+        pg_catalog.array_agg(u.next_threshold order by u.n),
+        pg_catalog.array_agg(u.total order by u.n)
+    into tier_snapshot_ids, used_before, soft_limits, hard_limits, next_thresholds, totals
+    from updated as u;
+end
+$$;
+
+comment on function private._usage_batch_add(uuid[], text[], uuid[], text[], numeric[], boolean[], date) is
+'Add a usage batch''s recorded quantities to its period rows; returns per pair the row before and what was added.';
+revoke all on function private._usage_batch_add(uuid[], text[], uuid[], text[], numeric[], boolean[], date) from public;
