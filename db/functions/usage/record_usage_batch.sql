@@ -245,9 +245,8 @@ begin
             v_workspace_ids, v_metrics, v_quantities, v_keys, v_sources, v_occurred, v_first,
             v_pair_workspaces, v_pair_metrics, v_pair_snapshots, v_period, v_now
         );
-        select * into v_rows from private._usage_batch_add(
-            v_pair_workspaces, v_pair_metrics, v_workspace_ids, v_metrics, v_quantities, v_recorded, v_period
-        );
+        select * into v_rows
+        from private._usage_batch_add(v_workspace_ids, v_metrics, v_quantities, v_recorded, v_period);
         if v_rows.tier_snapshot_ids is distinct from v_pair_snapshots then
             raise exception using errcode = '40001', message = 'usage_terms_changed';
         end if;
@@ -259,9 +258,8 @@ begin
             v_workspace_ids, v_metrics, v_quantities, v_keys, v_sources, v_occurred, v_first,
             v_pair_workspaces, v_pair_metrics, v_rows.tier_snapshot_ids, v_period, v_now
         );
-        select * into v_rows from private._usage_batch_add(
-            v_pair_workspaces, v_pair_metrics, v_workspace_ids, v_metrics, v_quantities, v_recorded, v_period
-        );
+        select * into v_rows
+        from private._usage_batch_add(v_workspace_ids, v_metrics, v_quantities, v_recorded, v_period);
     end;
 
     -- 6. A key already used for other usage refuses the batch (undoing step 5).

@@ -129,13 +129,12 @@ revoke all on function private._usage_batch_insert_events(
 
 -- private._usage_batch_add: add a batch's recorded quantities to its period rows
 -- (one UPDATE; every pair's row, a pair with nothing recorded by zero, so each is
--- locked and read), and return per pair, aligned with the pairs: the row's tier
--- snapshot, its total before the batch, its limits, the lowest threshold whose
+-- locked and read), and return per (workspace, metric) pair of the events, in
+-- (workspace, metric) order (record_usage_batch's order of them): the row's
+-- tier snapshot, its total before the batch, its limits, the lowest threshold whose
 -- alert the period has not raised yet, and what the batch added. The caller
 -- holds the rows already, or bounds its lock waits (record_usage_batch).
 create or replace function private._usage_batch_add(
-    pair_workspace_ids uuid[],
-    pair_metrics text[],
     workspace_ids uuid[],
     metrics text[],
     quantities numeric[],
@@ -151,22 +150,27 @@ create or replace function private._usage_batch_add(
 language plpgsql
 volatile
 set search_path = ''
+-- One index probe per pair, in the pairs' order: a hash join over all of
+-- usage_limits would cost the whole table and take the row locks in its order.
+set enable_hashjoin = off
+set enable_mergejoin = off
+set enable_seqscan = off
 as $$
 begin
+    -- Every pair has events, so grouping the events in the pairs' order gives
+    -- each pair its position (n) and total.
     with totals as (
-        select p.n, p.workspace_id, p.metric, coalesce(t.total, 0) as total
+        select
+            pg_catalog.row_number() over (order by e.workspace_id, e.metric) as n,
+            e.workspace_id,
+            e.metric,
+            coalesce(sum(e.quantity) filter (where e.recorded), 0) as total
         from rows from (
-            pg_catalog.unnest(_usage_batch_add.pair_workspace_ids), pg_catalog.unnest(_usage_batch_add.pair_metrics)
-        ) with ordinality as p (workspace_id, metric, n)
-        left join (
-            select e.workspace_id, e.metric, sum(e.quantity) as total
-            from rows from (
-                pg_catalog.unnest(_usage_batch_add.workspace_ids), pg_catalog.unnest(_usage_batch_add.metrics),
-                pg_catalog.unnest(_usage_batch_add.quantities), pg_catalog.unnest(_usage_batch_add.recorded)
-            ) as e (workspace_id, metric, quantity, recorded)
-            where e.recorded
-            group by e.workspace_id, e.metric
-        ) as t on p.workspace_id = t.workspace_id and p.metric = t.metric
+            pg_catalog.unnest(_usage_batch_add.workspace_ids), pg_catalog.unnest(_usage_batch_add.metrics),
+            pg_catalog.unnest(_usage_batch_add.quantities), pg_catalog.unnest(_usage_batch_add.recorded)
+        ) as e (workspace_id, metric, quantity, recorded)
+        group by e.workspace_id, e.metric
+        order by e.workspace_id, e.metric
     ),
 
     updated as (
@@ -204,6 +208,6 @@ begin
 end
 $$;
 
-comment on function private._usage_batch_add(uuid[], text[], uuid[], text[], numeric[], boolean[], date) is
+comment on function private._usage_batch_add(uuid[], text[], numeric[], boolean[], date) is
 'Add a usage batch''s recorded quantities to its period rows; returns per pair the row before and what was added.';
-revoke all on function private._usage_batch_add(uuid[], text[], uuid[], text[], numeric[], boolean[], date) from public;
+revoke all on function private._usage_batch_add(uuid[], text[], numeric[], boolean[], date) from public;
