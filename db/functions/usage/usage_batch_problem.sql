@@ -36,7 +36,8 @@ begin
             when pg_catalog.jsonb_typeof(a.value) <> 'object' then 'malformed_event'
             when (a.value - v_fields) <> '{}' then 'unknown_field'
             when coalesce(pg_catalog.jsonb_typeof(a.value -> 'workspace_id'), '') <> 'string' then 'invalid_workspace_id'
-            when (a.value ->> 'workspace_id') !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+            when (a.value ->> 'workspace_id')
+                !~ '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
                 then 'invalid_workspace_id'
             when coalesce(pg_catalog.jsonb_typeof(a.value -> 'metric'), '') <> 'string' then 'unknown_metric'
             when not (a.value ->> 'metric' = any(v_metric_keys)) then 'unknown_metric'
