@@ -31,7 +31,7 @@
 -- rows locked in (workspace, metric) order (see step 5 for single calls): no
 -- deadlock with batches or single calls; a key sent twice at once counts once.
 -- Errors: 22023 malformed_batch, batch_too_large and per event (see
--- private._usage_batch_problem), PT404 workspace_not_found, PT409 idempotency_conflict.
+-- private._usage_batch_parse), PT404 workspace_not_found, PT409 idempotency_conflict.
 
 create or replace function private._record_usage_batch(events jsonb)
 returns jsonb
@@ -47,6 +47,7 @@ declare
     v_period date := private._usage_period();
     v_count integer;
     v_bad record;
+    v_parsed record;
     v_workspace_id uuid;
     -- The batch parsed once, as arrays in input order (ordinality i is 1-based).
     v_workspace_ids uuid[];
@@ -91,42 +92,27 @@ begin
         return pg_catalog.jsonb_build_object('recorded', 0, 'duplicates', 0, 'results', '[]'::jsonb);
     end if;
 
-    -- 1. Every event well-formed: the first that is not refuses the batch.
-    select p.i, p.word, p.detail
-    into v_bad
-    from private._usage_batch_problem(_record_usage_batch.events, v_period, v_now) as p;
-    if v_bad.word is not null then
+    -- 1. Every event well-formed (the first that is not refuses the batch), parsed
+    --    once into arrays. first: not a repeat of an earlier event's key. A
+    --    repeated key must repeat the same usage.
+    select *
+    into v_parsed
+    from private._usage_batch_parse(_record_usage_batch.events, v_period, v_now);
+    if v_parsed.bad_index is not null then
         raise exception using
             errcode = '22023',
-            message = v_bad.word,
-            detail = pg_catalog.format('events[%s]: %s', v_bad.i, v_bad.detail),
+            message = v_parsed.bad_word,
+            detail = pg_catalog.format('events[%s]: %s', v_parsed.bad_index, v_parsed.bad_detail),
             hint = 'Nothing in the batch was recorded; fix the event and send the batch again.';
     end if;
-
-    -- 2. Parse once. first: not a repeat of an earlier event's key. A repeated key
-    --    must repeat the same usage.
-    select
-        pg_catalog.array_agg(e.workspace_id order by e.n),
-        pg_catalog.array_agg(e.metric order by e.n),
-        pg_catalog.array_agg(e.quantity order by e.n),
-        pg_catalog.array_agg(e.idempotency_key order by e.n),
-        pg_catalog.array_agg(e.source order by e.n),
-        pg_catalog.array_agg(e.occurred_at order by e.n),
-        pg_catalog.array_agg(e.first order by e.n),
-        pg_catalog.array_fill(false, array[v_count])
-    into v_workspace_ids, v_metrics, v_quantities, v_keys, v_sources, v_occurred, v_first, v_recorded
-    from (
-        select
-            r.*,
-            r.idempotency_key is null
-            or pg_catalog.row_number() over (partition by r.workspace_id, r.idempotency_key order by r.n) = 1 as first
-        from rows from (
-            pg_catalog.jsonb_to_recordset(_record_usage_batch.events) as (
-                workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text,
-                occurred_at timestamptz
-            )
-        ) with ordinality as r (workspace_id, metric, quantity, idempotency_key, source, occurred_at, n)
-    ) as e;
+    v_workspace_ids := v_parsed.workspace_ids;
+    v_metrics := v_parsed.metrics;
+    v_quantities := v_parsed.quantities;
+    v_keys := v_parsed.keys;
+    v_sources := v_parsed.sources;
+    v_occurred := v_parsed.occurred;
+    v_first := v_parsed.first;
+    v_recorded := pg_catalog.array_fill(false, array[v_count]);
 
     if pg_catalog.array_position(v_first, false) is not null then
         with e as (
