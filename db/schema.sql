@@ -3046,17 +3046,35 @@ COMMENT ON FUNCTION private._record_usage(workspace_id uuid, metric text, quanti
 CREATE FUNCTION private._record_usage_batch(events jsonb) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
-    AS $_$
+    AS $$
 #variable_conflict use_column
 declare
     v_max constant integer := 1000;
     v_now timestamptz := pg_catalog.now();
     v_period date := private._usage_period();
-    v_period_from timestamptz := v_period::timestamp at time zone 'utc';
     v_count integer;
     v_bad record;
+    v_parsed record;
     v_workspace_id uuid;
-    v_inserted text[];
+    -- The batch parsed once, as arrays in input order (ordinality i is 1-based).
+    v_workspace_ids uuid[];
+    v_metrics text[];
+    v_quantities numeric[];
+    v_keys text[];
+    v_sources text[];
+    v_occurred timestamptz[];
+    v_first boolean[];
+    -- Whether each event was recorded (else a duplicate); filled in at step 5.
+    v_recorded boolean[];
+    -- The batch's period rows (distinct workspace and metric), in lock order, and their values.
+    v_pair_workspaces uuid[];
+    v_pair_metrics text[];
+    v_pair_snapshots bigint[];
+    v_pair_used numeric[];
+    v_pair_soft numeric[];
+    v_pair_hard numeric[];
+    v_rows record;
+    v_lock_timeout text;
     v_row record;
     v_result jsonb;
 begin
@@ -3081,279 +3099,205 @@ begin
         return pg_catalog.jsonb_build_object('recorded', 0, 'duplicates', 0, 'results', '[]'::jsonb);
     end if;
 
-    -- 1. Every event well-formed: the first that is not refuses the batch. Each
-    --    check is safe on any JSON value (CASE guards every cast).
-    select a.n - 1 as i, c.word, c.detail
-    into v_bad
-    from pg_catalog.jsonb_array_elements(_record_usage_batch.events) with ordinality as a (value, n)
-    cross join lateral (
-        select p.word, p.detail
-        from (
-            values
-            (
-                1,
-                pg_catalog.jsonb_typeof(a.value) <> 'object',
-                'malformed_event',
-                'is a JSON ' || pg_catalog.jsonb_typeof(a.value) || ', not an object'
-            ),
-            (
-                2,
-                case when pg_catalog.jsonb_typeof(a.value) = 'object' then exists (
-                    select from pg_catalog.jsonb_object_keys(a.value) as k (key)
-                    where k.key not in (
-                        'workspace_id', 'metric', 'quantity', 'idempotency_key', 'source', 'occurred_at'
-                    )
-                ) else false end,
-                'unknown_field',
-                'has fields other than workspace_id, metric, quantity, idempotency_key, source, occurred_at'
-            ),
-            (
-                3,
-                case
-                    when pg_catalog.jsonb_typeof(a.value -> 'workspace_id') = 'string'
-                        then (a.value ->> 'workspace_id')
-                        !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
-                    else true
-                end,
-                'invalid_workspace_id',
-                'workspace_id ' || coalesce(a.value ->> 'workspace_id', 'missing') || ' is not a uuid'
-            ),
-            (
-                4,
-                case
-                    when pg_catalog.jsonb_typeof(a.value -> 'metric') = 'string' then not exists (
-                        select from public.usage_metrics as m where m.key = a.value ->> 'metric'
-                    )
-                    else true
-                end,
-                'unknown_metric',
-                'metric ' || coalesce(a.value ->> 'metric', 'missing') || ' is not in usage_metrics'
-            ),
-            (
-                5,
-                case
-                    when pg_catalog.jsonb_typeof(a.value -> 'quantity') = 'number'
-                        then (a.value ->> 'quantity')::numeric <= 0 or (a.value ->> 'quantity')::numeric > 1e12
-                    else true
-                end,
-                'invalid_quantity',
-                'quantity ' || coalesce(a.value ->> 'quantity', 'missing')
-                || ' is not a number greater than 0 and at most 1e12'
-            ),
-            (
-                6,
-                case
-                    when coalesce(pg_catalog.jsonb_typeof(a.value -> 'idempotency_key'), 'null') = 'null' then false
-                    when pg_catalog.jsonb_typeof(a.value -> 'idempotency_key') = 'string'
-                        then pg_catalog.length(a.value ->> 'idempotency_key') not between 1 and 200
-                    else true
-                end,
-                'invalid_idempotency_key',
-                'idempotency_key is not a string of 1 to 200 characters'
-            ),
-            (
-                7,
-                case
-                    when coalesce(pg_catalog.jsonb_typeof(a.value -> 'source'), 'null') = 'null' then false
-                    when pg_catalog.jsonb_typeof(a.value -> 'source') = 'string'
-                        then pg_catalog.length(a.value ->> 'source') > 200
-                    else true
-                end,
-                'invalid_source',
-                'source is not a string of at most 200 characters'
-            ),
-            (
-                8,
-                case
-                    when coalesce(pg_catalog.jsonb_typeof(a.value -> 'occurred_at'), 'null') = 'null' then false
-                    when pg_catalog.jsonb_typeof(a.value -> 'occurred_at') <> 'string' then true
-                    when (a.value ->> 'occurred_at')
-                        !~ '^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}(:?\d{2})?)$'
-                        then true
-                    else coalesce(
-                        private._try_timestamptz(a.value ->> 'occurred_at')
-                        not between v_period_from and v_now + interval '5 minutes',
-                        true
-                    )
-                end,
-                'invalid_occurred_at',
-                'occurred_at ' || coalesce(a.value ->> 'occurred_at', '')
-                || ' is not an ISO 8601 time with a zone, in the current period (from ' || v_period
-                || ' UTC) and at most 5 minutes ahead'
-            )
-        ) as p (ord, bad, word, detail)
-        where p.bad
-        order by p.ord
-        limit 1
-    ) as c
-    order by a.n
-    limit 1;
-    if v_bad.word is not null then
+    -- 1. Every event well-formed (the first that is not refuses the batch), parsed
+    --    once into arrays. first: not a repeat of an earlier event's key. A
+    --    repeated key must repeat the same usage.
+    select *
+    into v_parsed
+    from private._usage_batch_parse(_record_usage_batch.events, v_period, v_now);
+    if v_parsed.bad_index is not null then
         raise exception using
             errcode = '22023',
-            message = v_bad.word,
-            detail = pg_catalog.format('events[%s]: %s', v_bad.i, v_bad.detail),
+            message = v_parsed.bad_word,
+            detail = pg_catalog.format('events[%s]: %s', v_parsed.bad_index, v_parsed.bad_detail),
             hint = 'Nothing in the batch was recorded; fix the event and send the batch again.';
     end if;
+    v_workspace_ids := v_parsed.workspace_ids;
+    v_metrics := v_parsed.metrics;
+    v_quantities := v_parsed.quantities;
+    v_keys := v_parsed.keys;
+    v_sources := v_parsed.sources;
+    v_occurred := v_parsed.occurred;
+    v_first := v_parsed.first;
+    v_recorded := pg_catalog.array_fill(false, array[v_count]);
 
-    -- 2. A key repeated in the batch must repeat the same usage.
-    select b.i, f.i as first_i, f.metric, f.quantity
-    into v_bad
-    from private._usage_batch_events(_record_usage_batch.events) as b
-    inner join private._usage_batch_events(_record_usage_batch.events) as f
-        on b.workspace_id = f.workspace_id and b.idempotency_key = f.idempotency_key and f.first
-    where not b.first and (b.metric, b.quantity) is distinct from (f.metric, f.quantity)
-    order by b.i
-    limit 1;
-    if v_bad.i is not null then
-        raise exception using
-            errcode = 'PT409',
-            message = 'idempotency_conflict',
-            detail = pg_catalog.format(
-                'events[%s]: its key was used by events[%s] for %s %s', v_bad.i, v_bad.first_i, v_bad.quantity,
-                v_bad.metric
-            ),
-            hint = 'Send a new idempotency key for a different usage. Nothing in the batch was recorded.';
-    end if;
-
-    -- 3. Every workspace exists.
-    select e.i, e.workspace_id
-    into v_bad
-    from private._usage_batch_events(_record_usage_batch.events) as e
-    where not exists (select from public.workspaces as w where w.id = e.workspace_id)
-    order by e.i
-    limit 1;
-    if v_bad.i is not null then
-        raise exception using
-            errcode = 'PT404',
-            message = 'workspace_not_found',
-            detail = pg_catalog.format('events[%s]: workspace %s', v_bad.i, v_bad.workspace_id),
-            hint = 'Nothing in the batch was recorded.';
-    end if;
-
-    -- 4. Open the period where it has no rows yet, as record_usage's slow path does
-    --    (workspace row lock, in id order), then check the plan meters each metric.
-    for v_workspace_id in
-        select distinct e.workspace_id
-        from private._usage_batch_events(_record_usage_batch.events) as e
-        where not exists (
-            select from public.usage_limits as ul
-            where ul.workspace_id = e.workspace_id and ul.metric = e.metric and ul.period_start = v_period
+    if pg_catalog.array_position(v_first, false) is not null then
+        with e as (
+            select *
+            from rows from (
+                pg_catalog.unnest(v_workspace_ids), pg_catalog.unnest(v_metrics), pg_catalog.unnest(v_quantities),
+                pg_catalog.unnest(v_keys), pg_catalog.unnest(v_first), pg_catalog.unnest(v_recorded)
+            ) with ordinality as e (workspace_id, metric, quantity, idempotency_key, first, recorded, i)
+            where e.idempotency_key is not null
         )
-        order by e.workspace_id
-    loop
-        perform 1 from public.workspaces as w where w.id = v_workspace_id for no key update;
-        perform private._ensure_usage_period(v_workspace_id, v_period);
+
+        select b.i - 1 as i, f.i - 1 as first_i, f.metric, f.quantity
+        into v_bad
+        from e as b
+        inner join e as f
+            on b.workspace_id = f.workspace_id and b.idempotency_key = f.idempotency_key and f.first
+        where not b.first and (b.metric, b.quantity) is distinct from (f.metric, f.quantity)
+        order by b.i
+        limit 1;
+        if v_bad.i is not null then
+            raise exception using
+                errcode = 'PT409',
+                message = 'idempotency_conflict',
+                detail = pg_catalog.format(
+                    'events[%s]: its key was used by events[%s] for %s %s', v_bad.i, v_bad.first_i, v_bad.quantity,
+                    v_bad.metric
+                ),
+                hint = 'Send a new idempotency key for a different usage. Nothing in the batch was recorded.';
+        end if;
+    end if;
+
+    -- 3. The batch's period rows: its distinct (workspace, metric), in lock order.
+    select
+        pg_catalog.array_agg(d.workspace_id order by d.workspace_id, d.metric),
+        pg_catalog.array_agg(d.metric order by d.workspace_id, d.metric)
+    into v_pair_workspaces, v_pair_metrics
+    from (
+        select distinct e.workspace_id, e.metric
+        from rows from (pg_catalog.unnest(v_workspace_ids), pg_catalog.unnest(v_metrics)) as e (workspace_id, metric)
+    ) as d;
+
+    -- 4. Each pair's tier snapshot (read without a lock: see step 5). Pairs without
+    --    a row yet: their workspace must exist, and the period is opened as
+    --    record_usage does (workspace row lock, in id order). A row still missing
+    --    then is a metric the plan does not meter.
+    for v_attempt in 1..2 loop
+        select pg_catalog.array_agg(l.tier_snapshot_id order by p.n)
+        into v_pair_snapshots
+        from rows from (pg_catalog.unnest(v_pair_workspaces), pg_catalog.unnest(v_pair_metrics))
+            with ordinality as p (workspace_id, metric, n)
+        left join lateral (
+            select ul.tier_snapshot_id from public.usage_limits as ul
+            where ul.workspace_id = p.workspace_id and ul.metric = p.metric and ul.period_start = v_period
+        ) as l on true;
+        exit when pg_catalog.array_position(v_pair_snapshots, null) is null;
+
+        select e.i - 1 as i, e.workspace_id, e.metric
+        into v_bad
+        from rows from (pg_catalog.unnest(v_workspace_ids), pg_catalog.unnest(v_metrics))
+            with ordinality as e (workspace_id, metric, i)
+        where e.workspace_id in (
+            select p.workspace_id
+            from rows from (pg_catalog.unnest(v_pair_workspaces), pg_catalog.unnest(v_pair_snapshots))
+                as p (workspace_id, tier_snapshot_id)
+            where p.tier_snapshot_id is null
+                and (v_attempt = 2 or not exists (select from public.workspaces as w where w.id = p.workspace_id))
+        )
+            and (v_attempt = 1 or (e.workspace_id, e.metric) in (
+                select p.workspace_id, p.metric
+                from rows from (
+                    pg_catalog.unnest(v_pair_workspaces), pg_catalog.unnest(v_pair_metrics),
+                    pg_catalog.unnest(v_pair_snapshots)
+                ) as p (workspace_id, metric, tier_snapshot_id)
+                where p.tier_snapshot_id is null
+            ))
+        order by e.i
+        limit 1;
+        if v_bad.i is not null and v_attempt = 1 then
+            raise exception using
+                errcode = 'PT404',
+                message = 'workspace_not_found',
+                detail = pg_catalog.format('events[%s]: workspace %s', v_bad.i, v_bad.workspace_id),
+                hint = 'Nothing in the batch was recorded.';
+        elsif v_bad.i is not null then
+            raise exception using
+                errcode = '22023',
+                message = 'unknown_metric',
+                detail = pg_catalog.format('events[%s]: plan in force has no limits for metric %L', v_bad.i, v_bad.metric),
+                hint = 'Nothing in the batch was recorded.';
+        end if;
+        for v_workspace_id in
+            select distinct p.workspace_id
+            from rows from (pg_catalog.unnest(v_pair_workspaces), pg_catalog.unnest(v_pair_snapshots))
+                as p (workspace_id, tier_snapshot_id)
+            where p.tier_snapshot_id is null
+            order by p.workspace_id
+        loop
+            perform 1 from public.workspaces as w where w.id = v_workspace_id for no key update;
+            perform private._ensure_usage_period(v_workspace_id, v_period);
+        end loop;
     end loop;
-    select e.i, e.metric
-    into v_bad
-    from private._usage_batch_events(_record_usage_batch.events) as e
-    where not exists (
-        select from public.usage_limits as ul
-        where ul.workspace_id = e.workspace_id and ul.metric = e.metric and ul.period_start = v_period
-    )
-    order by e.i
-    limit 1;
-    if v_bad.i is not null then
-        raise exception using
-            errcode = '22023',
-            message = 'unknown_metric',
-            detail = pg_catalog.format('events[%s]: plan in force has no limits for metric %L', v_bad.i, v_bad.metric),
-            hint = 'Nothing in the batch was recorded.';
+
+    -- 5. Insert the events (in key order), then add them to their period rows in
+    --    one UPDATE: the rows are held only for the short end of the batch, so
+    --    batches over the same workspaces overlap. Row then key is record_usage's
+    --    order: a single call holding a row this batch needs while waiting for one
+    --    of its keys (the same usage sent both ways at once), or any wait long
+    --    enough to suggest a cycle, makes a wait here time out (200 ms, under
+    --    PostgreSQL's 1 s deadlock_timeout); the batch then undoes its writes and
+    --    locks the rows first, in (workspace, metric) order, as record_usage does.
+    --    The same happens if a plan change moved a row to new terms meanwhile.
+    v_lock_timeout := pg_catalog.current_setting('lock_timeout');
+    begin
+        perform pg_catalog.set_config('lock_timeout', '200ms', true);
+        v_recorded := private._usage_batch_insert_events(
+            v_workspace_ids, v_metrics, v_quantities, v_keys, v_sources, v_occurred, v_first,
+            v_pair_workspaces, v_pair_metrics, v_pair_snapshots, v_period, v_now
+        );
+        select * into v_rows
+        from private._usage_batch_add(v_workspace_ids, v_metrics, v_quantities, v_recorded, v_period);
+        if v_rows.tier_snapshot_ids is distinct from v_pair_snapshots then
+            raise exception using errcode = '40001', message = 'usage_terms_changed';
+        end if;
+        perform pg_catalog.set_config('lock_timeout', v_lock_timeout, true);
+    exception when lock_not_available or serialization_failure then
+        perform pg_catalog.set_config('lock_timeout', v_lock_timeout, true);
+        select * into v_rows from private._usage_batch_lock_rows(v_pair_workspaces, v_pair_metrics, v_period);
+        v_recorded := private._usage_batch_insert_events(
+            v_workspace_ids, v_metrics, v_quantities, v_keys, v_sources, v_occurred, v_first,
+            v_pair_workspaces, v_pair_metrics, v_rows.tier_snapshot_ids, v_period, v_now
+        );
+        select * into v_rows
+        from private._usage_batch_add(v_workspace_ids, v_metrics, v_quantities, v_recorded, v_period);
+    end;
+
+    -- 6. A key already used for other usage refuses the batch (undoing step 5).
+    if pg_catalog.array_position(v_recorded, false) is not null then
+        select e.i - 1 as i, u.metric, u.quantity
+        into v_bad
+        from rows from (
+                pg_catalog.unnest(v_workspace_ids), pg_catalog.unnest(v_metrics), pg_catalog.unnest(v_quantities),
+                pg_catalog.unnest(v_keys), pg_catalog.unnest(v_first), pg_catalog.unnest(v_recorded)
+            ) with ordinality as e (workspace_id, metric, quantity, idempotency_key, first, recorded, i)
+        inner join public.usage_events as u
+            on e.workspace_id = u.workspace_id and e.idempotency_key = u.idempotency_key
+        where e.first and not e.recorded
+            and (u.metric, u.quantity) is distinct from (e.metric, e.quantity)
+        order by e.i
+        limit 1;
+        if v_bad.i is not null then
+            raise exception using
+                errcode = 'PT409',
+                message = 'idempotency_conflict',
+                detail = pg_catalog.format(
+                    'events[%s]: its key was used for %s %s', v_bad.i, v_bad.quantity, v_bad.metric
+                ),
+                hint = 'Send a new idempotency key for a different usage. Nothing in the batch was recorded.';
+        end if;
     end if;
 
-    -- 5. Lock the batch's period rows in (workspace, metric) order: from here the
-    --    totals are this transaction's until it commits.
-    perform 1
-    from public.usage_limits as ul
-    where ul.period_start = v_period
-        and (ul.workspace_id, ul.metric) in (
-            select e.workspace_id, e.metric from private._usage_batch_events(_record_usage_batch.events) as e
-        )
-    order by ul.workspace_id, ul.metric
-    for no key update;
-
-    -- 6. Insert the events (first occurrences of each key), in (workspace, key)
-    --    order; a key already in usage_events is skipped: a duplicate.
-    with inserted as (
-        insert into public.usage_events (
-            workspace_id, metric, quantity, period_start, tier_snapshot_id, source, idempotency_key, occurred_at
-        )
-        select
-            e.workspace_id, e.metric, e.quantity, v_period, ul.tier_snapshot_id, e.source, e.idempotency_key,
-            coalesce(e.occurred_at, v_now)
-        from private._usage_batch_events(_record_usage_batch.events) as e
-        inner join public.usage_limits as ul
-            on e.workspace_id = ul.workspace_id and e.metric = ul.metric and ul.period_start = v_period
-        where e.first
-        order by e.workspace_id, e.idempotency_key, e.i
-        on conflict (workspace_id, idempotency_key) where idempotency_key is not null do nothing
-        returning workspace_id, idempotency_key
-    )
-
-    select coalesce(pg_catalog.array_agg(i.workspace_id::text || ' ' || i.idempotency_key), '{}')
-    into v_inserted
-    from inserted as i
-    where i.idempotency_key is not null;
-
-    -- 7. A key already used for other usage refuses the batch (undoing step 6).
-    select e.i, u.metric, u.quantity
-    into v_bad
-    from private._usage_batch_events(_record_usage_batch.events) as e
-    inner join public.usage_events as u
-        on e.workspace_id = u.workspace_id and e.idempotency_key = u.idempotency_key
-    where e.first
-        and e.workspace_id::text || ' ' || e.idempotency_key <> all(v_inserted)
-        and (u.metric, u.quantity) is distinct from (e.metric, e.quantity)
-    order by e.i
-    limit 1;
-    if v_bad.i is not null then
-        raise exception using
-            errcode = 'PT409',
-            message = 'idempotency_conflict',
-            detail = pg_catalog.format(
-                'events[%s]: its key was used for %s %s', v_bad.i, v_bad.quantity, v_bad.metric
-            ),
-            hint = 'Send a new idempotency key for a different usage. Nothing in the batch was recorded.';
-    end if;
-
-    -- 8. Add the recorded quantities to their rows; raise the thresholds' alerts.
+    -- 7. The thresholds crossed raise their alerts (once per period and plan).
     for v_row in
-        with recorded as (
-            select e.workspace_id, e.metric, sum(e.quantity) as total
-            from private._usage_batch_events(_record_usage_batch.events) as e
-            where e.first
-                and (e.idempotency_key is null or e.workspace_id::text || ' ' || e.idempotency_key = any(v_inserted))
-            group by e.workspace_id, e.metric
-        ),
-
-        updated as (
-            update public.usage_limits as ul
-            set
-                used = ul.used + r.total,
-                -- Same expression in every writer of usage_limits (see 20261122060000).
-                limit_state = case
-                    when ul.used + r.total >= ul.hard_limit then 'blocked'
-                    when ul.used + r.total >= ul.soft_limit then 'warning'
-                    else 'ok'
-                end,
-                updated_at = pg_catalog.now()
-            from recorded as r
-            where ul.workspace_id = r.workspace_id and ul.metric = r.metric and ul.period_start = v_period
-            returning ul.workspace_id, ul.metric, ul.used, ul.soft_limit, ul.hard_limit, ul.warning_alert_id,
-            ul.blocked_alert_id
-        )
-
-        select u.workspace_id, u.metric
-        from updated as u
-        where (u.used >= u.soft_limit and u.warning_alert_id is null)
-            or (u.used >= u.hard_limit and u.blocked_alert_id is null)
-        order by u.workspace_id, u.metric
+        select p.workspace_id, p.metric
+        from rows from (
+            pg_catalog.unnest(v_pair_workspaces), pg_catalog.unnest(v_pair_metrics),
+            pg_catalog.unnest(v_rows.used_before), pg_catalog.unnest(v_rows.totals),
+            pg_catalog.unnest(v_rows.next_thresholds)
+        ) with ordinality as p (workspace_id, metric, used, total, next_threshold, n)
+        where p.total > 0 and p.used + p.total >= p.next_threshold
+        order by p.n
     loop
         perform private._raise_usage_alerts(v_row.workspace_id, v_row.metric, v_period);
     end loop;
+    v_pair_used := v_rows.used_before;
+    v_pair_soft := v_rows.soft_limits;
+    v_pair_hard := v_rows.hard_limits;
 
-    -- 9. The answer, in input order: each event's total right after it.
+    -- 8. The answer, in input order: each event's total right after it.
     select pg_catalog.jsonb_build_object(
         'recorded', pg_catalog.count(*) filter (where s.recorded),
         'duplicates', pg_catalog.count(*) filter (where not s.recorded),
@@ -3374,30 +3318,28 @@ begin
     into v_result
     from (
         select
-            r.i,
-            r.idempotency_key,
-            r.recorded,
-            ul.soft_limit,
-            ul.hard_limit,
+            e.i,
+            e.idempotency_key,
+            e.recorded,
+            p.soft_limit,
+            p.hard_limit,
             -- The row's total before the batch, plus what the batch recorded up to here.
-            ul.used - sum(case when r.recorded then r.quantity else 0 end) over (partition by r.workspace_id, r.metric)
-            + sum(case when r.recorded then r.quantity else 0 end) over (
-                partition by r.workspace_id, r.metric order by r.i
+            p.used + sum(case when e.recorded then e.quantity else 0 end) over (
+                partition by e.workspace_id, e.metric order by e.i
             ) as running
-        from (
-            select
-                e.*,
-                e.first and (
-                    e.idempotency_key is null or e.workspace_id::text || ' ' || e.idempotency_key = any(v_inserted)
-                ) as recorded
-            from private._usage_batch_events(_record_usage_batch.events) as e
-        ) as r
-        inner join public.usage_limits as ul
-            on r.workspace_id = ul.workspace_id and r.metric = ul.metric and ul.period_start = v_period
+        from rows from (
+            pg_catalog.unnest(v_workspace_ids), pg_catalog.unnest(v_metrics), pg_catalog.unnest(v_quantities),
+            pg_catalog.unnest(v_keys), pg_catalog.unnest(v_first), pg_catalog.unnest(v_recorded)
+        ) with ordinality as e (workspace_id, metric, quantity, idempotency_key, first, recorded, i)
+        inner join rows from (
+            pg_catalog.unnest(v_pair_workspaces), pg_catalog.unnest(v_pair_metrics), pg_catalog.unnest(v_pair_used),
+            pg_catalog.unnest(v_pair_soft), pg_catalog.unnest(v_pair_hard)
+        ) as p (workspace_id, metric, used, soft_limit, hard_limit)
+            on e.workspace_id = p.workspace_id and e.metric = p.metric
     ) as s;
     return v_result;
 end
-$_$;
+$$;
 
 -- Name: FUNCTION _record_usage_batch(events jsonb); Type: COMMENT; Schema: private; Owner: -
 
@@ -4675,6 +4617,71 @@ $$;
 
 COMMENT ON FUNCTION private._twilio_signature(auth_token text, url text, params jsonb, algorithm text) IS 'Twilio request signature (base64 HMAC over the URL and the sorted form parameters).';
 
+-- Name: _usage_batch_add(uuid[], text[], numeric[], boolean[], date); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._usage_batch_add(workspace_ids uuid[], metrics text[], quantities numeric[], recorded boolean[], period_start date, OUT tier_snapshot_ids bigint[], OUT used_before numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[], OUT totals numeric[]) RETURNS record
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    SET enable_hashjoin TO 'off'
+    SET enable_mergejoin TO 'off'
+    SET enable_seqscan TO 'off'
+    AS $$
+begin
+    -- Every pair has events, so grouping the events in the pairs' order gives
+    -- each pair its position (n) and total.
+    with totals as (
+        select
+            pg_catalog.row_number() over (order by e.workspace_id, e.metric) as n,
+            e.workspace_id,
+            e.metric,
+            coalesce(sum(e.quantity) filter (where e.recorded), 0) as total
+        from rows from (
+            pg_catalog.unnest(_usage_batch_add.workspace_ids), pg_catalog.unnest(_usage_batch_add.metrics),
+            pg_catalog.unnest(_usage_batch_add.quantities), pg_catalog.unnest(_usage_batch_add.recorded)
+        ) as e (workspace_id, metric, quantity, recorded)
+        group by e.workspace_id, e.metric
+        order by e.workspace_id, e.metric
+    ),
+
+    updated as (
+        update public.usage_limits as ul
+        set
+            used = ul.used + t.total,
+            -- Same expression in every writer of usage_limits (see 20261122060000).
+            limit_state = case
+                when ul.used + t.total >= ul.hard_limit then 'blocked'
+                when ul.used + t.total >= ul.soft_limit then 'warning'
+                else 'ok'
+            end,
+            updated_at = pg_catalog.now()
+        from totals as t
+        where ul.workspace_id = t.workspace_id
+            and ul.metric = t.metric
+            and ul.period_start = _usage_batch_add.period_start
+        returning
+            t.n, t.total, ul.tier_snapshot_id, ul.used - t.total as used_before, ul.soft_limit, ul.hard_limit,
+            case
+                when ul.warning_alert_id is null then ul.soft_limit
+                when ul.blocked_alert_id is null then ul.hard_limit
+            end as next_threshold
+    )
+
+    select
+        pg_catalog.array_agg(u.tier_snapshot_id order by u.n),
+        pg_catalog.array_agg(u.used_before order by u.n),
+        pg_catalog.array_agg(u.soft_limit order by u.n),
+        pg_catalog.array_agg(u.hard_limit order by u.n),
+        pg_catalog.array_agg(u.next_threshold order by u.n),
+        pg_catalog.array_agg(u.total order by u.n)
+    into tier_snapshot_ids, used_before, soft_limits, hard_limits, next_thresholds, totals
+    from updated as u;
+end
+$$;
+
+-- Name: FUNCTION _usage_batch_add(workspace_ids uuid[], metrics text[], quantities numeric[], recorded boolean[], period_start date, OUT tier_snapshot_ids bigint[], OUT used_before numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[], OUT totals numeric[]); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._usage_batch_add(workspace_ids uuid[], metrics text[], quantities numeric[], recorded boolean[], period_start date, OUT tier_snapshot_ids bigint[], OUT used_before numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[], OUT totals numeric[]) IS 'Add a usage batch''s recorded quantities to its period rows; returns per pair the row before and what was added.';
+
 -- Name: _usage_batch_events(jsonb); Type: FUNCTION; Schema: private; Owner: -
 
 CREATE FUNCTION private._usage_batch_events(events jsonb) RETURNS TABLE(i integer, workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text, occurred_at timestamp with time zone, first boolean)
@@ -4703,6 +4710,269 @@ $$;
 -- Name: FUNCTION _usage_batch_events(events jsonb); Type: COMMENT; Schema: private; Owner: -
 
 COMMENT ON FUNCTION private._usage_batch_events(events jsonb) IS 'A validated record_usage_batch as typed rows in input order (first: not a repeat of an earlier key).';
+
+-- Name: _usage_batch_insert_events(uuid[], text[], numeric[], text[], text[], timestamp with time zone[], boolean[], uuid[], text[], bigint[], date, timestamp with time zone); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._usage_batch_insert_events(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone) RETURNS boolean[]
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+#variable_conflict use_column
+declare
+    v_recorded boolean[];
+begin
+    with inserted as (
+        insert into public.usage_events (
+            workspace_id, metric, quantity, period_start, tier_snapshot_id, source, idempotency_key, occurred_at
+        )
+        select
+            e.workspace_id, e.metric, e.quantity, _usage_batch_insert_events.period_start, p.tier_snapshot_id,
+            e.source, e.idempotency_key, coalesce(e.occurred_at, _usage_batch_insert_events.now)
+        from rows from (
+            pg_catalog.unnest(_usage_batch_insert_events.workspace_ids),
+            pg_catalog.unnest(_usage_batch_insert_events.metrics),
+            pg_catalog.unnest(_usage_batch_insert_events.quantities),
+            pg_catalog.unnest(_usage_batch_insert_events.keys),
+            pg_catalog.unnest(_usage_batch_insert_events.sources),
+            pg_catalog.unnest(_usage_batch_insert_events.occurred),
+            pg_catalog.unnest(_usage_batch_insert_events.first)
+        ) with ordinality as e (workspace_id, metric, quantity, idempotency_key, source, occurred_at, first, i)
+        inner join rows from (
+            pg_catalog.unnest(_usage_batch_insert_events.pair_workspace_ids),
+            pg_catalog.unnest(_usage_batch_insert_events.pair_metrics),
+            pg_catalog.unnest(_usage_batch_insert_events.pair_snapshot_ids)
+        ) as p (workspace_id, metric, tier_snapshot_id)
+            on e.workspace_id = p.workspace_id and e.metric = p.metric
+        where e.first
+        order by e.workspace_id, e.idempotency_key, e.i
+        on conflict (workspace_id, idempotency_key) where idempotency_key is not null do nothing
+        returning workspace_id, idempotency_key
+    )
+
+    select pg_catalog.array_agg(e.first and (e.idempotency_key is null or i.workspace_id is not null) order by e.i)
+    into v_recorded
+    from rows from (
+        pg_catalog.unnest(_usage_batch_insert_events.workspace_ids),
+        pg_catalog.unnest(_usage_batch_insert_events.keys),
+        pg_catalog.unnest(_usage_batch_insert_events.first)
+    ) with ordinality as e (workspace_id, idempotency_key, first, i)
+    left join inserted as i on e.workspace_id = i.workspace_id and e.idempotency_key = i.idempotency_key;
+    return v_recorded;
+end
+$$;
+
+-- Name: FUNCTION _usage_batch_insert_events(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._usage_batch_insert_events(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone) IS 'Insert a usage batch''s events in key order, skipping keys already used; returns which were recorded.';
+
+-- Name: _usage_batch_lock_rows(uuid[], text[], date); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._usage_batch_lock_rows(workspace_ids uuid[], metrics text[], period_start date, OUT tier_snapshot_ids bigint[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]) RETURNS record
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+    select
+        pg_catalog.array_agg(l.tier_snapshot_id order by p.n),
+        pg_catalog.array_agg(l.used order by p.n),
+        pg_catalog.array_agg(l.soft_limit order by p.n),
+        pg_catalog.array_agg(l.hard_limit order by p.n),
+        pg_catalog.array_agg(l.next_threshold order by p.n)
+    into tier_snapshot_ids, used, soft_limits, hard_limits, next_thresholds
+    from rows from (
+        pg_catalog.unnest(_usage_batch_lock_rows.workspace_ids), pg_catalog.unnest(_usage_batch_lock_rows.metrics)
+    ) with ordinality as p (workspace_id, metric, n)
+    -- One index probe and lock per pair, in the pairs' order.
+    left join lateral (
+        select ul.tier_snapshot_id, ul.used, ul.soft_limit, ul.hard_limit, case
+                when ul.warning_alert_id is null then ul.soft_limit
+                when ul.blocked_alert_id is null then ul.hard_limit
+            end as next_threshold
+        from public.usage_limits as ul
+        where ul.workspace_id = p.workspace_id
+            and ul.metric = p.metric
+            and ul.period_start = _usage_batch_lock_rows.period_start
+        for no key update
+    ) as l on true;
+end
+$$;
+
+-- Name: FUNCTION _usage_batch_lock_rows(workspace_ids uuid[], metrics text[], period_start date, OUT tier_snapshot_ids bigint[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._usage_batch_lock_rows(workspace_ids uuid[], metrics text[], period_start date, OUT tier_snapshot_ids bigint[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]) IS 'Lock and read a usage batch''s period rows in the order given (arrays aligned with the pairs).';
+
+-- Name: _usage_batch_parse(jsonb, date, timestamp with time zone); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._usage_batch_parse(events jsonb, period_start date, now timestamp with time zone, OUT bad_index integer, OUT bad_word text, OUT bad_detail text, OUT workspace_ids uuid[], OUT metrics text[], OUT quantities numeric[], OUT keys text[], OUT sources text[], OUT occurred timestamp with time zone[], OUT first boolean[]) RETURNS record
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $_$
+declare
+    v_from timestamptz := _usage_batch_parse.period_start::timestamp at time zone 'utc';
+    v_fields constant text[] := '{workspace_id,metric,quantity,idempotency_key,source,occurred_at}';
+    v_metric_keys text[] := array(select m.key from public.usage_metrics as m);
+    v_value jsonb;
+begin
+    select
+        pg_catalog.min(p.n) filter (where p.word is not null) - 1,
+        (pg_catalog.array_agg(p.word order by p.n) filter (where p.word is not null))[1],
+        pg_catalog.array_agg(p.workspace_id order by p.n),
+        pg_catalog.array_agg(p.metric order by p.n),
+        pg_catalog.array_agg(p.quantity order by p.n),
+        pg_catalog.array_agg(p.idempotency_key order by p.n),
+        pg_catalog.array_agg(p.source order by p.n),
+        pg_catalog.array_agg(p.occurred_at order by p.n),
+        pg_catalog.array_agg(
+            p.idempotency_key is null or p.repeat = 1 order by p.n
+        )
+    into bad_index, bad_word, workspace_ids, metrics, quantities, keys, sources, occurred, first
+    from (
+        select
+            c.*,
+            pg_catalog.row_number() over (partition by c.workspace_id, c.idempotency_key order by c.n) as repeat
+        from (
+            select
+                w.n,
+                w.word,
+                case when w.word is null then (w.value ->> 'workspace_id')::uuid end as workspace_id,
+                w.value ->> 'metric' as metric,
+                case when w.word is null then (w.value ->> 'quantity')::numeric end as quantity,
+                w.value ->> 'idempotency_key' as idempotency_key,
+                w.value ->> 'source' as source,
+                case when w.word is null then (w.value ->> 'occurred_at')::timestamptz end as occurred_at
+            from (
+                select a.n, a.value, case
+                    when pg_catalog.jsonb_typeof(a.value) <> 'object' then 'malformed_event'
+                    when (a.value - v_fields) <> '{}' then 'unknown_field'
+                    when coalesce(pg_catalog.jsonb_typeof(a.value -> 'workspace_id'), '') <> 'string' then 'invalid_workspace_id'
+                    when (a.value ->> 'workspace_id')
+                        !~ '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
+                        then 'invalid_workspace_id'
+                    when coalesce(pg_catalog.jsonb_typeof(a.value -> 'metric'), '') <> 'string' then 'unknown_metric'
+                    when not (a.value ->> 'metric' = any(v_metric_keys)) then 'unknown_metric'
+                    when coalesce(pg_catalog.jsonb_typeof(a.value -> 'quantity'), '') <> 'number' then 'invalid_quantity'
+                    when (a.value ->> 'quantity')::numeric <= 0 or (a.value ->> 'quantity')::numeric > 1e12
+                        then 'invalid_quantity'
+                    when coalesce(pg_catalog.jsonb_typeof(a.value -> 'idempotency_key'), 'null') not in ('null', 'string')
+                        then 'invalid_idempotency_key'
+                    when pg_catalog.length(a.value ->> 'idempotency_key') not between 1 and 200 then 'invalid_idempotency_key'
+                    when coalesce(pg_catalog.jsonb_typeof(a.value -> 'source'), 'null') not in ('null', 'string')
+                        then 'invalid_source'
+                    when pg_catalog.length(a.value ->> 'source') > 200 then 'invalid_source'
+                    when coalesce(pg_catalog.jsonb_typeof(a.value -> 'occurred_at'), 'null') = 'null' then null
+                    when pg_catalog.jsonb_typeof(a.value -> 'occurred_at') <> 'string' then 'invalid_occurred_at'
+                    when (a.value ->> 'occurred_at')
+                        !~ '^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}(:?\d{2})?)$'
+                        then 'invalid_occurred_at'
+                    when coalesce(
+                            private._try_timestamptz(a.value ->> 'occurred_at')
+                            not between v_from and _usage_batch_parse.now + interval '5 minutes',
+                            true
+                        ) then 'invalid_occurred_at'
+                end as word
+                from pg_catalog.jsonb_array_elements(_usage_batch_parse.events) with ordinality as a (value, n)
+            ) as w
+        ) as c
+    ) as p;
+
+    if bad_index is not null then
+        v_value := _usage_batch_parse.events -> bad_index;
+        bad_detail := case bad_word
+            when 'malformed_event' then 'is a JSON ' || pg_catalog.jsonb_typeof(v_value) || ', not an object'
+            when 'unknown_field' then 'has fields other than ' || pg_catalog.array_to_string(v_fields, ', ')
+            when 'invalid_workspace_id' then
+                'workspace_id ' || coalesce(v_value ->> 'workspace_id', 'missing') || ' is not a uuid'
+            when 'unknown_metric' then 'metric ' || coalesce(v_value ->> 'metric', 'missing') || ' is not in usage_metrics'
+            when 'invalid_quantity' then
+                'quantity ' || coalesce(v_value ->> 'quantity', 'missing') || ' is not a number greater than 0 and at most 1e12'
+            when 'invalid_idempotency_key' then 'idempotency_key is not a string of 1 to 200 characters'
+            when 'invalid_source' then 'source is not a string of at most 200 characters'
+        else 'occurred_at ' || coalesce(v_value ->> 'occurred_at', '')
+                || ' is not an ISO 8601 time with a zone, in the current period (from ' || _usage_batch_parse.period_start
+                || ' UTC) and at most 5 minutes ahead'
+        end;
+        workspace_ids := null;
+        metrics := null;
+        quantities := null;
+        keys := null;
+        sources := null;
+        occurred := null;
+        first := null;
+    end if;
+end
+$_$;
+
+-- Name: FUNCTION _usage_batch_parse(events jsonb, period_start date, now timestamp with time zone, OUT bad_index integer, OUT bad_word text, OUT bad_detail text, OUT workspace_ids uuid[], OUT metrics text[], OUT quantities numeric[], OUT keys text[], OUT sources text[], OUT occurred timestamp with time zone[], OUT first boolean[]); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._usage_batch_parse(events jsonb, period_start date, now timestamp with time zone, OUT bad_index integer, OUT bad_word text, OUT bad_detail text, OUT workspace_ids uuid[], OUT metrics text[], OUT quantities numeric[], OUT keys text[], OUT sources text[], OUT occurred timestamp with time zone[], OUT first boolean[]) IS 'Check and parse a usage batch in one pass: its events as arrays, or its first malformed event.';
+
+-- Name: _usage_batch_problem(jsonb, date, timestamp with time zone); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._usage_batch_problem(events jsonb, period_start date, now timestamp with time zone) RETURNS TABLE(i bigint, word text, detail text)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $_$
+#variable_conflict use_column
+declare
+    v_from timestamptz := _usage_batch_problem.period_start::timestamp at time zone 'utc';
+    v_fields constant text[] := '{workspace_id,metric,quantity,idempotency_key,source,occurred_at}';
+    v_metric_keys text[] := array(select m.key from public.usage_metrics as m);
+begin
+    return query
+    select b.i, b.word, case b.word
+            when 'malformed_event' then 'is a JSON ' || pg_catalog.jsonb_typeof(b.value) || ', not an object'
+            when 'unknown_field' then 'has fields other than ' || pg_catalog.array_to_string(v_fields, ', ')
+            when 'invalid_workspace_id' then
+                'workspace_id ' || coalesce(b.value ->> 'workspace_id', 'missing') || ' is not a uuid'
+            when 'unknown_metric' then 'metric ' || coalesce(b.value ->> 'metric', 'missing') || ' is not in usage_metrics'
+            when 'invalid_quantity' then
+                'quantity ' || coalesce(b.value ->> 'quantity', 'missing') || ' is not a number greater than 0 and at most 1e12'
+            when 'invalid_idempotency_key' then 'idempotency_key is not a string of 1 to 200 characters'
+            when 'invalid_source' then 'source is not a string of at most 200 characters'
+            else 'occurred_at ' || coalesce(b.value ->> 'occurred_at', '')
+                || ' is not an ISO 8601 time with a zone, in the current period (from ' || _usage_batch_problem.period_start
+                || ' UTC) and at most 5 minutes ahead'
+        end as detail
+    from (
+        select a.n - 1 as i, a.value, case
+            when pg_catalog.jsonb_typeof(a.value) <> 'object' then 'malformed_event'
+            when (a.value - v_fields) <> '{}' then 'unknown_field'
+            when coalesce(pg_catalog.jsonb_typeof(a.value -> 'workspace_id'), '') <> 'string' then 'invalid_workspace_id'
+            when (a.value ->> 'workspace_id') !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+                then 'invalid_workspace_id'
+            when coalesce(pg_catalog.jsonb_typeof(a.value -> 'metric'), '') <> 'string' then 'unknown_metric'
+            when not (a.value ->> 'metric' = any(v_metric_keys)) then 'unknown_metric'
+            when coalesce(pg_catalog.jsonb_typeof(a.value -> 'quantity'), '') <> 'number' then 'invalid_quantity'
+            when (a.value ->> 'quantity')::numeric <= 0 or (a.value ->> 'quantity')::numeric > 1e12
+                then 'invalid_quantity'
+            when coalesce(pg_catalog.jsonb_typeof(a.value -> 'idempotency_key'), 'null') not in ('null', 'string')
+                then 'invalid_idempotency_key'
+            when pg_catalog.length(a.value ->> 'idempotency_key') not between 1 and 200 then 'invalid_idempotency_key'
+            when coalesce(pg_catalog.jsonb_typeof(a.value -> 'source'), 'null') not in ('null', 'string')
+                then 'invalid_source'
+            when pg_catalog.length(a.value ->> 'source') > 200 then 'invalid_source'
+            when coalesce(pg_catalog.jsonb_typeof(a.value -> 'occurred_at'), 'null') = 'null' then null
+            when pg_catalog.jsonb_typeof(a.value -> 'occurred_at') <> 'string' then 'invalid_occurred_at'
+            when (a.value ->> 'occurred_at')
+                !~ '^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}(:?\d{2})?)$'
+                then 'invalid_occurred_at'
+            when coalesce(
+                    private._try_timestamptz(a.value ->> 'occurred_at')
+                    not between v_from and _usage_batch_problem.now + interval '5 minutes',
+                    true
+                ) then 'invalid_occurred_at'
+        end as word
+        from pg_catalog.jsonb_array_elements(_usage_batch_problem.events) with ordinality as a (value, n)
+    ) as b
+    where b.word is not null
+    order by b.i
+    limit 1;
+end
+$_$;
+
+-- Name: FUNCTION _usage_batch_problem(events jsonb, period_start date, now timestamp with time zone); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._usage_batch_problem(events jsonb, period_start date, now timestamp with time zone) IS 'The first malformed event of a usage batch (zero-based index, error word, detail), or no row.';
 
 -- Name: _usage_period(); Type: FUNCTION; Schema: private; Owner: -
 
@@ -10170,9 +10440,29 @@ REVOKE ALL ON FUNCTION private._try_timestamptz(value text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private._twilio_signature(auth_token text, url text, params jsonb, algorithm text) FROM PUBLIC;
 
+-- Name: FUNCTION _usage_batch_add(workspace_ids uuid[], metrics text[], quantities numeric[], recorded boolean[], period_start date, OUT tier_snapshot_ids bigint[], OUT used_before numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[], OUT totals numeric[]); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._usage_batch_add(workspace_ids uuid[], metrics text[], quantities numeric[], recorded boolean[], period_start date, OUT tier_snapshot_ids bigint[], OUT used_before numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[], OUT totals numeric[]) FROM PUBLIC;
+
 -- Name: FUNCTION _usage_batch_events(events jsonb); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private._usage_batch_events(events jsonb) FROM PUBLIC;
+
+-- Name: FUNCTION _usage_batch_insert_events(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._usage_batch_insert_events(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone) FROM PUBLIC;
+
+-- Name: FUNCTION _usage_batch_lock_rows(workspace_ids uuid[], metrics text[], period_start date, OUT tier_snapshot_ids bigint[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._usage_batch_lock_rows(workspace_ids uuid[], metrics text[], period_start date, OUT tier_snapshot_ids bigint[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]) FROM PUBLIC;
+
+-- Name: FUNCTION _usage_batch_parse(events jsonb, period_start date, now timestamp with time zone, OUT bad_index integer, OUT bad_word text, OUT bad_detail text, OUT workspace_ids uuid[], OUT metrics text[], OUT quantities numeric[], OUT keys text[], OUT sources text[], OUT occurred timestamp with time zone[], OUT first boolean[]); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._usage_batch_parse(events jsonb, period_start date, now timestamp with time zone, OUT bad_index integer, OUT bad_word text, OUT bad_detail text, OUT workspace_ids uuid[], OUT metrics text[], OUT quantities numeric[], OUT keys text[], OUT sources text[], OUT occurred timestamp with time zone[], OUT first boolean[]) FROM PUBLIC;
+
+-- Name: FUNCTION _usage_batch_problem(events jsonb, period_start date, now timestamp with time zone); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._usage_batch_problem(events jsonb, period_start date, now timestamp with time zone) FROM PUBLIC;
 
 -- Name: FUNCTION _usage_period(); Type: ACL; Schema: private; Owner: -
 
