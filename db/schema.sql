@@ -4682,35 +4682,6 @@ $$;
 
 COMMENT ON FUNCTION private._usage_batch_add(workspace_ids uuid[], metrics text[], quantities numeric[], recorded boolean[], period_start date, OUT tier_snapshot_ids bigint[], OUT used_before numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[], OUT totals numeric[]) IS 'Add a usage batch''s recorded quantities to its period rows; returns per pair the row before and what was added.';
 
--- Name: _usage_batch_events(jsonb); Type: FUNCTION; Schema: private; Owner: -
-
-CREATE FUNCTION private._usage_batch_events(events jsonb) RETURNS TABLE(i integer, workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text, occurred_at timestamp with time zone, first boolean)
-    LANGUAGE sql STABLE
-    SET search_path TO ''
-    AS $$
-    select
-        e.n::integer - 1,
-        e.workspace_id,
-        e.metric,
-        e.quantity,
-        e.idempotency_key,
-        e.source,
-        e.occurred_at,
-        e.idempotency_key is null
-        or pg_catalog.row_number() over (partition by e.workspace_id, e.idempotency_key order by e.n) = 1
-    from rows from (
-        pg_catalog.jsonb_to_recordset(_usage_batch_events.events) as (
-            workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text,
-            occurred_at timestamptz
-        )
-    ) with ordinality as e (workspace_id, metric, quantity, idempotency_key, source, occurred_at, n)
-    order by e.n
-$$;
-
--- Name: FUNCTION _usage_batch_events(events jsonb); Type: COMMENT; Schema: private; Owner: -
-
-COMMENT ON FUNCTION private._usage_batch_events(events jsonb) IS 'A validated record_usage_batch as typed rows in input order (first: not a repeat of an earlier key).';
-
 -- Name: _usage_batch_insert_events(uuid[], text[], numeric[], text[], text[], timestamp with time zone[], boolean[], uuid[], text[], bigint[], date, timestamp with time zone); Type: FUNCTION; Schema: private; Owner: -
 
 CREATE FUNCTION private._usage_batch_insert_events(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone) RETURNS boolean[]
@@ -4905,74 +4876,6 @@ $_$;
 -- Name: FUNCTION _usage_batch_parse(events jsonb, period_start date, now timestamp with time zone, OUT bad_index integer, OUT bad_word text, OUT bad_detail text, OUT workspace_ids uuid[], OUT metrics text[], OUT quantities numeric[], OUT keys text[], OUT sources text[], OUT occurred timestamp with time zone[], OUT first boolean[]); Type: COMMENT; Schema: private; Owner: -
 
 COMMENT ON FUNCTION private._usage_batch_parse(events jsonb, period_start date, now timestamp with time zone, OUT bad_index integer, OUT bad_word text, OUT bad_detail text, OUT workspace_ids uuid[], OUT metrics text[], OUT quantities numeric[], OUT keys text[], OUT sources text[], OUT occurred timestamp with time zone[], OUT first boolean[]) IS 'Check and parse a usage batch in one pass: its events as arrays, or its first malformed event.';
-
--- Name: _usage_batch_problem(jsonb, date, timestamp with time zone); Type: FUNCTION; Schema: private; Owner: -
-
-CREATE FUNCTION private._usage_batch_problem(events jsonb, period_start date, now timestamp with time zone) RETURNS TABLE(i bigint, word text, detail text)
-    LANGUAGE plpgsql STABLE
-    SET search_path TO ''
-    AS $_$
-#variable_conflict use_column
-declare
-    v_from timestamptz := _usage_batch_problem.period_start::timestamp at time zone 'utc';
-    v_fields constant text[] := '{workspace_id,metric,quantity,idempotency_key,source,occurred_at}';
-    v_metric_keys text[] := array(select m.key from public.usage_metrics as m);
-begin
-    return query
-    select b.i, b.word, case b.word
-            when 'malformed_event' then 'is a JSON ' || pg_catalog.jsonb_typeof(b.value) || ', not an object'
-            when 'unknown_field' then 'has fields other than ' || pg_catalog.array_to_string(v_fields, ', ')
-            when 'invalid_workspace_id' then
-                'workspace_id ' || coalesce(b.value ->> 'workspace_id', 'missing') || ' is not a uuid'
-            when 'unknown_metric' then 'metric ' || coalesce(b.value ->> 'metric', 'missing') || ' is not in usage_metrics'
-            when 'invalid_quantity' then
-                'quantity ' || coalesce(b.value ->> 'quantity', 'missing') || ' is not a number greater than 0 and at most 1e12'
-            when 'invalid_idempotency_key' then 'idempotency_key is not a string of 1 to 200 characters'
-            when 'invalid_source' then 'source is not a string of at most 200 characters'
-            else 'occurred_at ' || coalesce(b.value ->> 'occurred_at', '')
-                || ' is not an ISO 8601 time with a zone, in the current period (from ' || _usage_batch_problem.period_start
-                || ' UTC) and at most 5 minutes ahead'
-        end as detail
-    from (
-        select a.n - 1 as i, a.value, case
-            when pg_catalog.jsonb_typeof(a.value) <> 'object' then 'malformed_event'
-            when (a.value - v_fields) <> '{}' then 'unknown_field'
-            when coalesce(pg_catalog.jsonb_typeof(a.value -> 'workspace_id'), '') <> 'string' then 'invalid_workspace_id'
-            when (a.value ->> 'workspace_id') !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
-                then 'invalid_workspace_id'
-            when coalesce(pg_catalog.jsonb_typeof(a.value -> 'metric'), '') <> 'string' then 'unknown_metric'
-            when not (a.value ->> 'metric' = any(v_metric_keys)) then 'unknown_metric'
-            when coalesce(pg_catalog.jsonb_typeof(a.value -> 'quantity'), '') <> 'number' then 'invalid_quantity'
-            when (a.value ->> 'quantity')::numeric <= 0 or (a.value ->> 'quantity')::numeric > 1e12
-                then 'invalid_quantity'
-            when coalesce(pg_catalog.jsonb_typeof(a.value -> 'idempotency_key'), 'null') not in ('null', 'string')
-                then 'invalid_idempotency_key'
-            when pg_catalog.length(a.value ->> 'idempotency_key') not between 1 and 200 then 'invalid_idempotency_key'
-            when coalesce(pg_catalog.jsonb_typeof(a.value -> 'source'), 'null') not in ('null', 'string')
-                then 'invalid_source'
-            when pg_catalog.length(a.value ->> 'source') > 200 then 'invalid_source'
-            when coalesce(pg_catalog.jsonb_typeof(a.value -> 'occurred_at'), 'null') = 'null' then null
-            when pg_catalog.jsonb_typeof(a.value -> 'occurred_at') <> 'string' then 'invalid_occurred_at'
-            when (a.value ->> 'occurred_at')
-                !~ '^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}(:?\d{2})?)$'
-                then 'invalid_occurred_at'
-            when coalesce(
-                    private._try_timestamptz(a.value ->> 'occurred_at')
-                    not between v_from and _usage_batch_problem.now + interval '5 minutes',
-                    true
-                ) then 'invalid_occurred_at'
-        end as word
-        from pg_catalog.jsonb_array_elements(_usage_batch_problem.events) with ordinality as a (value, n)
-    ) as b
-    where b.word is not null
-    order by b.i
-    limit 1;
-end
-$_$;
-
--- Name: FUNCTION _usage_batch_problem(events jsonb, period_start date, now timestamp with time zone); Type: COMMENT; Schema: private; Owner: -
-
-COMMENT ON FUNCTION private._usage_batch_problem(events jsonb, period_start date, now timestamp with time zone) IS 'The first malformed event of a usage batch (zero-based index, error word, detail), or no row.';
 
 -- Name: _usage_period(); Type: FUNCTION; Schema: private; Owner: -
 
@@ -10444,10 +10347,6 @@ REVOKE ALL ON FUNCTION private._twilio_signature(auth_token text, url text, para
 
 REVOKE ALL ON FUNCTION private._usage_batch_add(workspace_ids uuid[], metrics text[], quantities numeric[], recorded boolean[], period_start date, OUT tier_snapshot_ids bigint[], OUT used_before numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[], OUT totals numeric[]) FROM PUBLIC;
 
--- Name: FUNCTION _usage_batch_events(events jsonb); Type: ACL; Schema: private; Owner: -
-
-REVOKE ALL ON FUNCTION private._usage_batch_events(events jsonb) FROM PUBLIC;
-
 -- Name: FUNCTION _usage_batch_insert_events(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private._usage_batch_insert_events(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone) FROM PUBLIC;
@@ -10459,10 +10358,6 @@ REVOKE ALL ON FUNCTION private._usage_batch_lock_rows(workspace_ids uuid[], metr
 -- Name: FUNCTION _usage_batch_parse(events jsonb, period_start date, now timestamp with time zone, OUT bad_index integer, OUT bad_word text, OUT bad_detail text, OUT workspace_ids uuid[], OUT metrics text[], OUT quantities numeric[], OUT keys text[], OUT sources text[], OUT occurred timestamp with time zone[], OUT first boolean[]); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private._usage_batch_parse(events jsonb, period_start date, now timestamp with time zone, OUT bad_index integer, OUT bad_word text, OUT bad_detail text, OUT workspace_ids uuid[], OUT metrics text[], OUT quantities numeric[], OUT keys text[], OUT sources text[], OUT occurred timestamp with time zone[], OUT first boolean[]) FROM PUBLIC;
-
--- Name: FUNCTION _usage_batch_problem(events jsonb, period_start date, now timestamp with time zone); Type: ACL; Schema: private; Owner: -
-
-REVOKE ALL ON FUNCTION private._usage_batch_problem(events jsonb, period_start date, now timestamp with time zone) FROM PUBLIC;
 
 -- Name: FUNCTION _usage_period(); Type: ACL; Schema: private; Owner: -
 
