@@ -128,12 +128,14 @@ revoke all on function private._usage_batch_insert_events(
 ) from public;
 
 -- private._usage_batch_add: add a batch's recorded quantities to its period rows
--- (one UPDATE; every pair's row, a pair with nothing recorded by zero, so each is
--- locked and read), and return per (workspace, metric) pair of the events, in
--- (workspace, metric) order (record_usage_batch's order of them): the row's
--- tier snapshot, its total before the batch, its limits, the lowest threshold whose
--- alert the period has not raised yet, and what the batch added. The caller
--- holds the rows already, or bounds its lock waits (record_usage_batch).
+-- and return per (workspace, metric) pair of the events, in (workspace, metric)
+-- order (record_usage_batch's order of them): the row's tier snapshot, its total
+-- before the batch, its limits, the lowest threshold whose alert the period has
+-- not raised yet, and what the batch added. One UPDATE of every pair's row (a
+-- pair with nothing recorded is added zero), so each is locked and read; the rows
+-- are found through the primary key (workspace_id = any(...)), which yields them
+-- in (workspace, metric) order. The caller holds the rows already, or bounds its
+-- lock waits (record_usage_batch).
 create or replace function private._usage_batch_add(
     workspace_ids uuid[],
     metrics text[],
@@ -150,15 +152,8 @@ create or replace function private._usage_batch_add(
 language plpgsql
 volatile
 set search_path = ''
--- One index probe per pair, in the pairs' order: a hash join over all of
--- usage_limits would cost the whole table and take the row locks in its order.
-set enable_hashjoin = off
-set enable_mergejoin = off
-set enable_seqscan = off
 as $$
 begin
-    -- Every pair has events, so grouping the events in the pairs' order gives
-    -- each pair its position (n) and total.
     with totals as (
         select
             pg_catalog.row_number() over (order by e.workspace_id, e.metric) as n,
@@ -170,7 +165,6 @@ begin
             pg_catalog.unnest(_usage_batch_add.quantities), pg_catalog.unnest(_usage_batch_add.recorded)
         ) as e (workspace_id, metric, quantity, recorded)
         group by e.workspace_id, e.metric
-        order by e.workspace_id, e.metric
     ),
 
     updated as (
@@ -185,9 +179,10 @@ begin
             end,
             updated_at = pg_catalog.now()
         from totals as t
-        where ul.workspace_id = t.workspace_id
-            and ul.metric = t.metric
+        where ul.workspace_id = any(_usage_batch_add.workspace_ids)
             and ul.period_start = _usage_batch_add.period_start
+            and ul.workspace_id = t.workspace_id
+            and ul.metric = t.metric
         returning
             t.n, t.total, ul.tier_snapshot_id, ul.used - t.total as used_before, ul.soft_limit, ul.hard_limit,
             case
