@@ -215,15 +215,15 @@ begin
         end loop;
     end loop;
 
-    -- 5. Insert the events (in key order), then add them to their period rows in
-    --    one UPDATE: the rows are held only for the short end of the batch, so
-    --    batches over the same workspaces overlap. Row then key is record_usage's
-    --    order: a single call holding a row this batch needs while waiting for one
-    --    of its keys (the same usage sent both ways at once), or any wait long
-    --    enough to suggest a cycle, makes a wait here time out (200 ms, under
-    --    PostgreSQL's 1 s deadlock_timeout); the batch then undoes its writes and
-    --    locks the rows first, in (workspace, metric) order, as record_usage does.
-    --    The same happens if a plan change moved a row to new terms meanwhile.
+    -- 5. Insert the events (in key order), then lock the period rows (in
+    --    (workspace, metric) order): the rows are held only for the short end of
+    --    the batch, so batches over the same workspaces overlap. Row then key is
+    --    record_usage's order: a single call holding a row this batch needs while
+    --    waiting for one of its keys (the same usage sent both ways at once), or any
+    --    wait long enough to suggest a cycle, makes a wait here time out (200 ms,
+    --    under PostgreSQL's 1 s deadlock_timeout); the batch then undoes its inserts
+    --    and locks the rows first, as record_usage does. The same happens if a plan
+    --    change moved a row to new terms meanwhile.
     v_lock_timeout := pg_catalog.current_setting('lock_timeout');
     begin
         perform pg_catalog.set_config('lock_timeout', '200ms', true);
@@ -231,8 +231,7 @@ begin
             v_workspace_ids, v_metrics, v_quantities, v_keys, v_sources, v_occurred, v_first,
             v_pair_workspaces, v_pair_metrics, v_pair_snapshots, v_period, v_now
         );
-        select * into v_rows
-        from private._usage_batch_add(v_workspace_ids, v_metrics, v_quantities, v_recorded, v_period);
+        select * into v_rows from private._usage_batch_lock_rows(v_pair_workspaces, v_pair_metrics, v_period);
         if v_rows.tier_snapshot_ids is distinct from v_pair_snapshots then
             raise exception using errcode = '40001', message = 'usage_terms_changed';
         end if;
@@ -244,9 +243,10 @@ begin
             v_workspace_ids, v_metrics, v_quantities, v_keys, v_sources, v_occurred, v_first,
             v_pair_workspaces, v_pair_metrics, v_rows.tier_snapshot_ids, v_period, v_now
         );
-        select * into v_rows
-        from private._usage_batch_add(v_workspace_ids, v_metrics, v_quantities, v_recorded, v_period);
     end;
+    -- The rows are this transaction's now: add the batch to them.
+    select * into v_rows
+    from private._usage_batch_add(v_workspace_ids, v_metrics, v_quantities, v_recorded, v_period);
 
     -- 6. A key already used for other usage refuses the batch (undoing step 5).
     if pg_catalog.array_position(v_recorded, false) is not null then

@@ -132,10 +132,8 @@ revoke all on function private._usage_batch_insert_events(
 -- order (record_usage_batch's order of them): the row's tier snapshot, its total
 -- before the batch, its limits, the lowest threshold whose alert the period has
 -- not raised yet, and what the batch added. One UPDATE of every pair's row (a
--- pair with nothing recorded is added zero), so each is locked and read; the rows
--- are found through the primary key (workspace_id = any(...)), which yields them
--- in (workspace, metric) order. The caller holds the rows already, or bounds its
--- lock waits (record_usage_batch).
+-- pair with nothing recorded is added zero). The caller has locked the rows
+-- (private._usage_batch_lock_rows, in order), so the plan's order does not matter.
 create or replace function private._usage_batch_add(
     workspace_ids uuid[],
     metrics text[],
