@@ -92,7 +92,7 @@ declare
     v_workspace_id uuid;
     v_workspaces integer := 0;
     v_total integer := 0;
-    v_errors jsonb := '[]';
+    v_errors jsonb := '[]'::jsonb;
     v_state text;
     v_message text;
     v_status text;

@@ -39,9 +39,9 @@ declare
     v_policy record;
     v_cutoff timestamptz;
     v_rows bigint;
-    v_deleted jsonb := '{}';
-    v_more text[] := '{}';
-    v_errors jsonb := '[]';
+    v_deleted jsonb := '{}'::jsonb;
+    v_more text[] := '{}'::text[];
+    v_errors jsonb := '[]'::jsonb;
     v_ok integer := 0;
     v_state text;
     v_message text;
