@@ -21,8 +21,6 @@
 -- `more`, and one retention_backlog alert says the daily run no longer keeps up;
 -- the next run (or runs by hand) continue. Running it again deletes nothing
 -- that the first run kept.
--- max_seconds was added: the version without it would stay as an overload.
-drop function if exists private._run_retention_cleanup();
 
 create or replace function private._run_retention_cleanup(max_seconds numeric default 60)
 returns jsonb
