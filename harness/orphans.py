@@ -127,7 +127,8 @@ def _functions(conn: psycopg.Connection, known: Defined) -> list[Orphan]:
         if row and row[0]:
             oids.add(int(row[0]))
     rows = conn.execute(
-        "select p.oid, p.oid::regprocedure::text, p.prokind from pg_catalog.pg_proc as p"
+        "select p.oid, pg_catalog.format('%%I.%%I(%%s)', n.nspname, p.proname, pg_catalog.oidvectortypes(p.proargtypes)),"
+        " p.prokind from pg_catalog.pg_proc as p"
         " join pg_catalog.pg_namespace as n on n.oid = p.pronamespace"
         " where n.nspname = any(%s) and"
         + _NOT_EXTENSION.format(catalog="'pg_catalog.pg_proc'", oid="p.oid")
