@@ -16,8 +16,10 @@ How findings are judged:
   or silence one statement with squawk's own ``-- squawk-ignore <rule>`` where
   the table is known to be small, which a reviewer then sees;
 * ``squawk-ignore`` may not name a destructive rule: the marker is the override;
-* squawk has no rule for a plain ``TRUNCATE``: the project adds one
-  (``truncate``), found with PostgreSQL's parser and judged like a destructive rule.
+* squawk has no rule for a plain ``TRUNCATE`` and, for files it assumes to be
+  in a transaction, none for ``CONCURRENTLY``: the project adds ``truncate``
+  (judged like a destructive rule) and ``concurrently-in-transaction``, found
+  with PostgreSQL's parser.
 
 Files marked ``-- opsdb:no-transaction`` are linted without squawk's
 ``assume_in_transaction``, since the runner does not wrap them.
@@ -132,15 +134,35 @@ def _run_squawk(root: Path, files: list[SqlFile], *, in_transaction: bool) -> li
         return violations
 
 
-def _truncates(f: SqlFile) -> list[Finding]:
-    """Plain TRUNCATE, which squawk does not flag: it empties a table."""
+def _project_rules(f: SqlFile) -> list[Finding]:
+    """What squawk does not flag: a plain TRUNCATE, and CONCURRENTLY in a file the runner wraps in a transaction."""
     found = []
     for stmt in split(f.sql):
         first = next((t for t in parser.scan(stmt.text) if t.name not in ("SQL_COMMENT", "C_COMMENT")), None)
-        if first is not None and first.name == "TRUNCATE":
-            line = stmt.line + stmt.text.count("\n", 0, first.start)
+        if first is None:
+            continue
+        line = stmt.line + stmt.text.count("\n", 0, first.start)
+        if first.name == "TRUNCATE":
             found.append(Finding(f"db/{f.name}", line, "truncate", "TRUNCATE empties the table for good."))
+        if not f.no_transaction and _is_concurrent(stmt.text):
+            found.append(
+                Finding(
+                    f"db/{f.name}",
+                    line,
+                    "concurrently-in-transaction",
+                    "CONCURRENTLY cannot run inside the file's transaction: put it in a file whose first line is"
+                    " `-- opsdb:no-transaction`.",
+                )
+            )
     return found
+
+
+def _is_concurrent(text: str) -> bool:
+    try:
+        [raw] = parser.parse_sql(text)
+    except (parser.ParseError, ValueError):
+        return False
+    return bool(getattr(raw.stmt, "concurrent", False))
 
 
 def _ignored_destructive(f: SqlFile) -> list[Finding]:
@@ -173,7 +195,7 @@ def findings(root: Path, files: list[SqlFile] | None = None) -> list[Finding]:
     for v in raw:
         result.append(Finding(str(v["file"]), int(str(v["line"])) + 1, str(v["rule_name"]), str(v["message"])))
     for f in todo:
-        result += _truncates(f) + _ignored_destructive(f)
+        result += _project_rules(f) + _ignored_destructive(f)
     judged = []
     for finding in result:
         reason = by_name[finding.file].destructive_reason
