@@ -19,13 +19,21 @@ import psycopg
 from psycopg import sql
 
 FUNCTIONS = """
-select p.oid, p.oid::regprocedure::text, p.prorettype = 'pg_catalog.trigger'::pg_catalog.regtype,
-    t.tgrelid, t.tgrelid::regclass::text
+select
+    p.oid,
+    pg_catalog.format('%I.%I(%s)', n.nspname, p.proname, pg_catalog.oidvectortypes(p.proargtypes)),
+    p.prorettype = 'pg_catalog.trigger'::pg_catalog.regtype,
+    t.tgrelid,
+    t.relation
 from pg_catalog.pg_proc as p
 join pg_catalog.pg_namespace as n on n.oid = p.pronamespace
 join pg_catalog.pg_language as l on l.oid = p.prolang
 left join lateral (
-    select distinct tg.tgrelid from pg_catalog.pg_trigger as tg where tg.tgfoid = p.oid
+    select distinct tg.tgrelid, pg_catalog.format('%I.%I', tn.nspname, tc.relname) as relation
+    from pg_catalog.pg_trigger as tg
+    join pg_catalog.pg_class as tc on tc.oid = tg.tgrelid
+    join pg_catalog.pg_namespace as tn on tn.oid = tc.relnamespace
+    where tg.tgfoid = p.oid
 ) as t on p.prorettype = 'pg_catalog.trigger'::pg_catalog.regtype
 where l.lanname = 'plpgsql'
     and n.nspname in ('public', 'private')
