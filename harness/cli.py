@@ -170,6 +170,15 @@ def cmd_drill(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from harness.export_supabase import export
+
+    export(project.db_dir(), Path(args.supabase), out=_out)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from harness.demo import run
 
@@ -196,6 +205,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "demo": (cmd_demo, "an end-to-end scenario on the local cluster"),
     "schema": (cmd_schema, "write db/schema.sql, the normalised dump of public and private (--check: compare only)"),
     "drill": (cmd_drill, "restore drill: dump, restore into a new database, compare every table and the schema"),
+    "export": (cmd_export, "write a Supabase CLI supabase/migrations/ folder (versioned files + one generated migration)"),
     "audit": (cmd_audit, "the security audit and readiness report of a live database (non-zero when a check fails)"),
 }
 
@@ -213,6 +223,8 @@ def parser() -> argparse.ArgumentParser:
             cmd.add_argument(
                 "--accept", action="store_true", help="record the new migrations as landed (only when they lint clean)"
             )
+        if name == "export":
+            cmd.add_argument("--supabase", metavar="DIR", required=True, help="write DIR/supabase/migrations/")
         if name == "deployments":
             cmd.add_argument("--limit", type=int, default=20, help="how many, newest first (default 20)")
         if name == "schema":
