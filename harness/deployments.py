@@ -227,6 +227,8 @@ def status_lines(conn: psycopg.Connection) -> list[str]:
             f"    roll the code back to it: git restore --source {commit} -- db/functions db/policies db/cron"
             " && opsdb migrate (README: Deployments and rollback)"
         )
+        if good[0].git_dirty:
+            lines.append("    note: its tree had uncommitted changes, so the commit alone may differ from what ran")
     else:
         lines.append("last known-good   none yet (a deployment becomes known-good when `opsdb audit` passes after it)")
     return lines
