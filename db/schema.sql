@@ -1305,7 +1305,7 @@ declare
     v_previous jsonb;
     v_change jsonb;
     v_key text;
-    v_errors jsonb := '[]';
+    v_errors jsonb := '[]'::jsonb;
     v_ok integer := 0;
     v_state text;
     v_message text;
@@ -2029,7 +2029,7 @@ declare
     v_stored integer := 0;
     v_known integer := 0;
     v_unknown integer := 0;
-    v_skips text[] := '{}';
+    v_skips text[] := '{}'::text[];
     v_workspace_id uuid;
 begin
     if v_channel_type is null then
@@ -2746,8 +2746,8 @@ CREATE FUNCTION private._replay_webhooks(reason text, provider text, status text
 declare
     v_id bigint;
     v_result jsonb;
-    v_ids bigint[] := '{}';
-    v_outcomes jsonb := '{}';
+    v_ids bigint[] := '{}'::bigint[];
+    v_outcomes jsonb := '{}'::jsonb;
     v_audit_id bigint;
 begin
     if not (private._webhooks_backend_caller() or private.is_admin()) then
@@ -3061,7 +3061,7 @@ declare
     v_missing_internal integer := 0;
     v_missing_provider integer := 0;
     v_step record;
-    v_errors jsonb := '[]';
+    v_errors jsonb := '[]'::jsonb;
     v_ok integer := 0;
     v_state text;
     v_message text;
@@ -3324,9 +3324,9 @@ declare
     v_policy record;
     v_cutoff timestamptz;
     v_rows bigint;
-    v_deleted jsonb := '{}';
-    v_more text[] := '{}';
-    v_errors jsonb := '[]';
+    v_deleted jsonb := '{}'::jsonb;
+    v_more text[] := '{}'::text[];
+    v_errors jsonb := '[]'::jsonb;
     v_ok integer := 0;
     v_state text;
     v_message text;
@@ -4097,6 +4097,11 @@ begin
                 return 'signature_mismatch';
             end if;
             return null;
+        else
+            raise exception using
+                errcode = '22023', message = 'unknown_provider',
+                detail = pg_catalog.format('provider %L', _verify_webhook_signature.provider),
+                hint = 'provider is one of twilio, meta, paymob, standard.';
     end case;
 end
 $$;
@@ -4397,7 +4402,7 @@ declare
     v_workspace_id uuid;
     v_workspaces integer := 0;
     v_total integer := 0;
-    v_errors jsonb := '[]';
+    v_errors jsonb := '[]'::jsonb;
     v_state text;
     v_message text;
     v_status text;
