@@ -7,10 +7,11 @@ that applies it, so the list is exact even when a later file fails), the
 outcome and the restore point taken before it. A deployment whose run then
 passes ``opsdb audit`` is marked known-good: that is the commit to go back to.
 
-Outcomes: ``running`` (in progress, or its runner was killed), ``succeeded``,
-``failed`` (a file failed; the files listed before it stay applied) and
-``refused`` (nothing applied: a destructive migration without a restorable
-restore point).
+Outcomes: ``running`` (in progress), ``succeeded``, ``failed`` (a file failed;
+the files listed before it stay applied), ``refused`` (nothing applied: a
+destructive migration without a restorable restore point) and ``interrupted``
+(its runner was killed or lost its connection; the next ``opsdb migrate``, which
+holds the same lock, marks it so, and the files listed stay applied).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ create table if not exists {SCHEMA}.deployments (
     git_dirty boolean,
     files text[] not null default '{{}}',
     outcome text not null default 'running'
-        check (outcome in ('running', 'succeeded', 'failed', 'refused')),
+        check (outcome in ('running', 'succeeded', 'failed', 'refused', 'interrupted')),
     error text,
     restore_point_id bigint references {SCHEMA}.restore_points (id),
     known_good_at timestamptz,
@@ -142,6 +143,30 @@ def begin(
     for name, reason in destructive:
         out(f"destructive migration db/{name}: {reason}")
     return Deployment(id=row[0], restore_point=point)
+
+
+def close_interrupted(conn: psycopg.Connection, out: Out) -> None:
+    """Mark deployments left running by a dead runner (call while holding the runner's lock)."""
+    rows = conn.execute(
+        f"update {SCHEMA}.deployments set outcome = 'interrupted', finished_at = clock_timestamp(),"
+        " error = 'the runner stopped before finishing (killed or disconnected); the files listed were applied'"
+        " where outcome = 'running' returning id, cardinality(files)"
+    ).fetchall()
+    for deployment_id, applied in sorted(rows):
+        out(f"deployment #{deployment_id} was interrupted after {applied} file(s): marked interrupted")
+
+
+def preview(
+    conn: psycopg.Connection, *, versioned: list[str], destructive: list[tuple[str, str]], backup: Path | None, out: Out
+) -> None:
+    """What ``begin`` would do, for ``--dry-run``."""
+    if not versioned and backup is None:
+        out("no restore point: only re-applied files would change")
+        return
+    restorable, what = restore_points.preview(conn, backup)
+    out(f"would take a restore point first: {what}")
+    if destructive and not restorable:
+        out(f"would refuse: destructive migration db/{destructive[0][0]} needs a restorable restore point (--backup FILE)")
 
 
 def finish(conn: psycopg.Connection, deployment: Deployment, error: BaseException | None = None) -> None:

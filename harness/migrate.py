@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import jinja2
 import psycopg
@@ -262,11 +263,14 @@ def migrate(
                 out(f"would apply {f.kind:<9} {f.name}")
             if not plan.to_apply:
                 out("nothing to apply")
+            else:
+                deployments.preview(conn, **_deployment_files(plan), backup=backup, out=out)
             return plan
         conn.execute("select pg_advisory_lock(%s)", (LOCK_KEY,))
         try:
             conn.execute(HISTORY_DDL.encode())
             conn.execute(deployments.DDL.encode())
+            deployments.close_interrupted(conn, out)
             # Read history only after taking the lock: a runner that waited sees the
             # first one's work and applies nothing twice.
             plan = make_plan(files, history(conn))
@@ -278,12 +282,7 @@ def migrate(
             deployment = deployments.begin(
                 conn,
                 database_url,
-                versioned=[f.name for f in plan.to_apply if f.kind == "versioned"],
-                destructive=[
-                    (f.name, f.destructive_reason)
-                    for f in plan.to_apply
-                    if f.kind == "versioned" and f.destructive_reason
-                ],
+                **_deployment_files(plan),
                 root=db_dir.parent,
                 who=who,
                 backup=backup,
@@ -302,6 +301,15 @@ def migrate(
         finally:
             conn.execute("select pg_advisory_unlock(%s)", (LOCK_KEY,))
     return plan
+
+
+def _deployment_files(plan: Plan) -> dict[str, Any]:
+    return {
+        "versioned": [f.name for f in plan.to_apply if f.kind == "versioned"],
+        "destructive": [
+            (f.name, f.destructive_reason) for f in plan.to_apply if f.kind == "versioned" and f.destructive_reason
+        ],
+    }
 
 
 def _check_drift(plan: Plan) -> None:

@@ -168,6 +168,21 @@ def take(conn: psycopg.Connection, database_url: str, *, who: str, backup: Path 
     )
 
 
+def preview(conn: psycopg.Connection, backup: Path | None) -> tuple[bool, str]:
+    """Whether a restore point taken now would be restorable, and what it would hold (changes nothing)."""
+    row = conn.execute(
+        "select has_function_privilege('pg_catalog.pg_create_restore_point(text)', 'execute'),"
+        " current_setting('wal_level') <> 'minimal' and not pg_catalog.pg_is_in_recovery(),"
+        " current_setting('archive_mode') in ('on', 'always')"
+    ).fetchone()
+    assert row is not None
+    named = bool(row[0] and row[1])
+    parts = ["WAL position and time", "a named point" if named else "no named point", f"WAL {'' if row[2] else 'not '}archived"]
+    if backup is not None:
+        parts.append(f"a pg_dump to {backup}")
+    return named or bool(row[2]) or backup is not None, ", ".join(parts)
+
+
 def get(conn: psycopg.Connection, point_id: int) -> RestorePoint | None:
     row = conn.execute(
         f"select id, name, taken_at, wal_lsn::text, wal_file, named, not_named_because, wal_archived, backup_file,"

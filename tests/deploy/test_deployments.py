@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import stat
 import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -149,3 +153,59 @@ def test_an_existing_backup_file_is_never_overwritten_and_nothing_is_applied(
     assert backup.read_text() == "an older backup"
     with psycopg.connect(empty_database_url) as conn:
         assert conn.execute("select to_regclass('public.things')").fetchone() == (None,)
+
+
+def test_a_killed_runner_is_marked_interrupted_by_the_next_one(scratch: ScratchProject, empty_database_url: str) -> None:
+    scratch.write(V1, "create table public.things (id bigint primary key);\n")
+    migrate(empty_database_url, scratch.db, out=_quiet)
+    scratch.write(V2, "insert into public.things values (1);\n")
+    env = {**os.environ, "OPSDB_ROOT": str(scratch.root)}
+    with psycopg.connect(empty_database_url) as holder, psycopg.connect(empty_database_url, autocommit=True) as watch:
+        holder.execute("lock table public.things in access exclusive mode")
+        runner = subprocess.Popen(
+            [sys.executable, "-m", "harness.cli", "migrate", "--database-url", empty_database_url],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        # Wait until the runner's file waits on our lock, then kill the runner for real.
+        deadline = time.monotonic() + 60
+        while not watch.execute(
+            "select exists (select from pg_stat_activity where wait_event_type = 'Lock'"
+            " and query like 'insert into public.things%%')"
+        ).fetchone()[0]:  # type: ignore[index]
+            assert time.monotonic() < deadline, "the runner never reached the locked table"
+            time.sleep(0.05)
+        runner.send_signal(signal.SIGKILL)
+        runner.wait()
+        assert _deployments(empty_database_url)[-1]["outcome"] == "running"
+        holder.rollback()
+    lines: list[str] = []
+
+    migrate(empty_database_url, scratch.db, out=lines.append)
+
+    _, killed, next_one = _deployments(empty_database_url)
+    assert (killed["outcome"], killed["files"]) == ("interrupted", [])
+    assert killed["finished_at"] is not None and "killed or disconnected" in killed["error"]
+    assert (next_one["outcome"], next_one["files"]) == ("succeeded", [V2])
+    assert f"deployment #{killed['id']} was interrupted after 0 file(s): marked interrupted" in lines
+
+
+def test_dry_run_says_whether_the_destructive_migration_would_go(scratch: ScratchProject, deployer_url: str) -> None:
+    scratch.write(V1, "create table public.things (id bigint primary key);\n")
+    migrate(deployer_url, scratch.db, out=_quiet)
+    scratch.write(DROP, "-- opsdb:destructive things moved elsewhere\ndrop table public.things;\n")
+    lines: list[str] = []
+
+    migrate(deployer_url, scratch.db, dry_run=True, out=lines.append)
+    migrate(deployer_url, scratch.db, dry_run=True, backup=Path("/nowhere/b.dump"), out=lines.append)
+
+    assert lines == [
+        f"would apply versioned {DROP}",
+        "would take a restore point first: WAL position and time, no named point, WAL not archived",
+        f"would refuse: destructive migration db/{DROP} needs a restorable restore point (--backup FILE)",
+        f"would apply versioned {DROP}",
+        "would take a restore point first: WAL position and time, no named point, WAL not archived,"
+        " a pg_dump to /nowhere/b.dump",
+    ]
+    assert len(_deployments(deployer_url)) == 1
