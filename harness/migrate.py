@@ -277,7 +277,7 @@ def migrate(
             _check_drift(plan)
             who = _who(conn)
             if not plan.to_apply:
-                out("nothing to apply")
+                out("nothing to apply" + (": no backup written" if backup is not None else ""))
                 return plan
             deployment = deployments.begin(
                 conn,
