@@ -46,6 +46,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from harness import deploy_status
+
     plan = migration_status(project.resolve_database_url(args.database_url), project.db_dir())
     for name in plan.applied:
         _out(f"applied  {name}")
@@ -54,8 +56,6 @@ def cmd_status(args: argparse.Namespace) -> int:
     for item in plan.drift:
         _out(f"DRIFT    {item}")
     _out(f"{len(plan.applied)} applied, {len(plan.to_apply)} to apply, {len(plan.drift)} drifted")
-    from harness import deploy_status
-
     for line in deploy_status.status_lines(project.resolve_database_url(args.database_url), project.db_dir()):
         _out(line)
     return 0
@@ -93,9 +93,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
-    from harness.lint import lint
-
     from harness import squawk
+    from harness.lint import lint
 
     if args.accept:
         accepted = squawk.accept(project.root())
@@ -198,14 +197,14 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "up": (cmd_up, "start the local cluster in .opsdb/ (create it the first time), apply everything, print its URL"),
     "down": (cmd_down, "stop the local cluster"),
     "migrate": (cmd_migrate, "apply versioned files, then changed re-applied files"),
-    "status": (cmd_status, "list applied, pending and changed files, orphans, the last and the last known-good deployment"),
+    "status": (cmd_status, "applied, pending and changed files, orphans, the last and the last known-good deployment"),
     "deployments": (cmd_deployments, "list the recorded deployments, newest first, with their restore points"),
-    "verify": (cmd_verify, "exit non-zero when an applied versioned file was edited or removed, or an object no file defines is left (orphan)"),
+    "verify": (cmd_verify, "exit non-zero on drift (an applied versioned file edited or removed) or an orphan"),
     "lint": (cmd_lint, "squawk over new migrations, sqlfluff over db/, plpgsql_check when --database-url is given"),
     "demo": (cmd_demo, "an end-to-end scenario on the local cluster"),
     "schema": (cmd_schema, "write db/schema.sql, the normalised dump of public and private (--check: compare only)"),
     "drill": (cmd_drill, "restore drill: dump, restore into a new database, compare every table and the schema"),
-    "export": (cmd_export, "write a Supabase CLI supabase/migrations/ folder (versioned files + one generated migration)"),
+    "export": (cmd_export, "write a Supabase CLI supabase/migrations/ folder (--supabase DIR)"),
     "audit": (cmd_audit, "the security audit and readiness report of a live database (non-zero when a check fails)"),
 }
 
@@ -218,7 +217,7 @@ def parser() -> argparse.ArgumentParser:
         cmd.add_argument("--database-url", help="target database (default: $DATABASE_URL, else the local cluster)")
         if name == "migrate":
             cmd.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
-            cmd.add_argument("--backup", metavar="FILE", help="before deploying, pg_dump -Fc the database to FILE (0600)")
+            cmd.add_argument("--backup", metavar="FILE", help="first pg_dump -Fc the database to FILE (mode 0600)")
         if name == "lint":
             cmd.add_argument(
                 "--accept", action="store_true", help="record the new migrations as landed (only when they lint clean)"

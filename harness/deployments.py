@@ -49,7 +49,8 @@ create table if not exists {SCHEMA}.deployments (
 );
 create index if not exists deployments_restore_point_id_idx on {SCHEMA}.deployments (restore_point_id);
 comment on table {SCHEMA}.deployments is
-    'One row per opsdb migrate that changed something: who, the git commit, the files applied, the outcome, the restore point taken before it, and when an audit found it good.';
+    'One row per opsdb migrate that changed something: who, the git commit, the files applied, '
+    'the outcome, the restore point taken before it, and when an audit found it good.';
 """
 )
 
@@ -166,7 +167,10 @@ def preview(
     restorable, what = restore_points.preview(conn, backup)
     out(f"would take a restore point first: {what}")
     if destructive and not restorable:
-        out(f"would refuse: destructive migration db/{destructive[0][0]} needs a restorable restore point (--backup FILE)")
+        out(
+            f"would refuse: destructive migration db/{destructive[0][0]}"
+            " needs a restorable restore point (--backup FILE)"
+        )
 
 
 def finish(conn: psycopg.Connection, deployment: Deployment, error: BaseException | None = None) -> None:

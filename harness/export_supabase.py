@@ -53,7 +53,9 @@ def generated_sql(db_dir: Path) -> str:
     return "\n".join(parts) + "\n"
 
 
-def export(db_dir: Path, target: Path, *, now: datetime | None = None, out: Callable[[str], None] = print) -> list[Path]:
+def export(
+    db_dir: Path, target: Path, *, now: datetime | None = None, out: Callable[[str], None] = print
+) -> list[Path]:
     """Write the migrations folder under ``target``; return the files written."""
     folder = target / "supabase" / "migrations"
     folder.mkdir(parents=True, exist_ok=True)

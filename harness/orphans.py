@@ -127,7 +127,8 @@ def _functions(conn: psycopg.Connection, known: Defined) -> list[Orphan]:
         if row and row[0]:
             oids.add(int(row[0]))
     rows = conn.execute(
-        "select p.oid, pg_catalog.format('%%I.%%I(%%s)', n.nspname, p.proname, pg_catalog.oidvectortypes(p.proargtypes)),"
+        "select p.oid,"
+        " pg_catalog.format('%%I.%%I(%%s)', n.nspname, p.proname, pg_catalog.oidvectortypes(p.proargtypes)),"
         " p.prokind from pg_catalog.pg_proc as p"
         " join pg_catalog.pg_namespace as n on n.oid = p.pronamespace"
         " where n.nspname = any(%s) and"
@@ -137,9 +138,7 @@ def _functions(conn: psycopg.Connection, known: Defined) -> list[Orphan]:
     ).fetchall()
     kinds = {"f": "function", "p": "procedure", "a": "aggregate", "w": "function"}
     return [
-        Orphan(kinds[kind], name, f"drop {kinds[kind]} {name};")
-        for oid, name, kind in rows
-        if int(oid) not in oids
+        Orphan(kinds[kind], name, f"drop {kinds[kind]} {name};") for oid, name, kind in rows if int(oid) not in oids
     ]
 
 
@@ -152,7 +151,11 @@ def _triggers(conn: psycopg.Connection, known: Defined) -> list[Orphan]:
         (list(SCHEMAS),),
     ).fetchall()
     return [
-        Orphan("trigger", f"{name} on {table}", sql.SQL("drop trigger {} on {};").format(sql.Identifier(name), sql.SQL(table)).as_string(conn))
+        Orphan(
+            "trigger",
+            f"{name} on {table}",
+            sql.SQL("drop trigger {} on {};").format(sql.Identifier(name), sql.SQL(table)).as_string(conn),
+        )
         for schema, rel, name, table in rows
         if (schema, rel, name) not in known.triggers
     ]
@@ -167,7 +170,11 @@ def _policies(conn: psycopg.Connection, known: Defined) -> list[Orphan]:
         (list(SCHEMAS),),
     ).fetchall()
     return [
-        Orphan("policy", f'"{name}" on {table}', sql.SQL("drop policy {} on {};").format(sql.Identifier(name), sql.SQL(table)).as_string(conn))
+        Orphan(
+            "policy",
+            f'"{name}" on {table}',
+            sql.SQL("drop policy {} on {};").format(sql.Identifier(name), sql.SQL(table)).as_string(conn),
+        )
         for schema, rel, name, table in rows
         if (schema, rel, name) not in known.policies
     ]

@@ -46,7 +46,8 @@ create table if not exists {SCHEMA}.restore_points (
     taken_by text not null
 );
 comment on table {SCHEMA}.restore_points is
-    'One row per restore point taken before a deployment: WAL position and time (a PITR target when WAL is archived), the named point when the role could create one, the pg_dump file when asked for.';
+    'One row per restore point taken before a deployment: WAL position and time (a PITR target '
+    'when WAL is archived), the named point when the role could create one, the pg_dump file when asked for.';
 """
 
 
@@ -177,7 +178,11 @@ def preview(conn: psycopg.Connection, backup: Path | None) -> tuple[bool, str]:
     ).fetchone()
     assert row is not None
     named = bool(row[0] and row[1])
-    parts = ["WAL position and time", "a named point" if named else "no named point", f"WAL {'' if row[2] else 'not '}archived"]
+    parts = [
+        "WAL position and time",
+        "a named point" if named else "no named point",
+        f"WAL {'' if row[2] else 'not '}archived",
+    ]
     if backup is not None:
         parts.append(f"a pg_dump to {backup}")
     return named or bool(row[2]) or backup is not None, ", ".join(parts)

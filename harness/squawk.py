@@ -216,7 +216,7 @@ def accept(root: Path) -> list[str]:
     path = root / CONFIG
     text = path.read_text()
     closing = text.rindex("]")
-    if "excluded_paths" not in text[: closing]:
+    if "excluded_paths" not in text[:closing]:
         raise RuntimeError(f"{CONFIG} has no excluded_paths list to append to")
     added = "".join(f'    "db/{f.name}",\n' for f in todo)
     path.write_text(text[:closing] + added + text[closing:])

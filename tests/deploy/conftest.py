@@ -44,7 +44,9 @@ def git_scratch(scratch: ScratchProject) -> ScratchProject:
     if shutil.which("git") is None:
         raise pytest.UsageError("these tests need git")
     git(scratch.root, "init", "-q")
-    scratch.write("functions/answer.sql", "create or replace function public.answer() returns int language sql as $$select 1$$;\n")
+    scratch.write(
+        "functions/answer.sql", "create or replace function public.answer() returns int language sql as $$select 1$$;\n"
+    )
     git(scratch.root, "add", "-A")
     git(scratch.root, "commit", "-q", "-m", "first")
     return scratch
@@ -57,7 +59,9 @@ def deployer_url(empty_database_url: str) -> Iterator[str]:
     params = conninfo.conninfo_to_dict(empty_database_url)
     with psycopg.connect(empty_database_url, autocommit=True) as conn:
         conn.execute(sql.SQL("create role {} login").format(sql.Identifier(role)))
-        conn.execute(sql.SQL("alter database {} owner to {}").format(sql.Identifier(params["dbname"]), sql.Identifier(role)))
+        conn.execute(
+            sql.SQL("alter database {} owner to {}").format(sql.Identifier(params["dbname"]), sql.Identifier(role))
+        )
         conn.execute(sql.SQL("alter schema public owner to {}").format(sql.Identifier(role)))
     params["user"] = role
     yield conninfo.make_conninfo(**params)

@@ -76,7 +76,9 @@ def test_uncommitted_files_mark_the_deployment_dirty_and_a_no_op_migrate_records
 def test_reapplied_files_alone_take_no_restore_point_and_outside_git_no_commit(
     scratch: ScratchProject, empty_database_url: str
 ) -> None:
-    scratch.write("functions/f.sql", "create or replace function public.f() returns int language sql as $$select 1$$;\n")
+    scratch.write(
+        "functions/f.sql", "create or replace function public.f() returns int language sql as $$select 1$$;\n"
+    )
 
     migrate(empty_database_url, scratch.db, out=_quiet)
 
@@ -155,7 +157,9 @@ def test_an_existing_backup_file_is_never_overwritten_and_nothing_is_applied(
         assert conn.execute("select to_regclass('public.things')").fetchone() == (None,)
 
 
-def test_a_killed_runner_is_marked_interrupted_by_the_next_one(scratch: ScratchProject, empty_database_url: str) -> None:
+def test_a_killed_runner_is_marked_interrupted_by_the_next_one(
+    scratch: ScratchProject, empty_database_url: str
+) -> None:
     scratch.write(V1, "create table public.things (id bigint primary key);\n")
     migrate(empty_database_url, scratch.db, out=_quiet)
     scratch.write(V2, "insert into public.things values (1);\n")

@@ -20,7 +20,17 @@ def _psql(url: str, path: Path) -> None:
     # As the Supabase CLI: each file in its own transaction, a no-transaction file statement by statement.
     single = [] if path.read_text().startswith(NO_TRANSACTION) else ["--single-transaction"]
     result = subprocess.run(
-        [find_binaries().path("psql"), "--no-psqlrc", "--quiet", "-v", "ON_ERROR_STOP=1", *single, "-f", str(path), url],
+        [
+            find_binaries().path("psql"),
+            "--no-psqlrc",
+            "--quiet",
+            "-v",
+            "ON_ERROR_STOP=1",
+            *single,
+            "-f",
+            str(path),
+            url,
+        ],
         capture_output=True,
         text=True,
     )

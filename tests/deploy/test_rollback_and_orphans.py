@@ -54,7 +54,7 @@ def test_objects_no_file_defines_are_orphans_each_with_its_drop_statement(
     assert "orphan: function private.stray(integer) (no file defines it" in err
     assert err.strip().splitlines()[-1].startswith("opsdb verify: 8 orphan(s)")
     assert main(["status", "--database-url", db_url]) == 0
-    assert "ORPHAN   policy \"Stray policy\" on public.plans" in capsys.readouterr().out
+    assert 'ORPHAN   policy "Stray policy" on public.plans' in capsys.readouterr().out
 
 
 def test_rolling_the_code_back_to_the_known_good_commit_then_dropping_the_orphan(
@@ -73,7 +73,9 @@ def test_rolling_the_code_back_to_the_known_good_commit_then_dropping_the_orphan
     git_scratch.write(
         "functions/answer.sql", "create or replace function public.answer() returns int language sql as $$select 2$$;\n"
     )
-    git_scratch.write("functions/extra.sql", "create function public.extra() returns int language sql as $$select 3$$;\n")
+    git_scratch.write(
+        "functions/extra.sql", "create function public.extra() returns int language sql as $$select 3$$;\n"
+    )
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "bad")
     assert git_scratch.opsdb("migrate", database_url=empty_database_url).returncode == 0
@@ -88,7 +90,10 @@ def test_rolling_the_code_back_to_the_known_good_commit_then_dropping_the_orphan
     verify = git_scratch.opsdb("verify", database_url=empty_database_url)
     assert verify.returncode == 1
     assert "orphan: function public.extra() (no file defines it; remove it in a versioned migration: " in verify.stderr
-    git_scratch.write("migrations/20260105000000_drop_extra.sql", "-- opsdb:destructive extra was rolled back\ndrop function public.extra();\n")
+    git_scratch.write(
+        "migrations/20260105000000_drop_extra.sql",
+        "-- opsdb:destructive extra was rolled back\ndrop function public.extra();\n",
+    )
     assert git_scratch.opsdb("migrate", database_url=empty_database_url).returncode == 0
     assert git_scratch.opsdb("verify", database_url=empty_database_url).returncode == 0
 

@@ -35,7 +35,9 @@ DESTRUCTIVE = {rule for rule in RULES if rule in squawk.DESTRUCTIVE_RULES}
 def _judged(scratch: ScratchProject, sql: str) -> list[squawk.Finding]:
     scratch.write(EXISTING, THINGS)
     (scratch.root / ".squawk.toml").write_text(
-        (scratch.root / ".squawk.toml").read_text().replace("excluded_paths = [\n", f'excluded_paths = [\n    "db/{EXISTING}",\n')
+        (scratch.root / ".squawk.toml")
+        .read_text()
+        .replace("excluded_paths = [\n", f'excluded_paths = [\n    "db/{EXISTING}",\n')
     )
     scratch.write(NEW, sql)
     return squawk.findings(scratch.root)
@@ -71,14 +73,17 @@ def test_a_marker_without_a_reason_accepts_nothing(scratch: ScratchProject) -> N
 
 
 def test_the_safe_forms_pass(scratch: ScratchProject) -> None:
-    assert _judged(
-        scratch,
-        "-- New tables may be built any way; existing ones get NOT VALID (VALIDATE in the next file).\n"
-        "create table public.fresh (id bigint primary key, thing_id bigint not null);\n"
-        "create index fresh_thing_id_idx on public.fresh (thing_id);\n"
-        "alter table public.things add constraint things_c_check check (c > 0) not valid;\n"
-        "comment on table public.fresh is 'do not truncate; drop table is in a string';\n",
-    ) == []
+    assert (
+        _judged(
+            scratch,
+            "-- New tables may be built any way; existing ones get NOT VALID (VALIDATE in the next file).\n"
+            "create table public.fresh (id bigint primary key, thing_id bigint not null);\n"
+            "create index fresh_thing_id_idx on public.fresh (thing_id);\n"
+            "alter table public.things add constraint things_c_check check (c > 0) not valid;\n"
+            "comment on table public.fresh is 'do not truncate; drop table is in a string';\n",
+        )
+        == []
+    )
 
 
 def test_a_no_transaction_file_builds_its_index_concurrently(scratch: ScratchProject) -> None:

@@ -29,6 +29,8 @@ def run(ctx: DemoContext) -> None:
         ctx.say(f"  named point: {point.name if point.named else 'not created (' + str(point.not_named_because) + ')'}")
         ctx.say(f"  restorable: {'yes' if point.restorable else 'no'} ({point.describe()})")
     report, marked = audit_and_mark(ctx.url)
-    ctx.say(f"opsdb audit: {report.verdict}; " + (f"deployment #{marked} marked known-good" if marked else "nothing marked"))
+    ctx.say(
+        f"opsdb audit: {report.verdict}; " + (f"deployment #{marked} marked known-good" if marked else "nothing marked")
+    )
     for line in deployments.status_lines(ctx.conn):
         ctx.say(line)
