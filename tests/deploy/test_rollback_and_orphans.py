@@ -114,3 +114,17 @@ def test_a_removed_function_file_leaves_an_orphan_that_a_versioned_migration_rem
 
     with psycopg.connect(empty_database_url, autocommit=True) as conn:
         assert orphans.find(conn, scratch.db) == []
+
+
+def test_a_cron_job_no_cron_file_schedules_is_an_orphan(db: psycopg.Connection) -> None:
+    # As cron.schedule records it in the database pg_cron runs in (this one, here).
+    db.execute(
+        "insert into cron.job (schedule, command, nodename, nodeport, database, username, jobname)"
+        " values ('0 0 1 1 *', 'select 1', 'localhost', 5432, current_database(), current_user, 'stray-job')"
+    )
+
+    found = orphans.find(db, project.db_dir())
+
+    assert [(o.kind, o.name, o.drop) for o in found] == [
+        ("cron job", "stray-job", "select cron.unschedule('stray-job');")
+    ]
