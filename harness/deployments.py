@@ -192,7 +192,8 @@ def mark_known_good(conn: psycopg.Connection, who: str) -> int | None:
         return None
     row = conn.execute(
         f"""
-        update {SCHEMA}.deployments set known_good_at = clock_timestamp(), known_good_by = %s
+        update {SCHEMA}.deployments
+        set known_good_at = coalesce(known_good_at, clock_timestamp()), known_good_by = coalesce(known_good_by, %s)
         where id = (select max(id) from {SCHEMA}.deployments where outcome <> 'refused')
             and outcome = 'succeeded'
         returning id
