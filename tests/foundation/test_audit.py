@@ -11,6 +11,7 @@ from harness.audit import render, run_audit
 from harness.audit.check import Check
 from harness.audit.readiness import SIGNING_SECRETS, cron_job_names
 from harness.cli import main
+from harness.cli_target import describe
 from harness.migrate import HISTORY_SCHEMA
 
 
@@ -47,7 +48,8 @@ def test_a_table_without_rls_fails_the_audit_and_names_it(
     # A new table gets the API roles' default grants, anon's included: both rules name it.
     assert "  - audit_probe" in out.split("`anon_touches_nothing`")[1]
     assert err.strip().splitlines() == [
-        "opsdb audit: NOT READY: 2 check(s) failed: rls_on_every_table, anon_touches_nothing"
+        f"opsdb audit: target {describe(db_url)} (from --database-url)",
+        "opsdb audit: NOT READY: 2 check(s) failed: rls_on_every_table, anon_touches_nothing",
     ]
 
 
