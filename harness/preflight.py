@@ -17,7 +17,7 @@ def public_tables_without_rls(conn: psycopg.Connection) -> list[str]:
     """One line per table in public without RLS, with what each API role may do to it."""
     rows = conn.execute(
         """
-        select c.oid::regclass::text,
+        select 'public.' || quote_ident(c.relname),
             array(
                 select r.rolname || ': ' || array_to_string(array(
                     select p.privilege from unnest(array['select', 'insert', 'update', 'delete', 'truncate']) as p (privilege)
@@ -37,7 +37,7 @@ def public_tables_without_rls(conn: psycopg.Connection) -> list[str]:
     lines = []
     for table, grants in rows:
         reach = "; ".join(grants) if grants else "no API role holds a privilege on it today"
-        lines.append(f"{table} in public has no row-level security ({reach})")
+        lines.append(f"{table} has no row-level security ({reach})")
     return lines
 
 

@@ -198,12 +198,11 @@ def run_drill(
 
             started = time.monotonic()
             out(f"4/4 comparing every table of {copy_name} and its schema with the source's")
-            with psycopg.connect(copy_url, autocommit=True) as copy:
+            position = _Position()
+            with psycopg.connect(copy_url, autocommit=True) as copy, heartbeat(out, "comparing", detail=position):
                 if after_restore is not None:
                     after_restore(copy)
-                position = _Position()
-                with heartbeat(out, "comparing", detail=position):
-                    after = fingerprint(copy, position)
+                after = fingerprint(copy, position)
             report.tables = before
             for name in sorted(before.keys() | after.keys()):
                 if name not in after:
