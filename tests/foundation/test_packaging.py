@@ -71,6 +71,11 @@ def db():
 '''
 
 
+def _documented_example() -> str:
+    text = (project.root() / "docs" / "pytest-plugin.md").read_text()
+    return text.split("## Example", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+
+
 def _site_packages(venv: Path) -> Path:
     return Path(
         sysconfig.get_path("purelib", vars={"base": str(venv), "platbase": str(venv)})
@@ -125,6 +130,8 @@ def test_the_plugin_installed_from_a_wheel_runs_another_repositorys_tests(tmp_pa
     (repo / "tests").mkdir(parents=True)
     (repo / "tests" / "test_with_opsdb.py").write_text(OTHER_REPO_TEST)
     (repo / "tests" / "conftest.py").write_text(OTHER_REPO_CONFTEST)
+    # The example of docs/pytest-plugin.md, as a user would paste it.
+    (repo / "tests" / "test_documented_example.py").write_text(_documented_example())
     env = {k: v for k, v in offline.items() if k not in ("DATABASE_URL", "OPSDB_ROOT", "PYTHONPATH")}
     result = subprocess.run(
         [python, "-m", "pytest", "-p", "no:cacheprovider", "tests"],
@@ -132,5 +139,5 @@ def test_the_plugin_installed_from_a_wheel_runs_another_repositorys_tests(tmp_pa
     )
 
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert "9 passed" in result.stdout
+    assert "11 passed" in result.stdout
     assert f"SQL from {_site_packages(venv) / 'harness' / '_db'}" in result.stdout
