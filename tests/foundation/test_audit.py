@@ -171,6 +171,7 @@ def test_secrets_written_by_the_demo_do_not_pass_for_real_ones(db: psycopg.Conne
     )
 
 
+@pytest.mark.opsdb_needs("pg_cron")
 def test_an_inactive_or_missing_cron_job_is_reported(db: psycopg.Connection) -> None:
     # The test template is migrated with pg_cron, as the cron database is: every job is there.
     assert _verdicts(db)["cron_jobs_scheduled"] == ("PASS", [])
