@@ -162,9 +162,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _demo_target(args: argparse.Namespace) -> None:
-    """The demo writes workspaces, users and made-up Vault secrets: the local cluster only, unless told."""
-    named = args.database_url or os.environ.get("DATABASE_URL") or cli_target.pg_variables_url()
-    if named is None:
+    """The demo writes workspaces, users and made-up Vault secrets: the local cluster only, unless told.
+
+    Only an explicit target counts (--database-url, DATABASE_URL): the PG*
+    variables a DBA keeps for psql do not move the demo off the local cluster.
+    """
+    if not (args.database_url or os.environ.get("DATABASE_URL")):
         return  # cmd_demo starts the local cluster
     target = cli_target.resolve(args.database_url)
     _note(f"opsdb demo: target {target.description} (from {target.source})")
@@ -181,7 +184,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "up": (cmd_up, "start the local cluster in .opsdb/ (create it the first time), apply everything, print its URL"),
     "down": (cmd_down, "stop the local cluster"),
     "migrate": (cmd_migrate, "apply versioned files, then changed re-applied files"),
-    "status": (cmd_status, "list applied, pending and changed files"),
+    "status": (cmd_status, "list applied, pending, changed, unscheduled and waiting files"),
     "verify": (cmd_verify, "exit non-zero when an applied versioned file was edited or removed"),
     "lint": (cmd_lint, "sqlfluff and the destructive-migration guard over db/"),
     "demo": (cmd_demo, "an end-to-end scenario on the local cluster"),

@@ -10,6 +10,7 @@ DBA sees where it goes before anything happens there.
 
 from __future__ import annotations
 
+import getpass
 import os
 import re
 from dataclasses import dataclass
@@ -78,7 +79,7 @@ def describe(url: str) -> str:
     def value(key: str, env: str, default: str) -> str:
         return params.get(key) or os.environ.get(env) or default
 
-    user = value("user", "PGUSER", os.environ.get("USER", "") or "(current OS user)")
+    user = value("user", "PGUSER", getpass.getuser())  # libpq's default: the OS user's name
     host = value("host", "PGHOST", "") or value("hostaddr", "PGHOSTADDR", "") or "(Unix socket)"
     port = value("port", "PGPORT", "5432")
     dbname = value("dbname", "PGDATABASE", user)

@@ -279,3 +279,15 @@ def test_the_readme_calls_the_cli_one_way_and_names_every_command() -> None:
     assert calls, "the README shows the CLI"
     assert {prefix.strip("`(") for prefix, _ in calls} == {".venv/bin/"}
     assert {command for _, command in calls} == set(COMMANDS)
+
+
+def test_the_demo_ignores_libpq_variables_and_stays_on_the_local_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.cli import _demo_target, parser
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("PGHOST", "db.internal")
+    args = parser().parse_args(["demo"])
+
+    _demo_target(args)  # no refusal: nothing explicit names another database
+
+    assert args.database_url is None  # cmd_demo then starts and uses the local cluster
