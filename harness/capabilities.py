@@ -45,7 +45,10 @@ def needs(item: pytest.Item) -> set[str]:
 
 
 def _pg_cron_reason(database_url: str | None) -> str:
-    base = "pg_cron can only be created in the one database cron.database_name names, and the suite's databases are new ones"
+    base = (
+        "pg_cron can only be created in the one database cron.database_name names, "
+        "and the suite's databases are new ones"
+    )
     if not database_url:
         return base
     try:

@@ -68,7 +68,9 @@ def parse(url: str) -> dict[str, str]:
     port = params.get("port", "")
     for one in filter(None, port.split(",")):
         if not one.isdigit() or not 0 < int(one) < 65536:
-            raise BadDatabaseUrl(f"malformed database URL: the port {one!r} is not a number from 1 to 65535; {EXPECTED}")
+            raise BadDatabaseUrl(
+                f"malformed database URL: the port {one!r} is not a number from 1 to 65535; {EXPECTED}"
+            )
     return params
 
 

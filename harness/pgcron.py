@@ -80,7 +80,9 @@ def absence_advice(f: Facts) -> str:
         )
         why = "the server has no pg_cron"
     elif not f.preloaded:
-        steps = f"add pg_cron to shared_preload_libraries and set cron.database_name = '{db}' in postgresql.conf, restart"
+        steps = (
+            f"add pg_cron to shared_preload_libraries and set cron.database_name = '{db}' in postgresql.conf, restart"
+        )
         why = "pg_cron is not in shared_preload_libraries"
     elif f.cron_database != db:
         steps = f"set cron.database_name = '{db}' in postgresql.conf and restart (pg_cron serves one database)"

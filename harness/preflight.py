@@ -20,7 +20,8 @@ def public_tables_without_rls(conn: psycopg.Connection) -> list[str]:
         select 'public.' || quote_ident(c.relname),
             array(
                 select r.rolname || ': ' || array_to_string(array(
-                    select p.privilege from unnest(array['select', 'insert', 'update', 'delete', 'truncate']) as p (privilege)
+                    select p.privilege
+                    from unnest(array['select', 'insert', 'update', 'delete', 'truncate']) as p (privilege)
                     where has_table_privilege(r.oid, c.oid, p.privilege)
                 ), ', ')
                 from pg_catalog.pg_roles as r

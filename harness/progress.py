@@ -26,7 +26,9 @@ def default_interval() -> float:
 
 
 @contextmanager
-def heartbeat(out: Out, what: str, *, every: float | None = None, detail: Callable[[], str] | None = None) -> Iterator[None]:
+def heartbeat(
+    out: Out, what: str, *, every: float | None = None, detail: Callable[[], str] | None = None
+) -> Iterator[None]:
     """Print ``... still <what>`` every ``every`` seconds until the block ends."""
     interval = default_interval() if every is None else every
     done = threading.Event()

@@ -119,14 +119,17 @@ def _catalog(db: psycopg.Connection) -> dict[tuple[str, tuple[str, ...]], tuple[
 
 def _normalised(db: psycopg.Connection, entry: Entry) -> Entry:
     """The entry with its types as the database spells them (timestamptz -> timestamp with time zone)."""
-    params = [
-        Param(p.name, db.execute("select %s::regtype::text", (p.type,)).fetchone()[0], p.has_default)  # type: ignore[index]
-        for p in entry.params
-    ]
+    params = []
+    for p in entry.params:
+        row = db.execute("select %s::regtype::text", (p.type,)).fetchone()
+        assert row is not None
+        params.append(Param(p.name, str(row[0]), p.has_default))
     return Entry(entry.name, params, entry.body, entry.callers)
 
 
-def test_every_callable_function_is_documented_and_every_entry_exists(db: psycopg.Connection, entries: list[Entry]) -> None:
+def test_every_callable_function_is_documented_and_every_entry_exists(
+    db: psycopg.Connection, entries: list[Entry]
+) -> None:
     catalog = _catalog(db)
     documented = [_normalised(db, e) for e in entries]
     keys = [e.key for e in documented]

@@ -161,7 +161,8 @@ def test_a_server_that_never_answers_times_out_with_a_reason(silent_server: int)
     result = _cli("status", "--connect-timeout", "2", "--database-url", url, timeout=90)
 
     assert result.returncode == 1
-    assert result.stderr.splitlines()[0] == f"opsdb status: target postgres@127.0.0.1:{silent_server}/opsdb (from --database-url)"
+    target = f"opsdb status: target postgres@127.0.0.1:{silent_server}/opsdb (from --database-url)"
+    assert result.stderr.splitlines()[0] == target
     assert "timeout" in result.stderr.splitlines()[-1]
 
 

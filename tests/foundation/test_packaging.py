@@ -141,3 +141,21 @@ def test_the_plugin_installed_from_a_wheel_runs_another_repositorys_tests(tmp_pa
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "11 passed" in result.stdout
     assert f"SQL from {_site_packages(venv) / 'harness' / '_db'}" in result.stdout
+
+
+def test_every_dependency_has_the_lower_bound_the_code_needs() -> None:
+    import tomllib
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    pyproject = tomllib.loads((project.root() / "pyproject.toml").read_text())
+    requirements = [Requirement(r) for r in pyproject["project"]["dependencies"]]
+
+    for requirement in requirements:
+        bounds = [spec for spec in requirement.specifier if spec.operator == ">="]
+        assert bounds, f"{requirement.name} has no lower bound"
+        assert requirement.specifier.contains(metadata.version(requirement.name)), requirement
+    bound = {r.name: next(s.version for s in r.specifier if s.operator == ">=") for r in requirements}
+    # pytest_postgresql.executors (NoopExecutor) and the janitor's maintenance_dbname first shipped in 9.0.
+    assert int(bound["pytest-postgresql"].split(".")[0]) >= 9
