@@ -5949,7 +5949,7 @@ $$;
 
 -- Name: FUNCTION ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text); Type: COMMENT; Schema: public; Owner: -
 
-COMMENT ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text) IS 'Store, verify, deduplicate and process one webhook delivery (service_role). See CONTRACT.md.';
+COMMENT ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text) IS 'Store, verify, deduplicate and process one webhook delivery (service_role). See docs/api.md.';
 
 -- Name: record_usage(uuid, text, numeric, text, text); Type: FUNCTION; Schema: public; Owner: -
 

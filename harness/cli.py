@@ -1,22 +1,43 @@
 """``opsdb``: the command line. Each command maps to one operation of the harness.
 
-Every command takes ``--database-url`` (default: ``$DATABASE_URL``, else the
-local cluster) and exits non-zero with a one-line reason on failure.
+Every command that touches a database takes ``--database-url`` (default:
+``$DATABASE_URL``, then libpq's ``PG*`` variables, else the local cluster; see
+:mod:`harness.cli_target`), prints its target first (password hidden) and exits
+non-zero with a one-line reason on failure (``--debug``: with the traceback).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
 from collections.abc import Callable
 
-from harness import project
+from harness import cli_target, project
 from harness.migrate import status as migration_status
 from harness.provision import provision
+
+# Commands that never connect to --database-url: up and down manage the local cluster, lint reads files.
+# Commands that never connect to a database, and why (they refuse --database-url).
+NO_DATABASE = {
+    "up": "it always manages the local cluster in .opsdb/",
+    "down": "it always manages the local cluster in .opsdb/",
+    "export": "it writes files from db/ only",
+}
+
+
+class UsageError(RuntimeError):
+    """A command line that cannot mean what it says; exits 2."""
 
 
 def _out(line: str) -> None:
     print(line, flush=True)
+
+
+def _note(line: str) -> None:
+    """Where a command goes and what it is doing: stderr, so stdout stays the command's output."""
+    print(line, file=sys.stderr, flush=True)
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -24,6 +45,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     fresh = cluster.load_state() is None
     cluster.start()
     url = cluster.ensure_database()
+    _note(f"opsdb up: target {cli_target.describe(url)} (the local cluster in .opsdb/)")
     _out(f"{'created' if fresh else 'reused'} local cluster in {cluster.state.data_dir}")
     provision(url, project.db_dir(), out=_out)
     _out(url)
@@ -52,10 +74,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     for name in plan.applied:
         _out(f"applied  {name}")
     for f in plan.to_apply:
-        _out(f"{'changed' if f.kind != 'versioned' else 'pending'}  {f.name}")
+        _out(f"{plan.label(f)}  {f.name}")
+    for f in plan.waiting:
+        _out(f"waiting  {f.name} (needs pg_cron in this database)")
     for item in plan.drift:
         _out(f"DRIFT    {item}")
-    _out(f"{len(plan.applied)} applied, {len(plan.to_apply)} to apply, {len(plan.drift)} drifted")
+    waiting = f", {len(plan.waiting)} waiting for pg_cron" if plan.waiting else ""
+    _out(f"{len(plan.applied)} applied, {len(plan.to_apply)} to apply{waiting}, {len(plan.drift)} drifted")
     for line in deploy_status.status_lines(project.resolve_database_url(args.database_url), project.db_dir()):
         _out(line)
     return 0
@@ -181,23 +206,42 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from harness.demo import run
 
-    if args.database_url is None and not _has_env_url():
+    if args.database_url is None:
         cmd_up(args)
-    run(project.resolve_database_url(args.database_url), out=_out)
+        target = cli_target.resolve(project.local_cluster().url())
+        _note(f"opsdb demo: target {target.description} (the local cluster in .opsdb/)")
+        args.database_url = target.url
+    run(args.database_url, out=_out)
     return 0
 
 
-def _has_env_url() -> bool:
-    import os
+def _demo_target(args: argparse.Namespace) -> None:
+    """The demo writes workspaces, users and made-up Vault secrets: the local cluster only, unless told.
 
-    return bool(os.environ.get("DATABASE_URL"))
+    Only an explicit target counts (--database-url, DATABASE_URL): the PG*
+    variables a DBA keeps for psql do not move the demo off the local cluster.
+    """
+    if not (args.database_url or os.environ.get("DATABASE_URL")):
+        return  # cmd_demo starts the local cluster
+    target = cli_target.resolve(args.database_url)
+    _note(f"opsdb demo: target {target.description} (from {target.source})")
+    if not cli_target.is_local_cluster(target.url) and not args.allow_other_database:
+        raise UsageError(
+            f"{target.description} (from {target.source}) is not the local cluster, and the demo writes demo "
+            "workspaces, users and made-up Vault signing secrets into the database it runs on: run it on the "
+            "local cluster (unset DATABASE_URL, no --database-url), or pass --allow-other-database to write them there"
+        )
+    args.database_url = target.url
 
 
 COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "up": (cmd_up, "start the local cluster in .opsdb/ (create it the first time), apply everything, print its URL"),
     "down": (cmd_down, "stop the local cluster"),
     "migrate": (cmd_migrate, "apply versioned files, then changed re-applied files"),
-    "status": (cmd_status, "applied, pending and changed files, orphans, the last and the last known-good deployment"),
+    "status": (
+        cmd_status,
+        "applied, pending, changed, unscheduled and waiting files, orphans, the last and the last known-good deployment",
+    ),
     "deployments": (cmd_deployments, "list the recorded deployments, newest first, with their restore points"),
     "verify": (cmd_verify, "exit non-zero on drift (an applied versioned file edited or removed) or an orphan"),
     "lint": (cmd_lint, "squawk over new migrations, sqlfluff over db/, plpgsql_check when --database-url is given"),
@@ -209,12 +253,54 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
 }
 
 
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("opsdb")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _common(defaults: bool) -> argparse.ArgumentParser:
+    """Options accepted before and after the command name (``opsdb --debug migrate``, ``opsdb migrate --debug``)."""
+    common = argparse.ArgumentParser(add_help=False)
+    # Below the command, SUPPRESS keeps an option given before it from being reset to the default.
+    default: object = None if defaults else argparse.SUPPRESS
+    common.add_argument(
+        "--debug", action="store_true", default=False if defaults else argparse.SUPPRESS,
+        help="on failure, print the traceback as well as the one-line reason",
+    )
+    common.add_argument(
+        "--connect-timeout", type=int, metavar="SECONDS", default=default,
+        help=f"give up connecting after this many seconds (default: $PGCONNECT_TIMEOUT, else "
+        f"{cli_target.DEFAULT_CONNECT_TIMEOUT})",
+    )
+    return common
+
+
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="opsdb", description="opsdb: the operations database, its runner and tools")
+    root = argparse.ArgumentParser(
+        prog="opsdb", description="opsdb: the operations database, its runner and tools", parents=[_common(True)]
+    )
+    root.add_argument("--version", action="version", version=f"opsdb {_version()}")
     sub = root.add_subparsers(dest="command", required=True)
     for name, (_, help_text) in COMMANDS.items():
-        cmd = sub.add_parser(name, help=help_text, description=help_text)
-        cmd.add_argument("--database-url", help="target database (default: $DATABASE_URL, else the local cluster)")
+        cmd = sub.add_parser(name, help=help_text, description=help_text, parents=[_common(False)])
+        if name in NO_DATABASE:
+            # Accepted only to refuse it with a reason (main), instead of argparse's bare "unrecognized".
+            cmd.add_argument("--database-url", help=argparse.SUPPRESS)
+        else:
+            cmd.add_argument(
+                "--database-url",
+                help="target database: a postgresql:// URL or libpq key=value string (default: $DATABASE_URL, "
+                "then libpq's PGHOST/PGPORT/PGDATABASE/PGUSER/PGSERVICE, else the local cluster)",
+            )
+        if name == "demo":
+            cmd.add_argument(
+                "--allow-other-database", action="store_true",
+                help="run on a database that is not the local cluster (it writes demo data and made-up secrets there)",
+            )
         if name == "migrate":
             cmd.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
             cmd.add_argument("--backup", metavar="FILE", help="first pg_dump -Fc the database to FILE (mode 0600)")
@@ -242,18 +328,49 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+def _prepare(args: argparse.Namespace) -> None:
+    """Refuse what a command would ignore; resolve, check and print the target of the others."""
+    if args.command in NO_DATABASE:
+        if args.database_url is not None:
+            raise UsageError(
+                f"--database-url is not used by `opsdb {args.command}` ({NO_DATABASE[args.command]}); "
+                "to migrate another server use "
+                "`opsdb migrate --database-url URL`"
+            )
+        return
+    if args.command == "demo":
+        _demo_target(args)
+        return
+    if args.command == "lint" and args.database_url is None:
+        return  # lint reads db/ only, unless given a database to run plpgsql_check in
+    target = cli_target.resolve(args.database_url)
+    _note(f"opsdb {args.command}: target {target.description} (from {target.source})")
+    args.database_url = target.url
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     handler = COMMANDS[args.command][0]
+    # libpq and psycopg read PGCONNECT_TIMEOUT, and so do pg_dump and pg_restore started from here.
+    saved = os.environ.get("PGCONNECT_TIMEOUT")
+    os.environ["PGCONNECT_TIMEOUT"] = str(cli_target.connect_timeout(args.connect_timeout))
     try:
+        _prepare(args)
         return handler(args)
     except KeyboardInterrupt:
         print("opsdb: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:  # every failure ends as one line, never a traceback
+    except Exception as exc:  # every failure ends as one line; --debug adds the traceback
+        if args.debug:
+            traceback.print_exc()
         reason = " ".join(str(exc).split()) or type(exc).__name__
         print(f"opsdb {args.command}: {reason}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(exc, UsageError) else 1
+    finally:
+        if saved is None:
+            os.environ.pop("PGCONNECT_TIMEOUT", None)
+        else:
+            os.environ["PGCONNECT_TIMEOUT"] = saved
 
 
 if __name__ == "__main__":

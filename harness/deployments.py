@@ -255,7 +255,7 @@ def status_lines(conn: psycopg.Connection) -> list[str]:
         lines.append(f"last known-good   {good[0].line()}")
         lines.append(
             f"    roll the code back to it: git restore --source {commit} -- db/functions db/policies db/cron"
-            " && opsdb migrate (README: Deployments and rollback)"
+            ", then migrate again (README: Deployments and rollback)"
         )
         if good[0].git_dirty:
             lines.append("    note: its tree had uncommitted changes, so the commit alone may differ from what ran")

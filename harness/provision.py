@@ -6,7 +6,7 @@ from pathlib import Path
 
 import psycopg
 
-from harness import compat
+from harness import compat, preflight
 from harness.migrate import Out, Plan, migrate
 
 
@@ -14,6 +14,8 @@ def provision(
     database_url: str, db_dir: Path, *, dry_run: bool = False, backup: Path | None = None, out: Out = print
 ) -> Plan:
     with psycopg.connect(database_url, autocommit=True) as conn:
+        for line in preflight.warnings(conn):
+            out(f"WARNING: {line}")
         if compat.is_compat_layer(conn):
             out("Supabase compatibility layer already installed")
         elif compat.has_supabase_objects(conn):

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from harness import project
 from harness.migrate import apply_file, discover
@@ -15,6 +16,7 @@ def _cron_files() -> list:
     return [f for f in discover(project.db_dir()) if f.kind == "cron"]
 
 
+@pytest.mark.opsdb_needs("pg_cron")
 def test_every_cron_file_schedules_its_job_once(db: psycopg.Connection) -> None:
     files = _cron_files()
     assert files, "db/cron/ holds at least one job"
@@ -29,6 +31,7 @@ def test_every_cron_file_schedules_its_job_once(db: psycopg.Connection) -> None:
     assert after == before
 
 
+@pytest.mark.opsdb_needs("pg_cron")
 def test_schedule_job_replaces_a_job_of_the_same_name(db: psycopg.Connection) -> None:
     first = db.execute("select private.schedule_job('probe-job', '0 1 * * *', 'select 1')").fetchone()
     second = db.execute("select private.schedule_job('probe-job', '0 2 * * *', 'select 2')").fetchone()

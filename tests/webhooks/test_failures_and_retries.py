@@ -182,6 +182,7 @@ def test_two_sweepers_running_together_never_double_process(concurrently, rpc, s
     assert ops.usage(agent.workspace_id, "sms") == 24
 
 
+@pytest.mark.opsdb_needs("pg_cron")
 def test_the_sweeper_runs_every_minute_from_pg_cron(db: psycopg.Connection) -> None:
     job = db.execute("select schedule, command from cron.job where jobname = 'webhook-retry-sweeper'").fetchone()
     assert job is not None

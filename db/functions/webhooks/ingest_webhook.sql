@@ -325,6 +325,6 @@ end
 $$;
 
 comment on function public.ingest_webhook(text, jsonb, jsonb, text, text) is
-'Store, verify, deduplicate and process one webhook delivery (service_role). See CONTRACT.md.';
+'Store, verify, deduplicate and process one webhook delivery (service_role). See docs/api.md.';
 revoke all on function public.ingest_webhook(text, jsonb, jsonb, text, text) from public;
 grant execute on function public.ingest_webhook(text, jsonb, jsonb, text, text) to service_role;
