@@ -309,21 +309,31 @@ $$;
 
 COMMENT ON FUNCTION private._billing_line_items(workspace_id uuid, period_start date) IS 'Implementation of public.generate_billing_line_items (definer; checks service_role or admin).';
 
--- Name: _check_rate_limit(uuid, text); Type: FUNCTION; Schema: private; Owner: -
+-- Name: _check_rate_limit(uuid, text, timestamp with time zone); Type: FUNCTION; Schema: private; Owner: -
 
-CREATE FUNCTION private._check_rate_limit(workspace_id uuid, bucket text DEFAULT 'api'::text) RETURNS jsonb
+CREATE FUNCTION private._check_rate_limit(workspace_id uuid, bucket text DEFAULT 'api'::text, at timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
 #variable_conflict use_column
 declare
+    v_now timestamptz := coalesce(_check_rate_limit.at, pg_catalog.now());
     v_plan_key text;
     v_limit integer;
     v_window integer;
-    v_now timestamptz := pg_catalog.now();
-    v_window_start timestamptz;
-    v_hits integer;
+    v_spike integer;
+    v_window_span interval;
+    -- The step in whole microseconds, rounded down (so max_requests always fit in
+    -- one window), and at least one.
+    v_step_us bigint;
+    v_step interval;
+    v_tat timestamptz;
+    v_allowed boolean;
+    v_remaining integer;
     v_retry_after integer;
+    v_reset_after integer;
+    v_minute timestamptz;
+    v_refusals integer;
     v_sqlstate text;
     v_error text;
 begin
@@ -331,8 +341,8 @@ begin
         raise exception using
             errcode = '22023', message = 'invalid_argument', detail = 'workspace_id and bucket are required';
     end if;
-    select w.plan_key, prl.max_requests, prl.window_seconds
-    into v_plan_key, v_limit, v_window
+    select w.plan_key, prl.max_requests, prl.window_seconds, prl.spike_refusals
+    into v_plan_key, v_limit, v_window, v_spike
     from public.workspaces as w
     left join public.plan_rate_limits as prl on prl.plan_key = w.plan_key and prl.bucket = _check_rate_limit.bucket
     where w.id = _check_rate_limit.workspace_id;
@@ -349,23 +359,24 @@ begin
             detail = pg_catalog.format('plan %s has no rate limit for bucket %L', v_plan_key, _check_rate_limit.bucket),
             hint = 'Use a bucket from public.plan_rate_limits.';
     end if;
-    v_window_start := pg_catalog.to_timestamp(
-        pg_catalog.floor(extract(epoch from v_now) / v_window) * v_window
-    );
+    v_window_span := pg_catalog.make_interval(secs => v_window);
+    v_step_us := greatest(pg_catalog.floor(v_window * 1000000::numeric / v_limit), 1);
+    v_step := v_step_us * interval '1 microsecond';
 
     begin
-        -- A session that started earlier may reach the row after a newer window began:
-        -- it then counts into the newer window instead of resetting it.
-        insert into private.rate_limit_counters as c (workspace_id, bucket, window_start, hits)
-        values (_check_rate_limit.workspace_id, _check_rate_limit.bucket, v_window_start, 1)
+        insert into private.rate_limit_counters as c (workspace_id, bucket, tat)
+        values (_check_rate_limit.workspace_id, _check_rate_limit.bucket, v_now + v_step)
         on conflict (workspace_id, bucket) do update
-            set
-                window_start = greatest(c.window_start, excluded.window_start),
-                hits = case
-                    when c.window_start >= excluded.window_start then least(c.hits + 1, v_limit + 1)
-                    else 1
-                end
-        returning c.window_start, c.hits into v_window_start, v_hits;
+            set tat = greatest(c.tat, v_now) + v_step
+            where greatest(c.tat, v_now) + v_step <= v_now + v_window_span
+        returning c.tat into v_tat;
+        v_allowed := found;
+        if not v_allowed then
+            -- Refused: ON CONFLICT locked the row and left it; read its tat.
+            select c.tat into v_tat
+            from private.rate_limit_counters as c
+            where c.workspace_id = _check_rate_limit.workspace_id and c.bucket = _check_rate_limit.bucket;
+        end if;
     exception when others then
         get stacked diagnostics v_sqlstate = returned_sqlstate, v_error = message_text;
         raise warning 'rate limiter failed open for workspace % bucket %: % (%)',
@@ -401,28 +412,81 @@ begin
         );
     end;
 
-    v_retry_after := greatest(
-        1, pg_catalog.ceil(extract(epoch from v_window_start + pg_catalog.make_interval(secs => v_window) - v_now))::integer
-    );
+    v_reset_after := greatest(pg_catalog.ceil(extract(epoch from v_tat - v_now)), 0)::integer;
+    if v_allowed then
+        v_remaining := pg_catalog.floor(extract(epoch from v_now + v_window_span - v_tat) * 1000000 / v_step_us)::integer;
+        v_retry_after := 0;
+    else
+        v_remaining := 0;
+        -- This request fits once tat + step <= then + window.
+        v_retry_after := greatest(
+            pg_catalog.ceil(extract(epoch from v_tat + v_step - v_window_span - v_now)), 1
+        )::integer;
+        begin
+            v_minute := pg_catalog.date_trunc('minute', v_now, 'UTC');
+            insert into private.rate_limit_refusals as r (workspace_id, bucket, slot, minute, refusals)
+            values (
+                _check_rate_limit.workspace_id,
+                _check_rate_limit.bucket,
+                (pg_catalog.floor(extract(epoch from v_minute) / 60)::bigint % 1440)::smallint,
+                v_minute,
+                1
+            )
+            on conflict (workspace_id, bucket, slot) do update
+                set
+                    minute = greatest(r.minute, excluded.minute),
+                    refusals = case
+                        when r.minute = excluded.minute then r.refusals + 1
+                        when r.minute > excluded.minute then r.refusals
+                        else 1
+                    end
+            returning r.refusals into v_refusals;
+            -- Exactly one refusal per minute sees the threshold (the row lock orders them).
+            if v_refusals = coalesce(v_spike, pg_catalog.ceil(v_limit * 60.0 / v_window)::integer) then
+                perform private.raise_alert(
+                    'rate_limit_spike',
+                    pg_catalog.format('rate_limit_spike:%s:%s', _check_rate_limit.workspace_id, _check_rate_limit.bucket),
+                    pg_catalog.format(
+                        'Workspace requests in bucket %s are being refused in bulk (%s 429s within a minute).',
+                        _check_rate_limit.bucket, v_refusals
+                    ),
+                    _check_rate_limit.workspace_id,
+                    'warning',
+                    pg_catalog.jsonb_build_object(
+                        'bucket', _check_rate_limit.bucket,
+                        'plan_key', v_plan_key,
+                        'limit', v_limit,
+                        'window_seconds', v_window,
+                        'refusals_in_minute', v_refusals,
+                        'minute', v_minute
+                    )
+                );
+            end if;
+        exception when others then
+            get stacked diagnostics v_sqlstate = returned_sqlstate, v_error = message_text;
+            raise warning 'rate limiter could not count a refusal for workspace % bucket %: % (%)',
+                _check_rate_limit.workspace_id, _check_rate_limit.bucket, v_error, v_sqlstate;
+        end;
+    end if;
+
     perform pg_catalog.set_config(
         'response.headers',
         (pg_catalog.jsonb_build_array(
             pg_catalog.jsonb_build_object('X-RateLimit-Limit', v_limit::text),
-            pg_catalog.jsonb_build_object('X-RateLimit-Remaining', greatest(v_limit - v_hits, 0)::text),
-            pg_catalog.jsonb_build_object('X-RateLimit-Reset', v_retry_after::text)
+            pg_catalog.jsonb_build_object('X-RateLimit-Remaining', v_remaining::text),
+            pg_catalog.jsonb_build_object('X-RateLimit-Reset', v_reset_after::text)
         ) || case
-            when v_hits > v_limit then pg_catalog.jsonb_build_array(
-                pg_catalog.jsonb_build_object('Retry-After', v_retry_after::text)
-            )
-            else '[]'::jsonb
+            when v_allowed then '[]'::jsonb
+            else pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('Retry-After', v_retry_after::text))
         end)::text,
         true
     );
     return pg_catalog.jsonb_build_object(
-        'allowed', v_hits <= v_limit,
+        'allowed', v_allowed,
         'limit', v_limit,
-        'remaining', greatest(v_limit - v_hits, 0),
-        'retry_after', case when v_hits <= v_limit then 0 else v_retry_after end,
+        'remaining', v_remaining,
+        'retry_after', v_retry_after,
+        'reset_after', v_reset_after,
         'window_seconds', v_window,
         'plan_key', v_plan_key,
         'fail_open', false
@@ -430,9 +494,9 @@ begin
 end
 $$;
 
--- Name: FUNCTION _check_rate_limit(workspace_id uuid, bucket text); Type: COMMENT; Schema: private; Owner: -
+-- Name: FUNCTION _check_rate_limit(workspace_id uuid, bucket text, at timestamp with time zone); Type: COMMENT; Schema: private; Owner: -
 
-COMMENT ON FUNCTION private._check_rate_limit(workspace_id uuid, bucket text) IS 'Implementation of public.check_rate_limit (definer: writes the private counters; fails open).';
+COMMENT ON FUNCTION private._check_rate_limit(workspace_id uuid, bucket text, at timestamp with time zone) IS 'Implementation of public.check_rate_limit: GCRA per workspace and bucket, refusals counted, fails open.';
 
 -- Name: _classify_webhook(text, jsonb, jsonb); Type: FUNCTION; Schema: private; Owner: -
 
@@ -3381,7 +3445,7 @@ begin
                     when 'rate_limit_counters' then
                         delete from private.rate_limit_counters as c
                         where c.ctid = any(array(
-                            select d.ctid from private.rate_limit_counters as d where d.window_start < v_cutoff limit v_batch
+                            select d.ctid from private.rate_limit_counters as d where d.tat < v_cutoff limit v_batch
                         ));
                 end case;
                 get diagnostics v_rows = row_count;
@@ -5837,7 +5901,8 @@ begin
             'headers', pg_catalog.jsonb_build_object(
                 'Retry-After', v_result ->> 'retry_after',
                 'X-RateLimit-Limit', v_result ->> 'limit',
-                'X-RateLimit-Remaining', '0'
+                'X-RateLimit-Remaining', '0',
+                'X-RateLimit-Reset', v_result ->> 'reset_after'
             )
         )::text;
 end
@@ -6054,7 +6119,7 @@ $$;
 
 -- Name: FUNCTION run_retention_cleanup(); Type: COMMENT; Schema: public; Owner: -
 
-COMMENT ON FUNCTION public.run_retention_cleanup() IS 'Delete expired webhook deliveries, unknown numbers, acknowledged alerts, old job runs and rate-limit windows (retention_policies); logged in job_runs. service_role; pg_cron runs it daily.';
+COMMENT ON FUNCTION public.run_retention_cleanup() IS 'Delete expired webhook deliveries, unknown numbers, acknowledged alerts, old job runs and rate-limit state (retention_policies); logged in job_runs. service_role; pg_cron runs it daily.';
 
 -- Name: set_workspace_status(uuid, text, text); Type: FUNCTION; Schema: public; Owner: -
 
@@ -6076,15 +6141,34 @@ COMMENT ON FUNCTION public.set_workspace_status(workspace_id uuid, status text, 
 CREATE UNLOGGED TABLE private.rate_limit_counters (
     workspace_id uuid NOT NULL,
     bucket text NOT NULL,
-    window_start timestamp with time zone NOT NULL,
-    hits integer NOT NULL,
-    CONSTRAINT rate_limit_counters_hits_check CHECK ((hits >= 0))
+    tat timestamp with time zone NOT NULL
 )
 WITH (fillfactor='70');
 
 -- Name: TABLE rate_limit_counters; Type: COMMENT; Schema: private; Owner: -
 
-COMMENT ON TABLE private.rate_limit_counters IS 'Fixed-window request counters of check_rate_limit (unlogged: fast, disposable; see the migration).';
+COMMENT ON TABLE private.rate_limit_counters IS 'GCRA state of check_rate_limit: one theoretical arrival time per workspace and bucket (unlogged: fast, disposable).';
+
+-- Name: COLUMN rate_limit_counters.tat; Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON COLUMN private.rate_limit_counters.tat IS 'When the allowance is whole again; a request is allowed while tat + one interval stays within one window of now.';
+
+-- Name: rate_limit_refusals; Type: TABLE; Schema: private; Owner: -
+
+CREATE TABLE private.rate_limit_refusals (
+    workspace_id uuid NOT NULL,
+    bucket text NOT NULL,
+    slot smallint NOT NULL,
+    minute timestamp with time zone NOT NULL,
+    refusals integer NOT NULL,
+    CONSTRAINT rate_limit_refusals_refusals_check CHECK ((refusals > 0)),
+    CONSTRAINT rate_limit_refusals_slot_check CHECK (((slot >= 0) AND (slot <= 1439)))
+)
+WITH (fillfactor='70');
+
+-- Name: TABLE rate_limit_refusals; Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON TABLE private.rate_limit_refusals IS 'Requests check_rate_limit refused, per workspace, bucket and UTC minute (slot = minute of the day; a row counts only while minute is within the last 24 hours).';
 
 -- Name: agent_channels; Type: TABLE; Schema: public; Owner: -
 
@@ -6678,14 +6762,20 @@ CREATE TABLE public.plan_rate_limits (
     bucket text NOT NULL,
     max_requests integer NOT NULL,
     window_seconds integer NOT NULL,
+    spike_refusals integer,
     CONSTRAINT plan_rate_limits_bucket_check CHECK ((bucket ~ '^[a-z][a-z0-9_]{1,31}$'::text)),
     CONSTRAINT plan_rate_limits_max_requests_check CHECK ((max_requests > 0)),
+    CONSTRAINT plan_rate_limits_spike_refusals_check CHECK ((spike_refusals > 0)),
     CONSTRAINT plan_rate_limits_window_seconds_check CHECK (((window_seconds >= 1) AND (window_seconds <= 86400)))
 );
 
 -- Name: TABLE plan_rate_limits; Type: COMMENT; Schema: public; Owner: -
 
-COMMENT ON TABLE public.plan_rate_limits IS 'Per plan and bucket: at most max_requests per fixed window of window_seconds (check_rate_limit).';
+COMMENT ON TABLE public.plan_rate_limits IS 'Per plan and bucket: max_requests per window_seconds, as GCRA (check_rate_limit): up to max_requests at once, then one every window_seconds / max_requests seconds.';
+
+-- Name: COLUMN plan_rate_limits.spike_refusals; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.plan_rate_limits.spike_refusals IS 'Refusals of one workspace within one UTC minute that raise a rate_limit_spike alert; null: as many as the bucket allows per minute.';
 
 -- Name: provider_usage_reports; Type: TABLE; Schema: public; Owner: -
 
@@ -7362,6 +7452,11 @@ COMMENT ON TABLE public.workspace_wallets IS 'Prepaid credits per workspace. bal
 
 ALTER TABLE ONLY private.rate_limit_counters
     ADD CONSTRAINT rate_limit_counters_pkey PRIMARY KEY (workspace_id, bucket);
+
+-- Name: rate_limit_refusals rate_limit_refusals_pkey; Type: CONSTRAINT; Schema: private; Owner: -
+
+ALTER TABLE ONLY private.rate_limit_refusals
+    ADD CONSTRAINT rate_limit_refusals_pkey PRIMARY KEY (workspace_id, bucket, slot);
 
 -- Name: agent_channels agent_channels_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 
@@ -8695,10 +8790,10 @@ REVOKE ALL ON FUNCTION private._billing_line_items(workspace_id uuid, period_sta
 GRANT ALL ON FUNCTION private._billing_line_items(workspace_id uuid, period_start date) TO authenticated;
 GRANT ALL ON FUNCTION private._billing_line_items(workspace_id uuid, period_start date) TO service_role;
 
--- Name: FUNCTION _check_rate_limit(workspace_id uuid, bucket text); Type: ACL; Schema: private; Owner: -
+-- Name: FUNCTION _check_rate_limit(workspace_id uuid, bucket text, at timestamp with time zone); Type: ACL; Schema: private; Owner: -
 
-REVOKE ALL ON FUNCTION private._check_rate_limit(workspace_id uuid, bucket text) FROM PUBLIC;
-GRANT ALL ON FUNCTION private._check_rate_limit(workspace_id uuid, bucket text) TO service_role;
+REVOKE ALL ON FUNCTION private._check_rate_limit(workspace_id uuid, bucket text, at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._check_rate_limit(workspace_id uuid, bucket text, at timestamp with time zone) TO service_role;
 
 -- Name: FUNCTION _classify_webhook(provider text, payload jsonb, headers jsonb, OUT event_type text, OUT idempotency_key text, OUT missing_fields text); Type: ACL; Schema: private; Owner: -
 
