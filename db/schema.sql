@@ -1991,6 +1991,34 @@ $$;
 
 COMMENT ON FUNCTION private._job_step_error(step text, sqlstate text, message text) IS 'A one-element array {step, sqlstate, message} to append to a run''s errors.';
 
+-- Name: _lock_timeout(text, text); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._lock_timeout(operation text, subject text) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+begin
+    raise sqlstate 'PGRST' using
+        message = pg_catalog.jsonb_build_object(
+            'code', '55P03',
+            'message', 'lock_timeout',
+            'details', pg_catalog.format(
+                '%s for %s waited longer than lock_timeout (%s) for a row another transaction holds; nothing was changed',
+                _lock_timeout.operation, _lock_timeout.subject, pg_catalog.current_setting('lock_timeout')
+            ),
+            'hint', 'Retry the same request (same idempotency key) after Retry-After seconds.'
+        )::text,
+        detail = pg_catalog.jsonb_build_object(
+            'status', 503,
+            'headers', pg_catalog.jsonb_build_object('Retry-After', '1')
+        )::text;
+end
+$$;
+
+-- Name: FUNCTION _lock_timeout(operation text, subject text); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._lock_timeout(operation text, subject text) IS 'Raise the HTTP 503 lock_timeout answer (code 55P03, Retry-After) of an API call blocked by a stuck row lock.';
+
 -- Name: _messages_masked(); Type: FUNCTION; Schema: private; Owner: -
 
 CREATE FUNCTION private._messages_masked() RETURNS TABLE(id uuid, workspace_id uuid, conversation_id uuid, direction text, sender text, body text, provider text, provider_message_id text, sent_at timestamp with time zone, created_at timestamp with time zone)
@@ -2971,6 +2999,7 @@ COMMENT ON FUNCTION private._resolve_channel(channel_type text, external_id text
 CREATE FUNCTION private._retry_failed_webhooks(max_count integer) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
+    SET lock_timeout TO '2s'
     AS $$
 declare
     v_row record;
@@ -4244,7 +4273,7 @@ CREATE FUNCTION private._webhooks_record_usage(workspace_id uuid, metric text, q
     SET search_path TO ''
     AS $$
 begin
-    return public.record_usage(
+    return private._record_usage(
         workspace_id => _webhooks_record_usage.workspace_id,
         metric => _webhooks_record_usage.metric,
         quantity => _webhooks_record_usage.quantity,
@@ -5630,10 +5659,19 @@ COMMENT ON FUNCTION public.check_rate_limit(workspace_id uuid, bucket text) IS '
 -- Name: confirm_instapay_payment(uuid, text); Type: FUNCTION; Schema: public; Owner: -
 
 CREATE FUNCTION public.confirm_instapay_payment(payment_id uuid, bank_reference text) RETURNS jsonb
-    LANGUAGE sql
+    LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
-    select private._confirm_instapay_payment(confirm_instapay_payment.payment_id, confirm_instapay_payment.bank_reference)
+begin
+    return private._confirm_instapay_payment(
+        confirm_instapay_payment.payment_id, confirm_instapay_payment.bank_reference
+    );
+exception when lock_not_available then
+    -- A stuck row lock is a 503 lock_timeout (see private._lock_timeout), not a 500.
+    perform private._lock_timeout(
+        'confirm_instapay_payment', pg_catalog.format('payment %s', confirm_instapay_payment.payment_id)
+    );
+end
 $$;
 
 -- Name: FUNCTION confirm_instapay_payment(payment_id uuid, bank_reference text); Type: COMMENT; Schema: public; Owner: -
@@ -5866,6 +5904,9 @@ begin
     return private._deduct_credits(
         deduct_credits.workspace_id, deduct_credits.amount, deduct_credits.reason, deduct_credits.idempotency_key
     );
+exception when lock_not_available then
+    -- A stuck row lock is a 503 lock_timeout (see private._lock_timeout), not a 500.
+    perform private._lock_timeout('deduct_credits', pg_catalog.format('workspace %s', deduct_credits.workspace_id));
 end
 $$;
 
@@ -5969,6 +6010,9 @@ begin
     return private._grant_credits(
         grant_credits.workspace_id, grant_credits.amount, grant_credits.reason, grant_credits.idempotency_key
     );
+exception when lock_not_available then
+    -- A stuck row lock is a 503 lock_timeout (see private._lock_timeout), not a 500.
+    perform private._lock_timeout('grant_credits', pg_catalog.format('workspace %s', grant_credits.workspace_id));
 end
 $$;
 
@@ -5979,10 +6023,18 @@ COMMENT ON FUNCTION public.grant_credits(workspace_id uuid, amount numeric, reas
 -- Name: handle_paymob_callback(jsonb, text); Type: FUNCTION; Schema: public; Owner: -
 
 CREATE FUNCTION public.handle_paymob_callback(payload jsonb, hmac text) RETURNS jsonb
-    LANGUAGE sql
+    LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
-    select private._handle_paymob_callback(handle_paymob_callback.payload, handle_paymob_callback.hmac)
+begin
+    return private._handle_paymob_callback(handle_paymob_callback.payload, handle_paymob_callback.hmac);
+exception when lock_not_available then
+    -- A stuck row lock is a 503 lock_timeout (see private._lock_timeout), not a 500.
+    perform private._lock_timeout(
+        'handle_paymob_callback',
+        pg_catalog.format('order %s', handle_paymob_callback.payload #>> '{obj,order,merchant_order_id}')
+    );
+end
 $$;
 
 -- Name: FUNCTION handle_paymob_callback(payload jsonb, hmac text); Type: COMMENT; Schema: public; Owner: -
@@ -6004,6 +6056,13 @@ begin
         ingest_webhook.raw_body,
         ingest_webhook.url
     );
+exception when lock_not_available then
+    -- Blocked before the raw row was stored (a same-key copy's transaction is stuck):
+    -- a 503 lock_timeout the provider retries. Processing blocked after it is stored
+    -- is a failed attempt instead (private._run_webhook), and the sweeper retries it.
+    perform private._lock_timeout(
+        'ingest_webhook', pg_catalog.format('%s delivery', ingest_webhook.provider)
+    );
 end
 $$;
 
@@ -6024,6 +6083,11 @@ begin
         record_usage.quantity,
         record_usage.idempotency_key,
         record_usage.source
+    );
+exception when lock_not_available then
+    -- A stuck row lock is a 503 lock_timeout (see private._lock_timeout), not a 500.
+    perform private._lock_timeout(
+        'record_usage', pg_catalog.format('workspace %s metric %s', record_usage.workspace_id, record_usage.metric)
     );
 end
 $$;
@@ -8883,6 +8947,12 @@ REVOKE ALL ON FUNCTION private._job_run_start(job_name text, params jsonb, exclu
 -- Name: FUNCTION _job_step_error(step text, sqlstate text, message text); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private._job_step_error(step text, sqlstate text, message text) FROM PUBLIC;
+
+-- Name: FUNCTION _lock_timeout(operation text, subject text); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._lock_timeout(operation text, subject text) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._lock_timeout(operation text, subject text) TO authenticated;
+GRANT ALL ON FUNCTION private._lock_timeout(operation text, subject text) TO service_role;
 
 -- Name: FUNCTION _messages_masked(); Type: ACL; Schema: private; Owner: -
 
