@@ -1,4 +1,4 @@
--- opsdb:destructive the fixed-window counts (hits) give way to GCRA's one timestamp per key; the rows are disposable, unlogged limiter state
+-- opsdb:destructive fixed-window counts (hits) give way to GCRA's one timestamp per key; disposable unlogged state
 -- check_rate_limit moves from fixed windows to GCRA (the generic cell rate
 -- algorithm): a fixed window let a client send its limit at the end of one window
 -- and again at the start of the next, twice its limit in an instant. GCRA keeps
@@ -46,4 +46,7 @@ create table private.rate_limit_refusals (
 comment on table private.rate_limit_refusals is
 'Requests check_rate_limit refused, per workspace, bucket and UTC minute (slot = minute of the day; '
 'a row counts only while minute is within the last 24 hours).';
+-- The monitoring reads the last minutes of every key; a refusal within an already
+-- counted minute leaves minute alone, so it stays a HOT update.
+create index rate_limit_refusals_minute_idx on private.rate_limit_refusals (minute);
 revoke all on private.rate_limit_refusals from public, anon, authenticated, service_role;

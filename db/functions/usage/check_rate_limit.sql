@@ -70,7 +70,7 @@ declare
     v_tat timestamptz;
     v_allowed boolean;
     v_remaining integer;
-    v_retry_after integer;
+    v_retry_after integer := 0;
     v_reset_after integer;
     v_minute timestamptz;
     v_refusals integer;
@@ -81,8 +81,16 @@ begin
         raise exception using
             errcode = '22023', message = 'invalid_argument', detail = 'workspace_id and bucket are required';
     end if;
-    select w.plan_key, prl.max_requests, prl.window_seconds, prl.spike_refusals
-    into v_plan_key, v_limit, v_window, v_spike
+    -- The window and the step, computed in this one statement (each PL/pgSQL
+    -- assignment would be an expression evaluation of its own on the hot path).
+    select
+        w.plan_key,
+        prl.max_requests,
+        prl.window_seconds,
+        prl.spike_refusals,
+        prl.window_seconds * interval '1 second',
+        greatest(prl.window_seconds * 1000000::bigint / prl.max_requests, 1)
+    into v_plan_key, v_limit, v_window, v_spike, v_window_span, v_step_us
     from public.workspaces as w
     left join public.plan_rate_limits as prl on prl.plan_key = w.plan_key and prl.bucket = _check_rate_limit.bucket
     where w.id = _check_rate_limit.workspace_id;
@@ -99,8 +107,6 @@ begin
             detail = pg_catalog.format('plan %s has no rate limit for bucket %L', v_plan_key, _check_rate_limit.bucket),
             hint = 'Use a bucket from public.plan_rate_limits.';
     end if;
-    v_window_span := pg_catalog.make_interval(secs => v_window);
-    v_step_us := greatest(pg_catalog.floor(v_window * 1000000::numeric / v_limit), 1);
     v_step := v_step_us * interval '1 microsecond';
 
     begin
@@ -109,7 +115,10 @@ begin
         on conflict (workspace_id, bucket) do update
             set tat = greatest(c.tat, v_now) + v_step
             where greatest(c.tat, v_now) + v_step <= v_now + v_window_span
-        returning c.tat into v_tat;
+        returning
+            c.tat,
+            pg_catalog.floor(extract(epoch from v_now + v_window_span - c.tat) * 1000000 / v_step_us)::integer
+        into v_tat, v_remaining;
         v_allowed := found;
         if not v_allowed then
             -- Refused: ON CONFLICT locked the row and left it; read its tat.
@@ -153,10 +162,7 @@ begin
     end;
 
     v_reset_after := greatest(pg_catalog.ceil(extract(epoch from v_tat - v_now)), 0)::integer;
-    if v_allowed then
-        v_remaining := pg_catalog.floor(extract(epoch from v_now + v_window_span - v_tat) * 1000000 / v_step_us)::integer;
-        v_retry_after := 0;
-    else
+    if not v_allowed then
         v_remaining := 0;
         -- This request fits once tat + step <= then + window.
         v_retry_after := greatest(
@@ -182,7 +188,7 @@ begin
                     end
             returning r.refusals into v_refusals;
             -- Exactly one refusal per minute sees the threshold (the row lock orders them).
-            if v_refusals = coalesce(v_spike, pg_catalog.ceil(v_limit * 60.0 / v_window)::integer) then
+            if v_refusals = coalesce(v_spike, least(pg_catalog.ceil(v_limit * 60.0 / v_window), 2147483647)::integer) then
                 perform private.raise_alert(
                     'rate_limit_spike',
                     pg_catalog.format('rate_limit_spike:%s:%s', _check_rate_limit.workspace_id, _check_rate_limit.bucket),
