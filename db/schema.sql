@@ -330,7 +330,7 @@ declare
     v_tat timestamptz;
     v_allowed boolean;
     v_remaining integer;
-    v_retry_after integer;
+    v_retry_after integer := 0;
     v_reset_after integer;
     v_minute timestamptz;
     v_refusals integer;
@@ -341,8 +341,16 @@ begin
         raise exception using
             errcode = '22023', message = 'invalid_argument', detail = 'workspace_id and bucket are required';
     end if;
-    select w.plan_key, prl.max_requests, prl.window_seconds, prl.spike_refusals
-    into v_plan_key, v_limit, v_window, v_spike
+    -- The window and the step, computed in this one statement (each PL/pgSQL
+    -- assignment would be an expression evaluation of its own on the hot path).
+    select
+        w.plan_key,
+        prl.max_requests,
+        prl.window_seconds,
+        prl.spike_refusals,
+        prl.window_seconds * interval '1 second',
+        greatest(prl.window_seconds * 1000000::bigint / prl.max_requests, 1)
+    into v_plan_key, v_limit, v_window, v_spike, v_window_span, v_step_us
     from public.workspaces as w
     left join public.plan_rate_limits as prl on prl.plan_key = w.plan_key and prl.bucket = _check_rate_limit.bucket
     where w.id = _check_rate_limit.workspace_id;
@@ -359,8 +367,6 @@ begin
             detail = pg_catalog.format('plan %s has no rate limit for bucket %L', v_plan_key, _check_rate_limit.bucket),
             hint = 'Use a bucket from public.plan_rate_limits.';
     end if;
-    v_window_span := pg_catalog.make_interval(secs => v_window);
-    v_step_us := greatest(pg_catalog.floor(v_window * 1000000::numeric / v_limit), 1);
     v_step := v_step_us * interval '1 microsecond';
 
     begin
@@ -369,7 +375,10 @@ begin
         on conflict (workspace_id, bucket) do update
             set tat = greatest(c.tat, v_now) + v_step
             where greatest(c.tat, v_now) + v_step <= v_now + v_window_span
-        returning c.tat into v_tat;
+        returning
+            c.tat,
+            pg_catalog.floor(extract(epoch from v_now + v_window_span - c.tat) * 1000000 / v_step_us)::integer
+        into v_tat, v_remaining;
         v_allowed := found;
         if not v_allowed then
             -- Refused: ON CONFLICT locked the row and left it; read its tat.
@@ -413,10 +422,7 @@ begin
     end;
 
     v_reset_after := greatest(pg_catalog.ceil(extract(epoch from v_tat - v_now)), 0)::integer;
-    if v_allowed then
-        v_remaining := pg_catalog.floor(extract(epoch from v_now + v_window_span - v_tat) * 1000000 / v_step_us)::integer;
-        v_retry_after := 0;
-    else
+    if not v_allowed then
         v_remaining := 0;
         -- This request fits once tat + step <= then + window.
         v_retry_after := greatest(
@@ -442,7 +448,7 @@ begin
                     end
             returning r.refusals into v_refusals;
             -- Exactly one refusal per minute sees the threshold (the row lock orders them).
-            if v_refusals = coalesce(v_spike, pg_catalog.ceil(v_limit * 60.0 / v_window)::integer) then
+            if v_refusals = coalesce(v_spike, least(pg_catalog.ceil(v_limit * 60.0 / v_window), 2147483647)::integer) then
                 perform private.raise_alert(
                     'rate_limit_spike',
                     pg_catalog.format('rate_limit_spike:%s:%s', _check_rate_limit.workspace_id, _check_rate_limit.bucket),
@@ -1715,14 +1721,28 @@ begin
     end if;
     if v_headers <> '{}' then
         -- HTTP header names are case-insensitive: keep them lower-case once, here.
+        -- Spellings of one name that differ only by case are one header whose values
+        -- are joined with ', ', as HTTP combines repeated fields: no value is dropped,
+        -- and a signature header given twice verifies as what it is, neither value.
         -- Credentials a caller may forward with the request (its own bearer token,
         -- cookies, API keys) are never stored: no secret in plaintext in any column.
-        select coalesce(pg_catalog.jsonb_object_agg(pg_catalog.lower(h.key), h.value), '{}')
+        select coalesce(pg_catalog.jsonb_object_agg(h.name, h.value), '{}')
         into v_headers
-        from pg_catalog.jsonb_each(v_headers) as h
-        where pg_catalog.lower(h.key) not in (
-            'authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'apikey', 'x-api-key'
-        );
+        from (
+            select
+                pg_catalog.lower(e.key) as name,
+                case
+                    when pg_catalog.count(*) = 1 then (pg_catalog.array_agg(e.value))[1]
+                    else pg_catalog.to_jsonb(
+                        pg_catalog.string_agg(e.value #>> '{}', ', ' order by e.key collate "C")
+                    )
+                end as value
+            from pg_catalog.jsonb_each(v_headers) as e
+            where pg_catalog.lower(e.key) not in (
+                'authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'apikey', 'x-api-key'
+            )
+            group by pg_catalog.lower(e.key)
+        ) as h;
     end if;
 
     v_class := private._classify_webhook(_ingest_webhook.provider, _ingest_webhook.payload, v_headers);
@@ -2428,18 +2448,24 @@ begin
         v_key := pg_catalog.format(
             'usage_warning:%s:%s:%s:%s', v_row.workspace_id, v_row.metric, v_row.period_start, v_row.plan_key
         );
-        v_alert_id := private.raise_alert(
-            'usage_warning',
-            v_key,
-            pg_catalog.format(
-                '%s usage reached the soft limit: %s of %s this period', v_row.metric, v_row.used, v_row.soft_limit
-            ),
-            v_row.workspace_id,
-            'warning',
-            v_details
-        );
+        -- The period and plan had this alert already (acknowledged since, or the plan
+        -- moved away and back): it stays the one.
+        v_alert_id := private._usage_alert_of(v_row.workspace_id, v_key);
         if v_alert_id is null then
-            select a.id into v_alert_id from public.alerts as a where a.dedupe_key = v_key order by a.id desc limit 1;
+            v_alert_id := private.raise_alert(
+                'usage_warning',
+                v_key,
+                pg_catalog.format(
+                    '%s usage reached the soft limit: %s of %s this period', v_row.metric, v_row.used, v_row.soft_limit
+                ),
+                v_row.workspace_id,
+                'warning',
+                v_details
+            );
+        end if;
+        if v_alert_id is null then
+            -- Raised by a concurrent session an instant ago.
+            v_alert_id := private._usage_alert_of(v_row.workspace_id, v_key);
         end if;
         v_row.warning_alert_id := v_alert_id;
     end if;
@@ -2448,19 +2474,25 @@ begin
         v_key := pg_catalog.format(
             'usage_blocked:%s:%s:%s:%s', v_row.workspace_id, v_row.metric, v_row.period_start, v_row.plan_key
         );
-        v_alert_id := private.raise_alert(
-            'usage_blocked',
-            v_key,
-            pg_catalog.format(
-                '%s usage reached the hard limit: %s of %s this period; further usage is refused',
-                v_row.metric, v_row.used, v_row.hard_limit
-            ),
-            v_row.workspace_id,
-            'critical',
-            v_details
-        );
+        -- The period and plan had this alert already (acknowledged since, or the plan
+        -- moved away and back): it stays the one.
+        v_alert_id := private._usage_alert_of(v_row.workspace_id, v_key);
         if v_alert_id is null then
-            select a.id into v_alert_id from public.alerts as a where a.dedupe_key = v_key order by a.id desc limit 1;
+            v_alert_id := private.raise_alert(
+                'usage_blocked',
+                v_key,
+                pg_catalog.format(
+                    '%s usage reached the hard limit: %s of %s this period; further usage is refused',
+                    v_row.metric, v_row.used, v_row.hard_limit
+                ),
+                v_row.workspace_id,
+                'critical',
+                v_details
+            );
+        end if;
+        if v_alert_id is null then
+            -- Raised by a concurrent session an instant ago.
+            v_alert_id := private._usage_alert_of(v_row.workspace_id, v_key);
         end if;
         v_row.blocked_alert_id := v_alert_id;
     end if;
@@ -3912,6 +3944,23 @@ $$;
 
 COMMENT ON FUNCTION private._twilio_signature(auth_token text, url text, params jsonb, algorithm text) IS 'Twilio request signature (base64 HMAC over the URL and the sorted form parameters).';
 
+-- Name: _usage_alert_of(uuid, text); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._usage_alert_of(workspace_id uuid, dedupe_key text) RETURNS bigint
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    select a.id
+    from public.alerts as a
+    where a.workspace_id = _usage_alert_of.workspace_id and a.dedupe_key = _usage_alert_of.dedupe_key
+    order by a.id desc
+    limit 1
+$$;
+
+-- Name: FUNCTION _usage_alert_of(workspace_id uuid, dedupe_key text); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._usage_alert_of(workspace_id uuid, dedupe_key text) IS 'The newest alert of a workspace with this dedupe key, acknowledged or not (null when none).';
+
 -- Name: _usage_period(); Type: FUNCTION; Schema: private; Owner: -
 
 CREATE FUNCTION private._usage_period() RETURNS date
@@ -4705,10 +4754,17 @@ begin
             when ul.used >= (l.value ->> 'soft_limit')::numeric then 'warning'
             else 'ok'
         end,
-        -- A threshold the new limits put the usage back under is crossed afresh:
-        -- forget its alert, so reaching the new limit raises one of its own.
-        warning_alert_id = case when ul.used >= (l.value ->> 'soft_limit')::numeric then ul.warning_alert_id end,
-        blocked_alert_id = case when ul.used >= (l.value ->> 'hard_limit')::numeric then ul.blocked_alert_id end,
+        -- A row's alerts are its plan's (one per threshold, period and plan): another
+        -- plan forgets them, and _raise_usage_alerts below raises the new plan's for
+        -- a threshold already reached (or finds the one it already has).
+        warning_alert_id = case
+            when ul.used >= (l.value ->> 'soft_limit')::numeric and ul.plan_key = v_snapshot.plan_key
+                then ul.warning_alert_id
+        end,
+        blocked_alert_id = case
+            when ul.used >= (l.value ->> 'hard_limit')::numeric and ul.plan_key = v_snapshot.plan_key
+                then ul.blocked_alert_id
+        end,
         updated_at = pg_catalog.now()
     from pg_catalog.jsonb_each(v_snapshot.limits) as l
     where ul.workspace_id = on_plan_change.workspace_id
@@ -7747,6 +7803,10 @@ ALTER TABLE ONLY public.workspace_wallets
 ALTER TABLE ONLY public.workspaces
     ADD CONSTRAINT workspaces_pkey PRIMARY KEY (id);
 
+-- Name: rate_limit_refusals_minute_idx; Type: INDEX; Schema: private; Owner: -
+
+CREATE INDEX rate_limit_refusals_minute_idx ON private.rate_limit_refusals USING btree (minute);
+
 -- Name: agent_channels_agent_id_workspace_id_idx; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX agent_channels_agent_id_workspace_id_idx ON public.agent_channels USING btree (agent_id, workspace_id);
@@ -9068,6 +9128,10 @@ REVOKE ALL ON FUNCTION private._take_tier_snapshot(workspace_id uuid, plan_key t
 -- Name: FUNCTION _twilio_signature(auth_token text, url text, params jsonb, algorithm text); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private._twilio_signature(auth_token text, url text, params jsonb, algorithm text) FROM PUBLIC;
+
+-- Name: FUNCTION _usage_alert_of(workspace_id uuid, dedupe_key text); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._usage_alert_of(workspace_id uuid, dedupe_key text) FROM PUBLIC;
 
 -- Name: FUNCTION _usage_period(); Type: ACL; Schema: private; Owner: -
 

@@ -130,6 +130,7 @@ select public.record_usage(
         name="usage_rate_limit",
         description="check_rate_limit over 1,000 workspaces (GCRA, one UNLOGGED timestamp per key), as service_role",
         baseline="insert_unique_key",
+        target_ratio=0.38,
         session=SERVICE_ROLE_SESSION,
         variables={"workspaces": WORKSPACES},
         setup=SETUP,
