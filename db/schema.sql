@@ -309,21 +309,31 @@ $$;
 
 COMMENT ON FUNCTION private._billing_line_items(workspace_id uuid, period_start date) IS 'Implementation of public.generate_billing_line_items (definer; checks service_role or admin).';
 
--- Name: _check_rate_limit(uuid, text); Type: FUNCTION; Schema: private; Owner: -
+-- Name: _check_rate_limit(uuid, text, timestamp with time zone); Type: FUNCTION; Schema: private; Owner: -
 
-CREATE FUNCTION private._check_rate_limit(workspace_id uuid, bucket text DEFAULT 'api'::text) RETURNS jsonb
+CREATE FUNCTION private._check_rate_limit(workspace_id uuid, bucket text DEFAULT 'api'::text, at timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
 #variable_conflict use_column
 declare
+    v_now timestamptz := coalesce(_check_rate_limit.at, pg_catalog.now());
     v_plan_key text;
     v_limit integer;
     v_window integer;
-    v_now timestamptz := pg_catalog.now();
-    v_window_start timestamptz;
-    v_hits integer;
-    v_retry_after integer;
+    v_spike integer;
+    v_window_span interval;
+    -- The step in whole microseconds, rounded down (so max_requests always fit in
+    -- one window), and at least one.
+    v_step_us bigint;
+    v_step interval;
+    v_tat timestamptz;
+    v_allowed boolean;
+    v_remaining integer;
+    v_retry_after integer := 0;
+    v_reset_after integer;
+    v_minute timestamptz;
+    v_refusals integer;
     v_sqlstate text;
     v_error text;
 begin
@@ -331,8 +341,16 @@ begin
         raise exception using
             errcode = '22023', message = 'invalid_argument', detail = 'workspace_id and bucket are required';
     end if;
-    select w.plan_key, prl.max_requests, prl.window_seconds
-    into v_plan_key, v_limit, v_window
+    -- The window and the step, computed in this one statement (each PL/pgSQL
+    -- assignment would be an expression evaluation of its own on the hot path).
+    select
+        w.plan_key,
+        prl.max_requests,
+        prl.window_seconds,
+        prl.spike_refusals,
+        prl.window_seconds * interval '1 second',
+        greatest(prl.window_seconds * 1000000::bigint / prl.max_requests, 1)
+    into v_plan_key, v_limit, v_window, v_spike, v_window_span, v_step_us
     from public.workspaces as w
     left join public.plan_rate_limits as prl on prl.plan_key = w.plan_key and prl.bucket = _check_rate_limit.bucket
     where w.id = _check_rate_limit.workspace_id;
@@ -349,23 +367,25 @@ begin
             detail = pg_catalog.format('plan %s has no rate limit for bucket %L', v_plan_key, _check_rate_limit.bucket),
             hint = 'Use a bucket from public.plan_rate_limits.';
     end if;
-    v_window_start := pg_catalog.to_timestamp(
-        pg_catalog.floor(extract(epoch from v_now) / v_window) * v_window
-    );
+    v_step := v_step_us * interval '1 microsecond';
 
     begin
-        -- A session that started earlier may reach the row after a newer window began:
-        -- it then counts into the newer window instead of resetting it.
-        insert into private.rate_limit_counters as c (workspace_id, bucket, window_start, hits)
-        values (_check_rate_limit.workspace_id, _check_rate_limit.bucket, v_window_start, 1)
+        insert into private.rate_limit_counters as c (workspace_id, bucket, tat)
+        values (_check_rate_limit.workspace_id, _check_rate_limit.bucket, v_now + v_step)
         on conflict (workspace_id, bucket) do update
-            set
-                window_start = greatest(c.window_start, excluded.window_start),
-                hits = case
-                    when c.window_start >= excluded.window_start then least(c.hits + 1, v_limit + 1)
-                    else 1
-                end
-        returning c.window_start, c.hits into v_window_start, v_hits;
+            set tat = greatest(c.tat, v_now) + v_step
+            where greatest(c.tat, v_now) + v_step <= v_now + v_window_span
+        returning
+            c.tat,
+            pg_catalog.floor(extract(epoch from v_now + v_window_span - c.tat) * 1000000 / v_step_us)::integer
+        into v_tat, v_remaining;
+        v_allowed := found;
+        if not v_allowed then
+            -- Refused: ON CONFLICT locked the row and left it; read its tat.
+            select c.tat into v_tat
+            from private.rate_limit_counters as c
+            where c.workspace_id = _check_rate_limit.workspace_id and c.bucket = _check_rate_limit.bucket;
+        end if;
     exception when others then
         get stacked diagnostics v_sqlstate = returned_sqlstate, v_error = message_text;
         raise warning 'rate limiter failed open for workspace % bucket %: % (%)',
@@ -401,28 +421,78 @@ begin
         );
     end;
 
-    v_retry_after := greatest(
-        1, pg_catalog.ceil(extract(epoch from v_window_start + pg_catalog.make_interval(secs => v_window) - v_now))::integer
-    );
+    v_reset_after := greatest(pg_catalog.ceil(extract(epoch from v_tat - v_now)), 0)::integer;
+    if not v_allowed then
+        v_remaining := 0;
+        -- This request fits once tat + step <= then + window.
+        v_retry_after := greatest(
+            pg_catalog.ceil(extract(epoch from v_tat + v_step - v_window_span - v_now)), 1
+        )::integer;
+        begin
+            v_minute := pg_catalog.date_trunc('minute', v_now, 'UTC');
+            insert into private.rate_limit_refusals as r (workspace_id, bucket, slot, minute, refusals)
+            values (
+                _check_rate_limit.workspace_id,
+                _check_rate_limit.bucket,
+                (pg_catalog.floor(extract(epoch from v_minute) / 60)::bigint % 1440)::smallint,
+                v_minute,
+                1
+            )
+            on conflict (workspace_id, bucket, slot) do update
+                set
+                    minute = greatest(r.minute, excluded.minute),
+                    refusals = case
+                        when r.minute = excluded.minute then r.refusals + 1
+                        when r.minute > excluded.minute then r.refusals
+                        else 1
+                    end
+            returning r.refusals into v_refusals;
+            -- Exactly one refusal per minute sees the threshold (the row lock orders them).
+            if v_refusals = coalesce(v_spike, least(pg_catalog.ceil(v_limit * 60.0 / v_window), 2147483647)::integer) then
+                perform private.raise_alert(
+                    'rate_limit_spike',
+                    pg_catalog.format('rate_limit_spike:%s:%s', _check_rate_limit.workspace_id, _check_rate_limit.bucket),
+                    pg_catalog.format(
+                        'Workspace requests in bucket %s are being refused in bulk (%s 429s within a minute).',
+                        _check_rate_limit.bucket, v_refusals
+                    ),
+                    _check_rate_limit.workspace_id,
+                    'warning',
+                    pg_catalog.jsonb_build_object(
+                        'bucket', _check_rate_limit.bucket,
+                        'plan_key', v_plan_key,
+                        'limit', v_limit,
+                        'window_seconds', v_window,
+                        'refusals_in_minute', v_refusals,
+                        'minute', v_minute
+                    )
+                );
+            end if;
+        exception when others then
+            get stacked diagnostics v_sqlstate = returned_sqlstate, v_error = message_text;
+            raise warning 'rate limiter could not count a refusal for workspace % bucket %: % (%)',
+                _check_rate_limit.workspace_id, _check_rate_limit.bucket, v_error, v_sqlstate;
+        end;
+    end if;
+
     perform pg_catalog.set_config(
         'response.headers',
         (pg_catalog.jsonb_build_array(
             pg_catalog.jsonb_build_object('X-RateLimit-Limit', v_limit::text),
-            pg_catalog.jsonb_build_object('X-RateLimit-Remaining', greatest(v_limit - v_hits, 0)::text),
-            pg_catalog.jsonb_build_object('X-RateLimit-Reset', v_retry_after::text)
+            pg_catalog.jsonb_build_object('X-RateLimit-Remaining', v_remaining::text),
+            pg_catalog.jsonb_build_object('X-RateLimit-Reset', v_reset_after::text)
         ) || case
-            when v_hits > v_limit then pg_catalog.jsonb_build_array(
-                pg_catalog.jsonb_build_object('Retry-After', v_retry_after::text)
-            )
-            else '[]'::jsonb
+            when v_allowed then '[]'::jsonb
+            else pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('Retry-After', v_retry_after::text))
         end)::text,
         true
     );
     return pg_catalog.jsonb_build_object(
-        'allowed', v_hits <= v_limit,
+        'allowed', v_allowed,
         'limit', v_limit,
-        'remaining', greatest(v_limit - v_hits, 0),
-        'retry_after', case when v_hits <= v_limit then 0 else v_retry_after end,
+        'remaining', v_remaining,
+        'retry_after', v_retry_after,
+        'reset_after', v_reset_after,
         'window_seconds', v_window,
         'plan_key', v_plan_key,
         'fail_open', false
@@ -430,9 +500,9 @@ begin
 end
 $$;
 
--- Name: FUNCTION _check_rate_limit(workspace_id uuid, bucket text); Type: COMMENT; Schema: private; Owner: -
+-- Name: FUNCTION _check_rate_limit(workspace_id uuid, bucket text, at timestamp with time zone); Type: COMMENT; Schema: private; Owner: -
 
-COMMENT ON FUNCTION private._check_rate_limit(workspace_id uuid, bucket text) IS 'Implementation of public.check_rate_limit (definer: writes the private counters; fails open).';
+COMMENT ON FUNCTION private._check_rate_limit(workspace_id uuid, bucket text, at timestamp with time zone) IS 'Implementation of public.check_rate_limit: GCRA per workspace and bucket, refusals counted, fails open.';
 
 -- Name: _classify_webhook(text, jsonb, jsonb); Type: FUNCTION; Schema: private; Owner: -
 
@@ -1651,14 +1721,28 @@ begin
     end if;
     if v_headers <> '{}' then
         -- HTTP header names are case-insensitive: keep them lower-case once, here.
+        -- Spellings of one name that differ only by case are one header whose values
+        -- are joined with ', ', as HTTP combines repeated fields: no value is dropped,
+        -- and a signature header given twice verifies as what it is, neither value.
         -- Credentials a caller may forward with the request (its own bearer token,
         -- cookies, API keys) are never stored: no secret in plaintext in any column.
-        select coalesce(pg_catalog.jsonb_object_agg(pg_catalog.lower(h.key), h.value), '{}')
+        select coalesce(pg_catalog.jsonb_object_agg(h.name, h.value), '{}')
         into v_headers
-        from pg_catalog.jsonb_each(v_headers) as h
-        where pg_catalog.lower(h.key) not in (
-            'authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'apikey', 'x-api-key'
-        );
+        from (
+            select
+                pg_catalog.lower(e.key) as name,
+                case
+                    when pg_catalog.count(*) = 1 then (pg_catalog.array_agg(e.value))[1]
+                    else pg_catalog.to_jsonb(
+                        pg_catalog.string_agg(e.value #>> '{}', ', ' order by e.key collate "C")
+                    )
+                end as value
+            from pg_catalog.jsonb_each(v_headers) as e
+            where pg_catalog.lower(e.key) not in (
+                'authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'apikey', 'x-api-key'
+            )
+            group by pg_catalog.lower(e.key)
+        ) as h;
     end if;
 
     v_class := private._classify_webhook(_ingest_webhook.provider, _ingest_webhook.payload, v_headers);
@@ -1926,6 +2010,34 @@ $$;
 -- Name: FUNCTION _job_step_error(step text, sqlstate text, message text); Type: COMMENT; Schema: private; Owner: -
 
 COMMENT ON FUNCTION private._job_step_error(step text, sqlstate text, message text) IS 'A one-element array {step, sqlstate, message} to append to a run''s errors.';
+
+-- Name: _lock_timeout(text, text); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._lock_timeout(operation text, subject text) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+begin
+    raise sqlstate 'PGRST' using
+        message = pg_catalog.jsonb_build_object(
+            'code', '55P03',
+            'message', 'lock_timeout',
+            'details', pg_catalog.format(
+                '%s for %s waited longer than lock_timeout (%s) for a row another transaction holds; nothing was changed',
+                _lock_timeout.operation, _lock_timeout.subject, pg_catalog.current_setting('lock_timeout')
+            ),
+            'hint', 'Retry the same request (same idempotency key) after Retry-After seconds.'
+        )::text,
+        detail = pg_catalog.jsonb_build_object(
+            'status', 503,
+            'headers', pg_catalog.jsonb_build_object('Retry-After', '1')
+        )::text;
+end
+$$;
+
+-- Name: FUNCTION _lock_timeout(operation text, subject text); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._lock_timeout(operation text, subject text) IS 'Raise the HTTP 503 lock_timeout answer (code 55P03, Retry-After) of an API call blocked by a stuck row lock.';
 
 -- Name: _messages_masked(); Type: FUNCTION; Schema: private; Owner: -
 
@@ -2336,18 +2448,24 @@ begin
         v_key := pg_catalog.format(
             'usage_warning:%s:%s:%s:%s', v_row.workspace_id, v_row.metric, v_row.period_start, v_row.plan_key
         );
-        v_alert_id := private.raise_alert(
-            'usage_warning',
-            v_key,
-            pg_catalog.format(
-                '%s usage reached the soft limit: %s of %s this period', v_row.metric, v_row.used, v_row.soft_limit
-            ),
-            v_row.workspace_id,
-            'warning',
-            v_details
-        );
+        -- The period and plan had this alert already (acknowledged since, or the plan
+        -- moved away and back): it stays the one.
+        v_alert_id := private._usage_alert_of(v_row.workspace_id, v_key);
         if v_alert_id is null then
-            select a.id into v_alert_id from public.alerts as a where a.dedupe_key = v_key order by a.id desc limit 1;
+            v_alert_id := private.raise_alert(
+                'usage_warning',
+                v_key,
+                pg_catalog.format(
+                    '%s usage reached the soft limit: %s of %s this period', v_row.metric, v_row.used, v_row.soft_limit
+                ),
+                v_row.workspace_id,
+                'warning',
+                v_details
+            );
+        end if;
+        if v_alert_id is null then
+            -- Raised by a concurrent session an instant ago.
+            v_alert_id := private._usage_alert_of(v_row.workspace_id, v_key);
         end if;
         v_row.warning_alert_id := v_alert_id;
     end if;
@@ -2356,19 +2474,25 @@ begin
         v_key := pg_catalog.format(
             'usage_blocked:%s:%s:%s:%s', v_row.workspace_id, v_row.metric, v_row.period_start, v_row.plan_key
         );
-        v_alert_id := private.raise_alert(
-            'usage_blocked',
-            v_key,
-            pg_catalog.format(
-                '%s usage reached the hard limit: %s of %s this period; further usage is refused',
-                v_row.metric, v_row.used, v_row.hard_limit
-            ),
-            v_row.workspace_id,
-            'critical',
-            v_details
-        );
+        -- The period and plan had this alert already (acknowledged since, or the plan
+        -- moved away and back): it stays the one.
+        v_alert_id := private._usage_alert_of(v_row.workspace_id, v_key);
         if v_alert_id is null then
-            select a.id into v_alert_id from public.alerts as a where a.dedupe_key = v_key order by a.id desc limit 1;
+            v_alert_id := private.raise_alert(
+                'usage_blocked',
+                v_key,
+                pg_catalog.format(
+                    '%s usage reached the hard limit: %s of %s this period; further usage is refused',
+                    v_row.metric, v_row.used, v_row.hard_limit
+                ),
+                v_row.workspace_id,
+                'critical',
+                v_details
+            );
+        end if;
+        if v_alert_id is null then
+            -- Raised by a concurrent session an instant ago.
+            v_alert_id := private._usage_alert_of(v_row.workspace_id, v_key);
         end if;
         v_row.blocked_alert_id := v_alert_id;
     end if;
@@ -2907,6 +3031,7 @@ COMMENT ON FUNCTION private._resolve_channel(channel_type text, external_id text
 CREATE FUNCTION private._retry_failed_webhooks(max_count integer) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
+    SET lock_timeout TO '2s'
     AS $$
 declare
     v_row record;
@@ -3381,7 +3506,7 @@ begin
                     when 'rate_limit_counters' then
                         delete from private.rate_limit_counters as c
                         where c.ctid = any(array(
-                            select d.ctid from private.rate_limit_counters as d where d.window_start < v_cutoff limit v_batch
+                            select d.ctid from private.rate_limit_counters as d where d.tat < v_cutoff limit v_batch
                         ));
                 end case;
                 get diagnostics v_rows = row_count;
@@ -3819,6 +3944,23 @@ $$;
 
 COMMENT ON FUNCTION private._twilio_signature(auth_token text, url text, params jsonb, algorithm text) IS 'Twilio request signature (base64 HMAC over the URL and the sorted form parameters).';
 
+-- Name: _usage_alert_of(uuid, text); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._usage_alert_of(workspace_id uuid, dedupe_key text) RETURNS bigint
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    select a.id
+    from public.alerts as a
+    where a.workspace_id = _usage_alert_of.workspace_id and a.dedupe_key = _usage_alert_of.dedupe_key
+    order by a.id desc
+    limit 1
+$$;
+
+-- Name: FUNCTION _usage_alert_of(workspace_id uuid, dedupe_key text); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._usage_alert_of(workspace_id uuid, dedupe_key text) IS 'The newest alert of a workspace with this dedupe key, acknowledged or not (null when none).';
+
 -- Name: _usage_period(); Type: FUNCTION; Schema: private; Owner: -
 
 CREATE FUNCTION private._usage_period() RETURNS date
@@ -4185,7 +4327,7 @@ CREATE FUNCTION private._webhooks_record_usage(workspace_id uuid, metric text, q
     SET search_path TO ''
     AS $$
 begin
-    return public.record_usage(
+    return private._record_usage(
         workspace_id => _webhooks_record_usage.workspace_id,
         metric => _webhooks_record_usage.metric,
         quantity => _webhooks_record_usage.quantity,
@@ -4617,10 +4759,17 @@ begin
             when ul.used >= (l.value ->> 'soft_limit')::numeric then 'warning'
             else 'ok'
         end,
-        -- A threshold the new limits put the usage back under is crossed afresh:
-        -- forget its alert, so reaching the new limit raises one of its own.
-        warning_alert_id = case when ul.used >= (l.value ->> 'soft_limit')::numeric then ul.warning_alert_id end,
-        blocked_alert_id = case when ul.used >= (l.value ->> 'hard_limit')::numeric then ul.blocked_alert_id end,
+        -- A row's alerts are its plan's (one per threshold, period and plan): another
+        -- plan forgets them, and _raise_usage_alerts below raises the new plan's for
+        -- a threshold already reached (or finds the one it already has).
+        warning_alert_id = case
+            when ul.used >= (l.value ->> 'soft_limit')::numeric and ul.plan_key = v_snapshot.plan_key
+                then ul.warning_alert_id
+        end,
+        blocked_alert_id = case
+            when ul.used >= (l.value ->> 'hard_limit')::numeric and ul.plan_key = v_snapshot.plan_key
+                then ul.blocked_alert_id
+        end,
         updated_at = pg_catalog.now()
     from pg_catalog.jsonb_each(v_snapshot.limits) as l
     where ul.workspace_id = on_plan_change.workspace_id
@@ -5571,10 +5720,19 @@ COMMENT ON FUNCTION public.check_rate_limit(workspace_id uuid, bucket text) IS '
 -- Name: confirm_instapay_payment(uuid, text); Type: FUNCTION; Schema: public; Owner: -
 
 CREATE FUNCTION public.confirm_instapay_payment(payment_id uuid, bank_reference text) RETURNS jsonb
-    LANGUAGE sql
+    LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
-    select private._confirm_instapay_payment(confirm_instapay_payment.payment_id, confirm_instapay_payment.bank_reference)
+begin
+    return private._confirm_instapay_payment(
+        confirm_instapay_payment.payment_id, confirm_instapay_payment.bank_reference
+    );
+exception when lock_not_available then
+    -- A stuck row lock is a 503 lock_timeout (see private._lock_timeout), not a 500.
+    return private._lock_timeout(
+        'confirm_instapay_payment', pg_catalog.format('payment %s', confirm_instapay_payment.payment_id)
+    );
+end
 $$;
 
 -- Name: FUNCTION confirm_instapay_payment(payment_id uuid, bank_reference text); Type: COMMENT; Schema: public; Owner: -
@@ -5807,6 +5965,9 @@ begin
     return private._deduct_credits(
         deduct_credits.workspace_id, deduct_credits.amount, deduct_credits.reason, deduct_credits.idempotency_key
     );
+exception when lock_not_available then
+    -- A stuck row lock is a 503 lock_timeout (see private._lock_timeout), not a 500.
+    return private._lock_timeout('deduct_credits', pg_catalog.format('workspace %s', deduct_credits.workspace_id));
 end
 $$;
 
@@ -5842,7 +6003,8 @@ begin
             'headers', pg_catalog.jsonb_build_object(
                 'Retry-After', v_result ->> 'retry_after',
                 'X-RateLimit-Limit', v_result ->> 'limit',
-                'X-RateLimit-Remaining', '0'
+                'X-RateLimit-Remaining', '0',
+                'X-RateLimit-Reset', v_result ->> 'reset_after'
             )
         )::text;
 end
@@ -5909,6 +6071,9 @@ begin
     return private._grant_credits(
         grant_credits.workspace_id, grant_credits.amount, grant_credits.reason, grant_credits.idempotency_key
     );
+exception when lock_not_available then
+    -- A stuck row lock is a 503 lock_timeout (see private._lock_timeout), not a 500.
+    return private._lock_timeout('grant_credits', pg_catalog.format('workspace %s', grant_credits.workspace_id));
 end
 $$;
 
@@ -5919,10 +6084,18 @@ COMMENT ON FUNCTION public.grant_credits(workspace_id uuid, amount numeric, reas
 -- Name: handle_paymob_callback(jsonb, text); Type: FUNCTION; Schema: public; Owner: -
 
 CREATE FUNCTION public.handle_paymob_callback(payload jsonb, hmac text) RETURNS jsonb
-    LANGUAGE sql
+    LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
-    select private._handle_paymob_callback(handle_paymob_callback.payload, handle_paymob_callback.hmac)
+begin
+    return private._handle_paymob_callback(handle_paymob_callback.payload, handle_paymob_callback.hmac);
+exception when lock_not_available then
+    -- A stuck row lock is a 503 lock_timeout (see private._lock_timeout), not a 500.
+    return private._lock_timeout(
+        'handle_paymob_callback',
+        pg_catalog.format('order %s', handle_paymob_callback.payload #>> '{obj,order,merchant_order_id}')
+    );
+end
 $$;
 
 -- Name: FUNCTION handle_paymob_callback(payload jsonb, hmac text); Type: COMMENT; Schema: public; Owner: -
@@ -5944,6 +6117,13 @@ begin
         ingest_webhook.raw_body,
         ingest_webhook.url
     );
+exception when lock_not_available then
+    -- Blocked before the raw row was stored (a same-key copy's transaction is stuck):
+    -- a 503 lock_timeout the provider retries. Processing blocked after it is stored
+    -- is a failed attempt instead (private._run_webhook), and the sweeper retries it.
+    return private._lock_timeout(
+        'ingest_webhook', pg_catalog.format('%s delivery', ingest_webhook.provider)
+    );
 end
 $$;
 
@@ -5964,6 +6144,11 @@ begin
         record_usage.quantity,
         record_usage.idempotency_key,
         record_usage.source
+    );
+exception when lock_not_available then
+    -- A stuck row lock is a 503 lock_timeout (see private._lock_timeout), not a 500.
+    return private._lock_timeout(
+        'record_usage', pg_catalog.format('workspace %s metric %s', record_usage.workspace_id, record_usage.metric)
     );
 end
 $$;
@@ -6059,7 +6244,7 @@ $$;
 
 -- Name: FUNCTION run_retention_cleanup(); Type: COMMENT; Schema: public; Owner: -
 
-COMMENT ON FUNCTION public.run_retention_cleanup() IS 'Delete expired webhook deliveries, unknown numbers, acknowledged alerts, old job runs and rate-limit windows (retention_policies); logged in job_runs. service_role; pg_cron runs it daily.';
+COMMENT ON FUNCTION public.run_retention_cleanup() IS 'Delete expired webhook deliveries, unknown numbers, acknowledged alerts, old job runs and rate-limit state (retention_policies); logged in job_runs. service_role; pg_cron runs it daily.';
 
 -- Name: set_workspace_status(uuid, text, text); Type: FUNCTION; Schema: public; Owner: -
 
@@ -6081,15 +6266,34 @@ COMMENT ON FUNCTION public.set_workspace_status(workspace_id uuid, status text, 
 CREATE UNLOGGED TABLE private.rate_limit_counters (
     workspace_id uuid NOT NULL,
     bucket text NOT NULL,
-    window_start timestamp with time zone NOT NULL,
-    hits integer NOT NULL,
-    CONSTRAINT rate_limit_counters_hits_check CHECK ((hits >= 0))
+    tat timestamp with time zone NOT NULL
 )
 WITH (fillfactor='70');
 
 -- Name: TABLE rate_limit_counters; Type: COMMENT; Schema: private; Owner: -
 
-COMMENT ON TABLE private.rate_limit_counters IS 'Fixed-window request counters of check_rate_limit (unlogged: fast, disposable; see the migration).';
+COMMENT ON TABLE private.rate_limit_counters IS 'GCRA state of check_rate_limit: one theoretical arrival time per workspace and bucket (unlogged: fast, disposable).';
+
+-- Name: COLUMN rate_limit_counters.tat; Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON COLUMN private.rate_limit_counters.tat IS 'When the allowance is whole again; a request is allowed while tat + one interval stays within one window of now.';
+
+-- Name: rate_limit_refusals; Type: TABLE; Schema: private; Owner: -
+
+CREATE TABLE private.rate_limit_refusals (
+    workspace_id uuid NOT NULL,
+    bucket text NOT NULL,
+    slot smallint NOT NULL,
+    minute timestamp with time zone NOT NULL,
+    refusals integer NOT NULL,
+    CONSTRAINT rate_limit_refusals_refusals_check CHECK ((refusals > 0)),
+    CONSTRAINT rate_limit_refusals_slot_check CHECK (((slot >= 0) AND (slot <= 1439)))
+)
+WITH (fillfactor='70');
+
+-- Name: TABLE rate_limit_refusals; Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON TABLE private.rate_limit_refusals IS 'Requests check_rate_limit refused, per workspace, bucket and UTC minute (slot = minute of the day; a row counts only while minute is within the last 24 hours).';
 
 -- Name: agent_channels; Type: TABLE; Schema: public; Owner: -
 
@@ -6683,14 +6887,20 @@ CREATE TABLE public.plan_rate_limits (
     bucket text NOT NULL,
     max_requests integer NOT NULL,
     window_seconds integer NOT NULL,
+    spike_refusals integer,
     CONSTRAINT plan_rate_limits_bucket_check CHECK ((bucket ~ '^[a-z][a-z0-9_]{1,31}$'::text)),
     CONSTRAINT plan_rate_limits_max_requests_check CHECK ((max_requests > 0)),
+    CONSTRAINT plan_rate_limits_spike_refusals_check CHECK ((spike_refusals > 0)),
     CONSTRAINT plan_rate_limits_window_seconds_check CHECK (((window_seconds >= 1) AND (window_seconds <= 86400)))
 );
 
 -- Name: TABLE plan_rate_limits; Type: COMMENT; Schema: public; Owner: -
 
-COMMENT ON TABLE public.plan_rate_limits IS 'Per plan and bucket: at most max_requests per fixed window of window_seconds (check_rate_limit).';
+COMMENT ON TABLE public.plan_rate_limits IS 'Per plan and bucket: max_requests per window_seconds, as GCRA (check_rate_limit): up to max_requests at once, then one every window_seconds / max_requests seconds.';
+
+-- Name: COLUMN plan_rate_limits.spike_refusals; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.plan_rate_limits.spike_refusals IS 'Refusals of one workspace within one UTC minute that raise a rate_limit_spike alert; null: as many as the bucket allows per minute.';
 
 -- Name: provider_usage_reports; Type: TABLE; Schema: public; Owner: -
 
@@ -7368,6 +7578,11 @@ COMMENT ON TABLE public.workspace_wallets IS 'Prepaid credits per workspace. bal
 ALTER TABLE ONLY private.rate_limit_counters
     ADD CONSTRAINT rate_limit_counters_pkey PRIMARY KEY (workspace_id, bucket);
 
+-- Name: rate_limit_refusals rate_limit_refusals_pkey; Type: CONSTRAINT; Schema: private; Owner: -
+
+ALTER TABLE ONLY private.rate_limit_refusals
+    ADD CONSTRAINT rate_limit_refusals_pkey PRIMARY KEY (workspace_id, bucket, slot);
+
 -- Name: agent_channels agent_channels_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 
 ALTER TABLE ONLY public.agent_channels
@@ -7592,6 +7807,10 @@ ALTER TABLE ONLY public.workspace_wallets
 
 ALTER TABLE ONLY public.workspaces
     ADD CONSTRAINT workspaces_pkey PRIMARY KEY (id);
+
+-- Name: rate_limit_refusals_minute_idx; Type: INDEX; Schema: private; Owner: -
+
+CREATE INDEX rate_limit_refusals_minute_idx ON private.rate_limit_refusals USING btree (minute);
 
 -- Name: agent_channels_agent_id_workspace_id_idx; Type: INDEX; Schema: public; Owner: -
 
@@ -8700,10 +8919,10 @@ REVOKE ALL ON FUNCTION private._billing_line_items(workspace_id uuid, period_sta
 GRANT ALL ON FUNCTION private._billing_line_items(workspace_id uuid, period_start date) TO authenticated;
 GRANT ALL ON FUNCTION private._billing_line_items(workspace_id uuid, period_start date) TO service_role;
 
--- Name: FUNCTION _check_rate_limit(workspace_id uuid, bucket text); Type: ACL; Schema: private; Owner: -
+-- Name: FUNCTION _check_rate_limit(workspace_id uuid, bucket text, at timestamp with time zone); Type: ACL; Schema: private; Owner: -
 
-REVOKE ALL ON FUNCTION private._check_rate_limit(workspace_id uuid, bucket text) FROM PUBLIC;
-GRANT ALL ON FUNCTION private._check_rate_limit(workspace_id uuid, bucket text) TO service_role;
+REVOKE ALL ON FUNCTION private._check_rate_limit(workspace_id uuid, bucket text, at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._check_rate_limit(workspace_id uuid, bucket text, at timestamp with time zone) TO service_role;
 
 -- Name: FUNCTION _classify_webhook(provider text, payload jsonb, headers jsonb, OUT event_type text, OUT idempotency_key text, OUT missing_fields text); Type: ACL; Schema: private; Owner: -
 
@@ -8793,6 +9012,12 @@ REVOKE ALL ON FUNCTION private._job_run_start(job_name text, params jsonb, exclu
 -- Name: FUNCTION _job_step_error(step text, sqlstate text, message text); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private._job_step_error(step text, sqlstate text, message text) FROM PUBLIC;
+
+-- Name: FUNCTION _lock_timeout(operation text, subject text); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._lock_timeout(operation text, subject text) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._lock_timeout(operation text, subject text) TO authenticated;
+GRANT ALL ON FUNCTION private._lock_timeout(operation text, subject text) TO service_role;
 
 -- Name: FUNCTION _messages_masked(); Type: ACL; Schema: private; Owner: -
 
@@ -8908,6 +9133,10 @@ REVOKE ALL ON FUNCTION private._take_tier_snapshot(workspace_id uuid, plan_key t
 -- Name: FUNCTION _twilio_signature(auth_token text, url text, params jsonb, algorithm text); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private._twilio_signature(auth_token text, url text, params jsonb, algorithm text) FROM PUBLIC;
+
+-- Name: FUNCTION _usage_alert_of(workspace_id uuid, dedupe_key text); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._usage_alert_of(workspace_id uuid, dedupe_key text) FROM PUBLIC;
 
 -- Name: FUNCTION _usage_period(); Type: ACL; Schema: private; Owner: -
 

@@ -4,16 +4,14 @@ never double-process, and dead-letters after the last attempt with one alert."""
 
 from __future__ import annotations
 
-import time
-import uuid
 from collections.abc import Callable
 from datetime import datetime
 
 import psycopg
 import pytest
-from psycopg.types.json import Jsonb
 
 from harness.rpc import RpcError, call
+from tests.cron_probes import CronProbes
 from tests.webhooks.conftest import Ops, Sign, e164, twilio_inbound_sms
 
 
@@ -214,39 +212,27 @@ def test_sweeper_refuses_a_bad_max_count(rpc) -> None:
     assert (err.value.sqlstate, err.value.message) == ("22023", "invalid_max_count")
 
 
-def test_pg_cron_runs_the_sweeper_command_and_it_processes_due_rows(opsdb_cluster) -> None:  # type: ignore[no-untyped-def]
-    # The embedded cluster's pg_cron launcher works in opsdb_cron, a clone of the
-    # migrated template. The scheduled sweeper's own command is scheduled there under
-    # a probe name (jobs cloned from the template still target the template), so
-    # pg_cron itself runs it: no JWT, as the job's owner. pg_cron 1.4 fires on minute boundaries.
-    with psycopg.connect(opsdb_cluster.url("opsdb_cron"), autocommit=True) as conn:
-        command = conn.execute("select command from cron.job where jobname = 'webhook-retry-sweeper'").fetchone()
-        assert command is not None
-        number = "+1415" + str(uuid.uuid4().int)[:7]
-        row = conn.execute(
-            "insert into public.webhook_queue (provider, event_type, idempotency_key, status, payload, url,"
-            " signature_valid, attempts, last_error, next_attempt_at)"
-            " values ('twilio', 'twilio.sms', %s, 'failed', %s, 'https://api.example.test/sms', true, 1,"
-            " 'P0001: simulated outage', now() - interval '1 second') returning id",
-            (f"sms:{uuid.uuid4().hex}:received", Jsonb(twilio_inbound_sms(number, e164()))),
+def test_pg_cron_runs_the_sweeper_command_and_it_processes_due_rows(cron_probes: CronProbes) -> None:
+    # The scheduled sweeper's command, run by pg_cron itself (no JWT, as the job's owner)
+    # in opsdb_cron, found a due failed delivery there, scheduled with it at the start of
+    # the session (tests/cron_probes.py).
+    with psycopg.connect(cron_probes.url, autocommit=True) as conn:
+
+        def status() -> str:
+            found = conn.execute(
+                "select status from public.webhook_queue where id = %s", (cron_probes.sweeper_row,)
+            ).fetchone()
+            return found[0] if found else "missing"
+
+        cron_probes.wait_until(
+            conn, lambda: status() != "failed" and bool(cron_probes.runs(conn, "webhook-retry-sweeper-probe"))
+        )
+        runs = cron_probes.runs(conn, "webhook-retry-sweeper-probe")
+        seen = conn.execute(
+            "select seen_count from public.unknown_phone where phone_number = %s", (cron_probes.unknown_number,)
         ).fetchone()
-        assert row is not None
-        conn.execute("select private.schedule_job('webhook-retry-sweeper-probe', '* * * * *', %s)", (command[0],))
-        try:
-            deadline = time.monotonic() + 75
-            status = "failed"
-            while time.monotonic() < deadline and status == "failed":
-                time.sleep(1)
-                found = conn.execute("select status from public.webhook_queue where id = %s", (row[0],)).fetchone()
-                status = found[0] if found else "missing"
-            runs = conn.execute(
-                "select d.status from cron.job_run_details as d join cron.job as j using (jobid)"
-                " where j.jobname = 'webhook-retry-sweeper-probe'"
-            ).fetchall()
-            seen = conn.execute("select seen_count from public.unknown_phone where phone_number = %s", (number,)).fetchone()
-        finally:
-            conn.execute("select cron.unschedule('webhook-retry-sweeper-probe')")
-    assert status == "unknown_phone"
+        final = status()
+    assert final == "unknown_phone"
     assert ("succeeded",) in runs
     assert seen == (1,)
 

@@ -252,6 +252,11 @@ begin
         record_usage.idempotency_key,
         record_usage.source
     );
+exception when lock_not_available then
+    -- A stuck row lock is a 503 lock_timeout (see private._lock_timeout), not a 500.
+    return private._lock_timeout(
+        'record_usage', pg_catalog.format('workspace %s metric %s', record_usage.workspace_id, record_usage.metric)
+    );
 end
 $$;
 

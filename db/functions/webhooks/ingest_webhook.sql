@@ -102,14 +102,28 @@ begin
     end if;
     if v_headers <> '{}' then
         -- HTTP header names are case-insensitive: keep them lower-case once, here.
+        -- Spellings of one name that differ only by case are one header whose values
+        -- are joined with ', ', as HTTP combines repeated fields: no value is dropped,
+        -- and a signature header given twice verifies as what it is, neither value.
         -- Credentials a caller may forward with the request (its own bearer token,
         -- cookies, API keys) are never stored: no secret in plaintext in any column.
-        select coalesce(pg_catalog.jsonb_object_agg(pg_catalog.lower(h.key), h.value), '{}')
+        select coalesce(pg_catalog.jsonb_object_agg(h.name, h.value), '{}')
         into v_headers
-        from pg_catalog.jsonb_each(v_headers) as h
-        where pg_catalog.lower(h.key) not in (
-            'authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'apikey', 'x-api-key'
-        );
+        from (
+            select
+                pg_catalog.lower(e.key) as name,
+                case
+                    when pg_catalog.count(*) = 1 then (pg_catalog.array_agg(e.value))[1]
+                    else pg_catalog.to_jsonb(
+                        pg_catalog.string_agg(e.value #>> '{}', ', ' order by e.key collate "C")
+                    )
+                end as value
+            from pg_catalog.jsonb_each(v_headers) as e
+            where pg_catalog.lower(e.key) not in (
+                'authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'apikey', 'x-api-key'
+            )
+            group by pg_catalog.lower(e.key)
+        ) as h;
     end if;
 
     v_class := private._classify_webhook(_ingest_webhook.provider, _ingest_webhook.payload, v_headers);
@@ -320,6 +334,13 @@ begin
         ingest_webhook.headers,
         ingest_webhook.raw_body,
         ingest_webhook.url
+    );
+exception when lock_not_available then
+    -- Blocked before the raw row was stored (a same-key copy's transaction is stuck):
+    -- a 503 lock_timeout the provider retries. Processing blocked after it is stored
+    -- is a failed attempt instead (private._run_webhook), and the sweeper retries it.
+    return private._lock_timeout(
+        'ingest_webhook', pg_catalog.format('%s delivery', ingest_webhook.provider)
     );
 end
 $$;

@@ -8,12 +8,16 @@
 -- verified first: a forged one is rejected, a genuine one claims its key, or is
 -- counted as a duplicate when a verified copy holds the key already.
 -- Callers: service_role, pg_cron (db/cron/webhook_retry_sweeper.sql).
+-- lock_timeout 2s whoever calls (pg_cron's session has none): a row stuck behind
+-- another transaction's lock fails this attempt (55P03, backoff) instead of
+-- stalling the sweep and every lock it already holds.
 create or replace function private._retry_failed_webhooks(max_count integer)
 returns jsonb
 language plpgsql
 volatile
 security definer
 set search_path = ''
+set lock_timeout = '2s'
 as $$
 declare
     v_row record;
