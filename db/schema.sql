@@ -1181,6 +1181,8 @@ declare
     v_failed integer := 0;
     v_dead integer := 0;
 begin
+    -- Class 4242 keys job locks by name (private._job_run_start).
+    perform pg_catalog.pg_advisory_xact_lock(4242, pg_catalog.hashtext('webhook_drain'));
     loop
         exit when v_drained >= _drain_webhook_batch.max_count;
         select pg_catalog.array_agg(c order by c.id)
@@ -1209,7 +1211,9 @@ begin
                 last_error = null,
                 next_attempt_at = null,
                 processed_at = pg_catalog.now()
-            from pg_catalog.unnest(v_ids, v_statuses, v_skip_reasons) as o (id, status, skip_reason)
+            from rows from (
+                pg_catalog.unnest(v_ids), pg_catalog.unnest(v_statuses), pg_catalog.unnest(v_skip_reasons)
+            ) as o (id, status, skip_reason)
             where q.id = o.id;
             foreach v_status in array v_statuses loop
                 if v_status = 'unknown_phone' then
@@ -3169,6 +3173,9 @@ begin
             hint = 'max_count is between 1 and 10000.';
     end if;
 
+    -- Shared with other sweepers, exclusive of the drain (private._drain_webhook_batch):
+    -- a sweep and a drain each lock many workspaces' period totals until they commit.
+    perform pg_catalog.pg_advisory_xact_lock_shared(4242, pg_catalog.hashtext('webhook_drain'));
     -- Claimed ten at a time, so a second sweeper running meanwhile takes the rows
     -- this one has not reached yet instead of waiting for the next minute.
     loop

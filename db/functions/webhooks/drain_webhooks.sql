@@ -3,9 +3,17 @@
 -- failed, dead_lettered}.
 --
 -- Rows are claimed a chunk at a time through private._claim_webhooks (FOR UPDATE
--- SKIP LOCKED): two drains running at once take disjoint rows, and a claimed row
--- stays locked, so it is processed once. A queued row was verified and holds its
+-- SKIP LOCKED): a row being replayed is left to its replay, and a claimed row stays
+-- locked, so it is processed once. A queued row was verified and holds its
 -- idempotency key when it was stored, so the drain only processes it.
+--
+-- One drain at a time (a transaction-scoped advisory lock; a second drain waits for
+-- the first to commit, then takes what is left). Processing a batch locks the period
+-- totals (usage_limits) of every workspace in it until commit, in the order the
+-- deliveries arrived: two drains interleaving the same workspaces in different
+-- orders would deadlock, and a campaign's deliveries share one workspace anyway.
+-- The retry sweeper holds the same lock shared, for the same reason; sweepers still
+-- run side by side.
 --
 -- Each chunk is processed in one sub-transaction: every row through the same
 -- private._process_webhook the other paths use (one set of rules for ingest, drain,
@@ -43,6 +51,8 @@ declare
     v_failed integer := 0;
     v_dead integer := 0;
 begin
+    -- Class 4242 keys job locks by name (private._job_run_start).
+    perform pg_catalog.pg_advisory_xact_lock(4242, pg_catalog.hashtext('webhook_drain'));
     loop
         exit when v_drained >= _drain_webhook_batch.max_count;
         select pg_catalog.array_agg(c order by c.id)
@@ -71,7 +81,9 @@ begin
                 last_error = null,
                 next_attempt_at = null,
                 processed_at = pg_catalog.now()
-            from pg_catalog.unnest(v_ids, v_statuses, v_skip_reasons) as o (id, status, skip_reason)
+            from rows from (
+                pg_catalog.unnest(v_ids), pg_catalog.unnest(v_statuses), pg_catalog.unnest(v_skip_reasons)
+            ) as o (id, status, skip_reason)
             where q.id = o.id;
             foreach v_status in array v_statuses loop
                 if v_status = 'unknown_phone' then
@@ -169,8 +181,9 @@ grant execute on function private._drain_webhooks(integer) to service_role;
 -- it continuously; a call by hand is the same work (catching up after the job was
 -- down, or draining without pg_cron). One transaction: what it drained is committed
 -- together, and a call that fails or is cancelled leaves every row queued.
--- Concurrent drains never take the same row. A row whose processing fails is
--- retried by the sweeper with backoff (public.retry_failed_webhooks).
+-- Drains run one at a time (a second call waits for the running batch to commit,
+-- then takes what is left), and never take a row being replayed. A row whose
+-- processing fails is retried by the sweeper with backoff (public.retry_failed_webhooks).
 -- Errors: 22023 invalid_max_count (1..10000), 42501 not_allowed.
 create or replace function public.drain_webhooks(max_count integer default 1000)
 returns jsonb

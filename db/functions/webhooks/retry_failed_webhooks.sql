@@ -43,6 +43,9 @@ begin
             hint = 'max_count is between 1 and 10000.';
     end if;
 
+    -- Shared with other sweepers, exclusive of the drain (private._drain_webhook_batch):
+    -- a sweep and a drain each lock many workspaces' period totals until they commit.
+    perform pg_catalog.pg_advisory_xact_lock_shared(4242, pg_catalog.hashtext('webhook_drain'));
     -- Claimed ten at a time, so a second sweeper running meanwhile takes the rows
     -- this one has not reached yet instead of waiting for the next minute.
     loop
