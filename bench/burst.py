@@ -229,8 +229,6 @@ def table(results: list[BurstResult]) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip() for cells in [headers, *rows]]
     lines.insert(1, "  ".join("-" * w for w in widths))
     if results:
-        lines.append(
-            "(rates in parentheses: of " + ", ".join(sorted({f"{r.baseline} ({r.baseline_tps:,.0f} TPS)" for r in results}))
-            + ", measured alone just before and after each burst)"
-        )
+        beside = sorted({f"{r.baseline} ({r.baseline_tps:,.0f} TPS)" for r in results})
+        lines.append(f"(rates in parentheses: of {', '.join(beside)}, measured alone just before and after each burst)")
     return "\n".join(lines)
