@@ -1529,7 +1529,7 @@ declare
     v_previous jsonb;
     v_change jsonb;
     v_key text;
-    v_errors jsonb := '[]';
+    v_errors jsonb := '[]'::jsonb;
     v_ok integer := 0;
     v_state text;
     v_message text;
@@ -2267,7 +2267,7 @@ declare
     v_stored integer := 0;
     v_known integer := 0;
     v_unknown integer := 0;
-    v_skips text[] := '{}';
+    v_skips text[] := '{}'::text[];
     v_workspace_id uuid;
 begin
     if v_channel_type is null then
@@ -2984,8 +2984,8 @@ CREATE FUNCTION private._replay_webhooks(reason text, provider text, status text
 declare
     v_id bigint;
     v_result jsonb;
-    v_ids bigint[] := '{}';
-    v_outcomes jsonb := '{}';
+    v_ids bigint[] := '{}'::bigint[];
+    v_outcomes jsonb := '{}'::jsonb;
     v_audit_id bigint;
 begin
     if not (private._webhooks_backend_caller() or private.is_admin()) then
@@ -3306,7 +3306,7 @@ declare
     v_missing_internal integer := 0;
     v_missing_provider integer := 0;
     v_step record;
-    v_errors jsonb := '[]';
+    v_errors jsonb := '[]'::jsonb;
     v_ok integer := 0;
     v_state text;
     v_message text;
@@ -3569,9 +3569,9 @@ declare
     v_policy record;
     v_cutoff timestamptz;
     v_rows bigint;
-    v_deleted jsonb := '{}';
-    v_more text[] := '{}';
-    v_errors jsonb := '[]';
+    v_deleted jsonb := '{}'::jsonb;
+    v_more text[] := '{}'::text[];
+    v_errors jsonb := '[]'::jsonb;
     v_ok integer := 0;
     v_state text;
     v_message text;
@@ -4342,6 +4342,11 @@ begin
                 return 'signature_mismatch';
             end if;
             return null;
+        else
+            raise exception using
+                errcode = '22023', message = 'unknown_provider',
+                detail = pg_catalog.format('provider %L', _verify_webhook_signature.provider),
+                hint = 'provider is one of twilio, meta, paymob, standard.';
     end case;
 end
 $$;
@@ -4639,7 +4644,7 @@ declare
     v_started timestamptz := pg_catalog.clock_timestamp();
     v_stop timestamptz;
     v_batch jsonb;
-    v_total jsonb := '{}';
+    v_total jsonb := '{}'::jsonb;
     v_batches integer := 0;
     v_key text;
     v_run bigint;
@@ -4716,7 +4721,7 @@ declare
     v_workspace_id uuid;
     v_workspaces integer := 0;
     v_total integer := 0;
-    v_errors jsonb := '[]';
+    v_errors jsonb := '[]'::jsonb;
     v_state text;
     v_message text;
     v_status text;

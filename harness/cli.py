@@ -37,12 +37,17 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     url = project.resolve_database_url(args.database_url)
-    provision(url, project.db_dir(), dry_run=args.dry_run, out=_out)
+    backup = Path(args.backup) if args.backup else None
+    provision(url, project.db_dir(), dry_run=args.dry_run, backup=backup, out=_out)
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from harness import deploy_status
+
     plan = migration_status(project.resolve_database_url(args.database_url), project.db_dir())
     for name in plan.applied:
         _out(f"applied  {name}")
@@ -51,23 +56,54 @@ def cmd_status(args: argparse.Namespace) -> int:
     for item in plan.drift:
         _out(f"DRIFT    {item}")
     _out(f"{len(plan.applied)} applied, {len(plan.to_apply)} to apply, {len(plan.drift)} drifted")
+    for line in deploy_status.status_lines(project.resolve_database_url(args.database_url), project.db_dir()):
+        _out(line)
+    return 0
+
+
+def cmd_deployments(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from harness import deployments
+
+    with psycopg.connect(project.resolve_database_url(args.database_url), autocommit=True) as conn:
+        found = deployments.records(conn, limit=args.limit)
+    for record in found:
+        _out(record.line())
+    _out(f"{len(found)} deployment(s) shown" if found else "no deployment recorded yet")
     return 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    plan = migration_status(project.resolve_database_url(args.database_url), project.db_dir())
+    from harness.deploy_status import find_orphans
+
+    url = project.resolve_database_url(args.database_url)
+    plan = migration_status(url, project.db_dir())
     if plan.drift:
         for item in plan.drift:
             print(f"drift: {item}", file=sys.stderr)
         raise RuntimeError(f"{len(plan.drift)} applied versioned file(s) drifted: {plan.drift[0]}")
-    _out(f"no drift: {len(plan.applied)} applied files match their checksums")
+    found = find_orphans(url, project.db_dir())
+    if found:
+        for orphan in found:
+            print(f"orphan: {orphan}", file=sys.stderr)
+        raise RuntimeError(f"{len(found)} orphan(s), objects no file defines: {found[0].kind} {found[0].name}")
+    _out(f"no drift: {len(plan.applied)} applied files match their checksums; no orphans")
     return 0
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
+    from harness import squawk
     from harness.lint import lint
 
-    problems = lint(project.root(), out=_out)
+    if args.accept:
+        accepted = squawk.accept(project.root())
+        for name in accepted:
+            _out(f"accepted {name}")
+        _out(f"{len(accepted)} migration(s) recorded as landed in {squawk.CONFIG}")
+        return 0
+    url = project.resolve_database_url(args.database_url) if args.database_url else None
+    problems = lint(project.root(), out=_out, database_url=url)
     if problems:
         raise RuntimeError(f"{problems} lint problem(s)")
     _out("lint clean")
@@ -90,19 +126,23 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    import psycopg
+    from harness.audit import render
+    from harness.audit.ci import EXIT_CANNOT_RUN, CannotRun, audit_and_mark, to_json
 
-    from harness.audit import render, run_audit
-
-    with psycopg.connect(project.resolve_database_url(args.database_url), autocommit=True) as conn:
-        report = run_audit(conn)
-    text = render(report)
+    try:
+        report, known_good = audit_and_mark(project.resolve_database_url(args.database_url))
+    except CannotRun as err:
+        print(f"opsdb audit: {err}", file=sys.stderr)
+        return EXIT_CANNOT_RUN
+    text = to_json(report, known_good) if args.format == "json" else render(report)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as f:
             f.write(text)
         _out(f"wrote {args.output}: {report.verdict}")
     else:
         _out(text.rstrip())
+    if known_good is not None and args.format != "json":
+        _out(f"deployment #{known_good} marked known-good")
     if report.failed:
         names = ", ".join(r.check.name for r in report.failed)
         raise RuntimeError(f"{report.verdict}: {len(report.failed)} check(s) failed: {names}")
@@ -129,6 +169,15 @@ def cmd_drill(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from harness.export_supabase import export
+
+    export(project.db_dir(), Path(args.supabase), out=_out)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from harness.demo import run
 
@@ -148,12 +197,14 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "up": (cmd_up, "start the local cluster in .opsdb/ (create it the first time), apply everything, print its URL"),
     "down": (cmd_down, "stop the local cluster"),
     "migrate": (cmd_migrate, "apply versioned files, then changed re-applied files"),
-    "status": (cmd_status, "list applied, pending and changed files"),
-    "verify": (cmd_verify, "exit non-zero when an applied versioned file was edited or removed"),
-    "lint": (cmd_lint, "sqlfluff and the destructive-migration guard over db/"),
+    "status": (cmd_status, "applied, pending and changed files, orphans, the last and the last known-good deployment"),
+    "deployments": (cmd_deployments, "list the recorded deployments, newest first, with their restore points"),
+    "verify": (cmd_verify, "exit non-zero on drift (an applied versioned file edited or removed) or an orphan"),
+    "lint": (cmd_lint, "squawk over new migrations, sqlfluff over db/, plpgsql_check when --database-url is given"),
     "demo": (cmd_demo, "an end-to-end scenario on the local cluster"),
     "schema": (cmd_schema, "write db/schema.sql, the normalised dump of public and private (--check: compare only)"),
     "drill": (cmd_drill, "restore drill: dump, restore into a new database, compare every table and the schema"),
+    "export": (cmd_export, "write a Supabase CLI supabase/migrations/ folder (--supabase DIR)"),
     "audit": (cmd_audit, "the security audit and readiness report of a live database (non-zero when a check fails)"),
 }
 
@@ -166,13 +217,28 @@ def parser() -> argparse.ArgumentParser:
         cmd.add_argument("--database-url", help="target database (default: $DATABASE_URL, else the local cluster)")
         if name == "migrate":
             cmd.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+            cmd.add_argument("--backup", metavar="FILE", help="first pg_dump -Fc the database to FILE (mode 0600)")
+        if name == "lint":
+            cmd.add_argument(
+                "--accept", action="store_true", help="record the new migrations as landed (only when they lint clean)"
+            )
+        if name == "export":
+            cmd.add_argument("--supabase", metavar="DIR", required=True, help="write DIR/supabase/migrations/")
+        if name == "deployments":
+            cmd.add_argument("--limit", type=int, default=20, help="how many, newest first (default 20)")
         if name == "schema":
             cmd.add_argument("--check", action="store_true", help="exit non-zero when db/schema.sql is stale")
         if name == "drill":
             cmd.add_argument("--keep-dump", help="keep the dump (the restore point) at this path")
             cmd.add_argument("--keep-database", action="store_true", help="keep the restored copy")
         if name == "audit":
-            cmd.add_argument("--output", help="write the Markdown report to this file instead of printing it")
+            cmd.add_argument("--output", help="write the report to this file instead of printing it")
+            cmd.add_argument(
+                "--format",
+                choices=("markdown", "json"),
+                default="markdown",
+                help="markdown (default) or json for CI; exit 0 ready, 1 not ready, 2 bad usage, 3 could not run",
+            )
     return root
 
 

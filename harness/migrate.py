@@ -14,6 +14,7 @@ runners against one database serialize instead of interleaving.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import hashlib
 import re
@@ -22,10 +23,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import jinja2
 import psycopg
 
+from harness import deployments
 from harness.sqlsplit import Statement, split
 
 REAPPLIED_KINDS = ("functions", "policies", "cron")
@@ -209,8 +212,13 @@ def _run_statements(conn: psycopg.Connection, f: SqlFile) -> None:
             raise MigrationError(f"db/{f.name}", _error_line(stmt, err), _describe(err)) from err
 
 
-def apply_file(conn: psycopg.Connection, f: SqlFile, who: str) -> float:
-    """Apply one file and record it; return the duration in ms. Rolls back whole on error."""
+def apply_file(
+    conn: psycopg.Connection, f: SqlFile, who: str, on_applied: Callable[[psycopg.Connection], None] | None = None
+) -> float:
+    """Apply one file and record it; return the duration in ms. Rolls back whole on error.
+
+    ``on_applied`` runs in the file's transaction, after its history row (the deployment's file list).
+    """
     started = time.perf_counter()
     record = (
         f"insert into {HISTORY_SCHEMA}.schema_history (file, kind, checksum, duration_ms, applied_by)"
@@ -222,6 +230,8 @@ def apply_file(conn: psycopg.Connection, f: SqlFile, who: str) -> float:
         _run_statements(conn, f)
         elapsed = (time.perf_counter() - started) * 1000
         conn.execute(record, (f.name, f.kind, f.checksum, round(elapsed, 1), who))
+        if on_applied:
+            on_applied(conn)
         return elapsed
     with conn.transaction():
         if f.kind == "functions":
@@ -230,11 +240,19 @@ def apply_file(conn: psycopg.Connection, f: SqlFile, who: str) -> float:
         _run_statements(conn, f)
         elapsed = (time.perf_counter() - started) * 1000
         conn.execute(record, (f.name, f.kind, f.checksum, round(elapsed, 1), who))
+        if on_applied:
+            on_applied(conn)
     return elapsed
 
 
-def migrate(database_url: str, db_dir: Path, *, dry_run: bool = False, out: Out = print) -> Plan:
-    """Apply what is pending. Refuses to run when an applied versioned file drifted."""
+def migrate(
+    database_url: str, db_dir: Path, *, dry_run: bool = False, backup: Path | None = None, out: Out = print
+) -> Plan:
+    """Apply what is pending. Refuses to run when an applied versioned file drifted.
+
+    A run that applies something is recorded as a deployment, with a restore point
+    taken first when it applies a versioned file (see :mod:`harness.deployments`).
+    """
     files = discover(db_dir)
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.add_notice_handler(lambda _notice: None)
@@ -245,23 +263,53 @@ def migrate(database_url: str, db_dir: Path, *, dry_run: bool = False, out: Out 
                 out(f"would apply {f.kind:<9} {f.name}")
             if not plan.to_apply:
                 out("nothing to apply")
+            else:
+                deployments.preview(conn, **_deployment_files(plan), backup=backup, out=out)
             return plan
         conn.execute("select pg_advisory_lock(%s)", (LOCK_KEY,))
         try:
             conn.execute(HISTORY_DDL.encode())
+            conn.execute(deployments.DDL.encode())
+            deployments.close_interrupted(conn, out)
             # Read history only after taking the lock: a runner that waited sees the
             # first one's work and applies nothing twice.
             plan = make_plan(files, history(conn))
             _check_drift(plan)
             who = _who(conn)
-            for f in plan.to_apply:
-                elapsed = apply_file(conn, f, who)
-                out(f"applied {f.kind:<9} {f.name} ({elapsed:.0f} ms)")
             if not plan.to_apply:
-                out("nothing to apply")
+                out("nothing to apply" + (": no backup written" if backup is not None else ""))
+                return plan
+            deployment = deployments.begin(
+                conn,
+                database_url,
+                **_deployment_files(plan),
+                root=db_dir.parent,
+                who=who,
+                backup=backup,
+                out=out,
+            )
+            try:
+                for f in plan.to_apply:
+                    elapsed = apply_file(conn, f, who, lambda c, name=f.name: deployment.record_file(c, name))
+                    out(f"applied {f.kind:<9} {f.name} ({elapsed:.0f} ms)")
+            except BaseException as err:
+                with contextlib.suppress(psycopg.Error):  # a lost connection cannot record; the row stays 'running'
+                    deployments.finish(conn, deployment, err)
+                raise
+            deployments.finish(conn, deployment)
+            out(f"deployment #{deployment.id} succeeded: {len(deployment.files)} file(s) applied")
         finally:
             conn.execute("select pg_advisory_unlock(%s)", (LOCK_KEY,))
     return plan
+
+
+def _deployment_files(plan: Plan) -> dict[str, Any]:
+    return {
+        "versioned": [f.name for f in plan.to_apply if f.kind == "versioned"],
+        "destructive": [
+            (f.name, f.destructive_reason) for f in plan.to_apply if f.kind == "versioned" and f.destructive_reason
+        ],
+    }
 
 
 def _check_drift(plan: Plan) -> None:

@@ -21,8 +21,6 @@
 -- `more`, and one retention_backlog alert says the daily run no longer keeps up;
 -- the next run (or runs by hand) continue. Running it again deletes nothing
 -- that the first run kept.
--- max_seconds was added: the version without it would stay as an overload.
-drop function if exists private._run_retention_cleanup();
 
 create or replace function private._run_retention_cleanup(max_seconds numeric default 60)
 returns jsonb
@@ -39,9 +37,9 @@ declare
     v_policy record;
     v_cutoff timestamptz;
     v_rows bigint;
-    v_deleted jsonb := '{}';
-    v_more text[] := '{}';
-    v_errors jsonb := '[]';
+    v_deleted jsonb := '{}'::jsonb;
+    v_more text[] := '{}'::text[];
+    v_errors jsonb := '[]'::jsonb;
     v_ok integer := 0;
     v_state text;
     v_message text;

@@ -38,7 +38,7 @@ declare
     v_started timestamptz := pg_catalog.clock_timestamp();
     v_stop timestamptz;
     v_batch jsonb;
-    v_total jsonb := '{}';
+    v_total jsonb := '{}'::jsonb;
     v_batches integer := 0;
     v_key text;
     v_run bigint;
