@@ -127,8 +127,7 @@ COMMENT ON DOMAIN public.webhook_provider IS 'A webhook provider ingest_webhook 
 
 -- Name: webhook_status; Type: DOMAIN; Schema: public; Owner: -
 
-CREATE DOMAIN public.webhook_status AS text
-	CONSTRAINT webhook_status_check CHECK ((VALUE = ANY (ARRAY['received'::text, 'processed'::text, 'duplicate'::text, 'unknown_phone'::text, 'failed'::text, 'rejected'::text, 'dead_letter'::text])));
+CREATE DOMAIN public.webhook_status AS text;
 
 -- Name: DOMAIN webhook_status; Type: COMMENT; Schema: public; Owner: -
 
@@ -503,6 +502,96 @@ $$;
 -- Name: FUNCTION _check_rate_limit(workspace_id uuid, bucket text, at timestamp with time zone); Type: COMMENT; Schema: private; Owner: -
 
 COMMENT ON FUNCTION private._check_rate_limit(workspace_id uuid, bucket text, at timestamp with time zone) IS 'Implementation of public.check_rate_limit: GCRA per workspace and bucket, refusals counted, fails open.';
+
+-- Name: webhook_queue; Type: TABLE; Schema: public; Owner: -
+
+CREATE TABLE public.webhook_queue (
+    id bigint NOT NULL,
+    provider public.webhook_provider NOT NULL,
+    event_type text,
+    idempotency_key public.webhook_idempotency_key NOT NULL,
+    status public.webhook_status DEFAULT 'received'::text NOT NULL,
+    headers public.webhook_headers DEFAULT '{}'::jsonb NOT NULL,
+    payload jsonb NOT NULL,
+    raw_body text,
+    url text,
+    received_at timestamp with time zone DEFAULT now() NOT NULL,
+    signature_valid boolean,
+    duplicate_of bigint,
+    attempts public.webhook_attempts DEFAULT 0 NOT NULL,
+    max_attempts public.webhook_max_attempts DEFAULT 6 NOT NULL,
+    next_attempt_at timestamp with time zone,
+    last_error text,
+    skip_reason text,
+    processed_at timestamp with time zone
+);
+
+-- Name: TABLE webhook_queue; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON TABLE public.webhook_queue IS 'Every webhook delivery, stored raw before processing and kept whatever processing does (retention expires it).';
+
+-- Name: COLUMN webhook_queue.idempotency_key; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.webhook_queue.idempotency_key IS 'From the provider''s own ids (CallSid+CallStatus, MessageSid+status, Meta message ids, Paymob transaction, webhook-id), else sha256 of the canonical payload. Unique per provider among the verified rows that claim it (webhook_queue_verified_key_idx): a row whose signature was not checked yet claims nothing.';
+
+-- Name: COLUMN webhook_queue.status; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.webhook_queue.status IS 'queued (verified and holding its key; processed by the drain, public.drain_webhooks), processed, duplicate, unknown_phone, failed (will be retried), rejected (bad signature or unusable payload; never processed), dead_letter (retries exhausted). received is allowed but not written: a delivery processed in the ingest call is inserted saying processed and corrected before its transaction ends, so no other session sees it in between.';
+
+-- Name: COLUMN webhook_queue.signature_valid; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.webhook_queue.signature_valid IS 'true: verified (only such a row claims its idempotency key); false: rejected; null: the check itself could not run yet (e.g. missing secret): the row is failed, claims no key, and is verified by the sweeper or a replay.';
+
+-- Name: COLUMN webhook_queue.duplicate_of; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.webhook_queue.duplicate_of IS 'For a duplicate: the delivery it repeats. No foreign key: retention may expire either row first.';
+
+-- Name: COLUMN webhook_queue.attempts; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.webhook_queue.attempts IS 'Processing attempts made so far: 0 while queued, 1 after the first (in the ingest call or by the drain).';
+
+-- Name: COLUMN webhook_queue.skip_reason; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.webhook_queue.skip_reason IS 'Processed but nothing downstream on purpose: channel_disabled, agent_inactive, workspace_suspended, ...';
+
+-- Name: _claim_webhooks(text, integer); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._claim_webhooks(status text, max_count integer) RETURNS SETOF public.webhook_queue
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+    -- Two statements, not one with an OR: each is answered from its own partial
+    -- index (webhook_queue_queued_idx, webhook_queue_retry_idx).
+    if _claim_webhooks.status = 'queued' then
+        return query
+        select q.*
+        from public.webhook_queue as q
+        where q.status = 'queued'
+        order by q.id
+        limit _claim_webhooks.max_count
+        for update skip locked;
+    elsif _claim_webhooks.status = 'failed' then
+        return query
+        select q.*
+        from public.webhook_queue as q
+        where q.status = 'failed' and q.next_attempt_at <= pg_catalog.now()
+        order by q.next_attempt_at, q.id
+        limit _claim_webhooks.max_count
+        for update skip locked;
+    else
+        raise exception using
+            errcode = '22023',
+            message = 'invalid_status',
+            detail = pg_catalog.format('status %L', _claim_webhooks.status),
+            hint = 'Claim queued or failed deliveries.';
+    end if;
+end
+$$;
+
+-- Name: FUNCTION _claim_webhooks(status text, max_count integer); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._claim_webhooks(status text, max_count integer) IS 'Lock (FOR UPDATE SKIP LOCKED) and return up to max_count queued, or due failed, deliveries in processing order.';
 
 -- Name: _classify_webhook(text, jsonb, jsonb); Type: FUNCTION; Schema: private; Owner: -
 
@@ -1138,6 +1227,141 @@ $$;
 
 COMMENT ON FUNCTION private._deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) IS 'Implementation of public.deduct_credits (definer: writes workspace_wallets and wallet_ledger).';
 
+-- Name: _drain_webhook_batch(integer); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._drain_webhook_batch(max_count integer) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+    -- Rows per sub-transaction: large enough that the per-chunk costs (the
+    -- sub-transaction, the outcome UPDATE) are spread thin, small enough that a
+    -- bad row costs little work done twice.
+    v_chunk_size constant integer := 100;
+    v_chunk public.webhook_queue[];
+    v_row public.webhook_queue;
+    v_result jsonb;
+    v_ids bigint[];
+    v_statuses text[];
+    v_skip_reasons text[];
+    v_status text;
+    v_drained integer := 0;
+    v_processed integer := 0;
+    v_unknown integer := 0;
+    v_failed integer := 0;
+    v_dead integer := 0;
+begin
+    -- Class 4242 keys job locks by name (private._job_run_start).
+    perform pg_catalog.pg_advisory_xact_lock(4242, pg_catalog.hashtext('webhook_drain'));
+    loop
+        exit when v_drained >= _drain_webhook_batch.max_count;
+        select pg_catalog.array_agg(c order by c.id)
+        into v_chunk
+        from private._claim_webhooks('queued', least(v_chunk_size, _drain_webhook_batch.max_count - v_drained)) as c;
+        exit when v_chunk is null;
+        v_drained := v_drained + pg_catalog.cardinality(v_chunk);
+
+        begin
+            v_ids := '{}';
+            v_statuses := '{}';
+            v_skip_reasons := '{}';
+            foreach v_row in array v_chunk loop
+                v_result := private._process_webhook(
+                    v_row.id, v_row.provider, v_row.event_type, v_row.payload, v_row.status
+                );
+                v_ids := v_ids || v_row.id;
+                v_statuses := v_statuses || (v_result ->> 'status');
+                v_skip_reasons := v_skip_reasons || (v_result ->> 'skip_reason');
+            end loop;
+            -- What private._run_webhook writes for a successful attempt, for the whole chunk.
+            update public.webhook_queue as q
+            set status = o.status,
+                skip_reason = o.skip_reason,
+                attempts = q.attempts + 1,
+                last_error = null,
+                next_attempt_at = null,
+                processed_at = pg_catalog.now()
+            from rows from (
+                pg_catalog.unnest(v_ids), pg_catalog.unnest(v_statuses), pg_catalog.unnest(v_skip_reasons)
+            ) as o (id, status, skip_reason)
+            where q.id = o.id;
+            foreach v_status in array v_statuses loop
+                if v_status = 'unknown_phone' then
+                    v_unknown := v_unknown + 1;
+                else
+                    v_processed := v_processed + 1;
+                end if;
+            end loop;
+        exception when others then
+            -- Undone: each row again on its own (query_canceled is not caught: a
+            -- cancelled drain ends, and its rows stay queued).
+            foreach v_row in array v_chunk loop
+                v_result := private._run_webhook(
+                    v_row.id, v_row.provider, v_row.event_type, v_row.payload, v_row.status
+                );
+                case v_result ->> 'status'
+                    when 'unknown_phone' then v_unknown := v_unknown + 1;
+                    when 'failed' then v_failed := v_failed + 1;
+                    when 'dead_letter' then v_dead := v_dead + 1;
+                    else v_processed := v_processed + 1;
+                end case;
+            end loop;
+        end;
+        exit when pg_catalog.cardinality(v_chunk) < v_chunk_size;
+    end loop;
+    return pg_catalog.jsonb_build_object(
+        'drained', v_drained,
+        'processed', v_processed,
+        'unknown_phone', v_unknown,
+        'failed', v_failed,
+        'dead_lettered', v_dead
+    );
+end
+$$;
+
+-- Name: FUNCTION _drain_webhook_batch(max_count integer); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._drain_webhook_batch(max_count integer) IS 'Process up to max_count queued deliveries in the caller''s transaction: chunks of 100, a bad row retried alone.';
+
+-- Name: _drain_webhooks(integer); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._drain_webhooks(max_count integer) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_summary jsonb;
+    v_run bigint;
+begin
+    if not private._webhooks_backend_caller() then
+        raise exception using
+            errcode = '42501',
+            message = 'not_allowed',
+            detail = 'drain_webhooks is for the service_role backend and pg_cron only';
+    end if;
+    if _drain_webhooks.max_count is null or _drain_webhooks.max_count not between 1 and 10000 then
+        raise exception using
+            errcode = '22023',
+            message = 'invalid_max_count',
+            detail = pg_catalog.format('max_count %s', _drain_webhooks.max_count),
+            hint = 'max_count is between 1 and 10000.';
+    end if;
+    v_summary := private._drain_webhook_batch(_drain_webhooks.max_count);
+    if (v_summary ->> 'drained')::integer > 0 then
+        v_run := private._job_run_start(
+            'webhook_drain', pg_catalog.jsonb_build_object('max_count', _drain_webhooks.max_count), exclusive => false
+        );
+        perform private._job_run_finish(v_run, v_summary);
+        v_summary := v_summary || pg_catalog.jsonb_build_object('job_run_id', v_run);
+    end if;
+    return v_summary;
+end
+$$;
+
+-- Name: FUNCTION _drain_webhooks(max_count integer); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._drain_webhooks(max_count integer) IS 'Implementation of public.drain_webhooks: one batch of queued deliveries, logged in job_runs when it did work.';
+
 -- Name: _drop_policies(regclass); Type: FUNCTION; Schema: private; Owner: -
 
 CREATE FUNCTION private._drop_policies(target regclass) RETURNS integer
@@ -1654,9 +1878,9 @@ $$;
 
 COMMENT ON FUNCTION private._handle_paymob_callback(payload jsonb, hmac text) IS 'Definer body of handle_paymob_callback: service_role only; verify the HMAC, alert on forgery, else process.';
 
--- Name: _ingest_webhook(text, jsonb, jsonb, text, text); Type: FUNCTION; Schema: private; Owner: -
+-- Name: _ingest_webhook(text, jsonb, jsonb, text, text, boolean); Type: FUNCTION; Schema: private; Owner: -
 
-CREATE FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text) RETURNS jsonb
+CREATE FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
@@ -1675,6 +1899,7 @@ declare
     v_original_status text;
     v_result jsonb;
     v_material jsonb;
+    v_process_now boolean := coalesce(_ingest_webhook.process_now, _ingest_webhook.provider = 'paymob');
 begin
     if not private._webhooks_backend_caller() then
         raise exception using
@@ -1851,15 +2076,19 @@ begin
     -- vanish between the two statements if it expired meanwhile; then claim again.
     for v_attempt in 1..3 loop
         if v_original_id is null then
-            -- The row says processed at once (see the top), with this attempt counted.
+            -- Queued, or processed in this call: then the row says processed at once
+            -- (see the top), with this attempt counted.
             insert into public.webhook_queue (
                 provider, event_type, idempotency_key, status, headers, payload, raw_body, url,
                 signature_valid, attempts, processed_at
             )
             values (
-                _ingest_webhook.provider, v_class.event_type, v_class.idempotency_key, 'processed',
+                _ingest_webhook.provider, v_class.event_type, v_class.idempotency_key,
+                case when v_process_now then 'processed' else 'queued' end,
                 v_headers, _ingest_webhook.payload, _ingest_webhook.raw_body, _ingest_webhook.url,
-                v_signature_valid, 1, pg_catalog.now()
+                v_signature_valid,
+                case when v_process_now then 1 else 0 end,
+                case when v_process_now then pg_catalog.now() end
             )
             on conflict (provider, idempotency_key)
             where signature_valid and status not in ('duplicate', 'rejected')
@@ -1896,6 +2125,15 @@ begin
             hint = 'Deliver it again.';
     end if;
 
+    if not v_process_now then
+        return pg_catalog.jsonb_build_object(
+            'webhook_id', v_id,
+            'status', 'queued',
+            'idempotency_key', v_class.idempotency_key,
+            'duplicate', false,
+            'event_type', v_class.event_type
+        );
+    end if;
     v_result := private._run_webhook(
         v_id, _ingest_webhook.provider, v_class.event_type, _ingest_webhook.payload, 'received',
         stored_as_processed => true
@@ -1912,9 +2150,9 @@ begin
 end
 $$;
 
--- Name: FUNCTION _ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text); Type: COMMENT; Schema: private; Owner: -
+-- Name: FUNCTION _ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean); Type: COMMENT; Schema: private; Owner: -
 
-COMMENT ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text) IS 'Implementation of public.ingest_webhook: store raw, verify, deduplicate, process in a sub-transaction.';
+COMMENT ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) IS 'Implementation of public.ingest_webhook: verify, deduplicate, store raw; queue it or process it in a sub-transaction.';
 
 -- Name: _job_run_finish(bigint, jsonb, jsonb, integer); Type: FUNCTION; Schema: private; Owner: -
 
@@ -2887,11 +3125,11 @@ begin
             hint = 'Say why the webhooks are replayed; it is recorded in audit_logs.';
     end if;
     if _replay_webhooks.status is null
-        or _replay_webhooks.status not in ('failed', 'dead_letter', 'unknown_phone', 'processed') then
+        or _replay_webhooks.status not in ('failed', 'dead_letter', 'unknown_phone', 'processed', 'queued') then
         raise exception using
             errcode = '22023', message = 'invalid_status',
             detail = pg_catalog.format('status %L', _replay_webhooks.status),
-            hint = 'Replay failed, dead_letter, unknown_phone or processed deliveries.';
+            hint = 'Replay failed, dead_letter, unknown_phone, processed or queued deliveries.';
     end if;
     if _replay_webhooks.provider is not null
         and _replay_webhooks.provider not in ('twilio', 'meta', 'paymob', 'standard') then
@@ -3040,6 +3278,7 @@ declare
     v_succeeded integer := 0;
     v_dead integer := 0;
     v_failed integer := 0;
+    v_claimed integer;
     v_rejected integer := 0;
     v_duplicate integer := 0;
     v_summary jsonb;
@@ -3059,26 +3298,32 @@ begin
             hint = 'max_count is between 1 and 10000.';
     end if;
 
-    for v_row in
-        select q.id, q.provider, q.event_type, q.payload, q.status, q.signature_valid, q.headers, q.raw_body, q.url
-        from public.webhook_queue as q
-        where q.status = 'failed' and q.next_attempt_at <= pg_catalog.now()
-        order by q.next_attempt_at, q.id
-        limit _retry_failed_webhooks.max_count
-        for update skip locked
+    -- Shared with other sweepers, exclusive of the drain (private._drain_webhook_batch):
+    -- a sweep and a drain each lock many workspaces' period totals until they commit.
+    perform pg_catalog.pg_advisory_xact_lock_shared(4242, pg_catalog.hashtext('webhook_drain'));
+    -- Claimed ten at a time, so a second sweeper running meanwhile takes the rows
+    -- this one has not reached yet instead of waiting for the next minute.
     loop
-        v_retried := v_retried + 1;
-        v_result := private._run_webhook(
-            v_row.id, v_row.provider, v_row.event_type, v_row.payload, v_row.status,
-            v_row.signature_valid is not true, v_row.headers, v_row.raw_body, v_row.url
-        );
-        case v_result ->> 'status'
-            when 'processed', 'unknown_phone' then v_succeeded := v_succeeded + 1;
-            when 'dead_letter' then v_dead := v_dead + 1;
-            when 'rejected' then v_rejected := v_rejected + 1;
-            when 'duplicate' then v_duplicate := v_duplicate + 1;
-            else v_failed := v_failed + 1;
-        end case;
+        v_claimed := 0;
+        for v_row in
+            select q.id, q.provider, q.event_type, q.payload, q.status, q.signature_valid, q.headers, q.raw_body, q.url
+            from private._claim_webhooks('failed', least(10, _retry_failed_webhooks.max_count - v_retried)) as q
+        loop
+            v_claimed := v_claimed + 1;
+            v_retried := v_retried + 1;
+            v_result := private._run_webhook(
+                v_row.id, v_row.provider, v_row.event_type, v_row.payload, v_row.status,
+                v_row.signature_valid is not true, v_row.headers, v_row.raw_body, v_row.url
+            );
+            case v_result ->> 'status'
+                when 'processed', 'unknown_phone' then v_succeeded := v_succeeded + 1;
+                when 'dead_letter' then v_dead := v_dead + 1;
+                when 'rejected' then v_rejected := v_rejected + 1;
+                when 'duplicate' then v_duplicate := v_duplicate + 1;
+                else v_failed := v_failed + 1;
+            end case;
+        end loop;
+        exit when v_claimed < 10 or v_retried >= _retry_failed_webhooks.max_count;
     end loop;
 
     v_summary := pg_catalog.jsonb_build_object(
@@ -4532,6 +4777,80 @@ $$;
 
 COMMENT ON FUNCTION private.audit(action text, target_table text, target_id text, workspace_id uuid, before jsonb, after jsonb, reason text) IS 'Append an audit_logs row for a security-relevant change; returns its id.';
 
+-- Name: drain_webhooks_continuously(double precision, integer, double precision); Type: PROCEDURE; Schema: private; Owner: -
+
+CREATE PROCEDURE private.drain_webhooks_continuously(IN seconds double precision DEFAULT NULL::double precision, IN max_count integer DEFAULT 1000, IN idle_seconds double precision DEFAULT 0.25)
+    LANGUAGE plpgsql
+    AS $$
+declare
+    v_started timestamptz := pg_catalog.clock_timestamp();
+    v_stop timestamptz;
+    v_batch jsonb;
+    v_total jsonb := '{}'::jsonb;
+    v_batches integer := 0;
+    v_key text;
+    v_run bigint;
+begin
+    if drain_webhooks_continuously.max_count is null or drain_webhooks_continuously.max_count not between 1 and 10000 then
+        raise exception using
+            errcode = '22023',
+            message = 'invalid_max_count',
+            detail = pg_catalog.format('max_count %s', drain_webhooks_continuously.max_count),
+            hint = 'max_count is between 1 and 10000.';
+    end if;
+    v_stop := case
+        when drain_webhooks_continuously.seconds is null
+            then pg_catalog.date_trunc('minute', v_started) + interval '59 seconds'
+        else v_started + pg_catalog.make_interval(secs => drain_webhooks_continuously.seconds)
+    end;
+    loop
+        v_batch := private._drain_webhook_batch(drain_webhooks_continuously.max_count);
+        commit;
+        if (v_batch ->> 'drained')::integer > 0 then
+            v_batches := v_batches + 1;
+            for v_key in select k from pg_catalog.jsonb_object_keys(v_batch) as k loop
+                v_total := v_total || pg_catalog.jsonb_build_object(
+                    v_key, coalesce((v_total ->> v_key)::integer, 0) + (v_batch ->> v_key)::integer
+                );
+            end loop;
+        end if;
+        exit when pg_catalog.clock_timestamp() >= v_stop
+            or exists (select from pg_catalog.pg_stat_activity as a where a.wait_event = 'ProcSignalBarrier');
+        if (v_batch ->> 'drained')::integer = 0 then
+            perform pg_catalog.pg_sleep(
+                least(
+                    drain_webhooks_continuously.idle_seconds,
+                    extract(epoch from v_stop - pg_catalog.clock_timestamp())
+                )
+            );
+            commit;
+        end if;
+    end loop;
+
+    if v_batches > 0 then
+        v_run := private._job_run_start(
+            'webhook_drain',
+            pg_catalog.jsonb_build_object(
+                'max_count', drain_webhooks_continuously.max_count, 'started_at', v_started, 'continuous', true
+            ),
+            exclusive => false
+        );
+        perform private._job_run_finish(
+            v_run,
+            v_total || pg_catalog.jsonb_build_object(
+                'batches', v_batches,
+                'seconds', pg_catalog.round(extract(epoch from pg_catalog.clock_timestamp() - v_started)::numeric, 1)
+            )
+        );
+        commit;
+    end if;
+end
+$$;
+
+-- Name: PROCEDURE drain_webhooks_continuously(IN seconds double precision, IN max_count integer, IN idle_seconds double precision); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON PROCEDURE private.drain_webhooks_continuously(IN seconds double precision, IN max_count integer, IN idle_seconds double precision) IS 'pg_cron''s webhook drain: batches of queued deliveries, each committed, until second 59 of the minute (or seconds).';
+
 -- Name: generate_all_billing_line_items(date); Type: FUNCTION; Schema: private; Owner: -
 
 CREATE FUNCTION private.generate_all_billing_line_items(period_start date) RETURNS jsonb
@@ -5975,6 +6294,21 @@ $$;
 
 COMMENT ON FUNCTION public.deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) IS 'Deduct credits atomically and idempotently: {balance, deducted, transaction_id, duplicate}; PT402 when short.';
 
+-- Name: drain_webhooks(integer); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.drain_webhooks(max_count integer DEFAULT 1000) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+    return private._drain_webhooks(drain_webhooks.max_count);
+end
+$$;
+
+-- Name: FUNCTION drain_webhooks(max_count integer); Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON FUNCTION public.drain_webhooks(max_count integer) IS 'Process up to max_count queued webhook deliveries, oldest first, in one transaction (service_role, pg_cron).';
+
 -- Name: enforce_rate_limit(uuid, text); Type: FUNCTION; Schema: public; Owner: -
 
 CREATE FUNCTION public.enforce_rate_limit(workspace_id uuid, bucket text DEFAULT 'api'::text) RETURNS jsonb
@@ -6102,9 +6436,9 @@ $$;
 
 COMMENT ON FUNCTION public.handle_paymob_callback(payload jsonb, hmac text) IS 'service_role: verify and apply a Paymob transaction callback (a forged HMAC is refused with an alert).';
 
--- Name: ingest_webhook(text, jsonb, jsonb, text, text); Type: FUNCTION; Schema: public; Owner: -
+-- Name: ingest_webhook(text, jsonb, jsonb, text, text, boolean); Type: FUNCTION; Schema: public; Owner: -
 
-CREATE FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb DEFAULT '{}'::jsonb, raw_body text DEFAULT NULL::text, url text DEFAULT NULL::text) RETURNS jsonb
+CREATE FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb DEFAULT '{}'::jsonb, raw_body text DEFAULT NULL::text, url text DEFAULT NULL::text, process_now boolean DEFAULT NULL::boolean) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
@@ -6115,7 +6449,8 @@ begin
         ingest_webhook.payload,
         ingest_webhook.headers,
         ingest_webhook.raw_body,
-        ingest_webhook.url
+        ingest_webhook.url,
+        ingest_webhook.process_now
     );
 exception when lock_not_available then
     -- Blocked before the raw row was stored (a same-key copy's transaction is stuck):
@@ -6127,9 +6462,9 @@ exception when lock_not_available then
 end
 $$;
 
--- Name: FUNCTION ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text); Type: COMMENT; Schema: public; Owner: -
+-- Name: FUNCTION ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean); Type: COMMENT; Schema: public; Owner: -
 
-COMMENT ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text) IS 'Store, verify, deduplicate and process one webhook delivery (service_role). See docs/api.md.';
+COMMENT ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) IS 'Verify, deduplicate and store one webhook delivery (service_role); queue it for the drain or process it now (docs/api.md).';
 
 -- Name: record_usage(uuid, text, numeric, text, text); Type: FUNCTION; Schema: public; Owner: -
 
@@ -7320,53 +7655,6 @@ ALTER TABLE public.wallet_ledger ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTIT
     CACHE 1
 );
 
--- Name: webhook_queue; Type: TABLE; Schema: public; Owner: -
-
-CREATE TABLE public.webhook_queue (
-    id bigint NOT NULL,
-    provider public.webhook_provider NOT NULL,
-    event_type text,
-    idempotency_key public.webhook_idempotency_key NOT NULL,
-    status public.webhook_status DEFAULT 'received'::text NOT NULL,
-    headers public.webhook_headers DEFAULT '{}'::jsonb NOT NULL,
-    payload jsonb NOT NULL,
-    raw_body text,
-    url text,
-    received_at timestamp with time zone DEFAULT now() NOT NULL,
-    signature_valid boolean,
-    duplicate_of bigint,
-    attempts public.webhook_attempts DEFAULT 0 NOT NULL,
-    max_attempts public.webhook_max_attempts DEFAULT 6 NOT NULL,
-    next_attempt_at timestamp with time zone,
-    last_error text,
-    skip_reason text,
-    processed_at timestamp with time zone
-);
-
--- Name: TABLE webhook_queue; Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON TABLE public.webhook_queue IS 'Every webhook delivery, stored raw before processing and kept whatever processing does (retention expires it).';
-
--- Name: COLUMN webhook_queue.idempotency_key; Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON COLUMN public.webhook_queue.idempotency_key IS 'From the provider''s own ids (CallSid+CallStatus, MessageSid+status, Meta message ids, Paymob transaction, webhook-id), else sha256 of the canonical payload. Unique per provider among the verified rows that claim it (webhook_queue_verified_key_idx): a row whose signature was not checked yet claims nothing.';
-
--- Name: COLUMN webhook_queue.status; Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON COLUMN public.webhook_queue.status IS 'processed, duplicate, unknown_phone, failed (will be retried), rejected (bad signature or unusable payload; never processed), dead_letter (retries exhausted). received is allowed but no longer written: ingest_webhook inserts the claimed row already saying processed and corrects it before its transaction ends, so no other session ever sees a delivery in between.';
-
--- Name: COLUMN webhook_queue.signature_valid; Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON COLUMN public.webhook_queue.signature_valid IS 'true: verified (only such a row claims its idempotency key); false: rejected; null: the check itself could not run yet (e.g. missing secret): the row is failed, claims no key, and is verified by the sweeper or a replay.';
-
--- Name: COLUMN webhook_queue.duplicate_of; Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON COLUMN public.webhook_queue.duplicate_of IS 'For a duplicate: the delivery it repeats. No foreign key: retention may expire either row first.';
-
--- Name: COLUMN webhook_queue.skip_reason; Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON COLUMN public.webhook_queue.skip_reason IS 'Processed but nothing downstream on purpose: channel_disabled, agent_inactive, workspace_suspended, ...';
-
 -- Name: webhook_queue_id_seq; Type: SEQUENCE; Schema: public; Owner: -
 
 ALTER TABLE public.webhook_queue ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
@@ -7778,6 +8066,11 @@ ALTER TABLE ONLY public.wallet_ledger
 ALTER TABLE ONLY public.webhook_queue
     ADD CONSTRAINT webhook_queue_pkey PRIMARY KEY (id);
 
+-- Name: webhook_status webhook_status_check; Type: CHECK CONSTRAINT; Schema: public; Owner: -
+
+ALTER DOMAIN public.webhook_status
+    ADD CONSTRAINT webhook_status_check CHECK ((VALUE = ANY (ARRAY['received'::text, 'queued'::text, 'processed'::text, 'duplicate'::text, 'unknown_phone'::text, 'failed'::text, 'rejected'::text, 'dead_letter'::text]))) NOT VALID;
+
 -- Name: weekly_insights weekly_insights_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 
 ALTER TABLE ONLY public.weekly_insights
@@ -8067,6 +8360,14 @@ CREATE UNIQUE INDEX wallet_ledger_idempotency_key_idx ON public.wallet_ledger US
 -- Name: webhook_queue_attention_idx; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX webhook_queue_attention_idx ON public.webhook_queue USING btree (status, received_at) WHERE ((status)::text = ANY (ARRAY['failed'::text, 'dead_letter'::text, 'unknown_phone'::text, 'rejected'::text]));
+
+-- Name: webhook_queue_queued_idx; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX webhook_queue_queued_idx ON public.webhook_queue USING btree (id) WHERE ((status)::text = 'queued'::text);
+
+-- Name: INDEX webhook_queue_queued_idx; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON INDEX public.webhook_queue_queued_idx IS 'The drain''s queue: queued deliveries by id (public.drain_webhooks claims from it with SKIP LOCKED).';
 
 -- Name: webhook_queue_received_at_idx; Type: INDEX; Schema: public; Owner: -
 
@@ -8924,6 +9225,15 @@ GRANT ALL ON FUNCTION private._billing_line_items(workspace_id uuid, period_star
 REVOKE ALL ON FUNCTION private._check_rate_limit(workspace_id uuid, bucket text, at timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._check_rate_limit(workspace_id uuid, bucket text, at timestamp with time zone) TO service_role;
 
+-- Name: TABLE webhook_queue; Type: ACL; Schema: public; Owner: -
+
+GRANT SELECT ON TABLE public.webhook_queue TO authenticated;
+GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.webhook_queue TO service_role;
+
+-- Name: FUNCTION _claim_webhooks(status text, max_count integer); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._claim_webhooks(status text, max_count integer) FROM PUBLIC;
+
 -- Name: FUNCTION _classify_webhook(provider text, payload jsonb, headers jsonb, OUT event_type text, OUT idempotency_key text, OUT missing_fields text); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private._classify_webhook(provider text, payload jsonb, headers jsonb, OUT event_type text, OUT idempotency_key text, OUT missing_fields text) FROM PUBLIC;
@@ -8962,6 +9272,15 @@ REVOKE ALL ON FUNCTION private._credit_replay(kind text, workspace_id uuid, amou
 REVOKE ALL ON FUNCTION private._deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) TO service_role;
 
+-- Name: FUNCTION _drain_webhook_batch(max_count integer); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._drain_webhook_batch(max_count integer) FROM PUBLIC;
+
+-- Name: FUNCTION _drain_webhooks(max_count integer); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._drain_webhooks(max_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._drain_webhooks(max_count integer) TO service_role;
+
 -- Name: FUNCTION _drop_policies(target regclass); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private._drop_policies(target regclass) FROM PUBLIC;
@@ -8996,10 +9315,10 @@ GRANT ALL ON FUNCTION private._grant_credits(workspace_id uuid, amount numeric, 
 REVOKE ALL ON FUNCTION private._handle_paymob_callback(payload jsonb, hmac text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._handle_paymob_callback(payload jsonb, hmac text) TO service_role;
 
--- Name: FUNCTION _ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text); Type: ACL; Schema: private; Owner: -
+-- Name: FUNCTION _ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean); Type: ACL; Schema: private; Owner: -
 
-REVOKE ALL ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text) FROM PUBLIC;
-GRANT ALL ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text) TO service_role;
+REVOKE ALL ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) TO service_role;
 
 -- Name: FUNCTION _job_run_finish(job_run_id bigint, result jsonb, errors jsonb, steps_ok integer); Type: ACL; Schema: private; Owner: -
 
@@ -9197,6 +9516,10 @@ GRANT ALL ON FUNCTION private.assert_no_secret_keys(doc jsonb, column_label text
 -- Name: FUNCTION audit(action text, target_table text, target_id text, workspace_id uuid, before jsonb, after jsonb, reason text); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private.audit(action text, target_table text, target_id text, workspace_id uuid, before jsonb, after jsonb, reason text) FROM PUBLIC;
+
+-- Name: PROCEDURE drain_webhooks_continuously(IN seconds double precision, IN max_count integer, IN idle_seconds double precision); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON PROCEDURE private.drain_webhooks_continuously(IN seconds double precision, IN max_count integer, IN idle_seconds double precision) FROM PUBLIC;
 
 -- Name: FUNCTION generate_all_billing_line_items(period_start date); Type: ACL; Schema: private; Owner: -
 
@@ -9409,6 +9732,11 @@ GRANT ALL ON FUNCTION public.dashboard_metrics(workspace_id uuid, from_day date,
 REVOKE ALL ON FUNCTION public.deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) TO service_role;
 
+-- Name: FUNCTION drain_webhooks(max_count integer); Type: ACL; Schema: public; Owner: -
+
+REVOKE ALL ON FUNCTION public.drain_webhooks(max_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.drain_webhooks(max_count integer) TO service_role;
+
 -- Name: FUNCTION enforce_rate_limit(workspace_id uuid, bucket text); Type: ACL; Schema: public; Owner: -
 
 REVOKE ALL ON FUNCTION public.enforce_rate_limit(workspace_id uuid, bucket text) FROM PUBLIC;
@@ -9442,10 +9770,10 @@ GRANT ALL ON FUNCTION public.grant_credits(workspace_id uuid, amount numeric, re
 REVOKE ALL ON FUNCTION public.handle_paymob_callback(payload jsonb, hmac text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.handle_paymob_callback(payload jsonb, hmac text) TO service_role;
 
--- Name: FUNCTION ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text); Type: ACL; Schema: public; Owner: -
+-- Name: FUNCTION ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean); Type: ACL; Schema: public; Owner: -
 
-REVOKE ALL ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text) TO service_role;
+REVOKE ALL ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) TO service_role;
 
 -- Name: FUNCTION record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text); Type: ACL; Schema: public; Owner: -
 
@@ -9801,11 +10129,6 @@ GRANT SELECT ON TABLE public.wallet_ledger TO service_role;
 
 GRANT ALL ON SEQUENCE public.wallet_ledger_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.wallet_ledger_id_seq TO service_role;
-
--- Name: TABLE webhook_queue; Type: ACL; Schema: public; Owner: -
-
-GRANT SELECT ON TABLE public.webhook_queue TO authenticated;
-GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.webhook_queue TO service_role;
 
 -- Name: SEQUENCE webhook_queue_id_seq; Type: ACL; Schema: public; Owner: -
 

@@ -154,18 +154,24 @@ def webhook_backlog(conn: psycopg.Connection) -> list[str]:
         """
         select
             count(*) filter (where q.status = 'dead_letter'),
-            count(*) filter (where q.status = 'failed' and q.next_attempt_at < now() - interval '15 minutes')
+            count(*) filter (where q.status = 'failed' and q.next_attempt_at < now() - interval '15 minutes'),
+            count(*) filter (where q.status = 'queued' and q.received_at < now() - interval '5 minutes')
         from public.webhook_queue as q
-        where q.status in ('dead_letter', 'failed')
+        where q.status in ('dead_letter', 'failed', 'queued')
         """
     ).fetchone()
     assert row is not None
-    dead, overdue = row
+    dead, overdue, waiting = row
     findings = []
     if dead:
         findings.append(f"{dead} delivery(ies) in dead_letter: replay or expire them (replay_webhooks)")
     if overdue:
         findings.append(f"{overdue} failed delivery(ies) overdue by 15 minutes or more: is the retry sweeper running?")
+    if waiting:
+        findings.append(
+            f"{waiting} delivery(ies) queued for 5 minutes or more: is the webhook-drain job running?"
+            " (select public.drain_webhooks() processes a batch by hand)"
+        )
     return findings
 
 
@@ -182,5 +188,5 @@ READINESS_CHECKS: list[Check] = [
     Check("job_runs_healthy", "every job's last logged run succeeded", job_runs_unhealthy, "warn"),
     Check("signing_secrets_present", "the webhook and payment signing secrets are in Vault", signing_secrets_missing, "warn"),
     Check("no_open_critical_alert", "no critical alert is open", open_critical_alerts, "warn"),
-    Check("no_webhook_backlog", "no dead letters and no overdue retries", webhook_backlog, "warn"),
+    Check("no_webhook_backlog", "no dead letters, no overdue retries, no stale queue", webhook_backlog, "warn"),
 ]

@@ -253,8 +253,8 @@ def sweep(url: str, *, heal: bool) -> dict[str, int]:
         if heal:
             conn.execute("drop trigger if exists crash_flaky_sms on public.sms_events")
         for _ in range(20):
-            if _sql(conn, "select to_regprocedure('public.drain_webhooks(integer)') is not null"):
-                conn.execute("select public.drain_webhooks(100000)")
+            while call(conn, "drain_webhooks", {"max_count": 10000}).data["drained"]:
+                pass
             conn.execute("update public.webhook_queue set next_attempt_at = now() where status = 'failed'")
             summary = call(conn, "retry_failed_webhooks", {"max_count": 10000}).data
             totals.update({k: v for k, v in summary.items() if k != "job_run_id"})

@@ -140,7 +140,7 @@ def test_a_webhook_whose_processing_is_blocked_keeps_its_raw_row_and_the_sweeper
         "select from public.usage_limits where workspace_id = %s and metric = 'sms' for update", (agent.workspace_id,)
     )
     try:
-        result = call(connect(options=GUARD), "ingest_webhook", delivery).data
+        result = call(connect(options=GUARD), "ingest_webhook", {**delivery, "process_now": True}).data
     finally:
         holder.rollback()
 
@@ -180,7 +180,10 @@ def test_the_sweeper_run_like_pg_cron_skips_a_row_stuck_behind_a_lock(  # type: 
     stuck, free = ops.agent(), ops.agent()
     ops.fail_inserts_into("sms_events")
     ids = [
-        rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(a.phone_number, e164())))["webhook_id"] for a in (stuck, free)
+        rpc("ingest_webhook", {**sign.twilio(twilio_inbound_sms(a.phone_number, e164())), "process_now": True})[
+            "webhook_id"
+        ]
+        for a in (stuck, free)
     ]
     ops.heal("sms_events")
     rpc("record_usage", {"workspace_id": str(stuck.workspace_id), "metric": "sms", "quantity": 1})

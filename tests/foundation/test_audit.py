@@ -109,6 +109,12 @@ def test_failed_jobs_open_critical_alerts_and_dead_letters_are_reported(db: psyc
         "insert into public.webhook_queue (provider, idempotency_key, status, payload)"
         " values ('twilio', 'audit-dead', 'dead_letter', '{}')"
     )
+    # Queued ten minutes ago and never drained (one queued a moment ago is not stale).
+    db.execute(
+        "insert into public.webhook_queue (provider, idempotency_key, status, payload, signature_valid, received_at)"
+        " values ('twilio', 'audit-stale', 'queued', '{}', true, now() - interval '10 minutes'),"
+        " ('twilio', 'audit-fresh', 'queued', '{}', true, now())"
+    )
 
     report = run_audit(db)
     verdicts = {r.check.name: (r.verdict, r.findings) for r in report.results}
@@ -121,6 +127,7 @@ def test_failed_jobs_open_critical_alerts_and_dead_letters_are_reported(db: psyc
     assert verdict == "WARN" and len(findings) == 1 and findings[0].startswith("webhook_failure: webhook 7 dead-lettered")
     assert verdicts["no_webhook_backlog"][0] == "WARN"
     assert verdicts["no_webhook_backlog"][1][0].startswith("1 delivery(ies) in dead_letter")
+    assert verdicts["no_webhook_backlog"][1][1].startswith("1 delivery(ies) queued for 5 minutes or more")
     # Warnings alone do not fail the audit.
     assert report.failed == [] and report.verdict == "READY WITH WARNINGS"
 

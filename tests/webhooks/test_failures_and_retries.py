@@ -1,6 +1,10 @@
 """A processing failure leaves the raw row failed with its error; the sweeper retries it
 with exponential backoff, claims rows FOR UPDATE SKIP LOCKED so concurrent sweepers
-never double-process, and dead-letters after the last attempt with one alert."""
+never double-process, and dead-letters after the last attempt with one alert.
+
+Deliveries are made as providers make them (acknowledged queued, then processed by
+the drain, where the failure happens), except where the test is about a failure
+inside the ingest call itself (process_now)."""
 
 from __future__ import annotations
 
@@ -15,15 +19,15 @@ from tests.cron_probes import CronProbes
 from tests.webhooks.conftest import Ops, Sign, e164, twilio_inbound_sms
 
 
-def _failed_delivery(rpc, sign: Sign, ops: Ops) -> tuple[dict, object]:
+def _failed_delivery(deliver, sign: Sign, ops: Ops) -> tuple[dict, object]:
     agent = ops.agent()
     ops.fail_inserts_into("sms_events", "sms store is down")
-    result = rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))
+    result = deliver(sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))
     return result, agent
 
 
-def test_processing_failure_leaves_the_raw_row_failed_with_its_error(rpc, sign: Sign, ops: Ops) -> None:
-    result, agent = _failed_delivery(rpc, sign, ops)
+def test_processing_failure_leaves_the_raw_row_failed_with_its_error(deliver, sign: Sign, ops: Ops) -> None:
+    result, agent = _failed_delivery(deliver, sign, ops)
 
     assert result["status"] == "failed" and result["duplicate"] is False
     assert result["error"] == "P0001: sms store is down"
@@ -35,14 +39,18 @@ def test_processing_failure_leaves_the_raw_row_failed_with_its_error(rpc, sign: 
         True,
     )
     assert row["raw_body"] and row["payload"]["To"] == agent.phone_number  # type: ignore[attr-defined]
-    delay = ops.scalar("select extract(epoch from next_attempt_at - received_at) from public.webhook_queue")
+    # The first retry is due a minute after the failed attempt (the drain's transaction).
+    delay = ops.scalar(
+        "select extract(epoch from q.next_attempt_at - r.started_at) from public.webhook_queue as q"
+        " cross join public.job_runs as r where r.job_name = 'webhook_drain'"
+    )
     assert float(delay) == 60.0
     assert ops.count("sms_events") == 0
     assert ops.count("usage_events") == 0
 
 
-def test_sweeper_processes_the_failed_delivery_once_it_is_due(rpc, sign: Sign, ops: Ops) -> None:
-    result, agent = _failed_delivery(rpc, sign, ops)
+def test_sweeper_processes_the_failed_delivery_once_it_is_due(deliver, rpc, sign: Sign, ops: Ops) -> None:
+    result, agent = _failed_delivery(deliver, sign, ops)
     ops.heal("sms_events")
 
     assert rpc("retry_failed_webhooks", {})["retried"] == 0  # not due for another minute
@@ -59,12 +67,16 @@ def test_sweeper_processes_the_failed_delivery_once_it_is_due(rpc, sign: Sign, o
         "retried": 0, "succeeded": 0, "dead_lettered": 0, "failed": 0, "rejected": 0, "duplicate": 0,
     }
     # The sweep that did work is in the jobs' log; the empty ones are not.
-    runs = ops.db.execute("select id, job_name, status, result from public.job_runs").fetchall()
+    runs = ops.db.execute(
+        "select id, job_name, status, result from public.job_runs where job_name = 'webhook_retry_sweeper'"
+    ).fetchall()
     assert runs == [(run_id, "webhook_retry_sweeper", "succeeded", summary)]
 
 
-def test_retry_backoff_doubles_after_each_failed_attempt(rpc, sign: Sign, ops: Ops, db: psycopg.Connection) -> None:
-    result, _ = _failed_delivery(rpc, sign, ops)
+def test_retry_backoff_doubles_after_each_failed_attempt(
+    deliver, rpc, sign: Sign, ops: Ops, db: psycopg.Connection
+) -> None:
+    result, _ = _failed_delivery(deliver, sign, ops)
     delays = []
     for _ in range(4):
         ops.make_due()
@@ -76,8 +88,8 @@ def test_retry_backoff_doubles_after_each_failed_attempt(rpc, sign: Sign, ops: O
     assert ops.webhook(result["webhook_id"])["attempts"] == 5
 
 
-def test_exhausted_retries_end_in_dead_letter_with_one_alert(rpc, sign: Sign, ops: Ops, factories) -> None:
-    result, _ = _failed_delivery(rpc, sign, ops)
+def test_exhausted_retries_end_in_dead_letter_with_one_alert(deliver, rpc, sign: Sign, ops: Ops, factories) -> None:
+    result, _ = _failed_delivery(deliver, sign, ops)
     outcomes = []
     for _ in range(5):
         ops.make_due()
@@ -105,12 +117,12 @@ def test_exhausted_retries_end_in_dead_letter_with_one_alert(rpc, sign: Sign, op
 
 
 def test_a_row_claimed_by_one_sweeper_is_skipped_by_another(
-    rpc, sign: Sign, ops: Ops, connect: Callable[..., psycopg.Connection]
+    deliver, rpc, sign: Sign, ops: Ops, connect: Callable[..., psycopg.Connection]
 ) -> None:
     agent = ops.agent()
     ops.fail_inserts_into("sms_events")
     ids = [
-        rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))["webhook_id"]
+        deliver(sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))["webhook_id"]
         for _ in range(3)
     ]
     ops.heal("sms_events")
@@ -127,14 +139,14 @@ def test_a_row_claimed_by_one_sweeper_is_skipped_by_another(
 
 
 def test_a_sweep_logging_its_run_does_not_make_another_sweeper_wait(
-    rpc, sign: Sign, ops: Ops, connect: Callable[..., psycopg.Connection]
+    deliver, sign: Sign, ops: Ops, connect: Callable[..., psycopg.Connection]
 ) -> None:
     # Two workspaces, so the two retries share no row lock of their own (metering
     # a workspace's first usage of a period locks that workspace).
     agents = [ops.agent(), ops.agent()]
     ops.fail_inserts_into("sms_events")
     for agent in agents:
-        rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))
+        deliver(sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))
     ops.heal("sms_events")
     ops.make_due()
 
@@ -150,11 +162,11 @@ def test_a_sweep_logging_its_run_does_not_make_another_sweeper_wait(
     assert ops.count("job_runs", "job_name = 'webhook_retry_sweeper'") == 2
 
 
-def test_two_sweepers_running_together_never_double_process(concurrently, rpc, sign: Sign, ops: Ops) -> None:
+def test_two_sweepers_running_together_never_double_process(deliver, concurrently, sign: Sign, ops: Ops) -> None:
     agent = ops.agent()
     ops.fail_inserts_into("sms_events")
     ids = [
-        rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))["webhook_id"]
+        deliver(sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))["webhook_id"]
         for _ in range(24)
     ]
     ops.heal("sms_events")
@@ -188,9 +200,9 @@ def test_the_sweeper_runs_every_minute_from_pg_cron(db: psycopg.Connection) -> N
 
 
 def test_the_sweeper_works_in_a_jwt_less_session_like_pg_cron(
-    rpc, sign: Sign, ops: Ops, db: psycopg.Connection
+    deliver, sign: Sign, ops: Ops, db: psycopg.Connection
 ) -> None:
-    result, agent = _failed_delivery(rpc, sign, ops)
+    result, agent = _failed_delivery(deliver, sign, ops)
     ops.heal("sms_events")
     ops.make_due()
     summary = db.execute("select public.retry_failed_webhooks()").fetchone()[0]  # type: ignore[index]
@@ -241,13 +253,15 @@ def test_processing_cancelled_by_statement_timeout_keeps_the_raw_row_failed(
     rpc, sign: Sign, ops: Ops, connect: Callable[..., psycopg.Connection]
 ) -> None:
     # PostgREST's API roles run under a statement_timeout (Supabase: 8 s). A processing
-    # step stuck behind a lock is cancelled (57014), and the raw row must survive it.
+    # step in the call (process_now) stuck behind a lock is cancelled (57014), and the
+    # raw row must survive it. (The drain's case: tests/webhooks/test_drain.py.)
     agent = ops.agent()
     holder = connect(autocommit=False)
     holder.execute("lock table public.sms_events in share mode")  # blocks every insert into it
     impatient = connect(options="-c statement_timeout=1500")
     try:
-        result = call(impatient, "ingest_webhook", sign.twilio(twilio_inbound_sms(agent.phone_number, e164()))).data
+        args = sign.twilio(twilio_inbound_sms(agent.phone_number, e164()))
+        result = call(impatient, "ingest_webhook", {**args, "process_now": True}).data
     finally:
         holder.rollback()
 
