@@ -74,14 +74,14 @@ declare
     v_missing_internal integer := 0;
     v_missing_provider integer := 0;
     v_step record;
-    v_errors jsonb := '[]';
+    v_errors jsonb := '[]'::jsonb;
     v_ok integer := 0;
     v_state text;
     v_message text;
     v_alert bigint;
     v_status text;
     v_bad_days date[];
-    v_covered date[] := '{}';
+    v_covered date[] := '{}'::date[];
     v_new_days date[];
     v_open record;
     v_open_days date[];

@@ -120,6 +120,9 @@ set search_path = ''
 as $$
 begin
     return private._alert_change(acknowledge_alert.alert_id, acknowledge_alert.note, false);
+exception when lock_not_available then
+    -- A stuck row lock is a 503 lock_timeout (see private._lock_timeout), not a 500.
+    return private._lock_timeout('acknowledge_alert', pg_catalog.format('alert %s', acknowledge_alert.alert_id));
 end
 $$;
 
@@ -144,6 +147,9 @@ set search_path = ''
 as $$
 begin
     return private._alert_change(resolve_alert.alert_id, resolve_alert.note, true);
+exception when lock_not_available then
+    -- A stuck row lock is a 503 lock_timeout (see private._lock_timeout), not a 500.
+    return private._lock_timeout('resolve_alert', pg_catalog.format('alert %s', resolve_alert.alert_id));
 end
 $$;
 

@@ -14,6 +14,10 @@
 -- * signature_failure: no delivery of the provider rejected for its signature in
 --   the last 15 minutes.
 -- * retention_backlog: the latest retention run left nothing for later.
+-- * rate_limit_spike: the workspace's requests in the alert's bucket have not been
+--   refused for 5 whole minutes (no private.rate_limit_refusals row of the last
+--   five minutes, nor of the current one): the spike is over, and a later one
+--   raises a new alert.
 -- Other alerts clear where their condition is decided: job_failure when the job
 -- next succeeds (private._job_run_finish), credits_exhausted on a grant that
 -- restores the balance, usage alerts on an upgrade (private.on_plan_change),
@@ -29,7 +33,7 @@ set search_path = ''
 as $$
 declare
     v_period date := private._usage_period();
-    v_by_type jsonb := '{}';
+    v_by_type jsonb := '{}'::jsonb;
     v_rows integer;
     v_total integer := 0;
     v_run bigint;
@@ -117,6 +121,24 @@ begin
     v_by_type := v_by_type || pg_catalog.jsonb_build_object('retention_backlog', v_rows);
     v_total := v_total + v_rows;
 
+    update public.alerts as a
+    set resolved_at = pg_catalog.now(),
+        resolution = pg_catalog.format(
+            'auto: no request of bucket %s refused for 5 minutes', a.details ->> 'bucket'
+        )
+    where a.type = 'rate_limit_spike'
+        and a.resolved_at is null
+        and not exists (
+            select
+            from private.rate_limit_refusals as r
+            where r.workspace_id = a.workspace_id
+                and r.bucket = a.details ->> 'bucket'
+                and r.minute >= pg_catalog.date_trunc('minute', pg_catalog.now(), 'UTC') - interval '5 minutes'
+        );
+    get diagnostics v_rows = row_count;
+    v_by_type := v_by_type || pg_catalog.jsonb_build_object('rate_limit_spike', v_rows);
+    v_total := v_total + v_rows;
+
     v_result := pg_catalog.jsonb_build_object('resolved', v_total, 'by_type', v_by_type);
     if v_total > 0 then
         v_run := private._job_run_start('alerts_auto_resolve', exclusive => false);
@@ -129,6 +151,6 @@ $$;
 
 comment on function private.resolve_cleared_alerts() is
 'Resolve open alerts whose condition has cleared (past usage periods, dead letters gone, auth-failure and '
-'signature-failure spikes over, retention caught up); pg_cron runs it every minute.';
+'signature-failure and 429 spikes over, retention caught up); pg_cron runs it every minute.';
 revoke all on function private.resolve_cleared_alerts() from public;
 grant execute on function private.resolve_cleared_alerts() to service_role;

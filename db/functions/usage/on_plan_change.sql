@@ -4,9 +4,12 @@
 -- period's usage_limits rows to the new plan's soft and hard limits; the same
 -- UPDATE re-evaluates limit_state from the new limits, and a threshold
 -- the new limits put the workspace over raises its alert (once per period and
--- plan). A threshold they put the usage back under (an upgrade) has its alert
--- resolved ('auto: plan changed to ...') and is armed again: reaching the new
--- plan's limit raises its own alert.
+-- plan). A row's alerts are its plan's: moving to another plan resolves them
+-- ('auto: plan changed to ...'; an upgrade resolves the old plan's usage alerts),
+-- and the new plan's threshold raises its own alert, at once when the usage is
+-- already over it. Moving back to a plan whose alert of this period was resolved
+-- by a plan change reopens that alert (_raise_usage_alerts), so a period has one
+-- alert per threshold and plan, open while that plan's threshold stands reached.
 -- Usage recorded before the change keeps the snapshot it was recorded under, so
 -- it still bills at the old prices; usage after it bills at the new snapshot.
 -- It does not update workspaces.plan_key: the caller (subscription activation)
@@ -56,15 +59,22 @@ begin
     order by ul.metric
     for no key update;
 
-    -- The alerts of thresholds the new limits put the usage back under.
+    -- The alerts the rows forget below (another plan, or a threshold the new
+    -- limits put the usage back under): their condition has cleared.
     select coalesce(pg_catalog.array_agg(c.alert_id), '{}')
     into v_cleared
     from public.usage_limits as ul
     inner join pg_catalog.jsonb_each(v_snapshot.limits) as l on ul.metric = l.key
     cross join lateral (
         values
-        (case when ul.used < (l.value ->> 'soft_limit')::numeric then ul.warning_alert_id end),
-        (case when ul.used < (l.value ->> 'hard_limit')::numeric then ul.blocked_alert_id end)
+        (case
+            when ul.used < (l.value ->> 'soft_limit')::numeric or ul.plan_key <> v_snapshot.plan_key
+                then ul.warning_alert_id
+        end),
+        (case
+            when ul.used < (l.value ->> 'hard_limit')::numeric or ul.plan_key <> v_snapshot.plan_key
+                then ul.blocked_alert_id
+        end)
     ) as c (alert_id)
     where ul.workspace_id = on_plan_change.workspace_id
         and ul.period_start = v_period
@@ -81,10 +91,17 @@ begin
             when ul.used >= (l.value ->> 'soft_limit')::numeric then 'warning'
             else 'ok'
         end,
-        -- A threshold the new limits put the usage back under is crossed afresh:
-        -- forget its alert, so reaching the new limit raises one of its own.
-        warning_alert_id = case when ul.used >= (l.value ->> 'soft_limit')::numeric then ul.warning_alert_id end,
-        blocked_alert_id = case when ul.used >= (l.value ->> 'hard_limit')::numeric then ul.blocked_alert_id end,
+        -- A row's alerts are its plan's (one per threshold, period and plan): another
+        -- plan forgets them, and _raise_usage_alerts below raises the new plan's for
+        -- a threshold already reached (or finds the one it already has).
+        warning_alert_id = case
+            when ul.used >= (l.value ->> 'soft_limit')::numeric and ul.plan_key = v_snapshot.plan_key
+                then ul.warning_alert_id
+        end,
+        blocked_alert_id = case
+            when ul.used >= (l.value ->> 'hard_limit')::numeric and ul.plan_key = v_snapshot.plan_key
+                then ul.blocked_alert_id
+        end,
         updated_at = pg_catalog.now()
     from pg_catalog.jsonb_each(v_snapshot.limits) as l
     where ul.workspace_id = on_plan_change.workspace_id
@@ -94,7 +111,7 @@ begin
     update public.alerts as a
     set resolved_at = pg_catalog.now(),
         resolution = pg_catalog.format(
-            'auto: plan changed to %s (%s); usage is under the new limit', v_snapshot.plan_key, on_plan_change.reason
+            'auto: plan changed to %s (%s)', v_snapshot.plan_key, on_plan_change.reason
         )
     where a.id = any(v_cleared) and a.resolved_at is null;
 

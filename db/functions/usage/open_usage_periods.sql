@@ -28,7 +28,7 @@ declare
     v_run bigint;
     v_workspace_id uuid;
     v_opened integer := 0;
-    v_errors jsonb := '[]';
+    v_errors jsonb := '[]'::jsonb;
     v_state text;
     v_message text;
     v_result jsonb;

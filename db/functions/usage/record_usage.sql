@@ -4,7 +4,7 @@
 --                              idempotency_key := 'call:CA123', source := 'twilio');
 --   -> {limit_state, used, soft_limit, hard_limit, duplicate, event_id, metric, period_start}
 --
--- Semantics:
+-- Semantics (the API reference, docs/api.md, states them for callers):
 -- * What is recorded already happened (a call minute, a sent SMS, tokens an LLM
 --   call consumed): it is recorded, billed and moves limit_state, also past the
 --   hard limit; the answer's limit_state is then blocked. The hard limit refuses
@@ -213,6 +213,11 @@ begin
         record_usage.quantity,
         record_usage.idempotency_key,
         record_usage.source
+    );
+exception when lock_not_available then
+    -- A stuck row lock is a 503 lock_timeout (see private._lock_timeout), not a 500.
+    return private._lock_timeout(
+        'record_usage', pg_catalog.format('workspace %s metric %s', record_usage.workspace_id, record_usage.metric)
     );
 end
 $$;

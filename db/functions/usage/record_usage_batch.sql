@@ -350,6 +350,11 @@ set search_path = ''
 as $$
 begin
     return private._record_usage_batch(record_usage_batch.events);
+exception when lock_not_available then
+    -- A stuck row lock is a 503 lock_timeout (see private._lock_timeout), not a 500.
+    return private._lock_timeout(
+        'record_usage_batch', pg_catalog.format('%s events', pg_catalog.jsonb_array_length(record_usage_batch.events))
+    );
 end
 $$;
 

@@ -29,7 +29,7 @@ set search_path = ''
 as $$
 declare
     v_from timestamptz := _usage_batch_parse.period_start::timestamp at time zone 'utc';
-    v_fields constant text[] := '{workspace_id,metric,quantity,idempotency_key,source,occurred_at}';
+    v_fields constant text[] := '{workspace_id,metric,quantity,idempotency_key,source,occurred_at}'::text[];
     v_metric_keys text[] := array(select m.key from public.usage_metrics as m);
     v_value jsonb;
 begin

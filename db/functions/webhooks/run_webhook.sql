@@ -30,8 +30,8 @@
 -- transaction (nobody else can see the row before it commits).
 -- The caller holds the row (just inserted, or locked FOR UPDATE).
 
--- Earlier signatures would stay as overloads: each parameter added drops the one before.
-drop function if exists private._run_webhook(bigint, text, text, jsonb, text, boolean, jsonb, text, text);
+-- The signature gained alert_dead_letter: the old one would stay as an overload,
+-- and calls by position would be ambiguous. Dropped and created in this one transaction.
 drop function if exists private._run_webhook(bigint, text, text, jsonb, text, boolean, jsonb, text, text, boolean);
 
 create or replace function private._run_webhook(

@@ -5,7 +5,9 @@
 -- A provider's report is usage that already happened: record_usage records it
 -- and moves limit_state even past the hard limit (it answers blocked then, and
 -- raises the usage_blocked alert once), so it is billed. Any error fails the
--- delivery as usual, for the sweeper to retry.
+-- delivery as usual, for the sweeper to retry, with its own SQLSTATE (the
+-- implementation is called, not the API wrapper, which turns a lock timeout into
+-- an HTTP answer).
 create or replace function private._webhooks_record_usage(
     workspace_id uuid,
     metric text,
@@ -19,7 +21,7 @@ volatile
 set search_path = ''
 as $$
 begin
-    return public.record_usage(
+    return private._record_usage(
         workspace_id => _webhooks_record_usage.workspace_id,
         metric => _webhooks_record_usage.metric,
         quantity => _webhooks_record_usage.quantity,
