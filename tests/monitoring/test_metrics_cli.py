@@ -93,10 +93,13 @@ def test_a_database_that_cannot_be_read_is_opsdb_up_0_when_serving(capsys) -> No
     assert "cannot read the signals: connection refused" in capsys.readouterr().out
 
 
-def test_metrics_for_an_unreachable_database_exits_1_with_one_line(capsys) -> None:  # type: ignore[no-untyped-def]
+def test_metrics_for_an_unreachable_database_exits_1_with_one_error_line(capsys) -> None:  # type: ignore[no-untyped-def]
     code = main(["metrics", "--database-url", "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2"])
-    err = capsys.readouterr().err
-    assert code == 1 and len(err.strip().splitlines()) == 1 and err.startswith("opsdb metrics: ")
+    lines = capsys.readouterr().err.strip().splitlines()
+    # The target it was told, then the error in one line (no traceback).
+    assert code == 1 and len(lines) == 2
+    assert lines[0] == "opsdb metrics: target nobody@127.0.0.1:1/none (from --database-url)"
+    assert lines[1].startswith("opsdb metrics: connection failed: ")
 
 
 def test_metrics_as_an_api_role_is_refused(db_url: str, capsys) -> None:  # type: ignore[no-untyped-def]

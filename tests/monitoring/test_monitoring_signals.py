@@ -52,15 +52,21 @@ def test_each_signal_counts_its_events_in_each_window(rpc, db, factories) -> Non
     _delivery(db, "meta", "rejected", "1 minute", event_type="meta.messenger", signature_valid=False)
     _delivery(db, "paymob", "rejected", "2 minutes", signature_valid=False)
     _delivery(db, "standard", "failed", "2 days")  # waiting for days: only in the backlog
+    _delivery(db, "twilio", "queued", "1 minute")  # acknowledged, waiting for the drain: not a failure
+    _delivery(db, "standard", "queued", "3 hours")  # nor a retry or dead-letter backlog
     for age in ("1 minute", "1 minute", "2 hours"):
         db.execute("insert into public.external_api_audit_logs (reason, occurred_at) values ('unknown', now() - %s::interval)",
                    (age,))
-    # a window already full (free: 30 requests a minute), dated ahead so no window boundary can reset it
-    db.execute("insert into private.rate_limit_counters values (%s, 'messages', now() + interval '1 hour', 30)", (ws.id,))
+    # an allowance used up for the next hour, so both requests now are refused (429s)
+    db.execute("insert into private.rate_limit_counters (workspace_id, bucket, tat)"
+               " values (%s, 'messages', now() + interval '1 hour')", (ws.id,))
     answers = [rpc("check_rate_limit", {"workspace_id": str(ws.id), "bucket": "messages"}) for _ in range(2)]
     assert [a["allowed"] for a in answers] == [False, False]
-    db.execute("insert into private.rate_limit_refusals values (%(ws)s, 'api', date_trunc('minute', now()) - interval '30 minutes', 4),"
-               " (%(ws)s, 'api', date_trunc('minute', now()) - interval '25 hours', 5)", {"ws": ws.id})
+    # refusals counted earlier, in the limiter's ring of minute slots; a slot from 25 hours ago no longer counts
+    db.execute("insert into private.rate_limit_refusals (workspace_id, bucket, slot, minute, refusals)"
+               " select %s, 'api', (floor(extract(epoch from m) / 60)::bigint %% 1440)::smallint, m, n"
+               " from (values (date_trunc('minute', now()) - interval '30 minutes', 4),"
+               " (date_trunc('minute', now()) - interval '25 hours', 5)) as v (m, n)", (ws.id,))
     for type_, severity, age in (("credits_exhausted", "critical", "10 minutes"), ("payment_failure", "critical", "1 minute"),
                                  ("payment_failure", "info", "1 minute")):
         db.execute("insert into public.alerts (type, severity, dedupe_key, message, created_at)"
