@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from harness.rpc import SERVICE_ROLE, Jwt, RpcError, RpcResponse, call
+from harness.rpc import SERVICE_ROLE, Jwt, RpcError, as_client_sees, call
 
 
 class Wallets:
@@ -49,19 +49,6 @@ class Wallets:
 @pytest.fixture
 def wallets(db: psycopg.Connection) -> Wallets:
     return Wallets(db)
-
-
-def as_client_sees(response: RpcResponse) -> Any:
-    """What a PostgREST client (supabase-js, any HTTP client) makes of a response: a 4xx
-    or 5xx is an error, whether the database raised it or answered it through
-    response.status with PostgREST's error body ({code, message, details, hint})."""
-    if response.status >= 400:
-        body = response.data or {}
-        raise RpcError(
-            body.get("code", ""), body.get("message", ""), status=response.status,
-            detail=body.get("details"), hint=body.get("hint"),
-        )
-    return response.data
 
 
 class ClientRpc:

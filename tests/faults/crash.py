@@ -30,7 +30,7 @@ from urllib.parse import urlencode
 import psycopg
 from twilio.request_validator import RequestValidator
 
-from harness.rpc import RpcError, call, user
+from harness.rpc import RpcError, as_client_sees, call, user
 from tests.payments.conftest import paymob_payload, paymob_sign
 
 SMS_URL = "https://api.example.test/webhooks/twilio/sms"
@@ -175,7 +175,10 @@ def _lost(err: RpcError) -> bool:
 
 def run(conn: psycopg.Connection, op: Op) -> None:
     try:
-        op.answer = call(conn, op.fn, op.args).data
+        response = call(conn, op.fn, op.args)
+        # A refused deduction answers HTTP 402 through response.status (keeping its
+        # credits_exhausted alert): refused, as a client sees it.
+        op.answer = as_client_sees(response) if op.kind in ("deduct", "grant", "usage") else response.data
         op.outcome = "ok"
     except RpcError as err:
         op.outcome = "unknown" if _lost(err) else "refused"

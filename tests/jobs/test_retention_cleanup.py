@@ -87,12 +87,6 @@ def test_expired_rows_are_deleted_and_everything_else_is_kept(rpc, db, factories
     run_old, run_recent = _job_run(db, 181), _job_run(db, 30)
     _counter(db, ws, "api", 2)  # a workspace's window not touched for two days
     _counter(db, ws, "sms", 0)
-    db.execute(
-        "insert into private.rate_limit_refusals (workspace_id, bucket, minute, refusals)"
-        " values (%(ws)s, 'api', date_trunc('minute', now()) - interval '2 days', 3),"
-        " (%(ws)s, 'api', date_trunc('minute', now()), 1)",
-        {"ws": ws.id},
-    )
 
     result = rpc("run_retention_cleanup")
 
@@ -109,8 +103,6 @@ def test_expired_rows_are_deleted_and_everything_else_is_kept(rpc, db, factories
     assert not _exists(db, "job_runs", run_old) and _exists(db, "job_runs", run_recent)
     windows = db.execute("select count(*) from private.rate_limit_counters where workspace_id = %s", (ws.id,))
     assert windows.fetchone()[0] == 1
-    refusals = db.execute("select refusals from private.rate_limit_refusals where workspace_id = %s", (ws.id,))
-    assert refusals.fetchall() == [(1,)]
 
 
 KEPT_FOREVER = (

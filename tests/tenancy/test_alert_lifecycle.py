@@ -159,6 +159,7 @@ def test_a_retention_backlog_resolves_once_a_run_leaves_nothing_for_later(db) ->
 def test_the_sweep_runs_every_minute_and_logs_only_runs_that_resolved_something(db) -> None:  # type: ignore[no-untyped-def]
     assert _sweep(db) == {"resolved": 0, "by_type": {
         "usage": 0, "webhook_failure": 0, "api_auth_failures": 0, "signature_failure": 0, "retention_backlog": 0,
+        "rate_limit_spike": 0,
     }}
     assert db.execute("select count(*) from public.job_runs").fetchone() == (0,)
     assert db.execute("select schedule, command from cron.job where jobname = 'alerts-auto-resolve'").fetchone() == (
