@@ -9,6 +9,11 @@ from typing import Any
 from tests.webhooks.conftest import Ops, Sign, e164, twilio_inbound_sms
 
 
+def now(args: dict[str, Any]) -> dict[str, Any]:
+    """Processed in the ingest call (process_now), so the answer is the outcome."""
+    return {**args, "process_now": True}
+
+
 def _unusable(agent: Any, segments: str = "lots") -> dict[str, str]:
     """A genuine, signed SMS whose NumSegments can never be read as a number."""
     return twilio_inbound_sms(agent.phone_number, e164(), NumSegments=segments)
@@ -21,7 +26,7 @@ def _alerts(ops: Ops) -> list[dict[str, Any]]:
 def test_a_permanent_error_dead_letters_at_once_with_one_alert(rpc, sign: Sign, ops: Ops) -> None:  # type: ignore[no-untyped-def]
     agent = ops.agent()
 
-    result = rpc("ingest_webhook", sign.twilio(_unusable(agent)))
+    result = rpc("ingest_webhook", now(sign.twilio(_unusable(agent))))
 
     assert (result["status"], result["dead_letter"]) == ("failed", True)
     row = ops.webhook(result["webhook_id"])
@@ -42,8 +47,8 @@ def test_a_permanent_error_dead_letters_at_once_with_one_alert(rpc, sign: Sign, 
 
 def test_many_dead_letters_at_once_raise_one_alert_per_provider_and_error(sign: Sign, ops: Ops, concurrently) -> None:  # type: ignore[no-untyped-def]
     agent = ops.agent()
-    calls = [("ingest_webhook", sign.twilio(_unusable(agent, f"{n} parts"))) for n in range(10)]
-    calls += [("ingest_webhook", sign.twilio(_unusable(agent, "99999999999"))) for _ in range(2)]  # another error
+    calls = [("ingest_webhook", now(sign.twilio(_unusable(agent, f"{n} parts")))) for n in range(10)]
+    calls += [("ingest_webhook", now(sign.twilio(_unusable(agent, "99999999999")))) for _ in range(2)]  # another error
 
     outcomes = concurrently(calls)
 
@@ -64,7 +69,7 @@ def test_many_dead_letters_at_once_raise_one_alert_per_provider_and_error(sign: 
 def test_the_sweeper_counts_its_dead_letters_in_one_alert(rpc, sign: Sign, ops: Ops) -> None:  # type: ignore[no-untyped-def]
     agent = ops.agent()
     ops.fail_inserts_into("sms_events", "sms store is down")  # a transient error: retried until the last attempt
-    ids = [rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))["webhook_id"]
+    ids = [rpc("ingest_webhook", now(sign.twilio(twilio_inbound_sms(agent.phone_number, e164()))))["webhook_id"]
            for _ in range(3)]
     ops.db.execute("update public.webhook_queue set attempts = max_attempts - 1, next_attempt_at = now() - interval '1 s'")
 
@@ -78,8 +83,8 @@ def test_the_sweeper_counts_its_dead_letters_in_one_alert(rpc, sign: Sign, ops: 
 def test_the_alert_resolves_once_no_dead_letter_of_its_provider_and_error_is_left(rpc, sign: Sign, ops: Ops) -> None:  # type: ignore[no-untyped-def]
     agent = ops.agent()
     ops.fail_inserts_into("sms_events", "sms store is down")
-    first = rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))["webhook_id"]
-    second = rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))["webhook_id"]
+    first = rpc("ingest_webhook", now(sign.twilio(twilio_inbound_sms(agent.phone_number, e164()))))["webhook_id"]
+    second = rpc("ingest_webhook", now(sign.twilio(twilio_inbound_sms(agent.phone_number, e164()))))["webhook_id"]
     ops.db.execute("update public.webhook_queue set attempts = max_attempts - 1, next_attempt_at = now() - interval '1 s'")
     rpc("retry_failed_webhooks", {})
     ops.heal("sms_events")

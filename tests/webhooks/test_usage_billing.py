@@ -19,6 +19,11 @@ from harness.rpc import RpcError
 from tests.webhooks.conftest import Ops, Sign, e164, sid, twilio_call_status, twilio_inbound_sms
 
 
+def now(args: dict[str, Any]) -> dict[str, Any]:
+    """Processed in the ingest call (process_now), so the answer is the outcome."""
+    return {**args, "process_now": True}
+
+
 def sms_status(agent_number: str, message_sid: str, status: str, segments: int | None = 2) -> dict[str, str]:
     """Form fields of a Twilio status callback for a message an agent sent."""
     fields = {
@@ -49,7 +54,7 @@ def test_first_deliveries_of_a_period_arriving_at_once_are_all_billed(sign: Sign
     agents = [ops.agent() for _ in range(12)]  # fresh workspaces: no usage_limits rows yet
     per_agent = 8
     calls = [
-        ("ingest_webhook", sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))
+        ("ingest_webhook", now(sign.twilio(twilio_inbound_sms(agent.phone_number, e164()))))
         for _ in range(per_agent)
         for agent in agents
     ]
@@ -71,8 +76,8 @@ def test_a_completed_call_past_the_hard_limit_is_recorded_billed_and_blocks_new_
     ws = str(agent.workspace_id)
     rpc("record_usage", {"workspace_id": ws, "metric": "call_minutes", "quantity": 99})  # free: hard limit 100
 
-    first = rpc("ingest_webhook", sign.twilio(twilio_call_status(agent.phone_number, e164(), duration=125)))
-    second = rpc("ingest_webhook", sign.twilio(twilio_call_status(agent.phone_number, e164(), duration=30)))
+    first = rpc("ingest_webhook", now(sign.twilio(twilio_call_status(agent.phone_number, e164(), duration=125))))
+    second = rpc("ingest_webhook", now(sign.twilio(twilio_call_status(agent.phone_number, e164(), duration=30))))
 
     assert (first["status"], second["status"]) == ("processed", "processed")
     assert ops.usage(agent.workspace_id, "call_minutes") == 99 + 3 + 1
@@ -110,7 +115,7 @@ def test_an_outbound_sms_is_billed_once_by_segments_on_its_first_status_proving_
     for statuses in ORDERS:
         message_sid = sid("SM")
         for status in statuses:
-            assert rpc("ingest_webhook", sign.twilio(sms_status(agent.phone_number, message_sid, status)))[
+            assert rpc("ingest_webhook", now(sign.twilio(sms_status(agent.phone_number, message_sid, status))))[
                 "status"
             ] == "processed"
         assert ops.count("sms_events", "message_sid = %s", message_sid) == len(statuses)
@@ -124,7 +129,7 @@ def test_an_sms_never_proven_sent_is_not_billed(rpc, sign: Sign, ops: Ops) -> No
     for statuses in (("queued", "sending"), ("queued", "failed"), ("accepted", "canceled")):
         message_sid = sid("SM")
         for status in statuses:
-            rpc("ingest_webhook", sign.twilio(sms_status(agent.phone_number, message_sid, status)))
+            rpc("ingest_webhook", now(sign.twilio(sms_status(agent.phone_number, message_sid, status))))
     assert ops.count("sms_events", "workspace_id = %s", agent.workspace_id) == 6
     assert sms_usage(ops, agent.workspace_id) == []
 
@@ -133,7 +138,7 @@ def test_statuses_of_one_message_arriving_at_once_bill_it_once(sign: Sign, ops: 
     agent = ops.agent()
     sids = [sid("SM") for _ in range(4)]
     calls = [
-        ("ingest_webhook", sign.twilio(sms_status(agent.phone_number, message_sid, status)))
+        ("ingest_webhook", now(sign.twilio(sms_status(agent.phone_number, message_sid, status))))
         for message_sid, status in itertools.product(sids, ("sent", "delivered", "read"))
     ]
 
@@ -152,7 +157,7 @@ def test_a_message_whose_sent_event_was_billed_under_its_event_key_is_not_billed
 ) -> None:
     agent = ops.agent()
     message_sid = sid("SM")
-    rpc("ingest_webhook", sign.twilio(sms_status(agent.phone_number, message_sid, "queued")))
+    rpc("ingest_webhook", now(sign.twilio(sms_status(agent.phone_number, message_sid, "queued"))))
     # a sent event billed with the key of the event itself (sms_events:<id>)
     event_id = ops.scalar(
         "insert into public.sms_events (workspace_id, agent_id, provider, message_sid, sms_status, direction,"
@@ -164,7 +169,7 @@ def test_a_message_whose_sent_event_was_billed_under_its_event_key_is_not_billed
         "idempotency_key": f"sms_events:{event_id}", "source": "twilio",
     })
 
-    rpc("ingest_webhook", sign.twilio(sms_status(agent.phone_number, message_sid, "delivered")))
+    rpc("ingest_webhook", now(sign.twilio(sms_status(agent.phone_number, message_sid, "delivered"))))
 
     assert [q for _, q in sms_usage(ops, agent.workspace_id)] == [2.0]
 
@@ -172,7 +177,7 @@ def test_a_message_whose_sent_event_was_billed_under_its_event_key_is_not_billed
 def test_an_inbound_sms_is_billed_once_by_its_sid_even_when_replayed(rpc, sign: Sign, ops: Ops) -> None:  # type: ignore[no-untyped-def]
     agent = ops.agent()
     params = twilio_inbound_sms(agent.phone_number, e164(), NumSegments="3")
-    webhook_id = rpc("ingest_webhook", sign.twilio(params))["webhook_id"]
+    webhook_id = rpc("ingest_webhook", now(sign.twilio(params)))["webhook_id"]
     rpc("replay_webhook", {"webhook_id": webhook_id, "reason": "check"}, as_=ops.factories.platform_admin().jwt)
 
     assert sms_usage(ops, agent.workspace_id) == [(f"twilio_sms:{params['MessageSid']}", 3.0)]
