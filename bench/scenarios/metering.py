@@ -1,4 +1,4 @@
-"""Batch metering scenarios (issue 13, item 6): usage events per second through
+"""Batch metering scenarios: usage events per second through
 ``record_usage_batch`` against the single-call path, as service_role.
 
 * ``metering_single_100`` and ``metering_single_1000`` (baselines of their own):
