@@ -183,7 +183,7 @@ end
 $$;
 
 comment on function public.monitoring_signals() is
-'The monitoring signals (what is failing now) as counts over 5 minutes, 1 hour and 24 hours (backlogs: their size now), '
-'one row per signal and provider; platform staff only (42501 otherwise).';
+'The monitoring signals (what is failing now) as counts over 5 minutes, 1 hour and 24 hours '
+'(backlogs: their size now), one row per signal and provider; platform staff only (42501 otherwise).';
 revoke all on function public.monitoring_signals() from public;
 grant execute on function public.monitoring_signals() to authenticated;
