@@ -5483,6 +5483,58 @@ $_$;
 
 COMMENT ON FUNCTION private.verify_paymob_hmac(payload jsonb, hmac text) IS 'Paymob transaction callback HMAC-SHA512 check (documented field order, Vault secret, constant-time compare).';
 
+-- Name: visible_workspace_ids(text, text); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private.visible_workspace_ids(workspace_role text, staff_role text) RETURNS uuid[]
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_uid uuid := (select auth.uid());
+    v_ids uuid[];
+begin
+    if visible_workspace_ids.workspace_role is distinct from 'member'
+        and visible_workspace_ids.workspace_role is distinct from 'admin' then
+        raise exception using
+            errcode = '22023', message = 'invalid_workspace_role',
+            detail = pg_catalog.format('workspace_role %L', visible_workspace_ids.workspace_role),
+            hint = 'member or admin';
+    end if;
+    if visible_workspace_ids.staff_role is distinct from 'support'
+        and visible_workspace_ids.staff_role is distinct from 'admin' then
+        raise exception using
+            errcode = '22023', message = 'invalid_staff_role',
+            detail = pg_catalog.format('staff_role %L', visible_workspace_ids.staff_role),
+            hint = 'support or admin';
+    end if;
+    if v_uid is null then
+        return '{}';
+    end if;
+    if exists (
+        select from public.user_roles as ur
+        where ur.user_id = v_uid
+            and (ur.role = 'admin' or (ur.role = 'support' and visible_workspace_ids.staff_role = 'support'))
+    ) then
+        select pg_catalog.array_append(
+            coalesce(pg_catalog.array_agg(w.id), '{}'), '00000000-0000-0000-0000-000000000000'::uuid
+        )
+        into v_ids
+        from public.workspaces as w;
+    else
+        select coalesce(pg_catalog.array_agg(wu.workspace_id), '{}')
+        into v_ids
+        from public.workspace_users as wu
+        where wu.user_id = v_uid
+            and (visible_workspace_ids.workspace_role = 'member' or wu.role in ('owner', 'admin'));
+    end if;
+    return v_ids;
+end
+$$;
+
+-- Name: FUNCTION visible_workspace_ids(workspace_role text, staff_role text); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private.visible_workspace_ids(workspace_role text, staff_role text) IS 'The workspaces a read policy shows the caller, as one array: those where they hold workspace_role (member: any role; admin: owner or admin), or every workspace for platform staff of staff_role (support: support and admins; admin: admins only), plus the nil uuid that stands for rows of no workspace.';
+
 -- Name: authenticate_api_key(text); Type: FUNCTION; Schema: public; Owner: -
 
 CREATE FUNCTION public.authenticate_api_key(api_key text) RETURNS jsonb
@@ -6387,6 +6439,7 @@ CREATE TABLE public.workspaces (
     status_reason text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT workspaces_id_not_nil CHECK ((id <> '00000000-0000-0000-0000-000000000000'::uuid)),
     CONSTRAINT workspaces_name_check CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 200))),
     CONSTRAINT workspaces_status_check CHECK ((status = ANY (ARRAY['active'::text, 'suspended'::text, 'disabled'::text])))
 );
@@ -7628,6 +7681,14 @@ CREATE UNIQUE INDEX alerts_open_dedupe_key_idx ON public.alerts USING btree (ded
 
 CREATE INDEX alerts_type_created_at_idx ON public.alerts USING btree (type, created_at DESC);
 
+-- Name: alerts_visible_idx; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX alerts_visible_idx ON public.alerts USING btree (COALESCE(workspace_id, '00000000-0000-0000-0000-000000000000'::uuid), created_at DESC, id DESC);
+
+-- Name: INDEX alerts_visible_idx; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON INDEX public.alerts_visible_idx IS 'The read policy''s path: alerts per visible workspace (nil uuid: platform-wide), newest first.';
+
 -- Name: alerts_workspace_id_idx; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX alerts_workspace_id_idx ON public.alerts USING btree (workspace_id, created_at DESC);
@@ -7639,6 +7700,14 @@ CREATE INDEX audit_logs_actor_id_idx ON public.audit_logs USING btree (actor_id)
 -- Name: audit_logs_target_idx; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX audit_logs_target_idx ON public.audit_logs USING btree (target_table, target_id);
+
+-- Name: audit_logs_visible_idx; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX audit_logs_visible_idx ON public.audit_logs USING btree (COALESCE(workspace_id, '00000000-0000-0000-0000-000000000000'::uuid), occurred_at DESC, id DESC);
+
+-- Name: INDEX audit_logs_visible_idx; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON INDEX public.audit_logs_visible_idx IS 'The read policy''s path: audit rows per visible workspace (nil uuid: platform-wide), newest first.';
 
 -- Name: audit_logs_workspace_id_idx; Type: INDEX; Schema: public; Owner: -
 
@@ -7695,6 +7764,14 @@ CREATE INDEX external_api_audit_logs_key_id_idx ON public.external_api_audit_log
 -- Name: external_api_audit_logs_occurred_at_idx; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX external_api_audit_logs_occurred_at_idx ON public.external_api_audit_logs USING btree (occurred_at);
+
+-- Name: external_api_audit_logs_visible_idx; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX external_api_audit_logs_visible_idx ON public.external_api_audit_logs USING btree (COALESCE(workspace_id, '00000000-0000-0000-0000-000000000000'::uuid), occurred_at DESC, id DESC);
+
+-- Name: INDEX external_api_audit_logs_visible_idx; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON INDEX public.external_api_audit_logs_visible_idx IS 'The read policy''s path: failed API authentications per visible workspace (nil uuid: unknown key), newest first.';
 
 -- Name: external_api_audit_logs_workspace_id_idx; Type: INDEX; Schema: public; Owner: -
 
@@ -8300,11 +8377,11 @@ ALTER TABLE ONLY public.workspaces
 
 -- Name: external_api_audit_logs API auth failures are viewable by workspace admins; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "API auth failures are viewable by workspace admins" ON public.external_api_audit_logs FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.admin_workspace_ids() AS admin_workspace_ids)::uuid[])) OR ( SELECT private.is_admin() AS is_admin)));
+CREATE POLICY "API auth failures are viewable by workspace admins" ON public.external_api_audit_logs FOR SELECT TO authenticated USING ((COALESCE(workspace_id, '00000000-0000-0000-0000-000000000000'::uuid) = ANY (( SELECT private.visible_workspace_ids('admin'::text, 'admin'::text) AS visible_workspace_ids)::uuid[])));
 
 -- Name: workspace_api_keys API keys are viewable by workspace admins; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "API keys are viewable by workspace admins" ON public.workspace_api_keys FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.admin_workspace_ids() AS admin_workspace_ids)::uuid[])) OR ( SELECT private.is_admin() AS is_admin)));
+CREATE POLICY "API keys are viewable by workspace admins" ON public.workspace_api_keys FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('admin'::text, 'admin'::text) AS visible_workspace_ids)::uuid[])));
 
 -- Name: workspace_api_keys API keys can be renamed by workspace admins; Type: POLICY; Schema: public; Owner: -
 
@@ -8312,7 +8389,7 @@ CREATE POLICY "API keys can be renamed by workspace admins" ON public.workspace_
 
 -- Name: agent_channels Agent channels are viewable by workspace members and platform s; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Agent channels are viewable by workspace members and platform s" ON public.agent_channels FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Agent channels are viewable by workspace members and platform s" ON public.agent_channels FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])));
 
 -- Name: agent_channels Agent channels can be created by workspace admins; Type: POLICY; Schema: public; Owner: -
 
@@ -8328,7 +8405,7 @@ CREATE POLICY "Agent channels can be updated by workspace admins" ON public.agen
 
 -- Name: agents Agents are viewable by workspace members and platform staff; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Agents are viewable by workspace members and platform staff" ON public.agents FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Agents are viewable by workspace members and platform staff" ON public.agents FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])));
 
 -- Name: agents Agents can be created by workspace admins; Type: POLICY; Schema: public; Owner: -
 
@@ -8344,7 +8421,7 @@ CREATE POLICY "Agents can be updated by workspace admins" ON public.agents FOR U
 
 -- Name: alerts Alerts are viewable by workspace members and platform staff; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Alerts are viewable by workspace members and platform staff" ON public.alerts FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Alerts are viewable by workspace members and platform staff" ON public.alerts FOR SELECT TO authenticated USING ((COALESCE(workspace_id, '00000000-0000-0000-0000-000000000000'::uuid) = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])));
 
 -- Name: alerts Alerts can be acknowledged by workspace admins and platform adm; Type: POLICY; Schema: public; Owner: -
 
@@ -8352,19 +8429,19 @@ CREATE POLICY "Alerts can be acknowledged by workspace admins and platform adm" 
 
 -- Name: audit_logs Audit logs are viewable by workspace admins and platform admins; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Audit logs are viewable by workspace admins and platform admins" ON public.audit_logs FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.admin_workspace_ids() AS admin_workspace_ids)::uuid[])) OR ( SELECT private.is_admin() AS is_admin)));
+CREATE POLICY "Audit logs are viewable by workspace admins and platform admins" ON public.audit_logs FOR SELECT TO authenticated USING ((COALESCE(workspace_id, '00000000-0000-0000-0000-000000000000'::uuid) = ANY (( SELECT private.visible_workspace_ids('admin'::text, 'admin'::text) AS visible_workspace_ids)::uuid[])));
 
 -- Name: billing_line_items Billing line items are viewable by members and platform staff; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Billing line items are viewable by members and platform staff" ON public.billing_line_items FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Billing line items are viewable by members and platform staff" ON public.billing_line_items FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])));
 
 -- Name: call_events Call events are viewable by workspace members; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Call events are viewable by workspace members" ON public.call_events FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_admin() AS is_admin)));
+CREATE POLICY "Call events are viewable by workspace members" ON public.call_events FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'admin'::text) AS visible_workspace_ids)::uuid[])));
 
 -- Name: connectors Connectors are viewable by workspace members and platform staff; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Connectors are viewable by workspace members and platform staff" ON public.connectors FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Connectors are viewable by workspace members and platform staff" ON public.connectors FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])));
 
 -- Name: connectors Connectors can be created by workspace admins; Type: POLICY; Schema: public; Owner: -
 
@@ -8392,11 +8469,11 @@ CREATE POLICY "Job runs are viewable by platform staff" ON public.job_runs FOR S
 
 -- Name: wallet_ledger Ledger entries are viewable by members and platform staff; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Ledger entries are viewable by members and platform staff" ON public.wallet_ledger FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Ledger entries are viewable by members and platform staff" ON public.wallet_ledger FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])));
 
 -- Name: workspace_users Memberships are viewable by workspace members and platform staf; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Memberships are viewable by workspace members and platform staf" ON public.workspace_users FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Memberships are viewable by workspace members and platform staf" ON public.workspace_users FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])));
 
 -- Name: workspace_users Memberships can be added by workspace admins; Type: POLICY; Schema: public; Owner: -
 
@@ -8416,7 +8493,7 @@ CREATE POLICY "Messages are viewable by workspace members" ON public.messages FO
 
 -- Name: payments Payments are viewable by workspace admins and platform support; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Payments are viewable by workspace admins and platform support" ON public.payments FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.admin_workspace_ids() AS admin_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Payments are viewable by workspace admins and platform support" ON public.payments FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('admin'::text, 'support'::text) AS visible_workspace_ids)::uuid[])));
 
 -- Name: plan_limits Plan limits are viewable by signed-in users; Type: POLICY; Schema: public; Owner: -
 
@@ -8484,11 +8561,11 @@ CREATE POLICY "SMS events are viewable by workspace members" ON public.sms_event
 
 -- Name: subscriptions Subscriptions are viewable by workspace members and platform su; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Subscriptions are viewable by workspace members and platform su" ON public.subscriptions FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Subscriptions are viewable by workspace members and platform su" ON public.subscriptions FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])));
 
 -- Name: tier_snapshots Tier snapshots are viewable by members and platform staff; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Tier snapshots are viewable by members and platform staff" ON public.tier_snapshots FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Tier snapshots are viewable by members and platform staff" ON public.tier_snapshots FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])));
 
 -- Name: unknown_phone Unknown phone numbers are viewable by platform admins; Type: POLICY; Schema: public; Owner: -
 
@@ -8496,11 +8573,11 @@ CREATE POLICY "Unknown phone numbers are viewable by platform admins" ON public.
 
 -- Name: usage_events Usage events are viewable by members and platform staff; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Usage events are viewable by members and platform staff" ON public.usage_events FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Usage events are viewable by members and platform staff" ON public.usage_events FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])));
 
 -- Name: usage_limits Usage limits are viewable by members and platform staff; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Usage limits are viewable by members and platform staff" ON public.usage_limits FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Usage limits are viewable by members and platform staff" ON public.usage_limits FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])));
 
 -- Name: usage_metrics Usage metrics are viewable by signed-in users; Type: POLICY; Schema: public; Owner: -
 
@@ -8508,7 +8585,7 @@ CREATE POLICY "Usage metrics are viewable by signed-in users" ON public.usage_me
 
 -- Name: workspace_wallets Wallets are viewable by workspace members and platform staff; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Wallets are viewable by workspace members and platform staff" ON public.workspace_wallets FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Wallets are viewable by workspace members and platform staff" ON public.workspace_wallets FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])));
 
 -- Name: webhook_queue Webhook deliveries are viewable by platform admins; Type: POLICY; Schema: public; Owner: -
 
@@ -8516,11 +8593,11 @@ CREATE POLICY "Webhook deliveries are viewable by platform admins" ON public.web
 
 -- Name: weekly_insights Weekly insights are viewable by workspace members and platform ; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Weekly insights are viewable by workspace members and platform " ON public.weekly_insights FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Weekly insights are viewable by workspace members and platform " ON public.weekly_insights FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])));
 
 -- Name: workspaces Workspaces are viewable by their members and platform staff; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Workspaces are viewable by their members and platform staff" ON public.workspaces FOR SELECT TO authenticated USING (((owner_id = ( SELECT auth.uid() AS uid)) OR (id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Workspaces are viewable by their members and platform staff" ON public.workspaces FOR SELECT TO authenticated USING (((owner_id = ( SELECT auth.uid() AS uid)) OR (id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[]))));
 
 -- Name: workspaces Workspaces can be created by the user who will own them; Type: POLICY; Schema: public; Owner: -
 
@@ -9113,6 +9190,12 @@ REVOKE ALL ON FUNCTION private.vault_secret(secret_name text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.verify_paymob_hmac(payload jsonb, hmac text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.verify_paymob_hmac(payload jsonb, hmac text) TO service_role;
+
+-- Name: FUNCTION visible_workspace_ids(workspace_role text, staff_role text); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private.visible_workspace_ids(workspace_role text, staff_role text) FROM PUBLIC;
+GRANT ALL ON FUNCTION private.visible_workspace_ids(workspace_role text, staff_role text) TO authenticated;
+GRANT ALL ON FUNCTION private.visible_workspace_ids(workspace_role text, staff_role text) TO service_role;
 
 -- Name: FUNCTION authenticate_api_key(api_key text); Type: ACL; Schema: public; Owner: -
 
