@@ -1927,6 +1927,63 @@ $$;
 
 COMMENT ON FUNCTION private._job_step_error(step text, sqlstate text, message text) IS 'A one-element array {step, sqlstate, message} to append to a run''s errors.';
 
+-- Name: _list_messages_masked(uuid, timestamp with time zone, uuid, integer); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) RETURNS TABLE(id uuid, workspace_id uuid, conversation_id uuid, direction text, sender text, body text, provider text, provider_message_id text, sent_at timestamp with time zone, created_at timestamp with time zone)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+#variable_conflict use_column
+declare
+    -- No cursor: start above every row (the row comparison stays an index condition).
+    v_at timestamptz := coalesce(_list_messages_masked.before_created_at, 'infinity');
+    v_id uuid := coalesce(_list_messages_masked.before_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff');
+begin
+    if not (private.is_support() or private.is_service_role()) then
+        raise exception using
+            errcode = '42501', message = 'not_allowed',
+            detail = pg_catalog.format('caller %s is not platform staff', coalesce((select auth.uid())::text, 'anonymous')),
+            hint = 'Masked messages are for platform admins and support; members read public.messages.';
+    end if;
+    if _list_messages_masked.max_count is null or _list_messages_masked.max_count not between 1 and 500 then
+        raise exception using
+            errcode = '22023', message = 'invalid_max_count',
+            detail = pg_catalog.format('max_count %s', _list_messages_masked.max_count),
+            hint = 'max_count is between 1 and 500.';
+    end if;
+    if (_list_messages_masked.before_created_at is null) <> (_list_messages_masked.before_id is null) then
+        raise exception using
+            errcode = '22023', message = 'invalid_cursor',
+            hint = 'Pass both before_created_at and before_id (the last row of the previous page), or neither.';
+    end if;
+    -- Two statements, not one with "workspace_id is null or ...": each keeps the plan of its own index.
+    if _list_messages_masked.of_workspace is null then
+        return query
+        select
+            m.id, m.workspace_id, m.conversation_id, m.direction, private.mask_pii(m.sender),
+            private.mask_pii(m.body), m.provider, m.provider_message_id, m.sent_at, m.created_at
+        from public.messages as m
+        where (m.created_at, m.id) < (v_at, v_id)
+        order by m.created_at desc, m.id desc
+        limit _list_messages_masked.max_count;
+    else
+        return query
+        select
+            m.id, m.workspace_id, m.conversation_id, m.direction, private.mask_pii(m.sender),
+            private.mask_pii(m.body), m.provider, m.provider_message_id, m.sent_at, m.created_at
+        from public.messages as m
+        where m.workspace_id = _list_messages_masked.of_workspace
+            and (m.created_at, m.id) < (v_at, v_id)
+        order by m.created_at desc, m.id desc
+        limit _list_messages_masked.max_count;
+    end if;
+end
+$$;
+
+-- Name: FUNCTION _list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) IS 'Implementation of public.list_messages_masked (definer: staff may not read public.messages itself).';
+
 -- Name: _messages_masked(); Type: FUNCTION; Schema: private; Owner: -
 
 CREATE FUNCTION private._messages_masked() RETURNS TABLE(id uuid, workspace_id uuid, conversation_id uuid, direction text, sender text, body text, provider text, provider_message_id text, sent_at timestamp with time zone, created_at timestamp with time zone)
@@ -5998,6 +6055,22 @@ $$;
 
 COMMENT ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text) IS 'Store, verify, deduplicate and process one webhook delivery (service_role). See CONTRACT.md.';
 
+-- Name: list_messages_masked(uuid, timestamp with time zone, uuid, integer); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.list_messages_masked(workspace_id uuid DEFAULT NULL::uuid, before_created_at timestamp with time zone DEFAULT NULL::timestamp with time zone, before_id uuid DEFAULT NULL::uuid, max_count integer DEFAULT 50) RETURNS TABLE(id uuid, workspace_id uuid, conversation_id uuid, direction text, sender text, body text, provider text, provider_message_id text, sent_at timestamp with time zone, created_at timestamp with time zone)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+    select * from private._list_messages_masked(
+        list_messages_masked.workspace_id, list_messages_masked.before_created_at,
+        list_messages_masked.before_id, list_messages_masked.max_count
+    )
+$$;
+
+-- Name: FUNCTION list_messages_masked(workspace_id uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer); Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON FUNCTION public.list_messages_masked(workspace_id uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) IS 'Platform staff: the latest messages (of one workspace or all), sender and body masked, keyset-paged by (created_at, id) newest first.';
+
 -- Name: record_usage(uuid, text, numeric, text, text); Type: FUNCTION; Schema: public; Owner: -
 
 CREATE FUNCTION public.record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text DEFAULT NULL::text, source text DEFAULT NULL::text) RETURNS jsonb
@@ -7673,6 +7746,14 @@ CREATE INDEX agents_workspace_id_idx ON public.agents USING btree (workspace_id)
 
 CREATE INDEX alerts_acknowledged_by_idx ON public.alerts USING btree (acknowledged_by);
 
+-- Name: alerts_latest_idx; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX alerts_latest_idx ON public.alerts USING btree (created_at DESC, id DESC);
+
+-- Name: INDEX alerts_latest_idx; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON INDEX public.alerts_latest_idx IS 'Alerts of every workspace (staff), keyset (created_at, id).';
+
 -- Name: alerts_open_dedupe_key_idx; Type: INDEX; Schema: public; Owner: -
 
 CREATE UNIQUE INDEX alerts_open_dedupe_key_idx ON public.alerts USING btree (dedupe_key) WHERE (acknowledged_at IS NULL);
@@ -7689,13 +7770,25 @@ CREATE INDEX alerts_visible_idx ON public.alerts USING btree (COALESCE(workspace
 
 COMMENT ON INDEX public.alerts_visible_idx IS 'The read policy''s path: alerts per visible workspace (nil uuid: platform-wide), newest first.';
 
--- Name: alerts_workspace_id_idx; Type: INDEX; Schema: public; Owner: -
+-- Name: alerts_workspace_latest_idx; Type: INDEX; Schema: public; Owner: -
 
-CREATE INDEX alerts_workspace_id_idx ON public.alerts USING btree (workspace_id, created_at DESC);
+CREATE INDEX alerts_workspace_latest_idx ON public.alerts USING btree (workspace_id, created_at DESC, id DESC);
+
+-- Name: INDEX alerts_workspace_latest_idx; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON INDEX public.alerts_workspace_latest_idx IS 'Alerts of one workspace, keyset (created_at, id); also the workspace_id foreign key''s index.';
 
 -- Name: audit_logs_actor_id_idx; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX audit_logs_actor_id_idx ON public.audit_logs USING btree (actor_id);
+
+-- Name: audit_logs_latest_idx; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX audit_logs_latest_idx ON public.audit_logs USING btree (occurred_at DESC, id DESC);
+
+-- Name: INDEX audit_logs_latest_idx; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON INDEX public.audit_logs_latest_idx IS 'Audit rows of every workspace (platform admins), keyset (occurred_at, id).';
 
 -- Name: audit_logs_target_idx; Type: INDEX; Schema: public; Owner: -
 
@@ -7709,9 +7802,13 @@ CREATE INDEX audit_logs_visible_idx ON public.audit_logs USING btree (COALESCE(w
 
 COMMENT ON INDEX public.audit_logs_visible_idx IS 'The read policy''s path: audit rows per visible workspace (nil uuid: platform-wide), newest first.';
 
--- Name: audit_logs_workspace_id_idx; Type: INDEX; Schema: public; Owner: -
+-- Name: audit_logs_workspace_latest_idx; Type: INDEX; Schema: public; Owner: -
 
-CREATE INDEX audit_logs_workspace_id_idx ON public.audit_logs USING btree (workspace_id, occurred_at DESC);
+CREATE INDEX audit_logs_workspace_latest_idx ON public.audit_logs USING btree (workspace_id, occurred_at DESC, id DESC);
+
+-- Name: INDEX audit_logs_workspace_latest_idx; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON INDEX public.audit_logs_workspace_latest_idx IS 'Audit rows of one workspace, keyset (occurred_at, id).';
 
 -- Name: billing_line_items_metric_idx; Type: INDEX; Schema: public; Owner: -
 
@@ -7789,13 +7886,25 @@ CREATE INDEX job_runs_started_at_idx ON public.job_runs USING btree (started_at)
 
 CREATE INDEX messages_conversation_id_idx ON public.messages USING btree (conversation_id, sent_at);
 
+-- Name: messages_latest_idx; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX messages_latest_idx ON public.messages USING btree (created_at DESC, id DESC);
+
+-- Name: INDEX messages_latest_idx; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON INDEX public.messages_latest_idx IS 'Latest messages of every workspace (staff), keyset (created_at, id).';
+
 -- Name: messages_provider_message_id_idx; Type: INDEX; Schema: public; Owner: -
 
 CREATE UNIQUE INDEX messages_provider_message_id_idx ON public.messages USING btree (provider, provider_message_id) WHERE (provider_message_id IS NOT NULL);
 
--- Name: messages_workspace_id_idx; Type: INDEX; Schema: public; Owner: -
+-- Name: messages_workspace_latest_idx; Type: INDEX; Schema: public; Owner: -
 
-CREATE INDEX messages_workspace_id_idx ON public.messages USING btree (workspace_id, created_at DESC);
+CREATE INDEX messages_workspace_latest_idx ON public.messages USING btree (workspace_id, created_at DESC, id DESC);
+
+-- Name: INDEX messages_workspace_latest_idx; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON INDEX public.messages_workspace_latest_idx IS 'Latest messages of one workspace, keyset (created_at, id); also the workspace_id foreign key''s index.';
 
 -- Name: payments_bank_reference_idx; Type: INDEX; Schema: public; Owner: -
 
@@ -7917,17 +8026,25 @@ CREATE INDEX user_roles_granted_by_idx ON public.user_roles USING btree (granted
 
 CREATE UNIQUE INDEX wallet_ledger_idempotency_key_idx ON public.wallet_ledger USING btree (workspace_id, idempotency_key) WHERE (idempotency_key IS NOT NULL);
 
--- Name: webhook_queue_attention_idx; Type: INDEX; Schema: public; Owner: -
+-- Name: webhook_queue_received_idx; Type: INDEX; Schema: public; Owner: -
 
-CREATE INDEX webhook_queue_attention_idx ON public.webhook_queue USING btree (status, received_at) WHERE ((status)::text = ANY (ARRAY['failed'::text, 'dead_letter'::text, 'unknown_phone'::text, 'rejected'::text]));
+CREATE INDEX webhook_queue_received_idx ON public.webhook_queue USING btree (received_at, id);
 
--- Name: webhook_queue_received_at_idx; Type: INDEX; Schema: public; Owner: -
+-- Name: INDEX webhook_queue_received_idx; Type: COMMENT; Schema: public; Owner: -
 
-CREATE INDEX webhook_queue_received_at_idx ON public.webhook_queue USING btree (received_at);
+COMMENT ON INDEX public.webhook_queue_received_idx IS 'Deliveries by time, keyset (received_at, id); retention''s path to the oldest rows.';
 
 -- Name: webhook_queue_retry_idx; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX webhook_queue_retry_idx ON public.webhook_queue USING btree (next_attempt_at, id) WHERE ((status)::text = 'failed'::text);
+
+-- Name: webhook_queue_status_received_idx; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX webhook_queue_status_received_idx ON public.webhook_queue USING btree (status, received_at, id) WHERE ((status)::text = ANY (ARRAY['failed'::text, 'dead_letter'::text, 'unknown_phone'::text, 'rejected'::text]));
+
+-- Name: INDEX webhook_queue_status_received_idx; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON INDEX public.webhook_queue_status_received_idx IS 'Deliveries that need attention by status and time, keyset (received_at, id).';
 
 -- Name: webhook_queue_verified_key_idx; Type: INDEX; Schema: public; Owner: -
 
@@ -8866,6 +8983,12 @@ REVOKE ALL ON FUNCTION private._job_run_start(job_name text, params jsonb, exclu
 
 REVOKE ALL ON FUNCTION private._job_step_error(step text, sqlstate text, message text) FROM PUBLIC;
 
+-- Name: FUNCTION _list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) TO authenticated;
+GRANT ALL ON FUNCTION private._list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) TO service_role;
+
 -- Name: FUNCTION _messages_masked(); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private._messages_masked() FROM PUBLIC;
@@ -9295,6 +9418,12 @@ GRANT ALL ON FUNCTION public.handle_paymob_callback(payload jsonb, hmac text) TO
 
 REVOKE ALL ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text) TO service_role;
+
+-- Name: FUNCTION list_messages_masked(workspace_id uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer); Type: ACL; Schema: public; Owner: -
+
+REVOKE ALL ON FUNCTION public.list_messages_masked(workspace_id uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.list_messages_masked(workspace_id uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) TO authenticated;
+GRANT ALL ON FUNCTION public.list_messages_masked(workspace_id uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) TO service_role;
 
 -- Name: FUNCTION record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text); Type: ACL; Schema: public; Owner: -
 

@@ -8,8 +8,17 @@
 -- Concurrently: every statement can run again; an interrupted build leaves an invalid index, named below.
 
 -- The nil uuid stands for "no workspace" in those arrays: no workspace may have it.
-alter table public.workspaces
-add constraint workspaces_id_not_nil check (id <> '00000000-0000-0000-0000-000000000000'::uuid) not valid;
+do $$
+begin
+    if not exists (
+        select from pg_catalog.pg_constraint as c
+        where c.conrelid = 'public.workspaces'::regclass and c.conname = 'workspaces_id_not_nil'
+    ) then
+        alter table public.workspaces
+        add constraint workspaces_id_not_nil check (id <> '00000000-0000-0000-0000-000000000000'::uuid) not valid;
+    end if;
+end
+$$;
 
 alter table public.workspaces validate constraint workspaces_id_not_nil;
 
@@ -17,7 +26,9 @@ create index concurrently if not exists alerts_visible_idx
 on public.alerts ((coalesce(workspace_id, '00000000-0000-0000-0000-000000000000'::uuid)), created_at desc, id desc);
 
 create index concurrently if not exists audit_logs_visible_idx
-on public.audit_logs ((coalesce(workspace_id, '00000000-0000-0000-0000-000000000000'::uuid)), occurred_at desc, id desc);
+on public.audit_logs (
+    (coalesce(workspace_id, '00000000-0000-0000-0000-000000000000'::uuid)), occurred_at desc, id desc
+);
 
 create index concurrently if not exists external_api_audit_logs_visible_idx
 on public.external_api_audit_logs (
