@@ -218,6 +218,31 @@ $$;
 
 COMMENT ON FUNCTION private._activate_payment(payment_id uuid, reason text) IS 'Activate the plan a confirmed, locked payment paid for: subscription, workspace plan, usage limits, audit.';
 
+-- Name: _alert_retention_backlog(bigint, text[]); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._alert_retention_backlog(job_run_id bigint, more text[]) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    select private.raise_alert(
+        'retention_backlog',
+        'retention_backlog',
+        pg_catalog.format(
+            'retention cleanup run %s ran out of time with rows left to delete: %s',
+            _alert_retention_backlog.job_run_id, pg_catalog.array_to_string(_alert_retention_backlog.more, ', ')
+        ),
+        null,
+        'warning',
+        pg_catalog.jsonb_build_object(
+            'job_run_id', _alert_retention_backlog.job_run_id, 'more', pg_catalog.to_jsonb(_alert_retention_backlog.more)
+        )
+    );
+$$;
+
+-- Name: FUNCTION _alert_retention_backlog(job_run_id bigint, more text[]); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._alert_retention_backlog(job_run_id bigint, more text[]) IS 'Raise the one open retention_backlog alert: a run ran out of time with rows left (listed).';
+
 -- Name: _alert_signature_failure(text, bigint, text); Type: FUNCTION; Schema: private; Owner: -
 
 CREATE FUNCTION private._alert_signature_failure(provider text, webhook_id bigint, reason text) RETURNS bigint
@@ -2959,6 +2984,164 @@ $$;
 
 COMMENT ON FUNCTION private._resolve_channel(channel_type text, external_id text, OUT agent_id uuid, OUT workspace_id uuid, OUT channel_id uuid, OUT skip_reason text) IS 'The channel with this provider id, its agent and workspace, and why it must not act (if so).';
 
+-- Name: _retention_step(text, timestamp with time zone, integer, timestamp with time zone, bigint, bigint); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._retention_step(policy text, cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone DEFAULT NULL::timestamp with time zone, after_id bigint DEFAULT NULL::bigint, keep_job_run bigint DEFAULT NULL::bigint) RETURNS TABLE(deleted integer, picked integer, last_at timestamp with time zone, last_id bigint)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    SET lock_timeout TO '500ms'
+    AS $$
+#variable_conflict use_column
+declare
+    -- No cursor yet: start before every row (the row comparison stays an index condition).
+    v_at timestamptz := coalesce(_retention_step.after_at, '-infinity');
+    v_id bigint := coalesce(_retention_step.after_id, -9223372036854775808);
+begin
+    -- One statement per policy: the rows are picked and deleted under one snapshot,
+    -- so the row versions named by ctid cannot be pruned and reused in between.
+    case _retention_step.policy
+        when 'webhook_deliveries' then
+            with doomed as materialized (
+                select d.ctid as tid, d.received_at as at, d.id
+                from public.webhook_queue as d
+                where (d.received_at, d.id) > (v_at, v_id)
+                    and d.received_at < _retention_step.cutoff
+                    and d.status in ('processed', 'duplicate', 'rejected', 'unknown_phone')
+                order by d.received_at, d.id
+                limit _retention_step.max_rows
+            ),
+
+            gone as (
+                delete from public.webhook_queue as q
+                where q.ctid = any(array(select doomed.tid from doomed))
+                returning 1
+            )
+
+            select (select count(*) from gone)::integer, (select count(*) from doomed)::integer, l.at, l.id
+            into deleted, picked, last_at, last_id
+            from (select null) as one
+            left join lateral (select d.at, d.id from doomed as d order by d.at desc, d.id desc limit 1) as l on true;
+        when 'webhook_dead_letters' then
+            with doomed as materialized (
+                select d.ctid as tid, d.received_at as at, d.id
+                from public.webhook_queue as d
+                where d.status = 'dead_letter'
+                    and (d.received_at, d.id) > (v_at, v_id)
+                    and d.received_at < _retention_step.cutoff
+                order by d.received_at, d.id
+                limit _retention_step.max_rows
+            ),
+
+            gone as (
+                delete from public.webhook_queue as q
+                where q.ctid = any(array(select doomed.tid from doomed)) and q.status = 'dead_letter'
+                returning 1
+            )
+
+            select (select count(*) from gone)::integer, (select count(*) from doomed)::integer, l.at, l.id
+            into deleted, picked, last_at, last_id
+            from (select null) as one
+            left join lateral (select d.at, d.id from doomed as d order by d.at desc, d.id desc limit 1) as l on true;
+        when 'unknown_phone' then
+            with doomed as materialized (
+                select d.ctid as tid, d.last_seen_at as at, d.id
+                from public.unknown_phone as d
+                where (d.last_seen_at, d.id) > (v_at, v_id) and d.last_seen_at < _retention_step.cutoff
+                order by d.last_seen_at, d.id
+                limit _retention_step.max_rows
+            ),
+
+            gone as (
+                delete from public.unknown_phone as u
+                where u.ctid = any(array(select doomed.tid from doomed))
+                returning 1
+            )
+
+            select (select count(*) from gone)::integer, (select count(*) from doomed)::integer, l.at, l.id
+            into deleted, picked, last_at, last_id
+            from (select null) as one
+            left join lateral (select d.at, d.id from doomed as d order by d.at desc, d.id desc limit 1) as l on true;
+        when 'acknowledged_alerts' then
+            with doomed as materialized (
+                select d.ctid as tid, d.acknowledged_at as at, d.id
+                from public.alerts as d
+                where (d.acknowledged_at, d.id) > (v_at, v_id) and d.acknowledged_at < _retention_step.cutoff
+                order by d.acknowledged_at, d.id
+                limit _retention_step.max_rows
+            ),
+
+            gone as (
+                delete from public.alerts as a
+                where a.ctid = any(array(select doomed.tid from doomed))
+                returning 1
+            )
+
+            select (select count(*) from gone)::integer, (select count(*) from doomed)::integer, l.at, l.id
+            into deleted, picked, last_at, last_id
+            from (select null) as one
+            left join lateral (select d.at, d.id from doomed as d order by d.at desc, d.id desc limit 1) as l on true;
+        when 'job_runs' then
+            with doomed as materialized (
+                select d.ctid as tid, d.started_at as at, d.id
+                from public.job_runs as d
+                where (d.started_at, d.id) > (v_at, v_id)
+                    and d.started_at < _retention_step.cutoff
+                    and d.id is distinct from _retention_step.keep_job_run
+                order by d.started_at, d.id
+                limit _retention_step.max_rows
+            ),
+
+            gone as (
+                delete from public.job_runs as j
+                where j.ctid = any(array(select doomed.tid from doomed))
+                returning 1
+            )
+
+            select (select count(*) from gone)::integer, (select count(*) from doomed)::integer, l.at, l.id
+            into deleted, picked, last_at, last_id
+            from (select null) as one
+            left join lateral (select d.at, d.id from doomed as d order by d.at desc, d.id desc limit 1) as l on true;
+        when 'rate_limit_counters' then
+            -- One row per workspace and bucket, so the table stays small: no key to continue from.
+            delete from private.rate_limit_counters as c
+            where c.ctid = any(array(
+                select d.ctid from private.rate_limit_counters as d
+                where d.window_start < _retention_step.cutoff
+                limit _retention_step.max_rows
+            ));
+            get diagnostics deleted = row_count;
+            picked := deleted;
+        else
+            raise exception using
+                errcode = '22023', message = 'unknown_retention_policy',
+                detail = pg_catalog.format('policy %L', _retention_step.policy);
+    end case;
+    return next;
+end
+$$;
+
+-- Name: FUNCTION _retention_step(policy text, cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint, keep_job_run bigint); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._retention_step(policy text, cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint, keep_job_run bigint) IS 'Delete one batch (at most max_rows) of a retention policy''s rows older than cutoff, in key order after (after_at, after_id); returns the rows deleted and picked and the last key picked. Never waits for a row lock (55P03).';
+
+-- Name: _retention_table(text); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._retention_table(policy text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+    select case _retention_table.policy
+        when 'webhook_deliveries' then 'webhook_queue'
+        when 'webhook_dead_letters' then 'webhook_queue'
+        when 'acknowledged_alerts' then 'alerts'
+        else _retention_table.policy
+    end
+$$;
+
+-- Name: FUNCTION _retention_table(policy text); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._retention_table(policy text) IS 'The table a retention policy deletes from (run results count by table).';
+
 -- Name: _retry_failed_webhooks(integer); Type: FUNCTION; Schema: private; Owner: -
 
 CREATE FUNCTION private._retry_failed_webhooks(max_count integer) RETURNS jsonb
@@ -3367,112 +3550,75 @@ $$;
 
 COMMENT ON FUNCTION private._run_reconciliation(period_start date, period_end date) IS 'Implementation of public.run_reconciliation (definer: compares usage_events with provider_usage_reports, writes the run''s report, raises the period''s reconciliation_mismatch alert).';
 
--- Name: _run_retention_cleanup(numeric); Type: FUNCTION; Schema: private; Owner: -
+-- Name: _run_retention_cleanup(numeric, integer); Type: FUNCTION; Schema: private; Owner: -
 
-CREATE FUNCTION private._run_retention_cleanup(max_seconds numeric DEFAULT 60) RETURNS jsonb
+CREATE FUNCTION private._run_retention_cleanup(max_seconds numeric DEFAULT 0.5, batch_rows integer DEFAULT 10000) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
 declare
-    v_batch constant integer := 10000;
     v_started timestamptz := pg_catalog.clock_timestamp();
-    v_step_rows bigint;
     v_run bigint;
     v_policy record;
     v_cutoff timestamptz;
-    v_rows bigint;
+    v_step record;
+    v_after_at timestamptz;
+    v_after_id bigint;
+    v_step_rows bigint;
     v_deleted jsonb := '{}';
     v_more text[] := '{}';
+    v_out_of_time boolean := false;
     v_errors jsonb := '[]';
     v_ok integer := 0;
     v_state text;
     v_message text;
     v_status text;
-    v_table text;
 begin
     v_run := private._job_run_start('retention_cleanup');
     for v_policy in select p.name, p.keep_days from public.retention_policies as p order by p.name loop
         v_cutoff := pg_catalog.now() - pg_catalog.make_interval(days => v_policy.keep_days);
-        v_table := case v_policy.name
-            when 'webhook_deliveries' then 'webhook_queue'
-            when 'webhook_dead_letters' then 'webhook_queue'
-            when 'acknowledged_alerts' then 'alerts'
-            else v_policy.name
-        end;
+        v_after_at := null;
+        v_after_id := null;
         v_step_rows := 0;
         begin
             loop
-                case v_policy.name
-                    when 'webhook_deliveries' then
-                        delete from public.webhook_queue as q
-                        where q.id = any(array(
-                            select d.id from public.webhook_queue as d
-                            where d.received_at < v_cutoff
-                                and d.status in ('processed', 'duplicate', 'rejected', 'unknown_phone')
-                            limit v_batch
-                        ));
-                    when 'webhook_dead_letters' then
-                        delete from public.webhook_queue as q
-                        where q.id = any(array(
-                            select d.id from public.webhook_queue as d
-                            where d.received_at < v_cutoff and d.status = 'dead_letter'
-                            limit v_batch
-                        ));
-                    when 'unknown_phone' then
-                        delete from public.unknown_phone as u
-                        where u.id = any(array(
-                            select d.id from public.unknown_phone as d where d.last_seen_at < v_cutoff limit v_batch
-                        ));
-                    when 'acknowledged_alerts' then
-                        delete from public.alerts as a
-                        where a.id = any(array(
-                            select d.id from public.alerts as d where d.acknowledged_at < v_cutoff limit v_batch
-                        ));
-                    when 'job_runs' then
-                        delete from public.job_runs as j
-                        where j.id = any(array(
-                            select d.id from public.job_runs as d
-                            where d.started_at < v_cutoff and d.id <> v_run
-                            limit v_batch
-                        ));
-                    when 'rate_limit_counters' then
-                        delete from private.rate_limit_counters as c
-                        where c.ctid = any(array(
-                            select d.ctid from private.rate_limit_counters as d where d.window_start < v_cutoff limit v_batch
-                        ));
-                end case;
-                get diagnostics v_rows = row_count;
-                v_step_rows := v_step_rows + v_rows;
-                exit when v_rows < v_batch
-                    or pg_catalog.clock_timestamp() - v_started
-                    >= _run_retention_cleanup.max_seconds * interval '1 second';
+                select s.deleted, s.picked, s.last_at, s.last_id
+                into v_step
+                from private._retention_step(
+                    v_policy.name, v_cutoff, _run_retention_cleanup.batch_rows, v_after_at, v_after_id, v_run
+                ) as s;
+                v_step_rows := v_step_rows + v_step.deleted;
+                exit when v_step.picked < _run_retention_cleanup.batch_rows;
+                if pg_catalog.clock_timestamp() - v_started
+                    >= _run_retention_cleanup.max_seconds * interval '1 second' then
+                    v_more := v_more || v_policy.name;
+                    v_out_of_time := true;
+                    exit;
+                end if;
+                v_after_at := v_step.last_at;
+                v_after_id := v_step.last_id;
             end loop;
-            if v_rows = v_batch then
-                v_more := v_more || v_policy.name;
-            end if;
             v_ok := v_ok + 1;
-        exception when others then
-            get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
-            v_errors := v_errors || private._job_step_error(v_policy.name, v_state, v_message);
-            v_step_rows := 0;  -- the step's deletes were undone with it
+        exception
+            when lock_not_available then
+                -- Rows in use by someone else: left for the next run, not a failure.
+                v_more := v_more || v_policy.name;
+                v_ok := v_ok + 1;
+                v_step_rows := 0;
+            when others then
+                get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
+                v_errors := v_errors || private._job_step_error(v_policy.name, v_state, v_message);
+                v_step_rows := 0;  -- the step's deletes were undone with it
         end;
         v_deleted := pg_catalog.jsonb_set(
-            v_deleted, array[v_table], pg_catalog.to_jsonb(coalesce((v_deleted ->> v_table)::bigint, 0) + v_step_rows)
+            v_deleted,
+            array[private._retention_table(v_policy.name)],
+            pg_catalog.to_jsonb(coalesce((v_deleted ->> private._retention_table(v_policy.name))::bigint, 0) + v_step_rows)
         );
     end loop;
 
-    if pg_catalog.cardinality(v_more) > 0 then
-        perform private.raise_alert(
-            'retention_backlog',
-            'retention_backlog',
-            pg_catalog.format(
-                'retention cleanup run %s ran out of time with rows left to delete: %s',
-                v_run, pg_catalog.array_to_string(v_more, ', ')
-            ),
-            null,
-            'warning',
-            pg_catalog.jsonb_build_object('job_run_id', v_run, 'more', pg_catalog.to_jsonb(v_more))
-        );
+    if v_out_of_time then
+        perform private._alert_retention_backlog(v_run, v_more);
     end if;
     v_status := private._job_run_finish(
         v_run,
@@ -3490,9 +3636,9 @@ begin
 end
 $$;
 
--- Name: FUNCTION _run_retention_cleanup(max_seconds numeric); Type: COMMENT; Schema: private; Owner: -
+-- Name: FUNCTION _run_retention_cleanup(max_seconds numeric, batch_rows integer); Type: COMMENT; Schema: private; Owner: -
 
-COMMENT ON FUNCTION private._run_retention_cleanup(max_seconds numeric) IS 'Implementation of public.run_retention_cleanup (definer: deletes expired rows per retention_policies).';
+COMMENT ON FUNCTION private._run_retention_cleanup(max_seconds numeric, batch_rows integer) IS 'Implementation of public.run_retention_cleanup (definer: deletes expired rows per retention_policies, in batches, within max_seconds of one transaction).';
 
 -- Name: _run_webhook(bigint, text, text, jsonb, text, boolean, jsonb, text, text, boolean); Type: FUNCTION; Schema: private; Owner: -
 
@@ -4971,6 +5117,122 @@ $$;
 
 COMMENT ON FUNCTION private.raise_alert(type text, dedupe_key text, message text, workspace_id uuid, severity text, details jsonb) IS 'Open one alert per dedupe_key (returns null when an open alert already exists).';
 
+-- Name: run_retention_in_batches(numeric, numeric); Type: PROCEDURE; Schema: private; Owner: -
+
+CREATE PROCEDURE private.run_retention_in_batches(IN max_seconds numeric DEFAULT 3600, IN batch_seconds numeric DEFAULT 0.2)
+    LANGUAGE plpgsql
+    AS $$
+declare
+    v_started timestamptz := pg_catalog.clock_timestamp();
+    v_batch_started timestamptz;
+    v_run bigint;
+    v_policy record;
+    v_cutoff timestamptz;
+    v_step record;
+    v_batch integer;
+    v_after_at timestamptz;
+    v_after_id bigint;
+    v_step_rows bigint;
+    v_step_failed boolean;
+    v_step_stopped boolean;
+    v_deleted jsonb := '{}';
+    v_more text[] := '{}';
+    v_out_of_time boolean := false;
+    v_errors jsonb := '[]';
+    v_ok integer := 0;
+    v_state text;
+    v_message text;
+    v_seconds numeric;
+begin
+    -- Refused at once inside a transaction block (before taking the lock below).
+    commit;
+    -- One run at a time, for the whole run: batches commit, so the transaction-scoped
+    -- lock the function takes would not last. Same key, so the two wait for each other.
+    perform pg_catalog.pg_advisory_lock(4242, pg_catalog.hashtext('retention_cleanup'));
+    v_run := private._job_run_start(
+        'retention_cleanup',
+        pg_catalog.jsonb_build_object(
+            'max_seconds', run_retention_in_batches.max_seconds,
+            'batch_seconds', run_retention_in_batches.batch_seconds
+        ),
+        false
+    );
+    commit;
+
+    for v_policy in select p.name, p.keep_days from public.retention_policies as p order by p.name loop
+        v_cutoff := pg_catalog.now() - pg_catalog.make_interval(days => v_policy.keep_days);
+        v_after_at := null;
+        v_after_id := null;
+        v_step_rows := 0;
+        v_step_failed := false;
+        v_step_stopped := false;
+        v_batch := 2000;
+        loop
+            v_batch_started := pg_catalog.clock_timestamp();
+            begin
+                select s.deleted, s.picked, s.last_at, s.last_id
+                into v_step
+                from private._retention_step(v_policy.name, v_cutoff, v_batch, v_after_at, v_after_id, v_run) as s;
+            exception
+                when lock_not_available then
+                    -- Rows in use by someone else: left for the next run, not a failure.
+                    v_more := v_more || v_policy.name;
+                    v_step_stopped := true;
+                when others then
+                    get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
+                    v_errors := v_errors || private._job_step_error(v_policy.name, v_state, v_message);
+                    v_step_failed := true;
+            end;
+            exit when v_step_failed or v_step_stopped;
+            commit;
+            v_step_rows := v_step_rows + v_step.deleted;
+            exit when v_step.picked < v_batch;
+            if pg_catalog.clock_timestamp() - v_started >= run_retention_in_batches.max_seconds * interval '1 second' then
+                v_more := v_more || v_policy.name;
+                v_out_of_time := true;
+                exit;
+            end if;
+            v_after_at := v_step.last_at;
+            v_after_id := v_step.last_id;
+            -- Size the next batch to take about batch_seconds.
+            v_seconds := greatest(extract(epoch from pg_catalog.clock_timestamp() - v_batch_started), 0.001);
+            v_batch := least(
+                50000, greatest(500, (v_batch * run_retention_in_batches.batch_seconds / v_seconds)::integer)
+            );
+        end loop;
+        if not v_step_failed then
+            v_ok := v_ok + 1;
+        end if;
+        -- A failed step keeps the batches it committed before failing: they count.
+        v_deleted := pg_catalog.jsonb_set(
+            v_deleted,
+            array[private._retention_table(v_policy.name)],
+            pg_catalog.to_jsonb(coalesce((v_deleted ->> private._retention_table(v_policy.name))::bigint, 0) + v_step_rows)
+        );
+    end loop;
+
+    if v_out_of_time then
+        perform private._alert_retention_backlog(v_run, v_more);
+    end if;
+    perform private._job_run_finish(
+        v_run,
+        pg_catalog.jsonb_build_object(
+            'deleted', v_deleted,
+            'more', pg_catalog.to_jsonb(v_more),
+            'seconds', pg_catalog.round(extract(epoch from pg_catalog.clock_timestamp() - v_started)::numeric, 3)
+        ),
+        v_errors,
+        v_ok
+    );
+    commit;
+    perform pg_catalog.pg_advisory_unlock(4242, pg_catalog.hashtext('retention_cleanup'));
+end
+$$;
+
+-- Name: PROCEDURE run_retention_in_batches(IN max_seconds numeric, IN batch_seconds numeric); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON PROCEDURE private.run_retention_in_batches(IN max_seconds numeric, IN batch_seconds numeric) IS 'The daily retention job (pg_cron CALLs it): deletes expired rows per retention_policies in batches of about batch_seconds, committing after each, for at most max_seconds; logged in job_runs like run_retention_cleanup.';
+
 -- Name: schedule_job(text, text, text); Type: FUNCTION; Schema: private; Owner: -
 
 CREATE FUNCTION private.schedule_job(job_name text, schedule text, command text) RETURNS bigint
@@ -6179,7 +6441,7 @@ $$;
 
 -- Name: FUNCTION run_retention_cleanup(); Type: COMMENT; Schema: public; Owner: -
 
-COMMENT ON FUNCTION public.run_retention_cleanup() IS 'Delete expired webhook deliveries, unknown numbers, acknowledged alerts, old job runs and rate-limit windows (retention_policies); logged in job_runs. service_role; pg_cron runs it daily.';
+COMMENT ON FUNCTION public.run_retention_cleanup() IS 'Delete expired webhook deliveries, unknown numbers, acknowledged alerts, old job runs and rate-limit windows (retention_policies) for at most 0.5 s of one transaction; logged in job_runs; a backlog is listed in more. service_role. pg_cron runs private.run_retention_in_batches, which commits between batches.';
 
 -- Name: set_workspace_status(uuid, text, text); Type: FUNCTION; Schema: public; Owner: -
 
@@ -7252,7 +7514,8 @@ CREATE TABLE public.webhook_queue (
     last_error text,
     skip_reason text,
     processed_at timestamp with time zone
-);
+)
+WITH (autovacuum_vacuum_scale_factor='0.02', autovacuum_vacuum_threshold='1000');
 
 -- Name: TABLE webhook_queue; Type: COMMENT; Schema: public; Owner: -
 
@@ -8879,6 +9142,10 @@ GRANT USAGE ON SCHEMA public TO service_role;
 
 REVOKE ALL ON FUNCTION private._activate_payment(payment_id uuid, reason text) FROM PUBLIC;
 
+-- Name: FUNCTION _alert_retention_backlog(job_run_id bigint, more text[]); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._alert_retention_backlog(job_run_id bigint, more text[]) FROM PUBLIC;
+
 -- Name: FUNCTION _alert_signature_failure(provider text, webhook_id bigint, reason text); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private._alert_signature_failure(provider text, webhook_id bigint, reason text) FROM PUBLIC;
@@ -9057,6 +9324,14 @@ REVOKE ALL ON FUNCTION private._resolve_agent_number(phone_number text, channel_
 
 REVOKE ALL ON FUNCTION private._resolve_channel(channel_type text, external_id text, OUT agent_id uuid, OUT workspace_id uuid, OUT channel_id uuid, OUT skip_reason text) FROM PUBLIC;
 
+-- Name: FUNCTION _retention_step(policy text, cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint, keep_job_run bigint); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._retention_step(policy text, cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint, keep_job_run bigint) FROM PUBLIC;
+
+-- Name: FUNCTION _retention_table(policy text); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._retention_table(policy text) FROM PUBLIC;
+
 -- Name: FUNCTION _retry_failed_webhooks(max_count integer); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private._retry_failed_webhooks(max_count integer) FROM PUBLIC;
@@ -9072,10 +9347,10 @@ GRANT ALL ON FUNCTION private._revoke_api_key(key_id uuid, reason text) TO authe
 REVOKE ALL ON FUNCTION private._run_reconciliation(period_start date, period_end date) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._run_reconciliation(period_start date, period_end date) TO service_role;
 
--- Name: FUNCTION _run_retention_cleanup(max_seconds numeric); Type: ACL; Schema: private; Owner: -
+-- Name: FUNCTION _run_retention_cleanup(max_seconds numeric, batch_rows integer); Type: ACL; Schema: private; Owner: -
 
-REVOKE ALL ON FUNCTION private._run_retention_cleanup(max_seconds numeric) FROM PUBLIC;
-GRANT ALL ON FUNCTION private._run_retention_cleanup(max_seconds numeric) TO service_role;
+REVOKE ALL ON FUNCTION private._run_retention_cleanup(max_seconds numeric, batch_rows integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._run_retention_cleanup(max_seconds numeric, batch_rows integer) TO service_role;
 
 -- Name: FUNCTION _run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean, headers jsonb, raw_body text, url text, stored_as_processed boolean); Type: ACL; Schema: private; Owner: -
 
@@ -9222,6 +9497,10 @@ GRANT ALL ON FUNCTION private.process_paymob_callback(payload jsonb, webhook_id 
 -- Name: FUNCTION raise_alert(type text, dedupe_key text, message text, workspace_id uuid, severity text, details jsonb); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private.raise_alert(type text, dedupe_key text, message text, workspace_id uuid, severity text, details jsonb) FROM PUBLIC;
+
+-- Name: PROCEDURE run_retention_in_batches(IN max_seconds numeric, IN batch_seconds numeric); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON PROCEDURE private.run_retention_in_batches(IN max_seconds numeric, IN batch_seconds numeric) FROM PUBLIC;
 
 -- Name: FUNCTION schedule_job(job_name text, schedule text, command text); Type: ACL; Schema: private; Owner: -
 

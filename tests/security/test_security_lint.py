@@ -193,3 +193,12 @@ def test_each_check_finds_a_planted_violation(
             db.execute(part)
         after = check(db)
     assert offender in after and offender not in before
+
+
+def test_only_a_procedure_that_commits_may_leave_search_path_unpinned(db: psycopg.Connection) -> None:
+    # PostgreSQL refuses COMMIT in a procedure with a SET clause; any other function or procedure pins it.
+    db.execute("create procedure private.lint_probe_commits() language plpgsql as $$ begin commit; end $$")
+    db.execute("create procedure private.lint_probe_plain() language plpgsql as $$ begin perform 1; end $$")
+    found = functions_without_pinned_search_path(db)
+    assert "private.lint_probe_plain()" in found
+    assert "private.lint_probe_commits()" not in found
