@@ -1270,24 +1270,24 @@ begin
         amount_minor, currency, first_event_id, last_event_id, event_count
     )
     select
-        e.workspace_id,
-        e.period_start,
-        e.metric,
+        u.workspace_id,
+        u.period_start,
+        u.metric,
         ts.id,
         ts.plan_key,
-        sum(e.quantity),
-        (ts.limits -> e.metric ->> 'unit_price_minor')::numeric,
+        sum(u.quantity),
+        (ts.limits -> u.metric ->> 'unit_price_minor')::numeric,
         -- Whole minor units, rounded half up per line: an amount is something that can be charged.
-        pg_catalog.round(sum(e.quantity) * (ts.limits -> e.metric ->> 'unit_price_minor')::numeric),
+        pg_catalog.round(sum(u.quantity) * (ts.limits -> u.metric ->> 'unit_price_minor')::numeric),
         ts.currency,
-        min(e.id),
-        max(e.id),
-        count(*)
-    from public.usage_events as e
-    inner join public.tier_snapshots as ts on e.tier_snapshot_id = ts.id
-    where e.workspace_id = _generate_billing_line_items.workspace_id
-        and e.period_start = _generate_billing_line_items.period_start
-    group by e.workspace_id, e.period_start, e.metric, ts.id
+        min(u.first_event_id),
+        max(u.last_event_id),
+        sum(u.event_count)::integer
+    from private.usage_period_live as u
+    inner join public.tier_snapshots as ts on u.tier_snapshot_id = ts.id
+    where u.period_start = _generate_billing_line_items.period_start
+        and (_generate_billing_line_items.workspace_id is null or u.workspace_id = _generate_billing_line_items.workspace_id)
+    group by u.workspace_id, u.period_start, u.metric, ts.id
     on conflict (workspace_id, period_start, metric, tier_snapshot_id) do update
         set
             quantity = excluded.quantity,
@@ -1310,7 +1310,7 @@ $$;
 
 -- Name: FUNCTION _generate_billing_line_items(workspace_id uuid, period_start date); Type: COMMENT; Schema: private; Owner: -
 
-COMMENT ON FUNCTION private._generate_billing_line_items(workspace_id uuid, period_start date) IS '(Re)generate a workspace''s billing_line_items for a period from its usage_events; returns lines written.';
+COMMENT ON FUNCTION private._generate_billing_line_items(workspace_id uuid, period_start date) IS '(Re)generate the billing_line_items of a period from its usage totals, for one workspace or (null) every workspace; returns lines written.';
 
 -- Name: _generate_weekly_insights(date); Type: FUNCTION; Schema: private; Owner: -
 
@@ -1352,14 +1352,11 @@ begin
     end if;
 
     v_run := private._job_run_start('weekly_insights', pg_catalog.jsonb_build_object('week_start', v_week));
-    for v_workspace in
-        select w.id from public.workspaces as w
-        where w.created_at < (v_week + 7)::timestamp at time zone 'UTC'
-        order by w.id
+    for v_workspace, v_current, v_previous in
+        select f.workspace_id, f.current_figures, f.previous_figures
+        from private._weekly_insight_figures_all(v_week) as f
     loop
         begin
-            v_current := private._weekly_insight_figures(v_workspace, v_week);
-            v_previous := private._weekly_insight_figures(v_workspace, v_week - 7);
             v_change := '{}';
             for v_key in select k from pg_catalog.jsonb_object_keys(v_current) as k where k <> 'usage' loop
                 v_change := v_change || pg_catalog.jsonb_build_object(v_key, private._weekly_insight_change(
@@ -3284,9 +3281,6 @@ declare
     v_start date := _run_reconciliation.period_start;
     v_end date := _run_reconciliation.period_end;
     v_today date := (pg_catalog.now() at time zone 'utc')::date;
-    v_from timestamptz;
-    v_to timestamptz;
-    v_month date;
     v_job bigint;
     v_run bigint;
     v_metrics text[];
@@ -3340,12 +3334,6 @@ begin
             hint = 'Only whole past UTC days are reconciled; period_end may be today at the latest.';
     end if;
 
-    v_from := v_start::timestamp at time zone 'utc';
-    v_to := v_end::timestamp at time zone 'utc';
-    -- usage_events.period_start is the UTC month of occurred_at (record_usage sets
-    -- both from one now()): bounding it too lets the BRIN index skip other months.
-    v_month := pg_catalog.date_trunc('month', v_start)::date;
-
     v_job := private._job_run_start(
         'reconciliation', pg_catalog.jsonb_build_object('period_start', v_start, 'period_end', v_end)
     );
@@ -3367,9 +3355,8 @@ begin
     into v_unreconciled
     from (
         select distinct e.metric
-        from public.usage_events as e
-        where e.period_start >= v_month and e.period_start < v_end
-            and e.occurred_at >= v_from and e.occurred_at < v_to
+        from private.usage_daily_live as e
+        where e.usage_date >= v_start and e.usage_date < v_end
             and e.metric <> all(v_metrics)
     ) as u;
 
@@ -3407,14 +3394,13 @@ begin
             with internal as (
                 select
                     e.workspace_id,
-                    (e.occurred_at at time zone 'utc')::date as usage_date,
+                    e.usage_date,
                     sum(e.quantity) as quantity
-                from public.usage_events as e
+                from private.usage_daily_live as e
                 where e.metric = v_metric
-                    and e.period_start >= v_month and e.period_start < v_end
-                    and e.occurred_at >= v_from and e.occurred_at < v_to
+                    and e.usage_date >= v_start and e.usage_date < v_end
                     and (v_sources is null or e.source = any(v_sources))
-                group by e.workspace_id, (e.occurred_at at time zone 'utc')::date
+                group by e.workspace_id, e.usage_date
             ),
 
             provider as (
@@ -4419,107 +4405,176 @@ $$;
 
 COMMENT ON FUNCTION private._weekly_insight_change(current_value numeric, previous_value numeric) IS 'One figure''s change against the week before: {previous, delta, percent} (percent null when previous is 0).';
 
--- Name: _weekly_insight_figures(uuid, date); Type: FUNCTION; Schema: private; Owner: -
+-- Name: _weekly_insight_figures_all(date); Type: FUNCTION; Schema: private; Owner: -
 
-CREATE FUNCTION private._weekly_insight_figures(workspace_id uuid, week_start date) RETURNS jsonb
-    LANGUAGE plpgsql STABLE
+CREATE FUNCTION private._weekly_insight_figures_all(week_start date) RETURNS TABLE(workspace_id uuid, current_figures jsonb, previous_figures jsonb)
+    LANGUAGE sql STABLE
     SET search_path TO ''
     AS $_$
-declare
-    v_from timestamptz := _weekly_insight_figures.week_start::timestamp at time zone 'UTC';
-    v_to timestamptz := (_weekly_insight_figures.week_start + 7)::timestamp at time zone 'UTC';
-    v_events jsonb;
-    v_usage jsonb;
-    v_credits jsonb;
-    v_numbers text[];
-    v_channels text[];
-    v_webhooks jsonb;
-    v_alerts integer;
-begin
+    with weeks as (
+        select
+            _weekly_insight_figures_all.week_start - 7 as first_day,
+            _weekly_insight_figures_all.week_start + 7 as end_day,
+            (_weekly_insight_figures_all.week_start - 7)::timestamp at time zone 'UTC' as first_at,
+            (_weekly_insight_figures_all.week_start + 7)::timestamp at time zone 'UTC' as end_at
+    ),
+
+    workspaces as (
+        select w.id
+        from public.workspaces as w
+        where w.created_at < (_weekly_insight_figures_all.week_start + 7)::timestamp at time zone 'UTC'
+    ),
+
     -- Calls, SMS, chat messages: the dashboard's counting rules (private.dashboard_events).
-    select pg_catalog.jsonb_build_object(
-        'calls', coalesce(sum(e.calls), 0),
-        'call_minutes', coalesce(sum(e.call_minutes), 0),
-        'failed_calls', coalesce(sum(e.failed_calls), 0),
-        'sms_inbound', coalesce(sum(e.sms_inbound), 0),
-        'sms_outbound', coalesce(sum(e.sms_outbound), 0),
-        'failed_sms', coalesce(sum(e.failed_sms), 0),
-        'messages_inbound', coalesce(sum(e.messages_inbound), 0),
-        'messages_outbound', coalesce(sum(e.messages_outbound), 0),
-        'errors', coalesce(sum(e.failed_calls + e.failed_sms), 0)
-    )
-    into v_events
-    from private.dashboard_events as e
-    where e.workspace_id = _weekly_insight_figures.workspace_id
-        and e.event_at >= v_from and e.event_at < v_to;
+    events as (
+        select
+            e.workspace_id,
+            (e.event_at at time zone 'UTC')::date >= _weekly_insight_figures_all.week_start as is_current,
+            pg_catalog.jsonb_build_object(
+                'calls', sum(e.calls),
+                'call_minutes', sum(e.call_minutes),
+                'failed_calls', sum(e.failed_calls),
+                'sms_inbound', sum(e.sms_inbound),
+                'sms_outbound', sum(e.sms_outbound),
+                'failed_sms', sum(e.failed_sms),
+                'messages_inbound', sum(e.messages_inbound),
+                'messages_outbound', sum(e.messages_outbound),
+                'errors', sum(e.failed_calls + e.failed_sms)
+            ) as figures
+        from private.dashboard_events as e, weeks
+        where (e.event_at at time zone 'UTC')::date >= weeks.first_day
+            and (e.event_at at time zone 'UTC')::date < weeks.end_day
+        group by 1, 2
+    ),
 
-    select coalesce(pg_catalog.jsonb_object_agg(u.metric, u.quantity), '{}')
-    into v_usage
-    from (
-        select ue.metric, sum(ue.quantity) as quantity
-        from public.usage_events as ue
-        where ue.workspace_id = _weekly_insight_figures.workspace_id
-            and ue.occurred_at >= v_from and ue.occurred_at < v_to
-        group by ue.metric
-    ) as u;
+    usage as (
+        select u.workspace_id, u.is_current, pg_catalog.jsonb_object_agg(u.metric, u.quantity) as figures
+        from (
+            select
+                d.workspace_id,
+                d.usage_date >= _weekly_insight_figures_all.week_start as is_current,
+                d.metric,
+                sum(d.quantity) as quantity
+            from private.usage_daily_live as d, weeks
+            where d.usage_date >= weeks.first_day and d.usage_date < weeks.end_day
+            group by 1, 2, 3
+        ) as u
+        group by 1, 2
+    ),
 
-    select pg_catalog.jsonb_build_object(
-        'credits_spent', coalesce(-sum(l.amount) filter (where l.kind = 'deduct'), 0),
-        'credits_granted', coalesce(sum(l.amount) filter (where l.kind = 'grant'), 0)
-    )
-    into v_credits
-    from public.wallet_ledger as l
-    where l.workspace_id = _weekly_insight_figures.workspace_id
-        and l.created_at >= v_from and l.created_at < v_to;
+    credits as (
+        select
+            l.workspace_id,
+            l.created_at >= _weekly_insight_figures_all.week_start::timestamp at time zone 'UTC' as is_current,
+            pg_catalog.jsonb_build_object(
+                'credits_spent', coalesce(-sum(l.amount) filter (where l.kind = 'deduct'), 0),
+                'credits_granted', coalesce(sum(l.amount) filter (where l.kind = 'grant'), 0)
+            ) as figures
+        from public.wallet_ledger as l, weeks
+        where l.created_at >= weeks.first_at and l.created_at < weeks.end_at
+        group by 1, 2
+    ),
 
     -- Webhook deliveries carry no workspace: they are attributed by the numbers and
-    -- channel ids they name. Unknown numbers (unknown_phone) belong to no workspace.
-    v_numbers := array(
-        select a.phone_number from public.agents as a
-        where a.workspace_id = _weekly_insight_figures.workspace_id and a.phone_number is not null
-    );
-    v_channels := array(
-        select c.external_id from public.agent_channels as c
-        where c.workspace_id = _weekly_insight_figures.workspace_id and c.external_id is not null
-    );
-    select pg_catalog.jsonb_build_object(
-        'webhook_failures', count(*) filter (where q.status in ('failed', 'dead_letter')),
-        'webhooks_rejected', count(*) filter (where q.status = 'rejected')
+    -- channel ids they name, to every workspace with an agent on that number or a
+    -- channel with that id. Unknown numbers (unknown_phone) belong to no workspace.
+    deliveries as (
+        select
+            q.id,
+            q.provider,
+            q.payload,
+            q.status in ('failed', 'dead_letter') as is_failure,
+            q.received_at >= _weekly_insight_figures_all.week_start::timestamp at time zone 'UTC' as is_current
+        from public.webhook_queue as q, weeks
+        where q.status in ('failed', 'dead_letter', 'rejected')
+            and q.received_at >= weeks.first_at and q.received_at < weeks.end_at
+    ),
+
+    attributed as (
+        select d.id, d.is_failure, d.is_current, a.workspace_id
+        from deliveries as d
+        inner join public.agents as a
+            on d.provider = 'twilio'
+            and a.phone_number is not null
+            and (a.phone_number = d.payload ->> 'To' or a.phone_number = d.payload ->> 'From')
+        union
+        -- Messenger names the page in entry[].id, WhatsApp the number in metadata.phone_number_id.
+        select d.id, d.is_failure, d.is_current, c.workspace_id
+        from deliveries as d
+        cross join lateral (
+            select i.id #>> '{}' as external_id
+            from pg_catalog.jsonb_path_query(d.payload, 'lax $.entry[*].id') as i (id)
+            union all
+            select n.id #>> '{}'
+            from pg_catalog.jsonb_path_query(d.payload, 'lax $.entry[*].changes[*].value.metadata.phone_number_id')
+                as n (id)
+        ) as x
+        inner join public.agent_channels as c on c.external_id = x.external_id
+        where d.provider = 'meta'
+    ),
+
+    webhooks as (
+        select
+            t.workspace_id,
+            t.is_current,
+            pg_catalog.jsonb_build_object(
+                'webhook_failures', count(*) filter (where t.is_failure),
+                'webhooks_rejected', count(*) filter (where not t.is_failure)
+            ) as figures
+        from attributed as t
+        group by 1, 2
+    ),
+
+    alerts as (
+        select
+            al.workspace_id,
+            al.created_at >= _weekly_insight_figures_all.week_start::timestamp at time zone 'UTC' as is_current,
+            count(*)::integer as raised
+        from public.alerts as al, weeks
+        where al.created_at >= weeks.first_at and al.created_at < weeks.end_at and al.workspace_id is not null
+        group by 1, 2
+    ),
+
+    zero as (
+        select
+            '{"calls": 0, "call_minutes": 0, "failed_calls": 0, "sms_inbound": 0, "sms_outbound": 0,
+              "failed_sms": 0, "messages_inbound": 0, "messages_outbound": 0, "errors": 0, "credits_spent": 0,
+              "credits_granted": 0, "webhook_failures": 0, "webhooks_rejected": 0}'::jsonb as figures
+    ),
+
+    figures as (
+        select
+            w.id as workspace_id,
+            c.is_current,
+            zero.figures
+            || coalesce(ev.figures, '{}')
+            || coalesce(cr.figures, '{}')
+            || coalesce(wh.figures, '{}')
+            || pg_catalog.jsonb_build_object(
+                'alerts_raised', coalesce(al.raised, 0), 'usage', coalesce(us.figures, '{}')
+            ) as figures
+        from workspaces as w
+        cross join (values (true), (false)) as c (is_current)
+        cross join zero
+        left join events as ev on w.id = ev.workspace_id and c.is_current = ev.is_current
+        left join usage as us on w.id = us.workspace_id and c.is_current = us.is_current
+        left join credits as cr on w.id = cr.workspace_id and c.is_current = cr.is_current
+        left join webhooks as wh on w.id = wh.workspace_id and c.is_current = wh.is_current
+        left join alerts as al on w.id = al.workspace_id and c.is_current = al.is_current
     )
-    into v_webhooks
-    from public.webhook_queue as q
-    where q.status in ('failed', 'dead_letter', 'rejected')
-        and q.received_at >= v_from and q.received_at < v_to
-        and (
-            (q.provider = 'twilio' and (q.payload ->> 'To' = any(v_numbers) or q.payload ->> 'From' = any(v_numbers)))
-            or (q.provider = 'meta' and exists (
-                -- Messenger names the page in entry[].id, WhatsApp the number in metadata.phone_number_id.
-                select 1
-                from pg_catalog.jsonb_path_query(q.payload, 'lax $.entry[*].id') as i (id)
-                where i.id #>> '{}' = any(v_channels)
-                union all
-                select 1
-                from pg_catalog.jsonb_path_query(
-                    q.payload, 'lax $.entry[*].changes[*].value.metadata.phone_number_id'
-                ) as p (id)
-                where p.id #>> '{}' = any(v_channels)
-            ))
-        );
 
-    select count(*)::integer
-    into v_alerts
-    from public.alerts as al
-    where al.workspace_id = _weekly_insight_figures.workspace_id
-        and al.created_at >= v_from and al.created_at < v_to;
-
-    return v_events || v_credits || v_webhooks
-        || pg_catalog.jsonb_build_object('alerts_raised', v_alerts, 'usage', v_usage);
-end
+    select
+        f.workspace_id,
+        (pg_catalog.array_agg(f.figures) filter (where f.is_current))[1],
+        (pg_catalog.array_agg(f.figures) filter (where not f.is_current))[1]
+    from figures as f
+    group by f.workspace_id
+    order by f.workspace_id
 $_$;
 
--- Name: FUNCTION _weekly_insight_figures(workspace_id uuid, week_start date); Type: COMMENT; Schema: private; Owner: -
+-- Name: FUNCTION _weekly_insight_figures_all(week_start date); Type: COMMENT; Schema: private; Owner: -
 
-COMMENT ON FUNCTION private._weekly_insight_figures(workspace_id uuid, week_start date) IS 'The weekly_insights figures of one workspace for the ISO week starting week_start (UTC), from the source tables.';
+COMMENT ON FUNCTION private._weekly_insight_figures_all(week_start date) IS 'The weekly_insights figures of every workspace for the ISO week starting week_start (UTC) and the week before, read once from the two weeks of each source table.';
 
 -- Name: admin_workspace_ids(); Type: FUNCTION; Schema: private; Owner: -
 
@@ -4588,6 +4643,139 @@ $$;
 
 COMMENT ON FUNCTION private.audit(action text, target_table text, target_id text, workspace_id uuid, before jsonb, after jsonb, reason text) IS 'Append an audit_logs row for a security-relevant change; returns its id.';
 
+-- Name: fold_usage_rollups(integer); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private.fold_usage_rollups(max_events integer DEFAULT 500000) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_state private.usage_rollup_state%rowtype;
+    v_oldest timestamptz;
+    v_upto bigint;
+    v_folded bigint := 0;
+    v_last bigint;
+    v_called boolean;
+begin
+    if fold_usage_rollups.max_events is null or fold_usage_rollups.max_events < 1 then
+        raise exception using
+            errcode = '22023', message = 'invalid_max_events',
+            detail = pg_catalog.format('max_events %s', fold_usage_rollups.max_events);
+    end if;
+    if not (
+        (select r.rolsuper from pg_catalog.pg_roles as r where r.rolname = current_user)
+        or pg_catalog.pg_has_role(current_user, 'pg_read_all_stats', 'member')
+    ) then
+        raise exception using
+            errcode = '42501', message = 'fold_cannot_see_transactions',
+            detail = pg_catalog.format('role %s cannot see other sessions'' transactions', current_user),
+            hint = pg_catalog.format('grant pg_read_all_stats to %s', current_user);
+    end if;
+
+    select s.* into v_state from private.usage_rollup_state as s where s.name = 'usage_events' for update;
+
+    if v_state.pending_through > v_state.folded_through then
+        -- This transaction's own view of pg_stat_activity is refreshed, not the one cached at its start.
+        perform pg_catalog.pg_stat_clear_snapshot();
+        select min(a.xact_start)
+        into v_oldest
+        from pg_catalog.pg_stat_activity as a
+        where a.pid <> pg_catalog.pg_backend_pid()
+            and a.datid = (select d.oid from pg_catalog.pg_database as d where d.datname = pg_catalog.current_database())
+            and a.xact_start is not null
+            -- Maintenance never writes usage_events; a long autovacuum must not hold folding back.
+            and a.backend_type not in ('autovacuum worker', 'autovacuum launcher', 'walsender');
+        if exists (select from pg_catalog.pg_prepared_xacts) then
+            v_oldest := '-infinity';
+        end if;
+        if v_oldest is null or v_oldest > v_state.pending_at then
+            v_upto := least(v_state.pending_through, v_state.folded_through + fold_usage_rollups.max_events);
+
+            with batch as (
+                select
+                    e.workspace_id,
+                    (e.occurred_at at time zone 'UTC')::date as usage_date,
+                    e.metric,
+                    e.period_start,
+                    e.tier_snapshot_id,
+                    e.source,
+                    sum(e.quantity) as quantity,
+                    count(*) as event_count,
+                    min(e.id) as first_event_id,
+                    max(e.id) as last_event_id
+                from public.usage_events as e
+                where e.id > v_state.folded_through and e.id <= v_upto
+                group by 1, 2, 3, 4, 5, 6
+            ),
+
+            folded as (
+                insert into private.usage_daily_totals as t (
+                    workspace_id, usage_date, metric, period_start, tier_snapshot_id, source, quantity, event_count,
+                    first_event_id, last_event_id
+                )
+                select * from batch
+                on conflict on constraint usage_daily_totals_key do update
+                    set quantity = t.quantity + excluded.quantity,
+                        event_count = t.event_count + excluded.event_count,
+                        first_event_id = least(t.first_event_id, excluded.first_event_id),
+                        last_event_id = greatest(t.last_event_id, excluded.last_event_id)
+            )
+
+            select coalesce(sum(b.event_count), 0) into v_folded from batch as b;
+
+            insert into private.usage_period_totals as t (
+                workspace_id, period_start, metric, tier_snapshot_id, quantity, event_count, first_event_id,
+                last_event_id
+            )
+            select
+                e.workspace_id,
+                e.period_start,
+                e.metric,
+                e.tier_snapshot_id,
+                sum(e.quantity),
+                count(*),
+                min(e.id),
+                max(e.id)
+            from public.usage_events as e
+            where e.id > v_state.folded_through and e.id <= v_upto
+            group by 1, 2, 3, 4
+            on conflict (workspace_id, period_start, metric, tier_snapshot_id) do update
+                set quantity = t.quantity + excluded.quantity,
+                    event_count = t.event_count + excluded.event_count,
+                    first_event_id = least(t.first_event_id, excluded.first_event_id),
+                    last_event_id = greatest(t.last_event_id, excluded.last_event_id);
+            v_state.folded_through := v_upto;
+            v_oldest := null;
+        end if;
+    end if;
+
+    -- A new reading once everything up to the last one is folded.
+    if v_state.pending_through is null or v_state.folded_through >= v_state.pending_through then
+        select s.last_value, s.is_called into v_last, v_called from public.usage_events_id_seq as s;
+        v_state.pending_through := case when v_called then v_last else v_last - 1 end;
+        v_state.pending_at := pg_catalog.clock_timestamp();
+    end if;
+
+    update private.usage_rollup_state as s
+    set folded_through = v_state.folded_through,
+        pending_through = v_state.pending_through,
+        pending_at = v_state.pending_at,
+        folded_at = case when v_folded > 0 then pg_catalog.now() else s.folded_at end
+    where s.name = 'usage_events';
+
+    return pg_catalog.jsonb_build_object(
+        'folded_events', v_folded,
+        'folded_through', v_state.folded_through,
+        'pending_through', v_state.pending_through,
+        'waiting_for', v_oldest
+    );
+end
+$$;
+
+-- Name: FUNCTION fold_usage_rollups(max_events integer); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private.fold_usage_rollups(max_events integer) IS 'Fold the usage_events whose transactions have all ended into the daily and period usage totals (at most max_events per run); pg_cron runs it every minute. Returns how far it folded and what it waits for.';
+
 -- Name: generate_all_billing_line_items(date); Type: FUNCTION; Schema: private; Owner: -
 
 CREATE FUNCTION private.generate_all_billing_line_items(period_start date) RETURNS jsonb
@@ -4609,20 +4797,29 @@ begin
         raise exception using errcode = '22023', message = 'invalid_period', detail = 'period_start is null';
     end if;
     v_run := private._job_run_start('billing_line_items', pg_catalog.jsonb_build_object('period_start', v_period));
-    for v_workspace_id in
-        select distinct ul.workspace_id
-        from public.usage_limits as ul
-        where ul.period_start = v_period
-        order by ul.workspace_id
-    loop
-        begin
-            v_total := v_total + private._generate_billing_line_items(v_workspace_id, v_period);
-            v_workspaces := v_workspaces + 1;
-        exception when others then
-            get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
-            v_errors := v_errors || private._job_step_error(v_workspace_id::text, v_state, v_message);
-        end;
-    end loop;
+    begin
+        v_total := private._generate_billing_line_items(null, v_period);
+        select count(distinct u.workspace_id)::integer
+        into v_workspaces
+        from private.usage_period_live as u
+        where u.period_start = v_period;
+    exception when others then
+        v_total := 0;
+        for v_workspace_id in
+            select distinct u.workspace_id
+            from private.usage_period_live as u
+            where u.period_start = v_period
+            order by u.workspace_id
+        loop
+            begin
+                v_total := v_total + private._generate_billing_line_items(v_workspace_id, v_period);
+                v_workspaces := v_workspaces + 1;
+            exception when others then
+                get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
+                v_errors := v_errors || private._job_step_error(v_workspace_id::text, v_state, v_message);
+            end;
+        end loop;
+    end;
     v_status := private._job_run_finish(
         v_run,
         pg_catalog.jsonb_build_object(
@@ -6473,6 +6670,146 @@ WITH (fillfactor='70');
 
 COMMENT ON TABLE private.rate_limit_counters IS 'Fixed-window request counters of check_rate_limit (unlogged: fast, disposable; see the migration).';
 
+-- Name: usage_daily_totals; Type: TABLE; Schema: private; Owner: -
+
+CREATE TABLE private.usage_daily_totals (
+    workspace_id uuid NOT NULL,
+    usage_date date NOT NULL,
+    metric text NOT NULL,
+    period_start date NOT NULL,
+    tier_snapshot_id bigint NOT NULL,
+    source text,
+    quantity numeric NOT NULL,
+    event_count bigint NOT NULL,
+    first_event_id bigint NOT NULL,
+    last_event_id bigint NOT NULL,
+    CONSTRAINT usage_daily_totals_check CHECK ((first_event_id <= last_event_id)),
+    CONSTRAINT usage_daily_totals_event_count_check CHECK ((event_count > 0))
+);
+
+-- Name: TABLE usage_daily_totals; Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON TABLE private.usage_daily_totals IS 'usage_events folded per workspace, UTC day of occurred_at, metric, period, tier snapshot and source: the sum, the count and the first and last event id. Reconciliation and weekly insights read these.';
+
+-- Name: usage_rollup_state; Type: TABLE; Schema: private; Owner: -
+
+CREATE TABLE private.usage_rollup_state (
+    name text NOT NULL,
+    folded_through bigint DEFAULT 0 NOT NULL,
+    pending_through bigint,
+    pending_at timestamp with time zone,
+    folded_at timestamp with time zone,
+    CONSTRAINT usage_rollup_state_check CHECK (((pending_through IS NULL) = (pending_at IS NULL))),
+    CONSTRAINT usage_rollup_state_name_check CHECK ((name = 'usage_events'::text))
+);
+
+-- Name: TABLE usage_rollup_state; Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON TABLE private.usage_rollup_state IS 'How far the usage rollups have folded usage_events: every event with id <= folded_through is in them; pending_through is the sequence value read at pending_at, final once every transaction running then has ended.';
+
+-- Name: usage_events; Type: TABLE; Schema: public; Owner: -
+
+CREATE TABLE public.usage_events (
+    id bigint NOT NULL,
+    workspace_id uuid NOT NULL,
+    metric text NOT NULL,
+    quantity public.usage_quantity NOT NULL,
+    period_start date NOT NULL,
+    tier_snapshot_id bigint NOT NULL,
+    source text,
+    idempotency_key text,
+    occurred_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+-- Name: TABLE usage_events; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON TABLE public.usage_events IS 'Append-only: one row per recorded usage (never updated or deleted). A retried record with the same idempotency_key counts once. tier_snapshot_id is the terms the event bills at.';
+
+-- Name: usage_daily_live; Type: VIEW; Schema: private; Owner: -
+
+CREATE VIEW private.usage_daily_live WITH (security_invoker='true') AS
+ SELECT t.workspace_id,
+    t.usage_date,
+    t.metric,
+    t.period_start,
+    t.tier_snapshot_id,
+    t.source,
+    t.quantity,
+    t.event_count,
+    t.first_event_id,
+    t.last_event_id
+   FROM private.usage_daily_totals t
+UNION ALL
+ SELECT e.workspace_id,
+    ((e.occurred_at AT TIME ZONE 'UTC'::text))::date AS usage_date,
+    e.metric,
+    e.period_start,
+    e.tier_snapshot_id,
+    e.source,
+    sum((e.quantity)::numeric) AS quantity,
+    count(*) AS event_count,
+    min(e.id) AS first_event_id,
+    max(e.id) AS last_event_id
+   FROM public.usage_events e
+  WHERE (e.id > ( SELECT s.folded_through
+           FROM private.usage_rollup_state s
+          WHERE (s.name = 'usage_events'::text)))
+  GROUP BY e.workspace_id, (((e.occurred_at AT TIME ZONE 'UTC'::text))::date), e.metric, e.period_start, e.tier_snapshot_id, e.source;
+
+-- Name: VIEW usage_daily_live; Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON VIEW private.usage_daily_live IS 'Usage per workspace, UTC day, metric, period, tier snapshot and source as of now: private.usage_daily_totals plus the events not folded yet (rows may repeat a key: group them).';
+
+-- Name: usage_period_totals; Type: TABLE; Schema: private; Owner: -
+
+CREATE TABLE private.usage_period_totals (
+    workspace_id uuid NOT NULL,
+    period_start date NOT NULL,
+    metric text NOT NULL,
+    tier_snapshot_id bigint NOT NULL,
+    quantity numeric NOT NULL,
+    event_count bigint NOT NULL,
+    first_event_id bigint NOT NULL,
+    last_event_id bigint NOT NULL,
+    CONSTRAINT usage_period_totals_check CHECK ((first_event_id <= last_event_id)),
+    CONSTRAINT usage_period_totals_event_count_check CHECK ((event_count > 0))
+);
+
+-- Name: TABLE usage_period_totals; Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON TABLE private.usage_period_totals IS 'usage_events folded per workspace, billing period, metric and tier snapshot: exactly the grain of billing_line_items (sum, count, first and last event id).';
+
+-- Name: usage_period_live; Type: VIEW; Schema: private; Owner: -
+
+CREATE VIEW private.usage_period_live WITH (security_invoker='true') AS
+ SELECT t.workspace_id,
+    t.period_start,
+    t.metric,
+    t.tier_snapshot_id,
+    t.quantity,
+    t.event_count,
+    t.first_event_id,
+    t.last_event_id
+   FROM private.usage_period_totals t
+UNION ALL
+ SELECT e.workspace_id,
+    e.period_start,
+    e.metric,
+    e.tier_snapshot_id,
+    sum((e.quantity)::numeric) AS quantity,
+    count(*) AS event_count,
+    min(e.id) AS first_event_id,
+    max(e.id) AS last_event_id
+   FROM public.usage_events e
+  WHERE (e.id > ( SELECT s.folded_through
+           FROM private.usage_rollup_state s
+          WHERE (s.name = 'usage_events'::text)))
+  GROUP BY e.workspace_id, e.period_start, e.metric, e.tier_snapshot_id;
+
+-- Name: VIEW usage_period_live; Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON VIEW private.usage_period_live IS 'Usage per workspace, billing period, metric and tier snapshot as of now: private.usage_period_totals plus the events not folded yet (rows may repeat a key: group them).';
+
 -- Name: agent_channels; Type: TABLE; Schema: public; Owner: -
 
 CREATE TABLE public.agent_channels (
@@ -7371,24 +7708,6 @@ ALTER TABLE public.unknown_phone ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTIT
     CACHE 1
 );
 
--- Name: usage_events; Type: TABLE; Schema: public; Owner: -
-
-CREATE TABLE public.usage_events (
-    id bigint NOT NULL,
-    workspace_id uuid NOT NULL,
-    metric text NOT NULL,
-    quantity public.usage_quantity NOT NULL,
-    period_start date NOT NULL,
-    tier_snapshot_id bigint NOT NULL,
-    source text,
-    idempotency_key text,
-    occurred_at timestamp with time zone DEFAULT now() NOT NULL
-);
-
--- Name: TABLE usage_events; Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON TABLE public.usage_events IS 'Append-only: one row per recorded usage (never updated or deleted). A retried record with the same idempotency_key counts once. tier_snapshot_id is the terms the event bills at.';
-
 -- Name: usage_events_id_seq; Type: SEQUENCE; Schema: public; Owner: -
 
 ALTER TABLE public.usage_events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
@@ -7752,6 +8071,21 @@ COMMENT ON TABLE public.workspace_wallets IS 'Prepaid credits per workspace. bal
 ALTER TABLE ONLY private.rate_limit_counters
     ADD CONSTRAINT rate_limit_counters_pkey PRIMARY KEY (workspace_id, bucket);
 
+-- Name: usage_daily_totals usage_daily_totals_key; Type: CONSTRAINT; Schema: private; Owner: -
+
+ALTER TABLE ONLY private.usage_daily_totals
+    ADD CONSTRAINT usage_daily_totals_key UNIQUE NULLS NOT DISTINCT (workspace_id, usage_date, metric, period_start, tier_snapshot_id, source);
+
+-- Name: usage_period_totals usage_period_totals_pkey; Type: CONSTRAINT; Schema: private; Owner: -
+
+ALTER TABLE ONLY private.usage_period_totals
+    ADD CONSTRAINT usage_period_totals_pkey PRIMARY KEY (workspace_id, period_start, metric, tier_snapshot_id);
+
+-- Name: usage_rollup_state usage_rollup_state_pkey; Type: CONSTRAINT; Schema: private; Owner: -
+
+ALTER TABLE ONLY private.usage_rollup_state
+    ADD CONSTRAINT usage_rollup_state_pkey PRIMARY KEY (name);
+
 -- Name: agent_channels agent_channels_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 
 ALTER TABLE ONLY public.agent_channels
@@ -7977,6 +8311,14 @@ ALTER TABLE ONLY public.workspace_wallets
 ALTER TABLE ONLY public.workspaces
     ADD CONSTRAINT workspaces_pkey PRIMARY KEY (id);
 
+-- Name: usage_daily_totals_usage_date_idx; Type: INDEX; Schema: private; Owner: -
+
+CREATE INDEX usage_daily_totals_usage_date_idx ON private.usage_daily_totals USING btree (usage_date);
+
+-- Name: usage_period_totals_period_start_idx; Type: INDEX; Schema: private; Owner: -
+
+CREATE INDEX usage_period_totals_period_start_idx ON private.usage_period_totals USING btree (period_start);
+
 -- Name: agent_channels_agent_id_workspace_id_idx; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX agent_channels_agent_id_workspace_id_idx ON public.agent_channels USING btree (agent_id, workspace_id);
@@ -8093,6 +8435,14 @@ CREATE INDEX call_events_agent_id_idx ON public.call_events USING btree (agent_i
 
 CREATE INDEX call_events_channel_id_idx ON public.call_events USING btree (channel_id);
 
+-- Name: call_events_day_brin_idx; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX call_events_day_brin_idx ON public.call_events USING brin ((((occurred_at AT TIME ZONE 'UTC'::text))::date));
+
+-- Name: INDEX call_events_day_brin_idx; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON INDEX public.call_events_day_brin_idx IS 'Calls of a UTC day, for every workspace (dashboards, weekly insights).';
+
 -- Name: call_events_workspace_id_idx; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX call_events_workspace_id_idx ON public.call_events USING btree (workspace_id, occurred_at DESC);
@@ -8148,6 +8498,14 @@ CREATE INDEX job_runs_started_at_idx ON public.job_runs USING btree (started_at)
 -- Name: messages_conversation_id_idx; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX messages_conversation_id_idx ON public.messages USING btree (conversation_id, sent_at);
+
+-- Name: messages_day_brin_idx; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX messages_day_brin_idx ON public.messages USING brin ((((created_at AT TIME ZONE 'UTC'::text))::date));
+
+-- Name: INDEX messages_day_brin_idx; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON INDEX public.messages_day_brin_idx IS 'Chat messages of a UTC day, for every workspace (dashboards, weekly insights).';
 
 -- Name: messages_latest_idx; Type: INDEX; Schema: public; Owner: -
 
@@ -8241,6 +8599,14 @@ CREATE INDEX sms_events_agent_id_idx ON public.sms_events USING btree (agent_id)
 
 CREATE INDEX sms_events_channel_id_idx ON public.sms_events USING btree (channel_id);
 
+-- Name: sms_events_day_brin_idx; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX sms_events_day_brin_idx ON public.sms_events USING brin ((((occurred_at AT TIME ZONE 'UTC'::text))::date));
+
+-- Name: INDEX sms_events_day_brin_idx; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON INDEX public.sms_events_day_brin_idx IS 'SMS of a UTC day, for every workspace (dashboards, weekly insights).';
+
 -- Name: sms_events_workspace_id_idx; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX sms_events_workspace_id_idx ON public.sms_events USING btree (workspace_id, occurred_at DESC);
@@ -8284,6 +8650,14 @@ CREATE UNIQUE INDEX usage_events_workspace_id_idempotency_key_idx ON public.usag
 -- Name: user_roles_granted_by_idx; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX user_roles_granted_by_idx ON public.user_roles USING btree (granted_by);
+
+-- Name: wallet_ledger_created_at_brin_idx; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX wallet_ledger_created_at_brin_idx ON public.wallet_ledger USING brin (created_at);
+
+-- Name: INDEX wallet_ledger_created_at_brin_idx; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON INDEX public.wallet_ledger_created_at_brin_idx IS 'Ledger entries of a week, for every workspace (weekly insights).';
 
 -- Name: wallet_ledger_idempotency_key_idx; Type: INDEX; Schema: public; Owner: -
 
@@ -9419,9 +9793,9 @@ REVOKE ALL ON FUNCTION private._webhooks_record_usage(workspace_id uuid, metric 
 
 REVOKE ALL ON FUNCTION private._weekly_insight_change(current_value numeric, previous_value numeric) FROM PUBLIC;
 
--- Name: FUNCTION _weekly_insight_figures(workspace_id uuid, week_start date); Type: ACL; Schema: private; Owner: -
+-- Name: FUNCTION _weekly_insight_figures_all(week_start date); Type: ACL; Schema: private; Owner: -
 
-REVOKE ALL ON FUNCTION private._weekly_insight_figures(workspace_id uuid, week_start date) FROM PUBLIC;
+REVOKE ALL ON FUNCTION private._weekly_insight_figures_all(week_start date) FROM PUBLIC;
 
 -- Name: FUNCTION admin_workspace_ids(); Type: ACL; Schema: private; Owner: -
 
@@ -9438,6 +9812,10 @@ GRANT ALL ON FUNCTION private.assert_no_secret_keys(doc jsonb, column_label text
 -- Name: FUNCTION audit(action text, target_table text, target_id text, workspace_id uuid, before jsonb, after jsonb, reason text); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private.audit(action text, target_table text, target_id text, workspace_id uuid, before jsonb, after jsonb, reason text) FROM PUBLIC;
+
+-- Name: FUNCTION fold_usage_rollups(max_events integer); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private.fold_usage_rollups(max_events integer) FROM PUBLIC;
 
 -- Name: FUNCTION generate_all_billing_line_items(period_start date); Type: ACL; Schema: private; Owner: -
 
@@ -9746,6 +10124,11 @@ GRANT ALL ON FUNCTION public.run_retention_cleanup() TO service_role;
 REVOKE ALL ON FUNCTION public.set_workspace_status(workspace_id uuid, status text, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.set_workspace_status(workspace_id uuid, status text, reason text) TO authenticated;
 
+-- Name: TABLE usage_events; Type: ACL; Schema: public; Owner: -
+
+GRANT SELECT ON TABLE public.usage_events TO authenticated;
+GRANT SELECT ON TABLE public.usage_events TO service_role;
+
 -- Name: TABLE agent_channels; Type: ACL; Schema: public; Owner: -
 
 GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.agent_channels TO service_role;
@@ -10023,11 +10406,6 @@ GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.unknown_phone TO serv
 
 GRANT ALL ON SEQUENCE public.unknown_phone_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.unknown_phone_id_seq TO service_role;
-
--- Name: TABLE usage_events; Type: ACL; Schema: public; Owner: -
-
-GRANT SELECT ON TABLE public.usage_events TO authenticated;
-GRANT SELECT ON TABLE public.usage_events TO service_role;
 
 -- Name: SEQUENCE usage_events_id_seq; Type: ACL; Schema: public; Owner: -
 
