@@ -6316,7 +6316,7 @@ CREATE VIEW public.dashboard_daily_metrics WITH (security_invoker='true') AS
 
 -- Name: VIEW dashboard_daily_metrics; Type: COMMENT; Schema: public; Owner: -
 
-COMMENT ON VIEW public.dashboard_daily_metrics IS 'Dashboard metrics per workspace and UTC day: calls (counted when they end), call minutes, SMS in and out, chat messages in and out, and errors (failed calls, failed or undelivered SMS). Days without events have no row. security_invoker: members see their workspaces only. A filter on day is applied after grouping, over all of a workspace''s events: for a range of days call dashboard_metrics(workspace_id, from_day, to_day).';
+COMMENT ON VIEW public.dashboard_daily_metrics IS 'Dashboard metrics per workspace and UTC day: calls (counted when they end), call minutes, SMS in and out, chat messages in and out, and errors (failed calls, failed or undelivered SMS). Days without events have no row. security_invoker: members see their workspaces only. A filter on day reads that day''s events only (every workspace''s: the BRIN indexes on the events'' UTC day); for one workspace and a range of days call dashboard_metrics(workspace_id, from_day, to_day).';
 
 -- Name: dashboard_metrics(uuid, date, date); Type: FUNCTION; Schema: public; Owner: -
 
