@@ -5999,6 +5999,52 @@ $_$;
 
 COMMENT ON FUNCTION private.verify_paymob_hmac(payload jsonb, hmac text) IS 'Paymob transaction callback HMAC-SHA512 check (documented field order, Vault secret, constant-time compare).';
 
+-- Name: visible_workspace_bounds(text, text, boolean); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private.visible_workspace_bounds(workspace_role text, staff_role text, upper boolean) RETURNS uuid
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_uid uuid := (select auth.uid());
+    v_id uuid;
+begin
+    if exists (
+        select from public.user_roles as ur
+        where ur.user_id = v_uid
+            and (ur.role = 'admin' or (ur.role = 'support' and visible_workspace_bounds.staff_role = 'support'))
+    ) then
+        return case
+            when visible_workspace_bounds.upper then 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid
+            else '00000000-0000-0000-0000-000000000000'::uuid
+        end;
+    end if;
+    -- Two statements, each one index probe of (user_id, workspace_id) from its own end.
+    if visible_workspace_bounds.upper then
+        select wu.workspace_id
+        into v_id
+        from public.workspace_users as wu
+        where wu.user_id = v_uid
+            and (visible_workspace_bounds.workspace_role = 'member' or wu.role in ('owner', 'admin'))
+        order by wu.workspace_id desc
+        limit 1;
+    else
+        select wu.workspace_id
+        into v_id
+        from public.workspace_users as wu
+        where wu.user_id = v_uid
+            and (visible_workspace_bounds.workspace_role = 'member' or wu.role in ('owner', 'admin'))
+        order by wu.workspace_id
+        limit 1;
+    end if;
+    return v_id;
+end
+$$;
+
+-- Name: FUNCTION visible_workspace_bounds(workspace_role text, staff_role text, upper boolean); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private.visible_workspace_bounds(workspace_role text, staff_role text, upper boolean) IS 'The lowest (upper false) or highest visible workspace id of private.visible_workspace_ids (staff: the whole range): policies add it so the planner reads a member''s rows from the workspace_id index.';
+
 -- Name: visible_workspace_ids(text, text); Type: FUNCTION; Schema: private; Owner: -
 
 CREATE FUNCTION private.visible_workspace_ids(workspace_role text, staff_role text) RETURNS uuid[]
@@ -9187,7 +9233,7 @@ CREATE POLICY "Audit logs are viewable by workspace admins and platform admins" 
 
 -- Name: billing_line_items Billing line items are viewable by members and platform staff; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Billing line items are viewable by members and platform staff" ON public.billing_line_items FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])));
+CREATE POLICY "Billing line items are viewable by members and platform staff" ON public.billing_line_items FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])) AND ((workspace_id >= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, false) AS visible_workspace_bounds)) AND (workspace_id <= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, true) AS visible_workspace_bounds)))));
 
 -- Name: call_events Call events are viewable by workspace members; Type: POLICY; Schema: public; Owner: -
 
@@ -9223,7 +9269,7 @@ CREATE POLICY "Job runs are viewable by platform staff" ON public.job_runs FOR S
 
 -- Name: wallet_ledger Ledger entries are viewable by members and platform staff; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Ledger entries are viewable by members and platform staff" ON public.wallet_ledger FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])));
+CREATE POLICY "Ledger entries are viewable by members and platform staff" ON public.wallet_ledger FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])) AND ((workspace_id >= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, false) AS visible_workspace_bounds)) AND (workspace_id <= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, true) AS visible_workspace_bounds)))));
 
 -- Name: workspace_users Memberships are viewable by workspace members and platform staf; Type: POLICY; Schema: public; Owner: -
 
@@ -9247,7 +9293,7 @@ CREATE POLICY "Messages are viewable by workspace members" ON public.messages FO
 
 -- Name: payments Payments are viewable by workspace admins and platform support; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Payments are viewable by workspace admins and platform support" ON public.payments FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('admin'::text, 'support'::text) AS visible_workspace_ids)::uuid[])));
+CREATE POLICY "Payments are viewable by workspace admins and platform support" ON public.payments FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.visible_workspace_ids('admin'::text, 'support'::text) AS visible_workspace_ids)::uuid[])) AND ((workspace_id >= ( SELECT private.visible_workspace_bounds('admin'::text, 'support'::text, false) AS visible_workspace_bounds)) AND (workspace_id <= ( SELECT private.visible_workspace_bounds('admin'::text, 'support'::text, true) AS visible_workspace_bounds)))));
 
 -- Name: plan_limits Plan limits are viewable by signed-in users; Type: POLICY; Schema: public; Owner: -
 
@@ -9315,11 +9361,11 @@ CREATE POLICY "SMS events are viewable by workspace members" ON public.sms_event
 
 -- Name: subscriptions Subscriptions are viewable by workspace members and platform su; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Subscriptions are viewable by workspace members and platform su" ON public.subscriptions FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])));
+CREATE POLICY "Subscriptions are viewable by workspace members and platform su" ON public.subscriptions FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])) AND ((workspace_id >= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, false) AS visible_workspace_bounds)) AND (workspace_id <= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, true) AS visible_workspace_bounds)))));
 
 -- Name: tier_snapshots Tier snapshots are viewable by members and platform staff; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Tier snapshots are viewable by members and platform staff" ON public.tier_snapshots FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])));
+CREATE POLICY "Tier snapshots are viewable by members and platform staff" ON public.tier_snapshots FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])) AND ((workspace_id >= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, false) AS visible_workspace_bounds)) AND (workspace_id <= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, true) AS visible_workspace_bounds)))));
 
 -- Name: unknown_phone Unknown phone numbers are viewable by platform admins; Type: POLICY; Schema: public; Owner: -
 
@@ -9327,11 +9373,11 @@ CREATE POLICY "Unknown phone numbers are viewable by platform admins" ON public.
 
 -- Name: usage_events Usage events are viewable by members and platform staff; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Usage events are viewable by members and platform staff" ON public.usage_events FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])));
+CREATE POLICY "Usage events are viewable by members and platform staff" ON public.usage_events FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])) AND ((workspace_id >= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, false) AS visible_workspace_bounds)) AND (workspace_id <= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, true) AS visible_workspace_bounds)))));
 
 -- Name: usage_limits Usage limits are viewable by members and platform staff; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Usage limits are viewable by members and platform staff" ON public.usage_limits FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])));
+CREATE POLICY "Usage limits are viewable by members and platform staff" ON public.usage_limits FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])) AND ((workspace_id >= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, false) AS visible_workspace_bounds)) AND (workspace_id <= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, true) AS visible_workspace_bounds)))));
 
 -- Name: usage_metrics Usage metrics are viewable by signed-in users; Type: POLICY; Schema: public; Owner: -
 
@@ -9339,7 +9385,7 @@ CREATE POLICY "Usage metrics are viewable by signed-in users" ON public.usage_me
 
 -- Name: workspace_wallets Wallets are viewable by workspace members and platform staff; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Wallets are viewable by workspace members and platform staff" ON public.workspace_wallets FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])));
+CREATE POLICY "Wallets are viewable by workspace members and platform staff" ON public.workspace_wallets FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])) AND ((workspace_id >= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, false) AS visible_workspace_bounds)) AND (workspace_id <= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, true) AS visible_workspace_bounds)))));
 
 -- Name: webhook_queue Webhook deliveries are viewable by platform admins; Type: POLICY; Schema: public; Owner: -
 
@@ -9970,6 +10016,12 @@ REVOKE ALL ON FUNCTION private.vault_secret(secret_name text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.verify_paymob_hmac(payload jsonb, hmac text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.verify_paymob_hmac(payload jsonb, hmac text) TO service_role;
+
+-- Name: FUNCTION visible_workspace_bounds(workspace_role text, staff_role text, upper boolean); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private.visible_workspace_bounds(workspace_role text, staff_role text, upper boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION private.visible_workspace_bounds(workspace_role text, staff_role text, upper boolean) TO authenticated;
+GRANT ALL ON FUNCTION private.visible_workspace_bounds(workspace_role text, staff_role text, upper boolean) TO service_role;
 
 -- Name: FUNCTION visible_workspace_ids(workspace_role text, staff_role text); Type: ACL; Schema: private; Owner: -
 

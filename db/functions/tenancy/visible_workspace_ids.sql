@@ -75,3 +75,65 @@ comment on function private.visible_workspace_ids(text, text) is
 '(support: support and admins; admin: admins only), plus the nil uuid that stands for rows of no workspace.';
 revoke all on function private.visible_workspace_ids(text, text) from public;
 grant execute on function private.visible_workspace_ids(text, text) to authenticated, service_role;
+
+-- private.visible_workspace_bounds: the lowest (upper false) or highest visible
+-- workspace id, for the policies of the large per-tenant tables:
+--
+--   using (workspace_id = any((select private.visible_workspace_ids('member', 'support'))::uuid[])
+--          and workspace_id between (select private.visible_workspace_bounds('member', 'support', false))
+--                               and (select private.visible_workspace_bounds('member', 'support', true)))
+--
+-- It changes no answer (every visible id lies between the bounds); it tells the
+-- planner the rows are few. An array the planner cannot see counts as ten
+-- workspaces, so for "the 50 latest events" it walks everyone's newest rows
+-- until 50 of the caller's turn up, a cost set by the caller's share of all
+-- traffic; with the bounds it reads the caller's rows from the workspace_id
+-- index. Staff get the whole uuid range (they see every workspace).
+create or replace function private.visible_workspace_bounds(workspace_role text, staff_role text, upper boolean)
+returns uuid
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+    v_uid uuid := (select auth.uid());
+    v_id uuid;
+begin
+    if exists (
+        select from public.user_roles as ur
+        where ur.user_id = v_uid
+            and (ur.role = 'admin' or (ur.role = 'support' and visible_workspace_bounds.staff_role = 'support'))
+    ) then
+        return case
+            when visible_workspace_bounds.upper then 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid
+            else '00000000-0000-0000-0000-000000000000'::uuid
+        end;
+    end if;
+    -- Two statements, each one index probe of (user_id, workspace_id) from its own end.
+    if visible_workspace_bounds.upper then
+        select wu.workspace_id
+        into v_id
+        from public.workspace_users as wu
+        where wu.user_id = v_uid
+            and (visible_workspace_bounds.workspace_role = 'member' or wu.role in ('owner', 'admin'))
+        order by wu.workspace_id desc
+        limit 1;
+    else
+        select wu.workspace_id
+        into v_id
+        from public.workspace_users as wu
+        where wu.user_id = v_uid
+            and (visible_workspace_bounds.workspace_role = 'member' or wu.role in ('owner', 'admin'))
+        order by wu.workspace_id
+        limit 1;
+    end if;
+    return v_id;
+end
+$$;
+
+comment on function private.visible_workspace_bounds(text, text, boolean) is
+'The lowest (upper false) or highest visible workspace id of private.visible_workspace_ids (staff: the whole '
+'range): policies add it so the planner reads a member''s rows from the workspace_id index.';
+revoke all on function private.visible_workspace_bounds(text, text, boolean) from public;
+grant execute on function private.visible_workspace_bounds(text, text, boolean) to authenticated, service_role;
