@@ -4490,16 +4490,15 @@ CREATE FUNCTION private._weekly_insight_figures_all(week_start date) RETURNS TAB
             and q.received_at >= weeks.first_at and q.received_at < weeks.end_at
     ),
 
-    attributed as (
-        select d.id, d.is_failure, d.is_current, a.workspace_id
+    -- The numbers and channel ids each delivery names, one row each, so every match is an equality (a hash join).
+    named as (
+        select d.id, d.is_failure, d.is_current, 'number' as kind, n.value as external_id
         from deliveries as d
-        inner join public.agents as a
-            on d.provider = 'twilio'
-            and a.phone_number is not null
-            and (a.phone_number = d.payload ->> 'To' or a.phone_number = d.payload ->> 'From')
-        union
+        cross join lateral (values (d.payload ->> 'To'), (d.payload ->> 'From')) as n (value)
+        where d.provider = 'twilio' and n.value is not null
+        union all
         -- Messenger names the page in entry[].id, WhatsApp the number in metadata.phone_number_id.
-        select d.id, d.is_failure, d.is_current, c.workspace_id
+        select d.id, d.is_failure, d.is_current, 'channel', x.external_id
         from deliveries as d
         cross join lateral (
             select i.id #>> '{}' as external_id
@@ -4509,8 +4508,17 @@ CREATE FUNCTION private._weekly_insight_figures_all(week_start date) RETURNS TAB
             from pg_catalog.jsonb_path_query(d.payload, 'lax $.entry[*].changes[*].value.metadata.phone_number_id')
                 as n (id)
         ) as x
-        inner join public.agent_channels as c on c.external_id = x.external_id
         where d.provider = 'meta'
+    ),
+
+    attributed as (
+        select n.id, n.is_failure, n.is_current, a.workspace_id
+        from named as n
+        inner join public.agents as a on n.kind = 'number' and a.phone_number = n.external_id
+        union
+        select n.id, n.is_failure, n.is_current, c.workspace_id
+        from named as n
+        inner join public.agent_channels as c on n.kind = 'channel' and c.external_id = n.external_id
     ),
 
     webhooks as (
