@@ -4410,16 +4410,9 @@ COMMENT ON FUNCTION private._weekly_insight_change(current_value numeric, previo
 CREATE FUNCTION private._weekly_insight_figures_all(week_start date) RETURNS TABLE(workspace_id uuid, current_figures jsonb, previous_figures jsonb)
     LANGUAGE sql STABLE
     SET search_path TO ''
+    SET jit TO 'off'
     AS $_$
-    with weeks as (
-        select
-            _weekly_insight_figures_all.week_start - 7 as first_day,
-            _weekly_insight_figures_all.week_start + 7 as end_day,
-            (_weekly_insight_figures_all.week_start - 7)::timestamp at time zone 'UTC' as first_at,
-            (_weekly_insight_figures_all.week_start + 7)::timestamp at time zone 'UTC' as end_at
-    ),
-
-    workspaces as (
+    with workspaces as (
         select w.id
         from public.workspaces as w
         where w.created_at < (_weekly_insight_figures_all.week_start + 7)::timestamp at time zone 'UTC'
@@ -4441,9 +4434,9 @@ CREATE FUNCTION private._weekly_insight_figures_all(week_start date) RETURNS TAB
                 'messages_outbound', sum(e.messages_outbound),
                 'errors', sum(e.failed_calls + e.failed_sms)
             ) as figures
-        from private.dashboard_events as e, weeks
-        where (e.event_at at time zone 'UTC')::date >= weeks.first_day
-            and (e.event_at at time zone 'UTC')::date < weeks.end_day
+        from private.dashboard_events as e
+        where (e.event_at at time zone 'UTC')::date >= _weekly_insight_figures_all.week_start - 7
+            and (e.event_at at time zone 'UTC')::date < _weekly_insight_figures_all.week_start + 7
         group by 1, 2
     ),
 
@@ -4455,8 +4448,8 @@ CREATE FUNCTION private._weekly_insight_figures_all(week_start date) RETURNS TAB
                 d.usage_date >= _weekly_insight_figures_all.week_start as is_current,
                 d.metric,
                 sum(d.quantity) as quantity
-            from private.usage_daily_live as d, weeks
-            where d.usage_date >= weeks.first_day and d.usage_date < weeks.end_day
+            from private.usage_daily_live as d
+            where d.usage_date >= _weekly_insight_figures_all.week_start - 7 and d.usage_date < _weekly_insight_figures_all.week_start + 7
             group by 1, 2, 3
         ) as u
         group by 1, 2
@@ -4470,8 +4463,9 @@ CREATE FUNCTION private._weekly_insight_figures_all(week_start date) RETURNS TAB
                 'credits_spent', coalesce(-sum(l.amount) filter (where l.kind = 'deduct'), 0),
                 'credits_granted', coalesce(sum(l.amount) filter (where l.kind = 'grant'), 0)
             ) as figures
-        from public.wallet_ledger as l, weeks
-        where l.created_at >= weeks.first_at and l.created_at < weeks.end_at
+        from public.wallet_ledger as l
+        where l.created_at >= (_weekly_insight_figures_all.week_start - 7)::timestamp at time zone 'UTC'
+            and l.created_at < (_weekly_insight_figures_all.week_start + 7)::timestamp at time zone 'UTC'
         group by 1, 2
     ),
 
@@ -4485,9 +4479,10 @@ CREATE FUNCTION private._weekly_insight_figures_all(week_start date) RETURNS TAB
             q.payload,
             q.status in ('failed', 'dead_letter') as is_failure,
             q.received_at >= _weekly_insight_figures_all.week_start::timestamp at time zone 'UTC' as is_current
-        from public.webhook_queue as q, weeks
+        from public.webhook_queue as q
         where q.status in ('failed', 'dead_letter', 'rejected')
-            and q.received_at >= weeks.first_at and q.received_at < weeks.end_at
+            and q.received_at >= (_weekly_insight_figures_all.week_start - 7)::timestamp at time zone 'UTC'
+            and q.received_at < (_weekly_insight_figures_all.week_start + 7)::timestamp at time zone 'UTC'
     ),
 
     -- The numbers and channel ids each delivery names, one row each, so every match is an equality (a hash join).
@@ -4538,8 +4533,10 @@ CREATE FUNCTION private._weekly_insight_figures_all(week_start date) RETURNS TAB
             al.workspace_id,
             al.created_at >= _weekly_insight_figures_all.week_start::timestamp at time zone 'UTC' as is_current,
             count(*)::integer as raised
-        from public.alerts as al, weeks
-        where al.created_at >= weeks.first_at and al.created_at < weeks.end_at and al.workspace_id is not null
+        from public.alerts as al
+        where al.created_at >= (_weekly_insight_figures_all.week_start - 7)::timestamp at time zone 'UTC'
+            and al.created_at < (_weekly_insight_figures_all.week_start + 7)::timestamp at time zone 'UTC'
+            and al.workspace_id is not null
         group by 1, 2
     ),
 
@@ -5322,9 +5319,9 @@ $$;
 
 COMMENT ON FUNCTION private.raise_alert(type text, dedupe_key text, message text, workspace_id uuid, severity text, details jsonb) IS 'Open one alert per dedupe_key (returns null when an open alert already exists).';
 
--- Name: run_retention_in_batches(numeric, numeric); Type: PROCEDURE; Schema: private; Owner: -
+-- Name: run_retention_in_batches(numeric, numeric, numeric); Type: PROCEDURE; Schema: private; Owner: -
 
-CREATE PROCEDURE private.run_retention_in_batches(IN max_seconds numeric DEFAULT 3600, IN batch_seconds numeric DEFAULT 0.2)
+CREATE PROCEDURE private.run_retention_in_batches(IN max_seconds numeric DEFAULT 3600, IN batch_seconds numeric DEFAULT 0.2, IN pause_ratio numeric DEFAULT 0)
     LANGUAGE plpgsql
     AS $$
 declare
@@ -5358,7 +5355,8 @@ begin
         'retention_cleanup',
         pg_catalog.jsonb_build_object(
             'max_seconds', run_retention_in_batches.max_seconds,
-            'batch_seconds', run_retention_in_batches.batch_seconds
+            'batch_seconds', run_retention_in_batches.batch_seconds,
+            'pause_ratio', run_retention_in_batches.pause_ratio
         ),
         false
     );
@@ -5401,6 +5399,10 @@ begin
             v_after_id := v_step.last_id;
             -- Size the next batch to take about batch_seconds.
             v_seconds := greatest(extract(epoch from pg_catalog.clock_timestamp() - v_batch_started), 0.001);
+            -- Leave the machine to the API for a while after each batch (pause_ratio x the batch's time).
+            if run_retention_in_batches.pause_ratio > 0 then
+                perform pg_catalog.pg_sleep(v_seconds * run_retention_in_batches.pause_ratio);
+            end if;
             v_batch := least(
                 50000, greatest(500, (v_batch * run_retention_in_batches.batch_seconds / v_seconds)::integer)
             );
@@ -5434,9 +5436,9 @@ begin
 end
 $$;
 
--- Name: PROCEDURE run_retention_in_batches(IN max_seconds numeric, IN batch_seconds numeric); Type: COMMENT; Schema: private; Owner: -
+-- Name: PROCEDURE run_retention_in_batches(IN max_seconds numeric, IN batch_seconds numeric, IN pause_ratio numeric); Type: COMMENT; Schema: private; Owner: -
 
-COMMENT ON PROCEDURE private.run_retention_in_batches(IN max_seconds numeric, IN batch_seconds numeric) IS 'The daily retention job (pg_cron CALLs it): deletes expired rows per retention_policies in batches of about batch_seconds, committing after each, for at most max_seconds; logged in job_runs like run_retention_cleanup.';
+COMMENT ON PROCEDURE private.run_retention_in_batches(IN max_seconds numeric, IN batch_seconds numeric, IN pause_ratio numeric) IS 'The daily retention job (pg_cron CALLs it): deletes expired rows per retention_policies in batches of about batch_seconds, committing after each, for at most max_seconds; logged in job_runs like run_retention_cleanup.';
 
 -- Name: schedule_job(text, text, text); Type: FUNCTION; Schema: private; Owner: -
 
@@ -9930,9 +9932,9 @@ GRANT ALL ON FUNCTION private.process_paymob_callback(payload jsonb, webhook_id 
 
 REVOKE ALL ON FUNCTION private.raise_alert(type text, dedupe_key text, message text, workspace_id uuid, severity text, details jsonb) FROM PUBLIC;
 
--- Name: PROCEDURE run_retention_in_batches(IN max_seconds numeric, IN batch_seconds numeric); Type: ACL; Schema: private; Owner: -
+-- Name: PROCEDURE run_retention_in_batches(IN max_seconds numeric, IN batch_seconds numeric, IN pause_ratio numeric); Type: ACL; Schema: private; Owner: -
 
-REVOKE ALL ON PROCEDURE private.run_retention_in_batches(IN max_seconds numeric, IN batch_seconds numeric) FROM PUBLIC;
+REVOKE ALL ON PROCEDURE private.run_retention_in_batches(IN max_seconds numeric, IN batch_seconds numeric, IN pause_ratio numeric) FROM PUBLIC;
 
 -- Name: FUNCTION schedule_job(job_name text, schedule text, command text); Type: ACL; Schema: private; Owner: -
 

@@ -300,27 +300,32 @@ def load(conn: psycopg.Connection, volume: Volume, out: Callable[[str], None] = 
         f"""insert into public.webhook_queue (id, provider, event_type, idempotency_key, status, headers, payload,
                 url, received_at, signature_valid, attempts, processed_at, last_error)
             overriding system value
-            with k as materialized ({keys(w)})
+            -- Each workspace's deliveries as its providers post them (the bytes, numbers and channel ids
+            -- that retention, attribution and the staff lists read); built once per workspace, not per row.
+            with p as materialized (
+                select
+                    array_agg(jsonb_build_object('MessageSid', 'SM' || md5(g::text), 'SmsStatus', 'delivered',
+                        'To', {number('g')}, 'From', '+14445550100',
+                        'AccountSid', 'AC4f2b9c0e1d3a5b7c9e0f1a2b3c4d5e6f', 'ApiVersion', '2010-04-01',
+                        'NumSegments', '1', 'Body', 'Thanks, see you on Friday at 5pm.') order by g) as twilio,
+                    array_agg(jsonb_build_object('object', 'whatsapp_business_account', 'entry', jsonb_build_array(
+                        jsonb_build_object('id', 'waba' || g, 'changes', jsonb_build_array(jsonb_build_object(
+                            'field', 'messages', 'value', jsonb_build_object(
+                                'metadata', jsonb_build_object('phone_number_id', 'wa' || g),
+                                'messages', jsonb_build_array(jsonb_build_object('id', 'wamid.' || md5(g::text),
+                                    'type', 'text', 'text', jsonb_build_object('body', 'Hello there')))))))))
+                        order by g) as meta,
+                    array_agg(jsonb_build_object('x-twilio-signature', md5(g::text)) order by g) as headers
+                from generate_series(1, {w}) as g
+            )
             select s.g,
                 case when s.twilio then 'twilio' else 'meta' end,
                 case when s.g % 20 < 14 then 'twilio.sms' when s.twilio then 'twilio.voice' else 'meta.whatsapp' end,
                 case when s.twilio then 'sms:SM' else 'meta:wamid.' end
-                    || case when s.status = 'duplicate' then md5((s.g - 1)::text) else s.hash end || ':delivered',
+                    || md5((case when s.status = 'duplicate' then s.g - 1 else s.g end)::text) || ':delivered',
                 s.status,
-                jsonb_build_object('x-twilio-signature', s.hash),
-                case when s.twilio then
-                    jsonb_build_object('MessageSid', 'SM' || s.hash, 'SmsStatus', 'delivered', 'To', k.num[s.w],
-                        'From', '+1444' || lpad((s.g % 9999999)::text, 7, '0'),
-                        'AccountSid', 'AC4f2b9c0e1d3a5b7c9e0f1a2b3c4d5e6f', 'ApiVersion', '2010-04-01',
-                        'NumSegments', '1', 'Body', 'Thanks, see you on Friday at 5pm.')
-                else
-                    jsonb_build_object('object', 'whatsapp_business_account', 'entry', jsonb_build_array(
-                        jsonb_build_object('id', 'waba' || s.w, 'changes', jsonb_build_array(jsonb_build_object(
-                            'field', 'messages', 'value', jsonb_build_object(
-                                'metadata', jsonb_build_object('phone_number_id', 'wa' || s.w),
-                                'messages', jsonb_build_array(jsonb_build_object('id', 'wamid.' || s.hash,
-                                    'type', 'text', 'text', jsonb_build_object('body', 'Hello there')))))))))
-                end,
+                p.headers[s.w],
+                case when s.twilio then p.twilio[s.w] else p.meta[s.w] end,
                 case when s.twilio then 'https://api.example.test/webhooks/twilio/sms'
                     else 'https://api.example.test/webhooks/meta' end,
                 s.at,
@@ -329,13 +334,12 @@ def load(conn: psycopg.Connection, volume: Volume, out: Callable[[str], None] = 
                 case when s.status in ('processed', 'duplicate', 'unknown_phone') then s.at end,
                 case when s.status in ('failed', 'dead_letter', 'rejected') then 'probe failure' end
             from (
-                select g, {spread('g', w)} as w, {time_of('g', q, days)} as at, md5(g::text) as hash,
-                    g % 20 < 17 as twilio,
+                select g, {spread('g', w)} as w, {time_of('g', q, days)} as at, g % 20 < 17 as twilio,
                     case when g % 100 < 75 then 'processed' when g % 100 < 95 then 'duplicate'
                         when g % 100 = 95 then 'rejected' when g % 100 < 98 then 'unknown_phone'
                         when g % 100 = 98 then 'failed' else 'dead_letter' end as status
                 from generate_series(1, {q}) as g
-            ) as s, k""",
+            ) as s, p""",
         "select setval('public.webhook_queue_id_seq', (select max(id) from public.webhook_queue))",
     )
     out(f"  webhook_queue: {report.steps['webhook_queue']} s")

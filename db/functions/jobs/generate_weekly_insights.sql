@@ -39,16 +39,10 @@ returns table (workspace_id uuid, current_figures jsonb, previous_figures jsonb)
 language sql
 stable
 set search_path = ''
+-- One large query over many sources: JIT compiling it takes seconds, longer than running it.
+set jit = off
 as $$
-    with weeks as (
-        select
-            _weekly_insight_figures_all.week_start - 7 as first_day,
-            _weekly_insight_figures_all.week_start + 7 as end_day,
-            (_weekly_insight_figures_all.week_start - 7)::timestamp at time zone 'UTC' as first_at,
-            (_weekly_insight_figures_all.week_start + 7)::timestamp at time zone 'UTC' as end_at
-    ),
-
-    workspaces as (
+    with workspaces as (
         select w.id
         from public.workspaces as w
         where w.created_at < (_weekly_insight_figures_all.week_start + 7)::timestamp at time zone 'UTC'
@@ -70,9 +64,9 @@ as $$
                 'messages_outbound', sum(e.messages_outbound),
                 'errors', sum(e.failed_calls + e.failed_sms)
             ) as figures
-        from private.dashboard_events as e, weeks
-        where (e.event_at at time zone 'UTC')::date >= weeks.first_day
-            and (e.event_at at time zone 'UTC')::date < weeks.end_day
+        from private.dashboard_events as e
+        where (e.event_at at time zone 'UTC')::date >= _weekly_insight_figures_all.week_start - 7
+            and (e.event_at at time zone 'UTC')::date < _weekly_insight_figures_all.week_start + 7
         group by 1, 2
     ),
 
@@ -84,8 +78,8 @@ as $$
                 d.usage_date >= _weekly_insight_figures_all.week_start as is_current,
                 d.metric,
                 sum(d.quantity) as quantity
-            from private.usage_daily_live as d, weeks
-            where d.usage_date >= weeks.first_day and d.usage_date < weeks.end_day
+            from private.usage_daily_live as d
+            where d.usage_date >= _weekly_insight_figures_all.week_start - 7 and d.usage_date < _weekly_insight_figures_all.week_start + 7
             group by 1, 2, 3
         ) as u
         group by 1, 2
@@ -99,8 +93,9 @@ as $$
                 'credits_spent', coalesce(-sum(l.amount) filter (where l.kind = 'deduct'), 0),
                 'credits_granted', coalesce(sum(l.amount) filter (where l.kind = 'grant'), 0)
             ) as figures
-        from public.wallet_ledger as l, weeks
-        where l.created_at >= weeks.first_at and l.created_at < weeks.end_at
+        from public.wallet_ledger as l
+        where l.created_at >= (_weekly_insight_figures_all.week_start - 7)::timestamp at time zone 'UTC'
+            and l.created_at < (_weekly_insight_figures_all.week_start + 7)::timestamp at time zone 'UTC'
         group by 1, 2
     ),
 
@@ -114,9 +109,10 @@ as $$
             q.payload,
             q.status in ('failed', 'dead_letter') as is_failure,
             q.received_at >= _weekly_insight_figures_all.week_start::timestamp at time zone 'UTC' as is_current
-        from public.webhook_queue as q, weeks
+        from public.webhook_queue as q
         where q.status in ('failed', 'dead_letter', 'rejected')
-            and q.received_at >= weeks.first_at and q.received_at < weeks.end_at
+            and q.received_at >= (_weekly_insight_figures_all.week_start - 7)::timestamp at time zone 'UTC'
+            and q.received_at < (_weekly_insight_figures_all.week_start + 7)::timestamp at time zone 'UTC'
     ),
 
     -- The numbers and channel ids each delivery names, one row each, so every match is an equality (a hash join).
@@ -167,8 +163,10 @@ as $$
             al.workspace_id,
             al.created_at >= _weekly_insight_figures_all.week_start::timestamp at time zone 'UTC' as is_current,
             count(*)::integer as raised
-        from public.alerts as al, weeks
-        where al.created_at >= weeks.first_at and al.created_at < weeks.end_at and al.workspace_id is not null
+        from public.alerts as al
+        where al.created_at >= (_weekly_insight_figures_all.week_start - 7)::timestamp at time zone 'UTC'
+            and al.created_at < (_weekly_insight_figures_all.week_start + 7)::timestamp at time zone 'UTC'
+            and al.workspace_id is not null
         group by 1, 2
     ),
 

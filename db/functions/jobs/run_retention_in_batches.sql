@@ -10,7 +10,8 @@
 -- transaction block. Its result is the job_runs row (result, errors).
 create or replace procedure private.run_retention_in_batches(
     max_seconds numeric default 3600,
-    batch_seconds numeric default 0.2
+    batch_seconds numeric default 0.2,
+    pause_ratio numeric default 0
 )
 language plpgsql
 as $$
@@ -45,7 +46,8 @@ begin
         'retention_cleanup',
         pg_catalog.jsonb_build_object(
             'max_seconds', run_retention_in_batches.max_seconds,
-            'batch_seconds', run_retention_in_batches.batch_seconds
+            'batch_seconds', run_retention_in_batches.batch_seconds,
+            'pause_ratio', run_retention_in_batches.pause_ratio
         ),
         false
     );
@@ -88,6 +90,10 @@ begin
             v_after_id := v_step.last_id;
             -- Size the next batch to take about batch_seconds.
             v_seconds := greatest(extract(epoch from pg_catalog.clock_timestamp() - v_batch_started), 0.001);
+            -- Leave the machine to the API for a while after each batch (pause_ratio x the batch's time).
+            if run_retention_in_batches.pause_ratio > 0 then
+                perform pg_catalog.pg_sleep(v_seconds * run_retention_in_batches.pause_ratio);
+            end if;
             v_batch := least(
                 50000, greatest(500, (v_batch * run_retention_in_batches.batch_seconds / v_seconds)::integer)
             );
@@ -121,7 +127,7 @@ begin
 end
 $$;
 
-comment on procedure private.run_retention_in_batches(numeric, numeric) is  -- noqa: LT01
+comment on procedure private.run_retention_in_batches(numeric, numeric, numeric) is  -- noqa: LT01
 'The daily retention job (pg_cron CALLs it): deletes expired rows per retention_policies in batches of about '
 'batch_seconds, committing after each, for at most max_seconds; logged in job_runs like run_retention_cleanup.';
-revoke all on procedure private.run_retention_in_batches(numeric, numeric) from public;
+revoke all on procedure private.run_retention_in_batches(numeric, numeric, numeric) from public;
