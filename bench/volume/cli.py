@@ -24,7 +24,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.volume", description=__doc__)
     parser.add_argument("--sizes", default="1,3", help="history multiples to load (default: 1,3)")
     parser.add_argument("--only", action="append", metavar="NAME", help="operations matching NAME (repeatable)")
-    parser.add_argument("--runs", type=int, default=3, help="timed runs per operation, after a warm-up (default: 3)")
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="timed rounds per operation and size, sizes alternating (default: 5)"
+    )
     parser.add_argument(
         "--fraction", type=float, default=None, help="load this fraction of the volume (a quick look; default: all)"
     )
@@ -84,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _exit_on_signal)
     started = datetime.now(UTC)
-    runs = run_all(sizes, args.only, args.runs, args.fraction, _say, args.keep)
+    runs = run_all(sizes, args.only, args.rounds, args.fraction, _say, args.keep)
     rows = ratio_rows(runs, select(args.only))
     _say("")
     _say(table(rows, sizes))

@@ -296,7 +296,7 @@ def load(conn: psycopg.Connection, volume: Volume, out: Callable[[str], None] = 
         "webhook_queue",
         "truncate public.webhook_queue",
         # 75% processed (the normalized events), 20% duplicates, 1% rejected, 2% unknown numbers,
-        # 1% failed, 1% dead letters; 85% Twilio (SMS and calls), 15% Meta.
+        # 2% failed (the last day's) or dead letters; 85% Twilio (SMS and calls), 15% Meta.
         f"""insert into public.webhook_queue (id, provider, event_type, idempotency_key, status, headers, payload,
                 url, received_at, signature_valid, attempts, processed_at, last_error)
             overriding system value
@@ -335,9 +335,10 @@ def load(conn: psycopg.Connection, volume: Volume, out: Callable[[str], None] = 
                 case when s.status in ('failed', 'dead_letter', 'rejected') then 'probe failure' end
             from (
                 select g, {spread('g', w)} as w, {time_of('g', q, days)} as at, g % 20 < 17 as twilio,
+                    -- A failure is retried for hours, then dead-lettered: only the last day's are still failed.
                     case when g % 100 < 75 then 'processed' when g % 100 < 95 then 'duplicate'
                         when g % 100 = 95 then 'rejected' when g % 100 < 98 then 'unknown_phone'
-                        when g % 100 = 98 then 'failed' else 'dead_letter' end as status
+                        when g % 100 = 98 and g > {q} - {q} / {days} then 'failed' else 'dead_letter' end as status
                 from generate_series(1, {q}) as g
             ) as s, p""",
         "select setval('public.webhook_queue_id_seq', (select max(id) from public.webhook_queue))",

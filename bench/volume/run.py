@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import statistics
 import tempfile
 import time
 import traceback
@@ -86,15 +87,9 @@ def _staff(conn: psycopg.Connection) -> None:
     )
 
 
-def run_size(
-    cluster: LocalCluster,
-    size: int,
-    volume: shape.Volume,
-    operations: list[Operation],
-    runs: int,
-    out: Callable[[str], None],
-    keep: bool = False,
-) -> SizeRun:
+def load_size(
+    cluster: LocalCluster, size: int, volume: shape.Volume, out: Callable[[str], None]
+) -> tuple[SizeRun, Context]:
     dbname = f"opsdb_volume_{size}x"
     url = cluster.ensure_database_from(dbname, template=TEMPLATE_DB)
     out(f"\n{size}x: loading {volume.usage_events:,} usage events over {volume.days} days into {dbname}")
@@ -105,26 +100,41 @@ def run_size(
     out(f"{size}x: loaded in {report.seconds} s (load average {load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after)")
     run = SizeRun(size, asdict(volume), report.seconds, report.steps, report.rows)
     run.load_average["load"] = [round(x, 2) for x in (*load_before, *os.getloadavg())]
-    ctx = Context(url, volume, runs=runs)
+    return run, Context(url, volume, runs=1)
+
+
+def _measure(op: Operation, ctx: Context) -> dict[str, Any]:
     try:
-        for op in operations:
-            started = time.perf_counter()
-            try:
-                result = op.run(ctx)
-                entry: dict[str, Any] = {"seconds": result.seconds, "detail": result.detail, **result.figures}
-            except Exception as err:  # noqa: BLE001 - reported, and the other operations still run
-                entry = {"seconds": None, "error": f"{type(err).__name__}: {err}".strip()[:500]}
-                traceback.print_exc()
+        result = op.run(ctx)
+        return {"seconds": result.seconds, "detail": result.detail, **result.figures}
+    except Exception as err:  # noqa: BLE001 - reported, and the other operations still run
+        traceback.print_exc()
+        return {"seconds": None, "error": f"{type(err).__name__}: {err}".strip()[:500]}
+
+
+def measure_interleaved(
+    op: Operation, sizes: list[tuple[SizeRun, Context]], rounds: int, out: Callable[[str], None]
+) -> None:
+    """Time ``op`` on every size in alternating rounds (1x, 3x, then 3x, 1x, ...), so the machine's load at any
+    moment weighs on both sizes alike; each size's figure is the median of its rounds."""
+    samples: dict[int, list[dict[str, Any]]] = {run.size: [] for run, _ctx in sizes}
+    for r in range(1 if op.once else rounds):
+        order = sizes if r % 2 == 0 else list(reversed(sizes))
+        for run, ctx in order:
+            ctx.round = r
+            entry = _measure(op, ctx)
             entry["load_average"] = round(os.getloadavg()[0], 2)
-            run.results[op.name] = entry
-            shown = "absent" if entry.get("seconds") is None else f"{entry['seconds']:.4f} s"
-            out(f"  {op.name}: {shown} ({time.perf_counter() - started:.1f} s) {entry.get('detail') or entry.get('error', '')}")
-    finally:
-        ctx.close()
-    if not keep:
-        with psycopg.connect(cluster.url("postgres"), autocommit=True) as conn:
-            conn.execute(f"drop database {dbname} with (force)".encode())
-    return run
+            samples[run.size].append(entry)
+    for run, _ctx in sizes:
+        entries = samples[run.size]
+        timed = [e["seconds"] for e in entries if e.get("seconds") is not None]
+        final = dict(entries[-1])
+        if timed:
+            final["seconds"] = statistics.median(timed)
+            final["rounds"] = [round(t, 4) for t in timed]
+        run.results[op.name] = final
+        shown = "n/a" if final.get("seconds") is None else f"{final['seconds']:.4f} s"
+        out(f"  {run.size}x {op.name}: {shown} {final.get('detail') or final.get('error', '')}")
 
 
 def select(only: list[str] | None) -> list[Operation]:
@@ -160,18 +170,29 @@ def ratio_rows(runs: list[SizeRun], operations: list[Operation]) -> list[dict[st
 def run_all(
     sizes: list[int],
     only: list[str] | None,
-    runs: int,
+    rounds: int,
     fraction: float | None,
     out: Callable[[str], None],
     keep: bool = False,
 ) -> list[SizeRun]:
     operations = select(only)
     base = shape.Volume()
-    done: list[SizeRun] = []
     with volume_cluster(out, keep) as cluster:
+        loaded = []
         for size in sizes:
             volume = base.at(size)
             if fraction:
                 volume = volume.scaled(fraction)
-            done.append(run_size(cluster, size, volume, operations, runs, out, keep))
-    return done
+            loaded.append(load_size(cluster, size, volume, out))
+        out(f"\ntiming {len(operations)} operations, {rounds} rounds, sizes interleaved")
+        try:
+            for op in operations:
+                measure_interleaved(op, loaded, rounds, out)
+        finally:
+            for _run, ctx in loaded:
+                ctx.close()
+        if not keep:
+            with psycopg.connect(cluster.url("postgres"), autocommit=True) as conn:
+                for run, _ctx in loaded:
+                    conn.execute(f"drop database opsdb_volume_{run.size}x with (force)".encode())
+    return [run for run, _ctx in loaded]
