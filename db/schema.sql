@@ -1260,6 +1260,7 @@ COMMENT ON FUNCTION private._evaluate_usage_thresholds(workspace_id uuid) IS 'Im
 CREATE FUNCTION private._generate_billing_line_items(workspace_id uuid, period_start date) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
+    SET jit TO 'off'
     AS $$
 #variable_conflict use_column
 declare
@@ -3274,6 +3275,7 @@ COMMENT ON FUNCTION private._revoke_api_key(key_id uuid, reason text) IS 'Implem
 CREATE FUNCTION private._run_reconciliation(period_start date, period_end date) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
+    SET jit TO 'off'
     AS $$
 #variable_conflict use_column
 declare
@@ -4653,6 +4655,7 @@ COMMENT ON FUNCTION private.audit(action text, target_table text, target_id text
 CREATE FUNCTION private.fold_usage_rollups(max_events integer DEFAULT 500000) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
+    SET jit TO 'off'
     AS $$
 declare
     v_state private.usage_rollup_state%rowtype;
@@ -8406,6 +8409,14 @@ CREATE INDEX agents_workspace_id_idx ON public.agents USING btree (workspace_id)
 -- Name: alerts_acknowledged_by_idx; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX alerts_acknowledged_by_idx ON public.alerts USING btree (acknowledged_by);
+
+-- Name: alerts_acknowledged_idx; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX alerts_acknowledged_idx ON public.alerts USING btree (acknowledged_at, id) WHERE (acknowledged_at IS NOT NULL);
+
+-- Name: INDEX alerts_acknowledged_idx; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON INDEX public.alerts_acknowledged_idx IS 'Acknowledged alerts by when, for retention''s batches (acknowledged_alerts).';
 
 -- Name: alerts_latest_idx; Type: INDEX; Schema: public; Owner: -
 
