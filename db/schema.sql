@@ -127,8 +127,7 @@ COMMENT ON DOMAIN public.webhook_provider IS 'A webhook provider ingest_webhook 
 
 -- Name: webhook_status; Type: DOMAIN; Schema: public; Owner: -
 
-CREATE DOMAIN public.webhook_status AS text
-	CONSTRAINT webhook_status_check CHECK ((VALUE = ANY (ARRAY['received'::text, 'processed'::text, 'duplicate'::text, 'unknown_phone'::text, 'failed'::text, 'rejected'::text, 'dead_letter'::text])));
+CREATE DOMAIN public.webhook_status AS text;
 
 -- Name: DOMAIN webhook_status; Type: COMMENT; Schema: public; Owner: -
 
@@ -217,31 +216,6 @@ $$;
 -- Name: FUNCTION _activate_payment(payment_id uuid, reason text); Type: COMMENT; Schema: private; Owner: -
 
 COMMENT ON FUNCTION private._activate_payment(payment_id uuid, reason text) IS 'Activate the plan a confirmed, locked payment paid for: subscription, workspace plan, usage limits, audit.';
-
--- Name: _alert_retention_backlog(bigint, text[]); Type: FUNCTION; Schema: private; Owner: -
-
-CREATE FUNCTION private._alert_retention_backlog(job_run_id bigint, more text[]) RETURNS void
-    LANGUAGE sql SECURITY DEFINER
-    SET search_path TO ''
-    AS $$
-    select private.raise_alert(
-        'retention_backlog',
-        'retention_backlog',
-        pg_catalog.format(
-            'retention cleanup run %s ran out of time with rows left to delete: %s',
-            _alert_retention_backlog.job_run_id, pg_catalog.array_to_string(_alert_retention_backlog.more, ', ')
-        ),
-        null,
-        'warning',
-        pg_catalog.jsonb_build_object(
-            'job_run_id', _alert_retention_backlog.job_run_id, 'more', pg_catalog.to_jsonb(_alert_retention_backlog.more)
-        )
-    );
-$$;
-
--- Name: FUNCTION _alert_retention_backlog(job_run_id bigint, more text[]); Type: COMMENT; Schema: private; Owner: -
-
-COMMENT ON FUNCTION private._alert_retention_backlog(job_run_id bigint, more text[]) IS 'Raise the one open retention_backlog alert: a run ran out of time with rows left (listed).';
 
 -- Name: _alert_signature_failure(text, bigint, text); Type: FUNCTION; Schema: private; Owner: -
 
@@ -334,21 +308,31 @@ $$;
 
 COMMENT ON FUNCTION private._billing_line_items(workspace_id uuid, period_start date) IS 'Implementation of public.generate_billing_line_items (definer; checks service_role or admin).';
 
--- Name: _check_rate_limit(uuid, text); Type: FUNCTION; Schema: private; Owner: -
+-- Name: _check_rate_limit(uuid, text, timestamp with time zone); Type: FUNCTION; Schema: private; Owner: -
 
-CREATE FUNCTION private._check_rate_limit(workspace_id uuid, bucket text DEFAULT 'api'::text) RETURNS jsonb
+CREATE FUNCTION private._check_rate_limit(workspace_id uuid, bucket text DEFAULT 'api'::text, at timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
 #variable_conflict use_column
 declare
+    v_now timestamptz := coalesce(_check_rate_limit.at, pg_catalog.now());
     v_plan_key text;
     v_limit integer;
     v_window integer;
-    v_now timestamptz := pg_catalog.now();
-    v_window_start timestamptz;
-    v_hits integer;
-    v_retry_after integer;
+    v_spike integer;
+    v_window_span interval;
+    -- The step in whole microseconds, rounded down (so max_requests always fit in
+    -- one window), and at least one.
+    v_step_us bigint;
+    v_step interval;
+    v_tat timestamptz;
+    v_allowed boolean;
+    v_remaining integer;
+    v_retry_after integer := 0;
+    v_reset_after integer;
+    v_minute timestamptz;
+    v_refusals integer;
     v_sqlstate text;
     v_error text;
 begin
@@ -356,8 +340,16 @@ begin
         raise exception using
             errcode = '22023', message = 'invalid_argument', detail = 'workspace_id and bucket are required';
     end if;
-    select w.plan_key, prl.max_requests, prl.window_seconds
-    into v_plan_key, v_limit, v_window
+    -- The window and the step, computed in this one statement (each PL/pgSQL
+    -- assignment would be an expression evaluation of its own on the hot path).
+    select
+        w.plan_key,
+        prl.max_requests,
+        prl.window_seconds,
+        prl.spike_refusals,
+        prl.window_seconds * interval '1 second',
+        greatest(prl.window_seconds * 1000000::bigint / prl.max_requests, 1)
+    into v_plan_key, v_limit, v_window, v_spike, v_window_span, v_step_us
     from public.workspaces as w
     left join public.plan_rate_limits as prl on prl.plan_key = w.plan_key and prl.bucket = _check_rate_limit.bucket
     where w.id = _check_rate_limit.workspace_id;
@@ -374,23 +366,25 @@ begin
             detail = pg_catalog.format('plan %s has no rate limit for bucket %L', v_plan_key, _check_rate_limit.bucket),
             hint = 'Use a bucket from public.plan_rate_limits.';
     end if;
-    v_window_start := pg_catalog.to_timestamp(
-        pg_catalog.floor(extract(epoch from v_now) / v_window) * v_window
-    );
+    v_step := v_step_us * interval '1 microsecond';
 
     begin
-        -- A session that started earlier may reach the row after a newer window began:
-        -- it then counts into the newer window instead of resetting it.
-        insert into private.rate_limit_counters as c (workspace_id, bucket, window_start, hits)
-        values (_check_rate_limit.workspace_id, _check_rate_limit.bucket, v_window_start, 1)
+        insert into private.rate_limit_counters as c (workspace_id, bucket, tat)
+        values (_check_rate_limit.workspace_id, _check_rate_limit.bucket, v_now + v_step)
         on conflict (workspace_id, bucket) do update
-            set
-                window_start = greatest(c.window_start, excluded.window_start),
-                hits = case
-                    when c.window_start >= excluded.window_start then least(c.hits + 1, v_limit + 1)
-                    else 1
-                end
-        returning c.window_start, c.hits into v_window_start, v_hits;
+            set tat = greatest(c.tat, v_now) + v_step
+            where greatest(c.tat, v_now) + v_step <= v_now + v_window_span
+        returning
+            c.tat,
+            pg_catalog.floor(extract(epoch from v_now + v_window_span - c.tat) * 1000000 / v_step_us)::integer
+        into v_tat, v_remaining;
+        v_allowed := found;
+        if not v_allowed then
+            -- Refused: ON CONFLICT locked the row and left it; read its tat.
+            select c.tat into v_tat
+            from private.rate_limit_counters as c
+            where c.workspace_id = _check_rate_limit.workspace_id and c.bucket = _check_rate_limit.bucket;
+        end if;
     exception when others then
         get stacked diagnostics v_sqlstate = returned_sqlstate, v_error = message_text;
         raise warning 'rate limiter failed open for workspace % bucket %: % (%)',
@@ -426,28 +420,78 @@ begin
         );
     end;
 
-    v_retry_after := greatest(
-        1, pg_catalog.ceil(extract(epoch from v_window_start + pg_catalog.make_interval(secs => v_window) - v_now))::integer
-    );
+    v_reset_after := greatest(pg_catalog.ceil(extract(epoch from v_tat - v_now)), 0)::integer;
+    if not v_allowed then
+        v_remaining := 0;
+        -- This request fits once tat + step <= then + window.
+        v_retry_after := greatest(
+            pg_catalog.ceil(extract(epoch from v_tat + v_step - v_window_span - v_now)), 1
+        )::integer;
+        begin
+            v_minute := pg_catalog.date_trunc('minute', v_now, 'UTC');
+            insert into private.rate_limit_refusals as r (workspace_id, bucket, slot, minute, refusals)
+            values (
+                _check_rate_limit.workspace_id,
+                _check_rate_limit.bucket,
+                (pg_catalog.floor(extract(epoch from v_minute) / 60)::bigint % 1440)::smallint,
+                v_minute,
+                1
+            )
+            on conflict (workspace_id, bucket, slot) do update
+                set
+                    minute = greatest(r.minute, excluded.minute),
+                    refusals = case
+                        when r.minute = excluded.minute then r.refusals + 1
+                        when r.minute > excluded.minute then r.refusals
+                        else 1
+                    end
+            returning r.refusals into v_refusals;
+            -- Exactly one refusal per minute sees the threshold (the row lock orders them).
+            if v_refusals = coalesce(v_spike, least(pg_catalog.ceil(v_limit * 60.0 / v_window), 2147483647)::integer) then
+                perform private.raise_alert(
+                    'rate_limit_spike',
+                    pg_catalog.format('rate_limit_spike:%s:%s', _check_rate_limit.workspace_id, _check_rate_limit.bucket),
+                    pg_catalog.format(
+                        'Workspace requests in bucket %s are being refused in bulk (%s 429s within a minute).',
+                        _check_rate_limit.bucket, v_refusals
+                    ),
+                    _check_rate_limit.workspace_id,
+                    'warning',
+                    pg_catalog.jsonb_build_object(
+                        'bucket', _check_rate_limit.bucket,
+                        'plan_key', v_plan_key,
+                        'limit', v_limit,
+                        'window_seconds', v_window,
+                        'refusals_in_minute', v_refusals,
+                        'minute', v_minute
+                    )
+                );
+            end if;
+        exception when others then
+            get stacked diagnostics v_sqlstate = returned_sqlstate, v_error = message_text;
+            raise warning 'rate limiter could not count a refusal for workspace % bucket %: % (%)',
+                _check_rate_limit.workspace_id, _check_rate_limit.bucket, v_error, v_sqlstate;
+        end;
+    end if;
+
     perform pg_catalog.set_config(
         'response.headers',
         (pg_catalog.jsonb_build_array(
             pg_catalog.jsonb_build_object('X-RateLimit-Limit', v_limit::text),
-            pg_catalog.jsonb_build_object('X-RateLimit-Remaining', greatest(v_limit - v_hits, 0)::text),
-            pg_catalog.jsonb_build_object('X-RateLimit-Reset', v_retry_after::text)
+            pg_catalog.jsonb_build_object('X-RateLimit-Remaining', v_remaining::text),
+            pg_catalog.jsonb_build_object('X-RateLimit-Reset', v_reset_after::text)
         ) || case
-            when v_hits > v_limit then pg_catalog.jsonb_build_array(
-                pg_catalog.jsonb_build_object('Retry-After', v_retry_after::text)
-            )
-            else '[]'::jsonb
+            when v_allowed then '[]'::jsonb
+            else pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('Retry-After', v_retry_after::text))
         end)::text,
         true
     );
     return pg_catalog.jsonb_build_object(
-        'allowed', v_hits <= v_limit,
+        'allowed', v_allowed,
         'limit', v_limit,
-        'remaining', greatest(v_limit - v_hits, 0),
-        'retry_after', case when v_hits <= v_limit then 0 else v_retry_after end,
+        'remaining', v_remaining,
+        'retry_after', v_retry_after,
+        'reset_after', v_reset_after,
         'window_seconds', v_window,
         'plan_key', v_plan_key,
         'fail_open', false
@@ -455,9 +499,99 @@ begin
 end
 $$;
 
--- Name: FUNCTION _check_rate_limit(workspace_id uuid, bucket text); Type: COMMENT; Schema: private; Owner: -
+-- Name: FUNCTION _check_rate_limit(workspace_id uuid, bucket text, at timestamp with time zone); Type: COMMENT; Schema: private; Owner: -
 
-COMMENT ON FUNCTION private._check_rate_limit(workspace_id uuid, bucket text) IS 'Implementation of public.check_rate_limit (definer: writes the private counters; fails open).';
+COMMENT ON FUNCTION private._check_rate_limit(workspace_id uuid, bucket text, at timestamp with time zone) IS 'Implementation of public.check_rate_limit: GCRA per workspace and bucket, refusals counted, fails open.';
+
+-- Name: webhook_queue; Type: TABLE; Schema: public; Owner: -
+
+CREATE TABLE public.webhook_queue (
+    id bigint NOT NULL,
+    provider public.webhook_provider NOT NULL,
+    event_type text,
+    idempotency_key public.webhook_idempotency_key NOT NULL,
+    status public.webhook_status DEFAULT 'received'::text NOT NULL,
+    headers public.webhook_headers DEFAULT '{}'::jsonb NOT NULL,
+    payload jsonb NOT NULL,
+    raw_body text,
+    url text,
+    received_at timestamp with time zone DEFAULT now() NOT NULL,
+    signature_valid boolean,
+    duplicate_of bigint,
+    attempts public.webhook_attempts DEFAULT 0 NOT NULL,
+    max_attempts public.webhook_max_attempts DEFAULT 6 NOT NULL,
+    next_attempt_at timestamp with time zone,
+    last_error text,
+    skip_reason text,
+    processed_at timestamp with time zone
+);
+
+-- Name: TABLE webhook_queue; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON TABLE public.webhook_queue IS 'Every webhook delivery, stored raw before processing and kept whatever processing does (retention expires it).';
+
+-- Name: COLUMN webhook_queue.idempotency_key; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.webhook_queue.idempotency_key IS 'From the provider''s own ids (CallSid+CallStatus, MessageSid+status, Meta message ids, Paymob transaction, webhook-id), else sha256 of the canonical payload. Unique per provider among the verified rows that claim it (webhook_queue_verified_key_idx): a row whose signature was not checked yet claims nothing.';
+
+-- Name: COLUMN webhook_queue.status; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.webhook_queue.status IS 'queued (verified and holding its key; processed by the drain, public.drain_webhooks), processed, duplicate, unknown_phone, failed (will be retried), rejected (bad signature or unusable payload; never processed), dead_letter (retries exhausted). received is allowed but not written: a delivery processed in the ingest call is inserted saying processed and corrected before its transaction ends, so no other session sees it in between.';
+
+-- Name: COLUMN webhook_queue.signature_valid; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.webhook_queue.signature_valid IS 'true: verified (only such a row claims its idempotency key); false: rejected; null: the check itself could not run yet (e.g. missing secret): the row is failed, claims no key, and is verified by the sweeper or a replay.';
+
+-- Name: COLUMN webhook_queue.duplicate_of; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.webhook_queue.duplicate_of IS 'For a duplicate: the delivery it repeats. No foreign key: retention may expire either row first.';
+
+-- Name: COLUMN webhook_queue.attempts; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.webhook_queue.attempts IS 'Processing attempts made so far: 0 while queued, 1 after the first (in the ingest call or by the drain).';
+
+-- Name: COLUMN webhook_queue.skip_reason; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.webhook_queue.skip_reason IS 'Processed but nothing downstream on purpose: channel_disabled, agent_inactive, workspace_suspended, ...';
+
+-- Name: _claim_webhooks(text, integer); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._claim_webhooks(status text, max_count integer) RETURNS SETOF public.webhook_queue
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+    -- Two statements, not one with an OR: each is answered from its own partial
+    -- index (webhook_queue_queued_idx, webhook_queue_retry_idx).
+    if _claim_webhooks.status = 'queued' then
+        return query
+        select q.*
+        from public.webhook_queue as q
+        where q.status = 'queued'
+        order by q.id
+        limit _claim_webhooks.max_count
+        for update skip locked;
+    elsif _claim_webhooks.status = 'failed' then
+        return query
+        select q.*
+        from public.webhook_queue as q
+        where q.status = 'failed' and q.next_attempt_at <= pg_catalog.now()
+        order by q.next_attempt_at, q.id
+        limit _claim_webhooks.max_count
+        for update skip locked;
+    else
+        raise exception using
+            errcode = '22023',
+            message = 'invalid_status',
+            detail = pg_catalog.format('status %L', _claim_webhooks.status),
+            hint = 'Claim queued or failed deliveries.';
+    end if;
+end
+$$;
+
+-- Name: FUNCTION _claim_webhooks(status text, max_count integer); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._claim_webhooks(status text, max_count integer) IS 'Lock (FOR UPDATE SKIP LOCKED) and return up to max_count queued, or due failed, deliveries in processing order.';
 
 -- Name: _classify_webhook(text, jsonb, jsonb); Type: FUNCTION; Schema: private; Owner: -
 
@@ -1093,6 +1227,141 @@ $$;
 
 COMMENT ON FUNCTION private._deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) IS 'Implementation of public.deduct_credits (definer: writes workspace_wallets and wallet_ledger).';
 
+-- Name: _drain_webhook_batch(integer); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._drain_webhook_batch(max_count integer) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+    -- Rows per sub-transaction: large enough that the per-chunk costs (the
+    -- sub-transaction, the outcome UPDATE) are spread thin, small enough that a
+    -- bad row costs little work done twice.
+    v_chunk_size constant integer := 100;
+    v_chunk public.webhook_queue[];
+    v_row public.webhook_queue;
+    v_result jsonb;
+    v_ids bigint[];
+    v_statuses text[];
+    v_skip_reasons text[];
+    v_status text;
+    v_drained integer := 0;
+    v_processed integer := 0;
+    v_unknown integer := 0;
+    v_failed integer := 0;
+    v_dead integer := 0;
+begin
+    -- Class 4242 keys job locks by name (private._job_run_start).
+    perform pg_catalog.pg_advisory_xact_lock(4242, pg_catalog.hashtext('webhook_drain'));
+    loop
+        exit when v_drained >= _drain_webhook_batch.max_count;
+        select pg_catalog.array_agg(c order by c.id)
+        into v_chunk
+        from private._claim_webhooks('queued', least(v_chunk_size, _drain_webhook_batch.max_count - v_drained)) as c;
+        exit when v_chunk is null;
+        v_drained := v_drained + pg_catalog.cardinality(v_chunk);
+
+        begin
+            v_ids := '{}';
+            v_statuses := '{}';
+            v_skip_reasons := '{}';
+            foreach v_row in array v_chunk loop
+                v_result := private._process_webhook(
+                    v_row.id, v_row.provider, v_row.event_type, v_row.payload, v_row.status
+                );
+                v_ids := v_ids || v_row.id;
+                v_statuses := v_statuses || (v_result ->> 'status');
+                v_skip_reasons := v_skip_reasons || (v_result ->> 'skip_reason');
+            end loop;
+            -- What private._run_webhook writes for a successful attempt, for the whole chunk.
+            update public.webhook_queue as q
+            set status = o.status,
+                skip_reason = o.skip_reason,
+                attempts = q.attempts + 1,
+                last_error = null,
+                next_attempt_at = null,
+                processed_at = pg_catalog.now()
+            from rows from (
+                pg_catalog.unnest(v_ids), pg_catalog.unnest(v_statuses), pg_catalog.unnest(v_skip_reasons)
+            ) as o (id, status, skip_reason)
+            where q.id = o.id;
+            foreach v_status in array v_statuses loop
+                if v_status = 'unknown_phone' then
+                    v_unknown := v_unknown + 1;
+                else
+                    v_processed := v_processed + 1;
+                end if;
+            end loop;
+        exception when others then
+            -- Undone: each row again on its own (query_canceled is not caught: a
+            -- cancelled drain ends, and its rows stay queued).
+            foreach v_row in array v_chunk loop
+                v_result := private._run_webhook(
+                    v_row.id, v_row.provider, v_row.event_type, v_row.payload, v_row.status
+                );
+                case v_result ->> 'status'
+                    when 'unknown_phone' then v_unknown := v_unknown + 1;
+                    when 'failed' then v_failed := v_failed + 1;
+                    when 'dead_letter' then v_dead := v_dead + 1;
+                    else v_processed := v_processed + 1;
+                end case;
+            end loop;
+        end;
+        exit when pg_catalog.cardinality(v_chunk) < v_chunk_size;
+    end loop;
+    return pg_catalog.jsonb_build_object(
+        'drained', v_drained,
+        'processed', v_processed,
+        'unknown_phone', v_unknown,
+        'failed', v_failed,
+        'dead_lettered', v_dead
+    );
+end
+$$;
+
+-- Name: FUNCTION _drain_webhook_batch(max_count integer); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._drain_webhook_batch(max_count integer) IS 'Process up to max_count queued deliveries in the caller''s transaction: chunks of 100, a bad row retried alone.';
+
+-- Name: _drain_webhooks(integer); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._drain_webhooks(max_count integer) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_summary jsonb;
+    v_run bigint;
+begin
+    if not private._webhooks_backend_caller() then
+        raise exception using
+            errcode = '42501',
+            message = 'not_allowed',
+            detail = 'drain_webhooks is for the service_role backend and pg_cron only';
+    end if;
+    if _drain_webhooks.max_count is null or _drain_webhooks.max_count not between 1 and 10000 then
+        raise exception using
+            errcode = '22023',
+            message = 'invalid_max_count',
+            detail = pg_catalog.format('max_count %s', _drain_webhooks.max_count),
+            hint = 'max_count is between 1 and 10000.';
+    end if;
+    v_summary := private._drain_webhook_batch(_drain_webhooks.max_count);
+    if (v_summary ->> 'drained')::integer > 0 then
+        v_run := private._job_run_start(
+            'webhook_drain', pg_catalog.jsonb_build_object('max_count', _drain_webhooks.max_count), exclusive => false
+        );
+        perform private._job_run_finish(v_run, v_summary);
+        v_summary := v_summary || pg_catalog.jsonb_build_object('job_run_id', v_run);
+    end if;
+    return v_summary;
+end
+$$;
+
+-- Name: FUNCTION _drain_webhooks(max_count integer); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._drain_webhooks(max_count integer) IS 'Implementation of public.drain_webhooks: one batch of queued deliveries, logged in job_runs when it did work.';
+
 -- Name: _drop_policies(regclass); Type: FUNCTION; Schema: private; Owner: -
 
 CREATE FUNCTION private._drop_policies(target regclass) RETURNS integer
@@ -1260,7 +1529,6 @@ COMMENT ON FUNCTION private._evaluate_usage_thresholds(workspace_id uuid) IS 'Im
 CREATE FUNCTION private._generate_billing_line_items(workspace_id uuid, period_start date) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
-    SET jit TO 'off'
     AS $$
 #variable_conflict use_column
 declare
@@ -1271,24 +1539,24 @@ begin
         amount_minor, currency, first_event_id, last_event_id, event_count
     )
     select
-        u.workspace_id,
-        u.period_start,
-        u.metric,
+        e.workspace_id,
+        e.period_start,
+        e.metric,
         ts.id,
         ts.plan_key,
-        sum(u.quantity),
-        (ts.limits -> u.metric ->> 'unit_price_minor')::numeric,
+        sum(e.quantity),
+        (ts.limits -> e.metric ->> 'unit_price_minor')::numeric,
         -- Whole minor units, rounded half up per line: an amount is something that can be charged.
-        pg_catalog.round(sum(u.quantity) * (ts.limits -> u.metric ->> 'unit_price_minor')::numeric),
+        pg_catalog.round(sum(e.quantity) * (ts.limits -> e.metric ->> 'unit_price_minor')::numeric),
         ts.currency,
-        min(u.first_event_id),
-        max(u.last_event_id),
-        sum(u.event_count)::integer
-    from private.usage_period_live as u
-    inner join public.tier_snapshots as ts on u.tier_snapshot_id = ts.id
-    where u.period_start = _generate_billing_line_items.period_start
-        and (_generate_billing_line_items.workspace_id is null or u.workspace_id = _generate_billing_line_items.workspace_id)
-    group by u.workspace_id, u.period_start, u.metric, ts.id
+        min(e.id),
+        max(e.id),
+        count(*)
+    from public.usage_events as e
+    inner join public.tier_snapshots as ts on e.tier_snapshot_id = ts.id
+    where e.workspace_id = _generate_billing_line_items.workspace_id
+        and e.period_start = _generate_billing_line_items.period_start
+    group by e.workspace_id, e.period_start, e.metric, ts.id
     on conflict (workspace_id, period_start, metric, tier_snapshot_id) do update
         set
             quantity = excluded.quantity,
@@ -1311,7 +1579,7 @@ $$;
 
 -- Name: FUNCTION _generate_billing_line_items(workspace_id uuid, period_start date); Type: COMMENT; Schema: private; Owner: -
 
-COMMENT ON FUNCTION private._generate_billing_line_items(workspace_id uuid, period_start date) IS '(Re)generate the billing_line_items of a period from its usage totals, for one workspace or (null) every workspace; returns lines written.';
+COMMENT ON FUNCTION private._generate_billing_line_items(workspace_id uuid, period_start date) IS '(Re)generate a workspace''s billing_line_items for a period from its usage_events; returns lines written.';
 
 -- Name: _generate_weekly_insights(date); Type: FUNCTION; Schema: private; Owner: -
 
@@ -1331,7 +1599,7 @@ declare
     v_previous jsonb;
     v_change jsonb;
     v_key text;
-    v_errors jsonb := '[]';
+    v_errors jsonb := '[]'::jsonb;
     v_ok integer := 0;
     v_state text;
     v_message text;
@@ -1353,11 +1621,14 @@ begin
     end if;
 
     v_run := private._job_run_start('weekly_insights', pg_catalog.jsonb_build_object('week_start', v_week));
-    for v_workspace, v_current, v_previous in
-        select f.workspace_id, f.current_figures, f.previous_figures
-        from private._weekly_insight_figures_all(v_week) as f
+    for v_workspace in
+        select w.id from public.workspaces as w
+        where w.created_at < (v_week + 7)::timestamp at time zone 'UTC'
+        order by w.id
     loop
         begin
+            v_current := private._weekly_insight_figures(v_workspace, v_week);
+            v_previous := private._weekly_insight_figures(v_workspace, v_week - 7);
             v_change := '{}';
             for v_key in select k from pg_catalog.jsonb_object_keys(v_current) as k where k <> 'usage' loop
                 v_change := v_change || pg_catalog.jsonb_build_object(v_key, private._weekly_insight_change(
@@ -1607,9 +1878,9 @@ $$;
 
 COMMENT ON FUNCTION private._handle_paymob_callback(payload jsonb, hmac text) IS 'Definer body of handle_paymob_callback: service_role only; verify the HMAC, alert on forgery, else process.';
 
--- Name: _ingest_webhook(text, jsonb, jsonb, text, text); Type: FUNCTION; Schema: private; Owner: -
+-- Name: _ingest_webhook(text, jsonb, jsonb, text, text, boolean); Type: FUNCTION; Schema: private; Owner: -
 
-CREATE FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text) RETURNS jsonb
+CREATE FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
@@ -1628,6 +1899,7 @@ declare
     v_original_status text;
     v_result jsonb;
     v_material jsonb;
+    v_process_now boolean := coalesce(_ingest_webhook.process_now, _ingest_webhook.provider = 'paymob');
 begin
     if not private._webhooks_backend_caller() then
         raise exception using
@@ -1674,14 +1946,28 @@ begin
     end if;
     if v_headers <> '{}' then
         -- HTTP header names are case-insensitive: keep them lower-case once, here.
+        -- Spellings of one name that differ only by case are one header whose values
+        -- are joined with ', ', as HTTP combines repeated fields: no value is dropped,
+        -- and a signature header given twice verifies as what it is, neither value.
         -- Credentials a caller may forward with the request (its own bearer token,
         -- cookies, API keys) are never stored: no secret in plaintext in any column.
-        select coalesce(pg_catalog.jsonb_object_agg(pg_catalog.lower(h.key), h.value), '{}')
+        select coalesce(pg_catalog.jsonb_object_agg(h.name, h.value), '{}')
         into v_headers
-        from pg_catalog.jsonb_each(v_headers) as h
-        where pg_catalog.lower(h.key) not in (
-            'authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'apikey', 'x-api-key'
-        );
+        from (
+            select
+                pg_catalog.lower(e.key) as name,
+                case
+                    when pg_catalog.count(*) = 1 then (pg_catalog.array_agg(e.value))[1]
+                    else pg_catalog.to_jsonb(
+                        pg_catalog.string_agg(e.value #>> '{}', ', ' order by e.key collate "C")
+                    )
+                end as value
+            from pg_catalog.jsonb_each(v_headers) as e
+            where pg_catalog.lower(e.key) not in (
+                'authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'apikey', 'x-api-key'
+            )
+            group by pg_catalog.lower(e.key)
+        ) as h;
     end if;
 
     v_class := private._classify_webhook(_ingest_webhook.provider, _ingest_webhook.payload, v_headers);
@@ -1790,15 +2076,19 @@ begin
     -- vanish between the two statements if it expired meanwhile; then claim again.
     for v_attempt in 1..3 loop
         if v_original_id is null then
-            -- The row says processed at once (see the top), with this attempt counted.
+            -- Queued, or processed in this call: then the row says processed at once
+            -- (see the top), with this attempt counted.
             insert into public.webhook_queue (
                 provider, event_type, idempotency_key, status, headers, payload, raw_body, url,
                 signature_valid, attempts, processed_at
             )
             values (
-                _ingest_webhook.provider, v_class.event_type, v_class.idempotency_key, 'processed',
+                _ingest_webhook.provider, v_class.event_type, v_class.idempotency_key,
+                case when v_process_now then 'processed' else 'queued' end,
                 v_headers, _ingest_webhook.payload, _ingest_webhook.raw_body, _ingest_webhook.url,
-                v_signature_valid, 1, pg_catalog.now()
+                v_signature_valid,
+                case when v_process_now then 1 else 0 end,
+                case when v_process_now then pg_catalog.now() end
             )
             on conflict (provider, idempotency_key)
             where signature_valid and status not in ('duplicate', 'rejected')
@@ -1835,6 +2125,15 @@ begin
             hint = 'Deliver it again.';
     end if;
 
+    if not v_process_now then
+        return pg_catalog.jsonb_build_object(
+            'webhook_id', v_id,
+            'status', 'queued',
+            'idempotency_key', v_class.idempotency_key,
+            'duplicate', false,
+            'event_type', v_class.event_type
+        );
+    end if;
     v_result := private._run_webhook(
         v_id, _ingest_webhook.provider, v_class.event_type, _ingest_webhook.payload, 'received',
         stored_as_processed => true
@@ -1851,9 +2150,9 @@ begin
 end
 $$;
 
--- Name: FUNCTION _ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text); Type: COMMENT; Schema: private; Owner: -
+-- Name: FUNCTION _ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean); Type: COMMENT; Schema: private; Owner: -
 
-COMMENT ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text) IS 'Implementation of public.ingest_webhook: store raw, verify, deduplicate, process in a sub-transaction.';
+COMMENT ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) IS 'Implementation of public.ingest_webhook: verify, deduplicate, store raw; queue it or process it in a sub-transaction.';
 
 -- Name: _job_run_finish(bigint, jsonb, jsonb, integer); Type: FUNCTION; Schema: private; Owner: -
 
@@ -1950,62 +2249,33 @@ $$;
 
 COMMENT ON FUNCTION private._job_step_error(step text, sqlstate text, message text) IS 'A one-element array {step, sqlstate, message} to append to a run''s errors.';
 
--- Name: _list_messages_masked(uuid, timestamp with time zone, uuid, integer); Type: FUNCTION; Schema: private; Owner: -
+-- Name: _lock_timeout(text, text); Type: FUNCTION; Schema: private; Owner: -
 
-CREATE FUNCTION private._list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) RETURNS TABLE(id uuid, workspace_id uuid, conversation_id uuid, direction text, sender text, body text, provider text, provider_message_id text, sent_at timestamp with time zone, created_at timestamp with time zone)
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
+CREATE FUNCTION private._lock_timeout(operation text, subject text) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
     SET search_path TO ''
     AS $$
-#variable_conflict use_column
-declare
-    -- No cursor: start above every row (the row comparison stays an index condition).
-    v_at timestamptz := coalesce(_list_messages_masked.before_created_at, 'infinity');
-    v_id uuid := coalesce(_list_messages_masked.before_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff');
 begin
-    if not (private.is_support() or private.is_service_role()) then
-        raise exception using
-            errcode = '42501', message = 'not_allowed',
-            detail = pg_catalog.format('caller %s is not platform staff', coalesce((select auth.uid())::text, 'anonymous')),
-            hint = 'Masked messages are for platform admins and support; members read public.messages.';
-    end if;
-    if _list_messages_masked.max_count is null or _list_messages_masked.max_count not between 1 and 500 then
-        raise exception using
-            errcode = '22023', message = 'invalid_max_count',
-            detail = pg_catalog.format('max_count %s', _list_messages_masked.max_count),
-            hint = 'max_count is between 1 and 500.';
-    end if;
-    if (_list_messages_masked.before_created_at is null) <> (_list_messages_masked.before_id is null) then
-        raise exception using
-            errcode = '22023', message = 'invalid_cursor',
-            hint = 'Pass both before_created_at and before_id (the last row of the previous page), or neither.';
-    end if;
-    -- Two statements, not one with "workspace_id is null or ...": each keeps the plan of its own index.
-    if _list_messages_masked.of_workspace is null then
-        return query
-        select
-            m.id, m.workspace_id, m.conversation_id, m.direction, private.mask_pii(m.sender),
-            private.mask_pii(m.body), m.provider, m.provider_message_id, m.sent_at, m.created_at
-        from public.messages as m
-        where (m.created_at, m.id) < (v_at, v_id)
-        order by m.created_at desc, m.id desc
-        limit _list_messages_masked.max_count;
-    else
-        return query
-        select
-            m.id, m.workspace_id, m.conversation_id, m.direction, private.mask_pii(m.sender),
-            private.mask_pii(m.body), m.provider, m.provider_message_id, m.sent_at, m.created_at
-        from public.messages as m
-        where m.workspace_id = _list_messages_masked.of_workspace
-            and (m.created_at, m.id) < (v_at, v_id)
-        order by m.created_at desc, m.id desc
-        limit _list_messages_masked.max_count;
-    end if;
+    raise sqlstate 'PGRST' using
+        message = pg_catalog.jsonb_build_object(
+            'code', '55P03',
+            'message', 'lock_timeout',
+            'details', pg_catalog.format(
+                '%s for %s waited longer than lock_timeout (%s) for a row another transaction holds; nothing was changed',
+                _lock_timeout.operation, _lock_timeout.subject, pg_catalog.current_setting('lock_timeout')
+            ),
+            'hint', 'Retry the same request (same idempotency key) after Retry-After seconds.'
+        )::text,
+        detail = pg_catalog.jsonb_build_object(
+            'status', 503,
+            'headers', pg_catalog.jsonb_build_object('Retry-After', '1')
+        )::text;
 end
 $$;
 
--- Name: FUNCTION _list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer); Type: COMMENT; Schema: private; Owner: -
+-- Name: FUNCTION _lock_timeout(operation text, subject text); Type: COMMENT; Schema: private; Owner: -
 
-COMMENT ON FUNCTION private._list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) IS 'Implementation of public.list_messages_masked (definer: staff may not read public.messages itself).';
+COMMENT ON FUNCTION private._lock_timeout(operation text, subject text) IS 'Raise the HTTP 503 lock_timeout answer (code 55P03, Retry-After) of an API call blocked by a stuck row lock.';
 
 -- Name: _messages_masked(); Type: FUNCTION; Schema: private; Owner: -
 
@@ -2109,7 +2379,7 @@ declare
     v_stored integer := 0;
     v_known integer := 0;
     v_unknown integer := 0;
-    v_skips text[] := '{}';
+    v_skips text[] := '{}'::text[];
     v_workspace_id uuid;
 begin
     if v_channel_type is null then
@@ -2416,18 +2686,24 @@ begin
         v_key := pg_catalog.format(
             'usage_warning:%s:%s:%s:%s', v_row.workspace_id, v_row.metric, v_row.period_start, v_row.plan_key
         );
-        v_alert_id := private.raise_alert(
-            'usage_warning',
-            v_key,
-            pg_catalog.format(
-                '%s usage reached the soft limit: %s of %s this period', v_row.metric, v_row.used, v_row.soft_limit
-            ),
-            v_row.workspace_id,
-            'warning',
-            v_details
-        );
+        -- The period and plan had this alert already (acknowledged since, or the plan
+        -- moved away and back): it stays the one.
+        v_alert_id := private._usage_alert_of(v_row.workspace_id, v_key);
         if v_alert_id is null then
-            select a.id into v_alert_id from public.alerts as a where a.dedupe_key = v_key order by a.id desc limit 1;
+            v_alert_id := private.raise_alert(
+                'usage_warning',
+                v_key,
+                pg_catalog.format(
+                    '%s usage reached the soft limit: %s of %s this period', v_row.metric, v_row.used, v_row.soft_limit
+                ),
+                v_row.workspace_id,
+                'warning',
+                v_details
+            );
+        end if;
+        if v_alert_id is null then
+            -- Raised by a concurrent session an instant ago.
+            v_alert_id := private._usage_alert_of(v_row.workspace_id, v_key);
         end if;
         v_row.warning_alert_id := v_alert_id;
     end if;
@@ -2436,19 +2712,25 @@ begin
         v_key := pg_catalog.format(
             'usage_blocked:%s:%s:%s:%s', v_row.workspace_id, v_row.metric, v_row.period_start, v_row.plan_key
         );
-        v_alert_id := private.raise_alert(
-            'usage_blocked',
-            v_key,
-            pg_catalog.format(
-                '%s usage reached the hard limit: %s of %s this period; further usage is refused',
-                v_row.metric, v_row.used, v_row.hard_limit
-            ),
-            v_row.workspace_id,
-            'critical',
-            v_details
-        );
+        -- The period and plan had this alert already (acknowledged since, or the plan
+        -- moved away and back): it stays the one.
+        v_alert_id := private._usage_alert_of(v_row.workspace_id, v_key);
         if v_alert_id is null then
-            select a.id into v_alert_id from public.alerts as a where a.dedupe_key = v_key order by a.id desc limit 1;
+            v_alert_id := private.raise_alert(
+                'usage_blocked',
+                v_key,
+                pg_catalog.format(
+                    '%s usage reached the hard limit: %s of %s this period; further usage is refused',
+                    v_row.metric, v_row.used, v_row.hard_limit
+                ),
+                v_row.workspace_id,
+                'critical',
+                v_details
+            );
+        end if;
+        if v_alert_id is null then
+            -- Raised by a concurrent session an instant ago.
+            v_alert_id := private._usage_alert_of(v_row.workspace_id, v_key);
         end if;
         v_row.blocked_alert_id := v_alert_id;
     end if;
@@ -2826,8 +3108,8 @@ CREATE FUNCTION private._replay_webhooks(reason text, provider text, status text
 declare
     v_id bigint;
     v_result jsonb;
-    v_ids bigint[] := '{}';
-    v_outcomes jsonb := '{}';
+    v_ids bigint[] := '{}'::bigint[];
+    v_outcomes jsonb := '{}'::jsonb;
     v_audit_id bigint;
 begin
     if not (private._webhooks_backend_caller() or private.is_admin()) then
@@ -2843,11 +3125,11 @@ begin
             hint = 'Say why the webhooks are replayed; it is recorded in audit_logs.';
     end if;
     if _replay_webhooks.status is null
-        or _replay_webhooks.status not in ('failed', 'dead_letter', 'unknown_phone', 'processed') then
+        or _replay_webhooks.status not in ('failed', 'dead_letter', 'unknown_phone', 'processed', 'queued') then
         raise exception using
             errcode = '22023', message = 'invalid_status',
             detail = pg_catalog.format('status %L', _replay_webhooks.status),
-            hint = 'Replay failed, dead_letter, unknown_phone or processed deliveries.';
+            hint = 'Replay failed, dead_letter, unknown_phone, processed or queued deliveries.';
     end if;
     if _replay_webhooks.provider is not null
         and _replay_webhooks.provider not in ('twilio', 'meta', 'paymob', 'standard') then
@@ -2982,169 +3264,12 @@ $$;
 
 COMMENT ON FUNCTION private._resolve_channel(channel_type text, external_id text, OUT agent_id uuid, OUT workspace_id uuid, OUT channel_id uuid, OUT skip_reason text) IS 'The channel with this provider id, its agent and workspace, and why it must not act (if so).';
 
--- Name: _retention_step(text, timestamp with time zone, integer, timestamp with time zone, bigint, bigint); Type: FUNCTION; Schema: private; Owner: -
-
-CREATE FUNCTION private._retention_step(policy text, cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone DEFAULT NULL::timestamp with time zone, after_id bigint DEFAULT NULL::bigint, keep_job_run bigint DEFAULT NULL::bigint) RETURNS TABLE(deleted integer, picked integer, last_at timestamp with time zone, last_id bigint)
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO ''
-    SET lock_timeout TO '500ms'
-    AS $$
-#variable_conflict use_column
-declare
-    -- No cursor yet: start before every row (the row comparison stays an index condition).
-    v_at timestamptz := coalesce(_retention_step.after_at, '-infinity');
-    v_id bigint := coalesce(_retention_step.after_id, -9223372036854775808);
-begin
-    -- One statement per policy: the rows are picked and deleted under one snapshot,
-    -- so the row versions named by ctid cannot be pruned and reused in between.
-    case _retention_step.policy
-        when 'webhook_deliveries' then
-            with doomed as materialized (
-                select d.ctid as tid, d.received_at as at, d.id
-                from public.webhook_queue as d
-                where (d.received_at, d.id) > (v_at, v_id)
-                    and d.received_at < _retention_step.cutoff
-                    and d.status in ('processed', 'duplicate', 'rejected', 'unknown_phone')
-                order by d.received_at, d.id
-                limit _retention_step.max_rows
-            ),
-
-            gone as (
-                delete from public.webhook_queue as q
-                where q.ctid = any(array(select doomed.tid from doomed))
-                returning 1
-            )
-
-            select (select count(*) from gone)::integer, (select count(*) from doomed)::integer, l.at, l.id
-            into deleted, picked, last_at, last_id
-            from (select null) as one
-            left join lateral (select d.at, d.id from doomed as d order by d.at desc, d.id desc limit 1) as l on true;
-        when 'webhook_dead_letters' then
-            with doomed as materialized (
-                select d.ctid as tid, d.received_at as at, d.id
-                from public.webhook_queue as d
-                where d.status = 'dead_letter'
-                    and (d.received_at, d.id) > (v_at, v_id)
-                    and d.received_at < _retention_step.cutoff
-                order by d.received_at, d.id
-                limit _retention_step.max_rows
-            ),
-
-            gone as (
-                delete from public.webhook_queue as q
-                where q.ctid = any(array(select doomed.tid from doomed)) and q.status = 'dead_letter'
-                returning 1
-            )
-
-            select (select count(*) from gone)::integer, (select count(*) from doomed)::integer, l.at, l.id
-            into deleted, picked, last_at, last_id
-            from (select null) as one
-            left join lateral (select d.at, d.id from doomed as d order by d.at desc, d.id desc limit 1) as l on true;
-        when 'unknown_phone' then
-            with doomed as materialized (
-                select d.ctid as tid, d.last_seen_at as at, d.id
-                from public.unknown_phone as d
-                where (d.last_seen_at, d.id) > (v_at, v_id) and d.last_seen_at < _retention_step.cutoff
-                order by d.last_seen_at, d.id
-                limit _retention_step.max_rows
-            ),
-
-            gone as (
-                delete from public.unknown_phone as u
-                where u.ctid = any(array(select doomed.tid from doomed))
-                returning 1
-            )
-
-            select (select count(*) from gone)::integer, (select count(*) from doomed)::integer, l.at, l.id
-            into deleted, picked, last_at, last_id
-            from (select null) as one
-            left join lateral (select d.at, d.id from doomed as d order by d.at desc, d.id desc limit 1) as l on true;
-        when 'acknowledged_alerts' then
-            with doomed as materialized (
-                select d.ctid as tid, d.acknowledged_at as at, d.id
-                from public.alerts as d
-                where (d.acknowledged_at, d.id) > (v_at, v_id) and d.acknowledged_at < _retention_step.cutoff
-                order by d.acknowledged_at, d.id
-                limit _retention_step.max_rows
-            ),
-
-            gone as (
-                delete from public.alerts as a
-                where a.ctid = any(array(select doomed.tid from doomed))
-                returning 1
-            )
-
-            select (select count(*) from gone)::integer, (select count(*) from doomed)::integer, l.at, l.id
-            into deleted, picked, last_at, last_id
-            from (select null) as one
-            left join lateral (select d.at, d.id from doomed as d order by d.at desc, d.id desc limit 1) as l on true;
-        when 'job_runs' then
-            with doomed as materialized (
-                select d.ctid as tid, d.started_at as at, d.id
-                from public.job_runs as d
-                where (d.started_at, d.id) > (v_at, v_id)
-                    and d.started_at < _retention_step.cutoff
-                    and d.id is distinct from _retention_step.keep_job_run
-                order by d.started_at, d.id
-                limit _retention_step.max_rows
-            ),
-
-            gone as (
-                delete from public.job_runs as j
-                where j.ctid = any(array(select doomed.tid from doomed))
-                returning 1
-            )
-
-            select (select count(*) from gone)::integer, (select count(*) from doomed)::integer, l.at, l.id
-            into deleted, picked, last_at, last_id
-            from (select null) as one
-            left join lateral (select d.at, d.id from doomed as d order by d.at desc, d.id desc limit 1) as l on true;
-        when 'rate_limit_counters' then
-            -- One row per workspace and bucket, so the table stays small: no key to continue from.
-            delete from private.rate_limit_counters as c
-            where c.ctid = any(array(
-                select d.ctid from private.rate_limit_counters as d
-                where d.window_start < _retention_step.cutoff
-                limit _retention_step.max_rows
-            ));
-            get diagnostics deleted = row_count;
-            picked := deleted;
-        else
-            raise exception using
-                errcode = '22023', message = 'unknown_retention_policy',
-                detail = pg_catalog.format('policy %L', _retention_step.policy);
-    end case;
-    return next;
-end
-$$;
-
--- Name: FUNCTION _retention_step(policy text, cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint, keep_job_run bigint); Type: COMMENT; Schema: private; Owner: -
-
-COMMENT ON FUNCTION private._retention_step(policy text, cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint, keep_job_run bigint) IS 'Delete one batch (at most max_rows) of a retention policy''s rows older than cutoff, in key order after (after_at, after_id); returns the rows deleted and picked and the last key picked. Never waits for a row lock (55P03).';
-
--- Name: _retention_table(text); Type: FUNCTION; Schema: private; Owner: -
-
-CREATE FUNCTION private._retention_table(policy text) RETURNS text
-    LANGUAGE sql IMMUTABLE
-    SET search_path TO ''
-    AS $$
-    select case _retention_table.policy
-        when 'webhook_deliveries' then 'webhook_queue'
-        when 'webhook_dead_letters' then 'webhook_queue'
-        when 'acknowledged_alerts' then 'alerts'
-        else _retention_table.policy
-    end
-$$;
-
--- Name: FUNCTION _retention_table(policy text); Type: COMMENT; Schema: private; Owner: -
-
-COMMENT ON FUNCTION private._retention_table(policy text) IS 'The table a retention policy deletes from (run results count by table).';
-
 -- Name: _retry_failed_webhooks(integer); Type: FUNCTION; Schema: private; Owner: -
 
 CREATE FUNCTION private._retry_failed_webhooks(max_count integer) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
+    SET lock_timeout TO '2s'
     AS $$
 declare
     v_row record;
@@ -3153,6 +3278,7 @@ declare
     v_succeeded integer := 0;
     v_dead integer := 0;
     v_failed integer := 0;
+    v_claimed integer;
     v_rejected integer := 0;
     v_duplicate integer := 0;
     v_summary jsonb;
@@ -3172,26 +3298,32 @@ begin
             hint = 'max_count is between 1 and 10000.';
     end if;
 
-    for v_row in
-        select q.id, q.provider, q.event_type, q.payload, q.status, q.signature_valid, q.headers, q.raw_body, q.url
-        from public.webhook_queue as q
-        where q.status = 'failed' and q.next_attempt_at <= pg_catalog.now()
-        order by q.next_attempt_at, q.id
-        limit _retry_failed_webhooks.max_count
-        for update skip locked
+    -- Shared with other sweepers, exclusive of the drain (private._drain_webhook_batch):
+    -- a sweep and a drain each lock many workspaces' period totals until they commit.
+    perform pg_catalog.pg_advisory_xact_lock_shared(4242, pg_catalog.hashtext('webhook_drain'));
+    -- Claimed ten at a time, so a second sweeper running meanwhile takes the rows
+    -- this one has not reached yet instead of waiting for the next minute.
     loop
-        v_retried := v_retried + 1;
-        v_result := private._run_webhook(
-            v_row.id, v_row.provider, v_row.event_type, v_row.payload, v_row.status,
-            v_row.signature_valid is not true, v_row.headers, v_row.raw_body, v_row.url
-        );
-        case v_result ->> 'status'
-            when 'processed', 'unknown_phone' then v_succeeded := v_succeeded + 1;
-            when 'dead_letter' then v_dead := v_dead + 1;
-            when 'rejected' then v_rejected := v_rejected + 1;
-            when 'duplicate' then v_duplicate := v_duplicate + 1;
-            else v_failed := v_failed + 1;
-        end case;
+        v_claimed := 0;
+        for v_row in
+            select q.id, q.provider, q.event_type, q.payload, q.status, q.signature_valid, q.headers, q.raw_body, q.url
+            from private._claim_webhooks('failed', least(10, _retry_failed_webhooks.max_count - v_retried)) as q
+        loop
+            v_claimed := v_claimed + 1;
+            v_retried := v_retried + 1;
+            v_result := private._run_webhook(
+                v_row.id, v_row.provider, v_row.event_type, v_row.payload, v_row.status,
+                v_row.signature_valid is not true, v_row.headers, v_row.raw_body, v_row.url
+            );
+            case v_result ->> 'status'
+                when 'processed', 'unknown_phone' then v_succeeded := v_succeeded + 1;
+                when 'dead_letter' then v_dead := v_dead + 1;
+                when 'rejected' then v_rejected := v_rejected + 1;
+                when 'duplicate' then v_duplicate := v_duplicate + 1;
+                else v_failed := v_failed + 1;
+            end case;
+        end loop;
+        exit when v_claimed < 10 or v_retried >= _retry_failed_webhooks.max_count;
     end loop;
 
     v_summary := pg_catalog.jsonb_build_object(
@@ -3275,7 +3407,6 @@ COMMENT ON FUNCTION private._revoke_api_key(key_id uuid, reason text) IS 'Implem
 CREATE FUNCTION private._run_reconciliation(period_start date, period_end date) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
-    SET jit TO 'off'
     AS $$
 #variable_conflict use_column
 declare
@@ -3283,6 +3414,9 @@ declare
     v_start date := _run_reconciliation.period_start;
     v_end date := _run_reconciliation.period_end;
     v_today date := (pg_catalog.now() at time zone 'utc')::date;
+    v_from timestamptz;
+    v_to timestamptz;
+    v_month date;
     v_job bigint;
     v_run bigint;
     v_metrics text[];
@@ -3297,7 +3431,7 @@ declare
     v_missing_internal integer := 0;
     v_missing_provider integer := 0;
     v_step record;
-    v_errors jsonb := '[]';
+    v_errors jsonb := '[]'::jsonb;
     v_ok integer := 0;
     v_state text;
     v_message text;
@@ -3336,6 +3470,12 @@ begin
             hint = 'Only whole past UTC days are reconciled; period_end may be today at the latest.';
     end if;
 
+    v_from := v_start::timestamp at time zone 'utc';
+    v_to := v_end::timestamp at time zone 'utc';
+    -- usage_events.period_start is the UTC month of occurred_at (record_usage sets
+    -- both from one now()): bounding it too lets the BRIN index skip other months.
+    v_month := pg_catalog.date_trunc('month', v_start)::date;
+
     v_job := private._job_run_start(
         'reconciliation', pg_catalog.jsonb_build_object('period_start', v_start, 'period_end', v_end)
     );
@@ -3357,8 +3497,9 @@ begin
     into v_unreconciled
     from (
         select distinct e.metric
-        from private.usage_daily_live as e
-        where e.usage_date >= v_start and e.usage_date < v_end
+        from public.usage_events as e
+        where e.period_start >= v_month and e.period_start < v_end
+            and e.occurred_at >= v_from and e.occurred_at < v_to
             and e.metric <> all(v_metrics)
     ) as u;
 
@@ -3396,13 +3537,14 @@ begin
             with internal as (
                 select
                     e.workspace_id,
-                    e.usage_date,
+                    (e.occurred_at at time zone 'utc')::date as usage_date,
                     sum(e.quantity) as quantity
-                from private.usage_daily_live as e
+                from public.usage_events as e
                 where e.metric = v_metric
-                    and e.usage_date >= v_start and e.usage_date < v_end
+                    and e.period_start >= v_month and e.period_start < v_end
+                    and e.occurred_at >= v_from and e.occurred_at < v_to
                     and (v_sources is null or e.source = any(v_sources))
-                group by e.workspace_id, e.usage_date
+                group by e.workspace_id, (e.occurred_at at time zone 'utc')::date
             ),
 
             provider as (
@@ -3538,75 +3680,112 @@ $$;
 
 COMMENT ON FUNCTION private._run_reconciliation(period_start date, period_end date) IS 'Implementation of public.run_reconciliation (definer: compares usage_events with provider_usage_reports, writes the run''s report, raises the period''s reconciliation_mismatch alert).';
 
--- Name: _run_retention_cleanup(numeric, integer); Type: FUNCTION; Schema: private; Owner: -
+-- Name: _run_retention_cleanup(numeric); Type: FUNCTION; Schema: private; Owner: -
 
-CREATE FUNCTION private._run_retention_cleanup(max_seconds numeric DEFAULT 0.5, batch_rows integer DEFAULT 10000) RETURNS jsonb
+CREATE FUNCTION private._run_retention_cleanup(max_seconds numeric DEFAULT 60) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
 declare
+    v_batch constant integer := 10000;
     v_started timestamptz := pg_catalog.clock_timestamp();
+    v_step_rows bigint;
     v_run bigint;
     v_policy record;
     v_cutoff timestamptz;
-    v_step record;
-    v_after_at timestamptz;
-    v_after_id bigint;
-    v_step_rows bigint;
-    v_deleted jsonb := '{}';
-    v_more text[] := '{}';
-    v_out_of_time boolean := false;
-    v_errors jsonb := '[]';
+    v_rows bigint;
+    v_deleted jsonb := '{}'::jsonb;
+    v_more text[] := '{}'::text[];
+    v_errors jsonb := '[]'::jsonb;
     v_ok integer := 0;
     v_state text;
     v_message text;
     v_status text;
+    v_table text;
 begin
     v_run := private._job_run_start('retention_cleanup');
     for v_policy in select p.name, p.keep_days from public.retention_policies as p order by p.name loop
         v_cutoff := pg_catalog.now() - pg_catalog.make_interval(days => v_policy.keep_days);
-        v_after_at := null;
-        v_after_id := null;
+        v_table := case v_policy.name
+            when 'webhook_deliveries' then 'webhook_queue'
+            when 'webhook_dead_letters' then 'webhook_queue'
+            when 'acknowledged_alerts' then 'alerts'
+            else v_policy.name
+        end;
         v_step_rows := 0;
         begin
             loop
-                select s.deleted, s.picked, s.last_at, s.last_id
-                into v_step
-                from private._retention_step(
-                    v_policy.name, v_cutoff, _run_retention_cleanup.batch_rows, v_after_at, v_after_id, v_run
-                ) as s;
-                v_step_rows := v_step_rows + v_step.deleted;
-                exit when v_step.picked < _run_retention_cleanup.batch_rows;
-                if pg_catalog.clock_timestamp() - v_started
-                    >= _run_retention_cleanup.max_seconds * interval '1 second' then
-                    v_more := v_more || v_policy.name;
-                    v_out_of_time := true;
-                    exit;
-                end if;
-                v_after_at := v_step.last_at;
-                v_after_id := v_step.last_id;
+                case v_policy.name
+                    when 'webhook_deliveries' then
+                        delete from public.webhook_queue as q
+                        where q.id = any(array(
+                            select d.id from public.webhook_queue as d
+                            where d.received_at < v_cutoff
+                                and d.status in ('processed', 'duplicate', 'rejected', 'unknown_phone')
+                            limit v_batch
+                        ));
+                    when 'webhook_dead_letters' then
+                        delete from public.webhook_queue as q
+                        where q.id = any(array(
+                            select d.id from public.webhook_queue as d
+                            where d.received_at < v_cutoff and d.status = 'dead_letter'
+                            limit v_batch
+                        ));
+                    when 'unknown_phone' then
+                        delete from public.unknown_phone as u
+                        where u.id = any(array(
+                            select d.id from public.unknown_phone as d where d.last_seen_at < v_cutoff limit v_batch
+                        ));
+                    when 'acknowledged_alerts' then
+                        delete from public.alerts as a
+                        where a.id = any(array(
+                            select d.id from public.alerts as d where d.acknowledged_at < v_cutoff limit v_batch
+                        ));
+                    when 'job_runs' then
+                        delete from public.job_runs as j
+                        where j.id = any(array(
+                            select d.id from public.job_runs as d
+                            where d.started_at < v_cutoff and d.id <> v_run
+                            limit v_batch
+                        ));
+                    when 'rate_limit_counters' then
+                        delete from private.rate_limit_counters as c
+                        where c.ctid = any(array(
+                            select d.ctid from private.rate_limit_counters as d where d.tat < v_cutoff limit v_batch
+                        ));
+                end case;
+                get diagnostics v_rows = row_count;
+                v_step_rows := v_step_rows + v_rows;
+                exit when v_rows < v_batch
+                    or pg_catalog.clock_timestamp() - v_started
+                    >= _run_retention_cleanup.max_seconds * interval '1 second';
             end loop;
-            v_ok := v_ok + 1;
-        exception
-            when lock_not_available then
-                -- Rows in use by someone else: left for the next run, not a failure.
+            if v_rows = v_batch then
                 v_more := v_more || v_policy.name;
-                v_ok := v_ok + 1;
-                v_step_rows := 0;
-            when others then
-                get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
-                v_errors := v_errors || private._job_step_error(v_policy.name, v_state, v_message);
-                v_step_rows := 0;  -- the step's deletes were undone with it
+            end if;
+            v_ok := v_ok + 1;
+        exception when others then
+            get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
+            v_errors := v_errors || private._job_step_error(v_policy.name, v_state, v_message);
+            v_step_rows := 0;  -- the step's deletes were undone with it
         end;
         v_deleted := pg_catalog.jsonb_set(
-            v_deleted,
-            array[private._retention_table(v_policy.name)],
-            pg_catalog.to_jsonb(coalesce((v_deleted ->> private._retention_table(v_policy.name))::bigint, 0) + v_step_rows)
+            v_deleted, array[v_table], pg_catalog.to_jsonb(coalesce((v_deleted ->> v_table)::bigint, 0) + v_step_rows)
         );
     end loop;
 
-    if v_out_of_time then
-        perform private._alert_retention_backlog(v_run, v_more);
+    if pg_catalog.cardinality(v_more) > 0 then
+        perform private.raise_alert(
+            'retention_backlog',
+            'retention_backlog',
+            pg_catalog.format(
+                'retention cleanup run %s ran out of time with rows left to delete: %s',
+                v_run, pg_catalog.array_to_string(v_more, ', ')
+            ),
+            null,
+            'warning',
+            pg_catalog.jsonb_build_object('job_run_id', v_run, 'more', pg_catalog.to_jsonb(v_more))
+        );
     end if;
     v_status := private._job_run_finish(
         v_run,
@@ -3624,9 +3803,9 @@ begin
 end
 $$;
 
--- Name: FUNCTION _run_retention_cleanup(max_seconds numeric, batch_rows integer); Type: COMMENT; Schema: private; Owner: -
+-- Name: FUNCTION _run_retention_cleanup(max_seconds numeric); Type: COMMENT; Schema: private; Owner: -
 
-COMMENT ON FUNCTION private._run_retention_cleanup(max_seconds numeric, batch_rows integer) IS 'Implementation of public.run_retention_cleanup (definer: deletes expired rows per retention_policies, in batches, within max_seconds of one transaction).';
+COMMENT ON FUNCTION private._run_retention_cleanup(max_seconds numeric) IS 'Implementation of public.run_retention_cleanup (definer: deletes expired rows per retention_policies).';
 
 -- Name: _run_webhook(bigint, text, text, jsonb, text, boolean, jsonb, text, text, boolean); Type: FUNCTION; Schema: private; Owner: -
 
@@ -4010,6 +4189,23 @@ $$;
 
 COMMENT ON FUNCTION private._twilio_signature(auth_token text, url text, params jsonb, algorithm text) IS 'Twilio request signature (base64 HMAC over the URL and the sorted form parameters).';
 
+-- Name: _usage_alert_of(uuid, text); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._usage_alert_of(workspace_id uuid, dedupe_key text) RETURNS bigint
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    select a.id
+    from public.alerts as a
+    where a.workspace_id = _usage_alert_of.workspace_id and a.dedupe_key = _usage_alert_of.dedupe_key
+    order by a.id desc
+    limit 1
+$$;
+
+-- Name: FUNCTION _usage_alert_of(workspace_id uuid, dedupe_key text); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._usage_alert_of(workspace_id uuid, dedupe_key text) IS 'The newest alert of a workspace with this dedupe key, acknowledged or not (null when none).';
+
 -- Name: _usage_period(); Type: FUNCTION; Schema: private; Owner: -
 
 CREATE FUNCTION private._usage_period() RETURNS date
@@ -4288,6 +4484,11 @@ begin
                 return 'signature_mismatch';
             end if;
             return null;
+        else
+            raise exception using
+                errcode = '22023', message = 'unknown_provider',
+                detail = pg_catalog.format('provider %L', _verify_webhook_signature.provider),
+                hint = 'provider is one of twilio, meta, paymob, standard.';
     end case;
 end
 $$;
@@ -4371,7 +4572,7 @@ CREATE FUNCTION private._webhooks_record_usage(workspace_id uuid, metric text, q
     SET search_path TO ''
     AS $$
 begin
-    return public.record_usage(
+    return private._record_usage(
         workspace_id => _webhooks_record_usage.workspace_id,
         metric => _webhooks_record_usage.metric,
         quantity => _webhooks_record_usage.quantity,
@@ -4407,181 +4608,107 @@ $$;
 
 COMMENT ON FUNCTION private._weekly_insight_change(current_value numeric, previous_value numeric) IS 'One figure''s change against the week before: {previous, delta, percent} (percent null when previous is 0).';
 
--- Name: _weekly_insight_figures_all(date); Type: FUNCTION; Schema: private; Owner: -
+-- Name: _weekly_insight_figures(uuid, date); Type: FUNCTION; Schema: private; Owner: -
 
-CREATE FUNCTION private._weekly_insight_figures_all(week_start date) RETURNS TABLE(workspace_id uuid, current_figures jsonb, previous_figures jsonb)
-    LANGUAGE sql STABLE
+CREATE FUNCTION private._weekly_insight_figures(workspace_id uuid, week_start date) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
     SET search_path TO ''
-    SET jit TO 'off'
     AS $_$
-    with workspaces as (
-        select w.id
-        from public.workspaces as w
-        where w.created_at < (_weekly_insight_figures_all.week_start + 7)::timestamp at time zone 'UTC'
-    ),
-
+declare
+    v_from timestamptz := _weekly_insight_figures.week_start::timestamp at time zone 'UTC';
+    v_to timestamptz := (_weekly_insight_figures.week_start + 7)::timestamp at time zone 'UTC';
+    v_events jsonb;
+    v_usage jsonb;
+    v_credits jsonb;
+    v_numbers text[];
+    v_channels text[];
+    v_webhooks jsonb;
+    v_alerts integer;
+begin
     -- Calls, SMS, chat messages: the dashboard's counting rules (private.dashboard_events).
-    events as (
-        select
-            e.workspace_id,
-            (e.event_at at time zone 'UTC')::date >= _weekly_insight_figures_all.week_start as is_current,
-            pg_catalog.jsonb_build_object(
-                'calls', sum(e.calls),
-                'call_minutes', sum(e.call_minutes),
-                'failed_calls', sum(e.failed_calls),
-                'sms_inbound', sum(e.sms_inbound),
-                'sms_outbound', sum(e.sms_outbound),
-                'failed_sms', sum(e.failed_sms),
-                'messages_inbound', sum(e.messages_inbound),
-                'messages_outbound', sum(e.messages_outbound),
-                'errors', sum(e.failed_calls + e.failed_sms)
-            ) as figures
-        from private.dashboard_events as e
-        where (e.event_at at time zone 'UTC')::date >= _weekly_insight_figures_all.week_start - 7
-            and (e.event_at at time zone 'UTC')::date < _weekly_insight_figures_all.week_start + 7
-        group by 1, 2
-    ),
+    select pg_catalog.jsonb_build_object(
+        'calls', coalesce(sum(e.calls), 0),
+        'call_minutes', coalesce(sum(e.call_minutes), 0),
+        'failed_calls', coalesce(sum(e.failed_calls), 0),
+        'sms_inbound', coalesce(sum(e.sms_inbound), 0),
+        'sms_outbound', coalesce(sum(e.sms_outbound), 0),
+        'failed_sms', coalesce(sum(e.failed_sms), 0),
+        'messages_inbound', coalesce(sum(e.messages_inbound), 0),
+        'messages_outbound', coalesce(sum(e.messages_outbound), 0),
+        'errors', coalesce(sum(e.failed_calls + e.failed_sms), 0)
+    )
+    into v_events
+    from private.dashboard_events as e
+    where e.workspace_id = _weekly_insight_figures.workspace_id
+        and e.event_at >= v_from and e.event_at < v_to;
 
-    usage as (
-        select u.workspace_id, u.is_current, pg_catalog.jsonb_object_agg(u.metric, u.quantity) as figures
-        from (
-            select
-                d.workspace_id,
-                d.usage_date >= _weekly_insight_figures_all.week_start as is_current,
-                d.metric,
-                sum(d.quantity) as quantity
-            from private.usage_daily_live as d
-            where d.usage_date >= _weekly_insight_figures_all.week_start - 7 and d.usage_date < _weekly_insight_figures_all.week_start + 7
-            group by 1, 2, 3
-        ) as u
-        group by 1, 2
-    ),
+    select coalesce(pg_catalog.jsonb_object_agg(u.metric, u.quantity), '{}')
+    into v_usage
+    from (
+        select ue.metric, sum(ue.quantity) as quantity
+        from public.usage_events as ue
+        where ue.workspace_id = _weekly_insight_figures.workspace_id
+            and ue.occurred_at >= v_from and ue.occurred_at < v_to
+        group by ue.metric
+    ) as u;
 
-    credits as (
-        select
-            l.workspace_id,
-            l.created_at >= _weekly_insight_figures_all.week_start::timestamp at time zone 'UTC' as is_current,
-            pg_catalog.jsonb_build_object(
-                'credits_spent', coalesce(-sum(l.amount) filter (where l.kind = 'deduct'), 0),
-                'credits_granted', coalesce(sum(l.amount) filter (where l.kind = 'grant'), 0)
-            ) as figures
-        from public.wallet_ledger as l
-        where l.created_at >= (_weekly_insight_figures_all.week_start - 7)::timestamp at time zone 'UTC'
-            and l.created_at < (_weekly_insight_figures_all.week_start + 7)::timestamp at time zone 'UTC'
-        group by 1, 2
-    ),
+    select pg_catalog.jsonb_build_object(
+        'credits_spent', coalesce(-sum(l.amount) filter (where l.kind = 'deduct'), 0),
+        'credits_granted', coalesce(sum(l.amount) filter (where l.kind = 'grant'), 0)
+    )
+    into v_credits
+    from public.wallet_ledger as l
+    where l.workspace_id = _weekly_insight_figures.workspace_id
+        and l.created_at >= v_from and l.created_at < v_to;
 
     -- Webhook deliveries carry no workspace: they are attributed by the numbers and
-    -- channel ids they name, to every workspace with an agent on that number or a
-    -- channel with that id. Unknown numbers (unknown_phone) belong to no workspace.
-    deliveries as (
-        select
-            q.id,
-            q.provider,
-            q.payload,
-            q.status in ('failed', 'dead_letter') as is_failure,
-            q.received_at >= _weekly_insight_figures_all.week_start::timestamp at time zone 'UTC' as is_current
-        from public.webhook_queue as q
-        where q.status in ('failed', 'dead_letter', 'rejected')
-            and q.received_at >= (_weekly_insight_figures_all.week_start - 7)::timestamp at time zone 'UTC'
-            and q.received_at < (_weekly_insight_figures_all.week_start + 7)::timestamp at time zone 'UTC'
-    ),
-
-    -- The numbers and channel ids each delivery names, one row each, so every match is an equality (a hash join).
-    named as (
-        select d.id, d.is_failure, d.is_current, 'number' as kind, n.value as external_id
-        from deliveries as d
-        cross join lateral (values (d.payload ->> 'To'), (d.payload ->> 'From')) as n (value)
-        where d.provider = 'twilio' and n.value is not null
-        union all
-        -- Messenger names the page in entry[].id, WhatsApp the number in metadata.phone_number_id.
-        select d.id, d.is_failure, d.is_current, 'channel', x.external_id
-        from deliveries as d
-        cross join lateral (
-            select i.id #>> '{}' as external_id
-            from pg_catalog.jsonb_path_query(d.payload, 'lax $.entry[*].id') as i (id)
-            union all
-            select n.id #>> '{}'
-            from pg_catalog.jsonb_path_query(d.payload, 'lax $.entry[*].changes[*].value.metadata.phone_number_id')
-                as n (id)
-        ) as x
-        where d.provider = 'meta'
-    ),
-
-    attributed as (
-        select n.id, n.is_failure, n.is_current, a.workspace_id
-        from named as n
-        inner join public.agents as a on n.kind = 'number' and a.phone_number = n.external_id
-        union
-        select n.id, n.is_failure, n.is_current, c.workspace_id
-        from named as n
-        inner join public.agent_channels as c on n.kind = 'channel' and c.external_id = n.external_id
-    ),
-
-    webhooks as (
-        select
-            t.workspace_id,
-            t.is_current,
-            pg_catalog.jsonb_build_object(
-                'webhook_failures', count(*) filter (where t.is_failure),
-                'webhooks_rejected', count(*) filter (where not t.is_failure)
-            ) as figures
-        from attributed as t
-        group by 1, 2
-    ),
-
-    alerts as (
-        select
-            al.workspace_id,
-            al.created_at >= _weekly_insight_figures_all.week_start::timestamp at time zone 'UTC' as is_current,
-            count(*)::integer as raised
-        from public.alerts as al
-        where al.created_at >= (_weekly_insight_figures_all.week_start - 7)::timestamp at time zone 'UTC'
-            and al.created_at < (_weekly_insight_figures_all.week_start + 7)::timestamp at time zone 'UTC'
-            and al.workspace_id is not null
-        group by 1, 2
-    ),
-
-    zero as (
-        select
-            '{"calls": 0, "call_minutes": 0, "failed_calls": 0, "sms_inbound": 0, "sms_outbound": 0,
-              "failed_sms": 0, "messages_inbound": 0, "messages_outbound": 0, "errors": 0, "credits_spent": 0,
-              "credits_granted": 0, "webhook_failures": 0, "webhooks_rejected": 0}'::jsonb as figures
-    ),
-
-    figures as (
-        select
-            w.id as workspace_id,
-            c.is_current,
-            zero.figures
-            || coalesce(ev.figures, '{}')
-            || coalesce(cr.figures, '{}')
-            || coalesce(wh.figures, '{}')
-            || pg_catalog.jsonb_build_object(
-                'alerts_raised', coalesce(al.raised, 0), 'usage', coalesce(us.figures, '{}')
-            ) as figures
-        from workspaces as w
-        cross join (values (true), (false)) as c (is_current)
-        cross join zero
-        left join events as ev on w.id = ev.workspace_id and c.is_current = ev.is_current
-        left join usage as us on w.id = us.workspace_id and c.is_current = us.is_current
-        left join credits as cr on w.id = cr.workspace_id and c.is_current = cr.is_current
-        left join webhooks as wh on w.id = wh.workspace_id and c.is_current = wh.is_current
-        left join alerts as al on w.id = al.workspace_id and c.is_current = al.is_current
+    -- channel ids they name. Unknown numbers (unknown_phone) belong to no workspace.
+    v_numbers := array(
+        select a.phone_number from public.agents as a
+        where a.workspace_id = _weekly_insight_figures.workspace_id and a.phone_number is not null
+    );
+    v_channels := array(
+        select c.external_id from public.agent_channels as c
+        where c.workspace_id = _weekly_insight_figures.workspace_id and c.external_id is not null
+    );
+    select pg_catalog.jsonb_build_object(
+        'webhook_failures', count(*) filter (where q.status in ('failed', 'dead_letter')),
+        'webhooks_rejected', count(*) filter (where q.status = 'rejected')
     )
+    into v_webhooks
+    from public.webhook_queue as q
+    where q.status in ('failed', 'dead_letter', 'rejected')
+        and q.received_at >= v_from and q.received_at < v_to
+        and (
+            (q.provider = 'twilio' and (q.payload ->> 'To' = any(v_numbers) or q.payload ->> 'From' = any(v_numbers)))
+            or (q.provider = 'meta' and exists (
+                -- Messenger names the page in entry[].id, WhatsApp the number in metadata.phone_number_id.
+                select 1
+                from pg_catalog.jsonb_path_query(q.payload, 'lax $.entry[*].id') as i (id)
+                where i.id #>> '{}' = any(v_channels)
+                union all
+                select 1
+                from pg_catalog.jsonb_path_query(
+                    q.payload, 'lax $.entry[*].changes[*].value.metadata.phone_number_id'
+                ) as p (id)
+                where p.id #>> '{}' = any(v_channels)
+            ))
+        );
 
-    select
-        f.workspace_id,
-        (pg_catalog.array_agg(f.figures) filter (where f.is_current))[1],
-        (pg_catalog.array_agg(f.figures) filter (where not f.is_current))[1]
-    from figures as f
-    group by f.workspace_id
-    order by f.workspace_id
+    select count(*)::integer
+    into v_alerts
+    from public.alerts as al
+    where al.workspace_id = _weekly_insight_figures.workspace_id
+        and al.created_at >= v_from and al.created_at < v_to;
+
+    return v_events || v_credits || v_webhooks
+        || pg_catalog.jsonb_build_object('alerts_raised', v_alerts, 'usage', v_usage);
+end
 $_$;
 
--- Name: FUNCTION _weekly_insight_figures_all(week_start date); Type: COMMENT; Schema: private; Owner: -
+-- Name: FUNCTION _weekly_insight_figures(workspace_id uuid, week_start date); Type: COMMENT; Schema: private; Owner: -
 
-COMMENT ON FUNCTION private._weekly_insight_figures_all(week_start date) IS 'The weekly_insights figures of every workspace for the ISO week starting week_start (UTC) and the week before, read once from the two weeks of each source table.';
+COMMENT ON FUNCTION private._weekly_insight_figures(workspace_id uuid, week_start date) IS 'The weekly_insights figures of one workspace for the ISO week starting week_start (UTC), from the source tables.';
 
 -- Name: admin_workspace_ids(); Type: FUNCTION; Schema: private; Owner: -
 
@@ -4650,139 +4777,79 @@ $$;
 
 COMMENT ON FUNCTION private.audit(action text, target_table text, target_id text, workspace_id uuid, before jsonb, after jsonb, reason text) IS 'Append an audit_logs row for a security-relevant change; returns its id.';
 
--- Name: fold_usage_rollups(integer); Type: FUNCTION; Schema: private; Owner: -
+-- Name: drain_webhooks_continuously(double precision, integer, double precision); Type: PROCEDURE; Schema: private; Owner: -
 
-CREATE FUNCTION private.fold_usage_rollups(max_events integer DEFAULT 500000) RETURNS jsonb
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO ''
-    SET jit TO 'off'
+CREATE PROCEDURE private.drain_webhooks_continuously(IN seconds double precision DEFAULT NULL::double precision, IN max_count integer DEFAULT 1000, IN idle_seconds double precision DEFAULT 0.25)
+    LANGUAGE plpgsql
     AS $$
 declare
-    v_state private.usage_rollup_state%rowtype;
-    v_oldest timestamptz;
-    v_upto bigint;
-    v_folded bigint := 0;
-    v_last bigint;
-    v_called boolean;
+    v_started timestamptz := pg_catalog.clock_timestamp();
+    v_stop timestamptz;
+    v_batch jsonb;
+    v_total jsonb := '{}'::jsonb;
+    v_batches integer := 0;
+    v_key text;
+    v_run bigint;
 begin
-    if fold_usage_rollups.max_events is null or fold_usage_rollups.max_events < 1 then
+    if drain_webhooks_continuously.max_count is null or drain_webhooks_continuously.max_count not between 1 and 10000 then
         raise exception using
-            errcode = '22023', message = 'invalid_max_events',
-            detail = pg_catalog.format('max_events %s', fold_usage_rollups.max_events);
+            errcode = '22023',
+            message = 'invalid_max_count',
+            detail = pg_catalog.format('max_count %s', drain_webhooks_continuously.max_count),
+            hint = 'max_count is between 1 and 10000.';
     end if;
-    if not (
-        (select r.rolsuper from pg_catalog.pg_roles as r where r.rolname = current_user)
-        or pg_catalog.pg_has_role(current_user, 'pg_read_all_stats', 'member')
-    ) then
-        raise exception using
-            errcode = '42501', message = 'fold_cannot_see_transactions',
-            detail = pg_catalog.format('role %s cannot see other sessions'' transactions', current_user),
-            hint = pg_catalog.format('grant pg_read_all_stats to %s', current_user);
-    end if;
-
-    select s.* into v_state from private.usage_rollup_state as s where s.name = 'usage_events' for update;
-
-    if v_state.pending_through > v_state.folded_through then
-        -- This transaction's own view of pg_stat_activity is refreshed, not the one cached at its start.
-        perform pg_catalog.pg_stat_clear_snapshot();
-        select min(a.xact_start)
-        into v_oldest
-        from pg_catalog.pg_stat_activity as a
-        where a.pid <> pg_catalog.pg_backend_pid()
-            and a.datid = (select d.oid from pg_catalog.pg_database as d where d.datname = pg_catalog.current_database())
-            and a.xact_start is not null
-            -- Maintenance never writes usage_events; a long autovacuum must not hold folding back.
-            and a.backend_type not in ('autovacuum worker', 'autovacuum launcher', 'walsender');
-        if exists (select from pg_catalog.pg_prepared_xacts) then
-            v_oldest := '-infinity';
+    v_stop := case
+        when drain_webhooks_continuously.seconds is null
+            then pg_catalog.date_trunc('minute', v_started) + interval '59 seconds'
+        else v_started + pg_catalog.make_interval(secs => drain_webhooks_continuously.seconds)
+    end;
+    loop
+        v_batch := private._drain_webhook_batch(drain_webhooks_continuously.max_count);
+        commit;
+        if (v_batch ->> 'drained')::integer > 0 then
+            v_batches := v_batches + 1;
+            for v_key in select k from pg_catalog.jsonb_object_keys(v_batch) as k loop
+                v_total := v_total || pg_catalog.jsonb_build_object(
+                    v_key, coalesce((v_total ->> v_key)::integer, 0) + (v_batch ->> v_key)::integer
+                );
+            end loop;
         end if;
-        if v_oldest is null or v_oldest > v_state.pending_at then
-            v_upto := least(v_state.pending_through, v_state.folded_through + fold_usage_rollups.max_events);
-
-            with batch as (
-                select
-                    e.workspace_id,
-                    (e.occurred_at at time zone 'UTC')::date as usage_date,
-                    e.metric,
-                    e.period_start,
-                    e.tier_snapshot_id,
-                    e.source,
-                    sum(e.quantity) as quantity,
-                    count(*) as event_count,
-                    min(e.id) as first_event_id,
-                    max(e.id) as last_event_id
-                from public.usage_events as e
-                where e.id > v_state.folded_through and e.id <= v_upto
-                group by 1, 2, 3, 4, 5, 6
-            ),
-
-            folded as (
-                insert into private.usage_daily_totals as t (
-                    workspace_id, usage_date, metric, period_start, tier_snapshot_id, source, quantity, event_count,
-                    first_event_id, last_event_id
+        exit when pg_catalog.clock_timestamp() >= v_stop
+            or exists (select from pg_catalog.pg_stat_activity as a where a.wait_event = 'ProcSignalBarrier');
+        if (v_batch ->> 'drained')::integer = 0 then
+            perform pg_catalog.pg_sleep(
+                least(
+                    drain_webhooks_continuously.idle_seconds,
+                    extract(epoch from v_stop - pg_catalog.clock_timestamp())
                 )
-                select * from batch
-                on conflict on constraint usage_daily_totals_key do update
-                    set quantity = t.quantity + excluded.quantity,
-                        event_count = t.event_count + excluded.event_count,
-                        first_event_id = least(t.first_event_id, excluded.first_event_id),
-                        last_event_id = greatest(t.last_event_id, excluded.last_event_id)
-            )
-
-            select coalesce(sum(b.event_count), 0) into v_folded from batch as b;
-
-            insert into private.usage_period_totals as t (
-                workspace_id, period_start, metric, tier_snapshot_id, quantity, event_count, first_event_id,
-                last_event_id
-            )
-            select
-                e.workspace_id,
-                e.period_start,
-                e.metric,
-                e.tier_snapshot_id,
-                sum(e.quantity),
-                count(*),
-                min(e.id),
-                max(e.id)
-            from public.usage_events as e
-            where e.id > v_state.folded_through and e.id <= v_upto
-            group by 1, 2, 3, 4
-            on conflict (workspace_id, period_start, metric, tier_snapshot_id) do update
-                set quantity = t.quantity + excluded.quantity,
-                    event_count = t.event_count + excluded.event_count,
-                    first_event_id = least(t.first_event_id, excluded.first_event_id),
-                    last_event_id = greatest(t.last_event_id, excluded.last_event_id);
-            v_state.folded_through := v_upto;
-            v_oldest := null;
+            );
+            commit;
         end if;
+    end loop;
+
+    if v_batches > 0 then
+        v_run := private._job_run_start(
+            'webhook_drain',
+            pg_catalog.jsonb_build_object(
+                'max_count', drain_webhooks_continuously.max_count, 'started_at', v_started, 'continuous', true
+            ),
+            exclusive => false
+        );
+        perform private._job_run_finish(
+            v_run,
+            v_total || pg_catalog.jsonb_build_object(
+                'batches', v_batches,
+                'seconds', pg_catalog.round(extract(epoch from pg_catalog.clock_timestamp() - v_started)::numeric, 1)
+            )
+        );
+        commit;
     end if;
-
-    -- A new reading once everything up to the last one is folded.
-    if v_state.pending_through is null or v_state.folded_through >= v_state.pending_through then
-        select s.last_value, s.is_called into v_last, v_called from public.usage_events_id_seq as s;
-        v_state.pending_through := case when v_called then v_last else v_last - 1 end;
-        v_state.pending_at := pg_catalog.clock_timestamp();
-    end if;
-
-    update private.usage_rollup_state as s
-    set folded_through = v_state.folded_through,
-        pending_through = v_state.pending_through,
-        pending_at = v_state.pending_at,
-        folded_at = case when v_folded > 0 then pg_catalog.now() else s.folded_at end
-    where s.name = 'usage_events';
-
-    return pg_catalog.jsonb_build_object(
-        'folded_events', v_folded,
-        'folded_through', v_state.folded_through,
-        'pending_through', v_state.pending_through,
-        'waiting_for', v_oldest
-    );
 end
 $$;
 
--- Name: FUNCTION fold_usage_rollups(max_events integer); Type: COMMENT; Schema: private; Owner: -
+-- Name: PROCEDURE drain_webhooks_continuously(IN seconds double precision, IN max_count integer, IN idle_seconds double precision); Type: COMMENT; Schema: private; Owner: -
 
-COMMENT ON FUNCTION private.fold_usage_rollups(max_events integer) IS 'Fold the usage_events whose transactions have all ended into the daily and period usage totals (at most max_events per run); pg_cron runs it every minute. Returns how far it folded and what it waits for.';
+COMMENT ON PROCEDURE private.drain_webhooks_continuously(IN seconds double precision, IN max_count integer, IN idle_seconds double precision) IS 'pg_cron''s webhook drain: batches of queued deliveries, each committed, until second 59 of the minute (or seconds).';
 
 -- Name: generate_all_billing_line_items(date); Type: FUNCTION; Schema: private; Owner: -
 
@@ -4796,7 +4863,7 @@ declare
     v_workspace_id uuid;
     v_workspaces integer := 0;
     v_total integer := 0;
-    v_errors jsonb := '[]';
+    v_errors jsonb := '[]'::jsonb;
     v_state text;
     v_message text;
     v_status text;
@@ -4805,29 +4872,20 @@ begin
         raise exception using errcode = '22023', message = 'invalid_period', detail = 'period_start is null';
     end if;
     v_run := private._job_run_start('billing_line_items', pg_catalog.jsonb_build_object('period_start', v_period));
-    begin
-        v_total := private._generate_billing_line_items(null, v_period);
-        select count(distinct u.workspace_id)::integer
-        into v_workspaces
-        from private.usage_period_live as u
-        where u.period_start = v_period;
-    exception when others then
-        v_total := 0;
-        for v_workspace_id in
-            select distinct u.workspace_id
-            from private.usage_period_live as u
-            where u.period_start = v_period
-            order by u.workspace_id
-        loop
-            begin
-                v_total := v_total + private._generate_billing_line_items(v_workspace_id, v_period);
-                v_workspaces := v_workspaces + 1;
-            exception when others then
-                get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
-                v_errors := v_errors || private._job_step_error(v_workspace_id::text, v_state, v_message);
-            end;
-        end loop;
-    end;
+    for v_workspace_id in
+        select distinct ul.workspace_id
+        from public.usage_limits as ul
+        where ul.period_start = v_period
+        order by ul.workspace_id
+    loop
+        begin
+            v_total := v_total + private._generate_billing_line_items(v_workspace_id, v_period);
+            v_workspaces := v_workspaces + 1;
+        exception when others then
+            get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
+            v_errors := v_errors || private._job_step_error(v_workspace_id::text, v_state, v_message);
+        end;
+    end loop;
     v_status := private._job_run_finish(
         v_run,
         pg_catalog.jsonb_build_object(
@@ -5020,10 +5078,17 @@ begin
             when ul.used >= (l.value ->> 'soft_limit')::numeric then 'warning'
             else 'ok'
         end,
-        -- A threshold the new limits put the usage back under is crossed afresh:
-        -- forget its alert, so reaching the new limit raises one of its own.
-        warning_alert_id = case when ul.used >= (l.value ->> 'soft_limit')::numeric then ul.warning_alert_id end,
-        blocked_alert_id = case when ul.used >= (l.value ->> 'hard_limit')::numeric then ul.blocked_alert_id end,
+        -- A row's alerts are its plan's (one per threshold, period and plan): another
+        -- plan forgets them, and _raise_usage_alerts below raises the new plan's for
+        -- a threshold already reached (or finds the one it already has).
+        warning_alert_id = case
+            when ul.used >= (l.value ->> 'soft_limit')::numeric and ul.plan_key = v_snapshot.plan_key
+                then ul.warning_alert_id
+        end,
+        blocked_alert_id = case
+            when ul.used >= (l.value ->> 'hard_limit')::numeric and ul.plan_key = v_snapshot.plan_key
+                then ul.blocked_alert_id
+        end,
         updated_at = pg_catalog.now()
     from pg_catalog.jsonb_each(v_snapshot.limits) as l
     where ul.workspace_id = on_plan_change.workspace_id
@@ -5321,127 +5386,6 @@ $$;
 -- Name: FUNCTION raise_alert(type text, dedupe_key text, message text, workspace_id uuid, severity text, details jsonb); Type: COMMENT; Schema: private; Owner: -
 
 COMMENT ON FUNCTION private.raise_alert(type text, dedupe_key text, message text, workspace_id uuid, severity text, details jsonb) IS 'Open one alert per dedupe_key (returns null when an open alert already exists).';
-
--- Name: run_retention_in_batches(numeric, numeric, numeric); Type: PROCEDURE; Schema: private; Owner: -
-
-CREATE PROCEDURE private.run_retention_in_batches(IN max_seconds numeric DEFAULT 3600, IN batch_seconds numeric DEFAULT 0.2, IN pause_ratio numeric DEFAULT 0)
-    LANGUAGE plpgsql
-    AS $$
-declare
-    v_started timestamptz := pg_catalog.clock_timestamp();
-    v_batch_started timestamptz;
-    v_run bigint;
-    v_policy record;
-    v_cutoff timestamptz;
-    v_step record;
-    v_batch integer;
-    v_after_at timestamptz;
-    v_after_id bigint;
-    v_step_rows bigint;
-    v_step_failed boolean;
-    v_step_stopped boolean;
-    v_deleted jsonb := '{}';
-    v_more text[] := '{}';
-    v_out_of_time boolean := false;
-    v_errors jsonb := '[]';
-    v_ok integer := 0;
-    v_state text;
-    v_message text;
-    v_seconds numeric;
-begin
-    -- Refused at once inside a transaction block (before taking the lock below).
-    commit;
-    -- One run at a time, for the whole run: batches commit, so the transaction-scoped
-    -- lock the function takes would not last. Same key, so the two wait for each other.
-    perform pg_catalog.pg_advisory_lock(4242, pg_catalog.hashtext('retention_cleanup'));
-    v_run := private._job_run_start(
-        'retention_cleanup',
-        pg_catalog.jsonb_build_object(
-            'max_seconds', run_retention_in_batches.max_seconds,
-            'batch_seconds', run_retention_in_batches.batch_seconds,
-            'pause_ratio', run_retention_in_batches.pause_ratio
-        ),
-        false
-    );
-    commit;
-
-    for v_policy in select p.name, p.keep_days from public.retention_policies as p order by p.name loop
-        v_cutoff := pg_catalog.now() - pg_catalog.make_interval(days => v_policy.keep_days);
-        v_after_at := null;
-        v_after_id := null;
-        v_step_rows := 0;
-        v_step_failed := false;
-        v_step_stopped := false;
-        v_batch := 2000;
-        loop
-            v_batch_started := pg_catalog.clock_timestamp();
-            begin
-                select s.deleted, s.picked, s.last_at, s.last_id
-                into v_step
-                from private._retention_step(v_policy.name, v_cutoff, v_batch, v_after_at, v_after_id, v_run) as s;
-            exception
-                when lock_not_available then
-                    -- Rows in use by someone else: left for the next run, not a failure.
-                    v_more := v_more || v_policy.name;
-                    v_step_stopped := true;
-                when others then
-                    get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
-                    v_errors := v_errors || private._job_step_error(v_policy.name, v_state, v_message);
-                    v_step_failed := true;
-            end;
-            exit when v_step_failed or v_step_stopped;
-            commit;
-            v_step_rows := v_step_rows + v_step.deleted;
-            exit when v_step.picked < v_batch;
-            if pg_catalog.clock_timestamp() - v_started >= run_retention_in_batches.max_seconds * interval '1 second' then
-                v_more := v_more || v_policy.name;
-                v_out_of_time := true;
-                exit;
-            end if;
-            v_after_at := v_step.last_at;
-            v_after_id := v_step.last_id;
-            -- Size the next batch to take about batch_seconds.
-            v_seconds := greatest(extract(epoch from pg_catalog.clock_timestamp() - v_batch_started), 0.001);
-            -- Leave the machine to the API for a while after each batch (pause_ratio x the batch's time).
-            if run_retention_in_batches.pause_ratio > 0 then
-                perform pg_catalog.pg_sleep(v_seconds * run_retention_in_batches.pause_ratio);
-            end if;
-            v_batch := least(
-                50000, greatest(500, (v_batch * run_retention_in_batches.batch_seconds / v_seconds)::integer)
-            );
-        end loop;
-        if not v_step_failed then
-            v_ok := v_ok + 1;
-        end if;
-        -- A failed step keeps the batches it committed before failing: they count.
-        v_deleted := pg_catalog.jsonb_set(
-            v_deleted,
-            array[private._retention_table(v_policy.name)],
-            pg_catalog.to_jsonb(coalesce((v_deleted ->> private._retention_table(v_policy.name))::bigint, 0) + v_step_rows)
-        );
-    end loop;
-
-    if v_out_of_time then
-        perform private._alert_retention_backlog(v_run, v_more);
-    end if;
-    perform private._job_run_finish(
-        v_run,
-        pg_catalog.jsonb_build_object(
-            'deleted', v_deleted,
-            'more', pg_catalog.to_jsonb(v_more),
-            'seconds', pg_catalog.round(extract(epoch from pg_catalog.clock_timestamp() - v_started)::numeric, 3)
-        ),
-        v_errors,
-        v_ok
-    );
-    commit;
-    perform pg_catalog.pg_advisory_unlock(4242, pg_catalog.hashtext('retention_cleanup'));
-end
-$$;
-
--- Name: PROCEDURE run_retention_in_batches(IN max_seconds numeric, IN batch_seconds numeric, IN pause_ratio numeric); Type: COMMENT; Schema: private; Owner: -
-
-COMMENT ON PROCEDURE private.run_retention_in_batches(IN max_seconds numeric, IN batch_seconds numeric, IN pause_ratio numeric) IS 'The daily retention job (pg_cron CALLs it): deletes expired rows per retention_policies in batches of about batch_seconds, committing after each, for at most max_seconds; logged in job_runs like run_retention_cleanup.';
 
 -- Name: schedule_job(text, text, text); Type: FUNCTION; Schema: private; Owner: -
 
@@ -6012,104 +5956,6 @@ $_$;
 
 COMMENT ON FUNCTION private.verify_paymob_hmac(payload jsonb, hmac text) IS 'Paymob transaction callback HMAC-SHA512 check (documented field order, Vault secret, constant-time compare).';
 
--- Name: visible_workspace_bounds(text, text, boolean); Type: FUNCTION; Schema: private; Owner: -
-
-CREATE FUNCTION private.visible_workspace_bounds(workspace_role text, staff_role text, upper boolean) RETURNS uuid
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path TO ''
-    AS $$
-declare
-    v_uid uuid := (select auth.uid());
-    v_id uuid;
-begin
-    if exists (
-        select from public.user_roles as ur
-        where ur.user_id = v_uid
-            and (ur.role = 'admin' or (ur.role = 'support' and visible_workspace_bounds.staff_role = 'support'))
-    ) then
-        return case
-            when visible_workspace_bounds.upper then 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid
-            else '00000000-0000-0000-0000-000000000000'::uuid
-        end;
-    end if;
-    -- Two statements, each one index probe of (user_id, workspace_id) from its own end.
-    if visible_workspace_bounds.upper then
-        select wu.workspace_id
-        into v_id
-        from public.workspace_users as wu
-        where wu.user_id = v_uid
-            and (visible_workspace_bounds.workspace_role = 'member' or wu.role in ('owner', 'admin'))
-        order by wu.workspace_id desc
-        limit 1;
-    else
-        select wu.workspace_id
-        into v_id
-        from public.workspace_users as wu
-        where wu.user_id = v_uid
-            and (visible_workspace_bounds.workspace_role = 'member' or wu.role in ('owner', 'admin'))
-        order by wu.workspace_id
-        limit 1;
-    end if;
-    return v_id;
-end
-$$;
-
--- Name: FUNCTION visible_workspace_bounds(workspace_role text, staff_role text, upper boolean); Type: COMMENT; Schema: private; Owner: -
-
-COMMENT ON FUNCTION private.visible_workspace_bounds(workspace_role text, staff_role text, upper boolean) IS 'The lowest (upper false) or highest visible workspace id of private.visible_workspace_ids (staff: the whole range): policies add it so the planner reads a member''s rows from the workspace_id index.';
-
--- Name: visible_workspace_ids(text, text); Type: FUNCTION; Schema: private; Owner: -
-
-CREATE FUNCTION private.visible_workspace_ids(workspace_role text, staff_role text) RETURNS uuid[]
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path TO ''
-    AS $$
-declare
-    v_uid uuid := (select auth.uid());
-    v_ids uuid[];
-begin
-    if visible_workspace_ids.workspace_role is distinct from 'member'
-        and visible_workspace_ids.workspace_role is distinct from 'admin' then
-        raise exception using
-            errcode = '22023', message = 'invalid_workspace_role',
-            detail = pg_catalog.format('workspace_role %L', visible_workspace_ids.workspace_role),
-            hint = 'member or admin';
-    end if;
-    if visible_workspace_ids.staff_role is distinct from 'support'
-        and visible_workspace_ids.staff_role is distinct from 'admin' then
-        raise exception using
-            errcode = '22023', message = 'invalid_staff_role',
-            detail = pg_catalog.format('staff_role %L', visible_workspace_ids.staff_role),
-            hint = 'support or admin';
-    end if;
-    if v_uid is null then
-        return '{}';
-    end if;
-    if exists (
-        select from public.user_roles as ur
-        where ur.user_id = v_uid
-            and (ur.role = 'admin' or (ur.role = 'support' and visible_workspace_ids.staff_role = 'support'))
-    ) then
-        select pg_catalog.array_append(
-            coalesce(pg_catalog.array_agg(w.id), '{}'), '00000000-0000-0000-0000-000000000000'::uuid
-        )
-        into v_ids
-        from public.workspaces as w;
-    else
-        select coalesce(pg_catalog.array_agg(wu.workspace_id), '{}')
-        into v_ids
-        from public.workspace_users as wu
-        where wu.user_id = v_uid
-            and (visible_workspace_ids.workspace_role = 'member' or wu.role in ('owner', 'admin'));
-    end if;
-    return v_ids;
-end
-$$;
-
--- Name: FUNCTION visible_workspace_ids(workspace_role text, staff_role text); Type: COMMENT; Schema: private; Owner: -
-
-COMMENT ON FUNCTION private.visible_workspace_ids(workspace_role text, staff_role text) IS 'The workspaces a read policy shows the caller, as one array: those where they hold workspace_role (member: any role; admin: owner or admin), or every workspace for platform staff of staff_role (support: support and admins; admin: admins only), plus the nil uuid that stands for rows of no workspace.';
-
 -- Name: authenticate_api_key(text); Type: FUNCTION; Schema: public; Owner: -
 
 CREATE FUNCTION public.authenticate_api_key(api_key text) RETURNS jsonb
@@ -6193,10 +6039,19 @@ COMMENT ON FUNCTION public.check_rate_limit(workspace_id uuid, bucket text) IS '
 -- Name: confirm_instapay_payment(uuid, text); Type: FUNCTION; Schema: public; Owner: -
 
 CREATE FUNCTION public.confirm_instapay_payment(payment_id uuid, bank_reference text) RETURNS jsonb
-    LANGUAGE sql
+    LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
-    select private._confirm_instapay_payment(confirm_instapay_payment.payment_id, confirm_instapay_payment.bank_reference)
+begin
+    return private._confirm_instapay_payment(
+        confirm_instapay_payment.payment_id, confirm_instapay_payment.bank_reference
+    );
+exception when lock_not_available then
+    -- A stuck row lock is a 503 lock_timeout (see private._lock_timeout), not a 500.
+    return private._lock_timeout(
+        'confirm_instapay_payment', pg_catalog.format('payment %s', confirm_instapay_payment.payment_id)
+    );
+end
 $$;
 
 -- Name: FUNCTION confirm_instapay_payment(payment_id uuid, bank_reference text); Type: COMMENT; Schema: public; Owner: -
@@ -6375,7 +6230,7 @@ CREATE VIEW public.dashboard_daily_metrics WITH (security_invoker='true') AS
 
 -- Name: VIEW dashboard_daily_metrics; Type: COMMENT; Schema: public; Owner: -
 
-COMMENT ON VIEW public.dashboard_daily_metrics IS 'Dashboard metrics per workspace and UTC day: calls (counted when they end), call minutes, SMS in and out, chat messages in and out, and errors (failed calls, failed or undelivered SMS). Days without events have no row. security_invoker: members see their workspaces only. A filter on day reads that day''s events only (every workspace''s: the BRIN indexes on the events'' UTC day); for one workspace and a range of days call dashboard_metrics(workspace_id, from_day, to_day).';
+COMMENT ON VIEW public.dashboard_daily_metrics IS 'Dashboard metrics per workspace and UTC day: calls (counted when they end), call minutes, SMS in and out, chat messages in and out, and errors (failed calls, failed or undelivered SMS). Days without events have no row. security_invoker: members see their workspaces only. A filter on day is applied after grouping, over all of a workspace''s events: for a range of days call dashboard_metrics(workspace_id, from_day, to_day).';
 
 -- Name: dashboard_metrics(uuid, date, date); Type: FUNCTION; Schema: public; Owner: -
 
@@ -6429,12 +6284,30 @@ begin
     return private._deduct_credits(
         deduct_credits.workspace_id, deduct_credits.amount, deduct_credits.reason, deduct_credits.idempotency_key
     );
+exception when lock_not_available then
+    -- A stuck row lock is a 503 lock_timeout (see private._lock_timeout), not a 500.
+    return private._lock_timeout('deduct_credits', pg_catalog.format('workspace %s', deduct_credits.workspace_id));
 end
 $$;
 
 -- Name: FUNCTION deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text); Type: COMMENT; Schema: public; Owner: -
 
 COMMENT ON FUNCTION public.deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) IS 'Deduct credits atomically and idempotently: {balance, deducted, transaction_id, duplicate}; PT402 when short.';
+
+-- Name: drain_webhooks(integer); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.drain_webhooks(max_count integer DEFAULT 1000) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+    return private._drain_webhooks(drain_webhooks.max_count);
+end
+$$;
+
+-- Name: FUNCTION drain_webhooks(max_count integer); Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON FUNCTION public.drain_webhooks(max_count integer) IS 'Process up to max_count queued webhook deliveries, oldest first, in one transaction (service_role, pg_cron).';
 
 -- Name: enforce_rate_limit(uuid, text); Type: FUNCTION; Schema: public; Owner: -
 
@@ -6464,7 +6337,8 @@ begin
             'headers', pg_catalog.jsonb_build_object(
                 'Retry-After', v_result ->> 'retry_after',
                 'X-RateLimit-Limit', v_result ->> 'limit',
-                'X-RateLimit-Remaining', '0'
+                'X-RateLimit-Remaining', '0',
+                'X-RateLimit-Reset', v_result ->> 'reset_after'
             )
         )::text;
 end
@@ -6531,6 +6405,9 @@ begin
     return private._grant_credits(
         grant_credits.workspace_id, grant_credits.amount, grant_credits.reason, grant_credits.idempotency_key
     );
+exception when lock_not_available then
+    -- A stuck row lock is a 503 lock_timeout (see private._lock_timeout), not a 500.
+    return private._lock_timeout('grant_credits', pg_catalog.format('workspace %s', grant_credits.workspace_id));
 end
 $$;
 
@@ -6541,19 +6418,27 @@ COMMENT ON FUNCTION public.grant_credits(workspace_id uuid, amount numeric, reas
 -- Name: handle_paymob_callback(jsonb, text); Type: FUNCTION; Schema: public; Owner: -
 
 CREATE FUNCTION public.handle_paymob_callback(payload jsonb, hmac text) RETURNS jsonb
-    LANGUAGE sql
+    LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
-    select private._handle_paymob_callback(handle_paymob_callback.payload, handle_paymob_callback.hmac)
+begin
+    return private._handle_paymob_callback(handle_paymob_callback.payload, handle_paymob_callback.hmac);
+exception when lock_not_available then
+    -- A stuck row lock is a 503 lock_timeout (see private._lock_timeout), not a 500.
+    return private._lock_timeout(
+        'handle_paymob_callback',
+        pg_catalog.format('order %s', handle_paymob_callback.payload #>> '{obj,order,merchant_order_id}')
+    );
+end
 $$;
 
 -- Name: FUNCTION handle_paymob_callback(payload jsonb, hmac text); Type: COMMENT; Schema: public; Owner: -
 
 COMMENT ON FUNCTION public.handle_paymob_callback(payload jsonb, hmac text) IS 'service_role: verify and apply a Paymob transaction callback (a forged HMAC is refused with an alert).';
 
--- Name: ingest_webhook(text, jsonb, jsonb, text, text); Type: FUNCTION; Schema: public; Owner: -
+-- Name: ingest_webhook(text, jsonb, jsonb, text, text, boolean); Type: FUNCTION; Schema: public; Owner: -
 
-CREATE FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb DEFAULT '{}'::jsonb, raw_body text DEFAULT NULL::text, url text DEFAULT NULL::text) RETURNS jsonb
+CREATE FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb DEFAULT '{}'::jsonb, raw_body text DEFAULT NULL::text, url text DEFAULT NULL::text, process_now boolean DEFAULT NULL::boolean) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
@@ -6564,30 +6449,22 @@ begin
         ingest_webhook.payload,
         ingest_webhook.headers,
         ingest_webhook.raw_body,
-        ingest_webhook.url
+        ingest_webhook.url,
+        ingest_webhook.process_now
+    );
+exception when lock_not_available then
+    -- Blocked before the raw row was stored (a same-key copy's transaction is stuck):
+    -- a 503 lock_timeout the provider retries. Processing blocked after it is stored
+    -- is a failed attempt instead (private._run_webhook), and the sweeper retries it.
+    return private._lock_timeout(
+        'ingest_webhook', pg_catalog.format('%s delivery', ingest_webhook.provider)
     );
 end
 $$;
 
--- Name: FUNCTION ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text); Type: COMMENT; Schema: public; Owner: -
+-- Name: FUNCTION ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean); Type: COMMENT; Schema: public; Owner: -
 
-COMMENT ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text) IS 'Store, verify, deduplicate and process one webhook delivery (service_role). See CONTRACT.md.';
-
--- Name: list_messages_masked(uuid, timestamp with time zone, uuid, integer); Type: FUNCTION; Schema: public; Owner: -
-
-CREATE FUNCTION public.list_messages_masked(workspace_id uuid DEFAULT NULL::uuid, before_created_at timestamp with time zone DEFAULT NULL::timestamp with time zone, before_id uuid DEFAULT NULL::uuid, max_count integer DEFAULT 50) RETURNS TABLE(id uuid, workspace_id uuid, conversation_id uuid, direction text, sender text, body text, provider text, provider_message_id text, sent_at timestamp with time zone, created_at timestamp with time zone)
-    LANGUAGE sql STABLE
-    SET search_path TO ''
-    AS $$
-    select * from private._list_messages_masked(
-        list_messages_masked.workspace_id, list_messages_masked.before_created_at,
-        list_messages_masked.before_id, list_messages_masked.max_count
-    )
-$$;
-
--- Name: FUNCTION list_messages_masked(workspace_id uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer); Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON FUNCTION public.list_messages_masked(workspace_id uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) IS 'Platform staff: the latest messages (of one workspace or all), sender and body masked, keyset-paged by (created_at, id) newest first.';
+COMMENT ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) IS 'Verify, deduplicate and store one webhook delivery (service_role); queue it for the drain or process it now (docs/api.md).';
 
 -- Name: record_usage(uuid, text, numeric, text, text); Type: FUNCTION; Schema: public; Owner: -
 
@@ -6602,6 +6479,11 @@ begin
         record_usage.quantity,
         record_usage.idempotency_key,
         record_usage.source
+    );
+exception when lock_not_available then
+    -- A stuck row lock is a 503 lock_timeout (see private._lock_timeout), not a 500.
+    return private._lock_timeout(
+        'record_usage', pg_catalog.format('workspace %s metric %s', record_usage.workspace_id, record_usage.metric)
     );
 end
 $$;
@@ -6697,7 +6579,7 @@ $$;
 
 -- Name: FUNCTION run_retention_cleanup(); Type: COMMENT; Schema: public; Owner: -
 
-COMMENT ON FUNCTION public.run_retention_cleanup() IS 'Delete expired webhook deliveries, unknown numbers, acknowledged alerts, old job runs and rate-limit windows (retention_policies) for at most 0.5 s of one transaction; logged in job_runs; a backlog is listed in more. service_role. pg_cron runs private.run_retention_in_batches, which commits between batches.';
+COMMENT ON FUNCTION public.run_retention_cleanup() IS 'Delete expired webhook deliveries, unknown numbers, acknowledged alerts, old job runs and rate-limit state (retention_policies); logged in job_runs. service_role; pg_cron runs it daily.';
 
 -- Name: set_workspace_status(uuid, text, text); Type: FUNCTION; Schema: public; Owner: -
 
@@ -6719,155 +6601,34 @@ COMMENT ON FUNCTION public.set_workspace_status(workspace_id uuid, status text, 
 CREATE UNLOGGED TABLE private.rate_limit_counters (
     workspace_id uuid NOT NULL,
     bucket text NOT NULL,
-    window_start timestamp with time zone NOT NULL,
-    hits integer NOT NULL,
-    CONSTRAINT rate_limit_counters_hits_check CHECK ((hits >= 0))
+    tat timestamp with time zone NOT NULL
 )
 WITH (fillfactor='70');
 
 -- Name: TABLE rate_limit_counters; Type: COMMENT; Schema: private; Owner: -
 
-COMMENT ON TABLE private.rate_limit_counters IS 'Fixed-window request counters of check_rate_limit (unlogged: fast, disposable; see the migration).';
+COMMENT ON TABLE private.rate_limit_counters IS 'GCRA state of check_rate_limit: one theoretical arrival time per workspace and bucket (unlogged: fast, disposable).';
 
--- Name: usage_daily_totals; Type: TABLE; Schema: private; Owner: -
+-- Name: COLUMN rate_limit_counters.tat; Type: COMMENT; Schema: private; Owner: -
 
-CREATE TABLE private.usage_daily_totals (
+COMMENT ON COLUMN private.rate_limit_counters.tat IS 'When the allowance is whole again; a request is allowed while tat + one interval stays within one window of now.';
+
+-- Name: rate_limit_refusals; Type: TABLE; Schema: private; Owner: -
+
+CREATE TABLE private.rate_limit_refusals (
     workspace_id uuid NOT NULL,
-    usage_date date NOT NULL,
-    metric text NOT NULL,
-    period_start date NOT NULL,
-    tier_snapshot_id bigint NOT NULL,
-    source text,
-    quantity numeric NOT NULL,
-    event_count bigint NOT NULL,
-    first_event_id bigint NOT NULL,
-    last_event_id bigint NOT NULL,
-    CONSTRAINT usage_daily_totals_check CHECK ((first_event_id <= last_event_id)),
-    CONSTRAINT usage_daily_totals_event_count_check CHECK ((event_count > 0))
-);
+    bucket text NOT NULL,
+    slot smallint NOT NULL,
+    minute timestamp with time zone NOT NULL,
+    refusals integer NOT NULL,
+    CONSTRAINT rate_limit_refusals_refusals_check CHECK ((refusals > 0)),
+    CONSTRAINT rate_limit_refusals_slot_check CHECK (((slot >= 0) AND (slot <= 1439)))
+)
+WITH (fillfactor='70');
 
--- Name: TABLE usage_daily_totals; Type: COMMENT; Schema: private; Owner: -
+-- Name: TABLE rate_limit_refusals; Type: COMMENT; Schema: private; Owner: -
 
-COMMENT ON TABLE private.usage_daily_totals IS 'usage_events folded per workspace, UTC day of occurred_at, metric, period, tier snapshot and source: the sum, the count and the first and last event id. Reconciliation and weekly insights read these.';
-
--- Name: usage_rollup_state; Type: TABLE; Schema: private; Owner: -
-
-CREATE TABLE private.usage_rollup_state (
-    name text NOT NULL,
-    folded_through bigint DEFAULT 0 NOT NULL,
-    pending_through bigint,
-    pending_at timestamp with time zone,
-    folded_at timestamp with time zone,
-    CONSTRAINT usage_rollup_state_check CHECK (((pending_through IS NULL) = (pending_at IS NULL))),
-    CONSTRAINT usage_rollup_state_name_check CHECK ((name = 'usage_events'::text))
-);
-
--- Name: TABLE usage_rollup_state; Type: COMMENT; Schema: private; Owner: -
-
-COMMENT ON TABLE private.usage_rollup_state IS 'How far the usage rollups have folded usage_events: every event with id <= folded_through is in them; pending_through is the sequence value read at pending_at, final once every transaction running then has ended.';
-
--- Name: usage_events; Type: TABLE; Schema: public; Owner: -
-
-CREATE TABLE public.usage_events (
-    id bigint NOT NULL,
-    workspace_id uuid NOT NULL,
-    metric text NOT NULL,
-    quantity public.usage_quantity NOT NULL,
-    period_start date NOT NULL,
-    tier_snapshot_id bigint NOT NULL,
-    source text,
-    idempotency_key text,
-    occurred_at timestamp with time zone DEFAULT now() NOT NULL
-);
-
--- Name: TABLE usage_events; Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON TABLE public.usage_events IS 'Append-only: one row per recorded usage (never updated or deleted). A retried record with the same idempotency_key counts once. tier_snapshot_id is the terms the event bills at.';
-
--- Name: usage_daily_live; Type: VIEW; Schema: private; Owner: -
-
-CREATE VIEW private.usage_daily_live WITH (security_invoker='true') AS
- SELECT t.workspace_id,
-    t.usage_date,
-    t.metric,
-    t.period_start,
-    t.tier_snapshot_id,
-    t.source,
-    t.quantity,
-    t.event_count,
-    t.first_event_id,
-    t.last_event_id
-   FROM private.usage_daily_totals t
-UNION ALL
- SELECT e.workspace_id,
-    ((e.occurred_at AT TIME ZONE 'UTC'::text))::date AS usage_date,
-    e.metric,
-    e.period_start,
-    e.tier_snapshot_id,
-    e.source,
-    sum((e.quantity)::numeric) AS quantity,
-    count(*) AS event_count,
-    min(e.id) AS first_event_id,
-    max(e.id) AS last_event_id
-   FROM public.usage_events e
-  WHERE (e.id > ( SELECT s.folded_through
-           FROM private.usage_rollup_state s
-          WHERE (s.name = 'usage_events'::text)))
-  GROUP BY e.workspace_id, (((e.occurred_at AT TIME ZONE 'UTC'::text))::date), e.metric, e.period_start, e.tier_snapshot_id, e.source;
-
--- Name: VIEW usage_daily_live; Type: COMMENT; Schema: private; Owner: -
-
-COMMENT ON VIEW private.usage_daily_live IS 'Usage per workspace, UTC day, metric, period, tier snapshot and source as of now: private.usage_daily_totals plus the events not folded yet (rows may repeat a key: group them).';
-
--- Name: usage_period_totals; Type: TABLE; Schema: private; Owner: -
-
-CREATE TABLE private.usage_period_totals (
-    workspace_id uuid NOT NULL,
-    period_start date NOT NULL,
-    metric text NOT NULL,
-    tier_snapshot_id bigint NOT NULL,
-    quantity numeric NOT NULL,
-    event_count bigint NOT NULL,
-    first_event_id bigint NOT NULL,
-    last_event_id bigint NOT NULL,
-    CONSTRAINT usage_period_totals_check CHECK ((first_event_id <= last_event_id)),
-    CONSTRAINT usage_period_totals_event_count_check CHECK ((event_count > 0))
-);
-
--- Name: TABLE usage_period_totals; Type: COMMENT; Schema: private; Owner: -
-
-COMMENT ON TABLE private.usage_period_totals IS 'usage_events folded per workspace, billing period, metric and tier snapshot: exactly the grain of billing_line_items (sum, count, first and last event id).';
-
--- Name: usage_period_live; Type: VIEW; Schema: private; Owner: -
-
-CREATE VIEW private.usage_period_live WITH (security_invoker='true') AS
- SELECT t.workspace_id,
-    t.period_start,
-    t.metric,
-    t.tier_snapshot_id,
-    t.quantity,
-    t.event_count,
-    t.first_event_id,
-    t.last_event_id
-   FROM private.usage_period_totals t
-UNION ALL
- SELECT e.workspace_id,
-    e.period_start,
-    e.metric,
-    e.tier_snapshot_id,
-    sum((e.quantity)::numeric) AS quantity,
-    count(*) AS event_count,
-    min(e.id) AS first_event_id,
-    max(e.id) AS last_event_id
-   FROM public.usage_events e
-  WHERE (e.id > ( SELECT s.folded_through
-           FROM private.usage_rollup_state s
-          WHERE (s.name = 'usage_events'::text)))
-  GROUP BY e.workspace_id, e.period_start, e.metric, e.tier_snapshot_id;
-
--- Name: VIEW usage_period_live; Type: COMMENT; Schema: private; Owner: -
-
-COMMENT ON VIEW private.usage_period_live IS 'Usage per workspace, billing period, metric and tier snapshot as of now: private.usage_period_totals plus the events not folded yet (rows may repeat a key: group them).';
+COMMENT ON TABLE private.rate_limit_refusals IS 'Requests check_rate_limit refused, per workspace, bucket and UTC minute (slot = minute of the day; a row counts only while minute is within the last 24 hours).';
 
 -- Name: agent_channels; Type: TABLE; Schema: public; Owner: -
 
@@ -7170,7 +6931,6 @@ CREATE TABLE public.workspaces (
     status_reason text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT workspaces_id_not_nil CHECK ((id <> '00000000-0000-0000-0000-000000000000'::uuid)),
     CONSTRAINT workspaces_name_check CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 200))),
     CONSTRAINT workspaces_status_check CHECK ((status = ANY (ARRAY['active'::text, 'suspended'::text, 'disabled'::text])))
 );
@@ -7462,14 +7222,20 @@ CREATE TABLE public.plan_rate_limits (
     bucket text NOT NULL,
     max_requests integer NOT NULL,
     window_seconds integer NOT NULL,
+    spike_refusals integer,
     CONSTRAINT plan_rate_limits_bucket_check CHECK ((bucket ~ '^[a-z][a-z0-9_]{1,31}$'::text)),
     CONSTRAINT plan_rate_limits_max_requests_check CHECK ((max_requests > 0)),
+    CONSTRAINT plan_rate_limits_spike_refusals_check CHECK ((spike_refusals > 0)),
     CONSTRAINT plan_rate_limits_window_seconds_check CHECK (((window_seconds >= 1) AND (window_seconds <= 86400)))
 );
 
 -- Name: TABLE plan_rate_limits; Type: COMMENT; Schema: public; Owner: -
 
-COMMENT ON TABLE public.plan_rate_limits IS 'Per plan and bucket: at most max_requests per fixed window of window_seconds (check_rate_limit).';
+COMMENT ON TABLE public.plan_rate_limits IS 'Per plan and bucket: max_requests per window_seconds, as GCRA (check_rate_limit): up to max_requests at once, then one every window_seconds / max_requests seconds.';
+
+-- Name: COLUMN plan_rate_limits.spike_refusals; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.plan_rate_limits.spike_refusals IS 'Refusals of one workspace within one UTC minute that raise a rate_limit_spike alert; null: as many as the bucket allows per minute.';
 
 -- Name: provider_usage_reports; Type: TABLE; Schema: public; Owner: -
 
@@ -7767,6 +7533,24 @@ ALTER TABLE public.unknown_phone ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTIT
     CACHE 1
 );
 
+-- Name: usage_events; Type: TABLE; Schema: public; Owner: -
+
+CREATE TABLE public.usage_events (
+    id bigint NOT NULL,
+    workspace_id uuid NOT NULL,
+    metric text NOT NULL,
+    quantity public.usage_quantity NOT NULL,
+    period_start date NOT NULL,
+    tier_snapshot_id bigint NOT NULL,
+    source text,
+    idempotency_key text,
+    occurred_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+-- Name: TABLE usage_events; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON TABLE public.usage_events IS 'Append-only: one row per recorded usage (never updated or deleted). A retried record with the same idempotency_key counts once. tier_snapshot_id is the terms the event bills at.';
+
 -- Name: usage_events_id_seq; Type: SEQUENCE; Schema: public; Owner: -
 
 ALTER TABLE public.usage_events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
@@ -7870,54 +7654,6 @@ ALTER TABLE public.wallet_ledger ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTIT
     NO MAXVALUE
     CACHE 1
 );
-
--- Name: webhook_queue; Type: TABLE; Schema: public; Owner: -
-
-CREATE TABLE public.webhook_queue (
-    id bigint NOT NULL,
-    provider public.webhook_provider NOT NULL,
-    event_type text,
-    idempotency_key public.webhook_idempotency_key NOT NULL,
-    status public.webhook_status DEFAULT 'received'::text NOT NULL,
-    headers public.webhook_headers DEFAULT '{}'::jsonb NOT NULL,
-    payload jsonb NOT NULL,
-    raw_body text,
-    url text,
-    received_at timestamp with time zone DEFAULT now() NOT NULL,
-    signature_valid boolean,
-    duplicate_of bigint,
-    attempts public.webhook_attempts DEFAULT 0 NOT NULL,
-    max_attempts public.webhook_max_attempts DEFAULT 6 NOT NULL,
-    next_attempt_at timestamp with time zone,
-    last_error text,
-    skip_reason text,
-    processed_at timestamp with time zone
-)
-WITH (autovacuum_vacuum_scale_factor='0.02', autovacuum_vacuum_threshold='1000');
-
--- Name: TABLE webhook_queue; Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON TABLE public.webhook_queue IS 'Every webhook delivery, stored raw before processing and kept whatever processing does (retention expires it).';
-
--- Name: COLUMN webhook_queue.idempotency_key; Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON COLUMN public.webhook_queue.idempotency_key IS 'From the provider''s own ids (CallSid+CallStatus, MessageSid+status, Meta message ids, Paymob transaction, webhook-id), else sha256 of the canonical payload. Unique per provider among the verified rows that claim it (webhook_queue_verified_key_idx): a row whose signature was not checked yet claims nothing.';
-
--- Name: COLUMN webhook_queue.status; Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON COLUMN public.webhook_queue.status IS 'processed, duplicate, unknown_phone, failed (will be retried), rejected (bad signature or unusable payload; never processed), dead_letter (retries exhausted). received is allowed but no longer written: ingest_webhook inserts the claimed row already saying processed and corrects it before its transaction ends, so no other session ever sees a delivery in between.';
-
--- Name: COLUMN webhook_queue.signature_valid; Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON COLUMN public.webhook_queue.signature_valid IS 'true: verified (only such a row claims its idempotency key); false: rejected; null: the check itself could not run yet (e.g. missing secret): the row is failed, claims no key, and is verified by the sweeper or a replay.';
-
--- Name: COLUMN webhook_queue.duplicate_of; Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON COLUMN public.webhook_queue.duplicate_of IS 'For a duplicate: the delivery it repeats. No foreign key: retention may expire either row first.';
-
--- Name: COLUMN webhook_queue.skip_reason; Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON COLUMN public.webhook_queue.skip_reason IS 'Processed but nothing downstream on purpose: channel_disabled, agent_inactive, workspace_suspended, ...';
 
 -- Name: webhook_queue_id_seq; Type: SEQUENCE; Schema: public; Owner: -
 
@@ -8130,20 +7866,10 @@ COMMENT ON TABLE public.workspace_wallets IS 'Prepaid credits per workspace. bal
 ALTER TABLE ONLY private.rate_limit_counters
     ADD CONSTRAINT rate_limit_counters_pkey PRIMARY KEY (workspace_id, bucket);
 
--- Name: usage_daily_totals usage_daily_totals_key; Type: CONSTRAINT; Schema: private; Owner: -
+-- Name: rate_limit_refusals rate_limit_refusals_pkey; Type: CONSTRAINT; Schema: private; Owner: -
 
-ALTER TABLE ONLY private.usage_daily_totals
-    ADD CONSTRAINT usage_daily_totals_key UNIQUE NULLS NOT DISTINCT (workspace_id, usage_date, metric, period_start, tier_snapshot_id, source);
-
--- Name: usage_period_totals usage_period_totals_pkey; Type: CONSTRAINT; Schema: private; Owner: -
-
-ALTER TABLE ONLY private.usage_period_totals
-    ADD CONSTRAINT usage_period_totals_pkey PRIMARY KEY (workspace_id, period_start, metric, tier_snapshot_id);
-
--- Name: usage_rollup_state usage_rollup_state_pkey; Type: CONSTRAINT; Schema: private; Owner: -
-
-ALTER TABLE ONLY private.usage_rollup_state
-    ADD CONSTRAINT usage_rollup_state_pkey PRIMARY KEY (name);
+ALTER TABLE ONLY private.rate_limit_refusals
+    ADD CONSTRAINT rate_limit_refusals_pkey PRIMARY KEY (workspace_id, bucket, slot);
 
 -- Name: agent_channels agent_channels_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 
@@ -8340,6 +8066,11 @@ ALTER TABLE ONLY public.wallet_ledger
 ALTER TABLE ONLY public.webhook_queue
     ADD CONSTRAINT webhook_queue_pkey PRIMARY KEY (id);
 
+-- Name: webhook_status webhook_status_check; Type: CHECK CONSTRAINT; Schema: public; Owner: -
+
+ALTER DOMAIN public.webhook_status
+    ADD CONSTRAINT webhook_status_check CHECK ((VALUE = ANY (ARRAY['received'::text, 'queued'::text, 'processed'::text, 'duplicate'::text, 'unknown_phone'::text, 'failed'::text, 'rejected'::text, 'dead_letter'::text]))) NOT VALID;
+
 -- Name: weekly_insights weekly_insights_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 
 ALTER TABLE ONLY public.weekly_insights
@@ -8370,13 +8101,9 @@ ALTER TABLE ONLY public.workspace_wallets
 ALTER TABLE ONLY public.workspaces
     ADD CONSTRAINT workspaces_pkey PRIMARY KEY (id);
 
--- Name: usage_daily_totals_usage_date_idx; Type: INDEX; Schema: private; Owner: -
+-- Name: rate_limit_refusals_minute_idx; Type: INDEX; Schema: private; Owner: -
 
-CREATE INDEX usage_daily_totals_usage_date_idx ON private.usage_daily_totals USING btree (usage_date);
-
--- Name: usage_period_totals_period_start_idx; Type: INDEX; Schema: private; Owner: -
-
-CREATE INDEX usage_period_totals_period_start_idx ON private.usage_period_totals USING btree (period_start);
+CREATE INDEX rate_limit_refusals_minute_idx ON private.rate_limit_refusals USING btree (minute);
 
 -- Name: agent_channels_agent_id_workspace_id_idx; Type: INDEX; Schema: public; Owner: -
 
@@ -8410,22 +8137,6 @@ CREATE INDEX agents_workspace_id_idx ON public.agents USING btree (workspace_id)
 
 CREATE INDEX alerts_acknowledged_by_idx ON public.alerts USING btree (acknowledged_by);
 
--- Name: alerts_acknowledged_idx; Type: INDEX; Schema: public; Owner: -
-
-CREATE INDEX alerts_acknowledged_idx ON public.alerts USING btree (acknowledged_at, id) WHERE (acknowledged_at IS NOT NULL);
-
--- Name: INDEX alerts_acknowledged_idx; Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON INDEX public.alerts_acknowledged_idx IS 'Acknowledged alerts by when, for retention''s batches (acknowledged_alerts).';
-
--- Name: alerts_latest_idx; Type: INDEX; Schema: public; Owner: -
-
-CREATE INDEX alerts_latest_idx ON public.alerts USING btree (created_at DESC, id DESC);
-
--- Name: INDEX alerts_latest_idx; Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON INDEX public.alerts_latest_idx IS 'Alerts of every workspace (staff), keyset (created_at, id).';
-
 -- Name: alerts_open_dedupe_key_idx; Type: INDEX; Schema: public; Owner: -
 
 CREATE UNIQUE INDEX alerts_open_dedupe_key_idx ON public.alerts USING btree (dedupe_key) WHERE (acknowledged_at IS NULL);
@@ -8434,53 +8145,21 @@ CREATE UNIQUE INDEX alerts_open_dedupe_key_idx ON public.alerts USING btree (ded
 
 CREATE INDEX alerts_type_created_at_idx ON public.alerts USING btree (type, created_at DESC);
 
--- Name: alerts_visible_idx; Type: INDEX; Schema: public; Owner: -
+-- Name: alerts_workspace_id_idx; Type: INDEX; Schema: public; Owner: -
 
-CREATE INDEX alerts_visible_idx ON public.alerts USING btree (COALESCE(workspace_id, '00000000-0000-0000-0000-000000000000'::uuid), created_at DESC, id DESC);
-
--- Name: INDEX alerts_visible_idx; Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON INDEX public.alerts_visible_idx IS 'The read policy''s path: alerts per visible workspace (nil uuid: platform-wide), newest first.';
-
--- Name: alerts_workspace_latest_idx; Type: INDEX; Schema: public; Owner: -
-
-CREATE INDEX alerts_workspace_latest_idx ON public.alerts USING btree (workspace_id, created_at DESC, id DESC);
-
--- Name: INDEX alerts_workspace_latest_idx; Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON INDEX public.alerts_workspace_latest_idx IS 'Alerts of one workspace, keyset (created_at, id); also the workspace_id foreign key''s index.';
+CREATE INDEX alerts_workspace_id_idx ON public.alerts USING btree (workspace_id, created_at DESC);
 
 -- Name: audit_logs_actor_id_idx; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX audit_logs_actor_id_idx ON public.audit_logs USING btree (actor_id);
 
--- Name: audit_logs_latest_idx; Type: INDEX; Schema: public; Owner: -
-
-CREATE INDEX audit_logs_latest_idx ON public.audit_logs USING btree (occurred_at DESC, id DESC);
-
--- Name: INDEX audit_logs_latest_idx; Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON INDEX public.audit_logs_latest_idx IS 'Audit rows of every workspace (platform admins), keyset (occurred_at, id).';
-
 -- Name: audit_logs_target_idx; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX audit_logs_target_idx ON public.audit_logs USING btree (target_table, target_id);
 
--- Name: audit_logs_visible_idx; Type: INDEX; Schema: public; Owner: -
+-- Name: audit_logs_workspace_id_idx; Type: INDEX; Schema: public; Owner: -
 
-CREATE INDEX audit_logs_visible_idx ON public.audit_logs USING btree (COALESCE(workspace_id, '00000000-0000-0000-0000-000000000000'::uuid), occurred_at DESC, id DESC);
-
--- Name: INDEX audit_logs_visible_idx; Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON INDEX public.audit_logs_visible_idx IS 'The read policy''s path: audit rows per visible workspace (nil uuid: platform-wide), newest first.';
-
--- Name: audit_logs_workspace_latest_idx; Type: INDEX; Schema: public; Owner: -
-
-CREATE INDEX audit_logs_workspace_latest_idx ON public.audit_logs USING btree (workspace_id, occurred_at DESC, id DESC);
-
--- Name: INDEX audit_logs_workspace_latest_idx; Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON INDEX public.audit_logs_workspace_latest_idx IS 'Audit rows of one workspace, keyset (occurred_at, id).';
+CREATE INDEX audit_logs_workspace_id_idx ON public.audit_logs USING btree (workspace_id, occurred_at DESC);
 
 -- Name: billing_line_items_metric_idx; Type: INDEX; Schema: public; Owner: -
 
@@ -8501,14 +8180,6 @@ CREATE INDEX call_events_agent_id_idx ON public.call_events USING btree (agent_i
 -- Name: call_events_channel_id_idx; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX call_events_channel_id_idx ON public.call_events USING btree (channel_id);
-
--- Name: call_events_day_brin_idx; Type: INDEX; Schema: public; Owner: -
-
-CREATE INDEX call_events_day_brin_idx ON public.call_events USING brin ((((occurred_at AT TIME ZONE 'UTC'::text))::date));
-
--- Name: INDEX call_events_day_brin_idx; Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON INDEX public.call_events_day_brin_idx IS 'Calls of a UTC day, for every workspace (dashboards, weekly insights).';
 
 -- Name: call_events_workspace_id_idx; Type: INDEX; Schema: public; Owner: -
 
@@ -8542,14 +8213,6 @@ CREATE INDEX external_api_audit_logs_key_id_idx ON public.external_api_audit_log
 
 CREATE INDEX external_api_audit_logs_occurred_at_idx ON public.external_api_audit_logs USING btree (occurred_at);
 
--- Name: external_api_audit_logs_visible_idx; Type: INDEX; Schema: public; Owner: -
-
-CREATE INDEX external_api_audit_logs_visible_idx ON public.external_api_audit_logs USING btree (COALESCE(workspace_id, '00000000-0000-0000-0000-000000000000'::uuid), occurred_at DESC, id DESC);
-
--- Name: INDEX external_api_audit_logs_visible_idx; Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON INDEX public.external_api_audit_logs_visible_idx IS 'The read policy''s path: failed API authentications per visible workspace (nil uuid: unknown key), newest first.';
-
 -- Name: external_api_audit_logs_workspace_id_idx; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX external_api_audit_logs_workspace_id_idx ON public.external_api_audit_logs USING btree (workspace_id, occurred_at DESC);
@@ -8566,33 +8229,13 @@ CREATE INDEX job_runs_started_at_idx ON public.job_runs USING btree (started_at)
 
 CREATE INDEX messages_conversation_id_idx ON public.messages USING btree (conversation_id, sent_at);
 
--- Name: messages_day_brin_idx; Type: INDEX; Schema: public; Owner: -
-
-CREATE INDEX messages_day_brin_idx ON public.messages USING brin ((((created_at AT TIME ZONE 'UTC'::text))::date));
-
--- Name: INDEX messages_day_brin_idx; Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON INDEX public.messages_day_brin_idx IS 'Chat messages of a UTC day, for every workspace (dashboards, weekly insights).';
-
--- Name: messages_latest_idx; Type: INDEX; Schema: public; Owner: -
-
-CREATE INDEX messages_latest_idx ON public.messages USING btree (created_at DESC, id DESC);
-
--- Name: INDEX messages_latest_idx; Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON INDEX public.messages_latest_idx IS 'Latest messages of every workspace (staff), keyset (created_at, id).';
-
 -- Name: messages_provider_message_id_idx; Type: INDEX; Schema: public; Owner: -
 
 CREATE UNIQUE INDEX messages_provider_message_id_idx ON public.messages USING btree (provider, provider_message_id) WHERE (provider_message_id IS NOT NULL);
 
--- Name: messages_workspace_latest_idx; Type: INDEX; Schema: public; Owner: -
+-- Name: messages_workspace_id_idx; Type: INDEX; Schema: public; Owner: -
 
-CREATE INDEX messages_workspace_latest_idx ON public.messages USING btree (workspace_id, created_at DESC, id DESC);
-
--- Name: INDEX messages_workspace_latest_idx; Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON INDEX public.messages_workspace_latest_idx IS 'Latest messages of one workspace, keyset (created_at, id); also the workspace_id foreign key''s index.';
+CREATE INDEX messages_workspace_id_idx ON public.messages USING btree (workspace_id, created_at DESC);
 
 -- Name: payments_bank_reference_idx; Type: INDEX; Schema: public; Owner: -
 
@@ -8666,14 +8309,6 @@ CREATE INDEX sms_events_agent_id_idx ON public.sms_events USING btree (agent_id)
 
 CREATE INDEX sms_events_channel_id_idx ON public.sms_events USING btree (channel_id);
 
--- Name: sms_events_day_brin_idx; Type: INDEX; Schema: public; Owner: -
-
-CREATE INDEX sms_events_day_brin_idx ON public.sms_events USING brin ((((occurred_at AT TIME ZONE 'UTC'::text))::date));
-
--- Name: INDEX sms_events_day_brin_idx; Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON INDEX public.sms_events_day_brin_idx IS 'SMS of a UTC day, for every workspace (dashboards, weekly insights).';
-
 -- Name: sms_events_workspace_id_idx; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX sms_events_workspace_id_idx ON public.sms_events USING btree (workspace_id, occurred_at DESC);
@@ -8718,37 +8353,29 @@ CREATE UNIQUE INDEX usage_events_workspace_id_idempotency_key_idx ON public.usag
 
 CREATE INDEX user_roles_granted_by_idx ON public.user_roles USING btree (granted_by);
 
--- Name: wallet_ledger_created_at_brin_idx; Type: INDEX; Schema: public; Owner: -
-
-CREATE INDEX wallet_ledger_created_at_brin_idx ON public.wallet_ledger USING brin (created_at);
-
--- Name: INDEX wallet_ledger_created_at_brin_idx; Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON INDEX public.wallet_ledger_created_at_brin_idx IS 'Ledger entries of a week, for every workspace (weekly insights).';
-
 -- Name: wallet_ledger_idempotency_key_idx; Type: INDEX; Schema: public; Owner: -
 
 CREATE UNIQUE INDEX wallet_ledger_idempotency_key_idx ON public.wallet_ledger USING btree (workspace_id, idempotency_key) WHERE (idempotency_key IS NOT NULL);
 
--- Name: webhook_queue_received_idx; Type: INDEX; Schema: public; Owner: -
+-- Name: webhook_queue_attention_idx; Type: INDEX; Schema: public; Owner: -
 
-CREATE INDEX webhook_queue_received_idx ON public.webhook_queue USING btree (received_at, id);
+CREATE INDEX webhook_queue_attention_idx ON public.webhook_queue USING btree (status, received_at) WHERE ((status)::text = ANY (ARRAY['failed'::text, 'dead_letter'::text, 'unknown_phone'::text, 'rejected'::text]));
 
--- Name: INDEX webhook_queue_received_idx; Type: COMMENT; Schema: public; Owner: -
+-- Name: webhook_queue_queued_idx; Type: INDEX; Schema: public; Owner: -
 
-COMMENT ON INDEX public.webhook_queue_received_idx IS 'Deliveries by time, keyset (received_at, id); retention''s path to the oldest rows.';
+CREATE INDEX webhook_queue_queued_idx ON public.webhook_queue USING btree (id) WHERE ((status)::text = 'queued'::text);
+
+-- Name: INDEX webhook_queue_queued_idx; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON INDEX public.webhook_queue_queued_idx IS 'The drain''s queue: queued deliveries by id (public.drain_webhooks claims from it with SKIP LOCKED).';
+
+-- Name: webhook_queue_received_at_idx; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX webhook_queue_received_at_idx ON public.webhook_queue USING btree (received_at);
 
 -- Name: webhook_queue_retry_idx; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX webhook_queue_retry_idx ON public.webhook_queue USING btree (next_attempt_at, id) WHERE ((status)::text = 'failed'::text);
-
--- Name: webhook_queue_status_received_idx; Type: INDEX; Schema: public; Owner: -
-
-CREATE INDEX webhook_queue_status_received_idx ON public.webhook_queue USING btree (status, received_at, id) WHERE ((status)::text = ANY (ARRAY['failed'::text, 'dead_letter'::text, 'unknown_phone'::text, 'rejected'::text]));
-
--- Name: INDEX webhook_queue_status_received_idx; Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON INDEX public.webhook_queue_status_received_idx IS 'Deliveries that need attention by status and time, keyset (received_at, id).';
 
 -- Name: webhook_queue_verified_key_idx; Type: INDEX; Schema: public; Owner: -
 
@@ -9198,11 +8825,11 @@ ALTER TABLE ONLY public.workspaces
 
 -- Name: external_api_audit_logs API auth failures are viewable by workspace admins; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "API auth failures are viewable by workspace admins" ON public.external_api_audit_logs FOR SELECT TO authenticated USING ((COALESCE(workspace_id, '00000000-0000-0000-0000-000000000000'::uuid) = ANY (( SELECT private.visible_workspace_ids('admin'::text, 'admin'::text) AS visible_workspace_ids)::uuid[])));
+CREATE POLICY "API auth failures are viewable by workspace admins" ON public.external_api_audit_logs FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.admin_workspace_ids() AS admin_workspace_ids)::uuid[])) OR ( SELECT private.is_admin() AS is_admin)));
 
 -- Name: workspace_api_keys API keys are viewable by workspace admins; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "API keys are viewable by workspace admins" ON public.workspace_api_keys FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('admin'::text, 'admin'::text) AS visible_workspace_ids)::uuid[])));
+CREATE POLICY "API keys are viewable by workspace admins" ON public.workspace_api_keys FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.admin_workspace_ids() AS admin_workspace_ids)::uuid[])) OR ( SELECT private.is_admin() AS is_admin)));
 
 -- Name: workspace_api_keys API keys can be renamed by workspace admins; Type: POLICY; Schema: public; Owner: -
 
@@ -9210,7 +8837,7 @@ CREATE POLICY "API keys can be renamed by workspace admins" ON public.workspace_
 
 -- Name: agent_channels Agent channels are viewable by workspace members and platform s; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Agent channels are viewable by workspace members and platform s" ON public.agent_channels FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])));
+CREATE POLICY "Agent channels are viewable by workspace members and platform s" ON public.agent_channels FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
 
 -- Name: agent_channels Agent channels can be created by workspace admins; Type: POLICY; Schema: public; Owner: -
 
@@ -9226,7 +8853,7 @@ CREATE POLICY "Agent channels can be updated by workspace admins" ON public.agen
 
 -- Name: agents Agents are viewable by workspace members and platform staff; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Agents are viewable by workspace members and platform staff" ON public.agents FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])));
+CREATE POLICY "Agents are viewable by workspace members and platform staff" ON public.agents FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
 
 -- Name: agents Agents can be created by workspace admins; Type: POLICY; Schema: public; Owner: -
 
@@ -9242,7 +8869,7 @@ CREATE POLICY "Agents can be updated by workspace admins" ON public.agents FOR U
 
 -- Name: alerts Alerts are viewable by workspace members and platform staff; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Alerts are viewable by workspace members and platform staff" ON public.alerts FOR SELECT TO authenticated USING ((COALESCE(workspace_id, '00000000-0000-0000-0000-000000000000'::uuid) = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])));
+CREATE POLICY "Alerts are viewable by workspace members and platform staff" ON public.alerts FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
 
 -- Name: alerts Alerts can be acknowledged by workspace admins and platform adm; Type: POLICY; Schema: public; Owner: -
 
@@ -9250,19 +8877,19 @@ CREATE POLICY "Alerts can be acknowledged by workspace admins and platform adm" 
 
 -- Name: audit_logs Audit logs are viewable by workspace admins and platform admins; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Audit logs are viewable by workspace admins and platform admins" ON public.audit_logs FOR SELECT TO authenticated USING ((COALESCE(workspace_id, '00000000-0000-0000-0000-000000000000'::uuid) = ANY (( SELECT private.visible_workspace_ids('admin'::text, 'admin'::text) AS visible_workspace_ids)::uuid[])));
+CREATE POLICY "Audit logs are viewable by workspace admins and platform admins" ON public.audit_logs FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.admin_workspace_ids() AS admin_workspace_ids)::uuid[])) OR ( SELECT private.is_admin() AS is_admin)));
 
 -- Name: billing_line_items Billing line items are viewable by members and platform staff; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Billing line items are viewable by members and platform staff" ON public.billing_line_items FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])) AND ((workspace_id >= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, false) AS visible_workspace_bounds)) AND (workspace_id <= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, true) AS visible_workspace_bounds)))));
+CREATE POLICY "Billing line items are viewable by members and platform staff" ON public.billing_line_items FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
 
 -- Name: call_events Call events are viewable by workspace members; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Call events are viewable by workspace members" ON public.call_events FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'admin'::text) AS visible_workspace_ids)::uuid[])));
+CREATE POLICY "Call events are viewable by workspace members" ON public.call_events FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_admin() AS is_admin)));
 
 -- Name: connectors Connectors are viewable by workspace members and platform staff; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Connectors are viewable by workspace members and platform staff" ON public.connectors FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])));
+CREATE POLICY "Connectors are viewable by workspace members and platform staff" ON public.connectors FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
 
 -- Name: connectors Connectors can be created by workspace admins; Type: POLICY; Schema: public; Owner: -
 
@@ -9290,11 +8917,11 @@ CREATE POLICY "Job runs are viewable by platform staff" ON public.job_runs FOR S
 
 -- Name: wallet_ledger Ledger entries are viewable by members and platform staff; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Ledger entries are viewable by members and platform staff" ON public.wallet_ledger FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])) AND ((workspace_id >= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, false) AS visible_workspace_bounds)) AND (workspace_id <= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, true) AS visible_workspace_bounds)))));
+CREATE POLICY "Ledger entries are viewable by members and platform staff" ON public.wallet_ledger FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
 
 -- Name: workspace_users Memberships are viewable by workspace members and platform staf; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Memberships are viewable by workspace members and platform staf" ON public.workspace_users FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])));
+CREATE POLICY "Memberships are viewable by workspace members and platform staf" ON public.workspace_users FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
 
 -- Name: workspace_users Memberships can be added by workspace admins; Type: POLICY; Schema: public; Owner: -
 
@@ -9314,7 +8941,7 @@ CREATE POLICY "Messages are viewable by workspace members" ON public.messages FO
 
 -- Name: payments Payments are viewable by workspace admins and platform support; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Payments are viewable by workspace admins and platform support" ON public.payments FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.visible_workspace_ids('admin'::text, 'support'::text) AS visible_workspace_ids)::uuid[])) AND ((workspace_id >= ( SELECT private.visible_workspace_bounds('admin'::text, 'support'::text, false) AS visible_workspace_bounds)) AND (workspace_id <= ( SELECT private.visible_workspace_bounds('admin'::text, 'support'::text, true) AS visible_workspace_bounds)))));
+CREATE POLICY "Payments are viewable by workspace admins and platform support" ON public.payments FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.admin_workspace_ids() AS admin_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
 
 -- Name: plan_limits Plan limits are viewable by signed-in users; Type: POLICY; Schema: public; Owner: -
 
@@ -9382,11 +9009,11 @@ CREATE POLICY "SMS events are viewable by workspace members" ON public.sms_event
 
 -- Name: subscriptions Subscriptions are viewable by workspace members and platform su; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Subscriptions are viewable by workspace members and platform su" ON public.subscriptions FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])) AND ((workspace_id >= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, false) AS visible_workspace_bounds)) AND (workspace_id <= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, true) AS visible_workspace_bounds)))));
+CREATE POLICY "Subscriptions are viewable by workspace members and platform su" ON public.subscriptions FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
 
 -- Name: tier_snapshots Tier snapshots are viewable by members and platform staff; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Tier snapshots are viewable by members and platform staff" ON public.tier_snapshots FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])) AND ((workspace_id >= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, false) AS visible_workspace_bounds)) AND (workspace_id <= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, true) AS visible_workspace_bounds)))));
+CREATE POLICY "Tier snapshots are viewable by members and platform staff" ON public.tier_snapshots FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
 
 -- Name: unknown_phone Unknown phone numbers are viewable by platform admins; Type: POLICY; Schema: public; Owner: -
 
@@ -9394,11 +9021,11 @@ CREATE POLICY "Unknown phone numbers are viewable by platform admins" ON public.
 
 -- Name: usage_events Usage events are viewable by members and platform staff; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Usage events are viewable by members and platform staff" ON public.usage_events FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])) AND ((workspace_id >= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, false) AS visible_workspace_bounds)) AND (workspace_id <= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, true) AS visible_workspace_bounds)))));
+CREATE POLICY "Usage events are viewable by members and platform staff" ON public.usage_events FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
 
 -- Name: usage_limits Usage limits are viewable by members and platform staff; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Usage limits are viewable by members and platform staff" ON public.usage_limits FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])) AND ((workspace_id >= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, false) AS visible_workspace_bounds)) AND (workspace_id <= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, true) AS visible_workspace_bounds)))));
+CREATE POLICY "Usage limits are viewable by members and platform staff" ON public.usage_limits FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
 
 -- Name: usage_metrics Usage metrics are viewable by signed-in users; Type: POLICY; Schema: public; Owner: -
 
@@ -9406,7 +9033,7 @@ CREATE POLICY "Usage metrics are viewable by signed-in users" ON public.usage_me
 
 -- Name: workspace_wallets Wallets are viewable by workspace members and platform staff; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Wallets are viewable by workspace members and platform staff" ON public.workspace_wallets FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])) AND ((workspace_id >= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, false) AS visible_workspace_bounds)) AND (workspace_id <= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, true) AS visible_workspace_bounds)))));
+CREATE POLICY "Wallets are viewable by workspace members and platform staff" ON public.workspace_wallets FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
 
 -- Name: webhook_queue Webhook deliveries are viewable by platform admins; Type: POLICY; Schema: public; Owner: -
 
@@ -9414,11 +9041,11 @@ CREATE POLICY "Webhook deliveries are viewable by platform admins" ON public.web
 
 -- Name: weekly_insights Weekly insights are viewable by workspace members and platform ; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Weekly insights are viewable by workspace members and platform " ON public.weekly_insights FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])));
+CREATE POLICY "Weekly insights are viewable by workspace members and platform " ON public.weekly_insights FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
 
 -- Name: workspaces Workspaces are viewable by their members and platform staff; Type: POLICY; Schema: public; Owner: -
 
-CREATE POLICY "Workspaces are viewable by their members and platform staff" ON public.workspaces FOR SELECT TO authenticated USING (((owner_id = ( SELECT auth.uid() AS uid)) OR (id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[]))));
+CREATE POLICY "Workspaces are viewable by their members and platform staff" ON public.workspaces FOR SELECT TO authenticated USING (((owner_id = ( SELECT auth.uid() AS uid)) OR (id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
 
 -- Name: workspaces Workspaces can be created by the user who will own them; Type: POLICY; Schema: public; Owner: -
 
@@ -9583,10 +9210,6 @@ GRANT USAGE ON SCHEMA public TO service_role;
 
 REVOKE ALL ON FUNCTION private._activate_payment(payment_id uuid, reason text) FROM PUBLIC;
 
--- Name: FUNCTION _alert_retention_backlog(job_run_id bigint, more text[]); Type: ACL; Schema: private; Owner: -
-
-REVOKE ALL ON FUNCTION private._alert_retention_backlog(job_run_id bigint, more text[]) FROM PUBLIC;
-
 -- Name: FUNCTION _alert_signature_failure(provider text, webhook_id bigint, reason text); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private._alert_signature_failure(provider text, webhook_id bigint, reason text) FROM PUBLIC;
@@ -9597,10 +9220,19 @@ REVOKE ALL ON FUNCTION private._billing_line_items(workspace_id uuid, period_sta
 GRANT ALL ON FUNCTION private._billing_line_items(workspace_id uuid, period_start date) TO authenticated;
 GRANT ALL ON FUNCTION private._billing_line_items(workspace_id uuid, period_start date) TO service_role;
 
--- Name: FUNCTION _check_rate_limit(workspace_id uuid, bucket text); Type: ACL; Schema: private; Owner: -
+-- Name: FUNCTION _check_rate_limit(workspace_id uuid, bucket text, at timestamp with time zone); Type: ACL; Schema: private; Owner: -
 
-REVOKE ALL ON FUNCTION private._check_rate_limit(workspace_id uuid, bucket text) FROM PUBLIC;
-GRANT ALL ON FUNCTION private._check_rate_limit(workspace_id uuid, bucket text) TO service_role;
+REVOKE ALL ON FUNCTION private._check_rate_limit(workspace_id uuid, bucket text, at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._check_rate_limit(workspace_id uuid, bucket text, at timestamp with time zone) TO service_role;
+
+-- Name: TABLE webhook_queue; Type: ACL; Schema: public; Owner: -
+
+GRANT SELECT ON TABLE public.webhook_queue TO authenticated;
+GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.webhook_queue TO service_role;
+
+-- Name: FUNCTION _claim_webhooks(status text, max_count integer); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._claim_webhooks(status text, max_count integer) FROM PUBLIC;
 
 -- Name: FUNCTION _classify_webhook(provider text, payload jsonb, headers jsonb, OUT event_type text, OUT idempotency_key text, OUT missing_fields text); Type: ACL; Schema: private; Owner: -
 
@@ -9640,6 +9272,15 @@ REVOKE ALL ON FUNCTION private._credit_replay(kind text, workspace_id uuid, amou
 REVOKE ALL ON FUNCTION private._deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) TO service_role;
 
+-- Name: FUNCTION _drain_webhook_batch(max_count integer); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._drain_webhook_batch(max_count integer) FROM PUBLIC;
+
+-- Name: FUNCTION _drain_webhooks(max_count integer); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._drain_webhooks(max_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._drain_webhooks(max_count integer) TO service_role;
+
 -- Name: FUNCTION _drop_policies(target regclass); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private._drop_policies(target regclass) FROM PUBLIC;
@@ -9674,10 +9315,10 @@ GRANT ALL ON FUNCTION private._grant_credits(workspace_id uuid, amount numeric, 
 REVOKE ALL ON FUNCTION private._handle_paymob_callback(payload jsonb, hmac text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._handle_paymob_callback(payload jsonb, hmac text) TO service_role;
 
--- Name: FUNCTION _ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text); Type: ACL; Schema: private; Owner: -
+-- Name: FUNCTION _ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean); Type: ACL; Schema: private; Owner: -
 
-REVOKE ALL ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text) FROM PUBLIC;
-GRANT ALL ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text) TO service_role;
+REVOKE ALL ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) TO service_role;
 
 -- Name: FUNCTION _job_run_finish(job_run_id bigint, result jsonb, errors jsonb, steps_ok integer); Type: ACL; Schema: private; Owner: -
 
@@ -9691,11 +9332,11 @@ REVOKE ALL ON FUNCTION private._job_run_start(job_name text, params jsonb, exclu
 
 REVOKE ALL ON FUNCTION private._job_step_error(step text, sqlstate text, message text) FROM PUBLIC;
 
--- Name: FUNCTION _list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer); Type: ACL; Schema: private; Owner: -
+-- Name: FUNCTION _lock_timeout(operation text, subject text); Type: ACL; Schema: private; Owner: -
 
-REVOKE ALL ON FUNCTION private._list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION private._list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) TO authenticated;
-GRANT ALL ON FUNCTION private._list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) TO service_role;
+REVOKE ALL ON FUNCTION private._lock_timeout(operation text, subject text) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._lock_timeout(operation text, subject text) TO authenticated;
+GRANT ALL ON FUNCTION private._lock_timeout(operation text, subject text) TO service_role;
 
 -- Name: FUNCTION _messages_masked(); Type: ACL; Schema: private; Owner: -
 
@@ -9765,14 +9406,6 @@ REVOKE ALL ON FUNCTION private._resolve_agent_number(phone_number text, channel_
 
 REVOKE ALL ON FUNCTION private._resolve_channel(channel_type text, external_id text, OUT agent_id uuid, OUT workspace_id uuid, OUT channel_id uuid, OUT skip_reason text) FROM PUBLIC;
 
--- Name: FUNCTION _retention_step(policy text, cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint, keep_job_run bigint); Type: ACL; Schema: private; Owner: -
-
-REVOKE ALL ON FUNCTION private._retention_step(policy text, cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint, keep_job_run bigint) FROM PUBLIC;
-
--- Name: FUNCTION _retention_table(policy text); Type: ACL; Schema: private; Owner: -
-
-REVOKE ALL ON FUNCTION private._retention_table(policy text) FROM PUBLIC;
-
 -- Name: FUNCTION _retry_failed_webhooks(max_count integer); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private._retry_failed_webhooks(max_count integer) FROM PUBLIC;
@@ -9788,10 +9421,10 @@ GRANT ALL ON FUNCTION private._revoke_api_key(key_id uuid, reason text) TO authe
 REVOKE ALL ON FUNCTION private._run_reconciliation(period_start date, period_end date) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._run_reconciliation(period_start date, period_end date) TO service_role;
 
--- Name: FUNCTION _run_retention_cleanup(max_seconds numeric, batch_rows integer); Type: ACL; Schema: private; Owner: -
+-- Name: FUNCTION _run_retention_cleanup(max_seconds numeric); Type: ACL; Schema: private; Owner: -
 
-REVOKE ALL ON FUNCTION private._run_retention_cleanup(max_seconds numeric, batch_rows integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION private._run_retention_cleanup(max_seconds numeric, batch_rows integer) TO service_role;
+REVOKE ALL ON FUNCTION private._run_retention_cleanup(max_seconds numeric) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._run_retention_cleanup(max_seconds numeric) TO service_role;
 
 -- Name: FUNCTION _run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean, headers jsonb, raw_body text, url text, stored_as_processed boolean); Type: ACL; Schema: private; Owner: -
 
@@ -9819,6 +9452,10 @@ REVOKE ALL ON FUNCTION private._take_tier_snapshot(workspace_id uuid, plan_key t
 -- Name: FUNCTION _twilio_signature(auth_token text, url text, params jsonb, algorithm text); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private._twilio_signature(auth_token text, url text, params jsonb, algorithm text) FROM PUBLIC;
+
+-- Name: FUNCTION _usage_alert_of(workspace_id uuid, dedupe_key text); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._usage_alert_of(workspace_id uuid, dedupe_key text) FROM PUBLIC;
 
 -- Name: FUNCTION _usage_period(); Type: ACL; Schema: private; Owner: -
 
@@ -9860,9 +9497,9 @@ REVOKE ALL ON FUNCTION private._webhooks_record_usage(workspace_id uuid, metric 
 
 REVOKE ALL ON FUNCTION private._weekly_insight_change(current_value numeric, previous_value numeric) FROM PUBLIC;
 
--- Name: FUNCTION _weekly_insight_figures_all(week_start date); Type: ACL; Schema: private; Owner: -
+-- Name: FUNCTION _weekly_insight_figures(workspace_id uuid, week_start date); Type: ACL; Schema: private; Owner: -
 
-REVOKE ALL ON FUNCTION private._weekly_insight_figures_all(week_start date) FROM PUBLIC;
+REVOKE ALL ON FUNCTION private._weekly_insight_figures(workspace_id uuid, week_start date) FROM PUBLIC;
 
 -- Name: FUNCTION admin_workspace_ids(); Type: ACL; Schema: private; Owner: -
 
@@ -9880,9 +9517,9 @@ GRANT ALL ON FUNCTION private.assert_no_secret_keys(doc jsonb, column_label text
 
 REVOKE ALL ON FUNCTION private.audit(action text, target_table text, target_id text, workspace_id uuid, before jsonb, after jsonb, reason text) FROM PUBLIC;
 
--- Name: FUNCTION fold_usage_rollups(max_events integer); Type: ACL; Schema: private; Owner: -
+-- Name: PROCEDURE drain_webhooks_continuously(IN seconds double precision, IN max_count integer, IN idle_seconds double precision); Type: ACL; Schema: private; Owner: -
 
-REVOKE ALL ON FUNCTION private.fold_usage_rollups(max_events integer) FROM PUBLIC;
+REVOKE ALL ON PROCEDURE private.drain_webhooks_continuously(IN seconds double precision, IN max_count integer, IN idle_seconds double precision) FROM PUBLIC;
 
 -- Name: FUNCTION generate_all_billing_line_items(period_start date); Type: ACL; Schema: private; Owner: -
 
@@ -9942,10 +9579,6 @@ GRANT ALL ON FUNCTION private.process_paymob_callback(payload jsonb, webhook_id 
 -- Name: FUNCTION raise_alert(type text, dedupe_key text, message text, workspace_id uuid, severity text, details jsonb); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private.raise_alert(type text, dedupe_key text, message text, workspace_id uuid, severity text, details jsonb) FROM PUBLIC;
-
--- Name: PROCEDURE run_retention_in_batches(IN max_seconds numeric, IN batch_seconds numeric, IN pause_ratio numeric); Type: ACL; Schema: private; Owner: -
-
-REVOKE ALL ON PROCEDURE private.run_retention_in_batches(IN max_seconds numeric, IN batch_seconds numeric, IN pause_ratio numeric) FROM PUBLIC;
 
 -- Name: FUNCTION schedule_job(job_name text, schedule text, command text); Type: ACL; Schema: private; Owner: -
 
@@ -10038,18 +9671,6 @@ REVOKE ALL ON FUNCTION private.vault_secret(secret_name text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION private.verify_paymob_hmac(payload jsonb, hmac text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.verify_paymob_hmac(payload jsonb, hmac text) TO service_role;
 
--- Name: FUNCTION visible_workspace_bounds(workspace_role text, staff_role text, upper boolean); Type: ACL; Schema: private; Owner: -
-
-REVOKE ALL ON FUNCTION private.visible_workspace_bounds(workspace_role text, staff_role text, upper boolean) FROM PUBLIC;
-GRANT ALL ON FUNCTION private.visible_workspace_bounds(workspace_role text, staff_role text, upper boolean) TO authenticated;
-GRANT ALL ON FUNCTION private.visible_workspace_bounds(workspace_role text, staff_role text, upper boolean) TO service_role;
-
--- Name: FUNCTION visible_workspace_ids(workspace_role text, staff_role text); Type: ACL; Schema: private; Owner: -
-
-REVOKE ALL ON FUNCTION private.visible_workspace_ids(workspace_role text, staff_role text) FROM PUBLIC;
-GRANT ALL ON FUNCTION private.visible_workspace_ids(workspace_role text, staff_role text) TO authenticated;
-GRANT ALL ON FUNCTION private.visible_workspace_ids(workspace_role text, staff_role text) TO service_role;
-
 -- Name: FUNCTION authenticate_api_key(api_key text); Type: ACL; Schema: public; Owner: -
 
 REVOKE ALL ON FUNCTION public.authenticate_api_key(api_key text) FROM PUBLIC;
@@ -10111,6 +9732,11 @@ GRANT ALL ON FUNCTION public.dashboard_metrics(workspace_id uuid, from_day date,
 REVOKE ALL ON FUNCTION public.deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) TO service_role;
 
+-- Name: FUNCTION drain_webhooks(max_count integer); Type: ACL; Schema: public; Owner: -
+
+REVOKE ALL ON FUNCTION public.drain_webhooks(max_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.drain_webhooks(max_count integer) TO service_role;
+
 -- Name: FUNCTION enforce_rate_limit(workspace_id uuid, bucket text); Type: ACL; Schema: public; Owner: -
 
 REVOKE ALL ON FUNCTION public.enforce_rate_limit(workspace_id uuid, bucket text) FROM PUBLIC;
@@ -10144,16 +9770,10 @@ GRANT ALL ON FUNCTION public.grant_credits(workspace_id uuid, amount numeric, re
 REVOKE ALL ON FUNCTION public.handle_paymob_callback(payload jsonb, hmac text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.handle_paymob_callback(payload jsonb, hmac text) TO service_role;
 
--- Name: FUNCTION ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text); Type: ACL; Schema: public; Owner: -
+-- Name: FUNCTION ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean); Type: ACL; Schema: public; Owner: -
 
-REVOKE ALL ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text) TO service_role;
-
--- Name: FUNCTION list_messages_masked(workspace_id uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer); Type: ACL; Schema: public; Owner: -
-
-REVOKE ALL ON FUNCTION public.list_messages_masked(workspace_id uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.list_messages_masked(workspace_id uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) TO authenticated;
-GRANT ALL ON FUNCTION public.list_messages_masked(workspace_id uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) TO service_role;
+REVOKE ALL ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) TO service_role;
 
 -- Name: FUNCTION record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text); Type: ACL; Schema: public; Owner: -
 
@@ -10196,11 +9816,6 @@ GRANT ALL ON FUNCTION public.run_retention_cleanup() TO service_role;
 
 REVOKE ALL ON FUNCTION public.set_workspace_status(workspace_id uuid, status text, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.set_workspace_status(workspace_id uuid, status text, reason text) TO authenticated;
-
--- Name: TABLE usage_events; Type: ACL; Schema: public; Owner: -
-
-GRANT SELECT ON TABLE public.usage_events TO authenticated;
-GRANT SELECT ON TABLE public.usage_events TO service_role;
 
 -- Name: TABLE agent_channels; Type: ACL; Schema: public; Owner: -
 
@@ -10480,6 +10095,11 @@ GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.unknown_phone TO serv
 GRANT ALL ON SEQUENCE public.unknown_phone_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.unknown_phone_id_seq TO service_role;
 
+-- Name: TABLE usage_events; Type: ACL; Schema: public; Owner: -
+
+GRANT SELECT ON TABLE public.usage_events TO authenticated;
+GRANT SELECT ON TABLE public.usage_events TO service_role;
+
 -- Name: SEQUENCE usage_events_id_seq; Type: ACL; Schema: public; Owner: -
 
 GRANT ALL ON SEQUENCE public.usage_events_id_seq TO authenticated;
@@ -10509,11 +10129,6 @@ GRANT SELECT ON TABLE public.wallet_ledger TO service_role;
 
 GRANT ALL ON SEQUENCE public.wallet_ledger_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.wallet_ledger_id_seq TO service_role;
-
--- Name: TABLE webhook_queue; Type: ACL; Schema: public; Owner: -
-
-GRANT SELECT ON TABLE public.webhook_queue TO authenticated;
-GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.webhook_queue TO service_role;
 
 -- Name: SEQUENCE webhook_queue_id_seq; Type: ACL; Schema: public; Owner: -
 

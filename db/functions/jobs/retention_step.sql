@@ -29,6 +29,7 @@ declare
     -- No cursor yet: start before every row (the row comparison stays an index condition).
     v_at timestamptz := coalesce(_retention_step.after_at, '-infinity');
     v_id bigint := coalesce(_retention_step.after_id, -9223372036854775808);
+    v_refusals integer;
 begin
     -- One statement per policy: the rows are picked and deleted under one snapshot,
     -- so the row versions named by ctid cannot be pruned and reused in between.
@@ -135,14 +136,27 @@ begin
             from (select null) as one
             left join lateral (select d.at, d.id from doomed as d order by d.at desc, d.id desc limit 1) as l on true;
         when 'rate_limit_counters' then
-            -- One row per workspace and bucket, so the table stays small: no key to continue from.
+            -- The limiter's state: counters whose tat has passed, and refusal counts of
+            -- minutes past (a refusal slot counts only within its day). Both hold a
+            -- few rows per workspace and bucket: no key to continue from. The outer
+            -- conditions are re-checked on a row the limiter changed meanwhile.
             delete from private.rate_limit_counters as c
             where c.ctid = any(array(
                 select d.ctid from private.rate_limit_counters as d
-                where d.window_start < _retention_step.cutoff
+                where d.tat < _retention_step.cutoff
                 limit _retention_step.max_rows
-            ));
+            ))
+                and c.tat < _retention_step.cutoff;
             get diagnostics deleted = row_count;
+            delete from private.rate_limit_refusals as r
+            where r.ctid = any(array(
+                select d.ctid from private.rate_limit_refusals as d
+                where d.minute < _retention_step.cutoff
+                limit _retention_step.max_rows - deleted
+            ))
+                and r.minute < _retention_step.cutoff;
+            get diagnostics v_refusals = row_count;
+            deleted := deleted + v_refusals;
             picked := deleted;
         else
             raise exception using

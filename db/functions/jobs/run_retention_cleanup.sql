@@ -3,7 +3,8 @@
 -- What expires, and after how long, is public.retention_policies: finished raw
 -- webhook deliveries (failed ones waiting for a retry never), dead letters,
 -- unknown numbers not seen for a while, acknowledged alerts, old job runs and
--- stale rate-limit windows. Audit logs, billing data and usage_events are not
+-- rate-limit state long past (the limiter's counters and its per-minute refusal
+-- counts). Audit logs, billing data and usage_events are not
 -- touched: nothing here names them, and retention_policies cannot list them.
 --
 -- Two entry points share one batch (private._retention_step):
@@ -39,8 +40,6 @@
 
 -- private._run_retention_cleanup: the whole job in the caller's one transaction,
 -- for at most max_seconds (every policy gets at least one batch).
--- max_seconds had a default of 60 once; now 0.5: a transaction of the API stays short.
-drop function if exists private._run_retention_cleanup();
 
 create or replace function private._run_retention_cleanup(
     max_seconds numeric default 0.5,
@@ -61,10 +60,10 @@ declare
     v_after_at timestamptz;
     v_after_id bigint;
     v_step_rows bigint;
-    v_deleted jsonb := '{}';
-    v_more text[] := '{}';
+    v_deleted jsonb := '{}'::jsonb;
+    v_more text[] := '{}'::text[];
     v_out_of_time boolean := false;
-    v_errors jsonb := '[]';
+    v_errors jsonb := '[]'::jsonb;
     v_ok integer := 0;
     v_state text;
     v_message text;
@@ -150,7 +149,7 @@ end
 $$;
 
 comment on function public.run_retention_cleanup() is
-'Delete expired webhook deliveries, unknown numbers, acknowledged alerts, old job runs and rate-limit windows '
+'Delete expired webhook deliveries, unknown numbers, acknowledged alerts, old job runs and rate-limit state '
 '(retention_policies) for at most 0.5 s of one transaction; logged in job_runs; a backlog is listed in more. '
 'service_role. pg_cron runs private.run_retention_in_batches, which commits between batches.';
 revoke all on function public.run_retention_cleanup() from public;
