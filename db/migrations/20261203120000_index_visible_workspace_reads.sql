@@ -20,6 +20,8 @@ begin
 end
 $$;
 
+-- Validating again is harmless: the statement can be rerun.
+-- squawk-ignore prefer-robust-stmts
 alter table public.workspaces validate constraint workspaces_id_not_nil;
 
 create index concurrently if not exists alerts_visible_idx

@@ -46,7 +46,7 @@ begin
             hint = 'support or admin';
     end if;
     if v_uid is null then
-        return '{}';
+        return '{}'::uuid[];
     end if;
     if exists (
         select from public.user_roles as ur
@@ -54,12 +54,12 @@ begin
             and (ur.role = 'admin' or (ur.role = 'support' and visible_workspace_ids.staff_role = 'support'))
     ) then
         select pg_catalog.array_append(
-            coalesce(pg_catalog.array_agg(w.id), '{}'), '00000000-0000-0000-0000-000000000000'::uuid
+            coalesce(pg_catalog.array_agg(w.id), '{}'::uuid[]), '00000000-0000-0000-0000-000000000000'::uuid
         )
         into v_ids
         from public.workspaces as w;
     else
-        select coalesce(pg_catalog.array_agg(wu.workspace_id), '{}')
+        select coalesce(pg_catalog.array_agg(wu.workspace_id), '{}'::uuid[])
         into v_ids
         from public.workspace_users as wu
         where wu.user_id = v_uid
