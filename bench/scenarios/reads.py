@@ -1,4 +1,4 @@
-"""Tenant reads (issue 13, item 3): a member's read through RLS with no workspace
+"""Tenant reads: a member's read through RLS with no workspace
 filter costs the member's own rows.
 
 Each pair runs the same statement shape, a per-request identity set in a pipeline
@@ -13,7 +13,7 @@ as PostgREST does, over the same data (1,000 workspaces, 200 usage events each):
 
 Every scenario is paired with ``insert_unique_key`` (the bench's baselines live in
 ``baselines.py``), so member and service_role are each measured against the same
-yardstick in interleaved slices; the comparison the issue asks for is the quotient
+yardstick in interleaved slices; the comparison that matters is the quotient
 of the two ratios (member / service_role), goal within 1.5x: at least 67%.
 `bench/README.md` reports it.
 """

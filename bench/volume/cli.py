@@ -16,7 +16,7 @@ from bench.report import RESULTS_DIR
 from bench.volume.operations import ordered
 from bench.volume.run import SETTINGS, ratio_rows, run_all, select
 
-# The bound for work on the same period: the 3x history may cost at most 30% more.
+# The bound for work on the same period: the 3x history may cost at most 30% more.
 SAME_PERIOD_BOUND = 1.3
 
 

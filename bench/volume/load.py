@@ -1,6 +1,6 @@
 """Load a production-sized history into a migrated database, set-based.
 
-One ``Volume`` is the issue's 1x (1,000 workspaces, 5M usage events, 2M webhook
+One ``Volume`` is the modelled production 1x (1,000 workspaces, 5M usage events, 2M webhook
 deliveries with 1.5M normalized events, 1M messages, 200k audit rows, 500k ledger
 entries) over ``days`` of history ending now; ``Volume.at(3)`` is three times the
 history at the same daily rates, for the same workspaces. So "the same period"

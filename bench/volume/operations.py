@@ -8,7 +8,7 @@ Add an operation by writing one function and decorating it::
 
 ``same_period=True`` (the default) says the operation works on the same period
 at every size (yesterday, this month, the last week, one page), so its 3x/1x
-ratio must stay near 1 (the issue's bound is 1.3); ``False`` marks work that
+ratio must stay near 1 (the bound is 1.3); ``False`` marks work that
 grows with the history on purpose: a first retention run over all of it, or a
 tenant's read of all its own rows.
 ``destructive=True`` runs it after the others (it deletes what they read);
@@ -168,7 +168,7 @@ def ordered() -> list[Operation]:
     return [o for o in OPERATIONS if not o.destructive] + [o for o in OPERATIONS if o.destructive]
 
 
-# -- the table ---------------------------------------------------------------------
+# -- the jobs, dashboards and hot paths -----------------------------------------------------
 
 
 @operation("billing_previous_month", "nightly billing line items, all workspaces, previous month")
@@ -208,7 +208,7 @@ def member_count_usage_events(ctx: Context) -> Result:
     return ctx.timed("select count(*) from public.usage_events", as_=member())
 
 
-# -- what the fixes added --------------------------------------------------------
+# -- the rollups, lists and reads ----------------------------------------------------------
 
 
 @operation("reconciliation_day", "reconciliation of yesterday, every workspace and metric")
