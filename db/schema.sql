@@ -112,6 +112,15 @@ CREATE FUNCTION private._activate_payment(payment_id uuid, reason text) RETURNS 
 -- Name: FUNCTION _activate_payment(payment_id uuid, reason text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._activate_payment(payment_id uuid, reason text) IS 'Activate the plan a confirmed, locked payment paid for: subscription, workspace plan, usage limits, audit.';
 
+-- Name: _alert_retention_backlog(bigint, text[]); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._alert_retention_backlog(job_run_id bigint, more text[]) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/jobs/retention_step.sql
+
+-- Name: FUNCTION _alert_retention_backlog(job_run_id bigint, more text[]); Type: COMMENT; Schema: private
+COMMENT ON FUNCTION private._alert_retention_backlog(job_run_id bigint, more text[]) IS 'Raise the one open retention_backlog alert: a run ran out of time with rows left (listed).';
+
 -- Name: _alert_signature_failure(text, bigint, text); Type: FUNCTION; Schema: private
 CREATE FUNCTION private._alert_signature_failure(provider text, webhook_id bigint, reason text) RETURNS bigint
     LANGUAGE sql
@@ -159,7 +168,8 @@ CREATE TABLE public.webhook_queue (
     last_error text,
     skip_reason text,
     processed_at timestamp with time zone
-);
+)
+WITH (autovacuum_vacuum_scale_factor='0.02', autovacuum_vacuum_threshold='1000');
 
 -- Name: TABLE webhook_queue; Type: COMMENT; Schema: public
 COMMENT ON TABLE public.webhook_queue IS 'Every webhook delivery, stored raw before processing and kept whatever processing does (retention expires it).';
@@ -311,11 +321,12 @@ COMMENT ON FUNCTION private._evaluate_usage_thresholds(workspace_id uuid) IS 'Im
 -- Name: _generate_billing_line_items(uuid, date); Type: FUNCTION; Schema: private
 CREATE FUNCTION private._generate_billing_line_items(workspace_id uuid, period_start date) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO '';
+    SET search_path TO ''
+    SET jit TO 'off';
     -- body: db/functions/billing/generate_billing_line_items.sql
 
 -- Name: FUNCTION _generate_billing_line_items(workspace_id uuid, period_start date); Type: COMMENT; Schema: private
-COMMENT ON FUNCTION private._generate_billing_line_items(workspace_id uuid, period_start date) IS '(Re)generate a workspace''s billing_line_items for a period from its usage_events; returns lines written.';
+COMMENT ON FUNCTION private._generate_billing_line_items(workspace_id uuid, period_start date) IS '(Re)generate the billing_line_items of a period from its usage totals, for one workspace or (null) every workspace; returns lines written.';
 
 -- Name: _generate_weekly_insights(date); Type: FUNCTION; Schema: private
 CREATE FUNCTION private._generate_weekly_insights(week_start date DEFAULT NULL::date) RETURNS jsonb
@@ -379,6 +390,15 @@ CREATE FUNCTION private._job_step_error(step text, sqlstate text, message text) 
 
 -- Name: FUNCTION _job_step_error(step text, sqlstate text, message text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._job_step_error(step text, sqlstate text, message text) IS 'A one-element array {step, sqlstate, message} to append to a run''s errors.';
+
+-- Name: _list_messages_masked(uuid, timestamp with time zone, uuid, integer); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) RETURNS TABLE(id uuid, workspace_id uuid, conversation_id uuid, direction text, sender text, body text, provider text, provider_message_id text, sent_at timestamp with time zone, created_at timestamp with time zone)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/security/list_messages_masked.sql
+
+-- Name: FUNCTION _list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer); Type: COMMENT; Schema: private
+COMMENT ON FUNCTION private._list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) IS 'Implementation of public.list_messages_masked (definer: staff may not read public.messages itself).';
 
 -- Name: _lock_timeout(text, text); Type: FUNCTION; Schema: private
 CREATE FUNCTION private._lock_timeout(operation text, subject text) RETURNS jsonb
@@ -524,6 +544,25 @@ CREATE FUNCTION private._resolve_channel(channel_type text, external_id text, OU
 -- Name: FUNCTION _resolve_channel(channel_type text, external_id text, OUT agent_id uuid, OUT workspace_id uuid, OUT channel_id uuid, OUT skip_reason text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._resolve_channel(channel_type text, external_id text, OUT agent_id uuid, OUT workspace_id uuid, OUT channel_id uuid, OUT skip_reason text) IS 'The channel with this provider id, its agent and workspace, and why it must not act (if so).';
 
+-- Name: _retention_step(text, timestamp with time zone, integer, timestamp with time zone, bigint, bigint); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._retention_step(policy text, cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone DEFAULT NULL::timestamp with time zone, after_id bigint DEFAULT NULL::bigint, keep_job_run bigint DEFAULT NULL::bigint) RETURNS TABLE(deleted integer, picked integer, last_at timestamp with time zone, last_id bigint)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    SET lock_timeout TO '500ms';
+    -- body: db/functions/jobs/retention_step.sql
+
+-- Name: FUNCTION _retention_step(policy text, cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint, keep_job_run bigint); Type: COMMENT; Schema: private
+COMMENT ON FUNCTION private._retention_step(policy text, cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint, keep_job_run bigint) IS 'Delete one batch (at most max_rows) of a retention policy''s rows older than cutoff, in key order after (after_at, after_id); returns the rows deleted and picked and the last key picked. Never waits for a row lock (55P03).';
+
+-- Name: _retention_table(text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._retention_table(policy text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO '';
+    -- body: db/functions/jobs/retention_step.sql
+
+-- Name: FUNCTION _retention_table(policy text); Type: COMMENT; Schema: private
+COMMENT ON FUNCTION private._retention_table(policy text) IS 'The table a retention policy deletes from (run results count by table).';
+
 -- Name: _retry_failed_webhooks(integer); Type: FUNCTION; Schema: private
 CREATE FUNCTION private._retry_failed_webhooks(max_count integer) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
@@ -546,20 +585,21 @@ COMMENT ON FUNCTION private._revoke_api_key(key_id uuid, reason text) IS 'Implem
 -- Name: _run_reconciliation(date, date); Type: FUNCTION; Schema: private
 CREATE FUNCTION private._run_reconciliation(period_start date, period_end date) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO '';
+    SET search_path TO ''
+    SET jit TO 'off';
     -- body: db/functions/jobs/run_reconciliation.sql
 
 -- Name: FUNCTION _run_reconciliation(period_start date, period_end date); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._run_reconciliation(period_start date, period_end date) IS 'Implementation of public.run_reconciliation (definer: compares usage_events with provider_usage_reports, writes the run''s report, raises the period''s reconciliation_mismatch alert).';
 
--- Name: _run_retention_cleanup(numeric); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._run_retention_cleanup(max_seconds numeric DEFAULT 60) RETURNS jsonb
+-- Name: _run_retention_cleanup(numeric, integer); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._run_retention_cleanup(max_seconds numeric DEFAULT 0.5, batch_rows integer DEFAULT 10000) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/jobs/run_retention_cleanup.sql
 
--- Name: FUNCTION _run_retention_cleanup(max_seconds numeric); Type: COMMENT; Schema: private
-COMMENT ON FUNCTION private._run_retention_cleanup(max_seconds numeric) IS 'Implementation of public.run_retention_cleanup (definer: deletes expired rows per retention_policies).';
+-- Name: FUNCTION _run_retention_cleanup(max_seconds numeric, batch_rows integer); Type: COMMENT; Schema: private
+COMMENT ON FUNCTION private._run_retention_cleanup(max_seconds numeric, batch_rows integer) IS 'Implementation of public.run_retention_cleanup (definer: deletes expired rows per retention_policies, in batches, within max_seconds of one transaction).';
 
 -- Name: _run_webhook(bigint, text, text, jsonb, text, boolean, jsonb, text, text, boolean); Type: FUNCTION; Schema: private
 CREATE FUNCTION private._run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean DEFAULT false, headers jsonb DEFAULT '{}'::jsonb, raw_body text DEFAULT NULL::text, url text DEFAULT NULL::text, stored_as_processed boolean DEFAULT false) RETURNS jsonb
@@ -714,14 +754,15 @@ CREATE FUNCTION private._weekly_insight_change(current_value numeric, previous_v
 -- Name: FUNCTION _weekly_insight_change(current_value numeric, previous_value numeric); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._weekly_insight_change(current_value numeric, previous_value numeric) IS 'One figure''s change against the week before: {previous, delta, percent} (percent null when previous is 0).';
 
--- Name: _weekly_insight_figures(uuid, date); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._weekly_insight_figures(workspace_id uuid, week_start date) RETURNS jsonb
-    LANGUAGE plpgsql STABLE
-    SET search_path TO '';
+-- Name: _weekly_insight_figures_all(date); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._weekly_insight_figures_all(week_start date) RETURNS TABLE(workspace_id uuid, current_figures jsonb, previous_figures jsonb)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    SET jit TO 'off';
     -- body: db/functions/jobs/generate_weekly_insights.sql
 
--- Name: FUNCTION _weekly_insight_figures(workspace_id uuid, week_start date); Type: COMMENT; Schema: private
-COMMENT ON FUNCTION private._weekly_insight_figures(workspace_id uuid, week_start date) IS 'The weekly_insights figures of one workspace for the ISO week starting week_start (UTC), from the source tables.';
+-- Name: FUNCTION _weekly_insight_figures_all(week_start date); Type: COMMENT; Schema: private
+COMMENT ON FUNCTION private._weekly_insight_figures_all(week_start date) IS 'The weekly_insights figures of every workspace for the ISO week starting week_start (UTC) and the week before, read once from the two weeks of each source table.';
 
 -- Name: admin_workspace_ids(); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.admin_workspace_ids() RETURNS uuid[]
@@ -757,6 +798,16 @@ CREATE PROCEDURE private.drain_webhooks_continuously(IN seconds double precision
 
 -- Name: PROCEDURE drain_webhooks_continuously(IN seconds double precision, IN max_count integer, IN idle_seconds double precision); Type: COMMENT; Schema: private
 COMMENT ON PROCEDURE private.drain_webhooks_continuously(IN seconds double precision, IN max_count integer, IN idle_seconds double precision) IS 'pg_cron''s webhook drain: batches of queued deliveries, each committed, until second 59 of the minute (or seconds).';
+
+-- Name: fold_usage_rollups(integer); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.fold_usage_rollups(max_events integer DEFAULT 500000) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    SET jit TO 'off';
+    -- body: db/functions/usage/fold_usage_rollups.sql
+
+-- Name: FUNCTION fold_usage_rollups(max_events integer); Type: COMMENT; Schema: private
+COMMENT ON FUNCTION private.fold_usage_rollups(max_events integer) IS 'Fold the usage_events whose transactions have all ended into the daily and period usage totals (at most max_events per run); pg_cron runs it every minute. Returns how far it folded and what it waits for.';
 
 -- Name: generate_all_billing_line_items(date); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.generate_all_billing_line_items(period_start date) RETURNS jsonb
@@ -856,6 +907,14 @@ CREATE FUNCTION private.raise_alert(type text, dedupe_key text, message text, wo
 
 -- Name: FUNCTION raise_alert(type text, dedupe_key text, message text, workspace_id uuid, severity text, details jsonb); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private.raise_alert(type text, dedupe_key text, message text, workspace_id uuid, severity text, details jsonb) IS 'Open one alert per dedupe_key (returns null when an open alert already exists).';
+
+-- Name: run_retention_in_batches(numeric, numeric, numeric); Type: PROCEDURE; Schema: private
+CREATE PROCEDURE private.run_retention_in_batches(IN max_seconds numeric DEFAULT 3600, IN batch_seconds numeric DEFAULT 0.2, IN pause_ratio numeric DEFAULT 0)
+    LANGUAGE plpgsql;
+    -- body: db/functions/jobs/run_retention_in_batches.sql
+
+-- Name: PROCEDURE run_retention_in_batches(IN max_seconds numeric, IN batch_seconds numeric, IN pause_ratio numeric); Type: COMMENT; Schema: private
+COMMENT ON PROCEDURE private.run_retention_in_batches(IN max_seconds numeric, IN batch_seconds numeric, IN pause_ratio numeric) IS 'The daily retention job (pg_cron CALLs it): deletes expired rows per retention_policies in batches of about batch_seconds, committing after each, for at most max_seconds; logged in job_runs like run_retention_cleanup.';
 
 -- Name: schedule_job(text, text, text); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.schedule_job(job_name text, schedule text, command text) RETURNS bigint
@@ -1055,6 +1114,24 @@ CREATE FUNCTION private.verify_paymob_hmac(payload jsonb, hmac text) RETURNS boo
 -- Name: FUNCTION verify_paymob_hmac(payload jsonb, hmac text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private.verify_paymob_hmac(payload jsonb, hmac text) IS 'Paymob transaction callback HMAC-SHA512 check (documented field order, Vault secret, constant-time compare).';
 
+-- Name: visible_workspace_bounds(text, text, boolean); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.visible_workspace_bounds(workspace_role text, staff_role text, upper boolean) RETURNS uuid
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/tenancy/visible_workspace_ids.sql
+
+-- Name: FUNCTION visible_workspace_bounds(workspace_role text, staff_role text, upper boolean); Type: COMMENT; Schema: private
+COMMENT ON FUNCTION private.visible_workspace_bounds(workspace_role text, staff_role text, upper boolean) IS 'The lowest (upper false) or highest visible workspace id of private.visible_workspace_ids (staff: the whole range): policies add it so the planner reads a member''s rows from the workspace_id index.';
+
+-- Name: visible_workspace_ids(text, text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.visible_workspace_ids(workspace_role text, staff_role text) RETURNS uuid[]
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/tenancy/visible_workspace_ids.sql
+
+-- Name: FUNCTION visible_workspace_ids(workspace_role text, staff_role text); Type: COMMENT; Schema: private
+COMMENT ON FUNCTION private.visible_workspace_ids(workspace_role text, staff_role text) IS 'The workspaces a read policy shows the caller, as one array: those where they hold workspace_role (member: any role; admin: owner or admin), or every workspace for platform staff of staff_role (support: support and admins; admin: admins only), plus the nil uuid that stands for rows of no workspace.';
+
 -- Name: authenticate_api_key(text); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.authenticate_api_key(api_key text) RETURNS jsonb
     LANGUAGE plpgsql
@@ -1230,7 +1307,7 @@ CREATE VIEW public.dashboard_daily_metrics WITH (security_invoker='true') AS
   GROUP BY e.workspace_id, (((e.event_at AT TIME ZONE 'UTC'::text))::date);
 
 -- Name: VIEW dashboard_daily_metrics; Type: COMMENT; Schema: public
-COMMENT ON VIEW public.dashboard_daily_metrics IS 'Dashboard metrics per workspace and UTC day: calls (counted when they end), call minutes, SMS in and out, chat messages in and out, and errors (failed calls, failed or undelivered SMS). Days without events have no row. security_invoker: members see their workspaces only. A filter on day is applied after grouping, over all of a workspace''s events: for a range of days call dashboard_metrics(workspace_id, from_day, to_day).';
+COMMENT ON VIEW public.dashboard_daily_metrics IS 'Dashboard metrics per workspace and UTC day: calls (counted when they end), call minutes, SMS in and out, chat messages in and out, and errors (failed calls, failed or undelivered SMS). Days without events have no row. security_invoker: members see their workspaces only. A filter on day reads that day''s events only (every workspace''s: the BRIN indexes on the events'' UTC day); for one workspace and a range of days call dashboard_metrics(workspace_id, from_day, to_day).';
 
 -- Name: dashboard_metrics(uuid, date, date); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.dashboard_metrics(workspace_id uuid, from_day date, to_day date) RETURNS SETOF public.dashboard_daily_metrics
@@ -1322,6 +1399,15 @@ CREATE FUNCTION public.ingest_webhook(provider text, payload jsonb, headers json
 -- Name: FUNCTION ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean); Type: COMMENT; Schema: public
 COMMENT ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) IS 'Verify, deduplicate and store one webhook delivery (service_role); queue it for the drain or process it now (docs/api.md).';
 
+-- Name: list_messages_masked(uuid, timestamp with time zone, uuid, integer); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.list_messages_masked(workspace_id uuid DEFAULT NULL::uuid, before_created_at timestamp with time zone DEFAULT NULL::timestamp with time zone, before_id uuid DEFAULT NULL::uuid, max_count integer DEFAULT 50) RETURNS TABLE(id uuid, workspace_id uuid, conversation_id uuid, direction text, sender text, body text, provider text, provider_message_id text, sent_at timestamp with time zone, created_at timestamp with time zone)
+    LANGUAGE sql STABLE
+    SET search_path TO '';
+    -- body: db/functions/security/list_messages_masked.sql
+
+-- Name: FUNCTION list_messages_masked(workspace_id uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer); Type: COMMENT; Schema: public
+COMMENT ON FUNCTION public.list_messages_masked(workspace_id uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) IS 'Platform staff: the latest messages (of one workspace or all), sender and body masked, keyset-paged by (created_at, id) newest first.';
+
 -- Name: record_usage(uuid, text, numeric, text, text); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text DEFAULT NULL::text, source text DEFAULT NULL::text) RETURNS jsonb
     LANGUAGE plpgsql
@@ -1383,7 +1469,7 @@ CREATE FUNCTION public.run_retention_cleanup() RETURNS jsonb
     -- body: db/functions/jobs/run_retention_cleanup.sql
 
 -- Name: FUNCTION run_retention_cleanup(); Type: COMMENT; Schema: public
-COMMENT ON FUNCTION public.run_retention_cleanup() IS 'Delete expired webhook deliveries, unknown numbers, acknowledged alerts, old job runs and rate-limit state (retention_policies); logged in job_runs. service_role; pg_cron runs it daily.';
+COMMENT ON FUNCTION public.run_retention_cleanup() IS 'Delete expired webhook deliveries, unknown numbers, acknowledged alerts, old job runs and rate-limit state (retention_policies) for at most 0.5 s of one transaction; logged in job_runs; a backlog is listed in more. service_role. pg_cron runs private.run_retention_in_batches, which commits between batches.';
 
 -- Name: set_workspace_status(uuid, text, text); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.set_workspace_status(workspace_id uuid, status text, reason text) RETURNS jsonb
@@ -1422,6 +1508,134 @@ WITH (fillfactor='70');
 
 -- Name: TABLE rate_limit_refusals; Type: COMMENT; Schema: private
 COMMENT ON TABLE private.rate_limit_refusals IS 'Requests check_rate_limit refused, per workspace, bucket and UTC minute (slot = minute of the day; a row counts only while minute is within the last 24 hours).';
+
+-- Name: usage_daily_totals; Type: TABLE; Schema: private
+CREATE TABLE private.usage_daily_totals (
+    workspace_id uuid NOT NULL,
+    usage_date date NOT NULL,
+    metric text NOT NULL,
+    period_start date NOT NULL,
+    tier_snapshot_id bigint NOT NULL,
+    source text,
+    quantity numeric NOT NULL,
+    event_count bigint NOT NULL,
+    first_event_id bigint NOT NULL,
+    last_event_id bigint NOT NULL,
+    CONSTRAINT usage_daily_totals_check CHECK ((first_event_id <= last_event_id)),
+    CONSTRAINT usage_daily_totals_event_count_check CHECK ((event_count > 0))
+);
+
+-- Name: TABLE usage_daily_totals; Type: COMMENT; Schema: private
+COMMENT ON TABLE private.usage_daily_totals IS 'usage_events folded per workspace, UTC day of occurred_at, metric, period, tier snapshot and source: the sum, the count and the first and last event id. Reconciliation and weekly insights read these.';
+
+-- Name: usage_rollup_state; Type: TABLE; Schema: private
+CREATE TABLE private.usage_rollup_state (
+    name text NOT NULL,
+    folded_through bigint DEFAULT 0 NOT NULL,
+    pending_through bigint,
+    pending_at timestamp with time zone,
+    folded_at timestamp with time zone,
+    CONSTRAINT usage_rollup_state_check CHECK (((pending_through IS NULL) = (pending_at IS NULL))),
+    CONSTRAINT usage_rollup_state_name_check CHECK ((name = 'usage_events'::text))
+);
+
+-- Name: TABLE usage_rollup_state; Type: COMMENT; Schema: private
+COMMENT ON TABLE private.usage_rollup_state IS 'How far the usage rollups have folded usage_events: every event with id <= folded_through is in them; pending_through is the sequence value read at pending_at, final once every transaction running then has ended.';
+
+-- Name: usage_events; Type: TABLE; Schema: public
+CREATE TABLE public.usage_events (
+    id bigint NOT NULL,
+    workspace_id uuid NOT NULL,
+    metric text NOT NULL,
+    quantity public.usage_quantity NOT NULL,
+    period_start date NOT NULL,
+    tier_snapshot_id bigint NOT NULL,
+    source text,
+    idempotency_key text,
+    occurred_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+-- Name: TABLE usage_events; Type: COMMENT; Schema: public
+COMMENT ON TABLE public.usage_events IS 'Append-only: one row per recorded usage (never updated or deleted). A retried record with the same idempotency_key counts once. tier_snapshot_id is the terms the event bills at.';
+
+-- Name: usage_daily_live; Type: VIEW; Schema: private
+CREATE VIEW private.usage_daily_live WITH (security_invoker='true') AS
+ SELECT t.workspace_id,
+    t.usage_date,
+    t.metric,
+    t.period_start,
+    t.tier_snapshot_id,
+    t.source,
+    t.quantity,
+    t.event_count,
+    t.first_event_id,
+    t.last_event_id
+   FROM private.usage_daily_totals t
+UNION ALL
+ SELECT e.workspace_id,
+    ((e.occurred_at AT TIME ZONE 'UTC'::text))::date AS usage_date,
+    e.metric,
+    e.period_start,
+    e.tier_snapshot_id,
+    e.source,
+    sum((e.quantity)::numeric) AS quantity,
+    count(*) AS event_count,
+    min(e.id) AS first_event_id,
+    max(e.id) AS last_event_id
+   FROM public.usage_events e
+  WHERE (e.id > ( SELECT s.folded_through
+           FROM private.usage_rollup_state s
+          WHERE (s.name = 'usage_events'::text)))
+  GROUP BY e.workspace_id, (((e.occurred_at AT TIME ZONE 'UTC'::text))::date), e.metric, e.period_start, e.tier_snapshot_id, e.source;
+
+-- Name: VIEW usage_daily_live; Type: COMMENT; Schema: private
+COMMENT ON VIEW private.usage_daily_live IS 'Usage per workspace, UTC day, metric, period, tier snapshot and source as of now: private.usage_daily_totals plus the events not folded yet (rows may repeat a key: group them).';
+
+-- Name: usage_period_totals; Type: TABLE; Schema: private
+CREATE TABLE private.usage_period_totals (
+    workspace_id uuid NOT NULL,
+    period_start date NOT NULL,
+    metric text NOT NULL,
+    tier_snapshot_id bigint NOT NULL,
+    quantity numeric NOT NULL,
+    event_count bigint NOT NULL,
+    first_event_id bigint NOT NULL,
+    last_event_id bigint NOT NULL,
+    CONSTRAINT usage_period_totals_check CHECK ((first_event_id <= last_event_id)),
+    CONSTRAINT usage_period_totals_event_count_check CHECK ((event_count > 0))
+);
+
+-- Name: TABLE usage_period_totals; Type: COMMENT; Schema: private
+COMMENT ON TABLE private.usage_period_totals IS 'usage_events folded per workspace, billing period, metric and tier snapshot: exactly the grain of billing_line_items (sum, count, first and last event id).';
+
+-- Name: usage_period_live; Type: VIEW; Schema: private
+CREATE VIEW private.usage_period_live WITH (security_invoker='true') AS
+ SELECT t.workspace_id,
+    t.period_start,
+    t.metric,
+    t.tier_snapshot_id,
+    t.quantity,
+    t.event_count,
+    t.first_event_id,
+    t.last_event_id
+   FROM private.usage_period_totals t
+UNION ALL
+ SELECT e.workspace_id,
+    e.period_start,
+    e.metric,
+    e.tier_snapshot_id,
+    sum((e.quantity)::numeric) AS quantity,
+    count(*) AS event_count,
+    min(e.id) AS first_event_id,
+    max(e.id) AS last_event_id
+   FROM public.usage_events e
+  WHERE (e.id > ( SELECT s.folded_through
+           FROM private.usage_rollup_state s
+          WHERE (s.name = 'usage_events'::text)))
+  GROUP BY e.workspace_id, e.period_start, e.metric, e.tier_snapshot_id;
+
+-- Name: VIEW usage_period_live; Type: COMMENT; Schema: private
+COMMENT ON VIEW private.usage_period_live IS 'Usage per workspace, billing period, metric and tier snapshot as of now: private.usage_period_totals plus the events not folded yet (rows may repeat a key: group them).';
 
 -- Name: agent_channels; Type: TABLE; Schema: public
 CREATE TABLE public.agent_channels (
@@ -1688,6 +1902,7 @@ CREATE TABLE public.workspaces (
     status_reason text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT workspaces_id_not_nil CHECK ((id <> '00000000-0000-0000-0000-000000000000'::uuid)),
     CONSTRAINT workspaces_name_check CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 200))),
     CONSTRAINT workspaces_status_check CHECK ((status = ANY (ARRAY['active'::text, 'suspended'::text, 'disabled'::text])))
 );
@@ -2222,22 +2437,6 @@ ALTER TABLE public.unknown_phone ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTIT
     CACHE 1
 );
 
--- Name: usage_events; Type: TABLE; Schema: public
-CREATE TABLE public.usage_events (
-    id bigint NOT NULL,
-    workspace_id uuid NOT NULL,
-    metric text NOT NULL,
-    quantity public.usage_quantity NOT NULL,
-    period_start date NOT NULL,
-    tier_snapshot_id bigint NOT NULL,
-    source text,
-    idempotency_key text,
-    occurred_at timestamp with time zone DEFAULT now() NOT NULL
-);
-
--- Name: TABLE usage_events; Type: COMMENT; Schema: public
-COMMENT ON TABLE public.usage_events IS 'Append-only: one row per recorded usage (never updated or deleted). A retried record with the same idempotency_key counts once. tier_snapshot_id is the terms the event bills at.';
-
 -- Name: usage_events_id_seq; Type: SEQUENCE; Schema: public
 ALTER TABLE public.usage_events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME public.usage_events_id_seq
@@ -2513,6 +2712,18 @@ ALTER TABLE ONLY private.rate_limit_counters
 ALTER TABLE ONLY private.rate_limit_refusals
     ADD CONSTRAINT rate_limit_refusals_pkey PRIMARY KEY (workspace_id, bucket, slot);
 
+-- Name: usage_daily_totals usage_daily_totals_key; Type: CONSTRAINT; Schema: private
+ALTER TABLE ONLY private.usage_daily_totals
+    ADD CONSTRAINT usage_daily_totals_key UNIQUE NULLS NOT DISTINCT (workspace_id, usage_date, metric, period_start, tier_snapshot_id, source);
+
+-- Name: usage_period_totals usage_period_totals_pkey; Type: CONSTRAINT; Schema: private
+ALTER TABLE ONLY private.usage_period_totals
+    ADD CONSTRAINT usage_period_totals_pkey PRIMARY KEY (workspace_id, period_start, metric, tier_snapshot_id);
+
+-- Name: usage_rollup_state usage_rollup_state_pkey; Type: CONSTRAINT; Schema: private
+ALTER TABLE ONLY private.usage_rollup_state
+    ADD CONSTRAINT usage_rollup_state_pkey PRIMARY KEY (name);
+
 -- Name: agent_channels agent_channels_pkey; Type: CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.agent_channels
     ADD CONSTRAINT agent_channels_pkey PRIMARY KEY (id);
@@ -2700,6 +2911,12 @@ ALTER TABLE ONLY public.workspaces
 -- Name: rate_limit_refusals_minute_idx; Type: INDEX; Schema: private
 CREATE INDEX rate_limit_refusals_minute_idx ON private.rate_limit_refusals USING btree (minute);
 
+-- Name: usage_daily_totals_usage_date_idx; Type: INDEX; Schema: private
+CREATE INDEX usage_daily_totals_usage_date_idx ON private.usage_daily_totals USING btree (usage_date);
+
+-- Name: usage_period_totals_period_start_idx; Type: INDEX; Schema: private
+CREATE INDEX usage_period_totals_period_start_idx ON private.usage_period_totals USING btree (period_start);
+
 -- Name: agent_channels_agent_id_workspace_id_idx; Type: INDEX; Schema: public
 CREATE INDEX agent_channels_agent_id_workspace_id_idx ON public.agent_channels USING btree (agent_id, workspace_id);
 
@@ -2724,23 +2941,59 @@ CREATE INDEX agents_workspace_id_idx ON public.agents USING btree (workspace_id)
 -- Name: alerts_acknowledged_by_idx; Type: INDEX; Schema: public
 CREATE INDEX alerts_acknowledged_by_idx ON public.alerts USING btree (acknowledged_by);
 
+-- Name: alerts_acknowledged_idx; Type: INDEX; Schema: public
+CREATE INDEX alerts_acknowledged_idx ON public.alerts USING btree (acknowledged_at, id) WHERE (acknowledged_at IS NOT NULL);
+
+-- Name: INDEX alerts_acknowledged_idx; Type: COMMENT; Schema: public
+COMMENT ON INDEX public.alerts_acknowledged_idx IS 'Acknowledged alerts by when, for retention''s batches (acknowledged_alerts).';
+
+-- Name: alerts_latest_idx; Type: INDEX; Schema: public
+CREATE INDEX alerts_latest_idx ON public.alerts USING btree (created_at DESC, id DESC);
+
+-- Name: INDEX alerts_latest_idx; Type: COMMENT; Schema: public
+COMMENT ON INDEX public.alerts_latest_idx IS 'Alerts of every workspace (staff), keyset (created_at, id).';
+
 -- Name: alerts_open_dedupe_key_idx; Type: INDEX; Schema: public
 CREATE UNIQUE INDEX alerts_open_dedupe_key_idx ON public.alerts USING btree (dedupe_key) WHERE (acknowledged_at IS NULL);
 
 -- Name: alerts_type_created_at_idx; Type: INDEX; Schema: public
 CREATE INDEX alerts_type_created_at_idx ON public.alerts USING btree (type, created_at DESC);
 
--- Name: alerts_workspace_id_idx; Type: INDEX; Schema: public
-CREATE INDEX alerts_workspace_id_idx ON public.alerts USING btree (workspace_id, created_at DESC);
+-- Name: alerts_visible_idx; Type: INDEX; Schema: public
+CREATE INDEX alerts_visible_idx ON public.alerts USING btree (COALESCE(workspace_id, '00000000-0000-0000-0000-000000000000'::uuid), created_at DESC, id DESC);
+
+-- Name: INDEX alerts_visible_idx; Type: COMMENT; Schema: public
+COMMENT ON INDEX public.alerts_visible_idx IS 'The read policy''s path: alerts per visible workspace (nil uuid: platform-wide), newest first.';
+
+-- Name: alerts_workspace_latest_idx; Type: INDEX; Schema: public
+CREATE INDEX alerts_workspace_latest_idx ON public.alerts USING btree (workspace_id, created_at DESC, id DESC);
+
+-- Name: INDEX alerts_workspace_latest_idx; Type: COMMENT; Schema: public
+COMMENT ON INDEX public.alerts_workspace_latest_idx IS 'Alerts of one workspace, keyset (created_at, id); also the workspace_id foreign key''s index.';
 
 -- Name: audit_logs_actor_id_idx; Type: INDEX; Schema: public
 CREATE INDEX audit_logs_actor_id_idx ON public.audit_logs USING btree (actor_id);
 
+-- Name: audit_logs_latest_idx; Type: INDEX; Schema: public
+CREATE INDEX audit_logs_latest_idx ON public.audit_logs USING btree (occurred_at DESC, id DESC);
+
+-- Name: INDEX audit_logs_latest_idx; Type: COMMENT; Schema: public
+COMMENT ON INDEX public.audit_logs_latest_idx IS 'Audit rows of every workspace (platform admins), keyset (occurred_at, id).';
+
 -- Name: audit_logs_target_idx; Type: INDEX; Schema: public
 CREATE INDEX audit_logs_target_idx ON public.audit_logs USING btree (target_table, target_id);
 
--- Name: audit_logs_workspace_id_idx; Type: INDEX; Schema: public
-CREATE INDEX audit_logs_workspace_id_idx ON public.audit_logs USING btree (workspace_id, occurred_at DESC);
+-- Name: audit_logs_visible_idx; Type: INDEX; Schema: public
+CREATE INDEX audit_logs_visible_idx ON public.audit_logs USING btree (COALESCE(workspace_id, '00000000-0000-0000-0000-000000000000'::uuid), occurred_at DESC, id DESC);
+
+-- Name: INDEX audit_logs_visible_idx; Type: COMMENT; Schema: public
+COMMENT ON INDEX public.audit_logs_visible_idx IS 'The read policy''s path: audit rows per visible workspace (nil uuid: platform-wide), newest first.';
+
+-- Name: audit_logs_workspace_latest_idx; Type: INDEX; Schema: public
+CREATE INDEX audit_logs_workspace_latest_idx ON public.audit_logs USING btree (workspace_id, occurred_at DESC, id DESC);
+
+-- Name: INDEX audit_logs_workspace_latest_idx; Type: COMMENT; Schema: public
+COMMENT ON INDEX public.audit_logs_workspace_latest_idx IS 'Audit rows of one workspace, keyset (occurred_at, id).';
 
 -- Name: billing_line_items_metric_idx; Type: INDEX; Schema: public
 CREATE INDEX billing_line_items_metric_idx ON public.billing_line_items USING btree (metric);
@@ -2756,6 +3009,12 @@ CREATE INDEX call_events_agent_id_idx ON public.call_events USING btree (agent_i
 
 -- Name: call_events_channel_id_idx; Type: INDEX; Schema: public
 CREATE INDEX call_events_channel_id_idx ON public.call_events USING btree (channel_id);
+
+-- Name: call_events_day_brin_idx; Type: INDEX; Schema: public
+CREATE INDEX call_events_day_brin_idx ON public.call_events USING brin ((((occurred_at AT TIME ZONE 'UTC'::text))::date));
+
+-- Name: INDEX call_events_day_brin_idx; Type: COMMENT; Schema: public
+COMMENT ON INDEX public.call_events_day_brin_idx IS 'Calls of a UTC day, for every workspace (dashboards, weekly insights).';
 
 -- Name: call_events_workspace_id_idx; Type: INDEX; Schema: public
 CREATE INDEX call_events_workspace_id_idx ON public.call_events USING btree (workspace_id, occurred_at DESC);
@@ -2781,6 +3040,12 @@ CREATE INDEX external_api_audit_logs_key_id_idx ON public.external_api_audit_log
 -- Name: external_api_audit_logs_occurred_at_idx; Type: INDEX; Schema: public
 CREATE INDEX external_api_audit_logs_occurred_at_idx ON public.external_api_audit_logs USING btree (occurred_at);
 
+-- Name: external_api_audit_logs_visible_idx; Type: INDEX; Schema: public
+CREATE INDEX external_api_audit_logs_visible_idx ON public.external_api_audit_logs USING btree (COALESCE(workspace_id, '00000000-0000-0000-0000-000000000000'::uuid), occurred_at DESC, id DESC);
+
+-- Name: INDEX external_api_audit_logs_visible_idx; Type: COMMENT; Schema: public
+COMMENT ON INDEX public.external_api_audit_logs_visible_idx IS 'The read policy''s path: failed API authentications per visible workspace (nil uuid: unknown key), newest first.';
+
 -- Name: external_api_audit_logs_workspace_id_idx; Type: INDEX; Schema: public
 CREATE INDEX external_api_audit_logs_workspace_id_idx ON public.external_api_audit_logs USING btree (workspace_id, occurred_at DESC);
 
@@ -2793,11 +3058,26 @@ CREATE INDEX job_runs_started_at_idx ON public.job_runs USING btree (started_at)
 -- Name: messages_conversation_id_idx; Type: INDEX; Schema: public
 CREATE INDEX messages_conversation_id_idx ON public.messages USING btree (conversation_id, sent_at);
 
+-- Name: messages_day_brin_idx; Type: INDEX; Schema: public
+CREATE INDEX messages_day_brin_idx ON public.messages USING brin ((((created_at AT TIME ZONE 'UTC'::text))::date));
+
+-- Name: INDEX messages_day_brin_idx; Type: COMMENT; Schema: public
+COMMENT ON INDEX public.messages_day_brin_idx IS 'Chat messages of a UTC day, for every workspace (dashboards, weekly insights).';
+
+-- Name: messages_latest_idx; Type: INDEX; Schema: public
+CREATE INDEX messages_latest_idx ON public.messages USING btree (created_at DESC, id DESC);
+
+-- Name: INDEX messages_latest_idx; Type: COMMENT; Schema: public
+COMMENT ON INDEX public.messages_latest_idx IS 'Latest messages of every workspace (staff), keyset (created_at, id).';
+
 -- Name: messages_provider_message_id_idx; Type: INDEX; Schema: public
 CREATE UNIQUE INDEX messages_provider_message_id_idx ON public.messages USING btree (provider, provider_message_id) WHERE (provider_message_id IS NOT NULL);
 
--- Name: messages_workspace_id_idx; Type: INDEX; Schema: public
-CREATE INDEX messages_workspace_id_idx ON public.messages USING btree (workspace_id, created_at DESC);
+-- Name: messages_workspace_latest_idx; Type: INDEX; Schema: public
+CREATE INDEX messages_workspace_latest_idx ON public.messages USING btree (workspace_id, created_at DESC, id DESC);
+
+-- Name: INDEX messages_workspace_latest_idx; Type: COMMENT; Schema: public
+COMMENT ON INDEX public.messages_workspace_latest_idx IS 'Latest messages of one workspace, keyset (created_at, id); also the workspace_id foreign key''s index.';
 
 -- Name: payments_bank_reference_idx; Type: INDEX; Schema: public
 CREATE UNIQUE INDEX payments_bank_reference_idx ON public.payments USING btree (bank_reference) WHERE (bank_reference IS NOT NULL);
@@ -2853,6 +3133,12 @@ CREATE INDEX sms_events_agent_id_idx ON public.sms_events USING btree (agent_id)
 -- Name: sms_events_channel_id_idx; Type: INDEX; Schema: public
 CREATE INDEX sms_events_channel_id_idx ON public.sms_events USING btree (channel_id);
 
+-- Name: sms_events_day_brin_idx; Type: INDEX; Schema: public
+CREATE INDEX sms_events_day_brin_idx ON public.sms_events USING brin ((((occurred_at AT TIME ZONE 'UTC'::text))::date));
+
+-- Name: INDEX sms_events_day_brin_idx; Type: COMMENT; Schema: public
+COMMENT ON INDEX public.sms_events_day_brin_idx IS 'SMS of a UTC day, for every workspace (dashboards, weekly insights).';
+
 -- Name: sms_events_workspace_id_idx; Type: INDEX; Schema: public
 CREATE INDEX sms_events_workspace_id_idx ON public.sms_events USING btree (workspace_id, occurred_at DESC);
 
@@ -2886,11 +3172,14 @@ CREATE UNIQUE INDEX usage_events_workspace_id_idempotency_key_idx ON public.usag
 -- Name: user_roles_granted_by_idx; Type: INDEX; Schema: public
 CREATE INDEX user_roles_granted_by_idx ON public.user_roles USING btree (granted_by);
 
+-- Name: wallet_ledger_created_at_brin_idx; Type: INDEX; Schema: public
+CREATE INDEX wallet_ledger_created_at_brin_idx ON public.wallet_ledger USING brin (created_at);
+
+-- Name: INDEX wallet_ledger_created_at_brin_idx; Type: COMMENT; Schema: public
+COMMENT ON INDEX public.wallet_ledger_created_at_brin_idx IS 'Ledger entries of a week, for every workspace (weekly insights).';
+
 -- Name: wallet_ledger_idempotency_key_idx; Type: INDEX; Schema: public
 CREATE UNIQUE INDEX wallet_ledger_idempotency_key_idx ON public.wallet_ledger USING btree (workspace_id, idempotency_key) WHERE (idempotency_key IS NOT NULL);
-
--- Name: webhook_queue_attention_idx; Type: INDEX; Schema: public
-CREATE INDEX webhook_queue_attention_idx ON public.webhook_queue USING btree (status, received_at) WHERE ((status)::text = ANY (ARRAY['failed'::text, 'dead_letter'::text, 'unknown_phone'::text, 'rejected'::text]));
 
 -- Name: webhook_queue_queued_idx; Type: INDEX; Schema: public
 CREATE INDEX webhook_queue_queued_idx ON public.webhook_queue USING btree (id) WHERE ((status)::text = 'queued'::text);
@@ -2898,11 +3187,20 @@ CREATE INDEX webhook_queue_queued_idx ON public.webhook_queue USING btree (id) W
 -- Name: INDEX webhook_queue_queued_idx; Type: COMMENT; Schema: public
 COMMENT ON INDEX public.webhook_queue_queued_idx IS 'The drain''s queue: queued deliveries by id (public.drain_webhooks claims from it with SKIP LOCKED).';
 
--- Name: webhook_queue_received_at_idx; Type: INDEX; Schema: public
-CREATE INDEX webhook_queue_received_at_idx ON public.webhook_queue USING btree (received_at);
+-- Name: webhook_queue_received_idx; Type: INDEX; Schema: public
+CREATE INDEX webhook_queue_received_idx ON public.webhook_queue USING btree (received_at, id);
+
+-- Name: INDEX webhook_queue_received_idx; Type: COMMENT; Schema: public
+COMMENT ON INDEX public.webhook_queue_received_idx IS 'Deliveries by time, keyset (received_at, id); retention''s path to the oldest rows.';
 
 -- Name: webhook_queue_retry_idx; Type: INDEX; Schema: public
 CREATE INDEX webhook_queue_retry_idx ON public.webhook_queue USING btree (next_attempt_at, id) WHERE ((status)::text = 'failed'::text);
+
+-- Name: webhook_queue_status_received_idx; Type: INDEX; Schema: public
+CREATE INDEX webhook_queue_status_received_idx ON public.webhook_queue USING btree (status, received_at, id) WHERE ((status)::text = ANY (ARRAY['failed'::text, 'dead_letter'::text, 'unknown_phone'::text, 'rejected'::text]));
+
+-- Name: INDEX webhook_queue_status_received_idx; Type: COMMENT; Schema: public
+COMMENT ON INDEX public.webhook_queue_status_received_idx IS 'Deliveries that need attention by status and time, keyset (received_at, id).';
 
 -- Name: webhook_queue_verified_key_idx; Type: INDEX; Schema: public
 CREATE UNIQUE INDEX webhook_queue_verified_key_idx ON public.webhook_queue USING btree (provider, idempotency_key) WHERE (signature_valid AND ((status)::text <> ALL (ARRAY['duplicate'::text, 'rejected'::text])));
@@ -3253,16 +3551,16 @@ ALTER TABLE ONLY public.workspaces
     ADD CONSTRAINT workspaces_plan_key_fkey FOREIGN KEY (plan_key) REFERENCES public.plans(key);
 
 -- Name: external_api_audit_logs API auth failures are viewable by workspace admins; Type: POLICY; Schema: public
-CREATE POLICY "API auth failures are viewable by workspace admins" ON public.external_api_audit_logs FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.admin_workspace_ids() AS admin_workspace_ids)::uuid[])) OR ( SELECT private.is_admin() AS is_admin)));
+CREATE POLICY "API auth failures are viewable by workspace admins" ON public.external_api_audit_logs FOR SELECT TO authenticated USING ((COALESCE(workspace_id, '00000000-0000-0000-0000-000000000000'::uuid) = ANY (( SELECT private.visible_workspace_ids('admin'::text, 'admin'::text) AS visible_workspace_ids)::uuid[])));
 
 -- Name: workspace_api_keys API keys are viewable by workspace admins; Type: POLICY; Schema: public
-CREATE POLICY "API keys are viewable by workspace admins" ON public.workspace_api_keys FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.admin_workspace_ids() AS admin_workspace_ids)::uuid[])) OR ( SELECT private.is_admin() AS is_admin)));
+CREATE POLICY "API keys are viewable by workspace admins" ON public.workspace_api_keys FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('admin'::text, 'admin'::text) AS visible_workspace_ids)::uuid[])));
 
 -- Name: workspace_api_keys API keys can be renamed by workspace admins; Type: POLICY; Schema: public
 CREATE POLICY "API keys can be renamed by workspace admins" ON public.workspace_api_keys FOR UPDATE TO authenticated USING ((( SELECT private.is_workspace_admin(workspace_api_keys.workspace_id) AS is_workspace_admin) OR ( SELECT private.is_admin() AS is_admin))) WITH CHECK ((( SELECT private.is_workspace_admin(workspace_api_keys.workspace_id) AS is_workspace_admin) OR ( SELECT private.is_admin() AS is_admin)));
 
 -- Name: agent_channels Agent channels are viewable by workspace members and platform s; Type: POLICY; Schema: public
-CREATE POLICY "Agent channels are viewable by workspace members and platform s" ON public.agent_channels FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Agent channels are viewable by workspace members and platform s" ON public.agent_channels FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])));
 
 -- Name: agent_channels Agent channels can be created by workspace admins; Type: POLICY; Schema: public
 CREATE POLICY "Agent channels can be created by workspace admins" ON public.agent_channels FOR INSERT TO authenticated WITH CHECK ((( SELECT private.is_workspace_admin(agent_channels.workspace_id) AS is_workspace_admin) OR ( SELECT private.is_admin() AS is_admin)));
@@ -3274,7 +3572,7 @@ CREATE POLICY "Agent channels can be deleted by workspace admins" ON public.agen
 CREATE POLICY "Agent channels can be updated by workspace admins" ON public.agent_channels FOR UPDATE TO authenticated USING ((( SELECT private.is_workspace_admin(agent_channels.workspace_id) AS is_workspace_admin) OR ( SELECT private.is_admin() AS is_admin))) WITH CHECK ((( SELECT private.is_workspace_admin(agent_channels.workspace_id) AS is_workspace_admin) OR ( SELECT private.is_admin() AS is_admin)));
 
 -- Name: agents Agents are viewable by workspace members and platform staff; Type: POLICY; Schema: public
-CREATE POLICY "Agents are viewable by workspace members and platform staff" ON public.agents FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Agents are viewable by workspace members and platform staff" ON public.agents FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])));
 
 -- Name: agents Agents can be created by workspace admins; Type: POLICY; Schema: public
 CREATE POLICY "Agents can be created by workspace admins" ON public.agents FOR INSERT TO authenticated WITH CHECK ((( SELECT private.is_workspace_admin(agents.workspace_id) AS is_workspace_admin) OR ( SELECT private.is_admin() AS is_admin)));
@@ -3286,22 +3584,22 @@ CREATE POLICY "Agents can be deleted by workspace admins" ON public.agents FOR D
 CREATE POLICY "Agents can be updated by workspace admins" ON public.agents FOR UPDATE TO authenticated USING ((( SELECT private.is_workspace_admin(agents.workspace_id) AS is_workspace_admin) OR ( SELECT private.is_admin() AS is_admin))) WITH CHECK ((( SELECT private.is_workspace_admin(agents.workspace_id) AS is_workspace_admin) OR ( SELECT private.is_admin() AS is_admin)));
 
 -- Name: alerts Alerts are viewable by workspace members and platform staff; Type: POLICY; Schema: public
-CREATE POLICY "Alerts are viewable by workspace members and platform staff" ON public.alerts FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Alerts are viewable by workspace members and platform staff" ON public.alerts FOR SELECT TO authenticated USING ((COALESCE(workspace_id, '00000000-0000-0000-0000-000000000000'::uuid) = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])));
 
 -- Name: alerts Alerts can be acknowledged by workspace admins and platform adm; Type: POLICY; Schema: public
 CREATE POLICY "Alerts can be acknowledged by workspace admins and platform adm" ON public.alerts FOR UPDATE TO authenticated USING ((( SELECT private.is_workspace_admin(alerts.workspace_id) AS is_workspace_admin) OR ( SELECT private.is_admin() AS is_admin))) WITH CHECK ((( SELECT private.is_workspace_admin(alerts.workspace_id) AS is_workspace_admin) OR ( SELECT private.is_admin() AS is_admin)));
 
 -- Name: audit_logs Audit logs are viewable by workspace admins and platform admins; Type: POLICY; Schema: public
-CREATE POLICY "Audit logs are viewable by workspace admins and platform admins" ON public.audit_logs FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.admin_workspace_ids() AS admin_workspace_ids)::uuid[])) OR ( SELECT private.is_admin() AS is_admin)));
+CREATE POLICY "Audit logs are viewable by workspace admins and platform admins" ON public.audit_logs FOR SELECT TO authenticated USING ((COALESCE(workspace_id, '00000000-0000-0000-0000-000000000000'::uuid) = ANY (( SELECT private.visible_workspace_ids('admin'::text, 'admin'::text) AS visible_workspace_ids)::uuid[])));
 
 -- Name: billing_line_items Billing line items are viewable by members and platform staff; Type: POLICY; Schema: public
-CREATE POLICY "Billing line items are viewable by members and platform staff" ON public.billing_line_items FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Billing line items are viewable by members and platform staff" ON public.billing_line_items FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])) AND ((workspace_id >= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, false) AS visible_workspace_bounds)) AND (workspace_id <= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, true) AS visible_workspace_bounds)))));
 
 -- Name: call_events Call events are viewable by workspace members; Type: POLICY; Schema: public
-CREATE POLICY "Call events are viewable by workspace members" ON public.call_events FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_admin() AS is_admin)));
+CREATE POLICY "Call events are viewable by workspace members" ON public.call_events FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'admin'::text) AS visible_workspace_ids)::uuid[])));
 
 -- Name: connectors Connectors are viewable by workspace members and platform staff; Type: POLICY; Schema: public
-CREATE POLICY "Connectors are viewable by workspace members and platform staff" ON public.connectors FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Connectors are viewable by workspace members and platform staff" ON public.connectors FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])));
 
 -- Name: connectors Connectors can be created by workspace admins; Type: POLICY; Schema: public
 CREATE POLICY "Connectors can be created by workspace admins" ON public.connectors FOR INSERT TO authenticated WITH CHECK ((( SELECT private.is_workspace_admin(connectors.workspace_id) AS is_workspace_admin) OR ( SELECT private.is_admin() AS is_admin)));
@@ -3322,10 +3620,10 @@ CREATE POLICY "Conversations can be closed by workspace members" ON public.conve
 CREATE POLICY "Job runs are viewable by platform staff" ON public.job_runs FOR SELECT TO authenticated USING (( SELECT private.is_support() AS is_support));
 
 -- Name: wallet_ledger Ledger entries are viewable by members and platform staff; Type: POLICY; Schema: public
-CREATE POLICY "Ledger entries are viewable by members and platform staff" ON public.wallet_ledger FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Ledger entries are viewable by members and platform staff" ON public.wallet_ledger FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])) AND ((workspace_id >= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, false) AS visible_workspace_bounds)) AND (workspace_id <= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, true) AS visible_workspace_bounds)))));
 
 -- Name: workspace_users Memberships are viewable by workspace members and platform staf; Type: POLICY; Schema: public
-CREATE POLICY "Memberships are viewable by workspace members and platform staf" ON public.workspace_users FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Memberships are viewable by workspace members and platform staf" ON public.workspace_users FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])));
 
 -- Name: workspace_users Memberships can be added by workspace admins; Type: POLICY; Schema: public
 CREATE POLICY "Memberships can be added by workspace admins" ON public.workspace_users FOR INSERT TO authenticated WITH CHECK ((((role = ANY (ARRAY['admin'::text, 'member'::text])) AND ( SELECT private.is_workspace_admin(workspace_users.workspace_id) AS is_workspace_admin)) OR ( SELECT private.is_admin() AS is_admin)));
@@ -3340,7 +3638,7 @@ CREATE POLICY "Memberships can be removed by workspace admins or the member" ON 
 CREATE POLICY "Messages are viewable by workspace members" ON public.messages FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])));
 
 -- Name: payments Payments are viewable by workspace admins and platform support; Type: POLICY; Schema: public
-CREATE POLICY "Payments are viewable by workspace admins and platform support" ON public.payments FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.admin_workspace_ids() AS admin_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Payments are viewable by workspace admins and platform support" ON public.payments FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.visible_workspace_ids('admin'::text, 'support'::text) AS visible_workspace_ids)::uuid[])) AND ((workspace_id >= ( SELECT private.visible_workspace_bounds('admin'::text, 'support'::text, false) AS visible_workspace_bounds)) AND (workspace_id <= ( SELECT private.visible_workspace_bounds('admin'::text, 'support'::text, true) AS visible_workspace_bounds)))));
 
 -- Name: plan_limits Plan limits are viewable by signed-in users; Type: POLICY; Schema: public
 CREATE POLICY "Plan limits are viewable by signed-in users" ON public.plan_limits FOR SELECT TO authenticated USING (true);
@@ -3391,34 +3689,34 @@ CREATE POLICY "Retention policies are viewable by platform staff" ON public.rete
 CREATE POLICY "SMS events are viewable by workspace members" ON public.sms_events FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])));
 
 -- Name: subscriptions Subscriptions are viewable by workspace members and platform su; Type: POLICY; Schema: public
-CREATE POLICY "Subscriptions are viewable by workspace members and platform su" ON public.subscriptions FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Subscriptions are viewable by workspace members and platform su" ON public.subscriptions FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])) AND ((workspace_id >= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, false) AS visible_workspace_bounds)) AND (workspace_id <= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, true) AS visible_workspace_bounds)))));
 
 -- Name: tier_snapshots Tier snapshots are viewable by members and platform staff; Type: POLICY; Schema: public
-CREATE POLICY "Tier snapshots are viewable by members and platform staff" ON public.tier_snapshots FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Tier snapshots are viewable by members and platform staff" ON public.tier_snapshots FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])) AND ((workspace_id >= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, false) AS visible_workspace_bounds)) AND (workspace_id <= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, true) AS visible_workspace_bounds)))));
 
 -- Name: unknown_phone Unknown phone numbers are viewable by platform admins; Type: POLICY; Schema: public
 CREATE POLICY "Unknown phone numbers are viewable by platform admins" ON public.unknown_phone FOR SELECT TO authenticated USING (( SELECT private.is_admin() AS is_admin));
 
 -- Name: usage_events Usage events are viewable by members and platform staff; Type: POLICY; Schema: public
-CREATE POLICY "Usage events are viewable by members and platform staff" ON public.usage_events FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Usage events are viewable by members and platform staff" ON public.usage_events FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])) AND ((workspace_id >= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, false) AS visible_workspace_bounds)) AND (workspace_id <= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, true) AS visible_workspace_bounds)))));
 
 -- Name: usage_limits Usage limits are viewable by members and platform staff; Type: POLICY; Schema: public
-CREATE POLICY "Usage limits are viewable by members and platform staff" ON public.usage_limits FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Usage limits are viewable by members and platform staff" ON public.usage_limits FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])) AND ((workspace_id >= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, false) AS visible_workspace_bounds)) AND (workspace_id <= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, true) AS visible_workspace_bounds)))));
 
 -- Name: usage_metrics Usage metrics are viewable by signed-in users; Type: POLICY; Schema: public
 CREATE POLICY "Usage metrics are viewable by signed-in users" ON public.usage_metrics FOR SELECT TO authenticated USING (true);
 
 -- Name: workspace_wallets Wallets are viewable by workspace members and platform staff; Type: POLICY; Schema: public
-CREATE POLICY "Wallets are viewable by workspace members and platform staff" ON public.workspace_wallets FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Wallets are viewable by workspace members and platform staff" ON public.workspace_wallets FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])) AND ((workspace_id >= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, false) AS visible_workspace_bounds)) AND (workspace_id <= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, true) AS visible_workspace_bounds)))));
 
 -- Name: webhook_queue Webhook deliveries are viewable by platform admins; Type: POLICY; Schema: public
 CREATE POLICY "Webhook deliveries are viewable by platform admins" ON public.webhook_queue FOR SELECT TO authenticated USING (( SELECT private.is_admin() AS is_admin));
 
 -- Name: weekly_insights Weekly insights are viewable by workspace members and platform ; Type: POLICY; Schema: public
-CREATE POLICY "Weekly insights are viewable by workspace members and platform " ON public.weekly_insights FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Weekly insights are viewable by workspace members and platform " ON public.weekly_insights FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])));
 
 -- Name: workspaces Workspaces are viewable by their members and platform staff; Type: POLICY; Schema: public
-CREATE POLICY "Workspaces are viewable by their members and platform staff" ON public.workspaces FOR SELECT TO authenticated USING (((owner_id = ( SELECT auth.uid() AS uid)) OR (id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Workspaces are viewable by their members and platform staff" ON public.workspaces FOR SELECT TO authenticated USING (((owner_id = ( SELECT auth.uid() AS uid)) OR (id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[]))));
 
 -- Name: workspaces Workspaces can be created by the user who will own them; Type: POLICY; Schema: public
 CREATE POLICY "Workspaces can be created by the user who will own them" ON public.workspaces FOR INSERT TO authenticated WITH CHECK ((owner_id = ( SELECT auth.uid() AS uid)));
@@ -3543,6 +3841,9 @@ GRANT USAGE ON SCHEMA public TO service_role;
 -- Name: FUNCTION _activate_payment(payment_id uuid, reason text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._activate_payment(payment_id uuid, reason text) FROM PUBLIC;
 
+-- Name: FUNCTION _alert_retention_backlog(job_run_id bigint, more text[]); Type: ACL; Schema: private
+REVOKE ALL ON FUNCTION private._alert_retention_backlog(job_run_id bigint, more text[]) FROM PUBLIC;
+
 -- Name: FUNCTION _alert_signature_failure(provider text, webhook_id bigint, reason text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._alert_signature_failure(provider text, webhook_id bigint, reason text) FROM PUBLIC;
 
@@ -3639,6 +3940,11 @@ REVOKE ALL ON FUNCTION private._job_run_start(job_name text, params jsonb, exclu
 -- Name: FUNCTION _job_step_error(step text, sqlstate text, message text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._job_step_error(step text, sqlstate text, message text) FROM PUBLIC;
 
+-- Name: FUNCTION _list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer); Type: ACL; Schema: private
+REVOKE ALL ON FUNCTION private._list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) TO authenticated;
+GRANT ALL ON FUNCTION private._list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) TO service_role;
+
 -- Name: FUNCTION _lock_timeout(operation text, subject text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._lock_timeout(operation text, subject text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._lock_timeout(operation text, subject text) TO authenticated;
@@ -3697,6 +4003,12 @@ REVOKE ALL ON FUNCTION private._resolve_agent_number(phone_number text, channel_
 -- Name: FUNCTION _resolve_channel(channel_type text, external_id text, OUT agent_id uuid, OUT workspace_id uuid, OUT channel_id uuid, OUT skip_reason text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._resolve_channel(channel_type text, external_id text, OUT agent_id uuid, OUT workspace_id uuid, OUT channel_id uuid, OUT skip_reason text) FROM PUBLIC;
 
+-- Name: FUNCTION _retention_step(policy text, cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint, keep_job_run bigint); Type: ACL; Schema: private
+REVOKE ALL ON FUNCTION private._retention_step(policy text, cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint, keep_job_run bigint) FROM PUBLIC;
+
+-- Name: FUNCTION _retention_table(policy text); Type: ACL; Schema: private
+REVOKE ALL ON FUNCTION private._retention_table(policy text) FROM PUBLIC;
+
 -- Name: FUNCTION _retry_failed_webhooks(max_count integer); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._retry_failed_webhooks(max_count integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._retry_failed_webhooks(max_count integer) TO service_role;
@@ -3709,9 +4021,9 @@ GRANT ALL ON FUNCTION private._revoke_api_key(key_id uuid, reason text) TO authe
 REVOKE ALL ON FUNCTION private._run_reconciliation(period_start date, period_end date) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._run_reconciliation(period_start date, period_end date) TO service_role;
 
--- Name: FUNCTION _run_retention_cleanup(max_seconds numeric); Type: ACL; Schema: private
-REVOKE ALL ON FUNCTION private._run_retention_cleanup(max_seconds numeric) FROM PUBLIC;
-GRANT ALL ON FUNCTION private._run_retention_cleanup(max_seconds numeric) TO service_role;
+-- Name: FUNCTION _run_retention_cleanup(max_seconds numeric, batch_rows integer); Type: ACL; Schema: private
+REVOKE ALL ON FUNCTION private._run_retention_cleanup(max_seconds numeric, batch_rows integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._run_retention_cleanup(max_seconds numeric, batch_rows integer) TO service_role;
 
 -- Name: FUNCTION _run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean, headers jsonb, raw_body text, url text, stored_as_processed boolean); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean, headers jsonb, raw_body text, url text, stored_as_processed boolean) FROM PUBLIC;
@@ -3767,8 +4079,8 @@ REVOKE ALL ON FUNCTION private._webhooks_record_usage(workspace_id uuid, metric 
 -- Name: FUNCTION _weekly_insight_change(current_value numeric, previous_value numeric); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._weekly_insight_change(current_value numeric, previous_value numeric) FROM PUBLIC;
 
--- Name: FUNCTION _weekly_insight_figures(workspace_id uuid, week_start date); Type: ACL; Schema: private
-REVOKE ALL ON FUNCTION private._weekly_insight_figures(workspace_id uuid, week_start date) FROM PUBLIC;
+-- Name: FUNCTION _weekly_insight_figures_all(week_start date); Type: ACL; Schema: private
+REVOKE ALL ON FUNCTION private._weekly_insight_figures_all(week_start date) FROM PUBLIC;
 
 -- Name: FUNCTION admin_workspace_ids(); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private.admin_workspace_ids() FROM PUBLIC;
@@ -3785,6 +4097,9 @@ REVOKE ALL ON FUNCTION private.audit(action text, target_table text, target_id t
 
 -- Name: PROCEDURE drain_webhooks_continuously(IN seconds double precision, IN max_count integer, IN idle_seconds double precision); Type: ACL; Schema: private
 REVOKE ALL ON PROCEDURE private.drain_webhooks_continuously(IN seconds double precision, IN max_count integer, IN idle_seconds double precision) FROM PUBLIC;
+
+-- Name: FUNCTION fold_usage_rollups(max_events integer); Type: ACL; Schema: private
+REVOKE ALL ON FUNCTION private.fold_usage_rollups(max_events integer) FROM PUBLIC;
 
 -- Name: FUNCTION generate_all_billing_line_items(period_start date); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private.generate_all_billing_line_items(period_start date) FROM PUBLIC;
@@ -3833,6 +4148,9 @@ GRANT ALL ON FUNCTION private.process_paymob_callback(payload jsonb, webhook_id 
 
 -- Name: FUNCTION raise_alert(type text, dedupe_key text, message text, workspace_id uuid, severity text, details jsonb); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private.raise_alert(type text, dedupe_key text, message text, workspace_id uuid, severity text, details jsonb) FROM PUBLIC;
+
+-- Name: PROCEDURE run_retention_in_batches(IN max_seconds numeric, IN batch_seconds numeric, IN pause_ratio numeric); Type: ACL; Schema: private
+REVOKE ALL ON PROCEDURE private.run_retention_in_batches(IN max_seconds numeric, IN batch_seconds numeric, IN pause_ratio numeric) FROM PUBLIC;
 
 -- Name: FUNCTION schedule_job(job_name text, schedule text, command text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private.schedule_job(job_name text, schedule text, command text) FROM PUBLIC;
@@ -3902,6 +4220,16 @@ REVOKE ALL ON FUNCTION private.vault_secret(secret_name text) FROM PUBLIC;
 -- Name: FUNCTION verify_paymob_hmac(payload jsonb, hmac text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private.verify_paymob_hmac(payload jsonb, hmac text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.verify_paymob_hmac(payload jsonb, hmac text) TO service_role;
+
+-- Name: FUNCTION visible_workspace_bounds(workspace_role text, staff_role text, upper boolean); Type: ACL; Schema: private
+REVOKE ALL ON FUNCTION private.visible_workspace_bounds(workspace_role text, staff_role text, upper boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION private.visible_workspace_bounds(workspace_role text, staff_role text, upper boolean) TO authenticated;
+GRANT ALL ON FUNCTION private.visible_workspace_bounds(workspace_role text, staff_role text, upper boolean) TO service_role;
+
+-- Name: FUNCTION visible_workspace_ids(workspace_role text, staff_role text); Type: ACL; Schema: private
+REVOKE ALL ON FUNCTION private.visible_workspace_ids(workspace_role text, staff_role text) FROM PUBLIC;
+GRANT ALL ON FUNCTION private.visible_workspace_ids(workspace_role text, staff_role text) TO authenticated;
+GRANT ALL ON FUNCTION private.visible_workspace_ids(workspace_role text, staff_role text) TO service_role;
 
 -- Name: FUNCTION authenticate_api_key(api_key text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.authenticate_api_key(api_key text) FROM PUBLIC;
@@ -3987,6 +4315,11 @@ GRANT ALL ON FUNCTION public.handle_paymob_callback(payload jsonb, hmac text) TO
 REVOKE ALL ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) TO service_role;
 
+-- Name: FUNCTION list_messages_masked(workspace_id uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.list_messages_masked(workspace_id uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.list_messages_masked(workspace_id uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) TO authenticated;
+GRANT ALL ON FUNCTION public.list_messages_masked(workspace_id uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) TO service_role;
+
 -- Name: FUNCTION record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) TO service_role;
@@ -4020,6 +4353,10 @@ GRANT ALL ON FUNCTION public.run_retention_cleanup() TO service_role;
 -- Name: FUNCTION set_workspace_status(workspace_id uuid, status text, reason text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.set_workspace_status(workspace_id uuid, status text, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.set_workspace_status(workspace_id uuid, status text, reason text) TO authenticated;
+
+-- Name: TABLE usage_events; Type: ACL; Schema: public
+GRANT SELECT ON TABLE public.usage_events TO authenticated;
+GRANT SELECT ON TABLE public.usage_events TO service_role;
 
 -- Name: TABLE agent_channels; Type: ACL; Schema: public
 GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.agent_channels TO service_role;
@@ -4238,10 +4575,6 @@ GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.unknown_phone TO serv
 -- Name: SEQUENCE unknown_phone_id_seq; Type: ACL; Schema: public
 GRANT ALL ON SEQUENCE public.unknown_phone_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.unknown_phone_id_seq TO service_role;
-
--- Name: TABLE usage_events; Type: ACL; Schema: public
-GRANT SELECT ON TABLE public.usage_events TO authenticated;
-GRANT SELECT ON TABLE public.usage_events TO service_role;
 
 -- Name: SEQUENCE usage_events_id_seq; Type: ACL; Schema: public
 GRANT ALL ON SEQUENCE public.usage_events_id_seq TO authenticated;
