@@ -138,6 +138,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_console(args: argparse.Namespace) -> int:
+    from harness.console.server import serve
+
+    serve(project.resolve_database_url(args.database_url), args.as_email, args.port, out=_out)
+    return 0
+
+
 def _has_env_url() -> bool:
     import os
 
@@ -155,6 +162,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "schema": (cmd_schema, "write db/schema.sql, the normalised dump of public and private (--check: compare only)"),
     "drill": (cmd_drill, "restore drill: dump, restore into a new database, compare every table and the schema"),
     "audit": (cmd_audit, "the security audit and readiness report of a live database (non-zero when a check fails)"),
+    "console": (cmd_console, "the on-call web console on 127.0.0.1, acting as the platform admin named by --as"),
 }
 
 
@@ -173,6 +181,9 @@ def parser() -> argparse.ArgumentParser:
             cmd.add_argument("--keep-database", action="store_true", help="keep the restored copy")
         if name == "audit":
             cmd.add_argument("--output", help="write the Markdown report to this file instead of printing it")
+        if name == "console":
+            cmd.add_argument("--as", dest="as_email", required=True, metavar="EMAIL", help="the platform admin to act as")
+            cmd.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)")
     return root
 
 
