@@ -177,3 +177,36 @@ def test_replay_preview_validates_like_the_replay_and_refuses_tenants(rpc, facto
     with pytest.raises(RpcError) as err:
         rpc("preview_replay_webhooks", {}, as_=factories.workspace().owner.jwt)
     assert err.value.sqlstate == "42501"
+
+
+def test_list_webhooks_pages_by_keyset_and_filters_by_workspace(rpc, sign: Sign, ops: Ops, factories) -> None:
+    mine, other = ops.agent(), ops.agent()
+    ids = [rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(mine.phone_number, e164())))["webhook_id"] for _ in range(5)]
+    rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(other.phone_number, e164())))
+    admin = factories.platform_admin()
+    args = {"workspace_id": str(mine.workspace_id), "status": "processed", "max_count": 2}
+
+    seen, pages = [], 0
+    page = rpc("list_webhooks", args, as_=admin.jwt)
+    while True:
+        pages += 1
+        seen += [w["webhook_id"] for w in page["webhooks"]]
+        if page["next"] is None:
+            break
+        page = rpc("list_webhooks", {**args, **page["next"]}, as_=admin.jwt)
+
+    assert seen == sorted(ids, reverse=True) and pages == 3
+    with pytest.raises(RpcError) as err:
+        rpc("list_webhooks", {}, as_=mine_owner(factories, ops, mine))
+    assert err.value.sqlstate == "42501"
+    with pytest.raises(RpcError) as err:
+        rpc("list_webhooks", {"before_id": 3}, as_=admin.jwt)
+    assert (err.value.sqlstate, err.value.message) == ("22023", "invalid_cursor")
+
+
+def mine_owner(factories, ops: Ops, agent) -> object:
+    owner = ops.scalar("select owner_id from public.workspaces where id = %s", agent.workspace_id)
+    email = ops.scalar("select email from auth.users where id = %s", owner)
+    from harness.rpc import user
+
+    return user(owner, email)

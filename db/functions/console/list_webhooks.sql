@@ -1,11 +1,11 @@
 -- public.list_webhooks: stored webhook deliveries for staff, newest first, keyset-paged.
 --
---   select * from public.list_webhooks(status => 'failed', provider => 'twilio', max_count => 50);
---   -- the next page: the last row's received_at and webhook_id
---   select * from public.list_webhooks(status => 'failed', provider => 'twilio', max_count => 50,
---       before_received_at => '2026-11-22 09:59:58.1+00', before_id => 81234);
---   -> rows (webhook_id, provider, event_type, status, received_at, attempts, last_error,
---      signature_valid, skip_reason)
+--   select public.list_webhooks(status => 'failed', provider => 'twilio', max_count => 50);
+--   -- the next page: pass back the "next" of the previous answer
+--   select public.list_webhooks(status => 'failed', provider => 'twilio', max_count => 50,
+--       before_received_at => '2026-11-22T09:59:58.1+00:00', before_id => 81234);
+--   -> {webhooks: [{webhook_id, provider, event_type, status, received_at, attempts, last_error,
+--      signature_valid, skip_reason}, ...], next: {before_received_at, before_id} or null on the last page}
 --
 -- Filters, each optional: provider, status, workspace_id (deliveries whose
 -- normalized events (calls, SMS, messages) or payments belong to the workspace;
@@ -26,17 +26,7 @@ create or replace function private._list_webhooks(
     before_id bigint,
     max_count integer
 )
-returns table (
-    webhook_id bigint,
-    provider text,
-    event_type text,
-    status text,
-    received_at timestamptz,
-    attempts integer,
-    last_error text,
-    signature_valid boolean,
-    skip_reason text
-)
+returns jsonb
 language plpgsql
 stable
 security definer
@@ -44,6 +34,7 @@ set search_path = ''
 as $$
 declare
     v_where text := 'true';
+    v_rows jsonb;
 begin
     if not private.is_admin() then
         raise exception using
@@ -91,14 +82,28 @@ begin
     if _list_webhooks.before_received_at is not null then
         v_where := v_where || ' and (q.received_at, q.id) < ($6, $7)';
     end if;
-    return query execute
-        'select q.id, q.provider::text, q.event_type, q.status::text, q.received_at, q.attempts::integer,'
-        || ' q.last_error, q.signature_valid, q.skip_reason'
+    -- One row more than asked says whether there is a next page.
+    execute
+        'select coalesce(jsonb_agg(to_jsonb(r) order by r.received_at desc, r.webhook_id desc), ''[]'') from ('
+        || 'select q.id as webhook_id, q.provider::text as provider, q.event_type, q.status::text as status,'
+        || ' q.received_at, q.attempts::integer as attempts, q.last_error, q.signature_valid, q.skip_reason'
         || ' from public.webhook_queue as q where ' || v_where
-        || ' order by q.received_at desc, q.id desc limit $8'
+        || ' order by q.received_at desc, q.id desc limit $8 + 1) as r'
+    into v_rows
     using _list_webhooks.provider, _list_webhooks.status, _list_webhooks.workspace_id,
         _list_webhooks.received_after, _list_webhooks.received_before,
         _list_webhooks.before_received_at, _list_webhooks.before_id, _list_webhooks.max_count;
+    if pg_catalog.jsonb_array_length(v_rows) <= _list_webhooks.max_count then
+        return pg_catalog.jsonb_build_object('webhooks', v_rows, 'next', null);
+    end if;
+    v_rows := v_rows - _list_webhooks.max_count;
+    return pg_catalog.jsonb_build_object(
+        'webhooks', v_rows,
+        'next', pg_catalog.jsonb_build_object(
+            'before_received_at', v_rows -> (_list_webhooks.max_count - 1) -> 'received_at',
+            'before_id', v_rows -> (_list_webhooks.max_count - 1) -> 'webhook_id'
+        )
+    );
 end
 $$;
 
@@ -119,23 +124,13 @@ create or replace function public.list_webhooks(
     before_id bigint default null,
     max_count integer default 50
 )
-returns table (
-    webhook_id bigint,
-    provider text,
-    event_type text,
-    status text,
-    received_at timestamptz,
-    attempts integer,
-    last_error text,
-    signature_valid boolean,
-    skip_reason text
-)
+returns jsonb
 language sql
 stable
 security invoker
 set search_path = ''
 as $$
-    select * from private._list_webhooks(
+    select private._list_webhooks(
         list_webhooks.provider, list_webhooks.status, list_webhooks.workspace_id,
         list_webhooks.received_after, list_webhooks.received_before,
         list_webhooks.before_received_at, list_webhooks.before_id, list_webhooks.max_count

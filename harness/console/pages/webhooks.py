@@ -41,15 +41,18 @@ def webhooks(request: Request) -> Response:
         "received_before": _utc(f["to"]),
         "before_received_at": after[0] if after else None,
         "before_id": after[1] if after else None,
-        "max_count": keyset.PAGE_SIZE + 1,
+        "max_count": keyset.PAGE_SIZE,
     }
     error = None
-    rows: list[dict[str, Any]] = []
+    shown: list[dict[str, Any]] = []
+    cursor = None
     try:
-        rows = console(request).db.call("list_webhooks", {k: v for k, v in args.items() if v is not None}) or []
+        listed = console(request).db.call("list_webhooks", {k: v for k, v in args.items() if v is not None})
+        shown = listed["webhooks"]
+        if listed["next"]:
+            cursor = keyset.encode(listed["next"]["before_received_at"], listed["next"]["before_id"])
     except RpcError as err:
         error = rpc_error_text(err)
-    shown, cursor = keyset.page(rows, keyset.PAGE_SIZE, "received_at", "webhook_id")
     return render(
         request, "webhooks.html", rows=shown, cursor=cursor, f=f, error=error,
         providers=PROVIDERS, statuses=STATUSES, replayable=REPLAYABLE,
