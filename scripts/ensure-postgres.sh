@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install PostgreSQL 15 and pg_cron from Debian's packages when they are missing.
+# Install PostgreSQL 15, pg_cron and chromium (the console's browser test drives
+# it through Playwright) from Debian's packages when they are missing.
 # Root installs them with apt; anyone else is told what to install.
 set -euo pipefail
 
@@ -8,6 +9,7 @@ libdir=/usr/lib/postgresql/15/lib
 missing=()
 [ -x "$bindir/postgres" ] && [ -x "$bindir/initdb" ] || missing+=(postgresql-15)
 [ -f "$libdir/pg_cron.so" ] || missing+=(postgresql-15-cron)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0
