@@ -1,7 +1,8 @@
 """Discover scenarios: every module in ``bench/scenarios/``, in name order.
 
 A module is any ``bench/scenarios/<name>.py`` whose name does not start with
-``_``; it must expose ``SCENARIOS: list[Scenario]``.
+``_``; it must expose ``SCENARIOS: list[Scenario]``, and may expose
+``BURSTS: list[Burst]`` (see :mod:`bench.burst`).
 """
 
 from __future__ import annotations
@@ -11,9 +12,13 @@ import importlib
 import pkgutil
 from dataclasses import dataclass
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from bench import scenarios as scenarios_package
 from bench.scenario import Scenario
+
+if TYPE_CHECKING:
+    from bench.burst import Burst
 
 
 class RegistryError(ValueError):
@@ -104,3 +109,34 @@ def plan(registered: list[Registered], only: list[str] | None = None) -> list[Pl
         for item in ordered
         for count in item.scenario.clients
     ]
+
+
+def discover_bursts(registered: list[Registered]) -> list[tuple[str, Burst]]:
+    """Every ``BURSTS`` entry of the scenario modules, checked: sound, unique, its baseline registered."""
+    from bench.burst import Burst  # here: bench.burst imports the runner, which imports this module
+
+    baselines = {r.scenario.name for r in registered if r.scenario.is_baseline}
+    found: list[tuple[str, Burst]] = []
+    problems: list[str] = []
+    for module in _modules():
+        short = module.__name__.rsplit(".", 1)[-1]
+        items = getattr(module, "BURSTS", [])
+        if not isinstance(items, list) or not all(isinstance(b, Burst) for b in items):
+            problems.append(f"bench/scenarios/{short}.py: BURSTS must be a list of bench.burst.Burst")
+            continue
+        for burst in items:
+            where = f"bench/scenarios/{short}.py: {burst.name}"
+            problems.extend(f"{where}: {p}" for p in burst.problems())
+            if burst.baseline not in baselines:
+                problems.append(f"{where}: unknown baseline {burst.baseline!r}")
+            if any(burst.name == b.name for _, b in found):
+                problems.append(f"{where}: name already used")
+            found.append((short, burst))
+    if problems:
+        raise RegistryError("bad bench bursts:\n  " + "\n  ".join(problems))
+    return found
+
+
+def select_bursts(bursts: list[tuple[str, Burst]], only: list[str] | None) -> list[Burst]:
+    """The bursts ``only`` names (names or shell patterns); all when ``only`` is empty."""
+    return [b for _, b in bursts if not only or any(fnmatch.fnmatchcase(b.name, p) for p in only)]

@@ -26,6 +26,7 @@ from psycopg import sql
 from bench import pgbench
 from bench.registry import PlannedRun
 from bench.scenario import Scenario
+from harness.progress import heartbeat
 
 Out = Callable[[str], None]
 # Length of one slice of a paired measurement, in seconds.
@@ -181,7 +182,11 @@ def run_plan(target: Target, runs: list[PlannedRun], workdir: Path, *, seconds: 
         took = f"{seconds} s" + (f" paired with {run.scenario.baseline}" if paired else "")
         out(f"[{index}/{len(runs)}] {run.scenario.name}: {run.clients} client(s), {took}")
         try:
-            measured.append(_measure_run(target, run, workdir, seconds))
+            with heartbeat(out, f"measuring {run.scenario.name}"):
+                result = _measure_run(target, run, workdir, seconds)
+            measured.append(result)
+            ratio = f", {result.ratio:.2f} x its baseline" if result.ratio is not None else ""
+            out(f"    {result.tps:,.0f} tps, {result.latency_ms:.2f} ms mean latency{ratio}")
         except (pgbench.PgbenchError, psycopg.Error) as err:
             out(f"    FAILED: {err}")
             measured.append(

@@ -20,6 +20,7 @@ from bench.pgbench import Connection
 from bench.runner import Target
 from harness import project
 from harness.cluster import SUPERUSER, LocalCluster
+from harness.progress import heartbeat
 from harness.provision import provision
 
 TEMPLATE_DB = "opsdb_bench_tmpl"
@@ -38,7 +39,9 @@ def dedicated_cluster(out: Callable[[str], None]) -> Iterator[Target]:
         state = cluster.start()
         out(f"cluster: PostgreSQL {cluster.binaries.major} on 127.0.0.1:{state.port} (fsync off, throw-away, {base})")
         url = cluster.ensure_database(TEMPLATE_DB)
-        plan = provision(url, project.db_dir(), out=lambda _line: None)
+        out(f"provisioning {TEMPLATE_DB}: the compat layer and every file of db/")
+        with heartbeat(out, f"provisioning {TEMPLATE_DB}"):
+            plan = provision(url, project.db_dir(), out=lambda _line: None)
         out(f"provisioned {TEMPLATE_DB}: compat layer and {len(plan.to_apply)} files of db/ applied")
         cluster.restart_with(**{"cron.database_name": f"'{CRON_DB}'"})
         cluster.ensure_database_from(CRON_DB, template=TEMPLATE_DB)

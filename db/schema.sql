@@ -127,8 +127,7 @@ COMMENT ON DOMAIN public.webhook_provider IS 'A webhook provider ingest_webhook 
 
 -- Name: webhook_status; Type: DOMAIN; Schema: public; Owner: -
 
-CREATE DOMAIN public.webhook_status AS text
-	CONSTRAINT webhook_status_check CHECK ((VALUE = ANY (ARRAY['received'::text, 'processed'::text, 'duplicate'::text, 'unknown_phone'::text, 'failed'::text, 'rejected'::text, 'dead_letter'::text])));
+CREATE DOMAIN public.webhook_status AS text;
 
 -- Name: DOMAIN webhook_status; Type: COMMENT; Schema: public; Owner: -
 
@@ -309,21 +308,31 @@ $$;
 
 COMMENT ON FUNCTION private._billing_line_items(workspace_id uuid, period_start date) IS 'Implementation of public.generate_billing_line_items (definer; checks service_role or admin).';
 
--- Name: _check_rate_limit(uuid, text); Type: FUNCTION; Schema: private; Owner: -
+-- Name: _check_rate_limit(uuid, text, timestamp with time zone); Type: FUNCTION; Schema: private; Owner: -
 
-CREATE FUNCTION private._check_rate_limit(workspace_id uuid, bucket text DEFAULT 'api'::text) RETURNS jsonb
+CREATE FUNCTION private._check_rate_limit(workspace_id uuid, bucket text DEFAULT 'api'::text, at timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
 #variable_conflict use_column
 declare
+    v_now timestamptz := coalesce(_check_rate_limit.at, pg_catalog.now());
     v_plan_key text;
     v_limit integer;
     v_window integer;
-    v_now timestamptz := pg_catalog.now();
-    v_window_start timestamptz;
-    v_hits integer;
-    v_retry_after integer;
+    v_spike integer;
+    v_window_span interval;
+    -- The step in whole microseconds, rounded down (so max_requests always fit in
+    -- one window), and at least one.
+    v_step_us bigint;
+    v_step interval;
+    v_tat timestamptz;
+    v_allowed boolean;
+    v_remaining integer;
+    v_retry_after integer := 0;
+    v_reset_after integer;
+    v_minute timestamptz;
+    v_refusals integer;
     v_sqlstate text;
     v_error text;
 begin
@@ -331,8 +340,16 @@ begin
         raise exception using
             errcode = '22023', message = 'invalid_argument', detail = 'workspace_id and bucket are required';
     end if;
-    select w.plan_key, prl.max_requests, prl.window_seconds
-    into v_plan_key, v_limit, v_window
+    -- The window and the step, computed in this one statement (each PL/pgSQL
+    -- assignment would be an expression evaluation of its own on the hot path).
+    select
+        w.plan_key,
+        prl.max_requests,
+        prl.window_seconds,
+        prl.spike_refusals,
+        prl.window_seconds * interval '1 second',
+        greatest(prl.window_seconds * 1000000::bigint / prl.max_requests, 1)
+    into v_plan_key, v_limit, v_window, v_spike, v_window_span, v_step_us
     from public.workspaces as w
     left join public.plan_rate_limits as prl on prl.plan_key = w.plan_key and prl.bucket = _check_rate_limit.bucket
     where w.id = _check_rate_limit.workspace_id;
@@ -349,23 +366,25 @@ begin
             detail = pg_catalog.format('plan %s has no rate limit for bucket %L', v_plan_key, _check_rate_limit.bucket),
             hint = 'Use a bucket from public.plan_rate_limits.';
     end if;
-    v_window_start := pg_catalog.to_timestamp(
-        pg_catalog.floor(extract(epoch from v_now) / v_window) * v_window
-    );
+    v_step := v_step_us * interval '1 microsecond';
 
     begin
-        -- A session that started earlier may reach the row after a newer window began:
-        -- it then counts into the newer window instead of resetting it.
-        insert into private.rate_limit_counters as c (workspace_id, bucket, window_start, hits)
-        values (_check_rate_limit.workspace_id, _check_rate_limit.bucket, v_window_start, 1)
+        insert into private.rate_limit_counters as c (workspace_id, bucket, tat)
+        values (_check_rate_limit.workspace_id, _check_rate_limit.bucket, v_now + v_step)
         on conflict (workspace_id, bucket) do update
-            set
-                window_start = greatest(c.window_start, excluded.window_start),
-                hits = case
-                    when c.window_start >= excluded.window_start then least(c.hits + 1, v_limit + 1)
-                    else 1
-                end
-        returning c.window_start, c.hits into v_window_start, v_hits;
+            set tat = greatest(c.tat, v_now) + v_step
+            where greatest(c.tat, v_now) + v_step <= v_now + v_window_span
+        returning
+            c.tat,
+            pg_catalog.floor(extract(epoch from v_now + v_window_span - c.tat) * 1000000 / v_step_us)::integer
+        into v_tat, v_remaining;
+        v_allowed := found;
+        if not v_allowed then
+            -- Refused: ON CONFLICT locked the row and left it; read its tat.
+            select c.tat into v_tat
+            from private.rate_limit_counters as c
+            where c.workspace_id = _check_rate_limit.workspace_id and c.bucket = _check_rate_limit.bucket;
+        end if;
     exception when others then
         get stacked diagnostics v_sqlstate = returned_sqlstate, v_error = message_text;
         raise warning 'rate limiter failed open for workspace % bucket %: % (%)',
@@ -401,28 +420,78 @@ begin
         );
     end;
 
-    v_retry_after := greatest(
-        1, pg_catalog.ceil(extract(epoch from v_window_start + pg_catalog.make_interval(secs => v_window) - v_now))::integer
-    );
+    v_reset_after := greatest(pg_catalog.ceil(extract(epoch from v_tat - v_now)), 0)::integer;
+    if not v_allowed then
+        v_remaining := 0;
+        -- This request fits once tat + step <= then + window.
+        v_retry_after := greatest(
+            pg_catalog.ceil(extract(epoch from v_tat + v_step - v_window_span - v_now)), 1
+        )::integer;
+        begin
+            v_minute := pg_catalog.date_trunc('minute', v_now, 'UTC');
+            insert into private.rate_limit_refusals as r (workspace_id, bucket, slot, minute, refusals)
+            values (
+                _check_rate_limit.workspace_id,
+                _check_rate_limit.bucket,
+                (pg_catalog.floor(extract(epoch from v_minute) / 60)::bigint % 1440)::smallint,
+                v_minute,
+                1
+            )
+            on conflict (workspace_id, bucket, slot) do update
+                set
+                    minute = greatest(r.minute, excluded.minute),
+                    refusals = case
+                        when r.minute = excluded.minute then r.refusals + 1
+                        when r.minute > excluded.minute then r.refusals
+                        else 1
+                    end
+            returning r.refusals into v_refusals;
+            -- Exactly one refusal per minute sees the threshold (the row lock orders them).
+            if v_refusals = coalesce(v_spike, least(pg_catalog.ceil(v_limit * 60.0 / v_window), 2147483647)::integer) then
+                perform private.raise_alert(
+                    'rate_limit_spike',
+                    pg_catalog.format('rate_limit_spike:%s:%s', _check_rate_limit.workspace_id, _check_rate_limit.bucket),
+                    pg_catalog.format(
+                        'Workspace requests in bucket %s are being refused in bulk (%s 429s within a minute).',
+                        _check_rate_limit.bucket, v_refusals
+                    ),
+                    _check_rate_limit.workspace_id,
+                    'warning',
+                    pg_catalog.jsonb_build_object(
+                        'bucket', _check_rate_limit.bucket,
+                        'plan_key', v_plan_key,
+                        'limit', v_limit,
+                        'window_seconds', v_window,
+                        'refusals_in_minute', v_refusals,
+                        'minute', v_minute
+                    )
+                );
+            end if;
+        exception when others then
+            get stacked diagnostics v_sqlstate = returned_sqlstate, v_error = message_text;
+            raise warning 'rate limiter could not count a refusal for workspace % bucket %: % (%)',
+                _check_rate_limit.workspace_id, _check_rate_limit.bucket, v_error, v_sqlstate;
+        end;
+    end if;
+
     perform pg_catalog.set_config(
         'response.headers',
         (pg_catalog.jsonb_build_array(
             pg_catalog.jsonb_build_object('X-RateLimit-Limit', v_limit::text),
-            pg_catalog.jsonb_build_object('X-RateLimit-Remaining', greatest(v_limit - v_hits, 0)::text),
-            pg_catalog.jsonb_build_object('X-RateLimit-Reset', v_retry_after::text)
+            pg_catalog.jsonb_build_object('X-RateLimit-Remaining', v_remaining::text),
+            pg_catalog.jsonb_build_object('X-RateLimit-Reset', v_reset_after::text)
         ) || case
-            when v_hits > v_limit then pg_catalog.jsonb_build_array(
-                pg_catalog.jsonb_build_object('Retry-After', v_retry_after::text)
-            )
-            else '[]'::jsonb
+            when v_allowed then '[]'::jsonb
+            else pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('Retry-After', v_retry_after::text))
         end)::text,
         true
     );
     return pg_catalog.jsonb_build_object(
-        'allowed', v_hits <= v_limit,
+        'allowed', v_allowed,
         'limit', v_limit,
-        'remaining', greatest(v_limit - v_hits, 0),
-        'retry_after', case when v_hits <= v_limit then 0 else v_retry_after end,
+        'remaining', v_remaining,
+        'retry_after', v_retry_after,
+        'reset_after', v_reset_after,
         'window_seconds', v_window,
         'plan_key', v_plan_key,
         'fail_open', false
@@ -430,9 +499,99 @@ begin
 end
 $$;
 
--- Name: FUNCTION _check_rate_limit(workspace_id uuid, bucket text); Type: COMMENT; Schema: private; Owner: -
+-- Name: FUNCTION _check_rate_limit(workspace_id uuid, bucket text, at timestamp with time zone); Type: COMMENT; Schema: private; Owner: -
 
-COMMENT ON FUNCTION private._check_rate_limit(workspace_id uuid, bucket text) IS 'Implementation of public.check_rate_limit (definer: writes the private counters; fails open).';
+COMMENT ON FUNCTION private._check_rate_limit(workspace_id uuid, bucket text, at timestamp with time zone) IS 'Implementation of public.check_rate_limit: GCRA per workspace and bucket, refusals counted, fails open.';
+
+-- Name: webhook_queue; Type: TABLE; Schema: public; Owner: -
+
+CREATE TABLE public.webhook_queue (
+    id bigint NOT NULL,
+    provider public.webhook_provider NOT NULL,
+    event_type text,
+    idempotency_key public.webhook_idempotency_key NOT NULL,
+    status public.webhook_status DEFAULT 'received'::text NOT NULL,
+    headers public.webhook_headers DEFAULT '{}'::jsonb NOT NULL,
+    payload jsonb NOT NULL,
+    raw_body text,
+    url text,
+    received_at timestamp with time zone DEFAULT now() NOT NULL,
+    signature_valid boolean,
+    duplicate_of bigint,
+    attempts public.webhook_attempts DEFAULT 0 NOT NULL,
+    max_attempts public.webhook_max_attempts DEFAULT 6 NOT NULL,
+    next_attempt_at timestamp with time zone,
+    last_error text,
+    skip_reason text,
+    processed_at timestamp with time zone
+);
+
+-- Name: TABLE webhook_queue; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON TABLE public.webhook_queue IS 'Every webhook delivery, stored raw before processing and kept whatever processing does (retention expires it).';
+
+-- Name: COLUMN webhook_queue.idempotency_key; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.webhook_queue.idempotency_key IS 'From the provider''s own ids (CallSid+CallStatus, MessageSid+status, Meta message ids, Paymob transaction, webhook-id), else sha256 of the canonical payload. Unique per provider among the verified rows that claim it (webhook_queue_verified_key_idx): a row whose signature was not checked yet claims nothing.';
+
+-- Name: COLUMN webhook_queue.status; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.webhook_queue.status IS 'queued (verified and holding its key; processed by the drain, public.drain_webhooks), processed, duplicate, unknown_phone, failed (will be retried), rejected (bad signature or unusable payload; never processed), dead_letter (retries exhausted). received is allowed but not written: a delivery processed in the ingest call is inserted saying processed and corrected before its transaction ends, so no other session sees it in between.';
+
+-- Name: COLUMN webhook_queue.signature_valid; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.webhook_queue.signature_valid IS 'true: verified (only such a row claims its idempotency key); false: rejected; null: the check itself could not run yet (e.g. missing secret): the row is failed, claims no key, and is verified by the sweeper or a replay.';
+
+-- Name: COLUMN webhook_queue.duplicate_of; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.webhook_queue.duplicate_of IS 'For a duplicate: the delivery it repeats. No foreign key: retention may expire either row first.';
+
+-- Name: COLUMN webhook_queue.attempts; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.webhook_queue.attempts IS 'Processing attempts made so far: 0 while queued, 1 after the first (in the ingest call or by the drain).';
+
+-- Name: COLUMN webhook_queue.skip_reason; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.webhook_queue.skip_reason IS 'Processed but nothing downstream on purpose: channel_disabled, agent_inactive, workspace_suspended, ...';
+
+-- Name: _claim_webhooks(text, integer); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._claim_webhooks(status text, max_count integer) RETURNS SETOF public.webhook_queue
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+    -- Two statements, not one with an OR: each is answered from its own partial
+    -- index (webhook_queue_queued_idx, webhook_queue_retry_idx).
+    if _claim_webhooks.status = 'queued' then
+        return query
+        select q.*
+        from public.webhook_queue as q
+        where q.status = 'queued'
+        order by q.id
+        limit _claim_webhooks.max_count
+        for update skip locked;
+    elsif _claim_webhooks.status = 'failed' then
+        return query
+        select q.*
+        from public.webhook_queue as q
+        where q.status = 'failed' and q.next_attempt_at <= pg_catalog.now()
+        order by q.next_attempt_at, q.id
+        limit _claim_webhooks.max_count
+        for update skip locked;
+    else
+        raise exception using
+            errcode = '22023',
+            message = 'invalid_status',
+            detail = pg_catalog.format('status %L', _claim_webhooks.status),
+            hint = 'Claim queued or failed deliveries.';
+    end if;
+end
+$$;
+
+-- Name: FUNCTION _claim_webhooks(status text, max_count integer); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._claim_webhooks(status text, max_count integer) IS 'Lock (FOR UPDATE SKIP LOCKED) and return up to max_count queued, or due failed, deliveries in processing order.';
 
 -- Name: _classify_webhook(text, jsonb, jsonb); Type: FUNCTION; Schema: private; Owner: -
 
@@ -1068,6 +1227,141 @@ $$;
 
 COMMENT ON FUNCTION private._deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) IS 'Implementation of public.deduct_credits (definer: writes workspace_wallets and wallet_ledger).';
 
+-- Name: _drain_webhook_batch(integer); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._drain_webhook_batch(max_count integer) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+    -- Rows per sub-transaction: large enough that the per-chunk costs (the
+    -- sub-transaction, the outcome UPDATE) are spread thin, small enough that a
+    -- bad row costs little work done twice.
+    v_chunk_size constant integer := 100;
+    v_chunk public.webhook_queue[];
+    v_row public.webhook_queue;
+    v_result jsonb;
+    v_ids bigint[];
+    v_statuses text[];
+    v_skip_reasons text[];
+    v_status text;
+    v_drained integer := 0;
+    v_processed integer := 0;
+    v_unknown integer := 0;
+    v_failed integer := 0;
+    v_dead integer := 0;
+begin
+    -- Class 4242 keys job locks by name (private._job_run_start).
+    perform pg_catalog.pg_advisory_xact_lock(4242, pg_catalog.hashtext('webhook_drain'));
+    loop
+        exit when v_drained >= _drain_webhook_batch.max_count;
+        select pg_catalog.array_agg(c order by c.id)
+        into v_chunk
+        from private._claim_webhooks('queued', least(v_chunk_size, _drain_webhook_batch.max_count - v_drained)) as c;
+        exit when v_chunk is null;
+        v_drained := v_drained + pg_catalog.cardinality(v_chunk);
+
+        begin
+            v_ids := '{}';
+            v_statuses := '{}';
+            v_skip_reasons := '{}';
+            foreach v_row in array v_chunk loop
+                v_result := private._process_webhook(
+                    v_row.id, v_row.provider, v_row.event_type, v_row.payload, v_row.status
+                );
+                v_ids := v_ids || v_row.id;
+                v_statuses := v_statuses || (v_result ->> 'status');
+                v_skip_reasons := v_skip_reasons || (v_result ->> 'skip_reason');
+            end loop;
+            -- What private._run_webhook writes for a successful attempt, for the whole chunk.
+            update public.webhook_queue as q
+            set status = o.status,
+                skip_reason = o.skip_reason,
+                attempts = q.attempts + 1,
+                last_error = null,
+                next_attempt_at = null,
+                processed_at = pg_catalog.now()
+            from rows from (
+                pg_catalog.unnest(v_ids), pg_catalog.unnest(v_statuses), pg_catalog.unnest(v_skip_reasons)
+            ) as o (id, status, skip_reason)
+            where q.id = o.id;
+            foreach v_status in array v_statuses loop
+                if v_status = 'unknown_phone' then
+                    v_unknown := v_unknown + 1;
+                else
+                    v_processed := v_processed + 1;
+                end if;
+            end loop;
+        exception when others then
+            -- Undone: each row again on its own (query_canceled is not caught: a
+            -- cancelled drain ends, and its rows stay queued).
+            foreach v_row in array v_chunk loop
+                v_result := private._run_webhook(
+                    v_row.id, v_row.provider, v_row.event_type, v_row.payload, v_row.status
+                );
+                case v_result ->> 'status'
+                    when 'unknown_phone' then v_unknown := v_unknown + 1;
+                    when 'failed' then v_failed := v_failed + 1;
+                    when 'dead_letter' then v_dead := v_dead + 1;
+                    else v_processed := v_processed + 1;
+                end case;
+            end loop;
+        end;
+        exit when pg_catalog.cardinality(v_chunk) < v_chunk_size;
+    end loop;
+    return pg_catalog.jsonb_build_object(
+        'drained', v_drained,
+        'processed', v_processed,
+        'unknown_phone', v_unknown,
+        'failed', v_failed,
+        'dead_lettered', v_dead
+    );
+end
+$$;
+
+-- Name: FUNCTION _drain_webhook_batch(max_count integer); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._drain_webhook_batch(max_count integer) IS 'Process up to max_count queued deliveries in the caller''s transaction: chunks of 100, a bad row retried alone.';
+
+-- Name: _drain_webhooks(integer); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._drain_webhooks(max_count integer) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_summary jsonb;
+    v_run bigint;
+begin
+    if not private._webhooks_backend_caller() then
+        raise exception using
+            errcode = '42501',
+            message = 'not_allowed',
+            detail = 'drain_webhooks is for the service_role backend and pg_cron only';
+    end if;
+    if _drain_webhooks.max_count is null or _drain_webhooks.max_count not between 1 and 10000 then
+        raise exception using
+            errcode = '22023',
+            message = 'invalid_max_count',
+            detail = pg_catalog.format('max_count %s', _drain_webhooks.max_count),
+            hint = 'max_count is between 1 and 10000.';
+    end if;
+    v_summary := private._drain_webhook_batch(_drain_webhooks.max_count);
+    if (v_summary ->> 'drained')::integer > 0 then
+        v_run := private._job_run_start(
+            'webhook_drain', pg_catalog.jsonb_build_object('max_count', _drain_webhooks.max_count), exclusive => false
+        );
+        perform private._job_run_finish(v_run, v_summary);
+        v_summary := v_summary || pg_catalog.jsonb_build_object('job_run_id', v_run);
+    end if;
+    return v_summary;
+end
+$$;
+
+-- Name: FUNCTION _drain_webhooks(max_count integer); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._drain_webhooks(max_count integer) IS 'Implementation of public.drain_webhooks: one batch of queued deliveries, logged in job_runs when it did work.';
+
 -- Name: _drop_policies(regclass); Type: FUNCTION; Schema: private; Owner: -
 
 CREATE FUNCTION private._drop_policies(target regclass) RETURNS integer
@@ -1305,7 +1599,7 @@ declare
     v_previous jsonb;
     v_change jsonb;
     v_key text;
-    v_errors jsonb := '[]';
+    v_errors jsonb := '[]'::jsonb;
     v_ok integer := 0;
     v_state text;
     v_message text;
@@ -1584,9 +1878,9 @@ $$;
 
 COMMENT ON FUNCTION private._handle_paymob_callback(payload jsonb, hmac text) IS 'Definer body of handle_paymob_callback: service_role only; verify the HMAC, alert on forgery, else process.';
 
--- Name: _ingest_webhook(text, jsonb, jsonb, text, text); Type: FUNCTION; Schema: private; Owner: -
+-- Name: _ingest_webhook(text, jsonb, jsonb, text, text, boolean); Type: FUNCTION; Schema: private; Owner: -
 
-CREATE FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text) RETURNS jsonb
+CREATE FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
@@ -1605,6 +1899,7 @@ declare
     v_original_status text;
     v_result jsonb;
     v_material jsonb;
+    v_process_now boolean := coalesce(_ingest_webhook.process_now, _ingest_webhook.provider = 'paymob');
 begin
     if not private._webhooks_backend_caller() then
         raise exception using
@@ -1651,14 +1946,28 @@ begin
     end if;
     if v_headers <> '{}' then
         -- HTTP header names are case-insensitive: keep them lower-case once, here.
+        -- Spellings of one name that differ only by case are one header whose values
+        -- are joined with ', ', as HTTP combines repeated fields: no value is dropped,
+        -- and a signature header given twice verifies as what it is, neither value.
         -- Credentials a caller may forward with the request (its own bearer token,
         -- cookies, API keys) are never stored: no secret in plaintext in any column.
-        select coalesce(pg_catalog.jsonb_object_agg(pg_catalog.lower(h.key), h.value), '{}')
+        select coalesce(pg_catalog.jsonb_object_agg(h.name, h.value), '{}')
         into v_headers
-        from pg_catalog.jsonb_each(v_headers) as h
-        where pg_catalog.lower(h.key) not in (
-            'authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'apikey', 'x-api-key'
-        );
+        from (
+            select
+                pg_catalog.lower(e.key) as name,
+                case
+                    when pg_catalog.count(*) = 1 then (pg_catalog.array_agg(e.value))[1]
+                    else pg_catalog.to_jsonb(
+                        pg_catalog.string_agg(e.value #>> '{}', ', ' order by e.key collate "C")
+                    )
+                end as value
+            from pg_catalog.jsonb_each(v_headers) as e
+            where pg_catalog.lower(e.key) not in (
+                'authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'apikey', 'x-api-key'
+            )
+            group by pg_catalog.lower(e.key)
+        ) as h;
     end if;
 
     v_class := private._classify_webhook(_ingest_webhook.provider, _ingest_webhook.payload, v_headers);
@@ -1767,15 +2076,19 @@ begin
     -- vanish between the two statements if it expired meanwhile; then claim again.
     for v_attempt in 1..3 loop
         if v_original_id is null then
-            -- The row says processed at once (see the top), with this attempt counted.
+            -- Queued, or processed in this call: then the row says processed at once
+            -- (see the top), with this attempt counted.
             insert into public.webhook_queue (
                 provider, event_type, idempotency_key, status, headers, payload, raw_body, url,
                 signature_valid, attempts, processed_at
             )
             values (
-                _ingest_webhook.provider, v_class.event_type, v_class.idempotency_key, 'processed',
+                _ingest_webhook.provider, v_class.event_type, v_class.idempotency_key,
+                case when v_process_now then 'processed' else 'queued' end,
                 v_headers, _ingest_webhook.payload, _ingest_webhook.raw_body, _ingest_webhook.url,
-                v_signature_valid, 1, pg_catalog.now()
+                v_signature_valid,
+                case when v_process_now then 1 else 0 end,
+                case when v_process_now then pg_catalog.now() end
             )
             on conflict (provider, idempotency_key)
             where signature_valid and status not in ('duplicate', 'rejected')
@@ -1812,6 +2125,15 @@ begin
             hint = 'Deliver it again.';
     end if;
 
+    if not v_process_now then
+        return pg_catalog.jsonb_build_object(
+            'webhook_id', v_id,
+            'status', 'queued',
+            'idempotency_key', v_class.idempotency_key,
+            'duplicate', false,
+            'event_type', v_class.event_type
+        );
+    end if;
     v_result := private._run_webhook(
         v_id, _ingest_webhook.provider, v_class.event_type, _ingest_webhook.payload, 'received',
         stored_as_processed => true
@@ -1828,32 +2150,9 @@ begin
 end
 $$;
 
--- Name: FUNCTION _ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text); Type: COMMENT; Schema: private; Owner: -
+-- Name: FUNCTION _ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean); Type: COMMENT; Schema: private; Owner: -
 
-COMMENT ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text) IS 'Implementation of public.ingest_webhook: store raw, verify, deduplicate, process in a sub-transaction.';
-
--- Name: _job_command(text); Type: FUNCTION; Schema: private; Owner: -
-
-CREATE FUNCTION private._job_command(job_name text) RETURNS text
-    LANGUAGE sql IMMUTABLE
-    SET search_path TO ''
-    AS $_$
-    select case _job_command.job_name
-        when 'billing_line_items' then
-            $cmd$select private.generate_all_billing_line_items(date_trunc('month', now() - interval '1 day')::date)$cmd$
-        when 'reconciliation' then
-            $cmd$select public.run_reconciliation(
-        ((now() at time zone 'utc')::date - 1), (now() at time zone 'utc')::date
-    )$cmd$
-        when 'retention_cleanup' then $cmd$select public.run_retention_cleanup()$cmd$
-        when 'webhook_retry_sweeper' then $cmd$select public.retry_failed_webhooks(100)$cmd$
-        when 'weekly_insights' then $cmd$select public.generate_weekly_insights()$cmd$
-    end
-$_$;
-
--- Name: FUNCTION _job_command(job_name text); Type: COMMENT; Schema: private; Owner: -
-
-COMMENT ON FUNCTION private._job_command(job_name text) IS 'The SQL pg_cron runs for a job (job_runs.job_name; the cron job name with - for _); null for an unknown job.';
+COMMENT ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) IS 'Implementation of public.ingest_webhook: verify, deduplicate, store raw; queue it or process it in a sub-transaction.';
 
 -- Name: _job_run_finish(bigint, jsonb, jsonb, integer); Type: FUNCTION; Schema: private; Owner: -
 
@@ -1950,155 +2249,33 @@ $$;
 
 COMMENT ON FUNCTION private._job_step_error(step text, sqlstate text, message text) IS 'A one-element array {step, sqlstate, message} to append to a run''s errors.';
 
--- Name: _list_webhooks(text, text, uuid, timestamp with time zone, timestamp with time zone, timestamp with time zone, bigint, integer); Type: FUNCTION; Schema: private; Owner: -
+-- Name: _lock_timeout(text, text); Type: FUNCTION; Schema: private; Owner: -
 
-CREATE FUNCTION private._list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) RETURNS jsonb
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
+CREATE FUNCTION private._lock_timeout(operation text, subject text) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
     SET search_path TO ''
-    AS $_$
-declare
-    v_where text := 'true';
-    v_rows jsonb;
+    AS $$
 begin
-    if not private.is_admin() then
-        raise exception using
-            errcode = '42501', message = 'not_allowed',
-            detail = pg_catalog.format('caller %s is not a platform admin',
-                coalesce((select auth.uid())::text, 'anonymous')),
-            hint = 'Raw webhook deliveries are for platform admins.';
-    end if;
-    if _list_webhooks.max_count is null or _list_webhooks.max_count not between 1 and 500 then
-        raise exception using
-            errcode = '22023', message = 'invalid_max_count',
-            detail = pg_catalog.format('max_count %s', _list_webhooks.max_count),
-            hint = 'max_count is between 1 and 500.';
-    end if;
-    if (_list_webhooks.before_received_at is null) <> (_list_webhooks.before_id is null) then
-        raise exception using
-            errcode = '22023', message = 'invalid_cursor',
-            hint = 'Pass both before_received_at and before_id (the last row of the previous page), or neither.';
-    end if;
-    -- Only the filters given become predicates, so each combination gets the plan of its own index.
-    if _list_webhooks.provider is not null then
-        v_where := v_where || ' and q.provider = $1';
-    end if;
-    if _list_webhooks.status is not null then
-        v_where := v_where || ' and q.status = $2';
-    end if;
-    if _list_webhooks.workspace_id is not null then
-        v_where := v_where || $w$ and q.id in (
-            select c.webhook_id from public.call_events as c where c.workspace_id = $3
-            union
-            select s.webhook_id from public.sms_events as s where s.workspace_id = $3
-            union
-            select (m.metadata ->> 'webhook_id')::bigint from public.messages as m
-            where m.workspace_id = $3 and m.metadata ? 'webhook_id'
-            union
-            select p.webhook_id from public.payments as p where p.workspace_id = $3
-        )$w$;
-    end if;
-    if _list_webhooks.received_after is not null then
-        v_where := v_where || ' and q.received_at >= $4';
-    end if;
-    if _list_webhooks.received_before is not null then
-        v_where := v_where || ' and q.received_at < $5';
-    end if;
-    if _list_webhooks.before_received_at is not null then
-        v_where := v_where || ' and (q.received_at, q.id) < ($6, $7)';
-    end if;
-    -- One row more than asked says whether there is a next page.
-    execute
-        'select coalesce(jsonb_agg(to_jsonb(r) order by r.received_at desc, r.webhook_id desc), ''[]'') from ('
-        || 'select q.id as webhook_id, q.provider::text as provider, q.event_type, q.status::text as status,'
-        || ' q.received_at, q.attempts::integer as attempts, q.last_error, q.signature_valid, q.skip_reason'
-        || ' from public.webhook_queue as q where ' || v_where
-        || ' order by q.received_at desc, q.id desc limit $8 + 1) as r'
-    into v_rows
-    using _list_webhooks.provider, _list_webhooks.status, _list_webhooks.workspace_id,
-        _list_webhooks.received_after, _list_webhooks.received_before,
-        _list_webhooks.before_received_at, _list_webhooks.before_id, _list_webhooks.max_count;
-    if pg_catalog.jsonb_array_length(v_rows) <= _list_webhooks.max_count then
-        return pg_catalog.jsonb_build_object('webhooks', v_rows, 'next', null);
-    end if;
-    v_rows := v_rows - _list_webhooks.max_count;
-    return pg_catalog.jsonb_build_object(
-        'webhooks', v_rows,
-        'next', pg_catalog.jsonb_build_object(
-            'before_received_at', v_rows -> (_list_webhooks.max_count - 1) -> 'received_at',
-            'before_id', v_rows -> (_list_webhooks.max_count - 1) -> 'webhook_id'
-        )
-    );
+    raise sqlstate 'PGRST' using
+        message = pg_catalog.jsonb_build_object(
+            'code', '55P03',
+            'message', 'lock_timeout',
+            'details', pg_catalog.format(
+                '%s for %s waited longer than lock_timeout (%s) for a row another transaction holds; nothing was changed',
+                _lock_timeout.operation, _lock_timeout.subject, pg_catalog.current_setting('lock_timeout')
+            ),
+            'hint', 'Retry the same request (same idempotency key) after Retry-After seconds.'
+        )::text,
+        detail = pg_catalog.jsonb_build_object(
+            'status', 503,
+            'headers', pg_catalog.jsonb_build_object('Retry-After', '1')
+        )::text;
 end
-$_$;
+$$;
 
--- Name: FUNCTION _list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer); Type: COMMENT; Schema: private; Owner: -
+-- Name: FUNCTION _lock_timeout(operation text, subject text); Type: COMMENT; Schema: private; Owner: -
 
-COMMENT ON FUNCTION private._list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) IS 'Implementation of public.list_webhooks (definer: the workspace filter reads SMS events, members-only).';
-
--- Name: _mask_webhook_json(jsonb, boolean); Type: FUNCTION; Schema: private; Owner: -
-
-CREATE FUNCTION private._mask_webhook_json(doc jsonb, mask_all boolean DEFAULT false) RETURNS jsonb
-    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-    SET search_path TO ''
-    AS $_$
-declare
-    v_out jsonb;
-begin
-    case pg_catalog.jsonb_typeof(doc)
-        when 'object' then
-            select coalesce(pg_catalog.jsonb_object_agg(
-                e.key,
-                case
-                    when pg_catalog.lower(e.key) ~ '(authorization|cookie|signature|hmac|secret|token)'
-                        and pg_catalog.jsonb_typeof(e.value) = 'string'
-                        then pg_catalog.to_jsonb('***'::text)
-                    else private._mask_webhook_json(
-                        e.value,
-                        _mask_webhook_json.mask_all
-                        or pg_catalog.lower(e.key) in (
-                            'profile', 'contacts', 'sender', 'recipient', 'billing_data', 'shipping_data', 'customer'
-                        )
-                        or (
-                            pg_catalog.jsonb_typeof(e.value) = 'string'
-                            and (
-                                e.key ~ '^(From|To|Caller|Called)([A-Z]|$)'
-                                or pg_catalog.lower(pg_catalog.regexp_replace(e.key, '[^A-Za-z]', '', 'g')) in (
-                                    'from', 'to', 'caller', 'called', 'body', 'text', 'caption', 'name',
-                                    'firstname', 'lastname', 'fullname', 'email', 'phone', 'phonenumber', 'waid',
-                                    'address', 'street', 'building', 'floor', 'apartment', 'city', 'postalcode',
-                                    'forwardedfrom'
-                                )
-                            )
-                        )
-                    )
-                end
-            ), '{}'::jsonb)
-            into v_out
-            from pg_catalog.jsonb_each(doc) as e;
-            return v_out;
-        when 'array' then
-            select coalesce(pg_catalog.jsonb_agg(private._mask_webhook_json(a.value, _mask_webhook_json.mask_all)
-                order by a.ord), '[]'::jsonb)
-            into v_out
-            from pg_catalog.jsonb_array_elements(doc) with ordinality as a (value, ord);
-            return v_out;
-        when 'string' then
-            if _mask_webhook_json.mask_all
-                or (doc #>> '{}') ~ '^\+?[0-9][0-9 ().-]{6,}$'
-                or (doc #>> '{}') ~ '^(whatsapp:|sms:|tel:)?\+[0-9]'
-                or (doc #>> '{}') ~ '[^@\s]+@[^@\s]+\.[^@\s]+' then
-                return pg_catalog.to_jsonb(private.mask_pii(doc #>> '{}'));
-            end if;
-            return doc;
-        else
-            return doc;
-    end case;
-end
-$_$;
-
--- Name: FUNCTION _mask_webhook_json(doc jsonb, mask_all boolean); Type: COMMENT; Schema: private; Owner: -
-
-COMMENT ON FUNCTION private._mask_webhook_json(doc jsonb, mask_all boolean) IS 'A webhook payload or headers with PII masked (names, numbers, addresses, bodies) and credentials hidden.';
+COMMENT ON FUNCTION private._lock_timeout(operation text, subject text) IS 'Raise the HTTP 503 lock_timeout answer (code 55P03, Retry-After) of an API call blocked by a stuck row lock.';
 
 -- Name: _messages_masked(); Type: FUNCTION; Schema: private; Owner: -
 
@@ -2182,83 +2359,6 @@ $$;
 
 COMMENT ON FUNCTION private._paymob_hmac_message(obj jsonb) IS 'The string Paymob signs for a transaction callback: obj''s documented fields concatenated in documented order.';
 
--- Name: _preview_replay_webhooks(text, text, timestamp with time zone, timestamp with time zone, integer); Type: FUNCTION; Schema: private; Owner: -
-
-CREATE FUNCTION private._preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) RETURNS jsonb
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path TO ''
-    AS $$
-declare
-    v_result jsonb;
-begin
-    if not (private._webhooks_backend_caller() or (select private.is_admin())) then
-        raise exception using
-            errcode = '42501', message = 'not_allowed',
-            detail = 'preview_replay_webhooks is for platform admins and the service_role backend',
-            hint = 'Ask a platform admin.';
-    end if;
-    if _preview_replay_webhooks.status is null
-        or _preview_replay_webhooks.status not in ('failed', 'dead_letter', 'unknown_phone', 'processed') then
-        raise exception using
-            errcode = '22023', message = 'invalid_status',
-            detail = pg_catalog.format('status %L', _preview_replay_webhooks.status),
-            hint = 'Replay failed, dead_letter, unknown_phone or processed deliveries.';
-    end if;
-    if _preview_replay_webhooks.provider is not null
-        and _preview_replay_webhooks.provider not in ('twilio', 'meta', 'paymob', 'standard') then
-        raise exception using
-            errcode = '22023', message = 'unknown_provider',
-            detail = pg_catalog.format('provider %L', _preview_replay_webhooks.provider),
-            hint = 'provider is one of twilio, meta, paymob, standard.';
-    end if;
-    if _preview_replay_webhooks.max_count is null or _preview_replay_webhooks.max_count not between 1 and 1000 then
-        raise exception using
-            errcode = '22023', message = 'invalid_max_count',
-            detail = pg_catalog.format('max_count %s', _preview_replay_webhooks.max_count),
-            hint = 'max_count is between 1 and 1000.';
-    end if;
-    if _preview_replay_webhooks.received_after >= _preview_replay_webhooks.received_before then
-        raise exception using
-            errcode = '22023', message = 'invalid_time_range',
-            detail = pg_catalog.format('[%s, %s)',
-                _preview_replay_webhooks.received_after, _preview_replay_webhooks.received_before);
-    end if;
-
-    -- The selection of private._replay_webhooks, oldest first; at most 10,000
-    -- rows are looked at, so a preview of a huge backlog stays cheap.
-    with matching as (
-        select q.id, q.provider, q.received_at
-        from public.webhook_queue as q
-        where q.status = _preview_replay_webhooks.status
-            and (_preview_replay_webhooks.provider is null or q.provider = _preview_replay_webhooks.provider)
-            and q.received_at >= coalesce(_preview_replay_webhooks.received_after, '-infinity')
-            and q.received_at < coalesce(_preview_replay_webhooks.received_before, 'infinity')
-        order by q.received_at, q.id
-        limit 10000
-    ),
-    taken as (
-        select m.* from matching as m order by m.received_at, m.id limit _preview_replay_webhooks.max_count
-    )
-    select pg_catalog.jsonb_build_object(
-        'would_replay', (select count(*) from taken),
-        'matching', (select count(*) from matching),
-        'capped', (select count(*) from matching) > _preview_replay_webhooks.max_count,
-        'oldest_received_at', (select min(t.received_at) from taken as t),
-        'newest_received_at', (select max(t.received_at) from taken as t),
-        'by_provider', (
-            select coalesce(pg_catalog.jsonb_object_agg(g.provider, g.n), '{}'::jsonb)
-            from (select t.provider, count(*) as n from taken as t group by t.provider) as g
-        )
-    )
-    into v_result;
-    return v_result;
-end
-$$;
-
--- Name: FUNCTION _preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer); Type: COMMENT; Schema: private; Owner: -
-
-COMMENT ON FUNCTION private._preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) IS 'Implementation of public.preview_replay_webhooks: count what replay_webhooks would take now.';
-
 -- Name: _process_meta(bigint, text, jsonb, boolean); Type: FUNCTION; Schema: private; Owner: -
 
 CREATE FUNCTION private._process_meta(webhook_id bigint, event_type text, payload jsonb, count_unknown boolean) RETURNS jsonb
@@ -2279,7 +2379,7 @@ declare
     v_stored integer := 0;
     v_known integer := 0;
     v_unknown integer := 0;
-    v_skips text[] := '{}';
+    v_skips text[] := '{}'::text[];
     v_workspace_id uuid;
 begin
     if v_channel_type is null then
@@ -2586,18 +2686,24 @@ begin
         v_key := pg_catalog.format(
             'usage_warning:%s:%s:%s:%s', v_row.workspace_id, v_row.metric, v_row.period_start, v_row.plan_key
         );
-        v_alert_id := private.raise_alert(
-            'usage_warning',
-            v_key,
-            pg_catalog.format(
-                '%s usage reached the soft limit: %s of %s this period', v_row.metric, v_row.used, v_row.soft_limit
-            ),
-            v_row.workspace_id,
-            'warning',
-            v_details
-        );
+        -- The period and plan had this alert already (acknowledged since, or the plan
+        -- moved away and back): it stays the one.
+        v_alert_id := private._usage_alert_of(v_row.workspace_id, v_key);
         if v_alert_id is null then
-            select a.id into v_alert_id from public.alerts as a where a.dedupe_key = v_key order by a.id desc limit 1;
+            v_alert_id := private.raise_alert(
+                'usage_warning',
+                v_key,
+                pg_catalog.format(
+                    '%s usage reached the soft limit: %s of %s this period', v_row.metric, v_row.used, v_row.soft_limit
+                ),
+                v_row.workspace_id,
+                'warning',
+                v_details
+            );
+        end if;
+        if v_alert_id is null then
+            -- Raised by a concurrent session an instant ago.
+            v_alert_id := private._usage_alert_of(v_row.workspace_id, v_key);
         end if;
         v_row.warning_alert_id := v_alert_id;
     end if;
@@ -2606,19 +2712,25 @@ begin
         v_key := pg_catalog.format(
             'usage_blocked:%s:%s:%s:%s', v_row.workspace_id, v_row.metric, v_row.period_start, v_row.plan_key
         );
-        v_alert_id := private.raise_alert(
-            'usage_blocked',
-            v_key,
-            pg_catalog.format(
-                '%s usage reached the hard limit: %s of %s this period; further usage is refused',
-                v_row.metric, v_row.used, v_row.hard_limit
-            ),
-            v_row.workspace_id,
-            'critical',
-            v_details
-        );
+        -- The period and plan had this alert already (acknowledged since, or the plan
+        -- moved away and back): it stays the one.
+        v_alert_id := private._usage_alert_of(v_row.workspace_id, v_key);
         if v_alert_id is null then
-            select a.id into v_alert_id from public.alerts as a where a.dedupe_key = v_key order by a.id desc limit 1;
+            v_alert_id := private.raise_alert(
+                'usage_blocked',
+                v_key,
+                pg_catalog.format(
+                    '%s usage reached the hard limit: %s of %s this period; further usage is refused',
+                    v_row.metric, v_row.used, v_row.hard_limit
+                ),
+                v_row.workspace_id,
+                'critical',
+                v_details
+            );
+        end if;
+        if v_alert_id is null then
+            -- Raised by a concurrent session an instant ago.
+            v_alert_id := private._usage_alert_of(v_row.workspace_id, v_key);
         end if;
         v_row.blocked_alert_id := v_alert_id;
     end if;
@@ -2996,8 +3108,8 @@ CREATE FUNCTION private._replay_webhooks(reason text, provider text, status text
 declare
     v_id bigint;
     v_result jsonb;
-    v_ids bigint[] := '{}';
-    v_outcomes jsonb := '{}';
+    v_ids bigint[] := '{}'::bigint[];
+    v_outcomes jsonb := '{}'::jsonb;
     v_audit_id bigint;
 begin
     if not (private._webhooks_backend_caller() or private.is_admin()) then
@@ -3013,11 +3125,11 @@ begin
             hint = 'Say why the webhooks are replayed; it is recorded in audit_logs.';
     end if;
     if _replay_webhooks.status is null
-        or _replay_webhooks.status not in ('failed', 'dead_letter', 'unknown_phone', 'processed') then
+        or _replay_webhooks.status not in ('failed', 'dead_letter', 'unknown_phone', 'processed', 'queued') then
         raise exception using
             errcode = '22023', message = 'invalid_status',
             detail = pg_catalog.format('status %L', _replay_webhooks.status),
-            hint = 'Replay failed, dead_letter, unknown_phone or processed deliveries.';
+            hint = 'Replay failed, dead_letter, unknown_phone, processed or queued deliveries.';
     end if;
     if _replay_webhooks.provider is not null
         and _replay_webhooks.provider not in ('twilio', 'meta', 'paymob', 'standard') then
@@ -3157,6 +3269,7 @@ COMMENT ON FUNCTION private._resolve_channel(channel_type text, external_id text
 CREATE FUNCTION private._retry_failed_webhooks(max_count integer) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
+    SET lock_timeout TO '2s'
     AS $$
 declare
     v_row record;
@@ -3165,6 +3278,7 @@ declare
     v_succeeded integer := 0;
     v_dead integer := 0;
     v_failed integer := 0;
+    v_claimed integer;
     v_rejected integer := 0;
     v_duplicate integer := 0;
     v_summary jsonb;
@@ -3184,26 +3298,32 @@ begin
             hint = 'max_count is between 1 and 10000.';
     end if;
 
-    for v_row in
-        select q.id, q.provider, q.event_type, q.payload, q.status, q.signature_valid, q.headers, q.raw_body, q.url
-        from public.webhook_queue as q
-        where q.status = 'failed' and q.next_attempt_at <= pg_catalog.now()
-        order by q.next_attempt_at, q.id
-        limit _retry_failed_webhooks.max_count
-        for update skip locked
+    -- Shared with other sweepers, exclusive of the drain (private._drain_webhook_batch):
+    -- a sweep and a drain each lock many workspaces' period totals until they commit.
+    perform pg_catalog.pg_advisory_xact_lock_shared(4242, pg_catalog.hashtext('webhook_drain'));
+    -- Claimed ten at a time, so a second sweeper running meanwhile takes the rows
+    -- this one has not reached yet instead of waiting for the next minute.
     loop
-        v_retried := v_retried + 1;
-        v_result := private._run_webhook(
-            v_row.id, v_row.provider, v_row.event_type, v_row.payload, v_row.status,
-            v_row.signature_valid is not true, v_row.headers, v_row.raw_body, v_row.url
-        );
-        case v_result ->> 'status'
-            when 'processed', 'unknown_phone' then v_succeeded := v_succeeded + 1;
-            when 'dead_letter' then v_dead := v_dead + 1;
-            when 'rejected' then v_rejected := v_rejected + 1;
-            when 'duplicate' then v_duplicate := v_duplicate + 1;
-            else v_failed := v_failed + 1;
-        end case;
+        v_claimed := 0;
+        for v_row in
+            select q.id, q.provider, q.event_type, q.payload, q.status, q.signature_valid, q.headers, q.raw_body, q.url
+            from private._claim_webhooks('failed', least(10, _retry_failed_webhooks.max_count - v_retried)) as q
+        loop
+            v_claimed := v_claimed + 1;
+            v_retried := v_retried + 1;
+            v_result := private._run_webhook(
+                v_row.id, v_row.provider, v_row.event_type, v_row.payload, v_row.status,
+                v_row.signature_valid is not true, v_row.headers, v_row.raw_body, v_row.url
+            );
+            case v_result ->> 'status'
+                when 'processed', 'unknown_phone' then v_succeeded := v_succeeded + 1;
+                when 'dead_letter' then v_dead := v_dead + 1;
+                when 'rejected' then v_rejected := v_rejected + 1;
+                when 'duplicate' then v_duplicate := v_duplicate + 1;
+                else v_failed := v_failed + 1;
+            end case;
+        end loop;
+        exit when v_claimed < 10 or v_retried >= _retry_failed_webhooks.max_count;
     end loop;
 
     v_summary := pg_catalog.jsonb_build_object(
@@ -3282,44 +3402,6 @@ $$;
 
 COMMENT ON FUNCTION private._revoke_api_key(key_id uuid, reason text) IS 'Implementation of public.revoke_api_key (definer: users may only rename keys directly).';
 
--- Name: _run_job(text); Type: FUNCTION; Schema: private; Owner: -
-
-CREATE FUNCTION private._run_job(job_name text) RETURNS jsonb
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO ''
-    AS $$
-declare
-    v_command text := private._job_command(_run_job.job_name);
-    v_result jsonb;
-    v_audit_id bigint;
-begin
-    if not private.is_admin() then
-        raise exception using
-            errcode = '42501', message = 'not_allowed',
-            detail = pg_catalog.format('caller %s is not a platform admin',
-                coalesce((select auth.uid())::text, 'anonymous')),
-            hint = 'Only platform admins run jobs by hand.';
-    end if;
-    if v_command is null then
-        raise exception using
-            errcode = '22023', message = 'unknown_job',
-            detail = pg_catalog.format('job %L', _run_job.job_name),
-            hint = 'Jobs: billing_line_items, reconciliation, retention_cleanup, webhook_retry_sweeper, weekly_insights.';
-    end if;
-    v_audit_id := private.audit(
-        'job.run_now', 'job_runs', null, null, null,
-        pg_catalog.jsonb_build_object('job_name', _run_job.job_name)
-    );
-    -- The command is one of the fixed texts above, never caller input.
-    execute pg_catalog.format('select to_jsonb(r) from (%s) as r', v_command) into v_result;
-    return pg_catalog.jsonb_build_object('job_name', _run_job.job_name, 'result', v_result, 'audit_id', v_audit_id);
-end
-$$;
-
--- Name: FUNCTION _run_job(job_name text); Type: COMMENT; Schema: private; Owner: -
-
-COMMENT ON FUNCTION private._run_job(job_name text) IS 'Implementation of public.run_job (definer: the jobs'' functions are service_role''s).';
-
 -- Name: _run_reconciliation(date, date); Type: FUNCTION; Schema: private; Owner: -
 
 CREATE FUNCTION private._run_reconciliation(period_start date, period_end date) RETURNS jsonb
@@ -3349,7 +3431,7 @@ declare
     v_missing_internal integer := 0;
     v_missing_provider integer := 0;
     v_step record;
-    v_errors jsonb := '[]';
+    v_errors jsonb := '[]'::jsonb;
     v_ok integer := 0;
     v_state text;
     v_message text;
@@ -3612,9 +3694,9 @@ declare
     v_policy record;
     v_cutoff timestamptz;
     v_rows bigint;
-    v_deleted jsonb := '{}';
-    v_more text[] := '{}';
-    v_errors jsonb := '[]';
+    v_deleted jsonb := '{}'::jsonb;
+    v_more text[] := '{}'::text[];
+    v_errors jsonb := '[]'::jsonb;
     v_ok integer := 0;
     v_state text;
     v_message text;
@@ -3669,7 +3751,7 @@ begin
                     when 'rate_limit_counters' then
                         delete from private.rate_limit_counters as c
                         where c.ctid = any(array(
-                            select d.ctid from private.rate_limit_counters as d where d.window_start < v_cutoff limit v_batch
+                            select d.ctid from private.rate_limit_counters as d where d.tat < v_cutoff limit v_batch
                         ));
                 end case;
                 get diagnostics v_rows = row_count;
@@ -4107,6 +4189,23 @@ $$;
 
 COMMENT ON FUNCTION private._twilio_signature(auth_token text, url text, params jsonb, algorithm text) IS 'Twilio request signature (base64 HMAC over the URL and the sorted form parameters).';
 
+-- Name: _usage_alert_of(uuid, text); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._usage_alert_of(workspace_id uuid, dedupe_key text) RETURNS bigint
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    select a.id
+    from public.alerts as a
+    where a.workspace_id = _usage_alert_of.workspace_id and a.dedupe_key = _usage_alert_of.dedupe_key
+    order by a.id desc
+    limit 1
+$$;
+
+-- Name: FUNCTION _usage_alert_of(workspace_id uuid, dedupe_key text); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._usage_alert_of(workspace_id uuid, dedupe_key text) IS 'The newest alert of a workspace with this dedupe key, acknowledged or not (null when none).';
+
 -- Name: _usage_period(); Type: FUNCTION; Schema: private; Owner: -
 
 CREATE FUNCTION private._usage_period() RETURNS date
@@ -4385,6 +4484,11 @@ begin
                 return 'signature_mismatch';
             end if;
             return null;
+        else
+            raise exception using
+                errcode = '22023', message = 'unknown_provider',
+                detail = pg_catalog.format('provider %L', _verify_webhook_signature.provider),
+                hint = 'provider is one of twilio, meta, paymob, standard.';
     end case;
 end
 $$;
@@ -4468,7 +4572,7 @@ CREATE FUNCTION private._webhooks_record_usage(workspace_id uuid, metric text, q
     SET search_path TO ''
     AS $$
 begin
-    return public.record_usage(
+    return private._record_usage(
         workspace_id => _webhooks_record_usage.workspace_id,
         metric => _webhooks_record_usage.metric,
         quantity => _webhooks_record_usage.quantity,
@@ -4673,6 +4777,80 @@ $$;
 
 COMMENT ON FUNCTION private.audit(action text, target_table text, target_id text, workspace_id uuid, before jsonb, after jsonb, reason text) IS 'Append an audit_logs row for a security-relevant change; returns its id.';
 
+-- Name: drain_webhooks_continuously(double precision, integer, double precision); Type: PROCEDURE; Schema: private; Owner: -
+
+CREATE PROCEDURE private.drain_webhooks_continuously(IN seconds double precision DEFAULT NULL::double precision, IN max_count integer DEFAULT 1000, IN idle_seconds double precision DEFAULT 0.25)
+    LANGUAGE plpgsql
+    AS $$
+declare
+    v_started timestamptz := pg_catalog.clock_timestamp();
+    v_stop timestamptz;
+    v_batch jsonb;
+    v_total jsonb := '{}'::jsonb;
+    v_batches integer := 0;
+    v_key text;
+    v_run bigint;
+begin
+    if drain_webhooks_continuously.max_count is null or drain_webhooks_continuously.max_count not between 1 and 10000 then
+        raise exception using
+            errcode = '22023',
+            message = 'invalid_max_count',
+            detail = pg_catalog.format('max_count %s', drain_webhooks_continuously.max_count),
+            hint = 'max_count is between 1 and 10000.';
+    end if;
+    v_stop := case
+        when drain_webhooks_continuously.seconds is null
+            then pg_catalog.date_trunc('minute', v_started) + interval '59 seconds'
+        else v_started + pg_catalog.make_interval(secs => drain_webhooks_continuously.seconds)
+    end;
+    loop
+        v_batch := private._drain_webhook_batch(drain_webhooks_continuously.max_count);
+        commit;
+        if (v_batch ->> 'drained')::integer > 0 then
+            v_batches := v_batches + 1;
+            for v_key in select k from pg_catalog.jsonb_object_keys(v_batch) as k loop
+                v_total := v_total || pg_catalog.jsonb_build_object(
+                    v_key, coalesce((v_total ->> v_key)::integer, 0) + (v_batch ->> v_key)::integer
+                );
+            end loop;
+        end if;
+        exit when pg_catalog.clock_timestamp() >= v_stop
+            or exists (select from pg_catalog.pg_stat_activity as a where a.wait_event = 'ProcSignalBarrier');
+        if (v_batch ->> 'drained')::integer = 0 then
+            perform pg_catalog.pg_sleep(
+                least(
+                    drain_webhooks_continuously.idle_seconds,
+                    extract(epoch from v_stop - pg_catalog.clock_timestamp())
+                )
+            );
+            commit;
+        end if;
+    end loop;
+
+    if v_batches > 0 then
+        v_run := private._job_run_start(
+            'webhook_drain',
+            pg_catalog.jsonb_build_object(
+                'max_count', drain_webhooks_continuously.max_count, 'started_at', v_started, 'continuous', true
+            ),
+            exclusive => false
+        );
+        perform private._job_run_finish(
+            v_run,
+            v_total || pg_catalog.jsonb_build_object(
+                'batches', v_batches,
+                'seconds', pg_catalog.round(extract(epoch from pg_catalog.clock_timestamp() - v_started)::numeric, 1)
+            )
+        );
+        commit;
+    end if;
+end
+$$;
+
+-- Name: PROCEDURE drain_webhooks_continuously(IN seconds double precision, IN max_count integer, IN idle_seconds double precision); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON PROCEDURE private.drain_webhooks_continuously(IN seconds double precision, IN max_count integer, IN idle_seconds double precision) IS 'pg_cron''s webhook drain: batches of queued deliveries, each committed, until second 59 of the minute (or seconds).';
+
 -- Name: generate_all_billing_line_items(date); Type: FUNCTION; Schema: private; Owner: -
 
 CREATE FUNCTION private.generate_all_billing_line_items(period_start date) RETURNS jsonb
@@ -4685,7 +4863,7 @@ declare
     v_workspace_id uuid;
     v_workspaces integer := 0;
     v_total integer := 0;
-    v_errors jsonb := '[]';
+    v_errors jsonb := '[]'::jsonb;
     v_state text;
     v_message text;
     v_status text;
@@ -4900,10 +5078,17 @@ begin
             when ul.used >= (l.value ->> 'soft_limit')::numeric then 'warning'
             else 'ok'
         end,
-        -- A threshold the new limits put the usage back under is crossed afresh:
-        -- forget its alert, so reaching the new limit raises one of its own.
-        warning_alert_id = case when ul.used >= (l.value ->> 'soft_limit')::numeric then ul.warning_alert_id end,
-        blocked_alert_id = case when ul.used >= (l.value ->> 'hard_limit')::numeric then ul.blocked_alert_id end,
+        -- A row's alerts are its plan's (one per threshold, period and plan): another
+        -- plan forgets them, and _raise_usage_alerts below raises the new plan's for
+        -- a threshold already reached (or finds the one it already has).
+        warning_alert_id = case
+            when ul.used >= (l.value ->> 'soft_limit')::numeric and ul.plan_key = v_snapshot.plan_key
+                then ul.warning_alert_id
+        end,
+        blocked_alert_id = case
+            when ul.used >= (l.value ->> 'hard_limit')::numeric and ul.plan_key = v_snapshot.plan_key
+                then ul.blocked_alert_id
+        end,
         updated_at = pg_catalog.now()
     from pg_catalog.jsonb_each(v_snapshot.limits) as l
     where ul.workspace_id = on_plan_change.workspace_id
@@ -5390,8 +5575,7 @@ begin
         new.id::text,
         new.workspace_id,
         pg_catalog.jsonb_build_object('is_active', old.is_active),
-        pg_catalog.jsonb_build_object('is_active', new.is_active),
-        nullif(pg_catalog.current_setting('opsdb.activation_reason', true), '')
+        pg_catalog.jsonb_build_object('is_active', new.is_active)
     );
     return null;
 end
@@ -5855,10 +6039,19 @@ COMMENT ON FUNCTION public.check_rate_limit(workspace_id uuid, bucket text) IS '
 -- Name: confirm_instapay_payment(uuid, text); Type: FUNCTION; Schema: public; Owner: -
 
 CREATE FUNCTION public.confirm_instapay_payment(payment_id uuid, bank_reference text) RETURNS jsonb
-    LANGUAGE sql
+    LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
-    select private._confirm_instapay_payment(confirm_instapay_payment.payment_id, confirm_instapay_payment.bank_reference)
+begin
+    return private._confirm_instapay_payment(
+        confirm_instapay_payment.payment_id, confirm_instapay_payment.bank_reference
+    );
+exception when lock_not_available then
+    -- A stuck row lock is a 503 lock_timeout (see private._lock_timeout), not a 500.
+    return private._lock_timeout(
+        'confirm_instapay_payment', pg_catalog.format('payment %s', confirm_instapay_payment.payment_id)
+    );
+end
 $$;
 
 -- Name: FUNCTION confirm_instapay_payment(payment_id uuid, bank_reference text); Type: COMMENT; Schema: public; Owner: -
@@ -6091,12 +6284,30 @@ begin
     return private._deduct_credits(
         deduct_credits.workspace_id, deduct_credits.amount, deduct_credits.reason, deduct_credits.idempotency_key
     );
+exception when lock_not_available then
+    -- A stuck row lock is a 503 lock_timeout (see private._lock_timeout), not a 500.
+    return private._lock_timeout('deduct_credits', pg_catalog.format('workspace %s', deduct_credits.workspace_id));
 end
 $$;
 
 -- Name: FUNCTION deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text); Type: COMMENT; Schema: public; Owner: -
 
 COMMENT ON FUNCTION public.deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) IS 'Deduct credits atomically and idempotently: {balance, deducted, transaction_id, duplicate}; PT402 when short.';
+
+-- Name: drain_webhooks(integer); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.drain_webhooks(max_count integer DEFAULT 1000) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+begin
+    return private._drain_webhooks(drain_webhooks.max_count);
+end
+$$;
+
+-- Name: FUNCTION drain_webhooks(max_count integer); Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON FUNCTION public.drain_webhooks(max_count integer) IS 'Process up to max_count queued webhook deliveries, oldest first, in one transaction (service_role, pg_cron).';
 
 -- Name: enforce_rate_limit(uuid, text); Type: FUNCTION; Schema: public; Owner: -
 
@@ -6126,7 +6337,8 @@ begin
             'headers', pg_catalog.jsonb_build_object(
                 'Retry-After', v_result ->> 'retry_after',
                 'X-RateLimit-Limit', v_result ->> 'limit',
-                'X-RateLimit-Remaining', '0'
+                'X-RateLimit-Remaining', '0',
+                'X-RateLimit-Reset', v_result ->> 'reset_after'
             )
         )::text;
 end
@@ -6193,6 +6405,9 @@ begin
     return private._grant_credits(
         grant_credits.workspace_id, grant_credits.amount, grant_credits.reason, grant_credits.idempotency_key
     );
+exception when lock_not_available then
+    -- A stuck row lock is a 503 lock_timeout (see private._lock_timeout), not a 500.
+    return private._lock_timeout('grant_credits', pg_catalog.format('workspace %s', grant_credits.workspace_id));
 end
 $$;
 
@@ -6203,19 +6418,27 @@ COMMENT ON FUNCTION public.grant_credits(workspace_id uuid, amount numeric, reas
 -- Name: handle_paymob_callback(jsonb, text); Type: FUNCTION; Schema: public; Owner: -
 
 CREATE FUNCTION public.handle_paymob_callback(payload jsonb, hmac text) RETURNS jsonb
-    LANGUAGE sql
+    LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
-    select private._handle_paymob_callback(handle_paymob_callback.payload, handle_paymob_callback.hmac)
+begin
+    return private._handle_paymob_callback(handle_paymob_callback.payload, handle_paymob_callback.hmac);
+exception when lock_not_available then
+    -- A stuck row lock is a 503 lock_timeout (see private._lock_timeout), not a 500.
+    return private._lock_timeout(
+        'handle_paymob_callback',
+        pg_catalog.format('order %s', handle_paymob_callback.payload #>> '{obj,order,merchant_order_id}')
+    );
+end
 $$;
 
 -- Name: FUNCTION handle_paymob_callback(payload jsonb, hmac text); Type: COMMENT; Schema: public; Owner: -
 
 COMMENT ON FUNCTION public.handle_paymob_callback(payload jsonb, hmac text) IS 'service_role: verify and apply a Paymob transaction callback (a forged HMAC is refused with an alert).';
 
--- Name: ingest_webhook(text, jsonb, jsonb, text, text); Type: FUNCTION; Schema: public; Owner: -
+-- Name: ingest_webhook(text, jsonb, jsonb, text, text, boolean); Type: FUNCTION; Schema: public; Owner: -
 
-CREATE FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb DEFAULT '{}'::jsonb, raw_body text DEFAULT NULL::text, url text DEFAULT NULL::text) RETURNS jsonb
+CREATE FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb DEFAULT '{}'::jsonb, raw_body text DEFAULT NULL::text, url text DEFAULT NULL::text, process_now boolean DEFAULT NULL::boolean) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
@@ -6226,50 +6449,22 @@ begin
         ingest_webhook.payload,
         ingest_webhook.headers,
         ingest_webhook.raw_body,
-        ingest_webhook.url
+        ingest_webhook.url,
+        ingest_webhook.process_now
+    );
+exception when lock_not_available then
+    -- Blocked before the raw row was stored (a same-key copy's transaction is stuck):
+    -- a 503 lock_timeout the provider retries. Processing blocked after it is stored
+    -- is a failed attempt instead (private._run_webhook), and the sweeper retries it.
+    return private._lock_timeout(
+        'ingest_webhook', pg_catalog.format('%s delivery', ingest_webhook.provider)
     );
 end
 $$;
 
--- Name: FUNCTION ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text); Type: COMMENT; Schema: public; Owner: -
+-- Name: FUNCTION ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean); Type: COMMENT; Schema: public; Owner: -
 
-COMMENT ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text) IS 'Store, verify, deduplicate and process one webhook delivery (service_role). See CONTRACT.md.';
-
--- Name: list_webhooks(text, text, uuid, timestamp with time zone, timestamp with time zone, timestamp with time zone, bigint, integer); Type: FUNCTION; Schema: public; Owner: -
-
-CREATE FUNCTION public.list_webhooks(provider text DEFAULT NULL::text, status text DEFAULT NULL::text, workspace_id uuid DEFAULT NULL::uuid, received_after timestamp with time zone DEFAULT NULL::timestamp with time zone, received_before timestamp with time zone DEFAULT NULL::timestamp with time zone, before_received_at timestamp with time zone DEFAULT NULL::timestamp with time zone, before_id bigint DEFAULT NULL::bigint, max_count integer DEFAULT 50) RETURNS jsonb
-    LANGUAGE sql STABLE
-    SET search_path TO ''
-    AS $$
-    select private._list_webhooks(
-        list_webhooks.provider, list_webhooks.status, list_webhooks.workspace_id,
-        list_webhooks.received_after, list_webhooks.received_before,
-        list_webhooks.before_received_at, list_webhooks.before_id, list_webhooks.max_count
-    )
-$$;
-
--- Name: FUNCTION list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer); Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON FUNCTION public.list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) IS 'Webhook deliveries for platform admins, filtered by provider, status, workspace and time, keyset-paged newest first.';
-
--- Name: preview_replay_webhooks(text, text, timestamp with time zone, timestamp with time zone, integer); Type: FUNCTION; Schema: public; Owner: -
-
-CREATE FUNCTION public.preview_replay_webhooks(status text DEFAULT 'dead_letter'::text, provider text DEFAULT NULL::text, received_after timestamp with time zone DEFAULT NULL::timestamp with time zone, received_before timestamp with time zone DEFAULT NULL::timestamp with time zone, max_count integer DEFAULT 500) RETURNS jsonb
-    LANGUAGE sql STABLE
-    SET search_path TO ''
-    AS $$
-    select private._preview_replay_webhooks(
-        preview_replay_webhooks.status,
-        preview_replay_webhooks.provider,
-        preview_replay_webhooks.received_after,
-        preview_replay_webhooks.received_before,
-        preview_replay_webhooks.max_count
-    )
-$$;
-
--- Name: FUNCTION preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer); Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON FUNCTION public.preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) IS 'Dry run of replay_webhooks: how many deliveries the same arguments would replay now (platform admins, service_role).';
+COMMENT ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) IS 'Verify, deduplicate and store one webhook delivery (service_role); queue it for the drain or process it now (docs/api.md).';
 
 -- Name: record_usage(uuid, text, numeric, text, text); Type: FUNCTION; Schema: public; Owner: -
 
@@ -6284,6 +6479,11 @@ begin
         record_usage.quantity,
         record_usage.idempotency_key,
         record_usage.source
+    );
+exception when lock_not_available then
+    -- A stuck row lock is a 503 lock_timeout (see private._lock_timeout), not a 500.
+    return private._lock_timeout(
+        'record_usage', pg_catalog.format('workspace %s metric %s', record_usage.workspace_id, record_usage.metric)
     );
 end
 $$;
@@ -6351,19 +6551,6 @@ $$;
 
 COMMENT ON FUNCTION public.revoke_api_key(key_id uuid, reason text) IS 'Revoke an API key at once (workspace owners/admins, platform admins). Returns {key_id, status, revoked_at}.';
 
--- Name: run_job(text); Type: FUNCTION; Schema: public; Owner: -
-
-CREATE FUNCTION public.run_job(job_name text) RETURNS jsonb
-    LANGUAGE sql
-    SET search_path TO ''
-    AS $$
-    select private._run_job(run_job.job_name)
-$$;
-
--- Name: FUNCTION run_job(job_name text); Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON FUNCTION public.run_job(job_name text) IS 'Run a scheduled job now, as pg_cron would (platform admins); audited; the run is logged in job_runs.';
-
 -- Name: run_reconciliation(date, date); Type: FUNCTION; Schema: public; Owner: -
 
 CREATE FUNCTION public.run_reconciliation(period_start date, period_end date) RETURNS jsonb
@@ -6392,116 +6579,7 @@ $$;
 
 -- Name: FUNCTION run_retention_cleanup(); Type: COMMENT; Schema: public; Owner: -
 
-COMMENT ON FUNCTION public.run_retention_cleanup() IS 'Delete expired webhook deliveries, unknown numbers, acknowledged alerts, old job runs and rate-limit windows (retention_policies); logged in job_runs. service_role; pg_cron runs it daily.';
-
--- Name: set_channel_active(uuid, boolean, text); Type: FUNCTION; Schema: public; Owner: -
-
-CREATE FUNCTION public.set_channel_active(channel_id uuid, is_active boolean, reason text) RETURNS jsonb
-    LANGUAGE plpgsql
-    SET search_path TO ''
-    AS $$
-declare
-    v_workspace uuid;
-    v_previous boolean;
-begin
-    if (select auth.uid()) is null then
-        raise exception using
-            errcode = '42501', message = 'not_allowed', detail = 'the channel kill switch needs a signed-in user',
-            hint = 'Workspace owners/admins and platform admins flip it.';
-    end if;
-    if set_channel_active.is_active is null or coalesce(pg_catalog.btrim(set_channel_active.reason), '') = '' then
-        raise exception using
-            errcode = '22023', message = 'reason_required',
-            detail = pg_catalog.format('channel %s: is_active and a reason are required', set_channel_active.channel_id),
-            hint = 'Say why, for example the incident or ticket id; it is recorded in audit_logs.';
-    end if;
-    -- FOR UPDATE needs the update policy too, so a row the caller may not change is not found.
-    select c.workspace_id, c.is_active into v_workspace, v_previous
-    from public.agent_channels as c
-    where c.id = set_channel_active.channel_id
-    for update;
-    if not found then
-        raise exception using
-            errcode = 'PT404', message = 'channel_not_found',
-            detail = pg_catalog.format('no channel %s that caller %s may change',
-                set_channel_active.channel_id, (select auth.uid())),
-            hint = 'Only the workspace''s owners/admins and platform admins flip a channel.';
-    end if;
-    if v_previous <> set_channel_active.is_active then
-        perform pg_catalog.set_config('opsdb.activation_reason', set_channel_active.reason, true);
-        update public.agent_channels as c
-        set is_active = set_channel_active.is_active
-        where c.id = set_channel_active.channel_id;
-        perform pg_catalog.set_config('opsdb.activation_reason', '', true);
-    end if;
-    return pg_catalog.jsonb_build_object(
-        'channel_id', set_channel_active.channel_id,
-        'workspace_id', v_workspace,
-        'is_active', set_channel_active.is_active,
-        'previous', v_previous,
-        'changed', v_previous <> set_channel_active.is_active
-    );
-end
-$$;
-
--- Name: FUNCTION set_channel_active(channel_id uuid, is_active boolean, reason text); Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON FUNCTION public.set_channel_active(channel_id uuid, is_active boolean, reason text) IS 'Channel kill switch with a reason (workspace owners/admins, platform admins); audited.';
-
--- Name: set_connector_active(uuid, boolean, text); Type: FUNCTION; Schema: public; Owner: -
-
-CREATE FUNCTION public.set_connector_active(connector_id uuid, is_active boolean, reason text) RETURNS jsonb
-    LANGUAGE plpgsql
-    SET search_path TO ''
-    AS $$
-declare
-    v_workspace uuid;
-    v_previous boolean;
-begin
-    if (select auth.uid()) is null then
-        raise exception using
-            errcode = '42501', message = 'not_allowed', detail = 'the connector kill switch needs a signed-in user',
-            hint = 'Workspace owners/admins and platform admins flip it.';
-    end if;
-    if set_connector_active.is_active is null or coalesce(pg_catalog.btrim(set_connector_active.reason), '') = '' then
-        raise exception using
-            errcode = '22023', message = 'reason_required',
-            detail = pg_catalog.format(
-                'connector %s: is_active and a reason are required', set_connector_active.connector_id
-            ),
-            hint = 'Say why, for example the incident or ticket id; it is recorded in audit_logs.';
-    end if;
-    select c.workspace_id, c.is_active into v_workspace, v_previous
-    from public.connectors as c
-    where c.id = set_connector_active.connector_id
-    for update;
-    if not found then
-        raise exception using
-            errcode = 'PT404', message = 'connector_not_found',
-            detail = pg_catalog.format('no connector %s that caller %s may change',
-                set_connector_active.connector_id, (select auth.uid())),
-            hint = 'Only the workspace''s owners/admins and platform admins flip a connector.';
-    end if;
-    if v_previous <> set_connector_active.is_active then
-        perform pg_catalog.set_config('opsdb.activation_reason', set_connector_active.reason, true);
-        update public.connectors as c
-        set is_active = set_connector_active.is_active
-        where c.id = set_connector_active.connector_id;
-        perform pg_catalog.set_config('opsdb.activation_reason', '', true);
-    end if;
-    return pg_catalog.jsonb_build_object(
-        'connector_id', set_connector_active.connector_id,
-        'workspace_id', v_workspace,
-        'is_active', set_connector_active.is_active,
-        'previous', v_previous,
-        'changed', v_previous <> set_connector_active.is_active
-    );
-end
-$$;
-
--- Name: FUNCTION set_connector_active(connector_id uuid, is_active boolean, reason text); Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON FUNCTION public.set_connector_active(connector_id uuid, is_active boolean, reason text) IS 'Connector kill switch with a reason (workspace owners/admins, platform admins); audited.';
+COMMENT ON FUNCTION public.run_retention_cleanup() IS 'Delete expired webhook deliveries, unknown numbers, acknowledged alerts, old job runs and rate-limit state (retention_policies); logged in job_runs. service_role; pg_cron runs it daily.';
 
 -- Name: set_workspace_status(uuid, text, text); Type: FUNCTION; Schema: public; Owner: -
 
@@ -6518,78 +6596,39 @@ $$;
 
 COMMENT ON FUNCTION public.set_workspace_status(workspace_id uuid, status text, reason text) IS 'Workspace kill switch (platform admins): status active, suspended or disabled, with a reason; audited.';
 
--- Name: webhook_delivery(bigint); Type: FUNCTION; Schema: public; Owner: -
-
-CREATE FUNCTION public.webhook_delivery(webhook_id bigint) RETURNS jsonb
-    LANGUAGE plpgsql STABLE
-    SET search_path TO ''
-    AS $$
-declare
-    v_row public.webhook_queue;
-begin
-    if not (select private.is_admin()) then
-        raise exception using
-            errcode = '42501', message = 'not_allowed',
-            detail = pg_catalog.format('caller %s is not a platform admin',
-                coalesce((select auth.uid())::text, 'anonymous')),
-            hint = 'Raw webhook deliveries are for platform admins.';
-    end if;
-    select q.* into v_row from public.webhook_queue as q where q.id = webhook_delivery.webhook_id;
-    if not found then
-        raise exception using
-            errcode = 'PT404', message = 'webhook_not_found',
-            detail = pg_catalog.format('webhook %s', webhook_delivery.webhook_id);
-    end if;
-    return pg_catalog.jsonb_build_object(
-        'webhook_id', v_row.id,
-        'provider', v_row.provider,
-        'event_type', v_row.event_type,
-        'status', v_row.status,
-        'idempotency_key', v_row.idempotency_key,
-        'received_at', v_row.received_at,
-        'signature_valid', v_row.signature_valid,
-        'duplicate_of', v_row.duplicate_of,
-        'attempts', v_row.attempts,
-        'max_attempts', v_row.max_attempts,
-        'next_attempt_at', v_row.next_attempt_at,
-        'last_error', v_row.last_error,
-        'skip_reason', v_row.skip_reason,
-        'processed_at', v_row.processed_at,
-        'url', v_row.url,
-        'headers', private._mask_webhook_json(v_row.headers),
-        'payload', private._mask_webhook_json(v_row.payload),
-        'raw_body_bytes', pg_catalog.octet_length(v_row.raw_body),
-        'history', (
-            select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-                'audit_id', a.id, 'occurred_at', a.occurred_at, 'actor_id', a.actor_id,
-                'actor_role', a.actor_role, 'action', a.action, 'reason', a.reason,
-                'before', a.before, 'after', a.after
-            ) order by a.id), '[]'::jsonb)
-            from public.audit_logs as a
-            where a.target_table = 'webhook_queue' and a.target_id = v_row.id::text
-        )
-    );
-end
-$$;
-
--- Name: FUNCTION webhook_delivery(webhook_id bigint); Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON FUNCTION public.webhook_delivery(webhook_id bigint) IS 'One webhook delivery with its payload and headers PII-masked and its audit history (platform admins).';
-
 -- Name: rate_limit_counters; Type: TABLE; Schema: private; Owner: -
 
 CREATE UNLOGGED TABLE private.rate_limit_counters (
     workspace_id uuid NOT NULL,
     bucket text NOT NULL,
-    window_start timestamp with time zone NOT NULL,
-    hits integer NOT NULL,
-    CONSTRAINT rate_limit_counters_hits_check CHECK ((hits >= 0))
+    tat timestamp with time zone NOT NULL
 )
 WITH (fillfactor='70');
 
 -- Name: TABLE rate_limit_counters; Type: COMMENT; Schema: private; Owner: -
 
-COMMENT ON TABLE private.rate_limit_counters IS 'Fixed-window request counters of check_rate_limit (unlogged: fast, disposable; see the migration).';
+COMMENT ON TABLE private.rate_limit_counters IS 'GCRA state of check_rate_limit: one theoretical arrival time per workspace and bucket (unlogged: fast, disposable).';
+
+-- Name: COLUMN rate_limit_counters.tat; Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON COLUMN private.rate_limit_counters.tat IS 'When the allowance is whole again; a request is allowed while tat + one interval stays within one window of now.';
+
+-- Name: rate_limit_refusals; Type: TABLE; Schema: private; Owner: -
+
+CREATE TABLE private.rate_limit_refusals (
+    workspace_id uuid NOT NULL,
+    bucket text NOT NULL,
+    slot smallint NOT NULL,
+    minute timestamp with time zone NOT NULL,
+    refusals integer NOT NULL,
+    CONSTRAINT rate_limit_refusals_refusals_check CHECK ((refusals > 0)),
+    CONSTRAINT rate_limit_refusals_slot_check CHECK (((slot >= 0) AND (slot <= 1439)))
+)
+WITH (fillfactor='70');
+
+-- Name: TABLE rate_limit_refusals; Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON TABLE private.rate_limit_refusals IS 'Requests check_rate_limit refused, per workspace, bucket and UTC minute (slot = minute of the day; a row counts only while minute is within the last 24 hours).';
 
 -- Name: agent_channels; Type: TABLE; Schema: public; Owner: -
 
@@ -7183,14 +7222,20 @@ CREATE TABLE public.plan_rate_limits (
     bucket text NOT NULL,
     max_requests integer NOT NULL,
     window_seconds integer NOT NULL,
+    spike_refusals integer,
     CONSTRAINT plan_rate_limits_bucket_check CHECK ((bucket ~ '^[a-z][a-z0-9_]{1,31}$'::text)),
     CONSTRAINT plan_rate_limits_max_requests_check CHECK ((max_requests > 0)),
+    CONSTRAINT plan_rate_limits_spike_refusals_check CHECK ((spike_refusals > 0)),
     CONSTRAINT plan_rate_limits_window_seconds_check CHECK (((window_seconds >= 1) AND (window_seconds <= 86400)))
 );
 
 -- Name: TABLE plan_rate_limits; Type: COMMENT; Schema: public; Owner: -
 
-COMMENT ON TABLE public.plan_rate_limits IS 'Per plan and bucket: at most max_requests per fixed window of window_seconds (check_rate_limit).';
+COMMENT ON TABLE public.plan_rate_limits IS 'Per plan and bucket: max_requests per window_seconds, as GCRA (check_rate_limit): up to max_requests at once, then one every window_seconds / max_requests seconds.';
+
+-- Name: COLUMN plan_rate_limits.spike_refusals; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON COLUMN public.plan_rate_limits.spike_refusals IS 'Refusals of one workspace within one UTC minute that raise a rate_limit_spike alert; null: as many as the bucket allows per minute.';
 
 -- Name: provider_usage_reports; Type: TABLE; Schema: public; Owner: -
 
@@ -7610,53 +7655,6 @@ ALTER TABLE public.wallet_ledger ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTIT
     CACHE 1
 );
 
--- Name: webhook_queue; Type: TABLE; Schema: public; Owner: -
-
-CREATE TABLE public.webhook_queue (
-    id bigint NOT NULL,
-    provider public.webhook_provider NOT NULL,
-    event_type text,
-    idempotency_key public.webhook_idempotency_key NOT NULL,
-    status public.webhook_status DEFAULT 'received'::text NOT NULL,
-    headers public.webhook_headers DEFAULT '{}'::jsonb NOT NULL,
-    payload jsonb NOT NULL,
-    raw_body text,
-    url text,
-    received_at timestamp with time zone DEFAULT now() NOT NULL,
-    signature_valid boolean,
-    duplicate_of bigint,
-    attempts public.webhook_attempts DEFAULT 0 NOT NULL,
-    max_attempts public.webhook_max_attempts DEFAULT 6 NOT NULL,
-    next_attempt_at timestamp with time zone,
-    last_error text,
-    skip_reason text,
-    processed_at timestamp with time zone
-);
-
--- Name: TABLE webhook_queue; Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON TABLE public.webhook_queue IS 'Every webhook delivery, stored raw before processing and kept whatever processing does (retention expires it).';
-
--- Name: COLUMN webhook_queue.idempotency_key; Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON COLUMN public.webhook_queue.idempotency_key IS 'From the provider''s own ids (CallSid+CallStatus, MessageSid+status, Meta message ids, Paymob transaction, webhook-id), else sha256 of the canonical payload. Unique per provider among the verified rows that claim it (webhook_queue_verified_key_idx): a row whose signature was not checked yet claims nothing.';
-
--- Name: COLUMN webhook_queue.status; Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON COLUMN public.webhook_queue.status IS 'processed, duplicate, unknown_phone, failed (will be retried), rejected (bad signature or unusable payload; never processed), dead_letter (retries exhausted). received is allowed but no longer written: ingest_webhook inserts the claimed row already saying processed and corrects it before its transaction ends, so no other session ever sees a delivery in between.';
-
--- Name: COLUMN webhook_queue.signature_valid; Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON COLUMN public.webhook_queue.signature_valid IS 'true: verified (only such a row claims its idempotency key); false: rejected; null: the check itself could not run yet (e.g. missing secret): the row is failed, claims no key, and is verified by the sweeper or a replay.';
-
--- Name: COLUMN webhook_queue.duplicate_of; Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON COLUMN public.webhook_queue.duplicate_of IS 'For a duplicate: the delivery it repeats. No foreign key: retention may expire either row first.';
-
--- Name: COLUMN webhook_queue.skip_reason; Type: COMMENT; Schema: public; Owner: -
-
-COMMENT ON COLUMN public.webhook_queue.skip_reason IS 'Processed but nothing downstream on purpose: channel_disabled, agent_inactive, workspace_suspended, ...';
-
 -- Name: webhook_queue_id_seq; Type: SEQUENCE; Schema: public; Owner: -
 
 ALTER TABLE public.webhook_queue ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
@@ -7868,6 +7866,11 @@ COMMENT ON TABLE public.workspace_wallets IS 'Prepaid credits per workspace. bal
 ALTER TABLE ONLY private.rate_limit_counters
     ADD CONSTRAINT rate_limit_counters_pkey PRIMARY KEY (workspace_id, bucket);
 
+-- Name: rate_limit_refusals rate_limit_refusals_pkey; Type: CONSTRAINT; Schema: private; Owner: -
+
+ALTER TABLE ONLY private.rate_limit_refusals
+    ADD CONSTRAINT rate_limit_refusals_pkey PRIMARY KEY (workspace_id, bucket, slot);
+
 -- Name: agent_channels agent_channels_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 
 ALTER TABLE ONLY public.agent_channels
@@ -8063,6 +8066,11 @@ ALTER TABLE ONLY public.wallet_ledger
 ALTER TABLE ONLY public.webhook_queue
     ADD CONSTRAINT webhook_queue_pkey PRIMARY KEY (id);
 
+-- Name: webhook_status webhook_status_check; Type: CHECK CONSTRAINT; Schema: public; Owner: -
+
+ALTER DOMAIN public.webhook_status
+    ADD CONSTRAINT webhook_status_check CHECK ((VALUE = ANY (ARRAY['received'::text, 'queued'::text, 'processed'::text, 'duplicate'::text, 'unknown_phone'::text, 'failed'::text, 'rejected'::text, 'dead_letter'::text]))) NOT VALID;
+
 -- Name: weekly_insights weekly_insights_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 
 ALTER TABLE ONLY public.weekly_insights
@@ -8092,6 +8100,10 @@ ALTER TABLE ONLY public.workspace_wallets
 
 ALTER TABLE ONLY public.workspaces
     ADD CONSTRAINT workspaces_pkey PRIMARY KEY (id);
+
+-- Name: rate_limit_refusals_minute_idx; Type: INDEX; Schema: private; Owner: -
+
+CREATE INDEX rate_limit_refusals_minute_idx ON private.rate_limit_refusals USING btree (minute);
 
 -- Name: agent_channels_agent_id_workspace_id_idx; Type: INDEX; Schema: public; Owner: -
 
@@ -8348,6 +8360,14 @@ CREATE UNIQUE INDEX wallet_ledger_idempotency_key_idx ON public.wallet_ledger US
 -- Name: webhook_queue_attention_idx; Type: INDEX; Schema: public; Owner: -
 
 CREATE INDEX webhook_queue_attention_idx ON public.webhook_queue USING btree (status, received_at) WHERE ((status)::text = ANY (ARRAY['failed'::text, 'dead_letter'::text, 'unknown_phone'::text, 'rejected'::text]));
+
+-- Name: webhook_queue_queued_idx; Type: INDEX; Schema: public; Owner: -
+
+CREATE INDEX webhook_queue_queued_idx ON public.webhook_queue USING btree (id) WHERE ((status)::text = 'queued'::text);
+
+-- Name: INDEX webhook_queue_queued_idx; Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON INDEX public.webhook_queue_queued_idx IS 'The drain''s queue: queued deliveries by id (public.drain_webhooks claims from it with SKIP LOCKED).';
 
 -- Name: webhook_queue_received_at_idx; Type: INDEX; Schema: public; Owner: -
 
@@ -9200,10 +9220,19 @@ REVOKE ALL ON FUNCTION private._billing_line_items(workspace_id uuid, period_sta
 GRANT ALL ON FUNCTION private._billing_line_items(workspace_id uuid, period_start date) TO authenticated;
 GRANT ALL ON FUNCTION private._billing_line_items(workspace_id uuid, period_start date) TO service_role;
 
--- Name: FUNCTION _check_rate_limit(workspace_id uuid, bucket text); Type: ACL; Schema: private; Owner: -
+-- Name: FUNCTION _check_rate_limit(workspace_id uuid, bucket text, at timestamp with time zone); Type: ACL; Schema: private; Owner: -
 
-REVOKE ALL ON FUNCTION private._check_rate_limit(workspace_id uuid, bucket text) FROM PUBLIC;
-GRANT ALL ON FUNCTION private._check_rate_limit(workspace_id uuid, bucket text) TO service_role;
+REVOKE ALL ON FUNCTION private._check_rate_limit(workspace_id uuid, bucket text, at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._check_rate_limit(workspace_id uuid, bucket text, at timestamp with time zone) TO service_role;
+
+-- Name: TABLE webhook_queue; Type: ACL; Schema: public; Owner: -
+
+GRANT SELECT ON TABLE public.webhook_queue TO authenticated;
+GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.webhook_queue TO service_role;
+
+-- Name: FUNCTION _claim_webhooks(status text, max_count integer); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._claim_webhooks(status text, max_count integer) FROM PUBLIC;
 
 -- Name: FUNCTION _classify_webhook(provider text, payload jsonb, headers jsonb, OUT event_type text, OUT idempotency_key text, OUT missing_fields text); Type: ACL; Schema: private; Owner: -
 
@@ -9243,6 +9272,15 @@ REVOKE ALL ON FUNCTION private._credit_replay(kind text, workspace_id uuid, amou
 REVOKE ALL ON FUNCTION private._deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) TO service_role;
 
+-- Name: FUNCTION _drain_webhook_batch(max_count integer); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._drain_webhook_batch(max_count integer) FROM PUBLIC;
+
+-- Name: FUNCTION _drain_webhooks(max_count integer); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._drain_webhooks(max_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._drain_webhooks(max_count integer) TO service_role;
+
 -- Name: FUNCTION _drop_policies(target regclass); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private._drop_policies(target regclass) FROM PUBLIC;
@@ -9277,14 +9315,10 @@ GRANT ALL ON FUNCTION private._grant_credits(workspace_id uuid, amount numeric, 
 REVOKE ALL ON FUNCTION private._handle_paymob_callback(payload jsonb, hmac text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._handle_paymob_callback(payload jsonb, hmac text) TO service_role;
 
--- Name: FUNCTION _ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text); Type: ACL; Schema: private; Owner: -
+-- Name: FUNCTION _ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean); Type: ACL; Schema: private; Owner: -
 
-REVOKE ALL ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text) FROM PUBLIC;
-GRANT ALL ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text) TO service_role;
-
--- Name: FUNCTION _job_command(job_name text); Type: ACL; Schema: private; Owner: -
-
-REVOKE ALL ON FUNCTION private._job_command(job_name text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) TO service_role;
 
 -- Name: FUNCTION _job_run_finish(job_run_id bigint, result jsonb, errors jsonb, steps_ok integer); Type: ACL; Schema: private; Owner: -
 
@@ -9298,16 +9332,11 @@ REVOKE ALL ON FUNCTION private._job_run_start(job_name text, params jsonb, exclu
 
 REVOKE ALL ON FUNCTION private._job_step_error(step text, sqlstate text, message text) FROM PUBLIC;
 
--- Name: FUNCTION _list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer); Type: ACL; Schema: private; Owner: -
+-- Name: FUNCTION _lock_timeout(operation text, subject text); Type: ACL; Schema: private; Owner: -
 
-REVOKE ALL ON FUNCTION private._list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION private._list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) TO authenticated;
-
--- Name: FUNCTION _mask_webhook_json(doc jsonb, mask_all boolean); Type: ACL; Schema: private; Owner: -
-
-REVOKE ALL ON FUNCTION private._mask_webhook_json(doc jsonb, mask_all boolean) FROM PUBLIC;
-GRANT ALL ON FUNCTION private._mask_webhook_json(doc jsonb, mask_all boolean) TO authenticated;
-GRANT ALL ON FUNCTION private._mask_webhook_json(doc jsonb, mask_all boolean) TO service_role;
+REVOKE ALL ON FUNCTION private._lock_timeout(operation text, subject text) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._lock_timeout(operation text, subject text) TO authenticated;
+GRANT ALL ON FUNCTION private._lock_timeout(operation text, subject text) TO service_role;
 
 -- Name: FUNCTION _messages_masked(); Type: ACL; Schema: private; Owner: -
 
@@ -9322,12 +9351,6 @@ REVOKE ALL ON FUNCTION private._note_unknown_phone(provider text, channel_type t
 -- Name: FUNCTION _paymob_hmac_message(obj jsonb); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private._paymob_hmac_message(obj jsonb) FROM PUBLIC;
-
--- Name: FUNCTION _preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer); Type: ACL; Schema: private; Owner: -
-
-REVOKE ALL ON FUNCTION private._preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION private._preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) TO authenticated;
-GRANT ALL ON FUNCTION private._preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) TO service_role;
 
 -- Name: FUNCTION _process_meta(webhook_id bigint, event_type text, payload jsonb, count_unknown boolean); Type: ACL; Schema: private; Owner: -
 
@@ -9393,11 +9416,6 @@ GRANT ALL ON FUNCTION private._retry_failed_webhooks(max_count integer) TO servi
 REVOKE ALL ON FUNCTION private._revoke_api_key(key_id uuid, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._revoke_api_key(key_id uuid, reason text) TO authenticated;
 
--- Name: FUNCTION _run_job(job_name text); Type: ACL; Schema: private; Owner: -
-
-REVOKE ALL ON FUNCTION private._run_job(job_name text) FROM PUBLIC;
-GRANT ALL ON FUNCTION private._run_job(job_name text) TO authenticated;
-
 -- Name: FUNCTION _run_reconciliation(period_start date, period_end date); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private._run_reconciliation(period_start date, period_end date) FROM PUBLIC;
@@ -9434,6 +9452,10 @@ REVOKE ALL ON FUNCTION private._take_tier_snapshot(workspace_id uuid, plan_key t
 -- Name: FUNCTION _twilio_signature(auth_token text, url text, params jsonb, algorithm text); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private._twilio_signature(auth_token text, url text, params jsonb, algorithm text) FROM PUBLIC;
+
+-- Name: FUNCTION _usage_alert_of(workspace_id uuid, dedupe_key text); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._usage_alert_of(workspace_id uuid, dedupe_key text) FROM PUBLIC;
 
 -- Name: FUNCTION _usage_period(); Type: ACL; Schema: private; Owner: -
 
@@ -9494,6 +9516,10 @@ GRANT ALL ON FUNCTION private.assert_no_secret_keys(doc jsonb, column_label text
 -- Name: FUNCTION audit(action text, target_table text, target_id text, workspace_id uuid, before jsonb, after jsonb, reason text); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private.audit(action text, target_table text, target_id text, workspace_id uuid, before jsonb, after jsonb, reason text) FROM PUBLIC;
+
+-- Name: PROCEDURE drain_webhooks_continuously(IN seconds double precision, IN max_count integer, IN idle_seconds double precision); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON PROCEDURE private.drain_webhooks_continuously(IN seconds double precision, IN max_count integer, IN idle_seconds double precision) FROM PUBLIC;
 
 -- Name: FUNCTION generate_all_billing_line_items(period_start date); Type: ACL; Schema: private; Owner: -
 
@@ -9706,6 +9732,11 @@ GRANT ALL ON FUNCTION public.dashboard_metrics(workspace_id uuid, from_day date,
 REVOKE ALL ON FUNCTION public.deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) TO service_role;
 
+-- Name: FUNCTION drain_webhooks(max_count integer); Type: ACL; Schema: public; Owner: -
+
+REVOKE ALL ON FUNCTION public.drain_webhooks(max_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.drain_webhooks(max_count integer) TO service_role;
+
 -- Name: FUNCTION enforce_rate_limit(workspace_id uuid, bucket text); Type: ACL; Schema: public; Owner: -
 
 REVOKE ALL ON FUNCTION public.enforce_rate_limit(workspace_id uuid, bucket text) FROM PUBLIC;
@@ -9739,21 +9770,10 @@ GRANT ALL ON FUNCTION public.grant_credits(workspace_id uuid, amount numeric, re
 REVOKE ALL ON FUNCTION public.handle_paymob_callback(payload jsonb, hmac text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.handle_paymob_callback(payload jsonb, hmac text) TO service_role;
 
--- Name: FUNCTION ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text); Type: ACL; Schema: public; Owner: -
+-- Name: FUNCTION ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean); Type: ACL; Schema: public; Owner: -
 
-REVOKE ALL ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text) TO service_role;
-
--- Name: FUNCTION list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer); Type: ACL; Schema: public; Owner: -
-
-REVOKE ALL ON FUNCTION public.list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) TO authenticated;
-
--- Name: FUNCTION preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer); Type: ACL; Schema: public; Owner: -
-
-REVOKE ALL ON FUNCTION public.preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) TO authenticated;
-GRANT ALL ON FUNCTION public.preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) TO service_role;
+REVOKE ALL ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) TO service_role;
 
 -- Name: FUNCTION record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text); Type: ACL; Schema: public; Owner: -
 
@@ -9782,11 +9802,6 @@ GRANT ALL ON FUNCTION public.retry_failed_webhooks(max_count integer) TO service
 REVOKE ALL ON FUNCTION public.revoke_api_key(key_id uuid, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.revoke_api_key(key_id uuid, reason text) TO authenticated;
 
--- Name: FUNCTION run_job(job_name text); Type: ACL; Schema: public; Owner: -
-
-REVOKE ALL ON FUNCTION public.run_job(job_name text) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.run_job(job_name text) TO authenticated;
-
 -- Name: FUNCTION run_reconciliation(period_start date, period_end date); Type: ACL; Schema: public; Owner: -
 
 REVOKE ALL ON FUNCTION public.run_reconciliation(period_start date, period_end date) FROM PUBLIC;
@@ -9797,25 +9812,10 @@ GRANT ALL ON FUNCTION public.run_reconciliation(period_start date, period_end da
 REVOKE ALL ON FUNCTION public.run_retention_cleanup() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.run_retention_cleanup() TO service_role;
 
--- Name: FUNCTION set_channel_active(channel_id uuid, is_active boolean, reason text); Type: ACL; Schema: public; Owner: -
-
-REVOKE ALL ON FUNCTION public.set_channel_active(channel_id uuid, is_active boolean, reason text) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.set_channel_active(channel_id uuid, is_active boolean, reason text) TO authenticated;
-
--- Name: FUNCTION set_connector_active(connector_id uuid, is_active boolean, reason text); Type: ACL; Schema: public; Owner: -
-
-REVOKE ALL ON FUNCTION public.set_connector_active(connector_id uuid, is_active boolean, reason text) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.set_connector_active(connector_id uuid, is_active boolean, reason text) TO authenticated;
-
 -- Name: FUNCTION set_workspace_status(workspace_id uuid, status text, reason text); Type: ACL; Schema: public; Owner: -
 
 REVOKE ALL ON FUNCTION public.set_workspace_status(workspace_id uuid, status text, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.set_workspace_status(workspace_id uuid, status text, reason text) TO authenticated;
-
--- Name: FUNCTION webhook_delivery(webhook_id bigint); Type: ACL; Schema: public; Owner: -
-
-REVOKE ALL ON FUNCTION public.webhook_delivery(webhook_id bigint) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.webhook_delivery(webhook_id bigint) TO authenticated;
 
 -- Name: TABLE agent_channels; Type: ACL; Schema: public; Owner: -
 
@@ -10129,11 +10129,6 @@ GRANT SELECT ON TABLE public.wallet_ledger TO service_role;
 
 GRANT ALL ON SEQUENCE public.wallet_ledger_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.wallet_ledger_id_seq TO service_role;
-
--- Name: TABLE webhook_queue; Type: ACL; Schema: public; Owner: -
-
-GRANT SELECT ON TABLE public.webhook_queue TO authenticated;
-GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.webhook_queue TO service_role;
 
 -- Name: SEQUENCE webhook_queue_id_seq; Type: ACL; Schema: public; Owner: -
 

@@ -1,29 +1,18 @@
-"""``opsdb lint``: sqlfluff over db/ and the destructive-migration guard.
+"""``opsdb lint``: squawk over new migrations, sqlfluff over db/, plpgsql_check on a database.
 
-A versioned migration that drops or narrows something already in production
-(DROP TABLE/COLUMN/SCHEMA/TYPE, TRUNCATE, ALTER COLUMN ... TYPE, SET NOT NULL)
-must say so on its first line: ``-- opsdb:destructive <reason>``, so a reviewer
-sees it before it lands.
+* squawk judges the versioned migrations that have not landed yet
+  (:mod:`harness.squawk`): a destructive change needs the first-line marker
+  ``-- opsdb:destructive <reason>``, a reviewer's override; unsafe locking fails;
+* sqlfluff checks the style of every file (config in ``.sqlfluff``);
+* with a database (``--database-url``), plpgsql_check checks every PL/pgSQL
+  function in it (:mod:`harness.plpgsql_check`): errors fail, warnings are listed.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-from harness.migrate import discover
-
-DESTRUCTIVE_PATTERNS: dict[str, re.Pattern[str]] = {
-    "drop table": re.compile(r"\bdrop\s+table\b", re.I),
-    "drop column": re.compile(r"\bdrop\s+column\b", re.I),
-    "drop schema": re.compile(r"\bdrop\s+schema\b", re.I),
-    "drop type": re.compile(r"\bdrop\s+type\b", re.I),
-    "truncate": re.compile(r"^\s*truncate\b", re.I | re.M),
-    "column type change": re.compile(r"\balter\s+column\s+\S+\s+(set\s+data\s+)?type\b", re.I),
-    "set not null": re.compile(r"\bset\s+not\s+null\b", re.I),
-}
 
 
 @dataclass(frozen=True)
@@ -34,36 +23,6 @@ class Finding:
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: {self.message}"
-
-
-def _code_only(sql: str) -> str:
-    """Blank out comments and string literals, keeping line numbers."""
-
-    def blank(match: re.Match[str]) -> str:
-        return re.sub(r"[^\n]", " ", match.group(0))
-
-    sql = re.sub(r"--[^\n]*", blank, sql)
-    sql = re.sub(r"/\*.*?\*/", blank, sql, flags=re.S)
-    return re.sub(r"'(?:[^']|'')*'", blank, sql)
-
-
-def destructive_findings(db_dir: Path) -> list[Finding]:
-    findings = []
-    for f in discover(db_dir):
-        if f.kind != "versioned" or f.destructive_reason:
-            continue
-        code = _code_only(f.sql)
-        for label, pattern in DESTRUCTIVE_PATTERNS.items():
-            for match in pattern.finditer(code):
-                line = code.count("\n", 0, match.start()) + 1
-                findings.append(
-                    Finding(
-                        f"db/{f.name}",
-                        line,
-                        f"destructive change ({label}) without a first-line `-- opsdb:destructive <reason>` marker",
-                    )
-                )
-    return sorted(findings, key=lambda f: (f.file, f.line))
 
 
 def sqlfluff_findings(root: Path) -> list[Finding]:
@@ -83,8 +42,19 @@ def sqlfluff_findings(root: Path) -> list[Finding]:
     return findings
 
 
-def lint(root: Path, out: Callable[[str], None] = print) -> int:
-    findings = destructive_findings(root / "db") + sqlfluff_findings(root)
-    for finding in findings:
+def lint(root: Path, out: Callable[[str], None] = print, database_url: str | None = None) -> int:
+    """Print every finding; return how many fail the lint (accepted ones and warnings do not)."""
+    from harness import plpgsql_check, squawk
+
+    failing = 0
+    for finding in squawk.findings(root):
         out(str(finding))
-    return len(findings)
+        failing += finding.accepted_by is None
+    for sqlfluff_finding in sqlfluff_findings(root):
+        out(str(sqlfluff_finding))
+        failing += 1
+    if database_url is not None:
+        for problem in plpgsql_check.check(database_url):
+            out(str(problem))
+            failing += problem.is_error
+    return failing

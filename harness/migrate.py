@@ -14,6 +14,7 @@ runners against one database serialize instead of interleaving.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import hashlib
 import re
@@ -22,10 +23,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import jinja2
 import psycopg
 
+from harness import deployments, pgcron
+from harness.progress import heartbeat
 from harness.sqlsplit import Statement, split
 
 REAPPLIED_KINDS = ("functions", "policies", "cron")
@@ -94,6 +98,15 @@ class Plan:
     applied: list[str] = field(default_factory=list)
     edited: list[str] = field(default_factory=list)  # drift: versioned file changed after apply
     missing: list[str] = field(default_factory=list)  # drift: versioned file gone after apply
+    changed: list[str] = field(default_factory=list)  # re-applied files whose checksum differs from the last run
+    unscheduled: list[str] = field(default_factory=list)  # cron files applied before, whose jobs cron.job lacks
+    waiting: list[SqlFile] = field(default_factory=list)  # cron files held back: no pg_cron in this database
+
+    def label(self, f: SqlFile) -> str:
+        """How a file in ``to_apply`` is described: pending (never applied), changed or unscheduled."""
+        if f.name in self.unscheduled:
+            return "unscheduled"
+        return "changed" if f.name in self.changed else "pending"
 
     @property
     def drift(self) -> list[str]:
@@ -173,12 +186,46 @@ def make_plan(files: list[SqlFile], applied: dict[str, str]) -> Plan:
                 plan.edited.append(f.name)
             else:
                 plan.to_apply.append(f)
+                plan.changed.append(f.name)
         else:
             plan.applied.append(f.name)
     plan.missing = sorted(
         name for name in applied if name.startswith("migrations/") and name not in on_disk
     )
     return plan
+
+
+def hold_cron_files(conn: psycopg.Connection, plan: Plan, files: list[SqlFile]) -> None:
+    """Make the plan's cron files follow pg_cron's state in the database (see :mod:`harness.pgcron`).
+
+    A cron file that schedules jobs waits without pg_cron (neither applied nor
+    recorded, so a later migrate schedules them); with pg_cron, an applied cron
+    file whose jobs are missing from cron.job is due again.
+    """
+    cron_files = [f for f in files if f.kind == "cron" and pgcron.job_names(f.sql)]
+    if not cron_files:
+        return
+    if not pgcron.installed(conn):
+        plan.waiting = cron_files
+        held = {f.name for f in cron_files}
+        plan.to_apply = [f for f in plan.to_apply if f.name not in held]
+        plan.applied = [name for name in plan.applied if name not in held]
+        return
+    applied = [(f.name, f.sql) for f in cron_files if f.name in plan.applied]
+    plan.unscheduled = pgcron.unscheduled(conn, applied)
+    if plan.unscheduled:
+        plan.applied = [name for name in plan.applied if name not in plan.unscheduled]
+        due = {f.name for f in plan.to_apply} | set(plan.unscheduled)
+        plan.to_apply = [f for f in files if f.name in due]
+
+
+def _cron_warnings(conn: psycopg.Connection, plan: Plan, files: list[SqlFile], out: Out) -> None:
+    if plan.waiting:
+        out(f"WARNING: {len(plan.waiting)} cron file(s) not applied: {pgcron.absence_advice(pgcron.facts(conn))}")
+        return
+    names = [job for f in files if f.kind == "cron" for job in pgcron.job_names(f.sql)]
+    for problem in pgcron.connection_problems(conn, names):
+        out(f"WARNING: {problem}")
 
 
 def _who(conn: psycopg.Connection) -> str:
@@ -209,8 +256,13 @@ def _run_statements(conn: psycopg.Connection, f: SqlFile) -> None:
             raise MigrationError(f"db/{f.name}", _error_line(stmt, err), _describe(err)) from err
 
 
-def apply_file(conn: psycopg.Connection, f: SqlFile, who: str) -> float:
-    """Apply one file and record it; return the duration in ms. Rolls back whole on error."""
+def apply_file(
+    conn: psycopg.Connection, f: SqlFile, who: str, on_applied: Callable[[psycopg.Connection], None] | None = None
+) -> float:
+    """Apply one file and record it; return the duration in ms. Rolls back whole on error.
+
+    ``on_applied`` runs in the file's transaction, after its history row (the deployment's file list).
+    """
     started = time.perf_counter()
     record = (
         f"insert into {HISTORY_SCHEMA}.schema_history (file, kind, checksum, duration_ms, applied_by)"
@@ -222,6 +274,8 @@ def apply_file(conn: psycopg.Connection, f: SqlFile, who: str) -> float:
         _run_statements(conn, f)
         elapsed = (time.perf_counter() - started) * 1000
         conn.execute(record, (f.name, f.kind, f.checksum, round(elapsed, 1), who))
+        if on_applied:
+            on_applied(conn)
         return elapsed
     with conn.transaction():
         if f.kind == "functions":
@@ -230,38 +284,87 @@ def apply_file(conn: psycopg.Connection, f: SqlFile, who: str) -> float:
         _run_statements(conn, f)
         elapsed = (time.perf_counter() - started) * 1000
         conn.execute(record, (f.name, f.kind, f.checksum, round(elapsed, 1), who))
+        if on_applied:
+            on_applied(conn)
     return elapsed
 
 
-def migrate(database_url: str, db_dir: Path, *, dry_run: bool = False, out: Out = print) -> Plan:
-    """Apply what is pending. Refuses to run when an applied versioned file drifted."""
+def migrate(
+    database_url: str, db_dir: Path, *, dry_run: bool = False, backup: Path | None = None, out: Out = print
+) -> Plan:
+    """Apply what is pending. Refuses to run when an applied versioned file drifted.
+
+    A run that applies something is recorded as a deployment, with a restore point
+    taken first when it applies a versioned file (see :mod:`harness.deployments`).
+    """
     files = discover(db_dir)
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.add_notice_handler(lambda _notice: None)
         if dry_run:
             plan = make_plan(files, history(conn))
             _check_drift(plan)
+            if pgcron.facts(conn).creatable and not pgcron.installed(conn):
+                out("would create extension pg_cron (cron.database_name is this database)")
+            else:
+                hold_cron_files(conn, plan, files)
             for f in plan.to_apply:
                 out(f"would apply {f.kind:<9} {f.name}")
             if not plan.to_apply:
                 out("nothing to apply")
+            else:
+                deployments.preview(conn, **_deployment_files(plan), backup=backup, out=out)
+            _cron_warnings(conn, plan, files, out)
             return plan
         conn.execute("select pg_advisory_lock(%s)", (LOCK_KEY,))
         try:
             conn.execute(HISTORY_DDL.encode())
+            conn.execute(deployments.DDL.encode())
+            deployments.close_interrupted(conn, out)
             # Read history only after taking the lock: a runner that waited sees the
             # first one's work and applies nothing twice.
             plan = make_plan(files, history(conn))
             _check_drift(plan)
+            if any(f.kind == "cron" for f in files) and pgcron.ensure_extension(conn):
+                out("created extension pg_cron (cron.database_name is this database)")
+            hold_cron_files(conn, plan, files)
             who = _who(conn)
-            for f in plan.to_apply:
-                elapsed = apply_file(conn, f, who)
-                out(f"applied {f.kind:<9} {f.name} ({elapsed:.0f} ms)")
             if not plan.to_apply:
-                out("nothing to apply")
+                out("nothing to apply" + (": no backup written" if backup is not None else ""))
+                _cron_warnings(conn, plan, files, out)
+                return plan
+            deployment = deployments.begin(
+                conn,
+                database_url,
+                **_deployment_files(plan),
+                root=db_dir.parent,
+                who=who,
+                backup=backup,
+                out=out,
+            )
+            try:
+                for number, f in enumerate(plan.to_apply, start=1):
+                    with heartbeat(out, f"applying {f.name} ({number} of {len(plan.to_apply)})"):
+                        elapsed = apply_file(conn, f, who, lambda c, name=f.name: deployment.record_file(c, name))
+                    out(f"applied {f.kind:<9} {f.name} ({elapsed:.0f} ms)")
+            except BaseException as err:
+                with contextlib.suppress(psycopg.Error):  # a lost connection cannot record; the row stays 'running'
+                    deployments.finish(conn, deployment, err)
+                raise
+            deployments.finish(conn, deployment)
+            out(f"deployment #{deployment.id} succeeded: {len(deployment.files)} file(s) applied")
+            _cron_warnings(conn, plan, files, out)
         finally:
             conn.execute("select pg_advisory_unlock(%s)", (LOCK_KEY,))
     return plan
+
+
+def _deployment_files(plan: Plan) -> dict[str, Any]:
+    return {
+        "versioned": [f.name for f in plan.to_apply if f.kind == "versioned"],
+        "destructive": [
+            (f.name, f.destructive_reason) for f in plan.to_apply if f.kind == "versioned" and f.destructive_reason
+        ],
+    }
 
 
 def _check_drift(plan: Plan) -> None:
@@ -274,4 +377,6 @@ def _check_drift(plan: Plan) -> None:
 def status(database_url: str, db_dir: Path) -> Plan:
     files = discover(db_dir)
     with psycopg.connect(database_url, autocommit=True) as conn:
-        return make_plan(files, history(conn))
+        plan = make_plan(files, history(conn))
+        hold_cron_files(conn, plan, files)
+        return plan

@@ -6,12 +6,16 @@ from pathlib import Path
 
 import psycopg
 
-from harness import compat
+from harness import compat, preflight
 from harness.migrate import Out, Plan, migrate
 
 
-def provision(database_url: str, db_dir: Path, *, dry_run: bool = False, out: Out = print) -> Plan:
+def provision(
+    database_url: str, db_dir: Path, *, dry_run: bool = False, backup: Path | None = None, out: Out = print
+) -> Plan:
     with psycopg.connect(database_url, autocommit=True) as conn:
+        for line in preflight.warnings(conn):
+            out(f"WARNING: {line}")
         if compat.is_compat_layer(conn):
             out("Supabase compatibility layer already installed")
         elif compat.has_supabase_objects(conn):
@@ -21,4 +25,4 @@ def provision(database_url: str, db_dir: Path, *, dry_run: bool = False, out: Ou
         else:
             compat.install(conn)
             out("installed the Supabase compatibility layer (no auth schema found)")
-    return migrate(database_url, db_dir, dry_run=dry_run, out=out)
+    return migrate(database_url, db_dir, dry_run=dry_run, backup=backup, out=out)

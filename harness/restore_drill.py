@@ -38,6 +38,7 @@ from psycopg import conninfo, sql
 
 from harness import schema_dump
 from harness.pgbin import find_binaries
+from harness.progress import heartbeat, megabytes
 
 # Schemas whose tables hold the data a restore must bring back. cron is left
 # out (see above); the others belong to PostgreSQL itself.
@@ -66,7 +67,17 @@ class DrillReport:
         return not self.problems
 
 
-def fingerprint(conn: psycopg.Connection) -> dict[str, Fingerprint]:
+class _Position:
+    """Which table a long fingerprint is at, for the heartbeat."""
+
+    def __init__(self) -> None:
+        self.text = "listing tables"
+
+    def __call__(self) -> str:
+        return self.text
+
+
+def fingerprint(conn: psycopg.Connection, position: _Position | None = None) -> dict[str, Fingerprint]:
     """Row count and checksum of every table outside the skipped schemas."""
     tables = conn.execute(
         """
@@ -80,7 +91,9 @@ def fingerprint(conn: psycopg.Connection) -> dict[str, Fingerprint]:
         (list(SKIPPED_SCHEMAS),),
     ).fetchall()
     found: dict[str, Fingerprint] = {}
-    for schema, name in tables:
+    for number, (schema, name) in enumerate(tables, start=1):
+        if position is not None:
+            position.text = f"table {number} of {len(tables)}: {schema}.{name}"
         # Order-independent: a checksum of the sorted row checksums.
         row = conn.execute(
             sql.SQL(
@@ -147,17 +160,22 @@ def run_drill(
             source.execute("set transaction isolation level repeatable read, read only")
             row = source.execute("select pg_export_snapshot()").fetchone()
             assert row is not None
-            before = fingerprint(source)
-            source_schema = schema_dump.dump(database_url, snapshot=row[0])
+            out(f"1/4 fingerprinting every table of {report.source} on the exported snapshot (the restore point)")
+            position = _Position()
+            with heartbeat(out, "fingerprinting", detail=position):
+                before = fingerprint(source, position)
+                source_schema = schema_dump.dump(database_url, snapshot=row[0])
             # The dump holds phone numbers and message bodies: readable by its owner only.
             os.close(os.open(dump, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
             os.chmod(dump, 0o600)
+            out(f"2/4 dumping {report.source} with pg_dump on the same snapshot ({len(before)} tables) to {dump}")
             # The exporting transaction stays open until pg_dump has taken the snapshot (and finished).
-            _run(
-                [binaries.path("pg_dump"), "--format", "custom", "--snapshot", row[0], "--file", str(dump),
-                 "--dbname", database_url],
-                "pg_dump",
-            )
+            with heartbeat(out, "dumping", detail=lambda: megabytes(dump)):
+                _run(
+                    [binaries.path("pg_dump"), "--format", "custom", "--snapshot", row[0], "--file", str(dump),
+                     "--dbname", database_url],
+                    "pg_dump",
+                )
             source.rollback()
         report.dump_bytes = dump.stat().st_size
         report.seconds["dump"] = time.monotonic() - started
@@ -167,20 +185,24 @@ def run_drill(
             admin.execute(sql.SQL("create database {}").format(sql.Identifier(copy_name)))
         try:
             started = time.monotonic()
+            out(f"3/4 restoring the dump into a new database {copy_name} with pg_restore (one transaction)")
             listing = _restore_list(binaries.path("pg_restore"), dump, Path(workdir))
-            _run(
-                [binaries.path("pg_restore"), "--exit-on-error", "--single-transaction", "--use-list", str(listing),
-                 "--dbname", copy_url, str(dump)],
-                "pg_restore",
-            )
+            with heartbeat(out, f"restoring into {copy_name}"):
+                _run(
+                    [binaries.path("pg_restore"), "--exit-on-error", "--single-transaction", "--use-list",
+                     str(listing), "--dbname", copy_url, str(dump)],
+                    "pg_restore",
+                )
             report.seconds["restore"] = time.monotonic() - started
             out(f"restored into {copy_name} in {report.seconds['restore']:.1f} s")
 
             started = time.monotonic()
-            with psycopg.connect(copy_url, autocommit=True) as copy:
+            out(f"4/4 comparing every table of {copy_name} and its schema with the source's")
+            position = _Position()
+            with psycopg.connect(copy_url, autocommit=True) as copy, heartbeat(out, "comparing", detail=position):
                 if after_restore is not None:
                     after_restore(copy)
-                after = fingerprint(copy)
+                after = fingerprint(copy, position)
             report.tables = before
             for name in sorted(before.keys() | after.keys()):
                 if name not in after:

@@ -1,8 +1,9 @@
 """Call an RPC function the way PostgREST does for ``POST /rest/v1/rpc/<name>``.
 
-One transaction per request: ``set local role`` to the JWT's role, the request
-settings PostgREST sets (``request.jwt.claims``, ``request.headers``,
-``request.method``, ``request.path``), the call with named arguments, then
+One transaction per request: ``set local role`` to the JWT's role, the role's own
+settings (statement_timeout, lock_timeout), the request settings PostgREST sets
+(``request.jwt.claims``, ``request.headers``, ``request.method``, ``request.path``),
+the call with named arguments, then
 ``response.headers``/``response.status`` read back before commit. Errors carry
 the SQLSTATE and the HTTP status PostgREST would answer with.
 """
@@ -218,6 +219,21 @@ def _from_pg_error(err: psycopg.Error, jwt: Jwt) -> RpcError:
     )
 
 
+# PostgREST's "impersonated role settings": the role's own settings (ALTER ROLE ..
+# SET, not IN DATABASE ones) that a user may set, applied to each request's
+# transaction; this is how statement_timeout and lock_timeout reach API calls.
+_ROLE_SETTINGS = """
+    select pg_catalog.set_config(s.name, s.value, true)
+    from pg_catalog.pg_roles as r
+    cross join lateral unnest(r.rolconfig) as c (setting)
+    cross join lateral (
+        select split_part(c.setting, '=', 1) as name, substr(c.setting, strpos(c.setting, '=') + 1) as value
+    ) as s
+    join pg_catalog.pg_settings as ps on ps.name = s.name and ps.context = 'user'
+    where r.rolname = %s
+"""
+
+
 def begin_request(
     conn: psycopg.Connection,
     jwt: Jwt,
@@ -228,13 +244,14 @@ def begin_request(
 ) -> None:
     """Inside an open transaction: become ``jwt``'s role with its claims, as PostgREST does.
 
-    ``set local role`` and the transaction-local request settings
+    ``set local role``, the role's own settings, and the transaction-local request settings
     (``request.jwt.claims``, ``request.headers``, ``request.method``,
     ``request.path``), so grants, RLS and ``auth.uid()`` apply to every
     statement that follows until the transaction ends.
     """
     request_headers = {"content-type": "application/json", **{k.lower(): v for k, v in (headers or {}).items()}}
     conn.execute(sql.SQL("set local role {}").format(sql.Identifier(jwt.role)))
+    conn.execute(_ROLE_SETTINGS, (jwt.role,))
     conn.execute(
         """
         select set_config('request.jwt.claims', %s, true),

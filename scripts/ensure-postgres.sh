@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Install PostgreSQL 15, pg_cron and chromium (the console's browser test drives
-# it through Playwright) from Debian's packages when they are missing.
+# Install PostgreSQL 15, pg_cron, plpgsql_check and chromium (the console's browser
+# test drives it through Playwright) from Debian's packages when they are missing.
 # Root installs them with apt; anyone else is told what to install.
 set -euo pipefail
 
@@ -10,6 +10,8 @@ missing=()
 [ -x "$bindir/postgres" ] && [ -x "$bindir/initdb" ] || missing+=(postgresql-15)
 [ -f "$libdir/pg_cron.so" ] || missing+=(postgresql-15-cron)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# plpgsql_check: `make test` and `opsdb lint --database-url` check every PL/pgSQL function with it.
+[ -f "$libdir/plpgsql_check.so" ] || missing+=(postgresql-15-plpgsql-check)
 
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0

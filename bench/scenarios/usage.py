@@ -7,7 +7,8 @@
 * ``usage_record_spread``: ``record_usage`` with a fresh idempotency key over 1,000
   workspaces, vs ``insert_unique_key`` (target >= 40%).
 * ``usage_rate_limit``: ``check_rate_limit`` over 1,000 workspaces, vs
-  ``insert_unique_key`` (no target; the counters are an UNLOGGED upsert).
+  ``insert_unique_key`` (no slower than the fixed windows it replaced: 38%; GCRA
+  state is one UNLOGGED timestamp per key, upserted).
 * ``usage_floor_*``: the same two writes as plain SQL (one statement, superuser,
   no function, no checks): the floor the functions are measured against, so a
   ratio reads as "the design's two writes" plus "the function's rules".
@@ -127,8 +128,9 @@ select public.record_usage(
     ),
     Scenario(
         name="usage_rate_limit",
-        description="check_rate_limit over 1,000 workspaces (UNLOGGED fixed-window counters), as service_role",
+        description="check_rate_limit over 1,000 workspaces (GCRA, one UNLOGGED timestamp per key), as service_role",
         baseline="insert_unique_key",
+        target_ratio=0.38,
         session=SERVICE_ROLE_SESSION,
         variables={"workspaces": WORKSPACES},
         setup=SETUP,

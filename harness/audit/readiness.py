@@ -9,16 +9,17 @@ lacks some of them (no Vault secrets, pg_cron in another database).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import psycopg
 
-from harness import project
+from harness import pgcron, project
 from harness.audit.check import Check
-from harness.migrate import discover, history, make_plan
+from harness.migrate import discover, history, hold_cron_files, make_plan
 
-# CONTRACT.md, "Secrets": the names the signature checks look up.
+# `opsdb demo` describes the secrets it makes up with this suffix.
+DEMO_SECRET_PATTERN = "%(demo)"
+# The names the signature checks look up in Vault (docs/api.md, "Secrets").
 SIGNING_SECRETS = ("twilio_auth_token", "meta_app_secret", "paymob_hmac_secret", "standard_webhook_secret")
 
 # How many lines a check lists before it summarises the rest.
@@ -40,14 +41,17 @@ def cron_job_names(db_dir: Path | None = None) -> list[str]:
     """The job names the files in db/cron/ schedule (private.schedule_job('name', ...))."""
     names: list[str] = []
     for path in sorted((db_dir or project.db_dir()).joinpath("cron").glob("*.sql")):
-        names += re.findall(r"schedule_job\(\s*'([^']+)'", path.read_text())
+        names += pgcron.job_names(path.read_text())
     return names
 
 
 def migrations_not_applied(conn: psycopg.Connection) -> list[str]:
-    plan = make_plan(discover(project.db_dir()), history(conn))
+    # Cron files waiting for pg_cron are not missing migrations: cron_jobs_scheduled reports them.
+    files = discover(project.db_dir())
+    plan = make_plan(files, history(conn))
+    hold_cron_files(conn, plan, files)
     return (
-        [f"{'pending' if f.kind == 'versioned' else 'changed'}: {f.name}" for f in plan.to_apply]
+        [f"{plan.label(f)}: {f.name}" for f in plan.to_apply]
         + [f"drift (edited after it was applied): {name}" for name in plan.edited]
         + [f"drift (applied, now missing): {name}" for name in plan.missing]
     )
@@ -59,7 +63,10 @@ def cron_jobs_not_scheduled(conn: psycopg.Connection) -> list[str]:
             "select current_database(), coalesce(current_setting('cron.database_name', true), 'unset')"
         ).fetchone()
         assert database is not None
-        return [f"pg_cron is not installed in {database[0]} (cron.database_name is {database[1]}): no job is scheduled"]
+        return [
+            f"pg_cron is not installed in {database[0]} (cron.database_name is {database[1]}): no job is scheduled",
+            pgcron.absence_advice(pgcron.facts(conn)),
+        ]
     scheduled = dict(conn.execute("select jobname, active from cron.job where jobname is not null").fetchall())
     return [
         f"{name}: {'not scheduled' if name not in scheduled else 'scheduled but inactive'}"
@@ -73,10 +80,10 @@ def cron_jobs_failing(conn: psycopg.Connection) -> list[str]:
         return []
     rows = conn.execute(
         """
-        select j.jobname, d.end_time, d.return_message
+        select j.jobname, coalesce(d.end_time, d.start_time), d.return_message
         from cron.job as j
         cross join lateral (
-            select r.status, r.end_time, r.return_message
+            select r.status, r.start_time, r.end_time, r.return_message
             from cron.job_run_details as r
             where r.jobid = j.jobid and r.status in ('succeeded', 'failed')
             order by r.runid desc
@@ -87,7 +94,17 @@ def cron_jobs_failing(conn: psycopg.Connection) -> list[str]:
         """,
         (cron_job_names(),),
     ).fetchall()
-    return _capped([f"{name}: last run failed at {end:%Y-%m-%d %H:%M} UTC: {message}" for name, end, message in rows])
+    # A run that could not connect has no end_time (and may lack a start_time): it is the case to report.
+    return _capped(
+        [
+            f"{name}: last run failed{f' at {at:%Y-%m-%d %H:%M} UTC' if at else ''}: {message or 'no message'}"
+            for name, at, message in rows
+        ]
+    )
+
+
+def cron_connections_refused(conn: psycopg.Connection) -> list[str]:
+    return _capped(pgcron.connection_problems(conn, cron_job_names()))
 
 
 def job_runs_unhealthy(conn: psycopg.Connection) -> list[str]:
@@ -109,8 +126,15 @@ def job_runs_unhealthy(conn: psycopg.Connection) -> list[str]:
 def signing_secrets_missing(conn: psycopg.Connection) -> list[str]:
     if not _exists(conn, "vault.secrets"):
         return ["Vault is not installed (schema vault): no signing secret can be read"]
-    present = {r[0] for r in conn.execute("select name from vault.secrets where name = any(%s)", (list(SIGNING_SECRETS),))}
-    return [f"{name}: missing from Vault" for name in SIGNING_SECRETS if name not in present]
+    rows = conn.execute(
+        "select name, bool_or(description like %s) from vault.secrets where name = any(%s) group by name",
+        (DEMO_SECRET_PATTERN, list(SIGNING_SECRETS)),
+    ).fetchall()
+    present = {name: demo for name, demo in rows}
+    return [f"{name}: missing from Vault" for name in SIGNING_SECRETS if name not in present] + [
+        f"{name}: a fake written by `opsdb demo`, not the provider's secret" for name in SIGNING_SECRETS
+        if present.get(name)
+    ]
 
 
 def open_critical_alerts(conn: psycopg.Connection) -> list[str]:
@@ -130,18 +154,24 @@ def webhook_backlog(conn: psycopg.Connection) -> list[str]:
         """
         select
             count(*) filter (where q.status = 'dead_letter'),
-            count(*) filter (where q.status = 'failed' and q.next_attempt_at < now() - interval '15 minutes')
+            count(*) filter (where q.status = 'failed' and q.next_attempt_at < now() - interval '15 minutes'),
+            count(*) filter (where q.status = 'queued' and q.received_at < now() - interval '5 minutes')
         from public.webhook_queue as q
-        where q.status in ('dead_letter', 'failed')
+        where q.status in ('dead_letter', 'failed', 'queued')
         """
     ).fetchone()
     assert row is not None
-    dead, overdue = row
+    dead, overdue, waiting = row
     findings = []
     if dead:
         findings.append(f"{dead} delivery(ies) in dead_letter: replay or expire them (replay_webhooks)")
     if overdue:
         findings.append(f"{overdue} failed delivery(ies) overdue by 15 minutes or more: is the retry sweeper running?")
+    if waiting:
+        findings.append(
+            f"{waiting} delivery(ies) queued for 5 minutes or more: is the webhook-drain job running?"
+            " (select public.drain_webhooks() processes a batch by hand)"
+        )
     return findings
 
 
@@ -149,8 +179,14 @@ READINESS_CHECKS: list[Check] = [
     Check("migrations_applied", "every migration is applied and none drifted", migrations_not_applied),
     Check("cron_jobs_scheduled", "every job in db/cron/ is scheduled and active", cron_jobs_not_scheduled, "warn"),
     Check("cron_jobs_succeeding", "no scheduled job's last run failed", cron_jobs_failing, "warn"),
+    Check(
+        "cron_jobs_can_connect",
+        "pg_cron can open its jobs' connections (cron.host, pg_hba.conf, or background workers)",
+        cron_connections_refused,
+        "warn",
+    ),
     Check("job_runs_healthy", "every job's last logged run succeeded", job_runs_unhealthy, "warn"),
     Check("signing_secrets_present", "the webhook and payment signing secrets are in Vault", signing_secrets_missing, "warn"),
     Check("no_open_critical_alert", "no critical alert is open", open_critical_alerts, "warn"),
-    Check("no_webhook_backlog", "no dead letters and no overdue retries", webhook_backlog, "warn"),
+    Check("no_webhook_backlog", "no dead letters, no overdue retries, no stale queue", webhook_backlog, "warn"),
 ]

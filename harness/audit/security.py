@@ -67,6 +67,14 @@ def tables_without_rls_or_policy(db: psycopg.Connection) -> list[str]:
 
 
 def functions_without_pinned_search_path(db: psycopg.Connection) -> list[str]:
+    """Functions and procedures whose search_path a caller could choose.
+
+    A procedure that COMMITs cannot carry a SET clause (PostgreSQL forbids
+    transaction control then). Such a procedure passes only where no caller can
+    choose its search_path for it: in private, not SECURITY DEFINER, and executable
+    by no API role (PUBLIC, anon, authenticated, service_role), so only its owner
+    (pg_cron's jobs, an operator) runs it, naming everything in full.
+    """
     return rows(
         db,
         """
@@ -80,6 +88,17 @@ def functions_without_pinned_search_path(db: psycopg.Connection) -> list[str]:
                 where d.classid = 'pg_proc'::regclass and d.objid = p.oid and d.deptype = 'e'
             )
             and not exists (select from unnest(p.proconfig) as c (setting) where c.setting like 'search_path=%%')
+            and not (
+                p.prokind = 'p' and n.nspname = 'private' and not p.prosecdef
+                and not exists (
+                    select from aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) as a
+                    where a.privilege_type = 'EXECUTE'
+                        and (a.grantee = 0 or a.grantee in (
+                            select r.oid from pg_roles as r
+                            where r.rolname in ('anon', 'authenticated', 'service_role')
+                        ))
+                )
+            )
         order by 1
         """,
     )

@@ -100,11 +100,11 @@ grant execute on function auth.uid(), auth.role(), auth.email(), auth.jwt()
 to anon, authenticated, service_role;
 
 -- Supabase's default grants on public: every API role may use the schema and,
--- unless a migration revokes it, every table (RLS decides which rows).
+-- unless a migration revokes it, every table created from now on (RLS decides
+-- which rows). Only default privileges: what public already holds (another
+-- application's tables) gets no grant, so nothing of it becomes reachable
+-- through the API roles.
 grant usage on schema public to anon, authenticated, service_role;
-grant all on all tables in schema public to anon, authenticated, service_role;
-grant all on all sequences in schema public to anon, authenticated, service_role;
-grant all on all functions in schema public to anon, authenticated, service_role;
 alter default privileges in schema public grant all on tables to anon, authenticated, service_role;
 alter default privileges in schema public grant all on sequences to anon, authenticated, service_role;
 alter default privileges in schema public grant all on functions to anon, authenticated, service_role;

@@ -11,6 +11,7 @@ from harness.audit import render, run_audit
 from harness.audit.check import Check
 from harness.audit.readiness import SIGNING_SECRETS, cron_job_names
 from harness.cli import main
+from harness.cli_target import describe
 from harness.migrate import HISTORY_SCHEMA
 
 
@@ -47,7 +48,8 @@ def test_a_table_without_rls_fails_the_audit_and_names_it(
     # A new table gets the API roles' default grants, anon's included: both rules name it.
     assert "  - audit_probe" in out.split("`anon_touches_nothing`")[1]
     assert err.strip().splitlines() == [
-        "opsdb audit: NOT READY: 2 check(s) failed: rls_on_every_table, anon_touches_nothing"
+        f"opsdb audit: target {describe(db_url)} (from --database-url)",
+        "opsdb audit: NOT READY: 2 check(s) failed: rls_on_every_table, anon_touches_nothing",
     ]
 
 
@@ -107,6 +109,12 @@ def test_failed_jobs_open_critical_alerts_and_dead_letters_are_reported(db: psyc
         "insert into public.webhook_queue (provider, idempotency_key, status, payload)"
         " values ('twilio', 'audit-dead', 'dead_letter', '{}')"
     )
+    # Queued ten minutes ago and never drained (one queued a moment ago is not stale).
+    db.execute(
+        "insert into public.webhook_queue (provider, idempotency_key, status, payload, signature_valid, received_at)"
+        " values ('twilio', 'audit-stale', 'queued', '{}', true, now() - interval '10 minutes'),"
+        " ('twilio', 'audit-fresh', 'queued', '{}', true, now())"
+    )
 
     report = run_audit(db)
     verdicts = {r.check.name: (r.verdict, r.findings) for r in report.results}
@@ -119,10 +127,58 @@ def test_failed_jobs_open_critical_alerts_and_dead_letters_are_reported(db: psyc
     assert verdict == "WARN" and len(findings) == 1 and findings[0].startswith("webhook_failure: webhook 7 dead-lettered")
     assert verdicts["no_webhook_backlog"][0] == "WARN"
     assert verdicts["no_webhook_backlog"][1][0].startswith("1 delivery(ies) in dead_letter")
+    assert verdicts["no_webhook_backlog"][1][1].startswith("1 delivery(ies) queued for 5 minutes or more")
     # Warnings alone do not fail the audit.
     assert report.failed == [] and report.verdict == "READY WITH WARNINGS"
 
 
+@pytest.mark.opsdb_needs("pg_cron")
+def test_a_cron_run_that_could_not_connect_is_reported_with_its_reason(
+    db: psycopg.Connection, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # What pg_cron writes when it cannot open the job's connection: failed, no end_time.
+    db.execute(
+        """
+        insert into cron.job_run_details (jobid, runid, database, username, command, status, return_message, start_time)
+        select j.jobid, 1, j.database, j.username, j.command, 'failed', 'connection failed', null
+        from cron.job as j where j.jobname = 'webhook-retry-sweeper'
+        """
+    )
+    db.execute(
+        """
+        insert into cron.job_run_details (jobid, runid, database, username, command, status, return_message,
+            start_time, end_time)
+        select j.jobid, 2, j.database, j.username, j.command, 'failed', 'ERROR: boom',
+            '2026-12-01 04:30:00+00', '2026-12-01 04:30:01+00'
+        from cron.job as j where j.jobname = 'reconciliation'
+        """
+    )
+
+    code = main(["audit", "--database-url", db_url])
+
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "- WARN `cron_jobs_succeeding`: no scheduled job's last run failed" in out
+    assert "  - reconciliation: last run failed at 2026-12-01 04:30 UTC: ERROR: boom" in out
+    assert "  - webhook-retry-sweeper: last run failed: connection failed" in out
+    can_connect = out.split("`cron_jobs_can_connect`")[1].split("\n- ")[0]
+    assert "webhook-retry-sweeper: its last run (start time unknown) failed: connection failed" in can_connect
+    assert "cron.use_background_workers = on" in can_connect
+
+
+def test_secrets_written_by_the_demo_do_not_pass_for_real_ones(db: psycopg.Connection) -> None:
+    _add_secrets(db)
+    assert _verdicts(db)["signing_secrets_present"] == ("PASS", [])
+    # The demo makes a secret up where none exists, as on a database without the real one.
+    db.execute("delete from vault.secrets where name = 'meta_app_secret'")
+    db.execute("select vault.create_secret('made-up', 'meta_app_secret', 'webhook signing secret (demo)')")
+
+    assert _verdicts(db)["signing_secrets_present"] == (
+        "WARN", ["meta_app_secret: a fake written by `opsdb demo`, not the provider's secret"]
+    )
+
+
+@pytest.mark.opsdb_needs("pg_cron")
 def test_an_inactive_or_missing_cron_job_is_reported(db: psycopg.Connection) -> None:
     # The test template is migrated with pg_cron, as the cron database is: every job is there.
     assert _verdicts(db)["cron_jobs_scheduled"] == ("PASS", [])

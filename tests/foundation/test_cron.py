@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from harness import project
 from harness.migrate import apply_file, discover
+from tests.cron_probes import CronProbes
 
 
 def _cron_files() -> list:
     return [f for f in discover(project.db_dir()) if f.kind == "cron"]
 
 
+@pytest.mark.opsdb_needs("pg_cron")
 def test_every_cron_file_schedules_its_job_once(db: psycopg.Connection) -> None:
     files = _cron_files()
     assert files, "db/cron/ holds at least one job"
@@ -29,6 +31,7 @@ def test_every_cron_file_schedules_its_job_once(db: psycopg.Connection) -> None:
     assert after == before
 
 
+@pytest.mark.opsdb_needs("pg_cron")
 def test_schedule_job_replaces_a_job_of_the_same_name(db: psycopg.Connection) -> None:
     first = db.execute("select private.schedule_job('probe-job', '0 1 * * *', 'select 1')").fetchone()
     second = db.execute("select private.schedule_job('probe-job', '0 2 * * *', 'select 2')").fetchone()
@@ -49,21 +52,12 @@ def test_schedule_job_is_a_notice_without_pg_cron(empty_database_url: str) -> No
         assert any("not scheduled" in n for n in notices)
 
 
-def test_the_scheduler_runs_a_job_in_the_cron_database(opsdb_cluster) -> None:  # type: ignore[no-untyped-def]
-    # The embedded test cluster's pg_cron launcher works in opsdb_cron, a clone of
-    # the migrated template. pg_cron 1.4 fires on minute boundaries.
-    with psycopg.connect(opsdb_cluster.url("opsdb_cron"), autocommit=True) as conn:
+def test_the_scheduler_runs_a_job_in_the_cron_database(cron_probes: CronProbes) -> None:
+    # pg_cron's launcher works in opsdb_cron, a clone of the migrated template, where a
+    # probe job was scheduled at the start of the session (tests/cron_probes.py).
+    with psycopg.connect(cron_probes.url, autocommit=True) as conn:
         assert conn.execute("select current_setting('cron.database_name')").fetchone() == ("opsdb_cron",)
-        conn.execute("create table if not exists public.cron_probe (at timestamptz default now())")
-        conn.execute("select private.schedule_job('probe-every-minute', '* * * * *', 'insert into public.cron_probe default values')")
-        deadline = time.monotonic() + 75
-        while time.monotonic() < deadline:
-            if conn.execute("select count(*) from public.cron_probe").fetchone()[0] > 0:  # type: ignore[index]
-                break
-            time.sleep(1)
-        runs = conn.execute(
-            "select d.status from cron.job_run_details d join cron.job j using (jobid)"
-            " where j.jobname = 'probe-every-minute'"
-        ).fetchall()
-        conn.execute("select cron.unschedule('probe-every-minute')")
-    assert ("succeeded",) in runs
+        cron_probes.wait_until(conn, lambda: bool(cron_probes.runs(conn, "probe-every-minute")))
+        runs = cron_probes.runs(conn, "probe-every-minute")
+        inserted = conn.execute("select count(*) from public.cron_probe").fetchone()[0]  # type: ignore[index]
+    assert ("succeeded",) in runs and inserted > 0

@@ -501,6 +501,7 @@ def test_retention_of_old_job_runs_keeps_the_reconciliation_report(rpc, db, fact
     assert len(_items(db, result["run_id"])) == 1
 
 
+@pytest.mark.opsdb_needs("pg_cron")
 def test_the_nightly_job_reconciles_yesterday(db, factories) -> None:  # type: ignore[no-untyped-def]
     yesterday = TODAY - datetime.timedelta(days=1)
     ws = _workspace(factories, db)

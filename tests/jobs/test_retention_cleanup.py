@@ -62,8 +62,8 @@ def _job_run(db: psycopg.Connection, age_days: int) -> int:
 def _counter(db: psycopg.Connection, ws: Any, bucket: str, age_days: int) -> None:
     db.execute(
         """
-        insert into private.rate_limit_counters (workspace_id, bucket, window_start, hits)
-        values (%s, %s, date_trunc('minute', now()) - make_interval(days => %s), 1)
+        insert into private.rate_limit_counters (workspace_id, bucket, tat)
+        values (%s, %s, date_trunc('minute', now()) - make_interval(days => %s))
         """,
         (ws.id, bucket, age_days),
     )
@@ -210,8 +210,8 @@ def test_a_backlog_beyond_the_time_budget_is_left_for_the_next_run_and_alerted(r
     ws = factories.workspace()
     db.execute(
         """
-        insert into private.rate_limit_counters (workspace_id, bucket, window_start, hits)
-        select %s, 'bucket_' || g, date_trunc('minute', now()) - interval '2 days' - make_interval(mins => g), 1
+        insert into private.rate_limit_counters (workspace_id, bucket, tat)
+        select %s, 'bucket_' || g, date_trunc('minute', now()) - interval '2 days' - make_interval(mins => g)
         from generate_series(1, 25010) as g
         """,
         (ws.id,),

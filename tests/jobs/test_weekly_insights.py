@@ -227,6 +227,7 @@ def test_without_a_week_it_does_the_last_complete_iso_week(rpc, db, factories) -
     assert without_change(insight(db, ws, last)) == zeros(calls=1, call_minutes=1)
 
 
+@pytest.mark.opsdb_needs("pg_cron")
 def test_the_cron_job_runs_on_mondays_for_the_week_just_ended(db, factories) -> None:  # type: ignore[no-untyped-def]
     ws = workspace(db, factories)
     job = db.execute("select schedule, command from cron.job where jobname = 'weekly-insights'").fetchone()

@@ -41,6 +41,25 @@ def test_every_function_pins_search_path(db: psycopg.Connection) -> None:
     assert functions_without_pinned_search_path(db) == []
 
 
+def test_only_an_owner_only_procedure_may_leave_search_path_unpinned(db: psycopg.Connection) -> None:
+    # A procedure that COMMITs cannot carry SET search_path; it passes only while no
+    # API role can call it (so no caller chooses its search_path) and it is an invoker.
+    make = "create procedure private.lint_probe() language plpgsql as 'begin commit; end'"
+    with db.transaction(force_rollback=True):
+        db.execute(make)
+        db.execute("revoke all on procedure private.lint_probe() from public")
+        owner_only = functions_without_pinned_search_path(db)
+        db.execute("grant execute on procedure private.lint_probe() to service_role")
+        callable_by_api = functions_without_pinned_search_path(db)
+    with db.transaction(force_rollback=True):
+        db.execute(make.replace("language plpgsql", "language plpgsql security definer"))
+        db.execute("revoke all on procedure private.lint_probe() from public")
+        definer = functions_without_pinned_search_path(db)
+    assert "private.lint_probe()" not in owner_only
+    assert "private.lint_probe()" in callable_by_api
+    assert "private.lint_probe()" in definer
+
+
 def test_no_security_definer_function_in_public(db: psycopg.Connection) -> None:
     assert definer_functions_in_public(db) == []
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -65,3 +67,40 @@ def change_plan(db: psycopg.Connection) -> Any:
             db.execute("select private.on_plan_change(%s, %s, %s)", (workspace_id, plan_key, reason))
 
     return _change
+
+
+class Limiter:
+    """check_rate_limit as service_role at an instant the test chooses (its ``at``).
+
+    GCRA depends on time only through the instant it decides for, so a test that
+    names the instants is exact and independent of the wall clock.
+    """
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+
+    def check(self, workspace_id: Any, at: datetime, bucket: str = "api") -> dict[str, Any]:
+        return self.check_with_headers(workspace_id, at, bucket)[0]
+
+    def check_with_headers(
+        self, workspace_id: Any, at: datetime, bucket: str = "api"
+    ) -> tuple[dict[str, Any], dict[str, str]]:
+        with self.conn.transaction():
+            self.conn.execute("set local role service_role")
+            row = self.conn.execute(
+                "select private._check_rate_limit(%s, %s, %s)", (workspace_id, bucket, at)
+            ).fetchone()
+            raw = self.conn.execute("select current_setting('response.headers', true)").fetchone()
+        assert row is not None and raw is not None
+        headers: dict[str, str] = {}
+        for item in json.loads(raw[0] or "[]"):
+            headers.update(item)
+        return row[0], headers
+
+    def burst(self, workspace_id: Any, at: datetime, count: int, bucket: str = "api") -> list[dict[str, Any]]:
+        return [self.check(workspace_id, at, bucket) for _ in range(count)]
+
+
+@pytest.fixture
+def limiter(connect: Any) -> Limiter:
+    return Limiter(connect())

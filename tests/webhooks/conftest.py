@@ -446,3 +446,40 @@ def concurrently(connect: Callable[..., psycopg.Connection]) -> Callable[..., li
         return [r for r in results if r is not None]
 
     return _run
+
+
+# --- delivering as providers do: acknowledged queued, then drained ------------------------
+
+
+class Deliver:
+    """``deliver(args)``: one delivery as a provider makes it, then the drain's pass.
+
+    ``ingest_webhook`` answers ``queued`` for a new verified delivery (its default);
+    ``drain_webhooks`` then processes it, as pg_cron's drain does within seconds. The
+    answer is the acknowledgement with what the delivery became: ``status``,
+    ``error`` (its last_error) and ``skip_reason`` read back from its row, and
+    ``acknowledged`` (the status the call answered). Anything the call answered
+    other than ``queued`` (duplicate, rejected, failed before verification, or a
+    Paymob callback processed in the call) is returned as it was.
+    """
+
+    def __init__(self, rpc: Any, db: psycopg.Connection) -> None:
+        self.rpc = rpc
+        self.db = db
+
+    def __call__(self, args: dict[str, Any]) -> dict[str, Any]:
+        ack = self.rpc("ingest_webhook", args)
+        if ack["status"] != "queued":
+            return {**ack, "acknowledged": ack["status"]}
+        drained = self.rpc("drain_webhooks", {})
+        assert drained["drained"] >= 1, drained
+        row = self.db.execute(
+            "select status, last_error, skip_reason from public.webhook_queue where id = %s", (ack["webhook_id"],)
+        ).fetchone()
+        assert row is not None
+        return {**ack, "acknowledged": "queued", "status": row[0], "error": row[1], "skip_reason": row[2]}
+
+
+@pytest.fixture
+def deliver(rpc: Any, db: psycopg.Connection) -> Deliver:
+    return Deliver(rpc, db)

@@ -18,7 +18,9 @@ def test_demo_shows_what_became_of_each_delivery(db: psycopg.Connection, db_url:
         ctx = DemoContext(url=db_url, conn=db, out=lines.append, factories=Factories(db))
         s30_webhooks.run(ctx)
     text = "\n".join(lines)
-    assert "8 connections at once: 1 processed, 7 duplicate" in text
+    assert "8 connections at once: 1 queued, 7 duplicate" in text
+    assert "acknowledged: voice status callback, completed after 2m05s: queued" in text
+    assert "5 queued -> processed 4, unknown_phone 1" in text
     assert "voice status callback, completed after 2m05s: processed" in text
     assert "WhatsApp text message: processed" in text
     assert "Standard Webhooks event invoice.paid: processed" in text
@@ -31,3 +33,4 @@ def test_demo_shows_what_became_of_each_delivery(db: psycopg.Connection, db_url:
     assert "alert: twilio webhook signature verification failed (signature_mismatch)" in text
     assert ": processed, audit row" in text and "sms_events still 1" in text
     assert "retry sweeper (pg_cron runs it every minute): retried 0, succeeded 0, dead-lettered 0" in text
+    assert "an SMS sent with process_now => true: processed in the call" in text

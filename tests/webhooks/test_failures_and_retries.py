@@ -1,31 +1,33 @@
 """A processing failure leaves the raw row failed with its error; the sweeper retries it
 with exponential backoff, claims rows FOR UPDATE SKIP LOCKED so concurrent sweepers
-never double-process, and dead-letters after the last attempt with one alert."""
+never double-process, and dead-letters after the last attempt with one alert.
+
+Deliveries are made as providers make them (acknowledged queued, then processed by
+the drain, where the failure happens), except where the test is about a failure
+inside the ingest call itself (process_now)."""
 
 from __future__ import annotations
 
-import time
-import uuid
 from collections.abc import Callable
 from datetime import datetime
 
 import psycopg
 import pytest
-from psycopg.types.json import Jsonb
 
 from harness.rpc import RpcError, call
+from tests.cron_probes import CronProbes
 from tests.webhooks.conftest import Ops, Sign, e164, twilio_inbound_sms
 
 
-def _failed_delivery(rpc, sign: Sign, ops: Ops) -> tuple[dict, object]:
+def _failed_delivery(deliver, sign: Sign, ops: Ops) -> tuple[dict, object]:
     agent = ops.agent()
     ops.fail_inserts_into("sms_events", "sms store is down")
-    result = rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))
+    result = deliver(sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))
     return result, agent
 
 
-def test_processing_failure_leaves_the_raw_row_failed_with_its_error(rpc, sign: Sign, ops: Ops) -> None:
-    result, agent = _failed_delivery(rpc, sign, ops)
+def test_processing_failure_leaves_the_raw_row_failed_with_its_error(deliver, sign: Sign, ops: Ops) -> None:
+    result, agent = _failed_delivery(deliver, sign, ops)
 
     assert result["status"] == "failed" and result["duplicate"] is False
     assert result["error"] == "P0001: sms store is down"
@@ -37,14 +39,18 @@ def test_processing_failure_leaves_the_raw_row_failed_with_its_error(rpc, sign: 
         True,
     )
     assert row["raw_body"] and row["payload"]["To"] == agent.phone_number  # type: ignore[attr-defined]
-    delay = ops.scalar("select extract(epoch from next_attempt_at - received_at) from public.webhook_queue")
+    # The first retry is due a minute after the failed attempt (the drain's transaction).
+    delay = ops.scalar(
+        "select extract(epoch from q.next_attempt_at - r.started_at) from public.webhook_queue as q"
+        " cross join public.job_runs as r where r.job_name = 'webhook_drain'"
+    )
     assert float(delay) == 60.0
     assert ops.count("sms_events") == 0
     assert ops.count("usage_events") == 0
 
 
-def test_sweeper_processes_the_failed_delivery_once_it_is_due(rpc, sign: Sign, ops: Ops) -> None:
-    result, agent = _failed_delivery(rpc, sign, ops)
+def test_sweeper_processes_the_failed_delivery_once_it_is_due(deliver, rpc, sign: Sign, ops: Ops) -> None:
+    result, agent = _failed_delivery(deliver, sign, ops)
     ops.heal("sms_events")
 
     assert rpc("retry_failed_webhooks", {})["retried"] == 0  # not due for another minute
@@ -61,12 +67,16 @@ def test_sweeper_processes_the_failed_delivery_once_it_is_due(rpc, sign: Sign, o
         "retried": 0, "succeeded": 0, "dead_lettered": 0, "failed": 0, "rejected": 0, "duplicate": 0,
     }
     # The sweep that did work is in the jobs' log; the empty ones are not.
-    runs = ops.db.execute("select id, job_name, status, result from public.job_runs").fetchall()
+    runs = ops.db.execute(
+        "select id, job_name, status, result from public.job_runs where job_name = 'webhook_retry_sweeper'"
+    ).fetchall()
     assert runs == [(run_id, "webhook_retry_sweeper", "succeeded", summary)]
 
 
-def test_retry_backoff_doubles_after_each_failed_attempt(rpc, sign: Sign, ops: Ops, db: psycopg.Connection) -> None:
-    result, _ = _failed_delivery(rpc, sign, ops)
+def test_retry_backoff_doubles_after_each_failed_attempt(
+    deliver, rpc, sign: Sign, ops: Ops, db: psycopg.Connection
+) -> None:
+    result, _ = _failed_delivery(deliver, sign, ops)
     delays = []
     for _ in range(4):
         ops.make_due()
@@ -78,8 +88,8 @@ def test_retry_backoff_doubles_after_each_failed_attempt(rpc, sign: Sign, ops: O
     assert ops.webhook(result["webhook_id"])["attempts"] == 5
 
 
-def test_exhausted_retries_end_in_dead_letter_with_one_alert(rpc, sign: Sign, ops: Ops, factories) -> None:
-    result, _ = _failed_delivery(rpc, sign, ops)
+def test_exhausted_retries_end_in_dead_letter_with_one_alert(deliver, rpc, sign: Sign, ops: Ops, factories) -> None:
+    result, _ = _failed_delivery(deliver, sign, ops)
     outcomes = []
     for _ in range(5):
         ops.make_due()
@@ -107,12 +117,12 @@ def test_exhausted_retries_end_in_dead_letter_with_one_alert(rpc, sign: Sign, op
 
 
 def test_a_row_claimed_by_one_sweeper_is_skipped_by_another(
-    rpc, sign: Sign, ops: Ops, connect: Callable[..., psycopg.Connection]
+    deliver, rpc, sign: Sign, ops: Ops, connect: Callable[..., psycopg.Connection]
 ) -> None:
     agent = ops.agent()
     ops.fail_inserts_into("sms_events")
     ids = [
-        rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))["webhook_id"]
+        deliver(sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))["webhook_id"]
         for _ in range(3)
     ]
     ops.heal("sms_events")
@@ -129,14 +139,14 @@ def test_a_row_claimed_by_one_sweeper_is_skipped_by_another(
 
 
 def test_a_sweep_logging_its_run_does_not_make_another_sweeper_wait(
-    rpc, sign: Sign, ops: Ops, connect: Callable[..., psycopg.Connection]
+    deliver, sign: Sign, ops: Ops, connect: Callable[..., psycopg.Connection]
 ) -> None:
     # Two workspaces, so the two retries share no row lock of their own (metering
     # a workspace's first usage of a period locks that workspace).
     agents = [ops.agent(), ops.agent()]
     ops.fail_inserts_into("sms_events")
     for agent in agents:
-        rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))
+        deliver(sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))
     ops.heal("sms_events")
     ops.make_due()
 
@@ -152,11 +162,11 @@ def test_a_sweep_logging_its_run_does_not_make_another_sweeper_wait(
     assert ops.count("job_runs", "job_name = 'webhook_retry_sweeper'") == 2
 
 
-def test_two_sweepers_running_together_never_double_process(concurrently, rpc, sign: Sign, ops: Ops) -> None:
+def test_two_sweepers_running_together_never_double_process(deliver, concurrently, sign: Sign, ops: Ops) -> None:
     agent = ops.agent()
     ops.fail_inserts_into("sms_events")
     ids = [
-        rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))["webhook_id"]
+        deliver(sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))["webhook_id"]
         for _ in range(24)
     ]
     ops.heal("sms_events")
@@ -182,6 +192,7 @@ def test_two_sweepers_running_together_never_double_process(concurrently, rpc, s
     assert ops.usage(agent.workspace_id, "sms") == 24
 
 
+@pytest.mark.opsdb_needs("pg_cron")
 def test_the_sweeper_runs_every_minute_from_pg_cron(db: psycopg.Connection) -> None:
     job = db.execute("select schedule, command from cron.job where jobname = 'webhook-retry-sweeper'").fetchone()
     assert job is not None
@@ -189,9 +200,9 @@ def test_the_sweeper_runs_every_minute_from_pg_cron(db: psycopg.Connection) -> N
 
 
 def test_the_sweeper_works_in_a_jwt_less_session_like_pg_cron(
-    rpc, sign: Sign, ops: Ops, db: psycopg.Connection
+    deliver, sign: Sign, ops: Ops, db: psycopg.Connection
 ) -> None:
-    result, agent = _failed_delivery(rpc, sign, ops)
+    result, agent = _failed_delivery(deliver, sign, ops)
     ops.heal("sms_events")
     ops.make_due()
     summary = db.execute("select public.retry_failed_webhooks()").fetchone()[0]  # type: ignore[index]
@@ -213,39 +224,27 @@ def test_sweeper_refuses_a_bad_max_count(rpc) -> None:
     assert (err.value.sqlstate, err.value.message) == ("22023", "invalid_max_count")
 
 
-def test_pg_cron_runs_the_sweeper_command_and_it_processes_due_rows(opsdb_cluster) -> None:  # type: ignore[no-untyped-def]
-    # The embedded cluster's pg_cron launcher works in opsdb_cron, a clone of the
-    # migrated template. The scheduled sweeper's own command is scheduled there under
-    # a probe name (jobs cloned from the template still target the template), so
-    # pg_cron itself runs it: no JWT, as the job's owner. pg_cron 1.4 fires on minute boundaries.
-    with psycopg.connect(opsdb_cluster.url("opsdb_cron"), autocommit=True) as conn:
-        command = conn.execute("select command from cron.job where jobname = 'webhook-retry-sweeper'").fetchone()
-        assert command is not None
-        number = "+1415" + str(uuid.uuid4().int)[:7]
-        row = conn.execute(
-            "insert into public.webhook_queue (provider, event_type, idempotency_key, status, payload, url,"
-            " signature_valid, attempts, last_error, next_attempt_at)"
-            " values ('twilio', 'twilio.sms', %s, 'failed', %s, 'https://api.example.test/sms', true, 1,"
-            " 'P0001: simulated outage', now() - interval '1 second') returning id",
-            (f"sms:{uuid.uuid4().hex}:received", Jsonb(twilio_inbound_sms(number, e164()))),
+def test_pg_cron_runs_the_sweeper_command_and_it_processes_due_rows(cron_probes: CronProbes) -> None:
+    # The scheduled sweeper's command, run by pg_cron itself (no JWT, as the job's owner)
+    # in opsdb_cron, found a due failed delivery there, scheduled with it at the start of
+    # the session (tests/cron_probes.py).
+    with psycopg.connect(cron_probes.url, autocommit=True) as conn:
+
+        def status() -> str:
+            found = conn.execute(
+                "select status from public.webhook_queue where id = %s", (cron_probes.sweeper_row,)
+            ).fetchone()
+            return found[0] if found else "missing"
+
+        cron_probes.wait_until(
+            conn, lambda: status() != "failed" and bool(cron_probes.runs(conn, "webhook-retry-sweeper-probe"))
+        )
+        runs = cron_probes.runs(conn, "webhook-retry-sweeper-probe")
+        seen = conn.execute(
+            "select seen_count from public.unknown_phone where phone_number = %s", (cron_probes.unknown_number,)
         ).fetchone()
-        assert row is not None
-        conn.execute("select private.schedule_job('webhook-retry-sweeper-probe', '* * * * *', %s)", (command[0],))
-        try:
-            deadline = time.monotonic() + 75
-            status = "failed"
-            while time.monotonic() < deadline and status == "failed":
-                time.sleep(1)
-                found = conn.execute("select status from public.webhook_queue where id = %s", (row[0],)).fetchone()
-                status = found[0] if found else "missing"
-            runs = conn.execute(
-                "select d.status from cron.job_run_details as d join cron.job as j using (jobid)"
-                " where j.jobname = 'webhook-retry-sweeper-probe'"
-            ).fetchall()
-            seen = conn.execute("select seen_count from public.unknown_phone where phone_number = %s", (number,)).fetchone()
-        finally:
-            conn.execute("select cron.unschedule('webhook-retry-sweeper-probe')")
-    assert status == "unknown_phone"
+        final = status()
+    assert final == "unknown_phone"
     assert ("succeeded",) in runs
     assert seen == (1,)
 
@@ -254,13 +253,15 @@ def test_processing_cancelled_by_statement_timeout_keeps_the_raw_row_failed(
     rpc, sign: Sign, ops: Ops, connect: Callable[..., psycopg.Connection]
 ) -> None:
     # PostgREST's API roles run under a statement_timeout (Supabase: 8 s). A processing
-    # step stuck behind a lock is cancelled (57014), and the raw row must survive it.
+    # step in the call (process_now) stuck behind a lock is cancelled (57014), and the
+    # raw row must survive it. (The drain's case: tests/webhooks/test_drain.py.)
     agent = ops.agent()
     holder = connect(autocommit=False)
     holder.execute("lock table public.sms_events in share mode")  # blocks every insert into it
     impatient = connect(options="-c statement_timeout=1500")
     try:
-        result = call(impatient, "ingest_webhook", sign.twilio(twilio_inbound_sms(agent.phone_number, e164()))).data
+        args = sign.twilio(twilio_inbound_sms(agent.phone_number, e164()))
+        result = call(impatient, "ingest_webhook", {**args, "process_now": True}).data
     finally:
         holder.rollback()
 

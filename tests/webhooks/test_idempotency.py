@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import psycopg
+import pytest
 
 from tests.webhooks.conftest import (
     TWILIO_VOICE_URL,
@@ -64,12 +65,13 @@ def test_without_provider_ids_the_key_is_a_hash_of_the_canonical_payload(db: psy
     assert _key(db, "meta", {**receipt, "object": "page2"}) != key
 
 
-def test_duplicate_delivery_is_recorded_and_not_processed_twice(rpc, sign: Sign, ops: Ops) -> None:
+def test_duplicate_delivery_is_recorded_and_not_processed_twice(deliver, rpc, sign: Sign, ops: Ops) -> None:
     agent = ops.agent()
     args = sign.twilio(twilio_call_status(agent.phone_number, e164(), duration=61), url=TWILIO_VOICE_URL)
 
-    first = rpc("ingest_webhook", args)
+    first = deliver(args)
     again = rpc("ingest_webhook", args)
+    assert rpc("drain_webhooks", {})["drained"] == 0  # nothing of the copy to process
 
     assert (first["status"], first["duplicate"]) == ("processed", False)
     assert (again["status"], again["duplicate"]) == ("duplicate", True)
@@ -81,29 +83,34 @@ def test_duplicate_delivery_is_recorded_and_not_processed_twice(rpc, sign: Sign,
     assert ops.usage(agent.workspace_id, "call_minutes") == 2
 
 
-def test_forged_copy_does_not_block_the_genuine_delivery(rpc, sign: Sign, ops: Ops) -> None:
+def test_forged_copy_does_not_block_the_genuine_delivery(deliver, rpc, sign: Sign, ops: Ops) -> None:
     agent = ops.agent()
     genuine = sign.twilio(twilio_inbound_sms(agent.phone_number, e164()))
     forged = {**genuine, "headers": {"X-Twilio-Signature": "Zm9yZ2Vk"}}
 
-    assert rpc("ingest_webhook", forged)["status"] == "rejected"
-    assert rpc("ingest_webhook", genuine)["status"] == "processed"
-    assert rpc("ingest_webhook", forged)["status"] == "rejected"  # never a "duplicate" of the real one
+    assert deliver(forged)["status"] == "rejected"
+    assert deliver(genuine)["status"] == "processed"
+    assert deliver(forged)["status"] == "rejected"  # never a "duplicate" of the real one
     assert ops.count("sms_events") == 1
 
 
+@pytest.mark.parametrize("process_now", [None, True], ids=["queued", "in_the_call"])
 def test_eight_concurrent_copies_end_as_one_processed_and_seven_duplicates(
-    concurrently, sign: Sign, ops: Ops
+    concurrently, rpc, sign: Sign, ops: Ops, process_now: bool | None
 ) -> None:
     agent = ops.agent()
-    args = sign.twilio(twilio_inbound_sms(agent.phone_number, e164(), NumSegments="2"))
+    args = {**sign.twilio(twilio_inbound_sms(agent.phone_number, e164(), NumSegments="2")), "process_now": process_now}
 
     outcomes = concurrently([("ingest_webhook", args)] * 8)
+    drained = rpc("drain_webhooks", {})
 
     assert all(kind == "ok" for kind, _ in outcomes), outcomes
     results = [data for _, data in outcomes]
-    assert sorted(r["status"] for r in results) == ["duplicate"] * 7 + ["processed"]
-    winner = next(r for r in results if r["status"] == "processed")
+    answered = "processed" if process_now else "queued"
+    assert sorted(r["status"] for r in results) == ["duplicate"] * 7 + [answered]
+    winner = next(r for r in results if r["status"] == answered)
+    assert drained["drained"] == (0 if process_now else 1)
+    assert ops.webhook(winner["webhook_id"])["status"] == "processed"
     assert {r["original_webhook_id"] for r in results if r["duplicate"]} == {winner["webhook_id"]}
     assert ops.count("webhook_queue") == 8  # every copy kept raw
     assert ops.count("webhook_queue", "status = 'duplicate' and duplicate_of = %s", winner["webhook_id"]) == 7
@@ -112,23 +119,25 @@ def test_eight_concurrent_copies_end_as_one_processed_and_seven_duplicates(
     assert ops.count("usage_events", "workspace_id = %s", agent.workspace_id) == 1
 
 
-def test_eight_concurrent_chat_copies_store_one_message(concurrently, sign: Sign, ops: Ops) -> None:
+def test_eight_concurrent_chat_copies_store_one_message(concurrently, rpc, sign: Sign, ops: Ops) -> None:
     agent = ops.agent(channels={"whatsapp": "106540352242922"})
     args = sign.meta(whatsapp_message("106540352242922"))
 
     outcomes = concurrently([("ingest_webhook", args)] * 8)
+    drained = rpc("drain_webhooks", {})
 
-    assert sorted(data["status"] for _, data in outcomes) == ["duplicate"] * 7 + ["processed"]
+    assert sorted(data["status"] for _, data in outcomes) == ["duplicate"] * 7 + ["queued"]
+    assert (drained["drained"], drained["processed"]) == (1, 1)
     assert ops.count("messages", "workspace_id = %s", agent.workspace_id) == 1
     assert ops.count("conversations", "workspace_id = %s", agent.workspace_id) == 1
 
 
 def test_identical_redelivery_of_a_verified_delivery_skips_the_signature_check(
-    rpc, sign: Sign, ops: Ops, db: psycopg.Connection
+    deliver, rpc, sign: Sign, ops: Ops, db: psycopg.Connection
 ) -> None:
     agent = ops.agent()
     args = sign.twilio(twilio_inbound_sms(agent.phone_number, e164()))
-    first = rpc("ingest_webhook", args)
+    first = deliver(args)
     # Without the secret no signature can be checked: only the byte-identical copy gets through.
     db.execute("delete from vault.secrets where name = 'twilio_auth_token'")
 

@@ -24,7 +24,9 @@ from tests.webhooks.conftest import Ops, Sign, e164, standard_event, twilio_inbo
         ({"provider": "meta", "payload": {"object": "page"}, "headers": ["x-hub-signature-256"]}, "malformed_headers"),
     ],
 )
-def test_arguments_that_are_not_a_delivery_raise_22023_and_write_nothing(rpc, ops: Ops, args: dict, message: str) -> None:
+def test_arguments_that_are_not_a_delivery_raise_22023_and_write_nothing(
+    rpc, ops: Ops, args: dict, message: str
+) -> None:
     with pytest.raises(RpcError) as err:
         rpc("ingest_webhook", args)
     assert (err.value.sqlstate, err.value.status, err.value.message) == ("22023", 400, message)
@@ -41,10 +43,10 @@ def test_oversize_delivery_raises_22023_with_the_limit(rpc, sign: Sign, ops: Ops
     assert ops.count("webhook_queue") == 0
 
 
-def test_just_under_the_limit_is_accepted(rpc, sign: Sign, ops: Ops) -> None:
+def test_just_under_the_limit_is_accepted(deliver, sign: Sign, ops: Ops) -> None:
     agent = ops.agent()
     long_sms = twilio_inbound_sms(agent.phone_number, e164(), body="y" * 100_000)
-    assert rpc("ingest_webhook", sign.twilio(long_sms))["status"] == "processed"
+    assert deliver(sign.twilio(long_sms))["status"] == "processed"
 
 
 def test_authentic_delivery_missing_required_fields_is_stored_rejected(rpc, sign: Sign, ops: Ops) -> None:
@@ -74,10 +76,10 @@ def test_raw_body_that_is_not_json_is_rejected(rpc, sign: Sign, ops: Ops) -> Non
     assert rpc("ingest_webhook", args)["error"] == "raw_body_not_json"
 
 
-def test_unparseable_field_fails_processing_and_keeps_the_row(rpc, sign: Sign, ops: Ops) -> None:
+def test_unparseable_field_fails_processing_and_keeps_the_row(deliver, sign: Sign, ops: Ops) -> None:
     agent = ops.agent()
     params = twilio_inbound_sms(agent.phone_number, e164(), NumSegments="two")
-    result = rpc("ingest_webhook", sign.twilio(params))
+    result = deliver(sign.twilio(params))
     assert result["status"] == "failed" and result["error"].startswith("22P02")
     assert ops.webhook(result["webhook_id"])["payload"] == params
     assert ops.count("sms_events") == 0
@@ -92,18 +94,18 @@ def test_only_the_backend_may_ingest(rpc, sign: Sign, ops: Ops, factories, who: 
     assert ops.count("webhook_queue") == 0
 
 
-def test_header_names_are_case_insensitive(rpc, sign: Sign, ops: Ops) -> None:
+def test_header_names_are_case_insensitive(deliver, sign: Sign, ops: Ops) -> None:
     agent = ops.agent()
     args = sign.twilio(twilio_inbound_sms(agent.phone_number, e164()))
     args["headers"] = {"X-TWILIO-SIGNATURE": args["headers"]["X-Twilio-Signature"]}
-    result = rpc("ingest_webhook", args)
+    result = deliver(args)
     assert result["status"] == "processed"
     assert json.dumps(ops.webhook(result["webhook_id"])["headers"]) == json.dumps(
         {"x-twilio-signature": args["headers"]["X-TWILIO-SIGNATURE"]}
     )
 
 
-def test_forwarded_credentials_are_never_stored(rpc, sign: Sign, ops: Ops) -> None:
+def test_forwarded_credentials_are_never_stored(deliver, sign: Sign, ops: Ops) -> None:
     agent = ops.agent()
     args = sign.twilio(twilio_inbound_sms(agent.phone_number, e164()))
     args["headers"] = {
@@ -113,7 +115,7 @@ def test_forwarded_credentials_are_never_stored(rpc, sign: Sign, ops: Ops) -> No
         "Cookie": "session=s3cr3t",
         "I-Twilio-Idempotency-Token": "5c6d2f0e-idem",
     }
-    result = rpc("ingest_webhook", args)
+    result = deliver(args)
     assert result["status"] == "processed"
     stored = ops.webhook(result["webhook_id"])["headers"]
     assert sorted(stored) == ["content-type", "i-twilio-idempotency-token", "x-twilio-signature"]

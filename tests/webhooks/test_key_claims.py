@@ -35,7 +35,7 @@ UNPARSEABLE_BODIES = {
 
 
 def test_an_unchecked_forged_copy_does_not_shadow_the_genuine_delivery(
-    rpc, db: psycopg.Connection, ops: Ops
+    deliver, rpc, db: psycopg.Connection, ops: Ops
 ) -> None:
     # Trigger A: the Twilio token is missing from Vault when a forged copy arrives.
     agent = ops.agent()
@@ -57,7 +57,7 @@ def test_an_unchecked_forged_copy_does_not_shadow_the_genuine_delivery(
         "headers": {"X-Twilio-Signature": RequestValidator(token).compute_signature(TWILIO_SMS_URL, params)},
         "url": TWILIO_SMS_URL,
     }
-    second = rpc("ingest_webhook", genuine)
+    second = deliver(genuine)
     ops.make_due()
     sweep = rpc("retry_failed_webhooks", {})
 
@@ -69,7 +69,7 @@ def test_an_unchecked_forged_copy_does_not_shadow_the_genuine_delivery(
 
 @pytest.mark.parametrize("raw_body", UNPARSEABLE_BODIES.values(), ids=UNPARSEABLE_BODIES.keys())
 def test_a_forged_body_hash_delivery_is_rejected_and_the_genuine_callback_processed(
-    rpc, sign: Sign, ops: Ops, raw_body: str
+    deliver, rpc, sign: Sign, ops: Ops, raw_body: str
 ) -> None:
     # Trigger B, with the secret present: a forged call status for a victim's CallSid whose
     # URL carries the (keyless) SHA-256 of a body the JSON parser refuses.
@@ -85,7 +85,7 @@ def test_a_forged_body_hash_delivery_is_rejected_and_the_genuine_callback_proces
     }
 
     bad = rpc("ingest_webhook", forged)
-    good = rpc("ingest_webhook", sign.twilio(params, url=TWILIO_VOICE_URL))
+    good = deliver(sign.twilio(params, url=TWILIO_VOICE_URL))
 
     assert (bad["status"], bad["error"]) == ("rejected", "signature_mismatch")
     assert ops.webhook(bad["webhook_id"])["signature_valid"] is False
@@ -157,7 +157,7 @@ def test_two_unchecked_copies_verified_later_are_processed_once(rpc, db: psycopg
 
 
 def test_a_late_verified_copy_becomes_a_duplicate_of_the_verified_holder(
-    rpc, db: psycopg.Connection, ops: Ops
+    deliver, rpc, db: psycopg.Connection, ops: Ops
 ) -> None:
     agent = ops.agent()
     params = twilio_inbound_sms(agent.phone_number, e164())
@@ -170,7 +170,7 @@ def test_a_late_verified_copy_becomes_a_duplicate_of_the_verified_holder(
     }
     unchecked = rpc("ingest_webhook", args)
     db.execute("select vault.create_secret(%s, 'twilio_auth_token')", (token,))
-    holder = rpc("ingest_webhook", {**args, "headers": {**args["headers"], "I-Twilio-Idempotency-Token": "again"}})
+    holder = deliver({**args, "headers": {**args["headers"], "I-Twilio-Idempotency-Token": "again"}})
     assert (unchecked["status"], holder["status"]) == ("failed", "processed")
 
     ops.make_due()

@@ -20,12 +20,12 @@ from tests.webhooks.conftest import (
 )
 
 
-def test_completed_inbound_call_becomes_a_call_event_and_billable_minutes(rpc, sign: Sign, ops: Ops) -> None:
+def test_completed_inbound_call_becomes_a_call_event_and_billable_minutes(deliver, sign: Sign, ops: Ops) -> None:
     agent = ops.agent()
     caller = e164()
     params = twilio_call_status(agent.phone_number, caller, duration=125)
 
-    result = rpc("ingest_webhook", sign.twilio(params, url=TWILIO_VOICE_URL))
+    result = deliver(sign.twilio(params, url=TWILIO_VOICE_URL))
 
     assert result["status"] == "processed" and result["event_type"] == "twilio.voice_status"
     row = ops.db.execute(
@@ -53,30 +53,30 @@ def test_completed_inbound_call_becomes_a_call_event_and_billable_minutes(rpc, s
     assert [(m, float(q), k, s) for m, q, k, s in usage] == [("call_minutes", 3.0, f"call_events:{event_id}", "twilio")]
 
 
-def test_call_progress_statuses_are_events_without_usage(rpc, sign: Sign, ops: Ops) -> None:
+def test_call_progress_statuses_are_events_without_usage(deliver, sign: Sign, ops: Ops) -> None:
     agent = ops.agent()
     call_sid = "CA" + "0" * 32
     for status in ("initiated", "ringing", "in-progress", "no-answer"):
         params = twilio_call_status(agent.phone_number, e164(), status=status, CallSid=call_sid)
-        assert rpc("ingest_webhook", sign.twilio(params, url=TWILIO_VOICE_URL))["status"] == "processed"
+        assert deliver(sign.twilio(params, url=TWILIO_VOICE_URL))["status"] == "processed"
     assert ops.count("call_events", "call_sid = %s", call_sid) == 4
     assert ops.usage(agent.workspace_id, "call_minutes") == 0
 
 
-def test_outbound_call_is_resolved_by_the_calling_number(rpc, sign: Sign, ops: Ops) -> None:
+def test_outbound_call_is_resolved_by_the_calling_number(deliver, sign: Sign, ops: Ops) -> None:
     agent = ops.agent()
     params = twilio_call_status(e164(), agent.phone_number, duration=30, direction="outbound-api")
-    assert rpc("ingest_webhook", sign.twilio(params, url=TWILIO_VOICE_URL))["status"] == "processed"
+    assert deliver(sign.twilio(params, url=TWILIO_VOICE_URL))["status"] == "processed"
     assert ops.scalar("select agent_id from public.call_events") == agent.id
     assert ops.usage(agent.workspace_id, "call_minutes") == 1
 
 
-def test_inbound_sms_becomes_an_sms_event_and_sms_usage(rpc, sign: Sign, ops: Ops) -> None:
+def test_inbound_sms_becomes_an_sms_event_and_sms_usage(deliver, sign: Sign, ops: Ops) -> None:
     agent = ops.agent()
     sender = e164()
     params = twilio_inbound_sms(agent.phone_number, sender, body="Can I book for 5pm?")
 
-    result = rpc("ingest_webhook", sign.twilio(params))
+    result = deliver(sign.twilio(params))
 
     assert result["status"] == "processed" and result["event_type"] == "twilio.sms"
     row = ops.db.execute(
@@ -100,7 +100,7 @@ def test_inbound_sms_becomes_an_sms_event_and_sms_usage(rpc, sign: Sign, ops: Op
     assert ops.usage(agent.workspace_id, "sms") == 1
 
 
-def test_outbound_sms_status_callbacks_charge_once_when_sent(rpc, sign: Sign, ops: Ops) -> None:
+def test_outbound_sms_status_callbacks_charge_once_when_sent(deliver, sign: Sign, ops: Ops) -> None:
     agent = ops.agent()
     message_sid = "SM" + "1" * 32
     for status in ("queued", "sent", "delivered"):
@@ -114,16 +114,16 @@ def test_outbound_sms_status_callbacks_charge_once_when_sent(rpc, sign: Sign, op
             "To": e164(),
             "ApiVersion": "2010-04-01",
         }
-        assert rpc("ingest_webhook", sign.twilio(params))["status"] == "processed"
+        assert deliver(sign.twilio(params))["status"] == "processed"
     assert ops.count("sms_events", "message_sid = %s and direction = 'outbound'", message_sid) == 3
     assert ops.usage(agent.workspace_id, "sms") == 1
 
 
-def test_whatsapp_message_becomes_a_conversation_and_message(rpc, sign: Sign, ops: Ops) -> None:
+def test_whatsapp_message_becomes_a_conversation_and_message(deliver, sign: Sign, ops: Ops) -> None:
     agent = ops.agent(channels={"whatsapp": "106540352242922"})
     body = whatsapp_message("106540352242922", wa_from="16505551234", text="Does it come in another color?")
 
-    result = rpc("ingest_webhook", sign.meta(body))
+    result = deliver(sign.meta(body))
 
     assert result["status"] == "processed" and result["event_type"] == "meta.whatsapp"
     conv = ops.db.execute(
@@ -147,16 +147,16 @@ def test_whatsapp_message_becomes_a_conversation_and_message(rpc, sign: Sign, op
     )
 
 
-def test_follow_up_messages_join_the_same_conversation(rpc, sign: Sign, ops: Ops) -> None:
+def test_follow_up_messages_join_the_same_conversation(deliver, sign: Sign, ops: Ops) -> None:
     ops.agent(channels={"whatsapp": "106540352242922"})
-    rpc("ingest_webhook", sign.meta(whatsapp_message("106540352242922", text="one", timestamp=1795395342)))
-    rpc("ingest_webhook", sign.meta(whatsapp_message("106540352242922", text="two", timestamp=1795395400)))
+    deliver(sign.meta(whatsapp_message("106540352242922", text="one", timestamp=1795395342)))
+    deliver(sign.meta(whatsapp_message("106540352242922", text="two", timestamp=1795395400)))
     assert ops.count("conversations") == 1
     assert ops.count("messages") == 2
     assert ops.scalar("select extract(epoch from last_message_at)::bigint from public.conversations") == 1795395400
 
 
-def test_whatsapp_status_receipts_are_accepted_without_messages(rpc, sign: Sign, ops: Ops) -> None:
+def test_whatsapp_status_receipts_are_accepted_without_messages(deliver, sign: Sign, ops: Ops) -> None:
     ops.agent(channels={"whatsapp": "106540352242922"})
     receipt = {
         "object": "whatsapp_business_account",
@@ -183,16 +183,16 @@ def test_whatsapp_status_receipts_are_accepted_without_messages(rpc, sign: Sign,
             }
         ],
     }
-    result = rpc("ingest_webhook", sign.meta(receipt))
+    result = deliver(sign.meta(receipt))
     assert (result["status"], result["idempotency_key"]) == ("processed", "wa:wamid.OUT1:delivered")
     assert ops.count("messages") == 0
 
 
-def test_messenger_message_becomes_a_conversation_and_message(rpc, sign: Sign, ops: Ops) -> None:
+def test_messenger_message_becomes_a_conversation_and_message(deliver, sign: Sign, ops: Ops) -> None:
     agent = ops.agent(channels={"messenger": "112233445566778"})
     body = messenger_message("112233445566778", psid="6789012345678901", text="hello, world!", mid="m_abc")
 
-    result = rpc("ingest_webhook", sign.meta(body))
+    result = deliver(sign.meta(body))
 
     assert result["status"] == "processed" and result["event_type"] == "meta.messenger"
     row = ops.db.execute(
@@ -212,14 +212,15 @@ def test_messenger_message_becomes_a_conversation_and_message(rpc, sign: Sign, o
     )
 
 
-def test_standard_webhook_event_is_stored_verified_and_processed(rpc, sign: Sign, ops: Ops) -> None:
-    result = rpc("ingest_webhook", sign.standard(standard_event("invoice.paid")))
+def test_standard_webhook_event_is_stored_verified_and_processed(deliver, sign: Sign, ops: Ops) -> None:
+    result = deliver(sign.standard(standard_event("invoice.paid")))
+    assert result["acknowledged"] == "queued"
     row = ops.webhook(result["webhook_id"])
     assert (row["status"], row["event_type"], row["signature_valid"]) == ("processed", "standard.invoice.paid", True)
 
 
 def test_paymob_processed_callback_confirms_the_payment_and_upgrades_the_plan(
-    rpc, sign: Sign, ops: Ops, factories, db: psycopg.Connection
+    deliver, rpc, sign: Sign, ops: Ops, factories, db: psycopg.Connection
 ) -> None:
     ws = factories.workspace()
     request = rpc(
@@ -227,9 +228,11 @@ def test_paymob_processed_callback_confirms_the_payment_and_upgrades_the_plan(
     )
     callback = paymob_transaction(request["reference"], int(request["amount"]), request["currency"])
 
-    result = rpc("ingest_webhook", sign.paymob(callback))
-    again = rpc("ingest_webhook", sign.paymob(callback))
+    result = deliver(sign.paymob(callback))
+    again = deliver(sign.paymob(callback))
 
+    # A payment callback is processed in the call by default: the payer waits for the plan.
+    assert result["acknowledged"] == "processed"
     assert result["status"] == "processed" and result["event_type"] == "paymob.transaction"
     assert result["idempotency_key"] == f"txn:{callback['obj']['id']}:success"
     assert again["status"] == "duplicate"

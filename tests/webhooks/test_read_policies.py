@@ -35,14 +35,14 @@ def test_read_policy_runs_its_helpers_once_per_statement(
 
 
 def test_members_see_their_own_events_and_no_raw_deliveries(
-    db: psycopg.Connection, rpc, sign: Sign, ops: Ops, factories: Factories
+    deliver, db: psycopg.Connection, sign: Sign, ops: Ops, factories: Factories
 ) -> None:
     ws = factories.workspace()
     mine, theirs = ops.agent(ws), ops.agent()
     for agent in (mine, theirs):
-        rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))
-        rpc("ingest_webhook", sign.twilio(twilio_call_status(agent.phone_number, e164()), url=TWILIO_VOICE_URL))
-    rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(e164(), e164())))  # an unknown number
+        deliver(sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))
+        deliver(sign.twilio(twilio_call_status(agent.phone_number, e164()), url=TWILIO_VOICE_URL))
+    deliver(sign.twilio(twilio_inbound_sms(e164(), e164())))  # an unknown number
     member = factories.member(ws)
 
     with acting_as(db, member.jwt):

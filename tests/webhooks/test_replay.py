@@ -26,10 +26,12 @@ def _audits(ops: Ops, action: str) -> list[dict]:
     return [dict(zip([c.name for c in cur.description or []], r)) for r in cur.fetchall()]
 
 
-def test_replaying_a_processed_delivery_is_audited_and_doubles_nothing(rpc, sign: Sign, ops: Ops, factories) -> None:
+def test_replaying_a_processed_delivery_is_audited_and_doubles_nothing(
+    deliver, rpc, sign: Sign, ops: Ops, factories
+) -> None:
     agent = ops.agent(channels={"voice": None, "whatsapp": "106540352242922"})
-    call = rpc("ingest_webhook", sign.twilio(twilio_call_status(agent.phone_number, e164(), duration=90), url=TWILIO_VOICE_URL))
-    chat = rpc("ingest_webhook", sign.meta(whatsapp_message("106540352242922")))
+    call = deliver(sign.twilio(twilio_call_status(agent.phone_number, e164(), duration=90), url=TWILIO_VOICE_URL))
+    chat = deliver(sign.meta(whatsapp_message("106540352242922")))
     admin = factories.platform_admin()
 
     replayed = [
@@ -57,9 +59,9 @@ def test_replaying_a_processed_delivery_is_audited_and_doubles_nothing(rpc, sign
     assert replayed[0]["audit_id"] == first["id"]
 
 
-def test_replay_after_the_number_is_provisioned_processes_the_delivery(rpc, sign: Sign, ops: Ops) -> None:
+def test_replay_after_the_number_is_provisioned_processes_the_delivery(deliver, rpc, sign: Sign, ops: Ops) -> None:
     number = e164()
-    delivery = rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(number, e164())))
+    delivery = deliver(sign.twilio(twilio_inbound_sms(number, e164())))
     assert delivery["status"] == "unknown_phone"
 
     rpc("replay_webhook", {"webhook_id": delivery["webhook_id"], "reason": "still unknown"})
@@ -79,10 +81,10 @@ def test_replay_after_the_number_is_provisioned_processes_the_delivery(rpc, sign
     )
 
 
-def test_replay_of_a_dead_letter_after_the_fix_processes_it(rpc, sign: Sign, ops: Ops, factories) -> None:
+def test_replay_of_a_dead_letter_after_the_fix_processes_it(deliver, rpc, sign: Sign, ops: Ops, factories) -> None:
     agent = ops.agent()
     ops.fail_inserts_into("sms_events", "bug 1234")
-    delivery = rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))
+    delivery = deliver(sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))
     ops.db.execute("update public.webhook_queue set max_attempts = 1, status = 'dead_letter' where id = %s", (delivery["webhook_id"],))
     ops.heal("sms_events")
 
@@ -100,9 +102,9 @@ def test_replay_of_a_dead_letter_after_the_fix_processes_it(rpc, sign: Sign, ops
     )
 
 
-def test_a_failing_replay_is_audited_with_its_error(rpc, sign: Sign, ops: Ops) -> None:
+def test_a_failing_replay_is_audited_with_its_error(deliver, rpc, sign: Sign, ops: Ops) -> None:
     agent = ops.agent()
-    delivery = rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))
+    delivery = deliver(sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))
     ops.db.execute("delete from public.sms_events")
     ops.fail_inserts_into("sms_events", "disk full")
 
@@ -114,9 +116,11 @@ def test_a_failing_replay_is_audited_with_its_error(rpc, sign: Sign, ops: Ops) -
 
 
 @pytest.mark.parametrize("who", ["member", "workspace_owner"])
-def test_only_platform_admins_and_the_backend_may_replay(rpc, sign: Sign, ops: Ops, factories, who: str) -> None:
+def test_only_platform_admins_and_the_backend_may_replay(
+    deliver, rpc, sign: Sign, ops: Ops, factories, who: str
+) -> None:
     agent = ops.agent()
-    delivery = rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))
+    delivery = deliver(sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))
     ws = factories.workspace()
     caller = ws.owner if who == "workspace_owner" else factories.member(ws)
     for name, args in (
@@ -132,12 +136,12 @@ def test_only_platform_admins_and_the_backend_may_replay(rpc, sign: Sign, ops: O
     assert _audits(ops, "webhook.replay") == []
 
 
-def test_replay_needs_a_reason_and_an_existing_replayable_row(rpc, sign: Sign, ops: Ops) -> None:
+def test_replay_needs_a_reason_and_an_existing_replayable_row(deliver, rpc, sign: Sign, ops: Ops) -> None:
     agent = ops.agent()
     args = sign.twilio(twilio_inbound_sms(agent.phone_number, e164()))
-    original = rpc("ingest_webhook", args)
-    duplicate = rpc("ingest_webhook", args)
-    rejected = rpc("ingest_webhook", {**args, "headers": {"X-Twilio-Signature": "Zm9yZ2Vk"}})
+    original = deliver(args)
+    duplicate = deliver(args)
+    rejected = deliver({**args, "headers": {"X-Twilio-Signature": "Zm9yZ2Vk"}})
 
     cases = [
         ({"webhook_id": original["webhook_id"], "reason": "  "}, "22023", "reason_required"),
@@ -155,10 +159,10 @@ def test_replay_needs_a_reason_and_an_existing_replayable_row(rpc, sign: Sign, o
     assert _audits(ops, "webhook.replay") == []
 
 
-def test_bulk_replay_by_provider_status_and_time_range(rpc, sign: Sign, ops: Ops, factories) -> None:
+def test_bulk_replay_by_provider_status_and_time_range(deliver, rpc, sign: Sign, ops: Ops, factories) -> None:
     numbers = [e164() for _ in range(4)]
-    deliveries = [rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(n, e164())))["webhook_id"] for n in numbers]
-    meta = rpc("ingest_webhook", sign.meta(whatsapp_message("999000111222333")))["webhook_id"]
+    deliveries = [deliver(sign.twilio(twilio_inbound_sms(n, e164())))["webhook_id"] for n in numbers]
+    meta = deliver(sign.meta(whatsapp_message("999000111222333")))["webhook_id"]
     # The first delivery arrived yesterday, outside the window replayed.
     ops.db.execute("update public.webhook_queue set received_at = now() - interval '1 day' where id = %s", (deliveries[0],))
     for n in numbers:
@@ -217,12 +221,12 @@ def _rotate(ops: Ops, name: str, value: str) -> None:
 
 
 def test_a_delivery_rejected_under_a_wrong_secret_is_processed_when_replayed_after_the_fix(
-    rpc, sign: Sign, ops: Ops, secrets: Secrets, factories
+    deliver, rpc, sign: Sign, ops: Ops, secrets: Secrets, factories
 ) -> None:
     agent = ops.agent()
     args = sign.twilio(twilio_inbound_sms(agent.phone_number, e164(), body="genuine"))
     _rotate(ops, "twilio_auth_token", "a-token-rotated-by-mistake")
-    rejected = rpc("ingest_webhook", args)
+    rejected = deliver(args)
     assert (rejected["status"], rejected["error"]) == ("rejected", "signature_mismatch")
     _rotate(ops, "twilio_auth_token", secrets.twilio_auth_token)
     admin = factories.platform_admin()
@@ -236,18 +240,18 @@ def test_a_delivery_rejected_under_a_wrong_secret_is_processed_when_replayed_aft
     (audit,) = _audits(ops, "webhook.replay")
     assert (audit["actor_id"], audit["before"]["status"], audit["after"]["status"]) == (admin.id, "rejected", "processed")
     # The genuine redelivery that follows is a duplicate of it: processed once.
-    assert rpc("ingest_webhook", args)["status"] == "duplicate" and ops.count("sms_events") == 1
+    assert deliver(args)["status"] == "duplicate" and ops.count("sms_events") == 1
 
 
 def test_a_rejected_delivery_replayed_after_its_redelivery_was_processed_becomes_its_duplicate(
-    rpc, sign: Sign, ops: Ops, secrets: Secrets
+    deliver, rpc, sign: Sign, ops: Ops, secrets: Secrets
 ) -> None:
     agent = ops.agent()
     args = sign.twilio(twilio_inbound_sms(agent.phone_number, e164()))
     _rotate(ops, "twilio_auth_token", "a-token-rotated-by-mistake")
-    rejected = rpc("ingest_webhook", args)
+    rejected = deliver(args)
     _rotate(ops, "twilio_auth_token", secrets.twilio_auth_token)
-    redelivered = rpc("ingest_webhook", args)
+    redelivered = deliver(args)
     assert (rejected["status"], redelivered["status"]) == ("rejected", "processed")
 
     result = rpc("replay_webhook", {"webhook_id": rejected["webhook_id"], "reason": "secret fixed"})
@@ -258,10 +262,10 @@ def test_a_rejected_delivery_replayed_after_its_redelivery_was_processed_becomes
     assert ops.count("sms_events") == 1
 
 
-def test_replaying_a_forged_delivery_checks_it_again_and_changes_nothing(rpc, sign: Sign, ops: Ops) -> None:
+def test_replaying_a_forged_delivery_checks_it_again_and_changes_nothing(deliver, rpc, sign: Sign, ops: Ops) -> None:
     agent = ops.agent()
     args = sign.twilio(twilio_inbound_sms(agent.phone_number, e164()))
-    forged = rpc("ingest_webhook", {**args, "headers": {"X-Twilio-Signature": "Zm9yZ2Vk"}})
+    forged = deliver({**args, "headers": {"X-Twilio-Signature": "Zm9yZ2Vk"}})
     before = ops.webhook(forged["webhook_id"])
     alerts = ops.alerts("signature_failure")
 
@@ -274,13 +278,13 @@ def test_replaying_a_forged_delivery_checks_it_again_and_changes_nothing(rpc, si
     assert ops.alerts("signature_failure") == alerts
     assert ops.count("sms_events") == 0 and _audits(ops, "webhook.replay") == []
     # The genuine delivery is not shadowed by it.
-    assert rpc("ingest_webhook", args)["status"] == "processed"
+    assert deliver(args)["status"] == "processed"
 
 
-def test_a_delivery_rejected_for_missing_fields_is_not_replayable(rpc, sign: Sign, ops: Ops) -> None:
+def test_a_delivery_rejected_for_missing_fields_is_not_replayable(deliver, rpc, sign: Sign, ops: Ops) -> None:
     body = standard_event()
     del body["type"]
-    rejected = rpc("ingest_webhook", sign.standard(body))
+    rejected = deliver(sign.standard(body))
     assert rejected["status"] == "rejected"
 
     with pytest.raises(RpcError) as err:

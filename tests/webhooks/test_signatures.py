@@ -58,9 +58,9 @@ def test_twilio_sha256_signature_equals_request_validator(db: psycopg.Connection
     assert got == (expected,)
 
 
-def test_signed_twilio_sms_is_processed(rpc, sign: Sign, ops: Ops) -> None:
+def test_signed_twilio_sms_is_processed(deliver, sign: Sign, ops: Ops) -> None:
     agent = ops.agent()
-    result = rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(agent.phone_number, "+14155550100")))
+    result = deliver(sign.twilio(twilio_inbound_sms(agent.phone_number, "+14155550100")))
     assert result["status"] == "processed"
     assert ops.webhook(result["webhook_id"])["signature_valid"] is True
 
@@ -93,20 +93,20 @@ def test_twilio_delivery_without_signature_or_url_is_rejected(rpc, sign: Sign, o
     assert ops.count("sms_events") == 0
 
 
-def test_twilio_signature_for_the_url_with_or_without_its_port_is_accepted(rpc, sign: Sign, ops: Ops) -> None:
+def test_twilio_signature_for_the_url_with_or_without_its_port_is_accepted(deliver, sign: Sign, ops: Ops) -> None:
     agent = ops.agent()
     params = twilio_call_status(agent.phone_number, "+14155550100")
     # Twilio signed the URL with :443; the function receives it without (and the reverse).
     signed_with_port = RequestValidator(sign.secrets.twilio_auth_token).compute_signature(
         TWILIO_VOICE_URL.replace("example.test/", "example.test:443/"), params
     )
-    first = rpc("ingest_webhook", sign.twilio(params, url=TWILIO_VOICE_URL, signature=signed_with_port))
+    first = deliver(sign.twilio(params, url=TWILIO_VOICE_URL, signature=signed_with_port))
     params2 = twilio_call_status(agent.phone_number, "+14155550100")
     port_url = "https://api.example.test:8443/webhooks/twilio/voice-status"
     signed_without_port = RequestValidator(sign.secrets.twilio_auth_token).compute_signature(
         port_url.replace(":8443", ""), params2
     )
-    second = rpc("ingest_webhook", sign.twilio(params2, url=port_url, signature=signed_without_port))
+    second = deliver(sign.twilio(params2, url=port_url, signature=signed_without_port))
 
     assert (first["status"], second["status"]) == ("processed", "processed")
 
@@ -127,25 +127,25 @@ def test_twilio_json_body_is_checked_by_its_sha256(rpc, sign: Sign, ops: Ops, se
     assert bad["error"] == "body_hash_mismatch"
 
 
-def test_signed_meta_deliveries_are_processed(rpc, sign: Sign, ops: Ops) -> None:
+def test_signed_meta_deliveries_are_processed(deliver, sign: Sign, ops: Ops) -> None:
     agent = ops.agent(channels={"whatsapp": "106540352242922", "messenger": "112233445566778"})
-    wa = rpc("ingest_webhook", sign.meta(whatsapp_message("106540352242922")))
-    fb = rpc("ingest_webhook", sign.meta(messenger_message("112233445566778")))
+    wa = deliver(sign.meta(whatsapp_message("106540352242922")))
+    fb = deliver(sign.meta(messenger_message("112233445566778")))
     assert (wa["status"], fb["status"]) == ("processed", "processed")
     assert ops.count("messages", "workspace_id = %s", agent.workspace_id) == 2
 
 
-def test_meta_signature_covers_the_raw_body_byte_for_byte(rpc, sign: Sign, ops: Ops) -> None:
+def test_meta_signature_covers_the_raw_body_byte_for_byte(deliver, sign: Sign, ops: Ops) -> None:
     ops.agent(channels={"whatsapp": "106540352242922"})
     body = whatsapp_message("106540352242922", text="café ☕")
     # Meta escapes non-ASCII in its body; the signature is over exactly those bytes.
-    escaped = rpc("ingest_webhook", sign.meta(body, raw=json.dumps(body, ensure_ascii=True)))
+    escaped = deliver(sign.meta(body, raw=json.dumps(body, ensure_ascii=True)))
     tampered = sign.meta(whatsapp_message("106540352242922", text="café ☕"))
     tampered["raw_body"] = tampered["raw_body"].replace("caf", "CAF")
     tampered["payload"] = json.loads(tampered["raw_body"])
 
     assert escaped["status"] == "processed"
-    assert rpc("ingest_webhook", tampered)["error"] == "signature_mismatch"
+    assert deliver(tampered)["error"] == "signature_mismatch"
 
 
 def test_meta_payload_must_be_the_signed_body(rpc, sign: Sign, ops: Ops) -> None:
@@ -166,17 +166,17 @@ def test_meta_malformed_or_missing_signature_is_rejected(rpc, sign: Sign, ops: O
     assert rpc("ingest_webhook", {**args, "raw_body": None})["error"] == "missing_raw_body"
 
 
-def test_standard_webhook_signed_by_the_reference_library_is_processed(rpc, sign: Sign, ops: Ops) -> None:
-    result = rpc("ingest_webhook", sign.standard(standard_event()))
+def test_standard_webhook_signed_by_the_reference_library_is_processed(deliver, sign: Sign, ops: Ops) -> None:
+    result = deliver(sign.standard(standard_event()))
     assert result["status"] == "processed"
     assert result["idempotency_key"].startswith("msg:msg_")
 
 
-def test_standard_webhook_accepts_any_of_several_signatures(rpc, sign: Sign, ops: Ops) -> None:
+def test_standard_webhook_accepts_any_of_several_signatures(deliver, sign: Sign, ops: Ops) -> None:
     args = sign.standard(standard_event())
     stale = "v1," + base64.b64encode(b"\x00" * 32).decode()
     args["headers"]["webhook-signature"] = f"v1a,ignored {stale} {args['headers']['webhook-signature']}"
-    assert rpc("ingest_webhook", args)["status"] == "processed"
+    assert deliver(args)["status"] == "processed"
 
 
 @pytest.mark.parametrize("minutes", [-6, 6])
@@ -274,7 +274,7 @@ def _tamper_json(args: dict, old: str, new: str) -> dict:
 
 
 def test_every_provider_processes_its_genuine_delivery_and_rejects_a_tampered_one(
-    rpc, sign: Sign, ops: Ops, factories
+    deliver, rpc, sign: Sign, ops: Ops, factories
 ) -> None:
     agent = ops.agent(channels={"sms": None, "voice": None, "whatsapp": "106540352242922", "messenger": "11223344"})
     ws = factories.workspace()
@@ -301,8 +301,8 @@ def test_every_provider_processes_its_genuine_delivery_and_rejects_a_tampered_on
         "standard": _tamper_json(genuine["standard"], "invoice.paid", "invoice.void"),
     }  # fmt: skip
 
-    bad = {name: rpc("ingest_webhook", args) for name, args in tampered.items()}
-    good = {name: rpc("ingest_webhook", args) for name, args in genuine.items()}
+    bad = {name: deliver(args) for name, args in tampered.items()}
+    good = {name: deliver(args) for name, args in genuine.items()}
 
     assert {n: (r["status"], r["error"]) for n, r in bad.items()} == {n: ("rejected", "signature_mismatch") for n in bad}
     assert {n: r["status"] for n, r in good.items()} == {n: "processed" for n in good}
@@ -313,7 +313,7 @@ def test_every_provider_processes_its_genuine_delivery_and_rejects_a_tampered_on
     assert ops.count("webhook_queue", "status = 'rejected' and signature_valid = false") == 6
 
 
-def test_twilio_signature_settings_header_selects_hmac_sha256(rpc, sign: Sign, ops: Ops, secrets: Secrets) -> None:
+def test_twilio_signature_settings_header_selects_hmac_sha256(deliver, sign: Sign, ops: Ops, secrets: Secrets) -> None:
     agent = ops.agent()
     params = twilio_inbound_sms(agent.phone_number, e164())
     validator = RequestValidator(secrets.twilio_auth_token)
@@ -323,6 +323,6 @@ def test_twilio_signature_settings_header_selects_hmac_sha256(rpc, sign: Sign, o
     args = sign.twilio(params, signature=signature)
     args["headers"]["X-Twilio-Webhooks-Signature-Settings"] = settings
 
-    assert rpc("ingest_webhook", args)["status"] == "processed"
+    assert deliver(args)["status"] == "processed"
     unsupported = {**args, "headers": {**args["headers"], "X-Twilio-Webhooks-Signature-Settings": "algorithm=HMAC_MD5"}}
-    assert rpc("ingest_webhook", unsupported)["error"] == "unsupported_algorithm"
+    assert deliver(unsupported)["error"] == "unsupported_algorithm"

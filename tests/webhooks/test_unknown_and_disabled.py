@@ -16,15 +16,15 @@ from tests.webhooks.conftest import (
 )
 
 
-def test_unknown_numbers_are_counted_per_distinct_delivery(rpc, sign: Sign, ops: Ops) -> None:
+def test_unknown_numbers_are_counted_per_distinct_delivery(deliver, sign: Sign, ops: Ops) -> None:
     lost, stray = e164(), e164()
     first = sign.twilio(twilio_inbound_sms(lost, e164()))
     results = [
-        rpc("ingest_webhook", first),
-        rpc("ingest_webhook", first),  # a redelivery: not another sighting
-        rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(lost, e164()))),
-        rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(lost, e164()))),
-        rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(stray, e164()))),
+        deliver(first),
+        deliver(first),  # a redelivery: not another sighting
+        deliver(sign.twilio(twilio_inbound_sms(lost, e164()))),
+        deliver(sign.twilio(twilio_inbound_sms(lost, e164()))),
+        deliver(sign.twilio(twilio_inbound_sms(stray, e164()))),
     ]
 
     assert [r["status"] for r in results] == ["unknown_phone", "duplicate", "unknown_phone", "unknown_phone", "unknown_phone"]
@@ -43,40 +43,41 @@ def test_unknown_numbers_are_counted_per_distinct_delivery(rpc, sign: Sign, ops:
 
 
 def test_concurrent_deliveries_to_an_unknown_number_are_all_counted(concurrently, sign: Sign, ops: Ops) -> None:
+    # Processed in the call, so the eight count at once (two drains racing: test_drain.py).
     lost = e164()
-    calls = [("ingest_webhook", sign.twilio(twilio_inbound_sms(lost, e164()))) for _ in range(8)]
+    calls = [("ingest_webhook", {**sign.twilio(twilio_inbound_sms(lost, e164())), "process_now": True}) for _ in range(8)]
     outcomes = concurrently(calls)
     assert [data["status"] for _, data in outcomes] == ["unknown_phone"] * 8
     assert ops.scalar("select seen_count from public.unknown_phone where phone_number = %s", lost) == 8
 
 
-def test_a_number_whose_agent_was_deactivated_is_unknown(rpc, sign: Sign, ops: Ops) -> None:
+def test_a_number_whose_agent_was_deactivated_is_unknown(deliver, sign: Sign, ops: Ops) -> None:
     agent = ops.agent()
     ops.db.execute("update public.agents set is_active = false where id = %s", (agent.id,))
     params = twilio_call_status(agent.phone_number, e164())
-    assert rpc("ingest_webhook", sign.twilio(params, url=TWILIO_VOICE_URL))["status"] == "unknown_phone"
+    assert deliver(sign.twilio(params, url=TWILIO_VOICE_URL))["status"] == "unknown_phone"
     assert ops.scalar("select channel_type from public.unknown_phone where phone_number = %s", agent.phone_number) == (
         "voice"
     )
     assert ops.count("call_events") == 0
 
 
-def test_unknown_whatsapp_and_messenger_channels_are_recorded(rpc, sign: Sign, ops: Ops) -> None:
-    wa = rpc("ingest_webhook", sign.meta(whatsapp_message("999000111222333")))
-    fb = rpc("ingest_webhook", sign.meta(messenger_message("444555666777888")))
+def test_unknown_whatsapp_and_messenger_channels_are_recorded(deliver, sign: Sign, ops: Ops) -> None:
+    wa = deliver(sign.meta(whatsapp_message("999000111222333")))
+    fb = deliver(sign.meta(messenger_message("444555666777888")))
     assert (wa["status"], fb["status"]) == ("unknown_phone", "unknown_phone")
     rows = ops.db.execute("select provider, channel_type, phone_number, seen_count from public.unknown_phone").fetchall()
     assert sorted(rows) == [("meta", "messenger", "444555666777888", 1), ("meta", "whatsapp", "999000111222333", 1)]
     assert ops.count("messages") == 0
 
 
-def test_disabled_channel_event_is_stored_but_triggers_nothing(rpc, sign: Sign, ops: Ops) -> None:
+def test_disabled_channel_event_is_stored_but_triggers_nothing(deliver, sign: Sign, ops: Ops) -> None:
     agent = ops.agent(channels={"sms": None, "voice": None, "whatsapp": "106540352242922"})
     ops.db.execute("update public.agent_channels set is_active = false where agent_id = %s", (agent.id,))
 
-    sms = rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))
-    call = rpc("ingest_webhook", sign.twilio(twilio_call_status(agent.phone_number, e164()), url=TWILIO_VOICE_URL))
-    chat = rpc("ingest_webhook", sign.meta(whatsapp_message("106540352242922")))
+    sms = deliver(sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))
+    call = deliver(sign.twilio(twilio_call_status(agent.phone_number, e164()), url=TWILIO_VOICE_URL))
+    chat = deliver(sign.meta(whatsapp_message("106540352242922")))
 
     for result in (sms, call, chat):
         row = ops.webhook(result["webhook_id"])
@@ -91,15 +92,15 @@ def test_disabled_channel_event_is_stored_but_triggers_nothing(rpc, sign: Sign, 
     assert ops.count("unknown_phone") == 0
 
 
-def test_suspended_workspace_event_is_stored_but_triggers_nothing(rpc, sign: Sign, ops: Ops) -> None:
+def test_suspended_workspace_event_is_stored_but_triggers_nothing(deliver, sign: Sign, ops: Ops) -> None:
     agent = ops.agent(channels={"sms": None, "messenger": "112233445566778"})
     ops.db.execute(
         "update public.workspaces set status = 'suspended', status_reason = 'fraud review' where id = %s",
         (agent.workspace_id,),
     )
 
-    sms = rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))
-    chat = rpc("ingest_webhook", sign.meta(messenger_message("112233445566778")))
+    sms = deliver(sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))
+    chat = deliver(sign.meta(messenger_message("112233445566778")))
 
     assert (sms["status"], sms["skip_reason"]) == ("processed", "workspace_suspended")
     assert (chat["status"], chat["skip_reason"]) == ("processed", "workspace_suspended")
@@ -107,22 +108,22 @@ def test_suspended_workspace_event_is_stored_but_triggers_nothing(rpc, sign: Sig
     assert ops.count("usage_events", "workspace_id = %s", agent.workspace_id) == 0
 
 
-def test_channel_reenabled_later_processes_new_deliveries(rpc, sign: Sign, ops: Ops) -> None:
+def test_channel_reenabled_later_processes_new_deliveries(deliver, sign: Sign, ops: Ops) -> None:
     agent = ops.agent()
     ops.db.execute("update public.agent_channels set is_active = false where agent_id = %s", (agent.id,))
-    rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))
+    deliver(sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))
     ops.db.execute("update public.agent_channels set is_active = true where agent_id = %s", (agent.id,))
-    assert rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))["skip_reason"] is None
+    assert deliver(sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))["skip_reason"] is None
     assert ops.count("sms_events") == 1
 
 
 def test_replaying_a_processed_delivery_does_not_count_its_unknown_channel_again(
-    rpc, sign: Sign, ops: Ops
+    deliver, rpc, sign: Sign, ops: Ops
 ) -> None:
     ops.agent(channels={"whatsapp": "106540352242922"})
     body = whatsapp_message("106540352242922")
     body["entry"] += whatsapp_message("999000111222333")["entry"]  # a second channel nobody has
-    first = rpc("ingest_webhook", sign.meta(body))
+    first = deliver(sign.meta(body))
     assert first["status"] == "processed"
     seen = "select seen_count from public.unknown_phone where phone_number = '999000111222333'"
     assert ops.scalar(seen) == 1

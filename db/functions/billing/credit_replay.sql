@@ -54,8 +54,3 @@ $$;
 comment on function private._credit_replay(text, uuid, numeric, text, text) is
 'First result of an idempotent credit call (null when the key is new; PT409 when the arguments differ).';
 revoke all on function private._credit_replay(text, uuid, numeric, text, text) from public;
-
--- The argument checks used to live in private._check_credit_arguments; they are
--- inlined in the credit functions now (a nested call with its own search_path
--- cost more than the checks themselves on the hot path).
-drop function if exists private._check_credit_arguments(uuid, numeric, text, text);

@@ -206,6 +206,9 @@ begin
     return private._deduct_credits(
         deduct_credits.workspace_id, deduct_credits.amount, deduct_credits.reason, deduct_credits.idempotency_key
     );
+exception when lock_not_available then
+    -- A stuck row lock is a 503 lock_timeout (see private._lock_timeout), not a 500.
+    return private._lock_timeout('deduct_credits', pg_catalog.format('workspace %s', deduct_credits.workspace_id));
 end
 $$;
 

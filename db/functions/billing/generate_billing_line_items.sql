@@ -76,8 +76,6 @@ revoke all on function private._generate_billing_line_items(uuid, date) from pub
 -- Each workspace is a step in its own sub-transaction: one that fails is
 -- recorded in the run's errors (status partial, one job_failure alert) and the
 -- others still get their lines. Running it again rewrites nothing unchanged.
--- It returned the number of lines once; a return type cannot be replaced in place.
-drop function if exists private.generate_all_billing_line_items(date);
 
 create or replace function private.generate_all_billing_line_items(period_start date)
 returns jsonb
@@ -92,7 +90,7 @@ declare
     v_workspace_id uuid;
     v_workspaces integer := 0;
     v_total integer := 0;
-    v_errors jsonb := '[]';
+    v_errors jsonb := '[]'::jsonb;
     v_state text;
     v_message text;
     v_status text;

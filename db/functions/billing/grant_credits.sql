@@ -148,6 +148,9 @@ begin
     return private._grant_credits(
         grant_credits.workspace_id, grant_credits.amount, grant_credits.reason, grant_credits.idempotency_key
     );
+exception when lock_not_available then
+    -- A stuck row lock is a 503 lock_timeout (see private._lock_timeout), not a 500.
+    return private._lock_timeout('grant_credits', pg_catalog.format('workspace %s', grant_credits.workspace_id));
 end
 $$;
 

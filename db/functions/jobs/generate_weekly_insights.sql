@@ -169,7 +169,7 @@ declare
     v_previous jsonb;
     v_change jsonb;
     v_key text;
-    v_errors jsonb := '[]';
+    v_errors jsonb := '[]'::jsonb;
     v_ok integer := 0;
     v_state text;
     v_message text;

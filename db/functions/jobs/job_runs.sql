@@ -13,9 +13,6 @@
 -- own (idempotent) work. A job built to run concurrently with itself (the
 -- webhook sweeper: SKIP LOCKED) passes exclusive => false.
 
--- exclusive was added: the two-argument version would stay as an ambiguous overload.
-drop function if exists private._job_run_start(text, jsonb);
-
 create or replace function private._job_run_start(
     job_name text,
     params jsonb default '{}',

@@ -70,7 +70,7 @@ declare
     v_missing_internal integer := 0;
     v_missing_provider integer := 0;
     v_step record;
-    v_errors jsonb := '[]';
+    v_errors jsonb := '[]'::jsonb;
     v_ok integer := 0;
     v_state text;
     v_message text;

@@ -8,7 +8,7 @@
 -- What expires, and after how long, is public.retention_policies: finished raw
 -- webhook deliveries (failed ones waiting for a retry never), dead letters,
 -- unknown numbers not seen for a while, acknowledged alerts, old job runs and
--- stale rate-limit windows. Audit logs, billing data and usage_events are not
+-- rate-limit state long past. Audit logs, billing data and usage_events are not
 -- touched: nothing here names them, and retention_policies cannot list them.
 --
 -- Each policy is one step in its own sub-transaction: a step that fails is
@@ -21,8 +21,6 @@
 -- `more`, and one retention_backlog alert says the daily run no longer keeps up;
 -- the next run (or runs by hand) continue. Running it again deletes nothing
 -- that the first run kept.
--- max_seconds was added: the version without it would stay as an overload.
-drop function if exists private._run_retention_cleanup();
 
 create or replace function private._run_retention_cleanup(max_seconds numeric default 60)
 returns jsonb
@@ -39,9 +37,9 @@ declare
     v_policy record;
     v_cutoff timestamptz;
     v_rows bigint;
-    v_deleted jsonb := '{}';
-    v_more text[] := '{}';
-    v_errors jsonb := '[]';
+    v_deleted jsonb := '{}'::jsonb;
+    v_more text[] := '{}'::text[];
+    v_errors jsonb := '[]'::jsonb;
     v_ok integer := 0;
     v_state text;
     v_message text;
@@ -96,7 +94,7 @@ begin
                     when 'rate_limit_counters' then
                         delete from private.rate_limit_counters as c
                         where c.ctid = any(array(
-                            select d.ctid from private.rate_limit_counters as d where d.window_start < v_cutoff limit v_batch
+                            select d.ctid from private.rate_limit_counters as d where d.tat < v_cutoff limit v_batch
                         ));
                 end case;
                 get diagnostics v_rows = row_count;
@@ -165,7 +163,7 @@ end
 $$;
 
 comment on function public.run_retention_cleanup() is
-'Delete expired webhook deliveries, unknown numbers, acknowledged alerts, old job runs and rate-limit windows '
+'Delete expired webhook deliveries, unknown numbers, acknowledged alerts, old job runs and rate-limit state '
 '(retention_policies); logged in job_runs. service_role; pg_cron runs it daily.';
 revoke all on function public.run_retention_cleanup() from public;
 grant execute on function public.run_retention_cleanup() to service_role;

@@ -35,8 +35,3 @@ create or replace trigger tg_wallet_ledger__no_update before update or delete on
 for each row execute function private.tg_append_only();
 create or replace trigger tg_wallet_ledger__no_truncate before truncate on public.wallet_ledger
 for each statement execute function private.tg_append_only();
-
--- Databases migrated before the three per-table functions were merged into this one.
-drop function if exists private.tg_audit_logs__append_only();
-drop function if exists private.tg_usage_events__append_only();
-drop function if exists private.tg_wallet_ledger__append_only();

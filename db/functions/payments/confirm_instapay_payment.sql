@@ -125,11 +125,20 @@ grant execute on function private._confirm_instapay_payment(uuid, text) to authe
 
 create or replace function public.confirm_instapay_payment(payment_id uuid, bank_reference text)
 returns jsonb
-language sql
+language plpgsql
 volatile
 set search_path = ''
 as $$
-    select private._confirm_instapay_payment(confirm_instapay_payment.payment_id, confirm_instapay_payment.bank_reference)
+begin
+    return private._confirm_instapay_payment(
+        confirm_instapay_payment.payment_id, confirm_instapay_payment.bank_reference
+    );
+exception when lock_not_available then
+    -- A stuck row lock is a 503 lock_timeout (see private._lock_timeout), not a 500.
+    return private._lock_timeout(
+        'confirm_instapay_payment', pg_catalog.format('payment %s', confirm_instapay_payment.payment_id)
+    );
+end
 $$;
 
 comment on function public.confirm_instapay_payment(uuid, text) is

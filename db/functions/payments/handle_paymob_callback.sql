@@ -57,11 +57,19 @@ grant execute on function private._handle_paymob_callback(jsonb, text) to servic
 
 create or replace function public.handle_paymob_callback(payload jsonb, hmac text)
 returns jsonb
-language sql
+language plpgsql
 volatile
 set search_path = ''
 as $$
-    select private._handle_paymob_callback(handle_paymob_callback.payload, handle_paymob_callback.hmac)
+begin
+    return private._handle_paymob_callback(handle_paymob_callback.payload, handle_paymob_callback.hmac);
+exception when lock_not_available then
+    -- A stuck row lock is a 503 lock_timeout (see private._lock_timeout), not a 500.
+    return private._lock_timeout(
+        'handle_paymob_callback',
+        pg_catalog.format('order %s', handle_paymob_callback.payload #>> '{obj,order,merchant_order_id}')
+    );
+end
 $$;
 
 comment on function public.handle_paymob_callback(jsonb, text) is

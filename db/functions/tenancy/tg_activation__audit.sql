@@ -38,7 +38,3 @@ create or replace trigger tg_connectors__audit_activation
 after update of is_active on public.connectors
 for each row when (new.is_active is distinct from old.is_active)
 execute function private.tg_audit_activation('connector');
-
--- Databases migrated before the two per-table functions were merged into this one.
-drop function if exists private.tg_agent_channels__audit_activation();
-drop function if exists private.tg_connectors__audit_activation();

@@ -65,10 +65,17 @@ begin
             when ul.used >= (l.value ->> 'soft_limit')::numeric then 'warning'
             else 'ok'
         end,
-        -- A threshold the new limits put the usage back under is crossed afresh:
-        -- forget its alert, so reaching the new limit raises one of its own.
-        warning_alert_id = case when ul.used >= (l.value ->> 'soft_limit')::numeric then ul.warning_alert_id end,
-        blocked_alert_id = case when ul.used >= (l.value ->> 'hard_limit')::numeric then ul.blocked_alert_id end,
+        -- A row's alerts are its plan's (one per threshold, period and plan): another
+        -- plan forgets them, and _raise_usage_alerts below raises the new plan's for
+        -- a threshold already reached (or finds the one it already has).
+        warning_alert_id = case
+            when ul.used >= (l.value ->> 'soft_limit')::numeric and ul.plan_key = v_snapshot.plan_key
+                then ul.warning_alert_id
+        end,
+        blocked_alert_id = case
+            when ul.used >= (l.value ->> 'hard_limit')::numeric and ul.plan_key = v_snapshot.plan_key
+                then ul.blocked_alert_id
+        end,
         updated_at = pg_catalog.now()
     from pg_catalog.jsonb_each(v_snapshot.limits) as l
     where ul.workspace_id = on_plan_change.workspace_id

@@ -1,15 +1,34 @@
+-- private._usage_alert_of: the id of a workspace's usage alert with this dedupe key,
+-- open or not (the newest), or null. Through alerts_workspace_id_idx: a workspace's
+-- alerts, not the whole table.
+create or replace function private._usage_alert_of(workspace_id uuid, dedupe_key text)
+returns bigint
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select a.id
+    from public.alerts as a
+    where a.workspace_id = _usage_alert_of.workspace_id and a.dedupe_key = _usage_alert_of.dedupe_key
+    order by a.id desc
+    limit 1
+$$;
+
+comment on function private._usage_alert_of(uuid, text) is
+'The newest alert of a workspace with this dedupe key, acknowledged or not (null when none).';
+revoke all on function private._usage_alert_of(uuid, text) from public;
+
 -- private._raise_usage_alerts: raise the usage_warning / usage_blocked alert of a
 -- workspace, metric and period once its usage_limits row has reached the threshold.
 --
--- Exactly one alert per threshold per period and plan: the caller holds the row
+-- Exactly one alert per threshold, period and plan: the caller holds the row
 -- lock (record_usage's UPDATE or on_plan_change), so only one session at a time
 -- gets here for a row, and the alert's id is stored on the row (warning_alert_id,
--- blocked_alert_id): once set, the period never raises that alert again, even
--- after someone acknowledges it, until a plan change puts the usage back under
--- the threshold (on_plan_change clears the id). The dedupe key names the period
--- and the plan, so raise_alert's open-alert uniqueness is a second line of
--- defence: a new plan's threshold is not mistaken for the old one's, and moving
--- back to a plan whose alert is still open raises no second one.
+-- blocked_alert_id) while the row stays on that plan. The dedupe key names the
+-- period and the plan, and an alert that key already has, open or acknowledged,
+-- is reused rather than raised again: moving to another plan and back, or
+-- acknowledging, never makes a second alert for the same period and plan.
 create or replace function private._raise_usage_alerts(workspace_id uuid, metric text, period_start date)
 returns void
 language plpgsql
@@ -46,18 +65,24 @@ begin
         v_key := pg_catalog.format(
             'usage_warning:%s:%s:%s:%s', v_row.workspace_id, v_row.metric, v_row.period_start, v_row.plan_key
         );
-        v_alert_id := private.raise_alert(
-            'usage_warning',
-            v_key,
-            pg_catalog.format(
-                '%s usage reached the soft limit: %s of %s this period', v_row.metric, v_row.used, v_row.soft_limit
-            ),
-            v_row.workspace_id,
-            'warning',
-            v_details
-        );
+        -- The period and plan had this alert already (acknowledged since, or the plan
+        -- moved away and back): it stays the one.
+        v_alert_id := private._usage_alert_of(v_row.workspace_id, v_key);
         if v_alert_id is null then
-            select a.id into v_alert_id from public.alerts as a where a.dedupe_key = v_key order by a.id desc limit 1;
+            v_alert_id := private.raise_alert(
+                'usage_warning',
+                v_key,
+                pg_catalog.format(
+                    '%s usage reached the soft limit: %s of %s this period', v_row.metric, v_row.used, v_row.soft_limit
+                ),
+                v_row.workspace_id,
+                'warning',
+                v_details
+            );
+        end if;
+        if v_alert_id is null then
+            -- Raised by a concurrent session an instant ago.
+            v_alert_id := private._usage_alert_of(v_row.workspace_id, v_key);
         end if;
         v_row.warning_alert_id := v_alert_id;
     end if;
@@ -66,19 +91,25 @@ begin
         v_key := pg_catalog.format(
             'usage_blocked:%s:%s:%s:%s', v_row.workspace_id, v_row.metric, v_row.period_start, v_row.plan_key
         );
-        v_alert_id := private.raise_alert(
-            'usage_blocked',
-            v_key,
-            pg_catalog.format(
-                '%s usage reached the hard limit: %s of %s this period; further usage is refused',
-                v_row.metric, v_row.used, v_row.hard_limit
-            ),
-            v_row.workspace_id,
-            'critical',
-            v_details
-        );
+        -- The period and plan had this alert already (acknowledged since, or the plan
+        -- moved away and back): it stays the one.
+        v_alert_id := private._usage_alert_of(v_row.workspace_id, v_key);
         if v_alert_id is null then
-            select a.id into v_alert_id from public.alerts as a where a.dedupe_key = v_key order by a.id desc limit 1;
+            v_alert_id := private.raise_alert(
+                'usage_blocked',
+                v_key,
+                pg_catalog.format(
+                    '%s usage reached the hard limit: %s of %s this period; further usage is refused',
+                    v_row.metric, v_row.used, v_row.hard_limit
+                ),
+                v_row.workspace_id,
+                'critical',
+                v_details
+            );
+        end if;
+        if v_alert_id is null then
+            -- Raised by a concurrent session an instant ago.
+            v_alert_id := private._usage_alert_of(v_row.workspace_id, v_key);
         end if;
         v_row.blocked_alert_id := v_alert_id;
     end if;

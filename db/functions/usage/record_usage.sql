@@ -4,7 +4,7 @@
 --                              idempotency_key := 'call:CA123', source := 'twilio');
 --   -> {limit_state, used, soft_limit, hard_limit, duplicate, event_id, period_start}
 --
--- Semantics (decided here, from the issue and CONTRACT.md):
+-- Semantics (the API reference, docs/api.md, states them for callers):
 -- * Usage is metered after the fact: a call minute that happened is recorded. So the
 --   event that crosses the hard limit IS recorded and answered with limit_state
 --   'blocked' (and the one usage_blocked alert); from then on, while the period's
@@ -251,6 +251,11 @@ begin
         record_usage.quantity,
         record_usage.idempotency_key,
         record_usage.source
+    );
+exception when lock_not_available then
+    -- A stuck row lock is a 503 lock_timeout (see private._lock_timeout), not a 500.
+    return private._lock_timeout(
+        'record_usage', pg_catalog.format('workspace %s metric %s', record_usage.workspace_id, record_usage.metric)
     );
 end
 $$;

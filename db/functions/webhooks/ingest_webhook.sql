@@ -18,22 +18,30 @@
 --    the verified rows with ON CONFLICT DO NOTHING: of N concurrent copies one
 --    inserts, and the others wait for its transaction, see the conflict, and are
 --    stored as duplicate rows pointing at it. No copy is ever processed twice.
--- 4. Process the claimed row in a sub-transaction (private._run_webhook): a
---    failure leaves the raw row committed as failed, with its error.
--- The claimed row is inserted already saying processed (attempts 1, processed_at
--- now): the usual outcome, so a delivery that is processed costs one write of
--- the raw row, not an insert and an update. Any other outcome (failed,
+-- 4. Queued (process_now false): the claimed row is inserted saying queued and the
+--    call answers at once; the drain (private._drain_webhooks) processes it within
+--    seconds. Processed in the call (process_now true): the claimed row is processed
+--    in a sub-transaction (private._run_webhook); a failure leaves the raw row
+--    committed as failed, with its error.
+-- In the call, the claimed row is inserted already saying processed (attempts 1,
+-- processed_at now): the usual outcome, so a delivery that is processed costs one
+-- write of the raw row, not an insert and an update. Any other outcome (failed,
 -- unknown_phone, a skip reason) updates the row before the transaction ends, and
 -- no other session can see the row before it ends, so no one ever reads a
 -- processed that did not happen; an error that aborts the whole call takes the
--- row with it, as before.
+-- row with it.
+-- process_now null means the provider's default: Paymob in the call (a payment
+-- callback is rare, and its payer waits for the plan it paid for), every other
+-- provider queued (status callbacks come in campaign-sized bursts, and the provider
+-- only needs to know the delivery is safe).
 -- Callers: service_role (public.ingest_webhook), and JWT-less backend sessions.
 create or replace function private._ingest_webhook(
     provider text,
     payload jsonb,
     headers jsonb,
     raw_body text,
-    url text
+    url text,
+    process_now boolean
 )
 returns jsonb
 language plpgsql
@@ -56,6 +64,7 @@ declare
     v_original_status text;
     v_result jsonb;
     v_material jsonb;
+    v_process_now boolean := coalesce(_ingest_webhook.process_now, _ingest_webhook.provider = 'paymob');
 begin
     if not private._webhooks_backend_caller() then
         raise exception using
@@ -102,14 +111,28 @@ begin
     end if;
     if v_headers <> '{}' then
         -- HTTP header names are case-insensitive: keep them lower-case once, here.
+        -- Spellings of one name that differ only by case are one header whose values
+        -- are joined with ', ', as HTTP combines repeated fields: no value is dropped,
+        -- and a signature header given twice verifies as what it is, neither value.
         -- Credentials a caller may forward with the request (its own bearer token,
         -- cookies, API keys) are never stored: no secret in plaintext in any column.
-        select coalesce(pg_catalog.jsonb_object_agg(pg_catalog.lower(h.key), h.value), '{}')
+        select coalesce(pg_catalog.jsonb_object_agg(h.name, h.value), '{}')
         into v_headers
-        from pg_catalog.jsonb_each(v_headers) as h
-        where pg_catalog.lower(h.key) not in (
-            'authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'apikey', 'x-api-key'
-        );
+        from (
+            select
+                pg_catalog.lower(e.key) as name,
+                case
+                    when pg_catalog.count(*) = 1 then (pg_catalog.array_agg(e.value))[1]
+                    else pg_catalog.to_jsonb(
+                        pg_catalog.string_agg(e.value #>> '{}', ', ' order by e.key collate "C")
+                    )
+                end as value
+            from pg_catalog.jsonb_each(v_headers) as e
+            where pg_catalog.lower(e.key) not in (
+                'authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'apikey', 'x-api-key'
+            )
+            group by pg_catalog.lower(e.key)
+        ) as h;
     end if;
 
     v_class := private._classify_webhook(_ingest_webhook.provider, _ingest_webhook.payload, v_headers);
@@ -218,15 +241,19 @@ begin
     -- vanish between the two statements if it expired meanwhile; then claim again.
     for v_attempt in 1..3 loop
         if v_original_id is null then
-            -- The row says processed at once (see the top), with this attempt counted.
+            -- Queued, or processed in this call: then the row says processed at once
+            -- (see the top), with this attempt counted.
             insert into public.webhook_queue (
                 provider, event_type, idempotency_key, status, headers, payload, raw_body, url,
                 signature_valid, attempts, processed_at
             )
             values (
-                _ingest_webhook.provider, v_class.event_type, v_class.idempotency_key, 'processed',
+                _ingest_webhook.provider, v_class.event_type, v_class.idempotency_key,
+                case when v_process_now then 'processed' else 'queued' end,
                 v_headers, _ingest_webhook.payload, _ingest_webhook.raw_body, _ingest_webhook.url,
-                v_signature_valid, 1, pg_catalog.now()
+                v_signature_valid,
+                case when v_process_now then 1 else 0 end,
+                case when v_process_now then pg_catalog.now() end
             )
             on conflict (provider, idempotency_key)
             where signature_valid and status not in ('duplicate', 'rejected')
@@ -263,6 +290,15 @@ begin
             hint = 'Deliver it again.';
     end if;
 
+    if not v_process_now then
+        return pg_catalog.jsonb_build_object(
+            'webhook_id', v_id,
+            'status', 'queued',
+            'idempotency_key', v_class.idempotency_key,
+            'duplicate', false,
+            'event_type', v_class.event_type
+        );
+    end if;
     v_result := private._run_webhook(
         v_id, _ingest_webhook.provider, v_class.event_type, _ingest_webhook.payload, 'received',
         stored_as_processed => true
@@ -279,10 +315,10 @@ begin
 end
 $$;
 
-comment on function private._ingest_webhook(text, jsonb, jsonb, text, text) is
-'Implementation of public.ingest_webhook: store raw, verify, deduplicate, process in a sub-transaction.';
-revoke all on function private._ingest_webhook(text, jsonb, jsonb, text, text) from public;
-grant execute on function private._ingest_webhook(text, jsonb, jsonb, text, text) to service_role;
+comment on function private._ingest_webhook(text, jsonb, jsonb, text, text, boolean) is
+'Implementation of public.ingest_webhook: verify, deduplicate, store raw; queue it or process it in a sub-transaction.';
+revoke all on function private._ingest_webhook(text, jsonb, jsonb, text, text, boolean) from public;
+grant execute on function private._ingest_webhook(text, jsonb, jsonb, text, text, boolean) to service_role;
 
 -- public.ingest_webhook: accept one webhook delivery from a provider.
 --
@@ -291,21 +327,27 @@ grant execute on function private._ingest_webhook(text, jsonb, jsonb, text, text
 --       payload  => '{"MessageSid": "SM...", ...}', -- the body as a JSON object (Twilio: its form fields)
 --       headers  => '{"X-Twilio-Signature": "..."}',
 --       raw_body => 'MessageSid=SM...&...',         -- the body as received (required for Meta, Standard)
---       url      => 'https://.../twilio/sms'        -- the URL the provider called (Twilio, Paymob ?hmac=)
+--       url      => 'https://.../twilio/sms',       -- the URL the provider called (Twilio, Paymob ?hmac=)
+--       process_now => null                        -- true: process in this call; false: queue; null: provider default
 --   );
 --   -> {webhook_id, status, idempotency_key, duplicate, ...}
---      status: processed | duplicate | unknown_phone | failed | rejected
+--      status: queued | processed | duplicate | unknown_phone | failed | rejected
 --
 -- Who: service_role (Edge Functions, backends). The raw delivery is stored in
--- every case, before processing; a processing failure leaves it failed for the
--- retry sweeper; a bad signature stores it rejected and alerts. Arguments that
--- are not a delivery at all raise 22023 (see private._ingest_webhook).
+-- every case. By default (process_now null) a verified new delivery is answered
+-- queued once stored, and public.drain_webhooks processes it within seconds;
+-- Paymob callbacks are processed in the call. process_now => true processes any
+-- delivery in the call and answers its outcome (processed, unknown_phone, failed).
+-- A processing failure leaves it failed for the retry sweeper; a bad signature
+-- stores it rejected and alerts. Arguments that are not a delivery at all raise
+-- 22023 (see private._ingest_webhook).
 create or replace function public.ingest_webhook(
     provider text,
     payload jsonb,
     headers jsonb default '{}',
     raw_body text default null,
-    url text default null
+    url text default null,
+    process_now boolean default null
 )
 returns jsonb
 language plpgsql
@@ -319,12 +361,27 @@ begin
         ingest_webhook.payload,
         ingest_webhook.headers,
         ingest_webhook.raw_body,
-        ingest_webhook.url
+        ingest_webhook.url,
+        ingest_webhook.process_now
+    );
+exception when lock_not_available then
+    -- Blocked before the raw row was stored (a same-key copy's transaction is stuck):
+    -- a 503 lock_timeout the provider retries. Processing blocked after it is stored
+    -- is a failed attempt instead (private._run_webhook), and the sweeper retries it.
+    return private._lock_timeout(
+        'ingest_webhook', pg_catalog.format('%s delivery', ingest_webhook.provider)
     );
 end
 $$;
 
-comment on function public.ingest_webhook(text, jsonb, jsonb, text, text) is
-'Store, verify, deduplicate and process one webhook delivery (service_role). See CONTRACT.md.';
-revoke all on function public.ingest_webhook(text, jsonb, jsonb, text, text) from public;
-grant execute on function public.ingest_webhook(text, jsonb, jsonb, text, text) to service_role;
+comment on function public.ingest_webhook(text, jsonb, jsonb, text, text, boolean) is
+'Verify, deduplicate and store one webhook delivery (service_role); queue it for the drain or process it now '
+'(docs/api.md).';
+revoke all on function public.ingest_webhook(text, jsonb, jsonb, text, text, boolean) from public;
+grant execute on function public.ingest_webhook(text, jsonb, jsonb, text, text, boolean) to service_role;
+
+-- The five-argument versions would be ambiguous overloads of these. They are dropped
+-- here, in the transaction that creates their successors, rather than in a versioned
+-- migration (which runs in an earlier transaction), so no call ever finds no ingest_webhook.
+drop function if exists public.ingest_webhook(text, jsonb, jsonb, text, text);
+drop function if exists private._ingest_webhook(text, jsonb, jsonb, text, text);

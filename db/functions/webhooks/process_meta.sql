@@ -33,7 +33,7 @@ declare
     v_stored integer := 0;
     v_known integer := 0;
     v_unknown integer := 0;
-    v_skips text[] := '{}';
+    v_skips text[] := '{}'::text[];
     v_workspace_id uuid;
 begin
     if v_channel_type is null then

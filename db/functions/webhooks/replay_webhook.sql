@@ -88,7 +88,8 @@ grant execute on function private._replay_webhook(bigint, text) to authenticated
 --   -> {webhook_id, status, previous_status, error, audit_id}
 --
 -- Who: platform admins and service_role. Audited (who, why, outcome). Replaying
--- a processed delivery does not double its effects. A delivery rejected for its
+-- a processed delivery does not double its effects; a queued one is processed now
+-- (the drain skips a row being replayed, and finds it processed afterwards). A delivery rejected for its
 -- signature is processed only if its signature, checked again with the secret in
 -- Vault now, passes (a signing secret that was wrong when it arrived). Errors: 22023
 -- reason_required / webhook_not_replayable (duplicates, rows rejected for missing

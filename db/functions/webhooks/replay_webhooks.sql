@@ -1,7 +1,8 @@
 -- private._replay_webhooks: the implementation of public.replay_webhooks (bulk).
 --
--- Selects deliveries by status (failed, dead_letter, unknown_phone or
--- processed), optionally provider and a received_at range [after, before),
+-- Selects deliveries by status (failed, dead_letter, unknown_phone, processed
+-- or queued: processed now, without waiting for the drain), optionally
+-- provider and a received_at range [after, before),
 -- oldest first, at most max_count, locking them FOR UPDATE SKIP LOCKED (rows the
 -- sweeper or another replay holds are left to them). Each row is replayed and
 -- audited on its own; one more audit row records the bulk request and its tally.
@@ -22,8 +23,8 @@ as $$
 declare
     v_id bigint;
     v_result jsonb;
-    v_ids bigint[] := '{}';
-    v_outcomes jsonb := '{}';
+    v_ids bigint[] := '{}'::bigint[];
+    v_outcomes jsonb := '{}'::jsonb;
     v_audit_id bigint;
 begin
     if not (private._webhooks_backend_caller() or private.is_admin()) then
@@ -39,11 +40,11 @@ begin
             hint = 'Say why the webhooks are replayed; it is recorded in audit_logs.';
     end if;
     if _replay_webhooks.status is null
-        or _replay_webhooks.status not in ('failed', 'dead_letter', 'unknown_phone', 'processed') then
+        or _replay_webhooks.status not in ('failed', 'dead_letter', 'unknown_phone', 'processed', 'queued') then
         raise exception using
             errcode = '22023', message = 'invalid_status',
             detail = pg_catalog.format('status %L', _replay_webhooks.status),
-            hint = 'Replay failed, dead_letter, unknown_phone or processed deliveries.';
+            hint = 'Replay failed, dead_letter, unknown_phone, processed or queued deliveries.';
     end if;
     if _replay_webhooks.provider is not null
         and _replay_webhooks.provider not in ('twilio', 'meta', 'paymob', 'standard') then
@@ -121,7 +122,7 @@ to authenticated, service_role;
 --
 --   select public.replay_webhooks(
 --       reason => 'Twilio outage 09:00-10:00, processing bug fixed',
---       status => 'dead_letter',              -- failed | dead_letter | unknown_phone | processed
+--       status => 'dead_letter',              -- failed | dead_letter | unknown_phone | processed | queued
 --       provider => 'twilio',                 -- optional
 --       received_after => '2026-11-22 09:00Z', received_before => '2026-11-22 10:00Z',  -- optional
 --       max_count => 500                      -- 1..1000

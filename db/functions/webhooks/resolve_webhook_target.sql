@@ -6,10 +6,6 @@
 -- unknown_phone), and a skip_reason when the target exists but must not act:
 -- workspace suspended/disabled (the kill switch), channel or agent switched off.
 
--- They returned setof record once; a return type cannot be replaced in place.
-drop function if exists private._resolve_agent_number(text, text);
-drop function if exists private._resolve_channel(text, text);
-
 -- By receiving number (Twilio voice and SMS): the one active agent on it.
 create or replace function private._resolve_agent_number(
     phone_number text,

@@ -1,19 +1,24 @@
 -- private._retry_failed_webhooks: the implementation of public.retry_failed_webhooks.
 --
 -- Takes up to max_count failed deliveries whose next attempt is due, oldest due
--- first, locking them FOR UPDATE SKIP LOCKED: two sweepers running at once each
--- take different rows, and a row being replayed is left alone. Each row gets one
+-- first, locking them FOR UPDATE SKIP LOCKED (private._claim_webhooks, which the
+-- drain claims through too): two sweepers running at once each take different
+-- rows, and a row being replayed is left alone. Each row gets one
 -- attempt through private._run_webhook (backoff, dead letter and its alert are
 -- decided there). Rows whose signature could not be checked on arrival are
 -- verified first: a forged one is rejected, a genuine one claims its key, or is
 -- counted as a duplicate when a verified copy holds the key already.
 -- Callers: service_role, pg_cron (db/cron/webhook_retry_sweeper.sql).
+-- lock_timeout 2s whoever calls (pg_cron's session has none): a row stuck behind
+-- another transaction's lock fails this attempt (55P03, backoff) instead of
+-- stalling the sweep and every lock it already holds.
 create or replace function private._retry_failed_webhooks(max_count integer)
 returns jsonb
 language plpgsql
 volatile
 security definer
 set search_path = ''
+set lock_timeout = '2s'
 as $$
 declare
     v_row record;
@@ -22,6 +27,7 @@ declare
     v_succeeded integer := 0;
     v_dead integer := 0;
     v_failed integer := 0;
+    v_claimed integer;
     v_rejected integer := 0;
     v_duplicate integer := 0;
     v_summary jsonb;
@@ -41,26 +47,32 @@ begin
             hint = 'max_count is between 1 and 10000.';
     end if;
 
-    for v_row in
-        select q.id, q.provider, q.event_type, q.payload, q.status, q.signature_valid, q.headers, q.raw_body, q.url
-        from public.webhook_queue as q
-        where q.status = 'failed' and q.next_attempt_at <= pg_catalog.now()
-        order by q.next_attempt_at, q.id
-        limit _retry_failed_webhooks.max_count
-        for update skip locked
+    -- Shared with other sweepers, exclusive of the drain (private._drain_webhook_batch):
+    -- a sweep and a drain each lock many workspaces' period totals until they commit.
+    perform pg_catalog.pg_advisory_xact_lock_shared(4242, pg_catalog.hashtext('webhook_drain'));
+    -- Claimed ten at a time, so a second sweeper running meanwhile takes the rows
+    -- this one has not reached yet instead of waiting for the next minute.
     loop
-        v_retried := v_retried + 1;
-        v_result := private._run_webhook(
-            v_row.id, v_row.provider, v_row.event_type, v_row.payload, v_row.status,
-            v_row.signature_valid is not true, v_row.headers, v_row.raw_body, v_row.url
-        );
-        case v_result ->> 'status'
-            when 'processed', 'unknown_phone' then v_succeeded := v_succeeded + 1;
-            when 'dead_letter' then v_dead := v_dead + 1;
-            when 'rejected' then v_rejected := v_rejected + 1;
-            when 'duplicate' then v_duplicate := v_duplicate + 1;
-            else v_failed := v_failed + 1;
-        end case;
+        v_claimed := 0;
+        for v_row in
+            select q.id, q.provider, q.event_type, q.payload, q.status, q.signature_valid, q.headers, q.raw_body, q.url
+            from private._claim_webhooks('failed', least(10, _retry_failed_webhooks.max_count - v_retried)) as q
+        loop
+            v_claimed := v_claimed + 1;
+            v_retried := v_retried + 1;
+            v_result := private._run_webhook(
+                v_row.id, v_row.provider, v_row.event_type, v_row.payload, v_row.status,
+                v_row.signature_valid is not true, v_row.headers, v_row.raw_body, v_row.url
+            );
+            case v_result ->> 'status'
+                when 'processed', 'unknown_phone' then v_succeeded := v_succeeded + 1;
+                when 'dead_letter' then v_dead := v_dead + 1;
+                when 'rejected' then v_rejected := v_rejected + 1;
+                when 'duplicate' then v_duplicate := v_duplicate + 1;
+                else v_failed := v_failed + 1;
+            end case;
+        end loop;
+        exit when v_claimed < 10 or v_retried >= _retry_failed_webhooks.max_count;
     end loop;
 
     v_summary := pg_catalog.jsonb_build_object(

@@ -25,9 +25,6 @@
 -- transaction (nobody else can see the row before it commits).
 -- The caller holds the row (just inserted, or locked FOR UPDATE).
 
--- A parameter was added (stored_as_processed): the old signature would stay as an overload.
-drop function if exists private._run_webhook(bigint, text, text, jsonb, text, boolean, jsonb, text, text);
-
 create or replace function private._run_webhook(
     webhook_id bigint,
     provider text,

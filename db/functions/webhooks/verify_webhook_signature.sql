@@ -49,6 +49,11 @@ begin
                 return 'signature_mismatch';
             end if;
             return null;
+        else
+            raise exception using
+                errcode = '22023', message = 'unknown_provider',
+                detail = pg_catalog.format('provider %L', _verify_webhook_signature.provider),
+                hint = 'provider is one of twilio, meta, paymob, standard.';
     end case;
 end
 $$;

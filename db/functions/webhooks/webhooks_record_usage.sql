@@ -5,7 +5,9 @@
 -- the workspace is already over its hard limit: record_usage then refuses with
 -- PT402 (and has raised its usage_blocked alert); that refusal is answered as
 -- {limit_state: blocked, refused: true} instead of failing the delivery, which
--- retrying could never fix. Any other error fails the delivery as usual.
+-- retrying could never fix. Any other error fails the delivery as usual, with its
+-- own SQLSTATE (the implementation is called, not the API wrapper, which turns a
+-- lock timeout into an HTTP answer).
 create or replace function private._webhooks_record_usage(
     workspace_id uuid,
     metric text,
@@ -19,7 +21,7 @@ volatile
 set search_path = ''
 as $$
 begin
-    return public.record_usage(
+    return private._record_usage(
         workspace_id => _webhooks_record_usage.workspace_id,
         metric => _webhooks_record_usage.metric,
         quantity => _webhooks_record_usage.quantity,

@@ -4,7 +4,9 @@ The step plays the providers: it signs Twilio deliveries (HMAC-SHA1 over the URL
 and the sorted form fields), WhatsApp ones (HMAC-SHA256 of the raw body) and a
 Standard Webhooks event (v1, HMAC-SHA256 of id.timestamp.body) with the secrets
 in Vault, as each provider documents. Among them: the same SMS from eight
-connections at once, one forged delivery and one to a number nobody owns.
+connections at once, one forged delivery and one to a number nobody owns. Each is
+acknowledged (queued) once verified and stored; the drain, which pg_cron runs
+continuously, then processes them, and the step runs it once itself.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from harness import rpc as rpc_module
 if TYPE_CHECKING:
     from harness.demo import DemoContext
 
-TITLE = "Webhooks: raw first, verified, deduplicated, normalized, retried and replayable"
+TITLE = "Webhooks: raw first, verified, deduplicated, queued, drained, retried and replayable"
 
 SMS_URL = "https://api.example.test/webhooks/twilio/sms"
 VOICE_URL = "https://api.example.test/webhooks/twilio/voice-status"
@@ -145,7 +147,7 @@ def run(ctx: DemoContext) -> None:
     burst = _burst(ctx.url, sms, 8)
     statuses = sorted(r["status"] for r in burst)
     ctx.say(
-        f"one inbound SMS delivered on 8 connections at once: {statuses.count('processed')} processed, "
+        f"one inbound SMS delivered on 8 connections at once: {statuses.count('queued')} queued, "
         f"{statuses.count('duplicate')} duplicate (key {burst[0]['idempotency_key']})"
     )
 
@@ -158,10 +160,32 @@ def run(ctx: DemoContext) -> None:
         ("SMS to a number nobody owns", _twilio(token, SMS_URL, _sms(_number(), "Hello?"))),
         ("the first SMS, redelivered by Twilio later", sms),
     ]
+    acks = []
     for label, args in deliveries:
         result = ctx.rpc("ingest_webhook", args)
         extra = f" ({result['error']})" if result.get("error") else ""
-        ctx.say(f"{label}: {result['status']}{extra} -> webhook {result['webhook_id']}")
+        ctx.say(f"acknowledged: {label}: {result['status']}{extra} -> webhook {result['webhook_id']}")
+        acks.append((label, result))
+
+    # pg_cron's drain may have processed them already; this call drains whatever is left.
+    ctx.rpc("drain_webhooks", {})
+    queued = [r["webhook_id"] for r in burst + [a for _, a in acks] if r["status"] == "queued"]
+    outcomes = dict(
+        ctx.conn.execute(
+            "select status, count(*) from public.webhook_queue where id = any(%s) group by status", (queued,)
+        ).fetchall()
+    )
+    ctx.say(
+        f"the drain (pg_cron keeps it running; the step also calls drain_webhooks): {len(queued)} queued -> "
+        + ", ".join(f"{status} {n}" for status, n in sorted(outcomes.items()))
+    )
+    for label, result in acks:
+        if result["status"] == "queued":
+            row = ctx.conn.execute("select status from public.webhook_queue where id = %s", (result["webhook_id"],)).fetchone()
+            ctx.say(f"  {label}: {row[0] if row else 'missing'}")
+        else:
+            extra = f" ({result['error']})" if result.get("error") else ""
+            ctx.say(f"  {label}: {result['status']}{extra}")
 
     ctx.say(
         f"normalized: {_count(ctx, 'select count(*) from public.sms_events where workspace_id = %s', ws.id)} sms_event(s), "
@@ -184,7 +208,7 @@ def run(ctx: DemoContext) -> None:
     ctx.say(f"alert: {alert[0] if alert else 'none'}")
 
     admin = ctx.factories.platform_admin()
-    first = next(r for r in burst if r["status"] == "processed")
+    first = next(r for r in burst if r["status"] == "queued")
     replay = ctx.rpc("replay_webhook", {"webhook_id": first["webhook_id"], "reason": "demo: prove replay is safe"}, as_=admin.jwt)
     ctx.say(
         f"a platform admin replays webhook {first['webhook_id']}: {replay['status']}, audit row {replay['audit_id']}; "
@@ -195,3 +219,5 @@ def run(ctx: DemoContext) -> None:
         f"retry sweeper (pg_cron runs it every minute): retried {sweep['retried']}, "
         f"succeeded {sweep['succeeded']}, dead-lettered {sweep['dead_lettered']} (nothing failed)"
     )
+    now = ctx.rpc("ingest_webhook", {**_twilio(token, SMS_URL, _sms(number, "Running late!")), "process_now": True})
+    ctx.say(f"an SMS sent with process_now => true: {now['status']} in the call (webhook {now['webhook_id']})")

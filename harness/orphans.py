@@ -1,0 +1,245 @@
+"""Orphans: objects in ``public`` and ``private`` that no file in db/ defines.
+
+Deleting a function, policy or cron file, or changing a function's arguments,
+leaves the old object in the database: a re-applied file only says what
+exists. ``opsdb status`` and ``opsdb verify`` list such objects, each with the
+statement that removes it. The one way to remove them is a versioned migration
+holding those statements (``db/migrations/<version>_drop_<what>.sql``), so the
+removal is reviewed, linted and recorded like any other change.
+
+What a file defines is read with PostgreSQL's parser (pglast) from every file,
+versioned and re-applied (templates rendered): functions and procedures (by
+their argument types, so a stale overload is an orphan), triggers, policies,
+tables, views, enum and composite types, domains (renames followed), and the
+pg_cron jobs of db/cron/. Objects that belong to an extension, partitions and
+the jobs of other databases are never orphans.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from pglast import ast, parser
+from pglast.enums import FunctionParameterMode, ObjectType
+from pglast.stream import RawStream
+from psycopg import sql
+
+from harness.audit.readiness import cron_job_names
+from harness.migrate import discover
+
+SCHEMAS = ("public", "private")
+_IDENTITY_MODES = {
+    FunctionParameterMode.FUNC_PARAM_IN,
+    FunctionParameterMode.FUNC_PARAM_INOUT,
+    FunctionParameterMode.FUNC_PARAM_VARIADIC,
+    FunctionParameterMode.FUNC_PARAM_DEFAULT,
+}
+_RELATION_RENAMES = {ObjectType.OBJECT_TABLE, ObjectType.OBJECT_VIEW, ObjectType.OBJECT_MATVIEW}
+_TYPE_RENAMES = {ObjectType.OBJECT_TYPE, ObjectType.OBJECT_DOMAIN}
+
+
+@dataclass(frozen=True)
+class Orphan:
+    kind: str  # function, procedure, trigger, policy, table, view, type, cron job
+    name: str
+    drop: str  # the statement a versioned migration uses to remove it
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name} (no file defines it; remove it in a versioned migration: {self.drop})"
+
+
+@dataclass
+class Defined:
+    signatures: set[str]  # 'schema.name(type, ...)' as written, resolved with to_regprocedure
+    triggers: set[tuple[str, str, str]]  # (schema, table, trigger)
+    policies: set[tuple[str, str, str]]  # (schema, table, policy)
+    relations: set[tuple[str, str]]
+    types: set[tuple[str, str]]
+    cron_jobs: set[str]
+
+
+def _name(value: object) -> str:
+    return value if isinstance(value, str) else str(getattr(value, "sval", value))
+
+
+def _qualified(names: object) -> tuple[str, str]:
+    parts = [_name(n) for n in (names or ())]  # type: ignore[attr-defined]
+    return (parts[-2] if len(parts) > 1 else "public", parts[-1])
+
+
+def _range(var: ast.RangeVar) -> tuple[str, str]:
+    return (var.schemaname or "public", var.relname)
+
+
+def _collect(stmt: ast.Node, found: Defined) -> None:  # noqa: C901 (one branch per statement kind)
+    if isinstance(stmt, ast.CreateFunctionStmt):
+        schema, name = _qualified(stmt.funcname)
+        modes = _IDENTITY_MODES | ({FunctionParameterMode.FUNC_PARAM_OUT} if stmt.is_procedure else set())
+        args = [RawStream()(p.argType) for p in (stmt.parameters or ()) if p.mode in modes]
+        found.signatures.add(f"{schema}.{name}({', '.join(args)})")
+    elif isinstance(stmt, ast.CreateTrigStmt):
+        found.triggers.add((*_range(stmt.relation), stmt.trigname))
+    elif isinstance(stmt, ast.CreatePolicyStmt):
+        found.policies.add((*_range(stmt.table), stmt.policy_name))
+    elif isinstance(stmt, ast.CreateStmt):
+        found.relations.add(_range(stmt.relation))
+    elif isinstance(stmt, ast.ViewStmt):
+        found.relations.add(_range(stmt.view))
+    elif isinstance(stmt, ast.CreateTableAsStmt):
+        found.relations.add(_range(stmt.into.rel))
+    elif isinstance(stmt, ast.CreateEnumStmt):
+        found.types.add(_qualified(stmt.typeName))
+    elif isinstance(stmt, ast.CreateDomainStmt):
+        found.types.add(_qualified(stmt.domainname))
+    elif isinstance(stmt, ast.CompositeTypeStmt):
+        found.types.add(_range(stmt.typevar))
+    elif isinstance(stmt, ast.RenameStmt) and stmt.renameType in _RELATION_RENAMES and stmt.relation:
+        found.relations.add((_range(stmt.relation)[0], stmt.newname))
+    elif isinstance(stmt, ast.RenameStmt) and stmt.renameType in _TYPE_RENAMES:
+        found.types.add((_qualified(stmt.object)[0], stmt.newname))
+
+
+def defined(db_dir: Path) -> Defined:
+    found = Defined(set(), set(), set(), set(), set(), set(cron_job_names(db_dir)))
+    for f in discover(db_dir):
+        try:
+            statements = parser.parse_sql(f.sql)
+        except parser.ParseError:
+            continue  # the runner refuses the file and names its line
+        for raw in statements:
+            _collect(raw.stmt, found)
+    return found
+
+
+_NOT_EXTENSION = """
+not exists (
+    select from pg_catalog.pg_depend as d
+    where d.classid = {catalog}::pg_catalog.regclass and d.objid = {oid} and d.deptype = 'e'
+)"""
+
+
+def _functions(conn: psycopg.Connection, known: Defined) -> list[Orphan]:
+    oids: set[int] = set()
+    for signature in known.signatures:
+        row = conn.execute("select pg_catalog.to_regprocedure(%s)::oid", (signature,)).fetchone()
+        if row and row[0]:
+            oids.add(int(row[0]))
+    rows = conn.execute(
+        "select p.oid,"
+        " pg_catalog.format('%%I.%%I(%%s)', n.nspname, p.proname, pg_catalog.oidvectortypes(p.proargtypes)),"
+        " p.prokind from pg_catalog.pg_proc as p"
+        " join pg_catalog.pg_namespace as n on n.oid = p.pronamespace"
+        " where n.nspname = any(%s) and"
+        + _NOT_EXTENSION.format(catalog="'pg_catalog.pg_proc'", oid="p.oid")
+        + " order by 2",
+        (list(SCHEMAS),),
+    ).fetchall()
+    kinds = {"f": "function", "p": "procedure", "a": "aggregate", "w": "function"}
+    return [
+        Orphan(kinds[kind], name, f"drop {kinds[kind]} {name};") for oid, name, kind in rows if int(oid) not in oids
+    ]
+
+
+def _triggers(conn: psycopg.Connection, known: Defined) -> list[Orphan]:
+    rows = conn.execute(
+        "select n.nspname, c.relname, t.tgname, pg_catalog.format('%%I.%%I', n.nspname, c.relname)"
+        " from pg_catalog.pg_trigger as t join pg_catalog.pg_class as c on c.oid = t.tgrelid"
+        " join pg_catalog.pg_namespace as n on n.oid = c.relnamespace"
+        " where not t.tgisinternal and n.nspname = any(%s) order by 1, 2, 3",
+        (list(SCHEMAS),),
+    ).fetchall()
+    return [
+        Orphan(
+            "trigger",
+            f"{name} on {table}",
+            sql.SQL("drop trigger {} on {};").format(sql.Identifier(name), sql.SQL(table)).as_string(conn),
+        )
+        for schema, rel, name, table in rows
+        if (schema, rel, name) not in known.triggers
+    ]
+
+
+def _policies(conn: psycopg.Connection, known: Defined) -> list[Orphan]:
+    rows = conn.execute(
+        "select n.nspname, c.relname, p.polname, pg_catalog.format('%%I.%%I', n.nspname, c.relname)"
+        " from pg_catalog.pg_policy as p join pg_catalog.pg_class as c on c.oid = p.polrelid"
+        " join pg_catalog.pg_namespace as n on n.oid = c.relnamespace"
+        " where n.nspname = any(%s) order by 1, 2, 3",
+        (list(SCHEMAS),),
+    ).fetchall()
+    return [
+        Orphan(
+            "policy",
+            f'"{name}" on {table}',
+            sql.SQL("drop policy {} on {};").format(sql.Identifier(name), sql.SQL(table)).as_string(conn),
+        )
+        for schema, rel, name, table in rows
+        if (schema, rel, name) not in known.policies
+    ]
+
+
+def _relations(conn: psycopg.Connection, known: Defined) -> list[Orphan]:
+    rows = conn.execute(
+        "select n.nspname, c.relname, c.relkind, pg_catalog.format('%%I.%%I', n.nspname, c.relname)"
+        " from pg_catalog.pg_class as c join pg_catalog.pg_namespace as n on n.oid = c.relnamespace"
+        " where c.relkind in ('r', 'p', 'v', 'm', 'f') and not c.relispartition and n.nspname = any(%s) and"
+        + _NOT_EXTENSION.format(catalog="'pg_catalog.pg_class'", oid="c.oid")
+        + " order by 1, 2",
+        (list(SCHEMAS),),
+    ).fetchall()
+    kinds = {"r": "table", "p": "table", "v": "view", "m": "materialized view", "f": "foreign table"}
+    return [
+        Orphan(kinds[kind], name, f"drop {kinds[kind]} {name};")
+        for schema, rel, kind, name in rows
+        if (schema, rel) not in known.relations
+    ]
+
+
+def _types(conn: psycopg.Connection, known: Defined) -> list[Orphan]:
+    rows = conn.execute(
+        "select n.nspname, t.typname, t.typtype, pg_catalog.format('%%I.%%I', n.nspname, t.typname)"
+        " from pg_catalog.pg_type as t join pg_catalog.pg_namespace as n on n.oid = t.typnamespace"
+        " left join pg_catalog.pg_class as c on c.oid = t.typrelid"
+        " where n.nspname = any(%s) and (t.typtype in ('e', 'd') or (t.typtype = 'c' and c.relkind = 'c')) and"
+        + _NOT_EXTENSION.format(catalog="'pg_catalog.pg_type'", oid="t.oid")
+        + " order by 1, 2",
+        (list(SCHEMAS),),
+    ).fetchall()
+    return [
+        Orphan("domain" if typtype == "d" else "type", name, f"drop {'domain' if typtype == 'd' else 'type'} {name};")
+        for schema, typname, typtype, name in rows
+        if (schema, typname) not in known.types
+    ]
+
+
+def _cron_jobs(conn: psycopg.Connection, known: Defined) -> list[Orphan]:
+    present = conn.execute("select to_regclass('cron.job') is not null").fetchone()
+    if not present or not present[0]:
+        return []
+    rows = conn.execute(
+        "select jobid, jobname from cron.job where database = current_database() order by jobname, jobid"
+    ).fetchall()
+    return [
+        Orphan(
+            "cron job",
+            name or f"#{jobid} (unnamed)",
+            f"select cron.unschedule({jobid if name is None else sql.Literal(name).as_string(conn)});",
+        )
+        for jobid, name in rows
+        if name not in known.cron_jobs
+    ]
+
+
+def find(conn: psycopg.Connection, db_dir: Path) -> list[Orphan]:
+    """Every orphan of ``conn``'s database against the files in ``db_dir``."""
+    known = defined(db_dir)
+    return [
+        *_functions(conn, known),
+        *_triggers(conn, known),
+        *_policies(conn, known),
+        *_relations(conn, known),
+        *_types(conn, known),
+        *_cron_jobs(conn, known),
+    ]
