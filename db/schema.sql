@@ -2154,6 +2154,29 @@ $$;
 
 COMMENT ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) IS 'Implementation of public.ingest_webhook: verify, deduplicate, store raw; queue it or process it in a sub-transaction.';
 
+-- Name: _job_command(text); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._job_command(job_name text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $_$
+    select case _job_command.job_name
+        when 'billing_line_items' then
+            $cmd$select private.generate_all_billing_line_items(date_trunc('month', now() - interval '1 day')::date)$cmd$
+        when 'reconciliation' then
+            $cmd$select public.run_reconciliation(
+        ((now() at time zone 'utc')::date - 1), (now() at time zone 'utc')::date
+    )$cmd$
+        when 'retention_cleanup' then $cmd$select public.run_retention_cleanup()$cmd$
+        when 'webhook_retry_sweeper' then $cmd$select public.retry_failed_webhooks(100)$cmd$
+        when 'weekly_insights' then $cmd$select public.generate_weekly_insights()$cmd$
+    end
+$_$;
+
+-- Name: FUNCTION _job_command(job_name text); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._job_command(job_name text) IS 'The SQL pg_cron runs for a job (job_runs.job_name; the cron job name with - for _); null for an unknown job.';
+
 -- Name: _job_run_finish(bigint, jsonb, jsonb, integer); Type: FUNCTION; Schema: private; Owner: -
 
 CREATE FUNCTION private._job_run_finish(job_run_id bigint, result jsonb, errors jsonb DEFAULT '[]'::jsonb, steps_ok integer DEFAULT 1) RETURNS text
@@ -2249,6 +2272,91 @@ $$;
 
 COMMENT ON FUNCTION private._job_step_error(step text, sqlstate text, message text) IS 'A one-element array {step, sqlstate, message} to append to a run''s errors.';
 
+-- Name: _list_webhooks(text, text, uuid, timestamp with time zone, timestamp with time zone, timestamp with time zone, bigint, integer); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $_$
+declare
+    v_where text := 'true';
+    v_rows jsonb;
+begin
+    if not private.is_admin() then
+        raise exception using
+            errcode = '42501', message = 'not_allowed',
+            detail = pg_catalog.format('caller %s is not a platform admin',
+                coalesce((select auth.uid())::text, 'anonymous')),
+            hint = 'Raw webhook deliveries are for platform admins.';
+    end if;
+    if _list_webhooks.max_count is null or _list_webhooks.max_count not between 1 and 500 then
+        raise exception using
+            errcode = '22023', message = 'invalid_max_count',
+            detail = pg_catalog.format('max_count %s', _list_webhooks.max_count),
+            hint = 'max_count is between 1 and 500.';
+    end if;
+    if (_list_webhooks.before_received_at is null) <> (_list_webhooks.before_id is null) then
+        raise exception using
+            errcode = '22023', message = 'invalid_cursor',
+            hint = 'Pass both before_received_at and before_id (the last row of the previous page), or neither.';
+    end if;
+    -- Only the filters given become predicates, so each combination gets the plan of its own index.
+    if _list_webhooks.provider is not null then
+        v_where := v_where || ' and q.provider = $1';
+    end if;
+    if _list_webhooks.status is not null then
+        v_where := v_where || ' and q.status = $2';
+    end if;
+    if _list_webhooks.workspace_id is not null then
+        v_where := v_where || $w$ and q.id in (
+            select c.webhook_id from public.call_events as c where c.workspace_id = $3
+            union
+            select s.webhook_id from public.sms_events as s where s.workspace_id = $3
+            union
+            select (m.metadata ->> 'webhook_id')::bigint from public.messages as m
+            where m.workspace_id = $3 and m.metadata ? 'webhook_id'
+            union
+            select p.webhook_id from public.payments as p where p.workspace_id = $3
+        )$w$;
+    end if;
+    if _list_webhooks.received_after is not null then
+        v_where := v_where || ' and q.received_at >= $4';
+    end if;
+    if _list_webhooks.received_before is not null then
+        v_where := v_where || ' and q.received_at < $5';
+    end if;
+    if _list_webhooks.before_received_at is not null then
+        v_where := v_where || ' and (q.received_at, q.id) < ($6, $7)';
+    end if;
+    -- One row more than asked says whether there is a next page.
+    execute
+        'select coalesce(jsonb_agg(to_jsonb(r) order by r.received_at desc, r.webhook_id desc), ''[]'') from ('
+        || 'select q.id as webhook_id, q.provider::text as provider, q.event_type, q.status::text as status,'
+        || ' q.received_at, q.attempts::integer as attempts, q.last_error, q.signature_valid, q.skip_reason'
+        || ' from public.webhook_queue as q where ' || v_where
+        || ' order by q.received_at desc, q.id desc limit $8 + 1) as r'
+    into v_rows
+    using _list_webhooks.provider, _list_webhooks.status, _list_webhooks.workspace_id,
+        _list_webhooks.received_after, _list_webhooks.received_before,
+        _list_webhooks.before_received_at, _list_webhooks.before_id, _list_webhooks.max_count;
+    if pg_catalog.jsonb_array_length(v_rows) <= _list_webhooks.max_count then
+        return pg_catalog.jsonb_build_object('webhooks', v_rows, 'next', null);
+    end if;
+    v_rows := v_rows - _list_webhooks.max_count;
+    return pg_catalog.jsonb_build_object(
+        'webhooks', v_rows,
+        'next', pg_catalog.jsonb_build_object(
+            'before_received_at', v_rows -> (_list_webhooks.max_count - 1) -> 'received_at',
+            'before_id', v_rows -> (_list_webhooks.max_count - 1) -> 'webhook_id'
+        )
+    );
+end
+$_$;
+
+-- Name: FUNCTION _list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) IS 'Implementation of public.list_webhooks (definer: the workspace filter reads SMS events, members-only).';
+
 -- Name: _lock_timeout(text, text); Type: FUNCTION; Schema: private; Owner: -
 
 CREATE FUNCTION private._lock_timeout(operation text, subject text) RETURNS jsonb
@@ -2276,6 +2384,71 @@ $$;
 -- Name: FUNCTION _lock_timeout(operation text, subject text); Type: COMMENT; Schema: private; Owner: -
 
 COMMENT ON FUNCTION private._lock_timeout(operation text, subject text) IS 'Raise the HTTP 503 lock_timeout answer (code 55P03, Retry-After) of an API call blocked by a stuck row lock.';
+
+-- Name: _mask_webhook_json(jsonb, boolean); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._mask_webhook_json(doc jsonb, mask_all boolean DEFAULT false) RETURNS jsonb
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path TO ''
+    AS $_$
+declare
+    v_out jsonb;
+begin
+    case pg_catalog.jsonb_typeof(doc)
+        when 'object' then
+            select coalesce(pg_catalog.jsonb_object_agg(
+                e.key,
+                case
+                    when pg_catalog.lower(e.key) ~ '(authorization|cookie|signature|hmac|secret|token)'
+                        and pg_catalog.jsonb_typeof(e.value) = 'string'
+                        then pg_catalog.to_jsonb('***'::text)
+                    else private._mask_webhook_json(
+                        e.value,
+                        _mask_webhook_json.mask_all
+                        or pg_catalog.lower(e.key) in (
+                            'profile', 'contacts', 'sender', 'recipient', 'billing_data', 'shipping_data', 'customer'
+                        )
+                        or (
+                            pg_catalog.jsonb_typeof(e.value) = 'string'
+                            and (
+                                e.key ~ '^(From|To|Caller|Called)([A-Z]|$)'
+                                or pg_catalog.lower(pg_catalog.regexp_replace(e.key, '[^A-Za-z]', '', 'g')) in (
+                                    'from', 'to', 'caller', 'called', 'body', 'text', 'caption', 'name',
+                                    'firstname', 'lastname', 'fullname', 'email', 'phone', 'phonenumber', 'waid',
+                                    'address', 'street', 'building', 'floor', 'apartment', 'city', 'postalcode',
+                                    'forwardedfrom'
+                                )
+                            )
+                        )
+                    )
+                end
+            ), '{}'::jsonb)
+            into v_out
+            from pg_catalog.jsonb_each(doc) as e;
+            return v_out;
+        when 'array' then
+            select coalesce(pg_catalog.jsonb_agg(private._mask_webhook_json(a.value, _mask_webhook_json.mask_all)
+                order by a.ord), '[]'::jsonb)
+            into v_out
+            from pg_catalog.jsonb_array_elements(doc) with ordinality as a (value, ord);
+            return v_out;
+        when 'string' then
+            if _mask_webhook_json.mask_all
+                or (doc #>> '{}') ~ '^\+?[0-9][0-9 ().-]{6,}$'
+                or (doc #>> '{}') ~ '^(whatsapp:|sms:|tel:)?\+[0-9]'
+                or (doc #>> '{}') ~ '[^@\s]+@[^@\s]+\.[^@\s]+' then
+                return pg_catalog.to_jsonb(private.mask_pii(doc #>> '{}'));
+            end if;
+            return doc;
+        else
+            return doc;
+    end case;
+end
+$_$;
+
+-- Name: FUNCTION _mask_webhook_json(doc jsonb, mask_all boolean); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._mask_webhook_json(doc jsonb, mask_all boolean) IS 'A webhook payload or headers with PII masked (names, numbers, addresses, bodies) and credentials hidden.';
 
 -- Name: _messages_masked(); Type: FUNCTION; Schema: private; Owner: -
 
@@ -2358,6 +2531,83 @@ $$;
 -- Name: FUNCTION _paymob_hmac_message(obj jsonb); Type: COMMENT; Schema: private; Owner: -
 
 COMMENT ON FUNCTION private._paymob_hmac_message(obj jsonb) IS 'The string Paymob signs for a transaction callback: obj''s documented fields concatenated in documented order.';
+
+-- Name: _preview_replay_webhooks(text, text, timestamp with time zone, timestamp with time zone, integer); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_result jsonb;
+begin
+    if not (private._webhooks_backend_caller() or (select private.is_admin())) then
+        raise exception using
+            errcode = '42501', message = 'not_allowed',
+            detail = 'preview_replay_webhooks is for platform admins and the service_role backend',
+            hint = 'Ask a platform admin.';
+    end if;
+    if _preview_replay_webhooks.status is null
+        or _preview_replay_webhooks.status not in ('failed', 'dead_letter', 'unknown_phone', 'processed') then
+        raise exception using
+            errcode = '22023', message = 'invalid_status',
+            detail = pg_catalog.format('status %L', _preview_replay_webhooks.status),
+            hint = 'Replay failed, dead_letter, unknown_phone or processed deliveries.';
+    end if;
+    if _preview_replay_webhooks.provider is not null
+        and _preview_replay_webhooks.provider not in ('twilio', 'meta', 'paymob', 'standard') then
+        raise exception using
+            errcode = '22023', message = 'unknown_provider',
+            detail = pg_catalog.format('provider %L', _preview_replay_webhooks.provider),
+            hint = 'provider is one of twilio, meta, paymob, standard.';
+    end if;
+    if _preview_replay_webhooks.max_count is null or _preview_replay_webhooks.max_count not between 1 and 1000 then
+        raise exception using
+            errcode = '22023', message = 'invalid_max_count',
+            detail = pg_catalog.format('max_count %s', _preview_replay_webhooks.max_count),
+            hint = 'max_count is between 1 and 1000.';
+    end if;
+    if _preview_replay_webhooks.received_after >= _preview_replay_webhooks.received_before then
+        raise exception using
+            errcode = '22023', message = 'invalid_time_range',
+            detail = pg_catalog.format('[%s, %s)',
+                _preview_replay_webhooks.received_after, _preview_replay_webhooks.received_before);
+    end if;
+
+    -- The selection of private._replay_webhooks, oldest first; at most 10,000
+    -- rows are looked at, so a preview of a huge backlog stays cheap.
+    with matching as (
+        select q.id, q.provider, q.received_at
+        from public.webhook_queue as q
+        where q.status = _preview_replay_webhooks.status
+            and (_preview_replay_webhooks.provider is null or q.provider = _preview_replay_webhooks.provider)
+            and q.received_at >= coalesce(_preview_replay_webhooks.received_after, '-infinity')
+            and q.received_at < coalesce(_preview_replay_webhooks.received_before, 'infinity')
+        order by q.received_at, q.id
+        limit 10000
+    ),
+    taken as (
+        select m.* from matching as m order by m.received_at, m.id limit _preview_replay_webhooks.max_count
+    )
+    select pg_catalog.jsonb_build_object(
+        'would_replay', (select count(*) from taken),
+        'matching', (select count(*) from matching),
+        'capped', (select count(*) from matching) > _preview_replay_webhooks.max_count,
+        'oldest_received_at', (select min(t.received_at) from taken as t),
+        'newest_received_at', (select max(t.received_at) from taken as t),
+        'by_provider', (
+            select coalesce(pg_catalog.jsonb_object_agg(g.provider, g.n), '{}'::jsonb)
+            from (select t.provider, count(*) as n from taken as t group by t.provider) as g
+        )
+    )
+    into v_result;
+    return v_result;
+end
+$$;
+
+-- Name: FUNCTION _preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) IS 'Implementation of public.preview_replay_webhooks: count what replay_webhooks would take now.';
 
 -- Name: _process_meta(bigint, text, jsonb, boolean); Type: FUNCTION; Schema: private; Owner: -
 
@@ -3401,6 +3651,44 @@ $$;
 -- Name: FUNCTION _revoke_api_key(key_id uuid, reason text); Type: COMMENT; Schema: private; Owner: -
 
 COMMENT ON FUNCTION private._revoke_api_key(key_id uuid, reason text) IS 'Implementation of public.revoke_api_key (definer: users may only rename keys directly).';
+
+-- Name: _run_job(text); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._run_job(job_name text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+declare
+    v_command text := private._job_command(_run_job.job_name);
+    v_result jsonb;
+    v_audit_id bigint;
+begin
+    if not private.is_admin() then
+        raise exception using
+            errcode = '42501', message = 'not_allowed',
+            detail = pg_catalog.format('caller %s is not a platform admin',
+                coalesce((select auth.uid())::text, 'anonymous')),
+            hint = 'Only platform admins run jobs by hand.';
+    end if;
+    if v_command is null then
+        raise exception using
+            errcode = '22023', message = 'unknown_job',
+            detail = pg_catalog.format('job %L', _run_job.job_name),
+            hint = 'Jobs: billing_line_items, reconciliation, retention_cleanup, webhook_retry_sweeper, weekly_insights.';
+    end if;
+    v_audit_id := private.audit(
+        'job.run_now', 'job_runs', null, null, null,
+        pg_catalog.jsonb_build_object('job_name', _run_job.job_name)
+    );
+    -- The command is one of the fixed texts above, never caller input.
+    execute pg_catalog.format('select to_jsonb(r) from (%s) as r', v_command) into v_result;
+    return pg_catalog.jsonb_build_object('job_name', _run_job.job_name, 'result', v_result, 'audit_id', v_audit_id);
+end
+$$;
+
+-- Name: FUNCTION _run_job(job_name text); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._run_job(job_name text) IS 'Implementation of public.run_job (definer: the jobs'' functions are service_role''s).';
 
 -- Name: _run_reconciliation(date, date); Type: FUNCTION; Schema: private; Owner: -
 
@@ -5575,7 +5863,8 @@ begin
         new.id::text,
         new.workspace_id,
         pg_catalog.jsonb_build_object('is_active', old.is_active),
-        pg_catalog.jsonb_build_object('is_active', new.is_active)
+        pg_catalog.jsonb_build_object('is_active', new.is_active),
+        nullif(pg_catalog.current_setting('opsdb.activation_reason', true), '')
     );
     return null;
 end
@@ -6466,6 +6755,42 @@ $$;
 
 COMMENT ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) IS 'Verify, deduplicate and store one webhook delivery (service_role); queue it for the drain or process it now (docs/api.md).';
 
+-- Name: list_webhooks(text, text, uuid, timestamp with time zone, timestamp with time zone, timestamp with time zone, bigint, integer); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.list_webhooks(provider text DEFAULT NULL::text, status text DEFAULT NULL::text, workspace_id uuid DEFAULT NULL::uuid, received_after timestamp with time zone DEFAULT NULL::timestamp with time zone, received_before timestamp with time zone DEFAULT NULL::timestamp with time zone, before_received_at timestamp with time zone DEFAULT NULL::timestamp with time zone, before_id bigint DEFAULT NULL::bigint, max_count integer DEFAULT 50) RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+    select private._list_webhooks(
+        list_webhooks.provider, list_webhooks.status, list_webhooks.workspace_id,
+        list_webhooks.received_after, list_webhooks.received_before,
+        list_webhooks.before_received_at, list_webhooks.before_id, list_webhooks.max_count
+    )
+$$;
+
+-- Name: FUNCTION list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer); Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON FUNCTION public.list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) IS 'Webhook deliveries for platform admins, filtered by provider, status, workspace and time, keyset-paged newest first.';
+
+-- Name: preview_replay_webhooks(text, text, timestamp with time zone, timestamp with time zone, integer); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.preview_replay_webhooks(status text DEFAULT 'dead_letter'::text, provider text DEFAULT NULL::text, received_after timestamp with time zone DEFAULT NULL::timestamp with time zone, received_before timestamp with time zone DEFAULT NULL::timestamp with time zone, max_count integer DEFAULT 500) RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    AS $$
+    select private._preview_replay_webhooks(
+        preview_replay_webhooks.status,
+        preview_replay_webhooks.provider,
+        preview_replay_webhooks.received_after,
+        preview_replay_webhooks.received_before,
+        preview_replay_webhooks.max_count
+    )
+$$;
+
+-- Name: FUNCTION preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer); Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON FUNCTION public.preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) IS 'Dry run of replay_webhooks: how many deliveries the same arguments would replay now (platform admins, service_role).';
+
 -- Name: record_usage(uuid, text, numeric, text, text); Type: FUNCTION; Schema: public; Owner: -
 
 CREATE FUNCTION public.record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text DEFAULT NULL::text, source text DEFAULT NULL::text) RETURNS jsonb
@@ -6551,6 +6876,19 @@ $$;
 
 COMMENT ON FUNCTION public.revoke_api_key(key_id uuid, reason text) IS 'Revoke an API key at once (workspace owners/admins, platform admins). Returns {key_id, status, revoked_at}.';
 
+-- Name: run_job(text); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.run_job(job_name text) RETURNS jsonb
+    LANGUAGE sql
+    SET search_path TO ''
+    AS $$
+    select private._run_job(run_job.job_name)
+$$;
+
+-- Name: FUNCTION run_job(job_name text); Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON FUNCTION public.run_job(job_name text) IS 'Run a scheduled job now, as pg_cron would (platform admins); audited; the run is logged in job_runs.';
+
 -- Name: run_reconciliation(date, date); Type: FUNCTION; Schema: public; Owner: -
 
 CREATE FUNCTION public.run_reconciliation(period_start date, period_end date) RETURNS jsonb
@@ -6581,6 +6919,115 @@ $$;
 
 COMMENT ON FUNCTION public.run_retention_cleanup() IS 'Delete expired webhook deliveries, unknown numbers, acknowledged alerts, old job runs and rate-limit state (retention_policies); logged in job_runs. service_role; pg_cron runs it daily.';
 
+-- Name: set_channel_active(uuid, boolean, text); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.set_channel_active(channel_id uuid, is_active boolean, reason text) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+    v_workspace uuid;
+    v_previous boolean;
+begin
+    if (select auth.uid()) is null then
+        raise exception using
+            errcode = '42501', message = 'not_allowed', detail = 'the channel kill switch needs a signed-in user',
+            hint = 'Workspace owners/admins and platform admins flip it.';
+    end if;
+    if set_channel_active.is_active is null or coalesce(pg_catalog.btrim(set_channel_active.reason), '') = '' then
+        raise exception using
+            errcode = '22023', message = 'reason_required',
+            detail = pg_catalog.format('channel %s: is_active and a reason are required', set_channel_active.channel_id),
+            hint = 'Say why, for example the incident or ticket id; it is recorded in audit_logs.';
+    end if;
+    -- FOR UPDATE needs the update policy too, so a row the caller may not change is not found.
+    select c.workspace_id, c.is_active into v_workspace, v_previous
+    from public.agent_channels as c
+    where c.id = set_channel_active.channel_id
+    for update;
+    if not found then
+        raise exception using
+            errcode = 'PT404', message = 'channel_not_found',
+            detail = pg_catalog.format('no channel %s that caller %s may change',
+                set_channel_active.channel_id, (select auth.uid())),
+            hint = 'Only the workspace''s owners/admins and platform admins flip a channel.';
+    end if;
+    if v_previous <> set_channel_active.is_active then
+        perform pg_catalog.set_config('opsdb.activation_reason', set_channel_active.reason, true);
+        update public.agent_channels as c
+        set is_active = set_channel_active.is_active
+        where c.id = set_channel_active.channel_id;
+        perform pg_catalog.set_config('opsdb.activation_reason', '', true);
+    end if;
+    return pg_catalog.jsonb_build_object(
+        'channel_id', set_channel_active.channel_id,
+        'workspace_id', v_workspace,
+        'is_active', set_channel_active.is_active,
+        'previous', v_previous,
+        'changed', v_previous <> set_channel_active.is_active
+    );
+end
+$$;
+
+-- Name: FUNCTION set_channel_active(channel_id uuid, is_active boolean, reason text); Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON FUNCTION public.set_channel_active(channel_id uuid, is_active boolean, reason text) IS 'Channel kill switch with a reason (workspace owners/admins, platform admins); audited.';
+
+-- Name: set_connector_active(uuid, boolean, text); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.set_connector_active(connector_id uuid, is_active boolean, reason text) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+declare
+    v_workspace uuid;
+    v_previous boolean;
+begin
+    if (select auth.uid()) is null then
+        raise exception using
+            errcode = '42501', message = 'not_allowed', detail = 'the connector kill switch needs a signed-in user',
+            hint = 'Workspace owners/admins and platform admins flip it.';
+    end if;
+    if set_connector_active.is_active is null or coalesce(pg_catalog.btrim(set_connector_active.reason), '') = '' then
+        raise exception using
+            errcode = '22023', message = 'reason_required',
+            detail = pg_catalog.format(
+                'connector %s: is_active and a reason are required', set_connector_active.connector_id
+            ),
+            hint = 'Say why, for example the incident or ticket id; it is recorded in audit_logs.';
+    end if;
+    select c.workspace_id, c.is_active into v_workspace, v_previous
+    from public.connectors as c
+    where c.id = set_connector_active.connector_id
+    for update;
+    if not found then
+        raise exception using
+            errcode = 'PT404', message = 'connector_not_found',
+            detail = pg_catalog.format('no connector %s that caller %s may change',
+                set_connector_active.connector_id, (select auth.uid())),
+            hint = 'Only the workspace''s owners/admins and platform admins flip a connector.';
+    end if;
+    if v_previous <> set_connector_active.is_active then
+        perform pg_catalog.set_config('opsdb.activation_reason', set_connector_active.reason, true);
+        update public.connectors as c
+        set is_active = set_connector_active.is_active
+        where c.id = set_connector_active.connector_id;
+        perform pg_catalog.set_config('opsdb.activation_reason', '', true);
+    end if;
+    return pg_catalog.jsonb_build_object(
+        'connector_id', set_connector_active.connector_id,
+        'workspace_id', v_workspace,
+        'is_active', set_connector_active.is_active,
+        'previous', v_previous,
+        'changed', v_previous <> set_connector_active.is_active
+    );
+end
+$$;
+
+-- Name: FUNCTION set_connector_active(connector_id uuid, is_active boolean, reason text); Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON FUNCTION public.set_connector_active(connector_id uuid, is_active boolean, reason text) IS 'Connector kill switch with a reason (workspace owners/admins, platform admins); audited.';
+
 -- Name: set_workspace_status(uuid, text, text); Type: FUNCTION; Schema: public; Owner: -
 
 CREATE FUNCTION public.set_workspace_status(workspace_id uuid, status text, reason text) RETURNS jsonb
@@ -6595,6 +7042,64 @@ $$;
 -- Name: FUNCTION set_workspace_status(workspace_id uuid, status text, reason text); Type: COMMENT; Schema: public; Owner: -
 
 COMMENT ON FUNCTION public.set_workspace_status(workspace_id uuid, status text, reason text) IS 'Workspace kill switch (platform admins): status active, suspended or disabled, with a reason; audited.';
+
+-- Name: webhook_delivery(bigint); Type: FUNCTION; Schema: public; Owner: -
+
+CREATE FUNCTION public.webhook_delivery(webhook_id bigint) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+declare
+    v_row public.webhook_queue;
+begin
+    if not (select private.is_admin()) then
+        raise exception using
+            errcode = '42501', message = 'not_allowed',
+            detail = pg_catalog.format('caller %s is not a platform admin',
+                coalesce((select auth.uid())::text, 'anonymous')),
+            hint = 'Raw webhook deliveries are for platform admins.';
+    end if;
+    select q.* into v_row from public.webhook_queue as q where q.id = webhook_delivery.webhook_id;
+    if not found then
+        raise exception using
+            errcode = 'PT404', message = 'webhook_not_found',
+            detail = pg_catalog.format('webhook %s', webhook_delivery.webhook_id);
+    end if;
+    return pg_catalog.jsonb_build_object(
+        'webhook_id', v_row.id,
+        'provider', v_row.provider,
+        'event_type', v_row.event_type,
+        'status', v_row.status,
+        'idempotency_key', v_row.idempotency_key,
+        'received_at', v_row.received_at,
+        'signature_valid', v_row.signature_valid,
+        'duplicate_of', v_row.duplicate_of,
+        'attempts', v_row.attempts,
+        'max_attempts', v_row.max_attempts,
+        'next_attempt_at', v_row.next_attempt_at,
+        'last_error', v_row.last_error,
+        'skip_reason', v_row.skip_reason,
+        'processed_at', v_row.processed_at,
+        'url', v_row.url,
+        'headers', private._mask_webhook_json(v_row.headers),
+        'payload', private._mask_webhook_json(v_row.payload),
+        'raw_body_bytes', pg_catalog.octet_length(v_row.raw_body),
+        'history', (
+            select coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                'audit_id', a.id, 'occurred_at', a.occurred_at, 'actor_id', a.actor_id,
+                'actor_role', a.actor_role, 'action', a.action, 'reason', a.reason,
+                'before', a.before, 'after', a.after
+            ) order by a.id), '[]'::jsonb)
+            from public.audit_logs as a
+            where a.target_table = 'webhook_queue' and a.target_id = v_row.id::text
+        )
+    );
+end
+$$;
+
+-- Name: FUNCTION webhook_delivery(webhook_id bigint); Type: COMMENT; Schema: public; Owner: -
+
+COMMENT ON FUNCTION public.webhook_delivery(webhook_id bigint) IS 'One webhook delivery with its payload and headers PII-masked and its audit history (platform admins).';
 
 -- Name: rate_limit_counters; Type: TABLE; Schema: private; Owner: -
 
@@ -9320,6 +9825,10 @@ GRANT ALL ON FUNCTION private._handle_paymob_callback(payload jsonb, hmac text) 
 REVOKE ALL ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) TO service_role;
 
+-- Name: FUNCTION _job_command(job_name text); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._job_command(job_name text) FROM PUBLIC;
+
 -- Name: FUNCTION _job_run_finish(job_run_id bigint, result jsonb, errors jsonb, steps_ok integer); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private._job_run_finish(job_run_id bigint, result jsonb, errors jsonb, steps_ok integer) FROM PUBLIC;
@@ -9332,11 +9841,22 @@ REVOKE ALL ON FUNCTION private._job_run_start(job_name text, params jsonb, exclu
 
 REVOKE ALL ON FUNCTION private._job_step_error(step text, sqlstate text, message text) FROM PUBLIC;
 
+-- Name: FUNCTION _list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) TO authenticated;
+
 -- Name: FUNCTION _lock_timeout(operation text, subject text); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private._lock_timeout(operation text, subject text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._lock_timeout(operation text, subject text) TO authenticated;
 GRANT ALL ON FUNCTION private._lock_timeout(operation text, subject text) TO service_role;
+
+-- Name: FUNCTION _mask_webhook_json(doc jsonb, mask_all boolean); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._mask_webhook_json(doc jsonb, mask_all boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._mask_webhook_json(doc jsonb, mask_all boolean) TO authenticated;
+GRANT ALL ON FUNCTION private._mask_webhook_json(doc jsonb, mask_all boolean) TO service_role;
 
 -- Name: FUNCTION _messages_masked(); Type: ACL; Schema: private; Owner: -
 
@@ -9351,6 +9871,12 @@ REVOKE ALL ON FUNCTION private._note_unknown_phone(provider text, channel_type t
 -- Name: FUNCTION _paymob_hmac_message(obj jsonb); Type: ACL; Schema: private; Owner: -
 
 REVOKE ALL ON FUNCTION private._paymob_hmac_message(obj jsonb) FROM PUBLIC;
+
+-- Name: FUNCTION _preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) TO authenticated;
+GRANT ALL ON FUNCTION private._preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) TO service_role;
 
 -- Name: FUNCTION _process_meta(webhook_id bigint, event_type text, payload jsonb, count_unknown boolean); Type: ACL; Schema: private; Owner: -
 
@@ -9415,6 +9941,11 @@ GRANT ALL ON FUNCTION private._retry_failed_webhooks(max_count integer) TO servi
 
 REVOKE ALL ON FUNCTION private._revoke_api_key(key_id uuid, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._revoke_api_key(key_id uuid, reason text) TO authenticated;
+
+-- Name: FUNCTION _run_job(job_name text); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._run_job(job_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._run_job(job_name text) TO authenticated;
 
 -- Name: FUNCTION _run_reconciliation(period_start date, period_end date); Type: ACL; Schema: private; Owner: -
 
@@ -9775,6 +10306,17 @@ GRANT ALL ON FUNCTION public.handle_paymob_callback(payload jsonb, hmac text) TO
 REVOKE ALL ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) TO service_role;
 
+-- Name: FUNCTION list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer); Type: ACL; Schema: public; Owner: -
+
+REVOKE ALL ON FUNCTION public.list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) TO authenticated;
+
+-- Name: FUNCTION preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer); Type: ACL; Schema: public; Owner: -
+
+REVOKE ALL ON FUNCTION public.preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) TO authenticated;
+GRANT ALL ON FUNCTION public.preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) TO service_role;
+
 -- Name: FUNCTION record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text); Type: ACL; Schema: public; Owner: -
 
 REVOKE ALL ON FUNCTION public.record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) FROM PUBLIC;
@@ -9802,6 +10344,11 @@ GRANT ALL ON FUNCTION public.retry_failed_webhooks(max_count integer) TO service
 REVOKE ALL ON FUNCTION public.revoke_api_key(key_id uuid, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.revoke_api_key(key_id uuid, reason text) TO authenticated;
 
+-- Name: FUNCTION run_job(job_name text); Type: ACL; Schema: public; Owner: -
+
+REVOKE ALL ON FUNCTION public.run_job(job_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.run_job(job_name text) TO authenticated;
+
 -- Name: FUNCTION run_reconciliation(period_start date, period_end date); Type: ACL; Schema: public; Owner: -
 
 REVOKE ALL ON FUNCTION public.run_reconciliation(period_start date, period_end date) FROM PUBLIC;
@@ -9812,10 +10359,25 @@ GRANT ALL ON FUNCTION public.run_reconciliation(period_start date, period_end da
 REVOKE ALL ON FUNCTION public.run_retention_cleanup() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.run_retention_cleanup() TO service_role;
 
+-- Name: FUNCTION set_channel_active(channel_id uuid, is_active boolean, reason text); Type: ACL; Schema: public; Owner: -
+
+REVOKE ALL ON FUNCTION public.set_channel_active(channel_id uuid, is_active boolean, reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.set_channel_active(channel_id uuid, is_active boolean, reason text) TO authenticated;
+
+-- Name: FUNCTION set_connector_active(connector_id uuid, is_active boolean, reason text); Type: ACL; Schema: public; Owner: -
+
+REVOKE ALL ON FUNCTION public.set_connector_active(connector_id uuid, is_active boolean, reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.set_connector_active(connector_id uuid, is_active boolean, reason text) TO authenticated;
+
 -- Name: FUNCTION set_workspace_status(workspace_id uuid, status text, reason text); Type: ACL; Schema: public; Owner: -
 
 REVOKE ALL ON FUNCTION public.set_workspace_status(workspace_id uuid, status text, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.set_workspace_status(workspace_id uuid, status text, reason text) TO authenticated;
+
+-- Name: FUNCTION webhook_delivery(webhook_id bigint); Type: ACL; Schema: public; Owner: -
+
+REVOKE ALL ON FUNCTION public.webhook_delivery(webhook_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.webhook_delivery(webhook_id bigint) TO authenticated;
 
 -- Name: TABLE agent_channels; Type: ACL; Schema: public; Owner: -
 
