@@ -1333,11 +1333,12 @@ declare
     v_summary jsonb;
     v_run bigint;
 begin
-    if not private._webhooks_backend_caller() then
+    -- Platform admins reach it only through public.run_job (no EXECUTE on the public function).
+    if not (private._webhooks_backend_caller() or private.is_admin()) then
         raise exception using
             errcode = '42501',
             message = 'not_allowed',
-            detail = 'drain_webhooks is for the service_role backend and pg_cron only';
+            detail = 'drain_webhooks is for the service_role backend, pg_cron and run_job';
     end if;
     if _drain_webhooks.max_count is null or _drain_webhooks.max_count not between 1 and 10000 then
         raise exception using
@@ -2154,28 +2155,39 @@ $$;
 
 COMMENT ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) IS 'Implementation of public.ingest_webhook: verify, deduplicate, store raw; queue it or process it in a sub-transaction.';
 
--- Name: _job_command(text); Type: FUNCTION; Schema: private; Owner: -
+-- Name: _job_names(); Type: FUNCTION; Schema: private; Owner: -
 
-CREATE FUNCTION private._job_command(job_name text) RETURNS text
+CREATE FUNCTION private._job_names() RETURNS text[]
     LANGUAGE sql IMMUTABLE
     SET search_path TO ''
-    AS $_$
-    select case _job_command.job_name
-        when 'billing_line_items' then
-            $cmd$select private.generate_all_billing_line_items(date_trunc('month', now() - interval '1 day')::date)$cmd$
-        when 'reconciliation' then
-            $cmd$select public.run_reconciliation(
-        ((now() at time zone 'utc')::date - 1), (now() at time zone 'utc')::date
-    )$cmd$
-        when 'retention_cleanup' then $cmd$select public.run_retention_cleanup()$cmd$
-        when 'webhook_retry_sweeper' then $cmd$select public.retry_failed_webhooks(100)$cmd$
-        when 'weekly_insights' then $cmd$select public.generate_weekly_insights()$cmd$
+    AS $$
+    -- The jobs of db/cron/ by their pg_cron names (a test keeps this equal to the files).
+    select array[
+        'billing-line-items', 'cron-history-cleanup', 'reconciliation', 'retention-cleanup',
+        'webhook-drain', 'webhook-retry-sweeper', 'weekly-insights'
+    ]
+$$;
+
+-- Name: FUNCTION _job_names(); Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON FUNCTION private._job_names() IS 'The pg_cron job names of db/cron/: the jobs public.run_job may run.';
+
+-- Name: _job_one_transaction(text); Type: FUNCTION; Schema: private; Owner: -
+
+CREATE FUNCTION private._job_one_transaction(command text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO ''
+    AS $$
+    -- A procedure job's command (exactly as scheduled) and the one-transaction form run_job runs.
+    select case pg_catalog.btrim(_job_one_transaction.command)
+        when 'call private.drain_webhooks_continuously()' then 'select public.drain_webhooks()'
+        when 'call private.run_retention_in_batches()' then 'select public.run_retention_cleanup()'
     end
-$_$;
+$$;
 
--- Name: FUNCTION _job_command(job_name text); Type: COMMENT; Schema: private; Owner: -
+-- Name: FUNCTION _job_one_transaction(command text); Type: COMMENT; Schema: private; Owner: -
 
-COMMENT ON FUNCTION private._job_command(job_name text) IS 'The SQL pg_cron runs for a job (job_runs.job_name; the cron job name with - for _); null for an unknown job.';
+COMMENT ON FUNCTION private._job_one_transaction(command text) IS 'For a procedure job''s CALL command, the function run_job runs in one transaction instead; null when none.';
 
 -- Name: _job_run_finish(bigint, jsonb, jsonb, integer); Type: FUNCTION; Schema: private; Owner: -
 
@@ -2548,11 +2560,11 @@ begin
             hint = 'Ask a platform admin.';
     end if;
     if _preview_replay_webhooks.status is null
-        or _preview_replay_webhooks.status not in ('failed', 'dead_letter', 'unknown_phone', 'processed') then
+        or _preview_replay_webhooks.status not in ('failed', 'dead_letter', 'unknown_phone', 'processed', 'queued') then
         raise exception using
             errcode = '22023', message = 'invalid_status',
             detail = pg_catalog.format('status %L', _preview_replay_webhooks.status),
-            hint = 'Replay failed, dead_letter, unknown_phone or processed deliveries.';
+            hint = 'Replay failed, dead_letter, unknown_phone, processed or queued deliveries.';
     end if;
     if _preview_replay_webhooks.provider is not null
         and _preview_replay_webhooks.provider not in ('twilio', 'meta', 'paymob', 'standard') then
@@ -3534,11 +3546,12 @@ declare
     v_summary jsonb;
     v_run bigint;
 begin
-    if not private._webhooks_backend_caller() then
+    -- Platform admins reach it only through public.run_job (no EXECUTE on the public function).
+    if not (private._webhooks_backend_caller() or private.is_admin()) then
         raise exception using
             errcode = '42501',
             message = 'not_allowed',
-            detail = 'retry_failed_webhooks is for the service_role backend and pg_cron only';
+            detail = 'retry_failed_webhooks is for the service_role backend, pg_cron and run_job';
     end if;
     if _retry_failed_webhooks.max_count is null or _retry_failed_webhooks.max_count not between 1 and 10000 then
         raise exception using
@@ -3657,10 +3670,13 @@ COMMENT ON FUNCTION private._revoke_api_key(key_id uuid, reason text) IS 'Implem
 CREATE FUNCTION private._run_job(job_name text) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
-    AS $$
+    AS $_$
 declare
-    v_command text := private._job_command(_run_job.job_name);
+    v_name text := pg_catalog.replace(_run_job.job_name, '_', '-');
+    v_command text;
+    v_run text;
     v_result jsonb;
+    v_rows bigint;
     v_audit_id bigint;
 begin
     if not private.is_admin() then
@@ -3670,25 +3686,54 @@ begin
                 coalesce((select auth.uid())::text, 'anonymous')),
             hint = 'Only platform admins run jobs by hand.';
     end if;
-    if v_command is null then
+    if v_name is null or not v_name = any(private._job_names()) then
         raise exception using
             errcode = '22023', message = 'unknown_job',
             detail = pg_catalog.format('job %L', _run_job.job_name),
-            hint = 'Jobs: billing_line_items, reconciliation, retention_cleanup, webhook_retry_sweeper, weekly_insights.';
+            hint = pg_catalog.format('Jobs: %s.', pg_catalog.array_to_string(private._job_names(), ', '));
+    end if;
+    if pg_catalog.to_regclass('cron.job') is not null then
+        execute 'select command from cron.job where jobname = $1' into v_command using v_name;
+    end if;
+    if v_command is null then
+        raise exception using
+            errcode = 'PT404', message = 'job_not_scheduled',
+            detail = pg_catalog.format('job %L is not in cron.job', v_name),
+            hint = 'opsdb migrate schedules every job of db/cron/ where pg_cron is installed.';
+    end if;
+    v_run := v_command;
+    if pg_catalog.lower(pg_catalog.ltrim(v_command)) like 'call %' then
+        v_run := private._job_one_transaction(v_command);
+        if v_run is null then
+            raise exception using
+                errcode = '22023', message = 'job_needs_pg_cron',
+                detail = pg_catalog.format('job %L runs a procedure (%s) that commits between batches', v_name,
+                    v_command),
+                hint = 'pg_cron runs it on its schedule; an operator may CALL it in psql.';
+        end if;
     end if;
     v_audit_id := private.audit(
         'job.run_now', 'job_runs', null, null, null,
-        pg_catalog.jsonb_build_object('job_name', _run_job.job_name)
+        pg_catalog.jsonb_build_object('job_name', _run_job.job_name, 'command', v_run)
     );
-    -- The command is one of the fixed texts above, never caller input.
-    execute pg_catalog.format('select to_jsonb(r) from (%s) as r', v_command) into v_result;
-    return pg_catalog.jsonb_build_object('job_name', _run_job.job_name, 'result', v_result, 'audit_id', v_audit_id);
+    -- The command is the database owner's own scheduled job text (or its fixed
+    -- one-transaction form above), never caller input.
+    if pg_catalog.lower(pg_catalog.ltrim(v_run)) like 'select %' then
+        execute pg_catalog.format('select to_jsonb(r) from (%s) as r', v_run) into v_result;
+    else
+        execute v_run;
+        get diagnostics v_rows = row_count;
+        v_result := pg_catalog.jsonb_build_object('rows', v_rows);
+    end if;
+    return pg_catalog.jsonb_build_object(
+        'job_name', _run_job.job_name, 'command', v_run, 'result', v_result, 'audit_id', v_audit_id
+    );
 end
-$$;
+$_$;
 
 -- Name: FUNCTION _run_job(job_name text); Type: COMMENT; Schema: private; Owner: -
 
-COMMENT ON FUNCTION private._run_job(job_name text) IS 'Implementation of public.run_job (definer: the jobs'' functions are service_role''s).';
+COMMENT ON FUNCTION private._run_job(job_name text) IS 'Implementation of public.run_job (definer: the jobs'' functions and cron.job are the database owner''s).';
 
 -- Name: _run_reconciliation(date, date); Type: FUNCTION; Schema: private; Owner: -
 
@@ -6887,7 +6932,7 @@ $$;
 
 -- Name: FUNCTION run_job(job_name text); Type: COMMENT; Schema: public; Owner: -
 
-COMMENT ON FUNCTION public.run_job(job_name text) IS 'Run a scheduled job now, as pg_cron would (platform admins); audited; the run is logged in job_runs.';
+COMMENT ON FUNCTION public.run_job(job_name text) IS 'Run a scheduled job of db/cron/ now, as pg_cron would (platform admins); audited; the run is logged in job_runs.';
 
 -- Name: run_reconciliation(date, date); Type: FUNCTION; Schema: public; Owner: -
 
@@ -9825,9 +9870,13 @@ GRANT ALL ON FUNCTION private._handle_paymob_callback(payload jsonb, hmac text) 
 REVOKE ALL ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) TO service_role;
 
--- Name: FUNCTION _job_command(job_name text); Type: ACL; Schema: private; Owner: -
+-- Name: FUNCTION _job_names(); Type: ACL; Schema: private; Owner: -
 
-REVOKE ALL ON FUNCTION private._job_command(job_name text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION private._job_names() FROM PUBLIC;
+
+-- Name: FUNCTION _job_one_transaction(command text); Type: ACL; Schema: private; Owner: -
+
+REVOKE ALL ON FUNCTION private._job_one_transaction(command text) FROM PUBLIC;
 
 -- Name: FUNCTION _job_run_finish(job_run_id bigint, result jsonb, errors jsonb, steps_ok integer); Type: ACL; Schema: private; Owner: -
 

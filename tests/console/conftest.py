@@ -14,7 +14,7 @@ from harness.console.app import create_app
 from harness.console.db import AdminDb, find_admin
 from harness.console.security import Gate
 from harness.factories import Factories, User
-from tests.webhooks.conftest import ops, secrets, sign  # noqa: F401  (fixtures)
+from tests.webhooks.conftest import deliver, ops, secrets, sign  # noqa: F401  (fixtures)
 
 PORT = 8765
 BASE = f"http://127.0.0.1:{PORT}"

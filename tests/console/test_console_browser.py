@@ -26,7 +26,7 @@ from harness.console.app import create_app
 from harness.console.db import AdminDb, find_admin
 from harness.console.security import Gate
 from harness.console.server import free_port
-from tests.webhooks.conftest import Ops, Sign, e164, twilio_call_status, twilio_inbound_sms
+from tests.webhooks.conftest import Deliver, Ops, Sign, e164, twilio_call_status, twilio_inbound_sms
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -85,9 +85,9 @@ def _shots(tmp_path: Path) -> Path:
     return folder
 
 
-def _seed(db, factories, rpc, sign: Sign, ops: Ops) -> dict:
+def _seed(db, factories, rpc, sign: Sign, ops: Ops, deliver: Deliver) -> dict:
     """A small, realistic platform: a workspace with usage, credits, a key, channels;
-    deliveries (one failed); open alerts."""
+    deliveries drained as pg_cron's drain would (one failed, one still queued); open alerts."""
     ws = factories.workspace(name="Nile Dental Clinic")
     agent = ops.agent(workspace=ws, channels={"sms": None, "voice": None, "whatsapp": "106540352242922"})
     factories.connector(ws, name="HubSpot CRM")
@@ -95,15 +95,16 @@ def _seed(db, factories, rpc, sign: Sign, ops: Ops) -> dict:
     rpc("grant_credits", {"workspace_id": str(ws.id), "amount": 500, "reason": "welcome credit"})
     rpc("deduct_credits", {"workspace_id": str(ws.id), "amount": 12.5, "reason": "calls 2026-12-01"})
     for minutes in (95, 240, 61):
-        rpc("ingest_webhook", sign.twilio(twilio_call_status(agent.phone_number, e164(), duration=minutes),
-                                          url="https://api.example.test/webhooks/twilio/voice-status"))
+        deliver(sign.twilio(twilio_call_status(agent.phone_number, e164(), duration=minutes),
+                            url="https://api.example.test/webhooks/twilio/voice-status"))
     for _ in range(3):
-        rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))
+        deliver(sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))
     ops.fail_inserts_into("sms_events", "sms_events insert failed: connection reset")
-    failed = rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(agent.phone_number, "+14155550123",
-                                                                body="Can I move my appointment to Friday?")))
+    failed = deliver(sign.twilio(twilio_inbound_sms(agent.phone_number, "+14155550123",
+                                                    body="Can I move my appointment to Friday?")))
     ops.heal("sms_events")
     assert failed["status"] == "failed"
+    assert rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))["status"] == "queued"
     alert_ids = [
         db.execute("select private.raise_alert(%s, %s, %s, %s, %s)", args).fetchone()[0]
         for args in (
@@ -115,10 +116,10 @@ def _seed(db, factories, rpc, sign: Sign, ops: Ops) -> dict:
 
 
 def test_on_call_replays_flips_a_kill_switch_and_acknowledges_in_a_browser(
-    browser: BrowserContext, served, db, factories, rpc, sign: Sign, ops: Ops, tmp_path: Path
+    browser: BrowserContext, served, db, factories, rpc, sign: Sign, ops: Ops, deliver: Deliver, tmp_path: Path
 ) -> None:
     base, gate, admin = served
-    seed = _seed(db, factories, rpc, sign, ops)
+    seed = _seed(db, factories, rpc, sign, ops, deliver)
     shots = _shots(tmp_path)
     page: Page = browser.new_page()
     errors: list[str] = []  # a CSP violation or a script error shows up here
@@ -129,6 +130,7 @@ def test_on_call_replays_flips_a_kill_switch_and_acknowledges_in_a_browser(
     page.goto(f"{base}/login?token={gate.token}")
     expect(page.locator("h1")).to_have_text("Overview")
     expect(page.locator("#live")).to_contain_text("Twilio SMS deliveries are failing")
+    expect(page.locator("#live a.st-queued")).to_contain_text("queued: 1")
     assert errors == []
     assert gate.token is None
     page.screenshot(path=str(shots / "overview.png"), full_page=True)
@@ -169,9 +171,14 @@ def test_on_call_replays_flips_a_kill_switch_and_acknowledges_in_a_browser(
     row.locator("input[name=note]").fill("looking into it")
     row.locator("button[value=ack]").click()
     expect(page.locator(".flash.ok")).to_contain_text(f"alert {seed['alerts'][0]} acknowledged")
+    expect(row).to_contain_text("acknowledged")
     assert db.execute(
-        "select acknowledged_by from public.alerts where id = %s", (seed["alerts"][0],)
-    ).fetchone()[0] == admin.id
+        "select acknowledged_by, resolved_at from public.alerts where id = %s", (seed["alerts"][0],)
+    ).fetchone() == (admin.id, None)
+    assert db.execute(
+        "select actor_id, reason from public.audit_logs where action = 'acknowledge_alert' and target_id = %s",
+        (str(seed["alerts"][0]),),
+    ).fetchall() == [(admin.id, "looking into it")]
 
     # The charts draw from the same origin (CSP): a dashboard renders its canvases.
     page.goto(f"{base}/dashboards?workspace={seed['ws'].id}&days=7")

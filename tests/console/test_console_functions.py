@@ -8,9 +8,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from harness import pgcron, project
 from harness.rpc import RpcError
-from tests.webhooks.conftest import Ops, Sign, e164, twilio_inbound_sms, whatsapp_message
-
+from tests.webhooks.conftest import Deliver, Ops, Sign, e164, twilio_inbound_sms, whatsapp_message
 
 def _audit(db, action: str) -> list[tuple]:
     return db.execute(
@@ -67,39 +67,92 @@ def test_kill_switch_refuses_outsiders_and_a_missing_reason(rpc, factories, db) 
     assert _audit(db, "channel.deactivated") == []
 
 
+def _cron_jobs() -> dict[str, str]:
+    """Every job db/cron/ schedules, by pg_cron name, with its command as the file writes it."""
+    return {job.name: job.command for job in pgcron.file_jobs(project.db_dir() / "cron")}
+
+
 def test_run_job_runs_the_cron_command_as_the_admin_and_audits_it(rpc, factories, db) -> None:
     admin = factories.platform_admin()
 
-    result = rpc("run_job", {"job_name": "retention_cleanup"}, as_=admin.jwt)
+    result = rpc("run_job", {"job_name": "reconciliation"}, as_=admin.jwt)
 
     run = db.execute(
         "select job_name, status, started_by, started_by_role from public.job_runs order by id desc limit 1"
     ).fetchone()
-    assert run == ("retention_cleanup", "succeeded", admin.id, "authenticated")
-    assert result["job_name"] == "retention_cleanup"
-    assert result["result"]["run_retention_cleanup"]["job_run_id"] is not None
-    assert [(r[0], r[5]) for r in _audit(db, "job.run_now")] == [(admin.id, {"job_name": "retention_cleanup"})]
+    assert run == ("reconciliation", "succeeded", admin.id, "authenticated")
+    assert result["job_name"] == "reconciliation"
+    assert result["command"] == _cron_jobs()["reconciliation"]
+    assert result["result"]["run_reconciliation"]["job_run_id"] is not None
+    assert [(r[0], r[5]) for r in _audit(db, "job.run_now")] == [
+        (admin.id, {"job_name": "reconciliation", "command": result["command"]})
+    ]
 
 
 def test_run_job_refuses_non_admins_and_unknown_jobs(rpc, factories, db) -> None:
     ws = factories.workspace()
     with pytest.raises(RpcError) as err:
-        rpc("run_job", {"job_name": "retention_cleanup"}, as_=ws.owner.jwt)
+        rpc("run_job", {"job_name": "reconciliation"}, as_=ws.owner.jwt)
     assert (err.value.sqlstate, err.value.message) == ("42501", "not_allowed")
     with pytest.raises(RpcError) as err:
         rpc("run_job", {"job_name": "drop_everything"}, as_=factories.platform_admin().jwt)
     assert (err.value.sqlstate, err.value.message) == ("22023", "unknown_job")
     assert db.execute("select count(*) from public.job_runs").fetchone()[0] == 0
+    assert _audit(db, "job.run_now") == []
 
 
-def test_run_job_commands_are_the_ones_pg_cron_runs(db) -> None:
-    """Every scheduled job that logs to job_runs can be run now, with pg_cron's exact command."""
-    jobs = db.execute(
-        "select replace(jobname, '-', '_'), command from cron.job where jobname <> 'cron-history-cleanup' order by 1"
-    ).fetchall()
-    assert jobs, "no pg_cron jobs scheduled"
-    for name, command in jobs:
-        assert db.execute("select private._job_command(%s)", (name,)).fetchone()[0] == command, name
+def test_run_job_knows_every_job_of_db_cron(db) -> None:
+    """The jobs run_job may run are exactly db/cron/'s, and the database schedules them as the files say."""
+    files = _cron_jobs()
+    assert files, "no jobs in db/cron/"
+    listed = db.execute("select private._job_names()").fetchone()[0]
+    assert sorted(listed) == sorted(files), "private._job_names() must list every job of db/cron/ (run_job.sql)"
+    scheduled = dict(db.execute("select jobname, command from cron.job where jobname = any(%s)", (listed,)).fetchall())
+    assert scheduled == files
+
+
+def test_run_job_runs_every_job_of_db_cron(rpc, sign: Sign, ops: Ops, factories, db) -> None:
+    """Statement jobs run pg_cron's own command; procedure jobs (CALL) their one-transaction form."""
+    queued = rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(ops.agent().phone_number, e164())))
+    assert queued["status"] == "queued"
+    admin = factories.platform_admin()
+
+    for name, command in _cron_jobs().items():
+        result = rpc("run_job", {"job_name": name.replace("-", "_")}, as_=admin.jwt)
+        if command.lstrip().lower().startswith("call "):
+            form = db.execute("select private._job_one_transaction(%s)", (command,)).fetchone()[0]
+            assert form is not None and form.startswith("select "), name
+            assert result["command"] == form, name
+        else:
+            assert result["command"] == command, name
+        assert result["result"] is not None, name
+
+    status = db.execute("select status from public.webhook_queue where id = %s", (queued["webhook_id"],)).fetchone()
+    assert status == ("processed",)  # the drain's one batch processed the queued delivery
+    assert len(_audit(db, "job.run_now")) == len(_cron_jobs())
+    failed = db.execute("select job_name, errors from public.job_runs where status <> 'succeeded'").fetchall()
+    assert failed == []
+    assert db.execute("select count(*) from public.job_runs where started_by = %s", (admin.id,)).fetchone()[0] >= 5
+
+
+def test_run_job_refuses_a_procedure_job_without_a_one_transaction_form(rpc, factories, db) -> None:
+    db.execute(
+        "update cron.job set command = 'call private.drain_webhooks_continuously(seconds => 5)'"
+        " where jobname = 'webhook-drain'"
+    )
+    with pytest.raises(RpcError) as err:
+        rpc("run_job", {"job_name": "webhook_drain"}, as_=factories.platform_admin().jwt)
+    assert (err.value.sqlstate, err.value.message) == ("22023", "job_needs_pg_cron")
+    assert _audit(db, "job.run_now") == []
+
+
+def test_run_job_refuses_a_job_pg_cron_does_not_schedule(rpc, factories, db) -> None:
+    db.execute("delete from cron.job where jobname = 'weekly-insights'")
+    with pytest.raises(RpcError) as err:
+        rpc("run_job", {"job_name": "weekly_insights"}, as_=factories.platform_admin().jwt)
+    assert (err.value.sqlstate, err.value.message) == ("PT404", "job_not_scheduled")
+    assert db.execute("select count(*) from public.job_runs").fetchone()[0] == 0
+    assert _audit(db, "job.run_now") == []
 
 
 def test_webhook_delivery_masks_pii_and_hides_signatures(rpc, sign: Sign, ops: Ops, factories) -> None:
@@ -118,7 +171,7 @@ def test_webhook_delivery_masks_pii_and_hides_signatures(rpc, sign: Sign, ops: O
     assert payload["SmsStatus"] == "received"
     assert {k.lower(): v for k, v in detail["headers"].items()}["x-twilio-signature"] == "***"
     assert detail["raw_body_bytes"] > 0 and "raw_body" not in detail
-    assert detail["status"] == "processed" and detail["history"] == []
+    assert detail["status"] == "queued" and detail["history"] == []  # acknowledged; the drain processes it
 
     value = rpc("webhook_delivery", {"webhook_id": chat["webhook_id"]}, as_=admin.jwt)["payload"]["entry"][0][
         "changes"
@@ -140,10 +193,12 @@ def test_webhook_delivery_is_for_platform_admins(rpc, sign: Sign, ops: Ops, fact
     assert (err.value.sqlstate, err.value.message) == ("PT404", "webhook_not_found")
 
 
-def test_replay_preview_counts_what_the_bulk_replay_then_replays(rpc, sign: Sign, ops: Ops, factories) -> None:
+def test_replay_preview_counts_what_the_bulk_replay_then_replays(
+    rpc, sign: Sign, ops: Ops, deliver: Deliver, factories
+) -> None:
     agent = ops.agent()
     ops.fail_inserts_into("sms_events", "sms store is down")
-    ids = [rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))["webhook_id"] for _ in range(3)]
+    ids = [deliver(sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))["webhook_id"] for _ in range(3)]
     ops.heal("sms_events")
     admin = factories.platform_admin()
     window = {
@@ -179,10 +234,12 @@ def test_replay_preview_validates_like_the_replay_and_refuses_tenants(rpc, facto
     assert err.value.sqlstate == "42501"
 
 
-def test_list_webhooks_pages_by_keyset_and_filters_by_workspace(rpc, sign: Sign, ops: Ops, factories) -> None:
+def test_list_webhooks_pages_by_keyset_and_filters_by_workspace(
+    rpc, sign: Sign, ops: Ops, deliver: Deliver, factories
+) -> None:
     mine, other = ops.agent(), ops.agent()
-    ids = [rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(mine.phone_number, e164())))["webhook_id"] for _ in range(5)]
-    rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(other.phone_number, e164())))
+    ids = [deliver(sign.twilio(twilio_inbound_sms(mine.phone_number, e164())))["webhook_id"] for _ in range(5)]
+    deliver(sign.twilio(twilio_inbound_sms(other.phone_number, e164())))
     admin = factories.platform_admin()
     args = {"workspace_id": str(mine.workspace_id), "status": "processed", "max_count": 2}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from harness.console import keyset
 from tests.console.conftest import Console
-from tests.webhooks.conftest import Ops, Sign, e164, twilio_inbound_sms
+from tests.webhooks.conftest import Deliver, Ops, Sign, e164, twilio_inbound_sms
 
 
 def _actor_of(db, action: str) -> list[tuple]:
@@ -14,9 +14,11 @@ def _actor_of(db, action: str) -> list[tuple]:
     ).fetchall()
 
 
-def test_every_page_renders(console: Console, factories, rpc, sign: Sign, ops: Ops) -> None:
+def test_every_page_renders(console: Console, factories, rpc, sign: Sign, ops: Ops, deliver: Deliver) -> None:
     agent = ops.agent()
-    webhook = rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))
+    webhook = deliver(sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))
+    queued = rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))
+    assert queued["status"] == "queued"
     rpc("run_reconciliation", {"period_start": "2026-11-01", "period_end": "2026-11-02"})
     run_id = console.db.call("run_job", {"job_name": "retention_cleanup"})  # one job run to list
     assert run_id
@@ -35,10 +37,17 @@ def test_every_page_renders(console: Console, factories, rpc, sign: Sign, ops: O
         "/readiness/report": "Security",
         "/overview/live": "Monitoring signals",
     }
+    queued_pages = {  # a queued delivery (acknowledged, waiting for the drain) is shown as such
+        "/overview/live": 'href="/webhooks?status=queued" class="backlog st-queued">queued: 1 (oldest',
+        "/webhooks?status=queued": f'href="/webhooks/{queued["webhook_id"]}"',
+        f"/webhooks/{queued['webhook_id']}": "not yet: acknowledged and queued for the webhook drain",
+    }
     for path, marker in pages.items():
         response = console.client.get(path)
         assert response.status_code == 200, (path, response.text[:300])
         assert marker in response.text, path
+    for path, marker in queued_pages.items():
+        assert marker in console.client.get(path).text, path
     data = console.client.get(f"/dashboards/data?workspace={agent.workspace_id}&days=7").json()
     assert len(data["days"]) == 7 and set(data) >= {"calls", "sms_inbound", "errors"}
 
@@ -86,11 +95,13 @@ def test_keys_channels_connectors_and_jobs_act_through_their_functions(console: 
     assert _actor_of(db, "job.run_now") == [(console.admin.id, "authenticated", None)]
 
 
-def test_bulk_replay_needs_the_dry_run_count_confirmed(console: Console, rpc, sign: Sign, ops: Ops, db) -> None:
+def test_bulk_replay_needs_the_dry_run_count_confirmed(
+    console: Console, sign: Sign, ops: Ops, deliver: Deliver, db
+) -> None:
     agent = ops.agent()
     ops.fail_inserts_into("sms_events", "sms store is down")
     for _ in range(3):
-        rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))
+        deliver(sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))
     ops.heal("sms_events")
     csrf = console.sign_in()
     filters = {"status": "failed", "provider": "twilio", "max_count": "10"}

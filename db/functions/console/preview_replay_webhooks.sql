@@ -35,11 +35,11 @@ begin
             hint = 'Ask a platform admin.';
     end if;
     if _preview_replay_webhooks.status is null
-        or _preview_replay_webhooks.status not in ('failed', 'dead_letter', 'unknown_phone', 'processed') then
+        or _preview_replay_webhooks.status not in ('failed', 'dead_letter', 'unknown_phone', 'processed', 'queued') then
         raise exception using
             errcode = '22023', message = 'invalid_status',
             detail = pg_catalog.format('status %L', _preview_replay_webhooks.status),
-            hint = 'Replay failed, dead_letter, unknown_phone or processed deliveries.';
+            hint = 'Replay failed, dead_letter, unknown_phone, processed or queued deliveries.';
     end if;
     if _preview_replay_webhooks.provider is not null
         and _preview_replay_webhooks.provider not in ('twilio', 'meta', 'paymob', 'standard') then

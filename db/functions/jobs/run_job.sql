@@ -1,41 +1,61 @@
 -- public.run_job: run a scheduled job now, by hand, as a platform admin.
 --
 --   select public.run_job(job_name => 'reconciliation');
---   -> {"job_name": "reconciliation", "result": {"run_reconciliation": {...}}, "audit_id": 123}
+--   -> {"job_name": "reconciliation", "command": "select public.run_reconciliation(...)",
+--       "result": {"run_reconciliation": {...}}, "audit_id": 123}
 --
 -- The jobs' functions are for service_role (pg_cron runs them as the database
 -- owner); this is how a platform admin on call re-runs one, for example from
--- `opsdb console`. It runs exactly the command pg_cron runs
--- (private._job_command, kept equal to db/cron by a test), in the caller's
--- transaction, so the job_runs row names the admin (started_by). Jobs are
--- idempotent and runs of one job never overlap: a run while pg_cron's is going
--- waits for it. Audited (job.run_now) in the run's own transaction: a job that
--- raises leaves neither its job_runs row nor the audit row.
--- Who: platform admins. Errors: 42501 not_allowed; 22023 unknown_job; a job's
--- own error as the job raises it.
+-- `opsdb console`. job_name is a job of db/cron/ (its pg_cron name, with _ or -).
+-- It runs the command pg_cron runs for that job (read from cron.job, so it is
+-- always the scheduled one), in the caller's transaction, so the job_runs row names
+-- the admin (started_by). Jobs are idempotent and runs of one job never overlap: a
+-- run while pg_cron's is going waits for it. Audited (job.run_now) in the run's own
+-- transaction: a job that raises leaves neither its job_runs row nor the audit row.
+--
+-- A procedure job (pg_cron's command is a CALL: the procedure commits between
+-- batches, which no function call can do) runs as its one-transaction form instead,
+-- named in private._job_one_transaction (the webhook drain: one batch of
+-- public.drain_webhooks; the batched retention: public.run_retention_cleanup). A
+-- procedure job with no such form is refused (job_needs_pg_cron); pg_cron runs it
+-- on its schedule, or an operator CALLs it in psql.
+-- Who: platform admins. Errors: 42501 not_allowed; 22023 unknown_job (not a job of
+-- db/cron/); PT404 job_not_scheduled (pg_cron does not schedule it in this
+-- database); 22023 job_needs_pg_cron; a job's own error as the job raises it.
 
-create or replace function private._job_command(job_name text)
+create or replace function private._job_names()
+returns text []
+language sql
+immutable
+set search_path = ''
+as $$
+    -- The jobs of db/cron/ by their pg_cron names (a test keeps this equal to the files).
+    select array[
+        'billing-line-items', 'cron-history-cleanup', 'reconciliation', 'retention-cleanup',
+        'webhook-drain', 'webhook-retry-sweeper', 'weekly-insights'
+    ]
+$$;
+
+comment on function private._job_names() is
+'The pg_cron job names of db/cron/: the jobs public.run_job may run.';
+revoke all on function private._job_names() from public;
+
+create or replace function private._job_one_transaction(command text)
 returns text
 language sql
 immutable
 set search_path = ''
 as $$
-    select case _job_command.job_name
-        when 'billing_line_items' then
-            $cmd$select private.generate_all_billing_line_items(date_trunc('month', now() - interval '1 day')::date)$cmd$
-        when 'reconciliation' then
-            $cmd$select public.run_reconciliation(
-        ((now() at time zone 'utc')::date - 1), (now() at time zone 'utc')::date
-    )$cmd$
-        when 'retention_cleanup' then $cmd$select public.run_retention_cleanup()$cmd$
-        when 'webhook_retry_sweeper' then $cmd$select public.retry_failed_webhooks(100)$cmd$
-        when 'weekly_insights' then $cmd$select public.generate_weekly_insights()$cmd$
+    -- A procedure job's command (exactly as scheduled) and the one-transaction form run_job runs.
+    select case pg_catalog.btrim(_job_one_transaction.command)
+        when 'call private.drain_webhooks_continuously()' then 'select public.drain_webhooks()'
+        when 'call private.run_retention_in_batches()' then 'select public.run_retention_cleanup()'
     end
 $$;
 
-comment on function private._job_command(text) is
-'The SQL pg_cron runs for a job (job_runs.job_name; the cron job name with - for _); null for an unknown job.';
-revoke all on function private._job_command(text) from public;
+comment on function private._job_one_transaction(text) is
+'For a procedure job''s CALL command, the function run_job runs in one transaction instead; null when none.';
+revoke all on function private._job_one_transaction(text) from public;
 
 create or replace function private._run_job(job_name text)
 returns jsonb
@@ -45,8 +65,11 @@ security definer
 set search_path = ''
 as $$
 declare
-    v_command text := private._job_command(_run_job.job_name);
+    v_name text := pg_catalog.replace(_run_job.job_name, '_', '-');
+    v_command text;
+    v_run text;
     v_result jsonb;
+    v_rows bigint;
     v_audit_id bigint;
 begin
     if not private.is_admin() then
@@ -56,24 +79,53 @@ begin
                 coalesce((select auth.uid())::text, 'anonymous')),
             hint = 'Only platform admins run jobs by hand.';
     end if;
-    if v_command is null then
+    if v_name is null or not v_name = any(private._job_names()) then
         raise exception using
             errcode = '22023', message = 'unknown_job',
             detail = pg_catalog.format('job %L', _run_job.job_name),
-            hint = 'Jobs: billing_line_items, reconciliation, retention_cleanup, webhook_retry_sweeper, weekly_insights.';
+            hint = pg_catalog.format('Jobs: %s.', pg_catalog.array_to_string(private._job_names(), ', '));
+    end if;
+    if pg_catalog.to_regclass('cron.job') is not null then
+        execute 'select command from cron.job where jobname = $1' into v_command using v_name;
+    end if;
+    if v_command is null then
+        raise exception using
+            errcode = 'PT404', message = 'job_not_scheduled',
+            detail = pg_catalog.format('job %L is not in cron.job', v_name),
+            hint = 'opsdb migrate schedules every job of db/cron/ where pg_cron is installed.';
+    end if;
+    v_run := v_command;
+    if pg_catalog.lower(pg_catalog.ltrim(v_command)) like 'call %' then
+        v_run := private._job_one_transaction(v_command);
+        if v_run is null then
+            raise exception using
+                errcode = '22023', message = 'job_needs_pg_cron',
+                detail = pg_catalog.format('job %L runs a procedure (%s) that commits between batches', v_name,
+                    v_command),
+                hint = 'pg_cron runs it on its schedule; an operator may CALL it in psql.';
+        end if;
     end if;
     v_audit_id := private.audit(
         'job.run_now', 'job_runs', null, null, null,
-        pg_catalog.jsonb_build_object('job_name', _run_job.job_name)
+        pg_catalog.jsonb_build_object('job_name', _run_job.job_name, 'command', v_run)
     );
-    -- The command is one of the fixed texts above, never caller input.
-    execute pg_catalog.format('select to_jsonb(r) from (%s) as r', v_command) into v_result;
-    return pg_catalog.jsonb_build_object('job_name', _run_job.job_name, 'result', v_result, 'audit_id', v_audit_id);
+    -- The command is the database owner's own scheduled job text (or its fixed
+    -- one-transaction form above), never caller input.
+    if pg_catalog.lower(pg_catalog.ltrim(v_run)) like 'select %' then
+        execute pg_catalog.format('select to_jsonb(r) from (%s) as r', v_run) into v_result;
+    else
+        execute v_run;
+        get diagnostics v_rows = row_count;
+        v_result := pg_catalog.jsonb_build_object('rows', v_rows);
+    end if;
+    return pg_catalog.jsonb_build_object(
+        'job_name', _run_job.job_name, 'command', v_run, 'result', v_result, 'audit_id', v_audit_id
+    );
 end
 $$;
 
 comment on function private._run_job(text) is
-'Implementation of public.run_job (definer: the jobs'' functions are service_role''s).';
+'Implementation of public.run_job (definer: the jobs'' functions and cron.job are the database owner''s).';
 revoke all on function private._run_job(text) from public;
 grant execute on function private._run_job(text) to authenticated;
 
@@ -88,6 +140,6 @@ as $$
 $$;
 
 comment on function public.run_job(text) is
-'Run a scheduled job now, as pg_cron would (platform admins); audited; the run is logged in job_runs.';
+'Run a scheduled job of db/cron/ now, as pg_cron would (platform admins); audited; the run is logged in job_runs.';
 revoke all on function public.run_job(text) from public;
 grant execute on function public.run_job(text) to authenticated;

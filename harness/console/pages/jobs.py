@@ -6,20 +6,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from harness import pgcron, project
 from harness.console.app import back, checked_form, console, render
 from harness.console.pages.common import act
 
-# The jobs public.run_job runs (their job_runs.job_name), with pg_cron's schedule (UTC).
-JOBS = {
-    "webhook_retry_sweeper": "every minute",
-    "billing_line_items": "daily 00:20",
-    "retention_cleanup": "daily 02:45",
-    "reconciliation": "daily 04:30",
-    "weekly_insights": "Mondays 04:30",
-}
+
+def _jobs() -> dict[str, str]:
+    """The jobs of db/cron/ (public.run_job runs each), by job_runs name, with pg_cron's schedule (UTC)."""
+    return {job.name.replace("-", "_"): job.schedule for job in pgcron.file_jobs(project.db_dir() / "cron")}
 
 
 def jobs(request: Request) -> Response:
+    jobs = _jobs()
     with console(request).db.read("/jobs") as cur:
         runs = cur.execute(
             """
@@ -34,10 +32,10 @@ def jobs(request: Request) -> Response:
                 limit 5
             ) as r
             """,
-            (list(JOBS),),
+            (list(jobs),),
         ).fetchall()
-    by_job = {name: [r for r in runs if r["job_name"] == name] for name in JOBS}
-    return render(request, "jobs.html", jobs=JOBS, runs=by_job)
+    by_job = {name: [r for r in runs if r["job_name"] == name] for name in jobs}
+    return render(request, "jobs.html", jobs=jobs, runs=by_job)
 
 
 async def run_now(request: Request) -> Response:

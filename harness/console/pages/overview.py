@@ -12,9 +12,9 @@ from harness.console.app import console, render
 from harness.console.pages.alerts import state_filter
 
 BACKLOG = """
-    select q.status, count(*) as n
+    select q.status, count(*) as n, min(q.received_at) as oldest
     from public.webhook_queue as q
-    where q.status in ('failed', 'dead_letter', 'unknown_phone', 'rejected')
+    where q.status in ('queued', 'failed', 'dead_letter', 'unknown_phone', 'rejected')
     group by q.status
     order by q.status
 """

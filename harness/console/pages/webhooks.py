@@ -18,7 +18,7 @@ from harness.rpc import RpcError
 
 PROVIDERS = ["twilio", "meta", "paymob", "standard"]
 STATUSES = ["received", "queued", "processed", "duplicate", "unknown_phone", "failed", "dead_letter", "rejected"]
-REPLAYABLE = ["dead_letter", "failed", "unknown_phone", "processed"]
+REPLAYABLE = ["dead_letter", "failed", "unknown_phone", "processed", "queued"]
 
 
 def _utc(value: str) -> str | None:
