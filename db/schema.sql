@@ -3686,11 +3686,13 @@ begin
                 coalesce((select auth.uid())::text, 'anonymous')),
             hint = 'Only platform admins run jobs by hand.';
     end if;
-    if v_name is null or not v_name = any(private._job_names()) then
+    if not exists (select from private.cron_jobs as c where c.job_name = v_name) then
         raise exception using
             errcode = '22023', message = 'unknown_job',
             detail = pg_catalog.format('job %L', _run_job.job_name),
-            hint = pg_catalog.format('Jobs: %s.', pg_catalog.array_to_string(private._job_names(), ', '));
+            hint = pg_catalog.format('Jobs: %s.', (
+                select pg_catalog.string_agg(c.job_name, ', ' order by c.job_name) from private.cron_jobs as c
+            ));
     end if;
     if pg_catalog.to_regclass('cron.job') is not null then
         execute 'select command from cron.job where jobname = $1' into v_command using v_name;
@@ -5734,6 +5736,8 @@ begin
         return null;
     end if;
     execute 'select cron.schedule($1, $2, $3)' into v_job_id using job_name, schedule, command;
+    insert into private.cron_jobs as c (job_name) values (schedule_job.job_name)
+    on conflict on constraint cron_jobs_pkey do update set scheduled_at = pg_catalog.now();
     return v_job_id;
 end
 $_$;
@@ -7146,6 +7150,25 @@ $$;
 
 COMMENT ON FUNCTION public.webhook_delivery(webhook_id bigint) IS 'One webhook delivery with its payload and headers PII-masked and its audit history (platform admins).';
 
+-- Name: cron_jobs; Type: TABLE; Schema: private; Owner: -
+
+CREATE TABLE private.cron_jobs (
+    job_name text NOT NULL,
+    scheduled_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+-- Name: TABLE cron_jobs; Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON TABLE private.cron_jobs IS 'The pg_cron jobs the project schedules (private.schedule_job): the jobs public.run_job may run.';
+
+-- Name: COLUMN cron_jobs.job_name; Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON COLUMN private.cron_jobs.job_name IS 'pg_cron''s job name (cron.job.jobname).';
+
+-- Name: COLUMN cron_jobs.scheduled_at; Type: COMMENT; Schema: private; Owner: -
+
+COMMENT ON COLUMN private.cron_jobs.scheduled_at IS 'When private.schedule_job last scheduled it.';
+
 -- Name: rate_limit_counters; Type: TABLE; Schema: private; Owner: -
 
 CREATE UNLOGGED TABLE private.rate_limit_counters (
@@ -8410,6 +8433,11 @@ WITH (fillfactor='50');
 -- Name: TABLE workspace_wallets; Type: COMMENT; Schema: public; Owner: -
 
 COMMENT ON TABLE public.workspace_wallets IS 'Prepaid credits per workspace. balance >= 0 is a CHECK; changed only by deduct_credits and grant_credits.';
+
+-- Name: cron_jobs cron_jobs_pkey; Type: CONSTRAINT; Schema: private; Owner: -
+
+ALTER TABLE ONLY private.cron_jobs
+    ADD CONSTRAINT cron_jobs_pkey PRIMARY KEY (job_name);
 
 -- Name: rate_limit_counters rate_limit_counters_pkey; Type: CONSTRAINT; Schema: private; Owner: -
 

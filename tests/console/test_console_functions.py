@@ -105,10 +105,18 @@ def test_run_job_knows_every_job_of_db_cron(db) -> None:
     """The jobs run_job may run are exactly db/cron/'s, and the database schedules them as the files say."""
     files = _cron_jobs()
     assert files, "no jobs in db/cron/"
-    listed = db.execute("select private._job_names()").fetchone()[0]
-    assert sorted(listed) == sorted(files), "private._job_names() must list every job of db/cron/ (run_job.sql)"
+    listed = [r[0] for r in db.execute("select job_name from private.cron_jobs").fetchall()]
+    assert sorted(listed) == sorted(files)
     scheduled = dict(db.execute("select jobname, command from cron.job where jobname = any(%s)", (listed,)).fetchall())
     assert scheduled == files
+
+
+def test_run_job_refuses_a_cron_job_the_project_did_not_schedule(rpc, factories, db) -> None:
+    db.execute("select cron.schedule('someone-elses-job', '0 0 * * *', 'select 1')")
+    with pytest.raises(RpcError) as err:
+        rpc("run_job", {"job_name": "someone-elses-job"}, as_=factories.platform_admin().jwt)
+    assert (err.value.sqlstate, err.value.message) == ("22023", "unknown_job")
+    assert _audit(db, "job.run_now") == []
 
 
 def test_run_job_runs_every_job_of_db_cron(rpc, sign: Sign, ops: Ops, factories, db) -> None:

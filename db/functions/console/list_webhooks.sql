@@ -111,8 +111,9 @@ comment on function private._list_webhooks(text, text, uuid, timestamptz, timest
 'Implementation of public.list_webhooks (definer: the workspace filter reads SMS events, members-only).';
 revoke all on function private._list_webhooks(text, text, uuid, timestamptz, timestamptz, timestamptz, bigint, integer)
 from public;
-grant execute on function private._list_webhooks(text, text, uuid, timestamptz, timestamptz, timestamptz, bigint, integer)
-to authenticated;
+grant execute on function private._list_webhooks(
+    text, text, uuid, timestamptz, timestamptz, timestamptz, bigint, integer
+) to authenticated;
 
 create or replace function public.list_webhooks(
     provider text default null,

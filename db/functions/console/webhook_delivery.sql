@@ -8,9 +8,10 @@
 --
 -- headers and payload are masked by private._mask_webhook_json (names, numbers,
 -- addresses and message text keep their first letters; signatures are hidden);
--- the raw body is never returned, only its size. history is every audit_logs row about the delivery (replays: who, why, outcome),
--- oldest first. Who: platform admins (raw deliveries are theirs alone, as RLS on
--- webhook_queue says). Errors: 42501 not_allowed; PT404 webhook_not_found.
+-- the raw body is never returned, only its size. history is every audit_logs
+-- row about the delivery (replays: who, why, outcome), oldest first. Who:
+-- platform admins (raw deliveries are theirs alone, as RLS on webhook_queue
+-- says). Errors: 42501 not_allowed; PT404 webhook_not_found.
 create or replace function public.webhook_delivery(webhook_id bigint)
 returns jsonb
 language plpgsql

@@ -6,7 +6,8 @@
 --
 -- The jobs' functions are for service_role (pg_cron runs them as the database
 -- owner); this is how a platform admin on call re-runs one, for example from
--- `opsdb console`. job_name is a job of db/cron/ (its pg_cron name, with _ or -).
+-- `opsdb console`. job_name is a job of db/cron/ (its pg_cron name, with _ or -;
+-- private.schedule_job records each in private.cron_jobs).
 -- It runs the command pg_cron runs for that job (read from cron.job, so it is
 -- always the scheduled one), in the caller's transaction, so the job_runs row names
 -- the admin (started_by). Jobs are idempotent and runs of one job never overlap: a
@@ -22,23 +23,6 @@
 -- Who: platform admins. Errors: 42501 not_allowed; 22023 unknown_job (not a job of
 -- db/cron/); PT404 job_not_scheduled (pg_cron does not schedule it in this
 -- database); 22023 job_needs_pg_cron; a job's own error as the job raises it.
-
-create or replace function private._job_names()
-returns text []
-language sql
-immutable
-set search_path = ''
-as $$
-    -- The jobs of db/cron/ by their pg_cron names (a test keeps this equal to the files).
-    select array[
-        'billing-line-items', 'cron-history-cleanup', 'reconciliation', 'retention-cleanup',
-        'webhook-drain', 'webhook-retry-sweeper', 'weekly-insights'
-    ]
-$$;
-
-comment on function private._job_names() is
-'The pg_cron job names of db/cron/: the jobs public.run_job may run.';
-revoke all on function private._job_names() from public;
 
 create or replace function private._job_one_transaction(command text)
 returns text
@@ -79,11 +63,13 @@ begin
                 coalesce((select auth.uid())::text, 'anonymous')),
             hint = 'Only platform admins run jobs by hand.';
     end if;
-    if v_name is null or not v_name = any(private._job_names()) then
+    if not exists (select from private.cron_jobs as c where c.job_name = v_name) then
         raise exception using
             errcode = '22023', message = 'unknown_job',
             detail = pg_catalog.format('job %L', _run_job.job_name),
-            hint = pg_catalog.format('Jobs: %s.', pg_catalog.array_to_string(private._job_names(), ', '));
+            hint = pg_catalog.format('Jobs: %s.', (
+                select pg_catalog.string_agg(c.job_name, ', ' order by c.job_name) from private.cron_jobs as c
+            ));
     end if;
     if pg_catalog.to_regclass('cron.job') is not null then
         execute 'select command from cron.job where jobname = $1' into v_command using v_name;
