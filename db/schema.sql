@@ -2155,23 +2155,6 @@ $$;
 
 COMMENT ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) IS 'Implementation of public.ingest_webhook: verify, deduplicate, store raw; queue it or process it in a sub-transaction.';
 
--- Name: _job_names(); Type: FUNCTION; Schema: private; Owner: -
-
-CREATE FUNCTION private._job_names() RETURNS text[]
-    LANGUAGE sql IMMUTABLE
-    SET search_path TO ''
-    AS $$
-    -- The jobs of db/cron/ by their pg_cron names (a test keeps this equal to the files).
-    select array[
-        'billing-line-items', 'cron-history-cleanup', 'reconciliation', 'retention-cleanup',
-        'webhook-drain', 'webhook-retry-sweeper', 'weekly-insights'
-    ]
-$$;
-
--- Name: FUNCTION _job_names(); Type: COMMENT; Schema: private; Owner: -
-
-COMMENT ON FUNCTION private._job_names() IS 'The pg_cron job names of db/cron/: the jobs public.run_job may run.';
-
 -- Name: _job_one_transaction(text); Type: FUNCTION; Schema: private; Owner: -
 
 CREATE FUNCTION private._job_one_transaction(command text) RETURNS text
@@ -9897,10 +9880,6 @@ GRANT ALL ON FUNCTION private._handle_paymob_callback(payload jsonb, hmac text) 
 
 REVOKE ALL ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) TO service_role;
-
--- Name: FUNCTION _job_names(); Type: ACL; Schema: private; Owner: -
-
-REVOKE ALL ON FUNCTION private._job_names() FROM PUBLIC;
 
 -- Name: FUNCTION _job_one_transaction(command text); Type: ACL; Schema: private; Owner: -
 
