@@ -15,7 +15,7 @@ to end, without touching the source:
    pg_cron is left out: it can only live in the database ``cron.database_name``
    names, and its jobs are the environment's, not the data's.
 4. Fingerprints the restored copy and compares: every table's rows, and the
-   schema (the normalised dump of ``db/schema.sql``'s schemas).
+   schema (the normalised dump of ``db/schema.sql``'s schemas, function bodies included).
 5. Drops the copy (unless ``--keep-database``) and reports each step's time: the
    dump plus the restore is what a restore would cost today.
 
@@ -164,7 +164,7 @@ def run_drill(
             position = _Position()
             with heartbeat(out, "fingerprinting", detail=position):
                 before = fingerprint(source, position)
-                source_schema = schema_dump.dump(database_url, snapshot=row[0])
+                source_schema = schema_dump.dump(database_url, snapshot=row[0], with_bodies=True)
             # The dump holds phone numbers and message bodies: readable by its owner only.
             os.close(os.open(dump, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
             os.chmod(dump, 0o600)
@@ -214,7 +214,7 @@ def run_drill(
                         f"{name}: {before[name].rows} rows in the source, {after[name].rows} restored"
                         + (" (same count, different rows)" if before[name].rows == after[name].rows else "")
                     )
-            if source_schema != schema_dump.dump(copy_url):
+            if source_schema != schema_dump.dump(copy_url, with_bodies=True):
                 report.problems.append("schema: the restored public and private schemas differ from the source's")
             report.seconds["verify"] = time.monotonic() - started
             rows = sum(f.rows for f in before.values())

@@ -1,8 +1,10 @@
 """A normalised schema dump of the project's own schemas (db/schema.sql).
 
-Reviewers read the whole database in one file; CI regenerates it from the
-migrated test template and fails when the committed copy differs, so a change
-to the schema always shows up in review.
+Reviewers read a table's shape, its indexes, policies and grants, and every
+function's signature in one file; CI regenerates it from the migrated test
+template and fails when the committed copy differs, so a change to the schema
+always shows up in review. Function bodies are left out: each already lives in
+one file of db/functions, which the dump names in their place.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import re
 import subprocess
 from pathlib import Path
 
+from harness import project
 from harness.pgbin import find_binaries
 
 SCHEMAS = ("public", "private")
@@ -20,8 +23,11 @@ HEADER = (
 )
 
 
-def dump(database_url: str, snapshot: str | None = None) -> str:
-    """The normalised dump; ``snapshot`` (from pg_export_snapshot()) dumps the schema as that snapshot saw it."""
+def dump(database_url: str, snapshot: str | None = None, *, with_bodies: bool = False) -> str:
+    """The normalised dump; ``snapshot`` (from pg_export_snapshot()) dumps the schema as that snapshot saw it.
+
+    ``with_bodies`` keeps the function bodies, for comparing two databases rather than reading one.
+    """
     binaries = find_binaries()
     args = [binaries.path("pg_dump"), "--schema-only", "--no-owner", "--no-tablespaces"]
     if snapshot is not None:
@@ -31,10 +37,55 @@ def dump(database_url: str, snapshot: str | None = None) -> str:
     result = subprocess.run([*args, "--dbname", database_url], capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"pg_dump failed: {result.stderr.strip()}")
-    return normalise(result.stdout)
+    if with_bodies:
+        return normalise(result.stdout, None)
+    return normalise(result.stdout, routine_sources(project.db_dir() / "functions"))
 
 
-def normalise(text: str) -> str:
+_DEFINITION = re.compile(
+    r"create\s+(?:or\s+replace\s+)?(?:function|procedure)\s+([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\s*\(", re.IGNORECASE
+)
+_DUMPED_ROUTINE = re.compile(r"^CREATE (?:FUNCTION|PROCEDURE) ([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\(")
+_BODY_START = re.compile(r"^    AS (\$[A-Za-z_]*\$)")
+
+
+def routine_sources(functions_dir: Path) -> dict[str, str]:
+    """Each routine's qualified name -> the db/functions file that defines it."""
+    sources: dict[str, str] = {}
+    for path in sorted(functions_dir.rglob("*.sql")):
+        for name in _DEFINITION.findall(path.read_text()):
+            sources.setdefault(name.lower(), path.relative_to(functions_dir.parent.parent).as_posix())
+    return sources
+
+
+def _without_bodies(lines: list[str], sources: dict[str, str]) -> list[str]:
+    """Replace each routine's `AS $tag$ ... $tag$;` with a line naming the file its body lives in."""
+    kept: list[str] = []
+    routine = ""
+    closing = ""
+    for line in lines:
+        if closing:
+            if line.rstrip().endswith(closing):
+                closing = ""
+            continue
+        header = _DUMPED_ROUTINE.match(line)
+        if header:
+            routine = header.group(1)
+        body = _BODY_START.match(line) if routine else None
+        if body is None:
+            kept.append(line)
+            continue
+        tag = body.group(1)
+        kept[-1] += ";"
+        kept.append(f"    -- body: {sources.get(routine, 'db/migrations')}")
+        if not line.rstrip().endswith(tag + ";") or line.rstrip() == f"    AS {tag}":
+            closing = tag + ";"
+        routine = ""
+    return kept
+
+
+def normalise(text: str, sources: dict[str, str] | None) -> str:
+    """Drop what varies between runs; with ``sources``, replace each function body by the file named there."""
     kept = []
     for line in text.splitlines():
         # Session settings, pg_dump's own comments and the per-run \restrict keys vary between runs.
@@ -43,7 +94,12 @@ def normalise(text: str) -> str:
         if line.startswith("--") and not line.startswith("-- Name:"):
             continue
         kept.append(line.rstrip())
-    body = re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip() + "\n"
+    if sources is not None:
+        kept = _without_bodies(kept, sources)
+    text = re.sub(r"\n{3,}", "\n\n", "\n".join(kept))
+    # Each object's "-- Name:" line sits directly above its statement, as its heading.
+    text = re.sub(r"^(-- Name: .*?)(?:; Owner: -)?\n\n", r"\1\n", text, flags=re.MULTILINE)
+    body = text.strip() + "\n"
     return HEADER + "\n" + body
 
 

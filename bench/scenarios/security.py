@@ -1,4 +1,4 @@
-"""Security scenarios (issue 3).
+"""Security scenarios.
 
 * ``security_authenticate_api_key``: ``authenticate_api_key`` as service_role
   over 1,000 active keys of 1,000 workspaces: hash the presented key (SHA-256),

@@ -1,4 +1,4 @@
-"""Usage and credits scenarios (issue 4): each is the API call as service_role.
+"""Usage and credits scenarios: each is the API call as service_role.
 
 * ``usage_deduct_hot``: ``deduct_credits`` on one wallet from every client, vs
   ``update_hot_row`` (target >= 40%).

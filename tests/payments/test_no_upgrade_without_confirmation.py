@@ -1,4 +1,4 @@
-"""The review's "No upgrade without confirmation", proven: every unconfirmed path leaves the plan alone."""
+"""No upgrade without confirmation: every unconfirmed path leaves the plan alone."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The review's kill switch, run exactly as written, drops the workspace to free and is audited."""
+"""The incident playbook's kill switch, run exactly as written, drops the workspace to free and is audited."""
 
 from __future__ import annotations
 

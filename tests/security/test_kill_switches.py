@@ -1,5 +1,5 @@
 """Kill switches take effect at once and each leaves exactly one audit row:
-set_workspace_status, and the readiness review's playbook SQL run as written."""
+set_workspace_status, and the README's incident playbook SQL run as written."""
 
 from __future__ import annotations
 
@@ -106,7 +106,7 @@ def test_bad_kill_switch_calls_change_nothing(
     assert audit_count(db) == before
 
 
-# The readiness review's incident playbook, statement by statement, as written
+# The README's incident playbook, statement by statement, as written
 # there (with the placeholder id filled in), run by an on-call DBA in SQL.
 
 

@@ -1,4 +1,4 @@
-"""The readiness review's three manual RLS checks ("PASS (in theory)"), as tests."""
+"""The three manual RLS checks of a readiness review, as tests."""
 
 from __future__ import annotations
 

@@ -1,9 +1,8 @@
-"""usage_limits.limit_state is a plain column its writers set (20261122060000).
+"""usage_limits.limit_state is a plain column every writer sets from the same expression.
 
-It used to be a generated column; now every writer sets it from the same
-expression. These tests drive every writer (new period, record, duplicate
-give-back, refusal, plan change up and down) and check that no row's state ever
-disagrees with its numbers, and that the domains keep the rules the CHECKs had.
+These tests drive every writer (new period, record, duplicate give-back, refusal,
+plan change up and down) and check that no row's state ever disagrees with its
+numbers, and that the domains keep the rules the CHECKs had.
 """
 
 from __future__ import annotations

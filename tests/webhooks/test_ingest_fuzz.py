@@ -5,7 +5,7 @@ row, the one it names), or fails with a class 22 or 42501 error that names the
 problem and writes nothing. Never another error, never a half-written row, never a
 second processing of one delivery.
 
-The hostile inputs the review listed each have a case below (deep nesting, huge
+Each hostile input of the ingest contract has a case below (deep nesting, huge
 numbers, invalid UTF-8 and \\u0000, duplicate JSON keys, header names differing
 only by case, 256 KiB plus one byte, Twilio form bodies with repeated fields);
 Hypothesis adds random ones around real signed deliveries.

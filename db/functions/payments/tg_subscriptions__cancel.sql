@@ -1,4 +1,4 @@
--- Subscriptions: the review's kill switch works as written.
+-- Subscriptions: the incident playbook's kill switch works as written.
 --
 --   UPDATE public.subscriptions SET status = 'canceled' WHERE workspace_id = ...;
 --
