@@ -1,10 +1,10 @@
-"""Console scenarios (issue 16): what a console page costs in the database at volume.
+"""Console scenarios: what a console page costs in the database at volume.
 
 A page of ``opsdb console`` is its queries plus a template render of a few
 milliseconds; these measure the queries of the two heaviest pages, as the
 platform admin the console acts as (role ``authenticated`` with the admin's
 claims, as PostgREST would), on 2,000,000 ``webhook_queue`` rows (1% failed),
-the volume of the issue:
+the volume a page must stay fast on:
 
 * ``console_webhooks_page``: the Webhooks list, failed deliveries, newest first,
   a keyset page of 50 (``public.list_webhooks``) at a random cursor.
@@ -12,7 +12,7 @@ the volume of the issue:
   (``public.webhook_delivery``).
 
 Reported against ``insert_unique_key`` as a yardstick of one round trip of work;
-no target: the issue's goal is under 300 ms a page, read as 1000 / TPS * clients.
+no target: the goal is under 300 ms a page, read as 1000 / TPS * clients.
 Loading takes about a minute (generate_series, no triggers on this table).
 """
 
