@@ -95,6 +95,29 @@ def test_keys_channels_connectors_and_jobs_act_through_their_functions(console: 
     assert _actor_of(db, "job.run_now") == [(console.admin.id, "authenticated", None)]
 
 
+def test_alerts_are_acknowledged_and_resolved_with_a_note_as_the_admin(console: Console, db) -> None:
+    """Through public.acknowledge_alert and public.resolve_alert (alert_id, note), audited as the admin."""
+    first, second = (
+        db.execute("select private.raise_alert(%s, %s, %s)", (kind, key, "msg")).fetchone()[0]
+        for kind, key in (("webhook_failure", "twilio:sms"), ("job_failure", "reconciliation"))
+    )
+    csrf = console.sign_in()
+
+    console.post(f"/alerts/{first}/acknowledge", {"note": "on it"}, csrf)
+    console.post(f"/alerts/{second}/resolve", {"note": "provider fixed it"}, csrf)
+
+    rows = db.execute(
+        "select id, acknowledged_by, resolved_by, resolution from public.alerts order by id"
+    ).fetchall()
+    assert rows == [
+        (first, console.admin.id, None, None),
+        (second, console.admin.id, console.admin.id, "provider fixed it"),
+    ]
+    assert _actor_of(db, "acknowledge_alert") == [(console.admin.id, "authenticated", "on it")]
+    assert _actor_of(db, "resolve_alert") == [(console.admin.id, "authenticated", "provider fixed it")]
+    assert "provider fixed it" in console.client.get("/alerts?state=resolved").text
+
+
 def test_bulk_replay_needs_the_dry_run_count_confirmed(
     console: Console, sign: Sign, ops: Ops, deliver: Deliver, db
 ) -> None:
