@@ -364,6 +364,15 @@ CREATE FUNCTION private._ingest_webhook(provider text, payload jsonb, headers js
 -- Name: FUNCTION _ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) IS 'Implementation of public.ingest_webhook: verify, deduplicate, store raw; queue it or process it in a sub-transaction.';
 
+-- Name: _job_one_transaction(text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._job_one_transaction(command text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO '';
+    -- body: db/functions/jobs/run_job.sql
+
+-- Name: FUNCTION _job_one_transaction(command text); Type: COMMENT; Schema: private
+COMMENT ON FUNCTION private._job_one_transaction(command text) IS 'For a procedure job''s CALL command, the function run_job runs in one transaction instead; null when none.';
+
 -- Name: _job_run_finish(bigint, jsonb, jsonb, integer); Type: FUNCTION; Schema: private
 CREATE FUNCTION private._job_run_finish(job_run_id bigint, result jsonb, errors jsonb DEFAULT '[]'::jsonb, steps_ok integer DEFAULT 1) RETURNS text
     LANGUAGE plpgsql SECURITY DEFINER
@@ -400,6 +409,15 @@ CREATE FUNCTION private._list_messages_masked(of_workspace uuid, before_created_
 -- Name: FUNCTION _list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) IS 'Implementation of public.list_messages_masked (definer: staff may not read public.messages itself).';
 
+-- Name: _list_webhooks(text, text, uuid, timestamp with time zone, timestamp with time zone, timestamp with time zone, bigint, integer); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/console/list_webhooks.sql
+
+-- Name: FUNCTION _list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer); Type: COMMENT; Schema: private
+COMMENT ON FUNCTION private._list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) IS 'Implementation of public.list_webhooks (definer: the workspace filter reads SMS events, members-only).';
+
 -- Name: _lock_timeout(text, text); Type: FUNCTION; Schema: private
 CREATE FUNCTION private._lock_timeout(operation text, subject text) RETURNS jsonb
     LANGUAGE plpgsql STABLE
@@ -408,6 +426,15 @@ CREATE FUNCTION private._lock_timeout(operation text, subject text) RETURNS json
 
 -- Name: FUNCTION _lock_timeout(operation text, subject text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._lock_timeout(operation text, subject text) IS 'Raise the HTTP 503 lock_timeout answer (code 55P03, Retry-After) of an API call blocked by a stuck row lock.';
+
+-- Name: _mask_webhook_json(jsonb, boolean); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._mask_webhook_json(doc jsonb, mask_all boolean DEFAULT false) RETURNS jsonb
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path TO '';
+    -- body: db/functions/console/mask_webhook_json.sql
+
+-- Name: FUNCTION _mask_webhook_json(doc jsonb, mask_all boolean); Type: COMMENT; Schema: private
+COMMENT ON FUNCTION private._mask_webhook_json(doc jsonb, mask_all boolean) IS 'A webhook payload or headers with PII masked (names, numbers, addresses, bodies) and credentials hidden.';
 
 -- Name: _messages_masked(); Type: FUNCTION; Schema: private
 CREATE FUNCTION private._messages_masked() RETURNS TABLE(id uuid, workspace_id uuid, conversation_id uuid, direction text, sender text, body text, provider text, provider_message_id text, sent_at timestamp with time zone, created_at timestamp with time zone)
@@ -435,6 +462,15 @@ CREATE FUNCTION private._paymob_hmac_message(obj jsonb) RETURNS text
 
 -- Name: FUNCTION _paymob_hmac_message(obj jsonb); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._paymob_hmac_message(obj jsonb) IS 'The string Paymob signs for a transaction callback: obj''s documented fields concatenated in documented order.';
+
+-- Name: _preview_replay_webhooks(text, text, timestamp with time zone, timestamp with time zone, integer); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/console/preview_replay_webhooks.sql
+
+-- Name: FUNCTION _preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer); Type: COMMENT; Schema: private
+COMMENT ON FUNCTION private._preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) IS 'Implementation of public.preview_replay_webhooks: count what replay_webhooks would take now.';
 
 -- Name: _process_meta(bigint, text, jsonb, boolean); Type: FUNCTION; Schema: private
 CREATE FUNCTION private._process_meta(webhook_id bigint, event_type text, payload jsonb, count_unknown boolean) RETURNS jsonb
@@ -581,6 +617,15 @@ CREATE FUNCTION private._revoke_api_key(key_id uuid, reason text) RETURNS jsonb
 
 -- Name: FUNCTION _revoke_api_key(key_id uuid, reason text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._revoke_api_key(key_id uuid, reason text) IS 'Implementation of public.revoke_api_key (definer: users may only rename keys directly).';
+
+-- Name: _run_job(text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._run_job(job_name text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/jobs/run_job.sql
+
+-- Name: FUNCTION _run_job(job_name text); Type: COMMENT; Schema: private
+COMMENT ON FUNCTION private._run_job(job_name text) IS 'Implementation of public.run_job (definer: the jobs'' functions and cron.job are the database owner''s).';
 
 -- Name: _run_reconciliation(date, date); Type: FUNCTION; Schema: private
 CREATE FUNCTION private._run_reconciliation(period_start date, period_end date) RETURNS jsonb
@@ -1408,6 +1453,24 @@ CREATE FUNCTION public.list_messages_masked(workspace_id uuid DEFAULT NULL::uuid
 -- Name: FUNCTION list_messages_masked(workspace_id uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer); Type: COMMENT; Schema: public
 COMMENT ON FUNCTION public.list_messages_masked(workspace_id uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) IS 'Platform staff: the latest messages (of one workspace or all), sender and body masked, keyset-paged by (created_at, id) newest first.';
 
+-- Name: list_webhooks(text, text, uuid, timestamp with time zone, timestamp with time zone, timestamp with time zone, bigint, integer); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.list_webhooks(provider text DEFAULT NULL::text, status text DEFAULT NULL::text, workspace_id uuid DEFAULT NULL::uuid, received_after timestamp with time zone DEFAULT NULL::timestamp with time zone, received_before timestamp with time zone DEFAULT NULL::timestamp with time zone, before_received_at timestamp with time zone DEFAULT NULL::timestamp with time zone, before_id bigint DEFAULT NULL::bigint, max_count integer DEFAULT 50) RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path TO '';
+    -- body: db/functions/console/list_webhooks.sql
+
+-- Name: FUNCTION list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer); Type: COMMENT; Schema: public
+COMMENT ON FUNCTION public.list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) IS 'Webhook deliveries for platform admins, filtered by provider, status, workspace and time, keyset-paged newest first.';
+
+-- Name: preview_replay_webhooks(text, text, timestamp with time zone, timestamp with time zone, integer); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.preview_replay_webhooks(status text DEFAULT 'dead_letter'::text, provider text DEFAULT NULL::text, received_after timestamp with time zone DEFAULT NULL::timestamp with time zone, received_before timestamp with time zone DEFAULT NULL::timestamp with time zone, max_count integer DEFAULT 500) RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path TO '';
+    -- body: db/functions/console/preview_replay_webhooks.sql
+
+-- Name: FUNCTION preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer); Type: COMMENT; Schema: public
+COMMENT ON FUNCTION public.preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) IS 'Dry run of replay_webhooks: how many deliveries the same arguments would replay now (platform admins, service_role).';
+
 -- Name: record_usage(uuid, text, numeric, text, text); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text DEFAULT NULL::text, source text DEFAULT NULL::text) RETURNS jsonb
     LANGUAGE plpgsql
@@ -1453,6 +1516,15 @@ CREATE FUNCTION public.revoke_api_key(key_id uuid, reason text DEFAULT NULL::tex
 -- Name: FUNCTION revoke_api_key(key_id uuid, reason text); Type: COMMENT; Schema: public
 COMMENT ON FUNCTION public.revoke_api_key(key_id uuid, reason text) IS 'Revoke an API key at once (workspace owners/admins, platform admins). Returns {key_id, status, revoked_at}.';
 
+-- Name: run_job(text); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.run_job(job_name text) RETURNS jsonb
+    LANGUAGE sql
+    SET search_path TO '';
+    -- body: db/functions/jobs/run_job.sql
+
+-- Name: FUNCTION run_job(job_name text); Type: COMMENT; Schema: public
+COMMENT ON FUNCTION public.run_job(job_name text) IS 'Run a scheduled job of db/cron/ now, as pg_cron would (platform admins); audited; the run is logged in job_runs.';
+
 -- Name: run_reconciliation(date, date); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.run_reconciliation(period_start date, period_end date) RETURNS jsonb
     LANGUAGE plpgsql
@@ -1471,6 +1543,24 @@ CREATE FUNCTION public.run_retention_cleanup() RETURNS jsonb
 -- Name: FUNCTION run_retention_cleanup(); Type: COMMENT; Schema: public
 COMMENT ON FUNCTION public.run_retention_cleanup() IS 'Delete expired webhook deliveries, unknown numbers, acknowledged alerts, old job runs and rate-limit state (retention_policies) for at most 0.5 s of one transaction; logged in job_runs; a backlog is listed in more. service_role. pg_cron runs private.run_retention_in_batches, which commits between batches.';
 
+-- Name: set_channel_active(uuid, boolean, text); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.set_channel_active(channel_id uuid, is_active boolean, reason text) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/tenancy/set_channel_active.sql
+
+-- Name: FUNCTION set_channel_active(channel_id uuid, is_active boolean, reason text); Type: COMMENT; Schema: public
+COMMENT ON FUNCTION public.set_channel_active(channel_id uuid, is_active boolean, reason text) IS 'Channel kill switch with a reason (workspace owners/admins, platform admins); audited.';
+
+-- Name: set_connector_active(uuid, boolean, text); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.set_connector_active(connector_id uuid, is_active boolean, reason text) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/tenancy/set_connector_active.sql
+
+-- Name: FUNCTION set_connector_active(connector_id uuid, is_active boolean, reason text); Type: COMMENT; Schema: public
+COMMENT ON FUNCTION public.set_connector_active(connector_id uuid, is_active boolean, reason text) IS 'Connector kill switch with a reason (workspace owners/admins, platform admins); audited.';
+
 -- Name: set_workspace_status(uuid, text, text); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.set_workspace_status(workspace_id uuid, status text, reason text) RETURNS jsonb
     LANGUAGE sql
@@ -1479,6 +1569,30 @@ CREATE FUNCTION public.set_workspace_status(workspace_id uuid, status text, reas
 
 -- Name: FUNCTION set_workspace_status(workspace_id uuid, status text, reason text); Type: COMMENT; Schema: public
 COMMENT ON FUNCTION public.set_workspace_status(workspace_id uuid, status text, reason text) IS 'Workspace kill switch (platform admins): status active, suspended or disabled, with a reason; audited.';
+
+-- Name: webhook_delivery(bigint); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.webhook_delivery(webhook_id bigint) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path TO '';
+    -- body: db/functions/console/webhook_delivery.sql
+
+-- Name: FUNCTION webhook_delivery(webhook_id bigint); Type: COMMENT; Schema: public
+COMMENT ON FUNCTION public.webhook_delivery(webhook_id bigint) IS 'One webhook delivery with its payload and headers PII-masked and its audit history (platform admins).';
+
+-- Name: cron_jobs; Type: TABLE; Schema: private
+CREATE TABLE private.cron_jobs (
+    job_name text NOT NULL,
+    scheduled_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+-- Name: TABLE cron_jobs; Type: COMMENT; Schema: private
+COMMENT ON TABLE private.cron_jobs IS 'The pg_cron jobs the project schedules (private.schedule_job): the jobs public.run_job may run.';
+
+-- Name: COLUMN cron_jobs.job_name; Type: COMMENT; Schema: private
+COMMENT ON COLUMN private.cron_jobs.job_name IS 'pg_cron''s job name (cron.job.jobname).';
+
+-- Name: COLUMN cron_jobs.scheduled_at; Type: COMMENT; Schema: private
+COMMENT ON COLUMN private.cron_jobs.scheduled_at IS 'When private.schedule_job last scheduled it.';
 
 -- Name: rate_limit_counters; Type: TABLE; Schema: private
 CREATE UNLOGGED TABLE private.rate_limit_counters (
@@ -2703,6 +2817,10 @@ WITH (fillfactor='50');
 
 -- Name: TABLE workspace_wallets; Type: COMMENT; Schema: public
 COMMENT ON TABLE public.workspace_wallets IS 'Prepaid credits per workspace. balance >= 0 is a CHECK; changed only by deduct_credits and grant_credits.';
+
+-- Name: cron_jobs cron_jobs_pkey; Type: CONSTRAINT; Schema: private
+ALTER TABLE ONLY private.cron_jobs
+    ADD CONSTRAINT cron_jobs_pkey PRIMARY KEY (job_name);
 
 -- Name: rate_limit_counters rate_limit_counters_pkey; Type: CONSTRAINT; Schema: private
 ALTER TABLE ONLY private.rate_limit_counters
@@ -3931,6 +4049,9 @@ GRANT ALL ON FUNCTION private._handle_paymob_callback(payload jsonb, hmac text) 
 REVOKE ALL ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) TO service_role;
 
+-- Name: FUNCTION _job_one_transaction(command text); Type: ACL; Schema: private
+REVOKE ALL ON FUNCTION private._job_one_transaction(command text) FROM PUBLIC;
+
 -- Name: FUNCTION _job_run_finish(job_run_id bigint, result jsonb, errors jsonb, steps_ok integer); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._job_run_finish(job_run_id bigint, result jsonb, errors jsonb, steps_ok integer) FROM PUBLIC;
 
@@ -3945,10 +4066,19 @@ REVOKE ALL ON FUNCTION private._list_messages_masked(of_workspace uuid, before_c
 GRANT ALL ON FUNCTION private._list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) TO authenticated;
 GRANT ALL ON FUNCTION private._list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) TO service_role;
 
+-- Name: FUNCTION _list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer); Type: ACL; Schema: private
+REVOKE ALL ON FUNCTION private._list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) TO authenticated;
+
 -- Name: FUNCTION _lock_timeout(operation text, subject text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._lock_timeout(operation text, subject text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._lock_timeout(operation text, subject text) TO authenticated;
 GRANT ALL ON FUNCTION private._lock_timeout(operation text, subject text) TO service_role;
+
+-- Name: FUNCTION _mask_webhook_json(doc jsonb, mask_all boolean); Type: ACL; Schema: private
+REVOKE ALL ON FUNCTION private._mask_webhook_json(doc jsonb, mask_all boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._mask_webhook_json(doc jsonb, mask_all boolean) TO authenticated;
+GRANT ALL ON FUNCTION private._mask_webhook_json(doc jsonb, mask_all boolean) TO service_role;
 
 -- Name: FUNCTION _messages_masked(); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._messages_masked() FROM PUBLIC;
@@ -3960,6 +4090,11 @@ REVOKE ALL ON FUNCTION private._note_unknown_phone(provider text, channel_type t
 
 -- Name: FUNCTION _paymob_hmac_message(obj jsonb); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._paymob_hmac_message(obj jsonb) FROM PUBLIC;
+
+-- Name: FUNCTION _preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer); Type: ACL; Schema: private
+REVOKE ALL ON FUNCTION private._preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) TO authenticated;
+GRANT ALL ON FUNCTION private._preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) TO service_role;
 
 -- Name: FUNCTION _process_meta(webhook_id bigint, event_type text, payload jsonb, count_unknown boolean); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._process_meta(webhook_id bigint, event_type text, payload jsonb, count_unknown boolean) FROM PUBLIC;
@@ -4016,6 +4151,10 @@ GRANT ALL ON FUNCTION private._retry_failed_webhooks(max_count integer) TO servi
 -- Name: FUNCTION _revoke_api_key(key_id uuid, reason text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._revoke_api_key(key_id uuid, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._revoke_api_key(key_id uuid, reason text) TO authenticated;
+
+-- Name: FUNCTION _run_job(job_name text); Type: ACL; Schema: private
+REVOKE ALL ON FUNCTION private._run_job(job_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._run_job(job_name text) TO authenticated;
 
 -- Name: FUNCTION _run_reconciliation(period_start date, period_end date); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._run_reconciliation(period_start date, period_end date) FROM PUBLIC;
@@ -4320,6 +4459,15 @@ REVOKE ALL ON FUNCTION public.list_messages_masked(workspace_id uuid, before_cre
 GRANT ALL ON FUNCTION public.list_messages_masked(workspace_id uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) TO authenticated;
 GRANT ALL ON FUNCTION public.list_messages_masked(workspace_id uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) TO service_role;
 
+-- Name: FUNCTION list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) TO authenticated;
+
+-- Name: FUNCTION preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) TO authenticated;
+GRANT ALL ON FUNCTION public.preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) TO service_role;
+
 -- Name: FUNCTION record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) TO service_role;
@@ -4342,6 +4490,10 @@ GRANT ALL ON FUNCTION public.retry_failed_webhooks(max_count integer) TO service
 REVOKE ALL ON FUNCTION public.revoke_api_key(key_id uuid, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.revoke_api_key(key_id uuid, reason text) TO authenticated;
 
+-- Name: FUNCTION run_job(job_name text); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.run_job(job_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.run_job(job_name text) TO authenticated;
+
 -- Name: FUNCTION run_reconciliation(period_start date, period_end date); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.run_reconciliation(period_start date, period_end date) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.run_reconciliation(period_start date, period_end date) TO service_role;
@@ -4350,9 +4502,21 @@ GRANT ALL ON FUNCTION public.run_reconciliation(period_start date, period_end da
 REVOKE ALL ON FUNCTION public.run_retention_cleanup() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.run_retention_cleanup() TO service_role;
 
+-- Name: FUNCTION set_channel_active(channel_id uuid, is_active boolean, reason text); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.set_channel_active(channel_id uuid, is_active boolean, reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.set_channel_active(channel_id uuid, is_active boolean, reason text) TO authenticated;
+
+-- Name: FUNCTION set_connector_active(connector_id uuid, is_active boolean, reason text); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.set_connector_active(connector_id uuid, is_active boolean, reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.set_connector_active(connector_id uuid, is_active boolean, reason text) TO authenticated;
+
 -- Name: FUNCTION set_workspace_status(workspace_id uuid, status text, reason text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.set_workspace_status(workspace_id uuid, status text, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.set_workspace_status(workspace_id uuid, status text, reason text) TO authenticated;
+
+-- Name: FUNCTION webhook_delivery(webhook_id bigint); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.webhook_delivery(webhook_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.webhook_delivery(webhook_id bigint) TO authenticated;
 
 -- Name: TABLE usage_events; Type: ACL; Schema: public
 GRANT SELECT ON TABLE public.usage_events TO authenticated;

@@ -203,6 +203,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_console(args: argparse.Namespace) -> int:
+    from harness.console.server import serve
+
+    serve(project.resolve_database_url(args.database_url), args.as_email, args.port, out=_out)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from harness.demo import run
 
@@ -250,6 +257,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "drill": (cmd_drill, "restore drill: dump, restore into a new database, compare every table and the schema"),
     "export": (cmd_export, "write a Supabase CLI supabase/migrations/ folder (--supabase DIR)"),
     "audit": (cmd_audit, "the security audit and readiness report of a live database (non-zero when a check fails)"),
+    "console": (cmd_console, "the on-call web console on 127.0.0.1, acting as the platform admin named by --as"),
 }
 
 
@@ -325,6 +333,9 @@ def parser() -> argparse.ArgumentParser:
                 default="markdown",
                 help="markdown (default) or json for CI; exit 0 ready, 1 not ready, 2 bad usage, 3 could not run",
             )
+        if name == "console":
+            cmd.add_argument("--as", dest="as_email", required=True, metavar="EMAIL", help="the platform admin to act as")
+            cmd.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)")
     return root
 
 
