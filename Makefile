@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo bench lint up down schema deps system-deps clean
+.PHONY: test demo bench bench-volume lint up down schema deps system-deps clean
 
 test: deps
 	$(BIN)/opsdb lint
@@ -15,6 +15,9 @@ demo: deps
 
 bench: deps
 	$(BIN)/python -m bench
+
+bench-volume: deps
+	$(BIN)/python -m bench.volume
 
 lint: deps
 	$(BIN)/opsdb lint

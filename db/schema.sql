@@ -4,103 +4,88 @@
 -- Name: private; Type: SCHEMA; Schema: -
 CREATE SCHEMA private;
 
--- Name: SCHEMA private; Type: COMMENT; Schema: -
 COMMENT ON SCHEMA private IS 'Helpers and SECURITY DEFINER functions; not exposed through the API.';
 
 -- Name: public; Type: SCHEMA; Schema: -
 CREATE SCHEMA public;
 
--- Name: SCHEMA public; Type: COMMENT; Schema: -
 COMMENT ON SCHEMA public IS 'standard public schema';
 
 -- Name: event_count; Type: DOMAIN; Schema: public
 CREATE DOMAIN public.event_count AS integer
 	CONSTRAINT event_count_check CHECK ((VALUE >= 0));
 
--- Name: DOMAIN event_count; Type: COMMENT; Schema: public
 COMMENT ON DOMAIN public.event_count IS 'A count or duration reported by a provider: never negative (segments, media, seconds, minutes).';
 
 -- Name: ledger_amount; Type: DOMAIN; Schema: public
 CREATE DOMAIN public.ledger_amount AS numeric(20,4)
 	CONSTRAINT ledger_amount_check CHECK ((VALUE <> (0)::numeric));
 
--- Name: DOMAIN ledger_amount; Type: COMMENT; Schema: public
 COMMENT ON DOMAIN public.ledger_amount IS 'A signed wallet ledger amount: never zero (wallet_ledger.amount).';
 
 -- Name: ledger_balance; Type: DOMAIN; Schema: public
 CREATE DOMAIN public.ledger_balance AS numeric(20,4)
 	CONSTRAINT ledger_balance_check CHECK ((VALUE >= (0)::numeric));
 
--- Name: DOMAIN ledger_balance; Type: COMMENT; Schema: public
 COMMENT ON DOMAIN public.ledger_balance IS 'A wallet balance after a ledger entry: never negative (wallet_ledger.balance_after).';
 
 -- Name: sms_direction; Type: DOMAIN; Schema: public
 CREATE DOMAIN public.sms_direction AS text
 	CONSTRAINT sms_direction_check CHECK ((VALUE = ANY (ARRAY['inbound'::text, 'outbound'::text])));
 
--- Name: DOMAIN sms_direction; Type: COMMENT; Schema: public
 COMMENT ON DOMAIN public.sms_direction IS 'inbound (received by an agent) or outbound (sent by one) (sms_events.direction).';
 
 -- Name: usage_limit_state; Type: DOMAIN; Schema: public
 CREATE DOMAIN public.usage_limit_state AS text
 	CONSTRAINT usage_limit_state_check CHECK ((VALUE = ANY (ARRAY['ok'::text, 'warning'::text, 'blocked'::text])));
 
--- Name: DOMAIN usage_limit_state; Type: COMMENT; Schema: public
 COMMENT ON DOMAIN public.usage_limit_state IS 'ok below the soft limit, warning from the soft limit, blocked from the hard limit.';
 
 -- Name: usage_quantity; Type: DOMAIN; Schema: public
 CREATE DOMAIN public.usage_quantity AS numeric
 	CONSTRAINT usage_quantity_check CHECK ((VALUE > (0)::numeric));
 
--- Name: DOMAIN usage_quantity; Type: COMMENT; Schema: public
 COMMENT ON DOMAIN public.usage_quantity IS 'A metered amount of usage: greater than zero (usage_events.quantity).';
 
 -- Name: usage_total; Type: DOMAIN; Schema: public
 CREATE DOMAIN public.usage_total AS numeric
 	CONSTRAINT usage_total_check CHECK ((VALUE >= (0)::numeric));
 
--- Name: DOMAIN usage_total; Type: COMMENT; Schema: public
 COMMENT ON DOMAIN public.usage_total IS 'A running usage total: never negative (usage_limits.used).';
 
 -- Name: webhook_attempts; Type: DOMAIN; Schema: public
 CREATE DOMAIN public.webhook_attempts AS integer
 	CONSTRAINT webhook_attempts_check CHECK ((VALUE >= 0));
 
--- Name: DOMAIN webhook_attempts; Type: COMMENT; Schema: public
 COMMENT ON DOMAIN public.webhook_attempts IS 'Processing attempts made so far: never negative (webhook_queue.attempts).';
 
 -- Name: webhook_headers; Type: DOMAIN; Schema: public
 CREATE DOMAIN public.webhook_headers AS jsonb
 	CONSTRAINT webhook_headers_check CHECK ((jsonb_typeof(VALUE) = 'object'::text));
 
--- Name: DOMAIN webhook_headers; Type: COMMENT; Schema: public
 COMMENT ON DOMAIN public.webhook_headers IS 'Stored request headers: a JSON object of lower-case name to value (webhook_queue.headers).';
 
 -- Name: webhook_idempotency_key; Type: DOMAIN; Schema: public
 CREATE DOMAIN public.webhook_idempotency_key AS text
 	CONSTRAINT webhook_idempotency_key_check CHECK (((length(VALUE) >= 1) AND (length(VALUE) <= 300)));
 
--- Name: DOMAIN webhook_idempotency_key; Type: COMMENT; Schema: public
 COMMENT ON DOMAIN public.webhook_idempotency_key IS 'A delivery''s idempotency key: 1 to 300 characters (webhook_queue.idempotency_key).';
 
 -- Name: webhook_max_attempts; Type: DOMAIN; Schema: public
 CREATE DOMAIN public.webhook_max_attempts AS integer
 	CONSTRAINT webhook_max_attempts_check CHECK (((VALUE >= 1) AND (VALUE <= 20)));
 
--- Name: DOMAIN webhook_max_attempts; Type: COMMENT; Schema: public
 COMMENT ON DOMAIN public.webhook_max_attempts IS 'Processing attempts allowed before dead_letter: 1 to 20 (webhook_queue.max_attempts).';
 
 -- Name: webhook_provider; Type: DOMAIN; Schema: public
 CREATE DOMAIN public.webhook_provider AS text
 	CONSTRAINT webhook_provider_check CHECK ((VALUE = ANY (ARRAY['twilio'::text, 'meta'::text, 'paymob'::text, 'standard'::text])));
 
--- Name: DOMAIN webhook_provider; Type: COMMENT; Schema: public
 COMMENT ON DOMAIN public.webhook_provider IS 'A webhook provider ingest_webhook accepts (webhook_queue.provider).';
 
 -- Name: webhook_status; Type: DOMAIN; Schema: public
 CREATE DOMAIN public.webhook_status AS text;
 
--- Name: DOMAIN webhook_status; Type: COMMENT; Schema: public
 COMMENT ON DOMAIN public.webhook_status IS 'What became of a stored delivery (webhook_queue.status; see the column comment).';
 
 -- Name: _activate_payment(uuid, text); Type: FUNCTION; Schema: private
@@ -109,7 +94,6 @@ CREATE FUNCTION private._activate_payment(payment_id uuid, reason text) RETURNS 
     SET search_path TO '';
     -- body: db/functions/payments/activate_payment.sql
 
--- Name: FUNCTION _activate_payment(payment_id uuid, reason text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._activate_payment(payment_id uuid, reason text) IS 'Activate the plan a confirmed, locked payment paid for: subscription, workspace plan, usage limits, audit.';
 
 -- Name: _alert_change(bigint, text, boolean); Type: FUNCTION; Schema: private
@@ -118,7 +102,6 @@ CREATE FUNCTION private._alert_change(alert_id bigint, note text, resolve boolea
     SET search_path TO '';
     -- body: db/functions/ops/alerts.sql
 
--- Name: FUNCTION _alert_change(alert_id bigint, note text, resolve boolean); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._alert_change(alert_id bigint, note text, resolve boolean) IS 'Acknowledge or resolve an alert as a platform admin (audited); the body of acknowledge_alert and resolve_alert.';
 
 -- Name: _alert_dead_letters(bigint[]); Type: FUNCTION; Schema: private
@@ -127,8 +110,15 @@ CREATE FUNCTION private._alert_dead_letters(webhook_ids bigint[]) RETURNS void
     SET search_path TO '';
     -- body: db/functions/webhooks/alert_dead_letters.sql
 
--- Name: FUNCTION _alert_dead_letters(webhook_ids bigint[]); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._alert_dead_letters(webhook_ids bigint[]) IS 'Count new dead letters in the one open webhook_failure alert per provider and error (raised for the first).';
+
+-- Name: _alert_retention_backlog(bigint, text[]); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._alert_retention_backlog(job_run_id bigint, more text[]) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/jobs/retention_step.sql
+
+COMMENT ON FUNCTION private._alert_retention_backlog(job_run_id bigint, more text[]) IS 'Raise the one open retention_backlog alert: a run ran out of time with rows left (listed).';
 
 -- Name: _alert_signature_failure(text, bigint, text); Type: FUNCTION; Schema: private
 CREATE FUNCTION private._alert_signature_failure(provider text, webhook_id bigint, reason text) RETURNS bigint
@@ -136,7 +126,6 @@ CREATE FUNCTION private._alert_signature_failure(provider text, webhook_id bigin
     SET search_path TO '';
     -- body: db/functions/webhooks/alert_signature_failure.sql
 
--- Name: FUNCTION _alert_signature_failure(provider text, webhook_id bigint, reason text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._alert_signature_failure(provider text, webhook_id bigint, reason text) IS 'Raise the signature_failure alert for this provider and UTC hour, once.';
 
 -- Name: _authorize_usage(uuid, text, numeric); Type: FUNCTION; Schema: private
@@ -145,7 +134,6 @@ CREATE FUNCTION private._authorize_usage(workspace_id uuid, metric text, quantit
     SET search_path TO '';
     -- body: db/functions/usage/authorize_usage.sql
 
--- Name: FUNCTION _authorize_usage(workspace_id uuid, metric text, quantity numeric); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._authorize_usage(workspace_id uuid, metric text, quantity numeric) IS 'Implementation of public.authorize_usage (definer: reads usage_limits and the period''s terms).';
 
 -- Name: _billing_line_items(uuid, date); Type: FUNCTION; Schema: private
@@ -154,7 +142,6 @@ CREATE FUNCTION private._billing_line_items(workspace_id uuid, period_start date
     SET search_path TO '';
     -- body: db/functions/billing/generate_billing_line_items.sql
 
--- Name: FUNCTION _billing_line_items(workspace_id uuid, period_start date); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._billing_line_items(workspace_id uuid, period_start date) IS 'Implementation of public.generate_billing_line_items (definer; checks service_role or admin).';
 
 -- Name: _check_rate_limit(uuid, text, timestamp with time zone); Type: FUNCTION; Schema: private
@@ -163,7 +150,6 @@ CREATE FUNCTION private._check_rate_limit(workspace_id uuid, bucket text DEFAULT
     SET search_path TO '';
     -- body: db/functions/usage/check_rate_limit.sql
 
--- Name: FUNCTION _check_rate_limit(workspace_id uuid, bucket text, at timestamp with time zone); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._check_rate_limit(workspace_id uuid, bucket text, at timestamp with time zone) IS 'Implementation of public.check_rate_limit: GCRA per workspace and bucket, refusals counted, fails open.';
 
 -- Name: webhook_queue; Type: TABLE; Schema: public
@@ -186,27 +172,21 @@ CREATE TABLE public.webhook_queue (
     last_error text,
     skip_reason text,
     processed_at timestamp with time zone
-);
+)
+WITH (autovacuum_vacuum_scale_factor='0.02', autovacuum_vacuum_threshold='1000');
 
--- Name: TABLE webhook_queue; Type: COMMENT; Schema: public
 COMMENT ON TABLE public.webhook_queue IS 'Every webhook delivery, stored raw before processing and kept whatever processing does (retention expires it).';
 
--- Name: COLUMN webhook_queue.idempotency_key; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.webhook_queue.idempotency_key IS 'From the provider''s own ids (CallSid+CallStatus, MessageSid+status, Meta message ids, Paymob transaction, webhook-id), else sha256 of the canonical payload. Unique per provider among the verified rows that claim it (webhook_queue_verified_key_idx): a row whose signature was not checked yet claims nothing.';
 
--- Name: COLUMN webhook_queue.status; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.webhook_queue.status IS 'queued (verified and holding its key; processed by the drain, public.drain_webhooks), processed, duplicate, unknown_phone, failed (will be retried), rejected (bad signature or unusable payload; never processed), dead_letter (retries exhausted). received is allowed but not written: a delivery processed in the ingest call is inserted saying processed and corrected before its transaction ends, so no other session sees it in between.';
 
--- Name: COLUMN webhook_queue.signature_valid; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.webhook_queue.signature_valid IS 'true: verified (only such a row claims its idempotency key); false: rejected; null: the check itself could not run yet (e.g. missing secret): the row is failed, claims no key, and is verified by the sweeper or a replay.';
 
--- Name: COLUMN webhook_queue.duplicate_of; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.webhook_queue.duplicate_of IS 'For a duplicate: the delivery it repeats. No foreign key: retention may expire either row first.';
 
--- Name: COLUMN webhook_queue.attempts; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.webhook_queue.attempts IS 'Processing attempts made so far: 0 while queued, 1 after the first (in the ingest call or by the drain).';
 
--- Name: COLUMN webhook_queue.skip_reason; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.webhook_queue.skip_reason IS 'Processed but nothing downstream on purpose: channel_disabled, agent_inactive, workspace_suspended, ...';
 
 -- Name: _claim_webhooks(text, integer); Type: FUNCTION; Schema: private
@@ -215,7 +195,6 @@ CREATE FUNCTION private._claim_webhooks(status text, max_count integer) RETURNS 
     SET search_path TO '';
     -- body: db/functions/webhooks/claim_webhooks.sql
 
--- Name: FUNCTION _claim_webhooks(status text, max_count integer); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._claim_webhooks(status text, max_count integer) IS 'Lock (FOR UPDATE SKIP LOCKED) and return up to max_count queued, or due failed, deliveries in processing order.';
 
 -- Name: _classify_webhook(text, jsonb, jsonb); Type: FUNCTION; Schema: private
@@ -224,7 +203,6 @@ CREATE FUNCTION private._classify_webhook(provider text, payload jsonb, headers 
     SET search_path TO '';
     -- body: db/functions/webhooks/classify_webhook.sql
 
--- Name: FUNCTION _classify_webhook(provider text, payload jsonb, headers jsonb, OUT event_type text, OUT idempotency_key text, OUT missing_fields text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._classify_webhook(provider text, payload jsonb, headers jsonb, OUT event_type text, OUT idempotency_key text, OUT missing_fields text) IS 'Event type, idempotency key (provider ids, else a payload hash) and missing required fields of a delivery.';
 
 -- Name: _confirm_instapay_payment(uuid, text); Type: FUNCTION; Schema: private
@@ -233,7 +211,6 @@ CREATE FUNCTION private._confirm_instapay_payment(payment_id uuid, bank_referenc
     SET search_path TO '';
     -- body: db/functions/payments/confirm_instapay_payment.sql
 
--- Name: FUNCTION _confirm_instapay_payment(payment_id uuid, bank_reference text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._confirm_instapay_payment(payment_id uuid, bank_reference text) IS 'Definer body of confirm_instapay_payment: checks the caller is a platform admin itself.';
 
 -- Name: _constant_time_equals(bytea, bytea); Type: FUNCTION; Schema: private
@@ -242,7 +219,6 @@ CREATE FUNCTION private._constant_time_equals(a bytea, b bytea) RETURNS boolean
     SET search_path TO '';
     -- body: db/functions/webhooks/constant_time_equals.sql
 
--- Name: FUNCTION _constant_time_equals(a bytea, b bytea); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._constant_time_equals(a bytea, b bytea) IS 'Timing-safe equality of two byte strings (double HMAC with a random key); false when either is null.';
 
 -- Name: _conversations_masked(); Type: FUNCTION; Schema: private
@@ -251,7 +227,6 @@ CREATE FUNCTION private._conversations_masked() RETURNS TABLE(id uuid, workspace
     SET search_path TO '';
     -- body: db/functions/security/pii_masking.sql
 
--- Name: FUNCTION _conversations_masked(); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._conversations_masked() IS 'Rows of public.conversations_masked: every conversation with contact details masked, for platform staff only.';
 
 -- Name: _create_api_key(uuid, text, text[], timestamp with time zone); Type: FUNCTION; Schema: private
@@ -260,7 +235,6 @@ CREATE FUNCTION private._create_api_key(workspace_id uuid, name text, scopes tex
     SET search_path TO '';
     -- body: db/functions/security/create_api_key.sql
 
--- Name: FUNCTION _create_api_key(workspace_id uuid, name text, scopes text[], expires_at timestamp with time zone); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._create_api_key(workspace_id uuid, name text, scopes text[], expires_at timestamp with time zone) IS 'Implementation of public.create_api_key (definer: users have no insert grant on workspace_api_keys).';
 
 -- Name: _create_payment_request(uuid, text, text); Type: FUNCTION; Schema: private
@@ -269,7 +243,6 @@ CREATE FUNCTION private._create_payment_request(workspace_id uuid, plan_key text
     SET search_path TO '';
     -- body: db/functions/payments/create_payment_request.sql
 
--- Name: FUNCTION _create_payment_request(workspace_id uuid, plan_key text, provider text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._create_payment_request(workspace_id uuid, plan_key text, provider text) IS 'Definer body of create_payment_request: checks the caller is a workspace owner/admin itself.';
 
 -- Name: _credit_replay(text, uuid, numeric, text, text); Type: FUNCTION; Schema: private
@@ -278,7 +251,6 @@ CREATE FUNCTION private._credit_replay(kind text, workspace_id uuid, amount nume
     SET search_path TO '';
     -- body: db/functions/billing/credit_replay.sql
 
--- Name: FUNCTION _credit_replay(kind text, workspace_id uuid, amount numeric, reason text, idempotency_key text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._credit_replay(kind text, workspace_id uuid, amount numeric, reason text, idempotency_key text) IS 'First result of an idempotent credit call (null when the key is new; PT409 when the arguments differ).';
 
 -- Name: _deduct_credits(uuid, numeric, text, text); Type: FUNCTION; Schema: private
@@ -287,7 +259,6 @@ CREATE FUNCTION private._deduct_credits(workspace_id uuid, amount numeric, reaso
     SET search_path TO '';
     -- body: db/functions/billing/deduct_credits.sql
 
--- Name: FUNCTION _deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) IS 'Implementation of public.deduct_credits (definer: writes workspace_wallets and wallet_ledger).';
 
 -- Name: _drain_webhook_batch(integer); Type: FUNCTION; Schema: private
@@ -296,7 +267,6 @@ CREATE FUNCTION private._drain_webhook_batch(max_count integer) RETURNS jsonb
     SET search_path TO '';
     -- body: db/functions/webhooks/drain_webhooks.sql
 
--- Name: FUNCTION _drain_webhook_batch(max_count integer); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._drain_webhook_batch(max_count integer) IS 'Process up to max_count queued deliveries in the caller''s transaction: chunks of 100, a bad row retried alone.';
 
 -- Name: _drain_webhooks(integer); Type: FUNCTION; Schema: private
@@ -305,7 +275,6 @@ CREATE FUNCTION private._drain_webhooks(max_count integer) RETURNS jsonb
     SET search_path TO '';
     -- body: db/functions/webhooks/drain_webhooks.sql
 
--- Name: FUNCTION _drain_webhooks(max_count integer); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._drain_webhooks(max_count integer) IS 'Implementation of public.drain_webhooks: one batch of queued deliveries, logged in job_runs when it did work.';
 
 -- Name: _drop_policies(regclass); Type: FUNCTION; Schema: private
@@ -314,7 +283,6 @@ CREATE FUNCTION private._drop_policies(target regclass) RETURNS integer
     SET search_path TO '';
     -- body: db/functions/security/drop_policies.sql
 
--- Name: FUNCTION _drop_policies(target regclass); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._drop_policies(target regclass) IS 'Drops every policy on the table (db/policies files recreate them); returns how many.';
 
 -- Name: _ensure_usage_period(uuid, date); Type: FUNCTION; Schema: private
@@ -323,7 +291,6 @@ CREATE FUNCTION private._ensure_usage_period(workspace_id uuid, period_start dat
     SET search_path TO '';
     -- body: db/functions/usage/tier_snapshots.sql
 
--- Name: FUNCTION _ensure_usage_period(workspace_id uuid, period_start date); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._ensure_usage_period(workspace_id uuid, period_start date) IS 'Snapshot the plan at period start (once) and create the period''s usage_limits rows. Caller locks the workspace.';
 
 -- Name: _evaluate_usage_thresholds(uuid); Type: FUNCTION; Schema: private
@@ -332,17 +299,16 @@ CREATE FUNCTION private._evaluate_usage_thresholds(workspace_id uuid) RETURNS js
     SET search_path TO '';
     -- body: db/functions/usage/evaluate_usage_thresholds.sql
 
--- Name: FUNCTION _evaluate_usage_thresholds(workspace_id uuid); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._evaluate_usage_thresholds(workspace_id uuid) IS 'Implementation of public.evaluate_usage_thresholds (definer; checks service_role, membership or admin).';
 
 -- Name: _generate_billing_line_items(uuid, date); Type: FUNCTION; Schema: private
 CREATE FUNCTION private._generate_billing_line_items(workspace_id uuid, period_start date) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO '';
+    SET search_path TO ''
+    SET jit TO 'off';
     -- body: db/functions/billing/generate_billing_line_items.sql
 
--- Name: FUNCTION _generate_billing_line_items(workspace_id uuid, period_start date); Type: COMMENT; Schema: private
-COMMENT ON FUNCTION private._generate_billing_line_items(workspace_id uuid, period_start date) IS '(Re)generate a workspace''s billing_line_items for a period from its usage_events; returns lines written.';
+COMMENT ON FUNCTION private._generate_billing_line_items(workspace_id uuid, period_start date) IS '(Re)generate the billing_line_items of a period from its usage totals, for one workspace or (null) every workspace; returns lines written.';
 
 -- Name: _generate_weekly_insights(date); Type: FUNCTION; Schema: private
 CREATE FUNCTION private._generate_weekly_insights(week_start date DEFAULT NULL::date) RETURNS jsonb
@@ -350,7 +316,6 @@ CREATE FUNCTION private._generate_weekly_insights(week_start date DEFAULT NULL::
     SET search_path TO '';
     -- body: db/functions/jobs/generate_weekly_insights.sql
 
--- Name: FUNCTION _generate_weekly_insights(week_start date); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._generate_weekly_insights(week_start date) IS 'Implementation of public.generate_weekly_insights (definer: writes weekly_insights, logs the run in job_runs).';
 
 -- Name: _grant_credits(uuid, numeric, text, text); Type: FUNCTION; Schema: private
@@ -359,7 +324,6 @@ CREATE FUNCTION private._grant_credits(workspace_id uuid, amount numeric, reason
     SET search_path TO '';
     -- body: db/functions/billing/grant_credits.sql
 
--- Name: FUNCTION _grant_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._grant_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) IS 'Implementation of public.grant_credits (definer; checks the caller is service_role or a platform admin).';
 
 -- Name: _handle_paymob_callback(jsonb, text); Type: FUNCTION; Schema: private
@@ -368,7 +332,6 @@ CREATE FUNCTION private._handle_paymob_callback(payload jsonb, hmac text) RETURN
     SET search_path TO '';
     -- body: db/functions/payments/handle_paymob_callback.sql
 
--- Name: FUNCTION _handle_paymob_callback(payload jsonb, hmac text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._handle_paymob_callback(payload jsonb, hmac text) IS 'Definer body of handle_paymob_callback: service_role only; verify the HMAC, alert on forgery, else process.';
 
 -- Name: _ingest_webhook(text, jsonb, jsonb, text, text, boolean); Type: FUNCTION; Schema: private
@@ -377,8 +340,15 @@ CREATE FUNCTION private._ingest_webhook(provider text, payload jsonb, headers js
     SET search_path TO '';
     -- body: db/functions/webhooks/ingest_webhook.sql
 
--- Name: FUNCTION _ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) IS 'Implementation of public.ingest_webhook: verify, deduplicate, store raw; queue it or process it in a sub-transaction.';
+
+-- Name: _job_one_transaction(text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._job_one_transaction(command text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO '';
+    -- body: db/functions/jobs/run_job.sql
+
+COMMENT ON FUNCTION private._job_one_transaction(command text) IS 'For a procedure job''s CALL command, the function run_job runs in one transaction instead; null when none.';
 
 -- Name: _job_run_finish(bigint, jsonb, jsonb, integer); Type: FUNCTION; Schema: private
 CREATE FUNCTION private._job_run_finish(job_run_id bigint, result jsonb, errors jsonb DEFAULT '[]'::jsonb, steps_ok integer DEFAULT 1) RETURNS text
@@ -386,7 +356,6 @@ CREATE FUNCTION private._job_run_finish(job_run_id bigint, result jsonb, errors 
     SET search_path TO '';
     -- body: db/functions/jobs/job_runs.sql
 
--- Name: FUNCTION _job_run_finish(job_run_id bigint, result jsonb, errors jsonb, steps_ok integer); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._job_run_finish(job_run_id bigint, result jsonb, errors jsonb, steps_ok integer) IS 'Record a job run''s result and final status (succeeded/partial/failed); failures raise one job_failure alert per job, a success resolves it.';
 
 -- Name: _job_run_start(text, jsonb, boolean); Type: FUNCTION; Schema: private
@@ -395,7 +364,6 @@ CREATE FUNCTION private._job_run_start(job_name text, params jsonb DEFAULT '{}':
     SET search_path TO '';
     -- body: db/functions/jobs/job_runs.sql
 
--- Name: FUNCTION _job_run_start(job_name text, params jsonb, exclusive boolean); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._job_run_start(job_name text, params jsonb, exclusive boolean) IS 'Log the start of a job run (exclusive: one run of the job at a time, waiting for a running one); returns its id.';
 
 -- Name: _job_step_error(text, text, text); Type: FUNCTION; Schema: private
@@ -404,8 +372,23 @@ CREATE FUNCTION private._job_step_error(step text, sqlstate text, message text) 
     SET search_path TO '';
     -- body: db/functions/jobs/job_runs.sql
 
--- Name: FUNCTION _job_step_error(step text, sqlstate text, message text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._job_step_error(step text, sqlstate text, message text) IS 'A one-element array {step, sqlstate, message} to append to a run''s errors.';
+
+-- Name: _list_messages_masked(uuid, timestamp with time zone, uuid, integer); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) RETURNS TABLE(id uuid, workspace_id uuid, conversation_id uuid, direction text, sender text, body text, provider text, provider_message_id text, sent_at timestamp with time zone, created_at timestamp with time zone)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/security/list_messages_masked.sql
+
+COMMENT ON FUNCTION private._list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) IS 'Implementation of public.list_messages_masked (definer: staff may not read public.messages itself).';
+
+-- Name: _list_webhooks(text, text, uuid, timestamp with time zone, timestamp with time zone, timestamp with time zone, bigint, integer); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/console/list_webhooks.sql
+
+COMMENT ON FUNCTION private._list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) IS 'Implementation of public.list_webhooks (definer: the workspace filter reads SMS events, members-only).';
 
 -- Name: _lock_timeout(text, text); Type: FUNCTION; Schema: private
 CREATE FUNCTION private._lock_timeout(operation text, subject text) RETURNS jsonb
@@ -413,8 +396,15 @@ CREATE FUNCTION private._lock_timeout(operation text, subject text) RETURNS json
     SET search_path TO '';
     -- body: db/functions/ops/lock_timeout.sql
 
--- Name: FUNCTION _lock_timeout(operation text, subject text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._lock_timeout(operation text, subject text) IS 'Raise the HTTP 503 lock_timeout answer (code 55P03, Retry-After) of an API call blocked by a stuck row lock.';
+
+-- Name: _mask_webhook_json(jsonb, boolean); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._mask_webhook_json(doc jsonb, mask_all boolean DEFAULT false) RETURNS jsonb
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path TO '';
+    -- body: db/functions/console/mask_webhook_json.sql
+
+COMMENT ON FUNCTION private._mask_webhook_json(doc jsonb, mask_all boolean) IS 'A webhook payload or headers with PII masked (names, numbers, addresses, bodies) and credentials hidden.';
 
 -- Name: _messages_masked(); Type: FUNCTION; Schema: private
 CREATE FUNCTION private._messages_masked() RETURNS TABLE(id uuid, workspace_id uuid, conversation_id uuid, direction text, sender text, body text, provider text, provider_message_id text, sent_at timestamp with time zone, created_at timestamp with time zone)
@@ -422,7 +412,6 @@ CREATE FUNCTION private._messages_masked() RETURNS TABLE(id uuid, workspace_id u
     SET search_path TO '';
     -- body: db/functions/security/pii_masking.sql
 
--- Name: FUNCTION _messages_masked(); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._messages_masked() IS 'Rows of public.messages_masked: every message with sender and body masked, for platform staff only.';
 
 -- Name: _monitoring_signals(); Type: FUNCTION; Schema: private
@@ -431,7 +420,6 @@ CREATE FUNCTION private._monitoring_signals() RETURNS TABLE(signal text, scope t
     SET search_path TO '';
     -- body: db/functions/ops/monitoring_signals.sql
 
--- Name: FUNCTION _monitoring_signals(); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._monitoring_signals() IS 'Implementation of public.monitoring_signals (definer: counts across every workspace; platform staff only).';
 
 -- Name: _note_unknown_phone(text, text, text, bigint, boolean); Type: FUNCTION; Schema: private
@@ -440,7 +428,6 @@ CREATE FUNCTION private._note_unknown_phone(provider text, channel_type text, ph
     SET search_path TO '';
     -- body: db/functions/webhooks/note_unknown_phone.sql
 
--- Name: FUNCTION _note_unknown_phone(provider text, channel_type text, phone_number text, webhook_id bigint, count_delivery boolean); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._note_unknown_phone(provider text, channel_type text, phone_number text, webhook_id bigint, count_delivery boolean) IS 'Upsert unknown_phone for a delivery to an address that matched no active agent or channel.';
 
 -- Name: _paymob_hmac_message(jsonb); Type: FUNCTION; Schema: private
@@ -449,8 +436,15 @@ CREATE FUNCTION private._paymob_hmac_message(obj jsonb) RETURNS text
     SET search_path TO '';
     -- body: db/functions/payments/verify_paymob_hmac.sql
 
--- Name: FUNCTION _paymob_hmac_message(obj jsonb); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._paymob_hmac_message(obj jsonb) IS 'The string Paymob signs for a transaction callback: obj''s documented fields concatenated in documented order.';
+
+-- Name: _preview_replay_webhooks(text, text, timestamp with time zone, timestamp with time zone, integer); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/console/preview_replay_webhooks.sql
+
+COMMENT ON FUNCTION private._preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) IS 'Implementation of public.preview_replay_webhooks: count what replay_webhooks would take now.';
 
 -- Name: _process_meta(bigint, text, jsonb, boolean); Type: FUNCTION; Schema: private
 CREATE FUNCTION private._process_meta(webhook_id bigint, event_type text, payload jsonb, count_unknown boolean) RETURNS jsonb
@@ -458,7 +452,6 @@ CREATE FUNCTION private._process_meta(webhook_id bigint, event_type text, payloa
     SET search_path TO '';
     -- body: db/functions/webhooks/process_meta.sql
 
--- Name: FUNCTION _process_meta(webhook_id bigint, event_type text, payload jsonb, count_unknown boolean); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._process_meta(webhook_id bigint, event_type text, payload jsonb, count_unknown boolean) IS 'Normalize WhatsApp Cloud API / Messenger webhooks into conversations and messages, by receiving channel.';
 
 -- Name: _process_twilio_call(bigint, jsonb, boolean); Type: FUNCTION; Schema: private
@@ -467,7 +460,6 @@ CREATE FUNCTION private._process_twilio_call(webhook_id bigint, payload jsonb, c
     SET search_path TO '';
     -- body: db/functions/webhooks/process_twilio_call.sql
 
--- Name: FUNCTION _process_twilio_call(webhook_id bigint, payload jsonb, count_unknown boolean); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._process_twilio_call(webhook_id bigint, payload jsonb, count_unknown boolean) IS 'Normalize a Twilio voice status callback into call_events; completed calls record call_minutes usage.';
 
 -- Name: _process_twilio_sms(bigint, jsonb, boolean); Type: FUNCTION; Schema: private
@@ -476,7 +468,6 @@ CREATE FUNCTION private._process_twilio_sms(webhook_id bigint, payload jsonb, co
     SET search_path TO '';
     -- body: db/functions/webhooks/process_twilio_sms.sql
 
--- Name: FUNCTION _process_twilio_sms(webhook_id bigint, payload jsonb, count_unknown boolean); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._process_twilio_sms(webhook_id bigint, payload jsonb, count_unknown boolean) IS 'Normalize a Twilio SMS (inbound or status callback) into sms_events; bill each message once by its SID, on receipt or on its first status proving it was sent.';
 
 -- Name: _process_webhook(bigint, text, text, jsonb, text); Type: FUNCTION; Schema: private
@@ -485,7 +476,6 @@ CREATE FUNCTION private._process_webhook(webhook_id bigint, provider text, event
     SET search_path TO '';
     -- body: db/functions/webhooks/process_webhook.sql
 
--- Name: FUNCTION _process_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._process_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text) IS 'Dispatch a verified delivery to its normalizer (Twilio call/SMS, Meta, Paymob); returns the outcome.';
 
 -- Name: _raise_usage_alerts(uuid, text, date); Type: FUNCTION; Schema: private
@@ -494,7 +484,6 @@ CREATE FUNCTION private._raise_usage_alerts(workspace_id uuid, metric text, peri
     SET search_path TO '';
     -- body: db/functions/usage/raise_usage_alerts.sql
 
--- Name: FUNCTION _raise_usage_alerts(workspace_id uuid, metric text, period_start date); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._raise_usage_alerts(workspace_id uuid, metric text, period_start date) IS 'Raise the period''s usage_warning / usage_blocked alert once the threshold is reached (once per period).';
 
 -- Name: _record_api_auth_failure(text, text, uuid, uuid); Type: FUNCTION; Schema: private
@@ -503,7 +492,6 @@ CREATE FUNCTION private._record_api_auth_failure(reason text, key_prefix text, k
     SET search_path TO '';
     -- body: db/functions/security/authenticate_api_key.sql
 
--- Name: FUNCTION _record_api_auth_failure(reason text, key_prefix text, key_id uuid, workspace_id uuid); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._record_api_auth_failure(reason text, key_prefix text, key_id uuid, workspace_id uuid) IS 'Record a failed API key authentication; raises the api_auth_failures alert on a spike (20 in 5 minutes).';
 
 -- Name: _record_usage(uuid, text, numeric, text, text); Type: FUNCTION; Schema: private
@@ -512,7 +500,6 @@ CREATE FUNCTION private._record_usage(workspace_id uuid, metric text, quantity n
     SET search_path TO '';
     -- body: db/functions/usage/record_usage.sql
 
--- Name: FUNCTION _record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) IS 'Implementation of public.record_usage (definer: writes usage_events and usage_limits).';
 
 -- Name: _record_usage_batch(jsonb); Type: FUNCTION; Schema: private
@@ -521,7 +508,6 @@ CREATE FUNCTION private._record_usage_batch(events jsonb) RETURNS jsonb
     SET search_path TO '';
     -- body: db/functions/usage/record_usage_batch.sql
 
--- Name: FUNCTION _record_usage_batch(events jsonb); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._record_usage_batch(events jsonb) IS 'Implementation of public.record_usage_batch (definer: writes usage_events and usage_limits for up to 1,000 events).';
 
 -- Name: _reopen_usage_alert(bigint); Type: FUNCTION; Schema: private
@@ -530,7 +516,6 @@ CREATE FUNCTION private._reopen_usage_alert(alert_id bigint) RETURNS void
     SET search_path TO '';
     -- body: db/functions/usage/raise_usage_alerts.sql
 
--- Name: FUNCTION _reopen_usage_alert(alert_id bigint); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._reopen_usage_alert(alert_id bigint) IS 'Reopen a usage alert resolved by a plan change whose plan is back with the threshold still reached.';
 
 -- Name: _replay_locked_webhook(bigint, text); Type: FUNCTION; Schema: private
@@ -539,7 +524,6 @@ CREATE FUNCTION private._replay_locked_webhook(webhook_id bigint, reason text) R
     SET search_path TO '';
     -- body: db/functions/webhooks/replay_locked_webhook.sql
 
--- Name: FUNCTION _replay_locked_webhook(webhook_id bigint, reason text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._replay_locked_webhook(webhook_id bigint, reason text) IS 'Reprocess one locked, replayable webhook row and write its audit_logs entry (who, why, outcome).';
 
 -- Name: _replay_webhook(bigint, text); Type: FUNCTION; Schema: private
@@ -548,7 +532,6 @@ CREATE FUNCTION private._replay_webhook(webhook_id bigint, reason text) RETURNS 
     SET search_path TO '';
     -- body: db/functions/webhooks/replay_webhook.sql
 
--- Name: FUNCTION _replay_webhook(webhook_id bigint, reason text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._replay_webhook(webhook_id bigint, reason text) IS 'Implementation of public.replay_webhook (admins, service_role): reprocess one delivery, audited.';
 
 -- Name: _replay_webhooks(text, text, text, timestamp with time zone, timestamp with time zone, integer); Type: FUNCTION; Schema: private
@@ -557,7 +540,6 @@ CREATE FUNCTION private._replay_webhooks(reason text, provider text, status text
     SET search_path TO '';
     -- body: db/functions/webhooks/replay_webhooks.sql
 
--- Name: FUNCTION _replay_webhooks(reason text, provider text, status text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._replay_webhooks(reason text, provider text, status text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) IS 'Implementation of public.replay_webhooks: bulk replay by status, provider and time range, each row audited.';
 
 -- Name: _resolve_agent_number(text, text); Type: FUNCTION; Schema: private
@@ -566,7 +548,6 @@ CREATE FUNCTION private._resolve_agent_number(phone_number text, channel_type te
     SET search_path TO '';
     -- body: db/functions/webhooks/resolve_webhook_target.sql
 
--- Name: FUNCTION _resolve_agent_number(phone_number text, channel_type text, OUT agent_id uuid, OUT workspace_id uuid, OUT channel_id uuid, OUT skip_reason text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._resolve_agent_number(phone_number text, channel_type text, OUT agent_id uuid, OUT workspace_id uuid, OUT channel_id uuid, OUT skip_reason text) IS 'The active agent on a receiving number, its workspace and channel, and why it must not act (if so).';
 
 -- Name: _resolve_channel(text, text); Type: FUNCTION; Schema: private
@@ -575,8 +556,24 @@ CREATE FUNCTION private._resolve_channel(channel_type text, external_id text, OU
     SET search_path TO '';
     -- body: db/functions/webhooks/resolve_webhook_target.sql
 
--- Name: FUNCTION _resolve_channel(channel_type text, external_id text, OUT agent_id uuid, OUT workspace_id uuid, OUT channel_id uuid, OUT skip_reason text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._resolve_channel(channel_type text, external_id text, OUT agent_id uuid, OUT workspace_id uuid, OUT channel_id uuid, OUT skip_reason text) IS 'The channel with this provider id, its agent and workspace, and why it must not act (if so).';
+
+-- Name: _retention_step(text, timestamp with time zone, integer, timestamp with time zone, bigint, bigint); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._retention_step(policy text, cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone DEFAULT NULL::timestamp with time zone, after_id bigint DEFAULT NULL::bigint, keep_job_run bigint DEFAULT NULL::bigint) RETURNS TABLE(deleted integer, picked integer, last_at timestamp with time zone, last_id bigint)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    SET lock_timeout TO '500ms';
+    -- body: db/functions/jobs/retention_step.sql
+
+COMMENT ON FUNCTION private._retention_step(policy text, cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint, keep_job_run bigint) IS 'Delete one batch (at most max_rows) of a retention policy''s rows older than cutoff, in key order after (after_at, after_id); returns the rows deleted and picked and the last key picked. Never waits for a row lock (55P03).';
+
+-- Name: _retention_table(text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._retention_table(policy text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO '';
+    -- body: db/functions/jobs/retention_step.sql
+
+COMMENT ON FUNCTION private._retention_table(policy text) IS 'The table a retention policy deletes from (run results count by table).';
 
 -- Name: _retry_failed_webhooks(integer); Type: FUNCTION; Schema: private
 CREATE FUNCTION private._retry_failed_webhooks(max_count integer) RETURNS jsonb
@@ -585,7 +582,6 @@ CREATE FUNCTION private._retry_failed_webhooks(max_count integer) RETURNS jsonb
     SET lock_timeout TO '2s';
     -- body: db/functions/webhooks/retry_failed_webhooks.sql
 
--- Name: FUNCTION _retry_failed_webhooks(max_count integer); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._retry_failed_webhooks(max_count integer) IS 'Implementation of public.retry_failed_webhooks: one attempt for each due failed delivery, SKIP LOCKED.';
 
 -- Name: _revoke_api_key(uuid, text); Type: FUNCTION; Schema: private
@@ -594,26 +590,32 @@ CREATE FUNCTION private._revoke_api_key(key_id uuid, reason text) RETURNS jsonb
     SET search_path TO '';
     -- body: db/functions/security/revoke_api_key.sql
 
--- Name: FUNCTION _revoke_api_key(key_id uuid, reason text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._revoke_api_key(key_id uuid, reason text) IS 'Implementation of public.revoke_api_key (definer: users may only rename keys directly).';
+
+-- Name: _run_job(text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._run_job(job_name text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/jobs/run_job.sql
+
+COMMENT ON FUNCTION private._run_job(job_name text) IS 'Implementation of public.run_job (definer: the jobs'' functions and cron.job are the database owner''s).';
 
 -- Name: _run_reconciliation(date, date); Type: FUNCTION; Schema: private
 CREATE FUNCTION private._run_reconciliation(period_start date, period_end date) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO '';
+    SET search_path TO ''
+    SET jit TO 'off';
     -- body: db/functions/jobs/run_reconciliation.sql
 
--- Name: FUNCTION _run_reconciliation(period_start date, period_end date); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._run_reconciliation(period_start date, period_end date) IS 'Implementation of public.run_reconciliation (definer: compares usage_events with provider_usage_reports, writes the run''s report, raises the period''s reconciliation_mismatch alert).';
 
--- Name: _run_retention_cleanup(numeric); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._run_retention_cleanup(max_seconds numeric DEFAULT 60) RETURNS jsonb
+-- Name: _run_retention_cleanup(numeric, integer); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._run_retention_cleanup(max_seconds numeric DEFAULT 0.5, batch_rows integer DEFAULT 10000) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/jobs/run_retention_cleanup.sql
 
--- Name: FUNCTION _run_retention_cleanup(max_seconds numeric); Type: COMMENT; Schema: private
-COMMENT ON FUNCTION private._run_retention_cleanup(max_seconds numeric) IS 'Implementation of public.run_retention_cleanup (definer: deletes expired rows per retention_policies).';
+COMMENT ON FUNCTION private._run_retention_cleanup(max_seconds numeric, batch_rows integer) IS 'Implementation of public.run_retention_cleanup (definer: deletes expired rows per retention_policies, in batches, within max_seconds of one transaction).';
 
 -- Name: _run_webhook(bigint, text, text, jsonb, text, boolean, jsonb, text, text, boolean, boolean); Type: FUNCTION; Schema: private
 CREATE FUNCTION private._run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean DEFAULT false, headers jsonb DEFAULT '{}'::jsonb, raw_body text DEFAULT NULL::text, url text DEFAULT NULL::text, stored_as_processed boolean DEFAULT false, alert_dead_letter boolean DEFAULT true) RETURNS jsonb
@@ -621,7 +623,6 @@ CREATE FUNCTION private._run_webhook(webhook_id bigint, provider text, event_typ
     SET search_path TO '';
     -- body: db/functions/webhooks/run_webhook.sql
 
--- Name: FUNCTION _run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean, headers jsonb, raw_body text, url text, stored_as_processed boolean, alert_dead_letter boolean); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean, headers jsonb, raw_body text, url text, stored_as_processed boolean, alert_dead_letter boolean) IS 'Process a stored delivery in a sub-transaction and record the outcome (processed, duplicate of a verified holder, failed with backoff, dead_letter after the last attempt or at once for a class 22 error).';
 
 -- Name: _set_workspace_status(uuid, text, text); Type: FUNCTION; Schema: private
@@ -630,7 +631,6 @@ CREATE FUNCTION private._set_workspace_status(workspace_id uuid, status text, re
     SET search_path TO '';
     -- body: db/functions/tenancy/set_workspace_status.sql
 
--- Name: FUNCTION _set_workspace_status(workspace_id uuid, status text, reason text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._set_workspace_status(workspace_id uuid, status text, reason text) IS 'Implementation of public.set_workspace_status (definer: users cannot update workspaces.status).';
 
 -- Name: _sms_events_masked(); Type: FUNCTION; Schema: private
@@ -639,7 +639,6 @@ CREATE FUNCTION private._sms_events_masked() RETURNS TABLE(id uuid, workspace_id
     SET search_path TO '';
     -- body: db/functions/security/pii_masking.sql
 
--- Name: FUNCTION _sms_events_masked(); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._sms_events_masked() IS 'Rows of public.sms_events_masked: every SMS event with body and numbers masked, for platform staff only.';
 
 -- Name: _store_chat_message(uuid, uuid, uuid, text, text, text, text, text, text, text, jsonb, timestamp with time zone); Type: FUNCTION; Schema: private
@@ -648,7 +647,6 @@ CREATE FUNCTION private._store_chat_message(workspace_id uuid, agent_id uuid, ch
     SET search_path TO '';
     -- body: db/functions/webhooks/store_chat_message.sql
 
--- Name: FUNCTION _store_chat_message(workspace_id uuid, agent_id uuid, channel_id uuid, channel_type text, thread_id text, contact_address text, direction text, sender text, body text, provider_message_id text, metadata jsonb, sent_at timestamp with time zone); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._store_chat_message(workspace_id uuid, agent_id uuid, channel_id uuid, channel_type text, thread_id text, contact_address text, direction text, sender text, body text, provider_message_id text, metadata jsonb, sent_at timestamp with time zone) IS 'Store one inbound/outbound chat message under its conversation (idempotent by provider message id).';
 
 -- Name: _take_tier_snapshot(uuid, text, date, text, text); Type: FUNCTION; Schema: private
@@ -657,7 +655,6 @@ CREATE FUNCTION private._take_tier_snapshot(workspace_id uuid, plan_key text, pe
     SET search_path TO '';
     -- body: db/functions/usage/tier_snapshots.sql
 
--- Name: FUNCTION _take_tier_snapshot(workspace_id uuid, plan_key text, period_start date, reason text, note text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._take_tier_snapshot(workspace_id uuid, plan_key text, period_start date, reason text, note text) IS 'Freeze a plan''s limits, prices and rate limits for a workspace and period (new tier_snapshots row).';
 
 -- Name: _try_timestamptz(text); Type: FUNCTION; Schema: private
@@ -666,7 +663,6 @@ CREATE FUNCTION private._try_timestamptz(value text) RETURNS timestamp with time
     SET search_path TO '';
     -- body: db/functions/usage/usage_batch_parse.sql
 
--- Name: FUNCTION _try_timestamptz(value text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._try_timestamptz(value text) IS 'The text as a timestamptz, or null when it cannot be read as one.';
 
 -- Name: _twilio_signature(text, text, jsonb, text); Type: FUNCTION; Schema: private
@@ -675,7 +671,6 @@ CREATE FUNCTION private._twilio_signature(auth_token text, url text, params json
     SET search_path TO '';
     -- body: db/functions/webhooks/twilio_signature.sql
 
--- Name: FUNCTION _twilio_signature(auth_token text, url text, params jsonb, algorithm text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._twilio_signature(auth_token text, url text, params jsonb, algorithm text) IS 'Twilio request signature (base64 HMAC over the URL and the sorted form parameters).';
 
 -- Name: _usage_alert_of(uuid, text); Type: FUNCTION; Schema: private
@@ -684,7 +679,6 @@ CREATE FUNCTION private._usage_alert_of(workspace_id uuid, dedupe_key text) RETU
     SET search_path TO '';
     -- body: db/functions/usage/raise_usage_alerts.sql
 
--- Name: FUNCTION _usage_alert_of(workspace_id uuid, dedupe_key text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._usage_alert_of(workspace_id uuid, dedupe_key text) IS 'The newest alert of a workspace with this dedupe key, acknowledged or not (null when none).';
 
 -- Name: _usage_batch_add(uuid[], text[], numeric[], boolean[], date); Type: FUNCTION; Schema: private
@@ -693,7 +687,6 @@ CREATE FUNCTION private._usage_batch_add(workspace_ids uuid[], metrics text[], q
     SET search_path TO '';
     -- body: db/functions/usage/usage_batch_rows.sql
 
--- Name: FUNCTION _usage_batch_add(workspace_ids uuid[], metrics text[], quantities numeric[], recorded boolean[], period_start date, OUT tier_snapshot_ids bigint[], OUT used_before numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[], OUT totals numeric[]); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._usage_batch_add(workspace_ids uuid[], metrics text[], quantities numeric[], recorded boolean[], period_start date, OUT tier_snapshot_ids bigint[], OUT used_before numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[], OUT totals numeric[]) IS 'Add a usage batch''s recorded quantities to its period rows; returns per pair the row before and what was added.';
 
 -- Name: _usage_batch_insert_events(uuid[], text[], numeric[], text[], text[], timestamp with time zone[], boolean[], uuid[], text[], bigint[], date, timestamp with time zone); Type: FUNCTION; Schema: private
@@ -702,7 +695,6 @@ CREATE FUNCTION private._usage_batch_insert_events(workspace_ids uuid[], metrics
     SET search_path TO '';
     -- body: db/functions/usage/usage_batch_rows.sql
 
--- Name: FUNCTION _usage_batch_insert_events(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._usage_batch_insert_events(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone) IS 'Insert a usage batch''s events in key order, skipping keys already used; returns which were recorded.';
 
 -- Name: _usage_batch_lock_rows(uuid[], text[], date); Type: FUNCTION; Schema: private
@@ -711,7 +703,6 @@ CREATE FUNCTION private._usage_batch_lock_rows(workspace_ids uuid[], metrics tex
     SET search_path TO '';
     -- body: db/functions/usage/usage_batch_rows.sql
 
--- Name: FUNCTION _usage_batch_lock_rows(workspace_ids uuid[], metrics text[], period_start date, OUT tier_snapshot_ids bigint[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._usage_batch_lock_rows(workspace_ids uuid[], metrics text[], period_start date, OUT tier_snapshot_ids bigint[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]) IS 'Lock and read a usage batch''s period rows in the order given (arrays aligned with the pairs).';
 
 -- Name: _usage_batch_parse(jsonb, date, timestamp with time zone); Type: FUNCTION; Schema: private
@@ -720,7 +711,6 @@ CREATE FUNCTION private._usage_batch_parse(events jsonb, period_start date, now 
     SET search_path TO '';
     -- body: db/functions/usage/usage_batch_parse.sql
 
--- Name: FUNCTION _usage_batch_parse(events jsonb, period_start date, now timestamp with time zone, OUT bad_index integer, OUT bad_word text, OUT bad_detail text, OUT workspace_ids uuid[], OUT metrics text[], OUT quantities numeric[], OUT keys text[], OUT sources text[], OUT occurred timestamp with time zone[], OUT first boolean[]); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._usage_batch_parse(events jsonb, period_start date, now timestamp with time zone, OUT bad_index integer, OUT bad_word text, OUT bad_detail text, OUT workspace_ids uuid[], OUT metrics text[], OUT quantities numeric[], OUT keys text[], OUT sources text[], OUT occurred timestamp with time zone[], OUT first boolean[]) IS 'Check and parse a usage batch in one pass: its events as arrays, or its first malformed event.';
 
 -- Name: _usage_period(); Type: FUNCTION; Schema: private
@@ -729,7 +719,6 @@ CREATE FUNCTION private._usage_period() RETURNS date
     SET search_path TO '';
     -- body: db/functions/usage/tier_snapshots.sql
 
--- Name: FUNCTION _usage_period(); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._usage_period() IS 'First day of the current billing period (calendar month, UTC).';
 
 -- Name: _verify_meta_signature(jsonb, jsonb, text); Type: FUNCTION; Schema: private
@@ -738,7 +727,6 @@ CREATE FUNCTION private._verify_meta_signature(headers jsonb, payload jsonb, raw
     SET search_path TO '';
     -- body: db/functions/webhooks/verify_meta_signature.sql
 
--- Name: FUNCTION _verify_meta_signature(headers jsonb, payload jsonb, raw_body text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._verify_meta_signature(headers jsonb, payload jsonb, raw_body text) IS 'Null when X-Hub-Signature-256 matches the raw body and the payload is that body, else why not.';
 
 -- Name: _verify_standard_webhook(jsonb, jsonb, text); Type: FUNCTION; Schema: private
@@ -747,7 +735,6 @@ CREATE FUNCTION private._verify_standard_webhook(headers jsonb, payload jsonb, r
     SET search_path TO '';
     -- body: db/functions/webhooks/verify_standard_webhook.sql
 
--- Name: FUNCTION _verify_standard_webhook(headers jsonb, payload jsonb, raw_body text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._verify_standard_webhook(headers jsonb, payload jsonb, raw_body text) IS 'Null when a Standard Webhooks delivery (v1 HMAC-SHA256, 5-minute tolerance) is authentic, else why not.';
 
 -- Name: _verify_twilio_signature(jsonb, jsonb, text, text); Type: FUNCTION; Schema: private
@@ -756,7 +743,6 @@ CREATE FUNCTION private._verify_twilio_signature(headers jsonb, payload jsonb, r
     SET search_path TO '';
     -- body: db/functions/webhooks/verify_twilio_signature.sql
 
--- Name: FUNCTION _verify_twilio_signature(headers jsonb, payload jsonb, raw_body text, url text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._verify_twilio_signature(headers jsonb, payload jsonb, raw_body text, url text) IS 'Null when X-Twilio-Signature is valid for the URL and form parameters, else why not.';
 
 -- Name: _verify_webhook_signature(text, jsonb, jsonb, text, text); Type: FUNCTION; Schema: private
@@ -765,7 +751,6 @@ CREATE FUNCTION private._verify_webhook_signature(provider text, payload jsonb, 
     SET search_path TO '';
     -- body: db/functions/webhooks/verify_webhook_signature.sql
 
--- Name: FUNCTION _verify_webhook_signature(provider text, payload jsonb, headers jsonb, raw_body text, url text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._verify_webhook_signature(provider text, payload jsonb, headers jsonb, raw_body text, url text) IS 'Null when the delivery''s signature is valid for its provider, else the reason; raises when it cannot check.';
 
 -- Name: _webhook_error_key(text); Type: FUNCTION; Schema: private
@@ -774,7 +759,6 @@ CREATE FUNCTION private._webhook_error_key(last_error text) RETURNS text
     SET search_path TO '';
     -- body: db/functions/webhooks/alert_dead_letters.sql
 
--- Name: FUNCTION _webhook_error_key(last_error text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._webhook_error_key(last_error text) IS 'A failed delivery''s error with its values replaced by ?, so deliveries failing the same way share one key.';
 
 -- Name: _webhook_key_holder(text, text); Type: FUNCTION; Schema: private
@@ -783,7 +767,6 @@ CREATE FUNCTION private._webhook_key_holder(provider text, idempotency_key text,
     SET search_path TO '';
     -- body: db/functions/webhooks/webhook_key_holder.sql
 
--- Name: FUNCTION _webhook_key_holder(provider text, idempotency_key text, OUT id bigint, OUT status text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._webhook_key_holder(provider text, idempotency_key text, OUT id bigint, OUT status text) IS 'The verified delivery holding a provider''s idempotency key (the row webhook_queue_verified_key_idx keeps unique).';
 
 -- Name: _webhook_signature_material(text, jsonb); Type: FUNCTION; Schema: private
@@ -792,7 +775,6 @@ CREATE FUNCTION private._webhook_signature_material(provider text, headers jsonb
     SET search_path TO '';
     -- body: db/functions/webhooks/webhook_signature_material.sql
 
--- Name: FUNCTION _webhook_signature_material(provider text, headers jsonb); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._webhook_signature_material(provider text, headers jsonb) IS 'The signature-bearing headers of a delivery (identical material + identical bytes = identical verdict).';
 
 -- Name: _webhooks_backend_caller(); Type: FUNCTION; Schema: private
@@ -801,7 +783,6 @@ CREATE FUNCTION private._webhooks_backend_caller() RETURNS boolean
     SET search_path TO '';
     -- body: db/functions/webhooks/webhooks_backend_caller.sql
 
--- Name: FUNCTION _webhooks_backend_caller(); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._webhooks_backend_caller() IS 'True for service_role requests and for JWT-less database sessions (pg_cron, operators); false for API users.';
 
 -- Name: _webhooks_record_usage(uuid, text, numeric, text, text); Type: FUNCTION; Schema: private
@@ -810,7 +791,6 @@ CREATE FUNCTION private._webhooks_record_usage(workspace_id uuid, metric text, q
     SET search_path TO '';
     -- body: db/functions/webhooks/webhooks_record_usage.sql
 
--- Name: FUNCTION _webhooks_record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._webhooks_record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) IS 'record_usage for an ingested event (idempotency key = what was billed); usage over the hard limit is recorded too.';
 
 -- Name: _weekly_insight_change(numeric, numeric); Type: FUNCTION; Schema: private
@@ -819,17 +799,16 @@ CREATE FUNCTION private._weekly_insight_change(current_value numeric, previous_v
     SET search_path TO '';
     -- body: db/functions/jobs/generate_weekly_insights.sql
 
--- Name: FUNCTION _weekly_insight_change(current_value numeric, previous_value numeric); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private._weekly_insight_change(current_value numeric, previous_value numeric) IS 'One figure''s change against the week before: {previous, delta, percent} (percent null when previous is 0).';
 
--- Name: _weekly_insight_figures(uuid, date); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._weekly_insight_figures(workspace_id uuid, week_start date) RETURNS jsonb
-    LANGUAGE plpgsql STABLE
-    SET search_path TO '';
+-- Name: _weekly_insight_figures_all(date); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._weekly_insight_figures_all(week_start date) RETURNS TABLE(workspace_id uuid, current_figures jsonb, previous_figures jsonb)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    SET jit TO 'off';
     -- body: db/functions/jobs/generate_weekly_insights.sql
 
--- Name: FUNCTION _weekly_insight_figures(workspace_id uuid, week_start date); Type: COMMENT; Schema: private
-COMMENT ON FUNCTION private._weekly_insight_figures(workspace_id uuid, week_start date) IS 'The weekly_insights figures of one workspace for the ISO week starting week_start (UTC), from the source tables.';
+COMMENT ON FUNCTION private._weekly_insight_figures_all(week_start date) IS 'The weekly_insights figures of every workspace for the ISO week starting week_start (UTC) and the week before, read once from the two weeks of each source table.';
 
 -- Name: admin_workspace_ids(); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.admin_workspace_ids() RETURNS uuid[]
@@ -837,7 +816,6 @@ CREATE FUNCTION private.admin_workspace_ids() RETURNS uuid[]
     SET search_path TO '';
     -- body: db/functions/tenancy/membership_helpers.sql
 
--- Name: FUNCTION admin_workspace_ids(); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private.admin_workspace_ids() IS 'The workspaces the calling user owns or administers, as an array for policies.';
 
 -- Name: assert_no_secret_keys(jsonb, text); Type: FUNCTION; Schema: private
@@ -846,7 +824,6 @@ CREATE FUNCTION private.assert_no_secret_keys(doc jsonb, column_label text) RETU
     SET search_path TO '';
     -- body: db/functions/security/secret_keys.sql
 
--- Name: FUNCTION assert_no_secret_keys(doc jsonb, column_label text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private.assert_no_secret_keys(doc jsonb, column_label text) IS 'Raises 22023 secret_in_config when the document has secret-looking keys; names the paths, never the values.';
 
 -- Name: audit(text, text, text, uuid, jsonb, jsonb, text); Type: FUNCTION; Schema: private
@@ -855,7 +832,6 @@ CREATE FUNCTION private.audit(action text, target_table text, target_id text, wo
     SET search_path TO '';
     -- body: db/functions/ops/audit.sql
 
--- Name: FUNCTION audit(action text, target_table text, target_id text, workspace_id uuid, before jsonb, after jsonb, reason text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private.audit(action text, target_table text, target_id text, workspace_id uuid, before jsonb, after jsonb, reason text) IS 'Append an audit_logs row for a security-relevant change; returns its id.';
 
 -- Name: clear_alert(text, text); Type: FUNCTION; Schema: private
@@ -864,7 +840,6 @@ CREATE FUNCTION private.clear_alert(dedupe_key text, resolution text) RETURNS bi
     SET search_path TO '';
     -- body: db/functions/ops/alerts.sql
 
--- Name: FUNCTION clear_alert(dedupe_key text, resolution text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private.clear_alert(dedupe_key text, resolution text) IS 'Resolve the open alert of a condition that has cleared (resolution says why); null when none is open.';
 
 -- Name: drain_webhooks_continuously(double precision, integer, double precision); Type: PROCEDURE; Schema: private
@@ -872,8 +847,16 @@ CREATE PROCEDURE private.drain_webhooks_continuously(IN seconds double precision
     LANGUAGE plpgsql;
     -- body: db/functions/webhooks/drain_webhooks_continuously.sql
 
--- Name: PROCEDURE drain_webhooks_continuously(IN seconds double precision, IN max_count integer, IN idle_seconds double precision); Type: COMMENT; Schema: private
 COMMENT ON PROCEDURE private.drain_webhooks_continuously(IN seconds double precision, IN max_count integer, IN idle_seconds double precision) IS 'pg_cron''s webhook drain: batches of queued deliveries, each committed, until second 59 of the minute (or seconds).';
+
+-- Name: fold_usage_rollups(integer); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.fold_usage_rollups(max_events integer DEFAULT 500000) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    SET jit TO 'off';
+    -- body: db/functions/usage/fold_usage_rollups.sql
+
+COMMENT ON FUNCTION private.fold_usage_rollups(max_events integer) IS 'Fold the usage_events whose transactions have all ended into the daily and period usage totals (at most max_events per run); pg_cron runs it every minute. Returns how far it folded and what it waits for.';
 
 -- Name: generate_all_billing_line_items(date); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.generate_all_billing_line_items(period_start date) RETURNS jsonb
@@ -881,7 +864,6 @@ CREATE FUNCTION private.generate_all_billing_line_items(period_start date) RETUR
     SET search_path TO '';
     -- body: db/functions/billing/generate_billing_line_items.sql
 
--- Name: FUNCTION generate_all_billing_line_items(period_start date); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private.generate_all_billing_line_items(period_start date) IS 'Regenerate billing_line_items of a period for every workspace with usage in it (pg_cron, nightly; logged in job_runs).';
 
 -- Name: is_admin(); Type: FUNCTION; Schema: private
@@ -890,7 +872,6 @@ CREATE FUNCTION private.is_admin() RETURNS boolean
     SET search_path TO '';
     -- body: db/functions/tenancy/membership_helpers.sql
 
--- Name: FUNCTION is_admin(); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private.is_admin() IS 'True when the calling user is a platform admin (user_roles).';
 
 -- Name: is_service_role(); Type: FUNCTION; Schema: private
@@ -899,7 +880,6 @@ CREATE FUNCTION private.is_service_role() RETURNS boolean
     SET search_path TO '';
     -- body: db/functions/tenancy/membership_helpers.sql
 
--- Name: FUNCTION is_service_role(); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private.is_service_role() IS 'True when the request carries the service_role JWT.';
 
 -- Name: is_support(); Type: FUNCTION; Schema: private
@@ -908,7 +888,6 @@ CREATE FUNCTION private.is_support() RETURNS boolean
     SET search_path TO '';
     -- body: db/functions/tenancy/membership_helpers.sql
 
--- Name: FUNCTION is_support(); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private.is_support() IS 'True for platform admins and support staff (user_roles).';
 
 -- Name: is_workspace_admin(uuid); Type: FUNCTION; Schema: private
@@ -917,7 +896,6 @@ CREATE FUNCTION private.is_workspace_admin(workspace_id uuid) RETURNS boolean
     SET search_path TO '';
     -- body: db/functions/tenancy/membership_helpers.sql
 
--- Name: FUNCTION is_workspace_admin(workspace_id uuid); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private.is_workspace_admin(workspace_id uuid) IS 'True when the calling user is an owner or admin of the workspace.';
 
 -- Name: is_workspace_member(uuid); Type: FUNCTION; Schema: private
@@ -926,7 +904,6 @@ CREATE FUNCTION private.is_workspace_member(workspace_id uuid) RETURNS boolean
     SET search_path TO '';
     -- body: db/functions/tenancy/membership_helpers.sql
 
--- Name: FUNCTION is_workspace_member(workspace_id uuid); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private.is_workspace_member(workspace_id uuid) IS 'True when the calling user (auth.uid()) belongs to the workspace, in any role.';
 
 -- Name: mask_pii(text); Type: FUNCTION; Schema: private
@@ -935,7 +912,6 @@ CREATE FUNCTION private.mask_pii(value text) RETURNS text
     SET search_path TO '';
     -- body: db/functions/security/pii_masking.sql
 
--- Name: FUNCTION mask_pii(value text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private.mask_pii(value text) IS 'Masks text for staff views: the first character of each word stays, every other non-space becomes *.';
 
 -- Name: member_workspace_ids(); Type: FUNCTION; Schema: private
@@ -944,7 +920,6 @@ CREATE FUNCTION private.member_workspace_ids() RETURNS uuid[]
     SET search_path TO '';
     -- body: db/functions/tenancy/membership_helpers.sql
 
--- Name: FUNCTION member_workspace_ids(); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private.member_workspace_ids() IS 'The workspaces the calling user belongs to (any role), as an array for read policies.';
 
 -- Name: on_plan_change(uuid, text, text); Type: FUNCTION; Schema: private
@@ -953,7 +928,6 @@ CREATE FUNCTION private.on_plan_change(workspace_id uuid, new_plan_key text, rea
     SET search_path TO '';
     -- body: db/functions/usage/on_plan_change.sql
 
--- Name: FUNCTION on_plan_change(workspace_id uuid, new_plan_key text, reason text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private.on_plan_change(workspace_id uuid, new_plan_key text, reason text) IS 'Snapshot the new plan''s terms and move the current period''s usage_limits to them (does not set plan_key).';
 
 -- Name: open_usage_periods(); Type: FUNCTION; Schema: private
@@ -962,7 +936,6 @@ CREATE FUNCTION private.open_usage_periods() RETURNS jsonb
     SET search_path TO '';
     -- body: db/functions/usage/open_usage_periods.sql
 
--- Name: FUNCTION open_usage_periods(); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private.open_usage_periods() IS 'Nightly: take the period-start tier snapshot and create the usage_limits rows of every workspace lacking them.';
 
 -- Name: process_paymob_callback(jsonb, bigint); Type: FUNCTION; Schema: private
@@ -971,7 +944,6 @@ CREATE FUNCTION private.process_paymob_callback(payload jsonb, webhook_id bigint
     SET search_path TO '';
     -- body: db/functions/payments/process_paymob_callback.sql
 
--- Name: FUNCTION process_paymob_callback(payload jsonb, webhook_id bigint); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private.process_paymob_callback(payload jsonb, webhook_id bigint) IS 'Apply a verified Paymob transaction callback to its payment (locked; confirms and activates at most once).';
 
 -- Name: raise_alert(text, text, text, uuid, text, jsonb); Type: FUNCTION; Schema: private
@@ -980,7 +952,6 @@ CREATE FUNCTION private.raise_alert(type text, dedupe_key text, message text, wo
     SET search_path TO '';
     -- body: db/functions/ops/raise_alert.sql
 
--- Name: FUNCTION raise_alert(type text, dedupe_key text, message text, workspace_id uuid, severity text, details jsonb); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private.raise_alert(type text, dedupe_key text, message text, workspace_id uuid, severity text, details jsonb) IS 'Open one alert per dedupe_key (returns null when an open alert already exists).';
 
 -- Name: resolve_cleared_alerts(); Type: FUNCTION; Schema: private
@@ -989,8 +960,14 @@ CREATE FUNCTION private.resolve_cleared_alerts() RETURNS jsonb
     SET search_path TO '';
     -- body: db/functions/ops/resolve_cleared_alerts.sql
 
--- Name: FUNCTION resolve_cleared_alerts(); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private.resolve_cleared_alerts() IS 'Resolve open alerts whose condition has cleared (past usage periods, dead letters gone, auth-failure and signature-failure and 429 spikes over, retention caught up); pg_cron runs it every minute.';
+
+-- Name: run_retention_in_batches(numeric, numeric, numeric); Type: PROCEDURE; Schema: private
+CREATE PROCEDURE private.run_retention_in_batches(IN max_seconds numeric DEFAULT 3600, IN batch_seconds numeric DEFAULT 0.2, IN pause_ratio numeric DEFAULT 0)
+    LANGUAGE plpgsql;
+    -- body: db/functions/jobs/run_retention_in_batches.sql
+
+COMMENT ON PROCEDURE private.run_retention_in_batches(IN max_seconds numeric, IN batch_seconds numeric, IN pause_ratio numeric) IS 'The daily retention job (pg_cron CALLs it): deletes expired rows per retention_policies in batches of about batch_seconds, committing after each, for at most max_seconds; logged in job_runs like run_retention_cleanup.';
 
 -- Name: schedule_job(text, text, text); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.schedule_job(job_name text, schedule text, command text) RETURNS bigint
@@ -998,7 +975,6 @@ CREATE FUNCTION private.schedule_job(job_name text, schedule text, command text)
     SET search_path TO '';
     -- body: db/functions/ops/schedule_job.sql
 
--- Name: FUNCTION schedule_job(job_name text, schedule text, command text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private.schedule_job(job_name text, schedule text, command text) IS 'Schedule a pg_cron job by name, idempotently; null when pg_cron is absent.';
 
 -- Name: secret_key_paths(jsonb); Type: FUNCTION; Schema: private
@@ -1007,7 +983,6 @@ CREATE FUNCTION private.secret_key_paths(doc jsonb) RETURNS text[]
     SET search_path TO '';
     -- body: db/functions/security/secret_keys.sql
 
--- Name: FUNCTION secret_key_paths(doc jsonb); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private.secret_key_paths(doc jsonb) IS 'JSON paths of keys that look like secrets (token, secret, password, api_key, ...) at any depth.';
 
 -- Name: tg_agent_channels__refuse_secrets(); Type: FUNCTION; Schema: private
@@ -1016,7 +991,6 @@ CREATE FUNCTION private.tg_agent_channels__refuse_secrets() RETURNS trigger
     SET search_path TO '';
     -- body: db/functions/security/secret_keys.sql
 
--- Name: FUNCTION tg_agent_channels__refuse_secrets(); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private.tg_agent_channels__refuse_secrets() IS 'BEFORE INSERT/UPDATE on agent_channels: config must hold no secret-looking keys.';
 
 -- Name: tg_agents__move_released_number(); Type: FUNCTION; Schema: private
@@ -1025,7 +999,6 @@ CREATE FUNCTION private.tg_agents__move_released_number() RETURNS trigger
     SET search_path TO '';
     -- body: db/functions/tenancy/tg_agents__move_released_number.sql
 
--- Name: FUNCTION tg_agents__move_released_number(); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private.tg_agents__move_released_number() IS 'BEFORE INSERT/UPDATE OF phone_number on agents: clear the number from inactive agents that still hold it.';
 
 -- Name: tg_agents__pending_until_provisioned(); Type: FUNCTION; Schema: private
@@ -1034,7 +1007,6 @@ CREATE FUNCTION private.tg_agents__pending_until_provisioned() RETURNS trigger
     SET search_path TO '';
     -- body: db/functions/tenancy/tg_agents__pending_until_provisioned.sql
 
--- Name: FUNCTION tg_agents__pending_until_provisioned(); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private.tg_agents__pending_until_provisioned() IS 'BEFORE INSERT on agents: a signed-in user''s new agent has the placeholder agent_id pending-{user_id} (42501 else).';
 
 -- Name: tg_agents__validate_phone_number(); Type: FUNCTION; Schema: private
@@ -1043,7 +1015,6 @@ CREATE FUNCTION private.tg_agents__validate_phone_number() RETURNS trigger
     SET search_path TO '';
     -- body: db/functions/tenancy/tg_agents__validate_phone_number.sql
 
--- Name: FUNCTION tg_agents__validate_phone_number(); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private.tg_agents__validate_phone_number() IS 'BEFORE INSERT/UPDATE OF phone_number on agents: 22023 invalid_phone_number unless E.164.';
 
 -- Name: tg_append_only(); Type: FUNCTION; Schema: private
@@ -1052,7 +1023,6 @@ CREATE FUNCTION private.tg_append_only() RETURNS trigger
     SET search_path TO '';
     -- body: db/functions/ops/tg_append_only.sql
 
--- Name: FUNCTION tg_append_only(); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private.tg_append_only() IS 'Refuses UPDATE, DELETE and TRUNCATE on the append-only logs (audit_logs, usage_events, wallet_ledger).';
 
 -- Name: tg_audit_activation(); Type: FUNCTION; Schema: private
@@ -1061,7 +1031,6 @@ CREATE FUNCTION private.tg_audit_activation() RETURNS trigger
     SET search_path TO '';
     -- body: db/functions/tenancy/tg_activation__audit.sql
 
--- Name: FUNCTION tg_audit_activation(); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private.tg_audit_activation() IS 'AFTER UPDATE OF is_active (agent_channels, connectors): audits the kill switch; argument: channel or connector.';
 
 -- Name: tg_connectors__refuse_secrets(); Type: FUNCTION; Schema: private
@@ -1070,7 +1039,6 @@ CREATE FUNCTION private.tg_connectors__refuse_secrets() RETURNS trigger
     SET search_path TO '';
     -- body: db/functions/security/secret_keys.sql
 
--- Name: FUNCTION tg_connectors__refuse_secrets(); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private.tg_connectors__refuse_secrets() IS 'BEFORE INSERT/UPDATE on connectors: config_jsonb must hold no secret-looking keys.';
 
 -- Name: tg_provider_usage_reports__stamp(); Type: FUNCTION; Schema: private
@@ -1079,7 +1047,6 @@ CREATE FUNCTION private.tg_provider_usage_reports__stamp() RETURNS trigger
     SET search_path TO '';
     -- body: db/functions/jobs/run_reconciliation.sql
 
--- Name: FUNCTION tg_provider_usage_reports__stamp(); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private.tg_provider_usage_reports__stamp() IS 'BEFORE UPDATE trigger of provider_usage_reports: keeps imported_at, sets updated_at to now().';
 
 -- Name: tg_set_updated_at(); Type: FUNCTION; Schema: private
@@ -1088,7 +1055,6 @@ CREATE FUNCTION private.tg_set_updated_at() RETURNS trigger
     SET search_path TO '';
     -- body: db/functions/ops/tg_set_updated_at.sql
 
--- Name: FUNCTION tg_set_updated_at(); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private.tg_set_updated_at() IS 'BEFORE UPDATE trigger: sets updated_at to now().';
 
 -- Name: tg_subscriptions__cancel(); Type: FUNCTION; Schema: private
@@ -1097,7 +1063,6 @@ CREATE FUNCTION private.tg_subscriptions__cancel() RETURNS trigger
     SET search_path TO '';
     -- body: db/functions/payments/tg_subscriptions__cancel.sql
 
--- Name: FUNCTION tg_subscriptions__cancel(); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private.tg_subscriptions__cancel() IS 'AFTER UPDATE on subscriptions when it becomes canceled: workspace to free plan and limits, audited.';
 
 -- Name: tg_subscriptions__stamp_canceled(); Type: FUNCTION; Schema: private
@@ -1106,7 +1071,6 @@ CREATE FUNCTION private.tg_subscriptions__stamp_canceled() RETURNS trigger
     SET search_path TO '';
     -- body: db/functions/payments/tg_subscriptions__cancel.sql
 
--- Name: FUNCTION tg_subscriptions__stamp_canceled(); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private.tg_subscriptions__stamp_canceled() IS 'BEFORE UPDATE on subscriptions: stamp canceled_at; a canceled subscription cannot come back to life.';
 
 -- Name: tg_user_roles__audit(); Type: FUNCTION; Schema: private
@@ -1115,7 +1079,6 @@ CREATE FUNCTION private.tg_user_roles__audit() RETURNS trigger
     SET search_path TO '';
     -- body: db/functions/tenancy/tg_user_roles__audit.sql
 
--- Name: FUNCTION tg_user_roles__audit(); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private.tg_user_roles__audit() IS 'AFTER INSERT/UPDATE/DELETE on user_roles: audits platform role grants and revocations.';
 
 -- Name: tg_workspace_api_keys__audit(); Type: FUNCTION; Schema: private
@@ -1124,7 +1087,6 @@ CREATE FUNCTION private.tg_workspace_api_keys__audit() RETURNS trigger
     SET search_path TO '';
     -- body: db/functions/security/tg_workspace_api_keys.sql
 
--- Name: FUNCTION tg_workspace_api_keys__audit(); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private.tg_workspace_api_keys__audit() IS 'AFTER INSERT or revocation on workspace_api_keys: audits key creation and revocation (never the hash).';
 
 -- Name: tg_workspace_api_keys__guard(); Type: FUNCTION; Schema: private
@@ -1133,7 +1095,6 @@ CREATE FUNCTION private.tg_workspace_api_keys__guard() RETURNS trigger
     SET search_path TO '';
     -- body: db/functions/security/tg_workspace_api_keys.sql
 
--- Name: FUNCTION tg_workspace_api_keys__guard(); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private.tg_workspace_api_keys__guard() IS 'BEFORE UPDATE on workspace_api_keys: identity is immutable, revocation final and stamped (revoked_at, revoked_by).';
 
 -- Name: tg_workspace_users__audit(); Type: FUNCTION; Schema: private
@@ -1142,7 +1103,6 @@ CREATE FUNCTION private.tg_workspace_users__audit() RETURNS trigger
     SET search_path TO '';
     -- body: db/functions/tenancy/tg_workspace_users__audit.sql
 
--- Name: FUNCTION tg_workspace_users__audit(); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private.tg_workspace_users__audit() IS 'AFTER INSERT/UPDATE/DELETE on workspace_users: audits membership and role changes.';
 
 -- Name: tg_workspaces__add_owner(); Type: FUNCTION; Schema: private
@@ -1151,7 +1111,6 @@ CREATE FUNCTION private.tg_workspaces__add_owner() RETURNS trigger
     SET search_path TO '';
     -- body: db/functions/tenancy/tg_workspaces__add_owner.sql
 
--- Name: FUNCTION tg_workspaces__add_owner(); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private.tg_workspaces__add_owner() IS 'AFTER INSERT on workspaces: owner membership.';
 
 -- Name: tg_workspaces__audit_status(); Type: FUNCTION; Schema: private
@@ -1160,7 +1119,6 @@ CREATE FUNCTION private.tg_workspaces__audit_status() RETURNS trigger
     SET search_path TO '';
     -- body: db/functions/tenancy/tg_workspaces__audit_status.sql
 
--- Name: FUNCTION tg_workspaces__audit_status(); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private.tg_workspaces__audit_status() IS 'AFTER UPDATE on workspaces: audits every status change (the workspace kill switch).';
 
 -- Name: tg_workspaces__clear_stale_reason(); Type: FUNCTION; Schema: private
@@ -1169,7 +1127,6 @@ CREATE FUNCTION private.tg_workspaces__clear_stale_reason() RETURNS trigger
     SET search_path TO '';
     -- body: db/functions/tenancy/tg_workspaces__audit_status.sql
 
--- Name: FUNCTION tg_workspaces__clear_stale_reason(); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private.tg_workspaces__clear_stale_reason() IS 'BEFORE UPDATE OF status on workspaces: the reason is set_workspace_status''s, else new, else none.';
 
 -- Name: vault_secret(text); Type: FUNCTION; Schema: private
@@ -1178,7 +1135,6 @@ CREATE FUNCTION private.vault_secret(secret_name text) RETURNS text
     SET search_path TO '';
     -- body: db/functions/ops/vault_secret.sql
 
--- Name: FUNCTION vault_secret(secret_name text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private.vault_secret(secret_name text) IS 'Decrypted value of the named Vault secret (PT404 secret_not_found when missing). Definer code only.';
 
 -- Name: verify_paymob_hmac(jsonb, text); Type: FUNCTION; Schema: private
@@ -1187,8 +1143,23 @@ CREATE FUNCTION private.verify_paymob_hmac(payload jsonb, hmac text) RETURNS boo
     SET search_path TO '';
     -- body: db/functions/payments/verify_paymob_hmac.sql
 
--- Name: FUNCTION verify_paymob_hmac(payload jsonb, hmac text); Type: COMMENT; Schema: private
 COMMENT ON FUNCTION private.verify_paymob_hmac(payload jsonb, hmac text) IS 'Paymob transaction callback HMAC-SHA512 check (documented field order, Vault secret, constant-time compare).';
+
+-- Name: visible_workspace_bounds(text, text, boolean); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.visible_workspace_bounds(workspace_role text, staff_role text, upper boolean) RETURNS uuid
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/tenancy/visible_workspace_ids.sql
+
+COMMENT ON FUNCTION private.visible_workspace_bounds(workspace_role text, staff_role text, upper boolean) IS 'The lowest (upper false) or highest visible workspace id of private.visible_workspace_ids (staff: the whole range): policies add it so the planner reads a member''s rows from the workspace_id index.';
+
+-- Name: visible_workspace_ids(text, text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.visible_workspace_ids(workspace_role text, staff_role text) RETURNS uuid[]
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/tenancy/visible_workspace_ids.sql
+
+COMMENT ON FUNCTION private.visible_workspace_ids(workspace_role text, staff_role text) IS 'The workspaces a read policy shows the caller, as one array: those where they hold workspace_role (member: any role; admin: owner or admin), or every workspace for platform staff of staff_role (support: support and admins; admin: admins only), plus the nil uuid that stands for rows of no workspace.';
 
 -- Name: acknowledge_alert(bigint, text); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.acknowledge_alert(alert_id bigint, note text DEFAULT NULL::text) RETURNS jsonb
@@ -1196,7 +1167,6 @@ CREATE FUNCTION public.acknowledge_alert(alert_id bigint, note text DEFAULT NULL
     SET search_path TO '';
     -- body: db/functions/ops/alerts.sql
 
--- Name: FUNCTION acknowledge_alert(alert_id bigint, note text); Type: COMMENT; Schema: public
 COMMENT ON FUNCTION public.acknowledge_alert(alert_id bigint, note text) IS 'Acknowledge an alert (platform admins; audited): it stays open until resolved. Returns the alert.';
 
 -- Name: authenticate_api_key(text); Type: FUNCTION; Schema: public
@@ -1205,7 +1175,6 @@ CREATE FUNCTION public.authenticate_api_key(api_key text) RETURNS jsonb
     SET search_path TO '';
     -- body: db/functions/security/authenticate_api_key.sql
 
--- Name: FUNCTION authenticate_api_key(api_key text); Type: COMMENT; Schema: public
 COMMENT ON FUNCTION public.authenticate_api_key(api_key text) IS 'Resolve an API key (service_role): {workspace_id, key_id, scopes, plan_key}, or PT401 invalid_api_key (recorded).';
 
 -- Name: authorize_usage(uuid, text, numeric); Type: FUNCTION; Schema: public
@@ -1214,7 +1183,6 @@ CREATE FUNCTION public.authorize_usage(workspace_id uuid, metric text, quantity 
     SET search_path TO '';
     -- body: db/functions/usage/authorize_usage.sql
 
--- Name: FUNCTION authorize_usage(workspace_id uuid, metric text, quantity numeric); Type: COMMENT; Schema: public
 COMMENT ON FUNCTION public.authorize_usage(workspace_id uuid, metric text, quantity numeric) IS 'Before starting work: {allowed, limit_state, used, soft_limit, hard_limit, remaining}, or PT402 usage_limit_exceeded once the hard limit is reached (or quantity would pass it). Writes nothing.';
 
 -- Name: check_rate_limit(uuid, text); Type: FUNCTION; Schema: public
@@ -1223,7 +1191,6 @@ CREATE FUNCTION public.check_rate_limit(workspace_id uuid, bucket text DEFAULT '
     SET search_path TO '';
     -- body: db/functions/usage/check_rate_limit.sql
 
--- Name: FUNCTION check_rate_limit(workspace_id uuid, bucket text); Type: COMMENT; Schema: public
 COMMENT ON FUNCTION public.check_rate_limit(workspace_id uuid, bucket text) IS 'Count a request against the plan''s rate limit: {allowed, limit, remaining, retry_after}; fails open.';
 
 -- Name: confirm_instapay_payment(uuid, text); Type: FUNCTION; Schema: public
@@ -1232,7 +1199,6 @@ CREATE FUNCTION public.confirm_instapay_payment(payment_id uuid, bank_reference 
     SET search_path TO '';
     -- body: db/functions/payments/confirm_instapay_payment.sql
 
--- Name: FUNCTION confirm_instapay_payment(payment_id uuid, bank_reference text); Type: COMMENT; Schema: public
 COMMENT ON FUNCTION public.confirm_instapay_payment(payment_id uuid, bank_reference text) IS 'Platform admins: confirm an InstaPay transfer for a payment request and activate its plan, once.';
 
 -- Name: create_api_key(uuid, text, text[], timestamp with time zone); Type: FUNCTION; Schema: public
@@ -1241,7 +1207,6 @@ CREATE FUNCTION public.create_api_key(workspace_id uuid, name text, scopes text[
     SET search_path TO '';
     -- body: db/functions/security/create_api_key.sql
 
--- Name: FUNCTION create_api_key(workspace_id uuid, name text, scopes text[], expires_at timestamp with time zone); Type: COMMENT; Schema: public
 COMMENT ON FUNCTION public.create_api_key(workspace_id uuid, name text, scopes text[], expires_at timestamp with time zone) IS 'Mint an API key (workspace owners/admins). Returns {key_id, api_key, prefix}; api_key is shown this once.';
 
 -- Name: create_payment_request(uuid, text, text); Type: FUNCTION; Schema: public
@@ -1250,7 +1215,6 @@ CREATE FUNCTION public.create_payment_request(workspace_id uuid, plan_key text, 
     SET search_path TO '';
     -- body: db/functions/payments/create_payment_request.sql
 
--- Name: FUNCTION create_payment_request(workspace_id uuid, plan_key text, provider text); Type: COMMENT; Schema: public
 COMMENT ON FUNCTION public.create_payment_request(workspace_id uuid, plan_key text, provider text) IS 'Workspace owners/admins: a pending payment at the plan''s price with a unique reference. Never changes the plan.';
 
 -- Name: call_events; Type: TABLE; Schema: public
@@ -1272,10 +1236,8 @@ CREATE TABLE public.call_events (
     created_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
--- Name: TABLE call_events; Type: COMMENT; Schema: public
 COMMENT ON TABLE public.call_events IS 'Voice call status callbacks, one row per call and status. Completed calls record call_minutes usage.';
 
--- Name: COLUMN call_events.webhook_id; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.call_events.webhook_id IS 'The webhook_queue row it came from (no foreign key: raw deliveries expire, events stay).';
 
 -- Name: messages; Type: TABLE; Schema: public
@@ -1294,7 +1256,6 @@ CREATE TABLE public.messages (
     CONSTRAINT messages_direction_check CHECK ((direction = ANY (ARRAY['inbound'::text, 'outbound'::text])))
 );
 
--- Name: TABLE messages; Type: COMMENT; Schema: public
 COMMENT ON TABLE public.messages IS 'Messages of conversations. body is PII: readable by the workspace''s members, masked in support views.';
 
 -- Name: sms_events; Type: TABLE; Schema: public
@@ -1317,10 +1278,8 @@ CREATE TABLE public.sms_events (
     created_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
--- Name: TABLE sms_events; Type: COMMENT; Schema: public
 COMMENT ON TABLE public.sms_events IS 'Inbound SMS and outbound SMS status callbacks, one row per message and status. Received and sent messages record sms usage. body is PII.';
 
--- Name: COLUMN sms_events.webhook_id; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.sms_events.webhook_id IS 'The webhook_queue row it came from (no foreign key: raw deliveries expire, events stay).';
 
 -- Name: dashboard_events; Type: VIEW; Schema: private
@@ -1363,7 +1322,6 @@ UNION ALL
     ((m.direction = 'outbound'::text))::integer AS messages_outbound
    FROM public.messages m;
 
--- Name: VIEW dashboard_events; Type: COMMENT; Schema: private
 COMMENT ON VIEW private.dashboard_events IS 'One row per countable call, SMS and chat message event, with 0/1 flags: the counting rules of dashboard_daily_metrics and weekly_insights, written once.';
 
 -- Name: dashboard_daily_metrics; Type: VIEW; Schema: public
@@ -1382,8 +1340,7 @@ CREATE VIEW public.dashboard_daily_metrics WITH (security_invoker='true') AS
    FROM private.dashboard_events e
   GROUP BY e.workspace_id, (((e.event_at AT TIME ZONE 'UTC'::text))::date);
 
--- Name: VIEW dashboard_daily_metrics; Type: COMMENT; Schema: public
-COMMENT ON VIEW public.dashboard_daily_metrics IS 'Dashboard metrics per workspace and UTC day: calls (counted when they end), call minutes, SMS in and out, chat messages in and out, and errors (failed calls, failed or undelivered SMS). Days without events have no row. security_invoker: members see their workspaces only. A filter on day is applied after grouping, over all of a workspace''s events: for a range of days call dashboard_metrics(workspace_id, from_day, to_day).';
+COMMENT ON VIEW public.dashboard_daily_metrics IS 'Dashboard metrics per workspace and UTC day: calls (counted when they end), call minutes, SMS in and out, chat messages in and out, and errors (failed calls, failed or undelivered SMS). Days without events have no row. security_invoker: members see their workspaces only. A filter on day reads that day''s events only (every workspace''s: the BRIN indexes on the events'' UTC day); for one workspace and a range of days call dashboard_metrics(workspace_id, from_day, to_day).';
 
 -- Name: dashboard_metrics(uuid, date, date); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.dashboard_metrics(workspace_id uuid, from_day date, to_day date) RETURNS SETOF public.dashboard_daily_metrics
@@ -1391,7 +1348,6 @@ CREATE FUNCTION public.dashboard_metrics(workspace_id uuid, from_day date, to_da
     SET search_path TO '';
     -- body: db/functions/ops/dashboard_metrics.sql
 
--- Name: FUNCTION dashboard_metrics(workspace_id uuid, from_day date, to_day date); Type: COMMENT; Schema: public
 COMMENT ON FUNCTION public.dashboard_metrics(workspace_id uuid, from_day date, to_day date) IS 'dashboard_daily_metrics of one workspace for the UTC days from_day..to_day (inclusive), read through the events'' time indexes; RLS applies (security invoker).';
 
 -- Name: deduct_credits(uuid, numeric, text, text); Type: FUNCTION; Schema: public
@@ -1400,7 +1356,6 @@ CREATE FUNCTION public.deduct_credits(workspace_id uuid, amount numeric, reason 
     SET search_path TO '';
     -- body: db/functions/billing/deduct_credits.sql
 
--- Name: FUNCTION deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text); Type: COMMENT; Schema: public
 COMMENT ON FUNCTION public.deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) IS 'Deduct credits atomically and idempotently: {balance, deducted, transaction_id, duplicate}; PT402 when short (through PostgREST: HTTP 402 with the error body, and one credits_exhausted alert while open).';
 
 -- Name: drain_webhooks(integer); Type: FUNCTION; Schema: public
@@ -1409,7 +1364,6 @@ CREATE FUNCTION public.drain_webhooks(max_count integer DEFAULT 1000) RETURNS js
     SET search_path TO '';
     -- body: db/functions/webhooks/drain_webhooks.sql
 
--- Name: FUNCTION drain_webhooks(max_count integer); Type: COMMENT; Schema: public
 COMMENT ON FUNCTION public.drain_webhooks(max_count integer) IS 'Process up to max_count queued webhook deliveries, oldest first, in one transaction (service_role, pg_cron).';
 
 -- Name: enforce_rate_limit(uuid, text); Type: FUNCTION; Schema: public
@@ -1418,7 +1372,6 @@ CREATE FUNCTION public.enforce_rate_limit(workspace_id uuid, bucket text DEFAULT
     SET search_path TO '';
     -- body: db/functions/usage/check_rate_limit.sql
 
--- Name: FUNCTION enforce_rate_limit(workspace_id uuid, bucket text); Type: COMMENT; Schema: public
 COMMENT ON FUNCTION public.enforce_rate_limit(workspace_id uuid, bucket text) IS 'check_rate_limit that answers HTTP 429 (PT429 rate_limited) with a Retry-After header when refused.';
 
 -- Name: evaluate_usage_thresholds(uuid); Type: FUNCTION; Schema: public
@@ -1427,7 +1380,6 @@ CREATE FUNCTION public.evaluate_usage_thresholds(workspace_id uuid) RETURNS json
     SET search_path TO '';
     -- body: db/functions/usage/evaluate_usage_thresholds.sql
 
--- Name: FUNCTION evaluate_usage_thresholds(workspace_id uuid); Type: COMMENT; Schema: public
 COMMENT ON FUNCTION public.evaluate_usage_thresholds(workspace_id uuid) IS 'This period''s usage against the limits: {workspace_id, metrics: [{metric, used, soft_limit, hard_limit, limit_state}]}.';
 
 -- Name: generate_billing_line_items(uuid, date); Type: FUNCTION; Schema: public
@@ -1436,7 +1388,6 @@ CREATE FUNCTION public.generate_billing_line_items(workspace_id uuid, period_sta
     SET search_path TO '';
     -- body: db/functions/billing/generate_billing_line_items.sql
 
--- Name: FUNCTION generate_billing_line_items(workspace_id uuid, period_start date); Type: COMMENT; Schema: public
 COMMENT ON FUNCTION public.generate_billing_line_items(workspace_id uuid, period_start date) IS '(Re)generate and return a workspace''s billing lines for a period (idempotent). service_role or admin.';
 
 -- Name: generate_weekly_insights(date); Type: FUNCTION; Schema: public
@@ -1445,7 +1396,6 @@ CREATE FUNCTION public.generate_weekly_insights(week_start date DEFAULT NULL::da
     SET search_path TO '';
     -- body: db/functions/jobs/generate_weekly_insights.sql
 
--- Name: FUNCTION generate_weekly_insights(week_start date); Type: COMMENT; Schema: public
 COMMENT ON FUNCTION public.generate_weekly_insights(week_start date) IS 'Write weekly_insights for every workspace for the ISO week starting week_start (a Monday, UTC; default: the last complete week); idempotent, logged in job_runs, one sub-transaction per workspace. service_role; pg_cron on Mondays.';
 
 -- Name: grant_credits(uuid, numeric, text, text); Type: FUNCTION; Schema: public
@@ -1454,7 +1404,6 @@ CREATE FUNCTION public.grant_credits(workspace_id uuid, amount numeric, reason t
     SET search_path TO '';
     -- body: db/functions/billing/grant_credits.sql
 
--- Name: FUNCTION grant_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text); Type: COMMENT; Schema: public
 COMMENT ON FUNCTION public.grant_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) IS 'Grant credits atomically and idempotently (service_role or admin): {balance, granted, transaction_id, duplicate}.';
 
 -- Name: handle_paymob_callback(jsonb, text); Type: FUNCTION; Schema: public
@@ -1463,7 +1412,6 @@ CREATE FUNCTION public.handle_paymob_callback(payload jsonb, hmac text) RETURNS 
     SET search_path TO '';
     -- body: db/functions/payments/handle_paymob_callback.sql
 
--- Name: FUNCTION handle_paymob_callback(payload jsonb, hmac text); Type: COMMENT; Schema: public
 COMMENT ON FUNCTION public.handle_paymob_callback(payload jsonb, hmac text) IS 'service_role: verify and apply a Paymob transaction callback (a forged HMAC is refused with an alert).';
 
 -- Name: ingest_webhook(text, jsonb, jsonb, text, text, boolean); Type: FUNCTION; Schema: public
@@ -1472,8 +1420,23 @@ CREATE FUNCTION public.ingest_webhook(provider text, payload jsonb, headers json
     SET search_path TO '';
     -- body: db/functions/webhooks/ingest_webhook.sql
 
--- Name: FUNCTION ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean); Type: COMMENT; Schema: public
 COMMENT ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) IS 'Verify, deduplicate and store one webhook delivery (service_role); queue it for the drain or process it now (docs/api.md).';
+
+-- Name: list_messages_masked(uuid, timestamp with time zone, uuid, integer); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.list_messages_masked(workspace_id uuid DEFAULT NULL::uuid, before_created_at timestamp with time zone DEFAULT NULL::timestamp with time zone, before_id uuid DEFAULT NULL::uuid, max_count integer DEFAULT 50) RETURNS TABLE(id uuid, workspace_id uuid, conversation_id uuid, direction text, sender text, body text, provider text, provider_message_id text, sent_at timestamp with time zone, created_at timestamp with time zone)
+    LANGUAGE sql STABLE
+    SET search_path TO '';
+    -- body: db/functions/security/list_messages_masked.sql
+
+COMMENT ON FUNCTION public.list_messages_masked(workspace_id uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) IS 'Platform staff: the latest messages (of one workspace or all), sender and body masked, keyset-paged by (created_at, id) newest first.';
+
+-- Name: list_webhooks(text, text, uuid, timestamp with time zone, timestamp with time zone, timestamp with time zone, bigint, integer); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.list_webhooks(provider text DEFAULT NULL::text, status text DEFAULT NULL::text, workspace_id uuid DEFAULT NULL::uuid, received_after timestamp with time zone DEFAULT NULL::timestamp with time zone, received_before timestamp with time zone DEFAULT NULL::timestamp with time zone, before_received_at timestamp with time zone DEFAULT NULL::timestamp with time zone, before_id bigint DEFAULT NULL::bigint, max_count integer DEFAULT 50) RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path TO '';
+    -- body: db/functions/console/list_webhooks.sql
+
+COMMENT ON FUNCTION public.list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) IS 'Webhook deliveries for platform admins, filtered by provider, status, workspace and time, keyset-paged newest first.';
 
 -- Name: monitoring_signals(); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.monitoring_signals() RETURNS TABLE(signal text, scope text, last_5m bigint, last_1h bigint, last_24h bigint)
@@ -1481,8 +1444,15 @@ CREATE FUNCTION public.monitoring_signals() RETURNS TABLE(signal text, scope tex
     SET search_path TO '';
     -- body: db/functions/ops/monitoring_signals.sql
 
--- Name: FUNCTION monitoring_signals(); Type: COMMENT; Schema: public
 COMMENT ON FUNCTION public.monitoring_signals() IS 'The monitoring signals (what is failing now) as counts over 5 minutes, 1 hour and 24 hours (backlogs: their size now), one row per signal and provider; platform staff only (42501 otherwise).';
+
+-- Name: preview_replay_webhooks(text, text, timestamp with time zone, timestamp with time zone, integer); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.preview_replay_webhooks(status text DEFAULT 'dead_letter'::text, provider text DEFAULT NULL::text, received_after timestamp with time zone DEFAULT NULL::timestamp with time zone, received_before timestamp with time zone DEFAULT NULL::timestamp with time zone, max_count integer DEFAULT 500) RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path TO '';
+    -- body: db/functions/console/preview_replay_webhooks.sql
+
+COMMENT ON FUNCTION public.preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) IS 'Dry run of replay_webhooks: how many deliveries the same arguments would replay now (platform admins, service_role).';
 
 -- Name: record_usage(uuid, text, numeric, text, text); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text DEFAULT NULL::text, source text DEFAULT NULL::text) RETURNS jsonb
@@ -1490,7 +1460,6 @@ CREATE FUNCTION public.record_usage(workspace_id uuid, metric text, quantity num
     SET search_path TO '';
     -- body: db/functions/usage/record_usage.sql
 
--- Name: FUNCTION record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text); Type: COMMENT; Schema: public
 COMMENT ON FUNCTION public.record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) IS 'Record usage that happened: {limit_state, used, soft_limit, hard_limit, duplicate}; recorded past the hard limit too (limit_state blocked). Ask authorize_usage before starting new work.';
 
 -- Name: record_usage_batch(jsonb); Type: FUNCTION; Schema: public
@@ -1499,7 +1468,6 @@ CREATE FUNCTION public.record_usage_batch(events jsonb) RETURNS jsonb
     SET search_path TO '';
     -- body: db/functions/usage/record_usage_batch.sql
 
--- Name: FUNCTION record_usage_batch(events jsonb); Type: COMMENT; Schema: public
 COMMENT ON FUNCTION public.record_usage_batch(events jsonb) IS 'Record up to 1,000 usages that happened in one call: {recorded, duplicates, results: [{idempotency_key, limit_state, duplicate, used}]} in input order; a malformed event refuses the batch (22023, its index).';
 
 -- Name: replay_webhook(bigint, text); Type: FUNCTION; Schema: public
@@ -1508,7 +1476,6 @@ CREATE FUNCTION public.replay_webhook(webhook_id bigint, reason text) RETURNS js
     SET search_path TO '';
     -- body: db/functions/webhooks/replay_webhook.sql
 
--- Name: FUNCTION replay_webhook(webhook_id bigint, reason text); Type: COMMENT; Schema: public
 COMMENT ON FUNCTION public.replay_webhook(webhook_id bigint, reason text) IS 'Replay one stored webhook delivery (platform admins, service_role); audited and idempotent in effect.';
 
 -- Name: replay_webhooks(text, text, text, timestamp with time zone, timestamp with time zone, integer); Type: FUNCTION; Schema: public
@@ -1517,7 +1484,6 @@ CREATE FUNCTION public.replay_webhooks(reason text, status text DEFAULT 'dead_le
     SET search_path TO '';
     -- body: db/functions/webhooks/replay_webhooks.sql
 
--- Name: FUNCTION replay_webhooks(reason text, status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer); Type: COMMENT; Schema: public
 COMMENT ON FUNCTION public.replay_webhooks(reason text, status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) IS 'Bulk replay of webhook deliveries by status, provider and time range (platform admins, service_role); audited.';
 
 -- Name: resolve_alert(bigint, text); Type: FUNCTION; Schema: public
@@ -1526,7 +1492,6 @@ CREATE FUNCTION public.resolve_alert(alert_id bigint, note text DEFAULT NULL::te
     SET search_path TO '';
     -- body: db/functions/ops/alerts.sql
 
--- Name: FUNCTION resolve_alert(alert_id bigint, note text); Type: COMMENT; Schema: public
 COMMENT ON FUNCTION public.resolve_alert(alert_id bigint, note text) IS 'Resolve an alert by hand (platform admins; audited), keeping it as history. Returns the alert.';
 
 -- Name: retry_failed_webhooks(integer); Type: FUNCTION; Schema: public
@@ -1535,7 +1500,6 @@ CREATE FUNCTION public.retry_failed_webhooks(max_count integer DEFAULT 100) RETU
     SET search_path TO '';
     -- body: db/functions/webhooks/retry_failed_webhooks.sql
 
--- Name: FUNCTION retry_failed_webhooks(max_count integer); Type: COMMENT; Schema: public
 COMMENT ON FUNCTION public.retry_failed_webhooks(max_count integer) IS 'Retry due failed webhook deliveries with backoff; dead-letter after the last attempt (service_role, pg_cron).';
 
 -- Name: revoke_api_key(uuid, text); Type: FUNCTION; Schema: public
@@ -1544,8 +1508,15 @@ CREATE FUNCTION public.revoke_api_key(key_id uuid, reason text DEFAULT NULL::tex
     SET search_path TO '';
     -- body: db/functions/security/revoke_api_key.sql
 
--- Name: FUNCTION revoke_api_key(key_id uuid, reason text); Type: COMMENT; Schema: public
 COMMENT ON FUNCTION public.revoke_api_key(key_id uuid, reason text) IS 'Revoke an API key at once (workspace owners/admins, platform admins). Returns {key_id, status, revoked_at}.';
+
+-- Name: run_job(text); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.run_job(job_name text) RETURNS jsonb
+    LANGUAGE sql
+    SET search_path TO '';
+    -- body: db/functions/jobs/run_job.sql
+
+COMMENT ON FUNCTION public.run_job(job_name text) IS 'Run a scheduled job of db/cron/ now, as pg_cron would (platform admins); audited; the run is logged in job_runs.';
 
 -- Name: run_reconciliation(date, date); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.run_reconciliation(period_start date, period_end date) RETURNS jsonb
@@ -1553,7 +1524,6 @@ CREATE FUNCTION public.run_reconciliation(period_start date, period_end date) RE
     SET search_path TO '';
     -- body: db/functions/jobs/run_reconciliation.sql
 
--- Name: FUNCTION run_reconciliation(period_start date, period_end date); Type: COMMENT; Schema: public
 COMMENT ON FUNCTION public.run_reconciliation(period_start date, period_end date) IS 'Reconcile internal usage with provider usage reports over [period_start, period_end) (UTC days): counts of matched, mismatched beyond tolerance and missing on either side, items in reconciliation_items, one reconciliation_mismatch alert per period; logged in job_runs. service_role; pg_cron runs it nightly.';
 
 -- Name: run_retention_cleanup(); Type: FUNCTION; Schema: public
@@ -1562,8 +1532,23 @@ CREATE FUNCTION public.run_retention_cleanup() RETURNS jsonb
     SET search_path TO '';
     -- body: db/functions/jobs/run_retention_cleanup.sql
 
--- Name: FUNCTION run_retention_cleanup(); Type: COMMENT; Schema: public
-COMMENT ON FUNCTION public.run_retention_cleanup() IS 'Delete expired webhook deliveries, unknown numbers, resolved alerts, old job runs and rate-limit state (retention_policies); logged in job_runs. service_role; pg_cron runs it daily.';
+COMMENT ON FUNCTION public.run_retention_cleanup() IS 'Delete expired webhook deliveries, unknown numbers, resolved alerts, old job runs and rate-limit state (retention_policies) for at most 0.5 s of one transaction; logged in job_runs; a backlog is listed in more. service_role. pg_cron runs private.run_retention_in_batches, which commits between batches.';
+
+-- Name: set_channel_active(uuid, boolean, text); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.set_channel_active(channel_id uuid, is_active boolean, reason text) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/tenancy/set_channel_active.sql
+
+COMMENT ON FUNCTION public.set_channel_active(channel_id uuid, is_active boolean, reason text) IS 'Channel kill switch with a reason (workspace owners/admins, platform admins); audited.';
+
+-- Name: set_connector_active(uuid, boolean, text); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.set_connector_active(connector_id uuid, is_active boolean, reason text) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/tenancy/set_connector_active.sql
+
+COMMENT ON FUNCTION public.set_connector_active(connector_id uuid, is_active boolean, reason text) IS 'Connector kill switch with a reason (workspace owners/admins, platform admins); audited.';
 
 -- Name: set_workspace_status(uuid, text, text); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.set_workspace_status(workspace_id uuid, status text, reason text) RETURNS jsonb
@@ -1571,8 +1556,27 @@ CREATE FUNCTION public.set_workspace_status(workspace_id uuid, status text, reas
     SET search_path TO '';
     -- body: db/functions/tenancy/set_workspace_status.sql
 
--- Name: FUNCTION set_workspace_status(workspace_id uuid, status text, reason text); Type: COMMENT; Schema: public
 COMMENT ON FUNCTION public.set_workspace_status(workspace_id uuid, status text, reason text) IS 'Workspace kill switch (platform admins): status active, suspended or disabled, with a reason; audited.';
+
+-- Name: webhook_delivery(bigint); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.webhook_delivery(webhook_id bigint) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path TO '';
+    -- body: db/functions/console/webhook_delivery.sql
+
+COMMENT ON FUNCTION public.webhook_delivery(webhook_id bigint) IS 'One webhook delivery with its payload and headers PII-masked and its audit history (platform admins).';
+
+-- Name: cron_jobs; Type: TABLE; Schema: private
+CREATE TABLE private.cron_jobs (
+    job_name text NOT NULL,
+    scheduled_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+COMMENT ON TABLE private.cron_jobs IS 'The pg_cron jobs the project schedules (private.schedule_job): the jobs public.run_job may run.';
+
+COMMENT ON COLUMN private.cron_jobs.job_name IS 'pg_cron''s job name (cron.job.jobname).';
+
+COMMENT ON COLUMN private.cron_jobs.scheduled_at IS 'When private.schedule_job last scheduled it.';
 
 -- Name: rate_limit_counters; Type: TABLE; Schema: private
 CREATE UNLOGGED TABLE private.rate_limit_counters (
@@ -1582,10 +1586,8 @@ CREATE UNLOGGED TABLE private.rate_limit_counters (
 )
 WITH (fillfactor='70');
 
--- Name: TABLE rate_limit_counters; Type: COMMENT; Schema: private
 COMMENT ON TABLE private.rate_limit_counters IS 'GCRA state of check_rate_limit: one theoretical arrival time per workspace and bucket (unlogged: fast, disposable).';
 
--- Name: COLUMN rate_limit_counters.tat; Type: COMMENT; Schema: private
 COMMENT ON COLUMN private.rate_limit_counters.tat IS 'When the allowance is whole again; a request is allowed while tat + one interval stays within one window of now.';
 
 -- Name: rate_limit_refusals; Type: TABLE; Schema: private
@@ -1600,8 +1602,129 @@ CREATE TABLE private.rate_limit_refusals (
 )
 WITH (fillfactor='70');
 
--- Name: TABLE rate_limit_refusals; Type: COMMENT; Schema: private
 COMMENT ON TABLE private.rate_limit_refusals IS 'Requests check_rate_limit refused, per workspace, bucket and UTC minute (slot = minute of the day; a row counts only while minute is within the last 24 hours).';
+
+-- Name: usage_daily_totals; Type: TABLE; Schema: private
+CREATE TABLE private.usage_daily_totals (
+    workspace_id uuid NOT NULL,
+    usage_date date NOT NULL,
+    metric text NOT NULL,
+    period_start date NOT NULL,
+    tier_snapshot_id bigint NOT NULL,
+    source text,
+    quantity numeric NOT NULL,
+    event_count bigint NOT NULL,
+    first_event_id bigint NOT NULL,
+    last_event_id bigint NOT NULL,
+    CONSTRAINT usage_daily_totals_check CHECK ((first_event_id <= last_event_id)),
+    CONSTRAINT usage_daily_totals_event_count_check CHECK ((event_count > 0))
+);
+
+COMMENT ON TABLE private.usage_daily_totals IS 'usage_events folded per workspace, UTC day of occurred_at, metric, period, tier snapshot and source: the sum, the count and the first and last event id. Reconciliation and weekly insights read these.';
+
+-- Name: usage_rollup_state; Type: TABLE; Schema: private
+CREATE TABLE private.usage_rollup_state (
+    name text NOT NULL,
+    folded_through bigint DEFAULT 0 NOT NULL,
+    pending_through bigint,
+    pending_at timestamp with time zone,
+    folded_at timestamp with time zone,
+    CONSTRAINT usage_rollup_state_check CHECK (((pending_through IS NULL) = (pending_at IS NULL))),
+    CONSTRAINT usage_rollup_state_name_check CHECK ((name = 'usage_events'::text))
+);
+
+COMMENT ON TABLE private.usage_rollup_state IS 'How far the usage rollups have folded usage_events: every event with id <= folded_through is in them; pending_through is the sequence value read at pending_at, final once every transaction running then has ended.';
+
+-- Name: usage_events; Type: TABLE; Schema: public
+CREATE TABLE public.usage_events (
+    id bigint NOT NULL,
+    workspace_id uuid NOT NULL,
+    metric text NOT NULL,
+    quantity public.usage_quantity NOT NULL,
+    period_start date NOT NULL,
+    tier_snapshot_id bigint NOT NULL,
+    source text,
+    idempotency_key text,
+    occurred_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+COMMENT ON TABLE public.usage_events IS 'Append-only: one row per recorded usage (never updated or deleted). A retried record with the same idempotency_key counts once. tier_snapshot_id is the terms the event bills at.';
+
+-- Name: usage_daily_live; Type: VIEW; Schema: private
+CREATE VIEW private.usage_daily_live WITH (security_invoker='true') AS
+ SELECT t.workspace_id,
+    t.usage_date,
+    t.metric,
+    t.period_start,
+    t.tier_snapshot_id,
+    t.source,
+    t.quantity,
+    t.event_count,
+    t.first_event_id,
+    t.last_event_id
+   FROM private.usage_daily_totals t
+UNION ALL
+ SELECT e.workspace_id,
+    ((e.occurred_at AT TIME ZONE 'UTC'::text))::date AS usage_date,
+    e.metric,
+    e.period_start,
+    e.tier_snapshot_id,
+    e.source,
+    sum((e.quantity)::numeric) AS quantity,
+    count(*) AS event_count,
+    min(e.id) AS first_event_id,
+    max(e.id) AS last_event_id
+   FROM public.usage_events e
+  WHERE (e.id > ( SELECT s.folded_through
+           FROM private.usage_rollup_state s
+          WHERE (s.name = 'usage_events'::text)))
+  GROUP BY e.workspace_id, (((e.occurred_at AT TIME ZONE 'UTC'::text))::date), e.metric, e.period_start, e.tier_snapshot_id, e.source;
+
+COMMENT ON VIEW private.usage_daily_live IS 'Usage per workspace, UTC day, metric, period, tier snapshot and source as of now: private.usage_daily_totals plus the events not folded yet (rows may repeat a key: group them).';
+
+-- Name: usage_period_totals; Type: TABLE; Schema: private
+CREATE TABLE private.usage_period_totals (
+    workspace_id uuid NOT NULL,
+    period_start date NOT NULL,
+    metric text NOT NULL,
+    tier_snapshot_id bigint NOT NULL,
+    quantity numeric NOT NULL,
+    event_count bigint NOT NULL,
+    first_event_id bigint NOT NULL,
+    last_event_id bigint NOT NULL,
+    CONSTRAINT usage_period_totals_check CHECK ((first_event_id <= last_event_id)),
+    CONSTRAINT usage_period_totals_event_count_check CHECK ((event_count > 0))
+);
+
+COMMENT ON TABLE private.usage_period_totals IS 'usage_events folded per workspace, billing period, metric and tier snapshot: exactly the grain of billing_line_items (sum, count, first and last event id).';
+
+-- Name: usage_period_live; Type: VIEW; Schema: private
+CREATE VIEW private.usage_period_live WITH (security_invoker='true') AS
+ SELECT t.workspace_id,
+    t.period_start,
+    t.metric,
+    t.tier_snapshot_id,
+    t.quantity,
+    t.event_count,
+    t.first_event_id,
+    t.last_event_id
+   FROM private.usage_period_totals t
+UNION ALL
+ SELECT e.workspace_id,
+    e.period_start,
+    e.metric,
+    e.tier_snapshot_id,
+    sum((e.quantity)::numeric) AS quantity,
+    count(*) AS event_count,
+    min(e.id) AS first_event_id,
+    max(e.id) AS last_event_id
+   FROM public.usage_events e
+  WHERE (e.id > ( SELECT s.folded_through
+           FROM private.usage_rollup_state s
+          WHERE (s.name = 'usage_events'::text)))
+  GROUP BY e.workspace_id, e.period_start, e.metric, e.tier_snapshot_id;
+
+COMMENT ON VIEW private.usage_period_live IS 'Usage per workspace, billing period, metric and tier snapshot as of now: private.usage_period_totals plus the events not folded yet (rows may repeat a key: group them).';
 
 -- Name: agent_channels; Type: TABLE; Schema: public
 CREATE TABLE public.agent_channels (
@@ -1620,19 +1743,14 @@ CREATE TABLE public.agent_channels (
     CONSTRAINT agent_channels_secret_ref_check CHECK ((secret_ref ~ '^[a-z0-9][a-z0-9_.:-]{0,127}$'::text))
 );
 
--- Name: TABLE agent_channels; Type: COMMENT; Schema: public
 COMMENT ON TABLE public.agent_channels IS 'Channels an agent answers on. external_id is the provider''s id for it (WhatsApp phone number id, page id).';
 
--- Name: COLUMN agent_channels.agent_id; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.agent_channels.agent_id IS 'The agent (agents.id, not the provider''s agents.agent_id).';
 
--- Name: COLUMN agent_channels.external_id; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.agent_channels.external_id IS 'The provider''s id for the channel (WhatsApp phone number id, page id). Routes Meta deliveries: written by provisioning (service_role) only.';
 
--- Name: COLUMN agent_channels.config; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.agent_channels.config IS 'Non-secret channel configuration. Do not store secrets here: keys that look like secrets are refused.';
 
--- Name: COLUMN agent_channels.secret_ref; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.agent_channels.secret_ref IS 'Name of the Vault secret holding this channel''s credentials (access token, app secret).';
 
 -- Name: agents; Type: TABLE; Schema: public
@@ -1658,16 +1776,12 @@ CREATE TABLE public.agents (
     CONSTRAINT agents_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'provisioning'::text, 'active'::text, 'paused'::text, 'failed'::text, 'released'::text])))
 );
 
--- Name: TABLE agents; Type: COMMENT; Schema: public
 COMMENT ON TABLE public.agents IS 'Voice/SMS/chat agents. agent_id is the provider''s id, or pending-{user_id} until provisioned.';
 
--- Name: COLUMN agents.agent_id; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.agents.agent_id IS 'Provider agent id; the placeholder pending-{user_id} until provisioned.';
 
--- Name: COLUMN agents.phone_number; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.agents.phone_number IS 'E.164 (+ and 7 to 15 digits), enforced by a check constraint. Routes Twilio deliveries: written by provisioning (service_role) only.';
 
--- Name: COLUMN agents.provisioned_by; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.agents.provisioned_by IS 'Who provisioned the number: a user id or a backend name.';
 
 -- Name: alerts; Type: TABLE; Schema: public
@@ -1690,19 +1804,14 @@ CREATE TABLE public.alerts (
     CONSTRAINT alerts_type_check CHECK ((type ~ '^[a-z][a-z0-9_]{1,63}$'::text))
 );
 
--- Name: TABLE alerts; Type: COMMENT; Schema: public
 COMMENT ON TABLE public.alerts IS 'Operational alerts. One open (unresolved) alert per dedupe_key: a condition that persists raises it once; it is resolved when the condition clears or by a platform admin, and kept as history.';
 
--- Name: COLUMN alerts.acknowledged_at; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.alerts.acknowledged_at IS 'When someone took the alert on (acknowledge_alert, or a workspace admin). An acknowledged alert stays open.';
 
--- Name: COLUMN alerts.resolved_at; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.alerts.resolved_at IS 'When the alert was resolved; null while it is open. Retention expires resolved alerts only.';
 
--- Name: COLUMN alerts.resolved_by; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.alerts.resolved_by IS 'The platform admin who resolved it (resolve_alert); null when the system resolved it.';
 
--- Name: COLUMN alerts.resolution; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.alerts.resolution IS 'Who or what resolved it and why: ''auto: ...'' when its condition cleared, else the admin''s note.';
 
 -- Name: alerts_id_seq; Type: SEQUENCE; Schema: public
@@ -1730,13 +1839,10 @@ CREATE TABLE public.audit_logs (
     after jsonb
 );
 
--- Name: TABLE audit_logs; Type: COMMENT; Schema: public
 COMMENT ON TABLE public.audit_logs IS 'Append-only record of security-relevant changes; kept forever (never updated, deleted or truncated).';
 
--- Name: COLUMN audit_logs.actor_id; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.audit_logs.actor_id IS 'auth.uid() of the caller, null for backends and SQL sessions.';
 
--- Name: COLUMN audit_logs.actor_role; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.audit_logs.actor_role IS 'The JWT role, else the database role that made the change.';
 
 -- Name: audit_logs_id_seq; Type: SEQUENCE; Schema: public
@@ -1768,7 +1874,6 @@ CREATE TABLE public.billing_line_items (
     CONSTRAINT billing_line_items_check CHECK ((first_event_id <= last_event_id))
 );
 
--- Name: TABLE billing_line_items; Type: COMMENT; Schema: public
 COMMENT ON TABLE public.billing_line_items IS 'One line per workspace, period, metric and tier snapshot in force: quantity, unit price from the snapshot, amount, and the usage_events (ids first_event_id..last_event_id of that workspace, period, metric and snapshot) it covers. Regenerating a period yields the same lines.';
 
 -- Name: billing_line_items_id_seq; Type: SEQUENCE; Schema: public
@@ -1811,25 +1916,18 @@ CREATE TABLE public.payments (
     CONSTRAINT payments_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'confirmed'::text, 'failed'::text, 'rejected'::text, 'refunded'::text])))
 );
 
--- Name: TABLE payments; Type: COMMENT; Schema: public
 COMMENT ON TABLE public.payments IS 'Payment requests and their settlement. Only a confirmation (Paymob callback, admin InstaPay check) activates a plan.';
 
--- Name: COLUMN payments.amount_minor; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.payments.amount_minor IS 'The plan price at request time, in minor units (piastres for EGP).';
 
--- Name: COLUMN payments.reference; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.payments.reference IS 'What the payer quotes: the InstaPay transfer note; Paymob''s order.merchant_order_id.';
 
--- Name: COLUMN payments.provider_reference; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.payments.provider_reference IS 'Paymob transaction id (obj.id) of the attempt that settled it.';
 
--- Name: COLUMN payments.bank_reference; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.payments.bank_reference IS 'InstaPay bank transfer reference an admin matched it with.';
 
--- Name: COLUMN payments.webhook_id; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.payments.webhook_id IS 'The webhook_queue row that settled it (no foreign key: webhook payloads expire, payments do not).';
 
--- Name: COLUMN payments.paymob_order_id; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.payments.paymob_order_id IS 'Paymob order id (obj.order.id) bound by the first verified callback; callbacks of another order are refused.';
 
 -- Name: plans; Type: TABLE; Schema: public
@@ -1849,7 +1947,6 @@ CREATE TABLE public.plans (
     CONSTRAINT plans_price_minor_check CHECK ((price_minor >= 0))
 );
 
--- Name: TABLE plans; Type: COMMENT; Schema: public
 COMMENT ON TABLE public.plans IS 'Subscription plans. Limits and rate limits per plan live beside it; prices are in minor units.';
 
 -- Name: subscriptions; Type: TABLE; Schema: public
@@ -1868,10 +1965,8 @@ CREATE TABLE public.subscriptions (
     CONSTRAINT subscriptions_status_check CHECK ((status = ANY (ARRAY['trialing'::text, 'active'::text, 'past_due'::text, 'canceled'::text])))
 );
 
--- Name: TABLE subscriptions; Type: COMMENT; Schema: public
 COMMENT ON TABLE public.subscriptions IS 'A workspace''s paid plan over time. At most one live (not canceled) row per workspace; canceling it drops to free.';
 
--- Name: COLUMN subscriptions.payment_id; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.subscriptions.payment_id IS 'The confirmed payment that last activated or renewed it.';
 
 -- Name: workspaces; Type: TABLE; Schema: public
@@ -1884,14 +1979,13 @@ CREATE TABLE public.workspaces (
     status_reason text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT workspaces_id_not_nil CHECK ((id <> '00000000-0000-0000-0000-000000000000'::uuid)),
     CONSTRAINT workspaces_name_check CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 200))),
     CONSTRAINT workspaces_status_check CHECK ((status = ANY (ARRAY['active'::text, 'suspended'::text, 'disabled'::text])))
 );
 
--- Name: TABLE workspaces; Type: COMMENT; Schema: public
 COMMENT ON TABLE public.workspaces IS 'Tenants. status is the kill switch: suspended or disabled workspaces lose API access and ingestion.';
 
--- Name: COLUMN workspaces.plan_key; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.workspaces.plan_key IS 'The plan in force; changed only by subscription activation or cancellation.';
 
 -- Name: billing_mismatches; Type: VIEW; Schema: public
@@ -1970,7 +2064,6 @@ UNION ALL
      LEFT JOIN public.subscriptions s ON (((w.id = s.workspace_id) AND (s.status <> 'canceled'::text))))
   WHERE (((s.id IS NULL) AND pl.is_paid) OR ((s.id IS NOT NULL) AND (s.status = ANY (ARRAY['active'::text, 'trialing'::text])) AND (s.plan_key <> w.plan_key)));
 
--- Name: VIEW billing_mismatches; Type: COMMENT; Schema: public
 COMMENT ON VIEW public.billing_mismatches IS 'Billing mismatch diagnostics for support: paid but not in force, in force but unpaid, stuck pending, plan drift.';
 
 -- Name: connectors; Type: TABLE; Schema: public
@@ -1991,13 +2084,10 @@ CREATE TABLE public.connectors (
     CONSTRAINT connectors_secret_ref_check CHECK ((secret_ref ~ '^[a-z0-9][a-z0-9_.:-]{0,127}$'::text))
 );
 
--- Name: TABLE connectors; Type: COMMENT; Schema: public
 COMMENT ON TABLE public.connectors IS 'Data connectors (ingestion sources). Pausing one is the playbook''s is_active = false.';
 
--- Name: COLUMN connectors.config_jsonb; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.connectors.config_jsonb IS 'Non-secret configuration only; secret-looking keys are refused. Secrets live in Vault (secret_ref).';
 
--- Name: COLUMN connectors.secret_ref; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.connectors.secret_ref IS 'Name of the Vault secret holding this connector''s credentials.';
 
 -- Name: conversations; Type: TABLE; Schema: public
@@ -2017,7 +2107,6 @@ CREATE TABLE public.conversations (
     CONSTRAINT conversations_status_check CHECK ((status = ANY (ARRAY['open'::text, 'closed'::text])))
 );
 
--- Name: TABLE conversations; Type: COMMENT; Schema: public
 COMMENT ON TABLE public.conversations IS 'One thread with one contact on one channel (external_thread_id: the sender''s WhatsApp id, PSID, session).';
 
 -- Name: conversations_masked; Type: VIEW; Schema: public
@@ -2034,7 +2123,6 @@ CREATE VIEW public.conversations_masked WITH (security_invoker='true') AS
     _conversations_masked.last_message_at
    FROM private._conversations_masked() _conversations_masked(id, workspace_id, agent_id, channel_id, channel_type, external_thread_id, contact_address, status, started_at, last_message_at);
 
--- Name: VIEW conversations_masked; Type: COMMENT; Schema: public
 COMMENT ON VIEW public.conversations_masked IS 'Conversations for platform admins and support, with the contact''s address and thread id masked.';
 
 -- Name: external_api_audit_logs; Type: TABLE; Schema: public
@@ -2050,10 +2138,8 @@ CREATE TABLE public.external_api_audit_logs (
     CONSTRAINT external_api_audit_logs_reason_check CHECK ((reason = ANY (ARRAY['malformed'::text, 'unknown'::text, 'revoked'::text, 'expired'::text, 'workspace_suspended'::text, 'workspace_disabled'::text])))
 );
 
--- Name: TABLE external_api_audit_logs; Type: COMMENT; Schema: public
 COMMENT ON TABLE public.external_api_audit_logs IS 'Failed API key authentications (unknown, revoked, expired, workspace not active), for auth-failure alerts.';
 
--- Name: COLUMN external_api_audit_logs.key_prefix; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.external_api_audit_logs.key_prefix IS 'The presented key''s first 13 characters (never the key itself).';
 
 -- Name: external_api_audit_logs_id_seq; Type: SEQUENCE; Schema: public
@@ -2084,19 +2170,14 @@ CREATE TABLE public.job_runs (
     CONSTRAINT job_runs_status_check CHECK ((status = ANY (ARRAY['running'::text, 'succeeded'::text, 'partial'::text, 'failed'::text])))
 );
 
--- Name: TABLE job_runs; Type: COMMENT; Schema: public
 COMMENT ON TABLE public.job_runs IS 'Every run of a scheduled job (retention cleanup, reconciliation, weekly insights), by pg_cron or by hand: parameters, result, and the errors of steps that failed.';
 
--- Name: COLUMN job_runs.status; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.job_runs.status IS 'succeeded (every step), partial (some steps failed, see errors), failed (no step succeeded). running only inside the run''s own transaction.';
 
--- Name: COLUMN job_runs.errors; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.job_runs.errors IS 'One {step, sqlstate, message} per failed step; the other steps of the run still committed.';
 
--- Name: COLUMN job_runs.started_by; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.job_runs.started_by IS 'auth.uid() of the person who ran it by hand; null for pg_cron and service calls.';
 
--- Name: COLUMN job_runs.started_by_role; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.job_runs.started_by_role IS 'The JWT role of the caller, or the database role for pg_cron and SQL sessions.';
 
 -- Name: job_runs_id_seq; Type: SEQUENCE; Schema: public
@@ -2123,7 +2204,6 @@ CREATE VIEW public.messages_masked WITH (security_invoker='true') AS
     _messages_masked.created_at
    FROM private._messages_masked() _messages_masked(id, workspace_id, conversation_id, direction, sender, body, provider, provider_message_id, sent_at, created_at);
 
--- Name: VIEW messages_masked; Type: COMMENT; Schema: public
 COMMENT ON VIEW public.messages_masked IS 'Messages for platform admins and support, with sender and body masked (members read public.messages).';
 
 -- Name: plan_limits; Type: TABLE; Schema: public
@@ -2138,7 +2218,6 @@ CREATE TABLE public.plan_limits (
     CONSTRAINT plan_limits_unit_price_minor_check CHECK ((unit_price_minor >= (0)::numeric))
 );
 
--- Name: TABLE plan_limits; Type: COMMENT; Schema: public
 COMMENT ON TABLE public.plan_limits IS 'Per plan and metric: monthly soft limit (warning), hard limit (blocked) and unit price in minor units.';
 
 -- Name: plan_rate_limits; Type: TABLE; Schema: public
@@ -2154,10 +2233,8 @@ CREATE TABLE public.plan_rate_limits (
     CONSTRAINT plan_rate_limits_window_seconds_check CHECK (((window_seconds >= 1) AND (window_seconds <= 86400)))
 );
 
--- Name: TABLE plan_rate_limits; Type: COMMENT; Schema: public
 COMMENT ON TABLE public.plan_rate_limits IS 'Per plan and bucket: max_requests per window_seconds, as GCRA (check_rate_limit): up to max_requests at once, then one every window_seconds / max_requests seconds.';
 
--- Name: COLUMN plan_rate_limits.spike_refusals; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.plan_rate_limits.spike_refusals IS 'Refusals of one workspace within one UTC minute that raise a rate_limit_spike alert; null: as many as the bucket allows per minute.';
 
 -- Name: provider_usage_reports; Type: TABLE; Schema: public
@@ -2176,19 +2253,14 @@ CREATE TABLE public.provider_usage_reports (
     CONSTRAINT provider_usage_reports_report_ref_check CHECK (((length(report_ref) >= 1) AND (length(report_ref) <= 200)))
 );
 
--- Name: TABLE provider_usage_reports; Type: COMMENT; Schema: public
 COMMENT ON TABLE public.provider_usage_reports IS 'Usage as the providers report it, per provider, workspace, metric and UTC day; loaded by backends (service_role), re-imports upsert on (provider, workspace_id, metric, usage_date). The other side of run_reconciliation.';
 
--- Name: COLUMN provider_usage_reports.usage_date; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.provider_usage_reports.usage_date IS 'The UTC day the usage happened (the provider''s day).';
 
--- Name: COLUMN provider_usage_reports.report_ref; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.provider_usage_reports.report_ref IS 'The provider''s id of the report line (Twilio usage record, export row), to find it at the provider.';
 
--- Name: COLUMN provider_usage_reports.imported_at; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.provider_usage_reports.imported_at IS 'When the line was first imported (kept by re-imports).';
 
--- Name: COLUMN provider_usage_reports.updated_at; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.provider_usage_reports.updated_at IS 'When a re-import last wrote the line.';
 
 -- Name: provider_usage_reports_id_seq; Type: SEQUENCE; Schema: public
@@ -2217,13 +2289,10 @@ CREATE TABLE public.reconciliation_items (
     CONSTRAINT reconciliation_items_quantities_check CHECK ((((kind = 'missing_internal'::text) = (internal_quantity IS NULL)) AND ((kind = 'missing_provider'::text) = (provider_quantity IS NULL))))
 );
 
--- Name: TABLE reconciliation_items; Type: COMMENT; Schema: public
 COMMENT ON TABLE public.reconciliation_items IS 'The report of a reconciliation run: each (workspace, metric, UTC day) that did not match, with both quantities, difference = internal - provider, and the providers that reported it.';
 
--- Name: COLUMN reconciliation_items.internal_quantity; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.reconciliation_items.internal_quantity IS 'Sum of usage_events.quantity of the day; null when there were none (missing_internal).';
 
--- Name: COLUMN reconciliation_items.provider_quantity; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.reconciliation_items.provider_quantity IS 'Sum over provider_usage_reports of the day; null when no provider reported it (missing_provider).';
 
 -- Name: reconciliation_items_id_seq; Type: SEQUENCE; Schema: public
@@ -2263,22 +2332,16 @@ CREATE TABLE public.reconciliation_runs (
     CONSTRAINT reconciliation_runs_tolerances_check CHECK ((jsonb_typeof(tolerances) = 'object'::text))
 );
 
--- Name: TABLE reconciliation_runs; Type: COMMENT; Schema: public
 COMMENT ON TABLE public.reconciliation_runs IS 'Every run of run_reconciliation: the period [period_start, period_end) compared, the counts of (workspace, metric, UTC day) matched, mismatched beyond tolerance and missing on either side, the metrics compared and the tolerances applied. Items are in reconciliation_items.';
 
--- Name: COLUMN reconciliation_runs.status; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.reconciliation_runs.status IS 'succeeded, partial (some metrics failed: see job_runs.errors; their counts are left out) or failed.';
 
--- Name: COLUMN reconciliation_runs.metrics; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.reconciliation_runs.metrics IS 'Metrics compared: those with provider reports in the period and those whose reports are expected.';
 
--- Name: COLUMN reconciliation_runs.unreconciled_metrics; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.reconciliation_runs.unreconciled_metrics IS 'Metrics with internal usage in the period but no provider coverage: not compared, so not counted.';
 
--- Name: COLUMN reconciliation_runs.tolerances; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.reconciliation_runs.tolerances IS '{metric: {absolute, relative, reports_expected}} as applied by this run.';
 
--- Name: COLUMN reconciliation_runs.alert_id; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.reconciliation_runs.alert_id IS 'The open reconciliation_mismatch alert of the period when something did not match (new or already open).';
 
 -- Name: reconciliation_runs_id_seq; Type: SEQUENCE; Schema: public
@@ -2304,13 +2367,10 @@ CREATE TABLE public.reconciliation_tolerances (
     CONSTRAINT reconciliation_tolerances_relative_tolerance_check CHECK (((relative_tolerance >= (0)::numeric) AND (relative_tolerance <= (1)::numeric)))
 );
 
--- Name: TABLE reconciliation_tolerances; Type: COMMENT; Schema: public
 COMMENT ON TABLE public.reconciliation_tolerances IS 'Per metric: the absolute and relative difference between internal usage and provider reports that still counts as matched, and whether provider reports are expected every day. Changed by migration or by an operator in SQL.';
 
--- Name: COLUMN reconciliation_tolerances.reports_expected; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.reconciliation_tolerances.reports_expected IS 'true: the provider reports this metric every day, so it is reconciled in every period and a day of internal usage without a report is missing_provider (an import gap shows). false: the metric is reconciled only in periods where some provider reported it.';
 
--- Name: COLUMN reconciliation_tolerances.internal_sources; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.reconciliation_tolerances.internal_sources IS 'The usage_events.source values the providers'' reports cover (null: every source). Internal usage from other sources is left out of the comparison.';
 
 -- Name: retention_policies; Type: TABLE; Schema: public
@@ -2323,7 +2383,6 @@ CREATE TABLE public.retention_policies (
     CONSTRAINT retention_policies_name_check CHECK ((name = ANY (ARRAY['webhook_deliveries'::text, 'webhook_dead_letters'::text, 'unknown_phone'::text, 'acknowledged_alerts'::text, 'job_runs'::text, 'rate_limit_counters'::text])))
 );
 
--- Name: TABLE retention_policies; Type: COMMENT; Schema: public
 COMMENT ON TABLE public.retention_policies IS 'How long run_retention_cleanup keeps each kind of expiring row. Audit logs, billing data and usage_events never expire and cannot be listed.';
 
 -- Name: sms_events_masked; Type: VIEW; Schema: public
@@ -2346,7 +2405,6 @@ CREATE VIEW public.sms_events_masked WITH (security_invoker='true') AS
     _sms_events_masked.created_at
    FROM private._sms_events_masked() _sms_events_masked(id, workspace_id, agent_id, channel_id, webhook_id, provider, message_sid, sms_status, direction, from_number, to_number, body, num_segments, num_media, occurred_at, created_at);
 
--- Name: VIEW sms_events_masked; Type: COMMENT; Schema: public
 COMMENT ON VIEW public.sms_events_masked IS 'SMS events for platform admins and support, with body and phone numbers masked (members read public.sms_events).';
 
 -- Name: tier_snapshots; Type: TABLE; Schema: public
@@ -2367,10 +2425,8 @@ CREATE TABLE public.tier_snapshots (
     CONSTRAINT tier_snapshots_reason_check CHECK ((reason = ANY (ARRAY['period_start'::text, 'plan_change'::text])))
 );
 
--- Name: TABLE tier_snapshots; Type: COMMENT; Schema: public
 COMMENT ON TABLE public.tier_snapshots IS 'The plan''s limits and prices frozen for a workspace at period start and at every plan change, so a past period bills on the terms that applied then, whatever happens to plans later.';
 
--- Name: COLUMN tier_snapshots.limits; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.tier_snapshots.limits IS '{metric: {soft_limit, hard_limit, unit_price_minor}} copied from plan_limits.';
 
 -- Name: tier_snapshots_id_seq; Type: SEQUENCE; Schema: public
@@ -2396,16 +2452,12 @@ CREATE TABLE public.unknown_phone (
     CONSTRAINT unknown_phone_seen_count_check CHECK ((seen_count >= 1))
 );
 
--- Name: TABLE unknown_phone; Type: COMMENT; Schema: public
 COMMENT ON TABLE public.unknown_phone IS 'Receiving numbers (or Meta channel ids) that matched no active agent or channel, with how often they were seen.';
 
--- Name: COLUMN unknown_phone.phone_number; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.unknown_phone.phone_number IS 'The receiving address looked up: an E.164 number (Twilio), a WhatsApp phone_number_id or a Messenger page id.';
 
--- Name: COLUMN unknown_phone.seen_count; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.unknown_phone.seen_count IS 'Distinct deliveries to it (duplicates and replays not counted).';
 
--- Name: COLUMN unknown_phone.last_webhook_id; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.unknown_phone.last_webhook_id IS 'The latest webhook_queue row addressed to it.';
 
 -- Name: unknown_phone_id_seq; Type: SEQUENCE; Schema: public
@@ -2417,22 +2469,6 @@ ALTER TABLE public.unknown_phone ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTIT
     NO MAXVALUE
     CACHE 1
 );
-
--- Name: usage_events; Type: TABLE; Schema: public
-CREATE TABLE public.usage_events (
-    id bigint NOT NULL,
-    workspace_id uuid NOT NULL,
-    metric text NOT NULL,
-    quantity public.usage_quantity NOT NULL,
-    period_start date NOT NULL,
-    tier_snapshot_id bigint NOT NULL,
-    source text,
-    idempotency_key text,
-    occurred_at timestamp with time zone DEFAULT now() NOT NULL
-);
-
--- Name: TABLE usage_events; Type: COMMENT; Schema: public
-COMMENT ON TABLE public.usage_events IS 'Append-only: one row per recorded usage (never updated or deleted). A retried record with the same idempotency_key counts once. tier_snapshot_id is the terms the event bills at.';
 
 -- Name: usage_events_id_seq; Type: SEQUENCE; Schema: public
 ALTER TABLE public.usage_events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
@@ -2463,13 +2499,10 @@ CREATE TABLE public.usage_limits (
 )
 WITH (fillfactor='50');
 
--- Name: TABLE usage_limits; Type: COMMENT; Schema: public
 COMMENT ON TABLE public.usage_limits IS 'Running usage per workspace, metric and billing period (calendar month, UTC) with the tier fields in force and limit_state ok/warning/blocked. Written only by record_usage and private.on_plan_change.';
 
--- Name: COLUMN usage_limits.warning_alert_id; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.usage_limits.warning_alert_id IS 'The usage_warning alert raised for this period; set once, so the period never raises a second one.';
 
--- Name: COLUMN usage_limits.blocked_alert_id; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.usage_limits.blocked_alert_id IS 'The usage_blocked alert raised for this period; set once, so the period never raises a second one.';
 
 -- Name: usage_metrics; Type: TABLE; Schema: public
@@ -2480,7 +2513,6 @@ CREATE TABLE public.usage_metrics (
     CONSTRAINT usage_metrics_key_check CHECK ((key ~ '^[a-z][a-z0-9_]{1,31}$'::text))
 );
 
--- Name: TABLE usage_metrics; Type: COMMENT; Schema: public
 COMMENT ON TABLE public.usage_metrics IS 'Metered quantities. record_usage refuses any metric not listed here (22023 unknown_metric).';
 
 -- Name: user_roles; Type: TABLE; Schema: public
@@ -2492,7 +2524,6 @@ CREATE TABLE public.user_roles (
     CONSTRAINT user_roles_role_check CHECK ((role = ANY (ARRAY['admin'::text, 'support'::text])))
 );
 
--- Name: TABLE user_roles; Type: COMMENT; Schema: public
 COMMENT ON TABLE public.user_roles IS 'Platform-wide roles: admin (operates the platform) and support (reads masked data).';
 
 -- Name: wallet_ledger; Type: TABLE; Schema: public
@@ -2509,10 +2540,8 @@ CREATE TABLE public.wallet_ledger (
     created_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
--- Name: TABLE wallet_ledger; Type: COMMENT; Schema: public
 COMMENT ON TABLE public.wallet_ledger IS 'Append-only ledger of every wallet change: signed amount (deductions negative), balance after it, reason, idempotency key, actor and time. Per workspace, sum(amount) = workspace_wallets.balance.';
 
--- Name: COLUMN wallet_ledger.id; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.wallet_ledger.id IS 'The transaction_id deduct_credits and grant_credits return.';
 
 -- Name: wallet_ledger_id_seq; Type: SEQUENCE; Schema: public
@@ -2577,58 +2606,40 @@ CREATE TABLE public.weekly_insights (
     CONSTRAINT weekly_insights_week_start_check CHECK ((EXTRACT(isodow FROM week_start) = (1)::numeric))
 );
 
--- Name: TABLE weekly_insights; Type: COMMENT; Schema: public
 COMMENT ON TABLE public.weekly_insights IS 'One row per workspace and ISO week (Monday, UTC): calls, SMS, chat messages, errors, usage by metric, credits, attributable webhook failures and alerts, with the change against the week before. Written only by generate_weekly_insights (re-running a week replaces its rows with the same figures).';
 
--- Name: COLUMN weekly_insights.week_start; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.weekly_insights.week_start IS 'The Monday (UTC) the week starts; the week is [week_start, week_start + 7 days) in UTC.';
 
--- Name: COLUMN weekly_insights.calls; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.weekly_insights.calls IS 'Calls that ended in the week (one terminal status each: completed, busy, no-answer, canceled, failed).';
 
--- Name: COLUMN weekly_insights.call_minutes; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.weekly_insights.call_minutes IS 'Billable minutes of the calls completed in the week.';
 
--- Name: COLUMN weekly_insights.sms_inbound; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.weekly_insights.sms_inbound IS 'SMS received by the workspace''s agents.';
 
--- Name: COLUMN weekly_insights.sms_outbound; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.weekly_insights.sms_outbound IS 'SMS the workspace''s agents sent (status sent).';
 
--- Name: COLUMN weekly_insights.failed_sms; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.weekly_insights.failed_sms IS 'SMS status callbacks saying failed or undelivered.';
 
--- Name: COLUMN weekly_insights.messages_inbound; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.weekly_insights.messages_inbound IS 'Chat messages (WhatsApp, Messenger, web chat) received.';
 
--- Name: COLUMN weekly_insights.messages_outbound; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.weekly_insights.messages_outbound IS 'Chat messages sent.';
 
--- Name: COLUMN weekly_insights.errors; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.weekly_insights.errors IS 'failed_calls + failed_sms (as in dashboard_daily_metrics).';
 
--- Name: COLUMN weekly_insights.usage; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.weekly_insights.usage IS '{metric: quantity} of the usage_events that occurred in the week (metrics with no usage are absent).';
 
--- Name: COLUMN weekly_insights.credits_spent; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.weekly_insights.credits_spent IS 'Credits deducted from the wallet in the week (positive).';
 
--- Name: COLUMN weekly_insights.credits_granted; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.weekly_insights.credits_granted IS 'Credits granted to the wallet in the week.';
 
--- Name: COLUMN weekly_insights.webhook_failures; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.weekly_insights.webhook_failures IS 'Deliveries received in the week and still failed or dead-lettered, attributed by the workspace''s agent numbers (Twilio To/From) or channel ids (Meta entry ids and phone_number_id).';
 
--- Name: COLUMN weekly_insights.webhooks_rejected; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.weekly_insights.webhooks_rejected IS 'Deliveries received in the week that failed signature verification and claim one of the workspace''s numbers or channels (unverified: the claim is the sender''s).';
 
--- Name: COLUMN weekly_insights.alerts_raised; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.weekly_insights.alerts_raised IS 'Alerts raised for the workspace in the week.';
 
--- Name: COLUMN weekly_insights.change; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.weekly_insights.change IS 'Against the week before, per figure: {previous, delta, percent} (percent null when previous is 0); usage per metric under "usage".';
 
--- Name: COLUMN weekly_insights.job_run_id; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.weekly_insights.job_run_id IS 'The job_runs row of the run that wrote it (null once purged).';
 
 -- Name: weekly_insights_id_seq; Type: SEQUENCE; Schema: public
@@ -2664,16 +2675,12 @@ CREATE TABLE public.workspace_api_keys (
     CONSTRAINT workspace_api_keys_status_check CHECK ((status = ANY (ARRAY['active'::text, 'revoked'::text])))
 );
 
--- Name: TABLE workspace_api_keys; Type: COMMENT; Schema: public
 COMMENT ON TABLE public.workspace_api_keys IS 'External API keys. Only key_hash (sha256 hex) is stored: the raw key is shown once by create_api_key.';
 
--- Name: COLUMN workspace_api_keys.prefix; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.workspace_api_keys.prefix IS 'The first 13 characters of the key, to recognise it in lists.';
 
--- Name: COLUMN workspace_api_keys.key_hash; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.workspace_api_keys.key_hash IS 'hex(sha256(raw key)); authentication looks keys up by it.';
 
--- Name: COLUMN workspace_api_keys.status; Type: COMMENT; Schema: public
 COMMENT ON COLUMN public.workspace_api_keys.status IS 'active or revoked (final). The playbook''s UPDATE ... SET status = ''revoked'' takes effect at once.';
 
 -- Name: workspace_users; Type: TABLE; Schema: public
@@ -2685,7 +2692,6 @@ CREATE TABLE public.workspace_users (
     CONSTRAINT workspace_users_role_check CHECK ((role = ANY (ARRAY['owner'::text, 'admin'::text, 'member'::text])))
 );
 
--- Name: TABLE workspace_users; Type: COMMENT; Schema: public
 COMMENT ON TABLE public.workspace_users IS 'Membership of users in workspaces, with their role there.';
 
 -- Name: workspace_wallets; Type: TABLE; Schema: public
@@ -2698,8 +2704,11 @@ CREATE TABLE public.workspace_wallets (
 )
 WITH (fillfactor='50');
 
--- Name: TABLE workspace_wallets; Type: COMMENT; Schema: public
 COMMENT ON TABLE public.workspace_wallets IS 'Prepaid credits per workspace. balance >= 0 is a CHECK; changed only by deduct_credits and grant_credits.';
+
+-- Name: cron_jobs cron_jobs_pkey; Type: CONSTRAINT; Schema: private
+ALTER TABLE ONLY private.cron_jobs
+    ADD CONSTRAINT cron_jobs_pkey PRIMARY KEY (job_name);
 
 -- Name: rate_limit_counters rate_limit_counters_pkey; Type: CONSTRAINT; Schema: private
 ALTER TABLE ONLY private.rate_limit_counters
@@ -2708,6 +2717,18 @@ ALTER TABLE ONLY private.rate_limit_counters
 -- Name: rate_limit_refusals rate_limit_refusals_pkey; Type: CONSTRAINT; Schema: private
 ALTER TABLE ONLY private.rate_limit_refusals
     ADD CONSTRAINT rate_limit_refusals_pkey PRIMARY KEY (workspace_id, bucket, slot);
+
+-- Name: usage_daily_totals usage_daily_totals_key; Type: CONSTRAINT; Schema: private
+ALTER TABLE ONLY private.usage_daily_totals
+    ADD CONSTRAINT usage_daily_totals_key UNIQUE NULLS NOT DISTINCT (workspace_id, usage_date, metric, period_start, tier_snapshot_id, source);
+
+-- Name: usage_period_totals usage_period_totals_pkey; Type: CONSTRAINT; Schema: private
+ALTER TABLE ONLY private.usage_period_totals
+    ADD CONSTRAINT usage_period_totals_pkey PRIMARY KEY (workspace_id, period_start, metric, tier_snapshot_id);
+
+-- Name: usage_rollup_state usage_rollup_state_pkey; Type: CONSTRAINT; Schema: private
+ALTER TABLE ONLY private.usage_rollup_state
+    ADD CONSTRAINT usage_rollup_state_pkey PRIMARY KEY (name);
 
 -- Name: agent_channels agent_channels_pkey; Type: CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.agent_channels
@@ -2896,6 +2917,12 @@ ALTER TABLE ONLY public.workspaces
 -- Name: rate_limit_refusals_minute_idx; Type: INDEX; Schema: private
 CREATE INDEX rate_limit_refusals_minute_idx ON private.rate_limit_refusals USING btree (minute);
 
+-- Name: usage_daily_totals_usage_date_idx; Type: INDEX; Schema: private
+CREATE INDEX usage_daily_totals_usage_date_idx ON private.usage_daily_totals USING btree (usage_date);
+
+-- Name: usage_period_totals_period_start_idx; Type: INDEX; Schema: private
+CREATE INDEX usage_period_totals_period_start_idx ON private.usage_period_totals USING btree (period_start);
+
 -- Name: agent_channels_agent_id_workspace_id_idx; Type: INDEX; Schema: public
 CREATE INDEX agent_channels_agent_id_workspace_id_idx ON public.agent_channels USING btree (agent_id, workspace_id);
 
@@ -2920,11 +2947,21 @@ CREATE INDEX agents_workspace_id_idx ON public.agents USING btree (workspace_id)
 -- Name: alerts_acknowledged_by_idx; Type: INDEX; Schema: public
 CREATE INDEX alerts_acknowledged_by_idx ON public.alerts USING btree (acknowledged_by);
 
+-- Name: alerts_latest_idx; Type: INDEX; Schema: public
+CREATE INDEX alerts_latest_idx ON public.alerts USING btree (created_at DESC, id DESC);
+
+COMMENT ON INDEX public.alerts_latest_idx IS 'Alerts of every workspace (staff), keyset (created_at, id).';
+
 -- Name: alerts_open_type_idx; Type: INDEX; Schema: public
 CREATE INDEX alerts_open_type_idx ON public.alerts USING btree (type, id) WHERE (resolved_at IS NULL);
 
 -- Name: alerts_resolved_by_idx; Type: INDEX; Schema: public
 CREATE INDEX alerts_resolved_by_idx ON public.alerts USING btree (resolved_by);
+
+-- Name: alerts_resolved_idx; Type: INDEX; Schema: public
+CREATE INDEX alerts_resolved_idx ON public.alerts USING btree (resolved_at, id) WHERE (resolved_at IS NOT NULL);
+
+COMMENT ON INDEX public.alerts_resolved_idx IS 'Resolved alerts by when, for retention''s batches (acknowledged_alerts policy: resolved alerts).';
 
 -- Name: alerts_type_created_at_idx; Type: INDEX; Schema: public
 CREATE INDEX alerts_type_created_at_idx ON public.alerts USING btree (type, created_at DESC);
@@ -2932,20 +2969,38 @@ CREATE INDEX alerts_type_created_at_idx ON public.alerts USING btree (type, crea
 -- Name: alerts_unresolved_dedupe_key_idx; Type: INDEX; Schema: public
 CREATE UNIQUE INDEX alerts_unresolved_dedupe_key_idx ON public.alerts USING btree (dedupe_key) WHERE (resolved_at IS NULL);
 
--- Name: INDEX alerts_unresolved_dedupe_key_idx; Type: COMMENT; Schema: public
 COMMENT ON INDEX public.alerts_unresolved_dedupe_key_idx IS 'The dedupe point: one open (unresolved) alert per dedupe_key (private.raise_alert).';
 
--- Name: alerts_workspace_id_idx; Type: INDEX; Schema: public
-CREATE INDEX alerts_workspace_id_idx ON public.alerts USING btree (workspace_id, created_at DESC);
+-- Name: alerts_visible_idx; Type: INDEX; Schema: public
+CREATE INDEX alerts_visible_idx ON public.alerts USING btree (COALESCE(workspace_id, '00000000-0000-0000-0000-000000000000'::uuid), created_at DESC, id DESC);
+
+COMMENT ON INDEX public.alerts_visible_idx IS 'The read policy''s path: alerts per visible workspace (nil uuid: platform-wide), newest first.';
+
+-- Name: alerts_workspace_latest_idx; Type: INDEX; Schema: public
+CREATE INDEX alerts_workspace_latest_idx ON public.alerts USING btree (workspace_id, created_at DESC, id DESC);
+
+COMMENT ON INDEX public.alerts_workspace_latest_idx IS 'Alerts of one workspace, keyset (created_at, id); also the workspace_id foreign key''s index.';
 
 -- Name: audit_logs_actor_id_idx; Type: INDEX; Schema: public
 CREATE INDEX audit_logs_actor_id_idx ON public.audit_logs USING btree (actor_id);
 
+-- Name: audit_logs_latest_idx; Type: INDEX; Schema: public
+CREATE INDEX audit_logs_latest_idx ON public.audit_logs USING btree (occurred_at DESC, id DESC);
+
+COMMENT ON INDEX public.audit_logs_latest_idx IS 'Audit rows of every workspace (platform admins), keyset (occurred_at, id).';
+
 -- Name: audit_logs_target_idx; Type: INDEX; Schema: public
 CREATE INDEX audit_logs_target_idx ON public.audit_logs USING btree (target_table, target_id);
 
--- Name: audit_logs_workspace_id_idx; Type: INDEX; Schema: public
-CREATE INDEX audit_logs_workspace_id_idx ON public.audit_logs USING btree (workspace_id, occurred_at DESC);
+-- Name: audit_logs_visible_idx; Type: INDEX; Schema: public
+CREATE INDEX audit_logs_visible_idx ON public.audit_logs USING btree (COALESCE(workspace_id, '00000000-0000-0000-0000-000000000000'::uuid), occurred_at DESC, id DESC);
+
+COMMENT ON INDEX public.audit_logs_visible_idx IS 'The read policy''s path: audit rows per visible workspace (nil uuid: platform-wide), newest first.';
+
+-- Name: audit_logs_workspace_latest_idx; Type: INDEX; Schema: public
+CREATE INDEX audit_logs_workspace_latest_idx ON public.audit_logs USING btree (workspace_id, occurred_at DESC, id DESC);
+
+COMMENT ON INDEX public.audit_logs_workspace_latest_idx IS 'Audit rows of one workspace, keyset (occurred_at, id).';
 
 -- Name: billing_line_items_metric_idx; Type: INDEX; Schema: public
 CREATE INDEX billing_line_items_metric_idx ON public.billing_line_items USING btree (metric);
@@ -2961,6 +3016,11 @@ CREATE INDEX call_events_agent_id_idx ON public.call_events USING btree (agent_i
 
 -- Name: call_events_channel_id_idx; Type: INDEX; Schema: public
 CREATE INDEX call_events_channel_id_idx ON public.call_events USING btree (channel_id);
+
+-- Name: call_events_day_brin_idx; Type: INDEX; Schema: public
+CREATE INDEX call_events_day_brin_idx ON public.call_events USING brin ((((occurred_at AT TIME ZONE 'UTC'::text))::date));
+
+COMMENT ON INDEX public.call_events_day_brin_idx IS 'Calls of a UTC day, for every workspace (dashboards, weekly insights).';
 
 -- Name: call_events_workspace_id_idx; Type: INDEX; Schema: public
 CREATE INDEX call_events_workspace_id_idx ON public.call_events USING btree (workspace_id, occurred_at DESC);
@@ -2986,6 +3046,11 @@ CREATE INDEX external_api_audit_logs_key_id_idx ON public.external_api_audit_log
 -- Name: external_api_audit_logs_occurred_at_idx; Type: INDEX; Schema: public
 CREATE INDEX external_api_audit_logs_occurred_at_idx ON public.external_api_audit_logs USING btree (occurred_at);
 
+-- Name: external_api_audit_logs_visible_idx; Type: INDEX; Schema: public
+CREATE INDEX external_api_audit_logs_visible_idx ON public.external_api_audit_logs USING btree (COALESCE(workspace_id, '00000000-0000-0000-0000-000000000000'::uuid), occurred_at DESC, id DESC);
+
+COMMENT ON INDEX public.external_api_audit_logs_visible_idx IS 'The read policy''s path: failed API authentications per visible workspace (nil uuid: unknown key), newest first.';
+
 -- Name: external_api_audit_logs_workspace_id_idx; Type: INDEX; Schema: public
 CREATE INDEX external_api_audit_logs_workspace_id_idx ON public.external_api_audit_logs USING btree (workspace_id, occurred_at DESC);
 
@@ -2998,11 +3063,23 @@ CREATE INDEX job_runs_started_at_idx ON public.job_runs USING btree (started_at)
 -- Name: messages_conversation_id_idx; Type: INDEX; Schema: public
 CREATE INDEX messages_conversation_id_idx ON public.messages USING btree (conversation_id, sent_at);
 
+-- Name: messages_day_brin_idx; Type: INDEX; Schema: public
+CREATE INDEX messages_day_brin_idx ON public.messages USING brin ((((created_at AT TIME ZONE 'UTC'::text))::date));
+
+COMMENT ON INDEX public.messages_day_brin_idx IS 'Chat messages of a UTC day, for every workspace (dashboards, weekly insights).';
+
+-- Name: messages_latest_idx; Type: INDEX; Schema: public
+CREATE INDEX messages_latest_idx ON public.messages USING btree (created_at DESC, id DESC);
+
+COMMENT ON INDEX public.messages_latest_idx IS 'Latest messages of every workspace (staff), keyset (created_at, id).';
+
 -- Name: messages_provider_message_id_idx; Type: INDEX; Schema: public
 CREATE UNIQUE INDEX messages_provider_message_id_idx ON public.messages USING btree (provider, provider_message_id) WHERE (provider_message_id IS NOT NULL);
 
--- Name: messages_workspace_id_idx; Type: INDEX; Schema: public
-CREATE INDEX messages_workspace_id_idx ON public.messages USING btree (workspace_id, created_at DESC);
+-- Name: messages_workspace_latest_idx; Type: INDEX; Schema: public
+CREATE INDEX messages_workspace_latest_idx ON public.messages USING btree (workspace_id, created_at DESC, id DESC);
+
+COMMENT ON INDEX public.messages_workspace_latest_idx IS 'Latest messages of one workspace, keyset (created_at, id); also the workspace_id foreign key''s index.';
 
 -- Name: payments_bank_reference_idx; Type: INDEX; Schema: public
 CREATE UNIQUE INDEX payments_bank_reference_idx ON public.payments USING btree (bank_reference) WHERE (bank_reference IS NOT NULL);
@@ -3058,6 +3135,11 @@ CREATE INDEX sms_events_agent_id_idx ON public.sms_events USING btree (agent_id)
 -- Name: sms_events_channel_id_idx; Type: INDEX; Schema: public
 CREATE INDEX sms_events_channel_id_idx ON public.sms_events USING btree (channel_id);
 
+-- Name: sms_events_day_brin_idx; Type: INDEX; Schema: public
+CREATE INDEX sms_events_day_brin_idx ON public.sms_events USING brin ((((occurred_at AT TIME ZONE 'UTC'::text))::date));
+
+COMMENT ON INDEX public.sms_events_day_brin_idx IS 'SMS of a UTC day, for every workspace (dashboards, weekly insights).';
+
 -- Name: sms_events_workspace_id_idx; Type: INDEX; Schema: public
 CREATE INDEX sms_events_workspace_id_idx ON public.sms_events USING btree (workspace_id, occurred_at DESC);
 
@@ -3091,28 +3173,35 @@ CREATE UNIQUE INDEX usage_events_workspace_id_idempotency_key_idx ON public.usag
 -- Name: user_roles_granted_by_idx; Type: INDEX; Schema: public
 CREATE INDEX user_roles_granted_by_idx ON public.user_roles USING btree (granted_by);
 
+-- Name: wallet_ledger_created_at_brin_idx; Type: INDEX; Schema: public
+CREATE INDEX wallet_ledger_created_at_brin_idx ON public.wallet_ledger USING brin (created_at);
+
+COMMENT ON INDEX public.wallet_ledger_created_at_brin_idx IS 'Ledger entries of a week, for every workspace (weekly insights).';
+
 -- Name: wallet_ledger_idempotency_key_idx; Type: INDEX; Schema: public
 CREATE UNIQUE INDEX wallet_ledger_idempotency_key_idx ON public.wallet_ledger USING btree (workspace_id, idempotency_key) WHERE (idempotency_key IS NOT NULL);
-
--- Name: webhook_queue_attention_idx; Type: INDEX; Schema: public
-CREATE INDEX webhook_queue_attention_idx ON public.webhook_queue USING btree (status, received_at) WHERE ((status)::text = ANY (ARRAY['failed'::text, 'dead_letter'::text, 'unknown_phone'::text, 'rejected'::text]));
 
 -- Name: webhook_queue_queued_idx; Type: INDEX; Schema: public
 CREATE INDEX webhook_queue_queued_idx ON public.webhook_queue USING btree (id) WHERE ((status)::text = 'queued'::text);
 
--- Name: INDEX webhook_queue_queued_idx; Type: COMMENT; Schema: public
 COMMENT ON INDEX public.webhook_queue_queued_idx IS 'The drain''s queue: queued deliveries by id (public.drain_webhooks claims from it with SKIP LOCKED).';
 
--- Name: webhook_queue_received_at_idx; Type: INDEX; Schema: public
-CREATE INDEX webhook_queue_received_at_idx ON public.webhook_queue USING btree (received_at);
+-- Name: webhook_queue_received_idx; Type: INDEX; Schema: public
+CREATE INDEX webhook_queue_received_idx ON public.webhook_queue USING btree (received_at, id);
+
+COMMENT ON INDEX public.webhook_queue_received_idx IS 'Deliveries by time, keyset (received_at, id); retention''s path to the oldest rows.';
 
 -- Name: webhook_queue_retry_idx; Type: INDEX; Schema: public
 CREATE INDEX webhook_queue_retry_idx ON public.webhook_queue USING btree (next_attempt_at, id) WHERE ((status)::text = 'failed'::text);
 
+-- Name: webhook_queue_status_received_idx; Type: INDEX; Schema: public
+CREATE INDEX webhook_queue_status_received_idx ON public.webhook_queue USING btree (status, received_at, id) WHERE ((status)::text = ANY (ARRAY['failed'::text, 'dead_letter'::text, 'unknown_phone'::text, 'rejected'::text]));
+
+COMMENT ON INDEX public.webhook_queue_status_received_idx IS 'Deliveries that need attention by status and time, keyset (received_at, id).';
+
 -- Name: webhook_queue_verified_key_idx; Type: INDEX; Schema: public
 CREATE UNIQUE INDEX webhook_queue_verified_key_idx ON public.webhook_queue USING btree (provider, idempotency_key) WHERE (signature_valid AND ((status)::text <> ALL (ARRAY['duplicate'::text, 'rejected'::text])));
 
--- Name: INDEX webhook_queue_verified_key_idx; Type: COMMENT; Schema: public
 COMMENT ON INDEX public.webhook_queue_verified_key_idx IS 'The dedupe point: one verified (signature_valid), non-duplicate, non-rejected row per provider and key.';
 
 -- Name: weekly_insights_job_run_id_idx; Type: INDEX; Schema: public
@@ -3462,16 +3551,16 @@ ALTER TABLE ONLY public.workspaces
     ADD CONSTRAINT workspaces_plan_key_fkey FOREIGN KEY (plan_key) REFERENCES public.plans(key);
 
 -- Name: external_api_audit_logs API auth failures are viewable by workspace admins; Type: POLICY; Schema: public
-CREATE POLICY "API auth failures are viewable by workspace admins" ON public.external_api_audit_logs FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.admin_workspace_ids() AS admin_workspace_ids)::uuid[])) OR ( SELECT private.is_admin() AS is_admin)));
+CREATE POLICY "API auth failures are viewable by workspace admins" ON public.external_api_audit_logs FOR SELECT TO authenticated USING ((COALESCE(workspace_id, '00000000-0000-0000-0000-000000000000'::uuid) = ANY (( SELECT private.visible_workspace_ids('admin'::text, 'admin'::text) AS visible_workspace_ids)::uuid[])));
 
 -- Name: workspace_api_keys API keys are viewable by workspace admins; Type: POLICY; Schema: public
-CREATE POLICY "API keys are viewable by workspace admins" ON public.workspace_api_keys FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.admin_workspace_ids() AS admin_workspace_ids)::uuid[])) OR ( SELECT private.is_admin() AS is_admin)));
+CREATE POLICY "API keys are viewable by workspace admins" ON public.workspace_api_keys FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('admin'::text, 'admin'::text) AS visible_workspace_ids)::uuid[])));
 
 -- Name: workspace_api_keys API keys can be renamed by workspace admins; Type: POLICY; Schema: public
 CREATE POLICY "API keys can be renamed by workspace admins" ON public.workspace_api_keys FOR UPDATE TO authenticated USING ((( SELECT private.is_workspace_admin(workspace_api_keys.workspace_id) AS is_workspace_admin) OR ( SELECT private.is_admin() AS is_admin))) WITH CHECK ((( SELECT private.is_workspace_admin(workspace_api_keys.workspace_id) AS is_workspace_admin) OR ( SELECT private.is_admin() AS is_admin)));
 
 -- Name: agent_channels Agent channels are viewable by workspace members and platform s; Type: POLICY; Schema: public
-CREATE POLICY "Agent channels are viewable by workspace members and platform s" ON public.agent_channels FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Agent channels are viewable by workspace members and platform s" ON public.agent_channels FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])));
 
 -- Name: agent_channels Agent channels can be created by workspace admins; Type: POLICY; Schema: public
 CREATE POLICY "Agent channels can be created by workspace admins" ON public.agent_channels FOR INSERT TO authenticated WITH CHECK ((( SELECT private.is_workspace_admin(agent_channels.workspace_id) AS is_workspace_admin) OR ( SELECT private.is_admin() AS is_admin)));
@@ -3483,7 +3572,7 @@ CREATE POLICY "Agent channels can be deleted by workspace admins" ON public.agen
 CREATE POLICY "Agent channels can be updated by workspace admins" ON public.agent_channels FOR UPDATE TO authenticated USING ((( SELECT private.is_workspace_admin(agent_channels.workspace_id) AS is_workspace_admin) OR ( SELECT private.is_admin() AS is_admin))) WITH CHECK ((( SELECT private.is_workspace_admin(agent_channels.workspace_id) AS is_workspace_admin) OR ( SELECT private.is_admin() AS is_admin)));
 
 -- Name: agents Agents are viewable by workspace members and platform staff; Type: POLICY; Schema: public
-CREATE POLICY "Agents are viewable by workspace members and platform staff" ON public.agents FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Agents are viewable by workspace members and platform staff" ON public.agents FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])));
 
 -- Name: agents Agents can be created by workspace admins; Type: POLICY; Schema: public
 CREATE POLICY "Agents can be created by workspace admins" ON public.agents FOR INSERT TO authenticated WITH CHECK ((( SELECT private.is_workspace_admin(agents.workspace_id) AS is_workspace_admin) OR ( SELECT private.is_admin() AS is_admin)));
@@ -3495,22 +3584,22 @@ CREATE POLICY "Agents can be deleted by workspace admins" ON public.agents FOR D
 CREATE POLICY "Agents can be updated by workspace admins" ON public.agents FOR UPDATE TO authenticated USING ((( SELECT private.is_workspace_admin(agents.workspace_id) AS is_workspace_admin) OR ( SELECT private.is_admin() AS is_admin))) WITH CHECK ((( SELECT private.is_workspace_admin(agents.workspace_id) AS is_workspace_admin) OR ( SELECT private.is_admin() AS is_admin)));
 
 -- Name: alerts Alerts are viewable by workspace members and platform staff; Type: POLICY; Schema: public
-CREATE POLICY "Alerts are viewable by workspace members and platform staff" ON public.alerts FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Alerts are viewable by workspace members and platform staff" ON public.alerts FOR SELECT TO authenticated USING ((COALESCE(workspace_id, '00000000-0000-0000-0000-000000000000'::uuid) = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])));
 
 -- Name: alerts Alerts can be acknowledged by workspace admins and platform adm; Type: POLICY; Schema: public
 CREATE POLICY "Alerts can be acknowledged by workspace admins and platform adm" ON public.alerts FOR UPDATE TO authenticated USING ((( SELECT private.is_workspace_admin(alerts.workspace_id) AS is_workspace_admin) OR ( SELECT private.is_admin() AS is_admin))) WITH CHECK ((( SELECT private.is_workspace_admin(alerts.workspace_id) AS is_workspace_admin) OR ( SELECT private.is_admin() AS is_admin)));
 
 -- Name: audit_logs Audit logs are viewable by workspace admins and platform admins; Type: POLICY; Schema: public
-CREATE POLICY "Audit logs are viewable by workspace admins and platform admins" ON public.audit_logs FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.admin_workspace_ids() AS admin_workspace_ids)::uuid[])) OR ( SELECT private.is_admin() AS is_admin)));
+CREATE POLICY "Audit logs are viewable by workspace admins and platform admins" ON public.audit_logs FOR SELECT TO authenticated USING ((COALESCE(workspace_id, '00000000-0000-0000-0000-000000000000'::uuid) = ANY (( SELECT private.visible_workspace_ids('admin'::text, 'admin'::text) AS visible_workspace_ids)::uuid[])));
 
 -- Name: billing_line_items Billing line items are viewable by members and platform staff; Type: POLICY; Schema: public
-CREATE POLICY "Billing line items are viewable by members and platform staff" ON public.billing_line_items FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Billing line items are viewable by members and platform staff" ON public.billing_line_items FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])) AND ((workspace_id >= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, false) AS visible_workspace_bounds)) AND (workspace_id <= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, true) AS visible_workspace_bounds)))));
 
 -- Name: call_events Call events are viewable by workspace members; Type: POLICY; Schema: public
-CREATE POLICY "Call events are viewable by workspace members" ON public.call_events FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_admin() AS is_admin)));
+CREATE POLICY "Call events are viewable by workspace members" ON public.call_events FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'admin'::text) AS visible_workspace_ids)::uuid[])));
 
 -- Name: connectors Connectors are viewable by workspace members and platform staff; Type: POLICY; Schema: public
-CREATE POLICY "Connectors are viewable by workspace members and platform staff" ON public.connectors FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Connectors are viewable by workspace members and platform staff" ON public.connectors FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])));
 
 -- Name: connectors Connectors can be created by workspace admins; Type: POLICY; Schema: public
 CREATE POLICY "Connectors can be created by workspace admins" ON public.connectors FOR INSERT TO authenticated WITH CHECK ((( SELECT private.is_workspace_admin(connectors.workspace_id) AS is_workspace_admin) OR ( SELECT private.is_admin() AS is_admin)));
@@ -3531,10 +3620,10 @@ CREATE POLICY "Conversations can be closed by workspace members" ON public.conve
 CREATE POLICY "Job runs are viewable by platform staff" ON public.job_runs FOR SELECT TO authenticated USING (( SELECT private.is_support() AS is_support));
 
 -- Name: wallet_ledger Ledger entries are viewable by members and platform staff; Type: POLICY; Schema: public
-CREATE POLICY "Ledger entries are viewable by members and platform staff" ON public.wallet_ledger FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Ledger entries are viewable by members and platform staff" ON public.wallet_ledger FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])) AND ((workspace_id >= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, false) AS visible_workspace_bounds)) AND (workspace_id <= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, true) AS visible_workspace_bounds)))));
 
 -- Name: workspace_users Memberships are viewable by workspace members and platform staf; Type: POLICY; Schema: public
-CREATE POLICY "Memberships are viewable by workspace members and platform staf" ON public.workspace_users FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Memberships are viewable by workspace members and platform staf" ON public.workspace_users FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])));
 
 -- Name: workspace_users Memberships can be added by workspace admins; Type: POLICY; Schema: public
 CREATE POLICY "Memberships can be added by workspace admins" ON public.workspace_users FOR INSERT TO authenticated WITH CHECK ((((role = ANY (ARRAY['admin'::text, 'member'::text])) AND ( SELECT private.is_workspace_admin(workspace_users.workspace_id) AS is_workspace_admin)) OR ( SELECT private.is_admin() AS is_admin)));
@@ -3549,7 +3638,7 @@ CREATE POLICY "Memberships can be removed by workspace admins or the member" ON 
 CREATE POLICY "Messages are viewable by workspace members" ON public.messages FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])));
 
 -- Name: payments Payments are viewable by workspace admins and platform support; Type: POLICY; Schema: public
-CREATE POLICY "Payments are viewable by workspace admins and platform support" ON public.payments FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.admin_workspace_ids() AS admin_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Payments are viewable by workspace admins and platform support" ON public.payments FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.visible_workspace_ids('admin'::text, 'support'::text) AS visible_workspace_ids)::uuid[])) AND ((workspace_id >= ( SELECT private.visible_workspace_bounds('admin'::text, 'support'::text, false) AS visible_workspace_bounds)) AND (workspace_id <= ( SELECT private.visible_workspace_bounds('admin'::text, 'support'::text, true) AS visible_workspace_bounds)))));
 
 -- Name: plan_limits Plan limits are viewable by signed-in users; Type: POLICY; Schema: public
 CREATE POLICY "Plan limits are viewable by signed-in users" ON public.plan_limits FOR SELECT TO authenticated USING (true);
@@ -3600,34 +3689,34 @@ CREATE POLICY "Retention policies are viewable by platform staff" ON public.rete
 CREATE POLICY "SMS events are viewable by workspace members" ON public.sms_events FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])));
 
 -- Name: subscriptions Subscriptions are viewable by workspace members and platform su; Type: POLICY; Schema: public
-CREATE POLICY "Subscriptions are viewable by workspace members and platform su" ON public.subscriptions FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Subscriptions are viewable by workspace members and platform su" ON public.subscriptions FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])) AND ((workspace_id >= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, false) AS visible_workspace_bounds)) AND (workspace_id <= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, true) AS visible_workspace_bounds)))));
 
 -- Name: tier_snapshots Tier snapshots are viewable by members and platform staff; Type: POLICY; Schema: public
-CREATE POLICY "Tier snapshots are viewable by members and platform staff" ON public.tier_snapshots FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Tier snapshots are viewable by members and platform staff" ON public.tier_snapshots FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])) AND ((workspace_id >= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, false) AS visible_workspace_bounds)) AND (workspace_id <= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, true) AS visible_workspace_bounds)))));
 
 -- Name: unknown_phone Unknown phone numbers are viewable by platform admins; Type: POLICY; Schema: public
 CREATE POLICY "Unknown phone numbers are viewable by platform admins" ON public.unknown_phone FOR SELECT TO authenticated USING (( SELECT private.is_admin() AS is_admin));
 
 -- Name: usage_events Usage events are viewable by members and platform staff; Type: POLICY; Schema: public
-CREATE POLICY "Usage events are viewable by members and platform staff" ON public.usage_events FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Usage events are viewable by members and platform staff" ON public.usage_events FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])) AND ((workspace_id >= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, false) AS visible_workspace_bounds)) AND (workspace_id <= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, true) AS visible_workspace_bounds)))));
 
 -- Name: usage_limits Usage limits are viewable by members and platform staff; Type: POLICY; Schema: public
-CREATE POLICY "Usage limits are viewable by members and platform staff" ON public.usage_limits FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Usage limits are viewable by members and platform staff" ON public.usage_limits FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])) AND ((workspace_id >= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, false) AS visible_workspace_bounds)) AND (workspace_id <= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, true) AS visible_workspace_bounds)))));
 
 -- Name: usage_metrics Usage metrics are viewable by signed-in users; Type: POLICY; Schema: public
 CREATE POLICY "Usage metrics are viewable by signed-in users" ON public.usage_metrics FOR SELECT TO authenticated USING (true);
 
 -- Name: workspace_wallets Wallets are viewable by workspace members and platform staff; Type: POLICY; Schema: public
-CREATE POLICY "Wallets are viewable by workspace members and platform staff" ON public.workspace_wallets FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Wallets are viewable by workspace members and platform staff" ON public.workspace_wallets FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])) AND ((workspace_id >= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, false) AS visible_workspace_bounds)) AND (workspace_id <= ( SELECT private.visible_workspace_bounds('member'::text, 'support'::text, true) AS visible_workspace_bounds)))));
 
 -- Name: webhook_queue Webhook deliveries are viewable by platform admins; Type: POLICY; Schema: public
 CREATE POLICY "Webhook deliveries are viewable by platform admins" ON public.webhook_queue FOR SELECT TO authenticated USING (( SELECT private.is_admin() AS is_admin));
 
 -- Name: weekly_insights Weekly insights are viewable by workspace members and platform ; Type: POLICY; Schema: public
-CREATE POLICY "Weekly insights are viewable by workspace members and platform " ON public.weekly_insights FOR SELECT TO authenticated USING (((workspace_id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Weekly insights are viewable by workspace members and platform " ON public.weekly_insights FOR SELECT TO authenticated USING ((workspace_id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[])));
 
 -- Name: workspaces Workspaces are viewable by their members and platform staff; Type: POLICY; Schema: public
-CREATE POLICY "Workspaces are viewable by their members and platform staff" ON public.workspaces FOR SELECT TO authenticated USING (((owner_id = ( SELECT auth.uid() AS uid)) OR (id = ANY (( SELECT private.member_workspace_ids() AS member_workspace_ids)::uuid[])) OR ( SELECT private.is_support() AS is_support)));
+CREATE POLICY "Workspaces are viewable by their members and platform staff" ON public.workspaces FOR SELECT TO authenticated USING (((owner_id = ( SELECT auth.uid() AS uid)) OR (id = ANY (( SELECT private.visible_workspace_ids('member'::text, 'support'::text) AS visible_workspace_ids)::uuid[]))));
 
 -- Name: workspaces Workspaces can be created by the user who will own them; Type: POLICY; Schema: public
 CREATE POLICY "Workspaces can be created by the user who will own them" ON public.workspaces FOR INSERT TO authenticated WITH CHECK ((owner_id = ( SELECT auth.uid() AS uid)));
@@ -3740,840 +3829,674 @@ ALTER TABLE public.workspace_wallets ENABLE ROW LEVEL SECURITY;
 -- Name: workspaces; Type: ROW SECURITY; Schema: public
 ALTER TABLE public.workspaces ENABLE ROW LEVEL SECURITY;
 
--- Name: SCHEMA private; Type: ACL; Schema: -
 GRANT USAGE ON SCHEMA private TO authenticated;
 GRANT USAGE ON SCHEMA private TO service_role;
 
--- Name: SCHEMA public; Type: ACL; Schema: -
 GRANT USAGE ON SCHEMA public TO anon;
 GRANT USAGE ON SCHEMA public TO authenticated;
 GRANT USAGE ON SCHEMA public TO service_role;
 
--- Name: FUNCTION _activate_payment(payment_id uuid, reason text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._activate_payment(payment_id uuid, reason text) FROM PUBLIC;
 
--- Name: FUNCTION _alert_change(alert_id bigint, note text, resolve boolean); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._alert_change(alert_id bigint, note text, resolve boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._alert_change(alert_id bigint, note text, resolve boolean) TO authenticated;
 
--- Name: FUNCTION _alert_dead_letters(webhook_ids bigint[]); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._alert_dead_letters(webhook_ids bigint[]) FROM PUBLIC;
 
--- Name: FUNCTION _alert_signature_failure(provider text, webhook_id bigint, reason text); Type: ACL; Schema: private
+REVOKE ALL ON FUNCTION private._alert_retention_backlog(job_run_id bigint, more text[]) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION private._alert_signature_failure(provider text, webhook_id bigint, reason text) FROM PUBLIC;
 
--- Name: FUNCTION _authorize_usage(workspace_id uuid, metric text, quantity numeric); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._authorize_usage(workspace_id uuid, metric text, quantity numeric) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._authorize_usage(workspace_id uuid, metric text, quantity numeric) TO service_role;
 
--- Name: FUNCTION _billing_line_items(workspace_id uuid, period_start date); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._billing_line_items(workspace_id uuid, period_start date) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._billing_line_items(workspace_id uuid, period_start date) TO authenticated;
 GRANT ALL ON FUNCTION private._billing_line_items(workspace_id uuid, period_start date) TO service_role;
 
--- Name: FUNCTION _check_rate_limit(workspace_id uuid, bucket text, at timestamp with time zone); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._check_rate_limit(workspace_id uuid, bucket text, at timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._check_rate_limit(workspace_id uuid, bucket text, at timestamp with time zone) TO service_role;
 
--- Name: TABLE webhook_queue; Type: ACL; Schema: public
 GRANT SELECT ON TABLE public.webhook_queue TO authenticated;
 GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.webhook_queue TO service_role;
 
--- Name: FUNCTION _claim_webhooks(status text, max_count integer); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._claim_webhooks(status text, max_count integer) FROM PUBLIC;
 
--- Name: FUNCTION _classify_webhook(provider text, payload jsonb, headers jsonb, OUT event_type text, OUT idempotency_key text, OUT missing_fields text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._classify_webhook(provider text, payload jsonb, headers jsonb, OUT event_type text, OUT idempotency_key text, OUT missing_fields text) FROM PUBLIC;
 
--- Name: FUNCTION _confirm_instapay_payment(payment_id uuid, bank_reference text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._confirm_instapay_payment(payment_id uuid, bank_reference text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._confirm_instapay_payment(payment_id uuid, bank_reference text) TO authenticated;
 
--- Name: FUNCTION _constant_time_equals(a bytea, b bytea); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._constant_time_equals(a bytea, b bytea) FROM PUBLIC;
 
--- Name: FUNCTION _conversations_masked(); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._conversations_masked() FROM PUBLIC;
 GRANT ALL ON FUNCTION private._conversations_masked() TO authenticated;
 GRANT ALL ON FUNCTION private._conversations_masked() TO service_role;
 
--- Name: FUNCTION _create_api_key(workspace_id uuid, name text, scopes text[], expires_at timestamp with time zone); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._create_api_key(workspace_id uuid, name text, scopes text[], expires_at timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._create_api_key(workspace_id uuid, name text, scopes text[], expires_at timestamp with time zone) TO authenticated;
 
--- Name: FUNCTION _create_payment_request(workspace_id uuid, plan_key text, provider text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._create_payment_request(workspace_id uuid, plan_key text, provider text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._create_payment_request(workspace_id uuid, plan_key text, provider text) TO authenticated;
 
--- Name: FUNCTION _credit_replay(kind text, workspace_id uuid, amount numeric, reason text, idempotency_key text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._credit_replay(kind text, workspace_id uuid, amount numeric, reason text, idempotency_key text) FROM PUBLIC;
 
--- Name: FUNCTION _deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) TO service_role;
 
--- Name: FUNCTION _drain_webhook_batch(max_count integer); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._drain_webhook_batch(max_count integer) FROM PUBLIC;
 
--- Name: FUNCTION _drain_webhooks(max_count integer); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._drain_webhooks(max_count integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._drain_webhooks(max_count integer) TO service_role;
 
--- Name: FUNCTION _drop_policies(target regclass); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._drop_policies(target regclass) FROM PUBLIC;
 
--- Name: FUNCTION _ensure_usage_period(workspace_id uuid, period_start date); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._ensure_usage_period(workspace_id uuid, period_start date) FROM PUBLIC;
 
--- Name: FUNCTION _evaluate_usage_thresholds(workspace_id uuid); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._evaluate_usage_thresholds(workspace_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._evaluate_usage_thresholds(workspace_id uuid) TO authenticated;
 GRANT ALL ON FUNCTION private._evaluate_usage_thresholds(workspace_id uuid) TO service_role;
 
--- Name: FUNCTION _generate_billing_line_items(workspace_id uuid, period_start date); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._generate_billing_line_items(workspace_id uuid, period_start date) FROM PUBLIC;
 
--- Name: FUNCTION _generate_weekly_insights(week_start date); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._generate_weekly_insights(week_start date) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._generate_weekly_insights(week_start date) TO service_role;
 
--- Name: FUNCTION _grant_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._grant_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._grant_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) TO authenticated;
 GRANT ALL ON FUNCTION private._grant_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) TO service_role;
 
--- Name: FUNCTION _handle_paymob_callback(payload jsonb, hmac text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._handle_paymob_callback(payload jsonb, hmac text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._handle_paymob_callback(payload jsonb, hmac text) TO service_role;
 
--- Name: FUNCTION _ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) TO service_role;
 
--- Name: FUNCTION _job_run_finish(job_run_id bigint, result jsonb, errors jsonb, steps_ok integer); Type: ACL; Schema: private
+REVOKE ALL ON FUNCTION private._job_one_transaction(command text) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION private._job_run_finish(job_run_id bigint, result jsonb, errors jsonb, steps_ok integer) FROM PUBLIC;
 
--- Name: FUNCTION _job_run_start(job_name text, params jsonb, exclusive boolean); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._job_run_start(job_name text, params jsonb, exclusive boolean) FROM PUBLIC;
 
--- Name: FUNCTION _job_step_error(step text, sqlstate text, message text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._job_step_error(step text, sqlstate text, message text) FROM PUBLIC;
 
--- Name: FUNCTION _lock_timeout(operation text, subject text); Type: ACL; Schema: private
+REVOKE ALL ON FUNCTION private._list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) TO authenticated;
+GRANT ALL ON FUNCTION private._list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) TO service_role;
+
+REVOKE ALL ON FUNCTION private._list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) TO authenticated;
+
 REVOKE ALL ON FUNCTION private._lock_timeout(operation text, subject text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._lock_timeout(operation text, subject text) TO authenticated;
 GRANT ALL ON FUNCTION private._lock_timeout(operation text, subject text) TO service_role;
 
--- Name: FUNCTION _messages_masked(); Type: ACL; Schema: private
+REVOKE ALL ON FUNCTION private._mask_webhook_json(doc jsonb, mask_all boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._mask_webhook_json(doc jsonb, mask_all boolean) TO authenticated;
+GRANT ALL ON FUNCTION private._mask_webhook_json(doc jsonb, mask_all boolean) TO service_role;
+
 REVOKE ALL ON FUNCTION private._messages_masked() FROM PUBLIC;
 GRANT ALL ON FUNCTION private._messages_masked() TO authenticated;
 GRANT ALL ON FUNCTION private._messages_masked() TO service_role;
 
--- Name: FUNCTION _monitoring_signals(); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._monitoring_signals() FROM PUBLIC;
 GRANT ALL ON FUNCTION private._monitoring_signals() TO authenticated;
 
--- Name: FUNCTION _note_unknown_phone(provider text, channel_type text, phone_number text, webhook_id bigint, count_delivery boolean); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._note_unknown_phone(provider text, channel_type text, phone_number text, webhook_id bigint, count_delivery boolean) FROM PUBLIC;
 
--- Name: FUNCTION _paymob_hmac_message(obj jsonb); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._paymob_hmac_message(obj jsonb) FROM PUBLIC;
 
--- Name: FUNCTION _process_meta(webhook_id bigint, event_type text, payload jsonb, count_unknown boolean); Type: ACL; Schema: private
+REVOKE ALL ON FUNCTION private._preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) TO authenticated;
+GRANT ALL ON FUNCTION private._preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) TO service_role;
+
 REVOKE ALL ON FUNCTION private._process_meta(webhook_id bigint, event_type text, payload jsonb, count_unknown boolean) FROM PUBLIC;
 
--- Name: FUNCTION _process_twilio_call(webhook_id bigint, payload jsonb, count_unknown boolean); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._process_twilio_call(webhook_id bigint, payload jsonb, count_unknown boolean) FROM PUBLIC;
 
--- Name: FUNCTION _process_twilio_sms(webhook_id bigint, payload jsonb, count_unknown boolean); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._process_twilio_sms(webhook_id bigint, payload jsonb, count_unknown boolean) FROM PUBLIC;
 
--- Name: FUNCTION _process_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._process_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text) FROM PUBLIC;
 
--- Name: FUNCTION _raise_usage_alerts(workspace_id uuid, metric text, period_start date); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._raise_usage_alerts(workspace_id uuid, metric text, period_start date) FROM PUBLIC;
 
--- Name: FUNCTION _record_api_auth_failure(reason text, key_prefix text, key_id uuid, workspace_id uuid); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._record_api_auth_failure(reason text, key_prefix text, key_id uuid, workspace_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._record_api_auth_failure(reason text, key_prefix text, key_id uuid, workspace_id uuid) TO service_role;
 
--- Name: FUNCTION _record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) TO service_role;
 
--- Name: FUNCTION _record_usage_batch(events jsonb); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._record_usage_batch(events jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._record_usage_batch(events jsonb) TO service_role;
 
--- Name: FUNCTION _reopen_usage_alert(alert_id bigint); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._reopen_usage_alert(alert_id bigint) FROM PUBLIC;
 
--- Name: FUNCTION _replay_locked_webhook(webhook_id bigint, reason text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._replay_locked_webhook(webhook_id bigint, reason text) FROM PUBLIC;
 
--- Name: FUNCTION _replay_webhook(webhook_id bigint, reason text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._replay_webhook(webhook_id bigint, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._replay_webhook(webhook_id bigint, reason text) TO authenticated;
 GRANT ALL ON FUNCTION private._replay_webhook(webhook_id bigint, reason text) TO service_role;
 
--- Name: FUNCTION _replay_webhooks(reason text, provider text, status text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._replay_webhooks(reason text, provider text, status text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._replay_webhooks(reason text, provider text, status text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) TO authenticated;
 GRANT ALL ON FUNCTION private._replay_webhooks(reason text, provider text, status text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) TO service_role;
 
--- Name: FUNCTION _resolve_agent_number(phone_number text, channel_type text, OUT agent_id uuid, OUT workspace_id uuid, OUT channel_id uuid, OUT skip_reason text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._resolve_agent_number(phone_number text, channel_type text, OUT agent_id uuid, OUT workspace_id uuid, OUT channel_id uuid, OUT skip_reason text) FROM PUBLIC;
 
--- Name: FUNCTION _resolve_channel(channel_type text, external_id text, OUT agent_id uuid, OUT workspace_id uuid, OUT channel_id uuid, OUT skip_reason text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._resolve_channel(channel_type text, external_id text, OUT agent_id uuid, OUT workspace_id uuid, OUT channel_id uuid, OUT skip_reason text) FROM PUBLIC;
 
--- Name: FUNCTION _retry_failed_webhooks(max_count integer); Type: ACL; Schema: private
+REVOKE ALL ON FUNCTION private._retention_step(policy text, cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint, keep_job_run bigint) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private._retention_table(policy text) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION private._retry_failed_webhooks(max_count integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._retry_failed_webhooks(max_count integer) TO service_role;
 
--- Name: FUNCTION _revoke_api_key(key_id uuid, reason text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._revoke_api_key(key_id uuid, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._revoke_api_key(key_id uuid, reason text) TO authenticated;
 
--- Name: FUNCTION _run_reconciliation(period_start date, period_end date); Type: ACL; Schema: private
+REVOKE ALL ON FUNCTION private._run_job(job_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._run_job(job_name text) TO authenticated;
+
 REVOKE ALL ON FUNCTION private._run_reconciliation(period_start date, period_end date) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._run_reconciliation(period_start date, period_end date) TO service_role;
 
--- Name: FUNCTION _run_retention_cleanup(max_seconds numeric); Type: ACL; Schema: private
-REVOKE ALL ON FUNCTION private._run_retention_cleanup(max_seconds numeric) FROM PUBLIC;
-GRANT ALL ON FUNCTION private._run_retention_cleanup(max_seconds numeric) TO service_role;
+REVOKE ALL ON FUNCTION private._run_retention_cleanup(max_seconds numeric, batch_rows integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._run_retention_cleanup(max_seconds numeric, batch_rows integer) TO service_role;
 
--- Name: FUNCTION _run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean, headers jsonb, raw_body text, url text, stored_as_processed boolean, alert_dead_letter boolean); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean, headers jsonb, raw_body text, url text, stored_as_processed boolean, alert_dead_letter boolean) FROM PUBLIC;
 
--- Name: FUNCTION _set_workspace_status(workspace_id uuid, status text, reason text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._set_workspace_status(workspace_id uuid, status text, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._set_workspace_status(workspace_id uuid, status text, reason text) TO authenticated;
 
--- Name: FUNCTION _sms_events_masked(); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._sms_events_masked() FROM PUBLIC;
 GRANT ALL ON FUNCTION private._sms_events_masked() TO authenticated;
 GRANT ALL ON FUNCTION private._sms_events_masked() TO service_role;
 
--- Name: FUNCTION _store_chat_message(workspace_id uuid, agent_id uuid, channel_id uuid, channel_type text, thread_id text, contact_address text, direction text, sender text, body text, provider_message_id text, metadata jsonb, sent_at timestamp with time zone); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._store_chat_message(workspace_id uuid, agent_id uuid, channel_id uuid, channel_type text, thread_id text, contact_address text, direction text, sender text, body text, provider_message_id text, metadata jsonb, sent_at timestamp with time zone) FROM PUBLIC;
 
--- Name: FUNCTION _take_tier_snapshot(workspace_id uuid, plan_key text, period_start date, reason text, note text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._take_tier_snapshot(workspace_id uuid, plan_key text, period_start date, reason text, note text) FROM PUBLIC;
 
--- Name: FUNCTION _try_timestamptz(value text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._try_timestamptz(value text) FROM PUBLIC;
 
--- Name: FUNCTION _twilio_signature(auth_token text, url text, params jsonb, algorithm text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._twilio_signature(auth_token text, url text, params jsonb, algorithm text) FROM PUBLIC;
 
--- Name: FUNCTION _usage_alert_of(workspace_id uuid, dedupe_key text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._usage_alert_of(workspace_id uuid, dedupe_key text) FROM PUBLIC;
 
--- Name: FUNCTION _usage_batch_add(workspace_ids uuid[], metrics text[], quantities numeric[], recorded boolean[], period_start date, OUT tier_snapshot_ids bigint[], OUT used_before numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[], OUT totals numeric[]); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._usage_batch_add(workspace_ids uuid[], metrics text[], quantities numeric[], recorded boolean[], period_start date, OUT tier_snapshot_ids bigint[], OUT used_before numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[], OUT totals numeric[]) FROM PUBLIC;
 
--- Name: FUNCTION _usage_batch_insert_events(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._usage_batch_insert_events(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone) FROM PUBLIC;
 
--- Name: FUNCTION _usage_batch_lock_rows(workspace_ids uuid[], metrics text[], period_start date, OUT tier_snapshot_ids bigint[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._usage_batch_lock_rows(workspace_ids uuid[], metrics text[], period_start date, OUT tier_snapshot_ids bigint[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]) FROM PUBLIC;
 
--- Name: FUNCTION _usage_batch_parse(events jsonb, period_start date, now timestamp with time zone, OUT bad_index integer, OUT bad_word text, OUT bad_detail text, OUT workspace_ids uuid[], OUT metrics text[], OUT quantities numeric[], OUT keys text[], OUT sources text[], OUT occurred timestamp with time zone[], OUT first boolean[]); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._usage_batch_parse(events jsonb, period_start date, now timestamp with time zone, OUT bad_index integer, OUT bad_word text, OUT bad_detail text, OUT workspace_ids uuid[], OUT metrics text[], OUT quantities numeric[], OUT keys text[], OUT sources text[], OUT occurred timestamp with time zone[], OUT first boolean[]) FROM PUBLIC;
 
--- Name: FUNCTION _usage_period(); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._usage_period() FROM PUBLIC;
 
--- Name: FUNCTION _verify_meta_signature(headers jsonb, payload jsonb, raw_body text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._verify_meta_signature(headers jsonb, payload jsonb, raw_body text) FROM PUBLIC;
 
--- Name: FUNCTION _verify_standard_webhook(headers jsonb, payload jsonb, raw_body text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._verify_standard_webhook(headers jsonb, payload jsonb, raw_body text) FROM PUBLIC;
 
--- Name: FUNCTION _verify_twilio_signature(headers jsonb, payload jsonb, raw_body text, url text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._verify_twilio_signature(headers jsonb, payload jsonb, raw_body text, url text) FROM PUBLIC;
 
--- Name: FUNCTION _verify_webhook_signature(provider text, payload jsonb, headers jsonb, raw_body text, url text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._verify_webhook_signature(provider text, payload jsonb, headers jsonb, raw_body text, url text) FROM PUBLIC;
 
--- Name: FUNCTION _webhook_error_key(last_error text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._webhook_error_key(last_error text) FROM PUBLIC;
 
--- Name: FUNCTION _webhook_key_holder(provider text, idempotency_key text, OUT id bigint, OUT status text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._webhook_key_holder(provider text, idempotency_key text, OUT id bigint, OUT status text) FROM PUBLIC;
 
--- Name: FUNCTION _webhook_signature_material(provider text, headers jsonb); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._webhook_signature_material(provider text, headers jsonb) FROM PUBLIC;
 
--- Name: FUNCTION _webhooks_backend_caller(); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._webhooks_backend_caller() FROM PUBLIC;
 
--- Name: FUNCTION _webhooks_record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._webhooks_record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) FROM PUBLIC;
 
--- Name: FUNCTION _weekly_insight_change(current_value numeric, previous_value numeric); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private._weekly_insight_change(current_value numeric, previous_value numeric) FROM PUBLIC;
 
--- Name: FUNCTION _weekly_insight_figures(workspace_id uuid, week_start date); Type: ACL; Schema: private
-REVOKE ALL ON FUNCTION private._weekly_insight_figures(workspace_id uuid, week_start date) FROM PUBLIC;
+REVOKE ALL ON FUNCTION private._weekly_insight_figures_all(week_start date) FROM PUBLIC;
 
--- Name: FUNCTION admin_workspace_ids(); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private.admin_workspace_ids() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.admin_workspace_ids() TO authenticated;
 GRANT ALL ON FUNCTION private.admin_workspace_ids() TO service_role;
 
--- Name: FUNCTION assert_no_secret_keys(doc jsonb, column_label text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private.assert_no_secret_keys(doc jsonb, column_label text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.assert_no_secret_keys(doc jsonb, column_label text) TO authenticated;
 GRANT ALL ON FUNCTION private.assert_no_secret_keys(doc jsonb, column_label text) TO service_role;
 
--- Name: FUNCTION audit(action text, target_table text, target_id text, workspace_id uuid, before jsonb, after jsonb, reason text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private.audit(action text, target_table text, target_id text, workspace_id uuid, before jsonb, after jsonb, reason text) FROM PUBLIC;
 
--- Name: FUNCTION clear_alert(dedupe_key text, resolution text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private.clear_alert(dedupe_key text, resolution text) FROM PUBLIC;
 
--- Name: PROCEDURE drain_webhooks_continuously(IN seconds double precision, IN max_count integer, IN idle_seconds double precision); Type: ACL; Schema: private
 REVOKE ALL ON PROCEDURE private.drain_webhooks_continuously(IN seconds double precision, IN max_count integer, IN idle_seconds double precision) FROM PUBLIC;
 
--- Name: FUNCTION generate_all_billing_line_items(period_start date); Type: ACL; Schema: private
+REVOKE ALL ON FUNCTION private.fold_usage_rollups(max_events integer) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION private.generate_all_billing_line_items(period_start date) FROM PUBLIC;
 
--- Name: FUNCTION is_admin(); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private.is_admin() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.is_admin() TO authenticated;
 GRANT ALL ON FUNCTION private.is_admin() TO service_role;
 
--- Name: FUNCTION is_service_role(); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private.is_service_role() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.is_service_role() TO authenticated;
 GRANT ALL ON FUNCTION private.is_service_role() TO service_role;
 
--- Name: FUNCTION is_support(); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private.is_support() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.is_support() TO authenticated;
 GRANT ALL ON FUNCTION private.is_support() TO service_role;
 
--- Name: FUNCTION is_workspace_admin(workspace_id uuid); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private.is_workspace_admin(workspace_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.is_workspace_admin(workspace_id uuid) TO authenticated;
 GRANT ALL ON FUNCTION private.is_workspace_admin(workspace_id uuid) TO service_role;
 
--- Name: FUNCTION is_workspace_member(workspace_id uuid); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private.is_workspace_member(workspace_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.is_workspace_member(workspace_id uuid) TO authenticated;
 GRANT ALL ON FUNCTION private.is_workspace_member(workspace_id uuid) TO service_role;
 
--- Name: FUNCTION mask_pii(value text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private.mask_pii(value text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.mask_pii(value text) TO authenticated;
 GRANT ALL ON FUNCTION private.mask_pii(value text) TO service_role;
 
--- Name: FUNCTION member_workspace_ids(); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private.member_workspace_ids() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.member_workspace_ids() TO authenticated;
 GRANT ALL ON FUNCTION private.member_workspace_ids() TO service_role;
 
--- Name: FUNCTION on_plan_change(workspace_id uuid, new_plan_key text, reason text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private.on_plan_change(workspace_id uuid, new_plan_key text, reason text) FROM PUBLIC;
 
--- Name: FUNCTION open_usage_periods(); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private.open_usage_periods() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.open_usage_periods() TO service_role;
 
--- Name: FUNCTION process_paymob_callback(payload jsonb, webhook_id bigint); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private.process_paymob_callback(payload jsonb, webhook_id bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.process_paymob_callback(payload jsonb, webhook_id bigint) TO service_role;
 
--- Name: FUNCTION raise_alert(type text, dedupe_key text, message text, workspace_id uuid, severity text, details jsonb); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private.raise_alert(type text, dedupe_key text, message text, workspace_id uuid, severity text, details jsonb) FROM PUBLIC;
 
--- Name: FUNCTION resolve_cleared_alerts(); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private.resolve_cleared_alerts() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.resolve_cleared_alerts() TO service_role;
 
--- Name: FUNCTION schedule_job(job_name text, schedule text, command text); Type: ACL; Schema: private
+REVOKE ALL ON PROCEDURE private.run_retention_in_batches(IN max_seconds numeric, IN batch_seconds numeric, IN pause_ratio numeric) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION private.schedule_job(job_name text, schedule text, command text) FROM PUBLIC;
 
--- Name: FUNCTION secret_key_paths(doc jsonb); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private.secret_key_paths(doc jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.secret_key_paths(doc jsonb) TO authenticated;
 GRANT ALL ON FUNCTION private.secret_key_paths(doc jsonb) TO service_role;
 
--- Name: FUNCTION tg_agent_channels__refuse_secrets(); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private.tg_agent_channels__refuse_secrets() FROM PUBLIC;
 
--- Name: FUNCTION tg_agents__move_released_number(); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private.tg_agents__move_released_number() FROM PUBLIC;
 
--- Name: FUNCTION tg_agents__pending_until_provisioned(); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private.tg_agents__pending_until_provisioned() FROM PUBLIC;
 
--- Name: FUNCTION tg_agents__validate_phone_number(); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private.tg_agents__validate_phone_number() FROM PUBLIC;
 
--- Name: FUNCTION tg_append_only(); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private.tg_append_only() FROM PUBLIC;
 
--- Name: FUNCTION tg_audit_activation(); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private.tg_audit_activation() FROM PUBLIC;
 
--- Name: FUNCTION tg_connectors__refuse_secrets(); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private.tg_connectors__refuse_secrets() FROM PUBLIC;
 
--- Name: FUNCTION tg_provider_usage_reports__stamp(); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private.tg_provider_usage_reports__stamp() FROM PUBLIC;
 
--- Name: FUNCTION tg_set_updated_at(); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private.tg_set_updated_at() FROM PUBLIC;
 
--- Name: FUNCTION tg_subscriptions__cancel(); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private.tg_subscriptions__cancel() FROM PUBLIC;
 
--- Name: FUNCTION tg_subscriptions__stamp_canceled(); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private.tg_subscriptions__stamp_canceled() FROM PUBLIC;
 
--- Name: FUNCTION tg_user_roles__audit(); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private.tg_user_roles__audit() FROM PUBLIC;
 
--- Name: FUNCTION tg_workspace_api_keys__audit(); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private.tg_workspace_api_keys__audit() FROM PUBLIC;
 
--- Name: FUNCTION tg_workspace_api_keys__guard(); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private.tg_workspace_api_keys__guard() FROM PUBLIC;
 
--- Name: FUNCTION tg_workspace_users__audit(); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private.tg_workspace_users__audit() FROM PUBLIC;
 
--- Name: FUNCTION tg_workspaces__add_owner(); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private.tg_workspaces__add_owner() FROM PUBLIC;
 
--- Name: FUNCTION tg_workspaces__audit_status(); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private.tg_workspaces__audit_status() FROM PUBLIC;
 
--- Name: FUNCTION tg_workspaces__clear_stale_reason(); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private.tg_workspaces__clear_stale_reason() FROM PUBLIC;
 
--- Name: FUNCTION vault_secret(secret_name text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private.vault_secret(secret_name text) FROM PUBLIC;
 
--- Name: FUNCTION verify_paymob_hmac(payload jsonb, hmac text); Type: ACL; Schema: private
 REVOKE ALL ON FUNCTION private.verify_paymob_hmac(payload jsonb, hmac text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.verify_paymob_hmac(payload jsonb, hmac text) TO service_role;
 
--- Name: FUNCTION acknowledge_alert(alert_id bigint, note text); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION private.visible_workspace_bounds(workspace_role text, staff_role text, upper boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION private.visible_workspace_bounds(workspace_role text, staff_role text, upper boolean) TO authenticated;
+GRANT ALL ON FUNCTION private.visible_workspace_bounds(workspace_role text, staff_role text, upper boolean) TO service_role;
+
+REVOKE ALL ON FUNCTION private.visible_workspace_ids(workspace_role text, staff_role text) FROM PUBLIC;
+GRANT ALL ON FUNCTION private.visible_workspace_ids(workspace_role text, staff_role text) TO authenticated;
+GRANT ALL ON FUNCTION private.visible_workspace_ids(workspace_role text, staff_role text) TO service_role;
+
 REVOKE ALL ON FUNCTION public.acknowledge_alert(alert_id bigint, note text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.acknowledge_alert(alert_id bigint, note text) TO authenticated;
 
--- Name: FUNCTION authenticate_api_key(api_key text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.authenticate_api_key(api_key text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.authenticate_api_key(api_key text) TO service_role;
 
--- Name: FUNCTION authorize_usage(workspace_id uuid, metric text, quantity numeric); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.authorize_usage(workspace_id uuid, metric text, quantity numeric) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.authorize_usage(workspace_id uuid, metric text, quantity numeric) TO service_role;
 
--- Name: FUNCTION check_rate_limit(workspace_id uuid, bucket text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.check_rate_limit(workspace_id uuid, bucket text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.check_rate_limit(workspace_id uuid, bucket text) TO service_role;
 
--- Name: FUNCTION confirm_instapay_payment(payment_id uuid, bank_reference text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.confirm_instapay_payment(payment_id uuid, bank_reference text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.confirm_instapay_payment(payment_id uuid, bank_reference text) TO authenticated;
 
--- Name: FUNCTION create_api_key(workspace_id uuid, name text, scopes text[], expires_at timestamp with time zone); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.create_api_key(workspace_id uuid, name text, scopes text[], expires_at timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.create_api_key(workspace_id uuid, name text, scopes text[], expires_at timestamp with time zone) TO authenticated;
 
--- Name: FUNCTION create_payment_request(workspace_id uuid, plan_key text, provider text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.create_payment_request(workspace_id uuid, plan_key text, provider text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.create_payment_request(workspace_id uuid, plan_key text, provider text) TO authenticated;
 
--- Name: TABLE call_events; Type: ACL; Schema: public
 GRANT SELECT ON TABLE public.call_events TO authenticated;
 GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.call_events TO service_role;
 
--- Name: TABLE messages; Type: ACL; Schema: public
 GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.messages TO service_role;
 GRANT SELECT ON TABLE public.messages TO authenticated;
 
--- Name: TABLE sms_events; Type: ACL; Schema: public
 GRANT SELECT ON TABLE public.sms_events TO authenticated;
 GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.sms_events TO service_role;
 
--- Name: TABLE dashboard_events; Type: ACL; Schema: private
 GRANT SELECT ON TABLE private.dashboard_events TO authenticated;
 GRANT SELECT ON TABLE private.dashboard_events TO service_role;
 
--- Name: TABLE dashboard_daily_metrics; Type: ACL; Schema: public
 GRANT SELECT ON TABLE public.dashboard_daily_metrics TO authenticated;
 GRANT SELECT ON TABLE public.dashboard_daily_metrics TO service_role;
 
--- Name: FUNCTION dashboard_metrics(workspace_id uuid, from_day date, to_day date); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.dashboard_metrics(workspace_id uuid, from_day date, to_day date) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.dashboard_metrics(workspace_id uuid, from_day date, to_day date) TO authenticated;
 GRANT ALL ON FUNCTION public.dashboard_metrics(workspace_id uuid, from_day date, to_day date) TO service_role;
 
--- Name: FUNCTION deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) TO service_role;
 
--- Name: FUNCTION drain_webhooks(max_count integer); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.drain_webhooks(max_count integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.drain_webhooks(max_count integer) TO service_role;
 
--- Name: FUNCTION enforce_rate_limit(workspace_id uuid, bucket text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.enforce_rate_limit(workspace_id uuid, bucket text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.enforce_rate_limit(workspace_id uuid, bucket text) TO service_role;
 
--- Name: FUNCTION evaluate_usage_thresholds(workspace_id uuid); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.evaluate_usage_thresholds(workspace_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.evaluate_usage_thresholds(workspace_id uuid) TO authenticated;
 GRANT ALL ON FUNCTION public.evaluate_usage_thresholds(workspace_id uuid) TO service_role;
 
--- Name: FUNCTION generate_billing_line_items(workspace_id uuid, period_start date); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.generate_billing_line_items(workspace_id uuid, period_start date) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.generate_billing_line_items(workspace_id uuid, period_start date) TO authenticated;
 GRANT ALL ON FUNCTION public.generate_billing_line_items(workspace_id uuid, period_start date) TO service_role;
 
--- Name: FUNCTION generate_weekly_insights(week_start date); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.generate_weekly_insights(week_start date) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.generate_weekly_insights(week_start date) TO service_role;
 
--- Name: FUNCTION grant_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.grant_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.grant_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) TO authenticated;
 GRANT ALL ON FUNCTION public.grant_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) TO service_role;
 
--- Name: FUNCTION handle_paymob_callback(payload jsonb, hmac text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.handle_paymob_callback(payload jsonb, hmac text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.handle_paymob_callback(payload jsonb, hmac text) TO service_role;
 
--- Name: FUNCTION ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) TO service_role;
 
--- Name: FUNCTION monitoring_signals(); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.list_messages_masked(workspace_id uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.list_messages_masked(workspace_id uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) TO authenticated;
+GRANT ALL ON FUNCTION public.list_messages_masked(workspace_id uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) TO service_role;
+
+REVOKE ALL ON FUNCTION public.list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) TO authenticated;
+
 REVOKE ALL ON FUNCTION public.monitoring_signals() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.monitoring_signals() TO authenticated;
 
--- Name: FUNCTION record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) TO authenticated;
+GRANT ALL ON FUNCTION public.preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) TO service_role;
+
 REVOKE ALL ON FUNCTION public.record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) TO service_role;
 
--- Name: FUNCTION record_usage_batch(events jsonb); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.record_usage_batch(events jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.record_usage_batch(events jsonb) TO service_role;
 
--- Name: FUNCTION replay_webhook(webhook_id bigint, reason text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.replay_webhook(webhook_id bigint, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.replay_webhook(webhook_id bigint, reason text) TO authenticated;
 GRANT ALL ON FUNCTION public.replay_webhook(webhook_id bigint, reason text) TO service_role;
 
--- Name: FUNCTION replay_webhooks(reason text, status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.replay_webhooks(reason text, status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.replay_webhooks(reason text, status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) TO authenticated;
 GRANT ALL ON FUNCTION public.replay_webhooks(reason text, status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) TO service_role;
 
--- Name: FUNCTION resolve_alert(alert_id bigint, note text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.resolve_alert(alert_id bigint, note text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.resolve_alert(alert_id bigint, note text) TO authenticated;
 
--- Name: FUNCTION retry_failed_webhooks(max_count integer); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.retry_failed_webhooks(max_count integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.retry_failed_webhooks(max_count integer) TO service_role;
 
--- Name: FUNCTION revoke_api_key(key_id uuid, reason text); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.revoke_api_key(key_id uuid, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.revoke_api_key(key_id uuid, reason text) TO authenticated;
 
--- Name: FUNCTION run_reconciliation(period_start date, period_end date); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.run_job(job_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.run_job(job_name text) TO authenticated;
+
 REVOKE ALL ON FUNCTION public.run_reconciliation(period_start date, period_end date) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.run_reconciliation(period_start date, period_end date) TO service_role;
 
--- Name: FUNCTION run_retention_cleanup(); Type: ACL; Schema: public
 REVOKE ALL ON FUNCTION public.run_retention_cleanup() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.run_retention_cleanup() TO service_role;
 
--- Name: FUNCTION set_workspace_status(workspace_id uuid, status text, reason text); Type: ACL; Schema: public
+REVOKE ALL ON FUNCTION public.set_channel_active(channel_id uuid, is_active boolean, reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.set_channel_active(channel_id uuid, is_active boolean, reason text) TO authenticated;
+
+REVOKE ALL ON FUNCTION public.set_connector_active(connector_id uuid, is_active boolean, reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.set_connector_active(connector_id uuid, is_active boolean, reason text) TO authenticated;
+
 REVOKE ALL ON FUNCTION public.set_workspace_status(workspace_id uuid, status text, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.set_workspace_status(workspace_id uuid, status text, reason text) TO authenticated;
 
--- Name: TABLE agent_channels; Type: ACL; Schema: public
-GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.agent_channels TO service_role;
-GRANT SELECT,DELETE ON TABLE public.agent_channels TO authenticated;
+REVOKE ALL ON FUNCTION public.webhook_delivery(webhook_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.webhook_delivery(webhook_id bigint) TO authenticated;
 
--- Name: COLUMN agent_channels.id; Type: ACL; Schema: public
-GRANT INSERT(id) ON TABLE public.agent_channels TO authenticated;
-
--- Name: COLUMN agent_channels.workspace_id; Type: ACL; Schema: public
-GRANT INSERT(workspace_id) ON TABLE public.agent_channels TO authenticated;
-
--- Name: COLUMN agent_channels.agent_id; Type: ACL; Schema: public
-GRANT INSERT(agent_id),UPDATE(agent_id) ON TABLE public.agent_channels TO authenticated;
-
--- Name: COLUMN agent_channels.channel_type; Type: ACL; Schema: public
-GRANT INSERT(channel_type) ON TABLE public.agent_channels TO authenticated;
-
--- Name: COLUMN agent_channels.config; Type: ACL; Schema: public
-GRANT INSERT(config),UPDATE(config) ON TABLE public.agent_channels TO authenticated;
-
--- Name: COLUMN agent_channels.is_active; Type: ACL; Schema: public
-GRANT INSERT(is_active),UPDATE(is_active) ON TABLE public.agent_channels TO authenticated;
-
--- Name: COLUMN agent_channels.updated_at; Type: ACL; Schema: public
-GRANT UPDATE(updated_at) ON TABLE public.agent_channels TO authenticated;
-
--- Name: COLUMN agent_channels.secret_ref; Type: ACL; Schema: public
-GRANT INSERT(secret_ref),UPDATE(secret_ref) ON TABLE public.agent_channels TO authenticated;
-
--- Name: TABLE agents; Type: ACL; Schema: public
-GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.agents TO service_role;
-GRANT SELECT,DELETE ON TABLE public.agents TO authenticated;
-
--- Name: COLUMN agents.id; Type: ACL; Schema: public
-GRANT INSERT(id) ON TABLE public.agents TO authenticated;
-
--- Name: COLUMN agents.workspace_id; Type: ACL; Schema: public
-GRANT INSERT(workspace_id) ON TABLE public.agents TO authenticated;
-
--- Name: COLUMN agents.user_id; Type: ACL; Schema: public
-GRANT INSERT(user_id) ON TABLE public.agents TO authenticated;
-
--- Name: COLUMN agents.agent_id; Type: ACL; Schema: public
-GRANT INSERT(agent_id) ON TABLE public.agents TO authenticated;
-
--- Name: COLUMN agents.nickname; Type: ACL; Schema: public
-GRANT INSERT(nickname),UPDATE(nickname) ON TABLE public.agents TO authenticated;
-
--- Name: COLUMN agents.status; Type: ACL; Schema: public
-GRANT UPDATE(status) ON TABLE public.agents TO authenticated;
-
--- Name: COLUMN agents.is_active; Type: ACL; Schema: public
-GRANT UPDATE(is_active) ON TABLE public.agents TO authenticated;
-
--- Name: COLUMN agents.updated_at; Type: ACL; Schema: public
-GRANT UPDATE(updated_at) ON TABLE public.agents TO authenticated;
-
--- Name: TABLE alerts; Type: ACL; Schema: public
-GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.alerts TO service_role;
-GRANT SELECT ON TABLE public.alerts TO authenticated;
-
--- Name: COLUMN alerts.acknowledged_at; Type: ACL; Schema: public
-GRANT UPDATE(acknowledged_at) ON TABLE public.alerts TO authenticated;
-
--- Name: COLUMN alerts.acknowledged_by; Type: ACL; Schema: public
-GRANT UPDATE(acknowledged_by) ON TABLE public.alerts TO authenticated;
-
--- Name: SEQUENCE alerts_id_seq; Type: ACL; Schema: public
-GRANT ALL ON SEQUENCE public.alerts_id_seq TO authenticated;
-GRANT ALL ON SEQUENCE public.alerts_id_seq TO service_role;
-
--- Name: TABLE audit_logs; Type: ACL; Schema: public
-GRANT SELECT,INSERT ON TABLE public.audit_logs TO service_role;
-GRANT SELECT ON TABLE public.audit_logs TO authenticated;
-
--- Name: SEQUENCE audit_logs_id_seq; Type: ACL; Schema: public
-GRANT ALL ON SEQUENCE public.audit_logs_id_seq TO authenticated;
-GRANT ALL ON SEQUENCE public.audit_logs_id_seq TO service_role;
-
--- Name: TABLE billing_line_items; Type: ACL; Schema: public
-GRANT SELECT ON TABLE public.billing_line_items TO authenticated;
-GRANT SELECT ON TABLE public.billing_line_items TO service_role;
-
--- Name: SEQUENCE billing_line_items_id_seq; Type: ACL; Schema: public
-GRANT ALL ON SEQUENCE public.billing_line_items_id_seq TO authenticated;
-GRANT ALL ON SEQUENCE public.billing_line_items_id_seq TO service_role;
-
--- Name: TABLE payments; Type: ACL; Schema: public
-GRANT SELECT ON TABLE public.payments TO authenticated;
-GRANT SELECT ON TABLE public.payments TO service_role;
-
--- Name: TABLE plans; Type: ACL; Schema: public
-GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.plans TO service_role;
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.plans TO authenticated;
-
--- Name: TABLE subscriptions; Type: ACL; Schema: public
-GRANT SELECT ON TABLE public.subscriptions TO authenticated;
-GRANT SELECT ON TABLE public.subscriptions TO service_role;
-
--- Name: TABLE workspaces; Type: ACL; Schema: public
-GRANT SELECT,DELETE,TRUNCATE ON TABLE public.workspaces TO service_role;
-GRANT SELECT ON TABLE public.workspaces TO authenticated;
-
--- Name: COLUMN workspaces.id; Type: ACL; Schema: public
-GRANT INSERT(id) ON TABLE public.workspaces TO service_role;
-
--- Name: COLUMN workspaces.name; Type: ACL; Schema: public
-GRANT INSERT(name),UPDATE(name) ON TABLE public.workspaces TO authenticated;
-GRANT INSERT(name),UPDATE(name) ON TABLE public.workspaces TO service_role;
-
--- Name: COLUMN workspaces.owner_id; Type: ACL; Schema: public
-GRANT INSERT(owner_id) ON TABLE public.workspaces TO authenticated;
-GRANT INSERT(owner_id),UPDATE(owner_id) ON TABLE public.workspaces TO service_role;
-
--- Name: COLUMN workspaces.status; Type: ACL; Schema: public
-GRANT INSERT(status),UPDATE(status) ON TABLE public.workspaces TO service_role;
-
--- Name: COLUMN workspaces.status_reason; Type: ACL; Schema: public
-GRANT INSERT(status_reason),UPDATE(status_reason) ON TABLE public.workspaces TO service_role;
-
--- Name: TABLE billing_mismatches; Type: ACL; Schema: public
-GRANT SELECT ON TABLE public.billing_mismatches TO authenticated;
-GRANT SELECT ON TABLE public.billing_mismatches TO service_role;
-
--- Name: TABLE connectors; Type: ACL; Schema: public
-GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.connectors TO service_role;
-GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.connectors TO authenticated;
-
--- Name: TABLE conversations; Type: ACL; Schema: public
-GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.conversations TO service_role;
-GRANT SELECT ON TABLE public.conversations TO authenticated;
-
--- Name: COLUMN conversations.status; Type: ACL; Schema: public
-GRANT UPDATE(status) ON TABLE public.conversations TO authenticated;
-
--- Name: TABLE conversations_masked; Type: ACL; Schema: public
-GRANT SELECT ON TABLE public.conversations_masked TO authenticated;
-GRANT SELECT ON TABLE public.conversations_masked TO service_role;
-
--- Name: TABLE external_api_audit_logs; Type: ACL; Schema: public
-GRANT SELECT,INSERT,DELETE,TRUNCATE ON TABLE public.external_api_audit_logs TO service_role;
-GRANT SELECT ON TABLE public.external_api_audit_logs TO authenticated;
-
--- Name: SEQUENCE external_api_audit_logs_id_seq; Type: ACL; Schema: public
-GRANT ALL ON SEQUENCE public.external_api_audit_logs_id_seq TO authenticated;
-GRANT ALL ON SEQUENCE public.external_api_audit_logs_id_seq TO service_role;
-
--- Name: TABLE job_runs; Type: ACL; Schema: public
-GRANT SELECT ON TABLE public.job_runs TO authenticated;
-GRANT SELECT ON TABLE public.job_runs TO service_role;
-
--- Name: SEQUENCE job_runs_id_seq; Type: ACL; Schema: public
-GRANT ALL ON SEQUENCE public.job_runs_id_seq TO authenticated;
-GRANT ALL ON SEQUENCE public.job_runs_id_seq TO service_role;
-
--- Name: TABLE messages_masked; Type: ACL; Schema: public
-GRANT SELECT ON TABLE public.messages_masked TO authenticated;
-GRANT SELECT ON TABLE public.messages_masked TO service_role;
-
--- Name: TABLE plan_limits; Type: ACL; Schema: public
-GRANT SELECT ON TABLE public.plan_limits TO authenticated;
-GRANT SELECT ON TABLE public.plan_limits TO service_role;
-
--- Name: TABLE plan_rate_limits; Type: ACL; Schema: public
-GRANT SELECT ON TABLE public.plan_rate_limits TO authenticated;
-GRANT SELECT ON TABLE public.plan_rate_limits TO service_role;
-
--- Name: TABLE provider_usage_reports; Type: ACL; Schema: public
-GRANT SELECT ON TABLE public.provider_usage_reports TO authenticated;
-GRANT SELECT,INSERT,UPDATE ON TABLE public.provider_usage_reports TO service_role;
-
--- Name: SEQUENCE provider_usage_reports_id_seq; Type: ACL; Schema: public
-GRANT ALL ON SEQUENCE public.provider_usage_reports_id_seq TO authenticated;
-GRANT ALL ON SEQUENCE public.provider_usage_reports_id_seq TO service_role;
-
--- Name: TABLE reconciliation_items; Type: ACL; Schema: public
-GRANT SELECT ON TABLE public.reconciliation_items TO authenticated;
-GRANT SELECT ON TABLE public.reconciliation_items TO service_role;
-
--- Name: SEQUENCE reconciliation_items_id_seq; Type: ACL; Schema: public
-GRANT ALL ON SEQUENCE public.reconciliation_items_id_seq TO authenticated;
-GRANT ALL ON SEQUENCE public.reconciliation_items_id_seq TO service_role;
-
--- Name: TABLE reconciliation_runs; Type: ACL; Schema: public
-GRANT SELECT ON TABLE public.reconciliation_runs TO authenticated;
-GRANT SELECT ON TABLE public.reconciliation_runs TO service_role;
-
--- Name: SEQUENCE reconciliation_runs_id_seq; Type: ACL; Schema: public
-GRANT ALL ON SEQUENCE public.reconciliation_runs_id_seq TO authenticated;
-GRANT ALL ON SEQUENCE public.reconciliation_runs_id_seq TO service_role;
-
--- Name: TABLE reconciliation_tolerances; Type: ACL; Schema: public
-GRANT SELECT ON TABLE public.reconciliation_tolerances TO authenticated;
-GRANT SELECT ON TABLE public.reconciliation_tolerances TO service_role;
-
--- Name: TABLE retention_policies; Type: ACL; Schema: public
-GRANT SELECT ON TABLE public.retention_policies TO authenticated;
-GRANT SELECT ON TABLE public.retention_policies TO service_role;
-
--- Name: TABLE sms_events_masked; Type: ACL; Schema: public
-GRANT SELECT ON TABLE public.sms_events_masked TO authenticated;
-GRANT SELECT ON TABLE public.sms_events_masked TO service_role;
-
--- Name: TABLE tier_snapshots; Type: ACL; Schema: public
-GRANT SELECT ON TABLE public.tier_snapshots TO authenticated;
-GRANT SELECT ON TABLE public.tier_snapshots TO service_role;
-
--- Name: SEQUENCE tier_snapshots_id_seq; Type: ACL; Schema: public
-GRANT ALL ON SEQUENCE public.tier_snapshots_id_seq TO authenticated;
-GRANT ALL ON SEQUENCE public.tier_snapshots_id_seq TO service_role;
-
--- Name: TABLE unknown_phone; Type: ACL; Schema: public
-GRANT SELECT ON TABLE public.unknown_phone TO authenticated;
-GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.unknown_phone TO service_role;
-
--- Name: SEQUENCE unknown_phone_id_seq; Type: ACL; Schema: public
-GRANT ALL ON SEQUENCE public.unknown_phone_id_seq TO authenticated;
-GRANT ALL ON SEQUENCE public.unknown_phone_id_seq TO service_role;
-
--- Name: TABLE usage_events; Type: ACL; Schema: public
 GRANT SELECT ON TABLE public.usage_events TO authenticated;
 GRANT SELECT ON TABLE public.usage_events TO service_role;
 
--- Name: SEQUENCE usage_events_id_seq; Type: ACL; Schema: public
+GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.agent_channels TO service_role;
+GRANT SELECT,DELETE ON TABLE public.agent_channels TO authenticated;
+
+GRANT INSERT(id) ON TABLE public.agent_channels TO authenticated;
+
+GRANT INSERT(workspace_id) ON TABLE public.agent_channels TO authenticated;
+
+GRANT INSERT(agent_id),UPDATE(agent_id) ON TABLE public.agent_channels TO authenticated;
+
+GRANT INSERT(channel_type) ON TABLE public.agent_channels TO authenticated;
+
+GRANT INSERT(config),UPDATE(config) ON TABLE public.agent_channels TO authenticated;
+
+GRANT INSERT(is_active),UPDATE(is_active) ON TABLE public.agent_channels TO authenticated;
+
+GRANT UPDATE(updated_at) ON TABLE public.agent_channels TO authenticated;
+
+GRANT INSERT(secret_ref),UPDATE(secret_ref) ON TABLE public.agent_channels TO authenticated;
+
+GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.agents TO service_role;
+GRANT SELECT,DELETE ON TABLE public.agents TO authenticated;
+
+GRANT INSERT(id) ON TABLE public.agents TO authenticated;
+
+GRANT INSERT(workspace_id) ON TABLE public.agents TO authenticated;
+
+GRANT INSERT(user_id) ON TABLE public.agents TO authenticated;
+
+GRANT INSERT(agent_id) ON TABLE public.agents TO authenticated;
+
+GRANT INSERT(nickname),UPDATE(nickname) ON TABLE public.agents TO authenticated;
+
+GRANT UPDATE(status) ON TABLE public.agents TO authenticated;
+
+GRANT UPDATE(is_active) ON TABLE public.agents TO authenticated;
+
+GRANT UPDATE(updated_at) ON TABLE public.agents TO authenticated;
+
+GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.alerts TO service_role;
+GRANT SELECT ON TABLE public.alerts TO authenticated;
+
+GRANT UPDATE(acknowledged_at) ON TABLE public.alerts TO authenticated;
+
+GRANT UPDATE(acknowledged_by) ON TABLE public.alerts TO authenticated;
+
+GRANT ALL ON SEQUENCE public.alerts_id_seq TO authenticated;
+GRANT ALL ON SEQUENCE public.alerts_id_seq TO service_role;
+
+GRANT SELECT,INSERT ON TABLE public.audit_logs TO service_role;
+GRANT SELECT ON TABLE public.audit_logs TO authenticated;
+
+GRANT ALL ON SEQUENCE public.audit_logs_id_seq TO authenticated;
+GRANT ALL ON SEQUENCE public.audit_logs_id_seq TO service_role;
+
+GRANT SELECT ON TABLE public.billing_line_items TO authenticated;
+GRANT SELECT ON TABLE public.billing_line_items TO service_role;
+
+GRANT ALL ON SEQUENCE public.billing_line_items_id_seq TO authenticated;
+GRANT ALL ON SEQUENCE public.billing_line_items_id_seq TO service_role;
+
+GRANT SELECT ON TABLE public.payments TO authenticated;
+GRANT SELECT ON TABLE public.payments TO service_role;
+
+GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.plans TO service_role;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.plans TO authenticated;
+
+GRANT SELECT ON TABLE public.subscriptions TO authenticated;
+GRANT SELECT ON TABLE public.subscriptions TO service_role;
+
+GRANT SELECT,DELETE,TRUNCATE ON TABLE public.workspaces TO service_role;
+GRANT SELECT ON TABLE public.workspaces TO authenticated;
+
+GRANT INSERT(id) ON TABLE public.workspaces TO service_role;
+
+GRANT INSERT(name),UPDATE(name) ON TABLE public.workspaces TO authenticated;
+GRANT INSERT(name),UPDATE(name) ON TABLE public.workspaces TO service_role;
+
+GRANT INSERT(owner_id) ON TABLE public.workspaces TO authenticated;
+GRANT INSERT(owner_id),UPDATE(owner_id) ON TABLE public.workspaces TO service_role;
+
+GRANT INSERT(status),UPDATE(status) ON TABLE public.workspaces TO service_role;
+
+GRANT INSERT(status_reason),UPDATE(status_reason) ON TABLE public.workspaces TO service_role;
+
+GRANT SELECT ON TABLE public.billing_mismatches TO authenticated;
+GRANT SELECT ON TABLE public.billing_mismatches TO service_role;
+
+GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.connectors TO service_role;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.connectors TO authenticated;
+
+GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.conversations TO service_role;
+GRANT SELECT ON TABLE public.conversations TO authenticated;
+
+GRANT UPDATE(status) ON TABLE public.conversations TO authenticated;
+
+GRANT SELECT ON TABLE public.conversations_masked TO authenticated;
+GRANT SELECT ON TABLE public.conversations_masked TO service_role;
+
+GRANT SELECT,INSERT,DELETE,TRUNCATE ON TABLE public.external_api_audit_logs TO service_role;
+GRANT SELECT ON TABLE public.external_api_audit_logs TO authenticated;
+
+GRANT ALL ON SEQUENCE public.external_api_audit_logs_id_seq TO authenticated;
+GRANT ALL ON SEQUENCE public.external_api_audit_logs_id_seq TO service_role;
+
+GRANT SELECT ON TABLE public.job_runs TO authenticated;
+GRANT SELECT ON TABLE public.job_runs TO service_role;
+
+GRANT ALL ON SEQUENCE public.job_runs_id_seq TO authenticated;
+GRANT ALL ON SEQUENCE public.job_runs_id_seq TO service_role;
+
+GRANT SELECT ON TABLE public.messages_masked TO authenticated;
+GRANT SELECT ON TABLE public.messages_masked TO service_role;
+
+GRANT SELECT ON TABLE public.plan_limits TO authenticated;
+GRANT SELECT ON TABLE public.plan_limits TO service_role;
+
+GRANT SELECT ON TABLE public.plan_rate_limits TO authenticated;
+GRANT SELECT ON TABLE public.plan_rate_limits TO service_role;
+
+GRANT SELECT ON TABLE public.provider_usage_reports TO authenticated;
+GRANT SELECT,INSERT,UPDATE ON TABLE public.provider_usage_reports TO service_role;
+
+GRANT ALL ON SEQUENCE public.provider_usage_reports_id_seq TO authenticated;
+GRANT ALL ON SEQUENCE public.provider_usage_reports_id_seq TO service_role;
+
+GRANT SELECT ON TABLE public.reconciliation_items TO authenticated;
+GRANT SELECT ON TABLE public.reconciliation_items TO service_role;
+
+GRANT ALL ON SEQUENCE public.reconciliation_items_id_seq TO authenticated;
+GRANT ALL ON SEQUENCE public.reconciliation_items_id_seq TO service_role;
+
+GRANT SELECT ON TABLE public.reconciliation_runs TO authenticated;
+GRANT SELECT ON TABLE public.reconciliation_runs TO service_role;
+
+GRANT ALL ON SEQUENCE public.reconciliation_runs_id_seq TO authenticated;
+GRANT ALL ON SEQUENCE public.reconciliation_runs_id_seq TO service_role;
+
+GRANT SELECT ON TABLE public.reconciliation_tolerances TO authenticated;
+GRANT SELECT ON TABLE public.reconciliation_tolerances TO service_role;
+
+GRANT SELECT ON TABLE public.retention_policies TO authenticated;
+GRANT SELECT ON TABLE public.retention_policies TO service_role;
+
+GRANT SELECT ON TABLE public.sms_events_masked TO authenticated;
+GRANT SELECT ON TABLE public.sms_events_masked TO service_role;
+
+GRANT SELECT ON TABLE public.tier_snapshots TO authenticated;
+GRANT SELECT ON TABLE public.tier_snapshots TO service_role;
+
+GRANT ALL ON SEQUENCE public.tier_snapshots_id_seq TO authenticated;
+GRANT ALL ON SEQUENCE public.tier_snapshots_id_seq TO service_role;
+
+GRANT SELECT ON TABLE public.unknown_phone TO authenticated;
+GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.unknown_phone TO service_role;
+
+GRANT ALL ON SEQUENCE public.unknown_phone_id_seq TO authenticated;
+GRANT ALL ON SEQUENCE public.unknown_phone_id_seq TO service_role;
+
 GRANT ALL ON SEQUENCE public.usage_events_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.usage_events_id_seq TO service_role;
 
--- Name: TABLE usage_limits; Type: ACL; Schema: public
 GRANT SELECT ON TABLE public.usage_limits TO authenticated;
 GRANT SELECT ON TABLE public.usage_limits TO service_role;
 
--- Name: TABLE usage_metrics; Type: ACL; Schema: public
 GRANT SELECT ON TABLE public.usage_metrics TO authenticated;
 GRANT SELECT ON TABLE public.usage_metrics TO service_role;
 
--- Name: TABLE user_roles; Type: ACL; Schema: public
 GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.user_roles TO service_role;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.user_roles TO authenticated;
 
--- Name: TABLE wallet_ledger; Type: ACL; Schema: public
 GRANT SELECT ON TABLE public.wallet_ledger TO authenticated;
 GRANT SELECT ON TABLE public.wallet_ledger TO service_role;
 
--- Name: SEQUENCE wallet_ledger_id_seq; Type: ACL; Schema: public
 GRANT ALL ON SEQUENCE public.wallet_ledger_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.wallet_ledger_id_seq TO service_role;
 
--- Name: SEQUENCE webhook_queue_id_seq; Type: ACL; Schema: public
 GRANT ALL ON SEQUENCE public.webhook_queue_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.webhook_queue_id_seq TO service_role;
 
--- Name: TABLE weekly_insights; Type: ACL; Schema: public
 GRANT SELECT ON TABLE public.weekly_insights TO authenticated;
 GRANT SELECT ON TABLE public.weekly_insights TO service_role;
 
--- Name: SEQUENCE weekly_insights_id_seq; Type: ACL; Schema: public
 GRANT ALL ON SEQUENCE public.weekly_insights_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.weekly_insights_id_seq TO service_role;
 
--- Name: TABLE workspace_api_keys; Type: ACL; Schema: public
 GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.workspace_api_keys TO service_role;
 GRANT SELECT ON TABLE public.workspace_api_keys TO authenticated;
 
--- Name: COLUMN workspace_api_keys.name; Type: ACL; Schema: public
 GRANT UPDATE(name) ON TABLE public.workspace_api_keys TO authenticated;
 
--- Name: TABLE workspace_users; Type: ACL; Schema: public
 GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.workspace_users TO service_role;
 GRANT SELECT,INSERT,DELETE ON TABLE public.workspace_users TO authenticated;
 
--- Name: COLUMN workspace_users.role; Type: ACL; Schema: public
 GRANT UPDATE(role) ON TABLE public.workspace_users TO authenticated;
 
--- Name: TABLE workspace_wallets; Type: ACL; Schema: public
 GRANT SELECT ON TABLE public.workspace_wallets TO authenticated;
 GRANT SELECT ON TABLE public.workspace_wallets TO service_role;
 

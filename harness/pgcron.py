@@ -22,10 +22,13 @@ import re
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 
 SCHEDULE_CALL = re.compile(r"schedule_job\(\s*'([^']+)'")
+# private.schedule_job('name', 'schedule', $$command$$), as the db/cron/ files write it.
+SCHEDULE_FULL = re.compile(r"schedule_job\(\s*'([^']+)',\s*'([^']*)',\s*\$\$(.*?)\$\$", re.S)
 PASSWORD_METHODS = ("md5", "scram-sha-256", "password", "ldap", "radius", "pam", "bsd", "gss", "sspi", "cert")
 # What pg_cron writes into cron.job_run_details.return_message when it cannot open the job's connection.
 CONNECTION_FAILURES = ("connection failed", "job startup timeout", "could not start background process")
@@ -35,6 +38,22 @@ RESCHEDULE_HINT = "then run `.venv/bin/opsdb migrate` again: it schedules every 
 def job_names(sql: str) -> list[str]:
     """The job names a cron file schedules (``private.schedule_job('name', ...)``)."""
     return SCHEDULE_CALL.findall(sql)
+
+
+@dataclass(frozen=True)
+class CronJob:
+    name: str  # pg_cron's job name (job_runs names it with _ for -)
+    schedule: str  # cron expression, UTC
+    command: str
+
+
+def file_jobs(cron_dir: Path) -> list[CronJob]:
+    """Every job the files of ``cron_dir`` (db/cron/) schedule, in file order."""
+    return [
+        CronJob(name, schedule, command)
+        for path in sorted(cron_dir.glob("*.sql"))
+        for name, schedule, command in SCHEDULE_FULL.findall(path.read_text())
+    ]
 
 
 def installed(conn: psycopg.Connection) -> bool:

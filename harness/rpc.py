@@ -234,6 +234,37 @@ _ROLE_SETTINGS = """
 """
 
 
+def begin_request(
+    conn: psycopg.Connection,
+    jwt: Jwt,
+    *,
+    method: str = "POST",
+    path: str = "/",
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Inside an open transaction: become ``jwt``'s role with its claims, as PostgREST does.
+
+    ``set local role``, the role's own settings, and the transaction-local request settings
+    (``request.jwt.claims``, ``request.headers``, ``request.method``,
+    ``request.path``), so grants, RLS and ``auth.uid()`` apply to every
+    statement that follows until the transaction ends.
+    """
+    request_headers = {"content-type": "application/json", **{k.lower(): v for k, v in (headers or {}).items()}}
+    conn.execute(sql.SQL("set local role {}").format(sql.Identifier(jwt.role)))
+    conn.execute(_ROLE_SETTINGS, (jwt.role,))
+    conn.execute(
+        """
+        select set_config('request.jwt.claims', %s, true),
+               set_config('request.headers', %s, true),
+               set_config('request.cookies', '{}', true),
+               set_config('request.method', %s, true),
+               set_config('request.path', %s, true),
+               set_config('search_path', 'public, extensions', true)
+        """,
+        (json.dumps(jwt.claims()), json.dumps(request_headers), method, path),
+    )
+
+
 def call(
     conn: psycopg.Connection,
     name: str,
@@ -262,22 +293,9 @@ def call(
         query = sql.SQL("select coalesce(jsonb_agg(to_jsonb(t)), '[]') from {} , lateral {} as t").format(source, fn)
     else:
         query = sql.SQL("select to_jsonb({}) from {}").format(fn, source)
-    request_headers = {"content-type": "application/json", **{k.lower(): v for k, v in (headers or {}).items()}}
     try:
         with conn.transaction():
-            conn.execute(sql.SQL("set local role {}").format(sql.Identifier(as_.role)))
-            conn.execute(_ROLE_SETTINGS, (as_.role,))
-            conn.execute(
-                """
-                select set_config('request.jwt.claims', %s, true),
-                       set_config('request.headers', %s, true),
-                       set_config('request.cookies', '{}', true),
-                       set_config('request.method', 'POST', true),
-                       set_config('request.path', %s, true),
-                       set_config('search_path', 'public, extensions', true)
-                """,
-                (json.dumps(as_.claims()), json.dumps(request_headers), f"/rpc/{name}"),
-            )
+            begin_request(conn, as_, method="POST", path=f"/rpc/{name}", headers=headers)
             row = conn.execute(query, {"body": json.dumps(args, default=str)}).fetchone()
             response = conn.execute(
                 "select current_setting('response.headers', true), current_setting('response.status', true)"

@@ -97,7 +97,9 @@ def normalise(text: str, sources: dict[str, str] | None) -> str:
     if sources is not None:
         kept = _without_bodies(kept, sources)
     text = re.sub(r"\n{3,}", "\n\n", "\n".join(kept))
-    # Each object's "-- Name:" line sits directly above its statement, as its heading.
+    # A comment or a grant names its object itself; every other object's "-- Name:" line
+    # sits directly above its statement, as its heading.
+    text = re.sub(r"^-- Name: [^\n]*; Type: (?:COMMENT|ACL);[^\n]*\n\n", "", text, flags=re.MULTILINE)
     text = re.sub(r"^(-- Name: .*?)(?:; Owner: -)?\n\n", r"\1\n", text, flags=re.MULTILINE)
     body = text.strip() + "\n"
     return HEADER + "\n" + body

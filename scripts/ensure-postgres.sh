@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install PostgreSQL 15, pg_cron and plpgsql_check from Debian's packages when they are missing.
+# Install PostgreSQL 15, pg_cron, plpgsql_check and chromium (the console's browser
+# test drives it through Playwright) from Debian's packages when they are missing.
 # Root installs them with apt; anyone else is told what to install.
 set -euo pipefail
 
@@ -8,6 +9,7 @@ libdir=/usr/lib/postgresql/15/lib
 missing=()
 [ -x "$bindir/postgres" ] && [ -x "$bindir/initdb" ] || missing+=(postgresql-15)
 [ -f "$libdir/pg_cron.so" ] || missing+=(postgresql-15-cron)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 # plpgsql_check: `make test` and `opsdb lint --database-url` check every PL/pgSQL function with it.
 [ -f "$libdir/plpgsql_check.so" ] || missing+=(postgresql-15-plpgsql-check)
 

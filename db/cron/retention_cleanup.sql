@@ -1,7 +1,9 @@
--- Daily: delete what has expired (public.retention_policies). Each run is logged
--- in job_runs; a run by hand (select public.run_retention_cleanup()) is the same job.
+-- Daily: delete what has expired (public.retention_policies), in short batches that
+-- each commit (private.run_retention_in_batches; no transaction of the job lasts
+-- long, whatever the backlog). Each run is logged in job_runs; a run by hand is the
+-- same CALL, or select public.run_retention_cleanup() for one short transaction.
 select private.schedule_job(
     'retention-cleanup',
     '45 2 * * *',
-    $$select public.run_retention_cleanup()$$
+    $$call private.run_retention_in_batches()$$
 );

@@ -15,7 +15,9 @@ do $$
 declare
     v_name text;
 begin
-    foreach v_name in array array['alerts_unresolved_dedupe_key_idx', 'alerts_resolved_by_idx', 'alerts_open_type_idx']
+    foreach v_name in array array[
+        'alerts_unresolved_dedupe_key_idx', 'alerts_resolved_by_idx', 'alerts_open_type_idx', 'alerts_resolved_idx'
+    ]
     loop
         if exists (
             select from pg_catalog.pg_index as i
@@ -35,6 +37,15 @@ create index concurrently if not exists alerts_resolved_by_idx on public.alerts 
 -- The condition sweep (private.resolve_cleared_alerts) and the console read the
 -- open alerts of a type.
 create index concurrently if not exists alerts_open_type_idx on public.alerts (type, id) where resolved_at is null;
+-- Retention expires resolved alerts by resolved_at, continuing from the last key
+-- of each batch (private._retention_step); an acknowledged alert stays open, so
+-- acknowledged_at says nothing about expiry.
+create index concurrently if not exists alerts_resolved_idx
+on public.alerts (resolved_at, id)
+where resolved_at is not null;
+drop index concurrently if exists public.alerts_acknowledged_idx;
 
+comment on index public.alerts_resolved_idx is
+'Resolved alerts by when, for retention''s batches (acknowledged_alerts policy: resolved alerts).';
 comment on index public.alerts_unresolved_dedupe_key_idx is
 'The dedupe point: one open (unresolved) alert per dedupe_key (private.raise_alert).';

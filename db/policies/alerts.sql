@@ -5,7 +5,11 @@ select private._drop_policies('public.alerts');
 
 create policy "Alerts are viewable by workspace members and platform staff"
 on public.alerts for select to authenticated
-using (workspace_id = any((select private.member_workspace_ids())::uuid[]) or (select private.is_support()));
+using (
+    -- Platform-wide alerts name no workspace (the nil uuid in the array): staff only.
+    coalesce(workspace_id, '00000000-0000-0000-0000-000000000000'::uuid)
+    = any((select private.visible_workspace_ids('member', 'support'))::uuid[])
+);
 
 create policy "Alerts can be acknowledged by workspace admins and platform admins"
 on public.alerts for update to authenticated

@@ -4,4 +4,8 @@ select private._drop_policies('public.audit_logs');
 
 create policy "Audit logs are viewable by workspace admins and platform admins"
 on public.audit_logs for select to authenticated
-using (workspace_id = any((select private.admin_workspace_ids())::uuid[]) or (select private.is_admin()));
+using (
+    -- Platform-wide changes name no workspace (the nil uuid in the array): platform admins only.
+    coalesce(workspace_id, '00000000-0000-0000-0000-000000000000'::uuid)
+    = any((select private.visible_workspace_ids('admin', 'admin'))::uuid[])
+);

@@ -5,7 +5,7 @@ select private._drop_policies('public.workspace_api_keys');
 
 create policy "API keys are viewable by workspace admins"
 on public.workspace_api_keys for select to authenticated
-using (workspace_id = any((select private.admin_workspace_ids())::uuid[]) or (select private.is_admin()));
+using (workspace_id = any((select private.visible_workspace_ids('admin', 'admin'))::uuid[]));
 
 create policy "API keys can be renamed by workspace admins"
 on public.workspace_api_keys for update to authenticated

@@ -5,7 +5,7 @@ select private._drop_policies('public.workspace_users');
 
 create policy "Memberships are viewable by workspace members and platform staff"
 on public.workspace_users for select to authenticated
-using (workspace_id = any((select private.member_workspace_ids())::uuid[]) or (select private.is_support()));
+using (workspace_id = any((select private.visible_workspace_ids('member', 'support'))::uuid[]));
 
 create policy "Memberships can be added by workspace admins"
 on public.workspace_users for insert to authenticated

@@ -9,8 +9,7 @@ create policy "Workspaces are viewable by their members and platform staff"
 on public.workspaces for select to authenticated
 using (
     owner_id = (select auth.uid())
-    or id = any((select private.member_workspace_ids())::uuid[])
-    or (select private.is_support())
+    or id = any((select private.visible_workspace_ids('member', 'support'))::uuid[])
 );
 
 create policy "Workspaces can be created by the user who will own them"

@@ -32,13 +32,15 @@ def test_function_bodies_give_way_to_the_file_that_holds_them() -> None:
         "    AS $_$\nselect $1 + 1;\n$_$;\n\n"
         "-- Name: g(); Type: FUNCTION; Schema: public; Owner: -\n\n"
         "CREATE FUNCTION public.g() RETURNS integer\n    LANGUAGE sql\n    AS $$ select 1 $$;\n\n"
-        "-- Name: t; Type: TABLE; Schema: public; Owner: -\n\nCREATE TABLE public.t (id integer);\n"
+        "-- Name: t; Type: TABLE; Schema: public; Owner: -\n\nCREATE TABLE public.t (id integer);\n\n"
+        "-- Name: TABLE t; Type: COMMENT; Schema: public; Owner: -\n\nCOMMENT ON TABLE public.t IS 'T.';\n"
     )
     out = schema_dump.normalise(raw, {"private.f": "db/functions/x/f.sql"})
     assert "select" not in out
     assert "    SET search_path TO '';\n    -- body: db/functions/x/f.sql\n" in out
     assert "    LANGUAGE sql;\n    -- body: db/migrations\n" in out
-    assert "-- Name: t; Type: TABLE; Schema: public\nCREATE TABLE public.t (id integer);\n" in out
+    assert "-- Name: t; Type: TABLE; Schema: public\nCREATE TABLE public.t (id integer);\n\nCOMMENT ON TABLE public.t IS 'T.';\n" in out
+    assert "Type: COMMENT" not in out
 
 
 def test_every_routine_in_the_dump_names_a_file_of_db_functions() -> None:

@@ -79,6 +79,7 @@ def test_expired_rows_are_deleted_and_everything_else_is_kept(rpc, db, factories
     ws = factories.workspace()
     old_done = [_delivery(db, s, 31) for s in ("processed", "duplicate", "rejected", "unknown_phone")]
     old_failed = _delivery(db, "failed", 400)  # waiting for a retry: never expires
+    old_queued = _delivery(db, "queued", 400)  # not processed yet: never expires
     recent = _delivery(db, "processed", 29)
     dead_old, dead_recent = _delivery(db, "dead_letter", 91), _delivery(db, "dead_letter", 60)
     unknown_old, unknown_recent = _unknown(db, 91), _unknown(db, 10)
@@ -96,13 +97,34 @@ def test_expired_rows_are_deleted_and_everything_else_is_kept(rpc, db, factories
         "webhook_queue": 5, "unknown_phone": 1, "alerts": 1, "job_runs": 1, "rate_limit_counters": 1,
     }
     assert not any(_exists(db, "webhook_queue", i) for i in [*old_done, dead_old])
-    assert all(_exists(db, "webhook_queue", i) for i in (old_failed, recent, dead_recent))
+    assert all(_exists(db, "webhook_queue", i) for i in (old_failed, old_queued, recent, dead_recent))
     assert not _exists(db, "unknown_phone", unknown_old) and _exists(db, "unknown_phone", unknown_recent)
     assert not _exists(db, "alerts", resolved_old)
     assert all(_exists(db, "alerts", i) for i in (resolved_recent, open_old, acknowledged_long_ago))
     assert not _exists(db, "job_runs", run_old) and _exists(db, "job_runs", run_recent)
     windows = db.execute("select count(*) from private.rate_limit_counters where workspace_id = %s", (ws.id,))
     assert windows.fetchone()[0] == 1
+
+
+def test_refusal_counts_of_minutes_past_go_with_the_limiter_state(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+    ws = factories.workspace()
+    db.execute(
+        """
+        insert into private.rate_limit_refusals (workspace_id, bucket, slot, minute, refusals)
+        select %s, 'api', (floor(extract(epoch from m) / 60)::bigint %% 1440)::smallint, m, 3
+        from (values (date_trunc('minute', now()) - interval '25 hours'),
+                     (date_trunc('minute', now()) - interval '2 hours')) as v (m)
+        """,
+        (ws.id,),
+    )
+
+    result = rpc("run_retention_cleanup")
+
+    assert result["status"] == "succeeded" and result["deleted"]["rate_limit_counters"] == 1
+    left = db.execute(
+        "select now() - minute < interval '1 day' from private.rate_limit_refusals where workspace_id = %s", (ws.id,)
+    ).fetchall()
+    assert left == [(True,)]
 
 
 KEPT_FOREVER = (

@@ -16,7 +16,9 @@
 -- once nothing flows). A workspace without activity gets a row of zeros, so the
 -- change against the week before is always defined.
 --
--- Each workspace is one step in its own sub-transaction: a workspace that fails is
+-- The figures of every workspace are read in one pass over the two weeks (the week
+-- and the one before), not workspace by workspace over each table. Writing them is
+-- one step per workspace in its own sub-transaction: a workspace that fails is
 -- undone and recorded in the run's errors (step = its id; status partial, one
 -- job_failure alert), and the others still commit. Re-running a week upserts the
 -- same rows with the same figures (given the same source rows); only job_run_id
@@ -24,110 +26,191 @@
 -- source tables by the same code, not read from its stored row, so the change
 -- does not depend on whether or when that week was generated.
 
--- The figures of one workspace for one week, as a jsonb object (the columns of
--- weekly_insights, usage as {metric: quantity}). Invoker: only the definer job
--- below calls it, and reads every workspace's rows through it.
-create or replace function private._weekly_insight_figures(workspace_id uuid, week_start date)
-returns jsonb
-language plpgsql
+-- The figures of every workspace for a week and the week before, as jsonb objects
+-- (the columns of weekly_insights, usage as {metric: quantity}), read once for all
+-- workspaces: each source is read for those two weeks only, from its index on time
+-- (the BRIN on the UTC day of calls, SMS and chat messages, the daily usage totals,
+-- the ledger's BRIN on time, the index of webhook deliveries by status and time,
+-- the alerts' index on time), never per workspace and never beyond the two weeks.
+-- Invoker: only the definer job below calls it, and reads every workspace's rows.
+
+create or replace function private._weekly_insight_figures_all(week_start date)
+returns table (workspace_id uuid, current_figures jsonb, previous_figures jsonb)
+language sql
 stable
 set search_path = ''
+-- One large query over many sources: JIT compiling it takes seconds, longer than running it.
+set jit = off
 as $$
-declare
-    v_from timestamptz := _weekly_insight_figures.week_start::timestamp at time zone 'UTC';
-    v_to timestamptz := (_weekly_insight_figures.week_start + 7)::timestamp at time zone 'UTC';
-    v_events jsonb;
-    v_usage jsonb;
-    v_credits jsonb;
-    v_numbers text[];
-    v_channels text[];
-    v_webhooks jsonb;
-    v_alerts integer;
-begin
+    with workspaces as (
+        select w.id
+        from public.workspaces as w
+        where w.created_at < (_weekly_insight_figures_all.week_start + 7)::timestamp at time zone 'UTC'
+    ),
+
     -- Calls, SMS, chat messages: the dashboard's counting rules (private.dashboard_events).
-    select pg_catalog.jsonb_build_object(
-        'calls', coalesce(sum(e.calls), 0),
-        'call_minutes', coalesce(sum(e.call_minutes), 0),
-        'failed_calls', coalesce(sum(e.failed_calls), 0),
-        'sms_inbound', coalesce(sum(e.sms_inbound), 0),
-        'sms_outbound', coalesce(sum(e.sms_outbound), 0),
-        'failed_sms', coalesce(sum(e.failed_sms), 0),
-        'messages_inbound', coalesce(sum(e.messages_inbound), 0),
-        'messages_outbound', coalesce(sum(e.messages_outbound), 0),
-        'errors', coalesce(sum(e.failed_calls + e.failed_sms), 0)
-    )
-    into v_events
-    from private.dashboard_events as e
-    where e.workspace_id = _weekly_insight_figures.workspace_id
-        and e.event_at >= v_from and e.event_at < v_to;
+    events as (
+        select
+            e.workspace_id,
+            (e.event_at at time zone 'UTC')::date >= _weekly_insight_figures_all.week_start as is_current,
+            pg_catalog.jsonb_build_object(
+                'calls', sum(e.calls),
+                'call_minutes', sum(e.call_minutes),
+                'failed_calls', sum(e.failed_calls),
+                'sms_inbound', sum(e.sms_inbound),
+                'sms_outbound', sum(e.sms_outbound),
+                'failed_sms', sum(e.failed_sms),
+                'messages_inbound', sum(e.messages_inbound),
+                'messages_outbound', sum(e.messages_outbound),
+                'errors', sum(e.failed_calls + e.failed_sms)
+            ) as figures
+        from private.dashboard_events as e
+        where (e.event_at at time zone 'UTC')::date >= _weekly_insight_figures_all.week_start - 7
+            and (e.event_at at time zone 'UTC')::date < _weekly_insight_figures_all.week_start + 7
+        group by 1, 2
+    ),
 
-    select coalesce(pg_catalog.jsonb_object_agg(u.metric, u.quantity), '{}')
-    into v_usage
-    from (
-        select ue.metric, sum(ue.quantity) as quantity
-        from public.usage_events as ue
-        where ue.workspace_id = _weekly_insight_figures.workspace_id
-            and ue.occurred_at >= v_from and ue.occurred_at < v_to
-        group by ue.metric
-    ) as u;
+    usage as (
+        select u.workspace_id, u.is_current, pg_catalog.jsonb_object_agg(u.metric, u.quantity) as figures
+        from (
+            select
+                d.workspace_id,
+                d.usage_date >= _weekly_insight_figures_all.week_start as is_current,
+                d.metric,
+                sum(d.quantity) as quantity
+            from private.usage_daily_live as d
+            where d.usage_date >= _weekly_insight_figures_all.week_start - 7 and d.usage_date < _weekly_insight_figures_all.week_start + 7
+            group by 1, 2, 3
+        ) as u
+        group by 1, 2
+    ),
 
-    select pg_catalog.jsonb_build_object(
-        'credits_spent', coalesce(-sum(l.amount) filter (where l.kind = 'deduct'), 0),
-        'credits_granted', coalesce(sum(l.amount) filter (where l.kind = 'grant'), 0)
-    )
-    into v_credits
-    from public.wallet_ledger as l
-    where l.workspace_id = _weekly_insight_figures.workspace_id
-        and l.created_at >= v_from and l.created_at < v_to;
+    credits as (
+        select
+            l.workspace_id,
+            l.created_at >= _weekly_insight_figures_all.week_start::timestamp at time zone 'UTC' as is_current,
+            pg_catalog.jsonb_build_object(
+                'credits_spent', coalesce(-sum(l.amount) filter (where l.kind = 'deduct'), 0),
+                'credits_granted', coalesce(sum(l.amount) filter (where l.kind = 'grant'), 0)
+            ) as figures
+        from public.wallet_ledger as l
+        where l.created_at >= (_weekly_insight_figures_all.week_start - 7)::timestamp at time zone 'UTC'
+            and l.created_at < (_weekly_insight_figures_all.week_start + 7)::timestamp at time zone 'UTC'
+        group by 1, 2
+    ),
 
     -- Webhook deliveries carry no workspace: they are attributed by the numbers and
-    -- channel ids they name. Unknown numbers (unknown_phone) belong to no workspace.
-    v_numbers := array(
-        select a.phone_number from public.agents as a
-        where a.workspace_id = _weekly_insight_figures.workspace_id and a.phone_number is not null
-    );
-    v_channels := array(
-        select c.external_id from public.agent_channels as c
-        where c.workspace_id = _weekly_insight_figures.workspace_id and c.external_id is not null
-    );
-    select pg_catalog.jsonb_build_object(
-        'webhook_failures', count(*) filter (where q.status in ('failed', 'dead_letter')),
-        'webhooks_rejected', count(*) filter (where q.status = 'rejected')
+    -- channel ids they name, to every workspace with an agent on that number or a
+    -- channel with that id. Unknown numbers (unknown_phone) belong to no workspace.
+    deliveries as (
+        select
+            q.id,
+            q.provider,
+            q.payload,
+            q.status in ('failed', 'dead_letter') as is_failure,
+            q.received_at >= _weekly_insight_figures_all.week_start::timestamp at time zone 'UTC' as is_current
+        from public.webhook_queue as q
+        where q.status in ('failed', 'dead_letter', 'rejected')
+            and q.received_at >= (_weekly_insight_figures_all.week_start - 7)::timestamp at time zone 'UTC'
+            and q.received_at < (_weekly_insight_figures_all.week_start + 7)::timestamp at time zone 'UTC'
+    ),
+
+    -- The numbers and channel ids each delivery names, one row each, so every match is an equality (a hash join).
+    named as (
+        select d.id, d.is_failure, d.is_current, 'number' as kind, n.value as external_id
+        from deliveries as d
+        cross join lateral (values (d.payload ->> 'To'), (d.payload ->> 'From')) as n (value)
+        where d.provider = 'twilio' and n.value is not null
+        union all
+        -- Messenger names the page in entry[].id, WhatsApp the number in metadata.phone_number_id.
+        select d.id, d.is_failure, d.is_current, 'channel', x.external_id
+        from deliveries as d
+        cross join lateral (
+            select i.id #>> '{}' as external_id
+            from pg_catalog.jsonb_path_query(d.payload, 'lax $.entry[*].id') as i (id)
+            union all
+            select n.id #>> '{}'
+            from pg_catalog.jsonb_path_query(d.payload, 'lax $.entry[*].changes[*].value.metadata.phone_number_id')
+                as n (id)
+        ) as x
+        where d.provider = 'meta'
+    ),
+
+    attributed as (
+        select n.id, n.is_failure, n.is_current, a.workspace_id
+        from named as n
+        inner join public.agents as a on n.kind = 'number' and a.phone_number = n.external_id
+        union
+        select n.id, n.is_failure, n.is_current, c.workspace_id
+        from named as n
+        inner join public.agent_channels as c on n.kind = 'channel' and c.external_id = n.external_id
+    ),
+
+    webhooks as (
+        select
+            t.workspace_id,
+            t.is_current,
+            pg_catalog.jsonb_build_object(
+                'webhook_failures', count(*) filter (where t.is_failure),
+                'webhooks_rejected', count(*) filter (where not t.is_failure)
+            ) as figures
+        from attributed as t
+        group by 1, 2
+    ),
+
+    alerts as (
+        select
+            al.workspace_id,
+            al.created_at >= _weekly_insight_figures_all.week_start::timestamp at time zone 'UTC' as is_current,
+            count(*)::integer as raised
+        from public.alerts as al
+        where al.created_at >= (_weekly_insight_figures_all.week_start - 7)::timestamp at time zone 'UTC'
+            and al.created_at < (_weekly_insight_figures_all.week_start + 7)::timestamp at time zone 'UTC'
+            and al.workspace_id is not null
+        group by 1, 2
+    ),
+
+    zero as (
+        select
+            '{"calls": 0, "call_minutes": 0, "failed_calls": 0, "sms_inbound": 0, "sms_outbound": 0,
+              "failed_sms": 0, "messages_inbound": 0, "messages_outbound": 0, "errors": 0, "credits_spent": 0,
+              "credits_granted": 0, "webhook_failures": 0, "webhooks_rejected": 0}'::jsonb as figures
+    ),
+
+    figures as (
+        select
+            w.id as workspace_id,
+            c.is_current,
+            zero.figures
+            || coalesce(ev.figures, '{}')
+            || coalesce(cr.figures, '{}')
+            || coalesce(wh.figures, '{}')
+            || pg_catalog.jsonb_build_object(
+                'alerts_raised', coalesce(al.raised, 0), 'usage', coalesce(us.figures, '{}')
+            ) as figures
+        from workspaces as w
+        cross join (values (true), (false)) as c (is_current)
+        cross join zero
+        left join events as ev on w.id = ev.workspace_id and c.is_current = ev.is_current
+        left join usage as us on w.id = us.workspace_id and c.is_current = us.is_current
+        left join credits as cr on w.id = cr.workspace_id and c.is_current = cr.is_current
+        left join webhooks as wh on w.id = wh.workspace_id and c.is_current = wh.is_current
+        left join alerts as al on w.id = al.workspace_id and c.is_current = al.is_current
     )
-    into v_webhooks
-    from public.webhook_queue as q
-    where q.status in ('failed', 'dead_letter', 'rejected')
-        and q.received_at >= v_from and q.received_at < v_to
-        and (
-            (q.provider = 'twilio' and (q.payload ->> 'To' = any(v_numbers) or q.payload ->> 'From' = any(v_numbers)))
-            or (q.provider = 'meta' and exists (
-                -- Messenger names the page in entry[].id, WhatsApp the number in metadata.phone_number_id.
-                select 1
-                from pg_catalog.jsonb_path_query(q.payload, 'lax $.entry[*].id') as i (id)
-                where i.id #>> '{}' = any(v_channels)
-                union all
-                select 1
-                from pg_catalog.jsonb_path_query(
-                    q.payload, 'lax $.entry[*].changes[*].value.metadata.phone_number_id'
-                ) as p (id)
-                where p.id #>> '{}' = any(v_channels)
-            ))
-        );
 
-    select count(*)::integer
-    into v_alerts
-    from public.alerts as al
-    where al.workspace_id = _weekly_insight_figures.workspace_id
-        and al.created_at >= v_from and al.created_at < v_to;
-
-    return v_events || v_credits || v_webhooks
-        || pg_catalog.jsonb_build_object('alerts_raised', v_alerts, 'usage', v_usage);
-end
+    select
+        f.workspace_id,
+        (pg_catalog.array_agg(f.figures) filter (where f.is_current))[1],
+        (pg_catalog.array_agg(f.figures) filter (where not f.is_current))[1]
+    from figures as f
+    group by f.workspace_id
+    order by f.workspace_id
 $$;
 
-comment on function private._weekly_insight_figures(uuid, date) is
-'The weekly_insights figures of one workspace for the ISO week starting week_start (UTC), from the source tables.';
-revoke all on function private._weekly_insight_figures(uuid, date) from public;
+comment on function private._weekly_insight_figures_all(date) is
+'The weekly_insights figures of every workspace for the ISO week starting week_start (UTC) and the week before, '
+'read once from the two weeks of each source table.';
+revoke all on function private._weekly_insight_figures_all(date) from public;
 
 -- {previous, delta, percent} for one figure.
 create or replace function private._weekly_insight_change(current_value numeric, previous_value numeric)
@@ -191,14 +274,11 @@ begin
     end if;
 
     v_run := private._job_run_start('weekly_insights', pg_catalog.jsonb_build_object('week_start', v_week));
-    for v_workspace in
-        select w.id from public.workspaces as w
-        where w.created_at < (v_week + 7)::timestamp at time zone 'UTC'
-        order by w.id
+    for v_workspace, v_current, v_previous in
+        select f.workspace_id, f.current_figures, f.previous_figures
+        from private._weekly_insight_figures_all(v_week) as f
     loop
         begin
-            v_current := private._weekly_insight_figures(v_workspace, v_week);
-            v_previous := private._weekly_insight_figures(v_workspace, v_week - 7);
             v_change := '{}';
             for v_key in select k from pg_catalog.jsonb_object_keys(v_current) as k where k <> 'usage' loop
                 v_change := v_change || pg_catalog.jsonb_build_object(v_key, private._weekly_insight_change(

@@ -7,7 +7,9 @@
 --       missing_provider, metrics: [...], unreconciled_metrics: [...], alert_id, errors: [...]}
 --
 -- The period is [period_start, period_end) in UTC days. Internal usage is the sum
--- of usage_events.quantity by workspace, metric and UTC day of occurred_at; the
+-- of usage_events.quantity by workspace, metric and UTC day of occurred_at, read
+-- from the daily usage totals (private.usage_daily_live: folded totals plus the
+-- events not folded yet), so a day costs its totals, not its events; the
 -- provider side is the sum of provider_usage_reports (every provider) of that day.
 -- Each (workspace, metric, day) present on either side is one comparison:
 -- * matched: |internal - provider| <= greatest(absolute, relative * greatest(internal, provider))
@@ -50,6 +52,8 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+-- A job's few large statements: JIT compiling them costs more than it saves (seconds on big tables).
+set jit = off
 as $$
 #variable_conflict use_column
 declare
@@ -57,9 +61,6 @@ declare
     v_start date := _run_reconciliation.period_start;
     v_end date := _run_reconciliation.period_end;
     v_today date := (pg_catalog.now() at time zone 'utc')::date;
-    v_from timestamptz;
-    v_to timestamptz;
-    v_month date;
     v_job bigint;
     v_run bigint;
     v_metrics text[];
@@ -118,11 +119,6 @@ begin
             hint = 'Only whole past UTC days are reconciled; period_end may be today at the latest.';
     end if;
 
-    v_from := v_start::timestamp at time zone 'utc';
-    v_to := v_end::timestamp at time zone 'utc';
-    -- usage_events.period_start is the UTC month of occurred_at (record_usage sets
-    -- both from one now()): bounding it too lets the BRIN index skip other months.
-    v_month := pg_catalog.date_trunc('month', v_start)::date;
 
     v_job := private._job_run_start(
         'reconciliation', pg_catalog.jsonb_build_object('period_start', v_start, 'period_end', v_end)
@@ -145,9 +141,8 @@ begin
     into v_unreconciled
     from (
         select distinct e.metric
-        from public.usage_events as e
-        where e.period_start >= v_month and e.period_start < v_end
-            and e.occurred_at >= v_from and e.occurred_at < v_to
+        from private.usage_daily_live as e
+        where e.usage_date >= v_start and e.usage_date < v_end
             and e.metric <> all(v_metrics)
     ) as u;
 
@@ -185,14 +180,13 @@ begin
             with internal as (
                 select
                     e.workspace_id,
-                    (e.occurred_at at time zone 'utc')::date as usage_date,
+                    e.usage_date,
                     sum(e.quantity) as quantity
-                from public.usage_events as e
+                from private.usage_daily_live as e
                 where e.metric = v_metric
-                    and e.period_start >= v_month and e.period_start < v_end
-                    and e.occurred_at >= v_from and e.occurred_at < v_to
+                    and e.usage_date >= v_start and e.usage_date < v_end
                     and (v_sources is null or e.source = any(v_sources))
-                group by e.workspace_id, (e.occurred_at at time zone 'utc')::date
+                group by e.workspace_id, e.usage_date
             ),
 
             provider as (

@@ -1,7 +1,9 @@
 -- Channel and connector activation are kill switches (the playbook's
 -- `set is_active = false`): each flip leaves one audit_logs row. One trigger
 -- function serves both tables; its argument names the kind in the action
--- (channel.deactivated, connector.activated, ...).
+-- (channel.deactivated, connector.activated, ...). The reason comes from
+-- set_channel_active / set_connector_active (the transaction-local setting
+-- opsdb.activation_reason); a plain UPDATE has none.
 
 create or replace function private.tg_audit_activation()
 returns trigger
@@ -16,7 +18,8 @@ begin
         new.id::text,
         new.workspace_id,
         pg_catalog.jsonb_build_object('is_active', old.is_active),
-        pg_catalog.jsonb_build_object('is_active', new.is_active)
+        pg_catalog.jsonb_build_object('is_active', new.is_active),
+        nullif(pg_catalog.current_setting('opsdb.activation_reason', true), '')
     );
     return null;
 end

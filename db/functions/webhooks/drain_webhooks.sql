@@ -150,11 +150,12 @@ declare
     v_summary jsonb;
     v_run bigint;
 begin
-    if not private._webhooks_backend_caller() then
+    -- Platform admins reach it only through public.run_job (no EXECUTE on the public function).
+    if not (private._webhooks_backend_caller() or private.is_admin()) then
         raise exception using
             errcode = '42501',
             message = 'not_allowed',
-            detail = 'drain_webhooks is for the service_role backend and pg_cron only';
+            detail = 'drain_webhooks is for the service_role backend, pg_cron and run_job';
     end if;
     if _drain_webhooks.max_count is null or _drain_webhooks.max_count not between 1 and 10000 then
         raise exception using

@@ -37,11 +37,12 @@ declare
     v_run bigint;
     v_dead_ids bigint[] := '{}'::bigint[];
 begin
-    if not private._webhooks_backend_caller() then
+    -- Platform admins reach it only through public.run_job (no EXECUTE on the public function).
+    if not (private._webhooks_backend_caller() or private.is_admin()) then
         raise exception using
             errcode = '42501',
             message = 'not_allowed',
-            detail = 'retry_failed_webhooks is for the service_role backend and pg_cron only';
+            detail = 'retry_failed_webhooks is for the service_role backend, pg_cron and run_job';
     end if;
     if _retry_failed_webhooks.max_count is null or _retry_failed_webhooks.max_count not between 1 and 10000 then
         raise exception using

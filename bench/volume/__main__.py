@@ -1,0 +1,3 @@
+from bench.volume.cli import main
+
+raise SystemExit(main())
