@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from harness.rpc import RpcError, call
+from harness.rpc import SERVICE_ROLE, Jwt, RpcError, as_client_sees, call
 
 
 class Wallets:
@@ -51,12 +51,28 @@ def wallets(db: psycopg.Connection) -> Wallets:
     return Wallets(db)
 
 
+class ClientRpc:
+    """``api(name, args)``: one PostgREST request, answered as a client sees it (see ``as_client_sees``)."""
+
+    def __init__(self, rpc: Any) -> None:
+        self.rpc = rpc
+
+    def __call__(self, name: str, args: dict[str, Any] | None = None, *, as_: Jwt | str = SERVICE_ROLE) -> Any:
+        return as_client_sees(self.rpc.response(name, args, as_=as_))
+
+
+@pytest.fixture
+def api(rpc: Any) -> ClientRpc:
+    return ClientRpc(rpc)
+
+
 Outcome = tuple[str, Any]  # ("ok", result) or ("error", RpcError)
 
 
 @pytest.fixture
 def run_concurrently(connect: Callable[..., psycopg.Connection]) -> Callable[..., list[list[Outcome]]]:
-    """Run ``calls[i]`` (a list of (function, args)) on connection i, all threads started together."""
+    """Run ``calls[i]`` (a list of (function, args)) on connection i, all threads started together;
+    each answer as a PostgREST client sees it."""
 
     def _run(calls: list[list[tuple[str, dict[str, Any]]]]) -> list[list[Outcome]]:
         conns = [connect() for _ in calls]
@@ -69,7 +85,7 @@ def run_concurrently(connect: Callable[..., psycopg.Connection]) -> Callable[...
                 barrier.wait()
                 for name, args in calls[i]:
                     try:
-                        results[i].append(("ok", call(conns[i], name, args).data))
+                        results[i].append(("ok", as_client_sees(call(conns[i], name, args))))
                     except RpcError as err:
                         results[i].append(("error", err))
             except BaseException as exc:  # noqa: BLE001 - reported below
