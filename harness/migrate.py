@@ -124,6 +124,9 @@ def render(path: Path, db_dir: Path) -> str:
         loader=jinja2.FileSystemLoader(str(db_dir)),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
+        # A block tag's own line leaves nothing behind in the SQL.
+        trim_blocks=True,
+        lstrip_blocks=True,
         autoescape=False,  # SQL, not HTML; templates quote identifiers themselves
     )
     # Every template sees the public API's declarations (db/api.toml) as `api`.
