@@ -27,7 +27,8 @@ begin
             detail = pg_catalog.format('provider %L', check_webhook_arguments.provider),
             hint = 'provider is one of twilio, meta, paymob, standard.';
     end if;
-    if check_webhook_arguments.payload is null or pg_catalog.jsonb_typeof(check_webhook_arguments.payload) <> 'object' then
+    if check_webhook_arguments.payload is null
+        or pg_catalog.jsonb_typeof(check_webhook_arguments.payload) <> 'object' then
         raise exception using
             errcode = '22023',
             message = 'malformed_payload',
