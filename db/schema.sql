@@ -1512,7 +1512,7 @@ COMMENT ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers 
 
 -- Name: list_messages_masked(uuid, timestamp with time zone, uuid, integer); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.list_messages_masked(workspace_id uuid DEFAULT NULL::uuid, before_created_at timestamp with time zone DEFAULT NULL::timestamp with time zone, before_id uuid DEFAULT NULL::uuid, max_count integer DEFAULT 50) RETURNS TABLE(id uuid, workspace_id uuid, conversation_id uuid, direction text, sender text, body text, provider text, provider_message_id text, sent_at timestamp with time zone, created_at timestamp with time zone)
-    LANGUAGE plpgsql STABLE
+    LANGUAGE sql STABLE
     SET search_path TO '';
     -- body: db/functions/security/list_messages_masked.sql.j2
 
