@@ -562,7 +562,8 @@ COMMENT ON FUNCTION private.fold_usage_events(after_id bigint, upto_id bigint) I
 -- Name: fold_usage_rollups(integer); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.fold_usage_rollups(max_events integer DEFAULT 500000) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO '';
+    SET search_path TO ''
+    SET jit TO 'off';
     -- body: db/functions/usage/fold_usage_rollups.sql
 
 COMMENT ON FUNCTION private.fold_usage_rollups(max_events integer) IS 'Fold the usage_events whose transactions have all ended into the daily and period usage totals (at most max_events per run); pg_cron runs it every minute. Returns how far it folded and what it waits for.';
@@ -697,7 +698,7 @@ COMMENT ON FUNCTION private.note_unknown_phone(provider text, channel_type text,
 
 -- Name: oldest_running_transaction(); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.oldest_running_transaction() RETURNS timestamp with time zone
-    LANGUAGE plpgsql
+    LANGUAGE sql
     SET search_path TO '';
     -- body: db/functions/usage/fold_usage_rollups.sql
 

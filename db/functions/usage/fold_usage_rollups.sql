@@ -27,6 +27,9 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+-- A job's few large statements (private.fold_usage_events runs them under this
+-- setting): JIT compiling them costs more than it saves (seconds on big tables).
+set jit = off
 as $$
 declare
     v_state private.usage_rollup_state%rowtype;
@@ -100,27 +103,26 @@ revoke all on function private.fold_usage_rollups(integer) from public;
 -- sessions' transactions (private.fold_usage_rollups checks it).
 create or replace function private.oldest_running_transaction()
 returns timestamptz
-language plpgsql
+language sql
 volatile
 set search_path = ''
 as $$
-declare
-    v_oldest timestamptz;
-begin
     -- This transaction's own view of pg_stat_activity is refreshed, not the one cached at its start.
-    perform pg_catalog.pg_stat_clear_snapshot();
-    select min(a.xact_start)
-    into v_oldest
-    from pg_catalog.pg_stat_activity as a
-    where a.pid <> pg_catalog.pg_backend_pid()
-        and a.datid = (select d.oid from pg_catalog.pg_database as d where d.datname = pg_catalog.current_database())
-        and a.xact_start is not null
-        and a.backend_type not in ('autovacuum worker', 'autovacuum launcher', 'walsender');
-    if exists (select from pg_catalog.pg_prepared_xacts) then
-        v_oldest := '-infinity';
-    end if;
-    return v_oldest;
-end
+    select pg_catalog.pg_stat_clear_snapshot();
+
+    select case
+        when exists (select from pg_catalog.pg_prepared_xacts) then '-infinity'
+        else (
+            select min(a.xact_start)
+            from pg_catalog.pg_stat_activity as a
+            where a.pid <> pg_catalog.pg_backend_pid()
+                and a.datid = (
+                    select d.oid from pg_catalog.pg_database as d where d.datname = pg_catalog.current_database()
+                )
+                and a.xact_start is not null
+                and a.backend_type not in ('autovacuum worker', 'autovacuum launcher', 'walsender')
+        )
+    end;
 $$;
 
 comment on function private.oldest_running_transaction() is
