@@ -463,6 +463,14 @@ CREATE FUNCTION private.conversations_masked() RETURNS TABLE(id uuid, workspace_
 
 COMMENT ON FUNCTION private.conversations_masked() IS 'Rows of public.conversations_masked: every conversation with contact details masked, for platform staff only.';
 
+-- Name: count_rate_limit_refusal(uuid, text, timestamp with time zone, text, integer, integer, integer); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.count_rate_limit_refusal(workspace_id uuid, bucket text, at timestamp with time zone, plan_key text, max_requests integer, window_seconds integer, spike_refusals integer) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/usage/rate_limit_refusals.sql
+
+COMMENT ON FUNCTION private.count_rate_limit_refusal(workspace_id uuid, bucket text, at timestamp with time zone, plan_key text, max_requests integer, window_seconds integer, spike_refusals integer) IS 'Count a refused request per workspace, bucket and minute; the refusal reaching the spike threshold raises its alert.';
+
 -- Name: credit_replay(text, uuid, numeric, text, text); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.credit_replay(kind text, workspace_id uuid, amount numeric, reason text, idempotency_key text) RETURNS jsonb
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -708,7 +716,7 @@ COMMENT ON FUNCTION private.oldest_running_transaction() IS 'The start of the ol
 CREATE FUNCTION private.on_plan_change(workspace_id uuid, new_plan_key text, reason text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
-    -- body: db/functions/usage/on_plan_change.sql
+    -- body: db/functions/usage/on_plan_change.sql.j2
 
 COMMENT ON FUNCTION private.on_plan_change(workspace_id uuid, new_plan_key text, reason text) IS 'Snapshot the new plan''s terms and move the current period''s usage_limits to them (does not set plan_key).';
 
@@ -775,6 +783,14 @@ CREATE FUNCTION private.paymob_hmac_message(obj jsonb) RETURNS text
 
 COMMENT ON FUNCTION private.paymob_hmac_message(obj jsonb) IS 'The string Paymob signs for a transaction callback: obj''s documented fields concatenated in documented order.';
 
+-- Name: prepare_usage_period(uuid, text, date); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.prepare_usage_period(workspace_id uuid, metric text, period_start date) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/usage/record_usage_steps.sql.j2
+
+COMMENT ON FUNCTION private.prepare_usage_period(workspace_id uuid, metric text, period_start date) IS 'Check the metric and workspace, lock the workspace and create its usage_limits rows of the period.';
+
 -- Name: process_meta(bigint, text, jsonb, boolean); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.process_meta(webhook_id bigint, event_type text, payload jsonb, count_unknown boolean) RETURNS jsonb
     LANGUAGE plpgsql
@@ -831,6 +847,14 @@ CREATE FUNCTION private.raise_usage_alerts(workspace_id uuid, metric text, perio
 
 COMMENT ON FUNCTION private.raise_usage_alerts(workspace_id uuid, metric text, period_start date) IS 'Raise the period''s usage_warning / usage_blocked alert once the threshold is reached (once per period).';
 
+-- Name: rate_limiter_fail_open(uuid, text, timestamp with time zone, integer, integer, text, text, text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.rate_limiter_fail_open(workspace_id uuid, bucket text, at timestamp with time zone, max_requests integer, window_seconds integer, plan_key text, sqlstate text, error text) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/usage/rate_limit_refusals.sql
+
+COMMENT ON FUNCTION private.rate_limiter_fail_open(workspace_id uuid, bucket text, at timestamp with time zone, max_requests integer, window_seconds integer, plan_key text, sqlstate text, error text) IS 'The fail-open answer of check_rate_limit when its state failed; records a critical rate_limiter_failed alert.';
+
 -- Name: reconcile_metric(bigint, text, date, date, jsonb); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.reconcile_metric(run_id bigint, metric text, period_start date, period_end date, tolerance jsonb) RETURNS TABLE(matched integer, mismatched integer, missing_internal integer, missing_provider integer)
     LANGUAGE plpgsql
@@ -847,6 +871,14 @@ CREATE FUNCTION private.record_api_auth_failure(reason text, key_prefix text, ke
     -- body: db/functions/security/authenticate_api_key.sql.j2
 
 COMMENT ON FUNCTION private.record_api_auth_failure(reason text, key_prefix text, key_id uuid, workspace_id uuid) IS 'Record a failed API key authentication; raises the api_auth_failures alert on a spike (20 in 5 minutes).';
+
+-- Name: refuse_deduction(uuid, numeric, text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.refuse_deduction(workspace_id uuid, amount numeric, reason text) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/billing/refuse_deduction.sql
+
+COMMENT ON FUNCTION private.refuse_deduction(workspace_id uuid, amount numeric, reason text) IS 'Refuse a deduction that debited nothing: PT404 or PT402, or over HTTP the 402 body with its credits_exhausted alert.';
 
 -- Name: reopen_usage_alert(bigint); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.reopen_usage_alert(alert_id bigint) RETURNS void
@@ -1128,6 +1160,14 @@ CREATE FUNCTION private.twilio_signature(auth_token text, url text, params jsonb
 
 COMMENT ON FUNCTION private.twilio_signature(auth_token text, url text, params jsonb, algorithm text) IS 'Twilio request signature (base64 HMAC over the URL and the sorted form parameters).';
 
+-- Name: undo_duplicate_usage(uuid, text, numeric, text, date); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.undo_duplicate_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, period_start date, OUT used numeric, OUT limit_state text) RETURNS record
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/usage/record_usage_steps.sql.j2
+
+COMMENT ON FUNCTION private.undo_duplicate_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, period_start date, OUT used numeric, OUT limit_state text) IS 'Take a retried record_usage back off its period row (PT409 when the key named other usage); returns the row''s state.';
+
 -- Name: usage_alert_of(uuid, text); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.usage_alert_of(workspace_id uuid, dedupe_key text) RETURNS bigint
     LANGUAGE sql STABLE SECURITY DEFINER
@@ -1140,15 +1180,47 @@ COMMENT ON FUNCTION private.usage_alert_of(workspace_id uuid, dedupe_key text) I
 CREATE FUNCTION private.usage_batch_add(workspace_ids uuid[], metrics text[], quantities numeric[], recorded boolean[], period_start date, OUT tier_snapshot_ids bigint[], OUT used_before numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[], OUT totals numeric[]) RETURNS record
     LANGUAGE plpgsql
     SET search_path TO '';
-    -- body: db/functions/usage/usage_batch_rows.sql
+    -- body: db/functions/usage/usage_batch_rows.sql.j2
 
 COMMENT ON FUNCTION private.usage_batch_add(workspace_ids uuid[], metrics text[], quantities numeric[], recorded boolean[], period_start date, OUT tier_snapshot_ids bigint[], OUT used_before numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[], OUT totals numeric[]) IS 'Add a usage batch''s recorded quantities to its period rows; returns per pair the row before and what was added.';
+
+-- Name: usage_batch_answer(uuid[], text[], numeric[], text[], boolean[], uuid[], text[], numeric[], numeric[], numeric[]); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.usage_batch_answer(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], recorded boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_used numeric[], pair_soft_limits numeric[], pair_hard_limits numeric[]) RETURNS jsonb
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO '';
+    -- body: db/functions/usage/usage_batch_steps.sql.j2
+
+COMMENT ON FUNCTION private.usage_batch_answer(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], recorded boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_used numeric[], pair_soft_limits numeric[], pair_hard_limits numeric[]) IS 'The answer of record_usage_batch in input order: each event''s key, duplicate flag, running total and limit_state.';
+
+-- Name: usage_batch_check_repeated_keys(uuid[], text[], numeric[], text[], boolean[]); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.usage_batch_check_repeated_keys(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], first boolean[]) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path TO '';
+    -- body: db/functions/usage/usage_batch_steps.sql.j2
+
+COMMENT ON FUNCTION private.usage_batch_check_repeated_keys(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], first boolean[]) IS 'Refuse a usage batch (PT409) whose repeated idempotency key names other usage than its first event.';
+
+-- Name: usage_batch_check_used_keys(uuid[], text[], numeric[], text[], boolean[], boolean[]); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.usage_batch_check_used_keys(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], first boolean[], recorded boolean[]) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path TO '';
+    -- body: db/functions/usage/usage_batch_steps.sql.j2
+
+COMMENT ON FUNCTION private.usage_batch_check_used_keys(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], first boolean[], recorded boolean[]) IS 'Refuse a usage batch (PT409) whose event reuses a key of usage_events for other usage.';
+
+-- Name: usage_batch_insert_and_lock(uuid[], text[], numeric[], text[], text[], timestamp with time zone[], boolean[], uuid[], text[], bigint[], date, timestamp with time zone); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.usage_batch_insert_and_lock(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone) RETURNS boolean[]
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/usage/usage_batch_rows.sql.j2
+
+COMMENT ON FUNCTION private.usage_batch_insert_and_lock(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone) IS 'Insert a usage batch''s events and lock its period rows without deadlock; returns which events were recorded.';
 
 -- Name: usage_batch_insert_events(uuid[], text[], numeric[], text[], text[], timestamp with time zone[], boolean[], uuid[], text[], bigint[], date, timestamp with time zone); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.usage_batch_insert_events(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone) RETURNS boolean[]
     LANGUAGE plpgsql
     SET search_path TO '';
-    -- body: db/functions/usage/usage_batch_rows.sql
+    -- body: db/functions/usage/usage_batch_rows.sql.j2
 
 COMMENT ON FUNCTION private.usage_batch_insert_events(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone) IS 'Insert a usage batch''s events in key order, skipping keys already used; returns which were recorded.';
 
@@ -1156,9 +1228,17 @@ COMMENT ON FUNCTION private.usage_batch_insert_events(workspace_ids uuid[], metr
 CREATE FUNCTION private.usage_batch_lock_rows(workspace_ids uuid[], metrics text[], period_start date, OUT tier_snapshot_ids bigint[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]) RETURNS record
     LANGUAGE plpgsql
     SET search_path TO '';
-    -- body: db/functions/usage/usage_batch_rows.sql
+    -- body: db/functions/usage/usage_batch_rows.sql.j2
 
 COMMENT ON FUNCTION private.usage_batch_lock_rows(workspace_ids uuid[], metrics text[], period_start date, OUT tier_snapshot_ids bigint[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]) IS 'Lock and read a usage batch''s period rows in the order given (arrays aligned with the pairs).';
+
+-- Name: usage_batch_open_periods(uuid[], text[], uuid[], text[], date); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.usage_batch_open_periods(workspace_ids uuid[], metrics text[], pair_workspace_ids uuid[], pair_metrics text[], period_start date) RETURNS bigint[]
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/usage/usage_batch_steps.sql.j2
+
+COMMENT ON FUNCTION private.usage_batch_open_periods(workspace_ids uuid[], metrics text[], pair_workspace_ids uuid[], pair_metrics text[], period_start date) IS 'Open the periods a usage batch needs (PT404, 22023 as record_usage); returns its pairs'' tier snapshots.';
 
 -- Name: usage_batch_parse(jsonb, date, timestamp with time zone); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.usage_batch_parse(events jsonb, period_start date, now timestamp with time zone, OUT bad_index integer, OUT bad_word text, OUT bad_detail text, OUT workspace_ids uuid[], OUT metrics text[], OUT quantities numeric[], OUT keys text[], OUT sources text[], OUT occurred timestamp with time zone[], OUT first boolean[]) RETURNS record
@@ -1167,6 +1247,14 @@ CREATE FUNCTION private.usage_batch_parse(events jsonb, period_start date, now t
     -- body: db/functions/usage/usage_batch_parse.sql
 
 COMMENT ON FUNCTION private.usage_batch_parse(events jsonb, period_start date, now timestamp with time zone, OUT bad_index integer, OUT bad_word text, OUT bad_detail text, OUT workspace_ids uuid[], OUT metrics text[], OUT quantities numeric[], OUT keys text[], OUT sources text[], OUT occurred timestamp with time zone[], OUT first boolean[]) IS 'Check and parse a usage batch in one pass: its events as arrays, or its first malformed event.';
+
+-- Name: usage_batch_raise_alerts(uuid[], text[], numeric[], numeric[], numeric[], date); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.usage_batch_raise_alerts(pair_workspace_ids uuid[], pair_metrics text[], used_before numeric[], totals numeric[], next_thresholds numeric[], period_start date) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/usage/usage_batch_steps.sql.j2
+
+COMMENT ON FUNCTION private.usage_batch_raise_alerts(pair_workspace_ids uuid[], pair_metrics text[], used_before numeric[], totals numeric[], next_thresholds numeric[], period_start date) IS 'Raise the usage alerts of the thresholds a usage batch crossed (once per threshold, period and plan).';
 
 -- Name: usage_period(); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.usage_period() RETURNS date
@@ -4102,6 +4190,8 @@ REVOKE ALL ON FUNCTION private.conversations_masked() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.conversations_masked() TO authenticated;
 GRANT ALL ON FUNCTION private.conversations_masked() TO service_role;
 
+REVOKE ALL ON FUNCTION private.count_rate_limit_refusal(workspace_id uuid, bucket text, at timestamp with time zone, plan_key text, max_requests integer, window_seconds integer, spike_refusals integer) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION private.credit_replay(kind text, workspace_id uuid, amount numeric, reason text, idempotency_key text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.delete_expired_acknowledged_alerts(cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint) FROM PUBLIC;
@@ -4194,6 +4284,8 @@ GRANT ALL ON FUNCTION private.open_usage_periods() TO service_role;
 
 REVOKE ALL ON FUNCTION private.paymob_hmac_message(obj jsonb) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION private.prepare_usage_period(workspace_id uuid, metric text, period_start date) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION private.process_meta(webhook_id bigint, event_type text, payload jsonb, count_unknown boolean) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.process_paymob_callback(payload jsonb, webhook_id bigint) FROM PUBLIC;
@@ -4209,10 +4301,14 @@ REVOKE ALL ON FUNCTION private.raise_alert(type text, dedupe_key text, message t
 
 REVOKE ALL ON FUNCTION private.raise_usage_alerts(workspace_id uuid, metric text, period_start date) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION private.rate_limiter_fail_open(workspace_id uuid, bucket text, at timestamp with time zone, max_requests integer, window_seconds integer, plan_key text, sqlstate text, error text) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION private.reconcile_metric(run_id bigint, metric text, period_start date, period_end date, tolerance jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.record_api_auth_failure(reason text, key_prefix text, key_id uuid, workspace_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.record_api_auth_failure(reason text, key_prefix text, key_id uuid, workspace_id uuid) TO service_role;
+
+REVOKE ALL ON FUNCTION private.refuse_deduction(workspace_id uuid, amount numeric, reason text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.reopen_usage_alert(alert_id bigint) FROM PUBLIC;
 
@@ -4289,15 +4385,29 @@ REVOKE ALL ON FUNCTION private.try_timestamptz(value text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.twilio_signature(auth_token text, url text, params jsonb, algorithm text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION private.undo_duplicate_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, period_start date, OUT used numeric, OUT limit_state text) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION private.usage_alert_of(workspace_id uuid, dedupe_key text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.usage_batch_add(workspace_ids uuid[], metrics text[], quantities numeric[], recorded boolean[], period_start date, OUT tier_snapshot_ids bigint[], OUT used_before numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[], OUT totals numeric[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.usage_batch_answer(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], recorded boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_used numeric[], pair_soft_limits numeric[], pair_hard_limits numeric[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.usage_batch_check_repeated_keys(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], first boolean[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.usage_batch_check_used_keys(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], first boolean[], recorded boolean[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.usage_batch_insert_and_lock(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.usage_batch_insert_events(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.usage_batch_lock_rows(workspace_ids uuid[], metrics text[], period_start date, OUT tier_snapshot_ids bigint[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION private.usage_batch_open_periods(workspace_ids uuid[], metrics text[], pair_workspace_ids uuid[], pair_metrics text[], period_start date) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION private.usage_batch_parse(events jsonb, period_start date, now timestamp with time zone, OUT bad_index integer, OUT bad_word text, OUT bad_detail text, OUT workspace_ids uuid[], OUT metrics text[], OUT quantities numeric[], OUT keys text[], OUT sources text[], OUT occurred timestamp with time zone[], OUT first boolean[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.usage_batch_raise_alerts(pair_workspace_ids uuid[], pair_metrics text[], used_before numeric[], totals numeric[], next_thresholds numeric[], period_start date) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.usage_period() FROM PUBLIC;
 

@@ -46,6 +46,18 @@ def test_every_public_function_is_declared_and_written_in_the_one_shape(
             assert result == str(_one(db, "select pg_catalog.format_type(%s::regtype, null)", f.returns)), name
 
 
+def test_a_declared_lock_subject_answers_a_stuck_lock_through_the_lock_timeout_helper(
+    db: psycopg.Connection, declared: dict[str, Declaration]
+) -> None:
+    assert _one(db, "select pg_catalog.to_regprocedure('private.lock_timeout(text, text)') is not null")
+    with_subject = sorted(name for name, f in declared.items() if f.lock_subject)
+    assert with_subject, "the write paths that take row locks declare a lock_subject"
+    for name in with_subject:
+        source = str(_one(db, "select prosrc from pg_proc where oid = %s::regproc", f"public.{name}"))
+        assert "exception when lock_not_available then" in source, name
+        assert f"return private.lock_timeout('{name}', " in source, name
+
+
 def _one(db: psycopg.Connection, query: str, *args: object) -> object:
     row = db.execute(query, args).fetchone()
     assert row is not None
