@@ -338,11 +338,19 @@ CREATE FUNCTION private.alert_dead_letters(webhook_ids bigint[]) RETURNS void
 
 COMMENT ON FUNCTION private.alert_dead_letters(webhook_ids bigint[]) IS 'Count new dead letters in the one open webhook_failure alert per provider and error (raised for the first).';
 
+-- Name: alert_reconciliation_run(bigint, bigint, date, date, boolean, integer, integer, integer); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.alert_reconciliation_run(run_id bigint, job_run_id bigint, period_start date, period_end date, every_step_ran boolean, mismatched integer, missing_internal integer, missing_provider integer) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/jobs/run_reconciliation.sql.j2
+
+COMMENT ON FUNCTION private.alert_reconciliation_run(run_id bigint, job_run_id bigint, period_start date, period_end date, every_step_ran boolean, mismatched integer, missing_internal integer, missing_provider integer) IS 'Settle the open reconciliation_mismatch alerts after a run and raise one for its not-matched days no open alert covers; returns the alert covering the run''s not-matched days, or null.';
+
 -- Name: alert_retention_backlog(bigint, text[]); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.alert_retention_backlog(job_run_id bigint, more text[]) RETURNS void
     LANGUAGE sql SECURITY DEFINER
     SET search_path TO '';
-    -- body: db/functions/jobs/retention_step.sql
+    -- body: db/functions/jobs/retention_step.sql.j2
 
 COMMENT ON FUNCTION private.alert_retention_backlog(job_run_id bigint, more text[]) IS 'Raise the one open retention_backlog alert: a run ran out of time with rows left (listed).';
 
@@ -421,6 +429,14 @@ CREATE FUNCTION private.check_paymob_callback_target(payment public.payments, or
     -- body: db/functions/payments/check_paymob_callback_target.sql
 
 COMMENT ON FUNCTION private.check_paymob_callback_target(payment public.payments, order_id text, transaction_id text, OUT refusal text, OUT detail text, OUT other_payment_id uuid) IS 'Why a signed Paymob callback may not settle this payment (merchant_order_id is unsigned), or nulls; binds the payment to its Paymob order when it may.';
+
+-- Name: check_reconciliation_period(date, date); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.check_reconciliation_period(period_start date, period_end date) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path TO '';
+    -- body: db/functions/jobs/run_reconciliation.sql.j2
+
+COMMENT ON FUNCTION private.check_reconciliation_period(period_start date, period_end date) IS 'Raise 22023 (period_required, invalid_period, period_too_long, period_not_ended) for a period run_reconciliation refuses.';
 
 -- Name: check_webhook_arguments(text, jsonb, jsonb, text); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.check_webhook_arguments(provider text, payload jsonb, headers jsonb, raw_body text) RETURNS void
@@ -531,6 +547,54 @@ CREATE FUNCTION private.decline_paymob_payment(payment public.payments, transact
 
 COMMENT ON FUNCTION private.decline_paymob_payment(payment public.payments, transaction_id text, reason text, webhook_id bigint) IS 'Apply a declined Paymob transaction to its payment (a pending one fails, with an info alert); the changed row.';
 
+-- Name: delete_expired_acknowledged_alerts(timestamp with time zone, integer, timestamp with time zone, bigint); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.delete_expired_acknowledged_alerts(cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint) RETURNS TABLE(deleted integer, picked integer, last_at timestamp with time zone, last_id bigint)
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/jobs/retention_step.sql.j2
+
+COMMENT ON FUNCTION private.delete_expired_acknowledged_alerts(cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint) IS 'One batch of the acknowledged_alerts retention policy: delete at most max_rows rows of public.alerts older than cutoff, in key order after (after_at, after_id).';
+
+-- Name: delete_expired_job_runs(timestamp with time zone, integer, timestamp with time zone, bigint, bigint); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.delete_expired_job_runs(cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint, keep_job_run bigint) RETURNS TABLE(deleted integer, picked integer, last_at timestamp with time zone, last_id bigint)
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/jobs/retention_step.sql.j2
+
+COMMENT ON FUNCTION private.delete_expired_job_runs(cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint, keep_job_run bigint) IS 'One batch of the job_runs retention policy: delete at most max_rows rows of public.job_runs older than cutoff, in key order after (after_at, after_id).';
+
+-- Name: delete_expired_rate_limit_counters(timestamp with time zone, integer); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.delete_expired_rate_limit_counters(cutoff timestamp with time zone, max_rows integer) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/jobs/retention_step.sql.j2
+
+COMMENT ON FUNCTION private.delete_expired_rate_limit_counters(cutoff timestamp with time zone, max_rows integer) IS 'One batch of the rate_limit_counters retention policy: delete at most max_rows expired rate-limit counters and refusal counts older than cutoff; returns how many went.';
+
+-- Name: delete_expired_unknown_phone(timestamp with time zone, integer, timestamp with time zone, bigint); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.delete_expired_unknown_phone(cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint) RETURNS TABLE(deleted integer, picked integer, last_at timestamp with time zone, last_id bigint)
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/jobs/retention_step.sql.j2
+
+COMMENT ON FUNCTION private.delete_expired_unknown_phone(cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint) IS 'One batch of the unknown_phone retention policy: delete at most max_rows rows of public.unknown_phone older than cutoff, in key order after (after_at, after_id).';
+
+-- Name: delete_expired_webhook_dead_letters(timestamp with time zone, integer, timestamp with time zone, bigint); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.delete_expired_webhook_dead_letters(cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint) RETURNS TABLE(deleted integer, picked integer, last_at timestamp with time zone, last_id bigint)
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/jobs/retention_step.sql.j2
+
+COMMENT ON FUNCTION private.delete_expired_webhook_dead_letters(cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint) IS 'One batch of the webhook_dead_letters retention policy: delete at most max_rows rows of public.webhook_queue older than cutoff, in key order after (after_at, after_id).';
+
+-- Name: delete_expired_webhook_deliveries(timestamp with time zone, integer, timestamp with time zone, bigint); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.delete_expired_webhook_deliveries(cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint) RETURNS TABLE(deleted integer, picked integer, last_at timestamp with time zone, last_id bigint)
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/jobs/retention_step.sql.j2
+
+COMMENT ON FUNCTION private.delete_expired_webhook_deliveries(cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint) IS 'One batch of the webhook_deliveries retention policy: delete at most max_rows rows of public.webhook_queue older than cutoff, in key order after (after_at, after_id).';
+
 -- Name: drain_webhook_batch(integer); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.drain_webhook_batch(max_count integer) RETURNS jsonb
     LANGUAGE plpgsql
@@ -561,6 +625,15 @@ CREATE FUNCTION private.ensure_usage_period(workspace_id uuid, period_start date
     -- body: db/functions/usage/tier_snapshots.sql
 
 COMMENT ON FUNCTION private.ensure_usage_period(workspace_id uuid, period_start date) IS 'Snapshot the plan at period start (once) and create the period''s usage_limits rows. Caller locks the workspace.';
+
+-- Name: fold_usage_events(bigint, bigint); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.fold_usage_events(after_id bigint, upto_id bigint) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    SET jit TO 'off';
+    -- body: db/functions/usage/fold_usage_rollups.sql
+
+COMMENT ON FUNCTION private.fold_usage_events(after_id bigint, upto_id bigint) IS 'Add the usage_events with ids in (after_id, upto_id] to the daily and period usage totals; returns how many.';
 
 -- Name: fold_usage_rollups(integer); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.fold_usage_rollups(max_events integer DEFAULT 500000) RETURNS jsonb
@@ -723,6 +796,14 @@ CREATE FUNCTION private.note_unknown_phone(provider text, channel_type text, pho
 
 COMMENT ON FUNCTION private.note_unknown_phone(provider text, channel_type text, phone_number text, webhook_id bigint, count_delivery boolean) IS 'Upsert unknown_phone for a delivery to an address that matched no active agent or channel.';
 
+-- Name: oldest_running_transaction(); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.oldest_running_transaction() RETURNS timestamp with time zone
+    LANGUAGE sql
+    SET search_path TO '';
+    -- body: db/functions/usage/fold_usage_rollups.sql
+
+COMMENT ON FUNCTION private.oldest_running_transaction() IS 'The start of the oldest transaction still running in another session of this database (''-infinity'' while a prepared transaction exists; null: none), maintenance left out.';
+
 -- Name: on_plan_change(uuid, text, text); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.on_plan_change(workspace_id uuid, new_plan_key text, reason text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
@@ -730,6 +811,53 @@ CREATE FUNCTION private.on_plan_change(workspace_id uuid, new_plan_key text, rea
     -- body: db/functions/usage/on_plan_change.sql.j2
 
 COMMENT ON FUNCTION private.on_plan_change(workspace_id uuid, new_plan_key text, reason text) IS 'Snapshot the new plan''s terms and move the current period''s usage_limits to them (does not set plan_key).';
+
+-- Name: reconciliation_runs; Type: TABLE; Schema: public
+CREATE TABLE public.reconciliation_runs (
+    id bigint NOT NULL,
+    job_run_id bigint,
+    period_start date NOT NULL,
+    period_end date NOT NULL,
+    status text DEFAULT 'running'::text NOT NULL,
+    matched integer DEFAULT 0 NOT NULL,
+    mismatched integer DEFAULT 0 NOT NULL,
+    missing_internal integer DEFAULT 0 NOT NULL,
+    missing_provider integer DEFAULT 0 NOT NULL,
+    metrics text[] DEFAULT '{}'::text[] NOT NULL,
+    unreconciled_metrics text[] DEFAULT '{}'::text[] NOT NULL,
+    tolerances jsonb DEFAULT '{}'::jsonb NOT NULL,
+    alert_id bigint,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    finished_at timestamp with time zone,
+    CONSTRAINT reconciliation_runs_finished_when_done CHECK (((status = 'running'::text) = (finished_at IS NULL))),
+    CONSTRAINT reconciliation_runs_matched_check CHECK ((matched >= 0)),
+    CONSTRAINT reconciliation_runs_mismatched_check CHECK ((mismatched >= 0)),
+    CONSTRAINT reconciliation_runs_missing_internal_check CHECK ((missing_internal >= 0)),
+    CONSTRAINT reconciliation_runs_missing_provider_check CHECK ((missing_provider >= 0)),
+    CONSTRAINT reconciliation_runs_period_check CHECK ((period_end > period_start)),
+    CONSTRAINT reconciliation_runs_status_check CHECK ((status = ANY (ARRAY['running'::text, 'succeeded'::text, 'partial'::text, 'failed'::text]))),
+    CONSTRAINT reconciliation_runs_tolerances_check CHECK ((jsonb_typeof(tolerances) = 'object'::text))
+);
+
+COMMENT ON TABLE public.reconciliation_runs IS 'Every run of run_reconciliation: the period [period_start, period_end) compared, the counts of (workspace, metric, UTC day) matched, mismatched beyond tolerance and missing on either side, the metrics compared and the tolerances applied. Items are in reconciliation_items.';
+
+COMMENT ON COLUMN public.reconciliation_runs.status IS 'succeeded, partial (some metrics failed: see job_runs.errors; their counts are left out) or failed.';
+
+COMMENT ON COLUMN public.reconciliation_runs.metrics IS 'Metrics compared: those with provider reports in the period and those whose reports are expected.';
+
+COMMENT ON COLUMN public.reconciliation_runs.unreconciled_metrics IS 'Metrics with internal usage in the period but no provider coverage: not compared, so not counted.';
+
+COMMENT ON COLUMN public.reconciliation_runs.tolerances IS '{metric: {absolute, relative, reports_expected}} as applied by this run.';
+
+COMMENT ON COLUMN public.reconciliation_runs.alert_id IS 'The open reconciliation_mismatch alert of the period when something did not match (new or already open).';
+
+-- Name: open_reconciliation_run(bigint, date, date); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.open_reconciliation_run(job_run_id bigint, period_start date, period_end date) RETURNS public.reconciliation_runs
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/jobs/run_reconciliation.sql.j2
+
+COMMENT ON FUNCTION private.open_reconciliation_run(job_run_id bigint, period_start date, period_end date) IS 'Insert a reconciliation run''s row with the metrics it compares, the unreconciled metrics and the tolerances; returns the row.';
 
 -- Name: open_usage_periods(); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.open_usage_periods() RETURNS jsonb
@@ -819,6 +947,15 @@ CREATE FUNCTION private.rate_limiter_fail_open(workspace_id uuid, bucket text, a
 
 COMMENT ON FUNCTION private.rate_limiter_fail_open(workspace_id uuid, bucket text, at timestamp with time zone, max_requests integer, window_seconds integer, plan_key text, sqlstate text, error text) IS 'The fail-open answer of check_rate_limit when its state failed; records a critical rate_limiter_failed alert.';
 
+-- Name: reconcile_metric(bigint, text, date, date, jsonb); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.reconcile_metric(run_id bigint, metric text, period_start date, period_end date, tolerance jsonb) RETURNS TABLE(matched integer, mismatched integer, missing_internal integer, missing_provider integer)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    SET jit TO 'off';
+    -- body: db/functions/jobs/run_reconciliation.sql.j2
+
+COMMENT ON FUNCTION private.reconcile_metric(run_id bigint, metric text, period_start date, period_end date, tolerance jsonb) IS 'Compare one metric''s internal usage with the providers'' reports over a run''s period, write the comparisons that are not matched as reconciliation_items; returns the count of each kind.';
+
 -- Name: record_api_auth_failure(text, text, uuid, uuid); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.record_api_auth_failure(reason text, key_prefix text, key_id uuid DEFAULT NULL::uuid, workspace_id uuid DEFAULT NULL::uuid) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
@@ -888,7 +1025,7 @@ CREATE FUNCTION private.retention_step(policy text, cutoff timestamp with time z
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     SET lock_timeout TO '500ms';
-    -- body: db/functions/jobs/retention_step.sql
+    -- body: db/functions/jobs/retention_step.sql.j2
 
 COMMENT ON FUNCTION private.retention_step(policy text, cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint, keep_job_run bigint) IS 'Delete one batch (at most max_rows) of a retention policy''s rows older than cutoff, in key order after (after_at, after_id); returns the rows deleted and picked and the last key picked. Never waits for a row lock (55P03).';
 
@@ -896,7 +1033,7 @@ COMMENT ON FUNCTION private.retention_step(policy text, cutoff timestamp with ti
 CREATE FUNCTION private.retention_table(policy text) RETURNS text
     LANGUAGE sql IMMUTABLE
     SET search_path TO '';
-    -- body: db/functions/jobs/retention_step.sql
+    -- body: db/functions/jobs/retention_step.sql.j2
 
 COMMENT ON FUNCTION private.retention_table(policy text) IS 'The table a retention policy deletes from (run results count by table).';
 
@@ -954,6 +1091,14 @@ CREATE FUNCTION private.settle_paymob_payment(payment public.payments, transacti
     -- body: db/functions/payments/settle_paymob_payment.sql
 
 COMMENT ON FUNCTION private.settle_paymob_payment(payment public.payments, transaction_id text, amount bigint, currency text, webhook_id bigint) IS 'Apply a successful Paymob transaction to its payment (confirmed, or rejected for a mismatch, or an alert); the changed row.';
+
+-- Name: settle_reconciliation_alerts(bigint, date, date, date[], boolean); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.settle_reconciliation_alerts(run_id bigint, period_start date, period_end date, bad_days date[], every_step_ran boolean) RETURNS TABLE(covered_days date[], alert_id bigint)
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/jobs/run_reconciliation.sql.j2
+
+COMMENT ON FUNCTION private.settle_reconciliation_alerts(run_id bigint, period_start date, period_end date, bad_days date[], every_step_ran boolean) IS 'Take the days a reconciliation run found clean off the open reconciliation_mismatch alerts, resolving those left without days; returns the days they still cover and the first one covering a day still not clean.';
 
 -- Name: sms_events_masked(); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.sms_events_masked() RETURNS TABLE(id uuid, workspace_id uuid, agent_id uuid, channel_id uuid, webhook_id bigint, provider text, message_sid text, sms_status text, direction public.sms_direction, from_number text, to_number text, body text, num_segments public.event_count, num_media public.event_count, occurred_at timestamp with time zone, created_at timestamp with time zone)
@@ -1387,6 +1532,14 @@ CREATE FUNCTION private.weekly_insight_change(current_value numeric, previous_va
 
 COMMENT ON FUNCTION private.weekly_insight_change(current_value numeric, previous_value numeric) IS 'One figure''s change against the week before: {previous, delta, percent} (percent null when previous is 0).';
 
+-- Name: weekly_insight_changes(jsonb, jsonb); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.weekly_insight_changes(current_figures jsonb, previous_figures jsonb) RETURNS jsonb
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO '';
+    -- body: db/functions/jobs/generate_weekly_insights.sql.j2
+
+COMMENT ON FUNCTION private.weekly_insight_changes(current_figures jsonb, previous_figures jsonb) IS 'Every weekly figure''s change against the week before, as weekly_insights.change ({figure: {previous, delta, percent}, usage: {metric: ...}}).';
+
 -- Name: weekly_insight_figures_all(date); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.weekly_insight_figures_all(week_start date) RETURNS TABLE(workspace_id uuid, current_figures jsonb, previous_figures jsonb)
     LANGUAGE sql STABLE
@@ -1396,6 +1549,22 @@ CREATE FUNCTION private.weekly_insight_figures_all(week_start date) RETURNS TABL
 
 COMMENT ON FUNCTION private.weekly_insight_figures_all(week_start date) IS 'The weekly_insights figures of every workspace for the ISO week starting week_start (UTC) and the week before, read once from the two weeks of each source table.';
 
+-- Name: weekly_insights_week(date); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.weekly_insights_week(week_start date) RETURNS date
+    LANGUAGE plpgsql STABLE
+    SET search_path TO '';
+    -- body: db/functions/jobs/generate_weekly_insights.sql.j2
+
+COMMENT ON FUNCTION private.weekly_insights_week(week_start date) IS 'The Monday a weekly insights run is for (null: the last complete week); 22023 invalid_week_start or week_not_over otherwise.';
+
+-- Name: weekly_webhook_figures(date); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.weekly_webhook_figures(week_start date) RETURNS TABLE(workspace_id uuid, is_current boolean, figures jsonb)
+    LANGUAGE sql STABLE
+    SET search_path TO '';
+    -- body: db/functions/jobs/generate_weekly_insights.sql.j2
+
+COMMENT ON FUNCTION private.weekly_webhook_figures(week_start date) IS 'The webhook_failures and webhooks_rejected of every workspace for the ISO week starting week_start (UTC) and the week before, attributed by the numbers and channel ids the deliveries name.';
+
 -- Name: write_billing_line_items(uuid, date); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.write_billing_line_items(workspace_id uuid, period_start date) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
@@ -1404,6 +1573,14 @@ CREATE FUNCTION private.write_billing_line_items(workspace_id uuid, period_start
     -- body: db/functions/billing/generate_billing_line_items.sql.j2
 
 COMMENT ON FUNCTION private.write_billing_line_items(workspace_id uuid, period_start date) IS '(Re)generate the billing_line_items of a period from its usage totals, for one workspace or (null) every workspace; returns lines written.';
+
+-- Name: write_weekly_insight(uuid, date, jsonb, jsonb, bigint); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.write_weekly_insight(workspace_id uuid, week_start date, figures jsonb, change jsonb, job_run_id bigint) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/jobs/generate_weekly_insights.sql.j2
+
+COMMENT ON FUNCTION private.write_weekly_insight(workspace_id uuid, week_start date, figures jsonb, change jsonb, job_run_id bigint) IS 'Upsert one workspace''s weekly_insights row for a week from its figures and change, stamped with the job run.';
 
 -- Name: acknowledge_alert(bigint, text); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.acknowledge_alert(alert_id bigint, note text DEFAULT NULL::text) RETURNS jsonb
@@ -1668,7 +1845,7 @@ COMMENT ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers 
 
 -- Name: list_messages_masked(uuid, timestamp with time zone, uuid, integer); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.list_messages_masked(workspace_id uuid DEFAULT NULL::uuid, before_created_at timestamp with time zone DEFAULT NULL::timestamp with time zone, before_id uuid DEFAULT NULL::uuid, max_count integer DEFAULT 50) RETURNS TABLE(id uuid, workspace_id uuid, conversation_id uuid, direction text, sender text, body text, provider text, provider_message_id text, sent_at timestamp with time zone, created_at timestamp with time zone)
-    LANGUAGE plpgsql STABLE
+    LANGUAGE sql STABLE
     SET search_path TO '';
     -- body: db/functions/security/list_messages_masked.sql.j2
 
@@ -2504,45 +2681,6 @@ ALTER TABLE public.reconciliation_items ALTER COLUMN id ADD GENERATED ALWAYS AS 
     NO MAXVALUE
     CACHE 1
 );
-
--- Name: reconciliation_runs; Type: TABLE; Schema: public
-CREATE TABLE public.reconciliation_runs (
-    id bigint NOT NULL,
-    job_run_id bigint,
-    period_start date NOT NULL,
-    period_end date NOT NULL,
-    status text DEFAULT 'running'::text NOT NULL,
-    matched integer DEFAULT 0 NOT NULL,
-    mismatched integer DEFAULT 0 NOT NULL,
-    missing_internal integer DEFAULT 0 NOT NULL,
-    missing_provider integer DEFAULT 0 NOT NULL,
-    metrics text[] DEFAULT '{}'::text[] NOT NULL,
-    unreconciled_metrics text[] DEFAULT '{}'::text[] NOT NULL,
-    tolerances jsonb DEFAULT '{}'::jsonb NOT NULL,
-    alert_id bigint,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    finished_at timestamp with time zone,
-    CONSTRAINT reconciliation_runs_finished_when_done CHECK (((status = 'running'::text) = (finished_at IS NULL))),
-    CONSTRAINT reconciliation_runs_matched_check CHECK ((matched >= 0)),
-    CONSTRAINT reconciliation_runs_mismatched_check CHECK ((mismatched >= 0)),
-    CONSTRAINT reconciliation_runs_missing_internal_check CHECK ((missing_internal >= 0)),
-    CONSTRAINT reconciliation_runs_missing_provider_check CHECK ((missing_provider >= 0)),
-    CONSTRAINT reconciliation_runs_period_check CHECK ((period_end > period_start)),
-    CONSTRAINT reconciliation_runs_status_check CHECK ((status = ANY (ARRAY['running'::text, 'succeeded'::text, 'partial'::text, 'failed'::text]))),
-    CONSTRAINT reconciliation_runs_tolerances_check CHECK ((jsonb_typeof(tolerances) = 'object'::text))
-);
-
-COMMENT ON TABLE public.reconciliation_runs IS 'Every run of run_reconciliation: the period [period_start, period_end) compared, the counts of (workspace, metric, UTC day) matched, mismatched beyond tolerance and missing on either side, the metrics compared and the tolerances applied. Items are in reconciliation_items.';
-
-COMMENT ON COLUMN public.reconciliation_runs.status IS 'succeeded, partial (some metrics failed: see job_runs.errors; their counts are left out) or failed.';
-
-COMMENT ON COLUMN public.reconciliation_runs.metrics IS 'Metrics compared: those with provider reports in the period and those whose reports are expected.';
-
-COMMENT ON COLUMN public.reconciliation_runs.unreconciled_metrics IS 'Metrics with internal usage in the period but no provider coverage: not compared, so not counted.';
-
-COMMENT ON COLUMN public.reconciliation_runs.tolerances IS '{metric: {absolute, relative, reports_expected}} as applied by this run.';
-
-COMMENT ON COLUMN public.reconciliation_runs.alert_id IS 'The open reconciliation_mismatch alert of the period when something did not match (new or already open).';
 
 -- Name: reconciliation_runs_id_seq; Type: SEQUENCE; Schema: public
 ALTER TABLE public.reconciliation_runs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
@@ -4135,6 +4273,8 @@ GRANT ALL ON FUNCTION private.alert_change(alert_id bigint, note text, resolve b
 
 REVOKE ALL ON FUNCTION private.alert_dead_letters(webhook_ids bigint[]) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION private.alert_reconciliation_run(run_id bigint, job_run_id bigint, period_start date, period_end date, every_step_ran boolean, mismatched integer, missing_internal integer, missing_provider integer) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION private.alert_retention_backlog(job_run_id bigint, more text[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.alert_signature_failure(provider text, webhook_id bigint, reason text) FROM PUBLIC;
@@ -4149,6 +4289,8 @@ GRANT SELECT ON TABLE public.payments TO authenticated;
 GRANT SELECT ON TABLE public.payments TO service_role;
 
 REVOKE ALL ON FUNCTION private.check_paymob_callback_target(payment public.payments, order_id text, transaction_id text, OUT refusal text, OUT detail text, OUT other_payment_id uuid) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.check_reconciliation_period(period_start date, period_end date) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.check_webhook_arguments(provider text, payload jsonb, headers jsonb, raw_body text) FROM PUBLIC;
 
@@ -4173,6 +4315,18 @@ REVOKE ALL ON FUNCTION private.credit_replay(kind text, workspace_id uuid, amoun
 
 REVOKE ALL ON FUNCTION private.decline_paymob_payment(payment public.payments, transaction_id text, reason text, webhook_id bigint) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION private.delete_expired_acknowledged_alerts(cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.delete_expired_job_runs(cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint, keep_job_run bigint) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.delete_expired_rate_limit_counters(cutoff timestamp with time zone, max_rows integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.delete_expired_unknown_phone(cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.delete_expired_webhook_dead_letters(cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.delete_expired_webhook_deliveries(cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION private.drain_webhook_batch(max_count integer) FROM PUBLIC;
 
 REVOKE ALL ON PROCEDURE private.drain_webhooks_continuously(IN seconds double precision, IN max_count integer, IN idle_seconds double precision) FROM PUBLIC;
@@ -4180,6 +4334,8 @@ REVOKE ALL ON PROCEDURE private.drain_webhooks_continuously(IN seconds double pr
 REVOKE ALL ON FUNCTION private.drop_policies(target regclass) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.ensure_usage_period(workspace_id uuid, period_start date) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.fold_usage_events(after_id bigint, upto_id bigint) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.fold_usage_rollups(max_events integer) FROM PUBLIC;
 
@@ -4241,7 +4397,14 @@ REVOKE ALL ON FUNCTION private.normalize_webhook_headers(headers jsonb) FROM PUB
 
 REVOKE ALL ON FUNCTION private.note_unknown_phone(provider text, channel_type text, phone_number text, webhook_id bigint, count_delivery boolean) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION private.oldest_running_transaction() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION private.on_plan_change(workspace_id uuid, new_plan_key text, reason text) FROM PUBLIC;
+
+GRANT SELECT ON TABLE public.reconciliation_runs TO authenticated;
+GRANT SELECT ON TABLE public.reconciliation_runs TO service_role;
+
+REVOKE ALL ON FUNCTION private.open_reconciliation_run(job_run_id bigint, period_start date, period_end date) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.open_usage_periods() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.open_usage_periods() TO service_role;
@@ -4266,6 +4429,8 @@ REVOKE ALL ON FUNCTION private.raise_alert(type text, dedupe_key text, message t
 REVOKE ALL ON FUNCTION private.raise_usage_alerts(workspace_id uuid, metric text, period_start date) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.rate_limiter_fail_open(workspace_id uuid, bucket text, at timestamp with time zone, max_requests integer, window_seconds integer, plan_key text, sqlstate text, error text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.reconcile_metric(run_id bigint, metric text, period_start date, period_end date, tolerance jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.record_api_auth_failure(reason text, key_prefix text, key_id uuid, workspace_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.record_api_auth_failure(reason text, key_prefix text, key_id uuid, workspace_id uuid) TO service_role;
@@ -4304,6 +4469,8 @@ GRANT ALL ON FUNCTION private.secret_key_paths(doc jsonb) TO authenticated;
 GRANT ALL ON FUNCTION private.secret_key_paths(doc jsonb) TO service_role;
 
 REVOKE ALL ON FUNCTION private.settle_paymob_payment(payment public.payments, transaction_id text, amount bigint, currency text, webhook_id bigint) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.settle_reconciliation_alerts(run_id bigint, period_start date, period_end date, bad_days date[], every_step_ran boolean) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.sms_events_masked() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.sms_events_masked() TO authenticated;
@@ -4420,9 +4587,17 @@ REVOKE ALL ON FUNCTION private.webhooks_record_usage(workspace_id uuid, metric t
 
 REVOKE ALL ON FUNCTION private.weekly_insight_change(current_value numeric, previous_value numeric) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION private.weekly_insight_changes(current_figures jsonb, previous_figures jsonb) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION private.weekly_insight_figures_all(week_start date) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION private.weekly_insights_week(week_start date) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.weekly_webhook_figures(week_start date) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION private.write_billing_line_items(workspace_id uuid, period_start date) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.write_weekly_insight(workspace_id uuid, week_start date, figures jsonb, change jsonb, job_run_id bigint) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.acknowledge_alert(alert_id bigint, note text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.acknowledge_alert(alert_id bigint, note text) TO authenticated;
@@ -4682,9 +4857,6 @@ GRANT SELECT ON TABLE public.reconciliation_items TO service_role;
 
 GRANT ALL ON SEQUENCE public.reconciliation_items_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.reconciliation_items_id_seq TO service_role;
-
-GRANT SELECT ON TABLE public.reconciliation_runs TO authenticated;
-GRANT SELECT ON TABLE public.reconciliation_runs TO service_role;
 
 GRANT ALL ON SEQUENCE public.reconciliation_runs_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.reconciliation_runs_id_seq TO service_role;

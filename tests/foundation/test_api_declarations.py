@@ -37,7 +37,7 @@ def test_every_public_function_is_declared_and_written_in_the_one_shape(
     assert sorted(r[0] for r in rows) == sorted(declared)
     for name, language, definer, config, volatility, arguments, result, roles, comment in rows:
         f = declared[name]
-        assert (language, definer, config) == ("plpgsql", False, ['search_path=""']), name
+        assert (language, definer, config) == (f.language, False, ['search_path=""']), name
         assert volatility == {"volatile": "v", "stable": "s"}[f.volatility], name
         assert [a.split(" ", 1)[0] for a in arguments.split(", ") if a] == [p.name for p in f.params], name
         assert set(roles) == set(f.roles), name
@@ -72,6 +72,7 @@ def _one(db: psycopg.Connection, query: str, *args: object) -> object:
         ('[f]\nreturns = "jsonb"\nroles = []\ncontract = "c"', "roles are"),
         ('[f]\nreturns = "jsonb"\nroles = ["anon"]\ncontract = "c"\nsecurity = "definer"', "unknown key"),
         ('[f]\nreturns = "jsonb"\nroles = ["anon"]\ncontract = "c"\nvolatility = "immutable"', "volatility"),
+        ('[f]\nreturns = "jsonb"\nroles = ["anon"]\ncontract = "c"\nlanguage = "sql"\nlock_subject = "x"', "language"),
     ],
 )
 def test_a_malformed_declaration_is_refused_with_its_name(toml: str, problem: str) -> None:
