@@ -378,6 +378,58 @@ CREATE FUNCTION private.audit(action text, target_table text, target_id text, wo
 
 COMMENT ON FUNCTION private.audit(action text, target_table text, target_id text, workspace_id uuid, before jsonb, after jsonb, reason text) IS 'Append an audit_logs row for a security-relevant change; returns its id.';
 
+-- Name: payments; Type: TABLE; Schema: public
+CREATE TABLE public.payments (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    workspace_id uuid NOT NULL,
+    plan_key text NOT NULL,
+    provider text NOT NULL,
+    amount_minor bigint NOT NULL,
+    currency text NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    reference text NOT NULL,
+    provider_reference text,
+    bank_reference text,
+    webhook_id bigint,
+    failure_reason text,
+    requested_by uuid,
+    confirmed_by uuid,
+    confirmed_at timestamp with time zone,
+    settled_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    paymob_order_id text,
+    CONSTRAINT payments_amount_minor_check CHECK ((amount_minor > 0)),
+    CONSTRAINT payments_bank_reference_check CHECK (((length(btrim(bank_reference)) >= 1) AND (length(btrim(bank_reference)) <= 128))),
+    CONSTRAINT payments_confirmed_has_time CHECK (((status <> 'confirmed'::text) OR (confirmed_at IS NOT NULL))),
+    CONSTRAINT payments_currency_check CHECK ((currency ~ '^[A-Z]{3}$'::text)),
+    CONSTRAINT payments_provider_check CHECK ((provider = ANY (ARRAY['paymob'::text, 'instapay'::text]))),
+    CONSTRAINT payments_reference_check CHECK ((reference ~ '^[A-Z0-9-]{6,64}$'::text)),
+    CONSTRAINT payments_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'confirmed'::text, 'failed'::text, 'rejected'::text, 'refunded'::text])))
+);
+
+COMMENT ON TABLE public.payments IS 'Payment requests and their settlement. Only a confirmation (Paymob callback, admin InstaPay check) activates a plan.';
+
+COMMENT ON COLUMN public.payments.amount_minor IS 'The plan price at request time, in minor units (piastres for EGP).';
+
+COMMENT ON COLUMN public.payments.reference IS 'What the payer quotes: the InstaPay transfer note; Paymob''s order.merchant_order_id.';
+
+COMMENT ON COLUMN public.payments.provider_reference IS 'Paymob transaction id (obj.id) of the attempt that settled it.';
+
+COMMENT ON COLUMN public.payments.bank_reference IS 'InstaPay bank transfer reference an admin matched it with.';
+
+COMMENT ON COLUMN public.payments.webhook_id IS 'The webhook_queue row that settled it (no foreign key: webhook payloads expire, payments do not).';
+
+COMMENT ON COLUMN public.payments.paymob_order_id IS 'Paymob order id (obj.order.id) bound by the first verified callback; callbacks of another order are refused.';
+
+-- Name: check_paymob_callback_target(public.payments, text, text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.check_paymob_callback_target(payment public.payments, order_id text, transaction_id text, OUT refusal text, OUT detail text, OUT other_payment_id uuid) RETURNS record
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/payments/check_paymob_callback_target.sql
+
+COMMENT ON FUNCTION private.check_paymob_callback_target(payment public.payments, order_id text, transaction_id text, OUT refusal text, OUT detail text, OUT other_payment_id uuid) IS 'Why a signed Paymob callback may not settle this payment (merchant_order_id is unsigned), or nulls; binds the payment to its Paymob order when it may.';
+
 -- Name: check_reconciliation_period(date, date); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.check_reconciliation_period(period_start date, period_end date) RETURNS void
     LANGUAGE plpgsql STABLE
@@ -385,6 +437,14 @@ CREATE FUNCTION private.check_reconciliation_period(period_start date, period_en
     -- body: db/functions/jobs/run_reconciliation.sql.j2
 
 COMMENT ON FUNCTION private.check_reconciliation_period(period_start date, period_end date) IS 'Raise 22023 (period_required, invalid_period, period_too_long, period_not_ended) for a period run_reconciliation refuses.';
+
+-- Name: check_webhook_arguments(text, jsonb, jsonb, text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.check_webhook_arguments(provider text, payload jsonb, headers jsonb, raw_body text) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path TO '';
+    -- body: db/functions/webhooks/check_webhook_arguments.sql
+
+COMMENT ON FUNCTION private.check_webhook_arguments(provider text, payload jsonb, headers jsonb, raw_body text) IS 'Raise 22023 (unknown_provider, malformed_payload, malformed_headers, payload_too_large) for ingest_webhook arguments that cannot be a delivery.';
 
 -- Name: webhook_queue; Type: TABLE; Schema: public
 CREATE TABLE public.webhook_queue (
@@ -478,6 +538,14 @@ CREATE FUNCTION private.credit_replay(kind text, workspace_id uuid, amount numer
     -- body: db/functions/billing/credit_replay.sql
 
 COMMENT ON FUNCTION private.credit_replay(kind text, workspace_id uuid, amount numeric, reason text, idempotency_key text) IS 'First result of an idempotent credit call (null when the key is new; PT409 when the arguments differ).';
+
+-- Name: decline_paymob_payment(public.payments, text, text, bigint); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.decline_paymob_payment(payment public.payments, transaction_id text, reason text, webhook_id bigint) RETURNS public.payments
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/payments/decline_paymob_payment.sql
+
+COMMENT ON FUNCTION private.decline_paymob_payment(payment public.payments, transaction_id text, reason text, webhook_id bigint) IS 'Apply a declined Paymob transaction to its payment (a pending one fails, with an info alert); the changed row.';
 
 -- Name: delete_expired_acknowledged_alerts(timestamp with time zone, integer, timestamp with time zone, bigint); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.delete_expired_acknowledged_alerts(cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint) RETURNS TABLE(deleted integer, picked integer, last_at timestamp with time zone, last_id bigint)
@@ -696,6 +764,30 @@ CREATE FUNCTION private.messages_masked() RETURNS TABLE(id uuid, workspace_id uu
 
 COMMENT ON FUNCTION private.messages_masked() IS 'Rows of public.messages_masked: every message with sender and body masked, for platform staff only.';
 
+-- Name: monitoring_signal_counts(timestamp with time zone); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.monitoring_signal_counts(as_of timestamp with time zone) RETURNS TABLE(signal text, scope text, last_5m bigint, last_1h bigint, last_24h bigint)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO '';
+    -- body: db/functions/ops/monitoring_signal_counts.sql
+
+COMMENT ON FUNCTION private.monitoring_signal_counts(as_of timestamp with time zone) IS 'The non-zero counts of public.monitoring_signals as of a moment: (signal, scope, last_5m, last_1h, last_24h).';
+
+-- Name: monitoring_signal_series(); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.monitoring_signal_series() RETURNS TABLE(signal text, scope text, ord integer)
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO '';
+    -- body: db/functions/ops/monitoring_signal_series.sql
+
+COMMENT ON FUNCTION private.monitoring_signal_series() IS 'Every (signal, scope) of public.monitoring_signals, in order: the rows it answers, zeros included.';
+
+-- Name: normalize_webhook_headers(jsonb); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.normalize_webhook_headers(headers jsonb) RETURNS jsonb
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO '';
+    -- body: db/functions/webhooks/normalize_webhook_headers.sql
+
+COMMENT ON FUNCTION private.normalize_webhook_headers(headers jsonb) IS 'A delivery''s headers as stored: names lower-cased (repeated spellings joined with '', ''), credentials dropped.';
+
 -- Name: note_unknown_phone(text, text, text, bigint, boolean); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.note_unknown_phone(provider text, channel_type text, phone_number text, webhook_id bigint, count_delivery boolean) RETURNS void
     LANGUAGE sql
@@ -880,6 +972,14 @@ CREATE FUNCTION private.refuse_deduction(workspace_id uuid, amount numeric, reas
 
 COMMENT ON FUNCTION private.refuse_deduction(workspace_id uuid, amount numeric, reason text) IS 'Refuse a deduction that debited nothing: PT404 or PT402, or over HTTP the 402 body with its credits_exhausted alert.';
 
+-- Name: reject_webhook(text, text, text, jsonb, jsonb, text, text, boolean, text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.reject_webhook(provider text, event_type text, idempotency_key text, headers jsonb, payload jsonb, raw_body text, url text, signature_valid boolean, reason text) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/webhooks/reject_webhook.sql.j2
+
+COMMENT ON FUNCTION private.reject_webhook(provider text, event_type text, idempotency_key text, headers jsonb, payload jsonb, raw_body text, url text, signature_valid boolean, reason text) IS 'Store a delivery rejected with its reason (alerting when its signature failed); ingest_webhook''s answer.';
+
 -- Name: reopen_usage_alert(bigint); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.reopen_usage_alert(alert_id bigint) RETURNS void
     LANGUAGE sql SECURITY DEFINER
@@ -937,6 +1037,22 @@ CREATE FUNCTION private.retention_table(policy text) RETURNS text
 
 COMMENT ON FUNCTION private.retention_table(policy text) IS 'The table a retention policy deletes from (run results count by table).';
 
+-- Name: reverse_paymob_payment(public.payments, text, bigint); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.reverse_paymob_payment(payment public.payments, transaction_id text, webhook_id bigint) RETURNS public.payments
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/payments/reverse_paymob_payment.sql
+
+COMMENT ON FUNCTION private.reverse_paymob_payment(payment public.payments, transaction_id text, webhook_id bigint) IS 'Apply a refunded or voided Paymob transaction to its payment (refunded, failed, or an alert only); the changed row.';
+
+-- Name: run_ingested_webhook(bigint, text, text, text, jsonb); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.run_ingested_webhook(webhook_id bigint, provider text, event_type text, idempotency_key text, payload jsonb) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/webhooks/run_ingested_webhook.sql
+
+COMMENT ON FUNCTION private.run_ingested_webhook(webhook_id bigint, provider text, event_type text, idempotency_key text, payload jsonb) IS 'Process a delivery ingest_webhook has just stored as processed, in the call; ingest_webhook''s answer.';
+
 -- Name: run_retention_in_batches(numeric, numeric, numeric); Type: PROCEDURE; Schema: private
 CREATE PROCEDURE private.run_retention_in_batches(IN max_seconds numeric DEFAULT 3600, IN batch_seconds numeric DEFAULT 0.2, IN pause_ratio numeric DEFAULT 0)
     LANGUAGE plpgsql;
@@ -968,6 +1084,14 @@ CREATE FUNCTION private.secret_key_paths(doc jsonb) RETURNS text[]
 
 COMMENT ON FUNCTION private.secret_key_paths(doc jsonb) IS 'JSON paths of keys that look like secrets (token, secret, password, api_key, ...) at any depth.';
 
+-- Name: settle_paymob_payment(public.payments, text, bigint, text, bigint); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.settle_paymob_payment(payment public.payments, transaction_id text, amount bigint, currency text, webhook_id bigint) RETURNS public.payments
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/payments/settle_paymob_payment.sql
+
+COMMENT ON FUNCTION private.settle_paymob_payment(payment public.payments, transaction_id text, amount bigint, currency text, webhook_id bigint) IS 'Apply a successful Paymob transaction to its payment (confirmed, or rejected for a mismatch, or an alert); the changed row.';
+
 -- Name: settle_reconciliation_alerts(bigint, date, date, date[], boolean); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.settle_reconciliation_alerts(run_id bigint, period_start date, period_end date, bad_days date[], every_step_ran boolean) RETURNS TABLE(covered_days date[], alert_id bigint)
     LANGUAGE plpgsql
@@ -991,6 +1115,30 @@ CREATE FUNCTION private.store_chat_message(workspace_id uuid, agent_id uuid, cha
     -- body: db/functions/webhooks/store_chat_message.sql
 
 COMMENT ON FUNCTION private.store_chat_message(workspace_id uuid, agent_id uuid, channel_id uuid, channel_type text, thread_id text, contact_address text, direction text, sender text, body text, provider_message_id text, metadata jsonb, sent_at timestamp with time zone) IS 'Store one inbound/outbound chat message under its conversation (idempotent by provider message id).';
+
+-- Name: store_duplicate_webhook(text, text, text, jsonb, jsonb, text, text, boolean, bigint, text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.store_duplicate_webhook(provider text, event_type text, idempotency_key text, headers jsonb, payload jsonb, raw_body text, url text, signature_valid boolean, original_id bigint, original_status text) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/webhooks/store_duplicate_webhook.sql.j2
+
+COMMENT ON FUNCTION private.store_duplicate_webhook(provider text, event_type text, idempotency_key text, headers jsonb, payload jsonb, raw_body text, url text, signature_valid boolean, original_id bigint, original_status text) IS 'Store a delivery as the duplicate of the verified holder of its idempotency key; ingest_webhook''s answer.';
+
+-- Name: store_unverified_webhook(text, text, text, jsonb, jsonb, text, text, text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.store_unverified_webhook(provider text, event_type text, idempotency_key text, headers jsonb, payload jsonb, raw_body text, url text, error text) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/webhooks/store_unverified_webhook.sql.j2
+
+COMMENT ON FUNCTION private.store_unverified_webhook(provider text, event_type text, idempotency_key text, headers jsonb, payload jsonb, raw_body text, url text, error text) IS 'Store a delivery whose signature check could not run: failed for the sweeper, or the duplicate of a verified holder.';
+
+-- Name: store_webhook_copy(text, text, text, jsonb, jsonb, text, text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.store_webhook_copy(provider text, event_type text, idempotency_key text, headers jsonb, payload jsonb, raw_body text, url text) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/webhooks/store_webhook_copy.sql.j2
+
+COMMENT ON FUNCTION private.store_webhook_copy(provider text, event_type text, idempotency_key text, headers jsonb, payload jsonb, raw_body text, url text) IS 'Store a byte-identical copy of a verified delivery as its duplicate without verifying it again; null for any other.';
 
 -- Name: take_tier_snapshot(uuid, text, date, text, text); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.take_tier_snapshot(workspace_id uuid, plan_key text, period_start date, reason text, note text DEFAULT NULL::text) RETURNS bigint
@@ -1295,6 +1443,14 @@ CREATE FUNCTION private.verify_standard_webhook(headers jsonb, payload jsonb, ra
     -- body: db/functions/webhooks/verify_standard_webhook.sql
 
 COMMENT ON FUNCTION private.verify_standard_webhook(headers jsonb, payload jsonb, raw_body text) IS 'Null when a Standard Webhooks delivery (v1 HMAC-SHA256, 5-minute tolerance) is authentic, else why not.';
+
+-- Name: verify_stored_webhook(bigint, text, jsonb, jsonb, text, text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.verify_stored_webhook(webhook_id bigint, provider text, payload jsonb, headers jsonb, raw_body text, url text) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/webhooks/verify_stored_webhook.sql
+
+COMMENT ON FUNCTION private.verify_stored_webhook(webhook_id bigint, provider text, payload jsonb, headers jsonb, raw_body text, url text) IS 'Verify a stored delivery late and claim its idempotency key; null when it is to be processed, else rejected or duplicate.';
 
 -- Name: verify_twilio_signature(jsonb, jsonb, text, text); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.verify_twilio_signature(headers jsonb, payload jsonb, raw_body text, url text) RETURNS text
@@ -2150,50 +2306,6 @@ ALTER TABLE public.billing_line_items ALTER COLUMN id ADD GENERATED ALWAYS AS ID
     NO MAXVALUE
     CACHE 1
 );
-
--- Name: payments; Type: TABLE; Schema: public
-CREATE TABLE public.payments (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    workspace_id uuid NOT NULL,
-    plan_key text NOT NULL,
-    provider text NOT NULL,
-    amount_minor bigint NOT NULL,
-    currency text NOT NULL,
-    status text DEFAULT 'pending'::text NOT NULL,
-    reference text NOT NULL,
-    provider_reference text,
-    bank_reference text,
-    webhook_id bigint,
-    failure_reason text,
-    requested_by uuid,
-    confirmed_by uuid,
-    confirmed_at timestamp with time zone,
-    settled_at timestamp with time zone,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL,
-    paymob_order_id text,
-    CONSTRAINT payments_amount_minor_check CHECK ((amount_minor > 0)),
-    CONSTRAINT payments_bank_reference_check CHECK (((length(btrim(bank_reference)) >= 1) AND (length(btrim(bank_reference)) <= 128))),
-    CONSTRAINT payments_confirmed_has_time CHECK (((status <> 'confirmed'::text) OR (confirmed_at IS NOT NULL))),
-    CONSTRAINT payments_currency_check CHECK ((currency ~ '^[A-Z]{3}$'::text)),
-    CONSTRAINT payments_provider_check CHECK ((provider = ANY (ARRAY['paymob'::text, 'instapay'::text]))),
-    CONSTRAINT payments_reference_check CHECK ((reference ~ '^[A-Z0-9-]{6,64}$'::text)),
-    CONSTRAINT payments_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'confirmed'::text, 'failed'::text, 'rejected'::text, 'refunded'::text])))
-);
-
-COMMENT ON TABLE public.payments IS 'Payment requests and their settlement. Only a confirmation (Paymob callback, admin InstaPay check) activates a plan.';
-
-COMMENT ON COLUMN public.payments.amount_minor IS 'The plan price at request time, in minor units (piastres for EGP).';
-
-COMMENT ON COLUMN public.payments.reference IS 'What the payer quotes: the InstaPay transfer note; Paymob''s order.merchant_order_id.';
-
-COMMENT ON COLUMN public.payments.provider_reference IS 'Paymob transaction id (obj.id) of the attempt that settled it.';
-
-COMMENT ON COLUMN public.payments.bank_reference IS 'InstaPay bank transfer reference an admin matched it with.';
-
-COMMENT ON COLUMN public.payments.webhook_id IS 'The webhook_queue row that settled it (no foreign key: webhook payloads expire, payments do not).';
-
-COMMENT ON COLUMN public.payments.paymob_order_id IS 'Paymob order id (obj.order.id) bound by the first verified callback; callbacks of another order are refused.';
 
 -- Name: plans; Type: TABLE; Schema: public
 CREATE TABLE public.plans (
@@ -4173,7 +4285,14 @@ GRANT ALL ON FUNCTION private.assert_no_secret_keys(doc jsonb, column_label text
 
 REVOKE ALL ON FUNCTION private.audit(action text, target_table text, target_id text, workspace_id uuid, before jsonb, after jsonb, reason text) FROM PUBLIC;
 
+GRANT SELECT ON TABLE public.payments TO authenticated;
+GRANT SELECT ON TABLE public.payments TO service_role;
+
+REVOKE ALL ON FUNCTION private.check_paymob_callback_target(payment public.payments, order_id text, transaction_id text, OUT refusal text, OUT detail text, OUT other_payment_id uuid) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION private.check_reconciliation_period(period_start date, period_end date) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.check_webhook_arguments(provider text, payload jsonb, headers jsonb, raw_body text) FROM PUBLIC;
 
 GRANT SELECT ON TABLE public.webhook_queue TO authenticated;
 GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.webhook_queue TO service_role;
@@ -4193,6 +4312,8 @@ GRANT ALL ON FUNCTION private.conversations_masked() TO service_role;
 REVOKE ALL ON FUNCTION private.count_rate_limit_refusal(workspace_id uuid, bucket text, at timestamp with time zone, plan_key text, max_requests integer, window_seconds integer, spike_refusals integer) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.credit_replay(kind text, workspace_id uuid, amount numeric, reason text, idempotency_key text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.decline_paymob_payment(payment public.payments, transaction_id text, reason text, webhook_id bigint) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.delete_expired_acknowledged_alerts(cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint) FROM PUBLIC;
 
@@ -4268,6 +4389,12 @@ REVOKE ALL ON FUNCTION private.messages_masked() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.messages_masked() TO authenticated;
 GRANT ALL ON FUNCTION private.messages_masked() TO service_role;
 
+REVOKE ALL ON FUNCTION private.monitoring_signal_counts(as_of timestamp with time zone) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.monitoring_signal_series() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.normalize_webhook_headers(headers jsonb) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION private.note_unknown_phone(provider text, channel_type text, phone_number text, webhook_id bigint, count_delivery boolean) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.oldest_running_transaction() FROM PUBLIC;
@@ -4310,6 +4437,8 @@ GRANT ALL ON FUNCTION private.record_api_auth_failure(reason text, key_prefix te
 
 REVOKE ALL ON FUNCTION private.refuse_deduction(workspace_id uuid, amount numeric, reason text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION private.reject_webhook(provider text, event_type text, idempotency_key text, headers jsonb, payload jsonb, raw_body text, url text, signature_valid boolean, reason text) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION private.reopen_usage_alert(alert_id bigint) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.replay_locked_webhook(webhook_id bigint, reason text) FROM PUBLIC;
@@ -4325,6 +4454,10 @@ REVOKE ALL ON FUNCTION private.retention_step(policy text, cutoff timestamp with
 
 REVOKE ALL ON FUNCTION private.retention_table(policy text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION private.reverse_paymob_payment(payment public.payments, transaction_id text, webhook_id bigint) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.run_ingested_webhook(webhook_id bigint, provider text, event_type text, idempotency_key text, payload jsonb) FROM PUBLIC;
+
 REVOKE ALL ON PROCEDURE private.run_retention_in_batches(IN max_seconds numeric, IN batch_seconds numeric, IN pause_ratio numeric) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean, headers jsonb, raw_body text, url text, stored_as_processed boolean, alert_dead_letter boolean) FROM PUBLIC;
@@ -4335,6 +4468,8 @@ REVOKE ALL ON FUNCTION private.secret_key_paths(doc jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.secret_key_paths(doc jsonb) TO authenticated;
 GRANT ALL ON FUNCTION private.secret_key_paths(doc jsonb) TO service_role;
 
+REVOKE ALL ON FUNCTION private.settle_paymob_payment(payment public.payments, transaction_id text, amount bigint, currency text, webhook_id bigint) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION private.settle_reconciliation_alerts(run_id bigint, period_start date, period_end date, bad_days date[], every_step_ran boolean) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.sms_events_masked() FROM PUBLIC;
@@ -4342,6 +4477,12 @@ GRANT ALL ON FUNCTION private.sms_events_masked() TO authenticated;
 GRANT ALL ON FUNCTION private.sms_events_masked() TO service_role;
 
 REVOKE ALL ON FUNCTION private.store_chat_message(workspace_id uuid, agent_id uuid, channel_id uuid, channel_type text, thread_id text, contact_address text, direction text, sender text, body text, provider_message_id text, metadata jsonb, sent_at timestamp with time zone) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.store_duplicate_webhook(provider text, event_type text, idempotency_key text, headers jsonb, payload jsonb, raw_body text, url text, signature_valid boolean, original_id bigint, original_status text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.store_unverified_webhook(provider text, event_type text, idempotency_key text, headers jsonb, payload jsonb, raw_body text, url text, error text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.store_webhook_copy(provider text, event_type text, idempotency_key text, headers jsonb, payload jsonb, raw_body text, url text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.take_tier_snapshot(workspace_id uuid, plan_key text, period_start date, reason text, note text) FROM PUBLIC;
 
@@ -4419,6 +4560,8 @@ REVOKE ALL ON FUNCTION private.verify_paymob_hmac(payload jsonb, hmac text) FROM
 GRANT ALL ON FUNCTION private.verify_paymob_hmac(payload jsonb, hmac text) TO service_role;
 
 REVOKE ALL ON FUNCTION private.verify_standard_webhook(headers jsonb, payload jsonb, raw_body text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.verify_stored_webhook(webhook_id bigint, provider text, payload jsonb, headers jsonb, raw_body text, url text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.verify_twilio_signature(headers jsonb, payload jsonb, raw_body text, url text) FROM PUBLIC;
 
@@ -4646,9 +4789,6 @@ GRANT SELECT ON TABLE public.billing_line_items TO service_role;
 
 GRANT ALL ON SEQUENCE public.billing_line_items_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.billing_line_items_id_seq TO service_role;
-
-GRANT SELECT ON TABLE public.payments TO authenticated;
-GRANT SELECT ON TABLE public.payments TO service_role;
 
 GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.plans TO service_role;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.plans TO authenticated;

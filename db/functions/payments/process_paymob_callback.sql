@@ -1,35 +1,26 @@
--- private.process_paymob_callback(payload, webhook_id): apply a Paymob
--- "transaction processed" callback whose HMAC the caller has already verified
--- (public.handle_paymob_callback, or the webhook pipeline with the
--- webhook_queue row id). Returns {payment_id, status, duplicate}.
+-- private.process_paymob_callback: apply a Paymob "transaction processed"
+-- callback whose HMAC the caller has already verified (public.handle_paymob_callback,
+-- or the webhook pipeline with the webhook_queue row id). Returns {payment_id,
+-- status, duplicate, subscription_id}.
 --
 -- The payment is found by obj.order.merchant_order_id = payments.reference and
 -- locked, so duplicate deliveries and a racing admin confirmation serialize on
 -- it and the state machine moves to confirmed at most once.
 --
--- Paymob's HMAC covers the transaction (obj.id) and its order (obj.order.id)
--- but not merchant_order_id, so a signed callback may have been re-targeted at
--- another payment. It is refused (a critical payment_failure alert, nothing
--- else changed, answer {payment_id: null, status: 'rejected', refused: word})
--- when: the payment is not a Paymob one (provider_mismatch); the payment is
--- bound to another Paymob order (order_mismatch); its order or its transaction
--- already belongs to another payment (order_in_use, transaction_in_use). The
--- first verified callback binds the payment to its order (paymob_order_id,
--- unique), and a transaction id settles one payment at most (unique index).
+-- Paymob's HMAC does not cover merchant_order_id, so a signed callback may have
+-- been re-targeted at another payment: it is refused (a critical payment_failure
+-- alert, nothing else changed, answer {payment_id: null, status: 'rejected',
+-- refused: word}) unless the payment is its own (private.check_paymob_callback_target,
+-- which also binds the payment to its Paymob order).
 --
--- The state machine:
---   success, not pending/voided/refunded, amount and currency as requested
---       pending|failed -> confirmed, and the plan is activated
---   success but amount or currency differ      pending|failed -> rejected + alert
---   declined (success false, not pending)      pending -> failed (+ info alert)
---   still pending                              no change
---   refunded or voided, the paying transaction confirmed -> refunded + alert;
---   refunded or voided, another transaction    no change + alert (e.g. the
---                                              refund of a second charge)
---   refunded or voided, before confirmation    pending -> failed
+-- The state machine, one helper per kind of transaction:
+--   refunded or voided      private.reverse_paymob_payment
+--   success, not pending    private.settle_paymob_payment (confirmed: the plan is
+--                           activated here, private.activate_payment)
+--   declined                private.decline_paymob_payment
+--   still pending           no change
 -- Anything else (a repeat, a late decline after payment) changes nothing and
--- answers duplicate = true. A failed attempt may be followed by a successful
--- retry of the same Paymob order, which confirms it.
+-- answers duplicate = true. Every change is audited here.
 -- Errors: 22023 malformed payload or not a TRANSACTION callback; PT404 no
 -- payment with that reference. A refusal is an answer, not an error, so its
 -- alert commits.
@@ -96,41 +87,9 @@ begin
     end if;
 
     -- merchant_order_id is not signed: check the payment is this transaction's own.
-    if v_payment.provider <> 'paymob' then
-        v_refusal := 'provider_mismatch';
-        v_refusal_detail := pg_catalog.format('payment %s is an %s request', v_payment.id, v_payment.provider);
-    elsif v_payment.paymob_order_id is not null and v_order is distinct from v_payment.paymob_order_id then
-        v_refusal := 'order_mismatch';
-        v_refusal_detail := pg_catalog.format('payment %s belongs to Paymob order %s', v_payment.id, v_payment.paymob_order_id);
-    else
-        select p.id into v_other
-        from public.payments as p
-        where p.paymob_order_id = v_order and p.id <> v_payment.id;
-        if v_other is not null then
-            v_refusal := 'order_in_use';
-            v_refusal_detail := pg_catalog.format('Paymob order %s belongs to payment %s', v_order, v_other);
-        else
-            select p.id into v_other
-            from public.payments as p
-            where p.provider_reference = v_txn and p.id <> v_payment.id;
-            if v_other is not null then
-                v_refusal := 'transaction_in_use';
-                v_refusal_detail := pg_catalog.format('Paymob transaction %s settled payment %s', v_txn, v_other);
-            end if;
-        end if;
-    end if;
-    if v_refusal is null and v_payment.paymob_order_id is null and v_order is not null then
-        begin
-            update public.payments as p
-            set paymob_order_id = v_order
-            where p.id = v_payment.id;
-            v_payment.paymob_order_id := v_order;
-        exception when unique_violation then
-            -- A concurrent callback bound the order to another payment first.
-            v_refusal := 'order_in_use';
-            v_refusal_detail := pg_catalog.format('Paymob order %s was just bound to another payment', v_order);
-        end;
-    end if;
+    select c.refusal, c.detail, c.other_payment_id
+    into v_refusal, v_refusal_detail, v_other
+    from private.check_paymob_callback_target(v_payment, v_order, v_txn) as c;
     if v_refusal is not null then
         perform private.raise_alert(
             'payment_failure', 'payment_failure:paymob_refused:' || v_txn || ':' || v_payment.id,
@@ -149,103 +108,20 @@ begin
     end if;
 
     if v_reversed then
-        if v_payment.status = 'confirmed' and v_payment.provider_reference = v_txn then
-            update public.payments as p
-            set status = 'refunded', settled_at = pg_catalog.now(),
-                failure_reason = 'refunded or voided at Paymob (transaction ' || v_txn || ')'
-            where p.id = v_payment.id
-            returning * into v_after;
-            perform private.raise_alert(
-                'payment_refunded', 'payment_refunded:' || v_payment.id,
-                pg_catalog.format('Payment %s (%s) was refunded or voided at Paymob; the plan stays until support acts',
-                    v_payment.reference, v_payment.plan_key),
-                v_payment.workspace_id, 'warning',
-                pg_catalog.jsonb_build_object('payment_id', v_payment.id, 'transaction_id', v_txn)
-            );
-        elsif v_payment.status = 'confirmed' then
-            -- Another transaction of this order (a second charge, or one that never
-            -- settled it) was refunded: the payment that paid stays confirmed.
-            perform private.raise_alert(
-                'payment_refunded', 'payment_refunded:other_transaction:' || v_txn,
-                pg_catalog.format(
-                    'Paymob refunded or voided transaction %s of order %s, not transaction %s that paid it; '
-                    || 'payment unchanged',
-                    v_txn, v_payment.reference, coalesce(v_payment.provider_reference, '(none recorded)')
-                ),
-                v_payment.workspace_id, 'warning',
-                pg_catalog.jsonb_build_object(
-                    'payment_id', v_payment.id, 'transaction_id', v_txn,
-                    'paying_transaction_id', v_payment.provider_reference
-                )
-            );
-        elsif v_payment.status = 'pending' then
-            update public.payments as p
-            set status = 'failed', provider_reference = v_txn, settled_at = pg_catalog.now(),
-                webhook_id = process_paymob_callback.webhook_id,
-                failure_reason = 'refunded or voided at Paymob before confirmation'
-            where p.id = v_payment.id
-            returning * into v_after;
-        end if;
+        v_after := private.reverse_paymob_payment(v_payment, v_txn, process_paymob_callback.webhook_id);
     elsif v_success and not v_pending then
-        if v_payment.status in ('pending', 'failed')
-            and (v_amount <> v_payment.amount_minor or v_currency is distinct from v_payment.currency) then
-            update public.payments as p
-            set status = 'rejected', provider_reference = v_txn, settled_at = pg_catalog.now(),
-                webhook_id = process_paymob_callback.webhook_id,
-                failure_reason = pg_catalog.format('paid %s %s, requested %s %s',
-                    v_amount, v_currency, v_payment.amount_minor, v_payment.currency)
-            where p.id = v_payment.id
-            returning * into v_after;
-            perform private.raise_alert(
-                'payment_failure', 'payment_failure:mismatch:' || v_payment.id,
-                pg_catalog.format('Paymob reported %s %s for payment %s, which requested %s %s; not activated',
-                    v_amount, v_currency, v_payment.reference, v_payment.amount_minor, v_payment.currency),
-                v_payment.workspace_id, 'critical',
-                pg_catalog.jsonb_build_object(
-                    'payment_id', v_payment.id, 'transaction_id', v_txn,
-                    'paid_amount', v_amount, 'paid_currency', v_currency,
-                    'requested_amount', v_payment.amount_minor, 'requested_currency', v_payment.currency
-                )
-            );
-        elsif v_payment.status in ('pending', 'failed') then
-            update public.payments as p
-            set status = 'confirmed', provider_reference = v_txn, confirmed_at = pg_catalog.now(),
-                settled_at = pg_catalog.now(), webhook_id = process_paymob_callback.webhook_id, failure_reason = null
-            where p.id = v_payment.id
-            returning * into v_after;
-            v_subscription_id := private.activate_payment(
-                v_payment.id, 'Paymob transaction ' || v_txn || ' confirmed payment ' || v_payment.reference
-            );
-        elsif v_payment.status = 'confirmed' and v_payment.provider_reference is null then
-            -- Confirmed by an admin before Paymob's callback came: note the transaction, activate nothing.
-            update public.payments as p
-            set provider_reference = v_txn
-            where p.id = v_payment.id;
-        elsif v_payment.status = 'confirmed' and v_payment.provider_reference <> v_txn then
-            -- A second successful transaction for an order already paid: money to return.
-            perform private.raise_alert(
-                'payment_failure', 'payment_failure:second_charge:' || v_txn,
-                pg_catalog.format('Paymob transaction %s paid order %s again, already confirmed; refund it',
-                    v_txn, v_payment.reference),
-                v_payment.workspace_id, 'critical',
-                pg_catalog.jsonb_build_object('payment_id', v_payment.id, 'transaction_id', v_txn)
-            );
-        end if;
+        v_after := private.settle_paymob_payment(
+            v_payment, v_txn, v_amount, v_currency, process_paymob_callback.webhook_id
+        );
     elsif not v_success and not v_pending then
-        if v_payment.status = 'pending' then
-            update public.payments as p
-            set status = 'failed', provider_reference = v_txn, settled_at = pg_catalog.now(),
-                webhook_id = process_paymob_callback.webhook_id,
-                failure_reason = coalesce(v_obj #>> '{data,message}', 'declined')
-            where p.id = v_payment.id
-            returning * into v_after;
-            perform private.raise_alert(
-                'payment_failure', 'payment_failure:declined:' || v_payment.id,
-                pg_catalog.format('Paymob declined transaction %s for payment %s', v_txn, v_payment.reference),
-                v_payment.workspace_id, 'info',
-                pg_catalog.jsonb_build_object('payment_id', v_payment.id, 'transaction_id', v_txn)
-            );
-        end if;
+        v_after := private.decline_paymob_payment(
+            v_payment, v_txn, coalesce(v_obj #>> '{data,message}', 'declined'), process_paymob_callback.webhook_id
+        );
+    end if;
+    if v_after.status = 'confirmed' then
+        v_subscription_id := private.activate_payment(
+            v_payment.id, 'Paymob transaction ' || v_txn || ' confirmed payment ' || v_payment.reference
+        );
     end if;
 
     if v_after.id is not null then

@@ -13,14 +13,13 @@
 -- (the sweeper). A dead-lettered row failing again on replay stays there, without
 -- being counted again.
 -- With verify_signature (a delivery whose signature check could not run when it
--- arrived, or a rejected one replayed), the signature and the required fields are checked first, inside the
--- same sub-transaction: a forged one ends rejected (with its alert), never processed.
--- One that passes claims its idempotency key there and then (signature_valid true,
--- webhook_queue_verified_key_idx); if a verified holder of the key exists already
--- (the genuine copy arrived and was processed meanwhile), it becomes that one's
--- duplicate instead of being processed. If processing then fails, the claim is
--- undone with it: the row stays failed and unverified, and is verified again on the
--- next attempt.
+-- arrived, or a rejected one replayed), the signature and the required fields are
+-- checked first, inside the same sub-transaction (private.verify_stored_webhook):
+-- a forged one ends rejected (with its alert), never processed. One that passes
+-- claims its idempotency key there and then, or becomes the duplicate of the
+-- verified holder of the key instead of being processed. If processing then
+-- fails, the claim is undone with it: the row stays failed and unverified, and is
+-- verified again on the next attempt.
 -- A processing cancelled by statement_timeout (57014: Supabase gives the API roles
 -- 8 s), e.g. stuck behind a lock, is a failure like any other: the raw row is kept,
 -- failed, for the sweeper. (A plain WHEN OTHERS does not catch query_canceled.)
@@ -59,57 +58,16 @@ declare
     v_error text;
     v_status text;
     v_attempts integer;
-    v_reason text;
-    v_holder bigint;
-    v_holder_status text;
     v_permanent boolean;
     -- 0 when the row already counts this attempt (stored_as_processed).
     v_increment constant integer := case when run_webhook.stored_as_processed then 0 else 1 end;
 begin
     begin
         if run_webhook.verify_signature then
-            v_reason := private.verify_webhook_signature(
-                run_webhook.provider, run_webhook.payload, run_webhook.headers, run_webhook.raw_body,
-                run_webhook.url
+            v_result := private.verify_stored_webhook(
+                run_webhook.webhook_id, run_webhook.provider, run_webhook.payload, run_webhook.headers,
+                run_webhook.raw_body, run_webhook.url
             );
-            if v_reason is not null then
-                v_result := pg_catalog.jsonb_build_object('status', 'rejected', 'reason', v_reason, 'signature', false);
-            else
-                v_reason := 'missing_required_fields: ' || (
-                    private.classify_webhook(run_webhook.provider, run_webhook.payload, run_webhook.headers)
-                ).missing_fields;
-                if v_reason is not null then
-                    v_result := pg_catalog.jsonb_build_object('status', 'rejected', 'reason', v_reason);
-                end if;
-            end if;
-            if v_result is null then
-                -- Verified: claim the key, or find who holds it. A rejected row being
-                -- replayed says received (being processed) until its outcome is written
-                -- below, so that it claims the key too (rejected rows claim nothing).
-                begin
-                    update public.webhook_queue as q
-                    set signature_valid = true,
-                        status = case when q.status = 'rejected' then 'received' else q.status end
-                    where q.id = run_webhook.webhook_id;
-                exception when unique_violation then
-                    -- (This row's claim failed, so it is not the holder.)
-                    select h.id, h.status
-                    into v_holder, v_holder_status
-                    from public.webhook_queue as r
-                    cross join lateral private.webhook_key_holder(r.provider, r.idempotency_key) as h
-                    where r.id = run_webhook.webhook_id;
-                    if v_holder is null then
-                        raise exception using
-                            errcode = '40001',
-                            message = 'idempotency_key_contended',
-                            detail = pg_catalog.format('webhook %s', run_webhook.webhook_id),
-                            hint = 'The sweeper tries it again.';
-                    end if;
-                    v_result := pg_catalog.jsonb_build_object(
-                        'status', 'duplicate', 'original_webhook_id', v_holder, 'original_status', v_holder_status
-                    );
-                end;
-            end if;
         end if;
         if v_result is null then
             v_result := private.process_webhook(
@@ -142,7 +100,9 @@ begin
             processed_at = case when v_result ->> 'status' not in ('rejected', 'duplicate') then pg_catalog.now() end
         where q.id = run_webhook.webhook_id;
         if v_result ->> 'signature' = 'false' then
-            perform private.alert_signature_failure(run_webhook.provider, run_webhook.webhook_id, v_reason);
+            perform private.alert_signature_failure(
+                run_webhook.provider, run_webhook.webhook_id, v_result ->> 'reason'
+            );
         end if;
         return v_result;
     end if;
