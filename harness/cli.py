@@ -68,7 +68,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from harness import deploy_status
+    from harness.deploy import status as deploy_status
 
     plan = migration_status(project.resolve_database_url(args.database_url), project.db_dir())
     for name in plan.applied:
@@ -89,7 +89,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_deployments(args: argparse.Namespace) -> int:
     import psycopg
 
-    from harness import deployments
+    from harness.deploy import deployments
 
     with psycopg.connect(project.resolve_database_url(args.database_url), autocommit=True) as conn:
         found = deployments.records(conn, limit=args.limit)
@@ -100,7 +100,7 @@ def cmd_deployments(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from harness.deploy_status import find_orphans
+    from harness.deploy.status import find_orphans
 
     url = project.resolve_database_url(args.database_url)
     plan = migration_status(url, project.db_dir())
@@ -118,8 +118,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
-    from harness import squawk
-    from harness.lint import lint
+    from harness.deploy import squawk
+    from harness.deploy.lint import lint
 
     if args.accept:
         accepted = squawk.accept(project.root())
@@ -177,7 +177,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def cmd_drill(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from harness.restore_drill import run_drill
+    from harness.deploy.restore_drill import run_drill
 
     report = run_drill(
         project.resolve_database_url(args.database_url),

@@ -28,7 +28,8 @@ from typing import Any
 import jinja2
 import psycopg
 
-from harness import deployments, pgcron
+from harness import pgcron
+from harness.deploy import deployments
 from harness.progress import heartbeat
 from harness.sqlsplit import Statement, split
 
@@ -295,7 +296,7 @@ def migrate(
     """Apply what is pending. Refuses to run when an applied versioned file drifted.
 
     A run that applies something is recorded as a deployment, with a restore point
-    taken first when it applies a versioned file (see :mod:`harness.deployments`).
+    taken first when it applies a versioned file (see :mod:`harness.deploy.deployments`).
     """
     files = discover(db_dir)
     with psycopg.connect(database_url, autocommit=True) as conn:

@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from harness.deployments import DeploymentRefused
+from harness.deploy.deployments import DeploymentRefused
 from harness.migrate import MigrationError, migrate
 from harness.pgbin import find_binaries
 from tests.deploy.conftest import git

@@ -7,7 +7,8 @@ import warnings
 
 import psycopg
 
-from harness import plpgsql_check, project
+from harness import project
+from harness.deploy import plpgsql_check
 from tests.foundation.conftest import ScratchProject
 
 BROKEN = """

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness import project, squawk
+from harness import project
+from harness.deploy import squawk
 from harness.migrate import discover
 from tests.foundation.conftest import ScratchProject
 

@@ -19,7 +19,7 @@ import pytest
 from harness import cli_target, project
 from harness.cli import COMMANDS, NO_DATABASE, main
 from harness.progress import heartbeat
-from harness.restore_drill import run_drill
+from harness.deploy.restore_drill import run_drill
 from tests.foundation.conftest import ScratchProject
 
 

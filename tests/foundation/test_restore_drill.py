@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from harness.cli import main
-from harness.restore_drill import run_drill
+from harness.deploy.restore_drill import run_drill
 
 
 def _seed(rpc, factories) -> None:  # type: ignore[no-untyped-def]
