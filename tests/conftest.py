@@ -16,6 +16,10 @@ from harness.factories import Factories
 from harness.pytest_plugin import Rpc
 from tests import cron_probes as probes
 
+# Fixtures more than one domain's tests use (the webhook suite's signing secrets,
+# signed deliveries and agents serve the fault and console tests too).
+pytest_plugins = ["tests.support.webhooks"]
+
 # Property tests are deterministic in CI and locally: the same examples on every run
 # (derandomize), no example database carried between runs, no per-example deadline
 # (each example talks to PostgreSQL on a shared machine). Each test bounds its own

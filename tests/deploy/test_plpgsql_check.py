@@ -9,7 +9,7 @@ import psycopg
 
 from harness import project
 from harness.deploy import plpgsql_check
-from tests.foundation.conftest import ScratchProject
+from tests.support.scratch import ScratchProject
 
 BROKEN = """
 create function private.broken() returns bigint language plpgsql set search_path = '' as $$

@@ -9,8 +9,8 @@ from harness import project
 from harness.deploy import deployments, orphans
 from harness.cli import main
 from harness.migrate import migrate
-from tests.deploy.conftest import git
-from tests.foundation.conftest import ScratchProject
+from tests.support.scratch import git
+from tests.support.scratch import ScratchProject
 
 
 def _quiet(_line: str) -> None:

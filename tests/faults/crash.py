@@ -31,7 +31,7 @@ import psycopg
 from twilio.request_validator import RequestValidator
 
 from harness.rpc import RpcError, call, user
-from tests.payments.conftest import paymob_payload, paymob_sign
+from tests.support.paymob import paymob_payload, paymob_sign
 
 SMS_URL = "https://api.example.test/webhooks/twilio/sms"
 WORKSPACES = 4  # few, so clients contend for the same wallets and usage rows

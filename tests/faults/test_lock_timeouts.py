@@ -18,8 +18,8 @@ from typing import Any
 
 import psycopg
 from harness.rpc import RpcError, call
-from tests.payments.conftest import paymob_payload, paymob_sign
-from tests.webhooks.conftest import Ops, Sign, e164, twilio_inbound_sms
+from tests.support.paymob import paymob_payload, paymob_sign
+from tests.support.webhooks import Ops, Sign, e164, twilio_inbound_sms
 
 GUARD = "-c statement_timeout=30s"
 

@@ -20,7 +20,7 @@ from harness import cli_target, project
 from harness.cli import COMMANDS, NO_DATABASE, main
 from harness.progress import heartbeat
 from harness.deploy.restore_drill import run_drill
-from tests.foundation.conftest import ScratchProject
+from tests.support.scratch import ScratchProject
 
 
 def _cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:

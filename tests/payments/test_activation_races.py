@@ -10,7 +10,7 @@ import psycopg
 
 from harness.factories import Factories
 from harness.rpc import SERVICE_ROLE, Jwt, RpcError, call
-from tests.payments.conftest import Billing
+from tests.support.payments import Billing
 
 
 def _race(connect: Callable[..., psycopg.Connection], calls: list[tuple[str, dict, Jwt | str]]) -> list[Any]:

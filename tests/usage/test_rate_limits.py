@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.rpc import RpcError, call
-from tests.usage.conftest import Limiter
+from tests.support.usage import Limiter
 
 # Half a second before a UTC minute boundary, where a fixed window would reset.
 T0 = datetime(2026, 12, 3, 10, 0, 59, 500000, tzinfo=timezone.utc)

@@ -25,7 +25,7 @@ from harness import project
 from harness.cluster import LocalCluster
 from harness.provision import provision
 from harness.rpc import RpcError
-from tests.webhooks.conftest import (
+from tests.support.webhooks import (
     TWILIO_SMS_URL,
     TWILIO_VOICE_URL,
     Ops,

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
 from harness.rpc import RpcError, call
-from tests.webhooks.conftest import TWILIO_SMS_URL, Ops, Sign, e164, twilio_inbound_sms
+from tests.support.webhooks import TWILIO_SMS_URL, Ops, Sign, e164, twilio_inbound_sms
 
 STATUSES = {"processed", "duplicate", "unknown_phone", "failed", "rejected", "queued"}
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import psycopg
 
-from tests.webhooks.conftest import Ops, Sign, e164, twilio_inbound_sms
+from tests.support.webhooks import Ops, Sign, e164, twilio_inbound_sms
 
 
 def in_the_call(args: dict) -> dict:
