@@ -14,7 +14,7 @@ from pathlib import Path
 from setuptools import setup
 from setuptools.command.build_py import build_py
 
-SQL_SUFFIXES = (".sql", ".sql.j2")
+SQL_SUFFIXES = (".sql", ".sql.j2", "api.toml")
 
 
 class BuildPyWithSql(build_py):

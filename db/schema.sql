@@ -96,6 +96,22 @@ CREATE FUNCTION private._activate_payment(payment_id uuid, reason text) RETURNS 
 
 COMMENT ON FUNCTION private._activate_payment(payment_id uuid, reason text) IS 'Activate the plan a confirmed, locked payment paid for: subscription, workspace plan, usage limits, audit.';
 
+-- Name: _alert_change(bigint, text, boolean); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._alert_change(alert_id bigint, note text, resolve boolean) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/ops/alerts.sql
+
+COMMENT ON FUNCTION private._alert_change(alert_id bigint, note text, resolve boolean) IS 'Acknowledge or resolve an alert as a platform admin (audited); the body of acknowledge_alert and resolve_alert.';
+
+-- Name: _alert_dead_letters(bigint[]); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._alert_dead_letters(webhook_ids bigint[]) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/webhooks/alert_dead_letters.sql
+
+COMMENT ON FUNCTION private._alert_dead_letters(webhook_ids bigint[]) IS 'Count new dead letters in the one open webhook_failure alert per provider and error (raised for the first).';
+
 -- Name: _alert_retention_backlog(bigint, text[]); Type: FUNCTION; Schema: private
 CREATE FUNCTION private._alert_retention_backlog(job_run_id bigint, more text[]) RETURNS void
     LANGUAGE sql SECURITY DEFINER
@@ -111,6 +127,14 @@ CREATE FUNCTION private._alert_signature_failure(provider text, webhook_id bigin
     -- body: db/functions/webhooks/alert_signature_failure.sql
 
 COMMENT ON FUNCTION private._alert_signature_failure(provider text, webhook_id bigint, reason text) IS 'Raise the signature_failure alert for this provider and UTC hour, once.';
+
+-- Name: _authorize_usage(uuid, text, numeric); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._authorize_usage(workspace_id uuid, metric text, quantity numeric DEFAULT NULL::numeric) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/usage/authorize_usage.sql
+
+COMMENT ON FUNCTION private._authorize_usage(workspace_id uuid, metric text, quantity numeric) IS 'Implementation of public.authorize_usage (definer: reads usage_limits and the period''s terms).';
 
 -- Name: _billing_line_items(uuid, date); Type: FUNCTION; Schema: private
 CREATE FUNCTION private._billing_line_items(workspace_id uuid, period_start date DEFAULT NULL::date) RETURNS jsonb
@@ -332,7 +356,7 @@ CREATE FUNCTION private._job_run_finish(job_run_id bigint, result jsonb, errors 
     SET search_path TO '';
     -- body: db/functions/jobs/job_runs.sql
 
-COMMENT ON FUNCTION private._job_run_finish(job_run_id bigint, result jsonb, errors jsonb, steps_ok integer) IS 'Record a job run''s result and final status (succeeded/partial/failed); failures raise one job_failure alert per job.';
+COMMENT ON FUNCTION private._job_run_finish(job_run_id bigint, result jsonb, errors jsonb, steps_ok integer) IS 'Record a job run''s result and final status (succeeded/partial/failed); failures raise one job_failure alert per job, a success resolves it.';
 
 -- Name: _job_run_start(text, jsonb, boolean); Type: FUNCTION; Schema: private
 CREATE FUNCTION private._job_run_start(job_name text, params jsonb DEFAULT '{}'::jsonb, exclusive boolean DEFAULT true) RETURNS bigint
@@ -390,6 +414,14 @@ CREATE FUNCTION private._messages_masked() RETURNS TABLE(id uuid, workspace_id u
 
 COMMENT ON FUNCTION private._messages_masked() IS 'Rows of public.messages_masked: every message with sender and body masked, for platform staff only.';
 
+-- Name: _monitoring_signals(); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._monitoring_signals() RETURNS TABLE(signal text, scope text, last_5m bigint, last_1h bigint, last_24h bigint)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/ops/monitoring_signals.sql
+
+COMMENT ON FUNCTION private._monitoring_signals() IS 'Implementation of public.monitoring_signals (definer: counts across every workspace; platform staff only).';
+
 -- Name: _note_unknown_phone(text, text, text, bigint, boolean); Type: FUNCTION; Schema: private
 CREATE FUNCTION private._note_unknown_phone(provider text, channel_type text, phone_number text, webhook_id bigint, count_delivery boolean) RETURNS void
     LANGUAGE sql
@@ -436,7 +468,7 @@ CREATE FUNCTION private._process_twilio_sms(webhook_id bigint, payload jsonb, co
     SET search_path TO '';
     -- body: db/functions/webhooks/process_twilio_sms.sql
 
-COMMENT ON FUNCTION private._process_twilio_sms(webhook_id bigint, payload jsonb, count_unknown boolean) IS 'Normalize a Twilio SMS (inbound or status callback) into sms_events; received and sent messages record sms usage.';
+COMMENT ON FUNCTION private._process_twilio_sms(webhook_id bigint, payload jsonb, count_unknown boolean) IS 'Normalize a Twilio SMS (inbound or status callback) into sms_events; bill each message once by its SID, on receipt or on its first status proving it was sent.';
 
 -- Name: _process_webhook(bigint, text, text, jsonb, text); Type: FUNCTION; Schema: private
 CREATE FUNCTION private._process_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text) RETURNS jsonb
@@ -469,6 +501,22 @@ CREATE FUNCTION private._record_usage(workspace_id uuid, metric text, quantity n
     -- body: db/functions/usage/record_usage.sql
 
 COMMENT ON FUNCTION private._record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) IS 'Implementation of public.record_usage (definer: writes usage_events and usage_limits).';
+
+-- Name: _record_usage_batch(jsonb); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._record_usage_batch(events jsonb) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/usage/record_usage_batch.sql
+
+COMMENT ON FUNCTION private._record_usage_batch(events jsonb) IS 'Implementation of public.record_usage_batch (definer: writes usage_events and usage_limits for up to 1,000 events).';
+
+-- Name: _reopen_usage_alert(bigint); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._reopen_usage_alert(alert_id bigint) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/usage/raise_usage_alerts.sql
+
+COMMENT ON FUNCTION private._reopen_usage_alert(alert_id bigint) IS 'Reopen a usage alert resolved by a plan change whose plan is back with the threshold still reached.';
 
 -- Name: _replay_locked_webhook(bigint, text); Type: FUNCTION; Schema: private
 CREATE FUNCTION private._replay_locked_webhook(webhook_id bigint, reason text) RETURNS jsonb
@@ -569,13 +617,13 @@ CREATE FUNCTION private._run_retention_cleanup(max_seconds numeric DEFAULT 0.5, 
 
 COMMENT ON FUNCTION private._run_retention_cleanup(max_seconds numeric, batch_rows integer) IS 'Implementation of public.run_retention_cleanup (definer: deletes expired rows per retention_policies, in batches, within max_seconds of one transaction).';
 
--- Name: _run_webhook(bigint, text, text, jsonb, text, boolean, jsonb, text, text, boolean); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean DEFAULT false, headers jsonb DEFAULT '{}'::jsonb, raw_body text DEFAULT NULL::text, url text DEFAULT NULL::text, stored_as_processed boolean DEFAULT false) RETURNS jsonb
+-- Name: _run_webhook(bigint, text, text, jsonb, text, boolean, jsonb, text, text, boolean, boolean); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean DEFAULT false, headers jsonb DEFAULT '{}'::jsonb, raw_body text DEFAULT NULL::text, url text DEFAULT NULL::text, stored_as_processed boolean DEFAULT false, alert_dead_letter boolean DEFAULT true) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/webhooks/run_webhook.sql
 
-COMMENT ON FUNCTION private._run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean, headers jsonb, raw_body text, url text, stored_as_processed boolean) IS 'Process a stored delivery in a sub-transaction and record the outcome (processed, duplicate of a verified holder, failed with backoff, dead_letter).';
+COMMENT ON FUNCTION private._run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean, headers jsonb, raw_body text, url text, stored_as_processed boolean, alert_dead_letter boolean) IS 'Process a stored delivery in a sub-transaction and record the outcome (processed, duplicate of a verified holder, failed with backoff, dead_letter after the last attempt or at once for a class 22 error).';
 
 -- Name: _set_workspace_status(uuid, text, text); Type: FUNCTION; Schema: private
 CREATE FUNCTION private._set_workspace_status(workspace_id uuid, status text, reason text) RETURNS jsonb
@@ -609,6 +657,14 @@ CREATE FUNCTION private._take_tier_snapshot(workspace_id uuid, plan_key text, pe
 
 COMMENT ON FUNCTION private._take_tier_snapshot(workspace_id uuid, plan_key text, period_start date, reason text, note text) IS 'Freeze a plan''s limits, prices and rate limits for a workspace and period (new tier_snapshots row).';
 
+-- Name: _try_timestamptz(text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._try_timestamptz(value text) RETURNS timestamp with time zone
+    LANGUAGE plpgsql STABLE
+    SET search_path TO '';
+    -- body: db/functions/usage/usage_batch_parse.sql
+
+COMMENT ON FUNCTION private._try_timestamptz(value text) IS 'The text as a timestamptz, or null when it cannot be read as one.';
+
 -- Name: _twilio_signature(text, text, jsonb, text); Type: FUNCTION; Schema: private
 CREATE FUNCTION private._twilio_signature(auth_token text, url text, params jsonb, algorithm text DEFAULT 'sha1'::text) RETURNS text
     LANGUAGE plpgsql STABLE
@@ -624,6 +680,38 @@ CREATE FUNCTION private._usage_alert_of(workspace_id uuid, dedupe_key text) RETU
     -- body: db/functions/usage/raise_usage_alerts.sql
 
 COMMENT ON FUNCTION private._usage_alert_of(workspace_id uuid, dedupe_key text) IS 'The newest alert of a workspace with this dedupe key, acknowledged or not (null when none).';
+
+-- Name: _usage_batch_add(uuid[], text[], numeric[], boolean[], date); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._usage_batch_add(workspace_ids uuid[], metrics text[], quantities numeric[], recorded boolean[], period_start date, OUT tier_snapshot_ids bigint[], OUT used_before numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[], OUT totals numeric[]) RETURNS record
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/usage/usage_batch_rows.sql
+
+COMMENT ON FUNCTION private._usage_batch_add(workspace_ids uuid[], metrics text[], quantities numeric[], recorded boolean[], period_start date, OUT tier_snapshot_ids bigint[], OUT used_before numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[], OUT totals numeric[]) IS 'Add a usage batch''s recorded quantities to its period rows; returns per pair the row before and what was added.';
+
+-- Name: _usage_batch_insert_events(uuid[], text[], numeric[], text[], text[], timestamp with time zone[], boolean[], uuid[], text[], bigint[], date, timestamp with time zone); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._usage_batch_insert_events(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone) RETURNS boolean[]
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/usage/usage_batch_rows.sql
+
+COMMENT ON FUNCTION private._usage_batch_insert_events(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone) IS 'Insert a usage batch''s events in key order, skipping keys already used; returns which were recorded.';
+
+-- Name: _usage_batch_lock_rows(uuid[], text[], date); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._usage_batch_lock_rows(workspace_ids uuid[], metrics text[], period_start date, OUT tier_snapshot_ids bigint[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]) RETURNS record
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/usage/usage_batch_rows.sql
+
+COMMENT ON FUNCTION private._usage_batch_lock_rows(workspace_ids uuid[], metrics text[], period_start date, OUT tier_snapshot_ids bigint[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]) IS 'Lock and read a usage batch''s period rows in the order given (arrays aligned with the pairs).';
+
+-- Name: _usage_batch_parse(jsonb, date, timestamp with time zone); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._usage_batch_parse(events jsonb, period_start date, now timestamp with time zone, OUT bad_index integer, OUT bad_word text, OUT bad_detail text, OUT workspace_ids uuid[], OUT metrics text[], OUT quantities numeric[], OUT keys text[], OUT sources text[], OUT occurred timestamp with time zone[], OUT first boolean[]) RETURNS record
+    LANGUAGE plpgsql STABLE
+    SET search_path TO '';
+    -- body: db/functions/usage/usage_batch_parse.sql
+
+COMMENT ON FUNCTION private._usage_batch_parse(events jsonb, period_start date, now timestamp with time zone, OUT bad_index integer, OUT bad_word text, OUT bad_detail text, OUT workspace_ids uuid[], OUT metrics text[], OUT quantities numeric[], OUT keys text[], OUT sources text[], OUT occurred timestamp with time zone[], OUT first boolean[]) IS 'Check and parse a usage batch in one pass: its events as arrays, or its first malformed event.';
 
 -- Name: _usage_period(); Type: FUNCTION; Schema: private
 CREATE FUNCTION private._usage_period() RETURNS date
@@ -665,6 +753,14 @@ CREATE FUNCTION private._verify_webhook_signature(provider text, payload jsonb, 
 
 COMMENT ON FUNCTION private._verify_webhook_signature(provider text, payload jsonb, headers jsonb, raw_body text, url text) IS 'Null when the delivery''s signature is valid for its provider, else the reason; raises when it cannot check.';
 
+-- Name: _webhook_error_key(text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._webhook_error_key(last_error text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO '';
+    -- body: db/functions/webhooks/alert_dead_letters.sql
+
+COMMENT ON FUNCTION private._webhook_error_key(last_error text) IS 'A failed delivery''s error with its values replaced by ?, so deliveries failing the same way share one key.';
+
 -- Name: _webhook_key_holder(text, text); Type: FUNCTION; Schema: private
 CREATE FUNCTION private._webhook_key_holder(provider text, idempotency_key text, OUT id bigint, OUT status text) RETURNS record
     LANGUAGE plpgsql STABLE
@@ -695,7 +791,7 @@ CREATE FUNCTION private._webhooks_record_usage(workspace_id uuid, metric text, q
     SET search_path TO '';
     -- body: db/functions/webhooks/webhooks_record_usage.sql
 
-COMMENT ON FUNCTION private._webhooks_record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) IS 'record_usage for an ingested event (idempotency key = the event); a hard-limit refusal keeps the event.';
+COMMENT ON FUNCTION private._webhooks_record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) IS 'record_usage for an ingested event (idempotency key = what was billed); usage over the hard limit is recorded too.';
 
 -- Name: _weekly_insight_change(numeric, numeric); Type: FUNCTION; Schema: private
 CREATE FUNCTION private._weekly_insight_change(current_value numeric, previous_value numeric) RETURNS jsonb
@@ -737,6 +833,14 @@ CREATE FUNCTION private.audit(action text, target_table text, target_id text, wo
     -- body: db/functions/ops/audit.sql
 
 COMMENT ON FUNCTION private.audit(action text, target_table text, target_id text, workspace_id uuid, before jsonb, after jsonb, reason text) IS 'Append an audit_logs row for a security-relevant change; returns its id.';
+
+-- Name: clear_alert(text, text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.clear_alert(dedupe_key text, resolution text) RETURNS bigint
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/ops/alerts.sql
+
+COMMENT ON FUNCTION private.clear_alert(dedupe_key text, resolution text) IS 'Resolve the open alert of a condition that has cleared (resolution says why); null when none is open.';
 
 -- Name: drain_webhooks_continuously(double precision, integer, double precision); Type: PROCEDURE; Schema: private
 CREATE PROCEDURE private.drain_webhooks_continuously(IN seconds double precision DEFAULT NULL::double precision, IN max_count integer DEFAULT 1000, IN idle_seconds double precision DEFAULT 0.25)
@@ -826,6 +930,14 @@ CREATE FUNCTION private.on_plan_change(workspace_id uuid, new_plan_key text, rea
 
 COMMENT ON FUNCTION private.on_plan_change(workspace_id uuid, new_plan_key text, reason text) IS 'Snapshot the new plan''s terms and move the current period''s usage_limits to them (does not set plan_key).';
 
+-- Name: open_usage_periods(); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.open_usage_periods() RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/usage/open_usage_periods.sql
+
+COMMENT ON FUNCTION private.open_usage_periods() IS 'Nightly: take the period-start tier snapshot and create the usage_limits rows of every workspace lacking them.';
+
 -- Name: process_paymob_callback(jsonb, bigint); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.process_paymob_callback(payload jsonb, webhook_id bigint DEFAULT NULL::bigint) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
@@ -841,6 +953,14 @@ CREATE FUNCTION private.raise_alert(type text, dedupe_key text, message text, wo
     -- body: db/functions/ops/raise_alert.sql
 
 COMMENT ON FUNCTION private.raise_alert(type text, dedupe_key text, message text, workspace_id uuid, severity text, details jsonb) IS 'Open one alert per dedupe_key (returns null when an open alert already exists).';
+
+-- Name: resolve_cleared_alerts(); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.resolve_cleared_alerts() RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/ops/resolve_cleared_alerts.sql
+
+COMMENT ON FUNCTION private.resolve_cleared_alerts() IS 'Resolve open alerts whose condition has cleared (past usage periods, dead letters gone, auth-failure and signature-failure and 429 spikes over, retention caught up); pg_cron runs it every minute.';
 
 -- Name: run_retention_in_batches(numeric, numeric, numeric); Type: PROCEDURE; Schema: private
 CREATE PROCEDURE private.run_retention_in_batches(IN max_seconds numeric DEFAULT 3600, IN batch_seconds numeric DEFAULT 0.2, IN pause_ratio numeric DEFAULT 0)
@@ -1041,6 +1161,14 @@ CREATE FUNCTION private.visible_workspace_ids(workspace_role text, staff_role te
 
 COMMENT ON FUNCTION private.visible_workspace_ids(workspace_role text, staff_role text) IS 'The workspaces a read policy shows the caller, as one array: those where they hold workspace_role (member: any role; admin: owner or admin), or every workspace for platform staff of staff_role (support: support and admins; admin: admins only), plus the nil uuid that stands for rows of no workspace.';
 
+-- Name: acknowledge_alert(bigint, text); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.acknowledge_alert(alert_id bigint, note text DEFAULT NULL::text) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/ops/alerts.sql
+
+COMMENT ON FUNCTION public.acknowledge_alert(alert_id bigint, note text) IS 'Acknowledge an alert (platform admins; audited): it stays open until resolved. Returns the alert.';
+
 -- Name: authenticate_api_key(text); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.authenticate_api_key(api_key text) RETURNS jsonb
     LANGUAGE plpgsql
@@ -1048,6 +1176,14 @@ CREATE FUNCTION public.authenticate_api_key(api_key text) RETURNS jsonb
     -- body: db/functions/security/authenticate_api_key.sql
 
 COMMENT ON FUNCTION public.authenticate_api_key(api_key text) IS 'Resolve an API key (service_role): {workspace_id, key_id, scopes, plan_key}, or PT401 invalid_api_key (recorded).';
+
+-- Name: authorize_usage(uuid, text, numeric); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.authorize_usage(workspace_id uuid, metric text, quantity numeric DEFAULT NULL::numeric) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path TO '';
+    -- body: db/functions/usage/authorize_usage.sql
+
+COMMENT ON FUNCTION public.authorize_usage(workspace_id uuid, metric text, quantity numeric) IS 'Before starting work: {allowed, limit_state, used, soft_limit, hard_limit, remaining}, or PT402 usage_limit_exceeded once the hard limit is reached (or quantity would pass it). Writes nothing.';
 
 -- Name: check_rate_limit(uuid, text); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.check_rate_limit(workspace_id uuid, bucket text DEFAULT 'api'::text) RETURNS jsonb
@@ -1220,7 +1356,7 @@ CREATE FUNCTION public.deduct_credits(workspace_id uuid, amount numeric, reason 
     SET search_path TO '';
     -- body: db/functions/billing/deduct_credits.sql
 
-COMMENT ON FUNCTION public.deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) IS 'Deduct credits atomically and idempotently: {balance, deducted, transaction_id, duplicate}; PT402 when short.';
+COMMENT ON FUNCTION public.deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) IS 'Deduct credits atomically and idempotently: {balance, deducted, transaction_id, duplicate}; PT402 when short (through PostgREST: HTTP 402 with the error body, and one credits_exhausted alert while open).';
 
 -- Name: drain_webhooks(integer); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.drain_webhooks(max_count integer DEFAULT 1000) RETURNS jsonb
@@ -1302,6 +1438,14 @@ CREATE FUNCTION public.list_webhooks(provider text DEFAULT NULL::text, status te
 
 COMMENT ON FUNCTION public.list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) IS 'Webhook deliveries for platform admins, filtered by provider, status, workspace and time, keyset-paged newest first.';
 
+-- Name: monitoring_signals(); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.monitoring_signals() RETURNS TABLE(signal text, scope text, last_5m bigint, last_1h bigint, last_24h bigint)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO '';
+    -- body: db/functions/ops/monitoring_signals.sql
+
+COMMENT ON FUNCTION public.monitoring_signals() IS 'The monitoring signals (what is failing now) as counts over 5 minutes, 1 hour and 24 hours (backlogs: their size now), one row per signal and provider; platform staff only (42501 otherwise).';
+
 -- Name: preview_replay_webhooks(text, text, timestamp with time zone, timestamp with time zone, integer); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.preview_replay_webhooks(status text DEFAULT 'dead_letter'::text, provider text DEFAULT NULL::text, received_after timestamp with time zone DEFAULT NULL::timestamp with time zone, received_before timestamp with time zone DEFAULT NULL::timestamp with time zone, max_count integer DEFAULT 500) RETURNS jsonb
     LANGUAGE sql STABLE
@@ -1316,7 +1460,15 @@ CREATE FUNCTION public.record_usage(workspace_id uuid, metric text, quantity num
     SET search_path TO '';
     -- body: db/functions/usage/record_usage.sql
 
-COMMENT ON FUNCTION public.record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) IS 'Meter usage: {limit_state, used, soft_limit, hard_limit, duplicate}. PT402 once the hard limit is reached.';
+COMMENT ON FUNCTION public.record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) IS 'Record usage that happened: {limit_state, used, soft_limit, hard_limit, duplicate}; recorded past the hard limit too (limit_state blocked). Ask authorize_usage before starting new work.';
+
+-- Name: record_usage_batch(jsonb); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.record_usage_batch(events jsonb) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/usage/record_usage_batch.sql
+
+COMMENT ON FUNCTION public.record_usage_batch(events jsonb) IS 'Record up to 1,000 usages that happened in one call: {recorded, duplicates, results: [{idempotency_key, limit_state, duplicate, used}]} in input order; a malformed event refuses the batch (22023, its index).';
 
 -- Name: replay_webhook(bigint, text); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.replay_webhook(webhook_id bigint, reason text) RETURNS jsonb
@@ -1333,6 +1485,14 @@ CREATE FUNCTION public.replay_webhooks(reason text, status text DEFAULT 'dead_le
     -- body: db/functions/webhooks/replay_webhooks.sql
 
 COMMENT ON FUNCTION public.replay_webhooks(reason text, status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) IS 'Bulk replay of webhook deliveries by status, provider and time range (platform admins, service_role); audited.';
+
+-- Name: resolve_alert(bigint, text); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.resolve_alert(alert_id bigint, note text DEFAULT NULL::text) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/ops/alerts.sql
+
+COMMENT ON FUNCTION public.resolve_alert(alert_id bigint, note text) IS 'Resolve an alert by hand (platform admins; audited), keeping it as history. Returns the alert.';
 
 -- Name: retry_failed_webhooks(integer); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.retry_failed_webhooks(max_count integer DEFAULT 100) RETURNS jsonb
@@ -1372,7 +1532,7 @@ CREATE FUNCTION public.run_retention_cleanup() RETURNS jsonb
     SET search_path TO '';
     -- body: db/functions/jobs/run_retention_cleanup.sql
 
-COMMENT ON FUNCTION public.run_retention_cleanup() IS 'Delete expired webhook deliveries, unknown numbers, acknowledged alerts, old job runs and rate-limit state (retention_policies) for at most 0.5 s of one transaction; logged in job_runs; a backlog is listed in more. service_role. pg_cron runs private.run_retention_in_batches, which commits between batches.';
+COMMENT ON FUNCTION public.run_retention_cleanup() IS 'Delete expired webhook deliveries, unknown numbers, resolved alerts, old job runs and rate-limit state (retention_policies) for at most 0.5 s of one transaction; logged in job_runs; a backlog is listed in more. service_role. pg_cron runs private.run_retention_in_batches, which commits between batches.';
 
 -- Name: set_channel_active(uuid, boolean, text); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.set_channel_active(channel_id uuid, is_active boolean, reason text) RETURNS jsonb
@@ -1636,11 +1796,23 @@ CREATE TABLE public.alerts (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     acknowledged_at timestamp with time zone,
     acknowledged_by uuid,
+    resolved_at timestamp with time zone,
+    resolved_by uuid,
+    resolution text,
+    CONSTRAINT alerts_resolution_check CHECK (((resolved_at IS NULL) = (resolution IS NULL))),
     CONSTRAINT alerts_severity_check CHECK ((severity = ANY (ARRAY['info'::text, 'warning'::text, 'critical'::text]))),
     CONSTRAINT alerts_type_check CHECK ((type ~ '^[a-z][a-z0-9_]{1,63}$'::text))
 );
 
-COMMENT ON TABLE public.alerts IS 'Operational alerts. One open alert per dedupe_key: a condition that persists raises it once.';
+COMMENT ON TABLE public.alerts IS 'Operational alerts. One open (unresolved) alert per dedupe_key: a condition that persists raises it once; it is resolved when the condition clears or by a platform admin, and kept as history.';
+
+COMMENT ON COLUMN public.alerts.acknowledged_at IS 'When someone took the alert on (acknowledge_alert, or a workspace admin). An acknowledged alert stays open.';
+
+COMMENT ON COLUMN public.alerts.resolved_at IS 'When the alert was resolved; null while it is open. Retention expires resolved alerts only.';
+
+COMMENT ON COLUMN public.alerts.resolved_by IS 'The platform admin who resolved it (resolve_alert); null when the system resolved it.';
+
+COMMENT ON COLUMN public.alerts.resolution IS 'Who or what resolved it and why: ''auto: ...'' when its condition cleared, else the admin''s note.';
 
 -- Name: alerts_id_seq; Type: SEQUENCE; Schema: public
 ALTER TABLE public.alerts ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
@@ -2775,21 +2947,29 @@ CREATE INDEX agents_workspace_id_idx ON public.agents USING btree (workspace_id)
 -- Name: alerts_acknowledged_by_idx; Type: INDEX; Schema: public
 CREATE INDEX alerts_acknowledged_by_idx ON public.alerts USING btree (acknowledged_by);
 
--- Name: alerts_acknowledged_idx; Type: INDEX; Schema: public
-CREATE INDEX alerts_acknowledged_idx ON public.alerts USING btree (acknowledged_at, id) WHERE (acknowledged_at IS NOT NULL);
-
-COMMENT ON INDEX public.alerts_acknowledged_idx IS 'Acknowledged alerts by when, for retention''s batches (acknowledged_alerts).';
-
 -- Name: alerts_latest_idx; Type: INDEX; Schema: public
 CREATE INDEX alerts_latest_idx ON public.alerts USING btree (created_at DESC, id DESC);
 
 COMMENT ON INDEX public.alerts_latest_idx IS 'Alerts of every workspace (staff), keyset (created_at, id).';
 
--- Name: alerts_open_dedupe_key_idx; Type: INDEX; Schema: public
-CREATE UNIQUE INDEX alerts_open_dedupe_key_idx ON public.alerts USING btree (dedupe_key) WHERE (acknowledged_at IS NULL);
+-- Name: alerts_open_type_idx; Type: INDEX; Schema: public
+CREATE INDEX alerts_open_type_idx ON public.alerts USING btree (type, id) WHERE (resolved_at IS NULL);
+
+-- Name: alerts_resolved_by_idx; Type: INDEX; Schema: public
+CREATE INDEX alerts_resolved_by_idx ON public.alerts USING btree (resolved_by);
+
+-- Name: alerts_resolved_idx; Type: INDEX; Schema: public
+CREATE INDEX alerts_resolved_idx ON public.alerts USING btree (resolved_at, id) WHERE (resolved_at IS NOT NULL);
+
+COMMENT ON INDEX public.alerts_resolved_idx IS 'Resolved alerts by when, for retention''s batches (acknowledged_alerts policy: resolved alerts).';
 
 -- Name: alerts_type_created_at_idx; Type: INDEX; Schema: public
 CREATE INDEX alerts_type_created_at_idx ON public.alerts USING btree (type, created_at DESC);
+
+-- Name: alerts_unresolved_dedupe_key_idx; Type: INDEX; Schema: public
+CREATE UNIQUE INDEX alerts_unresolved_dedupe_key_idx ON public.alerts USING btree (dedupe_key) WHERE (resolved_at IS NULL);
+
+COMMENT ON INDEX public.alerts_unresolved_dedupe_key_idx IS 'The dedupe point: one open (unresolved) alert per dedupe_key (private.raise_alert).';
 
 -- Name: alerts_visible_idx; Type: INDEX; Schema: public
 CREATE INDEX alerts_visible_idx ON public.alerts USING btree (COALESCE(workspace_id, '00000000-0000-0000-0000-000000000000'::uuid), created_at DESC, id DESC);
@@ -3169,6 +3349,10 @@ ALTER TABLE ONLY public.agents
 -- Name: alerts alerts_acknowledged_by_fkey; Type: FK CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.alerts
     ADD CONSTRAINT alerts_acknowledged_by_fkey FOREIGN KEY (acknowledged_by) REFERENCES auth.users(id);
+
+-- Name: alerts alerts_resolved_by_fkey; Type: FK CONSTRAINT; Schema: public
+ALTER TABLE ONLY public.alerts
+    ADD CONSTRAINT alerts_resolved_by_fkey FOREIGN KEY (resolved_by) REFERENCES auth.users(id);
 
 -- Name: alerts alerts_workspace_id_fkey; Type: FK CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.alerts
@@ -3654,9 +3838,17 @@ GRANT USAGE ON SCHEMA public TO service_role;
 
 REVOKE ALL ON FUNCTION private._activate_payment(payment_id uuid, reason text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION private._alert_change(alert_id bigint, note text, resolve boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._alert_change(alert_id bigint, note text, resolve boolean) TO authenticated;
+
+REVOKE ALL ON FUNCTION private._alert_dead_letters(webhook_ids bigint[]) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION private._alert_retention_backlog(job_run_id bigint, more text[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private._alert_signature_failure(provider text, webhook_id bigint, reason text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private._authorize_usage(workspace_id uuid, metric text, quantity numeric) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._authorize_usage(workspace_id uuid, metric text, quantity numeric) TO service_role;
 
 REVOKE ALL ON FUNCTION private._billing_line_items(workspace_id uuid, period_start date) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._billing_line_items(workspace_id uuid, period_start date) TO authenticated;
@@ -3747,6 +3939,9 @@ REVOKE ALL ON FUNCTION private._messages_masked() FROM PUBLIC;
 GRANT ALL ON FUNCTION private._messages_masked() TO authenticated;
 GRANT ALL ON FUNCTION private._messages_masked() TO service_role;
 
+REVOKE ALL ON FUNCTION private._monitoring_signals() FROM PUBLIC;
+GRANT ALL ON FUNCTION private._monitoring_signals() TO authenticated;
+
 REVOKE ALL ON FUNCTION private._note_unknown_phone(provider text, channel_type text, phone_number text, webhook_id bigint, count_delivery boolean) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private._paymob_hmac_message(obj jsonb) FROM PUBLIC;
@@ -3770,6 +3965,11 @@ GRANT ALL ON FUNCTION private._record_api_auth_failure(reason text, key_prefix t
 
 REVOKE ALL ON FUNCTION private._record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) TO service_role;
+
+REVOKE ALL ON FUNCTION private._record_usage_batch(events jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._record_usage_batch(events jsonb) TO service_role;
+
+REVOKE ALL ON FUNCTION private._reopen_usage_alert(alert_id bigint) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private._replay_locked_webhook(webhook_id bigint, reason text) FROM PUBLIC;
 
@@ -3804,7 +4004,7 @@ GRANT ALL ON FUNCTION private._run_reconciliation(period_start date, period_end 
 REVOKE ALL ON FUNCTION private._run_retention_cleanup(max_seconds numeric, batch_rows integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._run_retention_cleanup(max_seconds numeric, batch_rows integer) TO service_role;
 
-REVOKE ALL ON FUNCTION private._run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean, headers jsonb, raw_body text, url text, stored_as_processed boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION private._run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean, headers jsonb, raw_body text, url text, stored_as_processed boolean, alert_dead_letter boolean) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private._set_workspace_status(workspace_id uuid, status text, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._set_workspace_status(workspace_id uuid, status text, reason text) TO authenticated;
@@ -3817,9 +4017,19 @@ REVOKE ALL ON FUNCTION private._store_chat_message(workspace_id uuid, agent_id u
 
 REVOKE ALL ON FUNCTION private._take_tier_snapshot(workspace_id uuid, plan_key text, period_start date, reason text, note text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION private._try_timestamptz(value text) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION private._twilio_signature(auth_token text, url text, params jsonb, algorithm text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private._usage_alert_of(workspace_id uuid, dedupe_key text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private._usage_batch_add(workspace_ids uuid[], metrics text[], quantities numeric[], recorded boolean[], period_start date, OUT tier_snapshot_ids bigint[], OUT used_before numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[], OUT totals numeric[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private._usage_batch_insert_events(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private._usage_batch_lock_rows(workspace_ids uuid[], metrics text[], period_start date, OUT tier_snapshot_ids bigint[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private._usage_batch_parse(events jsonb, period_start date, now timestamp with time zone, OUT bad_index integer, OUT bad_word text, OUT bad_detail text, OUT workspace_ids uuid[], OUT metrics text[], OUT quantities numeric[], OUT keys text[], OUT sources text[], OUT occurred timestamp with time zone[], OUT first boolean[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private._usage_period() FROM PUBLIC;
 
@@ -3830,6 +4040,8 @@ REVOKE ALL ON FUNCTION private._verify_standard_webhook(headers jsonb, payload j
 REVOKE ALL ON FUNCTION private._verify_twilio_signature(headers jsonb, payload jsonb, raw_body text, url text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private._verify_webhook_signature(provider text, payload jsonb, headers jsonb, raw_body text, url text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private._webhook_error_key(last_error text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private._webhook_key_holder(provider text, idempotency_key text, OUT id bigint, OUT status text) FROM PUBLIC;
 
@@ -3852,6 +4064,8 @@ GRANT ALL ON FUNCTION private.assert_no_secret_keys(doc jsonb, column_label text
 GRANT ALL ON FUNCTION private.assert_no_secret_keys(doc jsonb, column_label text) TO service_role;
 
 REVOKE ALL ON FUNCTION private.audit(action text, target_table text, target_id text, workspace_id uuid, before jsonb, after jsonb, reason text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.clear_alert(dedupe_key text, resolution text) FROM PUBLIC;
 
 REVOKE ALL ON PROCEDURE private.drain_webhooks_continuously(IN seconds double precision, IN max_count integer, IN idle_seconds double precision) FROM PUBLIC;
 
@@ -3889,10 +4103,16 @@ GRANT ALL ON FUNCTION private.member_workspace_ids() TO service_role;
 
 REVOKE ALL ON FUNCTION private.on_plan_change(workspace_id uuid, new_plan_key text, reason text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION private.open_usage_periods() FROM PUBLIC;
+GRANT ALL ON FUNCTION private.open_usage_periods() TO service_role;
+
 REVOKE ALL ON FUNCTION private.process_paymob_callback(payload jsonb, webhook_id bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.process_paymob_callback(payload jsonb, webhook_id bigint) TO service_role;
 
 REVOKE ALL ON FUNCTION private.raise_alert(type text, dedupe_key text, message text, workspace_id uuid, severity text, details jsonb) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.resolve_cleared_alerts() FROM PUBLIC;
+GRANT ALL ON FUNCTION private.resolve_cleared_alerts() TO service_role;
 
 REVOKE ALL ON PROCEDURE private.run_retention_in_batches(IN max_seconds numeric, IN batch_seconds numeric, IN pause_ratio numeric) FROM PUBLIC;
 
@@ -3951,8 +4171,14 @@ REVOKE ALL ON FUNCTION private.visible_workspace_ids(workspace_role text, staff_
 GRANT ALL ON FUNCTION private.visible_workspace_ids(workspace_role text, staff_role text) TO authenticated;
 GRANT ALL ON FUNCTION private.visible_workspace_ids(workspace_role text, staff_role text) TO service_role;
 
+REVOKE ALL ON FUNCTION public.acknowledge_alert(alert_id bigint, note text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.acknowledge_alert(alert_id bigint, note text) TO authenticated;
+
 REVOKE ALL ON FUNCTION public.authenticate_api_key(api_key text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.authenticate_api_key(api_key text) TO service_role;
+
+REVOKE ALL ON FUNCTION public.authorize_usage(workspace_id uuid, metric text, quantity numeric) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.authorize_usage(workspace_id uuid, metric text, quantity numeric) TO service_role;
 
 REVOKE ALL ON FUNCTION public.check_rate_limit(workspace_id uuid, bucket text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.check_rate_limit(workspace_id uuid, bucket text) TO service_role;
@@ -4022,12 +4248,18 @@ GRANT ALL ON FUNCTION public.list_messages_masked(workspace_id uuid, before_crea
 REVOKE ALL ON FUNCTION public.list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) TO authenticated;
 
+REVOKE ALL ON FUNCTION public.monitoring_signals() FROM PUBLIC;
+GRANT ALL ON FUNCTION public.monitoring_signals() TO authenticated;
+
 REVOKE ALL ON FUNCTION public.preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) TO authenticated;
 GRANT ALL ON FUNCTION public.preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) TO service_role;
 
 REVOKE ALL ON FUNCTION public.record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) TO service_role;
+
+REVOKE ALL ON FUNCTION public.record_usage_batch(events jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.record_usage_batch(events jsonb) TO service_role;
 
 REVOKE ALL ON FUNCTION public.replay_webhook(webhook_id bigint, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.replay_webhook(webhook_id bigint, reason text) TO authenticated;
@@ -4036,6 +4268,9 @@ GRANT ALL ON FUNCTION public.replay_webhook(webhook_id bigint, reason text) TO s
 REVOKE ALL ON FUNCTION public.replay_webhooks(reason text, status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.replay_webhooks(reason text, status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) TO authenticated;
 GRANT ALL ON FUNCTION public.replay_webhooks(reason text, status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) TO service_role;
+
+REVOKE ALL ON FUNCTION public.resolve_alert(alert_id bigint, note text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.resolve_alert(alert_id bigint, note text) TO authenticated;
 
 REVOKE ALL ON FUNCTION public.retry_failed_webhooks(max_count integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.retry_failed_webhooks(max_count integer) TO service_role;

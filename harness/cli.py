@@ -203,6 +203,17 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_metrics(args: argparse.Namespace) -> int:
+    from harness import metrics
+
+    url = project.resolve_database_url(args.database_url)
+    if args.serve is None:
+        sys.stdout.write(metrics.exposition(url))
+        return 0
+    metrics.serve(url, args.serve, args.host, out=_out)
+    return 0
+
+
 def cmd_console(args: argparse.Namespace) -> int:
     from harness.console.server import serve
 
@@ -257,6 +268,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "drill": (cmd_drill, "restore drill: dump, restore into a new database, compare every table and the schema"),
     "export": (cmd_export, "write a Supabase CLI supabase/migrations/ folder (--supabase DIR)"),
     "audit": (cmd_audit, "the security audit and readiness report of a live database (non-zero when a check fails)"),
+    "metrics": (cmd_metrics, "the monitoring signals in the Prometheus text format (--serve PORT: serve /metrics)"),
     "console": (cmd_console, "the on-call web console on 127.0.0.1, acting as the platform admin named by --as"),
 }
 
@@ -333,6 +345,9 @@ def parser() -> argparse.ArgumentParser:
                 default="markdown",
                 help="markdown (default) or json for CI; exit 0 ready, 1 not ready, 2 bad usage, 3 could not run",
             )
+        if name == "metrics":
+            cmd.add_argument("--serve", type=int, metavar="PORT", help="serve /metrics on this port (0: any free port)")
+            cmd.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
         if name == "console":
             cmd.add_argument("--as", dest="as_email", required=True, metavar="EMAIL", help="the platform admin to act as")
             cmd.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: a free one)")

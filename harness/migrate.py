@@ -6,7 +6,8 @@ Layout (relative to ``db/``):
 * ``functions/``, ``policies/``, ``cron/``: re-applied, in that order and by path
   within each, whenever the file's checksum changes; written to be idempotent.
 
-``*.sql.j2`` files are rendered with jinja2 first; the checksum is taken of the
+``*.sql.j2`` files are rendered with jinja2 first, with the public API's
+declarations (``db/api.toml``) as ``api``; the checksum is taken of the
 rendered SQL, so a change to a template's output re-applies it. Each file runs in
 one transaction with its history row, under a session advisory lock, so two
 runners against one database serialize instead of interleaving.
@@ -28,7 +29,7 @@ from typing import Any
 import jinja2
 import psycopg
 
-from harness import pgcron
+from harness import api_declarations, pgcron
 from harness.deploy import deployments
 from harness.progress import heartbeat
 from harness.sqlsplit import Statement, split
@@ -124,9 +125,13 @@ def render(path: Path, db_dir: Path) -> str:
         loader=jinja2.FileSystemLoader(str(db_dir)),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
+        # A block tag's own line leaves nothing behind in the SQL.
+        trim_blocks=True,
+        lstrip_blocks=True,
         autoescape=False,  # SQL, not HTML; templates quote identifiers themselves
     )
-    return env.get_template(path.relative_to(db_dir).as_posix()).render()
+    # Every template sees the public API's declarations (db/api.toml) as `api`.
+    return env.get_template(path.relative_to(db_dir).as_posix()).render(api=api_declarations.load(db_dir))
 
 
 def _sql_files(folder: Path) -> list[Path]:

@@ -307,3 +307,16 @@ def call(
     data = None if sig.returns_void or row is None else row[0]
     status = int(raw_status) if raw_status else (204 if sig.returns_void else 200)
     return RpcResponse(data=data, status=status, headers=_parse_headers(raw_headers))
+
+
+def as_client_sees(response: RpcResponse) -> Any:
+    """What a PostgREST client (supabase-js, any HTTP client) makes of a response: a 4xx
+    or 5xx is an error, whether the database raised it or answered it through
+    response.status with PostgREST's error body ({code, message, details, hint})."""
+    if response.status >= 400:
+        body = response.data if isinstance(response.data, dict) else {}
+        raise RpcError(
+            body.get("code", ""), body.get("message", ""), status=response.status,
+            detail=body.get("details"), hint=body.get("hint"),
+        )
+    return response.data

@@ -39,7 +39,7 @@ def dump(database_url: str, snapshot: str | None = None, *, with_bodies: bool = 
         raise RuntimeError(f"pg_dump failed: {result.stderr.strip()}")
     if with_bodies:
         return normalise(result.stdout, None)
-    return normalise(result.stdout, routine_sources(project.db_dir() / "functions"))
+    return normalise(result.stdout, routine_sources(project.db_dir()))
 
 
 _DEFINITION = re.compile(
@@ -49,12 +49,15 @@ _DUMPED_ROUTINE = re.compile(r"^CREATE (?:FUNCTION|PROCEDURE) ([a-z_][a-z0-9_]*\
 _BODY_START = re.compile(r"^    AS (\$[A-Za-z_]*\$)")
 
 
-def routine_sources(functions_dir: Path) -> dict[str, str]:
-    """Each routine's qualified name -> the db/functions file that defines it."""
+def routine_sources(db_dir: Path) -> dict[str, str]:
+    """Each routine's qualified name -> the db/functions file that defines it (templates as rendered)."""
+    from harness.migrate import discover
+
     sources: dict[str, str] = {}
-    for path in sorted(functions_dir.rglob("*.sql")):
-        for name in _DEFINITION.findall(path.read_text()):
-            sources.setdefault(name.lower(), path.relative_to(functions_dir.parent.parent).as_posix())
+    for f in discover(db_dir):
+        if f.kind == "functions":
+            for name in _DEFINITION.findall(f.sql):
+                sources.setdefault(name.lower(), f"db/{f.name}")
     return sources
 
 

@@ -281,7 +281,7 @@ FLOOR_DRAIN = """with c as (
     from c
     inner join public.agents as a on a.phone_number = c.payload ->> 'To'
     inner join public.agent_channels as ch on ch.agent_id = a.id and ch.channel_type = 'sms'
-    returning id, workspace_id
+    returning id, workspace_id, message_sid
 ), u as (
     update public.usage_limits as l set used = l.used + t.n, updated_at = now()
     from (select workspace_id, count(*) as n from e group by workspace_id) as t
@@ -290,7 +290,7 @@ FLOOR_DRAIN = """with c as (
     returning l.workspace_id, l.period_start, l.tier_snapshot_id
 )
 insert into public.usage_events (workspace_id, metric, quantity, period_start, tier_snapshot_id, idempotency_key, source)
-select u.workspace_id, 'sms', 1, u.period_start, u.tier_snapshot_id, 'sms_events:' || e.id, 'twilio'
+select u.workspace_id, 'sms', 1, u.period_start, u.tier_snapshot_id, 'twilio_sms:' || e.message_sid, 'twilio'
 from e inner join u on u.workspace_id = e.workspace_id"""
 
 FLOOR_END_TO_END_SCRIPT = f"""{FLOOR_ACK}

@@ -142,7 +142,7 @@ def open_critical_alerts(conn: psycopg.Connection) -> list[str]:
         """
         select a.type, a.message, a.created_at
         from public.alerts as a
-        where a.acknowledged_at is null and a.severity = 'critical'
+        where a.resolved_at is null and a.severity = 'critical'
         order by a.created_at desc
         """
     ).fetchall()

@@ -3,7 +3,8 @@
 * squawk judges the versioned migrations that have not landed yet
   (:mod:`harness.deploy.squawk`): a destructive change needs the first-line marker
   ``-- opsdb:destructive <reason>``, a reviewer's override; unsafe locking fails;
-* sqlfluff checks the style of every file (config in ``.sqlfluff``);
+* sqlfluff checks the style of every file (config in ``.sqlfluff``), a template
+  (``*.sql.j2``) as the runner renders it;
 * with a database (``--database-url``), plpgsql_check checks every PL/pgSQL
   function in it (:mod:`harness.deploy.plpgsql_check`): errors fail, warnings are listed.
 """
@@ -26,13 +27,22 @@ class Finding:
 
 
 def sqlfluff_findings(root: Path) -> list[Finding]:
+    """sqlfluff over db/: plain files as they are, templates (*.sql.j2) as the runner renders them."""
     from sqlfluff.core import FluffConfig, Linter
+
+    from harness.migrate import render
 
     config = FluffConfig.from_path(str(root))
     linter = Linter(config=config)
-    result = linter.lint_paths((str(root / "db"),), processes=-1)
+    records = linter.lint_paths((str(root / "db"),), processes=-1).as_records()
+    db_dir = root / "db"
+    for template in sorted(db_dir.rglob("*.sql.j2")):
+        if template.name.startswith("_"):
+            continue  # a partial: its macros are linted where a file renders them
+        rendered = linter.lint_string(render(template, db_dir), fname=str(template))
+        records.append({"filepath": str(template), "violations": [v.to_dict() for v in rendered.violations]})
     findings = []
-    for record in result.as_records():
+    for record in records:
         path = Path(record["filepath"]).resolve()
         rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
         for violation in record["violations"]:

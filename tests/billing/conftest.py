@@ -1,4 +1,4 @@
-"""Helpers for the billing tests: wallets, ledger sums, concurrent callers."""
+"""Billing fixtures: wallets, a client's view of the API, concurrent callers (helpers in tests/support/billing.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from typing import Any
 import psycopg
 import pytest
 
+from harness.pytest_plugin import Rpc
 from harness.race import race_each
-from harness.rpc import RpcError, call
-from tests.support.billing import Outcome, RunConcurrently, Wallets
+from harness.rpc import RpcError, as_client_sees, call
+from tests.support.billing import ClientRpc, Outcome, RunConcurrently, Wallets
 
 
 @pytest.fixture
@@ -19,8 +20,14 @@ def wallets(db: psycopg.Connection) -> Wallets:
 
 
 @pytest.fixture
+def api(rpc: Rpc) -> ClientRpc:
+    return ClientRpc(rpc)
+
+
+@pytest.fixture
 def run_concurrently(connect: Callable[..., psycopg.Connection]) -> RunConcurrently:
-    """Run ``calls[i]`` (a list of (function, args)) on connection i, all threads started together."""
+    """Run ``calls[i]`` (a list of (function, args)) on connection i, all threads started together;
+    each answer as a PostgREST client sees it."""
 
     def _run(calls: list[list[tuple[str, dict[str, Any]]]]) -> list[list[Outcome]]:
         def in_turn(job: tuple[psycopg.Connection, list[tuple[str, dict[str, Any]]]]) -> list[Outcome]:
@@ -28,7 +35,7 @@ def run_concurrently(connect: Callable[..., psycopg.Connection]) -> RunConcurren
             outcomes: list[Outcome] = []
             for name, args in steps:
                 try:
-                    outcomes.append(("ok", call(conn, name, args).data))
+                    outcomes.append(("ok", as_client_sees(call(conn, name, args))))
                 except RpcError as err:
                     outcomes.append(("error", err))
             return outcomes

@@ -107,12 +107,12 @@ def test_a_grant_key_cannot_be_replayed_as_a_deduction(rpc, factories, wallets) 
     assert wallets.balance(ws.id) == 50
 
 
-def test_insufficient_credits_is_refused_and_leaves_the_balance_untouched(rpc, factories, wallets) -> None:  # type: ignore[no-untyped-def]
+def test_insufficient_credits_is_refused_and_leaves_the_balance_untouched(rpc, api, factories, wallets) -> None:  # type: ignore[no-untyped-def]
     ws = factories.workspace()
     _grant(rpc, ws, 10)
 
     with pytest.raises(RpcError) as caught:
-        rpc("deduct_credits", {"workspace_id": str(ws.id), "amount": 10.01, "reason": "call", "idempotency_key": "k"})
+        api("deduct_credits", {"workspace_id": str(ws.id), "amount": 10.01, "reason": "call", "idempotency_key": "k"})
 
     assert (caught.value.sqlstate, caught.value.status, caught.value.message) == ("PT402", 402, "insufficient_credits")
     assert str(ws.id) in (caught.value.detail or "")
@@ -125,15 +125,15 @@ def test_insufficient_credits_is_refused_and_leaves_the_balance_untouched(rpc, f
     ] is False
 
 
-def test_a_workspace_without_a_wallet_has_no_credits(rpc, factories, wallets) -> None:  # type: ignore[no-untyped-def]
+def test_a_workspace_without_a_wallet_has_no_credits(api, factories, wallets) -> None:  # type: ignore[no-untyped-def]
     ws = factories.workspace()
     with pytest.raises(RpcError) as caught:
-        rpc("deduct_credits", {"workspace_id": str(ws.id), "amount": 1, "reason": "call"})
+        api("deduct_credits", {"workspace_id": str(ws.id), "amount": 1, "reason": "call"})
     assert caught.value.sqlstate == "PT402"
     assert wallets.balance(ws.id) is None
 
 
-def test_reaching_zero_raises_one_credits_exhausted_alert(rpc, factories, wallets) -> None:  # type: ignore[no-untyped-def]
+def test_reaching_zero_raises_one_credits_exhausted_alert(rpc, api, factories, wallets) -> None:  # type: ignore[no-untyped-def]
     ws = factories.workspace()
     _grant(rpc, ws, 10)
     rpc("deduct_credits", {"workspace_id": str(ws.id), "amount": 4, "reason": "call"})
@@ -142,7 +142,7 @@ def test_reaching_zero_raises_one_credits_exhausted_alert(rpc, factories, wallet
     assert rpc("deduct_credits", {"workspace_id": str(ws.id), "amount": 6, "reason": "call"})["balance"] == 0
     for _ in range(3):
         with pytest.raises(RpcError):
-            rpc("deduct_credits", {"workspace_id": str(ws.id), "amount": 1, "reason": "call"})
+            api("deduct_credits", {"workspace_id": str(ws.id), "amount": 1, "reason": "call"})
 
     assert wallets.alerts(ws.id, "credits_exhausted") == 1
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule, run_state_machine_as_test
 
 from harness.factories import Factories
-from harness.rpc import RpcError, call
+from harness.rpc import RpcError, as_client_sees, call
 
 AMOUNTS = st.one_of(
     st.integers(1, 200).map(Decimal),
@@ -53,7 +53,8 @@ class Wallet(RuleBasedStateMachine):
         args: dict[str, Any] = {"workspace_id": self.ws, "amount": amount, "reason": reason}
         if key is not None:
             args["idempotency_key"] = key
-        return call(self.api, fn, args).data
+        # As a client sees it: a refused deduction is HTTP 402 with PostgREST's error body.
+        return as_client_sees(call(self.api, fn, args))
 
     def _refused(self, fn: str, amount: Any, key: str | None, reason: str = "model") -> RpcError:
         try:

@@ -30,7 +30,7 @@ from urllib.parse import urlencode
 import psycopg
 from twilio.request_validator import RequestValidator
 
-from harness.rpc import RpcError, call, user
+from harness.rpc import RpcError, as_client_sees, call, user
 from tests.support.paymob import paymob_payload, paymob_sign
 
 SMS_URL = "https://api.example.test/webhooks/twilio/sms"
@@ -175,7 +175,10 @@ def _lost(err: RpcError) -> bool:
 
 def run(conn: psycopg.Connection, op: Op) -> None:
     try:
-        op.answer = call(conn, op.fn, op.args).data
+        response = call(conn, op.fn, op.args)
+        # A refused deduction answers HTTP 402 through response.status (keeping its
+        # credits_exhausted alert): refused, as a client sees it.
+        op.answer = as_client_sees(response) if op.kind in ("deduct", "grant", "usage") else response.data
         op.outcome = "ok"
     except RpcError as err:
         op.outcome = "unknown" if _lost(err) else "refused"
@@ -296,7 +299,7 @@ def check(url: str, ops: list[Op], *, settled: bool = False) -> list[str]:
         sms_rows = conn.execute("select id::text, message_sid from public.sms_events").fetchall()
         sms = Counter(sid for _, sid in sms_rows)
         sms_usage = Counter(
-            key for (key,) in conn.execute("select idempotency_key from public.usage_events where idempotency_key like 'sms_events:%%'")
+            key for (key,) in conn.execute("select idempotency_key from public.usage_events where idempotency_key like 'twilio_sms:%%'")
         )
         payments = dict(conn.execute("select id::text, status from public.payments").fetchall())
         subscriptions = Counter(p for (p,) in conn.execute("select payment_id::text from public.subscriptions where payment_id is not null"))
@@ -333,8 +336,8 @@ def check(url: str, ops: list[Op], *, settled: bool = False) -> list[str]:
     for key, n in sms_usage.items():
         if n > 1:
             problems.append(f"usage event {key} recorded {n} times")
-    # Every SMS event is billed: exactly one usage event each, and none without one.
-    missing = {f"sms_events:{id_}" for id_, _ in sms_rows} ^ set(sms_usage)
+    # Every message is billed: exactly one usage event per message SID, and none without one.
+    missing = {f"twilio_sms:{sid}" for _, sid in sms_rows} ^ set(sms_usage)
     if missing:
         problems.append(f"sms_events and their usage events differ: {sorted(missing)[:5]}")
 

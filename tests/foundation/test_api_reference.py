@@ -19,7 +19,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from harness import project
+from harness import api_declarations, project
 from harness.rpc import http_status
 
 API_ROLES = ("anon", "authenticated", "service_role")
@@ -143,6 +143,18 @@ def test_every_callable_function_is_documented_and_every_entry_exists(
         params, roles = catalog[entry.key]
         assert [(p.name, p.has_default) for p in entry.params] == [(p.name, p.has_default) for p in params], entry.name
         assert entry.callers == roles, f"{entry.name}: **Callers:** names {entry.callers}, EXECUTE is held by {roles}"
+
+
+def test_the_reference_documents_each_declaration_of_db_api_toml_as_declared(db: psycopg.Connection) -> None:
+    declared = api_declarations.load(project.db_dir())
+    assert declared, "db/api.toml declares the public functions"
+    documented = {e.name: _normalised(db, e) for e in _parse_doc(DOC.read_text())}
+    for name, f in declared.items():
+        entry = documented[name]
+        assert [(p.name, p.has_default) for p in entry.params] == [(p.name, p.default is not None) for p in f.params], name
+        declared_types = _normalised(db, Entry(name, [Param(p.name, p.type, False) for p in f.params], ""))
+        assert [p.type for p in entry.params] == [p.type for p in declared_types.params], name
+        assert entry.callers == set(f.roles), name
 
 
 def test_each_entry_has_its_parts(entries: list[Entry]) -> None:

@@ -287,25 +287,76 @@ def test_rerunning_a_period_gives_the_same_report_and_raises_one_alert(rpc, db, 
     assert runs == [(first["run_id"], first["alert_id"]), (second["run_id"], first["alert_id"])]
 
 
-def test_a_period_alerts_again_once_its_alert_was_acknowledged(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+def _alerts(db) -> list[tuple]:  # type: ignore[no-untyped-def]
+    return db.execute(
+        """
+        select id, details -> 'days', details -> 'open_days', resolved_at is not null, resolved_by, resolution
+        from public.alerts where type = 'reconciliation_mismatch' order by id
+        """
+    ).fetchall()
+
+
+def test_an_acknowledged_alert_stays_open_and_a_rerun_raises_no_second_one(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
     ws = _workspace(factories, db)
     _used(db, ws, "call_minutes", 10, D1)
     first = _run(rpc, D1, D2)
     db.execute("update public.alerts set acknowledged_at = now() where id = %s", (first["alert_id"],))
 
     second = _run(rpc, D1, D2)
-    other_period = _run(rpc, D1, D3)
 
-    assert second["alert_id"] not in (None, first["alert_id"])
-    assert other_period["alert_id"] not in (None, first["alert_id"], second["alert_id"])
-    keys = db.execute(
-        "select dedupe_key from public.alerts where type = 'reconciliation_mismatch' and acknowledged_at is null"
-        " order by id"
-    ).fetchall()
-    assert keys == [
-        ("reconciliation_mismatch:2026-11-10:2026-11-11",),
-        ("reconciliation_mismatch:2026-11-10:2026-11-12",),
+    assert second["alert_id"] == first["alert_id"]
+    assert _alerts(db) == [(first["alert_id"], ["2026-11-10"], ["2026-11-10"], False, None, None)]
+
+
+def test_a_clean_rerun_of_a_period_resolves_its_alert_and_keeps_it_as_history(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+    ws = _workspace(factories, db)
+    _used(db, ws, "call_minutes", 10, D1)
+    _reported(db, ws, "call_minutes", 12, D1)
+    first = _run(rpc, D1, D2)
+    assert first["alert_id"] is not None
+    db.execute("update public.provider_usage_reports set quantity = 10")  # the provider's corrected report
+
+    clean = _run(rpc, D1, D2)
+
+    assert _counts(clean) == (1, 0, 0, 0) and clean["alert_id"] is None
+    assert _alerts(db) == [
+        (first["alert_id"], ["2026-11-10"], [], True, None, f"auto: clean re-run (reconciliation run {clean['run_id']})")
     ]
+
+
+def test_a_multi_day_rerun_alerts_only_for_days_not_alerted_yet(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+    ws = _workspace(factories, db)
+    for day in (D1, D2, D3):
+        _used(db, ws, "call_minutes", 10, day)  # no provider report: missing_provider every day
+    night1, night2 = _run(rpc, D1, D2), _run(rpc, D2, D3)
+
+    rerun = _run(rpc, D1, END)
+
+    assert _counts(rerun) == (0, 0, 0, 3)
+    assert len({night1["alert_id"], night2["alert_id"], rerun["alert_id"]}) == 3
+    assert [(days, open_days, resolved) for _, days, open_days, resolved, _, _ in _alerts(db)] == [
+        (["2026-11-10"], ["2026-11-10"], False),
+        (["2026-11-11"], ["2026-11-11"], False),
+        (["2026-11-12"], ["2026-11-12"], False),
+    ]
+    assert _run(rpc, D1, END)["alert_id"] == night1["alert_id"]  # once more: nothing new
+    assert len(_alerts(db)) == 3
+
+
+def test_an_alert_over_several_days_resolves_once_every_day_is_clean(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+    ws = _workspace(factories, db)
+    for day in (D1, D2):
+        _used(db, ws, "call_minutes", 10, day)
+        _reported(db, ws, "call_minutes", 20, day)
+    alert_id = _run(rpc, D1, D3)["alert_id"]
+    db.execute("update public.provider_usage_reports set quantity = 10 where usage_date = %s", (D1,))
+
+    assert _run(rpc, D1, D2)["alert_id"] is None
+    assert _alerts(db) == [(alert_id, ["2026-11-10", "2026-11-11"], ["2026-11-11"], False, None, None)]
+    # a clean day outside the alert's days changes nothing; the last day clean resolves it
+    db.execute("update public.provider_usage_reports set quantity = 10")
+    last = _run(rpc, D2, END)
+    assert _alerts(db)[0][2:] == ([], True, None, f"auto: clean re-run (reconciliation run {last['run_id']})")
 
 
 def test_a_period_where_everything_matches_raises_no_alert(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]

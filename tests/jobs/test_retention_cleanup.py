@@ -36,15 +36,17 @@ def _unknown(db: psycopg.Connection, last_seen_days: int) -> int:
     ).fetchone()[0]
 
 
-def _alert(db: psycopg.Connection, acknowledged_days: int | None) -> int:
+def _alert(db: psycopg.Connection, resolved_days: int | None, acknowledged_days: int | None = None) -> int:
     return db.execute(
         """
-        insert into public.alerts (type, dedupe_key, message, created_at, acknowledged_at)
-        values ('probe', %s, 'probe', now() - interval '400 days',
-                case when %s::int is null then null else now() - make_interval(days => %s::int) end)
+        insert into public.alerts (type, dedupe_key, message, created_at, acknowledged_at, resolved_at, resolution)
+        values ('probe', %(key)s, 'probe', now() - interval '400 days',
+                now() - make_interval(days => %(acked)s::int),
+                now() - make_interval(days => %(resolved)s::int),
+                case when %(resolved)s::int is not null then 'auto: probe' end)
         returning id
         """,
-        ("probe:" + uuid.uuid4().hex, acknowledged_days, acknowledged_days),
+        {"key": "probe:" + uuid.uuid4().hex, "acked": acknowledged_days, "resolved": resolved_days},
     ).fetchone()[0]
 
 
@@ -81,7 +83,8 @@ def test_expired_rows_are_deleted_and_everything_else_is_kept(rpc, db, factories
     recent = _delivery(db, "processed", 29)
     dead_old, dead_recent = _delivery(db, "dead_letter", 91), _delivery(db, "dead_letter", 60)
     unknown_old, unknown_recent = _unknown(db, 91), _unknown(db, 10)
-    acked_old, acked_recent, open_old = _alert(db, 181), _alert(db, 30), _alert(db, None)
+    resolved_old, resolved_recent, open_old = _alert(db, 181), _alert(db, 30), _alert(db, None)
+    acknowledged_long_ago = _alert(db, None, acknowledged_days=300)  # still open: never expires
     run_old, run_recent = _job_run(db, 181), _job_run(db, 30)
     _counter(db, ws, "api", 2)  # a workspace's window not touched for two days
     _counter(db, ws, "sms", 0)
@@ -96,8 +99,8 @@ def test_expired_rows_are_deleted_and_everything_else_is_kept(rpc, db, factories
     assert not any(_exists(db, "webhook_queue", i) for i in [*old_done, dead_old])
     assert all(_exists(db, "webhook_queue", i) for i in (old_failed, old_queued, recent, dead_recent))
     assert not _exists(db, "unknown_phone", unknown_old) and _exists(db, "unknown_phone", unknown_recent)
-    assert not _exists(db, "alerts", acked_old)
-    assert _exists(db, "alerts", acked_recent) and _exists(db, "alerts", open_old)
+    assert not _exists(db, "alerts", resolved_old)
+    assert all(_exists(db, "alerts", i) for i in (resolved_recent, open_old, acknowledged_long_ago))
     assert not _exists(db, "job_runs", run_old) and _exists(db, "job_runs", run_recent)
     windows = db.execute("select count(*) from private.rate_limit_counters where workspace_id = %s", (ws.id,))
     assert windows.fetchone()[0] == 1

@@ -1,4 +1,4 @@
-"""Billing-domain reads: wallet balances, ledger sums and alerts as the superuser."""
+"""Billing-domain helpers: wallet balances, ledger sums and alerts as the superuser; the API as a client sees it."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ from decimal import Decimal
 from typing import Any
 
 import psycopg
+
+from harness.pytest_plugin import Rpc
+from harness.rpc import SERVICE_ROLE, Jwt, as_client_sees
 
 Outcome = tuple[str, Any]  # ("ok", result) or ("error", RpcError)
 # run_concurrently(calls): calls[i], a list of (function, args), in turn on connection i; outcomes per connection.
@@ -44,3 +47,13 @@ class Wallets:
         ).fetchone()
         assert row is not None
         return int(row[0])
+
+
+class ClientRpc:
+    """``api(name, args)``: one PostgREST request, answered as a client sees it (see ``as_client_sees``)."""
+
+    def __init__(self, rpc: Rpc) -> None:
+        self.rpc = rpc
+
+    def __call__(self, name: str, args: dict[str, Any] | None = None, *, as_: Jwt | str = SERVICE_ROLE) -> Any:
+        return as_client_sees(self.rpc.response(name, args, as_=as_))

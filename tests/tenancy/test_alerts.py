@@ -1,4 +1,4 @@
-"""The shared alerts table: one open alert per condition, even under concurrency."""
+"""The shared alerts table: one open alert per condition until it is resolved, even under concurrency."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable
 
 import psycopg
+import pytest
 
 from harness.factories import Factories, acting_as
 
@@ -15,13 +16,27 @@ def raise_alert(conn: psycopg.Connection, key: str) -> int | None:
     return row[0] if row else None
 
 
-def test_one_condition_raises_one_open_alert_until_acknowledged(db: psycopg.Connection) -> None:
+def test_one_condition_raises_one_open_alert_until_resolved(db: psycopg.Connection) -> None:
     first = raise_alert(db, "usage:ws1:sms:80")
     assert first is not None
     assert raise_alert(db, "usage:ws1:sms:80") is None
+    # acknowledged: someone is on it, the condition is still open
     db.execute("update public.alerts set acknowledged_at = now() where id = %s", (first,))
-    assert raise_alert(db, "usage:ws1:sms:80") is not None
-    assert db.execute("select count(*), count(acknowledged_at) from public.alerts").fetchone() == (2, 1)
+    assert raise_alert(db, "usage:ws1:sms:80") is None
+    # resolved: history; the condition may raise a new alert
+    assert db.execute("select private.clear_alert('usage:ws1:sms:80', 'auto: test')").fetchone() == (first,)
+    assert db.execute("select private.clear_alert('usage:ws1:sms:80', 'auto: test')").fetchone() == (None,)
+    second = raise_alert(db, "usage:ws1:sms:80")
+    assert second not in (None, first)
+    assert db.execute(
+        "select id, resolved_at is not null, resolved_by, resolution from public.alerts order by id"
+    ).fetchall() == [(first, True, None, "auto: test"), (second, False, None, None)]
+
+
+def test_an_alert_is_resolved_with_a_reason_or_not_at_all(db: psycopg.Connection) -> None:
+    alert = raise_alert(db, "usage:ws1:sms:90")
+    with pytest.raises(psycopg.errors.CheckViolation):
+        db.execute("update public.alerts set resolved_at = now() where id = %s", (alert,))
 
 
 def test_concurrent_raisers_leave_exactly_one_open_alert(connect: Callable[..., psycopg.Connection]) -> None:

@@ -1,8 +1,9 @@
 """usage_limits.limit_state is a plain column every writer sets from the same expression.
 
-These tests drive every writer (new period, record, duplicate give-back, refusal,
-plan change up and down) and check that no row's state ever disagrees with its
-numbers, and that the domains keep the rules the CHECKs had.
+These tests drive every writer (new period, record, duplicate give-back, usage
+past the hard limit, a batch, plan change up and down) and check that no row's
+state ever disagrees with its numbers, and that the domains keep the rules the
+CHECKs had.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from harness.rpc import RpcError
 
 # Rows whose stored state is not the one their numbers give.
 INCONSISTENT = """
@@ -39,11 +39,11 @@ def test_limit_state_follows_the_numbers_through_every_writer(rpc, factories, db
     change_plan(ws.id, "free", "downgrade")  # 40 used of soft 40: warning again
     assert db.execute(INCONSISTENT).fetchall() == []
     seen.append(rpc("record_usage", {**call, "quantity": 15, "idempotency_key": "c"})["limit_state"])
-    with pytest.raises(RpcError) as refused:
-        rpc("record_usage", {**call, "quantity": 1, "idempotency_key": "d"})
-    assert refused.value.sqlstate == "PT402"
+    seen.append(rpc("record_usage", {**call, "quantity": 1, "idempotency_key": "d"})["limit_state"])
+    batch = rpc("record_usage_batch", {"events": [{**call, "quantity": 2, "idempotency_key": "e"}]})
+    seen.append(batch["results"][0]["limit_state"])
 
-    assert seen == ["ok", "warning", "warning", "blocked"]
+    assert seen == ["ok", "warning", "warning", "blocked", "blocked", "blocked"]
     assert db.execute(INCONSISTENT).fetchall() == []
     states = dict(
         db.execute(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import psycopg
@@ -84,16 +85,31 @@ def test_after_an_upgrade_reaching_the_new_plans_limits_raises_their_own_alerts(
     assert upgraded["plan_key"] == "pro"
 
 
-def test_moving_back_and_forth_between_plans_raises_each_plans_alert_once(  # type: ignore[no-untyped-def]
-    rpc, factories, usage, change_plan
+def test_an_upgrade_resolves_the_old_plans_alert_and_a_downgrade_reopens_that_one(  # type: ignore[no-untyped-def]
+    rpc, factories, db, change_plan
 ) -> None:
     ws = factories.workspace()
     rpc("record_usage", {"workspace_id": str(ws.id), "metric": "sms", "quantity": 45})  # over free's soft 40
-    for plan in ("pro", "free", "pro", "free"):
-        change_plan(ws.id, plan)
 
-    warnings = usage.alerts(ws.id, "usage_warning")
-    assert [key.rsplit(":", 1)[1] for _, key, _ in warnings] == ["free"]
+    def warnings() -> list[tuple[str, bool, Any, str | None, Any]]:
+        return db.execute(
+            "select dedupe_key, resolved_at is not null, resolved_by, resolution, details -> 'reopened'"
+            " from public.alerts where workspace_id = %s and type = 'usage_warning' order by id",
+            (ws.id,),
+        ).fetchall()
+
+    change_plan(ws.id, "pro")
+    [(key, resolved, by, resolution, _)] = warnings()
+    assert (key.rsplit(":", 1)[1], resolved, by) == ("free", True, None)
+    assert resolution.startswith("auto: plan changed to pro")
+
+    for plan in ("free", "pro", "free"):
+        change_plan(ws.id, plan)
+    # One alert per threshold, period and plan: back on free with the threshold
+    # still reached, free's alert is open again, its resolutions kept as history.
+    [(key, resolved, by, resolution, reopened)] = warnings()
+    assert (key.rsplit(":", 1)[1], resolved, by, resolution) == ("free", False, None, None)
+    assert [r["resolution"].startswith("auto: plan changed to pro") for r in reopened] == [True, True]
 
 
 def test_plan_change_for_unknown_workspace_or_plan_is_not_found(db, factories) -> None:  # type: ignore[no-untyped-def]

@@ -300,9 +300,46 @@ def test_a_spike_of_429s_raises_one_alert_while_it_lasts(limiter: Limiter, facto
     assert [key for key, _ in alerts] == [f"rate_limit_spike:{ws.id}:api", f"rate_limit_spike:{ws.id}:messages"]
     assert alerts[0][1]["refusals_in_minute"] == 60 and alerts[0][1]["bucket"] == "api"
 
-    # Acknowledged, the spike over, a new spike raises a new alert.
+    # Acknowledged, it stays the one open alert: another spike minute raises nothing new.
     db.execute("update public.alerts set acknowledged_at = now() where workspace_id = %s", (ws.id,))
     limiter.burst(ws.id, T0 + timedelta(hours=1), 60 + 60)
+    assert len(_spike_alerts(db, ws)) == 2
+
+
+def test_a_spike_alert_resolves_itself_once_refusals_have_stopped_for_5_minutes(  # type: ignore[no-untyped-def]
+    limiter: Limiter, factories, db
+) -> None:
+    ws = factories.workspace()
+    now = db.execute("select now()").fetchone()[0]
+    limiter.burst(ws.id, now - timedelta(minutes=20), 60 + 60)  # api: a spike 20 minutes ago, over since
+    limiter.burst(ws.id, now, 30 + 30, "messages")  # messages: a spike going on now
+
+    def open_spikes() -> list[str]:
+        return [
+            r[0]
+            for r in db.execute(
+                "select details ->> 'bucket' from public.alerts"
+                " where type = 'rate_limit_spike' and workspace_id = %s and resolved_at is null order by id",
+                (ws.id,),
+            ).fetchall()
+        ]
+
+    assert open_spikes() == ["api", "messages"]
+    result = db.execute("select private.resolve_cleared_alerts()").fetchone()[0]
+    assert result["by_type"]["rate_limit_spike"] >= 1
+    assert open_spikes() == ["messages"]
+    resolved = db.execute(
+        "select resolved_by, resolution from public.alerts"
+        " where type = 'rate_limit_spike' and workspace_id = %s and resolved_at is not null",
+        (ws.id,),
+    ).fetchall()
+    assert resolved == [(None, "auto: no request of bucket api refused for 5 minutes")]
+
+    # The sweep again changes nothing; a new api spike raises a new alert.
+    db.execute("select private.resolve_cleared_alerts()")
+    assert open_spikes() == ["messages"]
+    limiter.burst(ws.id, now, 60 + 60)
+    assert open_spikes() == ["api", "messages"] or open_spikes() == ["messages", "api"]
     assert len(_spike_alerts(db, ws)) == 3
 
 

@@ -1,12 +1,15 @@
 """Usage and thresholds against a model, across plan changes (Hypothesis state machine).
 
-Rules drawn at random: record_usage of SMS, plan changes between free, pro and
-business (as subscription activation does them), and on-call acknowledging the open
-alerts. After every step the database
-must match a Python model: the period's total, the answer's limit_state, PT402
-exactly when the period is at its hard limit, and exactly one usage_warning and
-one usage_blocked alert per threshold, period and plan that the usage reached
-while on that plan (never a second one, whichever way the plan moved).
+Rules drawn at random: record_usage of SMS, authorize_usage, plan changes between
+free, pro and business (as subscription activation does them), and on-call
+acknowledging the open alerts. After every step the database must match a Python
+model: the period's total (usage that happened is recorded past the hard limit
+too), the answer's limit_state, authorize_usage refusing (PT402) exactly when the
+period is at its hard limit, and exactly one usage_warning and one usage_blocked
+alert per threshold, period and plan that the usage reached while on that plan
+(never a second one, whichever way the plan moved): open while the workspace is
+on that plan, resolved while it is on another (a plan change resolves the old
+plan's alerts and moving back reopens them; acknowledging leaves them open).
 """
 
 from __future__ import annotations
@@ -57,18 +60,21 @@ class UsageThresholds(RuleBasedStateMachine):
     @rule(quantity=st.integers(1, 400))
     def record(self, quantity: int) -> None:
         args = {"workspace_id": str(self.ws.id), "metric": METRIC, "quantity": quantity}
-        if self._state() == "blocked":
-            try:
-                call(self.api, "record_usage", args)
-            except RpcError as err:
-                assert (err.sqlstate, err.message) == ("PT402", "usage_limit_exceeded")
-            else:
-                raise AssertionError("usage recorded past the hard limit")
-            return
         answer = call(self.api, "record_usage", args).data
         self.used += quantity
         self._note_thresholds()
         assert (Decimal(str(answer["used"])), answer["limit_state"]) == (self.used, self._state())
+
+    @rule()
+    def authorize(self) -> None:
+        args = {"workspace_id": str(self.ws.id), "metric": METRIC}
+        try:
+            answer = call(self.api, "authorize_usage", args).data
+        except RpcError as err:
+            assert (err.sqlstate, err.message) == ("PT402", "usage_limit_exceeded")
+            assert self._state() == "blocked"
+        else:
+            assert answer["allowed"] is True and self._state() != "blocked"
 
     @rule(plan=st.sampled_from(PLANS))
     def change_plan(self, plan: str) -> None:
@@ -96,11 +102,12 @@ class UsageThresholds(RuleBasedStateMachine):
         if row is not None:
             assert (row[0], row[1], row[2]) == (self.used, self._state(), self.plan)
         alerts = self.db.execute(
-            "select type, details ->> 'plan_key' from public.alerts"
+            "select type, details ->> 'plan_key', resolved_at is null from public.alerts"
             " where workspace_id = %s and type in ('usage_warning', 'usage_blocked') and details ->> 'metric' = %s",
             (self.ws.id, METRIC),
         ).fetchall()
-        assert sorted(alerts) == sorted(self.expected), (self.used, self.plan)
+        expected = [(kind, plan, plan == self.plan) for kind, plan in self.expected]
+        assert sorted(alerts) == sorted(expected), (self.used, self.plan)
 
 
 def test_one_alert_per_threshold_period_and_plan_across_plan_changes(  # type: ignore[no-untyped-def]

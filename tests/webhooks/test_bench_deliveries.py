@@ -31,7 +31,7 @@ def _processed_in_full(db: psycopg.Connection, ids: list[int]) -> list[tuple]:
         "select q.signature_valid, q.status, e.id is not null, u.id is not null"
         " from public.webhook_queue as q"
         " left join public.sms_events as e on e.webhook_id = q.id"
-        " left join public.usage_events as u on u.idempotency_key = 'sms_events:' || e.id"
+        " left join public.usage_events as u on u.idempotency_key = 'twilio_sms:' || e.message_sid"
         " where q.id = any(%s)",
         (ids,),
     ).fetchall()

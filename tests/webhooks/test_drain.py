@@ -191,6 +191,50 @@ def test_an_error_in_one_row_fails_that_row_alone_and_the_others_are_processed_o
     assert ops.count("usage_events", "workspace_id = %s", agent.workspace_id) == 149
 
 
+def test_a_permanent_error_in_the_drain_dead_letters_at_once_with_one_alert_and_the_signals_count_it(
+    rpc, sign: Sign, ops: Ops, db: psycopg.Connection, factories
+) -> None:
+    def twilio_signals() -> dict[str, tuple[int, int, int]]:
+        rows = db.execute(
+            "select signal, last_5m, last_1h, last_24h from public.monitoring_signals()"
+            " where scope = 'twilio' and signal in ('webhook_failures', 'webhook_retry_backlog',"
+            " 'webhook_dead_letter_backlog')"
+        ).fetchall()
+        return {signal: (a, b, c) for signal, a, b, c in rows}
+
+    quiet = {"webhook_failures": (0, 0, 0), "webhook_retry_backlog": (0, 0, 0), "webhook_dead_letter_backlog": (0, 0, 0)}
+    agent = ops.agent(factories.workspace(plan_key="business"))
+    params = [twilio_inbound_sms(agent.phone_number, e164()) for _ in range(5)]
+    for i in (1, 3):
+        params[i] = twilio_inbound_sms(agent.phone_number, e164(), body="poison")
+    ids = [rpc("ingest_webhook", sign.twilio(p))["webhook_id"] for p in params]
+    # Queued deliveries are waiting, not failing.
+    assert twilio_signals() == quiet
+    # A payload the downstream step can never take (class 22: data exception).
+    db.execute(
+        """
+        create function public.test_poison() returns trigger language plpgsql as $$
+        begin
+            if new.body = 'poison' then
+                raise exception using errcode = '22023', message = 'sms body refused';
+            end if;
+            return new;
+        end $$;
+        create trigger test_poison before insert on public.sms_events
+        for each row execute function public.test_poison();
+        """
+    )
+
+    summary, _ = _drain_counting(db)
+
+    assert (summary["processed"], summary["failed"], summary["dead_lettered"]) == (3, 0, 2)
+    assert [ops.webhook(ids[i])["status"] for i in (1, 3)] == ["dead_letter", "dead_letter"]
+    [alert] = ops.alerts("webhook_failure")
+    assert alert["resolved_at"] is None and alert["details"]["count"] == 2
+    assert sorted(alert["details"]["webhook_ids"]) == sorted([ids[1], ids[3]])
+    assert twilio_signals() == {**quiet, "webhook_failures": (2, 2, 2), "webhook_dead_letter_backlog": (2, 2, 2)}
+
+
 def test_two_drains_racing_process_each_row_once(
     rpc, sign: Sign, ops: Ops, db: psycopg.Connection, connect: Callable[..., psycopg.Connection]
 ) -> None:

@@ -108,10 +108,9 @@ def test_exhausted_retries_end_in_dead_letter_with_one_alert(deliver, rpc, sign:
     ] == "dead_letter"
     alerts = ops.alerts("webhook_failure")
     assert len(alerts) == 1
-    assert (alerts[0]["severity"], alerts[0]["details"]["webhook_id"], alerts[0]["details"]["attempts"]) == (
-        "critical",
-        result["webhook_id"],
-        6,
+    details = alerts[0]["details"]
+    assert (alerts[0]["severity"], details["provider"], details["error"], details["count"], details["webhook_ids"]) == (
+        "critical", "twilio", "P0001: sms store is down", 1, [result["webhook_id"]]
     )
     assert ops.count("sms_events") == 0
 

@@ -76,11 +76,12 @@ def test_raw_body_that_is_not_json_is_rejected(rpc, sign: Sign, ops: Ops) -> Non
     assert rpc("ingest_webhook", args)["error"] == "raw_body_not_json"
 
 
-def test_unparseable_field_fails_processing_and_keeps_the_row(deliver, sign: Sign, ops: Ops) -> None:
+def test_unparseable_field_dead_letters_processing_and_keeps_the_row(deliver, sign: Sign, ops: Ops) -> None:
     agent = ops.agent()
     params = twilio_inbound_sms(agent.phone_number, e164(), NumSegments="two")
     result = deliver(sign.twilio(params))
-    assert result["status"] == "failed" and result["error"].startswith("22P02")
+    # A class 22 error can never pass on a retry: dead letter at once.
+    assert result["status"] == "dead_letter" and result["error"].startswith("22P02")
     assert ops.webhook(result["webhook_id"])["payload"] == params
     assert ops.count("sms_events") == 0
 

@@ -95,8 +95,10 @@ def test_inbound_sms_becomes_an_sms_event_and_sms_usage(deliver, sign: Sign, ops
         "Can I book for 5pm?",
         1,
     )
-    event_id = ops.scalar("select id from public.sms_events")
-    assert ops.scalar("select idempotency_key from public.usage_events where metric = 'sms'") == f"sms_events:{event_id}"
+    # billed once per message, keyed by its SID
+    assert ops.scalar("select idempotency_key from public.usage_events where metric = 'sms'") == (
+        f"twilio_sms:{params['MessageSid']}"
+    )
     assert ops.usage(agent.workspace_id, "sms") == 1
 
 

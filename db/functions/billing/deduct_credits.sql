@@ -10,8 +10,18 @@
 -- deductions can never overdraw; the CHECK (balance >= 0) backs it up.
 -- PT402 insufficient_credits leaves the balance and the ledger untouched. The same
 -- idempotency key with the same amount and reason answers the first result again
--- (charged once); with other arguments PT409. Reaching zero raises one
--- credits_exhausted alert. Bad input: 22023; unknown workspace: PT404.
+-- (charged once); with other arguments PT409. Bad input: 22023; unknown workspace: PT404.
+--
+-- credits_exhausted: one alert per workspace while it is open, raised when a
+-- deduction leaves the balance at zero, and on the first refusal (a wallet left
+-- at 0.3 refuses a charge of 1). The refusal's alert must outlive the refusal,
+-- and a raised error would roll it back: so when deduct_credits is the request
+-- itself (PostgREST, request.path /rpc/deduct_credits), the refusal raises the
+-- alert, answers HTTP 402 through response.status with PostgREST's error body
+-- ({code: PT402, message, details, hint}), which clients read exactly as a raised
+-- PT402, and the alert commits. Called from SQL (or from other functions) it
+-- raises PT402 and, like every failed call, keeps nothing. A grant that
+-- restores the balance resolves the alert (private._grant_credits).
 create or replace function private._deduct_credits(
     workspace_id uuid,
     amount numeric,
@@ -151,6 +161,33 @@ begin
                 message = 'workspace_not_found',
                 detail = pg_catalog.format('workspace %s', _deduct_credits.workspace_id);
         end if;
+        if pg_catalog.current_setting('request.path', true) like '%/rpc/deduct_credits' then
+            perform private.raise_alert(
+                'credits_exhausted',
+                'credits_exhausted:' || _deduct_credits.workspace_id::text,
+                pg_catalog.format(
+                    'The workspace''s credits (%s) no longer cover its charges: a deduction of %s was refused.',
+                    coalesce(v_balance, 0), _deduct_credits.amount
+                ),
+                _deduct_credits.workspace_id,
+                'critical',
+                pg_catalog.jsonb_build_object(
+                    'balance', coalesce(v_balance, 0),
+                    'requested', _deduct_credits.amount,
+                    'reason', _deduct_credits.reason
+                )
+            );
+            perform pg_catalog.set_config('response.status', '402', true);
+            return pg_catalog.jsonb_build_object(
+                'code', 'PT402',
+                'message', 'insufficient_credits',
+                'details', pg_catalog.format(
+                    'workspace %s has %s credits, %s requested',
+                    _deduct_credits.workspace_id, coalesce(v_balance, 0), _deduct_credits.amount
+                ),
+                'hint', 'Grant or buy credits, then retry.'
+            );
+        end if;
         raise exception using
             errcode = 'PT402',
             message = 'insufficient_credits',
@@ -213,6 +250,7 @@ end
 $$;
 
 comment on function public.deduct_credits(uuid, numeric, text, text) is
-'Deduct credits atomically and idempotently: {balance, deducted, transaction_id, duplicate}; PT402 when short.';
+'Deduct credits atomically and idempotently: {balance, deducted, transaction_id, duplicate}; PT402 when short '
+'(through PostgREST: HTTP 402 with the error body, and one credits_exhausted alert while open).';
 revoke all on function public.deduct_credits(uuid, numeric, text, text) from public;
 grant execute on function public.deduct_credits(uuid, numeric, text, text) to service_role;

@@ -6,6 +6,8 @@
 --
 -- Creates the wallet on the first grant. Idempotent like deduct_credits (same key and
 -- arguments: the first result; other arguments: PT409). Every grant is audited.
+-- A grant that restores the balance (above zero, and at least the refused charge
+-- the alert records) resolves the workspace's open credits_exhausted alert.
 -- Errors: 42501 for other callers, 22023 bad input, PT404 unknown workspace.
 create or replace function private._grant_credits(
     workspace_id uuid,
@@ -102,6 +104,16 @@ begin
         _grant_credits.reason, _grant_credits.idempotency_key
     );
     end if;
+
+    update public.alerts as a
+    set resolved_at = pg_catalog.now(),
+        resolution = pg_catalog.format(
+            'auto: credits granted (transaction %s), balance %s', v_transaction_id, v_balance
+        )
+    where a.dedupe_key = 'credits_exhausted:' || _grant_credits.workspace_id::text
+        and a.resolved_at is null
+        and v_balance > 0
+        and v_balance >= coalesce((a.details ->> 'requested')::numeric, 0);
 
     perform private.audit(
         'grant_credits',

@@ -65,7 +65,8 @@ revoke all on function private._job_step_error(text, text, text) from public;
 
 -- Give the run its final status: succeeded without errors, failed when no step
 -- succeeded, partial otherwise. A run with errors raises one job_failure alert
--- per job until someone acknowledges it (critical when the whole run failed).
+-- per job (critical when the whole run failed), open until a later run of the
+-- job succeeds, which resolves it, or an admin resolves it.
 create or replace function private._job_run_finish(
     job_run_id bigint,
     result jsonb,
@@ -101,7 +102,12 @@ begin
             message = 'job_run_not_running',
             detail = pg_catalog.format('job_run %s', _job_run_finish.job_run_id);
     end if;
-    if v_status <> 'succeeded' then
+    if v_status = 'succeeded' then
+        perform private.clear_alert(
+            'job_failure:' || v_job_name,
+            pg_catalog.format('auto: job %s run %s succeeded', v_job_name, _job_run_finish.job_run_id)
+        );
+    else
         perform private.raise_alert(
             'job_failure',
             'job_failure:' || v_job_name,
@@ -120,5 +126,6 @@ end
 $$;
 
 comment on function private._job_run_finish(bigint, jsonb, jsonb, integer) is
-'Record a job run''s result and final status (succeeded/partial/failed); failures raise one job_failure alert per job.';
+'Record a job run''s result and final status (succeeded/partial/failed); failures raise one job_failure alert per '
+'job, a success resolves it.';
 revoke all on function private._job_run_finish(bigint, jsonb, jsonb, integer) from public;

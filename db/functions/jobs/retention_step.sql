@@ -97,10 +97,11 @@ begin
             left join lateral (select d.at, d.id from doomed as d order by d.at desc, d.id desc limit 1) as l on true;
         when 'acknowledged_alerts' then
             with doomed as materialized (
-                select d.ctid as tid, d.acknowledged_at as at, d.id
+                -- Resolved alerts only (open ones never expire), through alerts_resolved_idx.
+                select d.ctid as tid, d.resolved_at as at, d.id
                 from public.alerts as d
-                where (d.acknowledged_at, d.id) > (v_at, v_id) and d.acknowledged_at < _retention_step.cutoff
-                order by d.acknowledged_at, d.id
+                where (d.resolved_at, d.id) > (v_at, v_id) and d.resolved_at < _retention_step.cutoff
+                order by d.resolved_at, d.id
                 limit _retention_step.max_rows
             ),
 

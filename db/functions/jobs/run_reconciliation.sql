@@ -34,9 +34,13 @@
 -- Each metric is one step in its own sub-transaction: a failing step is undone
 -- and recorded in job_runs.errors (status partial, a job_failure alert), its
 -- comparisons are left out of the counts, and the other metrics still commit.
--- Anything not matched raises one reconciliation_mismatch alert per period
--- until someone acknowledges it; re-running a period logs a new run with the
--- same counts and items and raises no second alert.
+-- Alerts are per UTC day: a run raises one reconciliation_mismatch alert for the
+-- days with something not matched that no open alert covers yet (details.days,
+-- and open_days: the days still not clean), so re-running a period, or a
+-- multi-day run over days already alerted, raises no second alert for them. A
+-- run without failed steps that finds a day clean takes it off its alert's
+-- open_days, and an alert whose days are all clean again resolves ('auto: clean
+-- re-run'). A run logs a new run with its counts and items either way.
 --
 -- Errors (22023, nothing written): period_required (a null date),
 -- invalid_period (period_end <= period_start), period_too_long (over 93 days),
@@ -76,8 +80,13 @@ declare
     v_state text;
     v_message text;
     v_alert bigint;
-    v_dedupe text;
     v_status text;
+    v_bad_days date[];
+    v_covered date[] := '{}'::date[];
+    v_new_days date[];
+    v_open record;
+    v_open_days date[];
+    v_left date[];
     v_result jsonb;
 begin
     if v_start is null or v_end is null then
@@ -250,14 +259,72 @@ begin
         end;
     end loop;
 
-    if v_mismatched + v_missing_internal + v_missing_provider > 0 then
-        v_dedupe := pg_catalog.format('reconciliation_mismatch:%s:%s', v_start, v_end);
+    -- The days of this run with something not matched.
+    select coalesce(pg_catalog.array_agg(distinct i.usage_date order by i.usage_date), '{}')
+    into v_bad_days
+    from public.reconciliation_items as i
+    where i.run_id = v_run;
+
+    -- Open alerts: keep the days still not clean (clean ones only when every step
+    -- ran, so a failed metric never passes for clean), resolve those left empty.
+    -- Runs never overlap (the job lock), so nobody else edits them meanwhile.
+    for v_open in
+        select a.id, a.details
+        from public.alerts as a
+        where a.type = 'reconciliation_mismatch' and a.resolved_at is null
+        order by a.id
+    loop
+        -- An alert without open_days covers its whole period.
+        if v_open.details ? 'open_days' then
+            v_open_days := array(
+                select pg_catalog.jsonb_array_elements_text(v_open.details -> 'open_days')::date
+            );
+        else
+            v_open_days := array(
+                select d::date
+                from pg_catalog.generate_series(
+                    (v_open.details ->> 'period_start')::date,
+                    (v_open.details ->> 'period_end')::date - 1,
+                    interval '1 day'
+                ) as d
+            );
+        end if;
+        if pg_catalog.jsonb_array_length(v_errors) = 0 then
+            v_left := array(
+                select d from pg_catalog.unnest(v_open_days) as d
+                where d < v_start or d >= v_end or d = any(v_bad_days)
+                order by d
+            );
+        else
+            v_left := v_open_days;
+        end if;
+        if pg_catalog.cardinality(v_left) = 0 then
+            update public.alerts as a
+            set resolved_at = pg_catalog.now(),
+                resolution = pg_catalog.format('auto: clean re-run (reconciliation run %s)', v_run),
+                details = a.details || pg_catalog.jsonb_build_object('open_days', '[]'::jsonb)
+            where a.id = v_open.id;
+        elsif v_left is distinct from v_open_days then
+            update public.alerts as a
+            set details = a.details || pg_catalog.jsonb_build_object('open_days', pg_catalog.to_jsonb(v_left))
+            where a.id = v_open.id;
+        end if;
+        v_covered := v_covered || v_left;
+        if v_alert is null and v_left && v_bad_days then
+            v_alert := v_open.id;
+        end if;
+    end loop;
+
+    v_new_days := array(select d from pg_catalog.unnest(v_bad_days) as d where d <> all(v_covered) order by d);
+    if pg_catalog.cardinality(v_new_days) > 0 then
         v_alert := private.raise_alert(
             'reconciliation_mismatch',
-            v_dedupe,
+            pg_catalog.format('reconciliation_mismatch:run:%s', v_run),
             pg_catalog.format(
-                'reconciliation %s to %s (run %s): %s mismatched, %s missing internally, %s missing at the provider',
-                v_start, v_end, v_run, v_mismatched, v_missing_internal, v_missing_provider
+                'reconciliation %s to %s (run %s): %s mismatched, %s missing internally, %s missing at the provider; '
+                || 'days %s',
+                v_start, v_end, v_run, v_mismatched, v_missing_internal, v_missing_provider,
+                pg_catalog.array_to_string(v_new_days, ', ')
             ),
             null,
             'warning',
@@ -268,15 +335,11 @@ begin
                 'period_end', v_end,
                 'mismatched', v_mismatched,
                 'missing_internal', v_missing_internal,
-                'missing_provider', v_missing_provider
+                'missing_provider', v_missing_provider,
+                'days', pg_catalog.to_jsonb(v_new_days),
+                'open_days', pg_catalog.to_jsonb(v_new_days)
             )
         );
-        if v_alert is null then
-            -- Already open for this period (an earlier run): point at that one.
-            select a.id into v_alert
-            from public.alerts as a
-            where a.dedupe_key = v_dedupe and a.acknowledged_at is null;
-        end if;
     end if;
 
     v_result := pg_catalog.jsonb_build_object(

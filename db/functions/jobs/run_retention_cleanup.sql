@@ -2,7 +2,7 @@
 --
 -- What expires, and after how long, is public.retention_policies: finished raw
 -- webhook deliveries (failed ones waiting for a retry never), dead letters,
--- unknown numbers not seen for a while, acknowledged alerts, old job runs and
+-- unknown numbers not seen for a while, resolved alerts, old job runs and
 -- rate-limit state long past (the limiter's counters and its per-minute refusal
 -- counts). Audit logs, billing data and usage_events are not
 -- touched: nothing here names them, and retention_policies cannot list them.
@@ -149,7 +149,7 @@ end
 $$;
 
 comment on function public.run_retention_cleanup() is
-'Delete expired webhook deliveries, unknown numbers, acknowledged alerts, old job runs and rate-limit state '
+'Delete expired webhook deliveries, unknown numbers, resolved alerts, old job runs and rate-limit state '
 '(retention_policies) for at most 0.5 s of one transaction; logged in job_runs; a backlog is listed in more. '
 'service_role. pg_cron runs private.run_retention_in_batches, which commits between batches.';
 revoke all on function public.run_retention_cleanup() from public;

@@ -1,9 +1,10 @@
 -- private.raise_alert: open an alert unless one is already open for the same condition.
 --
--- The partial unique index on alerts(dedupe_key) where acknowledged_at is null
+-- The partial unique index on alerts(dedupe_key) where resolved_at is null
 -- makes this safe under concurrency: many sessions crossing the same threshold
--- at once still leave exactly one open alert. Returns the new alert's id, or
--- null when it was already open.
+-- at once still leave exactly one open alert. An acknowledged alert is still
+-- open; a resolved one is history, and the condition may raise a new one.
+-- Returns the new alert's id, or null when it was already open.
 create or replace function private.raise_alert(
     type text,
     dedupe_key text,
@@ -27,7 +28,7 @@ as $$
         raise_alert.message,
         coalesce(raise_alert.details, '{}')
     )
-    on conflict (dedupe_key) where acknowledged_at is null do nothing
+    on conflict (dedupe_key) where resolved_at is null do nothing
     returning id
 $$;
 

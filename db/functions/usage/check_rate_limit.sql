@@ -27,7 +27,8 @@
 -- bucket's spike threshold within one minute (plan_rate_limits.spike_refusals, by
 -- default the requests the bucket allows per minute) raises one rate_limit_spike
 -- alert, which stays the one open alert of that workspace and bucket while the
--- spike lasts. A failure to count a refusal is a warning: the request is still
+-- spike lasts and resolves itself once the bucket has had no refusal for 5 whole
+-- minutes (private.resolve_cleared_alerts). A failure to count a refusal is a warning: the request is still
 -- refused.
 --
 -- Fail-open: if the limiter's state itself fails (any error inside the counting

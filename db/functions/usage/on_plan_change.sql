@@ -4,8 +4,12 @@
 -- period's usage_limits rows to the new plan's soft and hard limits; the same
 -- UPDATE re-evaluates limit_state from the new limits, and a threshold
 -- the new limits put the workspace over raises its alert (once per period and
--- plan). A threshold they put the usage back under (an upgrade) is armed again:
--- reaching the new plan's limit raises its own alert.
+-- plan). A row's alerts are its plan's: moving to another plan resolves them
+-- ('auto: plan changed to ...'; an upgrade resolves the old plan's usage alerts),
+-- and the new plan's threshold raises its own alert, at once when the usage is
+-- already over it. Moving back to a plan whose alert of this period was resolved
+-- by a plan change reopens that alert (_raise_usage_alerts), so a period has one
+-- alert per threshold and plan, open while that plan's threshold stands reached.
 -- Usage recorded before the change keeps the snapshot it was recorded under, so
 -- it still bills at the old prices; usage after it bills at the new snapshot.
 -- It does not update workspaces.plan_key: the caller (subscription activation)
@@ -27,6 +31,7 @@ declare
     v_snapshot public.tier_snapshots%rowtype;
     v_snapshot_id bigint;
     v_metric text;
+    v_cleared bigint[];
 begin
     -- The workspace row lock serialises this with a first usage of the period
     -- (private._ensure_usage_period runs under the same lock).
@@ -53,6 +58,27 @@ begin
     where ul.workspace_id = on_plan_change.workspace_id and ul.period_start = v_period
     order by ul.metric
     for no key update;
+
+    -- The alerts the rows forget below (another plan, or a threshold the new
+    -- limits put the usage back under): their condition has cleared.
+    select coalesce(pg_catalog.array_agg(c.alert_id), '{}')
+    into v_cleared
+    from public.usage_limits as ul
+    inner join pg_catalog.jsonb_each(v_snapshot.limits) as l on ul.metric = l.key
+    cross join lateral (
+        values
+        (case
+            when ul.used < (l.value ->> 'soft_limit')::numeric or ul.plan_key <> v_snapshot.plan_key
+                then ul.warning_alert_id
+        end),
+        (case
+            when ul.used < (l.value ->> 'hard_limit')::numeric or ul.plan_key <> v_snapshot.plan_key
+                then ul.blocked_alert_id
+        end)
+    ) as c (alert_id)
+    where ul.workspace_id = on_plan_change.workspace_id
+        and ul.period_start = v_period
+        and c.alert_id is not null;
 
     update public.usage_limits as ul
     set
@@ -81,6 +107,13 @@ begin
     where ul.workspace_id = on_plan_change.workspace_id
         and ul.period_start = v_period
         and ul.metric = l.key;
+
+    update public.alerts as a
+    set resolved_at = pg_catalog.now(),
+        resolution = pg_catalog.format(
+            'auto: plan changed to %s (%s)', v_snapshot.plan_key, on_plan_change.reason
+        )
+    where a.id = any(v_cleared) and a.resolved_at is null;
 
     perform private._ensure_usage_period(on_plan_change.workspace_id, v_period);
 

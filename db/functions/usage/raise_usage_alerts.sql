@@ -19,6 +19,36 @@ comment on function private._usage_alert_of(uuid, text) is
 'The newest alert of a workspace with this dedupe key, acknowledged or not (null when none).';
 revoke all on function private._usage_alert_of(uuid, text) from public;
 
+-- private._reopen_usage_alert: reopen a usage alert that a plan change resolved,
+-- when its plan is back and its threshold still reached (the condition holds
+-- again). The resolution is kept in details.reopened (when, and what it said).
+create or replace function private._reopen_usage_alert(alert_id bigint)
+returns void
+language sql
+volatile
+security definer
+set search_path = ''
+as $$
+    update public.alerts as a
+    set
+        details = a.details || pg_catalog.jsonb_build_object(
+            'reopened', coalesce(a.details -> 'reopened', '[]'::jsonb)
+            || pg_catalog.jsonb_build_array(
+                pg_catalog.jsonb_build_object('at', pg_catalog.now(), 'resolved_at', a.resolved_at, 'resolution', a.resolution)
+            )
+        ),
+        resolved_at = null,
+        resolved_by = null,
+        resolution = null
+    where a.id = _reopen_usage_alert.alert_id
+        and a.resolved_at is not null
+        and a.resolution like 'auto: plan changed to %'
+$$;
+
+comment on function private._reopen_usage_alert(bigint) is
+'Reopen a usage alert resolved by a plan change whose plan is back with the threshold still reached.';
+revoke all on function private._reopen_usage_alert(bigint) from public;
+
 -- private._raise_usage_alerts: raise the usage_warning / usage_blocked alert of a
 -- workspace, metric and period once its usage_limits row has reached the threshold.
 --
@@ -26,9 +56,12 @@ revoke all on function private._usage_alert_of(uuid, text) from public;
 -- lock (record_usage's UPDATE or on_plan_change), so only one session at a time
 -- gets here for a row, and the alert's id is stored on the row (warning_alert_id,
 -- blocked_alert_id) while the row stays on that plan. The dedupe key names the
--- period and the plan, and an alert that key already has, open or acknowledged,
--- is reused rather than raised again: moving to another plan and back, or
--- acknowledging, never makes a second alert for the same period and plan.
+-- period and the plan, and an alert that key already has is reused rather than
+-- raised again: acknowledging, resolving, or moving to another plan and back never
+-- makes a second alert for the same period and plan. An alert a plan change
+-- resolved (on_plan_change) is reopened when the plan comes back with its
+-- threshold still reached; one an admin resolved stays resolved for the period.
+-- A period's alerts resolve when the period ends (private.resolve_cleared_alerts).
 create or replace function private._raise_usage_alerts(workspace_id uuid, metric text, period_start date)
 returns void
 language plpgsql
@@ -84,6 +117,7 @@ begin
             -- Raised by a concurrent session an instant ago.
             v_alert_id := private._usage_alert_of(v_row.workspace_id, v_key);
         end if;
+        perform private._reopen_usage_alert(v_alert_id);
         v_row.warning_alert_id := v_alert_id;
     end if;
 
@@ -99,7 +133,7 @@ begin
                 'usage_blocked',
                 v_key,
                 pg_catalog.format(
-                    '%s usage reached the hard limit: %s of %s this period; further usage is refused',
+                    '%s usage reached the hard limit: %s of %s this period; new work is refused (authorize_usage)',
                     v_row.metric, v_row.used, v_row.hard_limit
                 ),
                 v_row.workspace_id,
@@ -111,6 +145,7 @@ begin
             -- Raised by a concurrent session an instant ago.
             v_alert_id := private._usage_alert_of(v_row.workspace_id, v_key);
         end if;
+        perform private._reopen_usage_alert(v_alert_id);
         v_row.blocked_alert_id := v_alert_id;
     end if;
 

@@ -1,16 +1,15 @@
--- record_usage: meter one usage of a workspace (service_role).
+-- record_usage: meter usage that happened (service_role).
 --
 --   select public.record_usage(workspace_id := ..., metric := 'call_minutes', quantity := 2.5,
 --                              idempotency_key := 'call:CA123', source := 'twilio');
---   -> {limit_state, used, soft_limit, hard_limit, duplicate, event_id, period_start}
+--   -> {limit_state, used, soft_limit, hard_limit, duplicate, event_id, metric, period_start}
 --
 -- Semantics (the API reference, docs/api.md, states them for callers):
--- * Usage is metered after the fact: a call minute that happened is recorded. So the
---   event that crosses the hard limit IS recorded and answered with limit_state
---   'blocked' (and the one usage_blocked alert); from then on, while the period's
---   total is at or over the hard limit, record_usage refuses with PT402
---   usage_limit_exceeded and writes nothing. Callers check limit_state to stop
---   starting new work before that refusal.
+-- * What is recorded already happened (a call minute, a sent SMS, tokens an LLM
+--   call consumed): it is recorded, billed and moves limit_state, also past the
+--   hard limit; the answer's limit_state is then blocked. The hard limit refuses
+--   new work before it starts: an app asks public.authorize_usage before starting
+--   work (PT402 usage_limit_exceeded once blocked) and records it here after.
 -- * Exact under concurrency: one UPDATE of the (workspace, metric, period) row both
 --   adds the quantity and takes the row lock, so concurrent records serialise on
 --   that row only; the event is inserted under the same lock.
@@ -19,11 +18,15 @@
 -- * Idempotency: the same idempotency_key for the workspace counts once; the retry
 --   answers the current totals with duplicate = true. The same key with another
 --   metric or quantity is PT409 idempotency_conflict.
--- * The hot path is one UPDATE and one INSERT (index lookups only). The first usage
---   of a period (no usage_limits row yet) takes the slow path: validate the metric
---   and workspace, snapshot the plan, create the period's rows, then retry.
+-- * The hot path is one UPDATE and one INSERT (index lookups only). When the
+--   period has no usage_limits row yet (the nightly private.open_usage_periods
+--   creates them at period start), the call takes the slow path: validate the
+--   metric and workspace, lock the workspace, create the period's rows from the
+--   period's tier snapshot, then retry. Concurrent first calls of a period wait
+--   for each other on the workspace lock, and every one of them then finds the
+--   rows: none is refused.
 -- Errors: 22023 (bad quantity, unknown metric, bad key), PT404 workspace_not_found,
--- PT402 usage_limit_exceeded, PT409 idempotency_conflict. A failed call writes nothing.
+-- PT409 idempotency_conflict. A failed call writes nothing.
 create or replace function private._record_usage(
     workspace_id uuid,
     metric text,
@@ -51,7 +54,6 @@ declare
     v_blocked_alert_id bigint;
     v_event_id bigint;
     v_original record;
-    v_blocked_retry boolean := false;
     v_prepared boolean := false;
 begin
     if _record_usage.workspace_id is null then
@@ -75,7 +77,7 @@ begin
     end if;
 
     loop
-        -- Adds the quantity and locks the row; refuses (no row) once the period is blocked.
+        -- Adds the quantity and locks the row.
         update public.usage_limits as ul
         set
             used = ul.used + _record_usage.quantity,
@@ -89,7 +91,6 @@ begin
         where ul.workspace_id = _record_usage.workspace_id
             and ul.metric = _record_usage.metric
             and ul.period_start = v_period
-            and ul.used < ul.hard_limit
         returning
             ul.used, ul.soft_limit, ul.hard_limit, ul.limit_state, ul.tier_snapshot_id,
             ul.warning_alert_id, ul.blocked_alert_id
@@ -97,35 +98,6 @@ begin
             v_used, v_soft_limit, v_hard_limit, v_limit_state, v_tier_snapshot_id,
             v_warning_alert_id, v_blocked_alert_id;
         exit when found;
-
-        select ul.used, ul.soft_limit, ul.hard_limit, ul.limit_state
-        into v_used, v_soft_limit, v_hard_limit, v_limit_state
-        from public.usage_limits as ul
-        where ul.workspace_id = _record_usage.workspace_id
-            and ul.metric = _record_usage.metric
-            and ul.period_start = v_period;
-        if found then
-            -- Blocked. A retry of a usage recorded before the block is still a duplicate.
-            if _record_usage.idempotency_key is not null then
-                select e.metric, e.quantity
-                into v_original
-                from public.usage_events as e
-                where e.workspace_id = _record_usage.workspace_id
-                    and e.idempotency_key = _record_usage.idempotency_key;
-                if found then
-                    v_blocked_retry := true;
-                    exit;
-                end if;
-            end if;
-            raise exception using
-                errcode = 'PT402',
-                message = 'usage_limit_exceeded',
-                detail = pg_catalog.format(
-                    'workspace %s metric %s period %s: used %s of hard limit %s',
-                    _record_usage.workspace_id, _record_usage.metric, v_period, v_used, v_hard_limit
-                ),
-                hint = 'Upgrade the plan or wait for the next billing period.';
-        end if;
 
         if v_prepared then
             raise exception using
@@ -151,62 +123,52 @@ begin
         v_prepared := true;
     end loop;
 
-    if not v_blocked_retry then
-        insert into public.usage_events (
-            workspace_id, metric, quantity, period_start, tier_snapshot_id, source, idempotency_key
-        )
-        values (
-            _record_usage.workspace_id,
-            _record_usage.metric,
-            _record_usage.quantity,
-            v_period,
-            v_tier_snapshot_id,
-            _record_usage.source,
-            _record_usage.idempotency_key
-        )
-        on conflict (workspace_id, idempotency_key) where idempotency_key is not null do nothing
-        returning id into v_event_id;
+    insert into public.usage_events (
+        workspace_id, metric, quantity, period_start, tier_snapshot_id, source, idempotency_key
+    )
+    values (
+        _record_usage.workspace_id,
+        _record_usage.metric,
+        _record_usage.quantity,
+        v_period,
+        v_tier_snapshot_id,
+        _record_usage.source,
+        _record_usage.idempotency_key
+    )
+    on conflict (workspace_id, idempotency_key) where idempotency_key is not null do nothing
+    returning id into v_event_id;
 
-        if v_event_id is null then
-            -- A retry: give the quantity back (we still hold the row lock) and answer duplicate.
-            select e.metric, e.quantity
-            into v_original
-            from public.usage_events as e
-            where e.workspace_id = _record_usage.workspace_id
-                and e.idempotency_key = _record_usage.idempotency_key;
-            if (v_original.metric, v_original.quantity) is distinct from (_record_usage.metric, _record_usage.quantity) then
-                raise exception using
-                    errcode = 'PT409',
-                    message = 'idempotency_conflict',
-                    detail = pg_catalog.format(
-                        'key %L was used for %s %s', _record_usage.idempotency_key, v_original.quantity, v_original.metric
-                    ),
-                    hint = 'Send a new idempotency key for a different usage.';
-            end if;
-            update public.usage_limits as ul
-            set
-                used = ul.used - _record_usage.quantity,
-                limit_state = case
-                    when ul.used - _record_usage.quantity >= ul.hard_limit then 'blocked'
-                    when ul.used - _record_usage.quantity >= ul.soft_limit then 'warning'
-                    else 'ok'
-                end
-            where ul.workspace_id = _record_usage.workspace_id
-                and ul.metric = _record_usage.metric
-                and ul.period_start = v_period
-            returning ul.used, ul.limit_state into v_used, v_limit_state;
-        elsif (v_used >= v_soft_limit and v_warning_alert_id is null)
-            or (v_used >= v_hard_limit and v_blocked_alert_id is null) then
-            perform private._raise_usage_alerts(_record_usage.workspace_id, _record_usage.metric, v_period);
+    if v_event_id is null then
+        -- A retry: give the quantity back (we still hold the row lock) and answer duplicate.
+        select e.metric, e.quantity
+        into v_original
+        from public.usage_events as e
+        where e.workspace_id = _record_usage.workspace_id
+            and e.idempotency_key = _record_usage.idempotency_key;
+        if (v_original.metric, v_original.quantity) is distinct from (_record_usage.metric, _record_usage.quantity) then
+            raise exception using
+                errcode = 'PT409',
+                message = 'idempotency_conflict',
+                detail = pg_catalog.format(
+                    'key %L was used for %s %s', _record_usage.idempotency_key, v_original.quantity, v_original.metric
+                ),
+                hint = 'Send a new idempotency key for a different usage.';
         end if;
-    elsif (v_original.metric, v_original.quantity) is distinct from (_record_usage.metric, _record_usage.quantity) then
-        raise exception using
-            errcode = 'PT409',
-            message = 'idempotency_conflict',
-            detail = pg_catalog.format(
-                'key %L was used for %s %s', _record_usage.idempotency_key, v_original.quantity, v_original.metric
-            ),
-            hint = 'Send a new idempotency key for a different usage.';
+        update public.usage_limits as ul
+        set
+            used = ul.used - _record_usage.quantity,
+            limit_state = case
+                when ul.used - _record_usage.quantity >= ul.hard_limit then 'blocked'
+                when ul.used - _record_usage.quantity >= ul.soft_limit then 'warning'
+                else 'ok'
+            end
+        where ul.workspace_id = _record_usage.workspace_id
+            and ul.metric = _record_usage.metric
+            and ul.period_start = v_period
+        returning ul.used, ul.limit_state into v_used, v_limit_state;
+    elsif (v_used >= v_soft_limit and v_warning_alert_id is null)
+        or (v_used >= v_hard_limit and v_blocked_alert_id is null) then
+        perform private._raise_usage_alerts(_record_usage.workspace_id, _record_usage.metric, v_period);
     end if;
 
     return pg_catalog.jsonb_build_object(
@@ -261,6 +223,7 @@ end
 $$;
 
 comment on function public.record_usage(uuid, text, numeric, text, text) is
-'Meter usage: {limit_state, used, soft_limit, hard_limit, duplicate}. PT402 once the hard limit is reached.';
+'Record usage that happened: {limit_state, used, soft_limit, hard_limit, duplicate}; recorded past the hard limit too '
+'(limit_state blocked). Ask authorize_usage before starting new work.';
 revoke all on function public.record_usage(uuid, text, numeric, text, text) from public;
 grant execute on function public.record_usage(uuid, text, numeric, text, text) to service_role;

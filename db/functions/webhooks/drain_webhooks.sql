@@ -50,6 +50,7 @@ declare
     v_unknown integer := 0;
     v_failed integer := 0;
     v_dead integer := 0;
+    v_dead_ids bigint[] := '{}'::bigint[];
 begin
     -- Class 4242 keys job locks by name (private._job_run_start).
     perform pg_catalog.pg_advisory_xact_lock(4242, pg_catalog.hashtext('webhook_drain'));
@@ -97,18 +98,26 @@ begin
             -- cancelled drain ends, and its rows stay queued).
             foreach v_row in array v_chunk loop
                 v_result := private._run_webhook(
-                    v_row.id, v_row.provider, v_row.event_type, v_row.payload, v_row.status
+                    v_row.id, v_row.provider, v_row.event_type, v_row.payload, v_row.status,
+                    alert_dead_letter => false
                 );
                 case v_result ->> 'status'
                     when 'unknown_phone' then v_unknown := v_unknown + 1;
                     when 'failed' then v_failed := v_failed + 1;
-                    when 'dead_letter' then v_dead := v_dead + 1;
+                    when 'dead_letter' then
+                        v_dead := v_dead + 1;
+                        v_dead_ids := v_dead_ids || v_row.id;
                     else v_processed := v_processed + 1;
                 end case;
             end loop;
         end;
         exit when pg_catalog.cardinality(v_chunk) < v_chunk_size;
     end loop;
+    -- Dead letters (a class 22 error goes there at once) are counted in their
+    -- alerts once, at the end, as the sweeper does.
+    if v_dead > 0 then
+        perform private._alert_dead_letters(v_dead_ids);
+    end if;
     return pg_catalog.jsonb_build_object(
         'drained', v_drained,
         'processed', v_processed,

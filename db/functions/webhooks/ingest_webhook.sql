@@ -303,9 +303,12 @@ begin
         v_id, _ingest_webhook.provider, v_class.event_type, _ingest_webhook.payload, 'received',
         stored_as_processed => true
     );
+    -- A permanent error dead-letters the row at once; the answer stays failed
+    -- (the contract's status), with dead_letter saying it will not be retried.
     return pg_catalog.jsonb_build_object(
         'webhook_id', v_id,
-        'status', v_result ->> 'status',
+        'status', case v_result ->> 'status' when 'dead_letter' then 'failed' else v_result ->> 'status' end,
+        'dead_letter', v_result ->> 'status' = 'dead_letter',
         'idempotency_key', v_class.idempotency_key,
         'duplicate', false,
         'event_type', v_class.event_type,

@@ -1,10 +1,18 @@
 -- private._process_twilio_sms: an inbound Twilio SMS or an outbound message's
--- status callback becomes an sms_events row. A received message and a sent one
--- record sms usage (one per segment), keyed by the event's id; other statuses
--- (queued, delivered, failed, ...) are kept without charging again.
+-- status callback becomes an sms_events row (one per MessageSid and status).
+--
+-- Billing: sms usage, one per segment, once per message, keyed by its SID
+-- (twilio_sms:<MessageSid>). An inbound message is billed when received; an
+-- outbound one on its first status that proves it was sent: sent, delivered,
+-- undelivered or read, whichever arrives first, so a message whose sent
+-- callback never comes is still billed, and later statuses bill nothing. Two
+-- statuses of one message processed at once record it once (record_usage's
+-- idempotency key). Usage keyed by the message's sent event (sms_events:<id>)
+-- counts as billed too. Other statuses (queued, sending, failed, ...) are kept
+-- without charging.
 --
 -- The agent is the one on our side: To for inbound messages, From for status
--- callbacks of messages we sent. One event per (MessageSid, status).
+-- callbacks of messages we sent.
 create or replace function private._process_twilio_sms(webhook_id bigint, payload jsonb, count_unknown boolean)
 returns jsonb
 language plpgsql
@@ -19,6 +27,8 @@ declare
     v_receiver text;
     v_target record;
     v_segments integer;
+    v_sid text := coalesce(_process_twilio_sms.payload ->> 'MessageSid', _process_twilio_sms.payload ->> 'SmsSid');
+    v_key text;
     v_event_id uuid;
     v_usage jsonb;
 begin
@@ -47,7 +57,7 @@ begin
     )
     values (
         v_target.workspace_id, v_target.agent_id, v_target.channel_id, _process_twilio_sms.webhook_id, 'twilio',
-        coalesce(_process_twilio_sms.payload ->> 'MessageSid', _process_twilio_sms.payload ->> 'SmsSid'),
+        v_sid,
         v_status,
         case when v_inbound then 'inbound' else 'outbound' end,
         _process_twilio_sms.payload ->> 'From',
@@ -59,10 +69,25 @@ begin
     on conflict on constraint sms_events_status_once do nothing
     returning id into v_event_id;
 
-    if v_event_id is not null and v_status in ('received', 'sent') and v_segments > 0 then
-        v_usage := private._webhooks_record_usage(
-            v_target.workspace_id, 'sms', v_segments, 'sms_events:' || v_event_id, 'twilio'
-        );
+    if v_event_id is not null and v_segments > 0
+        and v_status in ('received', 'sent', 'delivered', 'undelivered', 'read') then
+        v_key := 'twilio_sms:' || v_sid;
+        if exists (
+            select from public.usage_events as e
+            where e.workspace_id = v_target.workspace_id and e.idempotency_key = v_key
+        ) or (
+            v_status in ('delivered', 'undelivered', 'read') and exists (
+                select
+                from public.sms_events as s
+                inner join public.usage_events as e
+                    on e.workspace_id = s.workspace_id and e.idempotency_key = 'sms_events:' || s.id
+                where s.provider = 'twilio' and s.message_sid = v_sid and s.sms_status = 'sent'
+            )
+        ) then
+            v_usage := pg_catalog.jsonb_build_object('duplicate', true, 'billed_before', true);
+        else
+            v_usage := private._webhooks_record_usage(v_target.workspace_id, 'sms', v_segments, v_key, 'twilio');
+        end if;
     end if;
     return pg_catalog.jsonb_build_object(
         'status', 'processed', 'workspace_id', v_target.workspace_id, 'sms_event_id', v_event_id, 'usage', v_usage
@@ -71,5 +96,6 @@ end
 $$;
 
 comment on function private._process_twilio_sms(bigint, jsonb, boolean) is
-'Normalize a Twilio SMS (inbound or status callback) into sms_events; received and sent messages record sms usage.';
+'Normalize a Twilio SMS (inbound or status callback) into sms_events; bill each message once by its SID, '
+'on receipt or on its first status proving it was sent.';
 revoke all on function private._process_twilio_sms(bigint, jsonb, boolean) from public;

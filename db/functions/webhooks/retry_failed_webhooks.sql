@@ -7,7 +7,10 @@
 -- attempt through private._run_webhook (backoff, dead letter and its alert are
 -- decided there). Rows whose signature could not be checked on arrival are
 -- verified first: a forged one is rejected, a genuine one claims its key, or is
--- counted as a duplicate when a verified copy holds the key already.
+-- counted as a duplicate when a verified copy holds the key already. The rows it
+-- dead-letters are counted in their alerts once, at the end, in key order
+-- (private._alert_dead_letters), so two sweepers never wait on each other's alerts
+-- in opposite orders.
 -- Callers: service_role, pg_cron (db/cron/webhook_retry_sweeper.sql).
 -- lock_timeout 2s whoever calls (pg_cron's session has none): a row stuck behind
 -- another transaction's lock fails this attempt (55P03, backoff) instead of
@@ -32,6 +35,7 @@ declare
     v_duplicate integer := 0;
     v_summary jsonb;
     v_run bigint;
+    v_dead_ids bigint[] := '{}'::bigint[];
 begin
     -- Platform admins reach it only through public.run_job (no EXECUTE on the public function).
     if not (private._webhooks_backend_caller() or private.is_admin()) then
@@ -63,11 +67,14 @@ begin
             v_retried := v_retried + 1;
             v_result := private._run_webhook(
                 v_row.id, v_row.provider, v_row.event_type, v_row.payload, v_row.status,
-                v_row.signature_valid is not true, v_row.headers, v_row.raw_body, v_row.url
+                v_row.signature_valid is not true, v_row.headers, v_row.raw_body, v_row.url,
+                alert_dead_letter => false
             );
             case v_result ->> 'status'
                 when 'processed', 'unknown_phone' then v_succeeded := v_succeeded + 1;
-                when 'dead_letter' then v_dead := v_dead + 1;
+                when 'dead_letter' then
+                    v_dead := v_dead + 1;
+                    v_dead_ids := v_dead_ids || v_row.id;
                 when 'rejected' then v_rejected := v_rejected + 1;
                 when 'duplicate' then v_duplicate := v_duplicate + 1;
                 else v_failed := v_failed + 1;
@@ -75,6 +82,9 @@ begin
         end loop;
         exit when v_claimed < 10 or v_retried >= _retry_failed_webhooks.max_count;
     end loop;
+    if v_dead > 0 then
+        perform private._alert_dead_letters(v_dead_ids);
+    end if;
 
     v_summary := pg_catalog.jsonb_build_object(
         'retried', v_retried,
@@ -113,8 +123,9 @@ grant execute on function private._retry_failed_webhooks(integer) to service_rol
 --   -> {retried, succeeded, dead_lettered, failed, rejected, duplicate, job_run_id (when it retried any)}
 --
 -- Who: service_role and pg_cron. Failed deliveries are retried with exponential
--- backoff (1, 2, 4, 8, 16 minutes by default); after the last attempt a row
--- moves to dead_letter and one webhook_failure alert is raised for it.
+-- backoff (1, 2, 4, 8, 16 minutes by default); after the last attempt, or at
+-- once for a permanent (class 22) error, a row moves to dead_letter and is
+-- counted in the one open webhook_failure alert of its provider and error.
 -- Concurrent sweepers never take the same row (FOR UPDATE SKIP LOCKED).
 create or replace function public.retry_failed_webhooks(max_count integer default 100)
 returns jsonb

@@ -5,8 +5,13 @@
 -- everything it wrote is undone, and the row, committed with the caller's
 -- transaction, says failed with the error, attempts + 1 and the next attempt
 -- time (exponential backoff: 1, 2, 4, 8, ... minutes, at most an hour). When the
--- attempts are used up it goes to dead_letter with one webhook_failure alert
--- (a dead-lettered row failing again on replay stays there, without a new alert).
+-- attempts are used up it goes to dead_letter, and so does a permanent error at
+-- once: class 22 (data exception: the payload itself can never be processed, so
+-- retrying only repeats the failure). A new dead letter is counted in the one
+-- open webhook_failure alert of its provider and error (private._alert_dead_letters);
+-- with alert_dead_letter false the caller does that itself, once for all its rows
+-- (the sweeper). A dead-lettered row failing again on replay stays there, without
+-- being counted again.
 -- With verify_signature (a delivery whose signature check could not run when it
 -- arrived, or a rejected one replayed), the signature and the required fields are checked first, inside the
 -- same sub-transaction: a forged one ends rejected (with its alert), never processed.
@@ -25,6 +30,10 @@
 -- transaction (nobody else can see the row before it commits).
 -- The caller holds the row (just inserted, or locked FOR UPDATE).
 
+-- The signature gained alert_dead_letter: the old one would stay as an overload,
+-- and calls by position would be ambiguous. Dropped and created in this one transaction.
+drop function if exists private._run_webhook(bigint, text, text, jsonb, text, boolean, jsonb, text, text, boolean);
+
 create or replace function private._run_webhook(
     webhook_id bigint,
     provider text,
@@ -35,7 +44,8 @@ create or replace function private._run_webhook(
     headers jsonb default '{}',
     raw_body text default null,
     url text default null,
-    stored_as_processed boolean default false
+    stored_as_processed boolean default false,
+    alert_dead_letter boolean default true
 )
 returns jsonb
 language plpgsql
@@ -52,6 +62,7 @@ declare
     v_reason text;
     v_holder bigint;
     v_holder_status text;
+    v_permanent boolean;
     -- 0 when the row already counts this attempt (stored_as_processed).
     v_increment constant integer := case when _run_webhook.stored_as_processed then 0 else 1 end;
 begin
@@ -136,15 +147,17 @@ begin
         return v_result;
     end if;
 
+    v_permanent := v_state like '22%';
     update public.webhook_queue as q
     set status = case
-            when q.attempts + v_increment >= q.max_attempts or q.status = 'dead_letter' then 'dead_letter'
+            when v_permanent or q.attempts + v_increment >= q.max_attempts or q.status = 'dead_letter'
+                then 'dead_letter'
             else 'failed'
         end,
         attempts = q.attempts + v_increment,
         last_error = v_error,
         next_attempt_at = case
-            when q.attempts + v_increment < q.max_attempts and q.status <> 'dead_letter'
+            when not v_permanent and q.attempts + v_increment < q.max_attempts and q.status <> 'dead_letter'
                 then pg_catalog.now()
                 + least(interval '1 minute' * pg_catalog.power(2, q.attempts + v_increment - 1), interval '1 hour')
         end,
@@ -152,32 +165,21 @@ begin
     where q.id = _run_webhook.webhook_id
     returning q.status, q.attempts into v_status, v_attempts;
 
-    if v_status = 'dead_letter' and _run_webhook.previous_status is distinct from 'dead_letter' then
-        perform private.raise_alert(
-            'webhook_failure',
-            'webhook_failure:' || _run_webhook.webhook_id,
-            pg_catalog.format(
-                '%s webhook %s dead-lettered after %s attempts', _run_webhook.provider, _run_webhook.webhook_id,
-                v_attempts
-            ),
-            null,
-            'critical',
-            pg_catalog.jsonb_build_object(
-                'webhook_id', _run_webhook.webhook_id,
-                'provider', _run_webhook.provider,
-                'event_type', _run_webhook.event_type,
-                'attempts', v_attempts,
-                'last_error', v_error
-            )
-        );
+    if v_status = 'dead_letter' and _run_webhook.previous_status is distinct from 'dead_letter'
+        and _run_webhook.alert_dead_letter then
+        perform private._alert_dead_letters(array[_run_webhook.webhook_id]);
     end if;
-    return pg_catalog.jsonb_build_object('status', v_status, 'error', v_error, 'attempts', v_attempts);
+    return pg_catalog.jsonb_build_object(
+        'status', v_status, 'error', v_error, 'attempts', v_attempts, 'permanent', v_permanent
+    );
 end
 $$;
 
-comment on function private._run_webhook(bigint, text, text, jsonb, text, boolean, jsonb, text, text, boolean) is
+comment on function private._run_webhook(
+    bigint, text, text, jsonb, text, boolean, jsonb, text, text, boolean, boolean
+) is
 'Process a stored delivery in a sub-transaction and record the outcome (processed, duplicate of a verified holder, '
-'failed with backoff, dead_letter).';
+'failed with backoff, dead_letter after the last attempt or at once for a class 22 error).';
 revoke all on function private._run_webhook(
-    bigint, text, text, jsonb, text, boolean, jsonb, text, text, boolean
+    bigint, text, text, jsonb, text, boolean, jsonb, text, text, boolean, boolean
 ) from public;

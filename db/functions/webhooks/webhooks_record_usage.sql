@@ -1,13 +1,13 @@
 -- private._webhooks_record_usage: record usage for a normalized event, keyed by
--- the event so it is counted once, whoever processes it (ingest, sweeper, replay).
+-- what was billed (a call's completed event, a message's SID), so it is counted
+-- once whoever processes it (ingest, sweeper, replay) and in whatever order.
 --
--- Usage is metered after the fact, so an event that happened is kept even when
--- the workspace is already over its hard limit: record_usage then refuses with
--- PT402 (and has raised its usage_blocked alert); that refusal is answered as
--- {limit_state: blocked, refused: true} instead of failing the delivery, which
--- retrying could never fix. Any other error fails the delivery as usual, with its
--- own SQLSTATE (the implementation is called, not the API wrapper, which turns a
--- lock timeout into an HTTP answer).
+-- A provider's report is usage that already happened: record_usage records it
+-- and moves limit_state even past the hard limit (it answers blocked then, and
+-- raises the usage_blocked alert once), so it is billed. Any error fails the
+-- delivery as usual, for the sweeper to retry, with its own SQLSTATE (the
+-- implementation is called, not the API wrapper, which turns a lock timeout into
+-- an HTTP answer).
 create or replace function private._webhooks_record_usage(
     workspace_id uuid,
     metric text,
@@ -28,11 +28,9 @@ begin
         idempotency_key => _webhooks_record_usage.idempotency_key,
         source => _webhooks_record_usage.source
     );
-exception when sqlstate 'PT402' then
-    return pg_catalog.jsonb_build_object('limit_state', 'blocked', 'refused', true);
 end
 $$;
 
 comment on function private._webhooks_record_usage(uuid, text, numeric, text, text) is
-'record_usage for an ingested event (idempotency key = the event); a hard-limit refusal keeps the event.';
+'record_usage for an ingested event (idempotency key = what was billed); usage over the hard limit is recorded too.';
 revoke all on function private._webhooks_record_usage(uuid, text, numeric, text, text) from public;

@@ -191,7 +191,7 @@ def run(ctx: DemoContext) -> None:
     ).fetchone()
     ctx.say(f"unknown_phone: {unknown[0]} seen {unknown[1]} time(s)" if unknown else "unknown_phone: empty")
     alert = ctx.conn.execute(
-        "select message from public.alerts where type = 'signature_failure' and acknowledged_at is null"
+        "select message from public.alerts where type = 'signature_failure' and resolved_at is null"
         " order by id desc limit 1"
     ).fetchone()
     ctx.say(f"alert: {alert[0] if alert else 'none'}")

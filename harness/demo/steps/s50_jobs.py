@@ -101,7 +101,7 @@ def _reconciliation(ctx: DemoContext) -> None:
     again = ctx.rpc("run_reconciliation", args)
     same = all(first[k] == again[k] for k in ("matched", "mismatched", "missing_internal", "missing_provider"))
     alerts = _count(
-        ctx, "select count(*) from public.alerts where type = 'reconciliation_mismatch' and acknowledged_at is null"
+        ctx, "select count(*) from public.alerts where type = 'reconciliation_mismatch' and resolved_at is null"
         " and details ->> 'period_start' = %s", str(yesterday)
     )
     ctx.say(

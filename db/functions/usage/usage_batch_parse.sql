@@ -1,0 +1,145 @@
+-- private._usage_batch_parse: a record_usage_batch's events, checked and parsed in
+-- one pass (see public.record_usage_batch for the rules). Every event well-formed:
+-- bad_index is null and the events come back as arrays in input order, with
+-- first false for a keyed event whose (workspace, key) came earlier in the batch.
+-- Otherwise bad_index (zero-based), bad_word (the error's message) and bad_detail
+-- describe the first malformed event, and the arrays are null.
+-- One CASE per event names its first problem: CASE evaluates its branches in
+-- order and stops at the first that holds, so each cast only ever sees a value
+-- already known to be of its type; the values are read only from events without
+-- a problem.
+create or replace function private._usage_batch_parse(
+    events jsonb,
+    period_start date,
+    now timestamptz,
+    out bad_index integer,
+    out bad_word text,
+    out bad_detail text,
+    out workspace_ids uuid[],
+    out metrics text[],
+    out quantities numeric[],
+    out keys text[],
+    out sources text[],
+    out occurred timestamptz[],
+    out first boolean[]
+)
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+    v_from timestamptz := _usage_batch_parse.period_start::timestamp at time zone 'utc';
+    v_fields constant text[] := '{workspace_id,metric,quantity,idempotency_key,source,occurred_at}'::text[];
+    v_metric_keys text[] := array(select m.key from public.usage_metrics as m);
+    v_value jsonb;
+begin
+    select
+        pg_catalog.min(p.n) filter (where p.word is not null) - 1,
+        (pg_catalog.array_agg(p.word order by p.n) filter (where p.word is not null))[1],
+        pg_catalog.array_agg(p.workspace_id order by p.n),
+        pg_catalog.array_agg(p.metric order by p.n),
+        pg_catalog.array_agg(p.quantity order by p.n),
+        pg_catalog.array_agg(p.idempotency_key order by p.n),
+        pg_catalog.array_agg(p.source order by p.n),
+        pg_catalog.array_agg(p.occurred_at order by p.n),
+        pg_catalog.array_agg(
+            p.idempotency_key is null or p.repeat = 1 order by p.n
+        )
+    into bad_index, bad_word, workspace_ids, metrics, quantities, keys, sources, occurred, first
+    from (
+        select
+            c.*,
+            pg_catalog.row_number() over (partition by c.workspace_id, c.idempotency_key order by c.n) as repeat
+        from (
+            select
+                w.n,
+                w.word,
+                case when w.word is null then (w.value ->> 'workspace_id')::uuid end as workspace_id,
+                w.value ->> 'metric' as metric,
+                case when w.word is null then (w.value ->> 'quantity')::numeric end as quantity,
+                w.value ->> 'idempotency_key' as idempotency_key,
+                w.value ->> 'source' as source,
+                case when w.word is null then (w.value ->> 'occurred_at')::timestamptz end as occurred_at
+            from (
+                select a.n, a.value, case
+                    when pg_catalog.jsonb_typeof(a.value) <> 'object' then 'malformed_event'
+                    when (a.value - v_fields) <> '{}' then 'unknown_field'
+                    when coalesce(pg_catalog.jsonb_typeof(a.value -> 'workspace_id'), '') <> 'string' then 'invalid_workspace_id'
+                    when (a.value ->> 'workspace_id')
+                        !~ '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
+                        then 'invalid_workspace_id'
+                    when coalesce(pg_catalog.jsonb_typeof(a.value -> 'metric'), '') <> 'string' then 'unknown_metric'
+                    when not (a.value ->> 'metric' = any(v_metric_keys)) then 'unknown_metric'
+                    when coalesce(pg_catalog.jsonb_typeof(a.value -> 'quantity'), '') <> 'number' then 'invalid_quantity'
+                    when (a.value ->> 'quantity')::numeric <= 0 or (a.value ->> 'quantity')::numeric > 1e12
+                        then 'invalid_quantity'
+                    when coalesce(pg_catalog.jsonb_typeof(a.value -> 'idempotency_key'), 'null') not in ('null', 'string')
+                        then 'invalid_idempotency_key'
+                    when pg_catalog.length(a.value ->> 'idempotency_key') not between 1 and 200 then 'invalid_idempotency_key'
+                    when coalesce(pg_catalog.jsonb_typeof(a.value -> 'source'), 'null') not in ('null', 'string')
+                        then 'invalid_source'
+                    when pg_catalog.length(a.value ->> 'source') > 200 then 'invalid_source'
+                    when coalesce(pg_catalog.jsonb_typeof(a.value -> 'occurred_at'), 'null') = 'null' then null
+                    when pg_catalog.jsonb_typeof(a.value -> 'occurred_at') <> 'string' then 'invalid_occurred_at'
+                    when (a.value ->> 'occurred_at')
+                        !~ '^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}(:?\d{2})?)$'
+                        then 'invalid_occurred_at'
+                    when coalesce(
+                            private._try_timestamptz(a.value ->> 'occurred_at')
+                            not between v_from and _usage_batch_parse.now + interval '5 minutes',
+                            true
+                        ) then 'invalid_occurred_at'
+                end as word
+                from pg_catalog.jsonb_array_elements(_usage_batch_parse.events) with ordinality as a (value, n)
+            ) as w
+        ) as c
+    ) as p;
+
+    if bad_index is not null then
+        v_value := _usage_batch_parse.events -> bad_index;
+        bad_detail := case bad_word
+            when 'malformed_event' then 'is a JSON ' || pg_catalog.jsonb_typeof(v_value) || ', not an object'
+            when 'unknown_field' then 'has fields other than ' || pg_catalog.array_to_string(v_fields, ', ')
+            when 'invalid_workspace_id' then
+                'workspace_id ' || coalesce(v_value ->> 'workspace_id', 'missing') || ' is not a uuid'
+            when 'unknown_metric' then 'metric ' || coalesce(v_value ->> 'metric', 'missing') || ' is not in usage_metrics'
+            when 'invalid_quantity' then
+                'quantity ' || coalesce(v_value ->> 'quantity', 'missing') || ' is not a number greater than 0 and at most 1e12'
+            when 'invalid_idempotency_key' then 'idempotency_key is not a string of 1 to 200 characters'
+            when 'invalid_source' then 'source is not a string of at most 200 characters'
+        else 'occurred_at ' || coalesce(v_value ->> 'occurred_at', '')
+                || ' is not an ISO 8601 time with a zone, in the current period (from ' || _usage_batch_parse.period_start
+                || ' UTC) and at most 5 minutes ahead'
+        end;
+        workspace_ids := null;
+        metrics := null;
+        quantities := null;
+        keys := null;
+        sources := null;
+        occurred := null;
+        first := null;
+    end if;
+end
+$$;
+
+comment on function private._usage_batch_parse(jsonb, date, timestamptz) is
+'Check and parse a usage batch in one pass: its events as arrays, or its first malformed event.';
+revoke all on function private._usage_batch_parse(jsonb, date, timestamptz) from public;
+
+-- private._try_timestamptz: the text as a timestamptz, or null when it is not one.
+create or replace function private._try_timestamptz(value text)
+returns timestamptz
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+    return _try_timestamptz.value::timestamptz;
+exception when others then
+    return null;
+end
+$$;
+
+comment on function private._try_timestamptz(text) is
+'The text as a timestamptz, or null when it cannot be read as one.';
+revoke all on function private._try_timestamptz(text) from public;

@@ -1,0 +1,114 @@
+"""Usage that happened is recorded; the hard limit refuses new work before it starts.
+
+* record_usage records (and bills) every usage, the first ones of a period arriving
+  at once included: none is taken for blocked.
+* authorize_usage is what an app asks before starting work: PT402 once the period
+  has reached the hard limit, or when the work's expected quantity would pass it.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from harness.rpc import RpcError, call
+
+
+def test_the_first_usages_of_a_period_arriving_at_once_are_all_recorded(factories, usage, connect) -> None:  # type: ignore[no-untyped-def]
+    workspaces = [factories.workspace() for _ in range(20)]  # no usage_limits rows yet
+    clients = 12  # 240 first calls
+    conns = [connect() for _ in range(clients)]
+    outcomes: list[tuple[str, Any]] = []
+    lock = threading.Lock()
+
+    rng = random.Random(14)
+    for ws in workspaces:
+        barrier = threading.Barrier(clients)
+        # spread over a few milliseconds, so calls keep arriving while the first one commits the period's rows
+        delays = [rng.uniform(0, 0.006) for _ in range(clients)]
+
+        def worker(i: int, ws: Any = ws, barrier: threading.Barrier = barrier, delays: list[float] = delays) -> None:
+            barrier.wait()
+            time.sleep(delays[i])
+            try:
+                answer = call(conns[i], "record_usage", {"workspace_id": str(ws.id), "metric": "llm_tokens", "quantity": 7})
+                outcome: tuple[str, Any] = ("ok", answer.data)
+            except RpcError as err:
+                outcome = ("error", err)
+            with lock:
+                outcomes.append(outcome)
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert not any(t.is_alive() for t in threads), "a worker hung"
+
+    assert [o for o in outcomes if o[0] != "ok"] == []
+    assert len(outcomes) == len(workspaces) * clients
+    for ws in workspaces:
+        assert usage.limits(ws.id, "llm_tokens")["used"] == 7 * clients
+        assert usage.event_count(ws.id) == clients
+        assert len(usage.snapshots(ws.id)) == 1
+
+
+def _authorize(rpc, ws, metric: str = "sms", quantity: Any = None) -> dict:  # type: ignore[no-untyped-def]
+    args: dict[str, Any] = {"workspace_id": str(ws.id), "metric": metric}
+    if quantity is not None:
+        args["quantity"] = quantity
+    return rpc("authorize_usage", args)
+
+
+def test_authorize_usage_allows_work_until_the_hard_limit_then_refuses_it(rpc, factories, db) -> None:  # type: ignore[no-untyped-def]
+    ws = factories.workspace()  # free: sms soft 40, hard 50
+
+    fresh = _authorize(rpc, ws)  # nothing used this period yet
+    assert {k: fresh[k] for k in ("allowed", "limit_state", "used", "soft_limit", "hard_limit", "remaining")} == {
+        "allowed": True, "limit_state": "ok", "used": 0, "soft_limit": 40, "hard_limit": 50, "remaining": 50,
+    }
+    rpc("record_usage", {"workspace_id": str(ws.id), "metric": "sms", "quantity": 45})
+    assert (_authorize(rpc, ws)["limit_state"], _authorize(rpc, ws)["remaining"]) == ("warning", 5)
+    assert _authorize(rpc, ws, quantity=5)["allowed"] is True
+    with pytest.raises(RpcError) as too_much:
+        _authorize(rpc, ws, quantity=6)  # would pass the hard limit
+    rpc("record_usage", {"workspace_id": str(ws.id), "metric": "sms", "quantity": 5})
+    with pytest.raises(RpcError) as blocked:
+        _authorize(rpc, ws)
+
+    for refused in (too_much.value, blocked.value):
+        assert (refused.sqlstate, refused.status, refused.message) == ("PT402", 402, "usage_limit_exceeded")
+        assert str(ws.id) in (refused.detail or "")
+    assert _authorize(rpc, ws, "messages")["allowed"] is True  # other metrics are independent
+    assert db.execute("select sum(used) from public.usage_limits where workspace_id = %s", (ws.id,)).fetchone() == (
+        Decimal(50),
+    )
+
+
+def test_authorize_usage_bad_input_is_refused_and_nothing_is_written(rpc, factories, db) -> None:  # type: ignore[no-untyped-def]
+    ws = factories.workspace()
+    cases = [
+        (None, "sms", None, "22023", "workspace_required"),
+        (str(ws.id), "minutes_of_fun", None, "22023", "unknown_metric"),
+        (str(ws.id), "sms", 0, "22023", "invalid_quantity"),
+        (str(ws.id), "sms", "NaN", "22023", "invalid_quantity"),
+        ("00000000-0000-4000-8000-000000000000", "sms", None, "PT404", "workspace_not_found"),
+    ]
+    for workspace_id, metric, quantity, sqlstate, message in cases:
+        with pytest.raises(RpcError) as caught:
+            rpc("authorize_usage", {"workspace_id": workspace_id, "metric": metric, "quantity": quantity})
+        assert (caught.value.sqlstate, caught.value.message) == (sqlstate, message)
+    assert db.execute("select count(*) from public.usage_limits").fetchone() == (0,)
+
+
+def test_only_service_role_may_authorize_usage(rpc, factories) -> None:  # type: ignore[no-untyped-def]
+    ws = factories.workspace()
+    for caller in (ws.owner.jwt, factories.platform_admin().jwt, "anon"):
+        with pytest.raises(RpcError) as caught:
+            rpc("authorize_usage", {"workspace_id": str(ws.id), "metric": "sms"}, as_=caller)
+        assert caught.value.sqlstate == "42501"
