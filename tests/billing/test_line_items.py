@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 from decimal import Decimal
+from functools import partial
 
+import psycopg
 import pytest
 
+from harness.race import race
 from harness.rpc import RpcError, call
 
 
@@ -217,29 +219,18 @@ def test_a_plan_change_during_concurrent_usage_splits_the_bill_exactly(factories
     first = connect()
     call(first, "record_usage", {"workspace_id": str(ws.id), "metric": "call_minutes", "quantity": 1})
     conns = [connect() for _ in range(6)]
-    barrier = threading.Barrier(7)
-    errors: list[BaseException] = []
-
-    def record(conn) -> None:  # type: ignore[no-untyped-def]
-        barrier.wait()
-        try:
-            for _ in range(25):
-                call(conn, "record_usage", {"workspace_id": str(ws.id), "metric": "call_minutes", "quantity": 1})
-        except BaseException as exc:  # noqa: BLE001 - asserted below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=record, args=(c,)) for c in conns]
-    for t in threads:
-        t.start()
     changer = connect()
-    barrier.wait()
-    with changer.transaction():
-        changer.execute("update public.workspaces set plan_key = 'business' where id = %s", (ws.id,))
-        changer.execute("select private.on_plan_change(%s, 'business', 'mid-flight upgrade')", (ws.id,))
-    for t in threads:
-        t.join(timeout=120)
 
-    assert not errors, errors
+    def record(conn: psycopg.Connection) -> None:
+        for _ in range(25):
+            call(conn, "record_usage", {"workspace_id": str(ws.id), "metric": "call_minutes", "quantity": 1})
+
+    def change_plan() -> None:
+        with changer.transaction():
+            changer.execute("update public.workspaces set plan_key = 'business' where id = %s", (ws.id,))
+            changer.execute("select private.on_plan_change(%s, 'business', 'mid-flight upgrade')", (ws.id,))
+
+    race([*(partial(record, conn) for conn in conns), change_plan])
     call(first, "record_usage", {"workspace_id": str(ws.id), "metric": "call_minutes", "quantity": 1})
     used = db.execute(
         "select used, plan_key from public.usage_limits where workspace_id = %s and metric = 'call_minutes'", (ws.id,)

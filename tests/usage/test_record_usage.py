@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from decimal import Decimal
 
 import psycopg
 import pytest
 
+from harness.race import race_each
 from harness.rpc import RpcError, call
 
 
@@ -75,23 +75,18 @@ def test_many_connections_crossing_both_limits_at_once_keep_exact_totals_and_one
     ws = factories.workspace()  # free: messages soft 800, hard 1000
     threads_n, per_thread = 16, 40  # 640 records of 2 = 1280, past the hard limit
     conns = [connect() for _ in range(threads_n)]
-    barrier = threading.Barrier(threads_n)
-    outcomes: list[list[tuple[str, object]]] = [[] for _ in range(threads_n)]
 
-    def worker(i: int) -> None:
-        barrier.wait()
+    def worker(conn: psycopg.Connection) -> list[tuple[str, object]]:
+        outcomes: list[tuple[str, object]] = []
         for _ in range(per_thread):
             try:
-                result = call(conns[i], "record_usage", {"workspace_id": str(ws.id), "metric": "messages", "quantity": 2})
-                outcomes[i].append(("ok", result.data))
+                result = call(conn, "record_usage", {"workspace_id": str(ws.id), "metric": "messages", "quantity": 2})
+                outcomes.append(("ok", result.data))
             except RpcError as err:
-                outcomes[i].append(("error", err))
+                outcomes.append(("error", err))
+        return outcomes
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(threads_n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    outcomes = race_each(conns, worker)
 
     flat = [o for per in outcomes for o in per]
     assert len(flat) == threads_n * per_thread
@@ -124,19 +119,12 @@ def test_a_retried_record_counts_once(rpc, factories, usage) -> None:  # type: i
 def test_the_same_usage_key_sent_concurrently_counts_once(factories, usage, connect) -> None:  # type: ignore[no-untyped-def]
     ws = factories.workspace()
     conns = [connect() for _ in range(10)]
-    barrier = threading.Barrier(10)
-    answers: list[dict] = []
     args = {"workspace_id": str(ws.id), "metric": "call_minutes", "quantity": 4, "idempotency_key": "call:CA9"}
 
-    def worker(conn: psycopg.Connection) -> None:
-        barrier.wait()
-        answers.append(call(conn, "record_usage", args).data)
+    def worker(conn: psycopg.Connection) -> dict:
+        return call(conn, "record_usage", args).data
 
-    threads = [threading.Thread(target=worker, args=(c,)) for c in conns]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    answers = race_each(conns, worker, timeout=60)
 
     assert len(answers) == 10
     assert sorted(a["duplicate"] for a in answers) == [False] + [True] * 9

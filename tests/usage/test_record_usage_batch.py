@@ -11,6 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from harness.race import race_each
 from harness.rpc import RpcError, call
 
 
@@ -189,8 +190,6 @@ def test_concurrent_batches_and_single_calls_keep_exact_totals_one_alert_per_thr
     workspaces = [factories.workspace() for _ in range(3)]  # free: messages soft 800, hard 1000
     clients = 8
     conns = [connect() for _ in range(clients)]
-    barrier = threading.Barrier(clients)
-    crashes: list[BaseException] = []
 
     def batch_for(i: int) -> list[dict[str, Any]]:
         # every client names the workspaces in another order; half the keys are shared by two clients
@@ -198,24 +197,14 @@ def test_concurrent_batches_and_single_calls_keep_exact_totals_one_alert_per_thr
         return [ev(ws, 20, "messages", key=f"k{i // 2}-{ws.id}-{n}") for n in range(15) for ws in order]
 
     def worker(i: int) -> None:
-        try:
-            barrier.wait()
-            for round_ in range(2):
-                if i % 4 == 3:  # some clients send the same events one by one
-                    for e in batch_for(i):
-                        call(conns[i], "record_usage", e)
-                else:
-                    call(conns[i], "record_usage_batch", {"events": batch_for(i)})
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            crashes.append(exc)
+        for round_ in range(2):
+            if i % 4 == 3:  # some clients send the same events one by one
+                for e in batch_for(i):
+                    call(conns[i], "record_usage", e)
+            else:
+                call(conns[i], "record_usage_batch", {"events": batch_for(i)})
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a worker hung"
-    assert not crashes, crashes
+    race_each(range(clients), worker)
 
     # 4 distinct key sets (clients 2k and 2k+1 share one) of 15 events of 20 per workspace: 1200, past both limits
     for ws in workspaces:

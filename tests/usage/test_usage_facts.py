@@ -9,13 +9,14 @@
 from __future__ import annotations
 
 import random
-import threading
 import time
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from harness.factories import Workspace
+from harness.race import race_each
 from harness.rpc import RpcError, call
 
 
@@ -24,31 +25,21 @@ def test_the_first_usages_of_a_period_arriving_at_once_are_all_recorded(factorie
     clients = 12  # 240 first calls
     conns = [connect() for _ in range(clients)]
     outcomes: list[tuple[str, Any]] = []
-    lock = threading.Lock()
 
     rng = random.Random(14)
     for ws in workspaces:
-        barrier = threading.Barrier(clients)
         # spread over a few milliseconds, so calls keep arriving while the first one commits the period's rows
         delays = [rng.uniform(0, 0.006) for _ in range(clients)]
 
-        def worker(i: int, ws: Any = ws, barrier: threading.Barrier = barrier, delays: list[float] = delays) -> None:
-            barrier.wait()
+        def worker(i: int, ws: Workspace = ws, delays: list[float] = delays) -> tuple[str, Any]:
             time.sleep(delays[i])
             try:
                 answer = call(conns[i], "record_usage", {"workspace_id": str(ws.id), "metric": "llm_tokens", "quantity": 7})
-                outcome: tuple[str, Any] = ("ok", answer.data)
+                return ("ok", answer.data)
             except RpcError as err:
-                outcome = ("error", err)
-            with lock:
-                outcomes.append(outcome)
+                return ("error", err)
 
-        threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
-        assert not any(t.is_alive() for t in threads), "a worker hung"
+        outcomes += race_each(range(clients), worker, timeout=60)
 
     assert [o for o in outcomes if o[0] != "ok"] == []
     assert len(outcomes) == len(workspaces) * clients
