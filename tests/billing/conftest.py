@@ -8,7 +8,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from harness.pytest_plugin import Rpc
+from harness.testing import Rpc
 from harness.race import race_each
 from harness.rpc import RpcError, as_client_sees, call
 from tests.support.billing import ClientRpc, Outcome, RunConcurrently, Wallets

@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from harness.factories import Factories
-from harness.pytest_plugin import Rpc
+from harness.testing import Rpc
 from tests.support.payments import Billing
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import psycopg
 
-from harness.pytest_plugin import Rpc
+from harness.testing import Rpc
 from harness.rpc import SERVICE_ROLE, Jwt, as_client_sees
 
 Outcome = tuple[str, Any]  # ("ok", result) or ("error", RpcError)

@@ -8,7 +8,7 @@ from typing import Any
 import psycopg
 
 from harness.factories import Factories, User, Workspace
-from harness.pytest_plugin import Rpc
+from harness.testing import Rpc
 from tests.support.paymob import paymob_payload, paymob_sign
 
 

@@ -27,7 +27,7 @@ from standardwebhooks.webhooks import Webhook
 from twilio.request_validator import RequestValidator
 
 from harness.factories import Factories, Workspace
-from harness.pytest_plugin import Rpc
+from harness.testing import Rpc
 from tests.support.paymob import PAYMOB_URL, paymob_hmac_message
 
 _seq = itertools.count(1)
