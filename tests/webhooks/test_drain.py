@@ -26,6 +26,7 @@ from harness.cluster import LocalCluster
 from harness.provision import provision
 from harness.race import race_each
 from harness.rpc import RpcError
+from harness.testing import Rpc
 from tests.support.webhooks import (
     TWILIO_SMS_URL,
     TWILIO_VOICE_URL,
@@ -39,7 +40,7 @@ from tests.support.webhooks import (
 )
 
 
-def _ack(rpc, sign: Sign, number: str) -> int:  # type: ignore[no-untyped-def]
+def _ack(rpc: Rpc, sign: Sign, number: str) -> int:
     """A new inbound SMS to ``number`` acknowledged; its webhook id."""
     ack = rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(number, e164())))
     assert ack["status"] == "queued"
