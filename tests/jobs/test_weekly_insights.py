@@ -59,13 +59,8 @@ def sms(db: psycopg.Connection, ws: Workspace, status: str, direction: str, when
     )
 
 
-def message(db: psycopg.Connection, factories: Any, ws: Workspace, direction: str, when: datetime.datetime) -> None:
-    conversation = factories.conversation(ws)
-    db.execute(
-        "insert into public.messages (workspace_id, conversation_id, direction, body, created_at, sent_at)"
-        " values (%s, %s, %s, 'hi', %s, %s)",
-        (ws.id, conversation.id, direction, when, when),
-    )
+def message(db: psycopg.Connection, factories: Factories, ws: Workspace, direction: str, when: datetime.datetime) -> None:
+    factories.message(factories.conversation(ws), body="hi", direction=direction, at=when)
 
 
 def usage(db: psycopg.Connection, ws: Workspace, metric: str, quantity: str, when: datetime.datetime) -> None:

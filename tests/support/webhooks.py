@@ -295,23 +295,13 @@ class Ops:
     ) -> AgentOnNumber:
         """An active agent on a number, with channels {channel_type: external_id}."""
         ws = workspace or self.factories.workspace()
-        phone_number = phone_number or e164()
-        row = self.db.execute(
-            "insert into public.agents (workspace_id, user_id, agent_id, phone_number, provider, status)"
-            " values (%s, %s, %s, %s, 'twilio', 'active') returning id",
-            (ws.id, ws.owner.id, "agent_" + uuid.uuid4().hex[:12], phone_number),
-        ).fetchone()
-        assert row is not None
-        made: dict[str, uuid.UUID] = {}
-        for channel_type, external_id in (channels if channels is not None else {"sms": None, "voice": None}).items():
-            ch = self.db.execute(
-                "insert into public.agent_channels (workspace_id, agent_id, channel_type, external_id)"
-                " values (%s, %s, %s, %s) returning id",
-                (ws.id, row[0], channel_type, external_id),
-            ).fetchone()
-            assert ch is not None
-            made[channel_type] = ch[0]
-        return AgentOnNumber(row[0], ws.id, phone_number, made)
+        number = phone_number or e164()
+        agent = self.factories.agent(ws, phone_number=number)
+        made = {
+            channel_type: self.factories.channel(ws, agent, channel_type, external_id).id
+            for channel_type, external_id in (channels if channels is not None else {"sms": None, "voice": None}).items()
+        }
+        return AgentOnNumber(agent.id, ws.id, number, made)
 
     def scalar(self, query: str, *params: Any) -> Any:
         row = self.db.execute(query, params).fetchone()
