@@ -88,69 +88,287 @@ CREATE DOMAIN public.webhook_status AS text;
 
 COMMENT ON DOMAIN public.webhook_status IS 'What became of a stored delivery (webhook_queue.status; see the column comment).';
 
--- Name: _activate_payment(uuid, text); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._activate_payment(payment_id uuid, reason text) RETURNS uuid
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO '';
-    -- body: db/functions/payments/activate_payment.sql
-
-COMMENT ON FUNCTION private._activate_payment(payment_id uuid, reason text) IS 'Activate the plan a confirmed, locked payment paid for: subscription, workspace plan, usage limits, audit.';
-
--- Name: _alert_change(bigint, text, boolean); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._alert_change(alert_id bigint, note text, resolve boolean) RETURNS jsonb
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO '';
-    -- body: db/functions/ops/alerts.sql
-
-COMMENT ON FUNCTION private._alert_change(alert_id bigint, note text, resolve boolean) IS 'Acknowledge or resolve an alert as a platform admin (audited); the body of acknowledge_alert and resolve_alert.';
-
--- Name: _alert_dead_letters(bigint[]); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._alert_dead_letters(webhook_ids bigint[]) RETURNS void
-    LANGUAGE sql SECURITY DEFINER
-    SET search_path TO '';
-    -- body: db/functions/webhooks/alert_dead_letters.sql
-
-COMMENT ON FUNCTION private._alert_dead_letters(webhook_ids bigint[]) IS 'Count new dead letters in the one open webhook_failure alert per provider and error (raised for the first).';
-
--- Name: _alert_retention_backlog(bigint, text[]); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._alert_retention_backlog(job_run_id bigint, more text[]) RETURNS void
-    LANGUAGE sql SECURITY DEFINER
-    SET search_path TO '';
-    -- body: db/functions/jobs/retention_step.sql
-
-COMMENT ON FUNCTION private._alert_retention_backlog(job_run_id bigint, more text[]) IS 'Raise the one open retention_backlog alert: a run ran out of time with rows left (listed).';
-
--- Name: _alert_signature_failure(text, bigint, text); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._alert_signature_failure(provider text, webhook_id bigint, reason text) RETURNS bigint
-    LANGUAGE sql
-    SET search_path TO '';
-    -- body: db/functions/webhooks/alert_signature_failure.sql
-
-COMMENT ON FUNCTION private._alert_signature_failure(provider text, webhook_id bigint, reason text) IS 'Raise the signature_failure alert for this provider and UTC hour, once.';
-
 -- Name: _authorize_usage(uuid, text, numeric); Type: FUNCTION; Schema: private
 CREATE FUNCTION private._authorize_usage(workspace_id uuid, metric text, quantity numeric DEFAULT NULL::numeric) RETURNS jsonb
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO '';
-    -- body: db/functions/usage/authorize_usage.sql
+    -- body: db/functions/usage/authorize_usage.sql.j2
 
 COMMENT ON FUNCTION private._authorize_usage(workspace_id uuid, metric text, quantity numeric) IS 'Implementation of public.authorize_usage (definer: reads usage_limits and the period''s terms).';
-
--- Name: _billing_line_items(uuid, date); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._billing_line_items(workspace_id uuid, period_start date DEFAULT NULL::date) RETURNS jsonb
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO '';
-    -- body: db/functions/billing/generate_billing_line_items.sql
-
-COMMENT ON FUNCTION private._billing_line_items(workspace_id uuid, period_start date) IS 'Implementation of public.generate_billing_line_items (definer; checks service_role or admin).';
 
 -- Name: _check_rate_limit(uuid, text, timestamp with time zone); Type: FUNCTION; Schema: private
 CREATE FUNCTION private._check_rate_limit(workspace_id uuid, bucket text DEFAULT 'api'::text, at timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
-    -- body: db/functions/usage/check_rate_limit.sql
+    -- body: db/functions/usage/check_rate_limit.sql.j2
 
 COMMENT ON FUNCTION private._check_rate_limit(workspace_id uuid, bucket text, at timestamp with time zone) IS 'Implementation of public.check_rate_limit: GCRA per workspace and bucket, refusals counted, fails open.';
+
+-- Name: _confirm_instapay_payment(uuid, text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._confirm_instapay_payment(payment_id uuid, bank_reference text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/payments/confirm_instapay_payment.sql.j2
+
+COMMENT ON FUNCTION private._confirm_instapay_payment(payment_id uuid, bank_reference text) IS 'Definer body of confirm_instapay_payment: checks the caller is a platform admin itself.';
+
+-- Name: _create_api_key(uuid, text, text[], timestamp with time zone); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._create_api_key(workspace_id uuid, name text, scopes text[], expires_at timestamp with time zone) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/security/create_api_key.sql.j2
+
+COMMENT ON FUNCTION private._create_api_key(workspace_id uuid, name text, scopes text[], expires_at timestamp with time zone) IS 'Implementation of public.create_api_key (definer: users have no insert grant on workspace_api_keys).';
+
+-- Name: _create_payment_request(uuid, text, text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._create_payment_request(workspace_id uuid, plan_key text, provider text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/payments/create_payment_request.sql.j2
+
+COMMENT ON FUNCTION private._create_payment_request(workspace_id uuid, plan_key text, provider text) IS 'Definer body of create_payment_request: checks the caller is a workspace owner/admin itself.';
+
+-- Name: _deduct_credits(uuid, numeric, text, text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text DEFAULT NULL::text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/billing/deduct_credits.sql.j2
+
+COMMENT ON FUNCTION private._deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) IS 'Implementation of public.deduct_credits (definer: writes workspace_wallets and wallet_ledger).';
+
+-- Name: _drain_webhooks(integer); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._drain_webhooks(max_count integer) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/webhooks/drain_webhooks.sql.j2
+
+COMMENT ON FUNCTION private._drain_webhooks(max_count integer) IS 'Implementation of public.drain_webhooks: one batch of queued deliveries, logged in job_runs when it did work.';
+
+-- Name: _evaluate_usage_thresholds(uuid); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._evaluate_usage_thresholds(workspace_id uuid) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/usage/evaluate_usage_thresholds.sql.j2
+
+COMMENT ON FUNCTION private._evaluate_usage_thresholds(workspace_id uuid) IS 'Implementation of public.evaluate_usage_thresholds (definer; checks service_role, membership or admin).';
+
+-- Name: _generate_billing_line_items(uuid, date); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._generate_billing_line_items(workspace_id uuid, period_start date DEFAULT NULL::date) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/billing/generate_billing_line_items.sql.j2
+
+COMMENT ON FUNCTION private._generate_billing_line_items(workspace_id uuid, period_start date) IS 'Implementation of public.generate_billing_line_items (definer; checks service_role or admin).';
+
+-- Name: _generate_weekly_insights(date); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._generate_weekly_insights(week_start date DEFAULT NULL::date) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/jobs/generate_weekly_insights.sql.j2
+
+COMMENT ON FUNCTION private._generate_weekly_insights(week_start date) IS 'Implementation of public.generate_weekly_insights (definer: writes weekly_insights, logs the run in job_runs).';
+
+-- Name: _grant_credits(uuid, numeric, text, text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._grant_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text DEFAULT NULL::text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/billing/grant_credits.sql.j2
+
+COMMENT ON FUNCTION private._grant_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) IS 'Implementation of public.grant_credits (definer; checks the caller is service_role or a platform admin).';
+
+-- Name: _handle_paymob_callback(jsonb, text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._handle_paymob_callback(payload jsonb, hmac text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/payments/handle_paymob_callback.sql.j2
+
+COMMENT ON FUNCTION private._handle_paymob_callback(payload jsonb, hmac text) IS 'Definer body of handle_paymob_callback: service_role only; verify the HMAC, alert on forgery, else process.';
+
+-- Name: _ingest_webhook(text, jsonb, jsonb, text, text, boolean); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/webhooks/ingest_webhook.sql.j2
+
+COMMENT ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) IS 'Implementation of public.ingest_webhook: verify, deduplicate, store raw; queue it or process it in a sub-transaction.';
+
+-- Name: _list_messages_masked(uuid, timestamp with time zone, uuid, integer); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) RETURNS TABLE(id uuid, workspace_id uuid, conversation_id uuid, direction text, sender text, body text, provider text, provider_message_id text, sent_at timestamp with time zone, created_at timestamp with time zone)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/security/list_messages_masked.sql.j2
+
+COMMENT ON FUNCTION private._list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) IS 'Implementation of public.list_messages_masked (definer: staff may not read public.messages itself).';
+
+-- Name: _list_webhooks(text, text, uuid, timestamp with time zone, timestamp with time zone, timestamp with time zone, bigint, integer); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/console/list_webhooks.sql.j2
+
+COMMENT ON FUNCTION private._list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) IS 'Implementation of public.list_webhooks (definer: the workspace filter reads SMS events, members-only).';
+
+-- Name: _monitoring_signals(); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._monitoring_signals() RETURNS TABLE(signal text, scope text, last_5m bigint, last_1h bigint, last_24h bigint)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/ops/monitoring_signals.sql.j2
+
+COMMENT ON FUNCTION private._monitoring_signals() IS 'Implementation of public.monitoring_signals (definer: counts across every workspace; platform staff only).';
+
+-- Name: _preview_replay_webhooks(text, text, timestamp with time zone, timestamp with time zone, integer); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/console/preview_replay_webhooks.sql.j2
+
+COMMENT ON FUNCTION private._preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) IS 'Implementation of public.preview_replay_webhooks: count what replay_webhooks would take now.';
+
+-- Name: _record_usage(uuid, text, numeric, text, text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text DEFAULT NULL::text, source text DEFAULT NULL::text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/usage/record_usage.sql.j2
+
+COMMENT ON FUNCTION private._record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) IS 'Implementation of public.record_usage (definer: writes usage_events and usage_limits).';
+
+-- Name: _record_usage_batch(jsonb); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._record_usage_batch(events jsonb) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/usage/record_usage_batch.sql.j2
+
+COMMENT ON FUNCTION private._record_usage_batch(events jsonb) IS 'Implementation of public.record_usage_batch (definer: writes usage_events and usage_limits for up to 1,000 events).';
+
+-- Name: _replay_webhook(bigint, text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._replay_webhook(webhook_id bigint, reason text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/webhooks/replay_webhook.sql.j2
+
+COMMENT ON FUNCTION private._replay_webhook(webhook_id bigint, reason text) IS 'Implementation of public.replay_webhook (admins, service_role): reprocess one delivery, audited.';
+
+-- Name: _replay_webhooks(text, text, text, timestamp with time zone, timestamp with time zone, integer); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._replay_webhooks(reason text, provider text, status text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/webhooks/replay_webhooks.sql.j2
+
+COMMENT ON FUNCTION private._replay_webhooks(reason text, provider text, status text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) IS 'Implementation of public.replay_webhooks: bulk replay by status, provider and time range, each row audited.';
+
+-- Name: _retry_failed_webhooks(integer); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._retry_failed_webhooks(max_count integer) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    SET lock_timeout TO '2s';
+    -- body: db/functions/webhooks/retry_failed_webhooks.sql.j2
+
+COMMENT ON FUNCTION private._retry_failed_webhooks(max_count integer) IS 'Implementation of public.retry_failed_webhooks: one attempt for each due failed delivery, SKIP LOCKED.';
+
+-- Name: _revoke_api_key(uuid, text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._revoke_api_key(key_id uuid, reason text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/security/revoke_api_key.sql.j2
+
+COMMENT ON FUNCTION private._revoke_api_key(key_id uuid, reason text) IS 'Implementation of public.revoke_api_key (definer: users may only rename keys directly).';
+
+-- Name: _run_job(text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._run_job(job_name text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/jobs/run_job.sql.j2
+
+COMMENT ON FUNCTION private._run_job(job_name text) IS 'Implementation of public.run_job (definer: the jobs'' functions and cron.job are the database owner''s).';
+
+-- Name: _run_reconciliation(date, date); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._run_reconciliation(period_start date, period_end date) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    SET jit TO 'off';
+    -- body: db/functions/jobs/run_reconciliation.sql.j2
+
+COMMENT ON FUNCTION private._run_reconciliation(period_start date, period_end date) IS 'Implementation of public.run_reconciliation (definer: compares usage_events with provider_usage_reports, writes the run''s report, raises the period''s reconciliation_mismatch alert).';
+
+-- Name: _run_retention_cleanup(numeric, integer); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._run_retention_cleanup(max_seconds numeric DEFAULT 0.5, batch_rows integer DEFAULT 10000) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/jobs/run_retention_cleanup.sql.j2
+
+COMMENT ON FUNCTION private._run_retention_cleanup(max_seconds numeric, batch_rows integer) IS 'Implementation of public.run_retention_cleanup (definer: deletes expired rows per retention_policies, in batches, within max_seconds of one transaction).';
+
+-- Name: _set_workspace_status(uuid, text, text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._set_workspace_status(workspace_id uuid, status text, reason text) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/tenancy/set_workspace_status.sql.j2
+
+COMMENT ON FUNCTION private._set_workspace_status(workspace_id uuid, status text, reason text) IS 'Implementation of public.set_workspace_status (definer: users cannot update workspaces.status).';
+
+-- Name: activate_payment(uuid, text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.activate_payment(payment_id uuid, reason text) RETURNS uuid
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/payments/activate_payment.sql
+
+COMMENT ON FUNCTION private.activate_payment(payment_id uuid, reason text) IS 'Activate the plan a confirmed, locked payment paid for: subscription, workspace plan, usage limits, audit.';
+
+-- Name: admin_workspace_ids(); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.admin_workspace_ids() RETURNS uuid[]
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/tenancy/membership_helpers.sql
+
+COMMENT ON FUNCTION private.admin_workspace_ids() IS 'The workspaces the calling user owns or administers, as an array for policies.';
+
+-- Name: alert_change(bigint, text, boolean); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.alert_change(alert_id bigint, note text, resolve boolean) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/ops/alerts.sql.j2
+
+COMMENT ON FUNCTION private.alert_change(alert_id bigint, note text, resolve boolean) IS 'Acknowledge or resolve an alert as a platform admin (audited); the body of acknowledge_alert and resolve_alert.';
+
+-- Name: alert_dead_letters(bigint[]); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.alert_dead_letters(webhook_ids bigint[]) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/webhooks/alert_dead_letters.sql
+
+COMMENT ON FUNCTION private.alert_dead_letters(webhook_ids bigint[]) IS 'Count new dead letters in the one open webhook_failure alert per provider and error (raised for the first).';
+
+-- Name: alert_retention_backlog(bigint, text[]); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.alert_retention_backlog(job_run_id bigint, more text[]) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/jobs/retention_step.sql
+
+COMMENT ON FUNCTION private.alert_retention_backlog(job_run_id bigint, more text[]) IS 'Raise the one open retention_backlog alert: a run ran out of time with rows left (listed).';
+
+-- Name: alert_signature_failure(text, bigint, text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.alert_signature_failure(provider text, webhook_id bigint, reason text) RETURNS bigint
+    LANGUAGE sql
+    SET search_path TO '';
+    -- body: db/functions/webhooks/alert_signature_failure.sql
+
+COMMENT ON FUNCTION private.alert_signature_failure(provider text, webhook_id bigint, reason text) IS 'Raise the signature_failure alert for this provider and UTC hour, once.';
+
+-- Name: assert_no_secret_keys(jsonb, text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.assert_no_secret_keys(doc jsonb, column_label text) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO '';
+    -- body: db/functions/security/secret_keys.sql
+
+COMMENT ON FUNCTION private.assert_no_secret_keys(doc jsonb, column_label text) IS 'Raises 22023 secret_in_config when the document has secret-looking keys; names the paths, never the values.';
+
+-- Name: audit(text, text, text, uuid, jsonb, jsonb, text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.audit(action text, target_table text, target_id text, workspace_id uuid DEFAULT NULL::uuid, before jsonb DEFAULT NULL::jsonb, after jsonb DEFAULT NULL::jsonb, reason text DEFAULT NULL::text) RETURNS bigint
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/ops/audit.sql
+
+COMMENT ON FUNCTION private.audit(action text, target_table text, target_id text, workspace_id uuid, before jsonb, after jsonb, reason text) IS 'Append an audit_logs row for a security-relevant change; returns its id.';
 
 -- Name: webhook_queue; Type: TABLE; Schema: public
 CREATE TABLE public.webhook_queue (
@@ -189,658 +407,61 @@ COMMENT ON COLUMN public.webhook_queue.attempts IS 'Processing attempts made so 
 
 COMMENT ON COLUMN public.webhook_queue.skip_reason IS 'Processed but nothing downstream on purpose: channel_disabled, agent_inactive, workspace_suspended, ...';
 
--- Name: _claim_webhooks(text, integer); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._claim_webhooks(status text, max_count integer) RETURNS SETOF public.webhook_queue
+-- Name: claim_webhooks(text, integer); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.claim_webhooks(status text, max_count integer) RETURNS SETOF public.webhook_queue
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/webhooks/claim_webhooks.sql
 
-COMMENT ON FUNCTION private._claim_webhooks(status text, max_count integer) IS 'Lock (FOR UPDATE SKIP LOCKED) and return up to max_count queued, or due failed, deliveries in processing order.';
+COMMENT ON FUNCTION private.claim_webhooks(status text, max_count integer) IS 'Lock (FOR UPDATE SKIP LOCKED) and return up to max_count queued, or due failed, deliveries in processing order.';
 
--- Name: _classify_webhook(text, jsonb, jsonb); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._classify_webhook(provider text, payload jsonb, headers jsonb, OUT event_type text, OUT idempotency_key text, OUT missing_fields text) RETURNS record
+-- Name: classify_webhook(text, jsonb, jsonb); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.classify_webhook(provider text, payload jsonb, headers jsonb, OUT event_type text, OUT idempotency_key text, OUT missing_fields text) RETURNS record
     LANGUAGE plpgsql IMMUTABLE
     SET search_path TO '';
     -- body: db/functions/webhooks/classify_webhook.sql
 
-COMMENT ON FUNCTION private._classify_webhook(provider text, payload jsonb, headers jsonb, OUT event_type text, OUT idempotency_key text, OUT missing_fields text) IS 'Event type, idempotency key (provider ids, else a payload hash) and missing required fields of a delivery.';
-
--- Name: _confirm_instapay_payment(uuid, text); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._confirm_instapay_payment(payment_id uuid, bank_reference text) RETURNS jsonb
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO '';
-    -- body: db/functions/payments/confirm_instapay_payment.sql
-
-COMMENT ON FUNCTION private._confirm_instapay_payment(payment_id uuid, bank_reference text) IS 'Definer body of confirm_instapay_payment: checks the caller is a platform admin itself.';
-
--- Name: _constant_time_equals(bytea, bytea); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._constant_time_equals(a bytea, b bytea) RETURNS boolean
-    LANGUAGE plpgsql
-    SET search_path TO '';
-    -- body: db/functions/webhooks/constant_time_equals.sql
-
-COMMENT ON FUNCTION private._constant_time_equals(a bytea, b bytea) IS 'Timing-safe equality of two byte strings (double HMAC with a random key); false when either is null.';
-
--- Name: _conversations_masked(); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._conversations_masked() RETURNS TABLE(id uuid, workspace_id uuid, agent_id uuid, channel_id uuid, channel_type text, external_thread_id text, contact_address text, status text, started_at timestamp with time zone, last_message_at timestamp with time zone)
-    LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path TO '';
-    -- body: db/functions/security/pii_masking.sql
-
-COMMENT ON FUNCTION private._conversations_masked() IS 'Rows of public.conversations_masked: every conversation with contact details masked, for platform staff only.';
-
--- Name: _create_api_key(uuid, text, text[], timestamp with time zone); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._create_api_key(workspace_id uuid, name text, scopes text[], expires_at timestamp with time zone) RETURNS jsonb
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO '';
-    -- body: db/functions/security/create_api_key.sql
-
-COMMENT ON FUNCTION private._create_api_key(workspace_id uuid, name text, scopes text[], expires_at timestamp with time zone) IS 'Implementation of public.create_api_key (definer: users have no insert grant on workspace_api_keys).';
-
--- Name: _create_payment_request(uuid, text, text); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._create_payment_request(workspace_id uuid, plan_key text, provider text) RETURNS jsonb
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO '';
-    -- body: db/functions/payments/create_payment_request.sql
-
-COMMENT ON FUNCTION private._create_payment_request(workspace_id uuid, plan_key text, provider text) IS 'Definer body of create_payment_request: checks the caller is a workspace owner/admin itself.';
-
--- Name: _credit_replay(text, uuid, numeric, text, text); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._credit_replay(kind text, workspace_id uuid, amount numeric, reason text, idempotency_key text) RETURNS jsonb
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path TO '';
-    -- body: db/functions/billing/credit_replay.sql
-
-COMMENT ON FUNCTION private._credit_replay(kind text, workspace_id uuid, amount numeric, reason text, idempotency_key text) IS 'First result of an idempotent credit call (null when the key is new; PT409 when the arguments differ).';
-
--- Name: _deduct_credits(uuid, numeric, text, text); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text DEFAULT NULL::text) RETURNS jsonb
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO '';
-    -- body: db/functions/billing/deduct_credits.sql
-
-COMMENT ON FUNCTION private._deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) IS 'Implementation of public.deduct_credits (definer: writes workspace_wallets and wallet_ledger).';
-
--- Name: _drain_webhook_batch(integer); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._drain_webhook_batch(max_count integer) RETURNS jsonb
-    LANGUAGE plpgsql
-    SET search_path TO '';
-    -- body: db/functions/webhooks/drain_webhooks.sql
-
-COMMENT ON FUNCTION private._drain_webhook_batch(max_count integer) IS 'Process up to max_count queued deliveries in the caller''s transaction: chunks of 100, a bad row retried alone.';
-
--- Name: _drain_webhooks(integer); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._drain_webhooks(max_count integer) RETURNS jsonb
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO '';
-    -- body: db/functions/webhooks/drain_webhooks.sql
-
-COMMENT ON FUNCTION private._drain_webhooks(max_count integer) IS 'Implementation of public.drain_webhooks: one batch of queued deliveries, logged in job_runs when it did work.';
-
--- Name: _drop_policies(regclass); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._drop_policies(target regclass) RETURNS integer
-    LANGUAGE plpgsql
-    SET search_path TO '';
-    -- body: db/functions/security/drop_policies.sql
-
-COMMENT ON FUNCTION private._drop_policies(target regclass) IS 'Drops every policy on the table (db/policies files recreate them); returns how many.';
-
--- Name: _ensure_usage_period(uuid, date); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._ensure_usage_period(workspace_id uuid, period_start date) RETURNS bigint
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO '';
-    -- body: db/functions/usage/tier_snapshots.sql
-
-COMMENT ON FUNCTION private._ensure_usage_period(workspace_id uuid, period_start date) IS 'Snapshot the plan at period start (once) and create the period''s usage_limits rows. Caller locks the workspace.';
-
--- Name: _evaluate_usage_thresholds(uuid); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._evaluate_usage_thresholds(workspace_id uuid) RETURNS jsonb
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path TO '';
-    -- body: db/functions/usage/evaluate_usage_thresholds.sql
-
-COMMENT ON FUNCTION private._evaluate_usage_thresholds(workspace_id uuid) IS 'Implementation of public.evaluate_usage_thresholds (definer; checks service_role, membership or admin).';
-
--- Name: _generate_billing_line_items(uuid, date); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._generate_billing_line_items(workspace_id uuid, period_start date) RETURNS integer
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO ''
-    SET jit TO 'off';
-    -- body: db/functions/billing/generate_billing_line_items.sql
-
-COMMENT ON FUNCTION private._generate_billing_line_items(workspace_id uuid, period_start date) IS '(Re)generate the billing_line_items of a period from its usage totals, for one workspace or (null) every workspace; returns lines written.';
-
--- Name: _generate_weekly_insights(date); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._generate_weekly_insights(week_start date DEFAULT NULL::date) RETURNS jsonb
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO '';
-    -- body: db/functions/jobs/generate_weekly_insights.sql
-
-COMMENT ON FUNCTION private._generate_weekly_insights(week_start date) IS 'Implementation of public.generate_weekly_insights (definer: writes weekly_insights, logs the run in job_runs).';
-
--- Name: _grant_credits(uuid, numeric, text, text); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._grant_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text DEFAULT NULL::text) RETURNS jsonb
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO '';
-    -- body: db/functions/billing/grant_credits.sql
-
-COMMENT ON FUNCTION private._grant_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) IS 'Implementation of public.grant_credits (definer; checks the caller is service_role or a platform admin).';
-
--- Name: _handle_paymob_callback(jsonb, text); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._handle_paymob_callback(payload jsonb, hmac text) RETURNS jsonb
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO '';
-    -- body: db/functions/payments/handle_paymob_callback.sql
-
-COMMENT ON FUNCTION private._handle_paymob_callback(payload jsonb, hmac text) IS 'Definer body of handle_paymob_callback: service_role only; verify the HMAC, alert on forgery, else process.';
-
--- Name: _ingest_webhook(text, jsonb, jsonb, text, text, boolean); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) RETURNS jsonb
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO '';
-    -- body: db/functions/webhooks/ingest_webhook.sql
-
-COMMENT ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) IS 'Implementation of public.ingest_webhook: verify, deduplicate, store raw; queue it or process it in a sub-transaction.';
-
--- Name: _job_one_transaction(text); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._job_one_transaction(command text) RETURNS text
-    LANGUAGE sql IMMUTABLE
-    SET search_path TO '';
-    -- body: db/functions/jobs/run_job.sql
-
-COMMENT ON FUNCTION private._job_one_transaction(command text) IS 'For a procedure job''s CALL command, the function run_job runs in one transaction instead; null when none.';
-
--- Name: _job_run_finish(bigint, jsonb, jsonb, integer); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._job_run_finish(job_run_id bigint, result jsonb, errors jsonb DEFAULT '[]'::jsonb, steps_ok integer DEFAULT 1) RETURNS text
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO '';
-    -- body: db/functions/jobs/job_runs.sql
-
-COMMENT ON FUNCTION private._job_run_finish(job_run_id bigint, result jsonb, errors jsonb, steps_ok integer) IS 'Record a job run''s result and final status (succeeded/partial/failed); failures raise one job_failure alert per job, a success resolves it.';
-
--- Name: _job_run_start(text, jsonb, boolean); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._job_run_start(job_name text, params jsonb DEFAULT '{}'::jsonb, exclusive boolean DEFAULT true) RETURNS bigint
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO '';
-    -- body: db/functions/jobs/job_runs.sql
-
-COMMENT ON FUNCTION private._job_run_start(job_name text, params jsonb, exclusive boolean) IS 'Log the start of a job run (exclusive: one run of the job at a time, waiting for a running one); returns its id.';
-
--- Name: _job_step_error(text, text, text); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._job_step_error(step text, sqlstate text, message text) RETURNS jsonb
-    LANGUAGE sql IMMUTABLE
-    SET search_path TO '';
-    -- body: db/functions/jobs/job_runs.sql
-
-COMMENT ON FUNCTION private._job_step_error(step text, sqlstate text, message text) IS 'A one-element array {step, sqlstate, message} to append to a run''s errors.';
-
--- Name: _list_messages_masked(uuid, timestamp with time zone, uuid, integer); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) RETURNS TABLE(id uuid, workspace_id uuid, conversation_id uuid, direction text, sender text, body text, provider text, provider_message_id text, sent_at timestamp with time zone, created_at timestamp with time zone)
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path TO '';
-    -- body: db/functions/security/list_messages_masked.sql
-
-COMMENT ON FUNCTION private._list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) IS 'Implementation of public.list_messages_masked (definer: staff may not read public.messages itself).';
-
--- Name: _list_webhooks(text, text, uuid, timestamp with time zone, timestamp with time zone, timestamp with time zone, bigint, integer); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) RETURNS jsonb
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path TO '';
-    -- body: db/functions/console/list_webhooks.sql
-
-COMMENT ON FUNCTION private._list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) IS 'Implementation of public.list_webhooks (definer: the workspace filter reads SMS events, members-only).';
-
--- Name: _lock_timeout(text, text); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._lock_timeout(operation text, subject text) RETURNS jsonb
-    LANGUAGE plpgsql STABLE
-    SET search_path TO '';
-    -- body: db/functions/ops/lock_timeout.sql
-
-COMMENT ON FUNCTION private._lock_timeout(operation text, subject text) IS 'Raise the HTTP 503 lock_timeout answer (code 55P03, Retry-After) of an API call blocked by a stuck row lock.';
-
--- Name: _mask_webhook_json(jsonb, boolean); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._mask_webhook_json(doc jsonb, mask_all boolean DEFAULT false) RETURNS jsonb
-    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-    SET search_path TO '';
-    -- body: db/functions/console/mask_webhook_json.sql
-
-COMMENT ON FUNCTION private._mask_webhook_json(doc jsonb, mask_all boolean) IS 'A webhook payload or headers with PII masked (names, numbers, addresses, bodies) and credentials hidden.';
-
--- Name: _messages_masked(); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._messages_masked() RETURNS TABLE(id uuid, workspace_id uuid, conversation_id uuid, direction text, sender text, body text, provider text, provider_message_id text, sent_at timestamp with time zone, created_at timestamp with time zone)
-    LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path TO '';
-    -- body: db/functions/security/pii_masking.sql
-
-COMMENT ON FUNCTION private._messages_masked() IS 'Rows of public.messages_masked: every message with sender and body masked, for platform staff only.';
-
--- Name: _monitoring_signals(); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._monitoring_signals() RETURNS TABLE(signal text, scope text, last_5m bigint, last_1h bigint, last_24h bigint)
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path TO '';
-    -- body: db/functions/ops/monitoring_signals.sql
-
-COMMENT ON FUNCTION private._monitoring_signals() IS 'Implementation of public.monitoring_signals (definer: counts across every workspace; platform staff only).';
-
--- Name: _note_unknown_phone(text, text, text, bigint, boolean); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._note_unknown_phone(provider text, channel_type text, phone_number text, webhook_id bigint, count_delivery boolean) RETURNS void
-    LANGUAGE sql
-    SET search_path TO '';
-    -- body: db/functions/webhooks/note_unknown_phone.sql
-
-COMMENT ON FUNCTION private._note_unknown_phone(provider text, channel_type text, phone_number text, webhook_id bigint, count_delivery boolean) IS 'Upsert unknown_phone for a delivery to an address that matched no active agent or channel.';
-
--- Name: _paymob_hmac_message(jsonb); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._paymob_hmac_message(obj jsonb) RETURNS text
-    LANGUAGE sql IMMUTABLE
-    SET search_path TO '';
-    -- body: db/functions/payments/verify_paymob_hmac.sql
-
-COMMENT ON FUNCTION private._paymob_hmac_message(obj jsonb) IS 'The string Paymob signs for a transaction callback: obj''s documented fields concatenated in documented order.';
-
--- Name: _preview_replay_webhooks(text, text, timestamp with time zone, timestamp with time zone, integer); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) RETURNS jsonb
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path TO '';
-    -- body: db/functions/console/preview_replay_webhooks.sql
-
-COMMENT ON FUNCTION private._preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) IS 'Implementation of public.preview_replay_webhooks: count what replay_webhooks would take now.';
-
--- Name: _process_meta(bigint, text, jsonb, boolean); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._process_meta(webhook_id bigint, event_type text, payload jsonb, count_unknown boolean) RETURNS jsonb
-    LANGUAGE plpgsql
-    SET search_path TO '';
-    -- body: db/functions/webhooks/process_meta.sql
-
-COMMENT ON FUNCTION private._process_meta(webhook_id bigint, event_type text, payload jsonb, count_unknown boolean) IS 'Normalize WhatsApp Cloud API / Messenger webhooks into conversations and messages, by receiving channel.';
-
--- Name: _process_twilio_call(bigint, jsonb, boolean); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._process_twilio_call(webhook_id bigint, payload jsonb, count_unknown boolean) RETURNS jsonb
-    LANGUAGE plpgsql
-    SET search_path TO '';
-    -- body: db/functions/webhooks/process_twilio_call.sql
-
-COMMENT ON FUNCTION private._process_twilio_call(webhook_id bigint, payload jsonb, count_unknown boolean) IS 'Normalize a Twilio voice status callback into call_events; completed calls record call_minutes usage.';
-
--- Name: _process_twilio_sms(bigint, jsonb, boolean); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._process_twilio_sms(webhook_id bigint, payload jsonb, count_unknown boolean) RETURNS jsonb
-    LANGUAGE plpgsql
-    SET search_path TO '';
-    -- body: db/functions/webhooks/process_twilio_sms.sql
-
-COMMENT ON FUNCTION private._process_twilio_sms(webhook_id bigint, payload jsonb, count_unknown boolean) IS 'Normalize a Twilio SMS (inbound or status callback) into sms_events; bill each message once by its SID, on receipt or on its first status proving it was sent.';
-
--- Name: _process_webhook(bigint, text, text, jsonb, text); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._process_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text) RETURNS jsonb
-    LANGUAGE plpgsql
-    SET search_path TO '';
-    -- body: db/functions/webhooks/process_webhook.sql
-
-COMMENT ON FUNCTION private._process_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text) IS 'Dispatch a verified delivery to its normalizer (Twilio call/SMS, Meta, Paymob); returns the outcome.';
-
--- Name: _raise_usage_alerts(uuid, text, date); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._raise_usage_alerts(workspace_id uuid, metric text, period_start date) RETURNS void
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO '';
-    -- body: db/functions/usage/raise_usage_alerts.sql
-
-COMMENT ON FUNCTION private._raise_usage_alerts(workspace_id uuid, metric text, period_start date) IS 'Raise the period''s usage_warning / usage_blocked alert once the threshold is reached (once per period).';
-
--- Name: _record_api_auth_failure(text, text, uuid, uuid); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._record_api_auth_failure(reason text, key_prefix text, key_id uuid DEFAULT NULL::uuid, workspace_id uuid DEFAULT NULL::uuid) RETURNS void
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO '';
-    -- body: db/functions/security/authenticate_api_key.sql
-
-COMMENT ON FUNCTION private._record_api_auth_failure(reason text, key_prefix text, key_id uuid, workspace_id uuid) IS 'Record a failed API key authentication; raises the api_auth_failures alert on a spike (20 in 5 minutes).';
-
--- Name: _record_usage(uuid, text, numeric, text, text); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text DEFAULT NULL::text, source text DEFAULT NULL::text) RETURNS jsonb
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO '';
-    -- body: db/functions/usage/record_usage.sql
-
-COMMENT ON FUNCTION private._record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) IS 'Implementation of public.record_usage (definer: writes usage_events and usage_limits).';
-
--- Name: _record_usage_batch(jsonb); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._record_usage_batch(events jsonb) RETURNS jsonb
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO '';
-    -- body: db/functions/usage/record_usage_batch.sql
-
-COMMENT ON FUNCTION private._record_usage_batch(events jsonb) IS 'Implementation of public.record_usage_batch (definer: writes usage_events and usage_limits for up to 1,000 events).';
-
--- Name: _reopen_usage_alert(bigint); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._reopen_usage_alert(alert_id bigint) RETURNS void
-    LANGUAGE sql SECURITY DEFINER
-    SET search_path TO '';
-    -- body: db/functions/usage/raise_usage_alerts.sql
-
-COMMENT ON FUNCTION private._reopen_usage_alert(alert_id bigint) IS 'Reopen a usage alert resolved by a plan change whose plan is back with the threshold still reached.';
-
--- Name: _replay_locked_webhook(bigint, text); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._replay_locked_webhook(webhook_id bigint, reason text) RETURNS jsonb
-    LANGUAGE plpgsql
-    SET search_path TO '';
-    -- body: db/functions/webhooks/replay_locked_webhook.sql
-
-COMMENT ON FUNCTION private._replay_locked_webhook(webhook_id bigint, reason text) IS 'Reprocess one locked, replayable webhook row and write its audit_logs entry (who, why, outcome).';
-
--- Name: _replay_webhook(bigint, text); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._replay_webhook(webhook_id bigint, reason text) RETURNS jsonb
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO '';
-    -- body: db/functions/webhooks/replay_webhook.sql
-
-COMMENT ON FUNCTION private._replay_webhook(webhook_id bigint, reason text) IS 'Implementation of public.replay_webhook (admins, service_role): reprocess one delivery, audited.';
-
--- Name: _replay_webhooks(text, text, text, timestamp with time zone, timestamp with time zone, integer); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._replay_webhooks(reason text, provider text, status text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) RETURNS jsonb
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO '';
-    -- body: db/functions/webhooks/replay_webhooks.sql
-
-COMMENT ON FUNCTION private._replay_webhooks(reason text, provider text, status text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) IS 'Implementation of public.replay_webhooks: bulk replay by status, provider and time range, each row audited.';
-
--- Name: _resolve_agent_number(text, text); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._resolve_agent_number(phone_number text, channel_type text, OUT agent_id uuid, OUT workspace_id uuid, OUT channel_id uuid, OUT skip_reason text) RETURNS record
-    LANGUAGE plpgsql STABLE
-    SET search_path TO '';
-    -- body: db/functions/webhooks/resolve_webhook_target.sql
-
-COMMENT ON FUNCTION private._resolve_agent_number(phone_number text, channel_type text, OUT agent_id uuid, OUT workspace_id uuid, OUT channel_id uuid, OUT skip_reason text) IS 'The active agent on a receiving number, its workspace and channel, and why it must not act (if so).';
-
--- Name: _resolve_channel(text, text); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._resolve_channel(channel_type text, external_id text, OUT agent_id uuid, OUT workspace_id uuid, OUT channel_id uuid, OUT skip_reason text) RETURNS record
-    LANGUAGE plpgsql STABLE
-    SET search_path TO '';
-    -- body: db/functions/webhooks/resolve_webhook_target.sql
-
-COMMENT ON FUNCTION private._resolve_channel(channel_type text, external_id text, OUT agent_id uuid, OUT workspace_id uuid, OUT channel_id uuid, OUT skip_reason text) IS 'The channel with this provider id, its agent and workspace, and why it must not act (if so).';
-
--- Name: _retention_step(text, timestamp with time zone, integer, timestamp with time zone, bigint, bigint); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._retention_step(policy text, cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone DEFAULT NULL::timestamp with time zone, after_id bigint DEFAULT NULL::bigint, keep_job_run bigint DEFAULT NULL::bigint) RETURNS TABLE(deleted integer, picked integer, last_at timestamp with time zone, last_id bigint)
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO ''
-    SET lock_timeout TO '500ms';
-    -- body: db/functions/jobs/retention_step.sql
-
-COMMENT ON FUNCTION private._retention_step(policy text, cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint, keep_job_run bigint) IS 'Delete one batch (at most max_rows) of a retention policy''s rows older than cutoff, in key order after (after_at, after_id); returns the rows deleted and picked and the last key picked. Never waits for a row lock (55P03).';
-
--- Name: _retention_table(text); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._retention_table(policy text) RETURNS text
-    LANGUAGE sql IMMUTABLE
-    SET search_path TO '';
-    -- body: db/functions/jobs/retention_step.sql
-
-COMMENT ON FUNCTION private._retention_table(policy text) IS 'The table a retention policy deletes from (run results count by table).';
-
--- Name: _retry_failed_webhooks(integer); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._retry_failed_webhooks(max_count integer) RETURNS jsonb
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO ''
-    SET lock_timeout TO '2s';
-    -- body: db/functions/webhooks/retry_failed_webhooks.sql
-
-COMMENT ON FUNCTION private._retry_failed_webhooks(max_count integer) IS 'Implementation of public.retry_failed_webhooks: one attempt for each due failed delivery, SKIP LOCKED.';
-
--- Name: _revoke_api_key(uuid, text); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._revoke_api_key(key_id uuid, reason text) RETURNS jsonb
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO '';
-    -- body: db/functions/security/revoke_api_key.sql
-
-COMMENT ON FUNCTION private._revoke_api_key(key_id uuid, reason text) IS 'Implementation of public.revoke_api_key (definer: users may only rename keys directly).';
-
--- Name: _run_job(text); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._run_job(job_name text) RETURNS jsonb
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO '';
-    -- body: db/functions/jobs/run_job.sql
-
-COMMENT ON FUNCTION private._run_job(job_name text) IS 'Implementation of public.run_job (definer: the jobs'' functions and cron.job are the database owner''s).';
-
--- Name: _run_reconciliation(date, date); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._run_reconciliation(period_start date, period_end date) RETURNS jsonb
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO ''
-    SET jit TO 'off';
-    -- body: db/functions/jobs/run_reconciliation.sql
-
-COMMENT ON FUNCTION private._run_reconciliation(period_start date, period_end date) IS 'Implementation of public.run_reconciliation (definer: compares usage_events with provider_usage_reports, writes the run''s report, raises the period''s reconciliation_mismatch alert).';
-
--- Name: _run_retention_cleanup(numeric, integer); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._run_retention_cleanup(max_seconds numeric DEFAULT 0.5, batch_rows integer DEFAULT 10000) RETURNS jsonb
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO '';
-    -- body: db/functions/jobs/run_retention_cleanup.sql
-
-COMMENT ON FUNCTION private._run_retention_cleanup(max_seconds numeric, batch_rows integer) IS 'Implementation of public.run_retention_cleanup (definer: deletes expired rows per retention_policies, in batches, within max_seconds of one transaction).';
-
--- Name: _run_webhook(bigint, text, text, jsonb, text, boolean, jsonb, text, text, boolean, boolean); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean DEFAULT false, headers jsonb DEFAULT '{}'::jsonb, raw_body text DEFAULT NULL::text, url text DEFAULT NULL::text, stored_as_processed boolean DEFAULT false, alert_dead_letter boolean DEFAULT true) RETURNS jsonb
-    LANGUAGE plpgsql
-    SET search_path TO '';
-    -- body: db/functions/webhooks/run_webhook.sql
-
-COMMENT ON FUNCTION private._run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean, headers jsonb, raw_body text, url text, stored_as_processed boolean, alert_dead_letter boolean) IS 'Process a stored delivery in a sub-transaction and record the outcome (processed, duplicate of a verified holder, failed with backoff, dead_letter after the last attempt or at once for a class 22 error).';
-
--- Name: _set_workspace_status(uuid, text, text); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._set_workspace_status(workspace_id uuid, status text, reason text) RETURNS jsonb
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO '';
-    -- body: db/functions/tenancy/set_workspace_status.sql
-
-COMMENT ON FUNCTION private._set_workspace_status(workspace_id uuid, status text, reason text) IS 'Implementation of public.set_workspace_status (definer: users cannot update workspaces.status).';
-
--- Name: _sms_events_masked(); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._sms_events_masked() RETURNS TABLE(id uuid, workspace_id uuid, agent_id uuid, channel_id uuid, webhook_id bigint, provider text, message_sid text, sms_status text, direction public.sms_direction, from_number text, to_number text, body text, num_segments public.event_count, num_media public.event_count, occurred_at timestamp with time zone, created_at timestamp with time zone)
-    LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path TO '';
-    -- body: db/functions/security/pii_masking.sql
-
-COMMENT ON FUNCTION private._sms_events_masked() IS 'Rows of public.sms_events_masked: every SMS event with body and numbers masked, for platform staff only.';
-
--- Name: _store_chat_message(uuid, uuid, uuid, text, text, text, text, text, text, text, jsonb, timestamp with time zone); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._store_chat_message(workspace_id uuid, agent_id uuid, channel_id uuid, channel_type text, thread_id text, contact_address text, direction text, sender text, body text, provider_message_id text, metadata jsonb, sent_at timestamp with time zone) RETURNS uuid
-    LANGUAGE plpgsql
-    SET search_path TO '';
-    -- body: db/functions/webhooks/store_chat_message.sql
-
-COMMENT ON FUNCTION private._store_chat_message(workspace_id uuid, agent_id uuid, channel_id uuid, channel_type text, thread_id text, contact_address text, direction text, sender text, body text, provider_message_id text, metadata jsonb, sent_at timestamp with time zone) IS 'Store one inbound/outbound chat message under its conversation (idempotent by provider message id).';
-
--- Name: _take_tier_snapshot(uuid, text, date, text, text); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._take_tier_snapshot(workspace_id uuid, plan_key text, period_start date, reason text, note text DEFAULT NULL::text) RETURNS bigint
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO '';
-    -- body: db/functions/usage/tier_snapshots.sql
-
-COMMENT ON FUNCTION private._take_tier_snapshot(workspace_id uuid, plan_key text, period_start date, reason text, note text) IS 'Freeze a plan''s limits, prices and rate limits for a workspace and period (new tier_snapshots row).';
-
--- Name: _try_timestamptz(text); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._try_timestamptz(value text) RETURNS timestamp with time zone
-    LANGUAGE plpgsql STABLE
-    SET search_path TO '';
-    -- body: db/functions/usage/usage_batch_parse.sql
-
-COMMENT ON FUNCTION private._try_timestamptz(value text) IS 'The text as a timestamptz, or null when it cannot be read as one.';
-
--- Name: _twilio_signature(text, text, jsonb, text); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._twilio_signature(auth_token text, url text, params jsonb, algorithm text DEFAULT 'sha1'::text) RETURNS text
-    LANGUAGE plpgsql STABLE
-    SET search_path TO '';
-    -- body: db/functions/webhooks/twilio_signature.sql
-
-COMMENT ON FUNCTION private._twilio_signature(auth_token text, url text, params jsonb, algorithm text) IS 'Twilio request signature (base64 HMAC over the URL and the sorted form parameters).';
-
--- Name: _usage_alert_of(uuid, text); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._usage_alert_of(workspace_id uuid, dedupe_key text) RETURNS bigint
-    LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path TO '';
-    -- body: db/functions/usage/raise_usage_alerts.sql
-
-COMMENT ON FUNCTION private._usage_alert_of(workspace_id uuid, dedupe_key text) IS 'The newest alert of a workspace with this dedupe key, acknowledged or not (null when none).';
-
--- Name: _usage_batch_add(uuid[], text[], numeric[], boolean[], date); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._usage_batch_add(workspace_ids uuid[], metrics text[], quantities numeric[], recorded boolean[], period_start date, OUT tier_snapshot_ids bigint[], OUT used_before numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[], OUT totals numeric[]) RETURNS record
-    LANGUAGE plpgsql
-    SET search_path TO '';
-    -- body: db/functions/usage/usage_batch_rows.sql
-
-COMMENT ON FUNCTION private._usage_batch_add(workspace_ids uuid[], metrics text[], quantities numeric[], recorded boolean[], period_start date, OUT tier_snapshot_ids bigint[], OUT used_before numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[], OUT totals numeric[]) IS 'Add a usage batch''s recorded quantities to its period rows; returns per pair the row before and what was added.';
-
--- Name: _usage_batch_insert_events(uuid[], text[], numeric[], text[], text[], timestamp with time zone[], boolean[], uuid[], text[], bigint[], date, timestamp with time zone); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._usage_batch_insert_events(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone) RETURNS boolean[]
-    LANGUAGE plpgsql
-    SET search_path TO '';
-    -- body: db/functions/usage/usage_batch_rows.sql
-
-COMMENT ON FUNCTION private._usage_batch_insert_events(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone) IS 'Insert a usage batch''s events in key order, skipping keys already used; returns which were recorded.';
-
--- Name: _usage_batch_lock_rows(uuid[], text[], date); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._usage_batch_lock_rows(workspace_ids uuid[], metrics text[], period_start date, OUT tier_snapshot_ids bigint[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]) RETURNS record
-    LANGUAGE plpgsql
-    SET search_path TO '';
-    -- body: db/functions/usage/usage_batch_rows.sql
-
-COMMENT ON FUNCTION private._usage_batch_lock_rows(workspace_ids uuid[], metrics text[], period_start date, OUT tier_snapshot_ids bigint[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]) IS 'Lock and read a usage batch''s period rows in the order given (arrays aligned with the pairs).';
-
--- Name: _usage_batch_parse(jsonb, date, timestamp with time zone); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._usage_batch_parse(events jsonb, period_start date, now timestamp with time zone, OUT bad_index integer, OUT bad_word text, OUT bad_detail text, OUT workspace_ids uuid[], OUT metrics text[], OUT quantities numeric[], OUT keys text[], OUT sources text[], OUT occurred timestamp with time zone[], OUT first boolean[]) RETURNS record
-    LANGUAGE plpgsql STABLE
-    SET search_path TO '';
-    -- body: db/functions/usage/usage_batch_parse.sql
-
-COMMENT ON FUNCTION private._usage_batch_parse(events jsonb, period_start date, now timestamp with time zone, OUT bad_index integer, OUT bad_word text, OUT bad_detail text, OUT workspace_ids uuid[], OUT metrics text[], OUT quantities numeric[], OUT keys text[], OUT sources text[], OUT occurred timestamp with time zone[], OUT first boolean[]) IS 'Check and parse a usage batch in one pass: its events as arrays, or its first malformed event.';
-
--- Name: _usage_period(); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._usage_period() RETURNS date
-    LANGUAGE sql STABLE
-    SET search_path TO '';
-    -- body: db/functions/usage/tier_snapshots.sql
-
-COMMENT ON FUNCTION private._usage_period() IS 'First day of the current billing period (calendar month, UTC).';
-
--- Name: _verify_meta_signature(jsonb, jsonb, text); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._verify_meta_signature(headers jsonb, payload jsonb, raw_body text) RETURNS text
-    LANGUAGE plpgsql
-    SET search_path TO '';
-    -- body: db/functions/webhooks/verify_meta_signature.sql
-
-COMMENT ON FUNCTION private._verify_meta_signature(headers jsonb, payload jsonb, raw_body text) IS 'Null when X-Hub-Signature-256 matches the raw body and the payload is that body, else why not.';
-
--- Name: _verify_standard_webhook(jsonb, jsonb, text); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._verify_standard_webhook(headers jsonb, payload jsonb, raw_body text) RETURNS text
-    LANGUAGE plpgsql
-    SET search_path TO '';
-    -- body: db/functions/webhooks/verify_standard_webhook.sql
-
-COMMENT ON FUNCTION private._verify_standard_webhook(headers jsonb, payload jsonb, raw_body text) IS 'Null when a Standard Webhooks delivery (v1 HMAC-SHA256, 5-minute tolerance) is authentic, else why not.';
-
--- Name: _verify_twilio_signature(jsonb, jsonb, text, text); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._verify_twilio_signature(headers jsonb, payload jsonb, raw_body text, url text) RETURNS text
-    LANGUAGE plpgsql
-    SET search_path TO '';
-    -- body: db/functions/webhooks/verify_twilio_signature.sql
-
-COMMENT ON FUNCTION private._verify_twilio_signature(headers jsonb, payload jsonb, raw_body text, url text) IS 'Null when X-Twilio-Signature is valid for the URL and form parameters, else why not.';
-
--- Name: _verify_webhook_signature(text, jsonb, jsonb, text, text); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._verify_webhook_signature(provider text, payload jsonb, headers jsonb, raw_body text, url text) RETURNS text
-    LANGUAGE plpgsql
-    SET search_path TO '';
-    -- body: db/functions/webhooks/verify_webhook_signature.sql
-
-COMMENT ON FUNCTION private._verify_webhook_signature(provider text, payload jsonb, headers jsonb, raw_body text, url text) IS 'Null when the delivery''s signature is valid for its provider, else the reason; raises when it cannot check.';
-
--- Name: _webhook_error_key(text); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._webhook_error_key(last_error text) RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    SET search_path TO '';
-    -- body: db/functions/webhooks/alert_dead_letters.sql
-
-COMMENT ON FUNCTION private._webhook_error_key(last_error text) IS 'A failed delivery''s error with its values replaced by ?, so deliveries failing the same way share one key.';
-
--- Name: _webhook_key_holder(text, text); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._webhook_key_holder(provider text, idempotency_key text, OUT id bigint, OUT status text) RETURNS record
-    LANGUAGE plpgsql STABLE
-    SET search_path TO '';
-    -- body: db/functions/webhooks/webhook_key_holder.sql
-
-COMMENT ON FUNCTION private._webhook_key_holder(provider text, idempotency_key text, OUT id bigint, OUT status text) IS 'The verified delivery holding a provider''s idempotency key (the row webhook_queue_verified_key_idx keeps unique).';
-
--- Name: _webhook_signature_material(text, jsonb); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._webhook_signature_material(provider text, headers jsonb) RETURNS jsonb
-    LANGUAGE plpgsql IMMUTABLE
-    SET search_path TO '';
-    -- body: db/functions/webhooks/webhook_signature_material.sql
-
-COMMENT ON FUNCTION private._webhook_signature_material(provider text, headers jsonb) IS 'The signature-bearing headers of a delivery (identical material + identical bytes = identical verdict).';
-
--- Name: _webhooks_backend_caller(); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._webhooks_backend_caller() RETURNS boolean
-    LANGUAGE plpgsql STABLE
-    SET search_path TO '';
-    -- body: db/functions/webhooks/webhooks_backend_caller.sql
-
-COMMENT ON FUNCTION private._webhooks_backend_caller() IS 'True for service_role requests and for JWT-less database sessions (pg_cron, operators); false for API users.';
-
--- Name: _webhooks_record_usage(uuid, text, numeric, text, text); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._webhooks_record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) RETURNS jsonb
-    LANGUAGE plpgsql
-    SET search_path TO '';
-    -- body: db/functions/webhooks/webhooks_record_usage.sql
-
-COMMENT ON FUNCTION private._webhooks_record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) IS 'record_usage for an ingested event (idempotency key = what was billed); usage over the hard limit is recorded too.';
-
--- Name: _weekly_insight_change(numeric, numeric); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._weekly_insight_change(current_value numeric, previous_value numeric) RETURNS jsonb
-    LANGUAGE sql IMMUTABLE
-    SET search_path TO '';
-    -- body: db/functions/jobs/generate_weekly_insights.sql
-
-COMMENT ON FUNCTION private._weekly_insight_change(current_value numeric, previous_value numeric) IS 'One figure''s change against the week before: {previous, delta, percent} (percent null when previous is 0).';
-
--- Name: _weekly_insight_figures_all(date); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._weekly_insight_figures_all(week_start date) RETURNS TABLE(workspace_id uuid, current_figures jsonb, previous_figures jsonb)
-    LANGUAGE sql STABLE
-    SET search_path TO ''
-    SET jit TO 'off';
-    -- body: db/functions/jobs/generate_weekly_insights.sql
-
-COMMENT ON FUNCTION private._weekly_insight_figures_all(week_start date) IS 'The weekly_insights figures of every workspace for the ISO week starting week_start (UTC) and the week before, read once from the two weeks of each source table.';
-
--- Name: admin_workspace_ids(); Type: FUNCTION; Schema: private
-CREATE FUNCTION private.admin_workspace_ids() RETURNS uuid[]
-    LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path TO '';
-    -- body: db/functions/tenancy/membership_helpers.sql
-
-COMMENT ON FUNCTION private.admin_workspace_ids() IS 'The workspaces the calling user owns or administers, as an array for policies.';
-
--- Name: assert_no_secret_keys(jsonb, text); Type: FUNCTION; Schema: private
-CREATE FUNCTION private.assert_no_secret_keys(doc jsonb, column_label text) RETURNS void
-    LANGUAGE plpgsql IMMUTABLE
-    SET search_path TO '';
-    -- body: db/functions/security/secret_keys.sql
-
-COMMENT ON FUNCTION private.assert_no_secret_keys(doc jsonb, column_label text) IS 'Raises 22023 secret_in_config when the document has secret-looking keys; names the paths, never the values.';
-
--- Name: audit(text, text, text, uuid, jsonb, jsonb, text); Type: FUNCTION; Schema: private
-CREATE FUNCTION private.audit(action text, target_table text, target_id text, workspace_id uuid DEFAULT NULL::uuid, before jsonb DEFAULT NULL::jsonb, after jsonb DEFAULT NULL::jsonb, reason text DEFAULT NULL::text) RETURNS bigint
-    LANGUAGE sql SECURITY DEFINER
-    SET search_path TO '';
-    -- body: db/functions/ops/audit.sql
-
-COMMENT ON FUNCTION private.audit(action text, target_table text, target_id text, workspace_id uuid, before jsonb, after jsonb, reason text) IS 'Append an audit_logs row for a security-relevant change; returns its id.';
+COMMENT ON FUNCTION private.classify_webhook(provider text, payload jsonb, headers jsonb, OUT event_type text, OUT idempotency_key text, OUT missing_fields text) IS 'Event type, idempotency key (provider ids, else a payload hash) and missing required fields of a delivery.';
 
 -- Name: clear_alert(text, text); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.clear_alert(dedupe_key text, resolution text) RETURNS bigint
     LANGUAGE sql SECURITY DEFINER
     SET search_path TO '';
-    -- body: db/functions/ops/alerts.sql
+    -- body: db/functions/ops/alerts.sql.j2
 
 COMMENT ON FUNCTION private.clear_alert(dedupe_key text, resolution text) IS 'Resolve the open alert of a condition that has cleared (resolution says why); null when none is open.';
+
+-- Name: constant_time_equals(bytea, bytea); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.constant_time_equals(a bytea, b bytea) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/webhooks/constant_time_equals.sql
+
+COMMENT ON FUNCTION private.constant_time_equals(a bytea, b bytea) IS 'Timing-safe equality of two byte strings (double HMAC with a random key); false when either is null.';
+
+-- Name: conversations_masked(); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.conversations_masked() RETURNS TABLE(id uuid, workspace_id uuid, agent_id uuid, channel_id uuid, channel_type text, external_thread_id text, contact_address text, status text, started_at timestamp with time zone, last_message_at timestamp with time zone)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/security/pii_masking.sql
+
+COMMENT ON FUNCTION private.conversations_masked() IS 'Rows of public.conversations_masked: every conversation with contact details masked, for platform staff only.';
+
+-- Name: credit_replay(text, uuid, numeric, text, text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.credit_replay(kind text, workspace_id uuid, amount numeric, reason text, idempotency_key text) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/billing/credit_replay.sql
+
+COMMENT ON FUNCTION private.credit_replay(kind text, workspace_id uuid, amount numeric, reason text, idempotency_key text) IS 'First result of an idempotent credit call (null when the key is new; PT409 when the arguments differ).';
+
+-- Name: drain_webhook_batch(integer); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.drain_webhook_batch(max_count integer) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/webhooks/drain_webhooks.sql.j2
+
+COMMENT ON FUNCTION private.drain_webhook_batch(max_count integer) IS 'Process up to max_count queued deliveries in the caller''s transaction: chunks of 100, a bad row retried alone.';
 
 -- Name: drain_webhooks_continuously(double precision, integer, double precision); Type: PROCEDURE; Schema: private
 CREATE PROCEDURE private.drain_webhooks_continuously(IN seconds double precision DEFAULT NULL::double precision, IN max_count integer DEFAULT 1000, IN idle_seconds double precision DEFAULT 0.25)
@@ -848,6 +469,22 @@ CREATE PROCEDURE private.drain_webhooks_continuously(IN seconds double precision
     -- body: db/functions/webhooks/drain_webhooks_continuously.sql
 
 COMMENT ON PROCEDURE private.drain_webhooks_continuously(IN seconds double precision, IN max_count integer, IN idle_seconds double precision) IS 'pg_cron''s webhook drain: batches of queued deliveries, each committed, until second 59 of the minute (or seconds).';
+
+-- Name: drop_policies(regclass); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.drop_policies(target regclass) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/security/drop_policies.sql
+
+COMMENT ON FUNCTION private.drop_policies(target regclass) IS 'Drops every policy on the table (db/policies files recreate them); returns how many.';
+
+-- Name: ensure_usage_period(uuid, date); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.ensure_usage_period(workspace_id uuid, period_start date) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/usage/tier_snapshots.sql
+
+COMMENT ON FUNCTION private.ensure_usage_period(workspace_id uuid, period_start date) IS 'Snapshot the plan at period start (once) and create the period''s usage_limits rows. Caller locks the workspace.';
 
 -- Name: fold_usage_rollups(integer); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.fold_usage_rollups(max_events integer DEFAULT 500000) RETURNS jsonb
@@ -862,7 +499,7 @@ COMMENT ON FUNCTION private.fold_usage_rollups(max_events integer) IS 'Fold the 
 CREATE FUNCTION private.generate_all_billing_line_items(period_start date) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
-    -- body: db/functions/billing/generate_billing_line_items.sql
+    -- body: db/functions/billing/generate_billing_line_items.sql.j2
 
 COMMENT ON FUNCTION private.generate_all_billing_line_items(period_start date) IS 'Regenerate billing_line_items of a period for every workspace with usage in it (pg_cron, nightly; logged in job_runs).';
 
@@ -906,6 +543,46 @@ CREATE FUNCTION private.is_workspace_member(workspace_id uuid) RETURNS boolean
 
 COMMENT ON FUNCTION private.is_workspace_member(workspace_id uuid) IS 'True when the calling user (auth.uid()) belongs to the workspace, in any role.';
 
+-- Name: job_one_transaction(text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.job_one_transaction(command text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO '';
+    -- body: db/functions/jobs/run_job.sql.j2
+
+COMMENT ON FUNCTION private.job_one_transaction(command text) IS 'For a procedure job''s CALL command, the function run_job runs in one transaction instead; null when none.';
+
+-- Name: job_run_finish(bigint, jsonb, jsonb, integer); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.job_run_finish(job_run_id bigint, result jsonb, errors jsonb DEFAULT '[]'::jsonb, steps_ok integer DEFAULT 1) RETURNS text
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/jobs/job_runs.sql
+
+COMMENT ON FUNCTION private.job_run_finish(job_run_id bigint, result jsonb, errors jsonb, steps_ok integer) IS 'Record a job run''s result and final status (succeeded/partial/failed); failures raise one job_failure alert per job, a success resolves it.';
+
+-- Name: job_run_start(text, jsonb, boolean); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.job_run_start(job_name text, params jsonb DEFAULT '{}'::jsonb, exclusive boolean DEFAULT true) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/jobs/job_runs.sql
+
+COMMENT ON FUNCTION private.job_run_start(job_name text, params jsonb, exclusive boolean) IS 'Log the start of a job run (exclusive: one run of the job at a time, waiting for a running one); returns its id.';
+
+-- Name: job_step_error(text, text, text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.job_step_error(step text, sqlstate text, message text) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO '';
+    -- body: db/functions/jobs/job_runs.sql
+
+COMMENT ON FUNCTION private.job_step_error(step text, sqlstate text, message text) IS 'A one-element array {step, sqlstate, message} to append to a run''s errors.';
+
+-- Name: lock_timeout(text, text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.lock_timeout(operation text, subject text) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path TO '';
+    -- body: db/functions/ops/lock_timeout.sql
+
+COMMENT ON FUNCTION private.lock_timeout(operation text, subject text) IS 'Raise the HTTP 503 lock_timeout answer (code 55P03, Retry-After) of an API call blocked by a stuck row lock.';
+
 -- Name: mask_pii(text); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.mask_pii(value text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
@@ -914,6 +591,14 @@ CREATE FUNCTION private.mask_pii(value text) RETURNS text
 
 COMMENT ON FUNCTION private.mask_pii(value text) IS 'Masks text for staff views: the first character of each word stays, every other non-space becomes *.';
 
+-- Name: mask_webhook_json(jsonb, boolean); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.mask_webhook_json(doc jsonb, mask_all boolean DEFAULT false) RETURNS jsonb
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path TO '';
+    -- body: db/functions/console/mask_webhook_json.sql
+
+COMMENT ON FUNCTION private.mask_webhook_json(doc jsonb, mask_all boolean) IS 'A webhook payload or headers with PII masked (names, numbers, addresses, bodies) and credentials hidden.';
+
 -- Name: member_workspace_ids(); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.member_workspace_ids() RETURNS uuid[]
     LANGUAGE sql STABLE SECURITY DEFINER
@@ -921,6 +606,22 @@ CREATE FUNCTION private.member_workspace_ids() RETURNS uuid[]
     -- body: db/functions/tenancy/membership_helpers.sql
 
 COMMENT ON FUNCTION private.member_workspace_ids() IS 'The workspaces the calling user belongs to (any role), as an array for read policies.';
+
+-- Name: messages_masked(); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.messages_masked() RETURNS TABLE(id uuid, workspace_id uuid, conversation_id uuid, direction text, sender text, body text, provider text, provider_message_id text, sent_at timestamp with time zone, created_at timestamp with time zone)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/security/pii_masking.sql
+
+COMMENT ON FUNCTION private.messages_masked() IS 'Rows of public.messages_masked: every message with sender and body masked, for platform staff only.';
+
+-- Name: note_unknown_phone(text, text, text, bigint, boolean); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.note_unknown_phone(provider text, channel_type text, phone_number text, webhook_id bigint, count_delivery boolean) RETURNS void
+    LANGUAGE sql
+    SET search_path TO '';
+    -- body: db/functions/webhooks/note_unknown_phone.sql
+
+COMMENT ON FUNCTION private.note_unknown_phone(provider text, channel_type text, phone_number text, webhook_id bigint, count_delivery boolean) IS 'Upsert unknown_phone for a delivery to an address that matched no active agent or channel.';
 
 -- Name: on_plan_change(uuid, text, text); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.on_plan_change(workspace_id uuid, new_plan_key text, reason text) RETURNS void
@@ -938,6 +639,22 @@ CREATE FUNCTION private.open_usage_periods() RETURNS jsonb
 
 COMMENT ON FUNCTION private.open_usage_periods() IS 'Nightly: take the period-start tier snapshot and create the usage_limits rows of every workspace lacking them.';
 
+-- Name: paymob_hmac_message(jsonb); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.paymob_hmac_message(obj jsonb) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO '';
+    -- body: db/functions/payments/verify_paymob_hmac.sql
+
+COMMENT ON FUNCTION private.paymob_hmac_message(obj jsonb) IS 'The string Paymob signs for a transaction callback: obj''s documented fields concatenated in documented order.';
+
+-- Name: process_meta(bigint, text, jsonb, boolean); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.process_meta(webhook_id bigint, event_type text, payload jsonb, count_unknown boolean) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/webhooks/process_meta.sql
+
+COMMENT ON FUNCTION private.process_meta(webhook_id bigint, event_type text, payload jsonb, count_unknown boolean) IS 'Normalize WhatsApp Cloud API / Messenger webhooks into conversations and messages, by receiving channel.';
+
 -- Name: process_paymob_callback(jsonb, bigint); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.process_paymob_callback(payload jsonb, webhook_id bigint DEFAULT NULL::bigint) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
@@ -945,6 +662,30 @@ CREATE FUNCTION private.process_paymob_callback(payload jsonb, webhook_id bigint
     -- body: db/functions/payments/process_paymob_callback.sql
 
 COMMENT ON FUNCTION private.process_paymob_callback(payload jsonb, webhook_id bigint) IS 'Apply a verified Paymob transaction callback to its payment (locked; confirms and activates at most once).';
+
+-- Name: process_twilio_call(bigint, jsonb, boolean); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.process_twilio_call(webhook_id bigint, payload jsonb, count_unknown boolean) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/webhooks/process_twilio_call.sql
+
+COMMENT ON FUNCTION private.process_twilio_call(webhook_id bigint, payload jsonb, count_unknown boolean) IS 'Normalize a Twilio voice status callback into call_events; completed calls record call_minutes usage.';
+
+-- Name: process_twilio_sms(bigint, jsonb, boolean); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.process_twilio_sms(webhook_id bigint, payload jsonb, count_unknown boolean) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/webhooks/process_twilio_sms.sql
+
+COMMENT ON FUNCTION private.process_twilio_sms(webhook_id bigint, payload jsonb, count_unknown boolean) IS 'Normalize a Twilio SMS (inbound or status callback) into sms_events; bill each message once by its SID, on receipt or on its first status proving it was sent.';
+
+-- Name: process_webhook(bigint, text, text, jsonb, text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.process_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/webhooks/process_webhook.sql
+
+COMMENT ON FUNCTION private.process_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text) IS 'Dispatch a verified delivery to its normalizer (Twilio call/SMS, Meta, Paymob); returns the outcome.';
 
 -- Name: raise_alert(text, text, text, uuid, text, jsonb); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.raise_alert(type text, dedupe_key text, message text, workspace_id uuid DEFAULT NULL::uuid, severity text DEFAULT 'warning'::text, details jsonb DEFAULT '{}'::jsonb) RETURNS bigint
@@ -954,6 +695,54 @@ CREATE FUNCTION private.raise_alert(type text, dedupe_key text, message text, wo
 
 COMMENT ON FUNCTION private.raise_alert(type text, dedupe_key text, message text, workspace_id uuid, severity text, details jsonb) IS 'Open one alert per dedupe_key (returns null when an open alert already exists).';
 
+-- Name: raise_usage_alerts(uuid, text, date); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.raise_usage_alerts(workspace_id uuid, metric text, period_start date) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/usage/raise_usage_alerts.sql
+
+COMMENT ON FUNCTION private.raise_usage_alerts(workspace_id uuid, metric text, period_start date) IS 'Raise the period''s usage_warning / usage_blocked alert once the threshold is reached (once per period).';
+
+-- Name: record_api_auth_failure(text, text, uuid, uuid); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.record_api_auth_failure(reason text, key_prefix text, key_id uuid DEFAULT NULL::uuid, workspace_id uuid DEFAULT NULL::uuid) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/security/authenticate_api_key.sql.j2
+
+COMMENT ON FUNCTION private.record_api_auth_failure(reason text, key_prefix text, key_id uuid, workspace_id uuid) IS 'Record a failed API key authentication; raises the api_auth_failures alert on a spike (20 in 5 minutes).';
+
+-- Name: reopen_usage_alert(bigint); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.reopen_usage_alert(alert_id bigint) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/usage/raise_usage_alerts.sql
+
+COMMENT ON FUNCTION private.reopen_usage_alert(alert_id bigint) IS 'Reopen a usage alert resolved by a plan change whose plan is back with the threshold still reached.';
+
+-- Name: replay_locked_webhook(bigint, text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.replay_locked_webhook(webhook_id bigint, reason text) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/webhooks/replay_locked_webhook.sql
+
+COMMENT ON FUNCTION private.replay_locked_webhook(webhook_id bigint, reason text) IS 'Reprocess one locked, replayable webhook row and write its audit_logs entry (who, why, outcome).';
+
+-- Name: resolve_agent_number(text, text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.resolve_agent_number(phone_number text, channel_type text, OUT agent_id uuid, OUT workspace_id uuid, OUT channel_id uuid, OUT skip_reason text) RETURNS record
+    LANGUAGE plpgsql STABLE
+    SET search_path TO '';
+    -- body: db/functions/webhooks/resolve_webhook_target.sql
+
+COMMENT ON FUNCTION private.resolve_agent_number(phone_number text, channel_type text, OUT agent_id uuid, OUT workspace_id uuid, OUT channel_id uuid, OUT skip_reason text) IS 'The active agent on a receiving number, its workspace and channel, and why it must not act (if so).';
+
+-- Name: resolve_channel(text, text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.resolve_channel(channel_type text, external_id text, OUT agent_id uuid, OUT workspace_id uuid, OUT channel_id uuid, OUT skip_reason text) RETURNS record
+    LANGUAGE plpgsql STABLE
+    SET search_path TO '';
+    -- body: db/functions/webhooks/resolve_webhook_target.sql
+
+COMMENT ON FUNCTION private.resolve_channel(channel_type text, external_id text, OUT agent_id uuid, OUT workspace_id uuid, OUT channel_id uuid, OUT skip_reason text) IS 'The channel with this provider id, its agent and workspace, and why it must not act (if so).';
+
 -- Name: resolve_cleared_alerts(); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.resolve_cleared_alerts() RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
@@ -962,12 +751,37 @@ CREATE FUNCTION private.resolve_cleared_alerts() RETURNS jsonb
 
 COMMENT ON FUNCTION private.resolve_cleared_alerts() IS 'Resolve open alerts whose condition has cleared (past usage periods, dead letters gone, auth-failure and signature-failure and 429 spikes over, retention caught up); pg_cron runs it every minute.';
 
+-- Name: retention_step(text, timestamp with time zone, integer, timestamp with time zone, bigint, bigint); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.retention_step(policy text, cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone DEFAULT NULL::timestamp with time zone, after_id bigint DEFAULT NULL::bigint, keep_job_run bigint DEFAULT NULL::bigint) RETURNS TABLE(deleted integer, picked integer, last_at timestamp with time zone, last_id bigint)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    SET lock_timeout TO '500ms';
+    -- body: db/functions/jobs/retention_step.sql
+
+COMMENT ON FUNCTION private.retention_step(policy text, cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint, keep_job_run bigint) IS 'Delete one batch (at most max_rows) of a retention policy''s rows older than cutoff, in key order after (after_at, after_id); returns the rows deleted and picked and the last key picked. Never waits for a row lock (55P03).';
+
+-- Name: retention_table(text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.retention_table(policy text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO '';
+    -- body: db/functions/jobs/retention_step.sql
+
+COMMENT ON FUNCTION private.retention_table(policy text) IS 'The table a retention policy deletes from (run results count by table).';
+
 -- Name: run_retention_in_batches(numeric, numeric, numeric); Type: PROCEDURE; Schema: private
 CREATE PROCEDURE private.run_retention_in_batches(IN max_seconds numeric DEFAULT 3600, IN batch_seconds numeric DEFAULT 0.2, IN pause_ratio numeric DEFAULT 0)
     LANGUAGE plpgsql;
     -- body: db/functions/jobs/run_retention_in_batches.sql
 
 COMMENT ON PROCEDURE private.run_retention_in_batches(IN max_seconds numeric, IN batch_seconds numeric, IN pause_ratio numeric) IS 'The daily retention job (pg_cron CALLs it): deletes expired rows per retention_policies in batches of about batch_seconds, committing after each, for at most max_seconds; logged in job_runs like run_retention_cleanup.';
+
+-- Name: run_webhook(bigint, text, text, jsonb, text, boolean, jsonb, text, text, boolean, boolean); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean DEFAULT false, headers jsonb DEFAULT '{}'::jsonb, raw_body text DEFAULT NULL::text, url text DEFAULT NULL::text, stored_as_processed boolean DEFAULT false, alert_dead_letter boolean DEFAULT true) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/webhooks/run_webhook.sql
+
+COMMENT ON FUNCTION private.run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean, headers jsonb, raw_body text, url text, stored_as_processed boolean, alert_dead_letter boolean) IS 'Process a stored delivery in a sub-transaction and record the outcome (processed, duplicate of a verified holder, failed with backoff, dead_letter after the last attempt or at once for a class 22 error).';
 
 -- Name: schedule_job(text, text, text); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.schedule_job(job_name text, schedule text, command text) RETURNS bigint
@@ -984,6 +798,30 @@ CREATE FUNCTION private.secret_key_paths(doc jsonb) RETURNS text[]
     -- body: db/functions/security/secret_keys.sql
 
 COMMENT ON FUNCTION private.secret_key_paths(doc jsonb) IS 'JSON paths of keys that look like secrets (token, secret, password, api_key, ...) at any depth.';
+
+-- Name: sms_events_masked(); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.sms_events_masked() RETURNS TABLE(id uuid, workspace_id uuid, agent_id uuid, channel_id uuid, webhook_id bigint, provider text, message_sid text, sms_status text, direction public.sms_direction, from_number text, to_number text, body text, num_segments public.event_count, num_media public.event_count, occurred_at timestamp with time zone, created_at timestamp with time zone)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/security/pii_masking.sql
+
+COMMENT ON FUNCTION private.sms_events_masked() IS 'Rows of public.sms_events_masked: every SMS event with body and numbers masked, for platform staff only.';
+
+-- Name: store_chat_message(uuid, uuid, uuid, text, text, text, text, text, text, text, jsonb, timestamp with time zone); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.store_chat_message(workspace_id uuid, agent_id uuid, channel_id uuid, channel_type text, thread_id text, contact_address text, direction text, sender text, body text, provider_message_id text, metadata jsonb, sent_at timestamp with time zone) RETURNS uuid
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/webhooks/store_chat_message.sql
+
+COMMENT ON FUNCTION private.store_chat_message(workspace_id uuid, agent_id uuid, channel_id uuid, channel_type text, thread_id text, contact_address text, direction text, sender text, body text, provider_message_id text, metadata jsonb, sent_at timestamp with time zone) IS 'Store one inbound/outbound chat message under its conversation (idempotent by provider message id).';
+
+-- Name: take_tier_snapshot(uuid, text, date, text, text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.take_tier_snapshot(workspace_id uuid, plan_key text, period_start date, reason text, note text DEFAULT NULL::text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/usage/tier_snapshots.sql
+
+COMMENT ON FUNCTION private.take_tier_snapshot(workspace_id uuid, plan_key text, period_start date, reason text, note text) IS 'Freeze a plan''s limits, prices and rate limits for a workspace and period (new tier_snapshots row).';
 
 -- Name: tg_agent_channels__refuse_secrets(); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.tg_agent_channels__refuse_secrets() RETURNS trigger
@@ -1045,7 +883,7 @@ COMMENT ON FUNCTION private.tg_connectors__refuse_secrets() IS 'BEFORE INSERT/UP
 CREATE FUNCTION private.tg_provider_usage_reports__stamp() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO '';
-    -- body: db/functions/jobs/run_reconciliation.sql
+    -- body: db/functions/jobs/run_reconciliation.sql.j2
 
 COMMENT ON FUNCTION private.tg_provider_usage_reports__stamp() IS 'BEFORE UPDATE trigger of provider_usage_reports: keeps imported_at, sets updated_at to now().';
 
@@ -1129,6 +967,70 @@ CREATE FUNCTION private.tg_workspaces__clear_stale_reason() RETURNS trigger
 
 COMMENT ON FUNCTION private.tg_workspaces__clear_stale_reason() IS 'BEFORE UPDATE OF status on workspaces: the reason is set_workspace_status''s, else new, else none.';
 
+-- Name: try_timestamptz(text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.try_timestamptz(value text) RETURNS timestamp with time zone
+    LANGUAGE plpgsql STABLE
+    SET search_path TO '';
+    -- body: db/functions/usage/usage_batch_parse.sql
+
+COMMENT ON FUNCTION private.try_timestamptz(value text) IS 'The text as a timestamptz, or null when it cannot be read as one.';
+
+-- Name: twilio_signature(text, text, jsonb, text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.twilio_signature(auth_token text, url text, params jsonb, algorithm text DEFAULT 'sha1'::text) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO '';
+    -- body: db/functions/webhooks/twilio_signature.sql
+
+COMMENT ON FUNCTION private.twilio_signature(auth_token text, url text, params jsonb, algorithm text) IS 'Twilio request signature (base64 HMAC over the URL and the sorted form parameters).';
+
+-- Name: usage_alert_of(uuid, text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.usage_alert_of(workspace_id uuid, dedupe_key text) RETURNS bigint
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/usage/raise_usage_alerts.sql
+
+COMMENT ON FUNCTION private.usage_alert_of(workspace_id uuid, dedupe_key text) IS 'The newest alert of a workspace with this dedupe key, acknowledged or not (null when none).';
+
+-- Name: usage_batch_add(uuid[], text[], numeric[], boolean[], date); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.usage_batch_add(workspace_ids uuid[], metrics text[], quantities numeric[], recorded boolean[], period_start date, OUT tier_snapshot_ids bigint[], OUT used_before numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[], OUT totals numeric[]) RETURNS record
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/usage/usage_batch_rows.sql
+
+COMMENT ON FUNCTION private.usage_batch_add(workspace_ids uuid[], metrics text[], quantities numeric[], recorded boolean[], period_start date, OUT tier_snapshot_ids bigint[], OUT used_before numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[], OUT totals numeric[]) IS 'Add a usage batch''s recorded quantities to its period rows; returns per pair the row before and what was added.';
+
+-- Name: usage_batch_insert_events(uuid[], text[], numeric[], text[], text[], timestamp with time zone[], boolean[], uuid[], text[], bigint[], date, timestamp with time zone); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.usage_batch_insert_events(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone) RETURNS boolean[]
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/usage/usage_batch_rows.sql
+
+COMMENT ON FUNCTION private.usage_batch_insert_events(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone) IS 'Insert a usage batch''s events in key order, skipping keys already used; returns which were recorded.';
+
+-- Name: usage_batch_lock_rows(uuid[], text[], date); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.usage_batch_lock_rows(workspace_ids uuid[], metrics text[], period_start date, OUT tier_snapshot_ids bigint[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]) RETURNS record
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/usage/usage_batch_rows.sql
+
+COMMENT ON FUNCTION private.usage_batch_lock_rows(workspace_ids uuid[], metrics text[], period_start date, OUT tier_snapshot_ids bigint[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]) IS 'Lock and read a usage batch''s period rows in the order given (arrays aligned with the pairs).';
+
+-- Name: usage_batch_parse(jsonb, date, timestamp with time zone); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.usage_batch_parse(events jsonb, period_start date, now timestamp with time zone, OUT bad_index integer, OUT bad_word text, OUT bad_detail text, OUT workspace_ids uuid[], OUT metrics text[], OUT quantities numeric[], OUT keys text[], OUT sources text[], OUT occurred timestamp with time zone[], OUT first boolean[]) RETURNS record
+    LANGUAGE plpgsql STABLE
+    SET search_path TO '';
+    -- body: db/functions/usage/usage_batch_parse.sql
+
+COMMENT ON FUNCTION private.usage_batch_parse(events jsonb, period_start date, now timestamp with time zone, OUT bad_index integer, OUT bad_word text, OUT bad_detail text, OUT workspace_ids uuid[], OUT metrics text[], OUT quantities numeric[], OUT keys text[], OUT sources text[], OUT occurred timestamp with time zone[], OUT first boolean[]) IS 'Check and parse a usage batch in one pass: its events as arrays, or its first malformed event.';
+
+-- Name: usage_period(); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.usage_period() RETURNS date
+    LANGUAGE sql STABLE
+    SET search_path TO '';
+    -- body: db/functions/usage/tier_snapshots.sql
+
+COMMENT ON FUNCTION private.usage_period() IS 'First day of the current billing period (calendar month, UTC).';
+
 -- Name: vault_secret(text); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.vault_secret(secret_name text) RETURNS text
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -1137,6 +1039,14 @@ CREATE FUNCTION private.vault_secret(secret_name text) RETURNS text
 
 COMMENT ON FUNCTION private.vault_secret(secret_name text) IS 'Decrypted value of the named Vault secret (PT404 secret_not_found when missing). Definer code only.';
 
+-- Name: verify_meta_signature(jsonb, jsonb, text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.verify_meta_signature(headers jsonb, payload jsonb, raw_body text) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/webhooks/verify_meta_signature.sql
+
+COMMENT ON FUNCTION private.verify_meta_signature(headers jsonb, payload jsonb, raw_body text) IS 'Null when X-Hub-Signature-256 matches the raw body and the payload is that body, else why not.';
+
 -- Name: verify_paymob_hmac(jsonb, text); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.verify_paymob_hmac(payload jsonb, hmac text) RETURNS boolean
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -1144,6 +1054,30 @@ CREATE FUNCTION private.verify_paymob_hmac(payload jsonb, hmac text) RETURNS boo
     -- body: db/functions/payments/verify_paymob_hmac.sql
 
 COMMENT ON FUNCTION private.verify_paymob_hmac(payload jsonb, hmac text) IS 'Paymob transaction callback HMAC-SHA512 check (documented field order, Vault secret, constant-time compare).';
+
+-- Name: verify_standard_webhook(jsonb, jsonb, text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.verify_standard_webhook(headers jsonb, payload jsonb, raw_body text) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/webhooks/verify_standard_webhook.sql
+
+COMMENT ON FUNCTION private.verify_standard_webhook(headers jsonb, payload jsonb, raw_body text) IS 'Null when a Standard Webhooks delivery (v1 HMAC-SHA256, 5-minute tolerance) is authentic, else why not.';
+
+-- Name: verify_twilio_signature(jsonb, jsonb, text, text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.verify_twilio_signature(headers jsonb, payload jsonb, raw_body text, url text) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/webhooks/verify_twilio_signature.sql
+
+COMMENT ON FUNCTION private.verify_twilio_signature(headers jsonb, payload jsonb, raw_body text, url text) IS 'Null when X-Twilio-Signature is valid for the URL and form parameters, else why not.';
+
+-- Name: verify_webhook_signature(text, jsonb, jsonb, text, text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.verify_webhook_signature(provider text, payload jsonb, headers jsonb, raw_body text, url text) RETURNS text
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/webhooks/verify_webhook_signature.sql
+
+COMMENT ON FUNCTION private.verify_webhook_signature(provider text, payload jsonb, headers jsonb, raw_body text, url text) IS 'Null when the delivery''s signature is valid for its provider, else the reason; raises when it cannot check.';
 
 -- Name: visible_workspace_bounds(text, text, boolean); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.visible_workspace_bounds(workspace_role text, staff_role text, upper boolean) RETURNS uuid
@@ -1161,11 +1095,77 @@ CREATE FUNCTION private.visible_workspace_ids(workspace_role text, staff_role te
 
 COMMENT ON FUNCTION private.visible_workspace_ids(workspace_role text, staff_role text) IS 'The workspaces a read policy shows the caller, as one array: those where they hold workspace_role (member: any role; admin: owner or admin), or every workspace for platform staff of staff_role (support: support and admins; admin: admins only), plus the nil uuid that stands for rows of no workspace.';
 
+-- Name: webhook_error_key(text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.webhook_error_key(last_error text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO '';
+    -- body: db/functions/webhooks/alert_dead_letters.sql
+
+COMMENT ON FUNCTION private.webhook_error_key(last_error text) IS 'A failed delivery''s error with its values replaced by ?, so deliveries failing the same way share one key.';
+
+-- Name: webhook_key_holder(text, text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.webhook_key_holder(provider text, idempotency_key text, OUT id bigint, OUT status text) RETURNS record
+    LANGUAGE plpgsql STABLE
+    SET search_path TO '';
+    -- body: db/functions/webhooks/webhook_key_holder.sql
+
+COMMENT ON FUNCTION private.webhook_key_holder(provider text, idempotency_key text, OUT id bigint, OUT status text) IS 'The verified delivery holding a provider''s idempotency key (the row webhook_queue_verified_key_idx keeps unique).';
+
+-- Name: webhook_signature_material(text, jsonb); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.webhook_signature_material(provider text, headers jsonb) RETURNS jsonb
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO '';
+    -- body: db/functions/webhooks/webhook_signature_material.sql
+
+COMMENT ON FUNCTION private.webhook_signature_material(provider text, headers jsonb) IS 'The signature-bearing headers of a delivery (identical material + identical bytes = identical verdict).';
+
+-- Name: webhooks_backend_caller(); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.webhooks_backend_caller() RETURNS boolean
+    LANGUAGE plpgsql STABLE
+    SET search_path TO '';
+    -- body: db/functions/webhooks/webhooks_backend_caller.sql
+
+COMMENT ON FUNCTION private.webhooks_backend_caller() IS 'True for service_role requests and for JWT-less database sessions (pg_cron, operators); false for API users.';
+
+-- Name: webhooks_record_usage(uuid, text, numeric, text, text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.webhooks_record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/webhooks/webhooks_record_usage.sql
+
+COMMENT ON FUNCTION private.webhooks_record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) IS 'record_usage for an ingested event (idempotency key = what was billed); usage over the hard limit is recorded too.';
+
+-- Name: weekly_insight_change(numeric, numeric); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.weekly_insight_change(current_value numeric, previous_value numeric) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO '';
+    -- body: db/functions/jobs/generate_weekly_insights.sql.j2
+
+COMMENT ON FUNCTION private.weekly_insight_change(current_value numeric, previous_value numeric) IS 'One figure''s change against the week before: {previous, delta, percent} (percent null when previous is 0).';
+
+-- Name: weekly_insight_figures_all(date); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.weekly_insight_figures_all(week_start date) RETURNS TABLE(workspace_id uuid, current_figures jsonb, previous_figures jsonb)
+    LANGUAGE sql STABLE
+    SET search_path TO ''
+    SET jit TO 'off';
+    -- body: db/functions/jobs/generate_weekly_insights.sql.j2
+
+COMMENT ON FUNCTION private.weekly_insight_figures_all(week_start date) IS 'The weekly_insights figures of every workspace for the ISO week starting week_start (UTC) and the week before, read once from the two weeks of each source table.';
+
+-- Name: write_billing_line_items(uuid, date); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.write_billing_line_items(workspace_id uuid, period_start date) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    SET jit TO 'off';
+    -- body: db/functions/billing/generate_billing_line_items.sql.j2
+
+COMMENT ON FUNCTION private.write_billing_line_items(workspace_id uuid, period_start date) IS '(Re)generate the billing_line_items of a period from its usage totals, for one workspace or (null) every workspace; returns lines written.';
+
 -- Name: acknowledge_alert(bigint, text); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.acknowledge_alert(alert_id bigint, note text DEFAULT NULL::text) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO '';
-    -- body: db/functions/ops/alerts.sql
+    -- body: db/functions/ops/alerts.sql.j2
 
 COMMENT ON FUNCTION public.acknowledge_alert(alert_id bigint, note text) IS 'Acknowledge an alert (platform admins; audited): it stays open until resolved. Returns the alert.';
 
@@ -1173,7 +1173,7 @@ COMMENT ON FUNCTION public.acknowledge_alert(alert_id bigint, note text) IS 'Ack
 CREATE FUNCTION public.authenticate_api_key(api_key text) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO '';
-    -- body: db/functions/security/authenticate_api_key.sql
+    -- body: db/functions/security/authenticate_api_key.sql.j2
 
 COMMENT ON FUNCTION public.authenticate_api_key(api_key text) IS 'Resolve an API key (service_role): {workspace_id, key_id, scopes, plan_key}, or PT401 invalid_api_key (recorded).';
 
@@ -1181,7 +1181,7 @@ COMMENT ON FUNCTION public.authenticate_api_key(api_key text) IS 'Resolve an API
 CREATE FUNCTION public.authorize_usage(workspace_id uuid, metric text, quantity numeric DEFAULT NULL::numeric) RETURNS jsonb
     LANGUAGE plpgsql STABLE
     SET search_path TO '';
-    -- body: db/functions/usage/authorize_usage.sql
+    -- body: db/functions/usage/authorize_usage.sql.j2
 
 COMMENT ON FUNCTION public.authorize_usage(workspace_id uuid, metric text, quantity numeric) IS 'Before starting work: {allowed, limit_state, used, soft_limit, hard_limit, remaining}, or PT402 usage_limit_exceeded once the hard limit is reached (or quantity would pass it). Writes nothing.';
 
@@ -1189,7 +1189,7 @@ COMMENT ON FUNCTION public.authorize_usage(workspace_id uuid, metric text, quant
 CREATE FUNCTION public.check_rate_limit(workspace_id uuid, bucket text DEFAULT 'api'::text) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO '';
-    -- body: db/functions/usage/check_rate_limit.sql
+    -- body: db/functions/usage/check_rate_limit.sql.j2
 
 COMMENT ON FUNCTION public.check_rate_limit(workspace_id uuid, bucket text) IS 'Count a request against the plan''s rate limit: {allowed, limit, remaining, retry_after}; fails open.';
 
@@ -1197,23 +1197,23 @@ COMMENT ON FUNCTION public.check_rate_limit(workspace_id uuid, bucket text) IS '
 CREATE FUNCTION public.confirm_instapay_payment(payment_id uuid, bank_reference text) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO '';
-    -- body: db/functions/payments/confirm_instapay_payment.sql
+    -- body: db/functions/payments/confirm_instapay_payment.sql.j2
 
 COMMENT ON FUNCTION public.confirm_instapay_payment(payment_id uuid, bank_reference text) IS 'Platform admins: confirm an InstaPay transfer for a payment request and activate its plan, once.';
 
 -- Name: create_api_key(uuid, text, text[], timestamp with time zone); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.create_api_key(workspace_id uuid, name text, scopes text[] DEFAULT '{}'::text[], expires_at timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS jsonb
-    LANGUAGE sql
+    LANGUAGE plpgsql
     SET search_path TO '';
-    -- body: db/functions/security/create_api_key.sql
+    -- body: db/functions/security/create_api_key.sql.j2
 
 COMMENT ON FUNCTION public.create_api_key(workspace_id uuid, name text, scopes text[], expires_at timestamp with time zone) IS 'Mint an API key (workspace owners/admins). Returns {key_id, api_key, prefix}; api_key is shown this once.';
 
 -- Name: create_payment_request(uuid, text, text); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.create_payment_request(workspace_id uuid, plan_key text, provider text) RETURNS jsonb
-    LANGUAGE sql
+    LANGUAGE plpgsql
     SET search_path TO '';
-    -- body: db/functions/payments/create_payment_request.sql
+    -- body: db/functions/payments/create_payment_request.sql.j2
 
 COMMENT ON FUNCTION public.create_payment_request(workspace_id uuid, plan_key text, provider text) IS 'Workspace owners/admins: a pending payment at the plan''s price with a unique reference. Never changes the plan.';
 
@@ -1346,7 +1346,7 @@ COMMENT ON VIEW public.dashboard_daily_metrics IS 'Dashboard metrics per workspa
 CREATE FUNCTION public.dashboard_metrics(workspace_id uuid, from_day date, to_day date) RETURNS SETOF public.dashboard_daily_metrics
     LANGUAGE plpgsql STABLE
     SET search_path TO '';
-    -- body: db/functions/ops/dashboard_metrics.sql
+    -- body: db/functions/ops/dashboard_metrics.sql.j2
 
 COMMENT ON FUNCTION public.dashboard_metrics(workspace_id uuid, from_day date, to_day date) IS 'dashboard_daily_metrics of one workspace for the UTC days from_day..to_day (inclusive), read through the events'' time indexes; RLS applies (security invoker).';
 
@@ -1354,7 +1354,7 @@ COMMENT ON FUNCTION public.dashboard_metrics(workspace_id uuid, from_day date, t
 CREATE FUNCTION public.deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text DEFAULT NULL::text) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO '';
-    -- body: db/functions/billing/deduct_credits.sql
+    -- body: db/functions/billing/deduct_credits.sql.j2
 
 COMMENT ON FUNCTION public.deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) IS 'Deduct credits atomically and idempotently: {balance, deducted, transaction_id, duplicate}; PT402 when short (through PostgREST: HTTP 402 with the error body, and one credits_exhausted alert while open).';
 
@@ -1362,7 +1362,7 @@ COMMENT ON FUNCTION public.deduct_credits(workspace_id uuid, amount numeric, rea
 CREATE FUNCTION public.drain_webhooks(max_count integer DEFAULT 1000) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO '';
-    -- body: db/functions/webhooks/drain_webhooks.sql
+    -- body: db/functions/webhooks/drain_webhooks.sql.j2
 
 COMMENT ON FUNCTION public.drain_webhooks(max_count integer) IS 'Process up to max_count queued webhook deliveries, oldest first, in one transaction (service_role, pg_cron).';
 
@@ -1370,7 +1370,7 @@ COMMENT ON FUNCTION public.drain_webhooks(max_count integer) IS 'Process up to m
 CREATE FUNCTION public.enforce_rate_limit(workspace_id uuid, bucket text DEFAULT 'api'::text) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO '';
-    -- body: db/functions/usage/check_rate_limit.sql
+    -- body: db/functions/usage/check_rate_limit.sql.j2
 
 COMMENT ON FUNCTION public.enforce_rate_limit(workspace_id uuid, bucket text) IS 'check_rate_limit that answers HTTP 429 (PT429 rate_limited) with a Retry-After header when refused.';
 
@@ -1378,7 +1378,7 @@ COMMENT ON FUNCTION public.enforce_rate_limit(workspace_id uuid, bucket text) IS
 CREATE FUNCTION public.evaluate_usage_thresholds(workspace_id uuid) RETURNS jsonb
     LANGUAGE plpgsql STABLE
     SET search_path TO '';
-    -- body: db/functions/usage/evaluate_usage_thresholds.sql
+    -- body: db/functions/usage/evaluate_usage_thresholds.sql.j2
 
 COMMENT ON FUNCTION public.evaluate_usage_thresholds(workspace_id uuid) IS 'This period''s usage against the limits: {workspace_id, metrics: [{metric, used, soft_limit, hard_limit, limit_state}]}.';
 
@@ -1386,7 +1386,7 @@ COMMENT ON FUNCTION public.evaluate_usage_thresholds(workspace_id uuid) IS 'This
 CREATE FUNCTION public.generate_billing_line_items(workspace_id uuid, period_start date DEFAULT NULL::date) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO '';
-    -- body: db/functions/billing/generate_billing_line_items.sql
+    -- body: db/functions/billing/generate_billing_line_items.sql.j2
 
 COMMENT ON FUNCTION public.generate_billing_line_items(workspace_id uuid, period_start date) IS '(Re)generate and return a workspace''s billing lines for a period (idempotent). service_role or admin.';
 
@@ -1394,7 +1394,7 @@ COMMENT ON FUNCTION public.generate_billing_line_items(workspace_id uuid, period
 CREATE FUNCTION public.generate_weekly_insights(week_start date DEFAULT NULL::date) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO '';
-    -- body: db/functions/jobs/generate_weekly_insights.sql
+    -- body: db/functions/jobs/generate_weekly_insights.sql.j2
 
 COMMENT ON FUNCTION public.generate_weekly_insights(week_start date) IS 'Write weekly_insights for every workspace for the ISO week starting week_start (a Monday, UTC; default: the last complete week); idempotent, logged in job_runs, one sub-transaction per workspace. service_role; pg_cron on Mondays.';
 
@@ -1402,7 +1402,7 @@ COMMENT ON FUNCTION public.generate_weekly_insights(week_start date) IS 'Write w
 CREATE FUNCTION public.grant_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text DEFAULT NULL::text) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO '';
-    -- body: db/functions/billing/grant_credits.sql
+    -- body: db/functions/billing/grant_credits.sql.j2
 
 COMMENT ON FUNCTION public.grant_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) IS 'Grant credits atomically and idempotently (service_role or admin): {balance, granted, transaction_id, duplicate}.';
 
@@ -1410,7 +1410,7 @@ COMMENT ON FUNCTION public.grant_credits(workspace_id uuid, amount numeric, reas
 CREATE FUNCTION public.handle_paymob_callback(payload jsonb, hmac text) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO '';
-    -- body: db/functions/payments/handle_paymob_callback.sql
+    -- body: db/functions/payments/handle_paymob_callback.sql.j2
 
 COMMENT ON FUNCTION public.handle_paymob_callback(payload jsonb, hmac text) IS 'service_role: verify and apply a Paymob transaction callback (a forged HMAC is refused with an alert).';
 
@@ -1418,23 +1418,23 @@ COMMENT ON FUNCTION public.handle_paymob_callback(payload jsonb, hmac text) IS '
 CREATE FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb DEFAULT '{}'::jsonb, raw_body text DEFAULT NULL::text, url text DEFAULT NULL::text, process_now boolean DEFAULT NULL::boolean) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO '';
-    -- body: db/functions/webhooks/ingest_webhook.sql
+    -- body: db/functions/webhooks/ingest_webhook.sql.j2
 
 COMMENT ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) IS 'Verify, deduplicate and store one webhook delivery (service_role); queue it for the drain or process it now (docs/api.md).';
 
 -- Name: list_messages_masked(uuid, timestamp with time zone, uuid, integer); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.list_messages_masked(workspace_id uuid DEFAULT NULL::uuid, before_created_at timestamp with time zone DEFAULT NULL::timestamp with time zone, before_id uuid DEFAULT NULL::uuid, max_count integer DEFAULT 50) RETURNS TABLE(id uuid, workspace_id uuid, conversation_id uuid, direction text, sender text, body text, provider text, provider_message_id text, sent_at timestamp with time zone, created_at timestamp with time zone)
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO '';
-    -- body: db/functions/security/list_messages_masked.sql
+    -- body: db/functions/security/list_messages_masked.sql.j2
 
 COMMENT ON FUNCTION public.list_messages_masked(workspace_id uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) IS 'Platform staff: the latest messages (of one workspace or all), sender and body masked, keyset-paged by (created_at, id) newest first.';
 
 -- Name: list_webhooks(text, text, uuid, timestamp with time zone, timestamp with time zone, timestamp with time zone, bigint, integer); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.list_webhooks(provider text DEFAULT NULL::text, status text DEFAULT NULL::text, workspace_id uuid DEFAULT NULL::uuid, received_after timestamp with time zone DEFAULT NULL::timestamp with time zone, received_before timestamp with time zone DEFAULT NULL::timestamp with time zone, before_received_at timestamp with time zone DEFAULT NULL::timestamp with time zone, before_id bigint DEFAULT NULL::bigint, max_count integer DEFAULT 50) RETURNS jsonb
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO '';
-    -- body: db/functions/console/list_webhooks.sql
+    -- body: db/functions/console/list_webhooks.sql.j2
 
 COMMENT ON FUNCTION public.list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) IS 'Webhook deliveries for platform admins, filtered by provider, status, workspace and time, keyset-paged newest first.';
 
@@ -1442,15 +1442,15 @@ COMMENT ON FUNCTION public.list_webhooks(provider text, status text, workspace_i
 CREATE FUNCTION public.monitoring_signals() RETURNS TABLE(signal text, scope text, last_5m bigint, last_1h bigint, last_24h bigint)
     LANGUAGE plpgsql STABLE
     SET search_path TO '';
-    -- body: db/functions/ops/monitoring_signals.sql
+    -- body: db/functions/ops/monitoring_signals.sql.j2
 
 COMMENT ON FUNCTION public.monitoring_signals() IS 'The monitoring signals (what is failing now) as counts over 5 minutes, 1 hour and 24 hours (backlogs: their size now), one row per signal and provider; platform staff only (42501 otherwise).';
 
 -- Name: preview_replay_webhooks(text, text, timestamp with time zone, timestamp with time zone, integer); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.preview_replay_webhooks(status text DEFAULT 'dead_letter'::text, provider text DEFAULT NULL::text, received_after timestamp with time zone DEFAULT NULL::timestamp with time zone, received_before timestamp with time zone DEFAULT NULL::timestamp with time zone, max_count integer DEFAULT 500) RETURNS jsonb
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO '';
-    -- body: db/functions/console/preview_replay_webhooks.sql
+    -- body: db/functions/console/preview_replay_webhooks.sql.j2
 
 COMMENT ON FUNCTION public.preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) IS 'Dry run of replay_webhooks: how many deliveries the same arguments would replay now (platform admins, service_role).';
 
@@ -1458,7 +1458,7 @@ COMMENT ON FUNCTION public.preview_replay_webhooks(status text, provider text, r
 CREATE FUNCTION public.record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text DEFAULT NULL::text, source text DEFAULT NULL::text) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO '';
-    -- body: db/functions/usage/record_usage.sql
+    -- body: db/functions/usage/record_usage.sql.j2
 
 COMMENT ON FUNCTION public.record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) IS 'Record usage that happened: {limit_state, used, soft_limit, hard_limit, duplicate}; recorded past the hard limit too (limit_state blocked). Ask authorize_usage before starting new work.';
 
@@ -1466,23 +1466,23 @@ COMMENT ON FUNCTION public.record_usage(workspace_id uuid, metric text, quantity
 CREATE FUNCTION public.record_usage_batch(events jsonb) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO '';
-    -- body: db/functions/usage/record_usage_batch.sql
+    -- body: db/functions/usage/record_usage_batch.sql.j2
 
 COMMENT ON FUNCTION public.record_usage_batch(events jsonb) IS 'Record up to 1,000 usages that happened in one call: {recorded, duplicates, results: [{idempotency_key, limit_state, duplicate, used}]} in input order; a malformed event refuses the batch (22023, its index).';
 
 -- Name: replay_webhook(bigint, text); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.replay_webhook(webhook_id bigint, reason text) RETURNS jsonb
-    LANGUAGE sql
+    LANGUAGE plpgsql
     SET search_path TO '';
-    -- body: db/functions/webhooks/replay_webhook.sql
+    -- body: db/functions/webhooks/replay_webhook.sql.j2
 
 COMMENT ON FUNCTION public.replay_webhook(webhook_id bigint, reason text) IS 'Replay one stored webhook delivery (platform admins, service_role); audited and idempotent in effect.';
 
 -- Name: replay_webhooks(text, text, text, timestamp with time zone, timestamp with time zone, integer); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.replay_webhooks(reason text, status text DEFAULT 'dead_letter'::text, provider text DEFAULT NULL::text, received_after timestamp with time zone DEFAULT NULL::timestamp with time zone, received_before timestamp with time zone DEFAULT NULL::timestamp with time zone, max_count integer DEFAULT 500) RETURNS jsonb
-    LANGUAGE sql
+    LANGUAGE plpgsql
     SET search_path TO '';
-    -- body: db/functions/webhooks/replay_webhooks.sql
+    -- body: db/functions/webhooks/replay_webhooks.sql.j2
 
 COMMENT ON FUNCTION public.replay_webhooks(reason text, status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) IS 'Bulk replay of webhook deliveries by status, provider and time range (platform admins, service_role); audited.';
 
@@ -1490,31 +1490,31 @@ COMMENT ON FUNCTION public.replay_webhooks(reason text, status text, provider te
 CREATE FUNCTION public.resolve_alert(alert_id bigint, note text DEFAULT NULL::text) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO '';
-    -- body: db/functions/ops/alerts.sql
+    -- body: db/functions/ops/alerts.sql.j2
 
 COMMENT ON FUNCTION public.resolve_alert(alert_id bigint, note text) IS 'Resolve an alert by hand (platform admins; audited), keeping it as history. Returns the alert.';
 
 -- Name: retry_failed_webhooks(integer); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.retry_failed_webhooks(max_count integer DEFAULT 100) RETURNS jsonb
-    LANGUAGE sql
+    LANGUAGE plpgsql
     SET search_path TO '';
-    -- body: db/functions/webhooks/retry_failed_webhooks.sql
+    -- body: db/functions/webhooks/retry_failed_webhooks.sql.j2
 
 COMMENT ON FUNCTION public.retry_failed_webhooks(max_count integer) IS 'Retry due failed webhook deliveries with backoff; dead-letter after the last attempt (service_role, pg_cron).';
 
 -- Name: revoke_api_key(uuid, text); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.revoke_api_key(key_id uuid, reason text DEFAULT NULL::text) RETURNS jsonb
-    LANGUAGE sql
+    LANGUAGE plpgsql
     SET search_path TO '';
-    -- body: db/functions/security/revoke_api_key.sql
+    -- body: db/functions/security/revoke_api_key.sql.j2
 
 COMMENT ON FUNCTION public.revoke_api_key(key_id uuid, reason text) IS 'Revoke an API key at once (workspace owners/admins, platform admins). Returns {key_id, status, revoked_at}.';
 
 -- Name: run_job(text); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.run_job(job_name text) RETURNS jsonb
-    LANGUAGE sql
+    LANGUAGE plpgsql
     SET search_path TO '';
-    -- body: db/functions/jobs/run_job.sql
+    -- body: db/functions/jobs/run_job.sql.j2
 
 COMMENT ON FUNCTION public.run_job(job_name text) IS 'Run a scheduled job of db/cron/ now, as pg_cron would (platform admins); audited; the run is logged in job_runs.';
 
@@ -1522,7 +1522,7 @@ COMMENT ON FUNCTION public.run_job(job_name text) IS 'Run a scheduled job of db/
 CREATE FUNCTION public.run_reconciliation(period_start date, period_end date) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO '';
-    -- body: db/functions/jobs/run_reconciliation.sql
+    -- body: db/functions/jobs/run_reconciliation.sql.j2
 
 COMMENT ON FUNCTION public.run_reconciliation(period_start date, period_end date) IS 'Reconcile internal usage with provider usage reports over [period_start, period_end) (UTC days): counts of matched, mismatched beyond tolerance and missing on either side, items in reconciliation_items, one reconciliation_mismatch alert per period; logged in job_runs. service_role; pg_cron runs it nightly.';
 
@@ -1530,7 +1530,7 @@ COMMENT ON FUNCTION public.run_reconciliation(period_start date, period_end date
 CREATE FUNCTION public.run_retention_cleanup() RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO '';
-    -- body: db/functions/jobs/run_retention_cleanup.sql
+    -- body: db/functions/jobs/run_retention_cleanup.sql.j2
 
 COMMENT ON FUNCTION public.run_retention_cleanup() IS 'Delete expired webhook deliveries, unknown numbers, resolved alerts, old job runs and rate-limit state (retention_policies) for at most 0.5 s of one transaction; logged in job_runs; a backlog is listed in more. service_role. pg_cron runs private.run_retention_in_batches, which commits between batches.';
 
@@ -1538,7 +1538,7 @@ COMMENT ON FUNCTION public.run_retention_cleanup() IS 'Delete expired webhook de
 CREATE FUNCTION public.set_channel_active(channel_id uuid, is_active boolean, reason text) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO '';
-    -- body: db/functions/tenancy/set_channel_active.sql
+    -- body: db/functions/tenancy/set_channel_active.sql.j2
 
 COMMENT ON FUNCTION public.set_channel_active(channel_id uuid, is_active boolean, reason text) IS 'Channel kill switch with a reason (workspace owners/admins, platform admins); audited.';
 
@@ -1546,15 +1546,15 @@ COMMENT ON FUNCTION public.set_channel_active(channel_id uuid, is_active boolean
 CREATE FUNCTION public.set_connector_active(connector_id uuid, is_active boolean, reason text) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO '';
-    -- body: db/functions/tenancy/set_connector_active.sql
+    -- body: db/functions/tenancy/set_connector_active.sql.j2
 
 COMMENT ON FUNCTION public.set_connector_active(connector_id uuid, is_active boolean, reason text) IS 'Connector kill switch with a reason (workspace owners/admins, platform admins); audited.';
 
 -- Name: set_workspace_status(uuid, text, text); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.set_workspace_status(workspace_id uuid, status text, reason text) RETURNS jsonb
-    LANGUAGE sql
+    LANGUAGE plpgsql
     SET search_path TO '';
-    -- body: db/functions/tenancy/set_workspace_status.sql
+    -- body: db/functions/tenancy/set_workspace_status.sql.j2
 
 COMMENT ON FUNCTION public.set_workspace_status(workspace_id uuid, status text, reason text) IS 'Workspace kill switch (platform admins): status active, suspended or disabled, with a reason; audited.';
 
@@ -1562,7 +1562,7 @@ COMMENT ON FUNCTION public.set_workspace_status(workspace_id uuid, status text, 
 CREATE FUNCTION public.webhook_delivery(webhook_id bigint) RETURNS jsonb
     LANGUAGE plpgsql STABLE
     SET search_path TO '';
-    -- body: db/functions/console/webhook_delivery.sql
+    -- body: db/functions/console/webhook_delivery.sql.j2
 
 COMMENT ON FUNCTION public.webhook_delivery(webhook_id bigint) IS 'One webhook delivery with its payload and headers PII-masked and its audit history (platform admins).';
 
@@ -2111,17 +2111,17 @@ COMMENT ON TABLE public.conversations IS 'One thread with one contact on one cha
 
 -- Name: conversations_masked; Type: VIEW; Schema: public
 CREATE VIEW public.conversations_masked WITH (security_invoker='true') AS
- SELECT _conversations_masked.id,
-    _conversations_masked.workspace_id,
-    _conversations_masked.agent_id,
-    _conversations_masked.channel_id,
-    _conversations_masked.channel_type,
-    _conversations_masked.external_thread_id,
-    _conversations_masked.contact_address,
-    _conversations_masked.status,
-    _conversations_masked.started_at,
-    _conversations_masked.last_message_at
-   FROM private._conversations_masked() _conversations_masked(id, workspace_id, agent_id, channel_id, channel_type, external_thread_id, contact_address, status, started_at, last_message_at);
+ SELECT conversations_masked.id,
+    conversations_masked.workspace_id,
+    conversations_masked.agent_id,
+    conversations_masked.channel_id,
+    conversations_masked.channel_type,
+    conversations_masked.external_thread_id,
+    conversations_masked.contact_address,
+    conversations_masked.status,
+    conversations_masked.started_at,
+    conversations_masked.last_message_at
+   FROM private.conversations_masked() conversations_masked(id, workspace_id, agent_id, channel_id, channel_type, external_thread_id, contact_address, status, started_at, last_message_at);
 
 COMMENT ON VIEW public.conversations_masked IS 'Conversations for platform admins and support, with the contact''s address and thread id masked.';
 
@@ -2192,17 +2192,17 @@ ALTER TABLE public.job_runs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 
 -- Name: messages_masked; Type: VIEW; Schema: public
 CREATE VIEW public.messages_masked WITH (security_invoker='true') AS
- SELECT _messages_masked.id,
-    _messages_masked.workspace_id,
-    _messages_masked.conversation_id,
-    _messages_masked.direction,
-    _messages_masked.sender,
-    _messages_masked.body,
-    _messages_masked.provider,
-    _messages_masked.provider_message_id,
-    _messages_masked.sent_at,
-    _messages_masked.created_at
-   FROM private._messages_masked() _messages_masked(id, workspace_id, conversation_id, direction, sender, body, provider, provider_message_id, sent_at, created_at);
+ SELECT messages_masked.id,
+    messages_masked.workspace_id,
+    messages_masked.conversation_id,
+    messages_masked.direction,
+    messages_masked.sender,
+    messages_masked.body,
+    messages_masked.provider,
+    messages_masked.provider_message_id,
+    messages_masked.sent_at,
+    messages_masked.created_at
+   FROM private.messages_masked() messages_masked(id, workspace_id, conversation_id, direction, sender, body, provider, provider_message_id, sent_at, created_at);
 
 COMMENT ON VIEW public.messages_masked IS 'Messages for platform admins and support, with sender and body masked (members read public.messages).';
 
@@ -2387,23 +2387,23 @@ COMMENT ON TABLE public.retention_policies IS 'How long run_retention_cleanup ke
 
 -- Name: sms_events_masked; Type: VIEW; Schema: public
 CREATE VIEW public.sms_events_masked WITH (security_invoker='true') AS
- SELECT _sms_events_masked.id,
-    _sms_events_masked.workspace_id,
-    _sms_events_masked.agent_id,
-    _sms_events_masked.channel_id,
-    _sms_events_masked.webhook_id,
-    _sms_events_masked.provider,
-    _sms_events_masked.message_sid,
-    _sms_events_masked.sms_status,
-    _sms_events_masked.direction,
-    _sms_events_masked.from_number,
-    _sms_events_masked.to_number,
-    _sms_events_masked.body,
-    _sms_events_masked.num_segments,
-    _sms_events_masked.num_media,
-    _sms_events_masked.occurred_at,
-    _sms_events_masked.created_at
-   FROM private._sms_events_masked() _sms_events_masked(id, workspace_id, agent_id, channel_id, webhook_id, provider, message_sid, sms_status, direction, from_number, to_number, body, num_segments, num_media, occurred_at, created_at);
+ SELECT sms_events_masked.id,
+    sms_events_masked.workspace_id,
+    sms_events_masked.agent_id,
+    sms_events_masked.channel_id,
+    sms_events_masked.webhook_id,
+    sms_events_masked.provider,
+    sms_events_masked.message_sid,
+    sms_events_masked.sms_status,
+    sms_events_masked.direction,
+    sms_events_masked.from_number,
+    sms_events_masked.to_number,
+    sms_events_masked.body,
+    sms_events_masked.num_segments,
+    sms_events_masked.num_media,
+    sms_events_masked.occurred_at,
+    sms_events_masked.created_at
+   FROM private.sms_events_masked() sms_events_masked(id, workspace_id, agent_id, channel_id, webhook_id, provider, message_sid, sms_status, direction, from_number, to_number, body, num_segments, num_media, occurred_at, created_at);
 
 COMMENT ON VIEW public.sms_events_masked IS 'SMS events for platform admins and support, with body and phone numbers masked (members read public.sms_events).';
 
@@ -3836,42 +3836,14 @@ GRANT USAGE ON SCHEMA public TO anon;
 GRANT USAGE ON SCHEMA public TO authenticated;
 GRANT USAGE ON SCHEMA public TO service_role;
 
-REVOKE ALL ON FUNCTION private._activate_payment(payment_id uuid, reason text) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private._alert_change(alert_id bigint, note text, resolve boolean) FROM PUBLIC;
-GRANT ALL ON FUNCTION private._alert_change(alert_id bigint, note text, resolve boolean) TO authenticated;
-
-REVOKE ALL ON FUNCTION private._alert_dead_letters(webhook_ids bigint[]) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private._alert_retention_backlog(job_run_id bigint, more text[]) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private._alert_signature_failure(provider text, webhook_id bigint, reason text) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private._authorize_usage(workspace_id uuid, metric text, quantity numeric) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._authorize_usage(workspace_id uuid, metric text, quantity numeric) TO service_role;
-
-REVOKE ALL ON FUNCTION private._billing_line_items(workspace_id uuid, period_start date) FROM PUBLIC;
-GRANT ALL ON FUNCTION private._billing_line_items(workspace_id uuid, period_start date) TO authenticated;
-GRANT ALL ON FUNCTION private._billing_line_items(workspace_id uuid, period_start date) TO service_role;
 
 REVOKE ALL ON FUNCTION private._check_rate_limit(workspace_id uuid, bucket text, at timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._check_rate_limit(workspace_id uuid, bucket text, at timestamp with time zone) TO service_role;
 
-GRANT SELECT ON TABLE public.webhook_queue TO authenticated;
-GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.webhook_queue TO service_role;
-
-REVOKE ALL ON FUNCTION private._claim_webhooks(status text, max_count integer) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private._classify_webhook(provider text, payload jsonb, headers jsonb, OUT event_type text, OUT idempotency_key text, OUT missing_fields text) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private._confirm_instapay_payment(payment_id uuid, bank_reference text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._confirm_instapay_payment(payment_id uuid, bank_reference text) TO authenticated;
-
-REVOKE ALL ON FUNCTION private._constant_time_equals(a bytea, b bytea) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private._conversations_masked() FROM PUBLIC;
-GRANT ALL ON FUNCTION private._conversations_masked() TO authenticated;
-GRANT ALL ON FUNCTION private._conversations_masked() TO service_role;
 
 REVOKE ALL ON FUNCTION private._create_api_key(workspace_id uuid, name text, scopes text[], expires_at timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._create_api_key(workspace_id uuid, name text, scopes text[], expires_at timestamp with time zone) TO authenticated;
@@ -3879,25 +3851,19 @@ GRANT ALL ON FUNCTION private._create_api_key(workspace_id uuid, name text, scop
 REVOKE ALL ON FUNCTION private._create_payment_request(workspace_id uuid, plan_key text, provider text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._create_payment_request(workspace_id uuid, plan_key text, provider text) TO authenticated;
 
-REVOKE ALL ON FUNCTION private._credit_replay(kind text, workspace_id uuid, amount numeric, reason text, idempotency_key text) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private._deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) TO service_role;
 
-REVOKE ALL ON FUNCTION private._drain_webhook_batch(max_count integer) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private._drain_webhooks(max_count integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._drain_webhooks(max_count integer) TO service_role;
-
-REVOKE ALL ON FUNCTION private._drop_policies(target regclass) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private._ensure_usage_period(workspace_id uuid, period_start date) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private._evaluate_usage_thresholds(workspace_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._evaluate_usage_thresholds(workspace_id uuid) TO authenticated;
 GRANT ALL ON FUNCTION private._evaluate_usage_thresholds(workspace_id uuid) TO service_role;
 
 REVOKE ALL ON FUNCTION private._generate_billing_line_items(workspace_id uuid, period_start date) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._generate_billing_line_items(workspace_id uuid, period_start date) TO authenticated;
+GRANT ALL ON FUNCTION private._generate_billing_line_items(workspace_id uuid, period_start date) TO service_role;
 
 REVOKE ALL ON FUNCTION private._generate_weekly_insights(week_start date) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._generate_weekly_insights(week_start date) TO service_role;
@@ -3912,14 +3878,6 @@ GRANT ALL ON FUNCTION private._handle_paymob_callback(payload jsonb, hmac text) 
 REVOKE ALL ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) TO service_role;
 
-REVOKE ALL ON FUNCTION private._job_one_transaction(command text) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private._job_run_finish(job_run_id bigint, result jsonb, errors jsonb, steps_ok integer) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private._job_run_start(job_name text, params jsonb, exclusive boolean) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private._job_step_error(step text, sqlstate text, message text) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private._list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) TO authenticated;
 GRANT ALL ON FUNCTION private._list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) TO service_role;
@@ -3927,51 +3885,18 @@ GRANT ALL ON FUNCTION private._list_messages_masked(of_workspace uuid, before_cr
 REVOKE ALL ON FUNCTION private._list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) TO authenticated;
 
-REVOKE ALL ON FUNCTION private._lock_timeout(operation text, subject text) FROM PUBLIC;
-GRANT ALL ON FUNCTION private._lock_timeout(operation text, subject text) TO authenticated;
-GRANT ALL ON FUNCTION private._lock_timeout(operation text, subject text) TO service_role;
-
-REVOKE ALL ON FUNCTION private._mask_webhook_json(doc jsonb, mask_all boolean) FROM PUBLIC;
-GRANT ALL ON FUNCTION private._mask_webhook_json(doc jsonb, mask_all boolean) TO authenticated;
-GRANT ALL ON FUNCTION private._mask_webhook_json(doc jsonb, mask_all boolean) TO service_role;
-
-REVOKE ALL ON FUNCTION private._messages_masked() FROM PUBLIC;
-GRANT ALL ON FUNCTION private._messages_masked() TO authenticated;
-GRANT ALL ON FUNCTION private._messages_masked() TO service_role;
-
 REVOKE ALL ON FUNCTION private._monitoring_signals() FROM PUBLIC;
 GRANT ALL ON FUNCTION private._monitoring_signals() TO authenticated;
-
-REVOKE ALL ON FUNCTION private._note_unknown_phone(provider text, channel_type text, phone_number text, webhook_id bigint, count_delivery boolean) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private._paymob_hmac_message(obj jsonb) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private._preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) TO authenticated;
 GRANT ALL ON FUNCTION private._preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) TO service_role;
-
-REVOKE ALL ON FUNCTION private._process_meta(webhook_id bigint, event_type text, payload jsonb, count_unknown boolean) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private._process_twilio_call(webhook_id bigint, payload jsonb, count_unknown boolean) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private._process_twilio_sms(webhook_id bigint, payload jsonb, count_unknown boolean) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private._process_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private._raise_usage_alerts(workspace_id uuid, metric text, period_start date) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private._record_api_auth_failure(reason text, key_prefix text, key_id uuid, workspace_id uuid) FROM PUBLIC;
-GRANT ALL ON FUNCTION private._record_api_auth_failure(reason text, key_prefix text, key_id uuid, workspace_id uuid) TO service_role;
 
 REVOKE ALL ON FUNCTION private._record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) TO service_role;
 
 REVOKE ALL ON FUNCTION private._record_usage_batch(events jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._record_usage_batch(events jsonb) TO service_role;
-
-REVOKE ALL ON FUNCTION private._reopen_usage_alert(alert_id bigint) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private._replay_locked_webhook(webhook_id bigint, reason text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private._replay_webhook(webhook_id bigint, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._replay_webhook(webhook_id bigint, reason text) TO authenticated;
@@ -3980,14 +3905,6 @@ GRANT ALL ON FUNCTION private._replay_webhook(webhook_id bigint, reason text) TO
 REVOKE ALL ON FUNCTION private._replay_webhooks(reason text, provider text, status text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._replay_webhooks(reason text, provider text, status text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) TO authenticated;
 GRANT ALL ON FUNCTION private._replay_webhooks(reason text, provider text, status text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) TO service_role;
-
-REVOKE ALL ON FUNCTION private._resolve_agent_number(phone_number text, channel_type text, OUT agent_id uuid, OUT workspace_id uuid, OUT channel_id uuid, OUT skip_reason text) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private._resolve_channel(channel_type text, external_id text, OUT agent_id uuid, OUT workspace_id uuid, OUT channel_id uuid, OUT skip_reason text) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private._retention_step(policy text, cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint, keep_job_run bigint) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private._retention_table(policy text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private._retry_failed_webhooks(max_count integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._retry_failed_webhooks(max_count integer) TO service_role;
@@ -4004,60 +3921,23 @@ GRANT ALL ON FUNCTION private._run_reconciliation(period_start date, period_end 
 REVOKE ALL ON FUNCTION private._run_retention_cleanup(max_seconds numeric, batch_rows integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._run_retention_cleanup(max_seconds numeric, batch_rows integer) TO service_role;
 
-REVOKE ALL ON FUNCTION private._run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean, headers jsonb, raw_body text, url text, stored_as_processed boolean, alert_dead_letter boolean) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private._set_workspace_status(workspace_id uuid, status text, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._set_workspace_status(workspace_id uuid, status text, reason text) TO authenticated;
 
-REVOKE ALL ON FUNCTION private._sms_events_masked() FROM PUBLIC;
-GRANT ALL ON FUNCTION private._sms_events_masked() TO authenticated;
-GRANT ALL ON FUNCTION private._sms_events_masked() TO service_role;
-
-REVOKE ALL ON FUNCTION private._store_chat_message(workspace_id uuid, agent_id uuid, channel_id uuid, channel_type text, thread_id text, contact_address text, direction text, sender text, body text, provider_message_id text, metadata jsonb, sent_at timestamp with time zone) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private._take_tier_snapshot(workspace_id uuid, plan_key text, period_start date, reason text, note text) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private._try_timestamptz(value text) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private._twilio_signature(auth_token text, url text, params jsonb, algorithm text) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private._usage_alert_of(workspace_id uuid, dedupe_key text) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private._usage_batch_add(workspace_ids uuid[], metrics text[], quantities numeric[], recorded boolean[], period_start date, OUT tier_snapshot_ids bigint[], OUT used_before numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[], OUT totals numeric[]) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private._usage_batch_insert_events(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private._usage_batch_lock_rows(workspace_ids uuid[], metrics text[], period_start date, OUT tier_snapshot_ids bigint[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private._usage_batch_parse(events jsonb, period_start date, now timestamp with time zone, OUT bad_index integer, OUT bad_word text, OUT bad_detail text, OUT workspace_ids uuid[], OUT metrics text[], OUT quantities numeric[], OUT keys text[], OUT sources text[], OUT occurred timestamp with time zone[], OUT first boolean[]) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private._usage_period() FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private._verify_meta_signature(headers jsonb, payload jsonb, raw_body text) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private._verify_standard_webhook(headers jsonb, payload jsonb, raw_body text) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private._verify_twilio_signature(headers jsonb, payload jsonb, raw_body text, url text) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private._verify_webhook_signature(provider text, payload jsonb, headers jsonb, raw_body text, url text) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private._webhook_error_key(last_error text) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private._webhook_key_holder(provider text, idempotency_key text, OUT id bigint, OUT status text) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private._webhook_signature_material(provider text, headers jsonb) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private._webhooks_backend_caller() FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private._webhooks_record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private._weekly_insight_change(current_value numeric, previous_value numeric) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private._weekly_insight_figures_all(week_start date) FROM PUBLIC;
+REVOKE ALL ON FUNCTION private.activate_payment(payment_id uuid, reason text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.admin_workspace_ids() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.admin_workspace_ids() TO authenticated;
 GRANT ALL ON FUNCTION private.admin_workspace_ids() TO service_role;
+
+REVOKE ALL ON FUNCTION private.alert_change(alert_id bigint, note text, resolve boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION private.alert_change(alert_id bigint, note text, resolve boolean) TO authenticated;
+
+REVOKE ALL ON FUNCTION private.alert_dead_letters(webhook_ids bigint[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.alert_retention_backlog(job_run_id bigint, more text[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.alert_signature_failure(provider text, webhook_id bigint, reason text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.assert_no_secret_keys(doc jsonb, column_label text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.assert_no_secret_keys(doc jsonb, column_label text) TO authenticated;
@@ -4065,9 +3945,30 @@ GRANT ALL ON FUNCTION private.assert_no_secret_keys(doc jsonb, column_label text
 
 REVOKE ALL ON FUNCTION private.audit(action text, target_table text, target_id text, workspace_id uuid, before jsonb, after jsonb, reason text) FROM PUBLIC;
 
+GRANT SELECT ON TABLE public.webhook_queue TO authenticated;
+GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.webhook_queue TO service_role;
+
+REVOKE ALL ON FUNCTION private.claim_webhooks(status text, max_count integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.classify_webhook(provider text, payload jsonb, headers jsonb, OUT event_type text, OUT idempotency_key text, OUT missing_fields text) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION private.clear_alert(dedupe_key text, resolution text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION private.constant_time_equals(a bytea, b bytea) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.conversations_masked() FROM PUBLIC;
+GRANT ALL ON FUNCTION private.conversations_masked() TO authenticated;
+GRANT ALL ON FUNCTION private.conversations_masked() TO service_role;
+
+REVOKE ALL ON FUNCTION private.credit_replay(kind text, workspace_id uuid, amount numeric, reason text, idempotency_key text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.drain_webhook_batch(max_count integer) FROM PUBLIC;
+
 REVOKE ALL ON PROCEDURE private.drain_webhooks_continuously(IN seconds double precision, IN max_count integer, IN idle_seconds double precision) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.drop_policies(target regclass) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.ensure_usage_period(workspace_id uuid, period_start date) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.fold_usage_rollups(max_events integer) FROM PUBLIC;
 
@@ -4093,34 +3994,93 @@ REVOKE ALL ON FUNCTION private.is_workspace_member(workspace_id uuid) FROM PUBLI
 GRANT ALL ON FUNCTION private.is_workspace_member(workspace_id uuid) TO authenticated;
 GRANT ALL ON FUNCTION private.is_workspace_member(workspace_id uuid) TO service_role;
 
+REVOKE ALL ON FUNCTION private.job_one_transaction(command text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.job_run_finish(job_run_id bigint, result jsonb, errors jsonb, steps_ok integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.job_run_start(job_name text, params jsonb, exclusive boolean) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.job_step_error(step text, sqlstate text, message text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.lock_timeout(operation text, subject text) FROM PUBLIC;
+GRANT ALL ON FUNCTION private.lock_timeout(operation text, subject text) TO authenticated;
+GRANT ALL ON FUNCTION private.lock_timeout(operation text, subject text) TO service_role;
+
 REVOKE ALL ON FUNCTION private.mask_pii(value text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.mask_pii(value text) TO authenticated;
 GRANT ALL ON FUNCTION private.mask_pii(value text) TO service_role;
 
+REVOKE ALL ON FUNCTION private.mask_webhook_json(doc jsonb, mask_all boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION private.mask_webhook_json(doc jsonb, mask_all boolean) TO authenticated;
+GRANT ALL ON FUNCTION private.mask_webhook_json(doc jsonb, mask_all boolean) TO service_role;
+
 REVOKE ALL ON FUNCTION private.member_workspace_ids() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.member_workspace_ids() TO authenticated;
 GRANT ALL ON FUNCTION private.member_workspace_ids() TO service_role;
+
+REVOKE ALL ON FUNCTION private.messages_masked() FROM PUBLIC;
+GRANT ALL ON FUNCTION private.messages_masked() TO authenticated;
+GRANT ALL ON FUNCTION private.messages_masked() TO service_role;
+
+REVOKE ALL ON FUNCTION private.note_unknown_phone(provider text, channel_type text, phone_number text, webhook_id bigint, count_delivery boolean) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.on_plan_change(workspace_id uuid, new_plan_key text, reason text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.open_usage_periods() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.open_usage_periods() TO service_role;
 
+REVOKE ALL ON FUNCTION private.paymob_hmac_message(obj jsonb) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.process_meta(webhook_id bigint, event_type text, payload jsonb, count_unknown boolean) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION private.process_paymob_callback(payload jsonb, webhook_id bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.process_paymob_callback(payload jsonb, webhook_id bigint) TO service_role;
 
+REVOKE ALL ON FUNCTION private.process_twilio_call(webhook_id bigint, payload jsonb, count_unknown boolean) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.process_twilio_sms(webhook_id bigint, payload jsonb, count_unknown boolean) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.process_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION private.raise_alert(type text, dedupe_key text, message text, workspace_id uuid, severity text, details jsonb) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.raise_usage_alerts(workspace_id uuid, metric text, period_start date) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.record_api_auth_failure(reason text, key_prefix text, key_id uuid, workspace_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION private.record_api_auth_failure(reason text, key_prefix text, key_id uuid, workspace_id uuid) TO service_role;
+
+REVOKE ALL ON FUNCTION private.reopen_usage_alert(alert_id bigint) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.replay_locked_webhook(webhook_id bigint, reason text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.resolve_agent_number(phone_number text, channel_type text, OUT agent_id uuid, OUT workspace_id uuid, OUT channel_id uuid, OUT skip_reason text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.resolve_channel(channel_type text, external_id text, OUT agent_id uuid, OUT workspace_id uuid, OUT channel_id uuid, OUT skip_reason text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.resolve_cleared_alerts() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.resolve_cleared_alerts() TO service_role;
 
+REVOKE ALL ON FUNCTION private.retention_step(policy text, cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint, keep_job_run bigint) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.retention_table(policy text) FROM PUBLIC;
+
 REVOKE ALL ON PROCEDURE private.run_retention_in_batches(IN max_seconds numeric, IN batch_seconds numeric, IN pause_ratio numeric) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean, headers jsonb, raw_body text, url text, stored_as_processed boolean, alert_dead_letter boolean) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.schedule_job(job_name text, schedule text, command text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.secret_key_paths(doc jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.secret_key_paths(doc jsonb) TO authenticated;
 GRANT ALL ON FUNCTION private.secret_key_paths(doc jsonb) TO service_role;
+
+REVOKE ALL ON FUNCTION private.sms_events_masked() FROM PUBLIC;
+GRANT ALL ON FUNCTION private.sms_events_masked() TO authenticated;
+GRANT ALL ON FUNCTION private.sms_events_masked() TO service_role;
+
+REVOKE ALL ON FUNCTION private.store_chat_message(workspace_id uuid, agent_id uuid, channel_id uuid, channel_type text, thread_id text, contact_address text, direction text, sender text, body text, provider_message_id text, metadata jsonb, sent_at timestamp with time zone) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.take_tier_snapshot(workspace_id uuid, plan_key text, period_start date, reason text, note text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.tg_agent_channels__refuse_secrets() FROM PUBLIC;
 
@@ -4158,10 +4118,34 @@ REVOKE ALL ON FUNCTION private.tg_workspaces__audit_status() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.tg_workspaces__clear_stale_reason() FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION private.try_timestamptz(value text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.twilio_signature(auth_token text, url text, params jsonb, algorithm text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.usage_alert_of(workspace_id uuid, dedupe_key text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.usage_batch_add(workspace_ids uuid[], metrics text[], quantities numeric[], recorded boolean[], period_start date, OUT tier_snapshot_ids bigint[], OUT used_before numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[], OUT totals numeric[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.usage_batch_insert_events(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.usage_batch_lock_rows(workspace_ids uuid[], metrics text[], period_start date, OUT tier_snapshot_ids bigint[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.usage_batch_parse(events jsonb, period_start date, now timestamp with time zone, OUT bad_index integer, OUT bad_word text, OUT bad_detail text, OUT workspace_ids uuid[], OUT metrics text[], OUT quantities numeric[], OUT keys text[], OUT sources text[], OUT occurred timestamp with time zone[], OUT first boolean[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.usage_period() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION private.vault_secret(secret_name text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.verify_meta_signature(headers jsonb, payload jsonb, raw_body text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.verify_paymob_hmac(payload jsonb, hmac text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.verify_paymob_hmac(payload jsonb, hmac text) TO service_role;
+
+REVOKE ALL ON FUNCTION private.verify_standard_webhook(headers jsonb, payload jsonb, raw_body text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.verify_twilio_signature(headers jsonb, payload jsonb, raw_body text, url text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.verify_webhook_signature(provider text, payload jsonb, headers jsonb, raw_body text, url text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.visible_workspace_bounds(workspace_role text, staff_role text, upper boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.visible_workspace_bounds(workspace_role text, staff_role text, upper boolean) TO authenticated;
@@ -4170,6 +4154,22 @@ GRANT ALL ON FUNCTION private.visible_workspace_bounds(workspace_role text, staf
 REVOKE ALL ON FUNCTION private.visible_workspace_ids(workspace_role text, staff_role text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.visible_workspace_ids(workspace_role text, staff_role text) TO authenticated;
 GRANT ALL ON FUNCTION private.visible_workspace_ids(workspace_role text, staff_role text) TO service_role;
+
+REVOKE ALL ON FUNCTION private.webhook_error_key(last_error text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.webhook_key_holder(provider text, idempotency_key text, OUT id bigint, OUT status text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.webhook_signature_material(provider text, headers jsonb) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.webhooks_backend_caller() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.webhooks_record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.weekly_insight_change(current_value numeric, previous_value numeric) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.weekly_insight_figures_all(week_start date) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.write_billing_line_items(workspace_id uuid, period_start date) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.acknowledge_alert(alert_id bigint, note text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.acknowledge_alert(alert_id bigint, note text) TO authenticated;

@@ -12,6 +12,7 @@ entries.
 from __future__ import annotations
 
 import re
+import textwrap
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +36,7 @@ class Param:
 @dataclass(frozen=True)
 class Declaration:
     """One public function. ``lock_subject`` (a SQL expression naming what was locked) makes a
-    stuck row lock answer 503 ``lock_timeout`` through ``private._lock_timeout`` instead of a 500."""
+    stuck row lock answer 503 ``lock_timeout`` through ``private.lock_timeout`` instead of a 500."""
 
     name: str
     params: tuple[Param, ...]
@@ -57,6 +58,33 @@ class Declaration:
     @property
     def returns_set(self) -> bool:
         return self.returns.startswith(("setof ", "table"))
+
+    @property
+    def returns_sql(self) -> str:
+        """The result as a function header writes it: a table's columns one per line."""
+        if not self.returns.startswith("table("):
+            return self.returns
+        columns = _split_top_level(self.returns[len("table(") : -1])
+        return "table (\n" + ",\n".join(f"    {c}" for c in columns) + "\n)"
+
+    @property
+    def contract_sql(self) -> str:
+        """The contract as a SQL string literal, wrapped into adjacent literals (PostgreSQL joins them)."""
+        quoted = self.contract.replace("'", "''")
+        lines = textwrap.wrap(quoted, width=110, break_long_words=False, break_on_hyphens=False, drop_whitespace=False)
+        return "\n".join(f"'{line}'" for line in lines)
+
+
+def _split_top_level(text: str) -> list[str]:
+    parts, depth, current = [], 0, ""
+    for ch in text:
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += ch
+    return [*parts, current.strip()] if current.strip() else parts
 
 
 def _param(text: str, where: str) -> Param:

@@ -50,7 +50,7 @@ SETUP = f"""
     select id, 1e15 from public.workspaces where name like 'bench %';
     insert into public.wallet_ledger (workspace_id, kind, amount, balance_after, reason, actor_role)
     select workspace_id, 'grant', balance, balance, 'bench funding', 'postgres' from public.workspace_wallets;
-    select private._ensure_usage_period(id, private._usage_period()) from public.workspaces where name like 'bench %';
+    select private.ensure_usage_period(id, private.usage_period()) from public.workspaces where name like 'bench %';
 """
 
 # The two writes of deduct_credits without the function around them (see usage_floor_*).

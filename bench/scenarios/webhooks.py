@@ -128,7 +128,7 @@ SETUP = f"""
     from generate_series(1, {AGENTS}) as g;
     insert into public.agent_channels (workspace_id, agent_id, channel_type)
     select workspace_id, id, 'sms' from public.agents;
-    select private._ensure_usage_period(id, private._usage_period()) from public.workspaces where name like 'bench %';
+    select private.ensure_usage_period(id, private.usage_period()) from public.workspaces where name like 'bench %';
     -- Yesterday's deliveries: a production webhook_queue holds history until retention
     -- expires it. On an empty table, vacuum analyze leaves statistics that make a
     -- sequential scan look cheapest, and a connection's cached generic plan for the

@@ -1,7 +1,7 @@
 -- Alerts: a workspace's members see its alerts and its admins acknowledge them;
 -- platform staff see all, platform admins acknowledge all. Alerts are raised by
 -- definer code (private.raise_alert): there is no insert or delete grant.
-select private._drop_policies('public.alerts');
+select private.drop_policies('public.alerts');
 
 create policy "Alerts are viewable by workspace members and platform staff"
 on public.alerts for select to authenticated

@@ -1,6 +1,6 @@
 -- audit_logs: a workspace's owners/admins read its rows, platform admins read all.
 -- Rows are written by triggers (definer code) only; nobody updates or deletes.
-select private._drop_policies('public.audit_logs');
+select private.drop_policies('public.audit_logs');
 
 create policy "Audit logs are viewable by workspace admins and platform admins"
 on public.audit_logs for select to authenticated

@@ -1,7 +1,7 @@
 -- Conversations hold contact addresses (PII): only the workspace's members read
 -- them; platform staff use the masked view. Members may close a conversation
 -- (the grant allows only status); ingestion (service_role) writes the rest.
-select private._drop_policies('public.conversations');
+select private.drop_policies('public.conversations');
 
 create policy "Conversations are viewable by workspace members"
 on public.conversations for select to authenticated

@@ -1,6 +1,6 @@
 -- Plans are the public catalogue: every signed-in user reads them; only
 -- platform admins change them.
-select private._drop_policies('public.plans');
+select private.drop_policies('public.plans');
 
 create policy "Plans are viewable by signed-in users"
 on public.plans for select to authenticated

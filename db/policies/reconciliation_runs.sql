@@ -3,7 +3,7 @@
 -- policy and no write grant. Workspace members do not read them: a run spans all
 -- workspaces, and a finding is triaged by staff (provider lag, import gap or a
 -- metering bug) before anything is said to a customer.
-select private._drop_policies('public.reconciliation_runs');
+select private.drop_policies('public.reconciliation_runs');
 
 create policy "Reconciliation runs are viewable by platform staff"
 on public.reconciliation_runs for select to authenticated

@@ -1,7 +1,7 @@
 -- reconciliation_tolerances: how far internal and provider usage may differ.
 -- Platform staff read them; they change by migration or by an operator in SQL,
 -- never through the API.
-select private._drop_policies('public.reconciliation_tolerances');
+select private.drop_policies('public.reconciliation_tolerances');
 
 create policy "Reconciliation tolerances are viewable by platform staff"
 on public.reconciliation_tolerances for select to authenticated

@@ -1,5 +1,5 @@
 -- Platform roles: a user sees their own; only platform admins see and write all.
-select private._drop_policies('public.user_roles');
+select private.drop_policies('public.user_roles');
 
 create policy "Platform roles are viewable by their holder and platform admins"
 on public.user_roles for select to authenticated

@@ -3,7 +3,7 @@
 -- no write policy and no write grant. One array of visible workspaces, evaluated
 -- once per statement, keeps the read on the workspace_id index (see
 -- private.visible_workspace_ids).
-select private._drop_policies('public.weekly_insights');
+select private.drop_policies('public.weekly_insights');
 
 create policy "Weekly insights are viewable by workspace members and platform staff"
 on public.weekly_insights for select to authenticated

@@ -1,7 +1,7 @@
 -- API keys: the workspace's owners/admins and platform admins see them (hashes
 -- are useless without the key) and may rename them. Minting and revoking go
 -- through create_api_key and revoke_api_key: there is no insert or delete grant.
-select private._drop_policies('public.workspace_api_keys');
+select private.drop_policies('public.workspace_api_keys');
 
 create policy "API keys are viewable by workspace admins"
 on public.workspace_api_keys for select to authenticated

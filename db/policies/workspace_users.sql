@@ -1,7 +1,7 @@
 -- Memberships: members see who else is in their workspace. Workspace admins add,
 -- re-role and remove admins and members, never an owner (ownership changes only
 -- through a platform admin). Any member may leave, except the owner.
-select private._drop_policies('public.workspace_users');
+select private.drop_policies('public.workspace_users');
 
 create policy "Memberships are viewable by workspace members and platform staff"
 on public.workspace_users for select to authenticated

@@ -1,7 +1,7 @@
 -- Workspaces: members and platform staff read; anyone signed in creates one
 -- they own; owners/admins rename (the grant allows only name). Status and plan
 -- change through definer functions; there is no delete grant.
-select private._drop_policies('public.workspaces');
+select private.drop_policies('public.workspaces');
 
 -- owner_id too: INSERT ... RETURNING (supabase-js insert().select()) checks the
 -- new row before the trigger has added the owner's membership.

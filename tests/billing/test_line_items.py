@@ -152,8 +152,8 @@ def test_the_nightly_job_generates_every_workspace_of_the_period(
     a, b = factories.workspace(), factories.workspace()
     _record(rpc, a, "sms", 1)
     _record(rpc, b, "sms", 1)
-    first = db.execute("select private.generate_all_billing_line_items(private._usage_period())").fetchone()[0]
-    again = db.execute("select private.generate_all_billing_line_items(private._usage_period())").fetchone()[0]
+    first = db.execute("select private.generate_all_billing_line_items(private.usage_period())").fetchone()[0]
+    again = db.execute("select private.generate_all_billing_line_items(private.usage_period())").fetchone()[0]
 
     assert (first["status"], first["workspaces"], first["lines_written"]) == ("succeeded", 2, 2)
     assert (again["status"], again["workspaces"], again["lines_written"]) == ("succeeded", 2, 0)
@@ -181,7 +181,7 @@ def test_a_workspace_that_fails_in_the_nightly_job_does_not_stop_the_others(
         " when (new.workspace_id = '%s') execute function public.refuse_line()" % a.id
     )
 
-    result = db.execute("select private.generate_all_billing_line_items(private._usage_period())").fetchone()[0]
+    result = db.execute("select private.generate_all_billing_line_items(private.usage_period())").fetchone()[0]
 
     assert (result["status"], result["workspaces"], result["lines_written"]) == ("partial", 1, 1)
     assert result["errors"] == [{"step": str(a.id), "sqlstate": "P0001", "message": f"no lines for {a.id}"}]
@@ -207,8 +207,8 @@ def test_each_period_starts_with_its_own_snapshot_and_a_plan_change_leaves_past_
 ) -> None:
     ws = factories.workspace(plan_key="pro")
     past = "2026-01-01"
-    db.execute("select private._ensure_usage_period(%s, %s)", (ws.id, past))
-    db.execute("select private._ensure_usage_period(%s, %s)", (ws.id, past))  # idempotent
+    db.execute("select private.ensure_usage_period(%s, %s)", (ws.id, past))
+    db.execute("select private.ensure_usage_period(%s, %s)", (ws.id, past))  # idempotent
 
     _change_plan(db, ws, "business")
 
@@ -254,7 +254,7 @@ def test_a_plan_change_during_concurrent_usage_splits_the_bill_exactly(
     ).fetchone()
     assert used == (152, "business")
     bill = db.execute(
-        "select private._generate_billing_line_items(%s, private._usage_period())", (ws.id,)
+        "select private.write_billing_line_items(%s, private.usage_period())", (ws.id,)
     ).fetchone()
     lines = db.execute(
         "select plan_key, quantity, unit_price_minor, first_event_id, last_event_id from public.billing_line_items"

@@ -128,7 +128,7 @@ def test_run_job_runs_every_job_of_db_cron(rpc, sign: Sign, ops: Ops, factories,
     for name, command in _cron_jobs().items():
         result = rpc("run_job", {"job_name": name.replace("-", "_")}, as_=admin.jwt)
         if command.lstrip().lower().startswith("call "):
-            form = db.execute("select private._job_one_transaction(%s)", (command,)).fetchone()[0]
+            form = db.execute("select private.job_one_transaction(%s)", (command,)).fetchone()[0]
             assert form is not None and form.startswith("select "), name
             assert result["command"] == form, name
         else:

@@ -27,7 +27,7 @@ def test_objects_no_file_defines_are_orphans_each_with_its_drop_statement(
     db.execute(
         """
         create function private.stray(n integer) returns integer language sql as 'select n';
-        create function private._job_run_start(job_name text) returns bigint language sql as 'select 1::bigint';
+        create function private.job_run_start(job_name text) returns bigint language sql as 'select 1::bigint';
         create policy "Stray policy" on public.plans for select to authenticated using (true);
         create function private.tg_stray() returns trigger language plpgsql as 'begin return new; end';
         create trigger tg_stray before insert on public.plans for each row execute function private.tg_stray();
@@ -42,7 +42,7 @@ def test_objects_no_file_defines_are_orphans_each_with_its_drop_statement(
     assert found == {
         ("function", "private.stray(integer)"): "drop function private.stray(integer);",
         # A changed argument list leaves the old overload behind: it is an orphan too.
-        ("function", "private._job_run_start(text)"): "drop function private._job_run_start(text);",
+        ("function", "private.job_run_start(text)"): "drop function private.job_run_start(text);",
         ("function", "private.tg_stray()"): "drop function private.tg_stray();",
         ("trigger", "tg_stray on public.plans"): 'drop trigger "tg_stray" on public.plans;',
         ("policy", '"Stray policy" on public.plans'): 'drop policy "Stray policy" on public.plans;',

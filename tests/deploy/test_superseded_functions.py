@@ -37,8 +37,8 @@ def test_old_versions_go_current_ones_and_those_a_trigger_still_calls_stay(db: p
     assert not _exists(db, "private.generate_all_billing_line_items(date)")
     assert _exists(db, "private.tg_audit_logs__append_only()")
     # The resolvers' current versions return one record: they stay.
-    assert _exists(db, "private._resolve_agent_number(text, text)")
-    assert _exists(db, "private._resolve_channel(text, text)")
+    assert _exists(db, "private.resolve_agent_number(text, text)")
+    assert _exists(db, "private.resolve_channel(text, text)")
 
 
 def test_on_a_current_database_it_changes_nothing(db: psycopg.Connection) -> None:

@@ -183,7 +183,7 @@ def test_each_request_names_real_parameters_and_every_required_one(entries: list
 
 
 # Answers the SQL gives through PostgREST's `raise sqlstate 'PGRST'` form, which sets
-# the HTTP status itself instead of PostgREST's SQLSTATE table (private._lock_timeout).
+# the HTTP status itself instead of PostgREST's SQLSTATE table (private.lock_timeout).
 PGRST_ANSWERS = {"55P03": 503}
 
 

@@ -27,7 +27,7 @@ def _verify(db: psycopg.Connection, payload: Any, signature: str | None) -> bool
 def test_concatenation_matches_paymobs_documented_example(db: psycopg.Connection) -> None:
     payload = paymob_payload("OPS-ANY", 100000, txn_id=192036465, order_id=217503754)
     assert paymob_hmac_message(payload["obj"]) == DOCUMENTED_STRING
-    row = db.execute("select private._paymob_hmac_message(%s)", (Jsonb(payload["obj"]),)).fetchone()
+    row = db.execute("select private.paymob_hmac_message(%s)", (Jsonb(payload["obj"]),)).fetchone()
     assert row is not None and row[0] == DOCUMENTED_STRING
 
 

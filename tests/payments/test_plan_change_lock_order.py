@@ -57,7 +57,7 @@ def _race_plan_change_with_usage_alert(
     call(connect(), "record_usage", {"workspace_id": str(ws.id), "metric": "sms", "quantity": 1}, as_=SERVICE_ROLE)
     row = db.execute(
         "select period_start, plan_key from public.usage_limits"
-        " where workspace_id = %s and metric = 'sms' and period_start = private._usage_period()",
+        " where workspace_id = %s and metric = 'sms' and period_start = private.usage_period()",
         (ws.id,),
     ).fetchone()
     assert row is not None

@@ -77,7 +77,7 @@ class Billing:
     def limits(self, ws: Workspace) -> dict[str, tuple[float, float, str]]:
         rows = self.db.execute(
             "select metric, soft_limit, hard_limit, plan_key from public.usage_limits"
-            " where workspace_id = %s and period_start = private._usage_period()",
+            " where workspace_id = %s and period_start = private.usage_period()",
             (ws.id,),
         ).fetchall()
         return {metric: (float(soft), float(hard), plan) for metric, soft, hard, plan in rows}

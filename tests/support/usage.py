@@ -22,7 +22,7 @@ class UsageReader:
         row = self.conn.execute(
             "select used, soft_limit, hard_limit, limit_state, plan_key, tier_snapshot_id"
             " from public.usage_limits where workspace_id = %s and metric = %s"
-            " and period_start = private._usage_period()",
+            " and period_start = private.usage_period()",
             (workspace_id, metric),
         ).fetchone()
         assert row is not None, f"no usage_limits row for {metric}"

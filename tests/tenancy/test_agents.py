@@ -90,7 +90,7 @@ def test_a_moved_number_leaves_its_old_agent_so_switching_it_back_on_takes_nothi
     db.execute("update public.agents set is_active = true, status = 'active' where id = %s", (new,))  # B resumes
 
     assert db.execute("select phone_number from public.agents where id = %s", (old,)).fetchone() == (None,)
-    routed = db.execute("select workspace_id from private._resolve_agent_number(%s, 'sms')", (number,)).fetchone()
+    routed = db.execute("select workspace_id from private.resolve_agent_number(%s, 'sms')", (number,)).fetchone()
     assert routed == (ws_b.id,)
 
 

@@ -109,7 +109,7 @@ def test_usage_alerts_of_a_period_that_ended_resolve(db, factories: Factories) -
     ws = factories.workspace()
     past = _raise(db, "usage_warning:past", "usage_warning", ws.id, '{"period_start": "2020-01-01"}')
     current = _raise(db, "usage_warning:now", "usage_warning", ws.id,
-                     '{"period_start": "%s"}' % db.execute("select private._usage_period()").fetchone()[0])
+                     '{"period_start": "%s"}' % db.execute("select private.usage_period()").fetchone()[0])
 
     result = _sweep(db)
 

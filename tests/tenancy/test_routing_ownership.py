@@ -27,7 +27,7 @@ def theirs(factories: Factories) -> Workspace:
 
 def skip_reason(db: psycopg.Connection, number: str, channel_type: str = "sms") -> tuple[object, ...]:
     row = db.execute(
-        "select workspace_id, skip_reason from private._resolve_agent_number(%s, %s)", (number, channel_type)
+        "select workspace_id, skip_reason from private.resolve_agent_number(%s, %s)", (number, channel_type)
     ).fetchone()
     assert row is not None
     return tuple(row)
@@ -123,7 +123,7 @@ def test_workspace_admin_manages_agents_and_channels_and_provisioning_routes_the
         )
         db.execute("update public.agent_channels set external_id = 'wa-w1' where id = %s", (channel_id,))
     assert skip_reason(db, "+15550100003", "whatsapp")[0] == mine.id
-    assert db.execute("select workspace_id from private._resolve_channel('whatsapp', 'wa-w1')").fetchone() == (
+    assert db.execute("select workspace_id from private.resolve_channel('whatsapp', 'wa-w1')").fetchone() == (
         mine.id,
     )
     with acting_as(db, admin.jwt):

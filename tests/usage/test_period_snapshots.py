@@ -36,7 +36,7 @@ def test_the_nightly_job_opens_every_workspaces_period_and_a_late_first_usage_bi
     result = rpc("record_usage", {"workspace_id": str(first.id), "metric": "sms", "quantity": 10})
 
     assert (result["soft_limit"], result["hard_limit"], result["limit_state"]) == (40, 50, "ok")
-    db.execute("select private._generate_billing_line_items(%s, private._usage_period())", (first.id,))
+    db.execute("select private.write_billing_line_items(%s, private.usage_period())", (first.id,))
     line = db.execute(
         "select unit_price_minor, amount_minor from public.billing_line_items where workspace_id = %s", (first.id,)
     ).fetchone()
@@ -102,7 +102,7 @@ def test_a_plan_change_snapshots_the_new_terms_for_the_rest_of_the_period(
     assert [(plan, reason) for _, plan, reason in usage.snapshots(ws.id)] == [
         ("free", "period_start"), ("pro", "plan_change")
     ]
-    db.execute("select private._generate_billing_line_items(%s, private._usage_period())", (ws.id,))
+    db.execute("select private.write_billing_line_items(%s, private.usage_period())", (ws.id,))
     lines = db.execute(
         "select plan_key, quantity, unit_price_minor from public.billing_line_items where workspace_id = %s"
         " order by tier_snapshot_id", (ws.id,)

@@ -98,7 +98,7 @@ class UsageThresholds(RuleBasedStateMachine):
     def matches_the_model(self) -> None:
         row = self.db.execute(
             "select used, limit_state, plan_key from public.usage_limits"
-            " where workspace_id = %s and metric = %s and period_start = private._usage_period()",
+            " where workspace_id = %s and metric = %s and period_start = private.usage_period()",
             (self.ws.id, METRIC),
         ).fetchone()
         if row is not None:

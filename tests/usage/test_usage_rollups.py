@@ -158,7 +158,7 @@ def test_an_event_still_uncommitted_under_a_lower_id_is_not_skipped(
 
 
 def test_billing_lines_do_not_change_when_their_events_are_folded(db: psycopg.Connection, usage: list[Any]) -> None:
-    period = db.execute("select private._usage_period()").fetchone()[0]  # type: ignore[index]
+    period = db.execute("select private.usage_period()").fetchone()[0]  # type: ignore[index]
     before = db.execute("select private.generate_all_billing_line_items(%s)", (period,)).fetchone()[0]  # type: ignore[index]
     lines = _rows(db, "select * from public.billing_line_items order by id")
     _fold_everything(db)

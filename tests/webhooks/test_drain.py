@@ -48,7 +48,7 @@ def _ack(rpc: Rpc, sign: Sign, number: str) -> int:
 
 
 def _process_calls(db: psycopg.Connection) -> int:
-    """Calls of private._process_webhook this session has counted and not yet reported."""
+    """Calls of private.process_webhook this session has counted and not yet reported."""
     row = db.execute(
         "select coalesce(sum(pg_stat_get_xact_function_calls(p.oid)), 0) from pg_proc as p"
         " where p.proname = '_process_webhook' and p.pronamespace = 'private'::regnamespace"

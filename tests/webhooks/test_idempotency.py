@@ -24,7 +24,7 @@ from tests.support.webhooks import (
 
 def _key(db: psycopg.Connection, provider: str, payload: dict, headers: dict | None = None) -> str:
     row = db.execute(
-        "select (private._classify_webhook(%s, %s::jsonb, %s::jsonb)).idempotency_key",
+        "select (private.classify_webhook(%s, %s::jsonb, %s::jsonb)).idempotency_key",
         (provider, json.dumps(payload), json.dumps(headers or {})),
     ).fetchone()
     assert row is not None

@@ -43,7 +43,7 @@ from tests.support.webhooks import (
 def test_twilio_signature_equals_request_validator(db: psycopg.Connection, url: str, params: dict) -> None:
     expected = RequestValidator("12345abcdef").compute_signature(url, params)
     got = db.execute(
-        "select private._twilio_signature('12345abcdef', %s, %s::jsonb)", (url, json.dumps(params))
+        "select private.twilio_signature('12345abcdef', %s, %s::jsonb)", (url, json.dumps(params))
     ).fetchone()
     assert got == (expected,)
 
@@ -52,7 +52,7 @@ def test_twilio_sha256_signature_equals_request_validator(db: psycopg.Connection
     params = twilio_inbound_sms("+14155550101", "+14155550100")
     expected = RequestValidator("shared-key-secret").compute_signature(TWILIO_SMS_URL, params, "HMAC_SHA256")
     got = db.execute(
-        "select private._twilio_signature('shared-key-secret', %s, %s::jsonb, 'sha256')",
+        "select private.twilio_signature('shared-key-secret', %s, %s::jsonb, 'sha256')",
         (TWILIO_SMS_URL, json.dumps(params)),
     ).fetchone()
     assert got == (expected,)

@@ -93,7 +93,7 @@ def test_a_completed_call_past_the_hard_limit_is_recorded_billed_and_blocks_new_
     assert limits == (103, "blocked")
     assert len(ops.alerts("usage_blocked")) == 1
     # billed: the line items carry every minute
-    ops.db.execute("select private._generate_billing_line_items(%s, private._usage_period())", (agent.workspace_id,))
+    ops.db.execute("select private.write_billing_line_items(%s, private.usage_period())", (agent.workspace_id,))
     assert ops.scalar(
         "select quantity from public.billing_line_items where workspace_id = %s and metric = 'call_minutes'",
         agent.workspace_id,

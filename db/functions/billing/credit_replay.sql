@@ -1,9 +1,9 @@
--- private._credit_replay: the answer to a repeated deduct_credits / grant_credits call.
+-- private.credit_replay: the answer to a repeated deduct_credits / grant_credits call.
 --
 -- Looks up the ledger row of the workspace's idempotency key. None: null (a new
 -- request). Same kind, amount and reason: the first call's result again, with
 -- duplicate = true. Anything else: PT409 idempotency_conflict. Definer code only.
-create or replace function private._credit_replay(
+create or replace function private.credit_replay(
     kind text,
     workspace_id uuid,
     amount numeric,
@@ -23,14 +23,14 @@ begin
     select l.*
     into v_entry
     from public.wallet_ledger as l
-    where l.workspace_id = _credit_replay.workspace_id
-        and l.idempotency_key = _credit_replay.idempotency_key;
+    where l.workspace_id = credit_replay.workspace_id
+        and l.idempotency_key = credit_replay.idempotency_key;
     if not found then
         return null;
     end if;
-    if v_entry.kind <> _credit_replay.kind
-        or pg_catalog.abs(v_entry.amount) <> _credit_replay.amount
-        or v_entry.reason <> _credit_replay.reason then
+    if v_entry.kind <> credit_replay.kind
+        or pg_catalog.abs(v_entry.amount) <> credit_replay.amount
+        or v_entry.reason <> credit_replay.reason then
         raise exception using
             errcode = 'PT409',
             message = 'idempotency_conflict',
@@ -51,6 +51,6 @@ begin
 end
 $$;
 
-comment on function private._credit_replay(text, uuid, numeric, text, text) is
+comment on function private.credit_replay(text, uuid, numeric, text, text) is
 'First result of an idempotent credit call (null when the key is new; PT409 when the arguments differ).';
-revoke all on function private._credit_replay(text, uuid, numeric, text, text) from public;
+revoke all on function private.credit_replay(text, uuid, numeric, text, text) from public;

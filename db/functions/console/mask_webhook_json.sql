@@ -1,4 +1,4 @@
--- private._mask_webhook_json: a webhook payload or header set with its PII masked,
+-- private.mask_webhook_json: a webhook payload or header set with its PII masked,
 -- for staff screens (opsdb console's delivery detail).
 --
 -- A string is masked (private.mask_pii: first character of each word kept) when
@@ -11,7 +11,7 @@
 -- Signature and credential headers (authorization, cookie, *signature*, hmac)
 -- become '***'. Ids, statuses, types, amounts and times stay readable, which is
 -- what an operator needs to debug a delivery.
-create or replace function private._mask_webhook_json(doc jsonb, mask_all boolean default false)
+create or replace function private.mask_webhook_json(doc jsonb, mask_all boolean default false)
 returns jsonb
 language plpgsql
 immutable
@@ -29,9 +29,9 @@ begin
                     when pg_catalog.lower(e.key) ~ '(authorization|cookie|signature|hmac|secret|token)'
                         and pg_catalog.jsonb_typeof(e.value) = 'string'
                         then pg_catalog.to_jsonb('***'::text)
-                    else private._mask_webhook_json(
+                    else private.mask_webhook_json(
                         e.value,
-                        _mask_webhook_json.mask_all
+                        mask_webhook_json.mask_all
                         or pg_catalog.lower(e.key) in (
                             'profile', 'contacts', 'sender', 'recipient', 'billing_data', 'shipping_data', 'customer'
                         )
@@ -54,13 +54,13 @@ begin
             from pg_catalog.jsonb_each(doc) as e;
             return v_out;
         when 'array' then
-            select coalesce(pg_catalog.jsonb_agg(private._mask_webhook_json(a.value, _mask_webhook_json.mask_all)
+            select coalesce(pg_catalog.jsonb_agg(private.mask_webhook_json(a.value, mask_webhook_json.mask_all)
                 order by a.ord), '[]'::jsonb)
             into v_out
             from pg_catalog.jsonb_array_elements(doc) with ordinality as a (value, ord);
             return v_out;
         when 'string' then
-            if _mask_webhook_json.mask_all
+            if mask_webhook_json.mask_all
                 or (doc #>> '{}') ~ '^\+?[0-9][0-9 ().-]{6,}$'
                 or (doc #>> '{}') ~ '^(whatsapp:|sms:|tel:)?\+[0-9]'
                 or (doc #>> '{}') ~ '[^@\s]+@[^@\s]+\.[^@\s]+' then
@@ -73,7 +73,7 @@ begin
 end
 $$;
 
-comment on function private._mask_webhook_json(jsonb, boolean) is
+comment on function private.mask_webhook_json(jsonb, boolean) is
 'A webhook payload or headers with PII masked (names, numbers, addresses, bodies) and credentials hidden.';
-revoke all on function private._mask_webhook_json(jsonb, boolean) from public;
-grant execute on function private._mask_webhook_json(jsonb, boolean) to authenticated, service_role;
+revoke all on function private.mask_webhook_json(jsonb, boolean) from public;
+grant execute on function private.mask_webhook_json(jsonb, boolean) to authenticated, service_role;

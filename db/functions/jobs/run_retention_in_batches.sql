@@ -42,7 +42,7 @@ begin
     -- One run at a time, for the whole run: batches commit, so the transaction-scoped
     -- lock the function takes would not last. Same key, so the two wait for each other.
     perform pg_catalog.pg_advisory_lock(4242, pg_catalog.hashtext('retention_cleanup'));
-    v_run := private._job_run_start(
+    v_run := private.job_run_start(
         'retention_cleanup',
         pg_catalog.jsonb_build_object(
             'max_seconds', run_retention_in_batches.max_seconds,
@@ -66,7 +66,7 @@ begin
             begin
                 select s.deleted, s.picked, s.last_at, s.last_id
                 into v_step
-                from private._retention_step(v_policy.name, v_cutoff, v_batch, v_after_at, v_after_id, v_run) as s;
+                from private.retention_step(v_policy.name, v_cutoff, v_batch, v_after_at, v_after_id, v_run) as s;
             exception
                 when lock_not_available then
                     -- Rows in use by someone else: left for the next run, not a failure.
@@ -74,7 +74,7 @@ begin
                     v_step_stopped := true;
                 when others then
                     get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
-                    v_errors := v_errors || private._job_step_error(v_policy.name, v_state, v_message);
+                    v_errors := v_errors || private.job_step_error(v_policy.name, v_state, v_message);
                     v_step_failed := true;
             end;
             exit when v_step_failed or v_step_stopped;
@@ -111,15 +111,15 @@ begin
         -- A failed step keeps the batches it committed before failing: they count.
         v_deleted := pg_catalog.jsonb_set(
             v_deleted,
-            array[private._retention_table(v_policy.name)],
-            pg_catalog.to_jsonb(coalesce((v_deleted ->> private._retention_table(v_policy.name))::bigint, 0) + v_step_rows)
+            array[private.retention_table(v_policy.name)],
+            pg_catalog.to_jsonb(coalesce((v_deleted ->> private.retention_table(v_policy.name))::bigint, 0) + v_step_rows)
         );
     end loop;
 
     if v_out_of_time then
-        perform private._alert_retention_backlog(v_run, v_more);
+        perform private.alert_retention_backlog(v_run, v_more);
     end if;
-    perform private._job_run_finish(
+    perform private.job_run_finish(
         v_run,
         pg_catalog.jsonb_build_object(
             'deleted', v_deleted,

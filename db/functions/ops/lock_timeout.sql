@@ -1,8 +1,8 @@
--- private._lock_timeout: the answer of an API call that waited longer than the
+-- private.lock_timeout: the answer of an API call that waited longer than the
 -- caller's lock_timeout for a row another transaction holds (SQLSTATE 55P03).
 --
 --   exception when lock_not_available then
---       return private._lock_timeout('deduct_credits', format('workspace %s', workspace_id));
+--       return private.lock_timeout('deduct_credits', format('workspace %s', workspace_id));
 --
 -- Raises PostgREST's SQLSTATE 'PGRST' so the response is HTTP 503 with a
 -- Retry-After header and the body {code: '55P03', message: 'lock_timeout', details,
@@ -11,7 +11,7 @@
 -- rolled back whole, so nothing it did is kept, and a retry with the same
 -- idempotency key is the same request. Always raises: it is declared to return the
 -- wrappers' jsonb so that a handler can `return` it and every path visibly ends.
-create or replace function private._lock_timeout(operation text, subject text)
+create or replace function private.lock_timeout(operation text, subject text)
 returns jsonb
 language plpgsql
 stable
@@ -24,7 +24,7 @@ begin
             'message', 'lock_timeout',
             'details', pg_catalog.format(
                 '%s for %s waited longer than lock_timeout (%s) for a row another transaction holds; nothing was changed',
-                _lock_timeout.operation, _lock_timeout.subject, pg_catalog.current_setting('lock_timeout')
+                lock_timeout.operation, lock_timeout.subject, pg_catalog.current_setting('lock_timeout')
             ),
             'hint', 'Retry the same request (same idempotency key) after Retry-After seconds.'
         )::text,
@@ -35,7 +35,7 @@ begin
 end
 $$;
 
-comment on function private._lock_timeout(text, text) is
+comment on function private.lock_timeout(text, text) is
 'Raise the HTTP 503 lock_timeout answer (code 55P03, Retry-After) of an API call blocked by a stuck row lock.';
-revoke all on function private._lock_timeout(text, text) from public;
-grant execute on function private._lock_timeout(text, text) to authenticated, service_role;
+revoke all on function private.lock_timeout(text, text) from public;
+grant execute on function private.lock_timeout(text, text) to authenticated, service_role;

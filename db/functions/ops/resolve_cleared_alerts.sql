@@ -19,7 +19,7 @@
 --   five minutes, nor of the current one): the spike is over, and a later one
 --   raises a new alert.
 -- Other alerts clear where their condition is decided: job_failure when the job
--- next succeeds (private._job_run_finish), credits_exhausted on a grant that
+-- next succeeds (private.job_run_finish), credits_exhausted on a grant that
 -- restores the balance, usage alerts on an upgrade (private.on_plan_change),
 -- reconciliation_mismatch on a clean re-run. The rest (payments, a failed rate
 -- limiter) wait for a platform admin (public.resolve_alert).
@@ -32,7 +32,7 @@ security definer
 set search_path = ''
 as $$
 declare
-    v_period date := private._usage_period();
+    v_period date := private.usage_period();
     v_by_type jsonb := '{}'::jsonb;
     v_rows integer;
     v_total integer := 0;
@@ -62,7 +62,7 @@ begin
                     (
                         a.details ? 'error'
                         and q.provider = a.details ->> 'provider'
-                        and private._webhook_error_key(q.last_error) = a.details ->> 'error'
+                        and private.webhook_error_key(q.last_error) = a.details ->> 'error'
                     )
                     or (not a.details ? 'error' and q.id = (a.details ->> 'webhook_id')::bigint)
                 )
@@ -141,8 +141,8 @@ begin
 
     v_result := pg_catalog.jsonb_build_object('resolved', v_total, 'by_type', v_by_type);
     if v_total > 0 then
-        v_run := private._job_run_start('alerts_auto_resolve', exclusive => false);
-        perform private._job_run_finish(v_run, v_result);
+        v_run := private.job_run_start('alerts_auto_resolve', exclusive => false);
+        perform private.job_run_finish(v_run, v_result);
         v_result := v_result || pg_catalog.jsonb_build_object('job_run_id', v_run);
     end if;
     return v_result;

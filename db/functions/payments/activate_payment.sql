@@ -1,4 +1,4 @@
--- private._activate_payment: the one activation path, shared by the Paymob
+-- private.activate_payment: the one activation path, shared by the Paymob
 -- callback and the admin InstaPay confirmation.
 --
 -- Called only by definer code that has just moved the payment to confirmed
@@ -13,7 +13,7 @@
 -- holds a usage_limits row while its alert insert's foreign key takes FOR KEY
 -- SHARE on the workspace, and on_plan_change then waits for that usage_limits
 -- row; a FOR UPDATE here would block that KEY SHARE and deadlock (40P01).
-create or replace function private._activate_payment(payment_id uuid, reason text)
+create or replace function private.activate_payment(payment_id uuid, reason text)
 returns uuid
 language plpgsql
 volatile
@@ -29,12 +29,12 @@ declare
 begin
     select p.* into v_payment
     from public.payments as p
-    where p.id = _activate_payment.payment_id;
+    where p.id = activate_payment.payment_id;
     if v_payment.id is null or v_payment.status <> 'confirmed' then
         raise exception using
             errcode = '55000',
             message = 'payment_not_confirmed',
-            detail = pg_catalog.format('payment %s is %s', _activate_payment.payment_id, v_payment.status),
+            detail = pg_catalog.format('payment %s is %s', activate_payment.payment_id, v_payment.status),
             hint = 'Only a confirmed payment activates a plan.';
     end if;
 
@@ -74,7 +74,7 @@ begin
     set plan_key = v_payment.plan_key
     where w.id = v_payment.workspace_id and w.plan_key is distinct from v_payment.plan_key;
 
-    perform private.on_plan_change(v_payment.workspace_id, v_payment.plan_key, _activate_payment.reason);
+    perform private.on_plan_change(v_payment.workspace_id, v_payment.plan_key, activate_payment.reason);
 
     perform private.audit(
         'subscription.activated',
@@ -88,12 +88,12 @@ begin
             'currency', v_payment.currency,
             'reference', v_payment.reference
         ),
-        _activate_payment.reason
+        activate_payment.reason
     );
     return v_subscription.id;
 end
 $$;
 
-comment on function private._activate_payment(uuid, text) is
+comment on function private.activate_payment(uuid, text) is
 'Activate the plan a confirmed, locked payment paid for: subscription, workspace plan, usage limits, audit.';
-revoke all on function private._activate_payment(uuid, text) from public;
+revoke all on function private.activate_payment(uuid, text) from public;

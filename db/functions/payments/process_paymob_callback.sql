@@ -213,7 +213,7 @@ begin
                 settled_at = pg_catalog.now(), webhook_id = process_paymob_callback.webhook_id, failure_reason = null
             where p.id = v_payment.id
             returning * into v_after;
-            v_subscription_id := private._activate_payment(
+            v_subscription_id := private.activate_payment(
                 v_payment.id, 'Paymob transaction ' || v_txn || ' confirmed payment ' || v_payment.reference
             );
         elsif v_payment.status = 'confirmed' and v_payment.provider_reference is null then

@@ -1,4 +1,4 @@
--- private._paymob_hmac_message and private.verify_paymob_hmac: Paymob's
+-- private.paymob_hmac_message and private.verify_paymob_hmac: Paymob's
 -- "transaction processed callback" HMAC.
 --
 -- Paymob's documentation (developers.paymob.com > Webhook callbacks and HMAC >
@@ -16,39 +16,39 @@
 -- (tests/payments/test_paymob_hmac.py rebuilds that exact string). A missing
 -- or null field contributes the empty string.
 
-create or replace function private._paymob_hmac_message(obj jsonb)
+create or replace function private.paymob_hmac_message(obj jsonb)
 returns text
 language sql
 immutable
 set search_path = ''
 as $$
     select pg_catalog.concat(
-        _paymob_hmac_message.obj ->> 'amount_cents',
-        _paymob_hmac_message.obj ->> 'created_at',
-        _paymob_hmac_message.obj ->> 'currency',
-        _paymob_hmac_message.obj ->> 'error_occured',
-        _paymob_hmac_message.obj ->> 'has_parent_transaction',
-        _paymob_hmac_message.obj ->> 'id',
-        _paymob_hmac_message.obj ->> 'integration_id',
-        _paymob_hmac_message.obj ->> 'is_3d_secure',
-        _paymob_hmac_message.obj ->> 'is_auth',
-        _paymob_hmac_message.obj ->> 'is_capture',
-        _paymob_hmac_message.obj ->> 'is_refunded',
-        _paymob_hmac_message.obj ->> 'is_standalone_payment',
-        _paymob_hmac_message.obj ->> 'is_voided',
-        _paymob_hmac_message.obj #>> '{order,id}',
-        _paymob_hmac_message.obj ->> 'owner',
-        _paymob_hmac_message.obj ->> 'pending',
-        _paymob_hmac_message.obj #>> '{source_data,pan}',
-        _paymob_hmac_message.obj #>> '{source_data,sub_type}',
-        _paymob_hmac_message.obj #>> '{source_data,type}',
-        _paymob_hmac_message.obj ->> 'success'
+        paymob_hmac_message.obj ->> 'amount_cents',
+        paymob_hmac_message.obj ->> 'created_at',
+        paymob_hmac_message.obj ->> 'currency',
+        paymob_hmac_message.obj ->> 'error_occured',
+        paymob_hmac_message.obj ->> 'has_parent_transaction',
+        paymob_hmac_message.obj ->> 'id',
+        paymob_hmac_message.obj ->> 'integration_id',
+        paymob_hmac_message.obj ->> 'is_3d_secure',
+        paymob_hmac_message.obj ->> 'is_auth',
+        paymob_hmac_message.obj ->> 'is_capture',
+        paymob_hmac_message.obj ->> 'is_refunded',
+        paymob_hmac_message.obj ->> 'is_standalone_payment',
+        paymob_hmac_message.obj ->> 'is_voided',
+        paymob_hmac_message.obj #>> '{order,id}',
+        paymob_hmac_message.obj ->> 'owner',
+        paymob_hmac_message.obj ->> 'pending',
+        paymob_hmac_message.obj #>> '{source_data,pan}',
+        paymob_hmac_message.obj #>> '{source_data,sub_type}',
+        paymob_hmac_message.obj #>> '{source_data,type}',
+        paymob_hmac_message.obj ->> 'success'
     )
 $$;
 
-comment on function private._paymob_hmac_message(jsonb) is
+comment on function private.paymob_hmac_message(jsonb) is
 'The string Paymob signs for a transaction callback: obj''s documented fields concatenated in documented order.';
-revoke all on function private._paymob_hmac_message(jsonb) from public;
+revoke all on function private.paymob_hmac_message(jsonb) from public;
 
 -- True only when hmac is the HMAC-SHA512 (hex, any case) of the callback's
 -- documented fields under the Vault secret paymob_hmac_secret. The comparison
@@ -73,7 +73,7 @@ begin
         return false;
     end if;
     v_expected := extensions.hmac(
-        pg_catalog.convert_to(private._paymob_hmac_message(verify_paymob_hmac.payload -> 'obj'), 'UTF8'),
+        pg_catalog.convert_to(private.paymob_hmac_message(verify_paymob_hmac.payload -> 'obj'), 'UTF8'),
         pg_catalog.convert_to(private.vault_secret('paymob_hmac_secret'), 'UTF8'),
         'sha512'
     );

@@ -30,7 +30,7 @@ comment on function private.mask_pii(text) is
 revoke all on function private.mask_pii(text) from public;
 grant execute on function private.mask_pii(text) to authenticated, service_role;
 
-create or replace function private._messages_masked()
+create or replace function private.messages_masked()
 returns table (
     id uuid,
     workspace_id uuid,
@@ -63,12 +63,12 @@ as $$
     where (select private.is_support() or private.is_service_role())
 $$;
 
-comment on function private._messages_masked() is
+comment on function private.messages_masked() is
 'Rows of public.messages_masked: every message with sender and body masked, for platform staff only.';
-revoke all on function private._messages_masked() from public;
-grant execute on function private._messages_masked() to authenticated, service_role;
+revoke all on function private.messages_masked() from public;
+grant execute on function private.messages_masked() to authenticated, service_role;
 
-create or replace function private._conversations_masked()
+create or replace function private.conversations_masked()
 returns table (
     id uuid,
     workspace_id uuid,
@@ -101,12 +101,12 @@ as $$
     where (select private.is_support() or private.is_service_role())
 $$;
 
-comment on function private._conversations_masked() is
+comment on function private.conversations_masked() is
 'Rows of public.conversations_masked: every conversation with contact details masked, for platform staff only.';
-revoke all on function private._conversations_masked() from public;
-grant execute on function private._conversations_masked() to authenticated, service_role;
+revoke all on function private.conversations_masked() from public;
+grant execute on function private.conversations_masked() to authenticated, service_role;
 
-create or replace function private._sms_events_masked()
+create or replace function private.sms_events_masked()
 returns table (
     id uuid,
     workspace_id uuid,
@@ -151,10 +151,10 @@ as $$
     where (select private.is_support() or private.is_service_role())
 $$;
 
-comment on function private._sms_events_masked() is
+comment on function private.sms_events_masked() is
 'Rows of public.sms_events_masked: every SMS event with body and numbers masked, for platform staff only.';
-revoke all on function private._sms_events_masked() from public;
-grant execute on function private._sms_events_masked() to authenticated, service_role;
+revoke all on function private.sms_events_masked() from public;
+grant execute on function private.sms_events_masked() to authenticated, service_role;
 
 create or replace view public.messages_masked with (security_invoker = true) as
 select
@@ -168,7 +168,7 @@ select
     provider_message_id,
     sent_at,
     created_at
-from private._messages_masked();
+from private.messages_masked();
 
 comment on view public.messages_masked is
 'Messages for platform admins and support, with sender and body masked (members read public.messages).';
@@ -185,7 +185,7 @@ select
     status,
     started_at,
     last_message_at
-from private._conversations_masked();
+from private.conversations_masked();
 
 comment on view public.conversations_masked is
 'Conversations for platform admins and support, with the contact''s address and thread id masked.';
@@ -208,7 +208,7 @@ select
     num_media,
     occurred_at,
     created_at
-from private._sms_events_masked();
+from private.sms_events_masked();
 
 comment on view public.sms_events_masked is
 'SMS events for platform admins and support, with body and phone numbers masked (members read public.sms_events).';

@@ -8,7 +8,7 @@
 -- ('auto: plan changed to ...'; an upgrade resolves the old plan's usage alerts),
 -- and the new plan's threshold raises its own alert, at once when the usage is
 -- already over it. Moving back to a plan whose alert of this period was resolved
--- by a plan change reopens that alert (_raise_usage_alerts), so a period has one
+-- by a plan change reopens that alert (raise_usage_alerts), so a period has one
 -- alert per threshold and plan, open while that plan's threshold stands reached.
 -- Usage recorded before the change keeps the snapshot it was recorded under, so
 -- it still bills at the old prices; usage after it bills at the new snapshot.
@@ -26,7 +26,7 @@ set search_path = ''
 as $$
 #variable_conflict use_column
 declare
-    v_period date := private._usage_period();
+    v_period date := private.usage_period();
     v_old_plan text;
     v_snapshot public.tier_snapshots%rowtype;
     v_snapshot_id bigint;
@@ -34,7 +34,7 @@ declare
     v_cleared bigint[];
 begin
     -- The workspace row lock serialises this with a first usage of the period
-    -- (private._ensure_usage_period runs under the same lock).
+    -- (private.ensure_usage_period runs under the same lock).
     select w.plan_key
     into v_old_plan
     from public.workspaces as w
@@ -47,7 +47,7 @@ begin
             detail = pg_catalog.format('workspace %s', on_plan_change.workspace_id);
     end if;
 
-    v_snapshot_id := private._take_tier_snapshot(
+    v_snapshot_id := private.take_tier_snapshot(
         on_plan_change.workspace_id, on_plan_change.new_plan_key, v_period, 'plan_change', on_plan_change.reason
     );
     select ts.* into v_snapshot from public.tier_snapshots as ts where ts.id = v_snapshot_id;
@@ -92,7 +92,7 @@ begin
             else 'ok'
         end,
         -- A row's alerts are its plan's (one per threshold, period and plan): another
-        -- plan forgets them, and _raise_usage_alerts below raises the new plan's for
+        -- plan forgets them, and raise_usage_alerts below raises the new plan's for
         -- a threshold already reached (or finds the one it already has).
         warning_alert_id = case
             when ul.used >= (l.value ->> 'soft_limit')::numeric and ul.plan_key = v_snapshot.plan_key
@@ -115,7 +115,7 @@ begin
         )
     where a.id = any(v_cleared) and a.resolved_at is null;
 
-    perform private._ensure_usage_period(on_plan_change.workspace_id, v_period);
+    perform private.ensure_usage_period(on_plan_change.workspace_id, v_period);
 
     for v_metric in
         select ul.metric
@@ -128,7 +128,7 @@ begin
             )
         order by ul.metric
     loop
-        perform private._raise_usage_alerts(on_plan_change.workspace_id, v_metric, v_period);
+        perform private.raise_usage_alerts(on_plan_change.workspace_id, v_metric, v_period);
     end loop;
 
     perform private.audit(

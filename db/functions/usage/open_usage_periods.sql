@@ -24,7 +24,7 @@ security definer
 set search_path = ''
 as $$
 declare
-    v_period date := private._usage_period();
+    v_period date := private.usage_period();
     v_run bigint;
     v_workspace_id uuid;
     v_opened integer := 0;
@@ -34,7 +34,7 @@ declare
     v_result jsonb;
     v_status text;
 begin
-    v_run := private._job_run_start('usage_periods', pg_catalog.jsonb_build_object('period_start', v_period));
+    v_run := private.job_run_start('usage_periods', pg_catalog.jsonb_build_object('period_start', v_period));
     for v_workspace_id in
         select w.id
         from public.workspaces as w
@@ -46,18 +46,18 @@ begin
         begin
             -- The lock a first usage of the period takes too: one of them opens it.
             perform 1 from public.workspaces as w where w.id = v_workspace_id for no key update;
-            perform private._ensure_usage_period(v_workspace_id, v_period);
+            perform private.ensure_usage_period(v_workspace_id, v_period);
             v_opened := v_opened + 1;
         exception when others then
             get stacked diagnostics v_state = returned_sqlstate, v_message = message_text;
-            v_errors := v_errors || private._job_step_error(v_workspace_id::text, v_state, v_message);
+            v_errors := v_errors || private.job_step_error(v_workspace_id::text, v_state, v_message);
         end;
     end loop;
 
     v_result := pg_catalog.jsonb_build_object(
         'job_run_id', v_run, 'period_start', v_period, 'opened', v_opened, 'errors', v_errors
     );
-    v_status := private._job_run_finish(v_run, v_result, v_errors, v_opened);
+    v_status := private.job_run_finish(v_run, v_result, v_errors, v_opened);
     return v_result || pg_catalog.jsonb_build_object('status', v_status);
 end
 $$;

@@ -1,7 +1,7 @@
--- private._usage_alert_of: the id of a workspace's usage alert with this dedupe key,
+-- private.usage_alert_of: the id of a workspace's usage alert with this dedupe key,
 -- open or not (the newest), or null. Through alerts_workspace_id_idx: a workspace's
 -- alerts, not the whole table.
-create or replace function private._usage_alert_of(workspace_id uuid, dedupe_key text)
+create or replace function private.usage_alert_of(workspace_id uuid, dedupe_key text)
 returns bigint
 language sql
 stable
@@ -10,19 +10,19 @@ set search_path = ''
 as $$
     select a.id
     from public.alerts as a
-    where a.workspace_id = _usage_alert_of.workspace_id and a.dedupe_key = _usage_alert_of.dedupe_key
+    where a.workspace_id = usage_alert_of.workspace_id and a.dedupe_key = usage_alert_of.dedupe_key
     order by a.id desc
     limit 1
 $$;
 
-comment on function private._usage_alert_of(uuid, text) is
+comment on function private.usage_alert_of(uuid, text) is
 'The newest alert of a workspace with this dedupe key, acknowledged or not (null when none).';
-revoke all on function private._usage_alert_of(uuid, text) from public;
+revoke all on function private.usage_alert_of(uuid, text) from public;
 
--- private._reopen_usage_alert: reopen a usage alert that a plan change resolved,
+-- private.reopen_usage_alert: reopen a usage alert that a plan change resolved,
 -- when its plan is back and its threshold still reached (the condition holds
 -- again). The resolution is kept in details.reopened (when, and what it said).
-create or replace function private._reopen_usage_alert(alert_id bigint)
+create or replace function private.reopen_usage_alert(alert_id bigint)
 returns void
 language sql
 volatile
@@ -40,16 +40,16 @@ as $$
         resolved_at = null,
         resolved_by = null,
         resolution = null
-    where a.id = _reopen_usage_alert.alert_id
+    where a.id = reopen_usage_alert.alert_id
         and a.resolved_at is not null
         and a.resolution like 'auto: plan changed to %'
 $$;
 
-comment on function private._reopen_usage_alert(bigint) is
+comment on function private.reopen_usage_alert(bigint) is
 'Reopen a usage alert resolved by a plan change whose plan is back with the threshold still reached.';
-revoke all on function private._reopen_usage_alert(bigint) from public;
+revoke all on function private.reopen_usage_alert(bigint) from public;
 
--- private._raise_usage_alerts: raise the usage_warning / usage_blocked alert of a
+-- private.raise_usage_alerts: raise the usage_warning / usage_blocked alert of a
 -- workspace, metric and period once its usage_limits row has reached the threshold.
 --
 -- Exactly one alert per threshold, period and plan: the caller holds the row
@@ -62,7 +62,7 @@ revoke all on function private._reopen_usage_alert(bigint) from public;
 -- resolved (on_plan_change) is reopened when the plan comes back with its
 -- threshold still reached; one an admin resolved stays resolved for the period.
 -- A period's alerts resolve when the period ends (private.resolve_cleared_alerts).
-create or replace function private._raise_usage_alerts(workspace_id uuid, metric text, period_start date)
+create or replace function private.raise_usage_alerts(workspace_id uuid, metric text, period_start date)
 returns void
 language plpgsql
 volatile
@@ -79,9 +79,9 @@ begin
     select ul.*
     into v_row
     from public.usage_limits as ul
-    where ul.workspace_id = _raise_usage_alerts.workspace_id
-        and ul.metric = _raise_usage_alerts.metric
-        and ul.period_start = _raise_usage_alerts.period_start;
+    where ul.workspace_id = raise_usage_alerts.workspace_id
+        and ul.metric = raise_usage_alerts.metric
+        and ul.period_start = raise_usage_alerts.period_start;
     if not found then
         return;
     end if;
@@ -100,7 +100,7 @@ begin
         );
         -- The period and plan had this alert already (acknowledged since, or the plan
         -- moved away and back): it stays the one.
-        v_alert_id := private._usage_alert_of(v_row.workspace_id, v_key);
+        v_alert_id := private.usage_alert_of(v_row.workspace_id, v_key);
         if v_alert_id is null then
             v_alert_id := private.raise_alert(
                 'usage_warning',
@@ -115,9 +115,9 @@ begin
         end if;
         if v_alert_id is null then
             -- Raised by a concurrent session an instant ago.
-            v_alert_id := private._usage_alert_of(v_row.workspace_id, v_key);
+            v_alert_id := private.usage_alert_of(v_row.workspace_id, v_key);
         end if;
-        perform private._reopen_usage_alert(v_alert_id);
+        perform private.reopen_usage_alert(v_alert_id);
         v_row.warning_alert_id := v_alert_id;
     end if;
 
@@ -127,7 +127,7 @@ begin
         );
         -- The period and plan had this alert already (acknowledged since, or the plan
         -- moved away and back): it stays the one.
-        v_alert_id := private._usage_alert_of(v_row.workspace_id, v_key);
+        v_alert_id := private.usage_alert_of(v_row.workspace_id, v_key);
         if v_alert_id is null then
             v_alert_id := private.raise_alert(
                 'usage_blocked',
@@ -143,9 +143,9 @@ begin
         end if;
         if v_alert_id is null then
             -- Raised by a concurrent session an instant ago.
-            v_alert_id := private._usage_alert_of(v_row.workspace_id, v_key);
+            v_alert_id := private.usage_alert_of(v_row.workspace_id, v_key);
         end if;
-        perform private._reopen_usage_alert(v_alert_id);
+        perform private.reopen_usage_alert(v_alert_id);
         v_row.blocked_alert_id := v_alert_id;
     end if;
 
@@ -158,6 +158,6 @@ begin
 end
 $$;
 
-comment on function private._raise_usage_alerts(uuid, text, date) is
+comment on function private.raise_usage_alerts(uuid, text, date) is
 'Raise the period''s usage_warning / usage_blocked alert once the threshold is reached (once per period).';
-revoke all on function private._raise_usage_alerts(uuid, text, date) from public;
+revoke all on function private.raise_usage_alerts(uuid, text, date) from public;

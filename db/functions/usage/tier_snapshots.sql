@@ -2,8 +2,8 @@
 -- workspace and billing period. Internal helpers of record_usage and
 -- private.on_plan_change; definer code only (no API role may call them).
 
--- private._usage_period: the billing period containing now (calendar month, UTC).
-create or replace function private._usage_period()
+-- private.usage_period: the billing period containing now (calendar month, UTC).
+create or replace function private.usage_period()
 returns date
 language sql
 stable
@@ -12,12 +12,12 @@ as $$
     select (pg_catalog.date_trunc('month', pg_catalog.now() at time zone 'utc'))::date
 $$;
 
-comment on function private._usage_period() is 'First day of the current billing period (calendar month, UTC).';
-revoke all on function private._usage_period() from public;
+comment on function private.usage_period() is 'First day of the current billing period (calendar month, UTC).';
+revoke all on function private.usage_period() from public;
 
--- private._take_tier_snapshot: copy a plan's limits, prices and rate limits into a new
+-- private.take_tier_snapshot: copy a plan's limits, prices and rate limits into a new
 -- tier_snapshots row for the workspace and period; returns its id.
-create or replace function private._take_tier_snapshot(
+create or replace function private.take_tier_snapshot(
     workspace_id uuid,
     plan_key text,
     period_start date,
@@ -36,8 +36,8 @@ declare
 begin
     insert into public.tier_snapshots (workspace_id, period_start, plan_key, currency, limits, rate_limits, reason, note)
     select
-        _take_tier_snapshot.workspace_id,
-        _take_tier_snapshot.period_start,
+        take_tier_snapshot.workspace_id,
+        take_tier_snapshot.period_start,
         p.key,
         p.currency,
         coalesce((
@@ -64,31 +64,31 @@ begin
             from public.plan_rate_limits as prl
             where prl.plan_key = p.key
         ), '{}'),
-        _take_tier_snapshot.reason,
-        _take_tier_snapshot.note
+        take_tier_snapshot.reason,
+        take_tier_snapshot.note
     from public.plans as p
-    where p.key = _take_tier_snapshot.plan_key
+    where p.key = take_tier_snapshot.plan_key
     returning id into v_id;
     if v_id is null then
         raise exception using
             errcode = 'PT404',
             message = 'plan_not_found',
-            detail = pg_catalog.format('no plan with key %L', _take_tier_snapshot.plan_key),
+            detail = pg_catalog.format('no plan with key %L', take_tier_snapshot.plan_key),
             hint = 'Use a key from public.plans.';
     end if;
     return v_id;
 end
 $$;
 
-comment on function private._take_tier_snapshot(uuid, text, date, text, text) is
+comment on function private.take_tier_snapshot(uuid, text, date, text, text) is
 'Freeze a plan''s limits, prices and rate limits for a workspace and period (new tier_snapshots row).';
-revoke all on function private._take_tier_snapshot(uuid, text, date, text, text) from public;
+revoke all on function private.take_tier_snapshot(uuid, text, date, text, text) from public;
 
--- private._ensure_usage_period: make sure the workspace has a tier snapshot and one
+-- private.ensure_usage_period: make sure the workspace has a tier snapshot and one
 -- usage_limits row per metric for the period. The caller holds the workspace row
 -- lock (FOR NO KEY UPDATE), so two first usages of a period cannot both snapshot.
 -- Returns the id of the snapshot in force.
-create or replace function private._ensure_usage_period(workspace_id uuid, period_start date)
+create or replace function private.ensure_usage_period(workspace_id uuid, period_start date)
 returns bigint
 language plpgsql
 volatile
@@ -103,15 +103,15 @@ begin
     select ts.*
     into v_snapshot
     from public.tier_snapshots as ts
-    where ts.workspace_id = _ensure_usage_period.workspace_id
-        and ts.period_start = _ensure_usage_period.period_start
+    where ts.workspace_id = ensure_usage_period.workspace_id
+        and ts.period_start = ensure_usage_period.period_start
     order by ts.id desc
     limit 1;
     if not found then
-        v_id := private._take_tier_snapshot(
-            _ensure_usage_period.workspace_id,
-            (select w.plan_key from public.workspaces as w where w.id = _ensure_usage_period.workspace_id),
-            _ensure_usage_period.period_start,
+        v_id := private.take_tier_snapshot(
+            ensure_usage_period.workspace_id,
+            (select w.plan_key from public.workspaces as w where w.id = ensure_usage_period.workspace_id),
+            ensure_usage_period.period_start,
             'period_start'
         );
         select ts.* into v_snapshot from public.tier_snapshots as ts where ts.id = v_id;
@@ -122,10 +122,10 @@ begin
         limit_state
     )
     select
-        _ensure_usage_period.workspace_id,
+        ensure_usage_period.workspace_id,
         l.key,
-        _ensure_usage_period.period_start,
-        (_ensure_usage_period.period_start + interval '1 month')::date,
+        ensure_usage_period.period_start,
+        (ensure_usage_period.period_start + interval '1 month')::date,
         v_snapshot.plan_key,
         v_snapshot.id,
         (l.value ->> 'soft_limit')::numeric,
@@ -142,6 +142,6 @@ begin
 end
 $$;
 
-comment on function private._ensure_usage_period(uuid, date) is
+comment on function private.ensure_usage_period(uuid, date) is
 'Snapshot the plan at period start (once) and create the period''s usage_limits rows. Caller locks the workspace.';
-revoke all on function private._ensure_usage_period(uuid, date) from public;
+revoke all on function private.ensure_usage_period(uuid, date) from public;

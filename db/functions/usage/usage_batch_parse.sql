@@ -1,4 +1,4 @@
--- private._usage_batch_parse: a record_usage_batch's events, checked and parsed in
+-- private.usage_batch_parse: a record_usage_batch's events, checked and parsed in
 -- one pass (see public.record_usage_batch for the rules). Every event well-formed:
 -- bad_index is null and the events come back as arrays in input order, with
 -- first false for a keyed event whose (workspace, key) came earlier in the batch.
@@ -8,7 +8,7 @@
 -- order and stops at the first that holds, so each cast only ever sees a value
 -- already known to be of its type; the values are read only from events without
 -- a problem.
-create or replace function private._usage_batch_parse(
+create or replace function private.usage_batch_parse(
     events jsonb,
     period_start date,
     now timestamptz,
@@ -28,7 +28,7 @@ stable
 set search_path = ''
 as $$
 declare
-    v_from timestamptz := _usage_batch_parse.period_start::timestamp at time zone 'utc';
+    v_from timestamptz := usage_batch_parse.period_start::timestamp at time zone 'utc';
     v_fields constant text[] := '{workspace_id,metric,quantity,idempotency_key,source,occurred_at}'::text[];
     v_metric_keys text[] := array(select m.key from public.usage_metrics as m);
     v_value jsonb;
@@ -85,18 +85,18 @@ begin
                         !~ '^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}(:?\d{2})?)$'
                         then 'invalid_occurred_at'
                     when coalesce(
-                            private._try_timestamptz(a.value ->> 'occurred_at')
-                            not between v_from and _usage_batch_parse.now + interval '5 minutes',
+                            private.try_timestamptz(a.value ->> 'occurred_at')
+                            not between v_from and usage_batch_parse.now + interval '5 minutes',
                             true
                         ) then 'invalid_occurred_at'
                 end as word
-                from pg_catalog.jsonb_array_elements(_usage_batch_parse.events) with ordinality as a (value, n)
+                from pg_catalog.jsonb_array_elements(usage_batch_parse.events) with ordinality as a (value, n)
             ) as w
         ) as c
     ) as p;
 
     if bad_index is not null then
-        v_value := _usage_batch_parse.events -> bad_index;
+        v_value := usage_batch_parse.events -> bad_index;
         bad_detail := case bad_word
             when 'malformed_event' then 'is a JSON ' || pg_catalog.jsonb_typeof(v_value) || ', not an object'
             when 'unknown_field' then 'has fields other than ' || pg_catalog.array_to_string(v_fields, ', ')
@@ -108,7 +108,7 @@ begin
             when 'invalid_idempotency_key' then 'idempotency_key is not a string of 1 to 200 characters'
             when 'invalid_source' then 'source is not a string of at most 200 characters'
         else 'occurred_at ' || coalesce(v_value ->> 'occurred_at', '')
-                || ' is not an ISO 8601 time with a zone, in the current period (from ' || _usage_batch_parse.period_start
+                || ' is not an ISO 8601 time with a zone, in the current period (from ' || usage_batch_parse.period_start
                 || ' UTC) and at most 5 minutes ahead'
         end;
         workspace_ids := null;
@@ -122,24 +122,24 @@ begin
 end
 $$;
 
-comment on function private._usage_batch_parse(jsonb, date, timestamptz) is
+comment on function private.usage_batch_parse(jsonb, date, timestamptz) is
 'Check and parse a usage batch in one pass: its events as arrays, or its first malformed event.';
-revoke all on function private._usage_batch_parse(jsonb, date, timestamptz) from public;
+revoke all on function private.usage_batch_parse(jsonb, date, timestamptz) from public;
 
--- private._try_timestamptz: the text as a timestamptz, or null when it is not one.
-create or replace function private._try_timestamptz(value text)
+-- private.try_timestamptz: the text as a timestamptz, or null when it is not one.
+create or replace function private.try_timestamptz(value text)
 returns timestamptz
 language plpgsql
 stable
 set search_path = ''
 as $$
 begin
-    return _try_timestamptz.value::timestamptz;
+    return try_timestamptz.value::timestamptz;
 exception when others then
     return null;
 end
 $$;
 
-comment on function private._try_timestamptz(text) is
+comment on function private.try_timestamptz(text) is
 'The text as a timestamptz, or null when it cannot be read as one.';
-revoke all on function private._try_timestamptz(text) from public;
+revoke all on function private.try_timestamptz(text) from public;

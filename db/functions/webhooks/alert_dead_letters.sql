@@ -2,11 +2,11 @@
 -- payload shape or an outage dead-letters many deliveries at once, and on-call
 -- needs one alert that says how many and where to look.
 
--- private._webhook_error_key: the error of a failed delivery without the values
+-- private.webhook_error_key: the error of a failed delivery without the values
 -- in it, so deliveries failing the same way share a key. last_error is
 -- 'SQLSTATE: message'; quoted values and numbers become '?', e.g.
 -- '22P02: invalid input syntax for type integer: ?'.
-create or replace function private._webhook_error_key(last_error text)
+create or replace function private.webhook_error_key(last_error text)
 returns text
 language sql
 immutable
@@ -16,25 +16,25 @@ as $$
     -- The SQLSTATE (the first five characters) is kept as it is.
     select pg_catalog.left(
         case
-            when _webhook_error_key.last_error ~ '^[0-9A-Z]{5}: ' then
-                pg_catalog.left(_webhook_error_key.last_error, 7)
+            when webhook_error_key.last_error ~ '^[0-9A-Z]{5}: ' then
+                pg_catalog.left(webhook_error_key.last_error, 7)
                 || pg_catalog.regexp_replace(
-                    pg_catalog.substr(_webhook_error_key.last_error, 8),
+                    pg_catalog.substr(webhook_error_key.last_error, 8),
                     '"[^"]*"|''[^'']*''|[0-9]+(\.[0-9]+)?', '?', 'g'
                 )
             else pg_catalog.regexp_replace(
-                coalesce(_webhook_error_key.last_error, 'unknown'), '"[^"]*"|''[^'']*''|[0-9]+(\.[0-9]+)?', '?', 'g'
+                coalesce(webhook_error_key.last_error, 'unknown'), '"[^"]*"|''[^'']*''|[0-9]+(\.[0-9]+)?', '?', 'g'
             )
         end,
         200
     )
 $$;
 
-comment on function private._webhook_error_key(text) is
+comment on function private.webhook_error_key(text) is
 'A failed delivery''s error with its values replaced by ?, so deliveries failing the same way share one key.';
-revoke all on function private._webhook_error_key(text) from public;
+revoke all on function private.webhook_error_key(text) from public;
 
--- private._alert_dead_letters: count newly dead-lettered deliveries in the open
+-- private.alert_dead_letters: count newly dead-lettered deliveries in the open
 -- webhook_failure alert of their provider and error, raising it for the first.
 --
 -- The alert's details: {provider, error, count (dead letters while it is open),
@@ -45,7 +45,7 @@ revoke all on function private._webhook_error_key(text) from public;
 -- same order (no deadlock). It resolves by itself once no delivery of its
 -- provider and error is left in dead_letter (private.resolve_cleared_alerts).
 -- Definer code only.
-create or replace function private._alert_dead_letters(webhook_ids bigint[])
+create or replace function private.alert_dead_letters(webhook_ids bigint[])
 returns void
 language sql
 volatile
@@ -72,12 +72,12 @@ as $$
     from (
         select
             q.provider::text as provider,
-            private._webhook_error_key(q.last_error) as error_key,
+            private.webhook_error_key(q.last_error) as error_key,
             pg_catalog.count(*) as rows,
             pg_catalog.array_agg(q.id order by q.id) as ids
         from public.webhook_queue as q
-        where q.id = any(_alert_dead_letters.webhook_ids) and q.status = 'dead_letter'
-        group by q.provider, private._webhook_error_key(q.last_error)
+        where q.id = any(alert_dead_letters.webhook_ids) and q.status = 'dead_letter'
+        group by q.provider, private.webhook_error_key(q.last_error)
     ) as g
     order by 3
     on conflict (dedupe_key) where resolved_at is null do update
@@ -108,6 +108,6 @@ as $$
             )
 $$;
 
-comment on function private._alert_dead_letters(bigint[]) is
+comment on function private.alert_dead_letters(bigint[]) is
 'Count new dead letters in the one open webhook_failure alert per provider and error (raised for the first).';
-revoke all on function private._alert_dead_letters(bigint[]) from public;
+revoke all on function private.alert_dead_letters(bigint[]) from public;

@@ -1,4 +1,4 @@
--- private._classify_webhook: what a delivery is, its idempotency key, and which
+-- private.classify_webhook: what a delivery is, its idempotency key, and which
 -- required fields it lacks (null when none).
 --
 -- Keys come from the provider's own ids, so a redelivery maps to the same key:
@@ -9,7 +9,7 @@
 -- and otherwise sha256:<hex of the canonical payload> (jsonb text is canonical:
 -- key order and whitespace do not change it). Over-long keys are hashed too.
 -- headers must have lower-case keys.
-create or replace function private._classify_webhook(
+create or replace function private.classify_webhook(
     provider text,
     payload jsonb,
     headers jsonb,
@@ -22,13 +22,13 @@ immutable
 set search_path = ''
 as $$
 declare
-    v_payload jsonb := _classify_webhook.payload;
+    v_payload jsonb := classify_webhook.payload;
     v_sid text;
     v_status text;
     v_ids text;
     v_obj jsonb;
 begin
-    case _classify_webhook.provider
+    case classify_webhook.provider
         when 'twilio' then
             if v_payload ? 'CallSid' then
                 event_type := 'twilio.voice_status';
@@ -101,7 +101,7 @@ begin
             if coalesce(v_payload ->> 'type', '') = '' then
                 missing_fields := 'type';
             end if;
-            idempotency_key := 'msg:' || (_classify_webhook.headers ->> 'webhook-id');
+            idempotency_key := 'msg:' || (classify_webhook.headers ->> 'webhook-id');
     end case;
 
     if idempotency_key is null then
@@ -116,6 +116,6 @@ begin
 end
 $$;
 
-comment on function private._classify_webhook(text, jsonb, jsonb) is
+comment on function private.classify_webhook(text, jsonb, jsonb) is
 'Event type, idempotency key (provider ids, else a payload hash) and missing required fields of a delivery.';
-revoke all on function private._classify_webhook(text, jsonb, jsonb) from public;
+revoke all on function private.classify_webhook(text, jsonb, jsonb) from public;

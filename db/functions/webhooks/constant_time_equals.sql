@@ -1,10 +1,10 @@
--- private._constant_time_equals: compare two secrets-derived byte strings without
+-- private.constant_time_equals: compare two secrets-derived byte strings without
 -- leaking, through timing, how many leading bytes matched.
 --
 -- Both sides are HMAC-ed with a fresh random key and the digests compared: an
 -- attacker cannot steer the digests' common prefix, so the early exit of bytea
 -- equality tells nothing about the inputs. Null on either side is never equal.
-create or replace function private._constant_time_equals(a bytea, b bytea)
+create or replace function private.constant_time_equals(a bytea, b bytea)
 returns boolean
 language plpgsql
 volatile
@@ -20,6 +20,6 @@ begin
 end
 $$;
 
-comment on function private._constant_time_equals(bytea, bytea) is
+comment on function private.constant_time_equals(bytea, bytea) is
 'Timing-safe equality of two byte strings (double HMAC with a random key); false when either is null.';
-revoke all on function private._constant_time_equals(bytea, bytea) from public;
+revoke all on function private.constant_time_equals(bytea, bytea) from public;

@@ -5,7 +5,7 @@
 --
 -- pg_cron 1.4 schedules by the minute, and a queued delivery is to be processed
 -- within seconds, so the job started each minute keeps draining until second 59 of
--- that minute: a batch (private._drain_webhook_batch, at most max_count rows) and a
+-- that minute: a batch (private.drain_webhook_batch, at most max_count rows) and a
 -- COMMIT, again at once while there is work, after idle_seconds when the queue was
 -- empty. A delivery therefore waits about idle_seconds / 2 on average when the queue
 -- is idle (plus up to a second between two runs), and during a burst the drain runs
@@ -56,7 +56,7 @@ begin
         else v_started + pg_catalog.make_interval(secs => drain_webhooks_continuously.seconds)
     end;
     loop
-        v_batch := private._drain_webhook_batch(drain_webhooks_continuously.max_count);
+        v_batch := private.drain_webhook_batch(drain_webhooks_continuously.max_count);
         commit;
         if (v_batch ->> 'drained')::integer > 0 then
             v_batches := v_batches + 1;
@@ -80,14 +80,14 @@ begin
     end loop;
 
     if v_batches > 0 then
-        v_run := private._job_run_start(
+        v_run := private.job_run_start(
             'webhook_drain',
             pg_catalog.jsonb_build_object(
                 'max_count', drain_webhooks_continuously.max_count, 'started_at', v_started, 'continuous', true
             ),
             exclusive => false
         );
-        perform private._job_run_finish(
+        perform private.job_run_finish(
             v_run,
             v_total || pg_catalog.jsonb_build_object(
                 'batches', v_batches,

@@ -1,4 +1,4 @@
--- private._process_meta: WhatsApp Cloud API and Messenger webhooks become
+-- private.process_meta: WhatsApp Cloud API and Messenger webhooks become
 -- conversations and messages.
 --
 -- A delivery batches entries; each entry names the receiving channel (WhatsApp:
@@ -8,7 +8,7 @@
 -- Status receipts, reads and other non-message events are accepted as is.
 -- The delivery is unknown_phone when it carried messages and none of them had a
 -- known channel; otherwise processed (with the skip reason when all were skipped).
-create or replace function private._process_meta(
+create or replace function private.process_meta(
     webhook_id bigint,
     event_type text,
     payload jsonb,
@@ -20,7 +20,7 @@ volatile
 set search_path = ''
 as $$
 declare
-    v_channel_type text := case _process_meta.event_type
+    v_channel_type text := case process_meta.event_type
         when 'meta.whatsapp' then 'whatsapp'
         when 'meta.messenger' then 'messenger'
     end;
@@ -51,19 +51,19 @@ begin
                 from pg_catalog.jsonb_array_elements(e.value -> 'messaging') as m
                 where m.value ? 'message'
             ) end as messages
-        from pg_catalog.jsonb_array_elements(_process_meta.payload -> 'entry') as e
+        from pg_catalog.jsonb_array_elements(process_meta.payload -> 'entry') as e
         left join lateral pg_catalog.jsonb_array_elements(
             case when v_channel_type = 'whatsapp' then e.value -> 'changes' else '[{}]'::jsonb end
         ) as ch on true
     loop
         continue when pg_catalog.jsonb_typeof(v_unit.messages) is distinct from 'array'
             or pg_catalog.jsonb_array_length(v_unit.messages) = 0;
-        v_target := private._resolve_channel(v_channel_type, v_unit.external_id);
+        v_target := private.resolve_channel(v_channel_type, v_unit.external_id);
         if v_target.channel_id is null then
             v_unknown := v_unknown + 1;
-            perform private._note_unknown_phone(
-                'meta', v_channel_type, coalesce(v_unit.external_id, ''), _process_meta.webhook_id,
-                _process_meta.count_unknown
+            perform private.note_unknown_phone(
+                'meta', v_channel_type, coalesce(v_unit.external_id, ''), process_meta.webhook_id,
+                process_meta.count_unknown
             );
             continue;
         end if;
@@ -77,7 +77,7 @@ begin
         for v_message in select m.value from pg_catalog.jsonb_array_elements(v_unit.messages) as m loop
             if v_channel_type = 'whatsapp' then
                 v_type := v_message ->> 'type';
-                if private._store_chat_message(
+                if private.store_chat_message(
                     v_target.workspace_id, v_target.agent_id, v_target.channel_id, 'whatsapp',
                     v_message ->> 'from', '+' || (v_message ->> 'from'), 'inbound', v_message ->> 'from',
                     coalesce(
@@ -88,7 +88,7 @@ begin
                         v_message #>> '{interactive,list_reply,title}'
                     ),
                     v_message ->> 'id',
-                    pg_catalog.jsonb_build_object('type', v_type, 'webhook_id', _process_meta.webhook_id)
+                    pg_catalog.jsonb_build_object('type', v_type, 'webhook_id', process_meta.webhook_id)
                     || case when v_type <> 'text' and v_message ? v_type
                         then pg_catalog.jsonb_build_object('content', v_message -> v_type) else '{}' end,
                     pg_catalog.to_timestamp((v_message ->> 'timestamp')::double precision)
@@ -98,13 +98,13 @@ begin
             else
                 v_echo := coalesce((v_message #>> '{message,is_echo}')::boolean, false);
                 v_thread := case when v_echo then v_message #>> '{recipient,id}' else v_message #>> '{sender,id}' end;
-                if private._store_chat_message(
+                if private.store_chat_message(
                     v_target.workspace_id, v_target.agent_id, v_target.channel_id, 'messenger',
                     v_thread, null, case when v_echo then 'outbound' else 'inbound' end,
                     v_message #>> '{sender,id}',
                     v_message #>> '{message,text}',
                     v_message #>> '{message,mid}',
-                    pg_catalog.jsonb_build_object('webhook_id', _process_meta.webhook_id)
+                    pg_catalog.jsonb_build_object('webhook_id', process_meta.webhook_id)
                     || case when v_message #> '{message,attachments}' is not null
                         then pg_catalog.jsonb_build_object('attachments', v_message #> '{message,attachments}')
                         else '{}' end,
@@ -131,6 +131,6 @@ begin
 end
 $$;
 
-comment on function private._process_meta(bigint, text, jsonb, boolean) is
+comment on function private.process_meta(bigint, text, jsonb, boolean) is
 'Normalize WhatsApp Cloud API / Messenger webhooks into conversations and messages, by receiving channel.';
-revoke all on function private._process_meta(bigint, text, jsonb, boolean) from public;
+revoke all on function private.process_meta(bigint, text, jsonb, boolean) from public;

@@ -1,4 +1,4 @@
--- private._process_twilio_sms: an inbound Twilio SMS or an outbound message's
+-- private.process_twilio_sms: an inbound Twilio SMS or an outbound message's
 -- status callback becomes an sms_events row (one per MessageSid and status).
 --
 -- Billing: sms usage, one per segment, once per message, keyed by its SID
@@ -13,7 +13,7 @@
 --
 -- The agent is the one on our side: To for inbound messages, From for status
 -- callbacks of messages we sent.
-create or replace function private._process_twilio_sms(webhook_id bigint, payload jsonb, count_unknown boolean)
+create or replace function private.process_twilio_sms(webhook_id bigint, payload jsonb, count_unknown boolean)
 returns jsonb
 language plpgsql
 volatile
@@ -21,26 +21,26 @@ set search_path = ''
 as $$
 declare
     v_status text := coalesce(
-        _process_twilio_sms.payload ->> 'SmsStatus', _process_twilio_sms.payload ->> 'MessageStatus'
+        process_twilio_sms.payload ->> 'SmsStatus', process_twilio_sms.payload ->> 'MessageStatus'
     );
     v_inbound boolean;
     v_receiver text;
     v_target record;
     v_segments integer;
-    v_sid text := coalesce(_process_twilio_sms.payload ->> 'MessageSid', _process_twilio_sms.payload ->> 'SmsSid');
+    v_sid text := coalesce(process_twilio_sms.payload ->> 'MessageSid', process_twilio_sms.payload ->> 'SmsSid');
     v_key text;
     v_event_id uuid;
     v_usage jsonb;
 begin
     v_inbound := v_status in ('received', 'receiving');
     v_receiver := case
-        when v_inbound then _process_twilio_sms.payload ->> 'To'
-        else _process_twilio_sms.payload ->> 'From'
+        when v_inbound then process_twilio_sms.payload ->> 'To'
+        else process_twilio_sms.payload ->> 'From'
     end;
-    v_target := private._resolve_agent_number(v_receiver, 'sms');
+    v_target := private.resolve_agent_number(v_receiver, 'sms');
     if v_target.agent_id is null then
-        perform private._note_unknown_phone(
-            'twilio', 'sms', v_receiver, _process_twilio_sms.webhook_id, _process_twilio_sms.count_unknown
+        perform private.note_unknown_phone(
+            'twilio', 'sms', v_receiver, process_twilio_sms.webhook_id, process_twilio_sms.count_unknown
         );
         return pg_catalog.jsonb_build_object('status', 'unknown_phone', 'phone_number', v_receiver);
     end if;
@@ -50,21 +50,21 @@ begin
         );
     end if;
 
-    v_segments := coalesce(nullif(_process_twilio_sms.payload ->> 'NumSegments', '')::integer, 1);
+    v_segments := coalesce(nullif(process_twilio_sms.payload ->> 'NumSegments', '')::integer, 1);
     insert into public.sms_events (
         workspace_id, agent_id, channel_id, webhook_id, provider, message_sid, sms_status, direction,
         from_number, to_number, body, num_segments, num_media
     )
     values (
-        v_target.workspace_id, v_target.agent_id, v_target.channel_id, _process_twilio_sms.webhook_id, 'twilio',
+        v_target.workspace_id, v_target.agent_id, v_target.channel_id, process_twilio_sms.webhook_id, 'twilio',
         v_sid,
         v_status,
         case when v_inbound then 'inbound' else 'outbound' end,
-        _process_twilio_sms.payload ->> 'From',
-        _process_twilio_sms.payload ->> 'To',
-        _process_twilio_sms.payload ->> 'Body',
+        process_twilio_sms.payload ->> 'From',
+        process_twilio_sms.payload ->> 'To',
+        process_twilio_sms.payload ->> 'Body',
         v_segments,
-        nullif(_process_twilio_sms.payload ->> 'NumMedia', '')::integer
+        nullif(process_twilio_sms.payload ->> 'NumMedia', '')::integer
     )
     on conflict on constraint sms_events_status_once do nothing
     returning id into v_event_id;
@@ -86,7 +86,7 @@ begin
         ) then
             v_usage := pg_catalog.jsonb_build_object('duplicate', true, 'billed_before', true);
         else
-            v_usage := private._webhooks_record_usage(v_target.workspace_id, 'sms', v_segments, v_key, 'twilio');
+            v_usage := private.webhooks_record_usage(v_target.workspace_id, 'sms', v_segments, v_key, 'twilio');
         end if;
     end if;
     return pg_catalog.jsonb_build_object(
@@ -95,7 +95,7 @@ begin
 end
 $$;
 
-comment on function private._process_twilio_sms(bigint, jsonb, boolean) is
+comment on function private.process_twilio_sms(bigint, jsonb, boolean) is
 'Normalize a Twilio SMS (inbound or status callback) into sms_events; bill each message once by its SID, '
 'on receipt or on its first status proving it was sent.';
-revoke all on function private._process_twilio_sms(bigint, jsonb, boolean) from public;
+revoke all on function private.process_twilio_sms(bigint, jsonb, boolean) from public;

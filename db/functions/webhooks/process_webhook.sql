@@ -1,4 +1,4 @@
--- private._process_webhook: do what a verified delivery asks, by provider and
+-- private.process_webhook: do what a verified delivery asks, by provider and
 -- event type. Returns {status: processed|unknown_phone, skip_reason, ...}.
 --
 -- Runs inside the caller's sub-transaction: whatever it raises undoes all it
@@ -8,7 +8,7 @@
 -- have carried an unknown channel next to a known one), so a replay does not
 -- count it again. Any other (received, failed, dead_letter) has not been counted:
 -- a failed attempt's writes were undone.
-create or replace function private._process_webhook(
+create or replace function private.process_webhook(
     webhook_id bigint,
     provider text,
     event_type text,
@@ -21,24 +21,24 @@ volatile
 set search_path = ''
 as $$
 declare
-    v_count_unknown boolean := coalesce(_process_webhook.previous_status not in ('processed', 'unknown_phone'), true);
+    v_count_unknown boolean := coalesce(process_webhook.previous_status not in ('processed', 'unknown_phone'), true);
     v_result jsonb;
 begin
-    case _process_webhook.event_type
+    case process_webhook.event_type
         when 'twilio.voice_status' then
-            return private._process_twilio_call(_process_webhook.webhook_id, _process_webhook.payload, v_count_unknown);
+            return private.process_twilio_call(process_webhook.webhook_id, process_webhook.payload, v_count_unknown);
         when 'twilio.sms' then
-            return private._process_twilio_sms(_process_webhook.webhook_id, _process_webhook.payload, v_count_unknown);
+            return private.process_twilio_sms(process_webhook.webhook_id, process_webhook.payload, v_count_unknown);
         else
             null;
     end case;
-    case _process_webhook.provider
+    case process_webhook.provider
         when 'meta' then
-            return private._process_meta(
-                _process_webhook.webhook_id, _process_webhook.event_type, _process_webhook.payload, v_count_unknown
+            return private.process_meta(
+                process_webhook.webhook_id, process_webhook.event_type, process_webhook.payload, v_count_unknown
             );
         when 'paymob' then
-            v_result := private.process_paymob_callback(_process_webhook.payload, _process_webhook.webhook_id);
+            v_result := private.process_paymob_callback(process_webhook.payload, process_webhook.webhook_id);
             return pg_catalog.jsonb_build_object('status', 'processed', 'payment', v_result);
         else
             -- Standard Webhooks events are kept, verified and deduplicated; nothing is derived from them here.
@@ -47,6 +47,6 @@ begin
 end
 $$;
 
-comment on function private._process_webhook(bigint, text, text, jsonb, text) is
+comment on function private.process_webhook(bigint, text, text, jsonb, text) is
 'Dispatch a verified delivery to its normalizer (Twilio call/SMS, Meta, Paymob); returns the outcome.';
-revoke all on function private._process_webhook(bigint, text, text, jsonb, text) from public;
+revoke all on function private.process_webhook(bigint, text, text, jsonb, text) from public;

@@ -1,13 +1,13 @@
--- private._replay_locked_webhook: process one stored delivery again, on behalf
+-- private.replay_locked_webhook: process one stored delivery again, on behalf
 -- of an operator, and audit who did it, why, and what came of it.
 --
 -- The caller has authorized the request and locked the row FOR UPDATE, and it is
 -- not a duplicate; a row not verified yet (signature_valid null, or false for a
 -- rejected row replayed through its check) has its signature checked first by
--- private._run_webhook. Effects are not doubled: normalized rows are
+-- private.run_webhook. Effects are not doubled: normalized rows are
 -- unique by the provider's ids and usage is keyed by the event, so replaying a
 -- processed delivery writes nothing new; unknown_phone is not counted again.
-create or replace function private._replay_locked_webhook(webhook_id bigint, reason text)
+create or replace function private.replay_locked_webhook(webhook_id bigint, reason text)
 returns jsonb
 language plpgsql
 volatile
@@ -18,8 +18,8 @@ declare
     v_result jsonb;
     v_audit_id bigint;
 begin
-    select q.* into v_row from public.webhook_queue as q where q.id = _replay_locked_webhook.webhook_id;
-    v_result := private._run_webhook(
+    select q.* into v_row from public.webhook_queue as q where q.id = replay_locked_webhook.webhook_id;
+    v_result := private.run_webhook(
         v_row.id, v_row.provider, v_row.event_type, v_row.payload, v_row.status,
         v_row.signature_valid is not true, v_row.headers, v_row.raw_body, v_row.url
     );
@@ -37,7 +37,7 @@ begin
             'skip_reason', v_result ->> 'skip_reason',
             'error', coalesce(v_result ->> 'error', v_result ->> 'reason')
         ),
-        _replay_locked_webhook.reason
+        replay_locked_webhook.reason
     );
     return pg_catalog.jsonb_build_object(
         'webhook_id', v_row.id,
@@ -49,6 +49,6 @@ begin
 end
 $$;
 
-comment on function private._replay_locked_webhook(bigint, text) is
+comment on function private.replay_locked_webhook(bigint, text) is
 'Reprocess one locked, replayable webhook row and write its audit_logs entry (who, why, outcome).';
-revoke all on function private._replay_locked_webhook(bigint, text) from public;
+revoke all on function private.replay_locked_webhook(bigint, text) from public;

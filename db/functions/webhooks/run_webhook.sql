@@ -1,4 +1,4 @@
--- private._run_webhook: one processing attempt of a stored delivery, and its
+-- private.run_webhook: one processing attempt of a stored delivery, and its
 -- bookkeeping on the row.
 --
 -- Processing runs in a sub-transaction (the exception block): if it raises,
@@ -8,7 +8,7 @@
 -- attempts are used up it goes to dead_letter, and so does a permanent error at
 -- once: class 22 (data exception: the payload itself can never be processed, so
 -- retrying only repeats the failure). A new dead letter is counted in the one
--- open webhook_failure alert of its provider and error (private._alert_dead_letters);
+-- open webhook_failure alert of its provider and error (private.alert_dead_letters);
 -- with alert_dead_letter false the caller does that itself, once for all its rows
 -- (the sweeper). A dead-lettered row failing again on replay stays there, without
 -- being counted again.
@@ -32,9 +32,9 @@
 
 -- The signature gained alert_dead_letter: the old one would stay as an overload,
 -- and calls by position would be ambiguous. Dropped and created in this one transaction.
-drop function if exists private._run_webhook(bigint, text, text, jsonb, text, boolean, jsonb, text, text, boolean);
+drop function if exists private.run_webhook(bigint, text, text, jsonb, text, boolean, jsonb, text, text, boolean);
 
-create or replace function private._run_webhook(
+create or replace function private.run_webhook(
     webhook_id bigint,
     provider text,
     event_type text,
@@ -64,19 +64,19 @@ declare
     v_holder_status text;
     v_permanent boolean;
     -- 0 when the row already counts this attempt (stored_as_processed).
-    v_increment constant integer := case when _run_webhook.stored_as_processed then 0 else 1 end;
+    v_increment constant integer := case when run_webhook.stored_as_processed then 0 else 1 end;
 begin
     begin
-        if _run_webhook.verify_signature then
-            v_reason := private._verify_webhook_signature(
-                _run_webhook.provider, _run_webhook.payload, _run_webhook.headers, _run_webhook.raw_body,
-                _run_webhook.url
+        if run_webhook.verify_signature then
+            v_reason := private.verify_webhook_signature(
+                run_webhook.provider, run_webhook.payload, run_webhook.headers, run_webhook.raw_body,
+                run_webhook.url
             );
             if v_reason is not null then
                 v_result := pg_catalog.jsonb_build_object('status', 'rejected', 'reason', v_reason, 'signature', false);
             else
                 v_reason := 'missing_required_fields: ' || (
-                    private._classify_webhook(_run_webhook.provider, _run_webhook.payload, _run_webhook.headers)
+                    private.classify_webhook(run_webhook.provider, run_webhook.payload, run_webhook.headers)
                 ).missing_fields;
                 if v_reason is not null then
                     v_result := pg_catalog.jsonb_build_object('status', 'rejected', 'reason', v_reason);
@@ -90,19 +90,19 @@ begin
                     update public.webhook_queue as q
                     set signature_valid = true,
                         status = case when q.status = 'rejected' then 'received' else q.status end
-                    where q.id = _run_webhook.webhook_id;
+                    where q.id = run_webhook.webhook_id;
                 exception when unique_violation then
                     -- (This row's claim failed, so it is not the holder.)
                     select h.id, h.status
                     into v_holder, v_holder_status
                     from public.webhook_queue as r
-                    cross join lateral private._webhook_key_holder(r.provider, r.idempotency_key) as h
-                    where r.id = _run_webhook.webhook_id;
+                    cross join lateral private.webhook_key_holder(r.provider, r.idempotency_key) as h
+                    where r.id = run_webhook.webhook_id;
                     if v_holder is null then
                         raise exception using
                             errcode = '40001',
                             message = 'idempotency_key_contended',
-                            detail = pg_catalog.format('webhook %s', _run_webhook.webhook_id),
+                            detail = pg_catalog.format('webhook %s', run_webhook.webhook_id),
                             hint = 'The sweeper tries it again.';
                     end if;
                     v_result := pg_catalog.jsonb_build_object(
@@ -112,9 +112,9 @@ begin
             end if;
         end if;
         if v_result is null then
-            v_result := private._process_webhook(
-                _run_webhook.webhook_id, _run_webhook.provider, _run_webhook.event_type, _run_webhook.payload,
-                _run_webhook.previous_status
+            v_result := private.process_webhook(
+                run_webhook.webhook_id, run_webhook.provider, run_webhook.event_type, run_webhook.payload,
+                run_webhook.previous_status
             );
         end if;
     exception when others or query_canceled then
@@ -123,7 +123,7 @@ begin
     end;
 
     if v_error is null then
-        if _run_webhook.stored_as_processed and v_result ->> 'status' = 'processed'
+        if run_webhook.stored_as_processed and v_result ->> 'status' = 'processed'
             and v_result ->> 'skip_reason' is null and v_result ->> 'reason' is null then
             -- The row already says exactly this.
             return v_result;
@@ -132,7 +132,7 @@ begin
         set status = v_result ->> 'status',
             skip_reason = v_result ->> 'skip_reason',
             signature_valid = case
-                when _run_webhook.verify_signature then v_result ->> 'signature' is distinct from 'false'
+                when run_webhook.verify_signature then v_result ->> 'signature' is distinct from 'false'
                 else q.signature_valid
             end,
             duplicate_of = (v_result ->> 'original_webhook_id')::bigint,
@@ -140,9 +140,9 @@ begin
             last_error = v_result ->> 'reason',
             next_attempt_at = null,
             processed_at = case when v_result ->> 'status' not in ('rejected', 'duplicate') then pg_catalog.now() end
-        where q.id = _run_webhook.webhook_id;
+        where q.id = run_webhook.webhook_id;
         if v_result ->> 'signature' = 'false' then
-            perform private._alert_signature_failure(_run_webhook.provider, _run_webhook.webhook_id, v_reason);
+            perform private.alert_signature_failure(run_webhook.provider, run_webhook.webhook_id, v_reason);
         end if;
         return v_result;
     end if;
@@ -161,13 +161,13 @@ begin
                 then pg_catalog.now()
                 + least(interval '1 minute' * pg_catalog.power(2, q.attempts + v_increment - 1), interval '1 hour')
         end,
-        processed_at = case when _run_webhook.stored_as_processed then null else q.processed_at end
-    where q.id = _run_webhook.webhook_id
+        processed_at = case when run_webhook.stored_as_processed then null else q.processed_at end
+    where q.id = run_webhook.webhook_id
     returning q.status, q.attempts into v_status, v_attempts;
 
-    if v_status = 'dead_letter' and _run_webhook.previous_status is distinct from 'dead_letter'
-        and _run_webhook.alert_dead_letter then
-        perform private._alert_dead_letters(array[_run_webhook.webhook_id]);
+    if v_status = 'dead_letter' and run_webhook.previous_status is distinct from 'dead_letter'
+        and run_webhook.alert_dead_letter then
+        perform private.alert_dead_letters(array[run_webhook.webhook_id]);
     end if;
     return pg_catalog.jsonb_build_object(
         'status', v_status, 'error', v_error, 'attempts', v_attempts, 'permanent', v_permanent
@@ -175,11 +175,11 @@ begin
 end
 $$;
 
-comment on function private._run_webhook(
+comment on function private.run_webhook(
     bigint, text, text, jsonb, text, boolean, jsonb, text, text, boolean, boolean
 ) is
 'Process a stored delivery in a sub-transaction and record the outcome (processed, duplicate of a verified holder, '
 'failed with backoff, dead_letter after the last attempt or at once for a class 22 error).';
-revoke all on function private._run_webhook(
+revoke all on function private.run_webhook(
     bigint, text, text, jsonb, text, boolean, jsonb, text, text, boolean, boolean
 ) from public;

@@ -1,10 +1,10 @@
--- private._store_chat_message: file one chat message (WhatsApp, Messenger) under
+-- private.store_chat_message: file one chat message (WhatsApp, Messenger) under
 -- its conversation, creating the conversation on the contact's first message.
 --
 -- Messages are unique by (provider, provider_message_id), so a message stored
 -- once is never stored again, whichever delivery or replay carries it. Returns
 -- the new message's id, or null when it was already there.
-create or replace function private._store_chat_message(
+create or replace function private.store_chat_message(
     workspace_id uuid,
     agent_id uuid,
     channel_id uuid,
@@ -32,9 +32,9 @@ begin
         workspace_id, agent_id, channel_id, channel_type, external_thread_id, contact_address, last_message_at
     )
     values (
-        _store_chat_message.workspace_id, _store_chat_message.agent_id, _store_chat_message.channel_id,
-        _store_chat_message.channel_type, _store_chat_message.thread_id, _store_chat_message.contact_address,
-        _store_chat_message.sent_at
+        store_chat_message.workspace_id, store_chat_message.agent_id, store_chat_message.channel_id,
+        store_chat_message.channel_type, store_chat_message.thread_id, store_chat_message.contact_address,
+        store_chat_message.sent_at
     )
     on conflict (workspace_id, channel_type, external_thread_id) do update
     set last_message_at = greatest(c.last_message_at, excluded.last_message_at)
@@ -44,10 +44,10 @@ begin
         workspace_id, conversation_id, direction, sender, body, provider, provider_message_id, metadata, sent_at
     )
     values (
-        _store_chat_message.workspace_id, v_conversation_id, _store_chat_message.direction,
-        _store_chat_message.sender, _store_chat_message.body, _store_chat_message.channel_type,
-        _store_chat_message.provider_message_id, coalesce(_store_chat_message.metadata, '{}'),
-        coalesce(_store_chat_message.sent_at, pg_catalog.now())
+        store_chat_message.workspace_id, v_conversation_id, store_chat_message.direction,
+        store_chat_message.sender, store_chat_message.body, store_chat_message.channel_type,
+        store_chat_message.provider_message_id, coalesce(store_chat_message.metadata, '{}'),
+        coalesce(store_chat_message.sent_at, pg_catalog.now())
     )
     on conflict (provider, provider_message_id) where provider_message_id is not null do nothing
     returning id into v_message_id;
@@ -55,9 +55,9 @@ begin
 end
 $$;
 
-comment on function private._store_chat_message(
+comment on function private.store_chat_message(
     uuid, uuid, uuid, text, text, text, text, text, text, text, jsonb, timestamptz
 ) is 'Store one inbound/outbound chat message under its conversation (idempotent by provider message id).';
-revoke all on function private._store_chat_message(
+revoke all on function private.store_chat_message(
     uuid, uuid, uuid, text, text, text, text, text, text, text, jsonb, timestamptz
 ) from public;

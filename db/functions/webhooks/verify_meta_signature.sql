@@ -1,4 +1,4 @@
--- private._verify_meta_signature: check Meta's X-Hub-Signature-256; null when
+-- private.verify_meta_signature: check Meta's X-Hub-Signature-256; null when
 -- valid, else the reason (missing_signature, malformed_signature,
 -- missing_raw_body, signature_mismatch, raw_body_not_json, payload_mismatch).
 --
@@ -6,14 +6,14 @@
 -- secret (Vault: meta_app_secret). The payload the caller passes must be that
 -- body parsed, so what is processed is exactly what was signed.
 -- headers must have lower-case keys.
-create or replace function private._verify_meta_signature(headers jsonb, payload jsonb, raw_body text)
+create or replace function private.verify_meta_signature(headers jsonb, payload jsonb, raw_body text)
 returns text
 language plpgsql
 volatile
 set search_path = ''
 as $$
 declare
-    v_signature text := _verify_meta_signature.headers ->> 'x-hub-signature-256';
+    v_signature text := verify_meta_signature.headers ->> 'x-hub-signature-256';
     v_body jsonb;
 begin
     if coalesce(v_signature, '') = '' then
@@ -22,12 +22,12 @@ begin
     if v_signature !~ '^sha256=[0-9A-Fa-f]{64}$' then
         return 'malformed_signature';
     end if;
-    if _verify_meta_signature.raw_body is null then
+    if verify_meta_signature.raw_body is null then
         return 'missing_raw_body';
     end if;
-    if not private._constant_time_equals(
+    if not private.constant_time_equals(
         extensions.hmac(
-            pg_catalog.convert_to(_verify_meta_signature.raw_body, 'UTF8'),
+            pg_catalog.convert_to(verify_meta_signature.raw_body, 'UTF8'),
             pg_catalog.convert_to(private.vault_secret('meta_app_secret'), 'UTF8'),
             'sha256'
         ),
@@ -36,18 +36,18 @@ begin
         return 'signature_mismatch';
     end if;
     begin
-        v_body := _verify_meta_signature.raw_body::jsonb;
+        v_body := verify_meta_signature.raw_body::jsonb;
     exception when data_exception or program_limit_exceeded then
         -- Whatever the parser refuses (syntax, numeric overflow, \u0000, nesting too deep).
         return 'raw_body_not_json';
     end;
-    if v_body is distinct from _verify_meta_signature.payload then
+    if v_body is distinct from verify_meta_signature.payload then
         return 'payload_mismatch';
     end if;
     return null;
 end
 $$;
 
-comment on function private._verify_meta_signature(jsonb, jsonb, text) is
+comment on function private.verify_meta_signature(jsonb, jsonb, text) is
 'Null when X-Hub-Signature-256 matches the raw body and the payload is that body, else why not.';
-revoke all on function private._verify_meta_signature(jsonb, jsonb, text) from public;
+revoke all on function private.verify_meta_signature(jsonb, jsonb, text) from public;

@@ -1,4 +1,4 @@
--- private._verify_standard_webhook: check a Standard Webhooks delivery; null when
+-- private.verify_standard_webhook: check a Standard Webhooks delivery; null when
 -- valid, else the reason (missing_signature, missing_raw_body, malformed_timestamp,
 -- timestamp_out_of_tolerance, malformed_secret, signature_mismatch,
 -- raw_body_not_json, payload_mismatch).
@@ -9,16 +9,16 @@
 -- 'v1,<base64>' entries (key rotation), any of which may match; the timestamp must
 -- be within 5 minutes of now, either way, against replays.
 -- headers must have lower-case keys.
-create or replace function private._verify_standard_webhook(headers jsonb, payload jsonb, raw_body text)
+create or replace function private.verify_standard_webhook(headers jsonb, payload jsonb, raw_body text)
 returns text
 language plpgsql
 volatile
 set search_path = ''
 as $$
 declare
-    v_id text := _verify_standard_webhook.headers ->> 'webhook-id';
-    v_timestamp text := _verify_standard_webhook.headers ->> 'webhook-timestamp';
-    v_signatures text := _verify_standard_webhook.headers ->> 'webhook-signature';
+    v_id text := verify_standard_webhook.headers ->> 'webhook-id';
+    v_timestamp text := verify_standard_webhook.headers ->> 'webhook-timestamp';
+    v_signatures text := verify_standard_webhook.headers ->> 'webhook-signature';
     v_secret text;
     v_key bytea;
     v_expected bytea;
@@ -30,7 +30,7 @@ begin
     if coalesce(v_id, '') = '' or coalesce(v_timestamp, '') = '' or coalesce(v_signatures, '') = '' then
         return 'missing_signature';
     end if;
-    if _verify_standard_webhook.raw_body is null then
+    if verify_standard_webhook.raw_body is null then
         return 'missing_raw_body';
     end if;
     if v_timestamp !~ '^[0-9]{1,12}(\.[0-9]+)?$' then
@@ -51,7 +51,7 @@ begin
         return 'malformed_secret';
     end;
     v_expected := extensions.hmac(
-        pg_catalog.convert_to(v_id || '.' || v_timestamp || '.' || _verify_standard_webhook.raw_body, 'UTF8'),
+        pg_catalog.convert_to(v_id || '.' || v_timestamp || '.' || verify_standard_webhook.raw_body, 'UTF8'),
         v_key,
         'sha256'
     );
@@ -64,25 +64,25 @@ begin
         exception when invalid_parameter_value then
             continue;
         end;
-        v_valid := private._constant_time_equals(v_expected, v_given) or v_valid;
+        v_valid := private.constant_time_equals(v_expected, v_given) or v_valid;
     end loop;
     if not v_valid then
         return 'signature_mismatch';
     end if;
 
     begin
-        v_body := _verify_standard_webhook.raw_body::jsonb;
+        v_body := verify_standard_webhook.raw_body::jsonb;
     exception when data_exception or program_limit_exceeded then
         -- Whatever the parser refuses (syntax, numeric overflow, \u0000, nesting too deep).
         return 'raw_body_not_json';
     end;
-    if v_body is distinct from _verify_standard_webhook.payload then
+    if v_body is distinct from verify_standard_webhook.payload then
         return 'payload_mismatch';
     end if;
     return null;
 end
 $$;
 
-comment on function private._verify_standard_webhook(jsonb, jsonb, text) is
+comment on function private.verify_standard_webhook(jsonb, jsonb, text) is
 'Null when a Standard Webhooks delivery (v1 HMAC-SHA256, 5-minute tolerance) is authentic, else why not.';
-revoke all on function private._verify_standard_webhook(jsonb, jsonb, text) from public;
+revoke all on function private.verify_standard_webhook(jsonb, jsonb, text) from public;

@@ -1,4 +1,4 @@
--- private._verify_twilio_signature: check X-Twilio-Signature; null when valid,
+-- private.verify_twilio_signature: check X-Twilio-Signature; null when valid,
 -- else the reason (missing_signature, missing_url, unsupported_algorithm,
 -- body_hash_mismatch, payload_mismatch, raw_body_not_json, signature_mismatch).
 --
@@ -9,7 +9,7 @@
 -- before its body is hashed or parsed; a body that does not parse is
 -- raw_body_not_json. It raises only when the check cannot run (auth token missing).
 -- headers must have lower-case keys. The auth token comes from Vault.
-create or replace function private._verify_twilio_signature(
+create or replace function private.verify_twilio_signature(
     headers jsonb,
     payload jsonb,
     raw_body text,
@@ -21,10 +21,10 @@ volatile
 set search_path = ''
 as $$
 declare
-    v_signature text := _verify_twilio_signature.headers ->> 'x-twilio-signature';
-    v_settings text := _verify_twilio_signature.headers ->> 'x-twilio-webhooks-signature-settings';
+    v_signature text := verify_twilio_signature.headers ->> 'x-twilio-signature';
+    v_settings text := verify_twilio_signature.headers ->> 'x-twilio-webhooks-signature-settings';
     v_algorithm text := 'sha1';
-    v_params jsonb := _verify_twilio_signature.payload;
+    v_params jsonb := verify_twilio_signature.payload;
     v_body_hash text;
     v_token text;
     v_parts text[];
@@ -34,7 +34,7 @@ begin
     if coalesce(v_signature, '') = '' then
         return 'missing_signature';
     end if;
-    if coalesce(_verify_twilio_signature.url, '') = '' then
+    if coalesce(verify_twilio_signature.url, '') = '' then
         return 'missing_url';
     end if;
     if v_settings is not null then
@@ -49,7 +49,7 @@ begin
     end if;
 
     -- A bodySHA256 query parameter means a JSON body: Twilio then signs the URL alone.
-    v_body_hash := pg_catalog.substring(_verify_twilio_signature.url, '[?&]bodySHA256=([^&#]*)');
+    v_body_hash := pg_catalog.substring(verify_twilio_signature.url, '[?&]bodySHA256=([^&#]*)');
     if v_body_hash is not null then
         v_params := '{}';
     end if;
@@ -57,16 +57,16 @@ begin
     -- The keyed HMAC first: nothing a sender controls (the body's hash, its JSON) is
     -- looked at before the request is known to come from Twilio.
     v_token := private.vault_secret('twilio_auth_token');
-    v_valid := private._constant_time_equals(
+    v_valid := private.constant_time_equals(
         pg_catalog.convert_to(
-            private._twilio_signature(v_token, _verify_twilio_signature.url, v_params, v_algorithm), 'UTF8'
+            private.twilio_signature(v_token, verify_twilio_signature.url, v_params, v_algorithm), 'UTF8'
         ),
         pg_catalog.convert_to(v_signature, 'UTF8')
     );
     if not v_valid then
         -- The same URL with its port removed, or with the scheme's default port added.
         v_parts := pg_catalog.regexp_match(
-            _verify_twilio_signature.url, '^([A-Za-z][A-Za-z0-9+.-]*://)([^/?#]*)(.*)$'
+            verify_twilio_signature.url, '^([A-Za-z][A-Za-z0-9+.-]*://)([^/?#]*)(.*)$'
         );
         if v_parts is not null then
             v_other_url := case
@@ -76,8 +76,8 @@ begin
                     || case when pg_catalog.lower(v_parts[1]) = 'https://' then ':443' else ':80' end
                     || v_parts[3]
             end;
-            v_valid := private._constant_time_equals(
-                pg_catalog.convert_to(private._twilio_signature(v_token, v_other_url, v_params, v_algorithm), 'UTF8'),
+            v_valid := private.constant_time_equals(
+                pg_catalog.convert_to(private.twilio_signature(v_token, v_other_url, v_params, v_algorithm), 'UTF8'),
                 pg_catalog.convert_to(v_signature, 'UTF8')
             );
         end if;
@@ -87,10 +87,10 @@ begin
     end if;
 
     if v_body_hash is not null then
-        if not private._constant_time_equals(
+        if not private.constant_time_equals(
             pg_catalog.convert_to(
                 pg_catalog.encode(
-                    extensions.digest(pg_catalog.convert_to(coalesce(_verify_twilio_signature.raw_body, ''), 'UTF8'),
+                    extensions.digest(pg_catalog.convert_to(coalesce(verify_twilio_signature.raw_body, ''), 'UTF8'),
                         'sha256'),
                     'hex'
                 ),
@@ -104,7 +104,7 @@ begin
         -- Any body the JSON parser refuses (bad syntax, numeric overflow, \u0000, nesting
         -- too deep) is the sender's: a rejection, never a check that "could not run".
         begin
-            if _verify_twilio_signature.raw_body::jsonb is distinct from _verify_twilio_signature.payload then
+            if verify_twilio_signature.raw_body::jsonb is distinct from verify_twilio_signature.payload then
                 return 'payload_mismatch';
             end if;
         exception when data_exception or program_limit_exceeded then
@@ -115,6 +115,6 @@ begin
 end
 $$;
 
-comment on function private._verify_twilio_signature(jsonb, jsonb, text, text) is
+comment on function private.verify_twilio_signature(jsonb, jsonb, text, text) is
 'Null when X-Twilio-Signature is valid for the URL and form parameters, else why not.';
-revoke all on function private._verify_twilio_signature(jsonb, jsonb, text, text) from public;
+revoke all on function private.verify_twilio_signature(jsonb, jsonb, text, text) from public;

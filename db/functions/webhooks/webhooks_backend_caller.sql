@@ -1,10 +1,10 @@
--- private._webhooks_backend_caller: may this request act as the platform's backend?
+-- private.webhooks_backend_caller: may this request act as the platform's backend?
 --
 -- True for a request carrying the service_role JWT, and for a direct database
 -- session without any JWT and without SET ROLE to an API role (pg_cron jobs, an
 -- operator in psql as the owner). Signed-in users and anon never qualify.
 -- Called by the webhook definer functions before they do anything.
-create or replace function private._webhooks_backend_caller()
+create or replace function private.webhooks_backend_caller()
 returns boolean
 language plpgsql
 stable
@@ -20,6 +20,6 @@ begin
 end
 $$;
 
-comment on function private._webhooks_backend_caller() is
+comment on function private.webhooks_backend_caller() is
 'True for service_role requests and for JWT-less database sessions (pg_cron, operators); false for API users.';
-revoke all on function private._webhooks_backend_caller() from public;
+revoke all on function private.webhooks_backend_caller() from public;

@@ -1,4 +1,4 @@
--- private._webhooks_record_usage: record usage for a normalized event, keyed by
+-- private.webhooks_record_usage: record usage for a normalized event, keyed by
 -- what was billed (a call's completed event, a message's SID), so it is counted
 -- once whoever processes it (ingest, sweeper, replay) and in whatever order.
 --
@@ -8,7 +8,7 @@
 -- delivery as usual, for the sweeper to retry, with its own SQLSTATE (the
 -- implementation is called, not the API wrapper, which turns a lock timeout into
 -- an HTTP answer).
-create or replace function private._webhooks_record_usage(
+create or replace function private.webhooks_record_usage(
     workspace_id uuid,
     metric text,
     quantity numeric,
@@ -22,15 +22,15 @@ set search_path = ''
 as $$
 begin
     return private._record_usage(
-        workspace_id => _webhooks_record_usage.workspace_id,
-        metric => _webhooks_record_usage.metric,
-        quantity => _webhooks_record_usage.quantity,
-        idempotency_key => _webhooks_record_usage.idempotency_key,
-        source => _webhooks_record_usage.source
+        workspace_id => webhooks_record_usage.workspace_id,
+        metric => webhooks_record_usage.metric,
+        quantity => webhooks_record_usage.quantity,
+        idempotency_key => webhooks_record_usage.idempotency_key,
+        source => webhooks_record_usage.source
     );
 end
 $$;
 
-comment on function private._webhooks_record_usage(uuid, text, numeric, text, text) is
+comment on function private.webhooks_record_usage(uuid, text, numeric, text, text) is
 'record_usage for an ingested event (idempotency key = what was billed); usage over the hard limit is recorded too.';
-revoke all on function private._webhooks_record_usage(uuid, text, numeric, text, text) from public;
+revoke all on function private.webhooks_record_usage(uuid, text, numeric, text, text) from public;

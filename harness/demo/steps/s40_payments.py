@@ -87,7 +87,7 @@ def _limits(ctx: DemoContext, workspace_id: Any) -> str:
     with ctx.conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
             "select metric, plan_key, soft_limit, hard_limit from public.usage_limits"
-            " where workspace_id = %s and period_start = private._usage_period() order by metric",
+            " where workspace_id = %s and period_start = private.usage_period() order by metric",
             (workspace_id,),
         ).fetchall()
     return ", ".join(f"{r['metric']} {r['soft_limit']:g}/{r['hard_limit']:g}" for r in rows) or "none yet"
