@@ -338,11 +338,19 @@ CREATE FUNCTION private.alert_dead_letters(webhook_ids bigint[]) RETURNS void
 
 COMMENT ON FUNCTION private.alert_dead_letters(webhook_ids bigint[]) IS 'Count new dead letters in the one open webhook_failure alert per provider and error (raised for the first).';
 
+-- Name: alert_reconciliation_run(bigint, bigint, date, date, boolean, integer, integer, integer); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.alert_reconciliation_run(run_id bigint, job_run_id bigint, period_start date, period_end date, every_step_ran boolean, mismatched integer, missing_internal integer, missing_provider integer) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/jobs/run_reconciliation.sql.j2
+
+COMMENT ON FUNCTION private.alert_reconciliation_run(run_id bigint, job_run_id bigint, period_start date, period_end date, every_step_ran boolean, mismatched integer, missing_internal integer, missing_provider integer) IS 'Settle the open reconciliation_mismatch alerts after a run and raise one for its not-matched days no open alert covers; returns the alert covering the run''s not-matched days, or null.';
+
 -- Name: alert_retention_backlog(bigint, text[]); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.alert_retention_backlog(job_run_id bigint, more text[]) RETURNS void
     LANGUAGE sql SECURITY DEFINER
     SET search_path TO '';
-    -- body: db/functions/jobs/retention_step.sql
+    -- body: db/functions/jobs/retention_step.sql.j2
 
 COMMENT ON FUNCTION private.alert_retention_backlog(job_run_id bigint, more text[]) IS 'Raise the one open retention_backlog alert: a run ran out of time with rows left (listed).';
 
@@ -369,6 +377,14 @@ CREATE FUNCTION private.audit(action text, target_table text, target_id text, wo
     -- body: db/functions/ops/audit.sql
 
 COMMENT ON FUNCTION private.audit(action text, target_table text, target_id text, workspace_id uuid, before jsonb, after jsonb, reason text) IS 'Append an audit_logs row for a security-relevant change; returns its id.';
+
+-- Name: check_reconciliation_period(date, date); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.check_reconciliation_period(period_start date, period_end date) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path TO '';
+    -- body: db/functions/jobs/run_reconciliation.sql.j2
+
+COMMENT ON FUNCTION private.check_reconciliation_period(period_start date, period_end date) IS 'Raise 22023 (period_required, invalid_period, period_too_long, period_not_ended) for a period run_reconciliation refuses.';
 
 -- Name: webhook_queue; Type: TABLE; Schema: public
 CREATE TABLE public.webhook_queue (
@@ -447,6 +463,14 @@ CREATE FUNCTION private.conversations_masked() RETURNS TABLE(id uuid, workspace_
 
 COMMENT ON FUNCTION private.conversations_masked() IS 'Rows of public.conversations_masked: every conversation with contact details masked, for platform staff only.';
 
+-- Name: count_rate_limit_refusal(uuid, text, timestamp with time zone, text, integer, integer, integer); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.count_rate_limit_refusal(workspace_id uuid, bucket text, at timestamp with time zone, plan_key text, max_requests integer, window_seconds integer, spike_refusals integer) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/usage/rate_limit_refusals.sql
+
+COMMENT ON FUNCTION private.count_rate_limit_refusal(workspace_id uuid, bucket text, at timestamp with time zone, plan_key text, max_requests integer, window_seconds integer, spike_refusals integer) IS 'Count a refused request per workspace, bucket and minute; the refusal reaching the spike threshold raises its alert.';
+
 -- Name: credit_replay(text, uuid, numeric, text, text); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.credit_replay(kind text, workspace_id uuid, amount numeric, reason text, idempotency_key text) RETURNS jsonb
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -454,6 +478,54 @@ CREATE FUNCTION private.credit_replay(kind text, workspace_id uuid, amount numer
     -- body: db/functions/billing/credit_replay.sql
 
 COMMENT ON FUNCTION private.credit_replay(kind text, workspace_id uuid, amount numeric, reason text, idempotency_key text) IS 'First result of an idempotent credit call (null when the key is new; PT409 when the arguments differ).';
+
+-- Name: delete_expired_acknowledged_alerts(timestamp with time zone, integer, timestamp with time zone, bigint); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.delete_expired_acknowledged_alerts(cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint) RETURNS TABLE(deleted integer, picked integer, last_at timestamp with time zone, last_id bigint)
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/jobs/retention_step.sql.j2
+
+COMMENT ON FUNCTION private.delete_expired_acknowledged_alerts(cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint) IS 'One batch of the acknowledged_alerts retention policy: delete at most max_rows rows of public.alerts older than cutoff, in key order after (after_at, after_id).';
+
+-- Name: delete_expired_job_runs(timestamp with time zone, integer, timestamp with time zone, bigint, bigint); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.delete_expired_job_runs(cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint, keep_job_run bigint) RETURNS TABLE(deleted integer, picked integer, last_at timestamp with time zone, last_id bigint)
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/jobs/retention_step.sql.j2
+
+COMMENT ON FUNCTION private.delete_expired_job_runs(cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint, keep_job_run bigint) IS 'One batch of the job_runs retention policy: delete at most max_rows rows of public.job_runs older than cutoff, in key order after (after_at, after_id).';
+
+-- Name: delete_expired_rate_limit_counters(timestamp with time zone, integer); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.delete_expired_rate_limit_counters(cutoff timestamp with time zone, max_rows integer) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/jobs/retention_step.sql.j2
+
+COMMENT ON FUNCTION private.delete_expired_rate_limit_counters(cutoff timestamp with time zone, max_rows integer) IS 'One batch of the rate_limit_counters retention policy: delete at most max_rows expired rate-limit counters and refusal counts older than cutoff; returns how many went.';
+
+-- Name: delete_expired_unknown_phone(timestamp with time zone, integer, timestamp with time zone, bigint); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.delete_expired_unknown_phone(cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint) RETURNS TABLE(deleted integer, picked integer, last_at timestamp with time zone, last_id bigint)
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/jobs/retention_step.sql.j2
+
+COMMENT ON FUNCTION private.delete_expired_unknown_phone(cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint) IS 'One batch of the unknown_phone retention policy: delete at most max_rows rows of public.unknown_phone older than cutoff, in key order after (after_at, after_id).';
+
+-- Name: delete_expired_webhook_dead_letters(timestamp with time zone, integer, timestamp with time zone, bigint); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.delete_expired_webhook_dead_letters(cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint) RETURNS TABLE(deleted integer, picked integer, last_at timestamp with time zone, last_id bigint)
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/jobs/retention_step.sql.j2
+
+COMMENT ON FUNCTION private.delete_expired_webhook_dead_letters(cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint) IS 'One batch of the webhook_dead_letters retention policy: delete at most max_rows rows of public.webhook_queue older than cutoff, in key order after (after_at, after_id).';
+
+-- Name: delete_expired_webhook_deliveries(timestamp with time zone, integer, timestamp with time zone, bigint); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.delete_expired_webhook_deliveries(cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint) RETURNS TABLE(deleted integer, picked integer, last_at timestamp with time zone, last_id bigint)
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/jobs/retention_step.sql.j2
+
+COMMENT ON FUNCTION private.delete_expired_webhook_deliveries(cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint) IS 'One batch of the webhook_deliveries retention policy: delete at most max_rows rows of public.webhook_queue older than cutoff, in key order after (after_at, after_id).';
 
 -- Name: drain_webhook_batch(integer); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.drain_webhook_batch(max_count integer) RETURNS jsonb
@@ -485,6 +557,15 @@ CREATE FUNCTION private.ensure_usage_period(workspace_id uuid, period_start date
     -- body: db/functions/usage/tier_snapshots.sql
 
 COMMENT ON FUNCTION private.ensure_usage_period(workspace_id uuid, period_start date) IS 'Snapshot the plan at period start (once) and create the period''s usage_limits rows. Caller locks the workspace.';
+
+-- Name: fold_usage_events(bigint, bigint); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.fold_usage_events(after_id bigint, upto_id bigint) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    SET jit TO 'off';
+    -- body: db/functions/usage/fold_usage_rollups.sql
+
+COMMENT ON FUNCTION private.fold_usage_events(after_id bigint, upto_id bigint) IS 'Add the usage_events with ids in (after_id, upto_id] to the daily and period usage totals; returns how many.';
 
 -- Name: fold_usage_rollups(integer); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.fold_usage_rollups(max_events integer DEFAULT 500000) RETURNS jsonb
@@ -623,13 +704,68 @@ CREATE FUNCTION private.note_unknown_phone(provider text, channel_type text, pho
 
 COMMENT ON FUNCTION private.note_unknown_phone(provider text, channel_type text, phone_number text, webhook_id bigint, count_delivery boolean) IS 'Upsert unknown_phone for a delivery to an address that matched no active agent or channel.';
 
+-- Name: oldest_running_transaction(); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.oldest_running_transaction() RETURNS timestamp with time zone
+    LANGUAGE sql
+    SET search_path TO '';
+    -- body: db/functions/usage/fold_usage_rollups.sql
+
+COMMENT ON FUNCTION private.oldest_running_transaction() IS 'The start of the oldest transaction still running in another session of this database (''-infinity'' while a prepared transaction exists; null: none), maintenance left out.';
+
 -- Name: on_plan_change(uuid, text, text); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.on_plan_change(workspace_id uuid, new_plan_key text, reason text) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
-    -- body: db/functions/usage/on_plan_change.sql
+    -- body: db/functions/usage/on_plan_change.sql.j2
 
 COMMENT ON FUNCTION private.on_plan_change(workspace_id uuid, new_plan_key text, reason text) IS 'Snapshot the new plan''s terms and move the current period''s usage_limits to them (does not set plan_key).';
+
+-- Name: reconciliation_runs; Type: TABLE; Schema: public
+CREATE TABLE public.reconciliation_runs (
+    id bigint NOT NULL,
+    job_run_id bigint,
+    period_start date NOT NULL,
+    period_end date NOT NULL,
+    status text DEFAULT 'running'::text NOT NULL,
+    matched integer DEFAULT 0 NOT NULL,
+    mismatched integer DEFAULT 0 NOT NULL,
+    missing_internal integer DEFAULT 0 NOT NULL,
+    missing_provider integer DEFAULT 0 NOT NULL,
+    metrics text[] DEFAULT '{}'::text[] NOT NULL,
+    unreconciled_metrics text[] DEFAULT '{}'::text[] NOT NULL,
+    tolerances jsonb DEFAULT '{}'::jsonb NOT NULL,
+    alert_id bigint,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    finished_at timestamp with time zone,
+    CONSTRAINT reconciliation_runs_finished_when_done CHECK (((status = 'running'::text) = (finished_at IS NULL))),
+    CONSTRAINT reconciliation_runs_matched_check CHECK ((matched >= 0)),
+    CONSTRAINT reconciliation_runs_mismatched_check CHECK ((mismatched >= 0)),
+    CONSTRAINT reconciliation_runs_missing_internal_check CHECK ((missing_internal >= 0)),
+    CONSTRAINT reconciliation_runs_missing_provider_check CHECK ((missing_provider >= 0)),
+    CONSTRAINT reconciliation_runs_period_check CHECK ((period_end > period_start)),
+    CONSTRAINT reconciliation_runs_status_check CHECK ((status = ANY (ARRAY['running'::text, 'succeeded'::text, 'partial'::text, 'failed'::text]))),
+    CONSTRAINT reconciliation_runs_tolerances_check CHECK ((jsonb_typeof(tolerances) = 'object'::text))
+);
+
+COMMENT ON TABLE public.reconciliation_runs IS 'Every run of run_reconciliation: the period [period_start, period_end) compared, the counts of (workspace, metric, UTC day) matched, mismatched beyond tolerance and missing on either side, the metrics compared and the tolerances applied. Items are in reconciliation_items.';
+
+COMMENT ON COLUMN public.reconciliation_runs.status IS 'succeeded, partial (some metrics failed: see job_runs.errors; their counts are left out) or failed.';
+
+COMMENT ON COLUMN public.reconciliation_runs.metrics IS 'Metrics compared: those with provider reports in the period and those whose reports are expected.';
+
+COMMENT ON COLUMN public.reconciliation_runs.unreconciled_metrics IS 'Metrics with internal usage in the period but no provider coverage: not compared, so not counted.';
+
+COMMENT ON COLUMN public.reconciliation_runs.tolerances IS '{metric: {absolute, relative, reports_expected}} as applied by this run.';
+
+COMMENT ON COLUMN public.reconciliation_runs.alert_id IS 'The open reconciliation_mismatch alert of the period when something did not match (new or already open).';
+
+-- Name: open_reconciliation_run(bigint, date, date); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.open_reconciliation_run(job_run_id bigint, period_start date, period_end date) RETURNS public.reconciliation_runs
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/jobs/run_reconciliation.sql.j2
+
+COMMENT ON FUNCTION private.open_reconciliation_run(job_run_id bigint, period_start date, period_end date) IS 'Insert a reconciliation run''s row with the metrics it compares, the unreconciled metrics and the tolerances; returns the row.';
 
 -- Name: open_usage_periods(); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.open_usage_periods() RETURNS jsonb
@@ -646,6 +782,14 @@ CREATE FUNCTION private.paymob_hmac_message(obj jsonb) RETURNS text
     -- body: db/functions/payments/verify_paymob_hmac.sql
 
 COMMENT ON FUNCTION private.paymob_hmac_message(obj jsonb) IS 'The string Paymob signs for a transaction callback: obj''s documented fields concatenated in documented order.';
+
+-- Name: prepare_usage_period(uuid, text, date); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.prepare_usage_period(workspace_id uuid, metric text, period_start date) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/usage/record_usage_steps.sql.j2
+
+COMMENT ON FUNCTION private.prepare_usage_period(workspace_id uuid, metric text, period_start date) IS 'Check the metric and workspace, lock the workspace and create its usage_limits rows of the period.';
 
 -- Name: process_meta(bigint, text, jsonb, boolean); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.process_meta(webhook_id bigint, event_type text, payload jsonb, count_unknown boolean) RETURNS jsonb
@@ -703,6 +847,23 @@ CREATE FUNCTION private.raise_usage_alerts(workspace_id uuid, metric text, perio
 
 COMMENT ON FUNCTION private.raise_usage_alerts(workspace_id uuid, metric text, period_start date) IS 'Raise the period''s usage_warning / usage_blocked alert once the threshold is reached (once per period).';
 
+-- Name: rate_limiter_fail_open(uuid, text, timestamp with time zone, integer, integer, text, text, text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.rate_limiter_fail_open(workspace_id uuid, bucket text, at timestamp with time zone, max_requests integer, window_seconds integer, plan_key text, sqlstate text, error text) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/usage/rate_limit_refusals.sql
+
+COMMENT ON FUNCTION private.rate_limiter_fail_open(workspace_id uuid, bucket text, at timestamp with time zone, max_requests integer, window_seconds integer, plan_key text, sqlstate text, error text) IS 'The fail-open answer of check_rate_limit when its state failed; records a critical rate_limiter_failed alert.';
+
+-- Name: reconcile_metric(bigint, text, date, date, jsonb); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.reconcile_metric(run_id bigint, metric text, period_start date, period_end date, tolerance jsonb) RETURNS TABLE(matched integer, mismatched integer, missing_internal integer, missing_provider integer)
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    SET jit TO 'off';
+    -- body: db/functions/jobs/run_reconciliation.sql.j2
+
+COMMENT ON FUNCTION private.reconcile_metric(run_id bigint, metric text, period_start date, period_end date, tolerance jsonb) IS 'Compare one metric''s internal usage with the providers'' reports over a run''s period, write the comparisons that are not matched as reconciliation_items; returns the count of each kind.';
+
 -- Name: record_api_auth_failure(text, text, uuid, uuid); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.record_api_auth_failure(reason text, key_prefix text, key_id uuid DEFAULT NULL::uuid, workspace_id uuid DEFAULT NULL::uuid) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
@@ -710,6 +871,14 @@ CREATE FUNCTION private.record_api_auth_failure(reason text, key_prefix text, ke
     -- body: db/functions/security/authenticate_api_key.sql.j2
 
 COMMENT ON FUNCTION private.record_api_auth_failure(reason text, key_prefix text, key_id uuid, workspace_id uuid) IS 'Record a failed API key authentication; raises the api_auth_failures alert on a spike (20 in 5 minutes).';
+
+-- Name: refuse_deduction(uuid, numeric, text); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.refuse_deduction(workspace_id uuid, amount numeric, reason text) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/billing/refuse_deduction.sql
+
+COMMENT ON FUNCTION private.refuse_deduction(workspace_id uuid, amount numeric, reason text) IS 'Refuse a deduction that debited nothing: PT404 or PT402, or over HTTP the 402 body with its credits_exhausted alert.';
 
 -- Name: reopen_usage_alert(bigint); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.reopen_usage_alert(alert_id bigint) RETURNS void
@@ -756,7 +925,7 @@ CREATE FUNCTION private.retention_step(policy text, cutoff timestamp with time z
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     SET lock_timeout TO '500ms';
-    -- body: db/functions/jobs/retention_step.sql
+    -- body: db/functions/jobs/retention_step.sql.j2
 
 COMMENT ON FUNCTION private.retention_step(policy text, cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint, keep_job_run bigint) IS 'Delete one batch (at most max_rows) of a retention policy''s rows older than cutoff, in key order after (after_at, after_id); returns the rows deleted and picked and the last key picked. Never waits for a row lock (55P03).';
 
@@ -764,7 +933,7 @@ COMMENT ON FUNCTION private.retention_step(policy text, cutoff timestamp with ti
 CREATE FUNCTION private.retention_table(policy text) RETURNS text
     LANGUAGE sql IMMUTABLE
     SET search_path TO '';
-    -- body: db/functions/jobs/retention_step.sql
+    -- body: db/functions/jobs/retention_step.sql.j2
 
 COMMENT ON FUNCTION private.retention_table(policy text) IS 'The table a retention policy deletes from (run results count by table).';
 
@@ -798,6 +967,14 @@ CREATE FUNCTION private.secret_key_paths(doc jsonb) RETURNS text[]
     -- body: db/functions/security/secret_keys.sql
 
 COMMENT ON FUNCTION private.secret_key_paths(doc jsonb) IS 'JSON paths of keys that look like secrets (token, secret, password, api_key, ...) at any depth.';
+
+-- Name: settle_reconciliation_alerts(bigint, date, date, date[], boolean); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.settle_reconciliation_alerts(run_id bigint, period_start date, period_end date, bad_days date[], every_step_ran boolean) RETURNS TABLE(covered_days date[], alert_id bigint)
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/jobs/run_reconciliation.sql.j2
+
+COMMENT ON FUNCTION private.settle_reconciliation_alerts(run_id bigint, period_start date, period_end date, bad_days date[], every_step_ran boolean) IS 'Take the days a reconciliation run found clean off the open reconciliation_mismatch alerts, resolving those left without days; returns the days they still cover and the first one covering a day still not clean.';
 
 -- Name: sms_events_masked(); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.sms_events_masked() RETURNS TABLE(id uuid, workspace_id uuid, agent_id uuid, channel_id uuid, webhook_id bigint, provider text, message_sid text, sms_status text, direction public.sms_direction, from_number text, to_number text, body text, num_segments public.event_count, num_media public.event_count, occurred_at timestamp with time zone, created_at timestamp with time zone)
@@ -983,6 +1160,14 @@ CREATE FUNCTION private.twilio_signature(auth_token text, url text, params jsonb
 
 COMMENT ON FUNCTION private.twilio_signature(auth_token text, url text, params jsonb, algorithm text) IS 'Twilio request signature (base64 HMAC over the URL and the sorted form parameters).';
 
+-- Name: undo_duplicate_usage(uuid, text, numeric, text, date); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.undo_duplicate_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, period_start date, OUT used numeric, OUT limit_state text) RETURNS record
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/usage/record_usage_steps.sql.j2
+
+COMMENT ON FUNCTION private.undo_duplicate_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, period_start date, OUT used numeric, OUT limit_state text) IS 'Take a retried record_usage back off its period row (PT409 when the key named other usage); returns the row''s state.';
+
 -- Name: usage_alert_of(uuid, text); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.usage_alert_of(workspace_id uuid, dedupe_key text) RETURNS bigint
     LANGUAGE sql STABLE SECURITY DEFINER
@@ -995,15 +1180,47 @@ COMMENT ON FUNCTION private.usage_alert_of(workspace_id uuid, dedupe_key text) I
 CREATE FUNCTION private.usage_batch_add(workspace_ids uuid[], metrics text[], quantities numeric[], recorded boolean[], period_start date, OUT tier_snapshot_ids bigint[], OUT used_before numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[], OUT totals numeric[]) RETURNS record
     LANGUAGE plpgsql
     SET search_path TO '';
-    -- body: db/functions/usage/usage_batch_rows.sql
+    -- body: db/functions/usage/usage_batch_rows.sql.j2
 
 COMMENT ON FUNCTION private.usage_batch_add(workspace_ids uuid[], metrics text[], quantities numeric[], recorded boolean[], period_start date, OUT tier_snapshot_ids bigint[], OUT used_before numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[], OUT totals numeric[]) IS 'Add a usage batch''s recorded quantities to its period rows; returns per pair the row before and what was added.';
+
+-- Name: usage_batch_answer(uuid[], text[], numeric[], text[], boolean[], uuid[], text[], numeric[], numeric[], numeric[]); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.usage_batch_answer(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], recorded boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_used numeric[], pair_soft_limits numeric[], pair_hard_limits numeric[]) RETURNS jsonb
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO '';
+    -- body: db/functions/usage/usage_batch_steps.sql.j2
+
+COMMENT ON FUNCTION private.usage_batch_answer(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], recorded boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_used numeric[], pair_soft_limits numeric[], pair_hard_limits numeric[]) IS 'The answer of record_usage_batch in input order: each event''s key, duplicate flag, running total and limit_state.';
+
+-- Name: usage_batch_check_repeated_keys(uuid[], text[], numeric[], text[], boolean[]); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.usage_batch_check_repeated_keys(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], first boolean[]) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path TO '';
+    -- body: db/functions/usage/usage_batch_steps.sql.j2
+
+COMMENT ON FUNCTION private.usage_batch_check_repeated_keys(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], first boolean[]) IS 'Refuse a usage batch (PT409) whose repeated idempotency key names other usage than its first event.';
+
+-- Name: usage_batch_check_used_keys(uuid[], text[], numeric[], text[], boolean[], boolean[]); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.usage_batch_check_used_keys(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], first boolean[], recorded boolean[]) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path TO '';
+    -- body: db/functions/usage/usage_batch_steps.sql.j2
+
+COMMENT ON FUNCTION private.usage_batch_check_used_keys(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], first boolean[], recorded boolean[]) IS 'Refuse a usage batch (PT409) whose event reuses a key of usage_events for other usage.';
+
+-- Name: usage_batch_insert_and_lock(uuid[], text[], numeric[], text[], text[], timestamp with time zone[], boolean[], uuid[], text[], bigint[], date, timestamp with time zone); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.usage_batch_insert_and_lock(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone) RETURNS boolean[]
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/usage/usage_batch_rows.sql.j2
+
+COMMENT ON FUNCTION private.usage_batch_insert_and_lock(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone) IS 'Insert a usage batch''s events and lock its period rows without deadlock; returns which events were recorded.';
 
 -- Name: usage_batch_insert_events(uuid[], text[], numeric[], text[], text[], timestamp with time zone[], boolean[], uuid[], text[], bigint[], date, timestamp with time zone); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.usage_batch_insert_events(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone) RETURNS boolean[]
     LANGUAGE plpgsql
     SET search_path TO '';
-    -- body: db/functions/usage/usage_batch_rows.sql
+    -- body: db/functions/usage/usage_batch_rows.sql.j2
 
 COMMENT ON FUNCTION private.usage_batch_insert_events(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone) IS 'Insert a usage batch''s events in key order, skipping keys already used; returns which were recorded.';
 
@@ -1011,9 +1228,17 @@ COMMENT ON FUNCTION private.usage_batch_insert_events(workspace_ids uuid[], metr
 CREATE FUNCTION private.usage_batch_lock_rows(workspace_ids uuid[], metrics text[], period_start date, OUT tier_snapshot_ids bigint[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]) RETURNS record
     LANGUAGE plpgsql
     SET search_path TO '';
-    -- body: db/functions/usage/usage_batch_rows.sql
+    -- body: db/functions/usage/usage_batch_rows.sql.j2
 
 COMMENT ON FUNCTION private.usage_batch_lock_rows(workspace_ids uuid[], metrics text[], period_start date, OUT tier_snapshot_ids bigint[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]) IS 'Lock and read a usage batch''s period rows in the order given (arrays aligned with the pairs).';
+
+-- Name: usage_batch_open_periods(uuid[], text[], uuid[], text[], date); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.usage_batch_open_periods(workspace_ids uuid[], metrics text[], pair_workspace_ids uuid[], pair_metrics text[], period_start date) RETURNS bigint[]
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/usage/usage_batch_steps.sql.j2
+
+COMMENT ON FUNCTION private.usage_batch_open_periods(workspace_ids uuid[], metrics text[], pair_workspace_ids uuid[], pair_metrics text[], period_start date) IS 'Open the periods a usage batch needs (PT404, 22023 as record_usage); returns its pairs'' tier snapshots.';
 
 -- Name: usage_batch_parse(jsonb, date, timestamp with time zone); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.usage_batch_parse(events jsonb, period_start date, now timestamp with time zone, OUT bad_index integer, OUT bad_word text, OUT bad_detail text, OUT workspace_ids uuid[], OUT metrics text[], OUT quantities numeric[], OUT keys text[], OUT sources text[], OUT occurred timestamp with time zone[], OUT first boolean[]) RETURNS record
@@ -1022,6 +1247,14 @@ CREATE FUNCTION private.usage_batch_parse(events jsonb, period_start date, now t
     -- body: db/functions/usage/usage_batch_parse.sql
 
 COMMENT ON FUNCTION private.usage_batch_parse(events jsonb, period_start date, now timestamp with time zone, OUT bad_index integer, OUT bad_word text, OUT bad_detail text, OUT workspace_ids uuid[], OUT metrics text[], OUT quantities numeric[], OUT keys text[], OUT sources text[], OUT occurred timestamp with time zone[], OUT first boolean[]) IS 'Check and parse a usage batch in one pass: its events as arrays, or its first malformed event.';
+
+-- Name: usage_batch_raise_alerts(uuid[], text[], numeric[], numeric[], numeric[], date); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.usage_batch_raise_alerts(pair_workspace_ids uuid[], pair_metrics text[], used_before numeric[], totals numeric[], next_thresholds numeric[], period_start date) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/usage/usage_batch_steps.sql.j2
+
+COMMENT ON FUNCTION private.usage_batch_raise_alerts(pair_workspace_ids uuid[], pair_metrics text[], used_before numeric[], totals numeric[], next_thresholds numeric[], period_start date) IS 'Raise the usage alerts of the thresholds a usage batch crossed (once per threshold, period and plan).';
 
 -- Name: usage_period(); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.usage_period() RETURNS date
@@ -1143,6 +1376,14 @@ CREATE FUNCTION private.weekly_insight_change(current_value numeric, previous_va
 
 COMMENT ON FUNCTION private.weekly_insight_change(current_value numeric, previous_value numeric) IS 'One figure''s change against the week before: {previous, delta, percent} (percent null when previous is 0).';
 
+-- Name: weekly_insight_changes(jsonb, jsonb); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.weekly_insight_changes(current_figures jsonb, previous_figures jsonb) RETURNS jsonb
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO '';
+    -- body: db/functions/jobs/generate_weekly_insights.sql.j2
+
+COMMENT ON FUNCTION private.weekly_insight_changes(current_figures jsonb, previous_figures jsonb) IS 'Every weekly figure''s change against the week before, as weekly_insights.change ({figure: {previous, delta, percent}, usage: {metric: ...}}).';
+
 -- Name: weekly_insight_figures_all(date); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.weekly_insight_figures_all(week_start date) RETURNS TABLE(workspace_id uuid, current_figures jsonb, previous_figures jsonb)
     LANGUAGE sql STABLE
@@ -1152,6 +1393,22 @@ CREATE FUNCTION private.weekly_insight_figures_all(week_start date) RETURNS TABL
 
 COMMENT ON FUNCTION private.weekly_insight_figures_all(week_start date) IS 'The weekly_insights figures of every workspace for the ISO week starting week_start (UTC) and the week before, read once from the two weeks of each source table.';
 
+-- Name: weekly_insights_week(date); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.weekly_insights_week(week_start date) RETURNS date
+    LANGUAGE plpgsql STABLE
+    SET search_path TO '';
+    -- body: db/functions/jobs/generate_weekly_insights.sql.j2
+
+COMMENT ON FUNCTION private.weekly_insights_week(week_start date) IS 'The Monday a weekly insights run is for (null: the last complete week); 22023 invalid_week_start or week_not_over otherwise.';
+
+-- Name: weekly_webhook_figures(date); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.weekly_webhook_figures(week_start date) RETURNS TABLE(workspace_id uuid, is_current boolean, figures jsonb)
+    LANGUAGE sql STABLE
+    SET search_path TO '';
+    -- body: db/functions/jobs/generate_weekly_insights.sql.j2
+
+COMMENT ON FUNCTION private.weekly_webhook_figures(week_start date) IS 'The webhook_failures and webhooks_rejected of every workspace for the ISO week starting week_start (UTC) and the week before, attributed by the numbers and channel ids the deliveries name.';
+
 -- Name: write_billing_line_items(uuid, date); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.write_billing_line_items(workspace_id uuid, period_start date) RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
@@ -1160,6 +1417,14 @@ CREATE FUNCTION private.write_billing_line_items(workspace_id uuid, period_start
     -- body: db/functions/billing/generate_billing_line_items.sql.j2
 
 COMMENT ON FUNCTION private.write_billing_line_items(workspace_id uuid, period_start date) IS '(Re)generate the billing_line_items of a period from its usage totals, for one workspace or (null) every workspace; returns lines written.';
+
+-- Name: write_weekly_insight(uuid, date, jsonb, jsonb, bigint); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.write_weekly_insight(workspace_id uuid, week_start date, figures jsonb, change jsonb, job_run_id bigint) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/jobs/generate_weekly_insights.sql.j2
+
+COMMENT ON FUNCTION private.write_weekly_insight(workspace_id uuid, week_start date, figures jsonb, change jsonb, job_run_id bigint) IS 'Upsert one workspace''s weekly_insights row for a week from its figures and change, stamped with the job run.';
 
 -- Name: acknowledge_alert(bigint, text); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.acknowledge_alert(alert_id bigint, note text DEFAULT NULL::text) RETURNS jsonb
@@ -1424,7 +1689,7 @@ COMMENT ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers 
 
 -- Name: list_messages_masked(uuid, timestamp with time zone, uuid, integer); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.list_messages_masked(workspace_id uuid DEFAULT NULL::uuid, before_created_at timestamp with time zone DEFAULT NULL::timestamp with time zone, before_id uuid DEFAULT NULL::uuid, max_count integer DEFAULT 50) RETURNS TABLE(id uuid, workspace_id uuid, conversation_id uuid, direction text, sender text, body text, provider text, provider_message_id text, sent_at timestamp with time zone, created_at timestamp with time zone)
-    LANGUAGE plpgsql STABLE
+    LANGUAGE sql STABLE
     SET search_path TO '';
     -- body: db/functions/security/list_messages_masked.sql.j2
 
@@ -2304,45 +2569,6 @@ ALTER TABLE public.reconciliation_items ALTER COLUMN id ADD GENERATED ALWAYS AS 
     NO MAXVALUE
     CACHE 1
 );
-
--- Name: reconciliation_runs; Type: TABLE; Schema: public
-CREATE TABLE public.reconciliation_runs (
-    id bigint NOT NULL,
-    job_run_id bigint,
-    period_start date NOT NULL,
-    period_end date NOT NULL,
-    status text DEFAULT 'running'::text NOT NULL,
-    matched integer DEFAULT 0 NOT NULL,
-    mismatched integer DEFAULT 0 NOT NULL,
-    missing_internal integer DEFAULT 0 NOT NULL,
-    missing_provider integer DEFAULT 0 NOT NULL,
-    metrics text[] DEFAULT '{}'::text[] NOT NULL,
-    unreconciled_metrics text[] DEFAULT '{}'::text[] NOT NULL,
-    tolerances jsonb DEFAULT '{}'::jsonb NOT NULL,
-    alert_id bigint,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    finished_at timestamp with time zone,
-    CONSTRAINT reconciliation_runs_finished_when_done CHECK (((status = 'running'::text) = (finished_at IS NULL))),
-    CONSTRAINT reconciliation_runs_matched_check CHECK ((matched >= 0)),
-    CONSTRAINT reconciliation_runs_mismatched_check CHECK ((mismatched >= 0)),
-    CONSTRAINT reconciliation_runs_missing_internal_check CHECK ((missing_internal >= 0)),
-    CONSTRAINT reconciliation_runs_missing_provider_check CHECK ((missing_provider >= 0)),
-    CONSTRAINT reconciliation_runs_period_check CHECK ((period_end > period_start)),
-    CONSTRAINT reconciliation_runs_status_check CHECK ((status = ANY (ARRAY['running'::text, 'succeeded'::text, 'partial'::text, 'failed'::text]))),
-    CONSTRAINT reconciliation_runs_tolerances_check CHECK ((jsonb_typeof(tolerances) = 'object'::text))
-);
-
-COMMENT ON TABLE public.reconciliation_runs IS 'Every run of run_reconciliation: the period [period_start, period_end) compared, the counts of (workspace, metric, UTC day) matched, mismatched beyond tolerance and missing on either side, the metrics compared and the tolerances applied. Items are in reconciliation_items.';
-
-COMMENT ON COLUMN public.reconciliation_runs.status IS 'succeeded, partial (some metrics failed: see job_runs.errors; their counts are left out) or failed.';
-
-COMMENT ON COLUMN public.reconciliation_runs.metrics IS 'Metrics compared: those with provider reports in the period and those whose reports are expected.';
-
-COMMENT ON COLUMN public.reconciliation_runs.unreconciled_metrics IS 'Metrics with internal usage in the period but no provider coverage: not compared, so not counted.';
-
-COMMENT ON COLUMN public.reconciliation_runs.tolerances IS '{metric: {absolute, relative, reports_expected}} as applied by this run.';
-
-COMMENT ON COLUMN public.reconciliation_runs.alert_id IS 'The open reconciliation_mismatch alert of the period when something did not match (new or already open).';
 
 -- Name: reconciliation_runs_id_seq; Type: SEQUENCE; Schema: public
 ALTER TABLE public.reconciliation_runs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
@@ -3935,6 +4161,8 @@ GRANT ALL ON FUNCTION private.alert_change(alert_id bigint, note text, resolve b
 
 REVOKE ALL ON FUNCTION private.alert_dead_letters(webhook_ids bigint[]) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION private.alert_reconciliation_run(run_id bigint, job_run_id bigint, period_start date, period_end date, every_step_ran boolean, mismatched integer, missing_internal integer, missing_provider integer) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION private.alert_retention_backlog(job_run_id bigint, more text[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.alert_signature_failure(provider text, webhook_id bigint, reason text) FROM PUBLIC;
@@ -3944,6 +4172,8 @@ GRANT ALL ON FUNCTION private.assert_no_secret_keys(doc jsonb, column_label text
 GRANT ALL ON FUNCTION private.assert_no_secret_keys(doc jsonb, column_label text) TO service_role;
 
 REVOKE ALL ON FUNCTION private.audit(action text, target_table text, target_id text, workspace_id uuid, before jsonb, after jsonb, reason text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.check_reconciliation_period(period_start date, period_end date) FROM PUBLIC;
 
 GRANT SELECT ON TABLE public.webhook_queue TO authenticated;
 GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.webhook_queue TO service_role;
@@ -3960,7 +4190,21 @@ REVOKE ALL ON FUNCTION private.conversations_masked() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.conversations_masked() TO authenticated;
 GRANT ALL ON FUNCTION private.conversations_masked() TO service_role;
 
+REVOKE ALL ON FUNCTION private.count_rate_limit_refusal(workspace_id uuid, bucket text, at timestamp with time zone, plan_key text, max_requests integer, window_seconds integer, spike_refusals integer) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION private.credit_replay(kind text, workspace_id uuid, amount numeric, reason text, idempotency_key text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.delete_expired_acknowledged_alerts(cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.delete_expired_job_runs(cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint, keep_job_run bigint) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.delete_expired_rate_limit_counters(cutoff timestamp with time zone, max_rows integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.delete_expired_unknown_phone(cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.delete_expired_webhook_dead_letters(cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.delete_expired_webhook_deliveries(cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.drain_webhook_batch(max_count integer) FROM PUBLIC;
 
@@ -3969,6 +4213,8 @@ REVOKE ALL ON PROCEDURE private.drain_webhooks_continuously(IN seconds double pr
 REVOKE ALL ON FUNCTION private.drop_policies(target regclass) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.ensure_usage_period(workspace_id uuid, period_start date) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.fold_usage_events(after_id bigint, upto_id bigint) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.fold_usage_rollups(max_events integer) FROM PUBLIC;
 
@@ -4024,12 +4270,21 @@ GRANT ALL ON FUNCTION private.messages_masked() TO service_role;
 
 REVOKE ALL ON FUNCTION private.note_unknown_phone(provider text, channel_type text, phone_number text, webhook_id bigint, count_delivery boolean) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION private.oldest_running_transaction() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION private.on_plan_change(workspace_id uuid, new_plan_key text, reason text) FROM PUBLIC;
+
+GRANT SELECT ON TABLE public.reconciliation_runs TO authenticated;
+GRANT SELECT ON TABLE public.reconciliation_runs TO service_role;
+
+REVOKE ALL ON FUNCTION private.open_reconciliation_run(job_run_id bigint, period_start date, period_end date) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.open_usage_periods() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.open_usage_periods() TO service_role;
 
 REVOKE ALL ON FUNCTION private.paymob_hmac_message(obj jsonb) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.prepare_usage_period(workspace_id uuid, metric text, period_start date) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.process_meta(webhook_id bigint, event_type text, payload jsonb, count_unknown boolean) FROM PUBLIC;
 
@@ -4046,8 +4301,14 @@ REVOKE ALL ON FUNCTION private.raise_alert(type text, dedupe_key text, message t
 
 REVOKE ALL ON FUNCTION private.raise_usage_alerts(workspace_id uuid, metric text, period_start date) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION private.rate_limiter_fail_open(workspace_id uuid, bucket text, at timestamp with time zone, max_requests integer, window_seconds integer, plan_key text, sqlstate text, error text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.reconcile_metric(run_id bigint, metric text, period_start date, period_end date, tolerance jsonb) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION private.record_api_auth_failure(reason text, key_prefix text, key_id uuid, workspace_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.record_api_auth_failure(reason text, key_prefix text, key_id uuid, workspace_id uuid) TO service_role;
+
+REVOKE ALL ON FUNCTION private.refuse_deduction(workspace_id uuid, amount numeric, reason text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.reopen_usage_alert(alert_id bigint) FROM PUBLIC;
 
@@ -4073,6 +4334,8 @@ REVOKE ALL ON FUNCTION private.schedule_job(job_name text, schedule text, comman
 REVOKE ALL ON FUNCTION private.secret_key_paths(doc jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.secret_key_paths(doc jsonb) TO authenticated;
 GRANT ALL ON FUNCTION private.secret_key_paths(doc jsonb) TO service_role;
+
+REVOKE ALL ON FUNCTION private.settle_reconciliation_alerts(run_id bigint, period_start date, period_end date, bad_days date[], every_step_ran boolean) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.sms_events_masked() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.sms_events_masked() TO authenticated;
@@ -4122,15 +4385,29 @@ REVOKE ALL ON FUNCTION private.try_timestamptz(value text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.twilio_signature(auth_token text, url text, params jsonb, algorithm text) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION private.undo_duplicate_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, period_start date, OUT used numeric, OUT limit_state text) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION private.usage_alert_of(workspace_id uuid, dedupe_key text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.usage_batch_add(workspace_ids uuid[], metrics text[], quantities numeric[], recorded boolean[], period_start date, OUT tier_snapshot_ids bigint[], OUT used_before numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[], OUT totals numeric[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.usage_batch_answer(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], recorded boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_used numeric[], pair_soft_limits numeric[], pair_hard_limits numeric[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.usage_batch_check_repeated_keys(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], first boolean[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.usage_batch_check_used_keys(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], first boolean[], recorded boolean[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.usage_batch_insert_and_lock(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.usage_batch_insert_events(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.usage_batch_lock_rows(workspace_ids uuid[], metrics text[], period_start date, OUT tier_snapshot_ids bigint[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION private.usage_batch_open_periods(workspace_ids uuid[], metrics text[], pair_workspace_ids uuid[], pair_metrics text[], period_start date) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION private.usage_batch_parse(events jsonb, period_start date, now timestamp with time zone, OUT bad_index integer, OUT bad_word text, OUT bad_detail text, OUT workspace_ids uuid[], OUT metrics text[], OUT quantities numeric[], OUT keys text[], OUT sources text[], OUT occurred timestamp with time zone[], OUT first boolean[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.usage_batch_raise_alerts(pair_workspace_ids uuid[], pair_metrics text[], used_before numeric[], totals numeric[], next_thresholds numeric[], period_start date) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.usage_period() FROM PUBLIC;
 
@@ -4167,9 +4444,17 @@ REVOKE ALL ON FUNCTION private.webhooks_record_usage(workspace_id uuid, metric t
 
 REVOKE ALL ON FUNCTION private.weekly_insight_change(current_value numeric, previous_value numeric) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION private.weekly_insight_changes(current_figures jsonb, previous_figures jsonb) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION private.weekly_insight_figures_all(week_start date) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION private.weekly_insights_week(week_start date) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.weekly_webhook_figures(week_start date) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION private.write_billing_line_items(workspace_id uuid, period_start date) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.write_weekly_insight(workspace_id uuid, week_start date, figures jsonb, change jsonb, job_run_id bigint) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION public.acknowledge_alert(alert_id bigint, note text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.acknowledge_alert(alert_id bigint, note text) TO authenticated;
@@ -4432,9 +4717,6 @@ GRANT SELECT ON TABLE public.reconciliation_items TO service_role;
 
 GRANT ALL ON SEQUENCE public.reconciliation_items_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.reconciliation_items_id_seq TO service_role;
-
-GRANT SELECT ON TABLE public.reconciliation_runs TO authenticated;
-GRANT SELECT ON TABLE public.reconciliation_runs TO service_role;
 
 GRANT ALL ON SEQUENCE public.reconciliation_runs_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.reconciliation_runs_id_seq TO service_role;

@@ -45,6 +45,7 @@ class Declaration:
     contract: str
     volatility: str
     lock_subject: str | None
+    language: str
 
     @property
     def implementation(self) -> str:
@@ -98,7 +99,7 @@ def parse(text: str, source: str = FILE) -> dict[str, Declaration]:
     declarations = {}
     for name, entry in tomllib.loads(text).items():
         where = f"{source} [{name}]"
-        unknown = set(entry) - {"params", "returns", "roles", "contract", "volatility", "lock_subject"}
+        unknown = set(entry) - {"params", "returns", "roles", "contract", "volatility", "lock_subject", "language"}
         if unknown:
             raise ValueError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
         roles = tuple(entry["roles"])
@@ -106,6 +107,9 @@ def parse(text: str, source: str = FILE) -> dict[str, Declaration]:
             raise ValueError(f"{where}: roles are some of {', '.join(API_ROLES)}")
         if entry.get("volatility", "volatile") not in ("volatile", "stable"):
             raise ValueError(f"{where}: volatility is volatile or stable")
+        language = entry.get("language", "plpgsql")
+        if language not in ("plpgsql", "sql") or (language == "sql" and "lock_subject" in entry):
+            raise ValueError(f"{where}: language is plpgsql, or sql for a function without a lock_subject")
         declarations[name] = Declaration(
             name=name,
             params=tuple(_param(p, where) for p in entry.get("params", [])),
@@ -114,6 +118,7 @@ def parse(text: str, source: str = FILE) -> dict[str, Declaration]:
             contract=entry["contract"],
             volatility=entry.get("volatility", "volatile"),
             lock_subject=entry.get("lock_subject"),
+            language=language,
         )
     return declarations
 

@@ -37,13 +37,25 @@ def test_every_public_function_is_declared_and_written_in_the_one_shape(
     assert sorted(r[0] for r in rows) == sorted(declared)
     for name, language, definer, config, volatility, arguments, result, roles, comment in rows:
         f = declared[name]
-        assert (language, definer, config) == ("plpgsql", False, ['search_path=""']), name
+        assert (language, definer, config) == (f.language, False, ['search_path=""']), name
         assert volatility == {"volatile": "v", "stable": "s"}[f.volatility], name
         assert [a.split(" ", 1)[0] for a in arguments.split(", ") if a] == [p.name for p in f.params], name
         assert set(roles) == set(f.roles), name
         assert comment == f.contract, name
         if not f.returns_set:
             assert result == str(_one(db, "select pg_catalog.format_type(%s::regtype, null)", f.returns)), name
+
+
+def test_a_declared_lock_subject_answers_a_stuck_lock_through_the_lock_timeout_helper(
+    db: psycopg.Connection, declared: dict[str, Declaration]
+) -> None:
+    assert _one(db, "select pg_catalog.to_regprocedure('private.lock_timeout(text, text)') is not null")
+    with_subject = sorted(name for name, f in declared.items() if f.lock_subject)
+    assert with_subject, "the write paths that take row locks declare a lock_subject"
+    for name in with_subject:
+        source = str(_one(db, "select prosrc from pg_proc where oid = %s::regproc", f"public.{name}"))
+        assert "exception when lock_not_available then" in source, name
+        assert f"return private.lock_timeout('{name}', " in source, name
 
 
 def _one(db: psycopg.Connection, query: str, *args: object) -> object:
@@ -60,6 +72,7 @@ def _one(db: psycopg.Connection, query: str, *args: object) -> object:
         ('[f]\nreturns = "jsonb"\nroles = []\ncontract = "c"', "roles are"),
         ('[f]\nreturns = "jsonb"\nroles = ["anon"]\ncontract = "c"\nsecurity = "definer"', "unknown key"),
         ('[f]\nreturns = "jsonb"\nroles = ["anon"]\ncontract = "c"\nvolatility = "immutable"', "volatility"),
+        ('[f]\nreturns = "jsonb"\nroles = ["anon"]\ncontract = "c"\nlanguage = "sql"\nlock_subject = "x"', "language"),
     ],
 )
 def test_a_malformed_declaration_is_refused_with_its_name(toml: str, problem: str) -> None:

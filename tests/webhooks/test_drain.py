@@ -51,7 +51,7 @@ def _process_calls(db: psycopg.Connection) -> int:
     """Calls of private.process_webhook this session has counted and not yet reported."""
     row = db.execute(
         "select coalesce(sum(pg_stat_get_xact_function_calls(p.oid)), 0) from pg_proc as p"
-        " where p.proname = '_process_webhook' and p.pronamespace = 'private'::regnamespace"
+        " where p.proname = 'process_webhook' and p.pronamespace = 'private'::regnamespace"
     ).fetchone()
     assert row is not None
     return int(row[0])
