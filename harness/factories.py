@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -242,7 +243,9 @@ class Factories:
         body: str | None = "Hello",
         direction: str = "inbound",
         sender: str | None = None,
+        at: datetime | None = None,
     ) -> Message:
+        """A message of ``conversation``; ``at`` sets both when it was written and sent (default: now)."""
         (row_id,) = self._insert(
             "messages",
             workspace_id=conversation.workspace_id,
@@ -250,6 +253,8 @@ class Factories:
             direction=direction,
             sender=sender,
             body=body,
+            created_at=at,
+            sent_at=at,
         )
         return Message(row_id, conversation.workspace_id, conversation.id, body)
 

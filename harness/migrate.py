@@ -29,7 +29,8 @@ from typing import Any
 import jinja2
 import psycopg
 
-from harness import api_declarations, deployments, pgcron
+from harness import api_declarations, pgcron
+from harness.deploy import deployments
 from harness.progress import heartbeat
 from harness.sqlsplit import Statement, split
 
@@ -275,23 +276,22 @@ def apply_file(
         " on conflict (file) do update set checksum = excluded.checksum, applied_at = now(),"
         " duration_ms = excluded.duration_ms, applied_by = excluded.applied_by"
     )
-    if f.no_transaction:
+
+    def run_and_record() -> float:
         _run_statements(conn, f)
         elapsed = (time.perf_counter() - started) * 1000
         conn.execute(record, (f.name, f.kind, f.checksum, round(elapsed, 1), who))
         if on_applied:
             on_applied(conn)
         return elapsed
+
+    if f.no_transaction:
+        return run_and_record()
     with conn.transaction():
         if f.kind == "functions":
             # Functions may call functions from files later in path order.
             conn.execute("set local check_function_bodies = off")
-        _run_statements(conn, f)
-        elapsed = (time.perf_counter() - started) * 1000
-        conn.execute(record, (f.name, f.kind, f.checksum, round(elapsed, 1), who))
-        if on_applied:
-            on_applied(conn)
-    return elapsed
+        return run_and_record()
 
 
 def migrate(
@@ -300,7 +300,7 @@ def migrate(
     """Apply what is pending. Refuses to run when an applied versioned file drifted.
 
     A run that applies something is recorded as a deployment, with a restore point
-    taken first when it applies a versioned file (see :mod:`harness.deployments`).
+    taken first when it applies a versioned file (see :mod:`harness.deploy.deployments`).
     """
     files = discover(db_dir)
     with psycopg.connect(database_url, autocommit=True) as conn:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ from pytest_postgresql.janitor import DatabaseJanitor
 
 from harness import backends, capabilities, project
 from harness.factories import Factories
-from harness.rpc import SERVICE_ROLE, Jwt, RpcResponse, call
+from harness.testing import Connect, Rpc
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -164,7 +164,7 @@ def opsdb_db_url(opsdb_db: psycopg.Connection) -> str:
 
 
 @pytest.fixture
-def opsdb_connect(opsdb_db_url: str) -> Iterator[Callable[..., psycopg.Connection]]:
+def opsdb_connect(opsdb_db_url: str) -> Iterator[Connect]:
     """Open extra autocommit connections to the test database; all closed afterwards."""
     with ExitStack() as stack:
 
@@ -175,39 +175,8 @@ def opsdb_connect(opsdb_db_url: str) -> Iterator[Callable[..., psycopg.Connectio
         yield _connect
 
 
-class Rpc:
-    """``rpc(name, args, as_=...)``: one PostgREST request; see :mod:`harness.rpc`."""
-
-    def __init__(self, conn: psycopg.Connection) -> None:
-        self.conn = conn
-        self.last: RpcResponse | None = None
-
-    def __call__(
-        self,
-        name: str,
-        args: dict[str, Any] | None = None,
-        *,
-        as_: Jwt | str = SERVICE_ROLE,
-        headers: dict[str, str] | None = None,
-    ) -> Any:
-        self.last = call(self.conn, name, args, as_=as_, headers=headers)
-        return self.last.data
-
-    def response(
-        self,
-        name: str,
-        args: dict[str, Any] | None = None,
-        *,
-        as_: Jwt | str = SERVICE_ROLE,
-        headers: dict[str, str] | None = None,
-    ) -> RpcResponse:
-        """Like calling, but returns the whole response (status, headers)."""
-        self.last = call(self.conn, name, args, as_=as_, headers=headers)
-        return self.last
-
-
 @pytest.fixture
-def opsdb_rpc(opsdb_connect: Callable[..., psycopg.Connection]) -> Rpc:
+def opsdb_rpc(opsdb_connect: Connect) -> Rpc:
     return Rpc(opsdb_connect())
 
 

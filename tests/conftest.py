@@ -4,7 +4,6 @@ prefixed names; this repository's own tests use the short names below."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -13,8 +12,12 @@ from hypothesis import settings
 
 from harness import backends
 from harness.factories import Factories
-from harness.pytest_plugin import Rpc
+from harness.testing import Connect, Rpc
 from tests import cron_probes as probes
+
+# Fixtures more than one domain's tests use (the webhook suite's signing secrets,
+# signed deliveries and agents serve the fault and console tests too).
+pytest_plugins = ["tests.support.webhooks"]
 
 # Property tests are deterministic in CI and locally: the same examples on every run
 # (derandomize), no example database carried between runs, no per-example deadline
@@ -35,7 +38,7 @@ def db_url(opsdb_db_url: str) -> str:
 
 
 @pytest.fixture
-def connect(opsdb_connect: Callable[..., psycopg.Connection]) -> Callable[..., psycopg.Connection]:
+def connect(opsdb_connect: Connect) -> Connect:
     return opsdb_connect
 
 

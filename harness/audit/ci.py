@@ -8,7 +8,7 @@ Exit codes of ``opsdb audit`` (both formats):
 * 3: the audit could not run at all (no connection to the database).
 
 A passing audit marks the last deployment known-good when that deployment
-succeeded (see :mod:`harness.deployments`).
+succeeded (see :mod:`harness.deploy.deployments`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import sys
 
 import psycopg
 
-from harness import deployments
+from harness.deploy import deployments
 from harness.audit import Report, run_audit
 
 EXIT_READY = 0

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import random
 from decimal import Decimal
+from typing import Any
 
 import psycopg
 import pytest
 
+from harness.factories import Factories, Workspace
 from harness.rpc import RpcError
+from harness.testing import Rpc
+from tests.support.billing import ClientRpc, RunConcurrently, Wallets
 
 
-def _grant(rpc, ws, amount, key=None) -> dict:  # type: ignore[no-untyped-def]
+def _grant(rpc: Rpc, ws: Workspace, amount: Any, key: str | None = None) -> dict:
     return rpc("grant_credits", {"workspace_id": str(ws.id), "amount": amount, "reason": "top-up", "idempotency_key": key})
 
 
 def test_32_concurrent_deductions_never_overdraw_and_the_ledger_sums_to_the_balance(
-    rpc, factories, wallets, run_concurrently  # type: ignore[no-untyped-def]
+    rpc: Rpc, factories: Factories, wallets: Wallets, run_concurrently: RunConcurrently
 ) -> None:
     ws = factories.workspace()
     _grant(rpc, ws, 3000)
@@ -49,7 +53,7 @@ def test_32_concurrent_deductions_never_overdraw_and_the_ledger_sums_to_the_bala
 
 
 def test_same_idempotency_key_sent_10_times_concurrently_charges_once(
-    rpc, factories, wallets, run_concurrently  # type: ignore[no-untyped-def]
+    rpc: Rpc, factories: Factories, wallets: Wallets, run_concurrently: RunConcurrently
 ) -> None:
     ws = factories.workspace()
     _grant(rpc, ws, 100)
@@ -67,7 +71,7 @@ def test_same_idempotency_key_sent_10_times_concurrently_charges_once(
     assert wallets.ledger_count(ws.id) == 2
 
 
-def test_retry_with_the_same_key_returns_the_first_result(rpc, factories, wallets) -> None:  # type: ignore[no-untyped-def]
+def test_retry_with_the_same_key_returns_the_first_result(rpc: Rpc, factories: Factories, wallets: Wallets) -> None:
     ws = factories.workspace()
     _grant(rpc, ws, 50)
     args = {"workspace_id": str(ws.id), "amount": 10, "reason": "sms", "idempotency_key": "sms:1"}
@@ -84,7 +88,9 @@ def test_retry_with_the_same_key_returns_the_first_result(rpc, factories, wallet
 @pytest.mark.parametrize(
     "changed", [{"amount": 11}, {"reason": "different reason"}], ids=["other_amount", "other_reason"]
 )
-def test_reused_key_with_other_arguments_is_a_conflict(rpc, factories, wallets, changed) -> None:  # type: ignore[no-untyped-def]
+def test_reused_key_with_other_arguments_is_a_conflict(
+    rpc: Rpc, factories: Factories, wallets: Wallets, changed: dict[str, Any]
+) -> None:
     ws = factories.workspace()
     _grant(rpc, ws, 50)
     args = {"workspace_id": str(ws.id), "amount": 10, "reason": "sms", "idempotency_key": "k1"}
@@ -98,7 +104,7 @@ def test_reused_key_with_other_arguments_is_a_conflict(rpc, factories, wallets, 
     assert wallets.ledger_count(ws.id) == 2
 
 
-def test_a_grant_key_cannot_be_replayed_as_a_deduction(rpc, factories, wallets) -> None:  # type: ignore[no-untyped-def]
+def test_a_grant_key_cannot_be_replayed_as_a_deduction(rpc: Rpc, factories: Factories, wallets: Wallets) -> None:
     ws = factories.workspace()
     _grant(rpc, ws, 50, key="same")
     with pytest.raises(RpcError) as caught:
@@ -107,7 +113,9 @@ def test_a_grant_key_cannot_be_replayed_as_a_deduction(rpc, factories, wallets) 
     assert wallets.balance(ws.id) == 50
 
 
-def test_insufficient_credits_is_refused_and_leaves_the_balance_untouched(rpc, api, factories, wallets) -> None:  # type: ignore[no-untyped-def]
+def test_insufficient_credits_is_refused_and_leaves_the_balance_untouched(
+    rpc: Rpc, api: ClientRpc, factories: Factories, wallets: Wallets
+) -> None:
     ws = factories.workspace()
     _grant(rpc, ws, 10)
 
@@ -125,7 +133,7 @@ def test_insufficient_credits_is_refused_and_leaves_the_balance_untouched(rpc, a
     ] is False
 
 
-def test_a_workspace_without_a_wallet_has_no_credits(api, factories, wallets) -> None:  # type: ignore[no-untyped-def]
+def test_a_workspace_without_a_wallet_has_no_credits(api: ClientRpc, factories: Factories, wallets: Wallets) -> None:
     ws = factories.workspace()
     with pytest.raises(RpcError) as caught:
         api("deduct_credits", {"workspace_id": str(ws.id), "amount": 1, "reason": "call"})
@@ -133,7 +141,9 @@ def test_a_workspace_without_a_wallet_has_no_credits(api, factories, wallets) ->
     assert wallets.balance(ws.id) is None
 
 
-def test_reaching_zero_raises_one_credits_exhausted_alert(rpc, api, factories, wallets) -> None:  # type: ignore[no-untyped-def]
+def test_reaching_zero_raises_one_credits_exhausted_alert(
+    rpc: Rpc, api: ClientRpc, factories: Factories, wallets: Wallets
+) -> None:
     ws = factories.workspace()
     _grant(rpc, ws, 10)
     rpc("deduct_credits", {"workspace_id": str(ws.id), "amount": 4, "reason": "call"})
@@ -152,7 +162,9 @@ BAD_AMOUNTS = [0, -5, "NaN", "Infinity", "-Infinity", "1e13", "0.00001", None]
 
 @pytest.mark.parametrize("fn", ["deduct_credits", "grant_credits"])
 @pytest.mark.parametrize("amount", BAD_AMOUNTS, ids=[str(a) for a in BAD_AMOUNTS])
-def test_bad_amounts_fail_with_22023_and_write_nothing(rpc, factories, wallets, db, fn, amount) -> None:  # type: ignore[no-untyped-def]
+def test_bad_amounts_fail_with_22023_and_write_nothing(
+    rpc: Rpc, factories: Factories, wallets: Wallets, db: psycopg.Connection, fn: str, amount: Any
+) -> None:
     ws = factories.workspace()
     _grant(rpc, ws, 100)
     audit_before = db.execute("select count(*) from public.audit_logs").fetchone()[0]
@@ -167,7 +179,7 @@ def test_bad_amounts_fail_with_22023_and_write_nothing(rpc, factories, wallets, 
 
 
 @pytest.mark.parametrize("fn", ["deduct_credits", "grant_credits"])
-def test_unknown_workspace_is_not_found_and_writes_nothing(rpc, wallets, fn) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_workspace_is_not_found_and_writes_nothing(rpc: Rpc, wallets: Wallets, fn: str) -> None:
     with pytest.raises(RpcError) as caught:
         rpc(fn, {"workspace_id": "00000000-0000-4000-8000-000000000000", "amount": 1, "reason": "x"})
     assert (caught.value.sqlstate, caught.value.status, caught.value.message) == ("PT404", 404, "workspace_not_found")
@@ -175,7 +187,7 @@ def test_unknown_workspace_is_not_found_and_writes_nothing(rpc, wallets, fn) -> 
 
 
 @pytest.mark.parametrize("reason", ["", "   ", None, "x" * 501])
-def test_a_reason_is_required(rpc, factories, wallets, reason) -> None:  # type: ignore[no-untyped-def]
+def test_a_reason_is_required(rpc: Rpc, factories: Factories, wallets: Wallets, reason: str | None) -> None:
     ws = factories.workspace()
     with pytest.raises(RpcError) as caught:
         rpc("grant_credits", {"workspace_id": str(ws.id), "amount": 1, "reason": reason})
@@ -183,7 +195,9 @@ def test_a_reason_is_required(rpc, factories, wallets, reason) -> None:  # type:
     assert wallets.balance(ws.id) is None
 
 
-def test_grant_credits_is_for_service_role_and_platform_admins(rpc, factories, wallets, db) -> None:  # type: ignore[no-untyped-def]
+def test_grant_credits_is_for_service_role_and_platform_admins(
+    rpc: Rpc, factories: Factories, wallets: Wallets, db: psycopg.Connection
+) -> None:
     ws = factories.workspace()
     admin = factories.platform_admin()
 
@@ -204,7 +218,7 @@ def test_grant_credits_is_for_service_role_and_platform_admins(rpc, factories, w
     assert wallets.balance(ws.id) == 25
 
 
-def test_only_service_role_may_deduct(rpc, factories, wallets) -> None:  # type: ignore[no-untyped-def]
+def test_only_service_role_may_deduct(rpc: Rpc, factories: Factories, wallets: Wallets) -> None:
     ws = factories.workspace()
     _grant(rpc, ws, 10)
     for caller in (ws.owner.jwt, factories.platform_admin().jwt, "anon"):
@@ -214,14 +228,16 @@ def test_only_service_role_may_deduct(rpc, factories, wallets) -> None:  # type:
     assert wallets.balance(ws.id) == 10
 
 
-def test_balance_can_never_be_negative_even_by_direct_sql(rpc, factories, db) -> None:  # type: ignore[no-untyped-def]
+def test_balance_can_never_be_negative_even_by_direct_sql(
+    rpc: Rpc, factories: Factories, db: psycopg.Connection
+) -> None:
     ws = factories.workspace()
     _grant(rpc, ws, 5)
     with pytest.raises(psycopg.errors.CheckViolation):
         db.execute("update public.workspace_wallets set balance = -1 where workspace_id = %s", (ws.id,))
 
 
-def test_wallet_ledger_is_append_only(rpc, factories, db, wallets) -> None:  # type: ignore[no-untyped-def]
+def test_wallet_ledger_is_append_only(rpc: Rpc, factories: Factories, db: psycopg.Connection, wallets: Wallets) -> None:
     ws = factories.workspace()
     _grant(rpc, ws, 5)
     for statement in (
@@ -234,7 +250,7 @@ def test_wallet_ledger_is_append_only(rpc, factories, db, wallets) -> None:  # t
     assert wallets.ledger_sum(ws.id) == 5
 
 
-def test_members_read_their_wallet_but_cannot_write_it(rpc, factories, db) -> None:  # type: ignore[no-untyped-def]
+def test_members_read_their_wallet_but_cannot_write_it(rpc: Rpc, factories: Factories, db: psycopg.Connection) -> None:
     ws = factories.workspace()
     other = factories.workspace()
     _grant(rpc, ws, 5)

@@ -12,7 +12,10 @@ from typing import Any
 import psycopg
 import pytest
 
+from harness.factories import Factories
 from harness.rpc import RpcError
+from harness.testing import Rpc
+from tests.support.billing import ClientRpc, RunConcurrently, Wallets
 
 
 def _alerts(db: psycopg.Connection, ws: Any) -> list[tuple]:
@@ -27,7 +30,9 @@ def _deduct(ws: Any, amount: Any, reason: str = "call") -> dict[str, Any]:
     return {"workspace_id": str(ws.id), "amount": amount, "reason": reason}
 
 
-def test_a_refused_charge_raises_credits_exhausted_once_while_it_is_open(rpc, api, factories, wallets, db) -> None:  # type: ignore[no-untyped-def]
+def test_a_refused_charge_raises_credits_exhausted_once_while_it_is_open(
+    rpc: Rpc, api: ClientRpc, factories: Factories, wallets: Wallets, db: psycopg.Connection
+) -> None:
     ws = factories.workspace()
     rpc("grant_credits", {"workspace_id": str(ws.id), "amount": 10, "reason": "top-up"})
     rpc("deduct_credits", _deduct(ws, 9.7))  # 0.3 left: not zero, no alert yet
@@ -50,7 +55,9 @@ def test_a_refused_charge_raises_credits_exhausted_once_while_it_is_open(rpc, ap
     assert _alerts(db, ws) == [("1", False, None, None)]
 
 
-def test_two_refusals_racing_raise_one_alert(rpc, factories, wallets, db, run_concurrently) -> None:  # type: ignore[no-untyped-def]
+def test_two_refusals_racing_raise_one_alert(
+    rpc: Rpc, factories: Factories, wallets: Wallets, db: psycopg.Connection, run_concurrently: RunConcurrently
+) -> None:
     ws = factories.workspace()
     rpc("grant_credits", {"workspace_id": str(ws.id), "amount": 0.5, "reason": "top-up"})
 
@@ -61,7 +68,9 @@ def test_two_refusals_racing_raise_one_alert(rpc, factories, wallets, db, run_co
     assert len(_alerts(db, ws)) == 1
 
 
-def test_a_refusal_from_plain_sql_raises_pt402_and_keeps_nothing(factories, db, wallets) -> None:  # type: ignore[no-untyped-def]
+def test_a_refusal_from_plain_sql_raises_pt402_and_keeps_nothing(
+    factories: Factories, db: psycopg.Connection, wallets: Wallets
+) -> None:
     ws = factories.workspace()
     with pytest.raises(psycopg.Error) as caught:
         db.execute("select public.deduct_credits(%s, 1, 'call')", (ws.id,))
@@ -69,7 +78,9 @@ def test_a_refusal_from_plain_sql_raises_pt402_and_keeps_nothing(factories, db, 
     assert _alerts(db, ws) == []
 
 
-def test_a_grant_that_restores_the_balance_resolves_the_alert(rpc, api, factories, db) -> None:  # type: ignore[no-untyped-def]
+def test_a_grant_that_restores_the_balance_resolves_the_alert(
+    rpc: Rpc, api: ClientRpc, factories: Factories, db: psycopg.Connection
+) -> None:
     ws = factories.workspace()
     rpc("grant_credits", {"workspace_id": str(ws.id), "amount": 1, "reason": "top-up"})
     with pytest.raises(RpcError):
@@ -88,7 +99,9 @@ def test_a_grant_that_restores_the_balance_resolves_the_alert(rpc, api, factorie
     assert [resolved for _, resolved, _, _ in _alerts(db, ws)] == [True, False]
 
 
-def test_a_wallet_run_to_zero_is_alerted_and_any_grant_resolves_it(rpc, factories, db) -> None:  # type: ignore[no-untyped-def]
+def test_a_wallet_run_to_zero_is_alerted_and_any_grant_resolves_it(
+    rpc: Rpc, factories: Factories, db: psycopg.Connection
+) -> None:
     ws = factories.workspace()
     rpc("grant_credits", {"workspace_id": str(ws.id), "amount": 4, "reason": "top-up"})
     rpc("deduct_credits", _deduct(ws, 4))

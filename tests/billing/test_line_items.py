@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Callable
 from decimal import Decimal
+from functools import partial
+from typing import Any
 
+import psycopg
 import pytest
 
+from harness.factories import Factories, Workspace
+from harness.race import race
 from harness.rpc import RpcError, call
+from harness.testing import Connect, Rpc
 
 
-def _record(rpc, ws, metric, quantity):  # type: ignore[no-untyped-def]
+def _record(rpc: Rpc, ws: Workspace, metric: str, quantity: Any) -> Any:
     return rpc("record_usage", {"workspace_id": str(ws.id), "metric": metric, "quantity": quantity})
 
 
-def _change_plan(db, ws, plan_key: str) -> None:  # type: ignore[no-untyped-def]
+def _change_plan(db: psycopg.Connection, ws: Workspace, plan_key: str) -> None:
     with db.transaction():
         db.execute("update public.workspaces set plan_key = %s where id = %s", (plan_key, ws.id))
         db.execute("select private.on_plan_change(%s, %s, 'upgrade')", (ws.id, plan_key))
 
 
-def test_a_plan_change_mid_period_bills_earlier_usage_at_the_old_snapshot_price(rpc, factories, db) -> None:  # type: ignore[no-untyped-def]
+def test_a_plan_change_mid_period_bills_earlier_usage_at_the_old_snapshot_price(
+    rpc: Rpc, factories: Factories, db: psycopg.Connection
+) -> None:
     ws = factories.workspace(plan_key="pro")
     _record(rpc, ws, "call_minutes", 10)
     _record(rpc, ws, "call_minutes", 5)
@@ -34,7 +42,9 @@ def test_a_plan_change_mid_period_bills_earlier_usage_at_the_old_snapshot_price(
     assert bill["total_minor"] == 3800
 
 
-def test_a_past_period_keeps_its_terms_when_plan_prices_change_later(rpc, factories, db) -> None:  # type: ignore[no-untyped-def]
+def test_a_past_period_keeps_its_terms_when_plan_prices_change_later(
+    rpc: Rpc, factories: Factories, db: psycopg.Connection
+) -> None:
     ws = factories.workspace(plan_key="pro")
     _record(rpc, ws, "sms", 10)
     db.execute("update public.plan_limits set unit_price_minor = 999 where plan_key = 'pro' and metric = 'sms'")
@@ -45,7 +55,7 @@ def test_a_past_period_keeps_its_terms_when_plan_prices_change_later(rpc, factor
     assert [(l["quantity"], l["unit_price_minor"]) for l in bill["lines"]] == [(20, 40)]
 
 
-def test_line_items_sum_to_the_usage_events_they_cite(rpc, factories, db) -> None:  # type: ignore[no-untyped-def]
+def test_line_items_sum_to_the_usage_events_they_cite(rpc: Rpc, factories: Factories, db: psycopg.Connection) -> None:
     ws, other = factories.workspace(), factories.workspace()
     for q in (1, 2, 3):
         _record(rpc, ws, "messages", q)
@@ -75,7 +85,7 @@ def test_line_items_sum_to_the_usage_events_they_cite(rpc, factories, db) -> Non
     assert sum(Decimal(str(l["quantity"])) for l in bill["lines"]) == total_events
 
 
-def test_each_line_is_a_whole_number_of_minor_units_rounded_half_up(rpc, factories) -> None:  # type: ignore[no-untyped-def]
+def test_each_line_is_a_whole_number_of_minor_units_rounded_half_up(rpc: Rpc, factories: Factories) -> None:
     ws = factories.workspace(plan_key="pro")  # llm_tokens at 0.0015 minor units each
     _record(rpc, ws, "llm_tokens", 1234)  # 1.851 -> 2
     _record(rpc, ws, "sms", "2.5")  # 2.5 x 40 = 100 exactly
@@ -90,7 +100,7 @@ def test_each_line_is_a_whole_number_of_minor_units_rounded_half_up(rpc, factori
     assert {l["metric"]: l["amount_minor"] for l in again["lines"]} == {"llm_tokens": 3, "sms": 100}
 
 
-def test_half_a_minor_unit_rounds_up(rpc, factories) -> None:  # type: ignore[no-untyped-def]
+def test_half_a_minor_unit_rounds_up(rpc: Rpc, factories: Factories) -> None:
     ws = factories.workspace(plan_key="pro")
     _record(rpc, ws, "llm_tokens", 1000)  # 1.5 -> 2 (half even would give 2 too: add 1.5 more)
     _record(rpc, ws, "llm_tokens", 1000)  # 3.0
@@ -101,7 +111,9 @@ def test_half_a_minor_unit_rounds_up(rpc, factories) -> None:  # type: ignore[no
     assert [(l["quantity"], l["amount_minor"]) for l in bill["lines"]] == [(3000, 5)]
 
 
-def test_a_line_written_before_amounts_were_rounded_is_rounded_when_regenerated(rpc, factories, db) -> None:  # type: ignore[no-untyped-def]
+def test_a_line_written_before_amounts_were_rounded_is_rounded_when_regenerated(
+    rpc: Rpc, factories: Factories, db: psycopg.Connection
+) -> None:
     ws = factories.workspace(plan_key="pro")
     _record(rpc, ws, "llm_tokens", 1234)
     rpc("generate_billing_line_items", {"workspace_id": str(ws.id)})
@@ -115,7 +127,7 @@ def test_a_line_written_before_amounts_were_rounded_is_rounded_when_regenerated(
     ).fetchone() == (2,)
 
 
-def test_regenerating_line_items_changes_nothing(rpc, factories, db) -> None:  # type: ignore[no-untyped-def]
+def test_regenerating_line_items_changes_nothing(rpc: Rpc, factories: Factories, db: psycopg.Connection) -> None:
     ws = factories.workspace()
     _record(rpc, ws, "sms", 3)
     _record(rpc, ws, "call_minutes", 1.5)
@@ -134,7 +146,9 @@ def test_regenerating_line_items_changes_nothing(rpc, factories, db) -> None:  #
     assert [l["id"] for l in third["lines"]] == [l["id"] for l in first["lines"]]
 
 
-def test_the_nightly_job_generates_every_workspace_of_the_period(rpc, factories, db) -> None:  # type: ignore[no-untyped-def]
+def test_the_nightly_job_generates_every_workspace_of_the_period(
+    rpc: Rpc, factories: Factories, db: psycopg.Connection
+) -> None:
     a, b = factories.workspace(), factories.workspace()
     _record(rpc, a, "sms", 1)
     _record(rpc, b, "sms", 1)
@@ -150,7 +164,9 @@ def test_the_nightly_job_generates_every_workspace_of_the_period(rpc, factories,
     assert runs == [(first["job_run_id"], "succeeded", "2"), (again["job_run_id"], "succeeded", "0")]
 
 
-def test_a_workspace_that_fails_in_the_nightly_job_does_not_stop_the_others(rpc, factories, db) -> None:  # type: ignore[no-untyped-def]
+def test_a_workspace_that_fails_in_the_nightly_job_does_not_stop_the_others(
+    rpc: Rpc, factories: Factories, db: psycopg.Connection
+) -> None:
     a, b = factories.workspace(), factories.workspace()
     _record(rpc, a, "sms", 1)
     _record(rpc, b, "sms", 1)
@@ -174,7 +190,7 @@ def test_a_workspace_that_fails_in_the_nightly_job_does_not_stop_the_others(rpc,
     assert db.execute("select count(*) from public.alerts where type = 'job_failure'").fetchone()[0] == 1
 
 
-def test_line_items_are_for_service_role_and_admins(rpc, factories) -> None:  # type: ignore[no-untyped-def]
+def test_line_items_are_for_service_role_and_admins(rpc: Rpc, factories: Factories) -> None:
     ws = factories.workspace()
     admin = factories.platform_admin()
     assert rpc("generate_billing_line_items", {"workspace_id": str(ws.id)}, as_=admin.jwt)["lines"] == []
@@ -187,7 +203,7 @@ def test_line_items_are_for_service_role_and_admins(rpc, factories) -> None:  # 
 
 
 def test_each_period_starts_with_its_own_snapshot_and_a_plan_change_leaves_past_periods_alone(
-    rpc, factories, db  # type: ignore[no-untyped-def]
+    rpc: Rpc, factories: Factories, db: psycopg.Connection
 ) -> None:
     ws = factories.workspace(plan_key="pro")
     past = "2026-01-01"
@@ -212,34 +228,26 @@ def test_each_period_starts_with_its_own_snapshot_and_a_plan_change_leaves_past_
     assert rpc("generate_billing_line_items", {"workspace_id": str(ws.id), "period_start": past})["lines"] == []
 
 
-def test_a_plan_change_during_concurrent_usage_splits_the_bill_exactly(factories, db, connect) -> None:  # type: ignore[no-untyped-def]
+def test_a_plan_change_during_concurrent_usage_splits_the_bill_exactly(
+    factories: Factories, db: psycopg.Connection, connect: Connect
+) -> None:
     ws = factories.workspace(plan_key="pro")
     first = connect()
     call(first, "record_usage", {"workspace_id": str(ws.id), "metric": "call_minutes", "quantity": 1})
     conns = [connect() for _ in range(6)]
-    barrier = threading.Barrier(7)
-    errors: list[BaseException] = []
-
-    def record(conn) -> None:  # type: ignore[no-untyped-def]
-        barrier.wait()
-        try:
-            for _ in range(25):
-                call(conn, "record_usage", {"workspace_id": str(ws.id), "metric": "call_minutes", "quantity": 1})
-        except BaseException as exc:  # noqa: BLE001 - asserted below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=record, args=(c,)) for c in conns]
-    for t in threads:
-        t.start()
     changer = connect()
-    barrier.wait()
-    with changer.transaction():
-        changer.execute("update public.workspaces set plan_key = 'business' where id = %s", (ws.id,))
-        changer.execute("select private.on_plan_change(%s, 'business', 'mid-flight upgrade')", (ws.id,))
-    for t in threads:
-        t.join(timeout=120)
 
-    assert not errors, errors
+    def record(conn: psycopg.Connection) -> None:
+        for _ in range(25):
+            call(conn, "record_usage", {"workspace_id": str(ws.id), "metric": "call_minutes", "quantity": 1})
+
+    def change_plan() -> None:
+        with changer.transaction():
+            changer.execute("update public.workspaces set plan_key = 'business' where id = %s", (ws.id,))
+            changer.execute("select private.on_plan_change(%s, 'business', 'mid-flight upgrade')", (ws.id,))
+
+    workers: list[Callable[[], None]] = [*(partial(record, conn) for conn in conns), change_plan]
+    race(workers)
     call(first, "record_usage", {"workspace_id": str(ws.id), "metric": "call_minutes", "quantity": 1})
     used = db.execute(
         "select used, plan_key from public.usage_limits where workspace_id = %s and metric = 'call_minutes'", (ws.id,)

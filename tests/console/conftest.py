@@ -1,11 +1,9 @@
 """Console test helpers: the app on the test database as a platform admin, a signed-in
-client, and the webhook suite's fixtures (signing secrets, signed deliveries, agents)."""
+client (the webhook suite's fixtures come from tests/support/webhooks.py)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 from starlette.testclient import TestClient
@@ -13,36 +11,8 @@ from starlette.testclient import TestClient
 from harness.console.app import create_app
 from harness.console.db import AdminDb, find_admin
 from harness.console.security import Gate
-from harness.factories import Factories, User
-from tests.webhooks.conftest import deliver, ops, secrets, sign  # noqa: F401  (fixtures)
-
-PORT = 8765
-BASE = f"http://127.0.0.1:{PORT}"
-
-
-@dataclass
-class Console:
-    client: TestClient
-    gate: Gate
-    admin: User
-    db: AdminDb
-
-    def sign_in(self) -> str:
-        """Exchange the one-time token for a session; returns the session's CSRF token."""
-        token = self.gate.token
-        response = self.client.get(f"/login?token={token}", follow_redirects=False)
-        assert response.status_code == 303, response.text
-        return self.csrf("/")
-
-    def csrf(self, path: str) -> str:
-        page = self.client.get(path)
-        assert page.status_code == 200, page.text
-        match = re.search(r'name="csrf" value="([^"]+)"', page.text)
-        assert match, "no CSRF field on the page"
-        return match.group(1)
-
-    def post(self, path: str, data: dict[str, str], csrf: str) -> object:
-        return self.client.post(path, data={**data, "csrf": csrf, "next": "/"}, follow_redirects=False)
+from harness.factories import Factories
+from tests.support.console import BASE, PORT, Console
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from harness.console.app import create_app
 from harness.console.db import AdminDb, find_admin
 from harness.console.security import Gate
 from harness.console.server import free_port
-from tests.webhooks.conftest import Deliver, Ops, Sign, e164, twilio_call_status, twilio_inbound_sms
+from tests.support.webhooks import Deliver, Ops, Sign, e164, twilio_call_status, twilio_inbound_sms
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 

@@ -10,7 +10,7 @@ import pytest
 
 from harness import pgcron, project
 from harness.rpc import RpcError
-from tests.webhooks.conftest import Deliver, Ops, Sign, e164, twilio_inbound_sms, whatsapp_message
+from tests.support.webhooks import Deliver, Ops, Sign, e164, twilio_inbound_sms, whatsapp_message
 
 def _audit(db, action: str) -> list[tuple]:
     return db.execute(

@@ -4,8 +4,8 @@ project's audited functions as the signed-in admin, and lists page by keyset."""
 from __future__ import annotations
 
 from harness.console import keyset
-from tests.console.conftest import Console
-from tests.webhooks.conftest import Deliver, Ops, Sign, e164, twilio_inbound_sms
+from tests.support.console import Console
+from tests.support.webhooks import Deliver, Ops, Sign, e164, twilio_inbound_sms
 
 
 def _actor_of(db, action: str) -> list[tuple]:

@@ -11,7 +11,7 @@ import pytest
 from harness.cli import main
 from harness.console.db import NotAdmin, find_admin
 from harness.console.security import Gate
-from tests.console.conftest import Console
+from tests.support.console import Console
 
 
 def test_a_non_admin_is_refused_and_the_console_does_not_start(db_url, factories, capsys) -> None:

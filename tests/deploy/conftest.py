@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,25 +12,13 @@ import pytest
 from psycopg import conninfo, sql
 
 from harness import project
-from tests.foundation.conftest import ScratchProject
-
-
-def git(root: Path, *args: str) -> str:
-    result = subprocess.run(
-        ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return result.stdout.strip()
+from tests.support.scratch import ScratchProject, git
 
 
 @pytest.fixture
 def scratch(tmp_path: Path) -> ScratchProject:
     """A project of its own with empty db/ folders and the project's squawk configuration."""
-    scratch = ScratchProject(tmp_path / "project")
-    for folder in ("migrations", "functions", "policies", "cron"):
-        (scratch.db / folder).mkdir(parents=True)
+    scratch = ScratchProject.empty(tmp_path / "project")
     config = (project.root() / ".squawk.toml").read_text()
     # The rules as configured; no landed files (scratch migrations are all new).
     (scratch.root / ".squawk.toml").write_text(config[: config.index("excluded_paths")] + "excluded_paths = [\n]\n")

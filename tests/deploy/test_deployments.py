@@ -14,11 +14,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from harness.deployments import DeploymentRefused
+from harness.deploy.deployments import DeploymentRefused
 from harness.migrate import MigrationError, migrate
 from harness.pgbin import find_binaries
-from tests.deploy.conftest import git
-from tests.foundation.conftest import ScratchProject
+from tests.support.scratch import ScratchProject, git
 
 V1 = "migrations/20260101000000_create_things.sql"
 V2 = "migrations/20260102000000_fill_things.sql"

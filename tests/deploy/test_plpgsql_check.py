@@ -7,8 +7,9 @@ import warnings
 
 import psycopg
 
-from harness import plpgsql_check, project
-from tests.foundation.conftest import ScratchProject
+from harness import project
+from harness.deploy import plpgsql_check
+from tests.support.scratch import ScratchProject
 
 BROKEN = """
 create function private.broken() returns bigint language plpgsql set search_path = '' as $$

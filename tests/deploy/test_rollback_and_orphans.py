@@ -5,11 +5,12 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from harness import deployments, orphans, project
+from harness import project
+from harness.deploy import deployments, orphans
 from harness.cli import main
 from harness.migrate import migrate
-from tests.deploy.conftest import git
-from tests.foundation.conftest import ScratchProject
+from tests.support.scratch import git
+from tests.support.scratch import ScratchProject
 
 
 def _quiet(_line: str) -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from harness import project, squawk
+from harness import project
+from harness.deploy import squawk
 from harness.migrate import discover
-from tests.foundation.conftest import ScratchProject
+from tests.support.scratch import ScratchProject
 
 NEW = "migrations/20260201000000_change_things.sql"
 EXISTING = "migrations/20260101000000_create_things.sql"

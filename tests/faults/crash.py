@@ -20,7 +20,6 @@ import os
 import random
 import threading
 import time
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -30,8 +29,9 @@ from urllib.parse import urlencode
 import psycopg
 from twilio.request_validator import RequestValidator
 
-from harness.rpc import RpcError, as_client_sees, call, user
-from tests.payments.conftest import paymob_payload, paymob_sign
+from harness.factories import Factories
+from harness.rpc import RpcError, as_client_sees, call
+from tests.support.paymob import paymob_payload, paymob_sign
 
 SMS_URL = "https://api.example.test/webhooks/twilio/sms"
 WORKSPACES = 4  # few, so clients contend for the same wallets and usage rows
@@ -83,39 +83,22 @@ def setup_world(conn: psycopg.Connection, *, seed: int = 12) -> World:
         """
     )
     workspaces, numbers, payments = [], [], []
+    factories = Factories(conn)
     for i in range(WORKSPACES + 6):
-        owner = uuid.uuid4()
-        conn.execute("insert into auth.users (id, email) values (%s, %s)", (owner, f"crash{i}-{owner.hex[:6]}@example.test"))
         plan = "business" if i < WORKSPACES else "free"
-        ws = _sql(
-            conn,
-            "insert into public.workspaces (name, owner_id, plan_key) values (%s, %s, %s) returning id::text",
-            f"crash {i}",
-            owner,
-            plan,
-        )
+        workspace = factories.workspace(name=f"crash {i}", plan_key=plan)
+        ws = str(workspace.id)
         if i < WORKSPACES:
             workspaces.append(ws)
             call(conn, "grant_credits", {"workspace_id": ws, "amount": 100000, "reason": "crash test funding"})
             number = f"+1415666{i:04d}"
-            agent = _sql(
-                conn,
-                "insert into public.agents (workspace_id, user_id, agent_id, phone_number, provider, status)"
-                " values (%s, %s, %s, %s, 'twilio', 'active') returning id",
-                ws,
-                owner,
-                f"agent_crash_{i}",
-                number,
-            )
-            conn.execute(
-                "insert into public.agent_channels (workspace_id, agent_id, channel_type) values (%s, %s, 'sms')",
-                (ws, agent),
-            )
+            agent = factories.agent(workspace, phone_number=number, agent_id=f"agent_crash_{i}")
+            factories.channel(workspace, agent, channel_type="sms")
             numbers.append(number)
         else:
             # A pending Paymob payment, requested by its owner.
             args = {"workspace_id": ws, "plan_key": "pro", "provider": "paymob"}
-            payments.append(call(conn, "create_payment_request", args, as_=user(owner)).data)
+            payments.append(call(conn, "create_payment_request", args, as_=workspace.owner.jwt).data)
     return World(token, paymob_secret, workspaces, numbers, payments)
 
 

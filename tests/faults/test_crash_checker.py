@@ -43,7 +43,7 @@ $$;
 
 
 @pytest.mark.parametrize("mutant", [None, "deduct_skips_its_ledger_row"])
-def test_the_crash_checker_catches_a_deduct_that_skips_its_ledger_row(  # type: ignore[no-untyped-def]
+def test_the_crash_checker_catches_a_deduct_that_skips_its_ledger_row(
     db: psycopg.Connection, db_url: str, mutant: str | None
 ) -> None:
     world = setup_world(db)

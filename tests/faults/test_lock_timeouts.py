@@ -17,14 +17,17 @@ from collections.abc import Callable
 from typing import Any
 
 import psycopg
+
+from harness.factories import Factories
 from harness.rpc import RpcError, call
-from tests.payments.conftest import paymob_payload, paymob_sign
-from tests.webhooks.conftest import Ops, Sign, e164, twilio_inbound_sms
+from harness.testing import Connect, Rpc
+from tests.support.paymob import paymob_payload, paymob_sign
+from tests.support.webhooks import Ops, Sign, e164, twilio_inbound_sms
 
 GUARD = "-c statement_timeout=30s"
 
 
-def test_api_roles_carry_lock_timeout_where_supabase_sets_statement_timeout(db, rpc) -> None:  # type: ignore[no-untyped-def]
+def test_api_roles_carry_lock_timeout_where_supabase_sets_statement_timeout(db: psycopg.Connection, rpc: Rpc) -> None:
     configs = dict(
         db.execute(
             "select rolname, rolconfig from pg_roles where rolname in ('anon', 'authenticated', 'service_role')"
@@ -65,8 +68,8 @@ def _in_parallel(connect: Callable[..., psycopg.Connection], calls: list[tuple[s
     return results
 
 
-def test_calls_blocked_by_a_stuck_transaction_fail_fast_with_503_and_change_nothing(  # type: ignore[no-untyped-def]
-    db, rpc, factories, connect
+def test_calls_blocked_by_a_stuck_transaction_fail_fast_with_503_and_change_nothing(
+    db: psycopg.Connection, rpc: Rpc, factories: Factories, connect: Connect
 ) -> None:
     secret = "a" * 32
     db.execute("select vault.create_secret(%s, 'paymob_hmac_secret')", (secret,))
@@ -129,8 +132,8 @@ def test_calls_blocked_by_a_stuck_transaction_fail_fast_with_503_and_change_noth
     assert (balance, ledger) == (102, 3)
 
 
-def test_a_webhook_whose_processing_is_blocked_keeps_its_raw_row_and_the_sweeper_finishes_it(  # type: ignore[no-untyped-def]
-    rpc, sign: Sign, ops: Ops, connect
+def test_a_webhook_whose_processing_is_blocked_keeps_its_raw_row_and_the_sweeper_finishes_it(
+    rpc: Rpc, sign: Sign, ops: Ops, connect: Connect
 ) -> None:
     agent = ops.agent()
     rpc("record_usage", {"workspace_id": str(agent.workspace_id), "metric": "sms", "quantity": 1})
@@ -158,7 +161,9 @@ def test_a_webhook_whose_processing_is_blocked_keeps_its_raw_row_and_the_sweeper
     assert ops.count("sms_events") == 1
 
 
-def test_a_blocked_rate_limiter_fails_open_and_says_why(db, rpc, factories, connect) -> None:  # type: ignore[no-untyped-def]
+def test_a_blocked_rate_limiter_fails_open_and_says_why(
+    db: psycopg.Connection, rpc: Rpc, factories: Factories, connect: Connect
+) -> None:
     ws = factories.workspace()
     rpc("check_rate_limit", {"workspace_id": str(ws.id)})
     holder = connect(autocommit=False)
@@ -174,8 +179,8 @@ def test_a_blocked_rate_limiter_fails_open_and_says_why(db, rpc, factories, conn
     assert alert == [("55P03",)]
 
 
-def test_the_sweeper_run_like_pg_cron_skips_a_row_stuck_behind_a_lock(  # type: ignore[no-untyped-def]
-    db, rpc, sign: Sign, ops: Ops, connect
+def test_the_sweeper_run_like_pg_cron_skips_a_row_stuck_behind_a_lock(
+    db: psycopg.Connection, rpc: Rpc, sign: Sign, ops: Ops, connect: Connect
 ) -> None:
     stuck, free = ops.agent(), ops.agent()
     ops.fail_inserts_into("sms_events")

@@ -11,7 +11,7 @@ from harness.audit import render, run_audit
 from harness.audit.check import Check
 from harness.audit.readiness import SIGNING_SECRETS, cron_job_names
 from harness.cli import main
-from harness.cli_target import describe
+from harness.cli.target import describe
 from harness.migrate import HISTORY_SCHEMA
 
 

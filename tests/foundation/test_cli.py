@@ -16,11 +16,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from harness import cli_target, project
+from harness import project
+from harness.cli import target as cli_target
 from harness.cli import COMMANDS, NO_DATABASE, main
 from harness.progress import heartbeat
-from harness.restore_drill import run_drill
-from tests.foundation.conftest import ScratchProject
+from harness.deploy.restore_drill import run_drill
+from tests.support.scratch import ScratchProject
 
 
 def _cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -283,12 +284,13 @@ def test_the_readme_calls_the_cli_one_way_and_names_every_command() -> None:
 
 
 def test_the_demo_ignores_libpq_variables_and_stays_on_the_local_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
-    from harness.cli import _demo_target, parser
+    from harness.cli import parser
+    from harness.cli.commands.demo import demo_target
 
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.setenv("PGHOST", "db.internal")
     args = parser().parse_args(["demo"])
 
-    _demo_target(args)  # no refusal: nothing explicit names another database
+    demo_target(args)  # no refusal: nothing explicit names another database
 
     assert args.database_url is None  # cmd_demo then starts and uses the local cluster

@@ -10,10 +10,12 @@ import psycopg
 import pytest
 
 from harness.cli import main
-from harness.restore_drill import run_drill
+from harness.deploy.restore_drill import run_drill
+from harness.factories import Factories
+from harness.testing import Connect, Rpc
 
 
-def _seed(rpc, factories) -> None:  # type: ignore[no-untyped-def]
+def _seed(rpc: Rpc, factories: Factories) -> None:
     ws = factories.workspace()
     rpc("record_usage", {"workspace_id": str(ws.id), "metric": "sms", "quantity": 3})
     rpc("grant_credits", {"workspace_id": str(ws.id), "amount": 10, "reason": "drill"})
@@ -24,7 +26,9 @@ def _databases(db: psycopg.Connection) -> set[str]:
     return {r[0] for r in db.execute("select datname from pg_database where datname like 'opsdb_drill_%'")}
 
 
-def test_the_drill_restores_every_table_and_the_schema_then_drops_the_copy(rpc, factories, db, db_url) -> None:  # type: ignore[no-untyped-def]
+def test_the_drill_restores_every_table_and_the_schema_then_drops_the_copy(
+    rpc: Rpc, factories: Factories, db: psycopg.Connection, db_url: str
+) -> None:
     _seed(rpc, factories)
 
     report = run_drill(db_url, out=lambda _line: None)
@@ -50,7 +54,9 @@ def test_the_drill_restores_every_table_and_the_schema_then_drops_the_copy(rpc, 
     ],
     ids=["lost_row", "changed_row", "changed_schema"],
 )
-def test_the_drill_names_what_the_restored_copy_lost_or_changed(db, db_url, damage: str, problem: str) -> None:  # type: ignore[no-untyped-def]
+def test_the_drill_names_what_the_restored_copy_lost_or_changed(
+    db: psycopg.Connection, db_url: str, damage: str, problem: str
+) -> None:
     db.execute("insert into public.unknown_phone (provider, channel_type, phone_number) values ('twilio', 'sms', '+15550000001')")
     plans = db.execute("select count(*) from public.plans").fetchone()[0]
 
@@ -62,7 +68,9 @@ def test_the_drill_names_what_the_restored_copy_lost_or_changed(db, db_url, dama
     assert _databases(db) == set()
 
 
-def test_rows_written_during_the_dump_do_not_break_the_comparison(db, db_url, connect) -> None:  # type: ignore[no-untyped-def]
+def test_rows_written_during_the_dump_do_not_break_the_comparison(
+    db: psycopg.Connection, db_url: str, connect: Connect
+) -> None:
     writer = connect()
     stop = threading.Event()
     written: list[int] = []
@@ -88,7 +96,7 @@ def test_rows_written_during_the_dump_do_not_break_the_comparison(db, db_url, co
     assert len(written) > report.tables["public.unknown_phone"].rows
 
 
-def test_a_schema_change_during_the_drill_is_not_a_difference(db, db_url) -> None:  # type: ignore[no-untyped-def]
+def test_a_schema_change_during_the_drill_is_not_a_difference(db: psycopg.Connection, db_url: str) -> None:
     # A migration landing while the drill runs: after the snapshot, before the comparison.
     def migrate_source(_copy: psycopg.Connection) -> None:
         db.execute("alter table public.agents add column drill_probe int")
@@ -98,7 +106,9 @@ def test_a_schema_change_during_the_drill_is_not_a_difference(db, db_url) -> Non
     assert report.ok, report.problems
 
 
-def test_the_cli_keeps_the_dump_as_a_restore_point(db, db_url, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_the_cli_keeps_the_dump_as_a_restore_point(
+    db: psycopg.Connection, db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     target = tmp_path / "restore_point.dump"
 
     code = main(["drill", "--database-url", db_url, "--keep-dump", str(target)])

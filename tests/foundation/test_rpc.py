@@ -5,7 +5,9 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from harness.factories import Factories
 from harness.rpc import ANON, RpcError, http_status
+from harness.testing import Rpc
 
 
 @pytest.mark.parametrize(
@@ -77,7 +79,7 @@ def probe_functions(db: psycopg.Connection) -> None:
     )
 
 
-def test_named_arguments_claims_and_request_settings(rpc, probe_functions, factories) -> None:  # type: ignore[no-untyped-def]
+def test_named_arguments_claims_and_request_settings(rpc: Rpc, probe_functions: None, factories: Factories) -> None:
     someone = factories.user()
 
     result = rpc("probe_whoami", {"greeting": "hi", "times": 2}, as_=someone.jwt, headers={"X-Probe": "p"})
@@ -96,14 +98,14 @@ def test_named_arguments_claims_and_request_settings(rpc, probe_functions, facto
 
 
 @pytest.mark.parametrize(("code", "status"), [("PT402", 402), ("22023", 400), ("PT409", 409), ("PT404", 404)])
-def test_errors_carry_sqlstate_and_http_status(rpc, probe_functions, code: str, status: int) -> None:  # type: ignore[no-untyped-def]
+def test_errors_carry_sqlstate_and_http_status(rpc: Rpc, probe_functions: None, code: str, status: int) -> None:
     with pytest.raises(RpcError) as caught:
         rpc("probe_fail", {"code": code})
     assert (caught.value.sqlstate, caught.value.status, caught.value.message) == (code, status, "probe_failed")
     assert caught.value.detail == f"code {code}"
 
 
-def test_missing_grant_is_403_for_users_and_401_for_anon(rpc, probe_functions, factories) -> None:  # type: ignore[no-untyped-def]
+def test_missing_grant_is_403_for_users_and_401_for_anon(rpc: Rpc, probe_functions: None, factories: Factories) -> None:
     with pytest.raises(RpcError) as as_user:
         rpc("probe_headers", as_=factories.user().jwt)
     with pytest.raises(RpcError) as as_anon:
@@ -112,21 +114,21 @@ def test_missing_grant_is_403_for_users_and_401_for_anon(rpc, probe_functions, f
     assert (as_anon.value.sqlstate, as_anon.value.status) == ("42501", 401)
 
 
-def test_response_headers_set_by_the_function_are_exposed(rpc, probe_functions) -> None:  # type: ignore[no-untyped-def]
+def test_response_headers_set_by_the_function_are_exposed(rpc: Rpc, probe_functions: None) -> None:
     response = rpc.response("probe_headers")
     assert response.status == 200
     assert response.data == {"ok": True}
     assert response.headers == {"Retry-After": "7", "X-Probe": "yes"}
 
 
-def test_pgrst_raise_sets_status_and_headers_of_an_error(rpc, probe_functions) -> None:  # type: ignore[no-untyped-def]
+def test_pgrst_raise_sets_status_and_headers_of_an_error(rpc: Rpc, probe_functions: None) -> None:
     with pytest.raises(RpcError) as caught:
         rpc("probe_pgrst_429")
     assert (caught.value.sqlstate, caught.value.status, caught.value.message) == ("PT429", 429, "rate_limited")
     assert caught.value.headers == {"Retry-After": "3"}
 
 
-def test_unknown_function_or_arguments_is_404(rpc, probe_functions) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_function_or_arguments_is_404(rpc: Rpc, probe_functions: None) -> None:
     with pytest.raises(RpcError) as caught:
         rpc("probe_whoami", {"nope": 1})
     assert caught.value.status == 404
@@ -134,7 +136,7 @@ def test_unknown_function_or_arguments_is_404(rpc, probe_functions) -> None:  # 
         rpc("no_such_function")
 
 
-def test_a_failed_call_rolls_back_its_writes(rpc, db, probe_functions) -> None:  # type: ignore[no-untyped-def]
+def test_a_failed_call_rolls_back_its_writes(rpc: Rpc, db: psycopg.Connection, probe_functions: None) -> None:
     db.execute("create table public.probe_log (v text)")
     db.execute(
         """
@@ -151,7 +153,7 @@ def test_a_failed_call_rolls_back_its_writes(rpc, db, probe_functions) -> None: 
     assert db.execute("select count(*) from public.probe_log").fetchone() == (0,)
 
 
-def test_void_function_answers_204(rpc, db) -> None:  # type: ignore[no-untyped-def]
+def test_void_function_answers_204(rpc: Rpc, db: psycopg.Connection) -> None:
     db.execute(
         "create function public.probe_noop() returns void language sql set search_path = '' as $$ select $$;"
         " grant execute on function public.probe_noop() to service_role"

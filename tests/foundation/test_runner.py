@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from harness.migrate import DriftError, MigrationError, migrate, status
-from tests.foundation.conftest import ScratchProject
+from tests.support.scratch import ScratchProject
 
 V1 = "migrations/20260101000000_create_things.sql"
 V2 = "migrations/20260102000000_add_colour.sql"

@@ -9,8 +9,9 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from harness.factories import Workspace, acting_as
+from harness.factories import Factories, Workspace, acting_as
 from harness.rpc import ANON, SERVICE_ROLE
+from harness.testing import Rpc
 from tests.jobs.test_weekly_insights import PREVIOUS, US, WEEK, at, call, message, seed_week, sms, start, workspace
 
 METRICS = (
@@ -33,7 +34,7 @@ def counts(**given: int) -> dict[str, int]:
     return {**{m: 0 for m in METRICS}, **given}
 
 
-def test_metrics_are_per_workspace_and_utc_day(db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_metrics_are_per_workspace_and_utc_day(db: psycopg.Connection, factories: Factories) -> None:
     a, b = factories.workspace(), factories.workspace()
     call(db, a, "completed", start(NEXT) - US, minutes=4)  # the last microsecond of DAY in UTC
     call(db, a, "completed", start(NEXT), minutes=1)  # the first of NEXT
@@ -59,7 +60,7 @@ def test_metrics_are_per_workspace_and_utc_day(db, factories) -> None:  # type: 
     assert day_rows(db, b) == {DAY: counts(calls=1, call_minutes=9)}
 
 
-def test_a_member_sees_only_their_workspaces_rows(db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_a_member_sees_only_their_workspaces_rows(db: psycopg.Connection, factories: Factories) -> None:
     a, b = factories.workspace(), factories.workspace()
     member_a, member_b = factories.member(a), factories.member(b)
     for ws, minutes in ((a, 2), (b, 3)):
@@ -82,7 +83,7 @@ def test_a_member_sees_only_their_workspaces_rows(db, factories) -> None:  # typ
     assert seen(factories.platform_admin().jwt) == {a.id: (2, 0), b.id: (3, 0)}
 
 
-def test_anon_reads_nothing_and_nobody_writes_through_it(db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_anon_reads_nothing_and_nobody_writes_through_it(db: psycopg.Connection, factories: Factories) -> None:
     ws = factories.workspace()
     call(db, ws, "completed", at(DAY), minutes=1)
     for relation in ("public.dashboard_daily_metrics", "private.dashboard_events"):
@@ -98,7 +99,9 @@ def test_anon_reads_nothing_and_nobody_writes_through_it(db, factories) -> None:
     assert privileges == [("authenticated", "select", True), ("service_role", "select", True)]
 
 
-def test_weekly_insights_agree_with_the_dashboard_days_of_the_week(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_weekly_insights_agree_with_the_dashboard_days_of_the_week(
+    rpc: Rpc, db: psycopg.Connection, factories: Factories
+) -> None:
     ws = workspace(db, factories)
     seed_week(db, factories, ws, WEEK)
     seed_week(db, factories, ws, PREVIOUS)
@@ -118,7 +121,9 @@ def test_weekly_insights_agree_with_the_dashboard_days_of_the_week(rpc, db, fact
     assert days is not None and all(v > 0 for v in days)
 
 
-def test_the_range_function_returns_the_views_rows_for_those_days_only(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_the_range_function_returns_the_views_rows_for_those_days_only(
+    rpc: Rpc, db: psycopg.Connection, factories: Factories
+) -> None:
     ws = workspace(db, factories)
     seed_week(db, factories, ws, PREVIOUS)
     seed_week(db, factories, ws, WEEK)
@@ -132,7 +137,7 @@ def test_the_range_function_returns_the_views_rows_for_those_days_only(rpc, db, 
     assert expected and min(day_rows(db, ws)) < first  # the week before exists and was left out
 
 
-def test_the_range_function_applies_rls_to_members(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_the_range_function_applies_rls_to_members(rpc: Rpc, db: psycopg.Connection, factories: Factories) -> None:
     a, b = factories.workspace(), factories.workspace()
     call(db, a, "completed", at(DAY), minutes=2)
     args = {"workspace_id": str(a.id), "from_day": str(DAY), "to_day": str(DAY)}
@@ -146,7 +151,7 @@ def test_the_range_function_applies_rls_to_members(rpc, db, factories) -> None: 
     [(None, "2026-11-01"), ("2026-11-02", "2026-11-01"), ("2025-01-01", "2026-01-02")],
     ids=["null_bound", "reversed", "over_366_days"],
 )
-def test_the_range_function_refuses_bad_ranges(rpc, factories, from_day: Any, to_day: Any) -> None:  # type: ignore[no-untyped-def]
+def test_the_range_function_refuses_bad_ranges(rpc: Rpc, factories: Factories, from_day: Any, to_day: Any) -> None:
     from harness.rpc import RpcError
 
     ws = factories.workspace()
@@ -155,7 +160,9 @@ def test_the_range_function_refuses_bad_ranges(rpc, factories, from_day: Any, to
     assert (err.value.sqlstate, err.value.message) == ("22023", "invalid_range")
 
 
-def test_the_range_function_reads_the_events_through_their_time_indexes(db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_the_range_function_reads_the_events_through_their_time_indexes(
+    db: psycopg.Connection, factories: Factories
+) -> None:
     ws = factories.workspace()
     db.execute("set enable_seqscan = off")  # a range the indexes cannot answer would still scan
     plan = "\n".join(

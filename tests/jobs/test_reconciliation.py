@@ -10,8 +10,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from harness.factories import acting_as
+from harness.factories import Factories, Workspace, acting_as
 from harness.rpc import ANON, SERVICE_ROLE, RpcError, user
+from harness.testing import Connect, Rpc
 
 D1 = datetime.date(2026, 11, 10)
 D2 = datetime.date(2026, 11, 11)
@@ -20,7 +21,7 @@ END = datetime.date(2026, 11, 13)
 UTC = datetime.timezone.utc
 
 
-def _workspace(factories, db) -> Any:  # type: ignore[no-untyped-def]
+def _workspace(factories: Factories, db: psycopg.Connection) -> Any:
     """A workspace with a tier snapshot its usage_events can cite."""
     ws = factories.workspace()
     db.execute(
@@ -33,8 +34,8 @@ def _workspace(factories, db) -> Any:  # type: ignore[no-untyped-def]
     return ws
 
 
-def _used(  # type: ignore[no-untyped-def]
-    db, ws, metric: str, quantity: Any, at: datetime.datetime | datetime.date, source: str | None = None
+def _used(
+    db: psycopg.Connection, ws: Workspace, metric: str, quantity: Any, at: datetime.datetime | datetime.date, source: str | None = None
 ) -> None:
     """One usage event at ``at`` (a date means noon UTC), as record_usage would have written it."""
     if not isinstance(at, datetime.datetime):
@@ -52,7 +53,9 @@ def _used(  # type: ignore[no-untyped-def]
     )
 
 
-def _reported(db, ws, metric: str, quantity: Any, day: datetime.date, provider: str = "twilio") -> None:  # type: ignore[no-untyped-def]
+def _reported(
+    db: psycopg.Connection, ws: Workspace, metric: str, quantity: Any, day: datetime.date, provider: str = "twilio"
+) -> None:
     db.execute(
         """
         insert into public.provider_usage_reports (provider, workspace_id, metric, usage_date, quantity, report_ref)
@@ -62,7 +65,7 @@ def _reported(db, ws, metric: str, quantity: Any, day: datetime.date, provider: 
     )
 
 
-def _run(rpc, start: datetime.date | None = D1, end: datetime.date | None = END, **kw) -> dict:  # type: ignore[no-untyped-def]
+def _run(rpc: Rpc, start: datetime.date | None = D1, end: datetime.date | None = END, **kw: Any) -> dict:
     return rpc(
         "run_reconciliation",
         {"period_start": start and start.isoformat(), "period_end": end and end.isoformat()},
@@ -70,7 +73,7 @@ def _run(rpc, start: datetime.date | None = D1, end: datetime.date | None = END,
     )
 
 
-def _items(db, run_id: int) -> list[tuple]:  # type: ignore[no-untyped-def]
+def _items(db: psycopg.Connection, run_id: int) -> list[tuple]:
     return db.execute(
         """
         select workspace_id, metric, usage_date, kind, internal_quantity, provider_quantity, difference, providers
@@ -85,14 +88,16 @@ def _counts(result: dict) -> tuple[int, int, int, int]:
     return (result["matched"], result["mismatched"], result["missing_internal"], result["missing_provider"])
 
 
-def _written(db) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def _written(db: psycopg.Connection) -> dict[str, int]:
     return {
         t: db.execute(f"select count(*) from public.{t}").fetchone()[0]
         for t in ("job_runs", "reconciliation_runs", "reconciliation_items", "alerts")
     }
 
 
-def test_each_day_is_matched_mismatched_or_missing_on_either_side(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_each_day_is_matched_mismatched_or_missing_on_either_side(
+    rpc: Rpc, db: psycopg.Connection, factories: Factories
+) -> None:
     a, b = _workspace(factories, db), _workspace(factories, db)
     _used(db, a, "call_minutes", 10, D1)
     _reported(db, a, "call_minutes", 10, D1)  # matched
@@ -141,8 +146,8 @@ def test_each_day_is_matched_mismatched_or_missing_on_either_side(rpc, db, facto
         ("llm_tokens", "1501", "500", "mismatched"),
     ],
 )
-def test_a_difference_within_tolerance_matches_and_beyond_it_mismatches(  # type: ignore[no-untyped-def]
-    rpc, db, factories, metric: str, internal: str, provider: str, kind: str
+def test_a_difference_within_tolerance_matches_and_beyond_it_mismatches(
+    rpc: Rpc, db: psycopg.Connection, factories: Factories, metric: str, internal: str, provider: str, kind: str
 ) -> None:
     ws = _workspace(factories, db)
     _used(db, ws, metric, internal, D1)
@@ -158,7 +163,9 @@ def test_a_difference_within_tolerance_matches_and_beyond_it_mismatches(  # type
         assert items[0][6] == Decimal(internal) - Decimal(provider)
 
 
-def test_a_metric_without_a_tolerance_row_is_compared_exactly(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_a_metric_without_a_tolerance_row_is_compared_exactly(
+    rpc: Rpc, db: psycopg.Connection, factories: Factories
+) -> None:
     db.execute("delete from public.reconciliation_tolerances where metric = 'messages'")
     ws = _workspace(factories, db)
     _used(db, ws, "messages", "100.5", D1, source="whatsapp")
@@ -175,7 +182,9 @@ def test_a_metric_without_a_tolerance_row_is_compared_exactly(rpc, db, factories
     assert tolerances == {"absolute": 0, "relative": 0, "reports_expected": False, "internal_sources": None}
 
 
-def test_messages_compare_only_the_sources_meta_bills_for(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_messages_compare_only_the_sources_meta_bills_for(
+    rpc: Rpc, db: psycopg.Connection, factories: Factories
+) -> None:
     ws = _workspace(factories, db)
     _used(db, ws, "messages", 30, D1, source="whatsapp")
     _used(db, ws, "messages", 10, D1, source="messenger")
@@ -193,7 +202,7 @@ def test_messages_compare_only_the_sources_meta_bills_for(rpc, db, factories) ->
     ]
 
 
-def test_several_providers_of_one_metric_are_added_up(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_several_providers_of_one_metric_are_added_up(rpc: Rpc, db: psycopg.Connection, factories: Factories) -> None:
     ws = _workspace(factories, db)
     _used(db, ws, "llm_tokens", 60000, D1)
     _reported(db, ws, "llm_tokens", 35000, D1, provider="openai")
@@ -210,8 +219,8 @@ def test_several_providers_of_one_metric_are_added_up(rpc, db, factories) -> Non
     ]
 
 
-def test_a_metric_whose_reports_are_expected_is_missing_at_the_provider_when_none_were_imported(  # type: ignore[no-untyped-def]
-    rpc, db, factories
+def test_a_metric_whose_reports_are_expected_is_missing_at_the_provider_when_none_were_imported(
+    rpc: Rpc, db: psycopg.Connection, factories: Factories
 ) -> None:
     ws = _workspace(factories, db)
     _used(db, ws, "sms", 3, D1)
@@ -229,7 +238,9 @@ def test_a_metric_whose_reports_are_expected_is_missing_at_the_provider_when_non
     ]
 
 
-def test_usage_is_counted_on_its_utc_day_whatever_the_session_time_zone(connect, db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_usage_is_counted_on_its_utc_day_whatever_the_session_time_zone(
+    connect: Connect, db: psycopg.Connection, factories: Factories
+) -> None:
     ws = _workspace(factories, db)
     _used(db, ws, "sms", 1, datetime.datetime(2026, 11, 10, 23, 59, 59, tzinfo=UTC))
     _used(db, ws, "sms", 1, datetime.datetime(2026, 11, 11, 0, 0, 0, tzinfo=UTC))
@@ -245,7 +256,9 @@ def test_usage_is_counted_on_its_utc_day_whatever_the_session_time_zone(connect,
     assert _counts(result) == (2, 0, 0, 0)
 
 
-def test_a_period_across_a_month_boundary_counts_both_months(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_a_period_across_a_month_boundary_counts_both_months(
+    rpc: Rpc, db: psycopg.Connection, factories: Factories
+) -> None:
     ws = _workspace(factories, db)
     _used(db, ws, "sms", 3, datetime.datetime(2026, 10, 31, 23, 30, tzinfo=UTC))  # billing period October
     _used(db, ws, "sms", 4, datetime.datetime(2026, 11, 1, 0, 30, tzinfo=UTC))  # billing period November
@@ -260,7 +273,9 @@ def test_a_period_across_a_month_boundary_counts_both_months(rpc, db, factories)
     ]
 
 
-def test_rerunning_a_period_gives_the_same_report_and_raises_one_alert(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_rerunning_a_period_gives_the_same_report_and_raises_one_alert(
+    rpc: Rpc, db: psycopg.Connection, factories: Factories
+) -> None:
     ws = _workspace(factories, db)
     _used(db, ws, "call_minutes", 10, D1)
     _reported(db, ws, "call_minutes", 20, D1)
@@ -287,7 +302,7 @@ def test_rerunning_a_period_gives_the_same_report_and_raises_one_alert(rpc, db, 
     assert runs == [(first["run_id"], first["alert_id"]), (second["run_id"], first["alert_id"])]
 
 
-def _alerts(db) -> list[tuple]:  # type: ignore[no-untyped-def]
+def _alerts(db: psycopg.Connection) -> list[tuple]:
     return db.execute(
         """
         select id, details -> 'days', details -> 'open_days', resolved_at is not null, resolved_by, resolution
@@ -296,7 +311,9 @@ def _alerts(db) -> list[tuple]:  # type: ignore[no-untyped-def]
     ).fetchall()
 
 
-def test_an_acknowledged_alert_stays_open_and_a_rerun_raises_no_second_one(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_an_acknowledged_alert_stays_open_and_a_rerun_raises_no_second_one(
+    rpc: Rpc, db: psycopg.Connection, factories: Factories
+) -> None:
     ws = _workspace(factories, db)
     _used(db, ws, "call_minutes", 10, D1)
     first = _run(rpc, D1, D2)
@@ -308,7 +325,9 @@ def test_an_acknowledged_alert_stays_open_and_a_rerun_raises_no_second_one(rpc, 
     assert _alerts(db) == [(first["alert_id"], ["2026-11-10"], ["2026-11-10"], False, None, None)]
 
 
-def test_a_clean_rerun_of_a_period_resolves_its_alert_and_keeps_it_as_history(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_a_clean_rerun_of_a_period_resolves_its_alert_and_keeps_it_as_history(
+    rpc: Rpc, db: psycopg.Connection, factories: Factories
+) -> None:
     ws = _workspace(factories, db)
     _used(db, ws, "call_minutes", 10, D1)
     _reported(db, ws, "call_minutes", 12, D1)
@@ -324,7 +343,9 @@ def test_a_clean_rerun_of_a_period_resolves_its_alert_and_keeps_it_as_history(rp
     ]
 
 
-def test_a_multi_day_rerun_alerts_only_for_days_not_alerted_yet(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_a_multi_day_rerun_alerts_only_for_days_not_alerted_yet(
+    rpc: Rpc, db: psycopg.Connection, factories: Factories
+) -> None:
     ws = _workspace(factories, db)
     for day in (D1, D2, D3):
         _used(db, ws, "call_minutes", 10, day)  # no provider report: missing_provider every day
@@ -343,7 +364,9 @@ def test_a_multi_day_rerun_alerts_only_for_days_not_alerted_yet(rpc, db, factori
     assert len(_alerts(db)) == 3
 
 
-def test_an_alert_over_several_days_resolves_once_every_day_is_clean(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_an_alert_over_several_days_resolves_once_every_day_is_clean(
+    rpc: Rpc, db: psycopg.Connection, factories: Factories
+) -> None:
     ws = _workspace(factories, db)
     for day in (D1, D2):
         _used(db, ws, "call_minutes", 10, day)
@@ -359,7 +382,9 @@ def test_an_alert_over_several_days_resolves_once_every_day_is_clean(rpc, db, fa
     assert _alerts(db)[0][2:] == ([], True, None, f"auto: clean re-run (reconciliation run {last['run_id']})")
 
 
-def test_a_period_where_everything_matches_raises_no_alert(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_a_period_where_everything_matches_raises_no_alert(
+    rpc: Rpc, db: psycopg.Connection, factories: Factories
+) -> None:
     ws = _workspace(factories, db)
     _used(db, ws, "call_minutes", 10, D1)
     _reported(db, ws, "call_minutes", 10, D1)
@@ -372,7 +397,7 @@ def test_a_period_where_everything_matches_raises_no_alert(rpc, db, factories) -
     assert _items(db, result["run_id"]) == []
 
 
-def test_every_run_is_logged_in_job_runs(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_every_run_is_logged_in_job_runs(rpc: Rpc, db: psycopg.Connection, factories: Factories) -> None:
     ws = _workspace(factories, db)
     _used(db, ws, "call_minutes", 10, D1)
 
@@ -391,7 +416,9 @@ def test_every_run_is_logged_in_job_runs(rpc, db, factories) -> None:  # type: i
     ).fetchone() == (result["job_run_id"], "succeeded")
 
 
-def test_a_failing_metric_is_recorded_and_the_other_metrics_still_commit(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_a_failing_metric_is_recorded_and_the_other_metrics_still_commit(
+    rpc: Rpc, db: psycopg.Connection, factories: Factories
+) -> None:
     ws = _workspace(factories, db)
     _used(db, ws, "call_minutes", 10, D1)
     _reported(db, ws, "call_minutes", 20, D1)
@@ -441,8 +468,8 @@ TODAY = datetime.datetime.now(UTC).date()
         (TODAY - datetime.timedelta(days=1), TODAY + datetime.timedelta(days=1), "period_not_ended"),
     ],
 )
-def test_bad_input_is_refused_with_22023_and_writes_nothing(  # type: ignore[no-untyped-def]
-    rpc, db, factories, start, end, word: str
+def test_bad_input_is_refused_with_22023_and_writes_nothing(
+    rpc: Rpc, db: psycopg.Connection, factories: Factories, start: datetime.date | None, end: datetime.date | None, word: str
 ) -> None:
     ws = _workspace(factories, db)
     _used(db, ws, "call_minutes", 10, D1)
@@ -455,7 +482,7 @@ def test_bad_input_is_refused_with_22023_and_writes_nothing(  # type: ignore[no-
     assert _written(db) == before == {"job_runs": 0, "reconciliation_runs": 0, "reconciliation_items": 0, "alerts": 0}
 
 
-def test_the_longest_period_and_yesterday_are_accepted(rpc, db) -> None:  # type: ignore[no-untyped-def]
+def test_the_longest_period_and_yesterday_are_accepted(rpc: Rpc, db: psycopg.Connection) -> None:
     longest = _run(rpc, D1 - datetime.timedelta(days=93), D1)
     yesterday = _run(rpc, TODAY - datetime.timedelta(days=1), TODAY)
 
@@ -463,7 +490,7 @@ def test_the_longest_period_and_yesterday_are_accepted(rpc, db) -> None:  # type
 
 
 @pytest.mark.parametrize("caller", ["anon", "authenticated", "platform_admin"])
-def test_only_service_role_runs_it(rpc, db, factories, caller: str) -> None:  # type: ignore[no-untyped-def]
+def test_only_service_role_runs_it(rpc: Rpc, db: psycopg.Connection, factories: Factories, caller: str) -> None:
     ws = _workspace(factories, db)
     _used(db, ws, "call_minutes", 10, D1)
     jwt = {
@@ -479,7 +506,7 @@ def test_only_service_role_runs_it(rpc, db, factories, caller: str) -> None:  # 
     assert _written(db) == {"job_runs": 0, "reconciliation_runs": 0, "reconciliation_items": 0, "alerts": 0}
 
 
-def _import(db, ws, quantity: int, ref: str) -> None:  # type: ignore[no-untyped-def]
+def _import(db: psycopg.Connection, ws: Workspace, quantity: int, ref: str) -> None:
     """A backend's (re-)import of one report line, as PostgREST's merge-duplicates upsert sends it."""
     with acting_as(db, SERVICE_ROLE):
         db.execute(
@@ -493,7 +520,7 @@ def _import(db, ws, quantity: int, ref: str) -> None:  # type: ignore[no-untyped
         )
 
 
-def test_a_reimport_of_a_report_line_replaces_it(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_a_reimport_of_a_report_line_replaces_it(rpc: Rpc, db: psycopg.Connection, factories: Factories) -> None:
     ws = _workspace(factories, db)
     _used(db, ws, "call_minutes", 12, D1)
     _import(db, ws, 10, "UR1")
@@ -509,7 +536,7 @@ def test_a_reimport_of_a_report_line_replaces_it(rpc, db, factories) -> None:  #
     assert _counts(_run(rpc, D1, D2)) == (1, 0, 0, 0)
 
 
-def test_backends_cannot_delete_report_lines(db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_backends_cannot_delete_report_lines(db: psycopg.Connection, factories: Factories) -> None:
     ws = _workspace(factories, db)
     _import(db, ws, 10, "UR1")
 
@@ -523,7 +550,7 @@ def test_backends_cannot_delete_report_lines(db, factories) -> None:  # type: ig
     ("column", "value"),
     [("quantity", -1), ("quantity", Decimal("NaN")), ("provider", "Twilio Inc"), ("metric", "minutes"), ("report_ref", "")],
 )
-def test_report_lines_refuse_bad_values(db, factories, column: str, value: Any) -> None:  # type: ignore[no-untyped-def]
+def test_report_lines_refuse_bad_values(db: psycopg.Connection, factories: Factories, column: str, value: Any) -> None:
     ws = _workspace(factories, db)
     line = {"provider": "twilio", "workspace_id": ws.id, "metric": "sms", "usage_date": D1, "quantity": 1}
     line[column] = value
@@ -537,7 +564,9 @@ def test_report_lines_refuse_bad_values(db, factories, column: str, value: Any) 
     assert db.execute("select count(*) from public.provider_usage_reports").fetchone()[0] == 0
 
 
-def test_retention_of_old_job_runs_keeps_the_reconciliation_report(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_retention_of_old_job_runs_keeps_the_reconciliation_report(
+    rpc: Rpc, db: psycopg.Connection, factories: Factories
+) -> None:
     ws = _workspace(factories, db)
     _used(db, ws, "call_minutes", 10, D1)
     result = _run(rpc, D1, D2)
@@ -553,7 +582,7 @@ def test_retention_of_old_job_runs_keeps_the_reconciliation_report(rpc, db, fact
 
 
 @pytest.mark.opsdb_needs("pg_cron")
-def test_the_nightly_job_reconciles_yesterday(db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_the_nightly_job_reconciles_yesterday(db: psycopg.Connection, factories: Factories) -> None:
     yesterday = TODAY - datetime.timedelta(days=1)
     ws = _workspace(factories, db)
     _used(db, ws, "sms", 2, yesterday)

@@ -15,6 +15,8 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from harness.testing import Connect
+
 PROCEDURE = "call private.run_retention_in_batches()"
 
 
@@ -65,7 +67,7 @@ def _record_batches(db: psycopg.Connection) -> None:
     )
 
 
-def test_the_procedure_deletes_what_expired_and_logs_the_run(db: psycopg.Connection, connect) -> None:  # type: ignore[no-untyped-def]
+def test_the_procedure_deletes_what_expired_and_logs_the_run(db: psycopg.Connection, connect: Connect) -> None:
     _deliveries(db, 30, "processed", 31)
     _deliveries(db, 5, "duplicate", 40)
     _deliveries(db, 4, "dead_letter", 91)
@@ -83,7 +85,7 @@ def test_the_procedure_deletes_what_expired_and_logs_the_run(db: psycopg.Connect
     assert run["result"]["more"] == []
 
 
-def test_each_batch_is_its_own_transaction_and_starts_after_the_last(db: psycopg.Connection, connect) -> None:  # type: ignore[no-untyped-def]
+def test_each_batch_is_its_own_transaction_and_starts_after_the_last(db: psycopg.Connection, connect: Connect) -> None:
     _deliveries(db, 7000, "processed", 35)
     _deliveries(db, 10, "processed", 5)
     _record_batches(db)
@@ -101,7 +103,7 @@ def test_each_batch_is_its_own_transaction_and_starts_after_the_last(db: psycopg
     assert _last_run(db)["result"]["deleted"]["webhook_queue"] == 7000
 
 
-def test_a_locked_row_is_left_for_the_next_run_without_waiting(db: psycopg.Connection, connect) -> None:  # type: ignore[no-untyped-def]
+def test_a_locked_row_is_left_for_the_next_run_without_waiting(db: psycopg.Connection, connect: Connect) -> None:
     _deliveries(db, 50, "processed", 40)
     db.execute(
         "insert into public.unknown_phone (provider, channel_type, phone_number, last_seen_at)"
@@ -128,7 +130,9 @@ def test_a_locked_row_is_left_for_the_next_run_without_waiting(db: psycopg.Conne
     assert _last_run(db)["result"]["more"] == []
 
 
-def test_a_failing_step_keeps_its_committed_batches_and_the_others_run(db: psycopg.Connection, connect) -> None:  # type: ignore[no-untyped-def]
+def test_a_failing_step_keeps_its_committed_batches_and_the_others_run(
+    db: psycopg.Connection, connect: Connect
+) -> None:
     _deliveries(db, 20, "processed", 40)
     db.execute(
         "insert into public.unknown_phone (provider, channel_type, phone_number, last_seen_at)"
@@ -153,7 +157,7 @@ def test_a_failing_step_keeps_its_committed_batches_and_the_others_run(db: psyco
     assert alerts.fetchone() == (1,)
 
 
-def test_a_backlog_beyond_the_time_budget_is_listed_and_alerted(db: psycopg.Connection, connect) -> None:  # type: ignore[no-untyped-def]
+def test_a_backlog_beyond_the_time_budget_is_listed_and_alerted(db: psycopg.Connection, connect: Connect) -> None:
     _deliveries(db, 3000, "processed", 40)
 
     connect().execute("call private.run_retention_in_batches(max_seconds => 0)")
@@ -166,7 +170,7 @@ def test_a_backlog_beyond_the_time_budget_is_listed_and_alerted(db: psycopg.Conn
     assert alert.fetchall() == [(str(run["id"]),)]
 
 
-def test_the_procedure_and_the_function_never_run_at_once(db: psycopg.Connection, connect) -> None:  # type: ignore[no-untyped-def]
+def test_the_procedure_and_the_function_never_run_at_once(db: psycopg.Connection, connect: Connect) -> None:
     _deliveries(db, 10, "processed", 40)
     first = connect(autocommit=False)
     first.execute("select public.run_retention_cleanup()")  # holds the job's lock until it commits
@@ -194,7 +198,7 @@ def test_the_procedure_and_the_function_never_run_at_once(db: psycopg.Connection
     assert third.execute("select public.run_retention_cleanup() ->> 'status'").fetchone() == ("succeeded",)
 
 
-def test_pg_cron_calls_the_procedure(db: psycopg.Connection, connect) -> None:  # type: ignore[no-untyped-def]
+def test_pg_cron_calls_the_procedure(db: psycopg.Connection, connect: Connect) -> None:
     _deliveries(db, 3, "processed", 40)
     command = db.execute("select command from cron.job where jobname = 'retention-cleanup'").fetchone()
     assert command == (PROCEDURE,)
@@ -204,7 +208,7 @@ def test_pg_cron_calls_the_procedure(db: psycopg.Connection, connect) -> None:  
     assert _count(db, "true") == 0
 
 
-def test_the_procedure_cannot_run_inside_a_transaction_block(connect) -> None:  # type: ignore[no-untyped-def]
+def test_the_procedure_cannot_run_inside_a_transaction_block(connect: Connect) -> None:
     conn = connect(autocommit=False)
     try:
         conn.execute(PROCEDURE)

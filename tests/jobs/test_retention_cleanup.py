@@ -11,7 +11,9 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
+from harness.factories import Factories
 from harness.rpc import ANON, RpcError, user
+from harness.testing import Connect, Rpc
 
 
 def _delivery(db: psycopg.Connection, status: str, age_days: int) -> int:
@@ -75,7 +77,9 @@ def _exists(db: psycopg.Connection, table: str, id_: int) -> bool:
     return db.execute(f"select exists (select from public.{table} where id = %s)", (id_,)).fetchone()[0]
 
 
-def test_expired_rows_are_deleted_and_everything_else_is_kept(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_expired_rows_are_deleted_and_everything_else_is_kept(
+    rpc: Rpc, db: psycopg.Connection, factories: Factories
+) -> None:
     ws = factories.workspace()
     old_done = [_delivery(db, s, 31) for s in ("processed", "duplicate", "rejected", "unknown_phone")]
     old_failed = _delivery(db, "failed", 400)  # waiting for a retry: never expires
@@ -106,7 +110,9 @@ def test_expired_rows_are_deleted_and_everything_else_is_kept(rpc, db, factories
     assert windows.fetchone()[0] == 1
 
 
-def test_refusal_counts_of_minutes_past_go_with_the_limiter_state(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_refusal_counts_of_minutes_past_go_with_the_limiter_state(
+    rpc: Rpc, db: psycopg.Connection, factories: Factories
+) -> None:
     ws = factories.workspace()
     db.execute(
         """
@@ -133,7 +139,9 @@ KEPT_FOREVER = (
 )
 
 
-def test_audit_logs_billing_data_and_usage_events_are_never_deleted(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_audit_logs_billing_data_and_usage_events_are_never_deleted(
+    rpc: Rpc, db: psycopg.Connection, factories: Factories
+) -> None:
     ws = factories.workspace()
     admin = factories.platform_admin()
     rpc("record_usage", {"workspace_id": str(ws.id), "metric": "sms", "quantity": 2})
@@ -173,14 +181,14 @@ def test_audit_logs_billing_data_and_usage_events_are_never_deleted(rpc, db, fac
 
 
 @pytest.mark.parametrize("name", ["audit_logs", "usage_events", "billing_line_items", "wallet_ledger", "payments"])
-def test_retention_cannot_be_configured_for_kept_tables(db, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_retention_cannot_be_configured_for_kept_tables(db: psycopg.Connection, name: str) -> None:
     with pytest.raises(psycopg.errors.CheckViolation), db.transaction():
         db.execute(
             "insert into public.retention_policies (name, keep_days, description) values (%s, 1, 'must not')", (name,)
         )
 
 
-def test_running_it_again_deletes_nothing_more_and_logs_each_run(rpc, db) -> None:  # type: ignore[no-untyped-def]
+def test_running_it_again_deletes_nothing_more_and_logs_each_run(rpc: Rpc, db: psycopg.Connection) -> None:
     _delivery(db, "processed", 40)
     first = rpc("run_retention_cleanup")
     second = rpc("run_retention_cleanup")
@@ -197,7 +205,7 @@ def test_running_it_again_deletes_nothing_more_and_logs_each_run(rpc, db) -> Non
     ]
 
 
-def test_a_failing_step_is_recorded_and_the_other_steps_still_commit(rpc, db) -> None:  # type: ignore[no-untyped-def]
+def test_a_failing_step_is_recorded_and_the_other_steps_still_commit(rpc: Rpc, db: psycopg.Connection) -> None:
     expired_delivery, expired_number = _delivery(db, "processed", 40), _unknown(db, 100)
     db.execute(
         """
@@ -231,7 +239,9 @@ def test_a_failing_step_is_recorded_and_the_other_steps_still_commit(rpc, db) ->
     assert alerts == [("warning", str(first["job_run_id"]))]
 
 
-def test_a_backlog_beyond_the_time_budget_is_left_for_the_next_run_and_alerted(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_a_backlog_beyond_the_time_budget_is_left_for_the_next_run_and_alerted(
+    rpc: Rpc, db: psycopg.Connection, factories: Factories
+) -> None:
     ws = factories.workspace()
     db.execute(
         """
@@ -256,7 +266,7 @@ def test_a_backlog_beyond_the_time_budget_is_left_for_the_next_run_and_alerted(r
     assert alerts == [("warning", ["rate_limit_counters"], str(first["job_run_id"]))]
 
 
-def test_a_run_whose_every_step_fails_is_failed_with_a_critical_alert(rpc, db) -> None:  # type: ignore[no-untyped-def]
+def test_a_run_whose_every_step_fails_is_failed_with_a_critical_alert(rpc: Rpc, db: psycopg.Connection) -> None:
     db.execute(
         "create function public.refuse_delete() returns trigger language plpgsql as"
         " $$ begin raise exception 'no deletes today'; end $$"
@@ -285,7 +295,7 @@ def test_a_run_whose_every_step_fails_is_failed_with_a_critical_alert(rpc, db) -
 
 
 @pytest.mark.parametrize("caller", ["anon", "authenticated", "platform_admin"])
-def test_only_service_role_runs_it(rpc, db, factories, caller: str) -> None:  # type: ignore[no-untyped-def]
+def test_only_service_role_runs_it(rpc: Rpc, db: psycopg.Connection, factories: Factories, caller: str) -> None:
     expired = _delivery(db, "processed", 40)
     jwt = {
         "anon": ANON,
@@ -301,7 +311,7 @@ def test_only_service_role_runs_it(rpc, db, factories, caller: str) -> None:  # 
     assert db.execute("select count(*) from public.job_runs").fetchone()[0] == 0
 
 
-def test_runs_of_the_job_never_overlap(connect, db) -> None:  # type: ignore[no-untyped-def]
+def test_runs_of_the_job_never_overlap(connect: Connect, db: psycopg.Connection) -> None:
     _delivery(db, "processed", 40)
     first, second = connect(autocommit=False), connect()
     first.execute("select public.run_retention_cleanup()")  # holds the job's lock until it commits

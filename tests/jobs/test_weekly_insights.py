@@ -12,8 +12,9 @@ import pytest
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from harness.factories import Workspace, acting_as
+from harness.factories import Factories, Workspace, acting_as
 from harness.rpc import ANON, RpcError, user
+from harness.testing import Rpc
 
 UTC = datetime.timezone.utc
 US = datetime.timedelta(microseconds=1)
@@ -58,13 +59,8 @@ def sms(db: psycopg.Connection, ws: Workspace, status: str, direction: str, when
     )
 
 
-def message(db: psycopg.Connection, factories: Any, ws: Workspace, direction: str, when: datetime.datetime) -> None:
-    conversation = factories.conversation(ws)
-    db.execute(
-        "insert into public.messages (workspace_id, conversation_id, direction, body, created_at, sent_at)"
-        " values (%s, %s, %s, 'hi', %s, %s)",
-        (ws.id, conversation.id, direction, when, when),
-    )
+def message(db: psycopg.Connection, factories: Factories, ws: Workspace, direction: str, when: datetime.datetime) -> None:
+    factories.message(factories.conversation(ws), body="hi", direction=direction, at=when)
 
 
 def usage(db: psycopg.Connection, ws: Workspace, metric: str, quantity: str, when: datetime.datetime) -> None:
@@ -169,8 +165,8 @@ def without_change(row: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def test_a_seeded_week_has_exact_figures_and_other_weeks_and_workspaces_do_not_leak_in(
-    rpc, db, factories
-) -> None:  # type: ignore[no-untyped-def]
+    rpc: Rpc, db: psycopg.Connection, factories: Factories
+) -> None:
     a, b = workspace(db, factories), workspace(db, factories)
     seed_week(db, factories, a, WEEK)
     # Just outside the week on either side: the previous week's last microsecond, the next week's first.
@@ -192,7 +188,9 @@ def test_a_seeded_week_has_exact_figures_and_other_weeks_and_workspaces_do_not_l
     assert db.execute("select count(*) from public.weekly_insights").fetchone()[0] == 2
 
 
-def test_the_change_against_the_previous_week_is_computed_per_figure(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_the_change_against_the_previous_week_is_computed_per_figure(
+    rpc: Rpc, db: psycopg.Connection, factories: Factories
+) -> None:
     ws = workspace(db, factories)
     seed_week(db, factories, ws, WEEK)
     call(db, ws, "completed", at(PREVIOUS), minutes=10)
@@ -216,7 +214,9 @@ def test_the_change_against_the_previous_week_is_computed_per_figure(rpc, db, fa
     assert set(change) == set(FIGURES) - {"change"}
 
 
-def test_without_a_week_it_does_the_last_complete_iso_week(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_without_a_week_it_does_the_last_complete_iso_week(
+    rpc: Rpc, db: psycopg.Connection, factories: Factories
+) -> None:
     ws = workspace(db, factories)
     last = _last_complete_week()
     call(db, ws, "completed", at(last), minutes=1)
@@ -228,7 +228,7 @@ def test_without_a_week_it_does_the_last_complete_iso_week(rpc, db, factories) -
 
 
 @pytest.mark.opsdb_needs("pg_cron")
-def test_the_cron_job_runs_on_mondays_for_the_week_just_ended(db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_the_cron_job_runs_on_mondays_for_the_week_just_ended(db: psycopg.Connection, factories: Factories) -> None:
     ws = workspace(db, factories)
     job = db.execute("select schedule, command from cron.job where jobname = 'weekly-insights'").fetchone()
     assert job == ("30 4 * * 1", "select public.generate_weekly_insights()")
@@ -249,8 +249,8 @@ def test_the_cron_job_runs_on_mondays_for_the_week_just_ended(db, factories) -> 
     ],
 )
 def test_a_bad_week_start_is_refused_and_nothing_is_written(
-    rpc, db, factories, week_start: Any, message: str
-) -> None:  # type: ignore[no-untyped-def]
+    rpc: Rpc, db: psycopg.Connection, factories: Factories, week_start: Any, message: str
+) -> None:
     factories.workspace()
 
     with pytest.raises(RpcError) as err:
@@ -262,7 +262,9 @@ def test_a_bad_week_start_is_refused_and_nothing_is_written(
     assert db.execute("select count(*) from public.job_runs").fetchone()[0] == 0
 
 
-def test_running_a_week_again_replaces_its_rows_with_the_same_figures(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_running_a_week_again_replaces_its_rows_with_the_same_figures(
+    rpc: Rpc, db: psycopg.Connection, factories: Factories
+) -> None:
     a, b = workspace(db, factories), workspace(db, factories)
     seed_week(db, factories, a, WEEK)
     seed_week(db, factories, b, PREVIOUS)
@@ -278,7 +280,9 @@ def test_running_a_week_again_replaces_its_rows_with_the_same_figures(rpc, db, f
     assert db.execute("select count(*) from public.weekly_insights").fetchone()[0] == 2
 
 
-def test_a_failing_workspace_is_recorded_and_the_others_still_commit(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_a_failing_workspace_is_recorded_and_the_others_still_commit(
+    rpc: Rpc, db: psycopg.Connection, factories: Factories
+) -> None:
     good, bad = workspace(db, factories), workspace(db, factories)
     seed_week(db, factories, good, WEEK)
     db.execute(
@@ -311,7 +315,7 @@ def test_a_failing_workspace_is_recorded_and_the_others_still_commit(rpc, db, fa
     assert alerts == [("warning", str(result["job_run_id"]))]
 
 
-def test_every_run_is_logged_in_job_runs(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_every_run_is_logged_in_job_runs(rpc: Rpc, db: psycopg.Connection, factories: Factories) -> None:
     workspace(db, factories)
 
     result = rpc("generate_weekly_insights", {"week_start": WEEK.isoformat()})
@@ -325,7 +329,7 @@ def test_every_run_is_logged_in_job_runs(rpc, db, factories) -> None:  # type: i
     assert run["errors"] == [] and run["finished_at"] is not None
 
 
-def test_insights_outlive_the_purge_of_their_job_run(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_insights_outlive_the_purge_of_their_job_run(rpc: Rpc, db: psycopg.Connection, factories: Factories) -> None:
     ws = workspace(db, factories)
     call(db, ws, "completed", at(WEEK), minutes=6)
     run = rpc("generate_weekly_insights", {"week_start": WEEK.isoformat()})["job_run_id"]
@@ -339,7 +343,9 @@ def test_insights_outlive_the_purge_of_their_job_run(rpc, db, factories) -> None
     assert without_change(kept) == zeros(calls=1, call_minutes=6)
 
 
-def test_suspended_and_disabled_workspaces_get_insights_and_later_ones_do_not(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_suspended_and_disabled_workspaces_get_insights_and_later_ones_do_not(
+    rpc: Rpc, db: psycopg.Connection, factories: Factories
+) -> None:
     suspended, disabled, later = workspace(db, factories), workspace(db, factories), workspace(db, factories)
     call(db, suspended, "completed", at(WEEK), minutes=4)
     db.execute("update public.workspaces set status = 'suspended' where id = %s", (suspended.id,))
@@ -356,7 +362,9 @@ def test_suspended_and_disabled_workspaces_get_insights_and_later_ones_do_not(rp
     assert insight(db, later) is None
 
 
-def test_webhook_failures_are_attributed_by_the_workspace_numbers_and_channels(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_webhook_failures_are_attributed_by_the_workspace_numbers_and_channels(
+    rpc: Rpc, db: psycopg.Connection, factories: Factories
+) -> None:
     ws, other = workspace(db, factories), workspace(db, factories)
     agent = factories.agent(ws, phone_number="+15550001111")
     factories.channel(ws, agent, channel_type="whatsapp", external_id="wa-phone-1")
@@ -385,7 +393,7 @@ def test_webhook_failures_are_attributed_by_the_workspace_numbers_and_channels(r
 
 
 @pytest.mark.parametrize("caller", ["anon", "authenticated", "owner", "platform_admin"])
-def test_only_service_role_may_run_it(rpc, db, factories, caller: str) -> None:  # type: ignore[no-untyped-def]
+def test_only_service_role_may_run_it(rpc: Rpc, db: psycopg.Connection, factories: Factories, caller: str) -> None:
     ws = workspace(db, factories)
     jwt = {
         "anon": ANON,
@@ -402,7 +410,9 @@ def test_only_service_role_may_run_it(rpc, db, factories, caller: str) -> None: 
     assert db.execute("select count(*) from public.job_runs").fetchone()[0] == 0
 
 
-def test_a_member_reads_only_their_workspace_insights_and_staff_read_all(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_a_member_reads_only_their_workspace_insights_and_staff_read_all(
+    rpc: Rpc, db: psycopg.Connection, factories: Factories
+) -> None:
     a, b = workspace(db, factories), workspace(db, factories)
     member_a, member_b = factories.member(a), factories.member(b)
     support = factories.support()

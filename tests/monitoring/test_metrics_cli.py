@@ -44,7 +44,9 @@ def _seed(db: psycopg.Connection) -> None:
     db.execute("insert into public.external_api_audit_logs (reason) values ('revoked')")
 
 
-def test_metrics_prints_every_signal_in_the_prometheus_text_format(db, db_url: str, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_metrics_prints_every_signal_in_the_prometheus_text_format(
+    db: psycopg.Connection, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     _seed(db)
 
     assert main(["metrics", "--database-url", db_url]) == 0
@@ -55,7 +57,7 @@ def test_metrics_prints_every_signal_in_the_prometheus_text_format(db, db_url: s
     assert samples[("opsdb_api_auth_failures", (("window", "5m"),))] == 1
 
 
-def test_metrics_serve_answers_a_scrape_with_the_same_figures(db, db_url: str) -> None:  # type: ignore[no-untyped-def]
+def test_metrics_serve_answers_a_scrape_with_the_same_figures(db: psycopg.Connection, db_url: str) -> None:
     _seed(db)
     opsdb = str(Path(sys.executable).with_name("opsdb"))
     proc = subprocess.Popen(
@@ -83,7 +85,7 @@ def test_metrics_serve_answers_a_scrape_with_the_same_figures(db, db_url: str) -
     assert second[("opsdb_api_auth_failures", (("window", "5m"),))] == 2
 
 
-def test_a_database_that_cannot_be_read_is_opsdb_up_0_when_serving(capsys) -> None:  # type: ignore[no-untyped-def]
+def test_a_database_that_cannot_be_read_is_opsdb_up_0_when_serving(capsys: pytest.CaptureFixture[str]) -> None:
     def broken() -> list[Signal]:
         raise psycopg.OperationalError("connection refused")
 
@@ -93,7 +95,7 @@ def test_a_database_that_cannot_be_read_is_opsdb_up_0_when_serving(capsys) -> No
     assert "cannot read the signals: connection refused" in capsys.readouterr().out
 
 
-def test_metrics_for_an_unreachable_database_exits_1_with_one_error_line(capsys) -> None:  # type: ignore[no-untyped-def]
+def test_metrics_for_an_unreachable_database_exits_1_with_one_error_line(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["metrics", "--database-url", "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2"])
     lines = capsys.readouterr().err.strip().splitlines()
     # The target it was told, then the error in one line (no traceback).
@@ -102,14 +104,14 @@ def test_metrics_for_an_unreachable_database_exits_1_with_one_error_line(capsys)
     assert lines[1].startswith("opsdb metrics: connection failed: ")
 
 
-def test_metrics_as_an_api_role_is_refused(db_url: str, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_metrics_as_an_api_role_is_refused(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     for role in ("authenticated", "service_role"):
         assert main(["metrics", "--database-url", db_url + f"?options=-c%20role%3D{role}"]) == 1
         err = capsys.readouterr().err
         assert "not_allowed" in err or "permission denied" in err, role
 
 
-def test_docs_give_a_sample_alerting_rule_for_every_signal(db) -> None:  # type: ignore[no-untyped-def]
+def test_docs_give_a_sample_alerting_rule_for_every_signal(db: psycopg.Connection) -> None:
     text = (Path(__file__).resolve().parents[2] / "docs" / "monitoring.md").read_text()
     blocks = [yaml.safe_load(b.split("```", 1)[0]) for b in text.split("```yaml\n")[1:]]
     rules = [r for b in blocks if "groups" in b for g in b["groups"] for r in g["rules"]]

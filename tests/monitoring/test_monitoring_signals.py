@@ -6,7 +6,9 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from harness.factories import Factories
 from harness.rpc import RpcError
+from harness.testing import Rpc
 
 PROVIDERS = ("twilio", "whatsapp", "messenger", "meta", "paymob", "standard")
 EXPECTED_ROWS = (
@@ -28,7 +30,7 @@ def nonzero(db: psycopg.Connection) -> dict[tuple[str, str], tuple[int, int, int
     return {k: v for k, v in signals(db).items() if v != (0, 0, 0)}
 
 
-def test_every_signal_has_a_row_for_every_provider_zeros_included(db) -> None:  # type: ignore[no-untyped-def]
+def test_every_signal_has_a_row_for_every_provider_zeros_included(db: psycopg.Connection) -> None:
     rows = db.execute("select signal, scope, last_5m, last_1h, last_24h from public.monitoring_signals()").fetchall()
     assert [(s, scope) for s, scope, *_ in rows] == EXPECTED_ROWS
     assert all(r[2:] == (0, 0, 0) for r in rows)
@@ -43,7 +45,7 @@ def _delivery(db: psycopg.Connection, provider: str, status: str, age: str, *, e
     )
 
 
-def test_each_signal_counts_its_events_in_each_window(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_each_signal_counts_its_events_in_each_window(rpc: Rpc, db: psycopg.Connection, factories: Factories) -> None:
     ws = factories.workspace()
     _delivery(db, "twilio", "failed", "2 minutes")
     _delivery(db, "twilio", "processed", "2 minutes")  # fine: not counted
@@ -92,7 +94,7 @@ def test_each_signal_counts_its_events_in_each_window(rpc, db, factories) -> Non
     }
 
 
-def test_platform_staff_read_the_signals_and_tenants_cannot(rpc, factories) -> None:  # type: ignore[no-untyped-def]
+def test_platform_staff_read_the_signals_and_tenants_cannot(rpc: Rpc, factories: Factories) -> None:
     ws = factories.workspace()
     for staff in (factories.platform_admin(), factories.support()):
         rows = rpc("monitoring_signals", {}, as_=staff.jwt)
@@ -103,7 +105,7 @@ def test_platform_staff_read_the_signals_and_tenants_cannot(rpc, factories) -> N
         assert caught.value.sqlstate == "42501"
 
 
-def test_an_api_role_in_a_plain_session_cannot_read_them_either(db) -> None:  # type: ignore[no-untyped-def]
+def test_an_api_role_in_a_plain_session_cannot_read_them_either(db: psycopg.Connection) -> None:
     for role in ("authenticated", "service_role"):
         with pytest.raises(psycopg.errors.InsufficientPrivilege), db.transaction():
             db.execute(f"set local role {role}")

@@ -2,37 +2,27 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import psycopg
 
 from harness.factories import Factories
+from harness.race import race_each
 from harness.rpc import SERVICE_ROLE, Jwt, RpcError, call
-from tests.payments.conftest import Billing
+from tests.support.payments import Billing
 
 
 def _race(connect: Callable[..., psycopg.Connection], calls: list[tuple[str, dict, Jwt | str]]) -> list[Any]:
     """Start every call at once, each on its own connection; return results or RpcErrors in order."""
-    conns = [connect() for _ in calls]
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def run(i: int) -> None:
-        name, args, as_ = calls[i]
-        barrier.wait()
+    def run(job: tuple[psycopg.Connection, tuple[str, dict, Jwt | str]]) -> Any:
+        conn, (name, args, as_) = job
         try:
-            results[i] = call(conns[i], name, args, as_=as_).data
+            return call(conn, name, args, as_=as_).data
         except RpcError as err:
-            results[i] = err
+            return err
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
+    return race_each([(connect(), c) for c in calls], run, timeout=60)
 
 
 def test_paymob_callback_delivered_many_times_at_once_activates_once(

@@ -6,7 +6,7 @@ import psycopg
 import pytest
 
 from harness.factories import Factories, Workspace
-from tests.payments.conftest import Billing
+from tests.support.payments import Billing
 
 
 def _mismatches(billing: Billing, ws: Workspace) -> list[tuple[str, str | None, str | None]]:

@@ -12,7 +12,7 @@ import pytest
 
 from harness.factories import Factories
 from harness.rpc import RpcError, call
-from tests.payments.conftest import Billing
+from tests.support.payments import Billing
 
 
 def _confirm(billing: Billing, payment_id: str, bank_reference: str, caller) -> dict:

@@ -8,7 +8,8 @@ import psycopg
 import pytest
 
 from harness.factories import Factories, Workspace
-from tests.payments.conftest import Billing, paymob_sign
+from tests.support.payments import Billing
+from tests.support.paymob import paymob_sign
 
 
 def _pending_paymob(billing: Billing, ws: Workspace) -> None:

@@ -6,7 +6,7 @@ import pytest
 
 from harness.factories import Factories
 from harness.rpc import RpcError
-from tests.payments.conftest import Billing
+from tests.support.payments import Billing
 
 
 def _payment_count(billing: Billing) -> int:

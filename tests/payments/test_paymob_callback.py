@@ -6,7 +6,8 @@ import pytest
 
 from harness.factories import Factories
 from harness.rpc import RpcError
-from tests.payments.conftest import Billing, paymob_payload, paymob_sign
+from tests.support.payments import Billing
+from tests.support.paymob import paymob_payload, paymob_sign
 
 
 def test_valid_success_callback_confirms_and_activates(billing: Billing, factories: Factories) -> None:

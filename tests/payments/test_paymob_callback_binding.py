@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from harness.factories import Factories
-from tests.payments.conftest import Billing
+from tests.support.payments import Billing
 
 
 def _retarget(payload: dict[str, Any], reference: str) -> dict[str, Any]:

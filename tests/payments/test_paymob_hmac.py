@@ -8,7 +8,7 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from tests.payments.conftest import paymob_hmac_message, paymob_payload, paymob_sign
+from tests.support.paymob import paymob_hmac_message, paymob_payload, paymob_sign
 
 # Paymob's worked example (developers.paymob.com, "HMAC Transaction Callback"):
 # its sample transaction processed callback concatenates to exactly this.

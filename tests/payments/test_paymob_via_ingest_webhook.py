@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from harness.factories import Factories
-from tests.payments.conftest import Billing, paymob_sign
+from tests.support.payments import Billing
+from tests.support.paymob import paymob_sign
 
 
 def test_ingested_paymob_callback_activates_and_records_the_webhook(billing: Billing, factories: Factories) -> None:

@@ -21,7 +21,7 @@ import pytest
 
 from harness.factories import Factories, Workspace
 from harness.rpc import SERVICE_ROLE, RpcError, call
-from tests.payments.conftest import Billing
+from tests.support.payments import Billing
 
 
 def _wait_until_blocked(db: psycopg.Connection, waiter: psycopg.Connection, by: psycopg.Connection) -> None:

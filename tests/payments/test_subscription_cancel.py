@@ -6,7 +6,7 @@ import psycopg
 import pytest
 
 from harness.factories import Factories, Workspace
-from tests.payments.conftest import Billing
+from tests.support.payments import Billing
 
 PLAYBOOK_SQL = "UPDATE public.subscriptions SET status = 'canceled' WHERE workspace_id = '{}';"
 

@@ -12,7 +12,7 @@ import pytest
 from psycopg import sql
 
 from harness.factories import ApiKey, Factories, Workspace, acting_as
-from harness.pytest_plugin import Rpc
+from harness.testing import Rpc
 from harness.rpc import ANON, RpcError
 
 

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from harness.factories import Factories, Workspace
-from harness.pytest_plugin import Rpc
+from harness.testing import Rpc
 from harness.rpc import RpcError
 
 

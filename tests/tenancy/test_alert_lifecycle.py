@@ -10,6 +10,7 @@ import pytest
 
 from harness.factories import Factories
 from harness.rpc import RpcError
+from harness.testing import Rpc
 
 
 def _raise(db: psycopg.Connection, key: str, type_: str = "job_failure", workspace_id: Any = None,
@@ -30,7 +31,9 @@ def _audits(db: psycopg.Connection, alert_id: int) -> list[tuple]:
     ).fetchall()
 
 
-def test_an_admin_acknowledges_an_alert_which_stays_open(rpc, db, factories: Factories) -> None:  # type: ignore[no-untyped-def]
+def test_an_admin_acknowledges_an_alert_which_stays_open(
+    rpc: Rpc, db: psycopg.Connection, factories: Factories
+) -> None:
     alert = _raise(db, "job_failure:nightly")
     admin = factories.platform_admin()
 
@@ -45,7 +48,9 @@ def test_an_admin_acknowledges_an_alert_which_stays_open(rpc, db, factories: Fac
     assert db.execute("select private.raise_alert('job_failure', 'job_failure:nightly', 'again')").fetchone() == (None,)
 
 
-def test_an_admin_resolves_an_alert_which_stays_as_history(rpc, db, factories: Factories) -> None:  # type: ignore[no-untyped-def]
+def test_an_admin_resolves_an_alert_which_stays_as_history(
+    rpc: Rpc, db: psycopg.Connection, factories: Factories
+) -> None:
     alert = _raise(db, "job_failure:nightly")
     other = _raise(db, "job_failure:weekly")
     admin = factories.platform_admin()
@@ -67,7 +72,7 @@ def test_an_admin_resolves_an_alert_which_stays_as_history(rpc, db, factories: F
     ).fetchall() == [(alert, True), (new, False)]
 
 
-def test_only_platform_admins_acknowledge_or_resolve(rpc, db, factories: Factories) -> None:  # type: ignore[no-untyped-def]
+def test_only_platform_admins_acknowledge_or_resolve(rpc: Rpc, db: psycopg.Connection, factories: Factories) -> None:
     ws = factories.workspace()
     alert = _raise(db, f"credits_exhausted:{ws.id}", "credits_exhausted", ws.id)
     for caller in (ws.owner.jwt, factories.support().jwt, "service_role", "anon"):
@@ -79,7 +84,7 @@ def test_only_platform_admins_acknowledge_or_resolve(rpc, db, factories: Factori
     assert _audits(db, alert) == []
 
 
-def test_bad_alert_arguments_change_nothing(rpc, db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_bad_alert_arguments_change_nothing(rpc: Rpc, db: psycopg.Connection, factories: Factories) -> None:
     alert = _raise(db, "job_failure:nightly")
     admin = factories.platform_admin()
     cases = [(987654, None, "PT404", "alert_not_found"), (None, None, "22023", "alert_required"),
@@ -115,7 +120,7 @@ def test_usage_alerts_of_a_period_that_ended_resolve(db, factories: Factories) -
     )
 
 
-def test_an_auth_failure_spike_resolves_once_it_is_over(rpc, db) -> None:  # type: ignore[no-untyped-def]
+def test_an_auth_failure_spike_resolves_once_it_is_over(rpc: Rpc, db: psycopg.Connection) -> None:
     for _ in range(20):
         rpc.response("authenticate_api_key", {"api_key": "opsk_" + "0" * 64})
     alert = db.execute("select id from public.alerts where type = 'api_auth_failures'").fetchone()[0]
@@ -126,7 +131,7 @@ def test_an_auth_failure_spike_resolves_once_it_is_over(rpc, db) -> None:  # typ
     assert _sweep(db)["by_type"]["api_auth_failures"] == 1 and not _open(db, alert)
 
 
-def test_a_signature_failure_alert_resolves_after_15_quiet_minutes(db) -> None:  # type: ignore[no-untyped-def]
+def test_a_signature_failure_alert_resolves_after_15_quiet_minutes(db: psycopg.Connection) -> None:
     alert = _raise(db, "signature_failure:meta:now", "signature_failure", None, '{"provider": "meta"}')
     db.execute(
         "insert into public.webhook_queue (provider, idempotency_key, status, payload, signature_valid, received_at)"
@@ -140,7 +145,7 @@ def test_a_signature_failure_alert_resolves_after_15_quiet_minutes(db) -> None: 
     assert _sweep(db)["by_type"]["signature_failure"] == 1 and not _open(db, alert)
 
 
-def test_a_retention_backlog_resolves_once_a_run_leaves_nothing_for_later(db) -> None:  # type: ignore[no-untyped-def]
+def test_a_retention_backlog_resolves_once_a_run_leaves_nothing_for_later(db: psycopg.Connection) -> None:
     alert = _raise(db, "retention_backlog", "retention_backlog", None, '{"job_run_id": 0}')
     db.execute(
         "insert into public.job_runs (job_name, status, started_by_role, result, finished_at)"
@@ -156,7 +161,7 @@ def test_a_retention_backlog_resolves_once_a_run_leaves_nothing_for_later(db) ->
     assert _sweep(db)["by_type"]["retention_backlog"] == 1 and not _open(db, alert)
 
 
-def test_the_sweep_runs_every_minute_and_logs_only_runs_that_resolved_something(db) -> None:  # type: ignore[no-untyped-def]
+def test_the_sweep_runs_every_minute_and_logs_only_runs_that_resolved_something(db: psycopg.Connection) -> None:
     assert _sweep(db) == {"resolved": 0, "by_type": {
         "usage": 0, "webhook_failure": 0, "api_auth_failures": 0, "signature_failure": 0, "retention_backlog": 0,
         "rate_limit_spike": 0,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 import psycopg
 import pytest
 
 from harness.factories import Factories, acting_as
+from harness.race import race_each
 
 
 def raise_alert(conn: psycopg.Connection, key: str) -> int | None:
@@ -41,18 +41,11 @@ def test_an_alert_is_resolved_with_a_reason_or_not_at_all(db: psycopg.Connection
 
 def test_concurrent_raisers_leave_exactly_one_open_alert(connect: Callable[..., psycopg.Connection]) -> None:
     conns = [connect() for _ in range(8)]
-    barrier = threading.Barrier(len(conns))
-    results: list[int | None] = []
 
-    def worker(conn: psycopg.Connection) -> None:
-        barrier.wait()
-        results.append(raise_alert(conn, "webhook:signature:meta"))
+    def worker(conn: psycopg.Connection) -> int | None:
+        return raise_alert(conn, "webhook:signature:meta")
 
-    threads = [threading.Thread(target=worker, args=(c,)) for c in conns]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = race_each(conns, worker)
     assert len(results) == 8 and sum(r is not None for r in results) == 1
     assert conns[0].execute("select count(*) from public.alerts").fetchone() == (1,)
 

@@ -11,6 +11,9 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from harness.factories import Factories
+from harness.testing import Rpc
+from tests.support.usage import ChangePlan
 
 # Rows whose stored state is not the one their numbers give.
 INCONSISTENT = """
@@ -24,7 +27,9 @@ INCONSISTENT = """
 """
 
 
-def test_limit_state_follows_the_numbers_through_every_writer(rpc, factories, db, change_plan) -> None:  # type: ignore[no-untyped-def]
+def test_limit_state_follows_the_numbers_through_every_writer(
+    rpc: Rpc, factories: Factories, db: psycopg.Connection, change_plan: ChangePlan
+) -> None:
     ws = factories.workspace()  # free plan: sms soft 40, hard 50
     call = {"workspace_id": str(ws.id), "metric": "sms"}
     seen = [rpc("record_usage", {**call, "quantity": 10, "idempotency_key": "a"})["limit_state"]]
@@ -54,7 +59,7 @@ def test_limit_state_follows_the_numbers_through_every_writer(rpc, factories, db
     assert set(states.values()) == {"ok", "blocked"}  # the other metrics, untouched, are ok
 
 
-def test_limit_state_outside_its_vocabulary_is_refused(rpc, factories, db) -> None:  # type: ignore[no-untyped-def]
+def test_limit_state_outside_its_vocabulary_is_refused(rpc: Rpc, factories: Factories, db: psycopg.Connection) -> None:
     ws = factories.workspace()
     rpc("record_usage", {"workspace_id": str(ws.id), "metric": "sms", "quantity": 1})
     with pytest.raises(psycopg.errors.CheckViolation), db.transaction():
@@ -83,7 +88,9 @@ def test_limit_state_outside_its_vocabulary_is_refused(rpc, factories, db) -> No
         ),
     ],
 )
-def test_the_domains_keep_the_rules_the_checks_had(rpc, factories, db, statement, constraint) -> None:  # type: ignore[no-untyped-def]
+def test_the_domains_keep_the_rules_the_checks_had(
+    rpc: Rpc, factories: Factories, db: psycopg.Connection, statement: str, constraint: str
+) -> None:
     ws = factories.workspace()
     rpc("record_usage", {"workspace_id": str(ws.id), "metric": "sms", "quantity": 1})
     with pytest.raises(psycopg.errors.CheckViolation) as refused, db.transaction():

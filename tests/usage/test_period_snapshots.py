@@ -9,6 +9,10 @@ from decimal import Decimal
 import psycopg
 import pytest
 
+from harness.factories import Factories
+from harness.testing import Rpc
+from tests.support.usage import ChangePlan, UsageReader
+
 
 def _reprice_free_sms(db: psycopg.Connection) -> None:
     """Terms change mid-period: free's sms price and limits (a migration could do this)."""
@@ -17,7 +21,7 @@ def _reprice_free_sms(db: psycopg.Connection) -> None:
 
 
 def test_the_nightly_job_opens_every_workspaces_period_and_a_late_first_usage_bills_on_its_terms(
-    rpc, factories, db, usage  # type: ignore[no-untyped-def]
+    rpc: Rpc, factories: Factories, db: psycopg.Connection, usage: UsageReader
 ) -> None:
     first, second = factories.workspace(), factories.workspace()
 
@@ -39,7 +43,7 @@ def test_the_nightly_job_opens_every_workspaces_period_and_a_late_first_usage_bi
     assert line == (Decimal(50), Decimal(500))  # free's sms price at the period's start
 
 
-def test_the_job_is_idempotent_logged_and_scheduled_nightly(db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_the_job_is_idempotent_logged_and_scheduled_nightly(db: psycopg.Connection, factories: Factories) -> None:
     factories.workspace()
     db.execute("select private.open_usage_periods()")
     again = db.execute("select private.open_usage_periods()").fetchone()[0]
@@ -54,7 +58,9 @@ def test_the_job_is_idempotent_logged_and_scheduled_nightly(db, factories) -> No
     )
 
 
-def test_a_workspace_that_fails_to_open_is_recorded_and_the_others_still_open(db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_a_workspace_that_fails_to_open_is_recorded_and_the_others_still_open(
+    db: psycopg.Connection, factories: Factories
+) -> None:
     good, broken = factories.workspace(), factories.workspace()
     # a plan without a currency-complete row cannot be snapshotted: simulate with a trigger refusing one workspace
     db.execute(
@@ -84,7 +90,9 @@ def test_a_workspace_that_fails_to_open_is_recorded_and_the_others_still_open(db
     ).fetchone()[0].startswith("auto: job usage_periods run ")
 
 
-def test_a_plan_change_snapshots_the_new_terms_for_the_rest_of_the_period(rpc, factories, db, usage, change_plan) -> None:  # type: ignore[no-untyped-def]
+def test_a_plan_change_snapshots_the_new_terms_for_the_rest_of_the_period(
+    rpc: Rpc, factories: Factories, db: psycopg.Connection, usage: UsageReader, change_plan: ChangePlan
+) -> None:
     ws = factories.workspace()
     db.execute("select private.open_usage_periods()")
     rpc("record_usage", {"workspace_id": str(ws.id), "metric": "sms", "quantity": 3})
@@ -102,7 +110,7 @@ def test_a_plan_change_snapshots_the_new_terms_for_the_rest_of_the_period(rpc, f
     assert lines == [("free", Decimal(3), Decimal(50)), ("pro", Decimal(4), Decimal(40))]
 
 
-def test_api_users_cannot_open_periods(db) -> None:  # type: ignore[no-untyped-def]
+def test_api_users_cannot_open_periods(db: psycopg.Connection) -> None:
     for role in ("authenticated", "anon"):
         with pytest.raises(psycopg.errors.InsufficientPrivilege), db.transaction():
             db.execute(f"set local role {role}")

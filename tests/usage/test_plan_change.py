@@ -5,11 +5,15 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-import pytest
 import psycopg
+import pytest
+
+from harness.factories import Factories
+from harness.testing import Rpc
+from tests.support.usage import ChangePlan, UsageReader
 
 
-def test_free_and_paid_plans_have_different_limits_and_prices(db) -> None:  # type: ignore[no-untyped-def]
+def test_free_and_paid_plans_have_different_limits_and_prices(db: psycopg.Connection) -> None:
     rows = db.execute(
         "select plan_key, metric, soft_limit, hard_limit, unit_price_minor from public.plan_limits"
     ).fetchall()
@@ -23,7 +27,9 @@ def test_free_and_paid_plans_have_different_limits_and_prices(db) -> None:  # ty
         assert by_plan["free"][metric][0] < by_plan["free"][metric][1]
 
 
-def test_plan_change_snapshots_and_moves_current_limits(rpc, factories, usage, change_plan) -> None:  # type: ignore[no-untyped-def]
+def test_plan_change_snapshots_and_moves_current_limits(
+    rpc: Rpc, factories: Factories, usage: UsageReader, change_plan: ChangePlan
+) -> None:
     ws = factories.workspace()
     rpc("record_usage", {"workspace_id": str(ws.id), "metric": "sms", "quantity": 45})
     assert usage.limits(ws.id, "sms")["limit_state"] == "warning"
@@ -42,14 +48,18 @@ def test_plan_change_snapshots_and_moves_current_limits(rpc, factories, usage, c
     assert usage.limits(ws.id, "call_minutes")["hard_limit"] == 1000
 
 
-def test_plan_change_before_any_usage_creates_the_period_rows(factories, usage, change_plan) -> None:  # type: ignore[no-untyped-def]
+def test_plan_change_before_any_usage_creates_the_period_rows(
+    factories: Factories, usage: UsageReader, change_plan: ChangePlan
+) -> None:
     ws = factories.workspace()
     change_plan(ws.id, "business")
     assert usage.limits(ws.id, "messages")["hard_limit"] == 50000
     assert [(plan, reason) for _, plan, reason in usage.snapshots(ws.id)] == [("business", "plan_change")]
 
 
-def test_downgrade_over_the_new_limit_blocks_and_alerts_once(rpc, factories, usage, change_plan) -> None:  # type: ignore[no-untyped-def]
+def test_downgrade_over_the_new_limit_blocks_and_alerts_once(
+    rpc: Rpc, factories: Factories, usage: UsageReader, change_plan: ChangePlan
+) -> None:
     ws = factories.workspace(plan_key="pro")
     rpc("record_usage", {"workspace_id": str(ws.id), "metric": "sms", "quantity": 120})
     assert usage.alerts(ws.id, "usage_blocked") == []
@@ -63,8 +73,8 @@ def test_downgrade_over_the_new_limit_blocks_and_alerts_once(rpc, factories, usa
     assert len(usage.alerts(ws.id, "usage_blocked")) == 1
 
 
-def test_after_an_upgrade_reaching_the_new_plans_limits_raises_their_own_alerts(  # type: ignore[no-untyped-def]
-    rpc, factories, usage, change_plan
+def test_after_an_upgrade_reaching_the_new_plans_limits_raises_their_own_alerts(
+    rpc: Rpc, factories: Factories, usage: UsageReader, change_plan: ChangePlan
 ) -> None:
     ws = factories.workspace()  # free: sms soft 40, hard 50
     rpc("record_usage", {"workspace_id": str(ws.id), "metric": "sms", "quantity": 50})
@@ -85,8 +95,8 @@ def test_after_an_upgrade_reaching_the_new_plans_limits_raises_their_own_alerts(
     assert upgraded["plan_key"] == "pro"
 
 
-def test_an_upgrade_resolves_the_old_plans_alert_and_a_downgrade_reopens_that_one(  # type: ignore[no-untyped-def]
-    rpc, factories, db, change_plan
+def test_an_upgrade_resolves_the_old_plans_alert_and_a_downgrade_reopens_that_one(
+    rpc: Rpc, factories: Factories, db: psycopg.Connection, change_plan: ChangePlan
 ) -> None:
     ws = factories.workspace()
     rpc("record_usage", {"workspace_id": str(ws.id), "metric": "sms", "quantity": 45})  # over free's soft 40
@@ -112,7 +122,7 @@ def test_an_upgrade_resolves_the_old_plans_alert_and_a_downgrade_reopens_that_on
     assert [r["resolution"].startswith("auto: plan changed to pro") for r in reopened] == [True, True]
 
 
-def test_plan_change_for_unknown_workspace_or_plan_is_not_found(db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_plan_change_for_unknown_workspace_or_plan_is_not_found(db: psycopg.Connection, factories: Factories) -> None:
     ws = factories.workspace()
     with pytest.raises(psycopg.Error) as unknown_ws:
         db.execute("select private.on_plan_change(gen_random_uuid(), 'pro', 'x')")
@@ -123,7 +133,7 @@ def test_plan_change_for_unknown_workspace_or_plan_is_not_found(db, factories) -
     assert db.execute("select count(*) from public.tier_snapshots").fetchone()[0] == 0
 
 
-def test_api_roles_cannot_call_on_plan_change(db, factories) -> None:  # type: ignore[no-untyped-def]
+def test_api_roles_cannot_call_on_plan_change(db: psycopg.Connection, factories: Factories) -> None:
     ws = factories.workspace()
     for role in ("service_role", "authenticated", "anon"):
         with pytest.raises(psycopg.errors.InsufficientPrivilege), db.transaction():

@@ -9,7 +9,6 @@ is or where a wall-clock boundary falls.
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -18,8 +17,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from harness.factories import Factories
+from harness.race import race_each
 from harness.rpc import RpcError, call
-from tests.usage.conftest import Limiter
+from harness.testing import Connect, Rpc
+from tests.support.usage import Limiter
 
 # Half a second before a UTC minute boundary, where a fixed window would reset.
 T0 = datetime(2026, 12, 3, 10, 0, 59, 500000, tzinfo=timezone.utc)
@@ -36,7 +38,9 @@ def _state(db: psycopg.Connection, ws: Any, bucket: str = "api") -> datetime | N
     return row[0] if row else None
 
 
-def _add_bucket(db: psycopg.Connection, bucket: str, max_requests: int, window_seconds: int, spike: int | None = None) -> None:
+def _add_bucket(
+    db: psycopg.Connection, bucket: str, max_requests: int, window_seconds: int, spike: int | None = None
+) -> None:
     db.execute(
         "insert into public.plan_rate_limits (plan_key, bucket, max_requests, window_seconds, spike_refusals)"
         " values ('free', %s, %s, %s, %s)",
@@ -44,7 +48,7 @@ def _add_bucket(db: psycopg.Connection, bucket: str, max_requests: int, window_s
     )
 
 
-def test_free_and_paid_plans_get_different_rate_limits(limiter: Limiter, factories) -> None:  # type: ignore[no-untyped-def]
+def test_free_and_paid_plans_get_different_rate_limits(limiter: Limiter, factories: Factories) -> None:
     free, pro = factories.workspace(), factories.workspace(plan_key="pro")
 
     free_answer = limiter.check(free.id, T0)
@@ -57,7 +61,9 @@ def test_free_and_paid_plans_get_different_rate_limits(limiter: Limiter, factori
     assert all(a["allowed"] for a in limiter.burst(pro.id, T0, 60))
 
 
-def test_refusal_reports_retry_after_and_is_not_counted(limiter: Limiter, factories, db) -> None:  # type: ignore[no-untyped-def]
+def test_refusal_reports_retry_after_and_is_not_counted(
+    limiter: Limiter, factories: Factories, db: psycopg.Connection
+) -> None:
     ws = factories.workspace()
     answers = limiter.burst(ws.id, T0, 63)
 
@@ -70,7 +76,9 @@ def test_refusal_reports_retry_after_and_is_not_counted(limiter: Limiter, factor
     assert _state(db, ws) == T0 + timedelta(seconds=60)
 
 
-def test_retry_after_is_exact_to_the_microsecond(limiter: Limiter, factories, db) -> None:  # type: ignore[no-untyped-def]
+def test_retry_after_is_exact_to_the_microsecond(
+    limiter: Limiter, factories: Factories, db: psycopg.Connection
+) -> None:
     # 7 requests per minute: a step of 8.571428 s (rounded down to the microsecond), so
     # 7 requests move the state 59.999996 s ahead, and the 8th fits 8.571424 s later.
     _add_bucket(db, "sevens", 7, 60)
@@ -92,7 +100,7 @@ def test_retry_after_is_exact_to_the_microsecond(limiter: Limiter, factories, db
     assert limiter.check(ws2.id, T0 + timedelta(seconds=wait), "sevens")["allowed"] is True
 
 
-def test_no_double_burst_across_a_window_boundary(limiter: Limiter, factories) -> None:  # type: ignore[no-untyped-def]
+def test_no_double_burst_across_a_window_boundary(limiter: Limiter, factories: Factories) -> None:
     ws = factories.workspace()
     # The whole allowance half a second before 10:01:00, then again half a second
     # after it: a fixed window of 60 s would have allowed 120 in one second.
@@ -138,8 +146,8 @@ def property_buckets(db: psycopg.Connection) -> None:
         st.one_of(st.just(0), st.integers(0, 2_000_000), st.integers(0, 30_000_000)), min_size=1, max_size=60
     ),
 )
-def test_gcra_matches_its_model_and_bounds_every_window(  # type: ignore[no-untyped-def]
-    limiter: Limiter, factories, property_buckets: None, bucket: str, gaps: list[int]
+def test_gcra_matches_its_model_and_bounds_every_window(
+    limiter: Limiter, factories: Factories, property_buckets: None, bucket: str, gaps: list[int]
 ) -> None:
     limit, window = BUCKETS[bucket]
     model = GcraModel(limit, window)
@@ -161,7 +169,7 @@ def test_gcra_matches_its_model_and_bounds_every_window(  # type: ignore[no-unty
             assert j - i + 1 <= (span + model.window) // model.step
 
 
-def test_check_rate_limit_sets_rate_limit_response_headers(rpc, factories) -> None:  # type: ignore[no-untyped-def]
+def test_check_rate_limit_sets_rate_limit_response_headers(rpc: Rpc, factories: Factories) -> None:
     ws = factories.workspace()
     response = rpc.response("check_rate_limit", {"workspace_id": str(ws.id)})
     assert response.status == 200
@@ -171,7 +179,9 @@ def test_check_rate_limit_sets_rate_limit_response_headers(rpc, factories) -> No
     assert "Retry-After" not in response.headers
 
 
-def test_enforce_rate_limit_answers_429_with_retry_after(rpc, factories, db) -> None:  # type: ignore[no-untyped-def]
+def test_enforce_rate_limit_answers_429_with_retry_after(
+    rpc: Rpc, factories: Factories, db: psycopg.Connection
+) -> None:
     # One request per hour: the second, a moment later, is refused whatever the clock says.
     _add_bucket(db, "hourly", 1, 3600)
     ws = factories.workspace()
@@ -188,14 +198,16 @@ def test_enforce_rate_limit_answers_429_with_retry_after(rpc, factories, db) -> 
     assert str(ws.id) in (err.detail or "")
 
 
-def test_buckets_are_counted_separately(limiter: Limiter, factories) -> None:  # type: ignore[no-untyped-def]
+def test_buckets_are_counted_separately(limiter: Limiter, factories: Factories) -> None:
     ws = factories.workspace()
     limiter.burst(ws.id, T0, 61)
     answer = limiter.check(ws.id, T0, "messages")
     assert (answer["allowed"], answer["limit"]) == (True, 30)
 
 
-def test_a_broken_limiter_fails_open_and_says_why(rpc, limiter: Limiter, factories, db) -> None:  # type: ignore[no-untyped-def]
+def test_a_broken_limiter_fails_open_and_says_why(
+    rpc: Rpc, limiter: Limiter, factories: Factories, db: psycopg.Connection
+) -> None:
     ws = factories.workspace()
     limiter.burst(ws.id, T0, 61)
     db.execute("alter table private.rate_limit_counters rename to rate_limit_counters_lost")
@@ -221,20 +233,22 @@ def test_a_broken_limiter_fails_open_and_says_why(rpc, limiter: Limiter, factori
         ({"bucket": None}, "22023", "invalid_argument"),
     ],
 )
-def test_rate_limit_bad_input_is_refused(rpc, factories, args, sqlstate, message) -> None:  # type: ignore[no-untyped-def]
+def test_rate_limit_bad_input_is_refused(
+    rpc: Rpc, factories: Factories, args: dict[str, Any], sqlstate: str, message: str
+) -> None:
     ws = factories.workspace()
     with pytest.raises(RpcError) as caught:
         rpc("check_rate_limit", {"workspace_id": str(ws.id), **args})
     assert (caught.value.sqlstate, caught.value.message) == (sqlstate, message)
 
 
-def test_rate_limit_for_an_unknown_workspace_is_not_found(rpc) -> None:  # type: ignore[no-untyped-def]
+def test_rate_limit_for_an_unknown_workspace_is_not_found(rpc: Rpc) -> None:
     with pytest.raises(RpcError) as caught:
         rpc("check_rate_limit", {"workspace_id": "00000000-0000-4000-8000-000000000000"})
     assert (caught.value.sqlstate, caught.value.status) == ("PT404", 404)
 
 
-def test_only_service_role_may_check_rate_limits(rpc, factories) -> None:  # type: ignore[no-untyped-def]
+def test_only_service_role_may_check_rate_limits(rpc: Rpc, factories: Factories) -> None:
     ws = factories.workspace()
     for fn in ("check_rate_limit", "enforce_rate_limit"):
         with pytest.raises(RpcError) as caught:
@@ -242,7 +256,7 @@ def test_only_service_role_may_check_rate_limits(rpc, factories) -> None:  # typ
         assert caught.value.sqlstate == "42501"
 
 
-def test_rate_limit_state_is_unlogged_and_private_and_refusals_are_private(db) -> None:  # type: ignore[no-untyped-def]
+def test_rate_limit_state_is_unlogged_and_private_and_refusals_are_private(db: psycopg.Connection) -> None:
     persistence = db.execute(
         "select relname, relpersistence from pg_class where oid in"
         " ('private.rate_limit_counters'::regclass, 'private.rate_limit_refusals'::regclass) order by 1"
@@ -270,7 +284,9 @@ def _spike_alerts(db: psycopg.Connection, ws: Any) -> list[tuple[str, dict]]:
     ).fetchall()
 
 
-def test_every_refusal_is_counted_per_workspace_bucket_and_minute(limiter: Limiter, factories, db) -> None:  # type: ignore[no-untyped-def]
+def test_every_refusal_is_counted_per_workspace_bucket_and_minute(
+    limiter: Limiter, factories: Factories, db: psycopg.Connection
+) -> None:
     ws, other = factories.workspace(), factories.workspace()
     limiter.burst(ws.id, T0, 65)  # 5 refused in 10:00
     limiter.burst(ws.id, T0 + timedelta(seconds=1), 4)  # 1 allowed, 3 refused in 10:01
@@ -286,7 +302,9 @@ def test_every_refusal_is_counted_per_workspace_bucket_and_minute(limiter: Limit
     assert _refusals(db, ws)[-1] == (minute + timedelta(days=1), 2)
 
 
-def test_a_spike_of_429s_raises_one_alert_while_it_lasts(limiter: Limiter, factories, db) -> None:  # type: ignore[no-untyped-def]
+def test_a_spike_of_429s_raises_one_alert_while_it_lasts(
+    limiter: Limiter, factories: Factories, db: psycopg.Connection
+) -> None:
     ws = factories.workspace()
     limiter.burst(ws.id, T0, 60 + 59)  # 59 refusals: under the free api bucket's 60 per minute
     assert _spike_alerts(db, ws) == []
@@ -306,8 +324,8 @@ def test_a_spike_of_429s_raises_one_alert_while_it_lasts(limiter: Limiter, facto
     assert len(_spike_alerts(db, ws)) == 2
 
 
-def test_a_spike_alert_resolves_itself_once_refusals_have_stopped_for_5_minutes(  # type: ignore[no-untyped-def]
-    limiter: Limiter, factories, db
+def test_a_spike_alert_resolves_itself_once_refusals_have_stopped_for_5_minutes(
+    limiter: Limiter, factories: Factories, db: psycopg.Connection
 ) -> None:
     ws = factories.workspace()
     now = db.execute("select now()").fetchone()[0]
@@ -343,7 +361,9 @@ def test_a_spike_alert_resolves_itself_once_refusals_have_stopped_for_5_minutes(
     assert len(_spike_alerts(db, ws)) == 3
 
 
-def test_the_spike_threshold_comes_from_the_plan(limiter: Limiter, factories, db) -> None:  # type: ignore[no-untyped-def]
+def test_the_spike_threshold_comes_from_the_plan(
+    limiter: Limiter, factories: Factories, db: psycopg.Connection
+) -> None:
     _add_bucket(db, "touchy", 1, 60, spike=3)
     ws = factories.workspace()
     limiter.burst(ws.id, T0, 1 + 2, "touchy")
@@ -352,29 +372,21 @@ def test_the_spike_threshold_comes_from_the_plan(limiter: Limiter, factories, db
     assert [d["refusals_in_minute"] for _, d in _spike_alerts(db, ws)] == [3]
 
 
-def test_concurrent_refusals_raise_one_spike_alert(connect, factories, db) -> None:  # type: ignore[no-untyped-def]
+def test_concurrent_refusals_raise_one_spike_alert(
+    connect: Connect, factories: Factories, db: psycopg.Connection
+) -> None:
     _add_bucket(db, "tiny", 1, 3600, spike=20)
     ws = factories.workspace()
     conns = [connect() for _ in range(8)]
-    barrier = threading.Barrier(len(conns))
-    answers: list[bool] = []
-    errors: list[BaseException] = []
 
-    def worker(conn: psycopg.Connection) -> None:
-        try:
-            barrier.wait()
-            for _ in range(10):
-                answers.append(call(conn, "check_rate_limit", {"workspace_id": str(ws.id), "bucket": "tiny"}).data["allowed"])
-        except BaseException as exc:  # reported below
-            errors.append(exc)
+    def worker(conn: psycopg.Connection) -> list[bool]:
+        return [
+            call(conn, "check_rate_limit", {"workspace_id": str(ws.id), "bucket": "tiny"}).data["allowed"]
+            for _ in range(10)
+        ]
 
-    threads = [threading.Thread(target=worker, args=(c,)) for c in conns]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    answers = [allowed for per_conn in race_each(conns, worker, timeout=60) for allowed in per_conn]
 
-    assert not errors, errors
     assert sorted(answers) == [False] * 79 + [True]
     total = db.execute(
         "select sum(refusals) from private.rate_limit_refusals where workspace_id = %s and bucket = 'tiny'", (ws.id,)

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
-import threading
 from decimal import Decimal
+from typing import Any
 
 import psycopg
 import pytest
 
+from harness.factories import Factories, Workspace
+from harness.race import race_each
 from harness.rpc import RpcError, call
+from harness.testing import Connect, Rpc
+from tests.support.usage import UsageReader
 
 
-def _record(rpc, ws, metric="sms", quantity=1, key=None):  # type: ignore[no-untyped-def]
+def _record(rpc: Rpc, ws: Workspace, metric: str = "sms", quantity: Any = 1, key: str | None = None) -> Any:
     return rpc(
         "record_usage",
         {"workspace_id": str(ws.id), "metric": metric, "quantity": quantity, "idempotency_key": key, "source": "test"},
     )
 
 
-def test_record_usage_adds_to_the_period_total_and_reports_the_tier(rpc, factories, usage) -> None:  # type: ignore[no-untyped-def]
+def test_record_usage_adds_to_the_period_total_and_reports_the_tier(
+    rpc: Rpc, factories: Factories, usage: UsageReader
+) -> None:
     ws = factories.workspace()
 
     first = _record(rpc, ws, "call_minutes", 2.5)
@@ -36,7 +42,7 @@ def test_record_usage_adds_to_the_period_total_and_reports_the_tier(rpc, factori
 
 
 def test_soft_then_hard_limit_raise_one_alert_each_and_usage_past_the_hard_limit_is_still_recorded(
-    rpc, factories, usage  # type: ignore[no-untyped-def]
+    rpc: Rpc, factories: Factories, usage: UsageReader
 ) -> None:
     ws = factories.workspace()  # free: sms soft 40, hard 50
 
@@ -58,7 +64,9 @@ def test_soft_then_hard_limit_raise_one_alert_each_and_usage_past_the_hard_limit
     assert _record(rpc, ws, "messages", 3)["limit_state"] == "ok"
 
 
-def test_an_acknowledged_usage_alert_is_not_raised_again_in_the_same_period(rpc, factories, usage, db) -> None:  # type: ignore[no-untyped-def]
+def test_an_acknowledged_usage_alert_is_not_raised_again_in_the_same_period(
+    rpc: Rpc, factories: Factories, usage: UsageReader, db: psycopg.Connection
+) -> None:
     ws = factories.workspace()
     _record(rpc, ws, quantity=41)
     db.execute("update public.alerts set acknowledged_at = now() where workspace_id = %s", (ws.id,))
@@ -70,28 +78,23 @@ def test_an_acknowledged_usage_alert_is_not_raised_again_in_the_same_period(rpc,
 
 
 def test_many_connections_crossing_both_limits_at_once_keep_exact_totals_and_one_alert_each(
-    factories, usage, connect  # type: ignore[no-untyped-def]
+    factories: Factories, usage: UsageReader, connect: Connect
 ) -> None:
     ws = factories.workspace()  # free: messages soft 800, hard 1000
     threads_n, per_thread = 16, 40  # 640 records of 2 = 1280, past the hard limit
     conns = [connect() for _ in range(threads_n)]
-    barrier = threading.Barrier(threads_n)
-    outcomes: list[list[tuple[str, object]]] = [[] for _ in range(threads_n)]
 
-    def worker(i: int) -> None:
-        barrier.wait()
+    def worker(conn: psycopg.Connection) -> list[tuple[str, object]]:
+        outcomes: list[tuple[str, object]] = []
         for _ in range(per_thread):
             try:
-                result = call(conns[i], "record_usage", {"workspace_id": str(ws.id), "metric": "messages", "quantity": 2})
-                outcomes[i].append(("ok", result.data))
+                result = call(conn, "record_usage", {"workspace_id": str(ws.id), "metric": "messages", "quantity": 2})
+                outcomes.append(("ok", result.data))
             except RpcError as err:
-                outcomes[i].append(("error", err))
+                outcomes.append(("error", err))
+        return outcomes
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(threads_n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    outcomes = race_each(conns, worker)
 
     flat = [o for per in outcomes for o in per]
     assert len(flat) == threads_n * per_thread
@@ -110,7 +113,7 @@ def test_many_connections_crossing_both_limits_at_once_keep_exact_totals_and_one
     assert len(usage.alerts(ws.id, "usage_blocked")) == 1
 
 
-def test_a_retried_record_counts_once(rpc, factories, usage) -> None:  # type: ignore[no-untyped-def]
+def test_a_retried_record_counts_once(rpc: Rpc, factories: Factories, usage: UsageReader) -> None:
     ws = factories.workspace()
     first = _record(rpc, ws, "call_minutes", 3, key="call:CA1")
     again = _record(rpc, ws, "call_minutes", 3, key="call:CA1")
@@ -121,22 +124,17 @@ def test_a_retried_record_counts_once(rpc, factories, usage) -> None:  # type: i
     assert usage.limits(ws.id, "call_minutes")["used"] == 3
 
 
-def test_the_same_usage_key_sent_concurrently_counts_once(factories, usage, connect) -> None:  # type: ignore[no-untyped-def]
+def test_the_same_usage_key_sent_concurrently_counts_once(
+    factories: Factories, usage: UsageReader, connect: Connect
+) -> None:
     ws = factories.workspace()
     conns = [connect() for _ in range(10)]
-    barrier = threading.Barrier(10)
-    answers: list[dict] = []
     args = {"workspace_id": str(ws.id), "metric": "call_minutes", "quantity": 4, "idempotency_key": "call:CA9"}
 
-    def worker(conn: psycopg.Connection) -> None:
-        barrier.wait()
-        answers.append(call(conn, "record_usage", args).data)
+    def worker(conn: psycopg.Connection) -> dict:
+        return call(conn, "record_usage", args).data
 
-    threads = [threading.Thread(target=worker, args=(c,)) for c in conns]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    answers = race_each(conns, worker, timeout=60)
 
     assert len(answers) == 10
     assert sorted(a["duplicate"] for a in answers) == [False] + [True] * 9
@@ -144,13 +142,13 @@ def test_the_same_usage_key_sent_concurrently_counts_once(factories, usage, conn
     assert usage.event_count(ws.id) == 1
 
 
-def test_a_retry_after_the_block_is_still_a_duplicate(rpc, factories) -> None:  # type: ignore[no-untyped-def]
+def test_a_retry_after_the_block_is_still_a_duplicate(rpc: Rpc, factories: Factories) -> None:
     ws = factories.workspace()
     _record(rpc, ws, quantity=50, key="batch-1")
     assert _record(rpc, ws, quantity=50, key="batch-1")["duplicate"] is True
 
 
-def test_a_usage_key_reused_for_other_usage_is_a_conflict(rpc, factories, usage) -> None:  # type: ignore[no-untyped-def]
+def test_a_usage_key_reused_for_other_usage_is_a_conflict(rpc: Rpc, factories: Factories, usage: UsageReader) -> None:
     ws = factories.workspace()
     _record(rpc, ws, "sms", 1, key="k")
     for metric, quantity in (("sms", 2), ("messages", 1)):
@@ -174,7 +172,9 @@ def test_a_usage_key_reused_for_other_usage_is_a_conflict(rpc, factories, usage)
         (None, 1, "22023", "unknown_metric"),
     ],
 )
-def test_bad_usage_input_fails_and_writes_nothing(rpc, factories, db, metric, quantity, sqlstate, message) -> None:  # type: ignore[no-untyped-def]
+def test_bad_usage_input_fails_and_writes_nothing(
+    rpc: Rpc, factories: Factories, db: psycopg.Connection, metric: str | None, quantity: Any, sqlstate: str, message: str
+) -> None:
     ws = factories.workspace()
     with pytest.raises(RpcError) as caught:
         rpc("record_usage", {"workspace_id": str(ws.id), "metric": metric, "quantity": quantity})
@@ -183,14 +183,14 @@ def test_bad_usage_input_fails_and_writes_nothing(rpc, factories, db, metric, qu
         assert db.execute(f"select count(*) from public.{table}").fetchone()[0] == 0
 
 
-def test_usage_for_an_unknown_workspace_is_not_found(rpc, db) -> None:  # type: ignore[no-untyped-def]
+def test_usage_for_an_unknown_workspace_is_not_found(rpc: Rpc, db: psycopg.Connection) -> None:
     with pytest.raises(RpcError) as caught:
         rpc("record_usage", {"workspace_id": "00000000-0000-4000-8000-000000000000", "metric": "sms", "quantity": 1})
     assert (caught.value.sqlstate, caught.value.status, caught.value.message) == ("PT404", 404, "workspace_not_found")
     assert db.execute("select count(*) from public.usage_events").fetchone()[0] == 0
 
 
-def test_only_service_role_may_record_usage(rpc, factories, db) -> None:  # type: ignore[no-untyped-def]
+def test_only_service_role_may_record_usage(rpc: Rpc, factories: Factories, db: psycopg.Connection) -> None:
     ws = factories.workspace()
     for caller in (ws.owner.jwt, factories.platform_admin().jwt, "anon"):
         with pytest.raises(RpcError) as caught:
@@ -199,7 +199,9 @@ def test_only_service_role_may_record_usage(rpc, factories, db) -> None:  # type
     assert db.execute("select count(*) from public.usage_events").fetchone()[0] == 0
 
 
-def test_usage_events_are_append_only(rpc, factories, db, usage) -> None:  # type: ignore[no-untyped-def]
+def test_usage_events_are_append_only(
+    rpc: Rpc, factories: Factories, db: psycopg.Connection, usage: UsageReader
+) -> None:
     ws = factories.workspace()
     _record(rpc, ws, quantity=2)
     for statement in (
@@ -212,7 +214,7 @@ def test_usage_events_are_append_only(rpc, factories, db, usage) -> None:  # typ
     assert usage.event_total(ws.id, "sms") == 2
 
 
-def test_evaluate_usage_thresholds_reports_every_metric_to_members_only(rpc, factories) -> None:  # type: ignore[no-untyped-def]
+def test_evaluate_usage_thresholds_reports_every_metric_to_members_only(rpc: Rpc, factories: Factories) -> None:
     ws = factories.workspace()
     member = factories.member(ws)
     before = rpc("evaluate_usage_thresholds", {"workspace_id": str(ws.id)}, as_=member.jwt)
@@ -235,7 +237,9 @@ def test_evaluate_usage_thresholds_reports_every_metric_to_members_only(rpc, fac
     assert missing.value.sqlstate == "PT404"
 
 
-def test_members_read_their_usage_but_not_other_workspaces(rpc, factories, db) -> None:  # type: ignore[no-untyped-def]
+def test_members_read_their_usage_but_not_other_workspaces(
+    rpc: Rpc, factories: Factories, db: psycopg.Connection
+) -> None:
     mine, theirs = factories.workspace(), factories.workspace()
     _record(rpc, mine, quantity=1)
     _record(rpc, theirs, quantity=1)

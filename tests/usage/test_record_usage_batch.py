@@ -11,7 +11,10 @@ from typing import Any
 import psycopg
 import pytest
 
+from harness.factories import Factories
+from harness.race import race_each
 from harness.rpc import RpcError, call
+from harness.testing import Connect, Rpc
 
 
 def ev(ws: Any, quantity: Any = 1, metric: str = "sms", key: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -33,7 +36,9 @@ def _state(db: psycopg.Connection) -> tuple[Any, ...]:
     )
 
 
-def test_a_batch_answers_what_the_same_calls_one_by_one_would(rpc, factories, db) -> None:  # type: ignore[no-untyped-def]
+def test_a_batch_answers_what_the_same_calls_one_by_one_would(
+    rpc: Rpc, factories: Factories, db: psycopg.Connection
+) -> None:
     a, b = factories.workspace(), factories.workspace()  # free: sms soft 40, hard 50
     events = [
         ev(a, 30, key="a1"),
@@ -70,7 +75,9 @@ def test_a_batch_answers_what_the_same_calls_one_by_one_would(rpc, factories, db
         assert types == [("usage_blocked",), ("usage_warning",)]
 
 
-def test_a_resent_batch_counts_once_and_answers_duplicates(rpc, factories, db) -> None:  # type: ignore[no-untyped-def]
+def test_a_resent_batch_counts_once_and_answers_duplicates(
+    rpc: Rpc, factories: Factories, db: psycopg.Connection
+) -> None:
     ws = factories.workspace()
     events = [ev(ws, 2, "llm_tokens", key=f"run:{i}") for i in range(3)]
     first = rpc("record_usage_batch", {"events": events})
@@ -82,14 +89,16 @@ def test_a_resent_batch_counts_once_and_answers_duplicates(rpc, factories, db) -
     assert db.execute("select count(*), sum(quantity) from public.usage_events").fetchone() == (3, Decimal(6))
 
 
-def test_an_event_keeps_its_source_and_the_time_it_happened(rpc, factories, db) -> None:  # type: ignore[no-untyped-def]
+def test_an_event_keeps_its_source_and_the_time_it_happened(
+    rpc: Rpc, factories: Factories, db: psycopg.Connection
+) -> None:
     ws = factories.workspace()
     at = db.execute("select (now() - interval '3 seconds')").fetchone()[0]
     rpc("record_usage_batch", {"events": [ev(ws, 5, "llm_tokens", source="agent-runtime", occurred_at=at.isoformat())]})
     assert db.execute("select source, occurred_at from public.usage_events").fetchone() == ("agent-runtime", at)
 
 
-def test_an_empty_batch_writes_nothing(rpc) -> None:  # type: ignore[no-untyped-def]
+def test_an_empty_batch_writes_nothing(rpc: Rpc) -> None:
     assert rpc("record_usage_batch", {"events": []}) == {"recorded": 0, "duplicates": 0, "results": []}
 
 
@@ -115,7 +124,9 @@ MALFORMED = [
 ]
 
 
-def test_a_malformed_event_refuses_the_whole_batch_naming_its_index(rpc, factories, db) -> None:  # type: ignore[no-untyped-def]
+def test_a_malformed_event_refuses_the_whole_batch_naming_its_index(
+    rpc: Rpc, factories: Factories, db: psycopg.Connection
+) -> None:
     ws = factories.workspace()
     rpc("record_usage", {"workspace_id": str(ws.id), "metric": "sms", "quantity": 39})
     before = _state(db)
@@ -131,14 +142,16 @@ def test_a_malformed_event_refuses_the_whole_batch_naming_its_index(rpc, factori
         assert _state(db) == before, name
 
 
-def test_events_that_are_not_an_array_are_refused(rpc) -> None:  # type: ignore[no-untyped-def]
+def test_events_that_are_not_an_array_are_refused(rpc: Rpc) -> None:
     for events in (None, {"workspace_id": "x"}, "[]"):
         with pytest.raises(RpcError) as caught:
             rpc("record_usage_batch", {"events": events})
         assert (caught.value.sqlstate, caught.value.message) == ("22023", "malformed_batch"), events
 
 
-def test_more_than_1000_events_are_refused_and_1000_are_recorded(rpc, factories, db) -> None:  # type: ignore[no-untyped-def]
+def test_more_than_1000_events_are_refused_and_1000_are_recorded(
+    rpc: Rpc, factories: Factories, db: psycopg.Connection
+) -> None:
     ws = factories.workspace()
     with pytest.raises(RpcError) as caught:
         rpc("record_usage_batch", {"events": [ev(ws, 1, "llm_tokens")] * 1001})
@@ -149,7 +162,7 @@ def test_more_than_1000_events_are_refused_and_1000_are_recorded(rpc, factories,
     assert (result["recorded"], len(result["results"]), result["results"][-1]["used"]) == (1000, 1000, 1000)
 
 
-def test_a_key_reused_for_other_usage_refuses_the_batch(rpc, factories, db) -> None:  # type: ignore[no-untyped-def]
+def test_a_key_reused_for_other_usage_refuses_the_batch(rpc: Rpc, factories: Factories, db: psycopg.Connection) -> None:
     ws = factories.workspace()
     rpc("record_usage", {"workspace_id": str(ws.id), "metric": "sms", "quantity": 1, "idempotency_key": "old"})
     before = _state(db)
@@ -164,7 +177,7 @@ def test_a_key_reused_for_other_usage_refuses_the_batch(rpc, factories, db) -> N
         assert _state(db) == before
 
 
-def test_an_unknown_workspace_refuses_the_batch(rpc, factories, db) -> None:  # type: ignore[no-untyped-def]
+def test_an_unknown_workspace_refuses_the_batch(rpc: Rpc, factories: Factories, db: psycopg.Connection) -> None:
     ws = factories.workspace()
     ghost = {"workspace_id": "00000000-0000-4000-8000-000000000000", "metric": "sms", "quantity": 1}
     with pytest.raises(RpcError) as caught:
@@ -174,7 +187,7 @@ def test_an_unknown_workspace_refuses_the_batch(rpc, factories, db) -> None:  # 
     assert db.execute("select count(*) from public.usage_events").fetchone() == (0,)
 
 
-def test_only_service_role_may_record_a_batch(rpc, factories, db) -> None:  # type: ignore[no-untyped-def]
+def test_only_service_role_may_record_a_batch(rpc: Rpc, factories: Factories, db: psycopg.Connection) -> None:
     ws = factories.workspace()
     for caller in (ws.owner.jwt, factories.platform_admin().jwt, "anon"):
         with pytest.raises(RpcError) as caught:
@@ -184,13 +197,11 @@ def test_only_service_role_may_record_a_batch(rpc, factories, db) -> None:  # ty
 
 
 def test_concurrent_batches_and_single_calls_keep_exact_totals_one_alert_per_threshold_and_count_keys_once(
-    factories, db, connect  # type: ignore[no-untyped-def]
+    factories: Factories, db: psycopg.Connection, connect: Connect
 ) -> None:
     workspaces = [factories.workspace() for _ in range(3)]  # free: messages soft 800, hard 1000
     clients = 8
     conns = [connect() for _ in range(clients)]
-    barrier = threading.Barrier(clients)
-    crashes: list[BaseException] = []
 
     def batch_for(i: int) -> list[dict[str, Any]]:
         # every client names the workspaces in another order; half the keys are shared by two clients
@@ -198,24 +209,14 @@ def test_concurrent_batches_and_single_calls_keep_exact_totals_one_alert_per_thr
         return [ev(ws, 20, "messages", key=f"k{i // 2}-{ws.id}-{n}") for n in range(15) for ws in order]
 
     def worker(i: int) -> None:
-        try:
-            barrier.wait()
-            for round_ in range(2):
-                if i % 4 == 3:  # some clients send the same events one by one
-                    for e in batch_for(i):
-                        call(conns[i], "record_usage", e)
-                else:
-                    call(conns[i], "record_usage_batch", {"events": batch_for(i)})
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            crashes.append(exc)
+        for round_ in range(2):
+            if i % 4 == 3:  # some clients send the same events one by one
+                for e in batch_for(i):
+                    call(conns[i], "record_usage", e)
+            else:
+                call(conns[i], "record_usage_batch", {"events": batch_for(i)})
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a worker hung"
-    assert not crashes, crashes
+    race_each(range(clients), worker)
 
     # 4 distinct key sets (clients 2k and 2k+1 share one) of 15 events of 20 per workspace: 1200, past both limits
     for ws in workspaces:
@@ -250,7 +251,9 @@ def _in_thread(fn: Any, out: dict[str, Any], key: str) -> threading.Thread:
     return thread
 
 
-def test_a_batch_and_a_single_call_carrying_the_same_key_at_once_never_deadlock(factories, db, connect) -> None:  # type: ignore[no-untyped-def]
+def test_a_batch_and_a_single_call_carrying_the_same_key_at_once_never_deadlock(
+    factories: Factories, db: psycopg.Connection, connect: Connect
+) -> None:
     ws = factories.workspace()
     call(connect(), "record_usage", {"workspace_id": str(ws.id), "metric": "sms", "quantity": 1})  # the period's rows
     holder, single, batch = connect(), connect(), connect()
@@ -283,7 +286,9 @@ def test_a_batch_and_a_single_call_carrying_the_same_key_at_once_never_deadlock(
     assert [r["duplicate"] for r in out["batch"]["results"]][1] is False
 
 
-def test_a_batch_racing_a_plan_change_bills_on_the_new_terms(factories, db, connect) -> None:  # type: ignore[no-untyped-def]
+def test_a_batch_racing_a_plan_change_bills_on_the_new_terms(
+    factories: Factories, db: psycopg.Connection, connect: Connect
+) -> None:
     ws = factories.workspace()
     call(connect(), "record_usage", {"workspace_id": str(ws.id), "metric": "sms", "quantity": 1})
     changer, batch = connect(), connect()

@@ -24,6 +24,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 
 from harness.factories import Factories
 from harness.rpc import RpcError, call
+from harness.testing import Rpc
+from tests.support.usage import ChangePlan
 
 METRIC = "sms"
 PLANS = ("free", "pro", "business")
@@ -110,7 +112,7 @@ class UsageThresholds(RuleBasedStateMachine):
         assert sorted(alerts) == sorted(expected), (self.used, self.plan)
 
 
-def test_one_alert_per_threshold_period_and_plan_across_plan_changes(  # type: ignore[no-untyped-def]
+def test_one_alert_per_threshold_period_and_plan_across_plan_changes(
     db: psycopg.Connection, connect: Any, factories: Factories
 ) -> None:
     api = connect()
@@ -129,8 +131,8 @@ def _usage_alerts(db: psycopg.Connection, ws: Any) -> list[tuple[str, str]]:
     ).fetchall()
 
 
-def test_a_plan_change_onto_a_threshold_already_reached_raises_that_plans_alert(  # type: ignore[no-untyped-def]
-    db, rpc, factories, change_plan
+def test_a_plan_change_onto_a_threshold_already_reached_raises_that_plans_alert(
+    db: psycopg.Connection, rpc: Rpc, factories: Factories, change_plan: ChangePlan
 ) -> None:
     ws = factories.workspace()
     rpc("record_usage", {"workspace_id": str(ws.id), "metric": METRIC, "quantity": 400})  # free: 40 / 50
@@ -138,8 +140,8 @@ def test_a_plan_change_onto_a_threshold_already_reached_raises_that_plans_alert(
     assert _usage_alerts(db, ws) == [("usage_warning", "free"), ("usage_blocked", "free"), ("usage_warning", "pro")]
 
 
-def test_moving_away_and_back_after_an_acknowledgement_raises_no_second_alert(  # type: ignore[no-untyped-def]
-    db, rpc, factories, change_plan
+def test_moving_away_and_back_after_an_acknowledgement_raises_no_second_alert(
+    db: psycopg.Connection, rpc: Rpc, factories: Factories, change_plan: ChangePlan
 ) -> None:
     ws = factories.workspace()
     rpc("record_usage", {"workspace_id": str(ws.id), "metric": METRIC, "quantity": 40})  # free's soft limit

@@ -9,46 +9,42 @@
 from __future__ import annotations
 
 import random
-import threading
 import time
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 import pytest
 
+from harness.factories import Factories, Workspace
+from harness.race import race_each
 from harness.rpc import RpcError, call
+from harness.testing import Connect, Rpc
+from tests.support.usage import UsageReader
 
 
-def test_the_first_usages_of_a_period_arriving_at_once_are_all_recorded(factories, usage, connect) -> None:  # type: ignore[no-untyped-def]
+def test_the_first_usages_of_a_period_arriving_at_once_are_all_recorded(
+    factories: Factories, usage: UsageReader, connect: Connect
+) -> None:
     workspaces = [factories.workspace() for _ in range(20)]  # no usage_limits rows yet
     clients = 12  # 240 first calls
     conns = [connect() for _ in range(clients)]
     outcomes: list[tuple[str, Any]] = []
-    lock = threading.Lock()
 
     rng = random.Random(14)
     for ws in workspaces:
-        barrier = threading.Barrier(clients)
         # spread over a few milliseconds, so calls keep arriving while the first one commits the period's rows
         delays = [rng.uniform(0, 0.006) for _ in range(clients)]
 
-        def worker(i: int, ws: Any = ws, barrier: threading.Barrier = barrier, delays: list[float] = delays) -> None:
-            barrier.wait()
+        def worker(i: int, ws: Workspace = ws, delays: list[float] = delays) -> tuple[str, Any]:
             time.sleep(delays[i])
             try:
                 answer = call(conns[i], "record_usage", {"workspace_id": str(ws.id), "metric": "llm_tokens", "quantity": 7})
-                outcome: tuple[str, Any] = ("ok", answer.data)
+                return ("ok", answer.data)
             except RpcError as err:
-                outcome = ("error", err)
-            with lock:
-                outcomes.append(outcome)
+                return ("error", err)
 
-        threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
-        assert not any(t.is_alive() for t in threads), "a worker hung"
+        outcomes += race_each(range(clients), worker, timeout=60)
 
     assert [o for o in outcomes if o[0] != "ok"] == []
     assert len(outcomes) == len(workspaces) * clients
@@ -58,14 +54,16 @@ def test_the_first_usages_of_a_period_arriving_at_once_are_all_recorded(factorie
         assert len(usage.snapshots(ws.id)) == 1
 
 
-def _authorize(rpc, ws, metric: str = "sms", quantity: Any = None) -> dict:  # type: ignore[no-untyped-def]
+def _authorize(rpc: Rpc, ws: Workspace, metric: str = "sms", quantity: Any = None) -> dict:
     args: dict[str, Any] = {"workspace_id": str(ws.id), "metric": metric}
     if quantity is not None:
         args["quantity"] = quantity
     return rpc("authorize_usage", args)
 
 
-def test_authorize_usage_allows_work_until_the_hard_limit_then_refuses_it(rpc, factories, db) -> None:  # type: ignore[no-untyped-def]
+def test_authorize_usage_allows_work_until_the_hard_limit_then_refuses_it(
+    rpc: Rpc, factories: Factories, db: psycopg.Connection
+) -> None:
     ws = factories.workspace()  # free: sms soft 40, hard 50
 
     fresh = _authorize(rpc, ws)  # nothing used this period yet
@@ -90,7 +88,9 @@ def test_authorize_usage_allows_work_until_the_hard_limit_then_refuses_it(rpc, f
     )
 
 
-def test_authorize_usage_bad_input_is_refused_and_nothing_is_written(rpc, factories, db) -> None:  # type: ignore[no-untyped-def]
+def test_authorize_usage_bad_input_is_refused_and_nothing_is_written(
+    rpc: Rpc, factories: Factories, db: psycopg.Connection
+) -> None:
     ws = factories.workspace()
     cases = [
         (None, "sms", None, "22023", "workspace_required"),
@@ -106,7 +106,7 @@ def test_authorize_usage_bad_input_is_refused_and_nothing_is_written(rpc, factor
     assert db.execute("select count(*) from public.usage_limits").fetchone() == (0,)
 
 
-def test_only_service_role_may_authorize_usage(rpc, factories) -> None:  # type: ignore[no-untyped-def]
+def test_only_service_role_may_authorize_usage(rpc: Rpc, factories: Factories) -> None:
     ws = factories.workspace()
     for caller in (ws.owner.jwt, factories.platform_admin().jwt, "anon"):
         with pytest.raises(RpcError) as caught:

@@ -12,6 +12,7 @@ import pytest
 
 from harness.factories import Factories
 from harness.rpc import call
+from harness.testing import Connect
 
 DAILY_RECOUNT = """
     select e.workspace_id, (e.occurred_at at time zone 'UTC')::date, e.metric, e.period_start, e.tier_snapshot_id,
@@ -69,7 +70,9 @@ def _fold_everything(conn: psycopg.Connection) -> None:
     _fold(conn)
 
 
-def _record(conn: psycopg.Connection, workspace_id: Any, metric: str, quantity: float, source: str | None = None) -> None:
+def _record(
+    conn: psycopg.Connection, workspace_id: Any, metric: str, quantity: float, source: str | None = None
+) -> None:
     call(conn, "record_usage", {"workspace_id": str(workspace_id), "metric": metric, "quantity": quantity, "source": source})
 
 
@@ -130,8 +133,8 @@ def test_a_backlog_is_folded_in_bounded_steps(db: psycopg.Connection, usage: lis
 
 
 def test_an_event_still_uncommitted_under_a_lower_id_is_not_skipped(
-    db: psycopg.Connection, factories: Factories, connect
-) -> None:  # type: ignore[no-untyped-def]
+    db: psycopg.Connection, factories: Factories, connect: Connect
+) -> None:
     ws = factories.workspace(plan_key="business")
     _record(db, ws.id, "sms", 1)  # the period's rows exist: the slow path is not in the race
     _fold_everything(db)

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.webhooks.conftest import Ops, Sign, e164, twilio_inbound_sms
+from harness.testing import Rpc
+from tests.support.webhooks import Concurrently, Ops, Sign, e164, twilio_inbound_sms
 
 
 def now(args: dict[str, Any]) -> dict[str, Any]:
@@ -23,7 +24,7 @@ def _alerts(ops: Ops) -> list[dict[str, Any]]:
     return ops.alerts("webhook_failure")
 
 
-def test_a_permanent_error_dead_letters_at_once_with_one_alert(rpc, sign: Sign, ops: Ops) -> None:  # type: ignore[no-untyped-def]
+def test_a_permanent_error_dead_letters_at_once_with_one_alert(rpc: Rpc, sign: Sign, ops: Ops) -> None:
     agent = ops.agent()
 
     result = rpc("ingest_webhook", now(sign.twilio(_unusable(agent))))
@@ -45,7 +46,9 @@ def test_a_permanent_error_dead_letters_at_once_with_one_alert(rpc, sign: Sign, 
     assert ops.count("sms_events") == 0
 
 
-def test_many_dead_letters_at_once_raise_one_alert_per_provider_and_error(sign: Sign, ops: Ops, concurrently) -> None:  # type: ignore[no-untyped-def]
+def test_many_dead_letters_at_once_raise_one_alert_per_provider_and_error(
+    sign: Sign, ops: Ops, concurrently: Concurrently
+) -> None:
     agent = ops.agent()
     calls = [("ingest_webhook", now(sign.twilio(_unusable(agent, f"{n} parts")))) for n in range(10)]
     calls += [("ingest_webhook", now(sign.twilio(_unusable(agent, "99999999999")))) for _ in range(2)]  # another error
@@ -66,7 +69,7 @@ def test_many_dead_letters_at_once_raise_one_alert_per_provider_and_error(sign: 
     assert message.startswith("10 twilio webhook deliveries dead-lettered: 22P02")
 
 
-def test_the_sweeper_counts_its_dead_letters_in_one_alert(rpc, sign: Sign, ops: Ops) -> None:  # type: ignore[no-untyped-def]
+def test_the_sweeper_counts_its_dead_letters_in_one_alert(rpc: Rpc, sign: Sign, ops: Ops) -> None:
     agent = ops.agent()
     ops.fail_inserts_into("sms_events", "sms store is down")  # a transient error: retried until the last attempt
     ids = [rpc("ingest_webhook", now(sign.twilio(twilio_inbound_sms(agent.phone_number, e164()))))["webhook_id"]
@@ -80,7 +83,9 @@ def test_the_sweeper_counts_its_dead_letters_in_one_alert(rpc, sign: Sign, ops: 
     assert (alert["details"]["count"], sorted(alert["details"]["webhook_ids"])) == (3, sorted(ids))
 
 
-def test_the_alert_resolves_once_no_dead_letter_of_its_provider_and_error_is_left(rpc, sign: Sign, ops: Ops) -> None:  # type: ignore[no-untyped-def]
+def test_the_alert_resolves_once_no_dead_letter_of_its_provider_and_error_is_left(
+    rpc: Rpc, sign: Sign, ops: Ops
+) -> None:
     agent = ops.agent()
     ops.fail_inserts_into("sms_events", "sms store is down")
     first = rpc("ingest_webhook", now(sign.twilio(twilio_inbound_sms(agent.phone_number, e164()))))["webhook_id"]

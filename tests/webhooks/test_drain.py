@@ -24,8 +24,10 @@ from twilio.request_validator import RequestValidator
 from harness import project
 from harness.cluster import LocalCluster
 from harness.provision import provision
+from harness.race import race_each
 from harness.rpc import RpcError
-from tests.webhooks.conftest import (
+from harness.testing import Rpc
+from tests.support.webhooks import (
     TWILIO_SMS_URL,
     TWILIO_VOICE_URL,
     Ops,
@@ -38,7 +40,7 @@ from tests.webhooks.conftest import (
 )
 
 
-def _ack(rpc, sign: Sign, number: str) -> int:  # type: ignore[no-untyped-def]
+def _ack(rpc: Rpc, sign: Sign, number: str) -> int:
     """A new inbound SMS to ``number`` acknowledged; its webhook id."""
     ack = rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(number, e164())))
     assert ack["status"] == "queued"
@@ -253,26 +255,14 @@ def test_two_drains_racing_process_each_row_once(
         """
     )
     conns = [connect(), connect()]
-    barrier = threading.Barrier(2)
-    results: list[dict] = []
-    errors: list[BaseException] = []
 
-    def drain(conn: psycopg.Connection) -> None:
-        try:
-            barrier.wait()
-            row = conn.execute("select public.drain_webhooks(100)").fetchone()
-            assert row is not None
-            results.append(row[0])
-        except BaseException as exc:  # reported below
-            errors.append(exc)
+    def drain(conn: psycopg.Connection) -> dict:
+        row = conn.execute("select public.drain_webhooks(100)").fetchone()
+        assert row is not None
+        return row[0]
 
-    threads = [threading.Thread(target=drain, args=(c,)) for c in conns]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    results = race_each(conns, drain)
 
-    assert not errors, errors
     assert sorted(r["drained"] for r in results) == [60, 100]  # disjoint rows: one batch each
     assert sum(r["processed"] for r in results) == 160
     assert ops.count("webhook_queue", "id = any(%s) and status = 'processed' and attempts = 1", ids) == 160

@@ -16,7 +16,7 @@ import pytest
 
 from harness.rpc import RpcError, call
 from tests.cron_probes import CronProbes
-from tests.webhooks.conftest import Ops, Sign, e164, twilio_inbound_sms
+from tests.support.webhooks import Ops, Sign, e164, twilio_inbound_sms
 
 
 def _failed_delivery(deliver, sign: Sign, ops: Ops) -> tuple[dict, object]:

@@ -8,13 +8,13 @@ import json
 import psycopg
 import pytest
 
-from tests.webhooks.conftest import (
+from tests.support.paymob import paymob_transaction
+from tests.support.webhooks import (
     TWILIO_VOICE_URL,
     Ops,
     Sign,
     e164,
     messenger_message,
-    paymob_transaction,
     standard_event,
     twilio_call_status,
     twilio_inbound_sms,

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
 from harness.rpc import RpcError, call
-from tests.webhooks.conftest import TWILIO_SMS_URL, Ops, Sign, e164, twilio_inbound_sms
+from tests.support.webhooks import TWILIO_SMS_URL, Ops, Secrets, Sign, e164, twilio_inbound_sms
 
 STATUSES = {"processed", "duplicate", "unknown_phone", "failed", "rejected", "queued"}
 
@@ -77,7 +77,7 @@ def _call_with_body(api: psycopg.Connection, body: str) -> Any:
         )
 
 
-def test_deep_nesting(db, api, sign: Sign) -> None:  # type: ignore[no-untyped-def]
+def test_deep_nesting(db: psycopg.Connection, api: psycopg.Connection, sign: Sign) -> None:
     # 2,000 levels, within what PostgreSQL's JSON parser takes: an unsigned delivery is stored, rejected.
     deep = '{"x": ' * 2000 + '"bottom"' + "}" * 2000
     before = _rows(db)
@@ -96,7 +96,7 @@ def test_deep_nesting(db, api, sign: Sign) -> None:  # type: ignore[no-untyped-d
     assert err.value.sqlstate == "54001" and _rows(db) == before + 2
 
 
-def test_huge_numbers(db, api, sign: Sign, ops: Ops) -> None:  # type: ignore[no-untyped-def]
+def test_huge_numbers(db: psycopg.Connection, api: psycopg.Connection, sign: Sign, ops: Ops) -> None:
     agent = ops.agent()
     # A signed SMS whose segment count no integer holds: stored, dead-lettered at once (class 22).
     huge = twilio_inbound_sms(agent.phone_number, e164(), NumSegments="9" * 40)
@@ -121,20 +121,22 @@ def test_huge_numbers(db, api, sign: Sign, ops: Ops) -> None:  # type: ignore[no
         ("raw_body", "lone surrogate \ud800"),
     ],
 )
-def test_nul_and_invalid_unicode_are_refused_with_class_22(db, api, field: str, value: Any) -> None:  # type: ignore[no-untyped-def]
+def test_nul_and_invalid_unicode_are_refused_with_class_22(
+    db: psycopg.Connection, api: psycopg.Connection, field: str, value: Any
+) -> None:
     args: dict[str, Any] = {"provider": "twilio", "payload": {"MessageSid": "SM1"}, field: value}
     err = ingest_obeys_the_contract(db, api, args)
     assert isinstance(err, RpcError) and err.sqlstate[:2] == "22"
 
 
-def test_invalid_utf8_bytes_are_refused_with_class_22(db) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_utf8_bytes_are_refused_with_class_22(db: psycopg.Connection) -> None:
     before = _rows(db)
     with pytest.raises(psycopg.Error) as err:
         db.execute(b"select public.ingest_webhook('twilio', '{\"Body\": \"\xff\xfe\"}'::jsonb)")
     assert err.value.sqlstate == "22021" and _rows(db) == before
 
 
-def test_duplicate_json_keys(db, api, sign: Sign) -> None:  # type: ignore[no-untyped-def]
+def test_duplicate_json_keys(db: psycopg.Connection, api: psycopg.Connection, sign: Sign) -> None:
     raw = '{"object": "page", "entry": [], "object": "whatsapp_business_account"}'
     signed = sign.meta({"object": "page", "entry": []}, raw=raw)
     # The body parses to its last duplicate (as jsonb keeps it), which is not the payload given.
@@ -143,7 +145,7 @@ def test_duplicate_json_keys(db, api, sign: Sign) -> None:  # type: ignore[no-un
     assert ingest_obeys_the_contract(db, api, signed)["status"] in STATUSES
 
 
-def test_header_names_differing_only_by_case(db, api, sign: Sign, ops: Ops) -> None:  # type: ignore[no-untyped-def]
+def test_header_names_differing_only_by_case(db: psycopg.Connection, api: psycopg.Connection, sign: Sign, ops: Ops) -> None:
     agent = ops.agent()
     args = sign.twilio(twilio_inbound_sms(agent.phone_number, e164()))
     genuine = args["headers"]["X-Twilio-Signature"]
@@ -156,7 +158,7 @@ def test_header_names_differing_only_by_case(db, api, sign: Sign, ops: Ops) -> N
     assert sorted(stored["x-twilio-signature"].split(", ")) == sorted([genuine, genuine, "forged"])
 
 
-def test_256_kib_plus_one_byte(db, api, sign: Sign, ops: Ops) -> None:  # type: ignore[no-untyped-def]
+def test_256_kib_plus_one_byte(db: psycopg.Connection, api: psycopg.Connection, sign: Sign, ops: Ops) -> None:
     agent = ops.agent()
     params = twilio_inbound_sms(agent.phone_number, e164(), Body="")
     args = sign.twilio(params)
@@ -179,7 +181,9 @@ class FormFields(dict):  # type: ignore[type-arg]
         return [v for k, v in self.items_ if k == name]
 
 
-def test_twilio_form_bodies_with_repeated_fields(db, api, secrets, ops: Ops) -> None:  # type: ignore[no-untyped-def]
+def test_twilio_form_bodies_with_repeated_fields(
+    db: psycopg.Connection, api: psycopg.Connection, secrets: Secrets, ops: Ops
+) -> None:
     agent = ops.agent()
     params = twilio_inbound_sms(agent.phone_number, e164())
     # MediaUrl repeated, as a form body can carry it; the JSON payload lists both values.
@@ -215,7 +219,9 @@ HEADER_NAMES = st.sampled_from(
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
-def test_random_deliveries_obey_the_contract(db, api, sign: Sign, ops: Ops, data: st.DataObject) -> None:  # type: ignore[no-untyped-def]
+def test_random_deliveries_obey_the_contract(
+    db: psycopg.Connection, api: psycopg.Connection, sign: Sign, ops: Ops, data: st.DataObject
+) -> None:
     shape = data.draw(st.sampled_from(["signed_twilio", "signed_meta", "signed_standard", "random"]))
     if shape == "random":
         args: dict[str, Any] = {

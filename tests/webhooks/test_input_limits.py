@@ -9,7 +9,7 @@ import json
 import pytest
 
 from harness.rpc import RpcError
-from tests.webhooks.conftest import Ops, Sign, e164, standard_event, twilio_inbound_sms
+from tests.support.webhooks import Ops, Sign, e164, standard_event, twilio_inbound_sms
 
 
 @pytest.mark.parametrize(

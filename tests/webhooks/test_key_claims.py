@@ -13,7 +13,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 from twilio.request_validator import RequestValidator
 
-from tests.webhooks.conftest import (
+from tests.support.webhooks import (
     TWILIO_SMS_URL,
     TWILIO_VOICE_URL,
     Ops,

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import psycopg
 
-from tests.webhooks.conftest import (
+from tests.support.paymob import paymob_transaction
+from tests.support.webhooks import (
     TWILIO_VOICE_URL,
     Ops,
     Sign,
     e164,
     messenger_message,
-    paymob_transaction,
     standard_event,
     twilio_call_status,
     twilio_inbound_sms,

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from harness.factories import Factories, acting_as
-from tests.webhooks.conftest import TWILIO_VOICE_URL, Ops, Sign, e164, twilio_call_status, twilio_inbound_sms
+from tests.support.webhooks import TWILIO_VOICE_URL, Ops, Sign, e164, twilio_call_status, twilio_inbound_sms
 
 
 def _plan_nodes(plan: dict) -> list[dict]:

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from harness.rpc import RpcError
-from tests.webhooks.conftest import (
+from tests.support.webhooks import (
     TWILIO_VOICE_URL,
     Ops,
     Secrets,

@@ -14,7 +14,8 @@ import psycopg
 import pytest
 from twilio.request_validator import RequestValidator
 
-from tests.webhooks.conftest import (
+from tests.support.paymob import paymob_transaction
+from tests.support.webhooks import (
     TWILIO_SMS_URL,
     TWILIO_VOICE_URL,
     Ops,
@@ -22,7 +23,6 @@ from tests.webhooks.conftest import (
     Sign,
     e164,
     messenger_message,
-    paymob_transaction,
     standard_event,
     twilio_call_status,
     twilio_inbound_sms,

@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import psycopg
 
-from tests.webhooks.conftest import Ops, Sign, e164, twilio_inbound_sms
+from harness.testing import Rpc
+from tests.support.webhooks import Ops, Sign, e164, twilio_inbound_sms
 
 
 def in_the_call(args: dict) -> dict:
     return {**args, "process_now": True}
 
 
-def _queue_updates(rpc, db: psycopg.Connection) -> int:  # type: ignore[no-untyped-def]
+def _queue_updates(rpc: Rpc, db: psycopg.Connection) -> int:
     """Row updates of webhook_queue counted so far, with the rpc session's statistics flushed first."""
     rpc.conn.execute("select pg_stat_force_next_flush()")
     rpc.conn.commit()

@@ -10,6 +10,8 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from harness.factories import Factories
+
 QUEUE_INSERT = (
     "insert into public.webhook_queue (provider, idempotency_key, status, headers, payload, attempts, max_attempts)"
     " values (%(provider)s, %(key)s, %(status)s, %(headers)s::jsonb, '{}', %(attempts)s, %(max_attempts)s)"
@@ -68,7 +70,7 @@ def test_an_update_is_held_to_the_same_rules(db: psycopg.Connection) -> None:
     ],
 )
 def test_event_tables_refuse_what_their_checks_refused(
-    db: psycopg.Connection, factories, table: str, column: str, value: object, domain: str  # type: ignore[no-untyped-def]
+    db: psycopg.Connection, factories: Factories, table: str, column: str, value: object, domain: str
 ) -> None:
     ws = factories.workspace()
     if table == "sms_events":

@@ -4,7 +4,7 @@ marked, and nothing downstream happens."""
 
 from __future__ import annotations
 
-from tests.webhooks.conftest import (
+from tests.support.webhooks import (
     TWILIO_VOICE_URL,
     Ops,
     Sign,

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from harness.rpc import RpcError
-from tests.webhooks.conftest import Ops, Sign, e164, sid, twilio_call_status, twilio_inbound_sms
+from harness.testing import Rpc
+from tests.support.webhooks import Concurrently, Ops, Sign, e164, sid, twilio_call_status, twilio_inbound_sms
 
 
 def now(args: dict[str, Any]) -> dict[str, Any]:
@@ -50,7 +51,9 @@ def sms_usage(ops: Ops, workspace_id: Any) -> list[tuple[str, float]]:
     return [(key, float(q)) for key, q in rows]
 
 
-def test_first_deliveries_of_a_period_arriving_at_once_are_all_billed(sign: Sign, ops: Ops, concurrently) -> None:  # type: ignore[no-untyped-def]
+def test_first_deliveries_of_a_period_arriving_at_once_are_all_billed(
+    sign: Sign, ops: Ops, concurrently: Concurrently
+) -> None:
     agents = [ops.agent() for _ in range(12)]  # fresh workspaces: no usage_limits rows yet
     per_agent = 8
     calls = [
@@ -71,7 +74,9 @@ def test_first_deliveries_of_a_period_arriving_at_once_are_all_billed(sign: Sign
         ) == per_agent
 
 
-def test_a_completed_call_past_the_hard_limit_is_recorded_billed_and_blocks_new_work(rpc, sign: Sign, ops: Ops) -> None:  # type: ignore[no-untyped-def]
+def test_a_completed_call_past_the_hard_limit_is_recorded_billed_and_blocks_new_work(
+    rpc: Rpc, sign: Sign, ops: Ops
+) -> None:
     agent = ops.agent()
     ws = str(agent.workspace_id)
     rpc("record_usage", {"workspace_id": ws, "metric": "call_minutes", "quantity": 99})  # free: hard limit 100
@@ -109,7 +114,7 @@ ORDERS = [
 
 
 def test_an_outbound_sms_is_billed_once_by_segments_on_its_first_status_proving_it_was_sent(
-    rpc, sign: Sign, ops: Ops  # type: ignore[no-untyped-def]
+    rpc: Rpc, sign: Sign, ops: Ops
 ) -> None:
     agent = ops.agent()
     for statuses in ORDERS:
@@ -124,7 +129,7 @@ def test_an_outbound_sms_is_billed_once_by_segments_on_its_first_status_proving_
     assert ops.usage(agent.workspace_id, "sms") == 2 * len(ORDERS)
 
 
-def test_an_sms_never_proven_sent_is_not_billed(rpc, sign: Sign, ops: Ops) -> None:  # type: ignore[no-untyped-def]
+def test_an_sms_never_proven_sent_is_not_billed(rpc: Rpc, sign: Sign, ops: Ops) -> None:
     agent = ops.agent()
     for statuses in (("queued", "sending"), ("queued", "failed"), ("accepted", "canceled")):
         message_sid = sid("SM")
@@ -134,7 +139,9 @@ def test_an_sms_never_proven_sent_is_not_billed(rpc, sign: Sign, ops: Ops) -> No
     assert sms_usage(ops, agent.workspace_id) == []
 
 
-def test_statuses_of_one_message_arriving_at_once_bill_it_once(sign: Sign, ops: Ops, concurrently) -> None:  # type: ignore[no-untyped-def]
+def test_statuses_of_one_message_arriving_at_once_bill_it_once(
+    sign: Sign, ops: Ops, concurrently: Concurrently
+) -> None:
     agent = ops.agent()
     sids = [sid("SM") for _ in range(4)]
     calls = [
@@ -153,7 +160,7 @@ def test_statuses_of_one_message_arriving_at_once_bill_it_once(sign: Sign, ops: 
 
 
 def test_a_message_whose_sent_event_was_billed_under_its_event_key_is_not_billed_again(
-    rpc, sign: Sign, ops: Ops  # type: ignore[no-untyped-def]
+    rpc: Rpc, sign: Sign, ops: Ops
 ) -> None:
     agent = ops.agent()
     message_sid = sid("SM")
@@ -174,7 +181,7 @@ def test_a_message_whose_sent_event_was_billed_under_its_event_key_is_not_billed
     assert [q for _, q in sms_usage(ops, agent.workspace_id)] == [2.0]
 
 
-def test_an_inbound_sms_is_billed_once_by_its_sid_even_when_replayed(rpc, sign: Sign, ops: Ops) -> None:  # type: ignore[no-untyped-def]
+def test_an_inbound_sms_is_billed_once_by_its_sid_even_when_replayed(rpc: Rpc, sign: Sign, ops: Ops) -> None:
     agent = ops.agent()
     params = twilio_inbound_sms(agent.phone_number, e164(), NumSegments="3")
     webhook_id = rpc("ingest_webhook", now(sign.twilio(params)))["webhook_id"]

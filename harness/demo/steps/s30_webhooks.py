@@ -16,7 +16,6 @@ import hashlib
 import hmac
 import json
 import secrets
-import threading
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -25,6 +24,7 @@ from urllib.parse import urlencode
 import psycopg
 
 from harness import rpc as rpc_module
+from harness.race import race_each
 
 if TYPE_CHECKING:
     from harness.demo import DemoContext
@@ -98,23 +98,12 @@ def _standard(whsec: str, event: dict[str, Any]) -> dict[str, Any]:
 
 def _burst(url: str, args: dict[str, Any], copies: int) -> list[dict[str, Any]]:
     """The same delivery on ``copies`` connections, released together."""
-    barrier = threading.Barrier(copies)
-    results: list[dict[str, Any]] = []
-    lock = threading.Lock()
-
-    def deliver() -> None:
-        with psycopg.connect(url, autocommit=True) as conn:
-            barrier.wait()
-            data = rpc_module.call(conn, "ingest_webhook", args).data
-        with lock:
-            results.append(data)
-
-    threads = [threading.Thread(target=deliver) for _ in range(copies)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
+    conns = [psycopg.connect(url, autocommit=True) for _ in range(copies)]
+    try:
+        return race_each(conns, lambda conn: rpc_module.call(conn, "ingest_webhook", args).data)
+    finally:
+        for conn in conns:
+            conn.close()
 
 
 def _count(ctx: DemoContext, query: str, *params: Any) -> int:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from harness.audit import run_audit
-from harness.restore_drill import run_drill
+from harness.deploy.restore_drill import run_drill
 
 if TYPE_CHECKING:
     from harness.demo import DemoContext

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from harness import deployments
+from harness.deploy import deployments
 from harness.audit.ci import audit_and_mark
 
 if TYPE_CHECKING:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import uuid
 
-from tests.security.rls_matrix.spec import Table
+from tests.security.rls_matrix.spec import Table, World
 
 
-def _run(w) -> dict:  # type: ignore[no-untyped-def]
+def _run(w: World) -> dict:
     return {"job_name": "matrix_probe", "started_by_role": "postgres"}
 
 

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import uuid
 
-from tests.security.rls_matrix.spec import Table
+from tests.security.rls_matrix.spec import Table, World
 
 
 def _reference() -> str:
     return "OPS-MX" + uuid.uuid4().hex[:10].upper()
 
 
-def _payment(w) -> dict:  # type: ignore[no-untyped-def]
+def _payment(w: World) -> dict:
     return {
         "workspace_id": w.a,
         "plan_key": "pro",

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import uuid
 
-from tests.security.rls_matrix.spec import Table
+from tests.security.rls_matrix.spec import Table, World
 
 
-def _delivery(w) -> dict:  # type: ignore[no-untyped-def]
+def _delivery(w: World) -> dict:
     return {
         "provider": "twilio",
         "idempotency_key": "sms:SM" + uuid.uuid4().hex + ":received",
@@ -21,15 +21,15 @@ def _delivery(w) -> dict:  # type: ignore[no-untyped-def]
     }
 
 
-def _call(w) -> dict:  # type: ignore[no-untyped-def]
+def _call(w: World) -> dict:
     return {"workspace_id": w.a, "call_sid": "CA" + uuid.uuid4().hex, "call_status": "completed"}
 
 
-def _sms(w) -> dict:  # type: ignore[no-untyped-def]
+def _sms(w: World) -> dict:
     return {"workspace_id": w.a, "message_sid": "SM" + uuid.uuid4().hex, "sms_status": "received", "direction": "inbound"}
 
 
-def _unknown(w) -> dict:  # type: ignore[no-untyped-def]
+def _unknown(w: World) -> dict:
     return {"provider": "twilio", "channel_type": "sms", "phone_number": "+1415" + str(uuid.uuid4().int)[:7]}
 
 

@@ -1,12 +1,12 @@
 """``opsdb lint``: squawk over new migrations, sqlfluff over db/, plpgsql_check on a database.
 
 * squawk judges the versioned migrations that have not landed yet
-  (:mod:`harness.squawk`): a destructive change needs the first-line marker
+  (:mod:`harness.deploy.squawk`): a destructive change needs the first-line marker
   ``-- opsdb:destructive <reason>``, a reviewer's override; unsafe locking fails;
 * sqlfluff checks the style of every file (config in ``.sqlfluff``), a template
   (``*.sql.j2``) as the runner renders it;
 * with a database (``--database-url``), plpgsql_check checks every PL/pgSQL
-  function in it (:mod:`harness.plpgsql_check`): errors fail, warnings are listed.
+  function in it (:mod:`harness.deploy.plpgsql_check`): errors fail, warnings are listed.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def sqlfluff_findings(root: Path) -> list[Finding]:
 
 def lint(root: Path, out: Callable[[str], None] = print, database_url: str | None = None) -> int:
     """Print every finding; return how many fail the lint (accepted ones and warnings do not)."""
-    from harness import plpgsql_check, squawk
+    from harness.deploy import plpgsql_check, squawk
 
     failing = 0
     for finding in squawk.findings(root):

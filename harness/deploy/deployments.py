@@ -24,8 +24,8 @@ from pathlib import Path
 
 import psycopg
 
-from harness import restore_points
-from harness.restore_points import RestorePoint
+from harness.deploy import restore_points
+from harness.deploy.restore_points import RestorePoint
 
 SCHEMA = restore_points.SCHEMA
 

@@ -142,42 +142,40 @@ def _functions(conn: psycopg.Connection, known: Defined) -> list[Orphan]:
     ]
 
 
-def _triggers(conn: psycopg.Connection, known: Defined) -> list[Orphan]:
+# What may hang off a table, and where the catalog keeps it: (catalog, table column, name column, filter).
+_ON_TABLE = {
+    "trigger": ("pg_catalog.pg_trigger", "tgrelid", "tgname", "not o.tgisinternal and "),
+    "policy": ("pg_catalog.pg_policy", "polrelid", "polname", ""),
+}
+
+
+def _on_table(conn: psycopg.Connection, kind: str, known: set[tuple[str, str, str]], label: str) -> list[Orphan]:
+    """Triggers or policies (``kind``) of ``public`` and ``private`` tables that ``known`` does not hold.
+
+    ``label`` formats the orphan's name from ``{name}`` and ``{table}``.
+    """
+    catalog, table_column, name_column, only = _ON_TABLE[kind]
     rows = conn.execute(
-        "select n.nspname, c.relname, t.tgname, pg_catalog.format('%%I.%%I', n.nspname, c.relname)"
-        " from pg_catalog.pg_trigger as t join pg_catalog.pg_class as c on c.oid = t.tgrelid"
+        f"select n.nspname, c.relname, o.{name_column}, pg_catalog.format('%%I.%%I', n.nspname, c.relname)"
+        f" from {catalog} as o join pg_catalog.pg_class as c on c.oid = o.{table_column}"
         " join pg_catalog.pg_namespace as n on n.oid = c.relnamespace"
-        " where not t.tgisinternal and n.nspname = any(%s) order by 1, 2, 3",
+        f" where {only}n.nspname = any(%s) order by 1, 2, 3",
         (list(SCHEMAS),),
     ).fetchall()
+    drop = sql.SQL("drop " + kind + " {} on {};")
     return [
-        Orphan(
-            "trigger",
-            f"{name} on {table}",
-            sql.SQL("drop trigger {} on {};").format(sql.Identifier(name), sql.SQL(table)).as_string(conn),
-        )
+        Orphan(kind, label.format(name=name, table=table), drop.format(sql.Identifier(name), sql.SQL(table)).as_string(conn))
         for schema, rel, name, table in rows
-        if (schema, rel, name) not in known.triggers
+        if (schema, rel, name) not in known
     ]
+
+
+def _triggers(conn: psycopg.Connection, known: Defined) -> list[Orphan]:
+    return _on_table(conn, "trigger", known.triggers, "{name} on {table}")
 
 
 def _policies(conn: psycopg.Connection, known: Defined) -> list[Orphan]:
-    rows = conn.execute(
-        "select n.nspname, c.relname, p.polname, pg_catalog.format('%%I.%%I', n.nspname, c.relname)"
-        " from pg_catalog.pg_policy as p join pg_catalog.pg_class as c on c.oid = p.polrelid"
-        " join pg_catalog.pg_namespace as n on n.oid = c.relnamespace"
-        " where n.nspname = any(%s) order by 1, 2, 3",
-        (list(SCHEMAS),),
-    ).fetchall()
-    return [
-        Orphan(
-            "policy",
-            f'"{name}" on {table}',
-            sql.SQL("drop policy {} on {};").format(sql.Identifier(name), sql.SQL(table)).as_string(conn),
-        )
-        for schema, rel, name, table in rows
-        if (schema, rel, name) not in known.policies
-    ]
+    return _on_table(conn, "policy", known.policies, '"{name}" on {table}')
 
 
 def _relations(conn: psycopg.Connection, known: Defined) -> list[Orphan]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import psycopg
 
-from harness import deployments, orphans
+from harness.deploy import deployments, orphans
 
 
 def find_orphans(database_url: str, db_dir: Path) -> list[orphans.Orphan]:
