@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from harness.console import keyset
-from harness.console.app import back, checked_form, console, render
-from harness.console.pages.common import act, text
+from harness.console.app import console, render
+from harness.console.pages.common import action, text
 
 OPEN = "a.resolved_at is null"
 STATES = {
@@ -45,20 +48,14 @@ def alerts(request: Request) -> Response:
     return render(request, "alerts.html", alerts=shown, cursor=cursor, state=state, states=list(STATES))
 
 
-async def acknowledge(request: Request) -> Response:
-    form = await checked_form(request)
-    alert_id = int(request.path_params["alert_id"])
-    await act(request, "acknowledge_alert", {"alert_id": alert_id, "note": text(form, "note") or None},
-              f"alert {alert_id} acknowledged")
-    return back(request, form, "/alerts")
+def _with_note(request: Request, form: FormData) -> dict[str, Any]:
+    return {"alert_id": int(request.path_params["alert_id"]), "note": text(form, "note") or None}
 
 
-async def resolve(request: Request) -> Response:
-    form = await checked_form(request)
-    alert_id = int(request.path_params["alert_id"])
-    await act(request, "resolve_alert", {"alert_id": alert_id, "note": text(form, "note") or None},
-              f"alert {alert_id} resolved")
-    return back(request, form, "/alerts")
+acknowledge = action(
+    "acknowledge_alert", _with_note, lambda a: f"alert {a['alert_id']} acknowledged", lambda _: "/alerts"
+)
+resolve = action("resolve_alert", _with_note, lambda a: f"alert {a['alert_id']} resolved", lambda _: "/alerts")
 
 
 ROUTES = [

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
+from starlette.responses import Response
 
-from harness.console.app import console, flash, rpc_error_text
+from harness.console.app import back, checked_form, console, flash, rpc_error_text
+
+Arguments = Callable[[Request, FormData], dict[str, Any]]
 from harness.rpc import RpcError
 
 
@@ -22,6 +26,21 @@ async def act(request: Request, name: str, args: dict[str, Any], done: str) -> A
         return None
     flash(request, "ok", done.format(result=result) if isinstance(result, dict) else done)
     return result
+
+
+def action(
+    name: str, arguments: Arguments, done: Callable[[dict[str, Any]], str], default: Callable[[Request], str]
+) -> Callable[[Request], Awaitable[Response]]:
+    """A POST endpoint: the checked form's ``arguments`` to ``name`` as the admin, its outcome
+    flashed (``done`` of the arguments, formatted with the result), then back to the page."""
+
+    async def endpoint(request: Request) -> Response:
+        form = await checked_form(request)
+        args = arguments(request, form)
+        await act(request, name, args, done(args))
+        return back(request, form, default(request))
+
+    return endpoint
 
 
 def text(form: FormData, name: str) -> str:

@@ -3,15 +3,17 @@ payments, wallet and ledger, usage against limits, API keys, channels and connec
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from harness.console import keyset
-from harness.console.app import back, checked_form, console, render
-from harness.console.pages.common import act, text, uuid_or_none
+from harness.console.app import console, render
+from harness.console.pages.common import action, text, uuid_or_none
 
 
 def search(request: Request) -> Response:
@@ -118,41 +120,43 @@ def ledger_page(request: Request) -> Response:
     return render(request, "_ledger_rows.html", ws={"id": ws_id}, ledger=ledger, ledger_cursor=cursor)
 
 
-async def set_status(request: Request) -> Response:
-    form = await checked_form(request)
-    ws_id = str(request.path_params["workspace_id"])
-    await act(request, "set_workspace_status",
-              {"workspace_id": ws_id, "status": text(form, "status"), "reason": text(form, "reason")},
-              "workspace is now {result[status]} (was {result[previous_status]})")
-    return back(request, form, f"/workspaces/{ws_id}")
+def _switch(kind: str) -> Callable[[Request, FormData], dict[str, Any]]:
+    """The arguments of set_<kind>_active: the id from the path, the state and reason from the form."""
+    return lambda request, form: {
+        f"{kind}_id": str(request.path_params[f"{kind}_id"]),
+        "is_active": text(form, "is_active") == "true",
+        "reason": text(form, "reason"),
+    }
 
 
-async def revoke_key(request: Request) -> Response:
-    form = await checked_form(request)
-    key_id = str(request.path_params["key_id"])
-    await act(request, "revoke_api_key", {"key_id": key_id, "reason": text(form, "reason") or None},
-              f"API key {key_id} revoked")
-    return back(request, form, "/workspaces")
-
-
-async def set_channel(request: Request) -> Response:
-    form = await checked_form(request)
-    channel_id = str(request.path_params["channel_id"])
-    active = text(form, "is_active") == "true"
-    await act(request, "set_channel_active",
-              {"channel_id": channel_id, "is_active": active, "reason": text(form, "reason")},
-              f"channel {channel_id} {'enabled' if active else 'disabled'}")
-    return back(request, form, "/workspaces")
-
-
-async def set_connector(request: Request) -> Response:
-    form = await checked_form(request)
-    connector_id = str(request.path_params["connector_id"])
-    active = text(form, "is_active") == "true"
-    await act(request, "set_connector_active",
-              {"connector_id": connector_id, "is_active": active, "reason": text(form, "reason")},
-              f"connector {connector_id} {'enabled' if active else 'disabled'}")
-    return back(request, form, "/workspaces")
+set_status = action(
+    "set_workspace_status",
+    lambda request, form: {
+        "workspace_id": str(request.path_params["workspace_id"]),
+        "status": text(form, "status"),
+        "reason": text(form, "reason"),
+    },
+    lambda _: "workspace is now {result[status]} (was {result[previous_status]})",
+    lambda request: f"/workspaces/{request.path_params['workspace_id']}",
+)
+revoke_key = action(
+    "revoke_api_key",
+    lambda request, form: {"key_id": str(request.path_params["key_id"]), "reason": text(form, "reason") or None},
+    lambda a: f"API key {a['key_id']} revoked",
+    lambda _: "/workspaces",
+)
+set_channel = action(
+    "set_channel_active",
+    _switch("channel"),
+    lambda a: f"channel {a['channel_id']} {'enabled' if a['is_active'] else 'disabled'}",
+    lambda _: "/workspaces",
+)
+set_connector = action(
+    "set_connector_active",
+    _switch("connector"),
+    lambda a: f"connector {a['connector_id']} {'enabled' if a['is_active'] else 'disabled'}",
+    lambda _: "/workspaces",
+)
 
 
 ROUTES = [
