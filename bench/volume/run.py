@@ -17,6 +17,7 @@ from typing import Any
 
 import psycopg
 
+from bench.volume import console_pages  # noqa: F401 - registers the console's pages as operations
 from bench.volume import load as shape
 from bench.volume.operations import Context, Operation, Result, ordered
 from harness import project
