@@ -117,21 +117,38 @@ class Plan:
         ]
 
 
-def render(path: Path, db_dir: Path) -> str:
+@dataclass
+class Templates:
+    """The Jinja environment of one db/ folder: the shared macro files are compiled once, and
+    the public API's declarations (db/api.toml) read once, for every template rendered with it."""
+
+    db_dir: Path
+    env: jinja2.Environment = field(init=False)
+    _api: Any = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(self.db_dir)),
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+            # A block tag's own line leaves nothing behind in the SQL.
+            trim_blocks=True,
+            lstrip_blocks=True,
+            autoescape=False,  # SQL, not HTML; templates quote identifiers themselves
+        )
+
+    def render(self, path: Path) -> str:
+        if self._api is None:
+            self._api = api_declarations.load(self.db_dir)
+        # Every template sees the public API's declarations as `api`.
+        return self.env.get_template(path.relative_to(self.db_dir).as_posix()).render(api=self._api)
+
+
+def render(path: Path, db_dir: Path, templates: Templates | None = None) -> str:
     text = path.read_text()
     if path.suffix != ".j2":
         return text
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(db_dir)),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        # A block tag's own line leaves nothing behind in the SQL.
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,  # SQL, not HTML; templates quote identifiers themselves
-    )
-    # Every template sees the public API's declarations (db/api.toml) as `api`.
-    return env.get_template(path.relative_to(db_dir).as_posix()).render(api=api_declarations.load(db_dir))
+    return (templates or Templates(db_dir)).render(path)
 
 
 def _sql_files(folder: Path) -> list[Path]:
@@ -153,9 +170,10 @@ def discover(db_dir: Path) -> list[SqlFile]:
                 None,
                 "versioned files must be named db/migrations/YYYYMMDDHHMMSS_lowercase_name.sql",
             )
+    templates = Templates(db_dir)
     for kind, paths in [("versioned", migrations)] + [(k, _sql_files(db_dir / k)) for k in REAPPLIED_KINDS]:
         for path in paths:
-            sql = render(path, db_dir)
+            sql = render(path, db_dir, templates)
             found.append(
                 SqlFile(
                     kind=kind,
