@@ -117,18 +117,37 @@ class Plan:
         ]
 
 
+class _Loader(jinja2.FileSystemLoader):
+    """Templates of a db/ folder, compiled again when their text changed (not their modification
+    time, which two quick writes can share)."""
+
+    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
+        source, filename, _ = super().get_source(environment, template)
+        assert filename is not None
+
+        def uptodate() -> bool:
+            try:
+                return Path(filename).read_text() == source
+            except OSError:
+                return False
+
+        return source, filename, uptodate
+
+
 @dataclass
 class Templates:
-    """The Jinja environment of one db/ folder: the shared macro files are compiled once, and
-    the public API's declarations (db/api.toml) read once, for every template rendered with it."""
+    """The Jinja environment of one db/ folder, kept for the process (:func:`templates_for`): the
+    macro files and templates are compiled once and again only when their text changes, and
+    db/api.toml is parsed again only when its text changes."""
 
     db_dir: Path
     env: jinja2.Environment = field(init=False)
     _api: Any = field(init=False, default=None)
+    _api_text: str | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(str(self.db_dir)),
+            loader=_Loader(str(self.db_dir)),
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=True,
             # A block tag's own line leaves nothing behind in the SQL.
@@ -138,17 +157,29 @@ class Templates:
         )
 
     def render(self, path: Path) -> str:
-        if self._api is None:
-            self._api = api_declarations.load(self.db_dir)
+        declarations = self.db_dir / api_declarations.FILE
+        text = declarations.read_text() if declarations.exists() else None
+        if self._api is None or text != self._api_text:
+            self._api, self._api_text = api_declarations.load(self.db_dir), text
         # Every template sees the public API's declarations as `api`.
         return self.env.get_template(path.relative_to(self.db_dir).as_posix()).render(api=self._api)
 
 
-def render(path: Path, db_dir: Path, templates: Templates | None = None) -> str:
+_TEMPLATES: dict[Path, Templates] = {}
+
+
+def templates_for(db_dir: Path) -> Templates:
+    key = db_dir.resolve()
+    if key not in _TEMPLATES:
+        _TEMPLATES[key] = Templates(key)
+    return _TEMPLATES[key]
+
+
+def render(path: Path, db_dir: Path) -> str:
     text = path.read_text()
     if path.suffix != ".j2":
         return text
-    return (templates or Templates(db_dir)).render(path)
+    return templates_for(db_dir).render(path.resolve())
 
 
 def _sql_files(folder: Path) -> list[Path]:
@@ -170,10 +201,9 @@ def discover(db_dir: Path) -> list[SqlFile]:
                 None,
                 "versioned files must be named db/migrations/YYYYMMDDHHMMSS_lowercase_name.sql",
             )
-    templates = Templates(db_dir)
     for kind, paths in [("versioned", migrations)] + [(k, _sql_files(db_dir / k)) for k in REAPPLIED_KINDS]:
         for path in paths:
-            sql = render(path, db_dir, templates)
+            sql = render(path, db_dir)
             found.append(
                 SqlFile(
                     kind=kind,
