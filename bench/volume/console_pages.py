@@ -38,13 +38,29 @@ class Ids:
 
     workspace: str
     delivery: int
+    run: int  # a reconciliation run
     webhooks_middle: str  # keyset cursors half way back
     dead_letters_middle: str
     alerts_middle: str
     ledger_middle: str
-    reconciliation_run: int
     window_from: str  # one day a month back, as the filter form sends it (datetime-local, UTC)
     window_to: str
+
+    @property
+    def dead_letters_page(self) -> str:
+        return f"/webhooks?status=dead_letter&after={self.dead_letters_middle}"
+
+    @property
+    def window_page(self) -> str:
+        return f"/webhooks?provider=meta&from={self.window_from}&to={self.window_to}"
+
+    @property
+    def ledger_page(self) -> str:
+        return f"/workspaces/{self.workspace}/ledger?after={self.ledger_middle}"
+
+    @property
+    def workspace_dashboard(self) -> str:
+        return f"/dashboards/data?workspace={self.workspace}&days=90"
 
 
 @dataclass
@@ -95,7 +111,7 @@ def _ids(ctx: Context) -> Ids:
         ctx, "select id from public.wallet_ledger where workspace_id = %s order by id desc offset %s limit 1",
         (ws, entries // 2),
     )
-    run = _one(ctx, "select max(id) from public.reconciliation_runs")[0]
+    run_id = _one(ctx, "select max(id) from public.reconciliation_runs")[0]
     window = _one(
         ctx,
         "select to_char(d, 'YYYY-MM-DD\"T\"HH24:MI'), to_char(d + interval '1 day', 'YYYY-MM-DD\"T\"HH24:MI')"
@@ -104,11 +120,11 @@ def _ids(ctx: Context) -> Ids:
     return Ids(
         workspace=ws,
         delivery=dead_id,
+        run=run_id,
         webhooks_middle=keyset.encode(at, id_),
         dead_letters_middle=keyset.encode(dead_at, dead_id),
         alerts_middle=keyset.encode(*alert),
         ledger_middle=keyset.encode(ledger[0]),
-        reconciliation_run=run,
         window_from=window[0],
         window_to=window[1],
     )
@@ -151,47 +167,31 @@ def _page(path: Callable[[Ids], str]) -> Callable[[Context], Result]:
 
 # (operation, what it is, the path). The path of a page with filters is what its form sends.
 PAGES: list[tuple[str, str, Callable[[Ids], str]]] = [
-    ("console_overview", "console: Overview (open alerts, monitoring signals, webhook backlog)", lambda i: "/"),
-    ("console_overview_live", "console: Overview's live fragment (htmx polls it)", lambda i: "/overview/live"),
-    ("console_alerts", "console: Alerts, open", lambda i: "/alerts"),
-    ("console_alerts_deep", "console: Alerts, all, a page half way back", lambda i: f"/alerts?state=all&after={i.alerts_middle}"),
-    ("console_webhooks", "console: Webhooks, no filter (the newest 50)", lambda i: "/webhooks"),
-    ("console_webhooks_failed", "console: Webhooks, status failed", lambda i: "/webhooks?status=failed"),
-    ("console_webhooks_deep", "console: Webhooks, no filter, a page half way back", lambda i: f"/webhooks?after={i.webhooks_middle}"),
-    (
-        "console_webhooks_dead_deep",
-        "console: Webhooks, dead letters, a page half way back",
-        lambda i: f"/webhooks?status=dead_letter&after={i.dead_letters_middle}",
-    ),
-    (
-        "console_webhooks_window",
-        "console: Webhooks, provider meta, one day a month back",
-        lambda i: f"/webhooks?provider=meta&from={i.window_from}&to={i.window_to}",
-    ),
-    ("console_webhooks_workspace", "console: Webhooks of one workspace", lambda i: f"/webhooks?workspace={i.workspace}"),
-    ("console_webhook_detail", "console: a delivery's detail (masked), half way back", lambda i: f"/webhooks/{i.delivery}"),
-    ("console_workspaces", "console: Workspaces, the first page", lambda i: "/workspaces"),
-    ("console_workspaces_search", "console: Workspaces, a name search", lambda i: "/workspaces?q=volume+5"),
-    ("console_workspace", "console: a workspace's page", lambda i: f"/workspaces/{i.workspace}"),
-    (
-        "console_workspace_ledger_deep",
-        "console: a workspace's ledger, a page half way back",
-        lambda i: f"/workspaces/{i.workspace}/ledger?after={i.ledger_middle}",
-    ),
-    ("console_jobs", "console: Jobs (each job's last runs)", lambda i: "/jobs"),
-    ("console_reconciliation", "console: Reconciliation runs", lambda i: "/reconciliation"),
-    ("console_reconciliation_run", "console: a reconciliation run's mismatches", lambda i: f"/reconciliation/{i.reconciliation_run}"),
-    ("console_dashboards", "console: Dashboards (the page)", lambda i: "/dashboards"),
-    ("console_dashboards_all", "console: Dashboards' data, all workspaces, 30 days", lambda i: "/dashboards/data?days=30"),
-    ("console_dashboards_all_90", "console: Dashboards' data, all workspaces, 90 days", lambda i: "/dashboards/data?days=90"),
-    (
-        "console_dashboards_workspace",
-        "console: Dashboards' data, one workspace, 90 days",
-        lambda i: f"/dashboards/data?workspace={i.workspace}&days=90",
-    ),
-    ("console_readiness", "console: Readiness (the page)", lambda i: "/readiness"),
-    ("console_readiness_report", "console: Readiness' report (the opsdb audit, loaded by htmx)", lambda i: "/readiness/report"),
+    ("console_overview", "Overview (open alerts, monitoring signals, webhook backlog)", lambda i: "/"),
+    ("console_overview_live", "Overview's live fragment (htmx polls it)", lambda i: "/overview/live"),
+    ("console_alerts", "Alerts, open", lambda i: "/alerts"),
+    ("console_alerts_deep", "Alerts, all, half way back", lambda i: f"/alerts?state=all&after={i.alerts_middle}"),
+    ("console_webhooks", "Webhooks, no filter (the newest 50)", lambda i: "/webhooks"),
+    ("console_webhooks_failed", "Webhooks, status failed", lambda i: "/webhooks?status=failed"),
+    ("console_webhooks_deep", "Webhooks, a page half way back", lambda i: f"/webhooks?after={i.webhooks_middle}"),
+    ("console_webhooks_dead_deep", "Webhooks, dead letters, a page half way back", lambda i: i.dead_letters_page),
+    ("console_webhooks_window", "Webhooks, provider meta, one day a month back", lambda i: i.window_page),
+    ("console_webhooks_workspace", "Webhooks of one workspace", lambda i: f"/webhooks?workspace={i.workspace}"),
+    ("console_webhook_detail", "a delivery's detail (masked), half way back", lambda i: f"/webhooks/{i.delivery}"),
+    ("console_workspaces", "Workspaces, the first page", lambda i: "/workspaces"),
+    ("console_workspaces_search", "Workspaces, a name search", lambda i: "/workspaces?q=volume+5"),
+    ("console_workspace", "a workspace's page", lambda i: f"/workspaces/{i.workspace}"),
+    ("console_workspace_ledger_deep", "a workspace's ledger, a page half way back", lambda i: i.ledger_page),
+    ("console_jobs", "Jobs (each job's last runs)", lambda i: "/jobs"),
+    ("console_reconciliation", "Reconciliation runs", lambda i: "/reconciliation"),
+    ("console_reconciliation_run", "a reconciliation run's mismatches", lambda i: f"/reconciliation/{i.run}"),
+    ("console_dashboards", "Dashboards (the page)", lambda i: "/dashboards"),
+    ("console_dashboards_all", "Dashboards' data, all workspaces, 30 days", lambda i: "/dashboards/data?days=30"),
+    ("console_dashboards_all_90", "Dashboards' data, all workspaces, 90 days", lambda i: "/dashboards/data?days=90"),
+    ("console_dashboards_workspace", "Dashboards' data, one workspace, 90 days", lambda i: i.workspace_dashboard),
+    ("console_readiness", "Readiness (the page)", lambda i: "/readiness"),
+    ("console_readiness_report", "Readiness' report (the opsdb audit, loaded by htmx)", lambda i: "/readiness/report"),
 ]
 
 for _name, _description, _path in PAGES:
-    operation(_name, _description)(_page(_path))
+    operation(_name, f"console: {_description}")(_page(_path))

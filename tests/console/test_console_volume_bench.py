@@ -26,7 +26,7 @@ def test_every_console_page_renders_on_the_loaded_history(db: psycopg.Connection
     try:
         timed = {op.name: op.run(ctx) for op in OPERATIONS if op.name in names}
         ids = console_of(ctx).ids
-        assert ids.reconciliation_run and ids.delivery  # the deep pages point at real rows
+        assert ids.run and ids.delivery  # the deep pages point at real rows
         paths = [path(ids) for _name, _description, path in PAGES]
     finally:
         ctx.close()

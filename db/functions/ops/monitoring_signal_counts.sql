@@ -4,9 +4,9 @@
 -- The deliveries that need attention are those received in the last day, or
 -- waiting now (failed, dead_letter), read from webhook_queue_attention_idx alone;
 -- the other signals count their own tables' last day. Webhook scopes are
--- providers, with Meta split by object (whatsapp, messenger, meta). The backlogs are levels, not counts of a window: each column
--- holds the backlog's size now. Called by private._monitoring_signals, which
--- adds the zero rows.
+-- providers, with Meta split by object (whatsapp, messenger, meta). The backlogs
+-- are levels, not counts of a window: each column holds the backlog's size now.
+-- Called by private._monitoring_signals, which adds the zero rows.
 create or replace function private.monitoring_signal_counts(as_of timestamptz)
 returns table (signal text, scope text, last_5m bigint, last_1h bigint, last_24h bigint)
 language plpgsql
