@@ -5,25 +5,13 @@
 --   -> {folded_events, folded_through, pending_through, waiting_for: null | <start of the oldest
 --       transaction still running>}
 --
--- Which events are final: an event's id is taken from a sequence when the row is
--- inserted, and the transaction commits later, so a lower id can still appear
--- after a higher one is visible. Each run reads the sequence's value (every id
--- up to it has been handed out) and then the clock: pending_through and
--- pending_at. A transaction holding such an id started before pending_at. So
--- once no transaction of this database that started before pending_at is still
--- running (nor a prepared one), no id up to pending_through can appear any more:
--- the next run folds (folded_through, pending_through] and moves the watermark,
--- in one transaction with the totals, and takes a new reading. A long transaction
--- delays folding (reported as waiting_for); readers stay exact meanwhile, since
--- the live views add every event above the watermark.
---
--- At most max_events are folded per run, so a backlog (the first runs on an
--- existing history) is folded in bounded steps. Runs never overlap (the state
--- row is locked). Seeing other sessions' transactions needs superuser or
--- pg_read_all_stats for the function's owner (the database owner runs it).
+-- The watermark on usage_events.id moves as private.fold_rollup moves every rollup's: only over
+-- ids whose transactions have all ended, at most max_events per run, so a backlog (the first runs
+-- on an existing history) is folded in bounded steps; readers stay exact meanwhile, since the live
+-- views add every event above the watermark.
 create or replace function private.fold_usage_rollups(max_events integer default 500000)
 returns jsonb
-language plpgsql
+language sql
 volatile
 security definer
 set search_path = ''
@@ -31,62 +19,10 @@ set search_path = ''
 -- setting): JIT compiling them costs more than it saves (seconds on big tables).
 set jit = off
 as $$
-declare
-    v_state private.usage_rollup_state%rowtype;
-    v_oldest timestamptz;
-    v_upto bigint;
-    v_folded bigint := 0;
-    v_last bigint;
-    v_called boolean;
-begin
-    if fold_usage_rollups.max_events is null or fold_usage_rollups.max_events < 1 then
-        raise exception using
-            errcode = '22023', message = 'invalid_max_events',
-            detail = pg_catalog.format('max_events %s', fold_usage_rollups.max_events);
-    end if;
-    if not (
-        (select r.rolsuper from pg_catalog.pg_roles as r where r.rolname = current_user)
-        or pg_catalog.pg_has_role(current_user, 'pg_read_all_stats', 'member')
-    ) then
-        raise exception using
-            errcode = '42501', message = 'fold_cannot_see_transactions',
-            detail = pg_catalog.format('role %s cannot see other sessions'' transactions', current_user),
-            hint = pg_catalog.format('grant pg_read_all_stats to %s', current_user);
-    end if;
-
-    select s.* into v_state from private.usage_rollup_state as s where s.name = 'usage_events' for update;
-
-    if v_state.pending_through > v_state.folded_through then
-        v_oldest := private.oldest_running_transaction();
-        if v_oldest is null or v_oldest > v_state.pending_at then
-            v_upto := least(v_state.pending_through, v_state.folded_through + fold_usage_rollups.max_events);
-            v_folded := private.fold_usage_events(v_state.folded_through, v_upto);
-            v_state.folded_through := v_upto;
-            v_oldest := null;
-        end if;
-    end if;
-
-    -- A new reading once everything up to the last one is folded.
-    if v_state.pending_through is null or v_state.folded_through >= v_state.pending_through then
-        select s.last_value, s.is_called into v_last, v_called from public.usage_events_id_seq as s;
-        v_state.pending_through := case when v_called then v_last else v_last - 1 end;
-        v_state.pending_at := pg_catalog.clock_timestamp();
-    end if;
-
-    update private.usage_rollup_state as s
-    set folded_through = v_state.folded_through,
-        pending_through = v_state.pending_through,
-        pending_at = v_state.pending_at,
-        folded_at = case when v_folded > 0 then pg_catalog.now() else s.folded_at end
-    where s.name = 'usage_events';
-
-    return pg_catalog.jsonb_build_object(
-        'folded_events', v_folded,
-        'folded_through', v_state.folded_through,
-        'pending_through', v_state.pending_through,
-        'waiting_for', v_oldest
+    select private.fold_rollup(
+        'usage_events', 'public.usage_events_id_seq', 'private.fold_usage_events(bigint, bigint)',
+        fold_usage_rollups.max_events
     );
-end
 $$;
 
 comment on function private.fold_usage_rollups(integer) is
@@ -100,7 +36,7 @@ revoke all on function private.fold_usage_rollups(integer) from public;
 -- transaction exists, null when there is none. Maintenance (autovacuum, WAL
 -- senders) never writes usage_events and is left out, so a long autovacuum
 -- never holds folding back. Needs superuser or pg_read_all_stats to see other
--- sessions' transactions (private.fold_usage_rollups checks it).
+-- sessions' transactions (private.fold_rollup checks it).
 create or replace function private.oldest_running_transaction()
 returns timestamptz
 language sql
