@@ -3,7 +3,10 @@ project's audited functions as the signed-in admin, and lists page by keyset."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from harness.console import keyset
+from tests.jobs.test_weekly_insights import call, message, sms
 from tests.support.console import Console
 from tests.support.webhooks import Deliver, Ops, Sign, e164, twilio_inbound_sms
 
@@ -50,6 +53,28 @@ def test_every_page_renders(console: Console, factories, rpc, sign: Sign, ops: O
         assert marker in console.client.get(path).text, path
     data = console.client.get(f"/dashboards/data?workspace={agent.workspace_id}&days=7").json()
     assert len(data["days"]) == 7 and set(data) >= {"calls", "sms_inbound", "errors"}
+
+
+def test_dashboards_count_sms_and_messages_for_the_admin(console: Console, factories, db) -> None:
+    """SMS and message rows are members-only: the admin's series come from platform_daily_metrics' counts."""
+    a, b = factories.workspace(), factories.workspace()
+    now = datetime.now(UTC)
+    for ws, n in ((a, 1), (b, 2)):
+        for _ in range(n):
+            sms(db, ws, "received", "inbound", now)
+            sms(db, ws, "sent", "outbound", now)
+            message(db, factories, ws, "outbound", now)
+    call(db, a, "failed", now)
+    db.execute("select private.fold_dashboard_rollups()")  # a reading; the events stay above the watermark
+    console.sign_in()
+
+    every = console.client.get("/dashboards/data?days=7").json()
+    one = console.client.get(f"/dashboards/data?workspace={b.id}&days=7").json()
+
+    assert every["days"][-1] == now.date().isoformat()
+    assert [every[s][-1] for s in ("sms_inbound", "sms_outbound", "messages_outbound", "calls", "errors")] == [3, 3, 3, 1, 1]
+    assert [one[s][-1] for s in ("sms_inbound", "sms_outbound", "messages_outbound", "calls")] == [2, 2, 2, 0]
+    assert sum(every["sms_inbound"]) == 3 and sum(one["messages_inbound"]) == 0
 
 
 def test_kill_switch_from_the_console_is_audited_as_the_admin(console: Console, factories, db) -> None:
