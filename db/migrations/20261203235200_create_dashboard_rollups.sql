@@ -3,7 +3,7 @@
 -- private.fold_dashboard_rollups from call_events, sms_events and messages with the counting rules of
 -- private.dashboard_events (the same meaning as public.dashboard_daily_metrics).
 --
--- Folded like the usage rollups (private.usage_rollup_state, row 'dashboard_events'): a watermark on
+-- Folded like the usage rollups (private.usage_rollup_state, row 'dashboard_events'; 20261203235150): a watermark on
 -- fold_id, moved only over ids whose transactions have all ended. The rows stored before fold_id existed
 -- (fold_id null) are the history, folded oldest day first (private.dashboard_history_state). Readers add
 -- what is not folded yet: history days after the history cursor, ids above the watermark.
@@ -28,16 +28,6 @@ comment on table private.dashboard_daily_totals is
 '(errors = failed_calls + failed_sms) and how many events they hold.';
 
 create index dashboard_daily_totals_workspace_id_idx on private.dashboard_daily_totals (workspace_id, day);
-
--- One state row per rollup: the usage rollup's and this one's.
-alter table private.usage_rollup_state drop constraint usage_rollup_state_name_check;
-alter table private.usage_rollup_state
-add constraint usage_rollup_state_name_check check (name in ('usage_events', 'dashboard_events'));
-
-comment on table private.usage_rollup_state is
-'How far each rollup has folded its events (usage_events by id, dashboard_events by fold_id): every event with '
-'an id <= folded_through is in it; pending_through is the sequence value read at pending_at, final once every '
-'transaction running then has ended.';
 
 insert into private.usage_rollup_state (name, folded_through) values ('dashboard_events', 0);
 
