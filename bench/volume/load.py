@@ -494,9 +494,34 @@ def load(conn: psycopg.Connection, volume: Volume, out: Callable[[str], None] = 
             group by 1, 2, 3, 4""",
         """update private.usage_rollup_state
             set folded_through = coalesce((select max(id) from public.usage_events), 0),
-                pending_through = null, pending_at = null""",
+                pending_through = null, pending_at = null
+            where name = 'usage_events'""",
     )
     out(f"  usage rollups folded: {report.steps['usage_rollups']} s")
+
+    # The dashboard rollup of the loaded calls, SMS and messages, as private.fold_dashboard_rollups would build it
+    # (tests/jobs/test_dashboard_rollups.py proves the fold equals this recount); the watermark after the last
+    # fold_id, and no history without one (every loaded row drew a fold_id).
+    _step(
+        conn,
+        report,
+        "dashboard_rollups",
+        """insert into private.dashboard_daily_totals
+            select (e.event_at at time zone 'UTC')::date, e.workspace_id, sum(e.calls), sum(e.call_minutes),
+                sum(e.failed_calls), sum(e.sms_inbound), sum(e.sms_outbound), sum(e.failed_sms),
+                sum(e.messages_inbound), sum(e.messages_outbound), count(*)
+            from private.dashboard_events as e
+            group by 1, 2""",
+        """update private.usage_rollup_state
+            set folded_through = coalesce((select max(x.fold_id) from (
+                    select max(fold_id) as fold_id from public.call_events
+                    union all select max(fold_id) from public.sms_events
+                    union all select max(fold_id) from public.messages) as x), 0),
+                pending_through = null, pending_at = null
+            where name = 'dashboard_events'""",
+        "update private.dashboard_history_state set done = true",
+    )
+    out(f"  dashboard rollup folded: {report.steps['dashboard_rollups']} s")
 
     _step(
         conn,
