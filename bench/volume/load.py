@@ -500,8 +500,9 @@ def load(conn: psycopg.Connection, volume: Volume, out: Callable[[str], None] = 
     out(f"  usage rollups folded: {report.steps['usage_rollups']} s")
 
     # The dashboard rollup of the loaded calls, SMS and messages, as private.fold_dashboard_rollups would build it
-    # (tests/jobs/test_dashboard_rollups.py proves the fold equals this recount); the watermark after the last
-    # fold_id, and no history without one (every loaded row drew a fold_id).
+    # (tests/jobs/test_dashboard_rollups.py proves the fold equals this recount), stored in day order as the
+    # minute-by-minute fold stores it; the watermark after the last fold_id, and no history without one (every
+    # loaded row drew a fold_id).
     _step(
         conn,
         report,
@@ -511,7 +512,8 @@ def load(conn: psycopg.Connection, volume: Volume, out: Callable[[str], None] = 
                 sum(e.failed_calls), sum(e.sms_inbound), sum(e.sms_outbound), sum(e.failed_sms),
                 sum(e.messages_inbound), sum(e.messages_outbound), count(*)
             from private.dashboard_events as e
-            group by 1, 2""",
+            group by 1, 2
+            order by 1, 2""",
         """update private.usage_rollup_state
             set folded_through = coalesce((select max(x.fold_id) from (
                     select max(fold_id) as fold_id from public.call_events
