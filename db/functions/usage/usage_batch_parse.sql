@@ -1,3 +1,100 @@
+-- private.usage_batch_extract: the common case of private.usage_batch_parse in
+-- one pass of C code: when every event is well-formed and no (workspace, key)
+-- comes twice, ok is true and the events come back as arrays in input order.
+-- Otherwise ok is false and the arrays are null: private.usage_batch_parse then
+-- checks event by event to name the first problem (or mark the repeats). The
+-- JSON path proves what jsonb_to_recordset needs to read each field faithfully
+-- (objects, only known fields, each of its JSON type: a quantity sent as the
+-- string "3" would otherwise be read as a number); the query checks the values.
+create or replace function private.usage_batch_extract(
+    events jsonb,
+    period_start date,
+    now timestamptz,
+    out ok boolean,
+    out workspace_ids uuid[],
+    out metrics text[],
+    out quantities numeric[],
+    out keys text[],
+    out sources text[],
+    out occurred timestamptz[]
+)
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+    v_from timestamptz := usage_batch_extract.period_start::timestamp at time zone 'utc';
+    v_metric_keys text[] := array(select m.key from public.usage_metrics as m);
+begin
+    ok := false;
+    if usage_batch_extract.events @? '$[*] ? (!(
+            @.type() == "object"
+            && @.workspace_id.type() == "string"
+            && @.metric.type() == "string"
+            && @.quantity.type() == "number"
+            && (!exists(@.idempotency_key) || @.idempotency_key.type() == "string" || @.idempotency_key.type() == "null")
+            && (!exists(@.source) || @.source.type() == "string" || @.source.type() == "null")
+            && (!exists(@.occurred_at) || @.occurred_at.type() == "string" || @.occurred_at.type() == "null")
+            && !exists(@.keyvalue() ? (
+                @.key != "workspace_id" && @.key != "metric" && @.key != "quantity"
+                && @.key != "idempotency_key" && @.key != "source" && @.key != "occurred_at"
+            ))
+        ))' then
+        return;
+    end if;
+    begin
+        select
+            coalesce(pg_catalog.bool_and(
+                e.workspace_id ~ '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
+                and e.metric = any(v_metric_keys)
+                and e.quantity > 0 and e.quantity <= 1e12
+                and coalesce(pg_catalog.length(e.idempotency_key) between 1 and 200, true)
+                and coalesce(pg_catalog.length(e.source) <= 200, true)
+                and (e.occurred_at is null or (
+                    e.occurred_at ~ '^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}(:?\d{2})?)$'
+                    and e.occurred_at::timestamptz between v_from and usage_batch_extract.now + interval '5 minutes'
+                ))
+            ), false),
+            pg_catalog.array_agg(e.workspace_id::uuid order by e.n),
+            pg_catalog.array_agg(e.metric order by e.n),
+            pg_catalog.array_agg(e.quantity order by e.n),
+            pg_catalog.array_agg(e.idempotency_key order by e.n),
+            pg_catalog.array_agg(e.source order by e.n),
+            pg_catalog.array_agg(e.occurred_at::timestamptz order by e.n)
+        into ok, workspace_ids, metrics, quantities, keys, sources, occurred
+        from rows from (
+            pg_catalog.jsonb_to_recordset(usage_batch_extract.events) as (
+                workspace_id text, metric text, quantity numeric, idempotency_key text, source text, occurred_at text
+            )
+        ) with ordinality as e (workspace_id, metric, quantity, idempotency_key, source, occurred_at, n);
+    exception when data_exception then
+        -- A value its type cannot read (a uuid or a time that is not one): the full check names it.
+        ok := false;
+    end;
+    ok := ok and not exists (
+        select
+        from rows from (
+            pg_catalog.unnest(usage_batch_extract.workspace_ids), pg_catalog.unnest(usage_batch_extract.keys)
+        ) as k (workspace_id, idempotency_key)
+        where k.idempotency_key is not null
+        group by k.workspace_id, k.idempotency_key
+        having pg_catalog.count(*) > 1
+    );
+    if not ok then
+        workspace_ids := null;
+        metrics := null;
+        quantities := null;
+        keys := null;
+        sources := null;
+        occurred := null;
+    end if;
+end
+$$;
+
+comment on function private.usage_batch_extract(jsonb, date, timestamptz) is
+'Read a usage batch whose events are all well-formed with no key repeated, in one pass (ok false otherwise).';
+revoke all on function private.usage_batch_extract(jsonb, date, timestamptz) from public;
+
 -- private.usage_batch_parse: a record_usage_batch's events, checked and parsed in
 -- one pass (see public.record_usage_batch for the rules). Every event well-formed:
 -- bad_index is null and the events come back as arrays in input order, with
@@ -7,7 +104,8 @@
 -- One CASE per event names its first problem: CASE evaluates its branches in
 -- order and stops at the first that holds, so each cast only ever sees a value
 -- already known to be of its type; the values are read only from events without
--- a problem.
+-- a problem. The common case (every event well-formed, no key repeated) is
+-- read in one pass by private.usage_batch_extract; this check runs otherwise.
 create or replace function private.usage_batch_parse(
     events jsonb,
     period_start date,
@@ -32,7 +130,21 @@ declare
     v_fields constant text[] := '{workspace_id,metric,quantity,idempotency_key,source,occurred_at}'::text[];
     v_metric_keys text[] := array(select m.key from public.usage_metrics as m);
     v_value jsonb;
+    v_common record;
 begin
+    select * into v_common
+    from private.usage_batch_extract(usage_batch_parse.events, usage_batch_parse.period_start, usage_batch_parse.now);
+    if v_common.ok then
+        workspace_ids := v_common.workspace_ids;
+        metrics := v_common.metrics;
+        quantities := v_common.quantities;
+        keys := v_common.keys;
+        sources := v_common.sources;
+        occurred := v_common.occurred;
+        first := pg_catalog.array_fill(true, array[pg_catalog.cardinality(v_common.workspace_ids)]);
+        return;
+    end if;
+
     select
         pg_catalog.min(p.n) filter (where p.word is not null) - 1,
         (pg_catalog.array_agg(p.word order by p.n) filter (where p.word is not null))[1],
