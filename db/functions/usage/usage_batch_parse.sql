@@ -1,7 +1,7 @@
 -- private.usage_batch_extract: the common case of private.usage_batch_parse, in
 -- one plain pass: when every event is well-formed and no (workspace, key) comes
 -- twice, ok is true and the events come back as arrays in input order.
--- Otherwise ok is false and the arrays are null: private.usage_batch_parse then
+-- Otherwise ok is false and the arrays mean nothing: private.usage_batch_parse then
 -- checks event by event to name the first problem (or mark the repeats). The
 -- values are read while they are checked: a value its type cannot read (a uuid
 -- or a time that is not one) raises, and ok is false then too.
@@ -72,14 +72,6 @@ begin
         group by k.workspace_id, k.idempotency_key
         having pg_catalog.count(*) > 1
     );
-    if not ok then
-        workspace_ids := null;
-        metrics := null;
-        quantities := null;
-        keys := null;
-        sources := null;
-        occurred := null;
-    end if;
 end
 $$;
 
