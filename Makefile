@@ -11,8 +11,8 @@ STAMP := $(VENV)/.installed
 # one pg_cron database) the suite runs in one process.
 PYTEST_WORKERS ?= $(if $(DATABASE_URL),,-n auto --dist loadfile)
 
+# Lint runs inside the suite (tests/foundation/test_lint.py), beside the other tests.
 test: deps
-	$(BIN)/opsdb lint
 	$(BIN)/pytest $(PYTEST_WORKERS)
 
 demo: deps
