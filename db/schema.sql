@@ -3535,6 +3535,11 @@ COMMENT ON INDEX public.wallet_ledger_created_at_brin_idx IS 'Ledger entries of 
 -- Name: wallet_ledger_idempotency_key_idx; Type: INDEX; Schema: public
 CREATE UNIQUE INDEX wallet_ledger_idempotency_key_idx ON public.wallet_ledger USING btree (workspace_id, idempotency_key) WHERE (idempotency_key IS NOT NULL);
 
+-- Name: webhook_queue_attention_idx; Type: INDEX; Schema: public
+CREATE INDEX webhook_queue_attention_idx ON public.webhook_queue USING btree (status, received_at) INCLUDE (provider, event_type, signature_valid) WHERE ((status)::text = ANY (ARRAY['failed'::text, 'dead_letter'::text, 'rejected'::text]));
+
+COMMENT ON INDEX public.webhook_queue_attention_idx IS 'Deliveries that need attention with their provider, event type and signature verdict: the monitoring signals count the failure backlogs from the index alone (private.monitoring_signal_counts).';
+
 -- Name: webhook_queue_queued_idx; Type: INDEX; Schema: public
 CREATE INDEX webhook_queue_queued_idx ON public.webhook_queue USING btree (id) WHERE ((status)::text = 'queued'::text);
 
