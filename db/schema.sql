@@ -329,7 +329,7 @@ CREATE FUNCTION private.add_dashboard_events(events_where text, after_id bigint,
     SET search_path TO '';
     -- body: db/functions/ops/fold_dashboard_rollups.sql
 
-COMMENT ON FUNCTION private.add_dashboard_events(events_where text, after_id bigint, upto_id bigint, day date) IS 'Add the dashboard events a fixed condition selects to the dashboard totals per UTC day and workspace.';
+COMMENT ON FUNCTION private.add_dashboard_events(events_where text, after_id bigint, upto_id bigint, day date) IS 'Add the dashboard events a fixed condition selects to the dashboard totals, per UTC day and workspace and per day.';
 
 -- Name: admin_workspace_ids(); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.admin_workspace_ids() RETURNS uuid[]
@@ -2123,6 +2123,23 @@ CREATE TABLE private.dashboard_history_state (
 
 COMMENT ON TABLE private.dashboard_history_state IS 'How far the dashboard rollup has folded the events stored before fold_id existed: every day up to folded_through_day (all of them once done).';
 
+-- Name: dashboard_platform_totals; Type: TABLE; Schema: private
+CREATE TABLE private.dashboard_platform_totals (
+    day date NOT NULL,
+    calls bigint DEFAULT 0 NOT NULL,
+    call_minutes bigint DEFAULT 0 NOT NULL,
+    failed_calls bigint DEFAULT 0 NOT NULL,
+    sms_inbound bigint DEFAULT 0 NOT NULL,
+    sms_outbound bigint DEFAULT 0 NOT NULL,
+    failed_sms bigint DEFAULT 0 NOT NULL,
+    messages_inbound bigint DEFAULT 0 NOT NULL,
+    messages_outbound bigint DEFAULT 0 NOT NULL,
+    event_count bigint NOT NULL,
+    CONSTRAINT dashboard_platform_totals_event_count_check CHECK ((event_count > 0))
+);
+
+COMMENT ON TABLE private.dashboard_platform_totals IS 'private.dashboard_daily_totals summed over every workspace, per UTC day (folded in the same transaction).';
+
 -- Name: rate_limit_counters; Type: TABLE; Schema: private
 CREATE UNLOGGED TABLE private.rate_limit_counters (
     workspace_id uuid NOT NULL,
@@ -3179,6 +3196,10 @@ ALTER TABLE ONLY private.dashboard_daily_totals
 -- Name: dashboard_history_state dashboard_history_state_pkey; Type: CONSTRAINT; Schema: private
 ALTER TABLE ONLY private.dashboard_history_state
     ADD CONSTRAINT dashboard_history_state_pkey PRIMARY KEY (name);
+
+-- Name: dashboard_platform_totals dashboard_platform_totals_pkey; Type: CONSTRAINT; Schema: private
+ALTER TABLE ONLY private.dashboard_platform_totals
+    ADD CONSTRAINT dashboard_platform_totals_pkey PRIMARY KEY (day);
 
 -- Name: rate_limit_counters rate_limit_counters_pkey; Type: CONSTRAINT; Schema: private
 ALTER TABLE ONLY private.rate_limit_counters

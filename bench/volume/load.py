@@ -514,6 +514,13 @@ def load(conn: psycopg.Connection, volume: Volume, out: Callable[[str], None] = 
             from private.dashboard_events as e
             group by 1, 2
             order by 1, 2""",
+        """insert into private.dashboard_platform_totals
+            select t.day, sum(t.calls), sum(t.call_minutes), sum(t.failed_calls), sum(t.sms_inbound),
+                sum(t.sms_outbound), sum(t.failed_sms), sum(t.messages_inbound), sum(t.messages_outbound),
+                sum(t.event_count)
+            from private.dashboard_daily_totals as t
+            group by 1
+            order by 1""",
         """update private.usage_rollup_state
             set folded_through = coalesce((select max(x.fold_id) from (
                     select max(fold_id) as fold_id from public.call_events

@@ -29,6 +29,24 @@ comment on table private.dashboard_daily_totals is
 
 create index dashboard_daily_totals_workspace_id_idx on private.dashboard_daily_totals (workspace_id, day);
 
+-- The same counts summed over every workspace, one row a day: a platform-wide range reads its days, not a row
+-- per workspace and day.
+create table private.dashboard_platform_totals (
+    day date primary key,
+    calls bigint not null default 0,
+    call_minutes bigint not null default 0,
+    failed_calls bigint not null default 0,
+    sms_inbound bigint not null default 0,
+    sms_outbound bigint not null default 0,
+    failed_sms bigint not null default 0,
+    messages_inbound bigint not null default 0,
+    messages_outbound bigint not null default 0,
+    event_count bigint not null check (event_count > 0)
+);
+
+comment on table private.dashboard_platform_totals is
+'private.dashboard_daily_totals summed over every workspace, per UTC day (folded in the same transaction).';
+
 insert into private.usage_rollup_state (name, folded_through) values ('dashboard_events', 0);
 
 create table private.dashboard_history_state (
@@ -43,7 +61,7 @@ comment on table private.dashboard_history_state is
 
 insert into private.dashboard_history_state (name) values ('dashboard_events');
 
-revoke all on private.dashboard_daily_totals, private.dashboard_history_state
+revoke all on private.dashboard_daily_totals, private.dashboard_platform_totals, private.dashboard_history_state
 from public, anon, authenticated, service_role;
 
 -- fold_id joins the countable events, so the fold and the readers select by it with the counting rules

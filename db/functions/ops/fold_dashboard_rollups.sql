@@ -115,7 +115,8 @@ revoke all on function private.fold_dashboard_events(bigint, bigint) from public
 
 -- private.add_dashboard_events: add the rows of private.dashboard_events that events_where selects
 -- (an SQL condition on e, with $1 after_id, $2 upto_id, $3 day) to private.dashboard_daily_totals,
--- per UTC day and workspace, in one set-based statement; returns how many events it added. The
+-- per UTC day and workspace, and to private.dashboard_platform_totals, per UTC day, in one
+-- set-based statement; returns how many events it added. The
 -- condition is one of the two fixed texts of its callers, never user input.
 create or replace function private.add_dashboard_events(events_where text, after_id bigint, upto_id bigint, day date)
 returns bigint
@@ -159,6 +160,26 @@ begin
                     messages_inbound = t.messages_inbound + excluded.messages_inbound,
                     messages_outbound = t.messages_outbound + excluded.messages_outbound,
                     event_count = t.event_count + excluded.event_count
+        ),
+
+        added_platform as (
+            insert into private.dashboard_platform_totals as t
+            select
+                b.day, sum(b.calls), sum(b.call_minutes), sum(b.failed_calls), sum(b.sms_inbound),
+                sum(b.sms_outbound), sum(b.failed_sms), sum(b.messages_inbound), sum(b.messages_outbound),
+                sum(b.event_count)
+            from batch as b
+            group by b.day
+            on conflict (day) do update
+                set calls = t.calls + excluded.calls,
+                    call_minutes = t.call_minutes + excluded.call_minutes,
+                    failed_calls = t.failed_calls + excluded.failed_calls,
+                    sms_inbound = t.sms_inbound + excluded.sms_inbound,
+                    sms_outbound = t.sms_outbound + excluded.sms_outbound,
+                    failed_sms = t.failed_sms + excluded.failed_sms,
+                    messages_inbound = t.messages_inbound + excluded.messages_inbound,
+                    messages_outbound = t.messages_outbound + excluded.messages_outbound,
+                    event_count = t.event_count + excluded.event_count
         )
 
         select coalesce(sum(b.event_count), 0)::bigint from batch as b
@@ -172,5 +193,5 @@ end
 $$;
 
 comment on function private.add_dashboard_events(text, bigint, bigint, date) is
-'Add the dashboard events a fixed condition selects to the dashboard totals per UTC day and workspace.';
+'Add the dashboard events a fixed condition selects to the dashboard totals, per UTC day and workspace and per day.';
 revoke all on function private.add_dashboard_events(text, bigint, bigint, date) from public;
