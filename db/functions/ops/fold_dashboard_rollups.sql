@@ -126,6 +126,14 @@ set search_path = ''
 as $$
 declare
     v_added bigint;
+    -- Both totals add the batch's counts column by column.
+    v_add text := (
+        select pg_catalog.string_agg(pg_catalog.format('%1$I = t.%1$I + excluded.%1$I', c.name), ', ')
+        from pg_catalog.unnest(array[
+            'calls', 'call_minutes', 'failed_calls', 'sms_inbound', 'sms_outbound', 'failed_sms',
+            'messages_inbound', 'messages_outbound', 'event_count'
+        ]) as c (name)
+    );
 begin
     execute pg_catalog.format(
         $sql$
@@ -143,23 +151,14 @@ begin
                 sum(e.messages_outbound)::bigint as messages_outbound,
                 count(*) as event_count
             from private.dashboard_events as e
-            where %s
+            where %1$s
             group by 1, 2
         ),
 
         added as (
             insert into private.dashboard_daily_totals as t
             select * from batch
-            on conflict (day, workspace_id) do update
-                set calls = t.calls + excluded.calls,
-                    call_minutes = t.call_minutes + excluded.call_minutes,
-                    failed_calls = t.failed_calls + excluded.failed_calls,
-                    sms_inbound = t.sms_inbound + excluded.sms_inbound,
-                    sms_outbound = t.sms_outbound + excluded.sms_outbound,
-                    failed_sms = t.failed_sms + excluded.failed_sms,
-                    messages_inbound = t.messages_inbound + excluded.messages_inbound,
-                    messages_outbound = t.messages_outbound + excluded.messages_outbound,
-                    event_count = t.event_count + excluded.event_count
+            on conflict (day, workspace_id) do update set %2$s
         ),
 
         added_platform as (
@@ -170,21 +169,12 @@ begin
                 sum(b.event_count)
             from batch as b
             group by b.day
-            on conflict (day) do update
-                set calls = t.calls + excluded.calls,
-                    call_minutes = t.call_minutes + excluded.call_minutes,
-                    failed_calls = t.failed_calls + excluded.failed_calls,
-                    sms_inbound = t.sms_inbound + excluded.sms_inbound,
-                    sms_outbound = t.sms_outbound + excluded.sms_outbound,
-                    failed_sms = t.failed_sms + excluded.failed_sms,
-                    messages_inbound = t.messages_inbound + excluded.messages_inbound,
-                    messages_outbound = t.messages_outbound + excluded.messages_outbound,
-                    event_count = t.event_count + excluded.event_count
+            on conflict (day) do update set %2$s
         )
 
         select coalesce(sum(b.event_count), 0)::bigint from batch as b
         $sql$,
-        add_dashboard_events.events_where
+        add_dashboard_events.events_where, v_add
     )
     into v_added
     using add_dashboard_events.after_id, add_dashboard_events.upto_id, add_dashboard_events.day;
