@@ -192,6 +192,44 @@ CREATE FUNCTION private._ingest_webhook(provider text, payload jsonb, headers js
 
 COMMENT ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) IS 'Implementation of public.ingest_webhook: verify, deduplicate, store raw; queue it or process it in a sub-transaction.';
 
+-- Name: alerts; Type: TABLE; Schema: public
+CREATE TABLE public.alerts (
+    id bigint NOT NULL,
+    type text NOT NULL,
+    severity text DEFAULT 'warning'::text NOT NULL,
+    workspace_id uuid,
+    dedupe_key text NOT NULL,
+    message text NOT NULL,
+    details jsonb DEFAULT '{}'::jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    acknowledged_at timestamp with time zone,
+    acknowledged_by uuid,
+    resolved_at timestamp with time zone,
+    resolved_by uuid,
+    resolution text,
+    CONSTRAINT alerts_resolution_check CHECK (((resolved_at IS NULL) = (resolution IS NULL))),
+    CONSTRAINT alerts_severity_check CHECK ((severity = ANY (ARRAY['info'::text, 'warning'::text, 'critical'::text]))),
+    CONSTRAINT alerts_type_check CHECK ((type ~ '^[a-z][a-z0-9_]{1,63}$'::text))
+);
+
+COMMENT ON TABLE public.alerts IS 'Operational alerts. One open (unresolved) alert per dedupe_key: a condition that persists raises it once; it is resolved when the condition clears or by a platform admin, and kept as history.';
+
+COMMENT ON COLUMN public.alerts.acknowledged_at IS 'When someone took the alert on (acknowledge_alert, or a workspace admin). An acknowledged alert stays open.';
+
+COMMENT ON COLUMN public.alerts.resolved_at IS 'When the alert was resolved; null while it is open. Retention expires resolved alerts only.';
+
+COMMENT ON COLUMN public.alerts.resolved_by IS 'The platform admin who resolved it (resolve_alert); null when the system resolved it.';
+
+COMMENT ON COLUMN public.alerts.resolution IS 'Who or what resolved it and why: ''auto: ...'' when its condition cleared, else the admin''s note.';
+
+-- Name: _list_alerts(uuid, text, timestamp with time zone, bigint, integer); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._list_alerts(workspace_id uuid, state text, before_created_at timestamp with time zone, before_id bigint, max_count integer) RETURNS SETOF public.alerts
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/ops/list_alerts.sql.j2
+
+COMMENT ON FUNCTION private._list_alerts(workspace_id uuid, state text, before_created_at timestamp with time zone, before_id bigint, max_count integer) IS 'Implementation of public.list_alerts (definer: reads every workspace''s alerts from the time index, for staff).';
+
 -- Name: _list_messages_masked(uuid, timestamp with time zone, uuid, integer); Type: FUNCTION; Schema: private
 CREATE FUNCTION private._list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) RETURNS TABLE(id uuid, workspace_id uuid, conversation_id uuid, direction text, sender text, body text, provider text, provider_message_id text, sent_at timestamp with time zone, created_at timestamp with time zone)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -1843,6 +1881,14 @@ CREATE FUNCTION public.ingest_webhook(provider text, payload jsonb, headers json
 
 COMMENT ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) IS 'Verify, deduplicate and store one webhook delivery (service_role); queue it for the drain or process it now (docs/api.md).';
 
+-- Name: list_alerts(uuid, text, timestamp with time zone, bigint, integer); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.list_alerts(workspace_id uuid DEFAULT NULL::uuid, state text DEFAULT 'all'::text, before_created_at timestamp with time zone DEFAULT NULL::timestamp with time zone, before_id bigint DEFAULT NULL::bigint, max_count integer DEFAULT 50) RETURNS SETOF public.alerts
+    LANGUAGE plpgsql STABLE
+    SET search_path TO '';
+    -- body: db/functions/ops/list_alerts.sql.j2
+
+COMMENT ON FUNCTION public.list_alerts(workspace_id uuid, state text, before_created_at timestamp with time zone, before_id bigint, max_count integer) IS 'Platform staff: the alerts of every workspace (or of one), all or by state (open, unacknowledged, resolved), keyset-paged by (created_at, id) newest first.';
+
 -- Name: list_messages_masked(uuid, timestamp with time zone, uuid, integer); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.list_messages_masked(workspace_id uuid DEFAULT NULL::uuid, before_created_at timestamp with time zone DEFAULT NULL::timestamp with time zone, before_id uuid DEFAULT NULL::uuid, max_count integer DEFAULT 50) RETURNS TABLE(id uuid, workspace_id uuid, conversation_id uuid, direction text, sender text, body text, provider text, provider_message_id text, sent_at timestamp with time zone, created_at timestamp with time zone)
     LANGUAGE sql STABLE
@@ -2204,36 +2250,6 @@ COMMENT ON COLUMN public.agents.agent_id IS 'Provider agent id; the placeholder 
 COMMENT ON COLUMN public.agents.phone_number IS 'E.164 (+ and 7 to 15 digits), enforced by a check constraint. Routes Twilio deliveries: written by provisioning (service_role) only.';
 
 COMMENT ON COLUMN public.agents.provisioned_by IS 'Who provisioned the number: a user id or a backend name.';
-
--- Name: alerts; Type: TABLE; Schema: public
-CREATE TABLE public.alerts (
-    id bigint NOT NULL,
-    type text NOT NULL,
-    severity text DEFAULT 'warning'::text NOT NULL,
-    workspace_id uuid,
-    dedupe_key text NOT NULL,
-    message text NOT NULL,
-    details jsonb DEFAULT '{}'::jsonb NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    acknowledged_at timestamp with time zone,
-    acknowledged_by uuid,
-    resolved_at timestamp with time zone,
-    resolved_by uuid,
-    resolution text,
-    CONSTRAINT alerts_resolution_check CHECK (((resolved_at IS NULL) = (resolution IS NULL))),
-    CONSTRAINT alerts_severity_check CHECK ((severity = ANY (ARRAY['info'::text, 'warning'::text, 'critical'::text]))),
-    CONSTRAINT alerts_type_check CHECK ((type ~ '^[a-z][a-z0-9_]{1,63}$'::text))
-);
-
-COMMENT ON TABLE public.alerts IS 'Operational alerts. One open (unresolved) alert per dedupe_key: a condition that persists raises it once; it is resolved when the condition clears or by a platform admin, and kept as history.';
-
-COMMENT ON COLUMN public.alerts.acknowledged_at IS 'When someone took the alert on (acknowledge_alert, or a workspace admin). An acknowledged alert stays open.';
-
-COMMENT ON COLUMN public.alerts.resolved_at IS 'When the alert was resolved; null while it is open. Retention expires resolved alerts only.';
-
-COMMENT ON COLUMN public.alerts.resolved_by IS 'The platform admin who resolved it (resolve_alert); null when the system resolved it.';
-
-COMMENT ON COLUMN public.alerts.resolution IS 'Who or what resolved it and why: ''auto: ...'' when its condition cleared, else the admin''s note.';
 
 -- Name: alerts_id_seq; Type: SEQUENCE; Schema: public
 ALTER TABLE public.alerts ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
@@ -4216,6 +4232,17 @@ GRANT ALL ON FUNCTION private._handle_paymob_callback(payload jsonb, hmac text) 
 REVOKE ALL ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) TO service_role;
 
+GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.alerts TO service_role;
+GRANT SELECT ON TABLE public.alerts TO authenticated;
+
+GRANT UPDATE(acknowledged_at) ON TABLE public.alerts TO authenticated;
+
+GRANT UPDATE(acknowledged_by) ON TABLE public.alerts TO authenticated;
+
+REVOKE ALL ON FUNCTION private._list_alerts(workspace_id uuid, state text, before_created_at timestamp with time zone, before_id bigint, max_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._list_alerts(workspace_id uuid, state text, before_created_at timestamp with time zone, before_id bigint, max_count integer) TO authenticated;
+GRANT ALL ON FUNCTION private._list_alerts(workspace_id uuid, state text, before_created_at timestamp with time zone, before_id bigint, max_count integer) TO service_role;
+
 REVOKE ALL ON FUNCTION private._list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) TO authenticated;
 GRANT ALL ON FUNCTION private._list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) TO service_role;
@@ -4669,6 +4696,10 @@ GRANT ALL ON FUNCTION public.handle_paymob_callback(payload jsonb, hmac text) TO
 REVOKE ALL ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) TO service_role;
 
+REVOKE ALL ON FUNCTION public.list_alerts(workspace_id uuid, state text, before_created_at timestamp with time zone, before_id bigint, max_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.list_alerts(workspace_id uuid, state text, before_created_at timestamp with time zone, before_id bigint, max_count integer) TO authenticated;
+GRANT ALL ON FUNCTION public.list_alerts(workspace_id uuid, state text, before_created_at timestamp with time zone, before_id bigint, max_count integer) TO service_role;
+
 REVOKE ALL ON FUNCTION public.list_messages_masked(workspace_id uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.list_messages_masked(workspace_id uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) TO authenticated;
 GRANT ALL ON FUNCTION public.list_messages_masked(workspace_id uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) TO service_role;
@@ -4767,13 +4798,6 @@ GRANT UPDATE(status) ON TABLE public.agents TO authenticated;
 GRANT UPDATE(is_active) ON TABLE public.agents TO authenticated;
 
 GRANT UPDATE(updated_at) ON TABLE public.agents TO authenticated;
-
-GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.alerts TO service_role;
-GRANT SELECT ON TABLE public.alerts TO authenticated;
-
-GRANT UPDATE(acknowledged_at) ON TABLE public.alerts TO authenticated;
-
-GRANT UPDATE(acknowledged_by) ON TABLE public.alerts TO authenticated;
 
 GRANT ALL ON SEQUENCE public.alerts_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.alerts_id_seq TO service_role;

@@ -285,9 +285,9 @@ def staff_failed_webhooks_page(ctx: Context) -> Result:
     )
 
 
-@operation("staff_alerts_page", "support: latest 50 alerts of every workspace")
+@operation("staff_alerts_page", "support: latest 50 alerts of every workspace (list_alerts)")
 def staff_alerts_page(ctx: Context) -> Result:
-    return ctx.timed("select * from public.alerts order by created_at desc, id desc limit 50", as_=SUPPORT)
+    return ctx.timed("select * from public.list_alerts(max_count => 50)", as_=SUPPORT)
 
 
 @operation("admin_audit_page", "platform admin: latest 50 audit rows")
