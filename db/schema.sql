@@ -685,7 +685,8 @@ COMMENT ON FUNCTION private.fold_usage_rollups(max_events integer) IS 'Fold the 
 -- Name: generate_all_billing_line_items(date); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.generate_all_billing_line_items(period_start date) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO '';
+    SET search_path TO ''
+    SET jit TO 'off';
     -- body: db/functions/billing/generate_billing_line_items.sql.j2
 
 COMMENT ON FUNCTION private.generate_all_billing_line_items(period_start date) IS 'Regenerate billing_line_items of a period for every workspace with usage in it (pg_cron, nightly; logged in job_runs).';
@@ -892,7 +893,8 @@ COMMENT ON COLUMN public.reconciliation_runs.alert_id IS 'The open reconciliatio
 -- Name: open_reconciliation_run(bigint, date, date); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.open_reconciliation_run(job_run_id bigint, period_start date, period_end date) RETURNS public.reconciliation_runs
     LANGUAGE plpgsql
-    SET search_path TO '';
+    SET search_path TO ''
+    SET jit TO 'off';
     -- body: db/functions/jobs/run_reconciliation.sql.j2
 
 COMMENT ON FUNCTION private.open_reconciliation_run(job_run_id bigint, period_start date, period_end date) IS 'Insert a reconciliation run''s row with the metrics it compares, the unreconciled metrics and the tolerances; returns the row.';
@@ -3274,8 +3276,10 @@ CREATE INDEX rate_limit_refusals_minute_idx ON private.rate_limit_refusals USING
 -- Name: usage_daily_totals_usage_date_idx; Type: INDEX; Schema: private
 CREATE INDEX usage_daily_totals_usage_date_idx ON private.usage_daily_totals USING btree (usage_date);
 
--- Name: usage_period_totals_period_start_idx; Type: INDEX; Schema: private
-CREATE INDEX usage_period_totals_period_start_idx ON private.usage_period_totals USING btree (period_start);
+-- Name: usage_period_totals_period_idx; Type: INDEX; Schema: private
+CREATE INDEX usage_period_totals_period_idx ON private.usage_period_totals USING btree (period_start, workspace_id, metric, tier_snapshot_id);
+
+COMMENT ON INDEX private.usage_period_totals_period_idx IS 'One period''s usage totals in billing''s grouping order (workspace, metric, tier snapshot).';
 
 -- Name: agent_channels_agent_id_workspace_id_idx; Type: INDEX; Schema: public
 CREATE INDEX agent_channels_agent_id_workspace_id_idx ON public.agent_channels USING btree (agent_id, workspace_id);
