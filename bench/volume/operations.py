@@ -36,7 +36,7 @@ from bench.volume import load as shape
 
 RUNS = 3
 # A run of a query faster than this repeats it until this much time has passed (see Context.timed).
-FAST_RUN = 0.1
+FAST_RUN = 0.25
 
 
 @dataclass
@@ -81,8 +81,9 @@ class Context:
     ) -> Result:
         """Median time of ``query`` over ``runs`` runs, after one warm-up run the first time it is seen.
 
-        A query of a few milliseconds is repeated within a run for at least FAST_RUN seconds and the run
-        counts its mean: one call of a page read is within the noise of a shared machine, a hundred are not.
+        A query faster than FAST_RUN is repeated within a run for at least FAST_RUN seconds and the run
+        counts its median call: one call of a page read is within the noise of a shared machine, and a
+        mean would still move with the few calls another process preempted; the median of many does not.
         """
         times: list[float] = []
         answer: Any = None
@@ -92,11 +93,10 @@ class Context:
         for _ in range(runs or self.runs):
             elapsed, answer = self._once(query, params, as_)
             if elapsed < FAST_RUN:
-                repeats, total = 1, elapsed
-                while total < FAST_RUN and repeats < 500:
-                    total += self._once(query, params, as_)[0]
-                    repeats += 1
-                elapsed = total / repeats
+                calls = [elapsed]
+                while sum(calls) < FAST_RUN and len(calls) < 500:
+                    calls.append(self._once(query, params, as_)[0])
+                elapsed = statistics.median(calls)
             times.append(elapsed)
         return Result(statistics.median(times), _short(answer), {"runs": [round(t, 5) for t in times]})
 
