@@ -56,6 +56,9 @@ class Context:
     volume: shape.Volume
     runs: int = RUNS
     round: int = 0  # which round of an interleaved measurement this call is (see run.py)
+    fast_run: float = FAST_RUN
+    # What an operation builds once per database and keeps across rounds (closed with the context).
+    kept: dict[str, Any] = field(default_factory=dict)
     _conn: psycopg.Connection | None = None
     _warm: set[str] = field(default_factory=set)
 
@@ -69,6 +72,9 @@ class Context:
         return psycopg.connect(self.url, autocommit=True)
 
     def close(self) -> None:
+        for kept in self.kept.values():
+            kept.close()
+        self.kept.clear()
         if self._conn is not None:
             self._conn.close()
 
@@ -85,17 +91,23 @@ class Context:
         counts its median call: one call of a page read is within the noise of a shared machine, and a
         mean would still move with the few calls another process preempted; the median of many does not.
         """
+        return self.measure(query, lambda: self._once(query, params, as_), runs=runs)
+
+    def measure(self, key: str, once: Callable[[], tuple[float, Any]], *, runs: int | None = None) -> Result:
+        """Median of ``runs`` timings of ``once`` (it returns its seconds and its answer), after one warm-up call
+        the first time ``key`` is seen; a call under ``fast_run`` seconds is repeated for that long and counts
+        its median call."""
         times: list[float] = []
         answer: Any = None
-        if query not in self._warm:
-            answer = self._once(query, params, as_)[1]
-            self._warm.add(query)
+        if key not in self._warm:
+            answer = once()[1]
+            self._warm.add(key)
         for _ in range(runs or self.runs):
-            elapsed, answer = self._once(query, params, as_)
-            if elapsed < FAST_RUN:
+            elapsed, answer = once()
+            if elapsed < self.fast_run:
                 calls = [elapsed]
-                while sum(calls) < FAST_RUN and len(calls) < 500:
-                    calls.append(self._once(query, params, as_)[0])
+                while sum(calls) < self.fast_run and len(calls) < 500:
+                    calls.append(once()[0])
                 elapsed = statistics.median(calls)
             times.append(elapsed)
         return Result(statistics.median(times), _short(answer), {"runs": [round(t, 5) for t in times]})
