@@ -71,7 +71,8 @@ def cron_jobs_not_scheduled(conn: psycopg.Connection) -> list[str]:
             f"pg_cron is not installed in {database[0]} (cron.database_name is {database[1]}): no job is scheduled",
             pgcron.absence_advice(pgcron.facts(conn)),
         ]
-    scheduled = dict(conn.execute("select jobname, active from cron.job where jobname is not null").fetchall())
+    jobs = conn.execute("select jobname, active from cron.job where jobname is not null").fetchall()
+    scheduled: dict[str, bool] = dict(jobs)
     return [
         f"{name}: {'not scheduled' if name not in scheduled else 'scheduled but inactive'}"
         for name in cron_job_names()

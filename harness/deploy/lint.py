@@ -35,20 +35,21 @@ def sqlfluff_findings(root: Path) -> list[Finding]:
     config = FluffConfig.from_path(str(root))
     linter = Linter(config=config)
     records = linter.lint_paths((str(root / "db"),), processes=-1).as_records()
+    linted = [(r["filepath"], r["violations"]) for r in records]
     db_dir = root / "db"
     for template in sorted(db_dir.rglob("*.sql.j2")):
         if template.name.startswith("_"):
             continue  # a partial: its macros are linted where a file renders them
         rendered = linter.lint_string(render(template, db_dir), fname=str(template))
-        records.append({"filepath": str(template), "violations": [v.to_dict() for v in rendered.violations]})
+        linted.append((str(template), [v.to_dict() for v in rendered.violations]))
     findings = []
-    for record in records:
-        path = Path(record["filepath"]).resolve()
+    for filepath, violations in linted:
+        path = Path(filepath).resolve()
         rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
-        for violation in record["violations"]:
-            findings.append(
-                Finding(rel, int(violation["start_line_no"]), f"{violation['code']}: {violation['description']}")
-            )
+        for violation in violations:
+            line = violation["start_line_no"]
+            assert isinstance(line, int)
+            findings.append(Finding(rel, line, f"{violation['code']}: {violation['description']}"))
     return findings
 
 

@@ -17,6 +17,7 @@ import pytest
 from harness.deploy.deployments import DeploymentRefused
 from harness.migrate import MigrationError, migrate
 from harness.pgbin import find_binaries
+from harness.rows import scalar
 from tests.support.scratch import ScratchProject, git
 
 V1 = "migrations/20260101000000_create_things.sql"
@@ -173,10 +174,11 @@ def test_a_killed_runner_is_marked_interrupted_by_the_next_one(
         )
         # Wait until the runner's file waits on our lock, then kill the runner for real.
         deadline = time.monotonic() + 60
-        while not watch.execute(
+        while not scalar(
+            watch,
             "select exists (select from pg_stat_activity where wait_event_type = 'Lock'"
             " and query like 'insert into public.things%%')"
-        ).fetchone()[0]:  # type: ignore[index]
+        ):
             assert time.monotonic() < deadline, "the runner never reached the locked table"
             time.sleep(0.05)
         runner.send_signal(signal.SIGKILL)

@@ -19,6 +19,7 @@ from typing import Any
 import psycopg
 
 from harness.factories import Factories
+from harness.rows import one, scalar
 from harness.rpc import RpcError, call
 from harness.testing import Connect, Rpc
 from tests.support.paymob import paymob_payload, paymob_sign
@@ -106,11 +107,12 @@ def test_calls_blocked_by_a_stuck_transaction_fail_fast_with_503_and_change_noth
         assert (err.sqlstate, err.status, err.message, err.headers) == ("55P03", 503, "lock_timeout", {"Retry-After": "1"})
         assert name in (err.detail or "") and "nothing was changed" in (err.detail or "")
     # Nothing changed.
-    balance, ledger = db.execute(
+    balance, ledger = one(
+        db,
         "select w.balance, (select count(*) from public.wallet_ledger where workspace_id = w.workspace_id)"
         " from public.workspace_wallets as w where w.workspace_id = %s",
         (ws.id,),
-    ).fetchone()
+    )
     assert (balance, ledger) == (100, 1)
     assert db.execute("select used from public.usage_limits where workspace_id = %s and metric = 'sms'", (ws.id,)).fetchone() == (1,)
     assert db.execute("select count(*) from public.usage_events where workspace_id = %s", (ws.id,)).fetchone() == (1,)
@@ -124,11 +126,12 @@ def test_calls_blocked_by_a_stuck_transaction_fail_fast_with_503_and_change_noth
     assert retried[2]["used"] == 3
     assert rpc(*calls[3][:2])["status"] == "confirmed"
     assert db.execute("select plan_key from public.workspaces where id = %s", (ws.id,)).fetchone() == ("pro",)
-    balance, ledger = db.execute(
+    balance, ledger = one(
+        db,
         "select w.balance, (select count(*) from public.wallet_ledger where workspace_id = w.workspace_id)"
         " from public.workspace_wallets as w where w.workspace_id = %s",
         (ws.id,),
-    ).fetchone()
+    )
     assert (balance, ledger) == (102, 3)
 
 
@@ -197,7 +200,7 @@ def test_the_sweeper_run_like_pg_cron_skips_a_row_stuck_behind_a_lock(
     holder.execute("select from public.usage_limits where workspace_id = %s for update", (stuck.workspace_id,))
     try:
         # pg_cron's session: the job owner, no JWT, no lock_timeout of its own.
-        summary = connect(options=GUARD).execute("select public.retry_failed_webhooks(10)").fetchone()[0]
+        summary = scalar(connect(options=GUARD), "select public.retry_failed_webhooks(10)")
     finally:
         holder.rollback()
 
@@ -205,5 +208,5 @@ def test_the_sweeper_run_like_pg_cron_skips_a_row_stuck_behind_a_lock(
     assert ops.webhook(ids[0])["status"] == "failed" and ops.webhook(ids[0])["last_error"].startswith("55P03: ")
     assert ops.webhook(ids[1])["status"] == "processed"
     ops.make_due()
-    assert db.execute("select public.retry_failed_webhooks(10)").fetchone()[0]["succeeded"] == 1
+    assert scalar(db, "select public.retry_failed_webhooks(10)")["succeeded"] == 1
     assert ops.count("sms_events") == 2

@@ -13,6 +13,7 @@ import pytest
 
 from harness.factories import Factories
 from harness.race import race_each
+from harness.rows import one, scalar
 from harness.rpc import RpcError, call
 from harness.testing import Connect, Rpc
 
@@ -93,7 +94,7 @@ def test_an_event_keeps_its_source_and_the_time_it_happened(
     rpc: Rpc, factories: Factories, db: psycopg.Connection
 ) -> None:
     ws = factories.workspace()
-    at = db.execute("select (now() - interval '3 seconds')").fetchone()[0]
+    at = scalar(db, "select (now() - interval '3 seconds')")
     rpc("record_usage_batch", {"events": [ev(ws, 5, "llm_tokens", source="agent-runtime", occurred_at=at.isoformat())]})
     assert db.execute("select source, occurred_at from public.usage_events").fetchone() == ("agent-runtime", at)
 
@@ -220,10 +221,11 @@ def test_concurrent_batches_and_single_calls_keep_exact_totals_one_alert_per_thr
 
     # 4 distinct key sets (clients 2k and 2k+1 share one) of 15 events of 20 per workspace: 1200, past both limits
     for ws in workspaces:
-        used, events = db.execute(
+        used, events = one(
+            db,
             "select ul.used, (select count(*) from public.usage_events e where e.workspace_id = ul.workspace_id)"
             " from public.usage_limits ul where ul.workspace_id = %s and ul.metric = 'messages'", (ws.id,)
-        ).fetchone()
+        )
         assert (used, events) == (4 * 15 * 20, 4 * 15)
         types = db.execute("select type from public.alerts where workspace_id = %s order by type", (ws.id,)).fetchall()
         assert types == [("usage_blocked",), ("usage_warning",)]

@@ -18,6 +18,8 @@ from harness.rpc import RpcError, call
 from tests.cron_probes import CronProbes
 from tests.support.webhooks import Ops, Sign, e164, twilio_inbound_sms
 
+from harness.rows import scalar
+
 
 def _failed_delivery(deliver, sign: Sign, ops: Ops) -> tuple[dict, object]:
     agent = ops.agent()
@@ -80,7 +82,7 @@ def test_retry_backoff_doubles_after_each_failed_attempt(
     delays = []
     for _ in range(4):
         ops.make_due()
-        before: datetime = db.execute("select now()").fetchone()[0]  # type: ignore[index]
+        before: datetime = scalar(db, "select now()")
         rpc("retry_failed_webhooks", {})
         next_at = ops.webhook(result["webhook_id"])["next_attempt_at"]
         delays.append(round((next_at - before).total_seconds() / 60))
@@ -151,10 +153,10 @@ def test_a_sweep_logging_its_run_does_not_make_another_sweeper_wait(
 
     first = connect(autocommit=False)
     # Sweeper A retries one row and logs its run, and its transaction stays open.
-    assert first.execute("select public.retry_failed_webhooks(1)").fetchone()[0]["retried"] == 1
+    assert scalar(first, "select public.retry_failed_webhooks(1)")["retried"] == 1
     second = connect()
     second.execute("set statement_timeout = '10s'")  # a wait on A would end in 57014, not hang
-    summary = second.execute("select public.retry_failed_webhooks(10)").fetchone()[0]
+    summary = scalar(second, "select public.retry_failed_webhooks(10)")
     first.commit()
 
     assert (summary["retried"], summary["succeeded"]) == (1, 1)
@@ -204,7 +206,7 @@ def test_the_sweeper_works_in_a_jwt_less_session_like_pg_cron(
     result, agent = _failed_delivery(deliver, sign, ops)
     ops.heal("sms_events")
     ops.make_due()
-    summary = db.execute("select public.retry_failed_webhooks()").fetchone()[0]  # type: ignore[index]
+    summary = scalar(db, "select public.retry_failed_webhooks()")
     assert summary["succeeded"] == 1
     assert ops.usage(agent.workspace_id, "sms") == 1  # type: ignore[attr-defined]
 
