@@ -17,6 +17,7 @@ the jobs of other databases are never orphans.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,8 +65,8 @@ def _name(value: object) -> str:
     return value if isinstance(value, str) else str(getattr(value, "sval", value))
 
 
-def _qualified(names: object) -> tuple[str, str]:
-    parts = [_name(n) for n in (names or ())]  # type: ignore[attr-defined]
+def _qualified(names: Iterable[object] | None) -> tuple[str, str]:
+    parts = [_name(n) for n in (names or ())]
     return (parts[-2] if len(parts) > 1 else "public", parts[-1])
 
 

@@ -140,7 +140,7 @@ def run_drill(
     keep_dump: Path | None = None,
     keep_database: bool = False,
     out: Out = print,
-    after_restore: Callable[[psycopg.Connection], None] | None = None,
+    after_restore: Callable[[psycopg.Connection], object] | None = None,
 ) -> DrillReport:
     """Dump, restore into a new database on the same server, compare, clean up.
 

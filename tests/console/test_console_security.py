@@ -51,6 +51,7 @@ def test_the_token_is_one_time_and_a_wrong_one_opens_nothing(console: Console) -
 def test_a_session_expires_when_idle_and_at_its_end(console: Console) -> None:
     console.sign_in()
     session_id = console.client.cookies.get("opsdb_console")
+    assert session_id is not None
     console.gate.age(session_id, 31 * 60)
     assert console.client.get("/").status_code == 401
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row
 import pytest
 
 from harness.deploy.deployments import DeploymentRefused
@@ -30,8 +31,7 @@ def _quiet(_line: str) -> None:
 
 
 def _deployments(url: str) -> list[dict[str, Any]]:
-    with psycopg.connect(url) as conn:
-        conn.row_factory = psycopg.rows.dict_row  # type: ignore[assignment]
+    with psycopg.connect(url, row_factory=dict_row) as conn:
         return conn.execute(
             "select d.*, r.name as rp_name, r.named as rp_named, r.wal_lsn::text as rp_lsn, r.taken_at as rp_at,"
             " r.wal_archived as rp_archived, r.not_named_because as rp_why, r.backup_file as rp_backup"

@@ -20,16 +20,18 @@ import psycopg
 
 from harness.factories import Factories
 from harness.rows import one, scalar
-from harness.rpc import RpcError, call
+from harness.rpc import Jwt, RpcError, call
 from harness.testing import Connect, Rpc
 from tests.support.paymob import paymob_payload, paymob_sign
 from tests.support.webhooks import Ops, Sign, e164, twilio_inbound_sms
 
 GUARD = "-c statement_timeout=30s"
+# One API request: the function, its arguments, and who calls it.
+Call = tuple[str, dict[str, Any], Jwt | str]
 
 
 def test_api_roles_carry_lock_timeout_where_supabase_sets_statement_timeout(db: psycopg.Connection, rpc: Rpc) -> None:
-    configs = dict(
+    configs: dict[str, list[str] | None] = dict(
         db.execute(
             "select rolname, rolconfig from pg_roles where rolname in ('anon', 'authenticated', 'service_role')"
         ).fetchall()
@@ -49,7 +51,7 @@ def test_api_roles_carry_lock_timeout_where_supabase_sets_statement_timeout(db: 
     assert rpc("test_timeouts", as_="service_role")["lock_timeout"] == "2s"
 
 
-def _in_parallel(connect: Callable[..., psycopg.Connection], calls: list[tuple[str, dict, Any]]) -> list[Any]:
+def _in_parallel(connect: Callable[..., psycopg.Connection], calls: list[Call]) -> list[Any]:
     """Each (function, args, caller) on its own guarded connection, all at once; answers or RpcErrors."""
     conns = [connect(options=GUARD) for _ in calls]
     results: list[Any] = [None] * len(calls)
@@ -83,7 +85,7 @@ def test_calls_blocked_by_a_stuck_transaction_fail_fast_with_503_and_change_noth
         "create_payment_request", {"workspace_id": ws_id, "plan_key": "business", "provider": "instapay"}, as_=ws.owner.jwt
     )
     payload = paymob_payload(paymob["reference"], paymob["amount"], paymob["currency"])
-    calls = [
+    calls: list[Call] = [
         ("deduct_credits", {"workspace_id": ws_id, "amount": 5, "reason": "call", "idempotency_key": "d1"}, "service_role"),
         ("grant_credits", {"workspace_id": ws_id, "amount": 7, "reason": "top-up", "idempotency_key": "g1"}, "service_role"),
         ("record_usage", {"workspace_id": ws_id, "metric": "sms", "quantity": 2, "idempotency_key": "u1"}, "service_role"),

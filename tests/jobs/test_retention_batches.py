@@ -179,7 +179,12 @@ def test_the_procedure_and_the_function_never_run_at_once(db: psycopg.Connection
     second = connect()
     pid = scalar(second, "select pg_backend_pid()")
     done = threading.Event()
-    runner = threading.Thread(target=lambda: (second.execute(PROCEDURE), done.set()))
+
+    def run() -> None:
+        second.execute(PROCEDURE)
+        done.set()
+
+    runner = threading.Thread(target=run)
     runner.start()
     waiting = False
     for _ in range(200):

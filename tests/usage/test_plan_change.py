@@ -112,7 +112,7 @@ def test_an_upgrade_resolves_the_old_plans_alert_and_a_downgrade_reopens_that_on
     change_plan(ws.id, "pro")
     [(key, resolved, by, resolution, _)] = warnings()
     assert (key.rsplit(":", 1)[1], resolved, by) == ("free", True, None)
-    assert resolution.startswith("auto: plan changed to pro")
+    assert resolution is not None and resolution.startswith("auto: plan changed to pro")
 
     for plan in ("free", "pro", "free"):
         change_plan(ws.id, plan)

@@ -85,8 +85,8 @@ def test_many_connections_crossing_both_limits_at_once_keep_exact_totals_and_one
     threads_n, per_thread = 16, 40  # 640 records of 2 = 1280, past the hard limit
     conns = [connect() for _ in range(threads_n)]
 
-    def worker(conn: psycopg.Connection) -> list[tuple[str, object]]:
-        outcomes: list[tuple[str, object]] = []
+    def worker(conn: psycopg.Connection) -> list[tuple[str, Any]]:
+        outcomes: list[tuple[str, Any]] = []
         for _ in range(per_thread):
             try:
                 result = call(conn, "record_usage", {"workspace_id": str(ws.id), "metric": "messages", "quantity": 2})

@@ -66,7 +66,7 @@ def test_a_batch_answers_what_the_same_calls_one_by_one_would(
         (s["limit_state"], s["duplicate"], s["used"]) for s in singles
     ]
     assert [r["limit_state"] for r in batch["results"]] == ["ok", "ok", "warning", "warning", "blocked", "blocked", "ok"]
-    totals = dict(db.execute(
+    totals: dict[str, int] = dict(db.execute(
         "select workspace_id::text || metric, used from public.usage_limits where used > 0"
     ).fetchall())
     assert totals[f"{a.id}sms"] == totals[f"{c.id}sms"] == 56
@@ -103,7 +103,7 @@ def test_an_empty_batch_writes_nothing(rpc: Rpc) -> None:
     assert rpc("record_usage_batch", {"events": []}) == {"recorded": 0, "duplicates": 0, "results": []}
 
 
-MALFORMED = [
+MALFORMED: list[tuple[str, list[str] | dict[str, Any], str]] = [
     ("not an object", ["sms"], "malformed_event"),
     ("unknown field", {"quanity": 1}, "unknown_field"),
     ("no workspace", {"workspace_id": None}, "invalid_workspace_id"),

@@ -10,18 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import psycopg
 import pytest
 
 from harness.rpc import RpcError, call
 from tests.cron_probes import CronProbes
-from tests.support.webhooks import Ops, Sign, e164, twilio_inbound_sms
+from tests.support.webhooks import AgentOnNumber, Ops, Sign, e164, twilio_inbound_sms
 
 from harness.rows import scalar
 
 
-def _failed_delivery(deliver, sign: Sign, ops: Ops) -> tuple[dict, object]:
+def _failed_delivery(deliver, sign: Sign, ops: Ops) -> tuple[dict[str, Any], AgentOnNumber]:
     agent = ops.agent()
     ops.fail_inserts_into("sms_events", "sms store is down")
     result = deliver(sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))
@@ -40,7 +41,7 @@ def test_processing_failure_leaves_the_raw_row_failed_with_its_error(deliver, si
         "P0001: sms store is down",
         True,
     )
-    assert row["raw_body"] and row["payload"]["To"] == agent.phone_number  # type: ignore[attr-defined]
+    assert row["raw_body"] and row["payload"]["To"] == agent.phone_number
     # The first retry is due a minute after the failed attempt (the drain's transaction).
     delay = ops.scalar(
         "select extract(epoch from q.next_attempt_at - r.started_at) from public.webhook_queue as q"
@@ -64,7 +65,7 @@ def test_sweeper_processes_the_failed_delivery_once_it_is_due(deliver, rpc, sign
     row = ops.webhook(result["webhook_id"])
     assert (row["status"], row["attempts"], row["last_error"], row["next_attempt_at"]) == ("processed", 2, None, None)
     assert ops.count("sms_events") == 1
-    assert ops.usage(agent.workspace_id, "sms") == 1  # type: ignore[attr-defined]
+    assert ops.usage(agent.workspace_id, "sms") == 1
     assert rpc("retry_failed_webhooks", {}) == {
         "retried": 0, "succeeded": 0, "dead_lettered": 0, "failed": 0, "rejected": 0, "duplicate": 0,
     }
@@ -208,7 +209,7 @@ def test_the_sweeper_works_in_a_jwt_less_session_like_pg_cron(
     ops.make_due()
     summary = scalar(db, "select public.retry_failed_webhooks()")
     assert summary["succeeded"] == 1
-    assert ops.usage(agent.workspace_id, "sms") == 1  # type: ignore[attr-defined]
+    assert ops.usage(agent.workspace_id, "sms") == 1
 
 
 @pytest.mark.parametrize("who", ["anon", "member"])
