@@ -351,7 +351,7 @@ def check(url: str, ops: list[Op], *, settled: bool = False) -> list[str]:
         elif op.kind == "paymob" and op.outcome == "ok":
             if payments.get(op.key or "") != "confirmed" or subscriptions[op.key] != 1:
                 problems.append(
-                    f"acknowledged payment {op.key}: status {payments.get(op.key or "")}, {subscriptions[op.key]} subscriptions"
+                    f"acknowledged payment {op.key}: status {payments.get(op.key or '')}, {subscriptions[op.key]} subscriptions"
                 )
     for payment_id, n in subscriptions.items():
         if n > 1:
