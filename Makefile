@@ -6,9 +6,14 @@ STAMP := $(VENV)/.installed
 
 .PHONY: test demo bench bench-volume lint up down schema deps system-deps clean
 
+# One pytest worker per core, each with an embedded cluster of its own; a file's
+# tests stay on one worker (module fixtures). Against DATABASE_URL (one server,
+# one pg_cron database) the suite runs in one process.
+PYTEST_WORKERS ?= $(if $(DATABASE_URL),,-n auto --dist loadfile)
+
+# Lint runs inside the suite (tests/foundation/test_lint.py), beside the other tests.
 test: deps
-	$(BIN)/opsdb lint
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_WORKERS)
 
 demo: deps
 	$(BIN)/opsdb demo

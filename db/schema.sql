@@ -1324,21 +1324,21 @@ CREATE FUNCTION private.usage_alert_of(workspace_id uuid, dedupe_key text) RETUR
 
 COMMENT ON FUNCTION private.usage_alert_of(workspace_id uuid, dedupe_key text) IS 'The newest alert of a workspace with this dedupe key, acknowledged or not (null when none).';
 
--- Name: usage_batch_add(uuid[], text[], numeric[], boolean[], date); Type: FUNCTION; Schema: private
-CREATE FUNCTION private.usage_batch_add(workspace_ids uuid[], metrics text[], quantities numeric[], recorded boolean[], period_start date, OUT tier_snapshot_ids bigint[], OUT used_before numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[], OUT totals numeric[]) RETURNS record
+-- Name: usage_batch_add(tid[], numeric[]); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.usage_batch_add(pair_ctids tid[], totals numeric[]) RETURNS void
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/usage/usage_batch_rows.sql.j2
 
-COMMENT ON FUNCTION private.usage_batch_add(workspace_ids uuid[], metrics text[], quantities numeric[], recorded boolean[], period_start date, OUT tier_snapshot_ids bigint[], OUT used_before numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[], OUT totals numeric[]) IS 'Add a usage batch''s recorded quantities to its period rows; returns per pair the row before and what was added.';
+COMMENT ON FUNCTION private.usage_batch_add(pair_ctids tid[], totals numeric[]) IS 'Add a usage batch''s sums to the period rows it holds, in one UPDATE.';
 
--- Name: usage_batch_answer(uuid[], text[], numeric[], text[], boolean[], uuid[], text[], numeric[], numeric[], numeric[]); Type: FUNCTION; Schema: private
-CREATE FUNCTION private.usage_batch_answer(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], recorded boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_used numeric[], pair_soft_limits numeric[], pair_hard_limits numeric[]) RETURNS jsonb
+-- Name: usage_batch_answer(text[], boolean[], integer[], numeric[], numeric[], numeric[], numeric[]); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.usage_batch_answer(keys text[], recorded boolean[], event_pairs integer[], running numeric[], pair_used numeric[], pair_soft_limits numeric[], pair_hard_limits numeric[]) RETURNS jsonb
     LANGUAGE plpgsql IMMUTABLE
     SET search_path TO '';
     -- body: db/functions/usage/usage_batch_steps.sql.j2
 
-COMMENT ON FUNCTION private.usage_batch_answer(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], recorded boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_used numeric[], pair_soft_limits numeric[], pair_hard_limits numeric[]) IS 'The answer of record_usage_batch in input order: each event''s key, duplicate flag, running total and limit_state.';
+COMMENT ON FUNCTION private.usage_batch_answer(keys text[], recorded boolean[], event_pairs integer[], running numeric[], pair_used numeric[], pair_soft_limits numeric[], pair_hard_limits numeric[]) IS 'The answer of record_usage_batch in input order: each event''s key, duplicate flag, running total and limit_state.';
 
 -- Name: usage_batch_check_repeated_keys(uuid[], text[], numeric[], text[], boolean[]); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.usage_batch_check_repeated_keys(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], first boolean[]) RETURNS void
@@ -1356,13 +1356,21 @@ CREATE FUNCTION private.usage_batch_check_used_keys(workspace_ids uuid[], metric
 
 COMMENT ON FUNCTION private.usage_batch_check_used_keys(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], first boolean[], recorded boolean[]) IS 'Refuse a usage batch (PT409) whose event reuses a key of usage_events for other usage.';
 
+-- Name: usage_batch_extract(jsonb, date, timestamp with time zone); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.usage_batch_extract(events jsonb, period_start date, now timestamp with time zone, OUT ok boolean, OUT workspace_ids uuid[], OUT metrics text[], OUT quantities numeric[], OUT keys text[], OUT sources text[], OUT occurred timestamp with time zone[]) RETURNS record
+    LANGUAGE plpgsql STABLE
+    SET search_path TO '';
+    -- body: db/functions/usage/usage_batch_parse.sql
+
+COMMENT ON FUNCTION private.usage_batch_extract(events jsonb, period_start date, now timestamp with time zone, OUT ok boolean, OUT workspace_ids uuid[], OUT metrics text[], OUT quantities numeric[], OUT keys text[], OUT sources text[], OUT occurred timestamp with time zone[]) IS 'Read a usage batch whose events are all well-formed with no key repeated, in one pass (ok false otherwise).';
+
 -- Name: usage_batch_insert_and_lock(uuid[], text[], numeric[], text[], text[], timestamp with time zone[], boolean[], uuid[], text[], bigint[], date, timestamp with time zone); Type: FUNCTION; Schema: private
-CREATE FUNCTION private.usage_batch_insert_and_lock(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone) RETURNS boolean[]
+CREATE FUNCTION private.usage_batch_insert_and_lock(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone, OUT recorded boolean[], OUT event_pairs integer[], OUT running numeric[], OUT totals numeric[], OUT ctids tid[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]) RETURNS record
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/usage/usage_batch_rows.sql.j2
 
-COMMENT ON FUNCTION private.usage_batch_insert_and_lock(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone) IS 'Insert a usage batch''s events and lock its period rows without deadlock; returns which events were recorded.';
+COMMENT ON FUNCTION private.usage_batch_insert_and_lock(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone, OUT recorded boolean[], OUT event_pairs integer[], OUT running numeric[], OUT totals numeric[], OUT ctids tid[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]) IS 'Insert a usage batch''s events and lock its period rows without deadlock; returns what was recorded, and the rows.';
 
 -- Name: usage_batch_insert_events(uuid[], text[], numeric[], text[], text[], timestamp with time zone[], boolean[], uuid[], text[], bigint[], date, timestamp with time zone); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.usage_batch_insert_events(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone) RETURNS boolean[]
@@ -1373,12 +1381,12 @@ CREATE FUNCTION private.usage_batch_insert_events(workspace_ids uuid[], metrics 
 COMMENT ON FUNCTION private.usage_batch_insert_events(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone) IS 'Insert a usage batch''s events in key order, skipping keys already used; returns which were recorded.';
 
 -- Name: usage_batch_lock_rows(uuid[], text[], date); Type: FUNCTION; Schema: private
-CREATE FUNCTION private.usage_batch_lock_rows(workspace_ids uuid[], metrics text[], period_start date, OUT tier_snapshot_ids bigint[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]) RETURNS record
+CREATE FUNCTION private.usage_batch_lock_rows(workspace_ids uuid[], metrics text[], period_start date, OUT ctids tid[], OUT tier_snapshot_ids bigint[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]) RETURNS record
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/usage/usage_batch_rows.sql.j2
 
-COMMENT ON FUNCTION private.usage_batch_lock_rows(workspace_ids uuid[], metrics text[], period_start date, OUT tier_snapshot_ids bigint[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]) IS 'Lock and read a usage batch''s period rows in the order given (arrays aligned with the pairs).';
+COMMENT ON FUNCTION private.usage_batch_lock_rows(workspace_ids uuid[], metrics text[], period_start date, OUT ctids tid[], OUT tier_snapshot_ids bigint[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]) IS 'Lock and read a usage batch''s period rows in the order given (arrays aligned with the pairs).';
 
 -- Name: usage_batch_open_periods(uuid[], text[], uuid[], text[], date); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.usage_batch_open_periods(workspace_ids uuid[], metrics text[], pair_workspace_ids uuid[], pair_metrics text[], period_start date) RETURNS bigint[]
@@ -1403,6 +1411,14 @@ CREATE FUNCTION private.usage_batch_raise_alerts(pair_workspace_ids uuid[], pair
     -- body: db/functions/usage/usage_batch_steps.sql.j2
 
 COMMENT ON FUNCTION private.usage_batch_raise_alerts(pair_workspace_ids uuid[], pair_metrics text[], used_before numeric[], totals numeric[], next_thresholds numeric[], period_start date) IS 'Raise the usage alerts of the thresholds a usage batch crossed (once per threshold, period and plan).';
+
+-- Name: usage_batch_sums(uuid[], text[], numeric[], boolean[], uuid[], text[]); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.usage_batch_sums(workspace_ids uuid[], metrics text[], quantities numeric[], recorded boolean[], pair_workspace_ids uuid[], pair_metrics text[], OUT event_pairs integer[], OUT running numeric[], OUT totals numeric[]) RETURNS record
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO '';
+    -- body: db/functions/usage/usage_batch_rows.sql.j2
+
+COMMENT ON FUNCTION private.usage_batch_sums(workspace_ids uuid[], metrics text[], quantities numeric[], recorded boolean[], pair_workspace_ids uuid[], pair_metrics text[], OUT event_pairs integer[], OUT running numeric[], OUT totals numeric[]) IS 'What a usage batch adds: per event its pair and running sum, per pair its total (arrays in input and pair order).';
 
 -- Name: usage_period(); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.usage_period() RETURNS date
@@ -3519,6 +3535,11 @@ COMMENT ON INDEX public.wallet_ledger_created_at_brin_idx IS 'Ledger entries of 
 -- Name: wallet_ledger_idempotency_key_idx; Type: INDEX; Schema: public
 CREATE UNIQUE INDEX wallet_ledger_idempotency_key_idx ON public.wallet_ledger USING btree (workspace_id, idempotency_key) WHERE (idempotency_key IS NOT NULL);
 
+-- Name: webhook_queue_attention_idx; Type: INDEX; Schema: public
+CREATE INDEX webhook_queue_attention_idx ON public.webhook_queue USING btree (status, received_at) INCLUDE (provider, event_type, signature_valid) WHERE ((status)::text = ANY (ARRAY['failed'::text, 'dead_letter'::text, 'rejected'::text]));
+
+COMMENT ON INDEX public.webhook_queue_attention_idx IS 'Deliveries that need attention with their provider, event type and signature verdict: the monitoring signals count the failure backlogs from the index alone (private.monitoring_signal_counts).';
+
 -- Name: webhook_queue_queued_idx; Type: INDEX; Schema: public
 CREATE INDEX webhook_queue_queued_idx ON public.webhook_queue USING btree (id) WHERE ((status)::text = 'queued'::text);
 
@@ -4530,25 +4551,29 @@ REVOKE ALL ON FUNCTION private.undo_duplicate_usage(workspace_id uuid, metric te
 
 REVOKE ALL ON FUNCTION private.usage_alert_of(workspace_id uuid, dedupe_key text) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION private.usage_batch_add(workspace_ids uuid[], metrics text[], quantities numeric[], recorded boolean[], period_start date, OUT tier_snapshot_ids bigint[], OUT used_before numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[], OUT totals numeric[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION private.usage_batch_add(pair_ctids tid[], totals numeric[]) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION private.usage_batch_answer(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], recorded boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_used numeric[], pair_soft_limits numeric[], pair_hard_limits numeric[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION private.usage_batch_answer(keys text[], recorded boolean[], event_pairs integer[], running numeric[], pair_used numeric[], pair_soft_limits numeric[], pair_hard_limits numeric[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.usage_batch_check_repeated_keys(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], first boolean[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.usage_batch_check_used_keys(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], first boolean[], recorded boolean[]) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION private.usage_batch_insert_and_lock(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone) FROM PUBLIC;
+REVOKE ALL ON FUNCTION private.usage_batch_extract(events jsonb, period_start date, now timestamp with time zone, OUT ok boolean, OUT workspace_ids uuid[], OUT metrics text[], OUT quantities numeric[], OUT keys text[], OUT sources text[], OUT occurred timestamp with time zone[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.usage_batch_insert_and_lock(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone, OUT recorded boolean[], OUT event_pairs integer[], OUT running numeric[], OUT totals numeric[], OUT ctids tid[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.usage_batch_insert_events(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone) FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION private.usage_batch_lock_rows(workspace_ids uuid[], metrics text[], period_start date, OUT tier_snapshot_ids bigint[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION private.usage_batch_lock_rows(workspace_ids uuid[], metrics text[], period_start date, OUT ctids tid[], OUT tier_snapshot_ids bigint[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.usage_batch_open_periods(workspace_ids uuid[], metrics text[], pair_workspace_ids uuid[], pair_metrics text[], period_start date) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.usage_batch_parse(events jsonb, period_start date, now timestamp with time zone, OUT bad_index integer, OUT bad_word text, OUT bad_detail text, OUT workspace_ids uuid[], OUT metrics text[], OUT quantities numeric[], OUT keys text[], OUT sources text[], OUT occurred timestamp with time zone[], OUT first boolean[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.usage_batch_raise_alerts(pair_workspace_ids uuid[], pair_metrics text[], used_before numeric[], totals numeric[], next_thresholds numeric[], period_start date) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION private.usage_batch_sums(workspace_ids uuid[], metrics text[], quantities numeric[], recorded boolean[], pair_workspace_ids uuid[], pair_metrics text[], OUT event_pairs integer[], OUT running numeric[], OUT totals numeric[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION private.usage_period() FROM PUBLIC;
 

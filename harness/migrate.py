@@ -118,21 +118,69 @@ class Plan:
         ]
 
 
+class _Loader(jinja2.FileSystemLoader):
+    """Templates of a db/ folder, compiled again when their text changed (not their modification
+    time, which two quick writes can share)."""
+
+    def get_source(self, environment: jinja2.Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
+        source, filename, _ = super().get_source(environment, template)
+        assert filename is not None
+
+        def uptodate() -> bool:
+            try:
+                return Path(filename).read_text() == source
+            except OSError:
+                return False
+
+        return source, filename, uptodate
+
+
+@dataclass
+class Templates:
+    """The Jinja environment of one db/ folder, kept for the process (:func:`templates_for`): the
+    macro files and templates are compiled once and again only when their text changes, and
+    db/api.toml is parsed again only when its text changes."""
+
+    db_dir: Path
+    env: jinja2.Environment = field(init=False)
+    _api: Any = field(init=False, default=None)
+    _api_text: str | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        self.env = jinja2.Environment(
+            loader=_Loader(str(self.db_dir)),
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+            # A block tag's own line leaves nothing behind in the SQL.
+            trim_blocks=True,
+            lstrip_blocks=True,
+            autoescape=False,  # SQL, not HTML; templates quote identifiers themselves
+        )
+
+    def render(self, path: Path) -> str:
+        declarations = self.db_dir / api_declarations.FILE
+        text = declarations.read_text() if declarations.exists() else None
+        if self._api is None or text != self._api_text:
+            self._api, self._api_text = api_declarations.load(self.db_dir), text
+        # Every template sees the public API's declarations as `api`.
+        return self.env.get_template(path.relative_to(self.db_dir).as_posix()).render(api=self._api)
+
+
+_TEMPLATES: dict[Path, Templates] = {}
+
+
+def templates_for(db_dir: Path) -> Templates:
+    key = db_dir.resolve()
+    if key not in _TEMPLATES:
+        _TEMPLATES[key] = Templates(key)
+    return _TEMPLATES[key]
+
+
 def render(path: Path, db_dir: Path) -> str:
     text = path.read_text()
     if path.suffix != ".j2":
         return text
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(db_dir)),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        # A block tag's own line leaves nothing behind in the SQL.
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,  # SQL, not HTML; templates quote identifiers themselves
-    )
-    # Every template sees the public API's declarations (db/api.toml) as `api`.
-    return env.get_template(path.relative_to(db_dir).as_posix()).render(api=api_declarations.load(db_dir))
+    return templates_for(db_dir).render(path.resolve())
 
 
 def _sql_files(folder: Path) -> list[Path]:

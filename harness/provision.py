@@ -17,6 +17,8 @@ def provision(
         for line in preflight.warnings(conn):
             out(f"WARNING: {line}")
         if compat.is_compat_layer(conn):
+            if not dry_run:
+                compat.upgrade(conn)
             out("Supabase compatibility layer already installed")
         elif compat.has_supabase_objects(conn):
             out("Supabase's auth schema found: compatibility layer not installed")

@@ -58,6 +58,9 @@ class Context:
     volume: shape.Volume
     runs: int = RUNS
     round: int = 0  # which round of an interleaved measurement this call is (see run.py)
+    fast_run: float = FAST_RUN
+    # What an operation builds once per database and keeps across rounds (closed with the context).
+    kept: dict[str, Any] = field(default_factory=dict)
     _conn: psycopg.Connection | None = None
     _warm: set[str] = field(default_factory=set)
 
@@ -71,6 +74,9 @@ class Context:
         return psycopg.connect(self.url, autocommit=True)
 
     def close(self) -> None:
+        for kept in self.kept.values():
+            kept.close()
+        self.kept.clear()
         if self._conn is not None:
             self._conn.close()
 
@@ -86,17 +92,23 @@ class Context:
         A query of a few milliseconds is repeated within a run for at least FAST_RUN seconds and the run
         counts its mean: one call of a page read is within the noise of a shared machine, a hundred are not.
         """
+        return self.measure(query, lambda: self._once(query, params, as_), runs=runs)
+
+    def measure(self, key: str, once: Callable[[], tuple[float, Any]], *, runs: int | None = None) -> Result:
+        """Median of ``runs`` timings of ``once`` (it returns its seconds and its answer), after one warm-up call
+        the first time ``key`` is seen; a call under ``fast_run`` seconds is repeated for that long and counts
+        its mean."""
         times: list[float] = []
         answer: Any = None
-        if query not in self._warm:
-            answer = self._once(query, params, as_)[1]
-            self._warm.add(query)
+        if key not in self._warm:
+            answer = once()[1]
+            self._warm.add(key)
         for _ in range(runs or self.runs):
-            elapsed, answer = self._once(query, params, as_)
-            if elapsed < FAST_RUN:
+            elapsed, answer = once()
+            if elapsed < self.fast_run:
                 repeats, total = 1, elapsed
-                while total < FAST_RUN and repeats < 500:
-                    total += self._once(query, params, as_)[0]
+                while total < self.fast_run and repeats < 500:
+                    total += once()[0]
                     repeats += 1
                 elapsed = total / repeats
             times.append(elapsed)

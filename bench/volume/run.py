@@ -17,6 +17,7 @@ from typing import Any
 
 import psycopg
 
+from bench.volume import console_pages  # noqa: F401 - registers the console's pages as operations
 from bench.volume import load as shape
 from bench.volume.operations import Context, Operation, Result, ordered
 from harness import project
@@ -73,7 +74,7 @@ def volume_cluster(out: Callable[[str], None], keep: bool = False) -> Iterator[L
             cluster.destroy()
 
 
-def _staff(conn: psycopg.Connection) -> None:
+def add_staff(conn: psycopg.Connection) -> None:
     """The support and admin users the staff operations read as."""
     conn.execute(
         """
@@ -96,7 +97,7 @@ def load_size(
     load_before = list(os.getloadavg())
     with psycopg.connect(url, autocommit=True) as conn:
         report = shape.load(conn, volume, out=lambda line: out(line))
-        _staff(conn)
+        add_staff(conn)
     out(f"{size}x: loaded in {report.seconds} s (load average {load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after)")
     run = SizeRun(size, asdict(volume), report.seconds, report.steps, report.rows)
     run.load_average["load"] = [round(x, 2) for x in (*load_before, *os.getloadavg())]

@@ -47,14 +47,32 @@ def _ensure_vault_key(conn: psycopg.Connection) -> None:
     )
 
 
+def _source(name: str) -> bytes:
+    return resources.files(__package__).joinpath(name).read_text().encode()
+
+
 def install(conn: psycopg.Connection) -> bool:
     """Install the layer in one transaction; return False when Supabase's objects exist."""
-    source = resources.files(__package__).joinpath("supabase.sql").read_text()
     with conn.transaction():
         # Same lock as the migration runner: two installers never race on `create schema auth`.
         conn.execute("select pg_advisory_xact_lock(%s)", (LOCK_KEY,))
         if has_supabase_objects(conn):
             return False
-        conn.execute(source.encode())
+        conn.execute(_source("supabase.sql"))
         _ensure_vault_key(conn)
+        conn.execute(_source("vault_writers.sql"))
+    return True
+
+
+def upgrade(conn: psycopg.Connection) -> bool:
+    """Bring an installed layer's Vault up to date in one transaction (vault_writers.sql).
+
+    Re-creates the Vault's writers and re-encrypts secrets still in the stretched
+    form. Returns False, touching nothing, when the layer is not ours (real Supabase).
+    """
+    with conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+        if not is_compat_layer(conn):
+            return False
+        conn.execute(_source("vault_writers.sql"))
     return True

@@ -140,61 +140,8 @@ as $$
 $$;
 revoke all on function vault._key() from public;
 
-create function vault.create_secret(
-    new_secret text,
-    new_name text default null,
-    new_description text default '',
-    new_key_id uuid default null
-) returns uuid
-language plpgsql security definer
-set search_path = ''
-as $$
-declare
-    v_id uuid;
-begin
-    insert into vault.secrets (name, description, secret, key_id)
-    values (
-        new_name,
-        coalesce(new_description, ''),
-        pg_catalog.encode(
-            extensions.pgp_sym_encrypt(new_secret, vault._key(), 's2k-mode=1, cipher-algo=aes256'), 'base64'
-        ),
-        new_key_id
-    )
-    returning id into v_id;
-    return v_id;
-end
-$$;
-
-create function vault.update_secret(
-    secret_id uuid,
-    new_secret text default null,
-    new_name text default null,
-    new_description text default null,
-    new_key_id uuid default null
-) returns void
-language plpgsql security definer
-set search_path = ''
-as $$
-begin
-    update vault.secrets s
-    set secret = coalesce(
-            pg_catalog.encode(
-            extensions.pgp_sym_encrypt(new_secret, vault._key(), 's2k-mode=1, cipher-algo=aes256'), 'base64'
-        ), s.secret
-        ),
-        name = coalesce(new_name, s.name),
-        description = coalesce(new_description, s.description),
-        key_id = coalesce(new_key_id, s.key_id),
-        updated_at = pg_catalog.now()
-    where s.id = secret_id;
-end
-$$;
-
-revoke all on function vault.create_secret(text, text, text, uuid) from public;
-revoke all on function vault.update_secret(uuid, text, text, text, uuid) from public;
-grant execute on function vault.create_secret(text, text, text, uuid) to service_role;
-grant execute on function vault.update_secret(uuid, text, text, text, uuid) to service_role;
+-- vault.create_secret and vault.update_secret: vault_writers.sql (installed after
+-- this file, and re-applied to a layer already installed).
 
 -- Decryption goes through a definer function so that no caller ever sees the key.
 -- plpgsql, not sql: a sql function with SET (or SECURITY DEFINER) is never inlined

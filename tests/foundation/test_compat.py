@@ -145,3 +145,42 @@ def test_layer_is_skipped_when_supabase_objects_exist(empty_database_url: str) -
         assert not compat.is_compat_layer(conn)
         assert conn.execute("select auth.uid()::text").fetchone() == ("00000000-0000-0000-0000-0000000000aa",)
         assert conn.execute("select to_regclass('auth.users'), to_regnamespace('vault')").fetchone() == (None, None)
+
+
+def _s2k_mode(db: psycopg.Connection, name: str) -> int:
+    """The S2K type of a stored secret (byte 4 of its first packet, RFC 4880)."""
+    row = db.execute("select get_byte(decode(secret, 'base64'), 4) from vault.secrets where name = %s", (name,)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_vault_secrets_are_salted_not_stretched_and_old_ones_are_re_encrypted(db: psycopg.Connection) -> None:
+    db.execute("select vault.create_secret('new-value', 'probe_new')")
+    db.execute("select vault.update_secret((select id from vault.secrets where name = 'probe_new'), 'newer-value')")
+    # A secret written by a layer installed before its writers used s2k-mode 1: the default, stretched form.
+    db.execute(
+        "insert into vault.secrets (name, secret) values"
+        " ('probe_old', encode(extensions.pgp_sym_encrypt('old-value', vault._key()), 'base64'))"
+    )
+    assert (_s2k_mode(db, "probe_new"), _s2k_mode(db, "probe_old")) == (1, 3)
+    decrypted = "select name, decrypted_secret from vault.decrypted_secrets where name like 'probe_%' order by name"
+    assert db.execute(decrypted).fetchall() == [("probe_new", "newer-value"), ("probe_old", "old-value")]
+    # The integrity check is kept: the data packet is tag 18, with MDC (new-format header 0xD2).
+    data_tag = db.execute(
+        "select get_byte(decode(secret, 'base64'), 2 + get_byte(decode(secret, 'base64'), 1))"
+        " from vault.secrets where name = 'probe_new'"
+    ).fetchone()
+    assert data_tag == (0xD2,)
+
+    untouched = db.execute("select secret from vault.secrets where name = 'probe_new'").fetchone()
+    assert compat.upgrade(db) is True
+    assert (_s2k_mode(db, "probe_new"), _s2k_mode(db, "probe_old")) == (1, 1)
+    assert db.execute(decrypted).fetchall() == [("probe_new", "newer-value"), ("probe_old", "old-value")]
+    assert db.execute("select secret from vault.secrets where name = 'probe_new'").fetchone() == untouched
+
+
+def test_the_vault_upgrade_leaves_a_database_without_the_layer_alone(empty_database_url: str) -> None:
+    with psycopg.connect(empty_database_url, autocommit=True) as conn:
+        conn.execute("create schema auth")  # Supabase's own
+        assert compat.upgrade(conn) is False
+        assert conn.execute("select to_regnamespace('vault')").fetchone() == (None,)

@@ -312,3 +312,31 @@ def test_a_batch_racing_a_plan_change_bills_on_the_new_terms(
     ).fetchone() == ("pro",)
     assert db.execute("select used, plan_key from public.usage_limits where workspace_id = %s and metric = 'sms'",
                       (ws.id,)).fetchone() == (Decimal(5), "pro")
+
+
+def test_a_batch_waiting_for_another_batchs_rows_adds_to_the_total_that_batch_left(
+    factories: Factories, db: psycopg.Connection, connect: Connect
+) -> None:
+    ws = factories.workspace()  # free: sms soft 40, hard 50
+    call(connect(), "record_usage", {"workspace_id": str(ws.id), "metric": "sms", "quantity": 1})  # the period's rows
+    first, second = connect(), connect()
+    out: dict[str, Any] = {}
+    # The first batch crosses the soft limit and keeps its transaction open, holding
+    # the period row; the second waits for the row, then crosses the hard limit on
+    # the total the first left (the row is updated where the second's lock found it).
+    first.execute("begin")
+    held = call(first, "record_usage_batch", {"events": [ev(ws, 20, key="f1"), ev(ws, 20, key="f2")]}).data
+    thread = _in_thread(
+        lambda: call(second, "record_usage_batch", {"events": [ev(ws, 5, key="s1"), ev(ws, 5, key="s2")]}).data,
+        out, "second")
+    _wait_until_waiting(db, second)
+    first.execute("commit")
+    thread.join(timeout=60)
+
+    assert not isinstance(out.get("second"), BaseException), out
+    assert [(r["used"], r["limit_state"]) for r in held["results"]] == [(21, "ok"), (41, "warning")]
+    assert [(r["used"], r["limit_state"]) for r in out["second"]["results"]] == [(46, "warning"), (51, "blocked")]
+    assert db.execute("select used, limit_state from public.usage_limits where workspace_id = %s and metric = 'sms'",
+                      (ws.id,)).fetchone() == (Decimal(51), "blocked")
+    types = db.execute("select type from public.alerts where workspace_id = %s order by type", (ws.id,)).fetchall()
+    assert types == [("usage_blocked",), ("usage_warning",)]

@@ -1,6 +1,7 @@
 """Usage and thresholds against a model, across plan changes (Hypothesis state machine).
 
-Rules drawn at random: record_usage of SMS, authorize_usage, plan changes between
+Rules drawn at random: record_usage of SMS, record_usage_batch of a few SMS events
+(some repeating a key earlier in the batch or one already recorded), authorize_usage, plan changes between
 free, pro and business (as subscription activation does them), and on-call
 acknowledging the open alerts. After every step the database must match a Python
 model: the period's total (usage that happened is recorded past the hard limit
@@ -47,6 +48,7 @@ class UsageThresholds(RuleBasedStateMachine):
         self.plan = "free"
         self.used = Decimal(0)
         self.expected: set[tuple[str, str]] = set()
+        self.recorded_events: list[dict[str, Any]] = []
 
     def _state(self) -> str:
         soft, hard = self.limits[self.plan]
@@ -66,6 +68,34 @@ class UsageThresholds(RuleBasedStateMachine):
         self.used += quantity
         self._note_thresholds()
         assert (Decimal(str(answer["used"])), answer["limit_state"]) == (self.used, self._state())
+
+    @rule(
+        quantities=st.lists(st.integers(1, 200), min_size=1, max_size=5),
+        repeat=st.booleans(),
+        resend=st.booleans(),
+    )
+    def record_batch(self, quantities: list[int], repeat: bool, resend: bool) -> None:
+        first = len(self.recorded_events)
+        events: list[dict[str, Any]] = [
+            {"workspace_id": str(self.ws.id), "metric": METRIC, "quantity": q, "idempotency_key": f"batch-{first + i}"}
+            for i, q in enumerate(quantities)
+        ]
+        if repeat:  # a key repeated later in the same batch
+            events.append(dict(events[0]))
+        if resend and self.recorded_events:  # a key recorded by an earlier batch
+            events.insert(len(events) // 2, dict(self.recorded_events[-1]))
+        answer = call(self.api, "record_usage_batch", {"events": events}).data
+        seen = {e["idempotency_key"] for e in self.recorded_events}
+        for event, result in zip(events, answer["results"], strict=True):
+            duplicate = event["idempotency_key"] in seen
+            if not duplicate:
+                seen.add(event["idempotency_key"])
+                self.recorded_events.append(event)
+                self.used += event["quantity"]
+                self._note_thresholds()
+            assert (result["duplicate"], Decimal(str(result["used"])), result["limit_state"]) == (
+                duplicate, self.used, self._state()
+            )
 
     @rule()
     def authorize(self) -> None:
