@@ -34,6 +34,8 @@ import psycopg
 
 from bench.volume import load as shape
 
+from harness.rows import scalar
+
 RUNS = 3
 # A run of a query faster than this repeats it until this much time has passed (see Context.timed).
 FAST_RUN = 0.25
@@ -370,7 +372,7 @@ def _record_usage_calls(count: int, seed: int, workspaces: int) -> list[tuple[st
 
 def twilio_deliveries(count: int, seed: str, workspaces: int) -> list[tuple[str, Sequence[Any]]]:
     """Signed inbound SMS deliveries to the loaded agents, as Twilio posts them (HMAC-SHA1, sorted fields)."""
-    calls = []
+    calls: list[tuple[str, Sequence[Any]]] = []
     for i in range(count):
         sid = "SM" + hashlib.md5(f"{seed}-{i}".encode()).hexdigest()
         payload = {
@@ -524,15 +526,16 @@ def _retention(ctx: Context, label: str) -> Result:
             started = time.perf_counter()
             api.execute(query.encode(), params)
             before.append(time.perf_counter() - started)
-        pid = runner.execute("select pg_backend_pid()").fetchone()[0]  # type: ignore[index]
+        pid = scalar(runner, "select pg_backend_pid()")
         during_calls = twilio_deliveries(20000, f"{label}-during-{time.time()}", workspaces)
         with _Sampler(ctx.url, pid, api, during_calls) as sampler:
             started = time.perf_counter()
             runner.execute("call private.run_retention_in_batches()")
             seconds = time.perf_counter() - started
-        run = runner.execute(
+        run = scalar(
+            runner,
             "select result from public.job_runs where job_name = 'retention_cleanup' order by id desc limit 1"
-        ).fetchone()[0]  # type: ignore[index]
+        )
     deleted = sum(int(v) for v in run["deleted"].values())
     figures = {
         "deleted": run["deleted"],

@@ -227,8 +227,8 @@ def test_keyset_list_reads_its_index_in_order(
     caller = _caller(factories, tenants, keyset.caller)
     params = {"ws": tenants.workspace.id, "at": at, "id": id_}
     with acting_as(db, caller.jwt):
-        plan = explain(db, keyset.query, params)  # type: ignore[arg-type]
-        page = db.execute(keyset.query, params).fetchall()  # type: ignore[arg-type]
+        plan = explain(db, keyset.query, params)
+        page = db.execute(keyset.query, params).fetchall()
     assert_keyset_plan(plan, keyset.table, keyset.index, keyset.cursor_condition)
     assert len(page) == 50
 
