@@ -298,7 +298,7 @@ def test_staff_alert_list_filters_by_state_and_refuses_others(
         """,
         {"ws": tenants.workspace.id},
     ).fetchall()
-    ids = dict(rows)
+    ids: dict[str, int] = {key: alert_id for key, alert_id in rows}
     support = factories.support()
 
     def listed(state: str) -> list[int]:
