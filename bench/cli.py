@@ -18,6 +18,8 @@ from bench import burst, pgbench, registry, report
 from bench.runner import Target, run_plan
 from bench.server import FAST_SETTINGS, dedicated_cluster
 
+from harness.rows import scalar
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -85,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     started_at = datetime.now(UTC)
     with dedicated_cluster(_say) as target, tempfile.TemporaryDirectory(prefix="opsdb-bench-scripts-") as work:
         with psycopg.connect(target.url(target.template)) as conn:
-            version = str(conn.execute("select version()").fetchone()[0])  # type: ignore[index]
+            version = str(scalar(conn, "select version()"))
         measured = run_plan(target, runs, Path(work), seconds=args.seconds, out=_say)
         burst_results = _run_bursts(target, chosen, registered, Path(work))
     finished_at = datetime.now(UTC)

@@ -3,89 +3,74 @@
 
 -- Name: private; Type: SCHEMA; Schema: -
 CREATE SCHEMA private;
-
 COMMENT ON SCHEMA private IS 'Helpers and SECURITY DEFINER functions; not exposed through the API.';
 
 -- Name: public; Type: SCHEMA; Schema: -
 CREATE SCHEMA public;
-
 COMMENT ON SCHEMA public IS 'standard public schema';
 
 -- Name: event_count; Type: DOMAIN; Schema: public
 CREATE DOMAIN public.event_count AS integer
 	CONSTRAINT event_count_check CHECK ((VALUE >= 0));
-
 COMMENT ON DOMAIN public.event_count IS 'A count or duration reported by a provider: never negative (segments, media, seconds, minutes).';
 
 -- Name: ledger_amount; Type: DOMAIN; Schema: public
 CREATE DOMAIN public.ledger_amount AS numeric(20,4)
 	CONSTRAINT ledger_amount_check CHECK ((VALUE <> (0)::numeric));
-
 COMMENT ON DOMAIN public.ledger_amount IS 'A signed wallet ledger amount: never zero (wallet_ledger.amount).';
 
 -- Name: ledger_balance; Type: DOMAIN; Schema: public
 CREATE DOMAIN public.ledger_balance AS numeric(20,4)
 	CONSTRAINT ledger_balance_check CHECK ((VALUE >= (0)::numeric));
-
 COMMENT ON DOMAIN public.ledger_balance IS 'A wallet balance after a ledger entry: never negative (wallet_ledger.balance_after).';
 
 -- Name: sms_direction; Type: DOMAIN; Schema: public
 CREATE DOMAIN public.sms_direction AS text
 	CONSTRAINT sms_direction_check CHECK ((VALUE = ANY (ARRAY['inbound'::text, 'outbound'::text])));
-
 COMMENT ON DOMAIN public.sms_direction IS 'inbound (received by an agent) or outbound (sent by one) (sms_events.direction).';
 
 -- Name: usage_limit_state; Type: DOMAIN; Schema: public
 CREATE DOMAIN public.usage_limit_state AS text
 	CONSTRAINT usage_limit_state_check CHECK ((VALUE = ANY (ARRAY['ok'::text, 'warning'::text, 'blocked'::text])));
-
 COMMENT ON DOMAIN public.usage_limit_state IS 'ok below the soft limit, warning from the soft limit, blocked from the hard limit.';
 
 -- Name: usage_quantity; Type: DOMAIN; Schema: public
 CREATE DOMAIN public.usage_quantity AS numeric
 	CONSTRAINT usage_quantity_check CHECK ((VALUE > (0)::numeric));
-
 COMMENT ON DOMAIN public.usage_quantity IS 'A metered amount of usage: greater than zero (usage_events.quantity).';
 
 -- Name: usage_total; Type: DOMAIN; Schema: public
 CREATE DOMAIN public.usage_total AS numeric
 	CONSTRAINT usage_total_check CHECK ((VALUE >= (0)::numeric));
-
 COMMENT ON DOMAIN public.usage_total IS 'A running usage total: never negative (usage_limits.used).';
 
 -- Name: webhook_attempts; Type: DOMAIN; Schema: public
 CREATE DOMAIN public.webhook_attempts AS integer
 	CONSTRAINT webhook_attempts_check CHECK ((VALUE >= 0));
-
 COMMENT ON DOMAIN public.webhook_attempts IS 'Processing attempts made so far: never negative (webhook_queue.attempts).';
 
 -- Name: webhook_headers; Type: DOMAIN; Schema: public
 CREATE DOMAIN public.webhook_headers AS jsonb
 	CONSTRAINT webhook_headers_check CHECK ((jsonb_typeof(VALUE) = 'object'::text));
-
 COMMENT ON DOMAIN public.webhook_headers IS 'Stored request headers: a JSON object of lower-case name to value (webhook_queue.headers).';
 
 -- Name: webhook_idempotency_key; Type: DOMAIN; Schema: public
 CREATE DOMAIN public.webhook_idempotency_key AS text
 	CONSTRAINT webhook_idempotency_key_check CHECK (((length(VALUE) >= 1) AND (length(VALUE) <= 300)));
-
 COMMENT ON DOMAIN public.webhook_idempotency_key IS 'A delivery''s idempotency key: 1 to 300 characters (webhook_queue.idempotency_key).';
 
 -- Name: webhook_max_attempts; Type: DOMAIN; Schema: public
 CREATE DOMAIN public.webhook_max_attempts AS integer
 	CONSTRAINT webhook_max_attempts_check CHECK (((VALUE >= 1) AND (VALUE <= 20)));
-
 COMMENT ON DOMAIN public.webhook_max_attempts IS 'Processing attempts allowed before dead_letter: 1 to 20 (webhook_queue.max_attempts).';
 
 -- Name: webhook_provider; Type: DOMAIN; Schema: public
 CREATE DOMAIN public.webhook_provider AS text
 	CONSTRAINT webhook_provider_check CHECK ((VALUE = ANY (ARRAY['twilio'::text, 'meta'::text, 'paymob'::text, 'standard'::text])));
-
 COMMENT ON DOMAIN public.webhook_provider IS 'A webhook provider ingest_webhook accepts (webhook_queue.provider).';
 
 -- Name: webhook_status; Type: DOMAIN; Schema: public
 CREATE DOMAIN public.webhook_status AS text;
-
 COMMENT ON DOMAIN public.webhook_status IS 'What became of a stored delivery (webhook_queue.status; see the column comment).';
 
 -- Name: _authorize_usage(uuid, text, numeric); Type: FUNCTION; Schema: private
@@ -93,7 +78,6 @@ CREATE FUNCTION private._authorize_usage(workspace_id uuid, metric text, quantit
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/usage/authorize_usage.sql.j2
-
 COMMENT ON FUNCTION private._authorize_usage(workspace_id uuid, metric text, quantity numeric) IS 'Implementation of public.authorize_usage (definer: reads usage_limits and the period''s terms).';
 
 -- Name: _check_rate_limit(uuid, text, timestamp with time zone); Type: FUNCTION; Schema: private
@@ -101,7 +85,6 @@ CREATE FUNCTION private._check_rate_limit(workspace_id uuid, bucket text DEFAULT
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/usage/check_rate_limit.sql.j2
-
 COMMENT ON FUNCTION private._check_rate_limit(workspace_id uuid, bucket text, at timestamp with time zone) IS 'Implementation of public.check_rate_limit: GCRA per workspace and bucket, refusals counted, fails open.';
 
 -- Name: _confirm_instapay_payment(uuid, text); Type: FUNCTION; Schema: private
@@ -109,7 +92,6 @@ CREATE FUNCTION private._confirm_instapay_payment(payment_id uuid, bank_referenc
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/payments/confirm_instapay_payment.sql.j2
-
 COMMENT ON FUNCTION private._confirm_instapay_payment(payment_id uuid, bank_reference text) IS 'Definer body of confirm_instapay_payment: checks the caller is a platform admin itself.';
 
 -- Name: _create_api_key(uuid, text, text[], timestamp with time zone); Type: FUNCTION; Schema: private
@@ -117,7 +99,6 @@ CREATE FUNCTION private._create_api_key(workspace_id uuid, name text, scopes tex
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/security/create_api_key.sql.j2
-
 COMMENT ON FUNCTION private._create_api_key(workspace_id uuid, name text, scopes text[], expires_at timestamp with time zone) IS 'Implementation of public.create_api_key (definer: users have no insert grant on workspace_api_keys).';
 
 -- Name: _create_payment_request(uuid, text, text); Type: FUNCTION; Schema: private
@@ -125,7 +106,6 @@ CREATE FUNCTION private._create_payment_request(workspace_id uuid, plan_key text
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/payments/create_payment_request.sql.j2
-
 COMMENT ON FUNCTION private._create_payment_request(workspace_id uuid, plan_key text, provider text) IS 'Definer body of create_payment_request: checks the caller is a workspace owner/admin itself.';
 
 -- Name: _deduct_credits(uuid, numeric, text, text); Type: FUNCTION; Schema: private
@@ -133,7 +113,6 @@ CREATE FUNCTION private._deduct_credits(workspace_id uuid, amount numeric, reaso
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/billing/deduct_credits.sql.j2
-
 COMMENT ON FUNCTION private._deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) IS 'Implementation of public.deduct_credits (definer: writes workspace_wallets and wallet_ledger).';
 
 -- Name: _drain_webhooks(integer); Type: FUNCTION; Schema: private
@@ -141,7 +120,6 @@ CREATE FUNCTION private._drain_webhooks(max_count integer) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/webhooks/drain_webhooks.sql.j2
-
 COMMENT ON FUNCTION private._drain_webhooks(max_count integer) IS 'Implementation of public.drain_webhooks: one batch of queued deliveries, logged in job_runs when it did work.';
 
 -- Name: _evaluate_usage_thresholds(uuid); Type: FUNCTION; Schema: private
@@ -149,7 +127,6 @@ CREATE FUNCTION private._evaluate_usage_thresholds(workspace_id uuid) RETURNS js
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/usage/evaluate_usage_thresholds.sql.j2
-
 COMMENT ON FUNCTION private._evaluate_usage_thresholds(workspace_id uuid) IS 'Implementation of public.evaluate_usage_thresholds (definer; checks service_role, membership or admin).';
 
 -- Name: _generate_billing_line_items(uuid, date); Type: FUNCTION; Schema: private
@@ -157,7 +134,6 @@ CREATE FUNCTION private._generate_billing_line_items(workspace_id uuid, period_s
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/billing/generate_billing_line_items.sql.j2
-
 COMMENT ON FUNCTION private._generate_billing_line_items(workspace_id uuid, period_start date) IS 'Implementation of public.generate_billing_line_items (definer; checks service_role or admin).';
 
 -- Name: _generate_weekly_insights(date); Type: FUNCTION; Schema: private
@@ -165,7 +141,6 @@ CREATE FUNCTION private._generate_weekly_insights(week_start date DEFAULT NULL::
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/jobs/generate_weekly_insights.sql.j2
-
 COMMENT ON FUNCTION private._generate_weekly_insights(week_start date) IS 'Implementation of public.generate_weekly_insights (definer: writes weekly_insights, logs the run in job_runs).';
 
 -- Name: _grant_credits(uuid, numeric, text, text); Type: FUNCTION; Schema: private
@@ -173,7 +148,6 @@ CREATE FUNCTION private._grant_credits(workspace_id uuid, amount numeric, reason
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/billing/grant_credits.sql.j2
-
 COMMENT ON FUNCTION private._grant_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) IS 'Implementation of public.grant_credits (definer; checks the caller is service_role or a platform admin).';
 
 -- Name: _handle_paymob_callback(jsonb, text); Type: FUNCTION; Schema: private
@@ -181,7 +155,6 @@ CREATE FUNCTION private._handle_paymob_callback(payload jsonb, hmac text) RETURN
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/payments/handle_paymob_callback.sql.j2
-
 COMMENT ON FUNCTION private._handle_paymob_callback(payload jsonb, hmac text) IS 'Definer body of handle_paymob_callback: service_role only; verify the HMAC, alert on forgery, else process.';
 
 -- Name: _ingest_webhook(text, jsonb, jsonb, text, text, boolean); Type: FUNCTION; Schema: private
@@ -189,15 +162,45 @@ CREATE FUNCTION private._ingest_webhook(provider text, payload jsonb, headers js
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/webhooks/ingest_webhook.sql.j2
-
 COMMENT ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) IS 'Implementation of public.ingest_webhook: verify, deduplicate, store raw; queue it or process it in a sub-transaction.';
+
+-- Name: alerts; Type: TABLE; Schema: public
+CREATE TABLE public.alerts (
+    id bigint NOT NULL,
+    type text NOT NULL,
+    severity text DEFAULT 'warning'::text NOT NULL,
+    workspace_id uuid,
+    dedupe_key text NOT NULL,
+    message text NOT NULL,
+    details jsonb DEFAULT '{}'::jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    acknowledged_at timestamp with time zone,
+    acknowledged_by uuid,
+    resolved_at timestamp with time zone,
+    resolved_by uuid,
+    resolution text,
+    CONSTRAINT alerts_resolution_check CHECK (((resolved_at IS NULL) = (resolution IS NULL))),
+    CONSTRAINT alerts_severity_check CHECK ((severity = ANY (ARRAY['info'::text, 'warning'::text, 'critical'::text]))),
+    CONSTRAINT alerts_type_check CHECK ((type ~ '^[a-z][a-z0-9_]{1,63}$'::text))
+);
+COMMENT ON TABLE public.alerts IS 'Operational alerts. One open (unresolved) alert per dedupe_key: a condition that persists raises it once; it is resolved when the condition clears or by a platform admin, and kept as history.';
+COMMENT ON COLUMN public.alerts.acknowledged_at IS 'When someone took the alert on (acknowledge_alert, or a workspace admin). An acknowledged alert stays open.';
+COMMENT ON COLUMN public.alerts.resolved_at IS 'When the alert was resolved; null while it is open. Retention expires resolved alerts only.';
+COMMENT ON COLUMN public.alerts.resolved_by IS 'The platform admin who resolved it (resolve_alert); null when the system resolved it.';
+COMMENT ON COLUMN public.alerts.resolution IS 'Who or what resolved it and why: ''auto: ...'' when its condition cleared, else the admin''s note.';
+
+-- Name: _list_alerts(uuid, text, timestamp with time zone, bigint, integer); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._list_alerts(workspace_id uuid, state text, before_created_at timestamp with time zone, before_id bigint, max_count integer) RETURNS SETOF public.alerts
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO '';
+    -- body: db/functions/ops/list_alerts.sql.j2
+COMMENT ON FUNCTION private._list_alerts(workspace_id uuid, state text, before_created_at timestamp with time zone, before_id bigint, max_count integer) IS 'Implementation of public.list_alerts (definer: reads every workspace''s alerts from the time index, for staff).';
 
 -- Name: _list_messages_masked(uuid, timestamp with time zone, uuid, integer); Type: FUNCTION; Schema: private
 CREATE FUNCTION private._list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) RETURNS TABLE(id uuid, workspace_id uuid, conversation_id uuid, direction text, sender text, body text, provider text, provider_message_id text, sent_at timestamp with time zone, created_at timestamp with time zone)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/security/list_messages_masked.sql.j2
-
 COMMENT ON FUNCTION private._list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) IS 'Implementation of public.list_messages_masked (definer: staff may not read public.messages itself).';
 
 -- Name: _list_webhooks(text, text, uuid, timestamp with time zone, timestamp with time zone, timestamp with time zone, bigint, integer); Type: FUNCTION; Schema: private
@@ -205,7 +208,6 @@ CREATE FUNCTION private._list_webhooks(provider text, status text, workspace_id 
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/console/list_webhooks.sql.j2
-
 COMMENT ON FUNCTION private._list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) IS 'Implementation of public.list_webhooks (definer: the workspace filter reads SMS events, members-only).';
 
 -- Name: _monitoring_signals(); Type: FUNCTION; Schema: private
@@ -213,24 +215,13 @@ CREATE FUNCTION private._monitoring_signals() RETURNS TABLE(signal text, scope t
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/ops/monitoring_signals.sql.j2
-
 COMMENT ON FUNCTION private._monitoring_signals() IS 'Implementation of public.monitoring_signals (definer: counts across every workspace; platform staff only).';
-
--- Name: _platform_daily_metrics(date, date, uuid); Type: FUNCTION; Schema: private
-CREATE FUNCTION private._platform_daily_metrics(from_day date, to_day date, workspace_id uuid) RETURNS TABLE(day date, calls bigint, call_minutes bigint, failed_calls bigint, sms_inbound bigint, sms_outbound bigint, failed_sms bigint, messages_inbound bigint, messages_outbound bigint, errors bigint)
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path TO ''
-    SET jit TO 'off';
-    -- body: db/functions/ops/platform_daily_metrics.sql.j2
-
-COMMENT ON FUNCTION private._platform_daily_metrics(from_day date, to_day date, workspace_id uuid) IS 'Implementation of public.platform_daily_metrics (definer: counts over every workspace''s SMS and messages, members-only rows; platform staff only).';
 
 -- Name: _preview_replay_webhooks(text, text, timestamp with time zone, timestamp with time zone, integer); Type: FUNCTION; Schema: private
 CREATE FUNCTION private._preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) RETURNS jsonb
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/console/preview_replay_webhooks.sql.j2
-
 COMMENT ON FUNCTION private._preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) IS 'Implementation of public.preview_replay_webhooks: count what replay_webhooks would take now.';
 
 -- Name: _record_usage(uuid, text, numeric, text, text); Type: FUNCTION; Schema: private
@@ -238,7 +229,6 @@ CREATE FUNCTION private._record_usage(workspace_id uuid, metric text, quantity n
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/usage/record_usage.sql.j2
-
 COMMENT ON FUNCTION private._record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) IS 'Implementation of public.record_usage (definer: writes usage_events and usage_limits).';
 
 -- Name: _record_usage_batch(jsonb); Type: FUNCTION; Schema: private
@@ -246,7 +236,6 @@ CREATE FUNCTION private._record_usage_batch(events jsonb) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/usage/record_usage_batch.sql.j2
-
 COMMENT ON FUNCTION private._record_usage_batch(events jsonb) IS 'Implementation of public.record_usage_batch (definer: writes usage_events and usage_limits for up to 1,000 events).';
 
 -- Name: _replay_webhook(bigint, text); Type: FUNCTION; Schema: private
@@ -254,7 +243,6 @@ CREATE FUNCTION private._replay_webhook(webhook_id bigint, reason text) RETURNS 
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/webhooks/replay_webhook.sql.j2
-
 COMMENT ON FUNCTION private._replay_webhook(webhook_id bigint, reason text) IS 'Implementation of public.replay_webhook (admins, service_role): reprocess one delivery, audited.';
 
 -- Name: _replay_webhooks(text, text, text, timestamp with time zone, timestamp with time zone, integer); Type: FUNCTION; Schema: private
@@ -262,7 +250,6 @@ CREATE FUNCTION private._replay_webhooks(reason text, provider text, status text
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/webhooks/replay_webhooks.sql.j2
-
 COMMENT ON FUNCTION private._replay_webhooks(reason text, provider text, status text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) IS 'Implementation of public.replay_webhooks: bulk replay by status, provider and time range, each row audited.';
 
 -- Name: _retry_failed_webhooks(integer); Type: FUNCTION; Schema: private
@@ -271,7 +258,6 @@ CREATE FUNCTION private._retry_failed_webhooks(max_count integer) RETURNS jsonb
     SET search_path TO ''
     SET lock_timeout TO '2s';
     -- body: db/functions/webhooks/retry_failed_webhooks.sql.j2
-
 COMMENT ON FUNCTION private._retry_failed_webhooks(max_count integer) IS 'Implementation of public.retry_failed_webhooks: one attempt for each due failed delivery, SKIP LOCKED.';
 
 -- Name: _revoke_api_key(uuid, text); Type: FUNCTION; Schema: private
@@ -279,7 +265,6 @@ CREATE FUNCTION private._revoke_api_key(key_id uuid, reason text) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/security/revoke_api_key.sql.j2
-
 COMMENT ON FUNCTION private._revoke_api_key(key_id uuid, reason text) IS 'Implementation of public.revoke_api_key (definer: users may only rename keys directly).';
 
 -- Name: _run_job(text); Type: FUNCTION; Schema: private
@@ -287,7 +272,6 @@ CREATE FUNCTION private._run_job(job_name text) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/jobs/run_job.sql.j2
-
 COMMENT ON FUNCTION private._run_job(job_name text) IS 'Implementation of public.run_job (definer: the jobs'' functions and cron.job are the database owner''s).';
 
 -- Name: _run_reconciliation(date, date); Type: FUNCTION; Schema: private
@@ -296,7 +280,6 @@ CREATE FUNCTION private._run_reconciliation(period_start date, period_end date) 
     SET search_path TO ''
     SET jit TO 'off';
     -- body: db/functions/jobs/run_reconciliation.sql.j2
-
 COMMENT ON FUNCTION private._run_reconciliation(period_start date, period_end date) IS 'Implementation of public.run_reconciliation (definer: compares usage_events with provider_usage_reports, writes the run''s report, raises the period''s reconciliation_mismatch alert).';
 
 -- Name: _run_retention_cleanup(numeric, integer); Type: FUNCTION; Schema: private
@@ -304,7 +287,6 @@ CREATE FUNCTION private._run_retention_cleanup(max_seconds numeric DEFAULT 0.5, 
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/jobs/run_retention_cleanup.sql.j2
-
 COMMENT ON FUNCTION private._run_retention_cleanup(max_seconds numeric, batch_rows integer) IS 'Implementation of public.run_retention_cleanup (definer: deletes expired rows per retention_policies, in batches, within max_seconds of one transaction).';
 
 -- Name: _set_workspace_status(uuid, text, text); Type: FUNCTION; Schema: private
@@ -312,7 +294,6 @@ CREATE FUNCTION private._set_workspace_status(workspace_id uuid, status text, re
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/tenancy/set_workspace_status.sql.j2
-
 COMMENT ON FUNCTION private._set_workspace_status(workspace_id uuid, status text, reason text) IS 'Implementation of public.set_workspace_status (definer: users cannot update workspaces.status).';
 
 -- Name: activate_payment(uuid, text); Type: FUNCTION; Schema: private
@@ -320,23 +301,13 @@ CREATE FUNCTION private.activate_payment(payment_id uuid, reason text) RETURNS u
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/payments/activate_payment.sql
-
 COMMENT ON FUNCTION private.activate_payment(payment_id uuid, reason text) IS 'Activate the plan a confirmed, locked payment paid for: subscription, workspace plan, usage limits, audit.';
-
--- Name: add_dashboard_events(text, bigint, bigint, date); Type: FUNCTION; Schema: private
-CREATE FUNCTION private.add_dashboard_events(events_where text, after_id bigint, upto_id bigint, day date) RETURNS bigint
-    LANGUAGE plpgsql
-    SET search_path TO '';
-    -- body: db/functions/ops/fold_dashboard_rollups.sql
-
-COMMENT ON FUNCTION private.add_dashboard_events(events_where text, after_id bigint, upto_id bigint, day date) IS 'Add the dashboard events a fixed condition selects to the dashboard totals, per UTC day and workspace and per day.';
 
 -- Name: admin_workspace_ids(); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.admin_workspace_ids() RETURNS uuid[]
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/tenancy/membership_helpers.sql
-
 COMMENT ON FUNCTION private.admin_workspace_ids() IS 'The workspaces the calling user owns or administers, as an array for policies.';
 
 -- Name: alert_change(bigint, text, boolean); Type: FUNCTION; Schema: private
@@ -344,7 +315,6 @@ CREATE FUNCTION private.alert_change(alert_id bigint, note text, resolve boolean
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/ops/alerts.sql.j2
-
 COMMENT ON FUNCTION private.alert_change(alert_id bigint, note text, resolve boolean) IS 'Acknowledge or resolve an alert as a platform admin (audited); the body of acknowledge_alert and resolve_alert.';
 
 -- Name: alert_dead_letters(bigint[]); Type: FUNCTION; Schema: private
@@ -352,7 +322,6 @@ CREATE FUNCTION private.alert_dead_letters(webhook_ids bigint[]) RETURNS void
     LANGUAGE sql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/webhooks/alert_dead_letters.sql
-
 COMMENT ON FUNCTION private.alert_dead_letters(webhook_ids bigint[]) IS 'Count new dead letters in the one open webhook_failure alert per provider and error (raised for the first).';
 
 -- Name: alert_reconciliation_run(bigint, bigint, date, date, boolean, integer, integer, integer); Type: FUNCTION; Schema: private
@@ -360,7 +329,6 @@ CREATE FUNCTION private.alert_reconciliation_run(run_id bigint, job_run_id bigin
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/jobs/run_reconciliation.sql.j2
-
 COMMENT ON FUNCTION private.alert_reconciliation_run(run_id bigint, job_run_id bigint, period_start date, period_end date, every_step_ran boolean, mismatched integer, missing_internal integer, missing_provider integer) IS 'Settle the open reconciliation_mismatch alerts after a run and raise one for its not-matched days no open alert covers; returns the alert covering the run''s not-matched days, or null.';
 
 -- Name: alert_retention_backlog(bigint, text[]); Type: FUNCTION; Schema: private
@@ -368,7 +336,6 @@ CREATE FUNCTION private.alert_retention_backlog(job_run_id bigint, more text[]) 
     LANGUAGE sql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/jobs/retention_step.sql.j2
-
 COMMENT ON FUNCTION private.alert_retention_backlog(job_run_id bigint, more text[]) IS 'Raise the one open retention_backlog alert: a run ran out of time with rows left (listed).';
 
 -- Name: alert_signature_failure(text, bigint, text); Type: FUNCTION; Schema: private
@@ -376,7 +343,6 @@ CREATE FUNCTION private.alert_signature_failure(provider text, webhook_id bigint
     LANGUAGE sql
     SET search_path TO '';
     -- body: db/functions/webhooks/alert_signature_failure.sql
-
 COMMENT ON FUNCTION private.alert_signature_failure(provider text, webhook_id bigint, reason text) IS 'Raise the signature_failure alert for this provider and UTC hour, once.';
 
 -- Name: assert_no_secret_keys(jsonb, text); Type: FUNCTION; Schema: private
@@ -384,7 +350,6 @@ CREATE FUNCTION private.assert_no_secret_keys(doc jsonb, column_label text) RETU
     LANGUAGE plpgsql IMMUTABLE
     SET search_path TO '';
     -- body: db/functions/security/secret_keys.sql
-
 COMMENT ON FUNCTION private.assert_no_secret_keys(doc jsonb, column_label text) IS 'Raises 22023 secret_in_config when the document has secret-looking keys; names the paths, never the values.';
 
 -- Name: audit(text, text, text, uuid, jsonb, jsonb, text); Type: FUNCTION; Schema: private
@@ -392,7 +357,6 @@ CREATE FUNCTION private.audit(action text, target_table text, target_id text, wo
     LANGUAGE sql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/ops/audit.sql
-
 COMMENT ON FUNCTION private.audit(action text, target_table text, target_id text, workspace_id uuid, before jsonb, after jsonb, reason text) IS 'Append an audit_logs row for a security-relevant change; returns its id.';
 
 -- Name: payments; Type: TABLE; Schema: public
@@ -424,19 +388,12 @@ CREATE TABLE public.payments (
     CONSTRAINT payments_reference_check CHECK ((reference ~ '^[A-Z0-9-]{6,64}$'::text)),
     CONSTRAINT payments_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'confirmed'::text, 'failed'::text, 'rejected'::text, 'refunded'::text])))
 );
-
 COMMENT ON TABLE public.payments IS 'Payment requests and their settlement. Only a confirmation (Paymob callback, admin InstaPay check) activates a plan.';
-
 COMMENT ON COLUMN public.payments.amount_minor IS 'The plan price at request time, in minor units (piastres for EGP).';
-
 COMMENT ON COLUMN public.payments.reference IS 'What the payer quotes: the InstaPay transfer note; Paymob''s order.merchant_order_id.';
-
 COMMENT ON COLUMN public.payments.provider_reference IS 'Paymob transaction id (obj.id) of the attempt that settled it.';
-
 COMMENT ON COLUMN public.payments.bank_reference IS 'InstaPay bank transfer reference an admin matched it with.';
-
 COMMENT ON COLUMN public.payments.webhook_id IS 'The webhook_queue row that settled it (no foreign key: webhook payloads expire, payments do not).';
-
 COMMENT ON COLUMN public.payments.paymob_order_id IS 'Paymob order id (obj.order.id) bound by the first verified callback; callbacks of another order are refused.';
 
 -- Name: check_paymob_callback_target(public.payments, text, text); Type: FUNCTION; Schema: private
@@ -444,7 +401,6 @@ CREATE FUNCTION private.check_paymob_callback_target(payment public.payments, or
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/payments/check_paymob_callback_target.sql
-
 COMMENT ON FUNCTION private.check_paymob_callback_target(payment public.payments, order_id text, transaction_id text, OUT refusal text, OUT detail text, OUT other_payment_id uuid) IS 'Why a signed Paymob callback may not settle this payment (merchant_order_id is unsigned), or nulls; binds the payment to its Paymob order when it may.';
 
 -- Name: check_reconciliation_period(date, date); Type: FUNCTION; Schema: private
@@ -452,7 +408,6 @@ CREATE FUNCTION private.check_reconciliation_period(period_start date, period_en
     LANGUAGE plpgsql STABLE
     SET search_path TO '';
     -- body: db/functions/jobs/run_reconciliation.sql.j2
-
 COMMENT ON FUNCTION private.check_reconciliation_period(period_start date, period_end date) IS 'Raise 22023 (period_required, invalid_period, period_too_long, period_not_ended) for a period run_reconciliation refuses.';
 
 -- Name: check_webhook_arguments(text, jsonb, jsonb, text); Type: FUNCTION; Schema: private
@@ -460,7 +415,6 @@ CREATE FUNCTION private.check_webhook_arguments(provider text, payload jsonb, he
     LANGUAGE plpgsql STABLE
     SET search_path TO '';
     -- body: db/functions/webhooks/check_webhook_arguments.sql
-
 COMMENT ON FUNCTION private.check_webhook_arguments(provider text, payload jsonb, headers jsonb, raw_body text) IS 'Raise 22023 (unknown_provider, malformed_payload, malformed_headers, payload_too_large) for ingest_webhook arguments that cannot be a delivery.';
 
 -- Name: webhook_queue; Type: TABLE; Schema: public
@@ -485,19 +439,12 @@ CREATE TABLE public.webhook_queue (
     processed_at timestamp with time zone
 )
 WITH (autovacuum_vacuum_scale_factor='0.02', autovacuum_vacuum_threshold='1000');
-
 COMMENT ON TABLE public.webhook_queue IS 'Every webhook delivery, stored raw before processing and kept whatever processing does (retention expires it).';
-
 COMMENT ON COLUMN public.webhook_queue.idempotency_key IS 'From the provider''s own ids (CallSid+CallStatus, MessageSid+status, Meta message ids, Paymob transaction, webhook-id), else sha256 of the canonical payload. Unique per provider among the verified rows that claim it (webhook_queue_verified_key_idx): a row whose signature was not checked yet claims nothing.';
-
 COMMENT ON COLUMN public.webhook_queue.status IS 'queued (verified and holding its key; processed by the drain, public.drain_webhooks), processed, duplicate, unknown_phone, failed (will be retried), rejected (bad signature or unusable payload; never processed), dead_letter (retries exhausted). received is allowed but not written: a delivery processed in the ingest call is inserted saying processed and corrected before its transaction ends, so no other session sees it in between.';
-
 COMMENT ON COLUMN public.webhook_queue.signature_valid IS 'true: verified (only such a row claims its idempotency key); false: rejected; null: the check itself could not run yet (e.g. missing secret): the row is failed, claims no key, and is verified by the sweeper or a replay.';
-
 COMMENT ON COLUMN public.webhook_queue.duplicate_of IS 'For a duplicate: the delivery it repeats. No foreign key: retention may expire either row first.';
-
 COMMENT ON COLUMN public.webhook_queue.attempts IS 'Processing attempts made so far: 0 while queued, 1 after the first (in the ingest call or by the drain).';
-
 COMMENT ON COLUMN public.webhook_queue.skip_reason IS 'Processed but nothing downstream on purpose: channel_disabled, agent_inactive, workspace_suspended, ...';
 
 -- Name: claim_webhooks(text, integer); Type: FUNCTION; Schema: private
@@ -505,7 +452,6 @@ CREATE FUNCTION private.claim_webhooks(status text, max_count integer) RETURNS S
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/webhooks/claim_webhooks.sql
-
 COMMENT ON FUNCTION private.claim_webhooks(status text, max_count integer) IS 'Lock (FOR UPDATE SKIP LOCKED) and return up to max_count queued, or due failed, deliveries in processing order.';
 
 -- Name: classify_webhook(text, jsonb, jsonb); Type: FUNCTION; Schema: private
@@ -513,7 +459,6 @@ CREATE FUNCTION private.classify_webhook(provider text, payload jsonb, headers j
     LANGUAGE plpgsql IMMUTABLE
     SET search_path TO '';
     -- body: db/functions/webhooks/classify_webhook.sql
-
 COMMENT ON FUNCTION private.classify_webhook(provider text, payload jsonb, headers jsonb, OUT event_type text, OUT idempotency_key text, OUT missing_fields text) IS 'Event type, idempotency key (provider ids, else a payload hash) and missing required fields of a delivery.';
 
 -- Name: clear_alert(text, text); Type: FUNCTION; Schema: private
@@ -521,7 +466,6 @@ CREATE FUNCTION private.clear_alert(dedupe_key text, resolution text) RETURNS bi
     LANGUAGE sql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/ops/alerts.sql.j2
-
 COMMENT ON FUNCTION private.clear_alert(dedupe_key text, resolution text) IS 'Resolve the open alert of a condition that has cleared (resolution says why); null when none is open.';
 
 -- Name: constant_time_equals(bytea, bytea); Type: FUNCTION; Schema: private
@@ -529,7 +473,6 @@ CREATE FUNCTION private.constant_time_equals(a bytea, b bytea) RETURNS boolean
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/webhooks/constant_time_equals.sql
-
 COMMENT ON FUNCTION private.constant_time_equals(a bytea, b bytea) IS 'Timing-safe equality of two byte strings (double HMAC with a random key); false when either is null.';
 
 -- Name: conversations_masked(); Type: FUNCTION; Schema: private
@@ -537,7 +480,6 @@ CREATE FUNCTION private.conversations_masked() RETURNS TABLE(id uuid, workspace_
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/security/pii_masking.sql
-
 COMMENT ON FUNCTION private.conversations_masked() IS 'Rows of public.conversations_masked: every conversation with contact details masked, for platform staff only.';
 
 -- Name: count_rate_limit_refusal(uuid, text, timestamp with time zone, text, integer, integer, integer); Type: FUNCTION; Schema: private
@@ -545,7 +487,6 @@ CREATE FUNCTION private.count_rate_limit_refusal(workspace_id uuid, bucket text,
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/usage/rate_limit_refusals.sql
-
 COMMENT ON FUNCTION private.count_rate_limit_refusal(workspace_id uuid, bucket text, at timestamp with time zone, plan_key text, max_requests integer, window_seconds integer, spike_refusals integer) IS 'Count a refused request per workspace, bucket and minute; the refusal reaching the spike threshold raises its alert.';
 
 -- Name: credit_replay(text, uuid, numeric, text, text); Type: FUNCTION; Schema: private
@@ -553,7 +494,6 @@ CREATE FUNCTION private.credit_replay(kind text, workspace_id uuid, amount numer
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/billing/credit_replay.sql
-
 COMMENT ON FUNCTION private.credit_replay(kind text, workspace_id uuid, amount numeric, reason text, idempotency_key text) IS 'First result of an idempotent credit call (null when the key is new; PT409 when the arguments differ).';
 
 -- Name: decline_paymob_payment(public.payments, text, text, bigint); Type: FUNCTION; Schema: private
@@ -561,7 +501,6 @@ CREATE FUNCTION private.decline_paymob_payment(payment public.payments, transact
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/payments/decline_paymob_payment.sql
-
 COMMENT ON FUNCTION private.decline_paymob_payment(payment public.payments, transaction_id text, reason text, webhook_id bigint) IS 'Apply a declined Paymob transaction to its payment (a pending one fails, with an info alert); the changed row.';
 
 -- Name: delete_expired_acknowledged_alerts(timestamp with time zone, integer, timestamp with time zone, bigint); Type: FUNCTION; Schema: private
@@ -569,7 +508,6 @@ CREATE FUNCTION private.delete_expired_acknowledged_alerts(cutoff timestamp with
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/jobs/retention_step.sql.j2
-
 COMMENT ON FUNCTION private.delete_expired_acknowledged_alerts(cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint) IS 'One batch of the acknowledged_alerts retention policy: delete at most max_rows rows of public.alerts older than cutoff, in key order after (after_at, after_id).';
 
 -- Name: delete_expired_job_runs(timestamp with time zone, integer, timestamp with time zone, bigint, bigint); Type: FUNCTION; Schema: private
@@ -577,7 +515,6 @@ CREATE FUNCTION private.delete_expired_job_runs(cutoff timestamp with time zone,
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/jobs/retention_step.sql.j2
-
 COMMENT ON FUNCTION private.delete_expired_job_runs(cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint, keep_job_run bigint) IS 'One batch of the job_runs retention policy: delete at most max_rows rows of public.job_runs older than cutoff, in key order after (after_at, after_id).';
 
 -- Name: delete_expired_rate_limit_counters(timestamp with time zone, integer); Type: FUNCTION; Schema: private
@@ -585,7 +522,6 @@ CREATE FUNCTION private.delete_expired_rate_limit_counters(cutoff timestamp with
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/jobs/retention_step.sql.j2
-
 COMMENT ON FUNCTION private.delete_expired_rate_limit_counters(cutoff timestamp with time zone, max_rows integer) IS 'One batch of the rate_limit_counters retention policy: delete at most max_rows expired rate-limit counters and refusal counts older than cutoff; returns how many went.';
 
 -- Name: delete_expired_unknown_phone(timestamp with time zone, integer, timestamp with time zone, bigint); Type: FUNCTION; Schema: private
@@ -593,7 +529,6 @@ CREATE FUNCTION private.delete_expired_unknown_phone(cutoff timestamp with time 
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/jobs/retention_step.sql.j2
-
 COMMENT ON FUNCTION private.delete_expired_unknown_phone(cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint) IS 'One batch of the unknown_phone retention policy: delete at most max_rows rows of public.unknown_phone older than cutoff, in key order after (after_at, after_id).';
 
 -- Name: delete_expired_webhook_dead_letters(timestamp with time zone, integer, timestamp with time zone, bigint); Type: FUNCTION; Schema: private
@@ -601,7 +536,6 @@ CREATE FUNCTION private.delete_expired_webhook_dead_letters(cutoff timestamp wit
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/jobs/retention_step.sql.j2
-
 COMMENT ON FUNCTION private.delete_expired_webhook_dead_letters(cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint) IS 'One batch of the webhook_dead_letters retention policy: delete at most max_rows rows of public.webhook_queue older than cutoff, in key order after (after_at, after_id).';
 
 -- Name: delete_expired_webhook_deliveries(timestamp with time zone, integer, timestamp with time zone, bigint); Type: FUNCTION; Schema: private
@@ -609,7 +543,6 @@ CREATE FUNCTION private.delete_expired_webhook_deliveries(cutoff timestamp with 
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/jobs/retention_step.sql.j2
-
 COMMENT ON FUNCTION private.delete_expired_webhook_deliveries(cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint) IS 'One batch of the webhook_deliveries retention policy: delete at most max_rows rows of public.webhook_queue older than cutoff, in key order after (after_at, after_id).';
 
 -- Name: drain_webhook_batch(integer); Type: FUNCTION; Schema: private
@@ -617,14 +550,12 @@ CREATE FUNCTION private.drain_webhook_batch(max_count integer) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/webhooks/drain_webhooks.sql.j2
-
 COMMENT ON FUNCTION private.drain_webhook_batch(max_count integer) IS 'Process up to max_count queued deliveries in the caller''s transaction: chunks of 100, a bad row retried alone.';
 
 -- Name: drain_webhooks_continuously(double precision, integer, double precision); Type: PROCEDURE; Schema: private
 CREATE PROCEDURE private.drain_webhooks_continuously(IN seconds double precision DEFAULT NULL::double precision, IN max_count integer DEFAULT 1000, IN idle_seconds double precision DEFAULT 0.25)
     LANGUAGE plpgsql;
     -- body: db/functions/webhooks/drain_webhooks_continuously.sql
-
 COMMENT ON PROCEDURE private.drain_webhooks_continuously(IN seconds double precision, IN max_count integer, IN idle_seconds double precision) IS 'pg_cron''s webhook drain: batches of queued deliveries, each committed, until second 59 of the minute (or seconds).';
 
 -- Name: drop_policies(regclass); Type: FUNCTION; Schema: private
@@ -632,7 +563,6 @@ CREATE FUNCTION private.drop_policies(target regclass) RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/security/drop_policies.sql
-
 COMMENT ON FUNCTION private.drop_policies(target regclass) IS 'Drops every policy on the table (db/policies files recreate them); returns how many.';
 
 -- Name: ensure_usage_period(uuid, date); Type: FUNCTION; Schema: private
@@ -640,41 +570,7 @@ CREATE FUNCTION private.ensure_usage_period(workspace_id uuid, period_start date
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/usage/tier_snapshots.sql
-
 COMMENT ON FUNCTION private.ensure_usage_period(workspace_id uuid, period_start date) IS 'Snapshot the plan at period start (once) and create the period''s usage_limits rows. Caller locks the workspace.';
-
--- Name: fold_dashboard_events(bigint, bigint); Type: FUNCTION; Schema: private
-CREATE FUNCTION private.fold_dashboard_events(after_id bigint, upto_id bigint) RETURNS bigint
-    LANGUAGE sql
-    SET search_path TO '';
-    -- body: db/functions/ops/fold_dashboard_rollups.sql
-
-COMMENT ON FUNCTION private.fold_dashboard_events(after_id bigint, upto_id bigint) IS 'Add the dashboard events with fold_id in (after_id, upto_id] to the dashboard totals; returns how many.';
-
--- Name: fold_dashboard_history(bigint); Type: FUNCTION; Schema: private
-CREATE FUNCTION private.fold_dashboard_history(max_events bigint) RETURNS jsonb
-    LANGUAGE plpgsql
-    SET search_path TO '';
-    -- body: db/functions/ops/fold_dashboard_rollups.sql
-
-COMMENT ON FUNCTION private.fold_dashboard_history(max_events bigint) IS 'Fold the dashboard events stored before fold_id existed, oldest UTC day first, whole days until max_events.';
-
--- Name: fold_dashboard_rollups(integer); Type: FUNCTION; Schema: private
-CREATE FUNCTION private.fold_dashboard_rollups(max_events integer DEFAULT 500000) RETURNS jsonb
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO ''
-    SET jit TO 'off';
-    -- body: db/functions/ops/fold_dashboard_rollups.sql
-
-COMMENT ON FUNCTION private.fold_dashboard_rollups(max_events integer) IS 'Fold the calls, SMS and chat messages whose transactions have all ended, then the history stored before fold_id, into the dashboard totals (at most max_events per run, plus one history day); pg_cron runs it every minute.';
-
--- Name: fold_rollup(text, regclass, regprocedure, integer); Type: FUNCTION; Schema: private
-CREATE FUNCTION private.fold_rollup(rollup_name text, id_sequence regclass, fold_step regprocedure, max_events integer) RETURNS jsonb
-    LANGUAGE plpgsql
-    SET search_path TO '';
-    -- body: db/functions/ops/fold_rollup.sql
-
-COMMENT ON FUNCTION private.fold_rollup(rollup_name text, id_sequence regclass, fold_step regprocedure, max_events integer) IS 'Fold a rollup''s events whose ids are final (their transactions have all ended) with its fold step, at most max_events per run, and move its watermark in private.usage_rollup_state.';
 
 -- Name: fold_usage_events(bigint, bigint); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.fold_usage_events(after_id bigint, upto_id bigint) RETURNS bigint
@@ -682,24 +578,22 @@ CREATE FUNCTION private.fold_usage_events(after_id bigint, upto_id bigint) RETUR
     SET search_path TO ''
     SET jit TO 'off';
     -- body: db/functions/usage/fold_usage_rollups.sql
-
 COMMENT ON FUNCTION private.fold_usage_events(after_id bigint, upto_id bigint) IS 'Add the usage_events with ids in (after_id, upto_id] to the daily and period usage totals; returns how many.';
 
 -- Name: fold_usage_rollups(integer); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.fold_usage_rollups(max_events integer DEFAULT 500000) RETURNS jsonb
-    LANGUAGE sql SECURITY DEFINER
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     SET jit TO 'off';
     -- body: db/functions/usage/fold_usage_rollups.sql
-
 COMMENT ON FUNCTION private.fold_usage_rollups(max_events integer) IS 'Fold the usage_events whose transactions have all ended into the daily and period usage totals (at most max_events per run); pg_cron runs it every minute. Returns how far it folded and what it waits for.';
 
 -- Name: generate_all_billing_line_items(date); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.generate_all_billing_line_items(period_start date) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO '';
+    SET search_path TO ''
+    SET jit TO 'off';
     -- body: db/functions/billing/generate_billing_line_items.sql.j2
-
 COMMENT ON FUNCTION private.generate_all_billing_line_items(period_start date) IS 'Regenerate billing_line_items of a period for every workspace with usage in it (pg_cron, nightly; logged in job_runs).';
 
 -- Name: is_admin(); Type: FUNCTION; Schema: private
@@ -707,7 +601,6 @@ CREATE FUNCTION private.is_admin() RETURNS boolean
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/tenancy/membership_helpers.sql
-
 COMMENT ON FUNCTION private.is_admin() IS 'True when the calling user is a platform admin (user_roles).';
 
 -- Name: is_service_role(); Type: FUNCTION; Schema: private
@@ -715,7 +608,6 @@ CREATE FUNCTION private.is_service_role() RETURNS boolean
     LANGUAGE sql STABLE
     SET search_path TO '';
     -- body: db/functions/tenancy/membership_helpers.sql
-
 COMMENT ON FUNCTION private.is_service_role() IS 'True when the request carries the service_role JWT.';
 
 -- Name: is_support(); Type: FUNCTION; Schema: private
@@ -723,7 +615,6 @@ CREATE FUNCTION private.is_support() RETURNS boolean
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/tenancy/membership_helpers.sql
-
 COMMENT ON FUNCTION private.is_support() IS 'True for platform admins and support staff (user_roles).';
 
 -- Name: is_workspace_admin(uuid); Type: FUNCTION; Schema: private
@@ -731,7 +622,6 @@ CREATE FUNCTION private.is_workspace_admin(workspace_id uuid) RETURNS boolean
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/tenancy/membership_helpers.sql
-
 COMMENT ON FUNCTION private.is_workspace_admin(workspace_id uuid) IS 'True when the calling user is an owner or admin of the workspace.';
 
 -- Name: is_workspace_member(uuid); Type: FUNCTION; Schema: private
@@ -739,7 +629,6 @@ CREATE FUNCTION private.is_workspace_member(workspace_id uuid) RETURNS boolean
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/tenancy/membership_helpers.sql
-
 COMMENT ON FUNCTION private.is_workspace_member(workspace_id uuid) IS 'True when the calling user (auth.uid()) belongs to the workspace, in any role.';
 
 -- Name: job_one_transaction(text); Type: FUNCTION; Schema: private
@@ -747,7 +636,6 @@ CREATE FUNCTION private.job_one_transaction(command text) RETURNS text
     LANGUAGE sql IMMUTABLE
     SET search_path TO '';
     -- body: db/functions/jobs/run_job.sql.j2
-
 COMMENT ON FUNCTION private.job_one_transaction(command text) IS 'For a procedure job''s CALL command, the function run_job runs in one transaction instead; null when none.';
 
 -- Name: job_run_finish(bigint, jsonb, jsonb, integer); Type: FUNCTION; Schema: private
@@ -755,7 +643,6 @@ CREATE FUNCTION private.job_run_finish(job_run_id bigint, result jsonb, errors j
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/jobs/job_runs.sql
-
 COMMENT ON FUNCTION private.job_run_finish(job_run_id bigint, result jsonb, errors jsonb, steps_ok integer) IS 'Record a job run''s result and final status (succeeded/partial/failed); failures raise one job_failure alert per job, a success resolves it.';
 
 -- Name: job_run_start(text, jsonb, boolean); Type: FUNCTION; Schema: private
@@ -763,7 +650,6 @@ CREATE FUNCTION private.job_run_start(job_name text, params jsonb DEFAULT '{}'::
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/jobs/job_runs.sql
-
 COMMENT ON FUNCTION private.job_run_start(job_name text, params jsonb, exclusive boolean) IS 'Log the start of a job run (exclusive: one run of the job at a time, waiting for a running one); returns its id.';
 
 -- Name: job_step_error(text, text, text); Type: FUNCTION; Schema: private
@@ -771,7 +657,6 @@ CREATE FUNCTION private.job_step_error(step text, sqlstate text, message text) R
     LANGUAGE sql IMMUTABLE
     SET search_path TO '';
     -- body: db/functions/jobs/job_runs.sql
-
 COMMENT ON FUNCTION private.job_step_error(step text, sqlstate text, message text) IS 'A one-element array {step, sqlstate, message} to append to a run''s errors.';
 
 -- Name: lock_timeout(text, text); Type: FUNCTION; Schema: private
@@ -779,7 +664,6 @@ CREATE FUNCTION private.lock_timeout(operation text, subject text) RETURNS jsonb
     LANGUAGE plpgsql STABLE
     SET search_path TO '';
     -- body: db/functions/ops/lock_timeout.sql
-
 COMMENT ON FUNCTION private.lock_timeout(operation text, subject text) IS 'Raise the HTTP 503 lock_timeout answer (code 55P03, Retry-After) of an API call blocked by a stuck row lock.';
 
 -- Name: mask_pii(text); Type: FUNCTION; Schema: private
@@ -787,7 +671,6 @@ CREATE FUNCTION private.mask_pii(value text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO '';
     -- body: db/functions/security/pii_masking.sql
-
 COMMENT ON FUNCTION private.mask_pii(value text) IS 'Masks text for staff views: the first character of each word stays, every other non-space becomes *.';
 
 -- Name: mask_webhook_json(jsonb, boolean); Type: FUNCTION; Schema: private
@@ -795,7 +678,6 @@ CREATE FUNCTION private.mask_webhook_json(doc jsonb, mask_all boolean DEFAULT fa
     LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
     SET search_path TO '';
     -- body: db/functions/console/mask_webhook_json.sql
-
 COMMENT ON FUNCTION private.mask_webhook_json(doc jsonb, mask_all boolean) IS 'A webhook payload or headers with PII masked (names, numbers, addresses, bodies) and credentials hidden.';
 
 -- Name: member_workspace_ids(); Type: FUNCTION; Schema: private
@@ -803,7 +685,6 @@ CREATE FUNCTION private.member_workspace_ids() RETURNS uuid[]
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/tenancy/membership_helpers.sql
-
 COMMENT ON FUNCTION private.member_workspace_ids() IS 'The workspaces the calling user belongs to (any role), as an array for read policies.';
 
 -- Name: messages_masked(); Type: FUNCTION; Schema: private
@@ -811,7 +692,6 @@ CREATE FUNCTION private.messages_masked() RETURNS TABLE(id uuid, workspace_id uu
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/security/pii_masking.sql
-
 COMMENT ON FUNCTION private.messages_masked() IS 'Rows of public.messages_masked: every message with sender and body masked, for platform staff only.';
 
 -- Name: monitoring_signal_counts(timestamp with time zone); Type: FUNCTION; Schema: private
@@ -819,7 +699,6 @@ CREATE FUNCTION private.monitoring_signal_counts(as_of timestamp with time zone)
     LANGUAGE plpgsql STABLE
     SET search_path TO '';
     -- body: db/functions/ops/monitoring_signal_counts.sql
-
 COMMENT ON FUNCTION private.monitoring_signal_counts(as_of timestamp with time zone) IS 'The non-zero counts of public.monitoring_signals as of a moment: (signal, scope, last_5m, last_1h, last_24h).';
 
 -- Name: monitoring_signal_series(); Type: FUNCTION; Schema: private
@@ -827,7 +706,6 @@ CREATE FUNCTION private.monitoring_signal_series() RETURNS TABLE(signal text, sc
     LANGUAGE plpgsql IMMUTABLE
     SET search_path TO '';
     -- body: db/functions/ops/monitoring_signal_series.sql
-
 COMMENT ON FUNCTION private.monitoring_signal_series() IS 'Every (signal, scope) of public.monitoring_signals, in order: the rows it answers, zeros included.';
 
 -- Name: normalize_webhook_headers(jsonb); Type: FUNCTION; Schema: private
@@ -835,7 +713,6 @@ CREATE FUNCTION private.normalize_webhook_headers(headers jsonb) RETURNS jsonb
     LANGUAGE plpgsql IMMUTABLE
     SET search_path TO '';
     -- body: db/functions/webhooks/normalize_webhook_headers.sql
-
 COMMENT ON FUNCTION private.normalize_webhook_headers(headers jsonb) IS 'A delivery''s headers as stored: names lower-cased (repeated spellings joined with '', ''), credentials dropped.';
 
 -- Name: note_unknown_phone(text, text, text, bigint, boolean); Type: FUNCTION; Schema: private
@@ -843,7 +720,6 @@ CREATE FUNCTION private.note_unknown_phone(provider text, channel_type text, pho
     LANGUAGE sql
     SET search_path TO '';
     -- body: db/functions/webhooks/note_unknown_phone.sql
-
 COMMENT ON FUNCTION private.note_unknown_phone(provider text, channel_type text, phone_number text, webhook_id bigint, count_delivery boolean) IS 'Upsert unknown_phone for a delivery to an address that matched no active agent or channel.';
 
 -- Name: oldest_running_transaction(); Type: FUNCTION; Schema: private
@@ -851,7 +727,6 @@ CREATE FUNCTION private.oldest_running_transaction() RETURNS timestamp with time
     LANGUAGE sql
     SET search_path TO '';
     -- body: db/functions/usage/fold_usage_rollups.sql
-
 COMMENT ON FUNCTION private.oldest_running_transaction() IS 'The start of the oldest transaction still running in another session of this database (''-infinity'' while a prepared transaction exists; null: none), maintenance left out.';
 
 -- Name: on_plan_change(uuid, text, text); Type: FUNCTION; Schema: private
@@ -859,7 +734,6 @@ CREATE FUNCTION private.on_plan_change(workspace_id uuid, new_plan_key text, rea
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/usage/on_plan_change.sql.j2
-
 COMMENT ON FUNCTION private.on_plan_change(workspace_id uuid, new_plan_key text, reason text) IS 'Snapshot the new plan''s terms and move the current period''s usage_limits to them (does not set plan_key).';
 
 -- Name: reconciliation_runs; Type: TABLE; Schema: public
@@ -888,25 +762,19 @@ CREATE TABLE public.reconciliation_runs (
     CONSTRAINT reconciliation_runs_status_check CHECK ((status = ANY (ARRAY['running'::text, 'succeeded'::text, 'partial'::text, 'failed'::text]))),
     CONSTRAINT reconciliation_runs_tolerances_check CHECK ((jsonb_typeof(tolerances) = 'object'::text))
 );
-
 COMMENT ON TABLE public.reconciliation_runs IS 'Every run of run_reconciliation: the period [period_start, period_end) compared, the counts of (workspace, metric, UTC day) matched, mismatched beyond tolerance and missing on either side, the metrics compared and the tolerances applied. Items are in reconciliation_items.';
-
 COMMENT ON COLUMN public.reconciliation_runs.status IS 'succeeded, partial (some metrics failed: see job_runs.errors; their counts are left out) or failed.';
-
 COMMENT ON COLUMN public.reconciliation_runs.metrics IS 'Metrics compared: those with provider reports in the period and those whose reports are expected.';
-
 COMMENT ON COLUMN public.reconciliation_runs.unreconciled_metrics IS 'Metrics with internal usage in the period but no provider coverage: not compared, so not counted.';
-
 COMMENT ON COLUMN public.reconciliation_runs.tolerances IS '{metric: {absolute, relative, reports_expected}} as applied by this run.';
-
 COMMENT ON COLUMN public.reconciliation_runs.alert_id IS 'The open reconciliation_mismatch alert of the period when something did not match (new or already open).';
 
 -- Name: open_reconciliation_run(bigint, date, date); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.open_reconciliation_run(job_run_id bigint, period_start date, period_end date) RETURNS public.reconciliation_runs
     LANGUAGE plpgsql
-    SET search_path TO '';
+    SET search_path TO ''
+    SET jit TO 'off';
     -- body: db/functions/jobs/run_reconciliation.sql.j2
-
 COMMENT ON FUNCTION private.open_reconciliation_run(job_run_id bigint, period_start date, period_end date) IS 'Insert a reconciliation run''s row with the metrics it compares, the unreconciled metrics and the tolerances; returns the row.';
 
 -- Name: open_usage_periods(); Type: FUNCTION; Schema: private
@@ -914,7 +782,6 @@ CREATE FUNCTION private.open_usage_periods() RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/usage/open_usage_periods.sql
-
 COMMENT ON FUNCTION private.open_usage_periods() IS 'Nightly: take the period-start tier snapshot and create the usage_limits rows of every workspace lacking them.';
 
 -- Name: paymob_hmac_message(jsonb); Type: FUNCTION; Schema: private
@@ -922,7 +789,6 @@ CREATE FUNCTION private.paymob_hmac_message(obj jsonb) RETURNS text
     LANGUAGE sql IMMUTABLE
     SET search_path TO '';
     -- body: db/functions/payments/verify_paymob_hmac.sql
-
 COMMENT ON FUNCTION private.paymob_hmac_message(obj jsonb) IS 'The string Paymob signs for a transaction callback: obj''s documented fields concatenated in documented order.';
 
 -- Name: prepare_usage_period(uuid, text, date); Type: FUNCTION; Schema: private
@@ -930,7 +796,6 @@ CREATE FUNCTION private.prepare_usage_period(workspace_id uuid, metric text, per
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/usage/record_usage_steps.sql.j2
-
 COMMENT ON FUNCTION private.prepare_usage_period(workspace_id uuid, metric text, period_start date) IS 'Check the metric and workspace, lock the workspace and create its usage_limits rows of the period.';
 
 -- Name: process_meta(bigint, text, jsonb, boolean); Type: FUNCTION; Schema: private
@@ -938,7 +803,6 @@ CREATE FUNCTION private.process_meta(webhook_id bigint, event_type text, payload
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/webhooks/process_meta.sql
-
 COMMENT ON FUNCTION private.process_meta(webhook_id bigint, event_type text, payload jsonb, count_unknown boolean) IS 'Normalize WhatsApp Cloud API / Messenger webhooks into conversations and messages, by receiving channel.';
 
 -- Name: process_paymob_callback(jsonb, bigint); Type: FUNCTION; Schema: private
@@ -946,7 +810,6 @@ CREATE FUNCTION private.process_paymob_callback(payload jsonb, webhook_id bigint
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/payments/process_paymob_callback.sql
-
 COMMENT ON FUNCTION private.process_paymob_callback(payload jsonb, webhook_id bigint) IS 'Apply a verified Paymob transaction callback to its payment (locked; confirms and activates at most once).';
 
 -- Name: process_twilio_call(bigint, jsonb, boolean); Type: FUNCTION; Schema: private
@@ -954,7 +817,6 @@ CREATE FUNCTION private.process_twilio_call(webhook_id bigint, payload jsonb, co
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/webhooks/process_twilio_call.sql
-
 COMMENT ON FUNCTION private.process_twilio_call(webhook_id bigint, payload jsonb, count_unknown boolean) IS 'Normalize a Twilio voice status callback into call_events; completed calls record call_minutes usage.';
 
 -- Name: process_twilio_sms(bigint, jsonb, boolean); Type: FUNCTION; Schema: private
@@ -962,7 +824,6 @@ CREATE FUNCTION private.process_twilio_sms(webhook_id bigint, payload jsonb, cou
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/webhooks/process_twilio_sms.sql
-
 COMMENT ON FUNCTION private.process_twilio_sms(webhook_id bigint, payload jsonb, count_unknown boolean) IS 'Normalize a Twilio SMS (inbound or status callback) into sms_events; bill each message once by its SID, on receipt or on its first status proving it was sent.';
 
 -- Name: process_webhook(bigint, text, text, jsonb, text); Type: FUNCTION; Schema: private
@@ -970,7 +831,6 @@ CREATE FUNCTION private.process_webhook(webhook_id bigint, provider text, event_
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/webhooks/process_webhook.sql
-
 COMMENT ON FUNCTION private.process_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text) IS 'Dispatch a verified delivery to its normalizer (Twilio call/SMS, Meta, Paymob); returns the outcome.';
 
 -- Name: raise_alert(text, text, text, uuid, text, jsonb); Type: FUNCTION; Schema: private
@@ -978,7 +838,6 @@ CREATE FUNCTION private.raise_alert(type text, dedupe_key text, message text, wo
     LANGUAGE sql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/ops/raise_alert.sql
-
 COMMENT ON FUNCTION private.raise_alert(type text, dedupe_key text, message text, workspace_id uuid, severity text, details jsonb) IS 'Open one alert per dedupe_key (returns null when an open alert already exists).';
 
 -- Name: raise_usage_alerts(uuid, text, date); Type: FUNCTION; Schema: private
@@ -986,7 +845,6 @@ CREATE FUNCTION private.raise_usage_alerts(workspace_id uuid, metric text, perio
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/usage/raise_usage_alerts.sql
-
 COMMENT ON FUNCTION private.raise_usage_alerts(workspace_id uuid, metric text, period_start date) IS 'Raise the period''s usage_warning / usage_blocked alert once the threshold is reached (once per period).';
 
 -- Name: rate_limiter_fail_open(uuid, text, timestamp with time zone, integer, integer, text, text, text); Type: FUNCTION; Schema: private
@@ -994,7 +852,6 @@ CREATE FUNCTION private.rate_limiter_fail_open(workspace_id uuid, bucket text, a
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/usage/rate_limit_refusals.sql
-
 COMMENT ON FUNCTION private.rate_limiter_fail_open(workspace_id uuid, bucket text, at timestamp with time zone, max_requests integer, window_seconds integer, plan_key text, sqlstate text, error text) IS 'The fail-open answer of check_rate_limit when its state failed; records a critical rate_limiter_failed alert.';
 
 -- Name: reconcile_metric(bigint, text, date, date, jsonb); Type: FUNCTION; Schema: private
@@ -1003,7 +860,6 @@ CREATE FUNCTION private.reconcile_metric(run_id bigint, metric text, period_star
     SET search_path TO ''
     SET jit TO 'off';
     -- body: db/functions/jobs/run_reconciliation.sql.j2
-
 COMMENT ON FUNCTION private.reconcile_metric(run_id bigint, metric text, period_start date, period_end date, tolerance jsonb) IS 'Compare one metric''s internal usage with the providers'' reports over a run''s period, write the comparisons that are not matched as reconciliation_items; returns the count of each kind.';
 
 -- Name: record_api_auth_failure(text, text, uuid, uuid); Type: FUNCTION; Schema: private
@@ -1011,7 +867,6 @@ CREATE FUNCTION private.record_api_auth_failure(reason text, key_prefix text, ke
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/security/authenticate_api_key.sql.j2
-
 COMMENT ON FUNCTION private.record_api_auth_failure(reason text, key_prefix text, key_id uuid, workspace_id uuid) IS 'Record a failed API key authentication; raises the api_auth_failures alert on a spike (20 in 5 minutes).';
 
 -- Name: refuse_deduction(uuid, numeric, text); Type: FUNCTION; Schema: private
@@ -1019,7 +874,6 @@ CREATE FUNCTION private.refuse_deduction(workspace_id uuid, amount numeric, reas
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/billing/refuse_deduction.sql
-
 COMMENT ON FUNCTION private.refuse_deduction(workspace_id uuid, amount numeric, reason text) IS 'Refuse a deduction that debited nothing: PT404 or PT402, or over HTTP the 402 body with its credits_exhausted alert.';
 
 -- Name: reject_webhook(text, text, text, jsonb, jsonb, text, text, boolean, text); Type: FUNCTION; Schema: private
@@ -1027,7 +881,6 @@ CREATE FUNCTION private.reject_webhook(provider text, event_type text, idempoten
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/webhooks/reject_webhook.sql.j2
-
 COMMENT ON FUNCTION private.reject_webhook(provider text, event_type text, idempotency_key text, headers jsonb, payload jsonb, raw_body text, url text, signature_valid boolean, reason text) IS 'Store a delivery rejected with its reason (alerting when its signature failed); ingest_webhook''s answer.';
 
 -- Name: reopen_usage_alert(bigint); Type: FUNCTION; Schema: private
@@ -1035,7 +888,6 @@ CREATE FUNCTION private.reopen_usage_alert(alert_id bigint) RETURNS void
     LANGUAGE sql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/usage/raise_usage_alerts.sql
-
 COMMENT ON FUNCTION private.reopen_usage_alert(alert_id bigint) IS 'Reopen a usage alert resolved by a plan change whose plan is back with the threshold still reached.';
 
 -- Name: replay_locked_webhook(bigint, text); Type: FUNCTION; Schema: private
@@ -1043,7 +895,6 @@ CREATE FUNCTION private.replay_locked_webhook(webhook_id bigint, reason text) RE
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/webhooks/replay_locked_webhook.sql
-
 COMMENT ON FUNCTION private.replay_locked_webhook(webhook_id bigint, reason text) IS 'Reprocess one locked, replayable webhook row and write its audit_logs entry (who, why, outcome).';
 
 -- Name: resolve_agent_number(text, text); Type: FUNCTION; Schema: private
@@ -1051,7 +902,6 @@ CREATE FUNCTION private.resolve_agent_number(phone_number text, channel_type tex
     LANGUAGE plpgsql STABLE
     SET search_path TO '';
     -- body: db/functions/webhooks/resolve_webhook_target.sql
-
 COMMENT ON FUNCTION private.resolve_agent_number(phone_number text, channel_type text, OUT agent_id uuid, OUT workspace_id uuid, OUT channel_id uuid, OUT skip_reason text) IS 'The active agent on a receiving number, its workspace and channel, and why it must not act (if so).';
 
 -- Name: resolve_channel(text, text); Type: FUNCTION; Schema: private
@@ -1059,7 +909,6 @@ CREATE FUNCTION private.resolve_channel(channel_type text, external_id text, OUT
     LANGUAGE plpgsql STABLE
     SET search_path TO '';
     -- body: db/functions/webhooks/resolve_webhook_target.sql
-
 COMMENT ON FUNCTION private.resolve_channel(channel_type text, external_id text, OUT agent_id uuid, OUT workspace_id uuid, OUT channel_id uuid, OUT skip_reason text) IS 'The channel with this provider id, its agent and workspace, and why it must not act (if so).';
 
 -- Name: resolve_cleared_alerts(); Type: FUNCTION; Schema: private
@@ -1067,7 +916,6 @@ CREATE FUNCTION private.resolve_cleared_alerts() RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/ops/resolve_cleared_alerts.sql
-
 COMMENT ON FUNCTION private.resolve_cleared_alerts() IS 'Resolve open alerts whose condition has cleared (past usage periods, dead letters gone, auth-failure and signature-failure and 429 spikes over, retention caught up); pg_cron runs it every minute.';
 
 -- Name: retention_step(text, timestamp with time zone, integer, timestamp with time zone, bigint, bigint); Type: FUNCTION; Schema: private
@@ -1076,7 +924,6 @@ CREATE FUNCTION private.retention_step(policy text, cutoff timestamp with time z
     SET search_path TO ''
     SET lock_timeout TO '500ms';
     -- body: db/functions/jobs/retention_step.sql.j2
-
 COMMENT ON FUNCTION private.retention_step(policy text, cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint, keep_job_run bigint) IS 'Delete one batch (at most max_rows) of a retention policy''s rows older than cutoff, in key order after (after_at, after_id); returns the rows deleted and picked and the last key picked. Never waits for a row lock (55P03).';
 
 -- Name: retention_table(text); Type: FUNCTION; Schema: private
@@ -1084,7 +931,6 @@ CREATE FUNCTION private.retention_table(policy text) RETURNS text
     LANGUAGE sql IMMUTABLE
     SET search_path TO '';
     -- body: db/functions/jobs/retention_step.sql.j2
-
 COMMENT ON FUNCTION private.retention_table(policy text) IS 'The table a retention policy deletes from (run results count by table).';
 
 -- Name: reverse_paymob_payment(public.payments, text, bigint); Type: FUNCTION; Schema: private
@@ -1092,7 +938,6 @@ CREATE FUNCTION private.reverse_paymob_payment(payment public.payments, transact
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/payments/reverse_paymob_payment.sql
-
 COMMENT ON FUNCTION private.reverse_paymob_payment(payment public.payments, transaction_id text, webhook_id bigint) IS 'Apply a refunded or voided Paymob transaction to its payment (refunded, failed, or an alert only); the changed row.';
 
 -- Name: run_ingested_webhook(bigint, text, text, text, jsonb); Type: FUNCTION; Schema: private
@@ -1100,14 +945,12 @@ CREATE FUNCTION private.run_ingested_webhook(webhook_id bigint, provider text, e
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/webhooks/run_ingested_webhook.sql
-
 COMMENT ON FUNCTION private.run_ingested_webhook(webhook_id bigint, provider text, event_type text, idempotency_key text, payload jsonb) IS 'Process a delivery ingest_webhook has just stored as processed, in the call; ingest_webhook''s answer.';
 
 -- Name: run_retention_in_batches(numeric, numeric, numeric); Type: PROCEDURE; Schema: private
 CREATE PROCEDURE private.run_retention_in_batches(IN max_seconds numeric DEFAULT 3600, IN batch_seconds numeric DEFAULT 0.2, IN pause_ratio numeric DEFAULT 0)
     LANGUAGE plpgsql;
     -- body: db/functions/jobs/run_retention_in_batches.sql
-
 COMMENT ON PROCEDURE private.run_retention_in_batches(IN max_seconds numeric, IN batch_seconds numeric, IN pause_ratio numeric) IS 'The daily retention job (pg_cron CALLs it): deletes expired rows per retention_policies in batches of about batch_seconds, committing after each, for at most max_seconds; logged in job_runs like run_retention_cleanup.';
 
 -- Name: run_webhook(bigint, text, text, jsonb, text, boolean, jsonb, text, text, boolean, boolean); Type: FUNCTION; Schema: private
@@ -1115,7 +958,6 @@ CREATE FUNCTION private.run_webhook(webhook_id bigint, provider text, event_type
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/webhooks/run_webhook.sql
-
 COMMENT ON FUNCTION private.run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean, headers jsonb, raw_body text, url text, stored_as_processed boolean, alert_dead_letter boolean) IS 'Process a stored delivery in a sub-transaction and record the outcome (processed, duplicate of a verified holder, failed with backoff, dead_letter after the last attempt or at once for a class 22 error).';
 
 -- Name: schedule_job(text, text, text); Type: FUNCTION; Schema: private
@@ -1123,7 +965,6 @@ CREATE FUNCTION private.schedule_job(job_name text, schedule text, command text)
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/ops/schedule_job.sql
-
 COMMENT ON FUNCTION private.schedule_job(job_name text, schedule text, command text) IS 'Schedule a pg_cron job by name, idempotently; null when pg_cron is absent.';
 
 -- Name: secret_key_paths(jsonb); Type: FUNCTION; Schema: private
@@ -1131,7 +972,6 @@ CREATE FUNCTION private.secret_key_paths(doc jsonb) RETURNS text[]
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO '';
     -- body: db/functions/security/secret_keys.sql
-
 COMMENT ON FUNCTION private.secret_key_paths(doc jsonb) IS 'JSON paths of keys that look like secrets (token, secret, password, api_key, ...) at any depth.';
 
 -- Name: settle_paymob_payment(public.payments, text, bigint, text, bigint); Type: FUNCTION; Schema: private
@@ -1139,7 +979,6 @@ CREATE FUNCTION private.settle_paymob_payment(payment public.payments, transacti
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/payments/settle_paymob_payment.sql
-
 COMMENT ON FUNCTION private.settle_paymob_payment(payment public.payments, transaction_id text, amount bigint, currency text, webhook_id bigint) IS 'Apply a successful Paymob transaction to its payment (confirmed, or rejected for a mismatch, or an alert); the changed row.';
 
 -- Name: settle_reconciliation_alerts(bigint, date, date, date[], boolean); Type: FUNCTION; Schema: private
@@ -1147,7 +986,6 @@ CREATE FUNCTION private.settle_reconciliation_alerts(run_id bigint, period_start
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/jobs/run_reconciliation.sql.j2
-
 COMMENT ON FUNCTION private.settle_reconciliation_alerts(run_id bigint, period_start date, period_end date, bad_days date[], every_step_ran boolean) IS 'Take the days a reconciliation run found clean off the open reconciliation_mismatch alerts, resolving those left without days; returns the days they still cover and the first one covering a day still not clean.';
 
 -- Name: sms_events_masked(); Type: FUNCTION; Schema: private
@@ -1155,7 +993,6 @@ CREATE FUNCTION private.sms_events_masked() RETURNS TABLE(id uuid, workspace_id 
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/security/pii_masking.sql
-
 COMMENT ON FUNCTION private.sms_events_masked() IS 'Rows of public.sms_events_masked: every SMS event with body and numbers masked, for platform staff only.';
 
 -- Name: store_chat_message(uuid, uuid, uuid, text, text, text, text, text, text, text, jsonb, timestamp with time zone); Type: FUNCTION; Schema: private
@@ -1163,7 +1000,6 @@ CREATE FUNCTION private.store_chat_message(workspace_id uuid, agent_id uuid, cha
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/webhooks/store_chat_message.sql
-
 COMMENT ON FUNCTION private.store_chat_message(workspace_id uuid, agent_id uuid, channel_id uuid, channel_type text, thread_id text, contact_address text, direction text, sender text, body text, provider_message_id text, metadata jsonb, sent_at timestamp with time zone) IS 'Store one inbound/outbound chat message under its conversation (idempotent by provider message id).';
 
 -- Name: store_duplicate_webhook(text, text, text, jsonb, jsonb, text, text, boolean, bigint, text); Type: FUNCTION; Schema: private
@@ -1171,7 +1007,6 @@ CREATE FUNCTION private.store_duplicate_webhook(provider text, event_type text, 
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/webhooks/store_duplicate_webhook.sql.j2
-
 COMMENT ON FUNCTION private.store_duplicate_webhook(provider text, event_type text, idempotency_key text, headers jsonb, payload jsonb, raw_body text, url text, signature_valid boolean, original_id bigint, original_status text) IS 'Store a delivery as the duplicate of the verified holder of its idempotency key; ingest_webhook''s answer.';
 
 -- Name: store_unverified_webhook(text, text, text, jsonb, jsonb, text, text, text); Type: FUNCTION; Schema: private
@@ -1179,7 +1014,6 @@ CREATE FUNCTION private.store_unverified_webhook(provider text, event_type text,
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/webhooks/store_unverified_webhook.sql.j2
-
 COMMENT ON FUNCTION private.store_unverified_webhook(provider text, event_type text, idempotency_key text, headers jsonb, payload jsonb, raw_body text, url text, error text) IS 'Store a delivery whose signature check could not run: failed for the sweeper, or the duplicate of a verified holder.';
 
 -- Name: store_webhook_copy(text, text, text, jsonb, jsonb, text, text); Type: FUNCTION; Schema: private
@@ -1187,7 +1021,6 @@ CREATE FUNCTION private.store_webhook_copy(provider text, event_type text, idemp
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/webhooks/store_webhook_copy.sql.j2
-
 COMMENT ON FUNCTION private.store_webhook_copy(provider text, event_type text, idempotency_key text, headers jsonb, payload jsonb, raw_body text, url text) IS 'Store a byte-identical copy of a verified delivery as its duplicate without verifying it again; null for any other.';
 
 -- Name: take_tier_snapshot(uuid, text, date, text, text); Type: FUNCTION; Schema: private
@@ -1195,7 +1028,6 @@ CREATE FUNCTION private.take_tier_snapshot(workspace_id uuid, plan_key text, per
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/usage/tier_snapshots.sql
-
 COMMENT ON FUNCTION private.take_tier_snapshot(workspace_id uuid, plan_key text, period_start date, reason text, note text) IS 'Freeze a plan''s limits, prices and rate limits for a workspace and period (new tier_snapshots row).';
 
 -- Name: tg_agent_channels__refuse_secrets(); Type: FUNCTION; Schema: private
@@ -1203,7 +1035,6 @@ CREATE FUNCTION private.tg_agent_channels__refuse_secrets() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/security/secret_keys.sql
-
 COMMENT ON FUNCTION private.tg_agent_channels__refuse_secrets() IS 'BEFORE INSERT/UPDATE on agent_channels: config must hold no secret-looking keys.';
 
 -- Name: tg_agents__move_released_number(); Type: FUNCTION; Schema: private
@@ -1211,7 +1042,6 @@ CREATE FUNCTION private.tg_agents__move_released_number() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/tenancy/tg_agents__move_released_number.sql
-
 COMMENT ON FUNCTION private.tg_agents__move_released_number() IS 'BEFORE INSERT/UPDATE OF phone_number on agents: clear the number from inactive agents that still hold it.';
 
 -- Name: tg_agents__pending_until_provisioned(); Type: FUNCTION; Schema: private
@@ -1219,7 +1049,6 @@ CREATE FUNCTION private.tg_agents__pending_until_provisioned() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/tenancy/tg_agents__pending_until_provisioned.sql
-
 COMMENT ON FUNCTION private.tg_agents__pending_until_provisioned() IS 'BEFORE INSERT on agents: a signed-in user''s new agent has the placeholder agent_id pending-{user_id} (42501 else).';
 
 -- Name: tg_agents__validate_phone_number(); Type: FUNCTION; Schema: private
@@ -1227,7 +1056,6 @@ CREATE FUNCTION private.tg_agents__validate_phone_number() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/tenancy/tg_agents__validate_phone_number.sql
-
 COMMENT ON FUNCTION private.tg_agents__validate_phone_number() IS 'BEFORE INSERT/UPDATE OF phone_number on agents: 22023 invalid_phone_number unless E.164.';
 
 -- Name: tg_append_only(); Type: FUNCTION; Schema: private
@@ -1235,7 +1063,6 @@ CREATE FUNCTION private.tg_append_only() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/ops/tg_append_only.sql
-
 COMMENT ON FUNCTION private.tg_append_only() IS 'Refuses UPDATE, DELETE and TRUNCATE on the append-only logs (audit_logs, usage_events, wallet_ledger).';
 
 -- Name: tg_audit_activation(); Type: FUNCTION; Schema: private
@@ -1243,7 +1070,6 @@ CREATE FUNCTION private.tg_audit_activation() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/tenancy/tg_activation__audit.sql
-
 COMMENT ON FUNCTION private.tg_audit_activation() IS 'AFTER UPDATE OF is_active (agent_channels, connectors): audits the kill switch; argument: channel or connector.';
 
 -- Name: tg_connectors__refuse_secrets(); Type: FUNCTION; Schema: private
@@ -1251,7 +1077,6 @@ CREATE FUNCTION private.tg_connectors__refuse_secrets() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/security/secret_keys.sql
-
 COMMENT ON FUNCTION private.tg_connectors__refuse_secrets() IS 'BEFORE INSERT/UPDATE on connectors: config_jsonb must hold no secret-looking keys.';
 
 -- Name: tg_provider_usage_reports__stamp(); Type: FUNCTION; Schema: private
@@ -1259,7 +1084,6 @@ CREATE FUNCTION private.tg_provider_usage_reports__stamp() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/jobs/run_reconciliation.sql.j2
-
 COMMENT ON FUNCTION private.tg_provider_usage_reports__stamp() IS 'BEFORE UPDATE trigger of provider_usage_reports: keeps imported_at, sets updated_at to now().';
 
 -- Name: tg_set_updated_at(); Type: FUNCTION; Schema: private
@@ -1267,7 +1091,6 @@ CREATE FUNCTION private.tg_set_updated_at() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/ops/tg_set_updated_at.sql
-
 COMMENT ON FUNCTION private.tg_set_updated_at() IS 'BEFORE UPDATE trigger: sets updated_at to now().';
 
 -- Name: tg_subscriptions__cancel(); Type: FUNCTION; Schema: private
@@ -1275,7 +1098,6 @@ CREATE FUNCTION private.tg_subscriptions__cancel() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/payments/tg_subscriptions__cancel.sql
-
 COMMENT ON FUNCTION private.tg_subscriptions__cancel() IS 'AFTER UPDATE on subscriptions when it becomes canceled: workspace to free plan and limits, audited.';
 
 -- Name: tg_subscriptions__stamp_canceled(); Type: FUNCTION; Schema: private
@@ -1283,7 +1105,6 @@ CREATE FUNCTION private.tg_subscriptions__stamp_canceled() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/payments/tg_subscriptions__cancel.sql
-
 COMMENT ON FUNCTION private.tg_subscriptions__stamp_canceled() IS 'BEFORE UPDATE on subscriptions: stamp canceled_at; a canceled subscription cannot come back to life.';
 
 -- Name: tg_user_roles__audit(); Type: FUNCTION; Schema: private
@@ -1291,7 +1112,6 @@ CREATE FUNCTION private.tg_user_roles__audit() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/tenancy/tg_user_roles__audit.sql
-
 COMMENT ON FUNCTION private.tg_user_roles__audit() IS 'AFTER INSERT/UPDATE/DELETE on user_roles: audits platform role grants and revocations.';
 
 -- Name: tg_workspace_api_keys__audit(); Type: FUNCTION; Schema: private
@@ -1299,7 +1119,6 @@ CREATE FUNCTION private.tg_workspace_api_keys__audit() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/security/tg_workspace_api_keys.sql
-
 COMMENT ON FUNCTION private.tg_workspace_api_keys__audit() IS 'AFTER INSERT or revocation on workspace_api_keys: audits key creation and revocation (never the hash).';
 
 -- Name: tg_workspace_api_keys__guard(); Type: FUNCTION; Schema: private
@@ -1307,7 +1126,6 @@ CREATE FUNCTION private.tg_workspace_api_keys__guard() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/security/tg_workspace_api_keys.sql
-
 COMMENT ON FUNCTION private.tg_workspace_api_keys__guard() IS 'BEFORE UPDATE on workspace_api_keys: identity is immutable, revocation final and stamped (revoked_at, revoked_by).';
 
 -- Name: tg_workspace_users__audit(); Type: FUNCTION; Schema: private
@@ -1315,7 +1133,6 @@ CREATE FUNCTION private.tg_workspace_users__audit() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/tenancy/tg_workspace_users__audit.sql
-
 COMMENT ON FUNCTION private.tg_workspace_users__audit() IS 'AFTER INSERT/UPDATE/DELETE on workspace_users: audits membership and role changes.';
 
 -- Name: tg_workspaces__add_owner(); Type: FUNCTION; Schema: private
@@ -1323,7 +1140,6 @@ CREATE FUNCTION private.tg_workspaces__add_owner() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/tenancy/tg_workspaces__add_owner.sql
-
 COMMENT ON FUNCTION private.tg_workspaces__add_owner() IS 'AFTER INSERT on workspaces: owner membership.';
 
 -- Name: tg_workspaces__audit_status(); Type: FUNCTION; Schema: private
@@ -1331,7 +1147,6 @@ CREATE FUNCTION private.tg_workspaces__audit_status() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/tenancy/tg_workspaces__audit_status.sql
-
 COMMENT ON FUNCTION private.tg_workspaces__audit_status() IS 'AFTER UPDATE on workspaces: audits every status change (the workspace kill switch).';
 
 -- Name: tg_workspaces__clear_stale_reason(); Type: FUNCTION; Schema: private
@@ -1339,7 +1154,6 @@ CREATE FUNCTION private.tg_workspaces__clear_stale_reason() RETURNS trigger
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/tenancy/tg_workspaces__audit_status.sql
-
 COMMENT ON FUNCTION private.tg_workspaces__clear_stale_reason() IS 'BEFORE UPDATE OF status on workspaces: the reason is set_workspace_status''s, else new, else none.';
 
 -- Name: try_timestamptz(text); Type: FUNCTION; Schema: private
@@ -1347,7 +1161,6 @@ CREATE FUNCTION private.try_timestamptz(value text) RETURNS timestamp with time 
     LANGUAGE plpgsql STABLE
     SET search_path TO '';
     -- body: db/functions/usage/usage_batch_parse.sql
-
 COMMENT ON FUNCTION private.try_timestamptz(value text) IS 'The text as a timestamptz, or null when it cannot be read as one.';
 
 -- Name: twilio_signature(text, text, jsonb, text); Type: FUNCTION; Schema: private
@@ -1355,7 +1168,6 @@ CREATE FUNCTION private.twilio_signature(auth_token text, url text, params jsonb
     LANGUAGE plpgsql STABLE
     SET search_path TO '';
     -- body: db/functions/webhooks/twilio_signature.sql
-
 COMMENT ON FUNCTION private.twilio_signature(auth_token text, url text, params jsonb, algorithm text) IS 'Twilio request signature (base64 HMAC over the URL and the sorted form parameters).';
 
 -- Name: undo_duplicate_usage(uuid, text, numeric, text, date); Type: FUNCTION; Schema: private
@@ -1363,7 +1175,6 @@ CREATE FUNCTION private.undo_duplicate_usage(workspace_id uuid, metric text, qua
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/usage/record_usage_steps.sql.j2
-
 COMMENT ON FUNCTION private.undo_duplicate_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, period_start date, OUT used numeric, OUT limit_state text) IS 'Take a retried record_usage back off its period row (PT409 when the key named other usage); returns the row''s state.';
 
 -- Name: usage_alert_of(uuid, text); Type: FUNCTION; Schema: private
@@ -1371,7 +1182,6 @@ CREATE FUNCTION private.usage_alert_of(workspace_id uuid, dedupe_key text) RETUR
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/usage/raise_usage_alerts.sql
-
 COMMENT ON FUNCTION private.usage_alert_of(workspace_id uuid, dedupe_key text) IS 'The newest alert of a workspace with this dedupe key, acknowledged or not (null when none).';
 
 -- Name: usage_batch_add(tid[], numeric[]); Type: FUNCTION; Schema: private
@@ -1379,7 +1189,6 @@ CREATE FUNCTION private.usage_batch_add(pair_ctids tid[], totals numeric[]) RETU
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/usage/usage_batch_rows.sql.j2
-
 COMMENT ON FUNCTION private.usage_batch_add(pair_ctids tid[], totals numeric[]) IS 'Add a usage batch''s sums to the period rows it holds, in one UPDATE.';
 
 -- Name: usage_batch_answer(text[], boolean[], integer[], numeric[], numeric[], numeric[], numeric[]); Type: FUNCTION; Schema: private
@@ -1387,7 +1196,6 @@ CREATE FUNCTION private.usage_batch_answer(keys text[], recorded boolean[], even
     LANGUAGE plpgsql IMMUTABLE
     SET search_path TO '';
     -- body: db/functions/usage/usage_batch_steps.sql.j2
-
 COMMENT ON FUNCTION private.usage_batch_answer(keys text[], recorded boolean[], event_pairs integer[], running numeric[], pair_used numeric[], pair_soft_limits numeric[], pair_hard_limits numeric[]) IS 'The answer of record_usage_batch in input order: each event''s key, duplicate flag, running total and limit_state.';
 
 -- Name: usage_batch_check_repeated_keys(uuid[], text[], numeric[], text[], boolean[]); Type: FUNCTION; Schema: private
@@ -1395,7 +1203,6 @@ CREATE FUNCTION private.usage_batch_check_repeated_keys(workspace_ids uuid[], me
     LANGUAGE plpgsql STABLE
     SET search_path TO '';
     -- body: db/functions/usage/usage_batch_steps.sql.j2
-
 COMMENT ON FUNCTION private.usage_batch_check_repeated_keys(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], first boolean[]) IS 'Refuse a usage batch (PT409) whose repeated idempotency key names other usage than its first event.';
 
 -- Name: usage_batch_check_used_keys(uuid[], text[], numeric[], text[], boolean[], boolean[]); Type: FUNCTION; Schema: private
@@ -1403,7 +1210,6 @@ CREATE FUNCTION private.usage_batch_check_used_keys(workspace_ids uuid[], metric
     LANGUAGE plpgsql STABLE
     SET search_path TO '';
     -- body: db/functions/usage/usage_batch_steps.sql.j2
-
 COMMENT ON FUNCTION private.usage_batch_check_used_keys(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], first boolean[], recorded boolean[]) IS 'Refuse a usage batch (PT409) whose event reuses a key of usage_events for other usage.';
 
 -- Name: usage_batch_extract(jsonb, date, timestamp with time zone); Type: FUNCTION; Schema: private
@@ -1411,7 +1217,6 @@ CREATE FUNCTION private.usage_batch_extract(events jsonb, period_start date, now
     LANGUAGE plpgsql STABLE
     SET search_path TO '';
     -- body: db/functions/usage/usage_batch_parse.sql
-
 COMMENT ON FUNCTION private.usage_batch_extract(events jsonb, period_start date, now timestamp with time zone, OUT ok boolean, OUT workspace_ids uuid[], OUT metrics text[], OUT quantities numeric[], OUT keys text[], OUT sources text[], OUT occurred timestamp with time zone[]) IS 'Read a usage batch whose events are all well-formed with no key repeated, in one pass (ok false otherwise).';
 
 -- Name: usage_batch_insert_and_lock(uuid[], text[], numeric[], text[], text[], timestamp with time zone[], boolean[], uuid[], text[], bigint[], date, timestamp with time zone); Type: FUNCTION; Schema: private
@@ -1419,7 +1224,6 @@ CREATE FUNCTION private.usage_batch_insert_and_lock(workspace_ids uuid[], metric
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/usage/usage_batch_rows.sql.j2
-
 COMMENT ON FUNCTION private.usage_batch_insert_and_lock(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone, OUT recorded boolean[], OUT event_pairs integer[], OUT running numeric[], OUT totals numeric[], OUT ctids tid[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]) IS 'Insert a usage batch''s events and lock its period rows without deadlock; returns what was recorded, and the rows.';
 
 -- Name: usage_batch_insert_events(uuid[], text[], numeric[], text[], text[], timestamp with time zone[], boolean[], uuid[], text[], bigint[], date, timestamp with time zone); Type: FUNCTION; Schema: private
@@ -1427,7 +1231,6 @@ CREATE FUNCTION private.usage_batch_insert_events(workspace_ids uuid[], metrics 
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/usage/usage_batch_rows.sql.j2
-
 COMMENT ON FUNCTION private.usage_batch_insert_events(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone) IS 'Insert a usage batch''s events in key order, skipping keys already used; returns which were recorded.';
 
 -- Name: usage_batch_lock_rows(uuid[], text[], date); Type: FUNCTION; Schema: private
@@ -1435,7 +1238,6 @@ CREATE FUNCTION private.usage_batch_lock_rows(workspace_ids uuid[], metrics text
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/usage/usage_batch_rows.sql.j2
-
 COMMENT ON FUNCTION private.usage_batch_lock_rows(workspace_ids uuid[], metrics text[], period_start date, OUT ctids tid[], OUT tier_snapshot_ids bigint[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]) IS 'Lock and read a usage batch''s period rows in the order given (arrays aligned with the pairs).';
 
 -- Name: usage_batch_open_periods(uuid[], text[], uuid[], text[], date); Type: FUNCTION; Schema: private
@@ -1443,7 +1245,6 @@ CREATE FUNCTION private.usage_batch_open_periods(workspace_ids uuid[], metrics t
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/usage/usage_batch_steps.sql.j2
-
 COMMENT ON FUNCTION private.usage_batch_open_periods(workspace_ids uuid[], metrics text[], pair_workspace_ids uuid[], pair_metrics text[], period_start date) IS 'Open the periods a usage batch needs (PT404, 22023 as record_usage); returns its pairs'' tier snapshots.';
 
 -- Name: usage_batch_parse(jsonb, date, timestamp with time zone); Type: FUNCTION; Schema: private
@@ -1451,7 +1252,6 @@ CREATE FUNCTION private.usage_batch_parse(events jsonb, period_start date, now t
     LANGUAGE plpgsql STABLE
     SET search_path TO '';
     -- body: db/functions/usage/usage_batch_parse.sql
-
 COMMENT ON FUNCTION private.usage_batch_parse(events jsonb, period_start date, now timestamp with time zone, OUT bad_index integer, OUT bad_word text, OUT bad_detail text, OUT workspace_ids uuid[], OUT metrics text[], OUT quantities numeric[], OUT keys text[], OUT sources text[], OUT occurred timestamp with time zone[], OUT first boolean[]) IS 'Check and parse a usage batch in one pass: its events as arrays, or its first malformed event.';
 
 -- Name: usage_batch_raise_alerts(uuid[], text[], numeric[], numeric[], numeric[], date); Type: FUNCTION; Schema: private
@@ -1459,7 +1259,6 @@ CREATE FUNCTION private.usage_batch_raise_alerts(pair_workspace_ids uuid[], pair
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/usage/usage_batch_steps.sql.j2
-
 COMMENT ON FUNCTION private.usage_batch_raise_alerts(pair_workspace_ids uuid[], pair_metrics text[], used_before numeric[], totals numeric[], next_thresholds numeric[], period_start date) IS 'Raise the usage alerts of the thresholds a usage batch crossed (once per threshold, period and plan).';
 
 -- Name: usage_batch_sums(uuid[], text[], numeric[], boolean[], uuid[], text[]); Type: FUNCTION; Schema: private
@@ -1467,7 +1266,6 @@ CREATE FUNCTION private.usage_batch_sums(workspace_ids uuid[], metrics text[], q
     LANGUAGE plpgsql IMMUTABLE
     SET search_path TO '';
     -- body: db/functions/usage/usage_batch_rows.sql.j2
-
 COMMENT ON FUNCTION private.usage_batch_sums(workspace_ids uuid[], metrics text[], quantities numeric[], recorded boolean[], pair_workspace_ids uuid[], pair_metrics text[], OUT event_pairs integer[], OUT running numeric[], OUT totals numeric[]) IS 'What a usage batch adds: per event its pair and running sum, per pair its total (arrays in input and pair order).';
 
 -- Name: usage_period(); Type: FUNCTION; Schema: private
@@ -1475,7 +1273,6 @@ CREATE FUNCTION private.usage_period() RETURNS date
     LANGUAGE sql STABLE
     SET search_path TO '';
     -- body: db/functions/usage/tier_snapshots.sql
-
 COMMENT ON FUNCTION private.usage_period() IS 'First day of the current billing period (calendar month, UTC).';
 
 -- Name: vault_secret(text); Type: FUNCTION; Schema: private
@@ -1483,7 +1280,6 @@ CREATE FUNCTION private.vault_secret(secret_name text) RETURNS text
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/ops/vault_secret.sql
-
 COMMENT ON FUNCTION private.vault_secret(secret_name text) IS 'Decrypted value of the named Vault secret (PT404 secret_not_found when missing). Definer code only.';
 
 -- Name: verify_meta_signature(jsonb, jsonb, text); Type: FUNCTION; Schema: private
@@ -1491,7 +1287,6 @@ CREATE FUNCTION private.verify_meta_signature(headers jsonb, payload jsonb, raw_
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/webhooks/verify_meta_signature.sql
-
 COMMENT ON FUNCTION private.verify_meta_signature(headers jsonb, payload jsonb, raw_body text) IS 'Null when X-Hub-Signature-256 matches the raw body and the payload is that body, else why not.';
 
 -- Name: verify_paymob_hmac(jsonb, text); Type: FUNCTION; Schema: private
@@ -1499,7 +1294,6 @@ CREATE FUNCTION private.verify_paymob_hmac(payload jsonb, hmac text) RETURNS boo
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/payments/verify_paymob_hmac.sql
-
 COMMENT ON FUNCTION private.verify_paymob_hmac(payload jsonb, hmac text) IS 'Paymob transaction callback HMAC-SHA512 check (documented field order, Vault secret, constant-time compare).';
 
 -- Name: verify_standard_webhook(jsonb, jsonb, text); Type: FUNCTION; Schema: private
@@ -1507,7 +1301,6 @@ CREATE FUNCTION private.verify_standard_webhook(headers jsonb, payload jsonb, ra
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/webhooks/verify_standard_webhook.sql
-
 COMMENT ON FUNCTION private.verify_standard_webhook(headers jsonb, payload jsonb, raw_body text) IS 'Null when a Standard Webhooks delivery (v1 HMAC-SHA256, 5-minute tolerance) is authentic, else why not.';
 
 -- Name: verify_stored_webhook(bigint, text, jsonb, jsonb, text, text); Type: FUNCTION; Schema: private
@@ -1515,7 +1308,6 @@ CREATE FUNCTION private.verify_stored_webhook(webhook_id bigint, provider text, 
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/webhooks/verify_stored_webhook.sql
-
 COMMENT ON FUNCTION private.verify_stored_webhook(webhook_id bigint, provider text, payload jsonb, headers jsonb, raw_body text, url text) IS 'Verify a stored delivery late and claim its idempotency key; null when it is to be processed, else rejected or duplicate.';
 
 -- Name: verify_twilio_signature(jsonb, jsonb, text, text); Type: FUNCTION; Schema: private
@@ -1523,7 +1315,6 @@ CREATE FUNCTION private.verify_twilio_signature(headers jsonb, payload jsonb, ra
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/webhooks/verify_twilio_signature.sql
-
 COMMENT ON FUNCTION private.verify_twilio_signature(headers jsonb, payload jsonb, raw_body text, url text) IS 'Null when X-Twilio-Signature is valid for the URL and form parameters, else why not.';
 
 -- Name: verify_webhook_signature(text, jsonb, jsonb, text, text); Type: FUNCTION; Schema: private
@@ -1531,7 +1322,6 @@ CREATE FUNCTION private.verify_webhook_signature(provider text, payload jsonb, h
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/webhooks/verify_webhook_signature.sql
-
 COMMENT ON FUNCTION private.verify_webhook_signature(provider text, payload jsonb, headers jsonb, raw_body text, url text) IS 'Null when the delivery''s signature is valid for its provider, else the reason; raises when it cannot check.';
 
 -- Name: visible_workspace_bounds(text, text, boolean); Type: FUNCTION; Schema: private
@@ -1539,7 +1329,6 @@ CREATE FUNCTION private.visible_workspace_bounds(workspace_role text, staff_role
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/tenancy/visible_workspace_ids.sql
-
 COMMENT ON FUNCTION private.visible_workspace_bounds(workspace_role text, staff_role text, upper boolean) IS 'The lowest (upper false) or highest visible workspace id of private.visible_workspace_ids (staff: the whole range): policies add it so the planner reads a member''s rows from the workspace_id index.';
 
 -- Name: visible_workspace_ids(text, text); Type: FUNCTION; Schema: private
@@ -1547,7 +1336,6 @@ CREATE FUNCTION private.visible_workspace_ids(workspace_role text, staff_role te
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO '';
     -- body: db/functions/tenancy/visible_workspace_ids.sql
-
 COMMENT ON FUNCTION private.visible_workspace_ids(workspace_role text, staff_role text) IS 'The workspaces a read policy shows the caller, as one array: those where they hold workspace_role (member: any role; admin: owner or admin), or every workspace for platform staff of staff_role (support: support and admins; admin: admins only), plus the nil uuid that stands for rows of no workspace.';
 
 -- Name: webhook_error_key(text); Type: FUNCTION; Schema: private
@@ -1555,7 +1343,6 @@ CREATE FUNCTION private.webhook_error_key(last_error text) RETURNS text
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO '';
     -- body: db/functions/webhooks/alert_dead_letters.sql
-
 COMMENT ON FUNCTION private.webhook_error_key(last_error text) IS 'A failed delivery''s error with its values replaced by ?, so deliveries failing the same way share one key.';
 
 -- Name: webhook_key_holder(text, text); Type: FUNCTION; Schema: private
@@ -1563,7 +1350,6 @@ CREATE FUNCTION private.webhook_key_holder(provider text, idempotency_key text, 
     LANGUAGE plpgsql STABLE
     SET search_path TO '';
     -- body: db/functions/webhooks/webhook_key_holder.sql
-
 COMMENT ON FUNCTION private.webhook_key_holder(provider text, idempotency_key text, OUT id bigint, OUT status text) IS 'The verified delivery holding a provider''s idempotency key (the row webhook_queue_verified_key_idx keeps unique).';
 
 -- Name: webhook_signature_material(text, jsonb); Type: FUNCTION; Schema: private
@@ -1571,7 +1357,6 @@ CREATE FUNCTION private.webhook_signature_material(provider text, headers jsonb)
     LANGUAGE plpgsql IMMUTABLE
     SET search_path TO '';
     -- body: db/functions/webhooks/webhook_signature_material.sql
-
 COMMENT ON FUNCTION private.webhook_signature_material(provider text, headers jsonb) IS 'The signature-bearing headers of a delivery (identical material + identical bytes = identical verdict).';
 
 -- Name: webhooks_backend_caller(); Type: FUNCTION; Schema: private
@@ -1579,7 +1364,6 @@ CREATE FUNCTION private.webhooks_backend_caller() RETURNS boolean
     LANGUAGE plpgsql STABLE
     SET search_path TO '';
     -- body: db/functions/webhooks/webhooks_backend_caller.sql
-
 COMMENT ON FUNCTION private.webhooks_backend_caller() IS 'True for service_role requests and for JWT-less database sessions (pg_cron, operators); false for API users.';
 
 -- Name: webhooks_record_usage(uuid, text, numeric, text, text); Type: FUNCTION; Schema: private
@@ -1587,7 +1371,6 @@ CREATE FUNCTION private.webhooks_record_usage(workspace_id uuid, metric text, qu
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/webhooks/webhooks_record_usage.sql
-
 COMMENT ON FUNCTION private.webhooks_record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) IS 'record_usage for an ingested event (idempotency key = what was billed); usage over the hard limit is recorded too.';
 
 -- Name: weekly_insight_change(numeric, numeric); Type: FUNCTION; Schema: private
@@ -1595,7 +1378,6 @@ CREATE FUNCTION private.weekly_insight_change(current_value numeric, previous_va
     LANGUAGE sql IMMUTABLE
     SET search_path TO '';
     -- body: db/functions/jobs/generate_weekly_insights.sql.j2
-
 COMMENT ON FUNCTION private.weekly_insight_change(current_value numeric, previous_value numeric) IS 'One figure''s change against the week before: {previous, delta, percent} (percent null when previous is 0).';
 
 -- Name: weekly_insight_changes(jsonb, jsonb); Type: FUNCTION; Schema: private
@@ -1603,7 +1385,6 @@ CREATE FUNCTION private.weekly_insight_changes(current_figures jsonb, previous_f
     LANGUAGE plpgsql IMMUTABLE
     SET search_path TO '';
     -- body: db/functions/jobs/generate_weekly_insights.sql.j2
-
 COMMENT ON FUNCTION private.weekly_insight_changes(current_figures jsonb, previous_figures jsonb) IS 'Every weekly figure''s change against the week before, as weekly_insights.change ({figure: {previous, delta, percent}, usage: {metric: ...}}).';
 
 -- Name: weekly_insight_figures_all(date); Type: FUNCTION; Schema: private
@@ -1612,7 +1393,6 @@ CREATE FUNCTION private.weekly_insight_figures_all(week_start date) RETURNS TABL
     SET search_path TO ''
     SET jit TO 'off';
     -- body: db/functions/jobs/generate_weekly_insights.sql.j2
-
 COMMENT ON FUNCTION private.weekly_insight_figures_all(week_start date) IS 'The weekly_insights figures of every workspace for the ISO week starting week_start (UTC) and the week before, read once from the two weeks of each source table.';
 
 -- Name: weekly_insights_week(date); Type: FUNCTION; Schema: private
@@ -1620,7 +1400,6 @@ CREATE FUNCTION private.weekly_insights_week(week_start date) RETURNS date
     LANGUAGE plpgsql STABLE
     SET search_path TO '';
     -- body: db/functions/jobs/generate_weekly_insights.sql.j2
-
 COMMENT ON FUNCTION private.weekly_insights_week(week_start date) IS 'The Monday a weekly insights run is for (null: the last complete week); 22023 invalid_week_start or week_not_over otherwise.';
 
 -- Name: weekly_webhook_figures(date); Type: FUNCTION; Schema: private
@@ -1628,7 +1407,6 @@ CREATE FUNCTION private.weekly_webhook_figures(week_start date) RETURNS TABLE(wo
     LANGUAGE sql STABLE
     SET search_path TO '';
     -- body: db/functions/jobs/generate_weekly_insights.sql.j2
-
 COMMENT ON FUNCTION private.weekly_webhook_figures(week_start date) IS 'The webhook_failures and webhooks_rejected of every workspace for the ISO week starting week_start (UTC) and the week before, attributed by the numbers and channel ids the deliveries name.';
 
 -- Name: write_billing_line_items(uuid, date); Type: FUNCTION; Schema: private
@@ -1637,7 +1415,6 @@ CREATE FUNCTION private.write_billing_line_items(workspace_id uuid, period_start
     SET search_path TO ''
     SET jit TO 'off';
     -- body: db/functions/billing/generate_billing_line_items.sql.j2
-
 COMMENT ON FUNCTION private.write_billing_line_items(workspace_id uuid, period_start date) IS '(Re)generate the billing_line_items of a period from its usage totals, for one workspace or (null) every workspace; returns lines written.';
 
 -- Name: write_weekly_insight(uuid, date, jsonb, jsonb, bigint); Type: FUNCTION; Schema: private
@@ -1645,7 +1422,6 @@ CREATE FUNCTION private.write_weekly_insight(workspace_id uuid, week_start date,
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/jobs/generate_weekly_insights.sql.j2
-
 COMMENT ON FUNCTION private.write_weekly_insight(workspace_id uuid, week_start date, figures jsonb, change jsonb, job_run_id bigint) IS 'Upsert one workspace''s weekly_insights row for a week from its figures and change, stamped with the job run.';
 
 -- Name: acknowledge_alert(bigint, text); Type: FUNCTION; Schema: public
@@ -1653,7 +1429,6 @@ CREATE FUNCTION public.acknowledge_alert(alert_id bigint, note text DEFAULT NULL
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/ops/alerts.sql.j2
-
 COMMENT ON FUNCTION public.acknowledge_alert(alert_id bigint, note text) IS 'Acknowledge an alert (platform admins; audited): it stays open until resolved. Returns the alert.';
 
 -- Name: authenticate_api_key(text); Type: FUNCTION; Schema: public
@@ -1661,7 +1436,6 @@ CREATE FUNCTION public.authenticate_api_key(api_key text) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/security/authenticate_api_key.sql.j2
-
 COMMENT ON FUNCTION public.authenticate_api_key(api_key text) IS 'Resolve an API key (service_role): {workspace_id, key_id, scopes, plan_key}, or PT401 invalid_api_key (recorded).';
 
 -- Name: authorize_usage(uuid, text, numeric); Type: FUNCTION; Schema: public
@@ -1669,7 +1443,6 @@ CREATE FUNCTION public.authorize_usage(workspace_id uuid, metric text, quantity 
     LANGUAGE plpgsql STABLE
     SET search_path TO '';
     -- body: db/functions/usage/authorize_usage.sql.j2
-
 COMMENT ON FUNCTION public.authorize_usage(workspace_id uuid, metric text, quantity numeric) IS 'Before starting work: {allowed, limit_state, used, soft_limit, hard_limit, remaining}, or PT402 usage_limit_exceeded once the hard limit is reached (or quantity would pass it). Writes nothing.';
 
 -- Name: check_rate_limit(uuid, text); Type: FUNCTION; Schema: public
@@ -1677,7 +1450,6 @@ CREATE FUNCTION public.check_rate_limit(workspace_id uuid, bucket text DEFAULT '
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/usage/check_rate_limit.sql.j2
-
 COMMENT ON FUNCTION public.check_rate_limit(workspace_id uuid, bucket text) IS 'Count a request against the plan''s rate limit: {allowed, limit, remaining, retry_after}; fails open.';
 
 -- Name: confirm_instapay_payment(uuid, text); Type: FUNCTION; Schema: public
@@ -1685,7 +1457,6 @@ CREATE FUNCTION public.confirm_instapay_payment(payment_id uuid, bank_reference 
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/payments/confirm_instapay_payment.sql.j2
-
 COMMENT ON FUNCTION public.confirm_instapay_payment(payment_id uuid, bank_reference text) IS 'Platform admins: confirm an InstaPay transfer for a payment request and activate its plan, once.';
 
 -- Name: create_api_key(uuid, text, text[], timestamp with time zone); Type: FUNCTION; Schema: public
@@ -1693,7 +1464,6 @@ CREATE FUNCTION public.create_api_key(workspace_id uuid, name text, scopes text[
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/security/create_api_key.sql.j2
-
 COMMENT ON FUNCTION public.create_api_key(workspace_id uuid, name text, scopes text[], expires_at timestamp with time zone) IS 'Mint an API key (workspace owners/admins). Returns {key_id, api_key, prefix}; api_key is shown this once.';
 
 -- Name: create_payment_request(uuid, text, text); Type: FUNCTION; Schema: public
@@ -1701,18 +1471,7 @@ CREATE FUNCTION public.create_payment_request(workspace_id uuid, plan_key text, 
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/payments/create_payment_request.sql.j2
-
 COMMENT ON FUNCTION public.create_payment_request(workspace_id uuid, plan_key text, provider text) IS 'Workspace owners/admins: a pending payment at the plan''s price with a unique reference. Never changes the plan.';
-
--- Name: dashboard_fold_seq; Type: SEQUENCE; Schema: private
-CREATE SEQUENCE private.dashboard_fold_seq
-    START WITH 1
-    INCREMENT BY 1
-    NO MINVALUE
-    NO MAXVALUE
-    CACHE 1;
-
-COMMENT ON SEQUENCE private.dashboard_fold_seq IS 'fold_id of call_events, sms_events and messages: the order the dashboard rollup folds them in.';
 
 -- Name: call_events; Type: TABLE; Schema: public
 CREATE TABLE public.call_events (
@@ -1730,15 +1489,10 @@ CREATE TABLE public.call_events (
     duration_seconds public.event_count,
     billable_minutes public.event_count,
     occurred_at timestamp with time zone DEFAULT now() NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    fold_id bigint DEFAULT nextval('private.dashboard_fold_seq'::regclass)
+    created_at timestamp with time zone DEFAULT now() NOT NULL
 );
-
 COMMENT ON TABLE public.call_events IS 'Voice call status callbacks, one row per call and status. Completed calls record call_minutes usage.';
-
 COMMENT ON COLUMN public.call_events.webhook_id IS 'The webhook_queue row it came from (no foreign key: raw deliveries expire, events stay).';
-
-COMMENT ON COLUMN public.call_events.fold_id IS 'Order of recording for the dashboard rollup (private.dashboard_fold_seq); null: stored before the rollup existed.';
 
 -- Name: messages; Type: TABLE; Schema: public
 CREATE TABLE public.messages (
@@ -1753,13 +1507,9 @@ CREATE TABLE public.messages (
     metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
     sent_at timestamp with time zone DEFAULT now() NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    fold_id bigint DEFAULT nextval('private.dashboard_fold_seq'::regclass),
     CONSTRAINT messages_direction_check CHECK ((direction = ANY (ARRAY['inbound'::text, 'outbound'::text])))
 );
-
 COMMENT ON TABLE public.messages IS 'Messages of conversations. body is PII: readable by the workspace''s members, masked in support views.';
-
-COMMENT ON COLUMN public.messages.fold_id IS 'Order of recording for the dashboard rollup (private.dashboard_fold_seq); null: stored before the rollup existed.';
 
 -- Name: sms_events; Type: TABLE; Schema: public
 CREATE TABLE public.sms_events (
@@ -1778,15 +1528,10 @@ CREATE TABLE public.sms_events (
     num_segments public.event_count,
     num_media public.event_count,
     occurred_at timestamp with time zone DEFAULT now() NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    fold_id bigint DEFAULT nextval('private.dashboard_fold_seq'::regclass)
+    created_at timestamp with time zone DEFAULT now() NOT NULL
 );
-
 COMMENT ON TABLE public.sms_events IS 'Inbound SMS and outbound SMS status callbacks, one row per message and status. Received and sent messages record sms usage. body is PII.';
-
 COMMENT ON COLUMN public.sms_events.webhook_id IS 'The webhook_queue row it came from (no foreign key: raw deliveries expire, events stay).';
-
-COMMENT ON COLUMN public.sms_events.fold_id IS 'Order of recording for the dashboard rollup (private.dashboard_fold_seq); null: stored before the rollup existed.';
 
 -- Name: dashboard_events; Type: VIEW; Schema: private
 CREATE VIEW private.dashboard_events WITH (security_invoker='true') AS
@@ -1799,8 +1544,7 @@ CREATE VIEW private.dashboard_events WITH (security_invoker='true') AS
     0 AS sms_outbound,
     0 AS failed_sms,
     0 AS messages_inbound,
-    0 AS messages_outbound,
-    c.fold_id
+    0 AS messages_outbound
    FROM public.call_events c
   WHERE (c.call_status = ANY (ARRAY['completed'::text, 'busy'::text, 'no-answer'::text, 'canceled'::text, 'failed'::text]))
 UNION ALL
@@ -1813,8 +1557,7 @@ UNION ALL
     ((((s.direction)::text = 'outbound'::text) AND (s.sms_status = 'sent'::text)))::integer AS sms_outbound,
     ((s.sms_status = ANY (ARRAY['failed'::text, 'undelivered'::text])))::integer AS failed_sms,
     0 AS messages_inbound,
-    0 AS messages_outbound,
-    s.fold_id
+    0 AS messages_outbound
    FROM public.sms_events s
   WHERE ((((s.direction)::text = 'inbound'::text) AND (s.sms_status = 'received'::text)) OR (((s.direction)::text = 'outbound'::text) AND (s.sms_status = 'sent'::text)) OR (s.sms_status = ANY (ARRAY['failed'::text, 'undelivered'::text])))
 UNION ALL
@@ -1827,11 +1570,9 @@ UNION ALL
     0 AS sms_outbound,
     0 AS failed_sms,
     ((m.direction = 'inbound'::text))::integer AS messages_inbound,
-    ((m.direction = 'outbound'::text))::integer AS messages_outbound,
-    m.fold_id
+    ((m.direction = 'outbound'::text))::integer AS messages_outbound
    FROM public.messages m;
-
-COMMENT ON VIEW private.dashboard_events IS 'One row per countable call, SMS and chat message event, with 0/1 flags and its fold_id: the counting rules of dashboard_daily_metrics, weekly_insights and the dashboard rollup, written once.';
+COMMENT ON VIEW private.dashboard_events IS 'One row per countable call, SMS and chat message event, with 0/1 flags: the counting rules of dashboard_daily_metrics and weekly_insights, written once.';
 
 -- Name: dashboard_daily_metrics; Type: VIEW; Schema: public
 CREATE VIEW public.dashboard_daily_metrics WITH (security_invoker='true') AS
@@ -1848,7 +1589,6 @@ CREATE VIEW public.dashboard_daily_metrics WITH (security_invoker='true') AS
     sum((e.failed_calls + e.failed_sms)) AS errors
    FROM private.dashboard_events e
   GROUP BY e.workspace_id, (((e.event_at AT TIME ZONE 'UTC'::text))::date);
-
 COMMENT ON VIEW public.dashboard_daily_metrics IS 'Dashboard metrics per workspace and UTC day: calls (counted when they end), call minutes, SMS in and out, chat messages in and out, and errors (failed calls, failed or undelivered SMS). Days without events have no row. security_invoker: members see their workspaces only. A filter on day reads that day''s events only (every workspace''s: the BRIN indexes on the events'' UTC day); for one workspace and a range of days call dashboard_metrics(workspace_id, from_day, to_day).';
 
 -- Name: dashboard_metrics(uuid, date, date); Type: FUNCTION; Schema: public
@@ -1856,7 +1596,6 @@ CREATE FUNCTION public.dashboard_metrics(workspace_id uuid, from_day date, to_da
     LANGUAGE plpgsql STABLE
     SET search_path TO '';
     -- body: db/functions/ops/dashboard_metrics.sql.j2
-
 COMMENT ON FUNCTION public.dashboard_metrics(workspace_id uuid, from_day date, to_day date) IS 'dashboard_daily_metrics of one workspace for the UTC days from_day..to_day (inclusive), read through the events'' time indexes; RLS applies (security invoker).';
 
 -- Name: deduct_credits(uuid, numeric, text, text); Type: FUNCTION; Schema: public
@@ -1864,7 +1603,6 @@ CREATE FUNCTION public.deduct_credits(workspace_id uuid, amount numeric, reason 
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/billing/deduct_credits.sql.j2
-
 COMMENT ON FUNCTION public.deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) IS 'Deduct credits atomically and idempotently: {balance, deducted, transaction_id, duplicate}; PT402 when short (through PostgREST: HTTP 402 with the error body, and one credits_exhausted alert while open).';
 
 -- Name: drain_webhooks(integer); Type: FUNCTION; Schema: public
@@ -1872,7 +1610,6 @@ CREATE FUNCTION public.drain_webhooks(max_count integer DEFAULT 1000) RETURNS js
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/webhooks/drain_webhooks.sql.j2
-
 COMMENT ON FUNCTION public.drain_webhooks(max_count integer) IS 'Process up to max_count queued webhook deliveries, oldest first, in one transaction (service_role, pg_cron).';
 
 -- Name: enforce_rate_limit(uuid, text); Type: FUNCTION; Schema: public
@@ -1880,7 +1617,6 @@ CREATE FUNCTION public.enforce_rate_limit(workspace_id uuid, bucket text DEFAULT
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/usage/check_rate_limit.sql.j2
-
 COMMENT ON FUNCTION public.enforce_rate_limit(workspace_id uuid, bucket text) IS 'check_rate_limit that answers HTTP 429 (PT429 rate_limited) with a Retry-After header when refused.';
 
 -- Name: evaluate_usage_thresholds(uuid); Type: FUNCTION; Schema: public
@@ -1888,7 +1624,6 @@ CREATE FUNCTION public.evaluate_usage_thresholds(workspace_id uuid) RETURNS json
     LANGUAGE plpgsql STABLE
     SET search_path TO '';
     -- body: db/functions/usage/evaluate_usage_thresholds.sql.j2
-
 COMMENT ON FUNCTION public.evaluate_usage_thresholds(workspace_id uuid) IS 'This period''s usage against the limits: {workspace_id, metrics: [{metric, used, soft_limit, hard_limit, limit_state}]}.';
 
 -- Name: generate_billing_line_items(uuid, date); Type: FUNCTION; Schema: public
@@ -1896,7 +1631,6 @@ CREATE FUNCTION public.generate_billing_line_items(workspace_id uuid, period_sta
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/billing/generate_billing_line_items.sql.j2
-
 COMMENT ON FUNCTION public.generate_billing_line_items(workspace_id uuid, period_start date) IS '(Re)generate and return a workspace''s billing lines for a period (idempotent). service_role or admin.';
 
 -- Name: generate_weekly_insights(date); Type: FUNCTION; Schema: public
@@ -1904,7 +1638,6 @@ CREATE FUNCTION public.generate_weekly_insights(week_start date DEFAULT NULL::da
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/jobs/generate_weekly_insights.sql.j2
-
 COMMENT ON FUNCTION public.generate_weekly_insights(week_start date) IS 'Write weekly_insights for every workspace for the ISO week starting week_start (a Monday, UTC; default: the last complete week); idempotent, logged in job_runs, one sub-transaction per workspace. service_role; pg_cron on Mondays.';
 
 -- Name: grant_credits(uuid, numeric, text, text); Type: FUNCTION; Schema: public
@@ -1912,7 +1645,6 @@ CREATE FUNCTION public.grant_credits(workspace_id uuid, amount numeric, reason t
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/billing/grant_credits.sql.j2
-
 COMMENT ON FUNCTION public.grant_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) IS 'Grant credits atomically and idempotently (service_role or admin): {balance, granted, transaction_id, duplicate}.';
 
 -- Name: handle_paymob_callback(jsonb, text); Type: FUNCTION; Schema: public
@@ -1920,7 +1652,6 @@ CREATE FUNCTION public.handle_paymob_callback(payload jsonb, hmac text) RETURNS 
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/payments/handle_paymob_callback.sql.j2
-
 COMMENT ON FUNCTION public.handle_paymob_callback(payload jsonb, hmac text) IS 'service_role: verify and apply a Paymob transaction callback (a forged HMAC is refused with an alert).';
 
 -- Name: ingest_webhook(text, jsonb, jsonb, text, text, boolean); Type: FUNCTION; Schema: public
@@ -1928,15 +1659,20 @@ CREATE FUNCTION public.ingest_webhook(provider text, payload jsonb, headers json
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/webhooks/ingest_webhook.sql.j2
-
 COMMENT ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) IS 'Verify, deduplicate and store one webhook delivery (service_role); queue it for the drain or process it now (docs/api.md).';
+
+-- Name: list_alerts(uuid, text, timestamp with time zone, bigint, integer); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.list_alerts(workspace_id uuid DEFAULT NULL::uuid, state text DEFAULT 'all'::text, before_created_at timestamp with time zone DEFAULT NULL::timestamp with time zone, before_id bigint DEFAULT NULL::bigint, max_count integer DEFAULT 50) RETURNS SETOF public.alerts
+    LANGUAGE plpgsql STABLE
+    SET search_path TO '';
+    -- body: db/functions/ops/list_alerts.sql.j2
+COMMENT ON FUNCTION public.list_alerts(workspace_id uuid, state text, before_created_at timestamp with time zone, before_id bigint, max_count integer) IS 'Platform staff: the alerts of every workspace (or of one), all or by state (open, unacknowledged, resolved), keyset-paged by (created_at, id) newest first.';
 
 -- Name: list_messages_masked(uuid, timestamp with time zone, uuid, integer); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.list_messages_masked(workspace_id uuid DEFAULT NULL::uuid, before_created_at timestamp with time zone DEFAULT NULL::timestamp with time zone, before_id uuid DEFAULT NULL::uuid, max_count integer DEFAULT 50) RETURNS TABLE(id uuid, workspace_id uuid, conversation_id uuid, direction text, sender text, body text, provider text, provider_message_id text, sent_at timestamp with time zone, created_at timestamp with time zone)
     LANGUAGE sql STABLE
     SET search_path TO '';
     -- body: db/functions/security/list_messages_masked.sql.j2
-
 COMMENT ON FUNCTION public.list_messages_masked(workspace_id uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) IS 'Platform staff: the latest messages (of one workspace or all), sender and body masked, keyset-paged by (created_at, id) newest first.';
 
 -- Name: list_webhooks(text, text, uuid, timestamp with time zone, timestamp with time zone, timestamp with time zone, bigint, integer); Type: FUNCTION; Schema: public
@@ -1944,7 +1680,6 @@ CREATE FUNCTION public.list_webhooks(provider text DEFAULT NULL::text, status te
     LANGUAGE plpgsql STABLE
     SET search_path TO '';
     -- body: db/functions/console/list_webhooks.sql.j2
-
 COMMENT ON FUNCTION public.list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) IS 'Webhook deliveries for platform admins, filtered by provider, status, workspace and time, keyset-paged newest first.';
 
 -- Name: monitoring_signals(); Type: FUNCTION; Schema: public
@@ -1952,23 +1687,13 @@ CREATE FUNCTION public.monitoring_signals() RETURNS TABLE(signal text, scope tex
     LANGUAGE plpgsql STABLE
     SET search_path TO '';
     -- body: db/functions/ops/monitoring_signals.sql.j2
-
 COMMENT ON FUNCTION public.monitoring_signals() IS 'The monitoring signals (what is failing now) as counts over 5 minutes, 1 hour and 24 hours (backlogs: their size now), one row per signal and provider; platform staff only (42501 otherwise).';
-
--- Name: platform_daily_metrics(date, date, uuid); Type: FUNCTION; Schema: public
-CREATE FUNCTION public.platform_daily_metrics(from_day date, to_day date, workspace_id uuid DEFAULT NULL::uuid) RETURNS TABLE(day date, calls bigint, call_minutes bigint, failed_calls bigint, sms_inbound bigint, sms_outbound bigint, failed_sms bigint, messages_inbound bigint, messages_outbound bigint, errors bigint)
-    LANGUAGE plpgsql STABLE
-    SET search_path TO '';
-    -- body: db/functions/ops/platform_daily_metrics.sql.j2
-
-COMMENT ON FUNCTION public.platform_daily_metrics(from_day date, to_day date, workspace_id uuid) IS 'The dashboard''s counts per UTC day (calls, call minutes, SMS in and out, chat messages in and out, errors) of one workspace or of all, for platform staff only (42501 otherwise); counts only, exact, from the dashboard rollup plus what is not folded yet.';
 
 -- Name: preview_replay_webhooks(text, text, timestamp with time zone, timestamp with time zone, integer); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.preview_replay_webhooks(status text DEFAULT 'dead_letter'::text, provider text DEFAULT NULL::text, received_after timestamp with time zone DEFAULT NULL::timestamp with time zone, received_before timestamp with time zone DEFAULT NULL::timestamp with time zone, max_count integer DEFAULT 500) RETURNS jsonb
     LANGUAGE plpgsql STABLE
     SET search_path TO '';
     -- body: db/functions/console/preview_replay_webhooks.sql.j2
-
 COMMENT ON FUNCTION public.preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) IS 'Dry run of replay_webhooks: how many deliveries the same arguments would replay now (platform admins, service_role).';
 
 -- Name: record_usage(uuid, text, numeric, text, text); Type: FUNCTION; Schema: public
@@ -1976,7 +1701,6 @@ CREATE FUNCTION public.record_usage(workspace_id uuid, metric text, quantity num
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/usage/record_usage.sql.j2
-
 COMMENT ON FUNCTION public.record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) IS 'Record usage that happened: {limit_state, used, soft_limit, hard_limit, duplicate}; recorded past the hard limit too (limit_state blocked). Ask authorize_usage before starting new work.';
 
 -- Name: record_usage_batch(jsonb); Type: FUNCTION; Schema: public
@@ -1984,7 +1708,6 @@ CREATE FUNCTION public.record_usage_batch(events jsonb) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/usage/record_usage_batch.sql.j2
-
 COMMENT ON FUNCTION public.record_usage_batch(events jsonb) IS 'Record up to 1,000 usages that happened in one call: {recorded, duplicates, results: [{idempotency_key, limit_state, duplicate, used}]} in input order; a malformed event refuses the batch (22023, its index).';
 
 -- Name: replay_webhook(bigint, text); Type: FUNCTION; Schema: public
@@ -1992,7 +1715,6 @@ CREATE FUNCTION public.replay_webhook(webhook_id bigint, reason text) RETURNS js
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/webhooks/replay_webhook.sql.j2
-
 COMMENT ON FUNCTION public.replay_webhook(webhook_id bigint, reason text) IS 'Replay one stored webhook delivery (platform admins, service_role); audited and idempotent in effect.';
 
 -- Name: replay_webhooks(text, text, text, timestamp with time zone, timestamp with time zone, integer); Type: FUNCTION; Schema: public
@@ -2000,7 +1722,6 @@ CREATE FUNCTION public.replay_webhooks(reason text, status text DEFAULT 'dead_le
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/webhooks/replay_webhooks.sql.j2
-
 COMMENT ON FUNCTION public.replay_webhooks(reason text, status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) IS 'Bulk replay of webhook deliveries by status, provider and time range (platform admins, service_role); audited.';
 
 -- Name: resolve_alert(bigint, text); Type: FUNCTION; Schema: public
@@ -2008,7 +1729,6 @@ CREATE FUNCTION public.resolve_alert(alert_id bigint, note text DEFAULT NULL::te
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/ops/alerts.sql.j2
-
 COMMENT ON FUNCTION public.resolve_alert(alert_id bigint, note text) IS 'Resolve an alert by hand (platform admins; audited), keeping it as history. Returns the alert.';
 
 -- Name: retry_failed_webhooks(integer); Type: FUNCTION; Schema: public
@@ -2016,7 +1736,6 @@ CREATE FUNCTION public.retry_failed_webhooks(max_count integer DEFAULT 100) RETU
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/webhooks/retry_failed_webhooks.sql.j2
-
 COMMENT ON FUNCTION public.retry_failed_webhooks(max_count integer) IS 'Retry due failed webhook deliveries with backoff; dead-letter after the last attempt (service_role, pg_cron).';
 
 -- Name: revoke_api_key(uuid, text); Type: FUNCTION; Schema: public
@@ -2024,7 +1743,6 @@ CREATE FUNCTION public.revoke_api_key(key_id uuid, reason text DEFAULT NULL::tex
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/security/revoke_api_key.sql.j2
-
 COMMENT ON FUNCTION public.revoke_api_key(key_id uuid, reason text) IS 'Revoke an API key at once (workspace owners/admins, platform admins). Returns {key_id, status, revoked_at}.';
 
 -- Name: run_job(text); Type: FUNCTION; Schema: public
@@ -2032,7 +1750,6 @@ CREATE FUNCTION public.run_job(job_name text) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/jobs/run_job.sql.j2
-
 COMMENT ON FUNCTION public.run_job(job_name text) IS 'Run a scheduled job of db/cron/ now, as pg_cron would (platform admins); audited; the run is logged in job_runs.';
 
 -- Name: run_reconciliation(date, date); Type: FUNCTION; Schema: public
@@ -2040,7 +1757,6 @@ CREATE FUNCTION public.run_reconciliation(period_start date, period_end date) RE
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/jobs/run_reconciliation.sql.j2
-
 COMMENT ON FUNCTION public.run_reconciliation(period_start date, period_end date) IS 'Reconcile internal usage with provider usage reports over [period_start, period_end) (UTC days): counts of matched, mismatched beyond tolerance and missing on either side, items in reconciliation_items, one reconciliation_mismatch alert per period; logged in job_runs. service_role; pg_cron runs it nightly.';
 
 -- Name: run_retention_cleanup(); Type: FUNCTION; Schema: public
@@ -2048,7 +1764,6 @@ CREATE FUNCTION public.run_retention_cleanup() RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/jobs/run_retention_cleanup.sql.j2
-
 COMMENT ON FUNCTION public.run_retention_cleanup() IS 'Delete expired webhook deliveries, unknown numbers, resolved alerts, old job runs and rate-limit state (retention_policies) for at most 0.5 s of one transaction; logged in job_runs; a backlog is listed in more. service_role. pg_cron runs private.run_retention_in_batches, which commits between batches.';
 
 -- Name: set_channel_active(uuid, boolean, text); Type: FUNCTION; Schema: public
@@ -2056,7 +1771,6 @@ CREATE FUNCTION public.set_channel_active(channel_id uuid, is_active boolean, re
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/tenancy/set_channel_active.sql.j2
-
 COMMENT ON FUNCTION public.set_channel_active(channel_id uuid, is_active boolean, reason text) IS 'Channel kill switch with a reason (workspace owners/admins, platform admins); audited.';
 
 -- Name: set_connector_active(uuid, boolean, text); Type: FUNCTION; Schema: public
@@ -2064,7 +1778,6 @@ CREATE FUNCTION public.set_connector_active(connector_id uuid, is_active boolean
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/tenancy/set_connector_active.sql.j2
-
 COMMENT ON FUNCTION public.set_connector_active(connector_id uuid, is_active boolean, reason text) IS 'Connector kill switch with a reason (workspace owners/admins, platform admins); audited.';
 
 -- Name: set_workspace_status(uuid, text, text); Type: FUNCTION; Schema: public
@@ -2072,7 +1785,6 @@ CREATE FUNCTION public.set_workspace_status(workspace_id uuid, status text, reas
     LANGUAGE plpgsql
     SET search_path TO '';
     -- body: db/functions/tenancy/set_workspace_status.sql.j2
-
 COMMENT ON FUNCTION public.set_workspace_status(workspace_id uuid, status text, reason text) IS 'Workspace kill switch (platform admins): status active, suspended or disabled, with a reason; audited.';
 
 -- Name: webhook_delivery(bigint); Type: FUNCTION; Schema: public
@@ -2080,7 +1792,6 @@ CREATE FUNCTION public.webhook_delivery(webhook_id bigint) RETURNS jsonb
     LANGUAGE plpgsql STABLE
     SET search_path TO '';
     -- body: db/functions/console/webhook_delivery.sql.j2
-
 COMMENT ON FUNCTION public.webhook_delivery(webhook_id bigint) IS 'One webhook delivery with its payload and headers PII-masked and its audit history (platform admins).';
 
 -- Name: cron_jobs; Type: TABLE; Schema: private
@@ -2088,57 +1799,9 @@ CREATE TABLE private.cron_jobs (
     job_name text NOT NULL,
     scheduled_at timestamp with time zone DEFAULT now() NOT NULL
 );
-
 COMMENT ON TABLE private.cron_jobs IS 'The pg_cron jobs the project schedules (private.schedule_job): the jobs public.run_job may run.';
-
 COMMENT ON COLUMN private.cron_jobs.job_name IS 'pg_cron''s job name (cron.job.jobname).';
-
 COMMENT ON COLUMN private.cron_jobs.scheduled_at IS 'When private.schedule_job last scheduled it.';
-
--- Name: dashboard_daily_totals; Type: TABLE; Schema: private
-CREATE TABLE private.dashboard_daily_totals (
-    day date NOT NULL,
-    workspace_id uuid NOT NULL,
-    calls bigint DEFAULT 0 NOT NULL,
-    call_minutes bigint DEFAULT 0 NOT NULL,
-    failed_calls bigint DEFAULT 0 NOT NULL,
-    sms_inbound bigint DEFAULT 0 NOT NULL,
-    sms_outbound bigint DEFAULT 0 NOT NULL,
-    failed_sms bigint DEFAULT 0 NOT NULL,
-    messages_inbound bigint DEFAULT 0 NOT NULL,
-    messages_outbound bigint DEFAULT 0 NOT NULL,
-    event_count bigint NOT NULL,
-    CONSTRAINT dashboard_daily_totals_event_count_check CHECK ((event_count > 0))
-);
-
-COMMENT ON TABLE private.dashboard_daily_totals IS 'private.dashboard_events folded per UTC day and workspace: the counts of public.dashboard_daily_metrics (errors = failed_calls + failed_sms) and how many events they hold.';
-
--- Name: dashboard_history_state; Type: TABLE; Schema: private
-CREATE TABLE private.dashboard_history_state (
-    name text NOT NULL,
-    folded_through_day date,
-    done boolean DEFAULT false NOT NULL,
-    CONSTRAINT dashboard_history_state_name_check CHECK ((name = 'dashboard_events'::text))
-);
-
-COMMENT ON TABLE private.dashboard_history_state IS 'How far the dashboard rollup has folded the events stored before fold_id existed: every day up to folded_through_day (all of them once done).';
-
--- Name: dashboard_platform_totals; Type: TABLE; Schema: private
-CREATE TABLE private.dashboard_platform_totals (
-    day date NOT NULL,
-    calls bigint DEFAULT 0 NOT NULL,
-    call_minutes bigint DEFAULT 0 NOT NULL,
-    failed_calls bigint DEFAULT 0 NOT NULL,
-    sms_inbound bigint DEFAULT 0 NOT NULL,
-    sms_outbound bigint DEFAULT 0 NOT NULL,
-    failed_sms bigint DEFAULT 0 NOT NULL,
-    messages_inbound bigint DEFAULT 0 NOT NULL,
-    messages_outbound bigint DEFAULT 0 NOT NULL,
-    event_count bigint NOT NULL,
-    CONSTRAINT dashboard_platform_totals_event_count_check CHECK ((event_count > 0))
-);
-
-COMMENT ON TABLE private.dashboard_platform_totals IS 'private.dashboard_daily_totals summed over every workspace, per UTC day (folded in the same transaction).';
 
 -- Name: rate_limit_counters; Type: TABLE; Schema: private
 CREATE UNLOGGED TABLE private.rate_limit_counters (
@@ -2147,9 +1810,7 @@ CREATE UNLOGGED TABLE private.rate_limit_counters (
     tat timestamp with time zone NOT NULL
 )
 WITH (fillfactor='70');
-
 COMMENT ON TABLE private.rate_limit_counters IS 'GCRA state of check_rate_limit: one theoretical arrival time per workspace and bucket (unlogged: fast, disposable).';
-
 COMMENT ON COLUMN private.rate_limit_counters.tat IS 'When the allowance is whole again; a request is allowed while tat + one interval stays within one window of now.';
 
 -- Name: rate_limit_refusals; Type: TABLE; Schema: private
@@ -2163,7 +1824,6 @@ CREATE TABLE private.rate_limit_refusals (
     CONSTRAINT rate_limit_refusals_slot_check CHECK (((slot >= 0) AND (slot <= 1439)))
 )
 WITH (fillfactor='70');
-
 COMMENT ON TABLE private.rate_limit_refusals IS 'Requests check_rate_limit refused, per workspace, bucket and UTC minute (slot = minute of the day; a row counts only while minute is within the last 24 hours).';
 
 -- Name: usage_daily_totals; Type: TABLE; Schema: private
@@ -2181,7 +1841,6 @@ CREATE TABLE private.usage_daily_totals (
     CONSTRAINT usage_daily_totals_check CHECK ((first_event_id <= last_event_id)),
     CONSTRAINT usage_daily_totals_event_count_check CHECK ((event_count > 0))
 );
-
 COMMENT ON TABLE private.usage_daily_totals IS 'usage_events folded per workspace, UTC day of occurred_at, metric, period, tier snapshot and source: the sum, the count and the first and last event id. Reconciliation and weekly insights read these.';
 
 -- Name: usage_rollup_state; Type: TABLE; Schema: private
@@ -2192,10 +1851,9 @@ CREATE TABLE private.usage_rollup_state (
     pending_at timestamp with time zone,
     folded_at timestamp with time zone,
     CONSTRAINT usage_rollup_state_check CHECK (((pending_through IS NULL) = (pending_at IS NULL))),
-    CONSTRAINT usage_rollup_state_name_check CHECK ((name = ANY (ARRAY['usage_events'::text, 'dashboard_events'::text])))
+    CONSTRAINT usage_rollup_state_name_check CHECK ((name = 'usage_events'::text))
 );
-
-COMMENT ON TABLE private.usage_rollup_state IS 'How far each rollup has folded its events (usage_events by id, dashboard_events by fold_id): every event with an id <= folded_through is in it; pending_through is the sequence value read at pending_at, final once every transaction running then has ended.';
+COMMENT ON TABLE private.usage_rollup_state IS 'How far the usage rollups have folded usage_events: every event with id <= folded_through is in them; pending_through is the sequence value read at pending_at, final once every transaction running then has ended.';
 
 -- Name: usage_events; Type: TABLE; Schema: public
 CREATE TABLE public.usage_events (
@@ -2209,7 +1867,6 @@ CREATE TABLE public.usage_events (
     idempotency_key text,
     occurred_at timestamp with time zone DEFAULT now() NOT NULL
 );
-
 COMMENT ON TABLE public.usage_events IS 'Append-only: one row per recorded usage (never updated or deleted). A retried record with the same idempotency_key counts once. tier_snapshot_id is the terms the event bills at.';
 
 -- Name: usage_daily_live; Type: VIEW; Schema: private
@@ -2241,7 +1898,6 @@ UNION ALL
            FROM private.usage_rollup_state s
           WHERE (s.name = 'usage_events'::text)))
   GROUP BY e.workspace_id, (((e.occurred_at AT TIME ZONE 'UTC'::text))::date), e.metric, e.period_start, e.tier_snapshot_id, e.source;
-
 COMMENT ON VIEW private.usage_daily_live IS 'Usage per workspace, UTC day, metric, period, tier snapshot and source as of now: private.usage_daily_totals plus the events not folded yet (rows may repeat a key: group them).';
 
 -- Name: usage_period_totals; Type: TABLE; Schema: private
@@ -2257,7 +1913,6 @@ CREATE TABLE private.usage_period_totals (
     CONSTRAINT usage_period_totals_check CHECK ((first_event_id <= last_event_id)),
     CONSTRAINT usage_period_totals_event_count_check CHECK ((event_count > 0))
 );
-
 COMMENT ON TABLE private.usage_period_totals IS 'usage_events folded per workspace, billing period, metric and tier snapshot: exactly the grain of billing_line_items (sum, count, first and last event id).';
 
 -- Name: usage_period_live; Type: VIEW; Schema: private
@@ -2285,7 +1940,6 @@ UNION ALL
            FROM private.usage_rollup_state s
           WHERE (s.name = 'usage_events'::text)))
   GROUP BY e.workspace_id, e.period_start, e.metric, e.tier_snapshot_id;
-
 COMMENT ON VIEW private.usage_period_live IS 'Usage per workspace, billing period, metric and tier snapshot as of now: private.usage_period_totals plus the events not folded yet (rows may repeat a key: group them).';
 
 -- Name: agent_channels; Type: TABLE; Schema: public
@@ -2304,15 +1958,10 @@ CREATE TABLE public.agent_channels (
     CONSTRAINT agent_channels_config_check CHECK ((jsonb_typeof(config) = 'object'::text)),
     CONSTRAINT agent_channels_secret_ref_check CHECK ((secret_ref ~ '^[a-z0-9][a-z0-9_.:-]{0,127}$'::text))
 );
-
 COMMENT ON TABLE public.agent_channels IS 'Channels an agent answers on. external_id is the provider''s id for it (WhatsApp phone number id, page id).';
-
 COMMENT ON COLUMN public.agent_channels.agent_id IS 'The agent (agents.id, not the provider''s agents.agent_id).';
-
 COMMENT ON COLUMN public.agent_channels.external_id IS 'The provider''s id for the channel (WhatsApp phone number id, page id). Routes Meta deliveries: written by provisioning (service_role) only.';
-
 COMMENT ON COLUMN public.agent_channels.config IS 'Non-secret channel configuration. Do not store secrets here: keys that look like secrets are refused.';
-
 COMMENT ON COLUMN public.agent_channels.secret_ref IS 'Name of the Vault secret holding this channel''s credentials (access token, app secret).';
 
 -- Name: agents; Type: TABLE; Schema: public
@@ -2337,44 +1986,10 @@ CREATE TABLE public.agents (
     CONSTRAINT agents_provider_check CHECK ((provider ~ '^[a-z][a-z0-9_]{1,31}$'::text)),
     CONSTRAINT agents_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'provisioning'::text, 'active'::text, 'paused'::text, 'failed'::text, 'released'::text])))
 );
-
 COMMENT ON TABLE public.agents IS 'Voice/SMS/chat agents. agent_id is the provider''s id, or pending-{user_id} until provisioned.';
-
 COMMENT ON COLUMN public.agents.agent_id IS 'Provider agent id; the placeholder pending-{user_id} until provisioned.';
-
 COMMENT ON COLUMN public.agents.phone_number IS 'E.164 (+ and 7 to 15 digits), enforced by a check constraint. Routes Twilio deliveries: written by provisioning (service_role) only.';
-
 COMMENT ON COLUMN public.agents.provisioned_by IS 'Who provisioned the number: a user id or a backend name.';
-
--- Name: alerts; Type: TABLE; Schema: public
-CREATE TABLE public.alerts (
-    id bigint NOT NULL,
-    type text NOT NULL,
-    severity text DEFAULT 'warning'::text NOT NULL,
-    workspace_id uuid,
-    dedupe_key text NOT NULL,
-    message text NOT NULL,
-    details jsonb DEFAULT '{}'::jsonb NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL,
-    acknowledged_at timestamp with time zone,
-    acknowledged_by uuid,
-    resolved_at timestamp with time zone,
-    resolved_by uuid,
-    resolution text,
-    CONSTRAINT alerts_resolution_check CHECK (((resolved_at IS NULL) = (resolution IS NULL))),
-    CONSTRAINT alerts_severity_check CHECK ((severity = ANY (ARRAY['info'::text, 'warning'::text, 'critical'::text]))),
-    CONSTRAINT alerts_type_check CHECK ((type ~ '^[a-z][a-z0-9_]{1,63}$'::text))
-);
-
-COMMENT ON TABLE public.alerts IS 'Operational alerts. One open (unresolved) alert per dedupe_key: a condition that persists raises it once; it is resolved when the condition clears or by a platform admin, and kept as history.';
-
-COMMENT ON COLUMN public.alerts.acknowledged_at IS 'When someone took the alert on (acknowledge_alert, or a workspace admin). An acknowledged alert stays open.';
-
-COMMENT ON COLUMN public.alerts.resolved_at IS 'When the alert was resolved; null while it is open. Retention expires resolved alerts only.';
-
-COMMENT ON COLUMN public.alerts.resolved_by IS 'The platform admin who resolved it (resolve_alert); null when the system resolved it.';
-
-COMMENT ON COLUMN public.alerts.resolution IS 'Who or what resolved it and why: ''auto: ...'' when its condition cleared, else the admin''s note.';
 
 -- Name: alerts_id_seq; Type: SEQUENCE; Schema: public
 ALTER TABLE public.alerts ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
@@ -2400,11 +2015,8 @@ CREATE TABLE public.audit_logs (
     before jsonb,
     after jsonb
 );
-
 COMMENT ON TABLE public.audit_logs IS 'Append-only record of security-relevant changes; kept forever (never updated, deleted or truncated).';
-
 COMMENT ON COLUMN public.audit_logs.actor_id IS 'auth.uid() of the caller, null for backends and SQL sessions.';
-
 COMMENT ON COLUMN public.audit_logs.actor_role IS 'The JWT role, else the database role that made the change.';
 
 -- Name: audit_logs_id_seq; Type: SEQUENCE; Schema: public
@@ -2435,7 +2047,6 @@ CREATE TABLE public.billing_line_items (
     generated_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT billing_line_items_check CHECK ((first_event_id <= last_event_id))
 );
-
 COMMENT ON TABLE public.billing_line_items IS 'One line per workspace, period, metric and tier snapshot in force: quantity, unit price from the snapshot, amount, and the usage_events (ids first_event_id..last_event_id of that workspace, period, metric and snapshot) it covers. Regenerating a period yields the same lines.';
 
 -- Name: billing_line_items_id_seq; Type: SEQUENCE; Schema: public
@@ -2464,7 +2075,6 @@ CREATE TABLE public.plans (
     CONSTRAINT plans_key_check CHECK ((key ~ '^[a-z][a-z0-9_]{1,31}$'::text)),
     CONSTRAINT plans_price_minor_check CHECK ((price_minor >= 0))
 );
-
 COMMENT ON TABLE public.plans IS 'Subscription plans. Limits and rate limits per plan live beside it; prices are in minor units.';
 
 -- Name: subscriptions; Type: TABLE; Schema: public
@@ -2482,9 +2092,7 @@ CREATE TABLE public.subscriptions (
     CONSTRAINT subscriptions_check CHECK (((current_period_end IS NULL) OR (current_period_end > current_period_start))),
     CONSTRAINT subscriptions_status_check CHECK ((status = ANY (ARRAY['trialing'::text, 'active'::text, 'past_due'::text, 'canceled'::text])))
 );
-
 COMMENT ON TABLE public.subscriptions IS 'A workspace''s paid plan over time. At most one live (not canceled) row per workspace; canceling it drops to free.';
-
 COMMENT ON COLUMN public.subscriptions.payment_id IS 'The confirmed payment that last activated or renewed it.';
 
 -- Name: workspaces; Type: TABLE; Schema: public
@@ -2501,9 +2109,7 @@ CREATE TABLE public.workspaces (
     CONSTRAINT workspaces_name_check CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 200))),
     CONSTRAINT workspaces_status_check CHECK ((status = ANY (ARRAY['active'::text, 'suspended'::text, 'disabled'::text])))
 );
-
 COMMENT ON TABLE public.workspaces IS 'Tenants. status is the kill switch: suspended or disabled workspaces lose API access and ingestion.';
-
 COMMENT ON COLUMN public.workspaces.plan_key IS 'The plan in force; changed only by subscription activation or cancellation.';
 
 -- Name: billing_mismatches; Type: VIEW; Schema: public
@@ -2581,7 +2187,6 @@ UNION ALL
      JOIN public.plans pl ON ((w.plan_key = pl.key)))
      LEFT JOIN public.subscriptions s ON (((w.id = s.workspace_id) AND (s.status <> 'canceled'::text))))
   WHERE (((s.id IS NULL) AND pl.is_paid) OR ((s.id IS NOT NULL) AND (s.status = ANY (ARRAY['active'::text, 'trialing'::text])) AND (s.plan_key <> w.plan_key)));
-
 COMMENT ON VIEW public.billing_mismatches IS 'Billing mismatch diagnostics for support: paid but not in force, in force but unpaid, stuck pending, plan drift.';
 
 -- Name: connectors; Type: TABLE; Schema: public
@@ -2601,11 +2206,8 @@ CREATE TABLE public.connectors (
     CONSTRAINT connectors_name_check CHECK (((length(btrim(name)) >= 1) AND (length(btrim(name)) <= 200))),
     CONSTRAINT connectors_secret_ref_check CHECK ((secret_ref ~ '^[a-z0-9][a-z0-9_.:-]{0,127}$'::text))
 );
-
 COMMENT ON TABLE public.connectors IS 'Data connectors (ingestion sources). Pausing one is the playbook''s is_active = false.';
-
 COMMENT ON COLUMN public.connectors.config_jsonb IS 'Non-secret configuration only; secret-looking keys are refused. Secrets live in Vault (secret_ref).';
-
 COMMENT ON COLUMN public.connectors.secret_ref IS 'Name of the Vault secret holding this connector''s credentials.';
 
 -- Name: conversations; Type: TABLE; Schema: public
@@ -2624,7 +2226,6 @@ CREATE TABLE public.conversations (
     CONSTRAINT conversations_channel_type_check CHECK ((channel_type = ANY (ARRAY['whatsapp'::text, 'messenger'::text, 'webchat'::text, 'sms'::text, 'voice'::text]))),
     CONSTRAINT conversations_status_check CHECK ((status = ANY (ARRAY['open'::text, 'closed'::text])))
 );
-
 COMMENT ON TABLE public.conversations IS 'One thread with one contact on one channel (external_thread_id: the sender''s WhatsApp id, PSID, session).';
 
 -- Name: conversations_masked; Type: VIEW; Schema: public
@@ -2640,7 +2241,6 @@ CREATE VIEW public.conversations_masked WITH (security_invoker='true') AS
     conversations_masked.started_at,
     conversations_masked.last_message_at
    FROM private.conversations_masked() conversations_masked(id, workspace_id, agent_id, channel_id, channel_type, external_thread_id, contact_address, status, started_at, last_message_at);
-
 COMMENT ON VIEW public.conversations_masked IS 'Conversations for platform admins and support, with the contact''s address and thread id masked.';
 
 -- Name: external_api_audit_logs; Type: TABLE; Schema: public
@@ -2655,9 +2255,7 @@ CREATE TABLE public.external_api_audit_logs (
     user_agent text,
     CONSTRAINT external_api_audit_logs_reason_check CHECK ((reason = ANY (ARRAY['malformed'::text, 'unknown'::text, 'revoked'::text, 'expired'::text, 'workspace_suspended'::text, 'workspace_disabled'::text])))
 );
-
 COMMENT ON TABLE public.external_api_audit_logs IS 'Failed API key authentications (unknown, revoked, expired, workspace not active), for auth-failure alerts.';
-
 COMMENT ON COLUMN public.external_api_audit_logs.key_prefix IS 'The presented key''s first 13 characters (never the key itself).';
 
 -- Name: external_api_audit_logs_id_seq; Type: SEQUENCE; Schema: public
@@ -2687,15 +2285,10 @@ CREATE TABLE public.job_runs (
     CONSTRAINT job_runs_job_name_check CHECK ((job_name ~ '^[a-z][a-z0-9_]{1,63}$'::text)),
     CONSTRAINT job_runs_status_check CHECK ((status = ANY (ARRAY['running'::text, 'succeeded'::text, 'partial'::text, 'failed'::text])))
 );
-
 COMMENT ON TABLE public.job_runs IS 'Every run of a scheduled job (retention cleanup, reconciliation, weekly insights), by pg_cron or by hand: parameters, result, and the errors of steps that failed.';
-
 COMMENT ON COLUMN public.job_runs.status IS 'succeeded (every step), partial (some steps failed, see errors), failed (no step succeeded). running only inside the run''s own transaction.';
-
 COMMENT ON COLUMN public.job_runs.errors IS 'One {step, sqlstate, message} per failed step; the other steps of the run still committed.';
-
 COMMENT ON COLUMN public.job_runs.started_by IS 'auth.uid() of the person who ran it by hand; null for pg_cron and service calls.';
-
 COMMENT ON COLUMN public.job_runs.started_by_role IS 'The JWT role of the caller, or the database role for pg_cron and SQL sessions.';
 
 -- Name: job_runs_id_seq; Type: SEQUENCE; Schema: public
@@ -2721,7 +2314,6 @@ CREATE VIEW public.messages_masked WITH (security_invoker='true') AS
     messages_masked.sent_at,
     messages_masked.created_at
    FROM private.messages_masked() messages_masked(id, workspace_id, conversation_id, direction, sender, body, provider, provider_message_id, sent_at, created_at);
-
 COMMENT ON VIEW public.messages_masked IS 'Messages for platform admins and support, with sender and body masked (members read public.messages).';
 
 -- Name: plan_limits; Type: TABLE; Schema: public
@@ -2735,7 +2327,6 @@ CREATE TABLE public.plan_limits (
     CONSTRAINT plan_limits_soft_limit_check CHECK ((soft_limit > (0)::numeric)),
     CONSTRAINT plan_limits_unit_price_minor_check CHECK ((unit_price_minor >= (0)::numeric))
 );
-
 COMMENT ON TABLE public.plan_limits IS 'Per plan and metric: monthly soft limit (warning), hard limit (blocked) and unit price in minor units.';
 
 -- Name: plan_rate_limits; Type: TABLE; Schema: public
@@ -2750,9 +2341,7 @@ CREATE TABLE public.plan_rate_limits (
     CONSTRAINT plan_rate_limits_spike_refusals_check CHECK ((spike_refusals > 0)),
     CONSTRAINT plan_rate_limits_window_seconds_check CHECK (((window_seconds >= 1) AND (window_seconds <= 86400)))
 );
-
 COMMENT ON TABLE public.plan_rate_limits IS 'Per plan and bucket: max_requests per window_seconds, as GCRA (check_rate_limit): up to max_requests at once, then one every window_seconds / max_requests seconds.';
-
 COMMENT ON COLUMN public.plan_rate_limits.spike_refusals IS 'Refusals of one workspace within one UTC minute that raise a rate_limit_spike alert; null: as many as the bucket allows per minute.';
 
 -- Name: provider_usage_reports; Type: TABLE; Schema: public
@@ -2770,15 +2359,10 @@ CREATE TABLE public.provider_usage_reports (
     CONSTRAINT provider_usage_reports_quantity_check CHECK (((quantity >= (0)::numeric) AND (quantity <= '1000000000000000'::numeric) AND (quantity <> 'NaN'::numeric))),
     CONSTRAINT provider_usage_reports_report_ref_check CHECK (((length(report_ref) >= 1) AND (length(report_ref) <= 200)))
 );
-
 COMMENT ON TABLE public.provider_usage_reports IS 'Usage as the providers report it, per provider, workspace, metric and UTC day; loaded by backends (service_role), re-imports upsert on (provider, workspace_id, metric, usage_date). The other side of run_reconciliation.';
-
 COMMENT ON COLUMN public.provider_usage_reports.usage_date IS 'The UTC day the usage happened (the provider''s day).';
-
 COMMENT ON COLUMN public.provider_usage_reports.report_ref IS 'The provider''s id of the report line (Twilio usage record, export row), to find it at the provider.';
-
 COMMENT ON COLUMN public.provider_usage_reports.imported_at IS 'When the line was first imported (kept by re-imports).';
-
 COMMENT ON COLUMN public.provider_usage_reports.updated_at IS 'When a re-import last wrote the line.';
 
 -- Name: provider_usage_reports_id_seq; Type: SEQUENCE; Schema: public
@@ -2806,11 +2390,8 @@ CREATE TABLE public.reconciliation_items (
     CONSTRAINT reconciliation_items_kind_check CHECK ((kind = ANY (ARRAY['mismatched'::text, 'missing_internal'::text, 'missing_provider'::text]))),
     CONSTRAINT reconciliation_items_quantities_check CHECK ((((kind = 'missing_internal'::text) = (internal_quantity IS NULL)) AND ((kind = 'missing_provider'::text) = (provider_quantity IS NULL))))
 );
-
 COMMENT ON TABLE public.reconciliation_items IS 'The report of a reconciliation run: each (workspace, metric, UTC day) that did not match, with both quantities, difference = internal - provider, and the providers that reported it.';
-
 COMMENT ON COLUMN public.reconciliation_items.internal_quantity IS 'Sum of usage_events.quantity of the day; null when there were none (missing_internal).';
-
 COMMENT ON COLUMN public.reconciliation_items.provider_quantity IS 'Sum over provider_usage_reports of the day; null when no provider reported it (missing_provider).';
 
 -- Name: reconciliation_items_id_seq; Type: SEQUENCE; Schema: public
@@ -2845,11 +2426,8 @@ CREATE TABLE public.reconciliation_tolerances (
     CONSTRAINT reconciliation_tolerances_absolute_tolerance_check CHECK (((absolute_tolerance >= (0)::numeric) AND (absolute_tolerance <> 'NaN'::numeric))),
     CONSTRAINT reconciliation_tolerances_relative_tolerance_check CHECK (((relative_tolerance >= (0)::numeric) AND (relative_tolerance <= (1)::numeric)))
 );
-
 COMMENT ON TABLE public.reconciliation_tolerances IS 'Per metric: the absolute and relative difference between internal usage and provider reports that still counts as matched, and whether provider reports are expected every day. Changed by migration or by an operator in SQL.';
-
 COMMENT ON COLUMN public.reconciliation_tolerances.reports_expected IS 'true: the provider reports this metric every day, so it is reconciled in every period and a day of internal usage without a report is missing_provider (an import gap shows). false: the metric is reconciled only in periods where some provider reported it.';
-
 COMMENT ON COLUMN public.reconciliation_tolerances.internal_sources IS 'The usage_events.source values the providers'' reports cover (null: every source). Internal usage from other sources is left out of the comparison.';
 
 -- Name: retention_policies; Type: TABLE; Schema: public
@@ -2861,7 +2439,6 @@ CREATE TABLE public.retention_policies (
     CONSTRAINT retention_policies_keep_days_check CHECK (((keep_days >= 1) AND (keep_days <= 3650))),
     CONSTRAINT retention_policies_name_check CHECK ((name = ANY (ARRAY['webhook_deliveries'::text, 'webhook_dead_letters'::text, 'unknown_phone'::text, 'acknowledged_alerts'::text, 'job_runs'::text, 'rate_limit_counters'::text])))
 );
-
 COMMENT ON TABLE public.retention_policies IS 'How long run_retention_cleanup keeps each kind of expiring row. Audit logs, billing data and usage_events never expire and cannot be listed.';
 
 -- Name: sms_events_masked; Type: VIEW; Schema: public
@@ -2883,7 +2460,6 @@ CREATE VIEW public.sms_events_masked WITH (security_invoker='true') AS
     sms_events_masked.occurred_at,
     sms_events_masked.created_at
    FROM private.sms_events_masked() sms_events_masked(id, workspace_id, agent_id, channel_id, webhook_id, provider, message_sid, sms_status, direction, from_number, to_number, body, num_segments, num_media, occurred_at, created_at);
-
 COMMENT ON VIEW public.sms_events_masked IS 'SMS events for platform admins and support, with body and phone numbers masked (members read public.sms_events).';
 
 -- Name: tier_snapshots; Type: TABLE; Schema: public
@@ -2903,9 +2479,7 @@ CREATE TABLE public.tier_snapshots (
     CONSTRAINT tier_snapshots_rate_limits_check CHECK ((jsonb_typeof(rate_limits) = 'object'::text)),
     CONSTRAINT tier_snapshots_reason_check CHECK ((reason = ANY (ARRAY['period_start'::text, 'plan_change'::text])))
 );
-
 COMMENT ON TABLE public.tier_snapshots IS 'The plan''s limits and prices frozen for a workspace at period start and at every plan change, so a past period bills on the terms that applied then, whatever happens to plans later.';
-
 COMMENT ON COLUMN public.tier_snapshots.limits IS '{metric: {soft_limit, hard_limit, unit_price_minor}} copied from plan_limits.';
 
 -- Name: tier_snapshots_id_seq; Type: SEQUENCE; Schema: public
@@ -2930,13 +2504,9 @@ CREATE TABLE public.unknown_phone (
     last_webhook_id bigint,
     CONSTRAINT unknown_phone_seen_count_check CHECK ((seen_count >= 1))
 );
-
 COMMENT ON TABLE public.unknown_phone IS 'Receiving numbers (or Meta channel ids) that matched no active agent or channel, with how often they were seen.';
-
 COMMENT ON COLUMN public.unknown_phone.phone_number IS 'The receiving address looked up: an E.164 number (Twilio), a WhatsApp phone_number_id or a Messenger page id.';
-
 COMMENT ON COLUMN public.unknown_phone.seen_count IS 'Distinct deliveries to it (duplicates and replays not counted).';
-
 COMMENT ON COLUMN public.unknown_phone.last_webhook_id IS 'The latest webhook_queue row addressed to it.';
 
 -- Name: unknown_phone_id_seq; Type: SEQUENCE; Schema: public
@@ -2977,11 +2547,8 @@ CREATE TABLE public.usage_limits (
     updated_at timestamp with time zone DEFAULT now() NOT NULL
 )
 WITH (fillfactor='50');
-
 COMMENT ON TABLE public.usage_limits IS 'Running usage per workspace, metric and billing period (calendar month, UTC) with the tier fields in force and limit_state ok/warning/blocked. Written only by record_usage and private.on_plan_change.';
-
 COMMENT ON COLUMN public.usage_limits.warning_alert_id IS 'The usage_warning alert raised for this period; set once, so the period never raises a second one.';
-
 COMMENT ON COLUMN public.usage_limits.blocked_alert_id IS 'The usage_blocked alert raised for this period; set once, so the period never raises a second one.';
 
 -- Name: usage_metrics; Type: TABLE; Schema: public
@@ -2991,7 +2558,6 @@ CREATE TABLE public.usage_metrics (
     description text NOT NULL,
     CONSTRAINT usage_metrics_key_check CHECK ((key ~ '^[a-z][a-z0-9_]{1,31}$'::text))
 );
-
 COMMENT ON TABLE public.usage_metrics IS 'Metered quantities. record_usage refuses any metric not listed here (22023 unknown_metric).';
 
 -- Name: user_roles; Type: TABLE; Schema: public
@@ -3002,7 +2568,6 @@ CREATE TABLE public.user_roles (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT user_roles_role_check CHECK ((role = ANY (ARRAY['admin'::text, 'support'::text])))
 );
-
 COMMENT ON TABLE public.user_roles IS 'Platform-wide roles: admin (operates the platform) and support (reads masked data).';
 
 -- Name: wallet_ledger; Type: TABLE; Schema: public
@@ -3018,9 +2583,7 @@ CREATE TABLE public.wallet_ledger (
     actor_role text NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL
 );
-
 COMMENT ON TABLE public.wallet_ledger IS 'Append-only ledger of every wallet change: signed amount (deductions negative), balance after it, reason, idempotency key, actor and time. Per workspace, sum(amount) = workspace_wallets.balance.';
-
 COMMENT ON COLUMN public.wallet_ledger.id IS 'The transaction_id deduct_credits and grant_credits return.';
 
 -- Name: wallet_ledger_id_seq; Type: SEQUENCE; Schema: public
@@ -3084,41 +2647,23 @@ CREATE TABLE public.weekly_insights (
     CONSTRAINT weekly_insights_webhooks_rejected_check CHECK ((webhooks_rejected >= 0)),
     CONSTRAINT weekly_insights_week_start_check CHECK ((EXTRACT(isodow FROM week_start) = (1)::numeric))
 );
-
 COMMENT ON TABLE public.weekly_insights IS 'One row per workspace and ISO week (Monday, UTC): calls, SMS, chat messages, errors, usage by metric, credits, attributable webhook failures and alerts, with the change against the week before. Written only by generate_weekly_insights (re-running a week replaces its rows with the same figures).';
-
 COMMENT ON COLUMN public.weekly_insights.week_start IS 'The Monday (UTC) the week starts; the week is [week_start, week_start + 7 days) in UTC.';
-
 COMMENT ON COLUMN public.weekly_insights.calls IS 'Calls that ended in the week (one terminal status each: completed, busy, no-answer, canceled, failed).';
-
 COMMENT ON COLUMN public.weekly_insights.call_minutes IS 'Billable minutes of the calls completed in the week.';
-
 COMMENT ON COLUMN public.weekly_insights.sms_inbound IS 'SMS received by the workspace''s agents.';
-
 COMMENT ON COLUMN public.weekly_insights.sms_outbound IS 'SMS the workspace''s agents sent (status sent).';
-
 COMMENT ON COLUMN public.weekly_insights.failed_sms IS 'SMS status callbacks saying failed or undelivered.';
-
 COMMENT ON COLUMN public.weekly_insights.messages_inbound IS 'Chat messages (WhatsApp, Messenger, web chat) received.';
-
 COMMENT ON COLUMN public.weekly_insights.messages_outbound IS 'Chat messages sent.';
-
 COMMENT ON COLUMN public.weekly_insights.errors IS 'failed_calls + failed_sms (as in dashboard_daily_metrics).';
-
 COMMENT ON COLUMN public.weekly_insights.usage IS '{metric: quantity} of the usage_events that occurred in the week (metrics with no usage are absent).';
-
 COMMENT ON COLUMN public.weekly_insights.credits_spent IS 'Credits deducted from the wallet in the week (positive).';
-
 COMMENT ON COLUMN public.weekly_insights.credits_granted IS 'Credits granted to the wallet in the week.';
-
 COMMENT ON COLUMN public.weekly_insights.webhook_failures IS 'Deliveries received in the week and still failed or dead-lettered, attributed by the workspace''s agent numbers (Twilio To/From) or channel ids (Meta entry ids and phone_number_id).';
-
 COMMENT ON COLUMN public.weekly_insights.webhooks_rejected IS 'Deliveries received in the week that failed signature verification and claim one of the workspace''s numbers or channels (unverified: the claim is the sender''s).';
-
 COMMENT ON COLUMN public.weekly_insights.alerts_raised IS 'Alerts raised for the workspace in the week.';
-
 COMMENT ON COLUMN public.weekly_insights.change IS 'Against the week before, per figure: {previous, delta, percent} (percent null when previous is 0); usage per metric under "usage".';
-
 COMMENT ON COLUMN public.weekly_insights.job_run_id IS 'The job_runs row of the run that wrote it (null once purged).';
 
 -- Name: weekly_insights_id_seq; Type: SEQUENCE; Schema: public
@@ -3153,13 +2698,9 @@ CREATE TABLE public.workspace_api_keys (
     CONSTRAINT workspace_api_keys_revoked_at CHECK (((status = 'revoked'::text) = (revoked_at IS NOT NULL))),
     CONSTRAINT workspace_api_keys_status_check CHECK ((status = ANY (ARRAY['active'::text, 'revoked'::text])))
 );
-
 COMMENT ON TABLE public.workspace_api_keys IS 'External API keys. Only key_hash (sha256 hex) is stored: the raw key is shown once by create_api_key.';
-
 COMMENT ON COLUMN public.workspace_api_keys.prefix IS 'The first 13 characters of the key, to recognise it in lists.';
-
 COMMENT ON COLUMN public.workspace_api_keys.key_hash IS 'hex(sha256(raw key)); authentication looks keys up by it.';
-
 COMMENT ON COLUMN public.workspace_api_keys.status IS 'active or revoked (final). The playbook''s UPDATE ... SET status = ''revoked'' takes effect at once.';
 
 -- Name: workspace_users; Type: TABLE; Schema: public
@@ -3170,7 +2711,6 @@ CREATE TABLE public.workspace_users (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     CONSTRAINT workspace_users_role_check CHECK ((role = ANY (ARRAY['owner'::text, 'admin'::text, 'member'::text])))
 );
-
 COMMENT ON TABLE public.workspace_users IS 'Membership of users in workspaces, with their role there.';
 
 -- Name: workspace_wallets; Type: TABLE; Schema: public
@@ -3182,24 +2722,11 @@ CREATE TABLE public.workspace_wallets (
     CONSTRAINT workspace_wallets_balance_check CHECK ((balance >= (0)::numeric))
 )
 WITH (fillfactor='50');
-
 COMMENT ON TABLE public.workspace_wallets IS 'Prepaid credits per workspace. balance >= 0 is a CHECK; changed only by deduct_credits and grant_credits.';
 
 -- Name: cron_jobs cron_jobs_pkey; Type: CONSTRAINT; Schema: private
 ALTER TABLE ONLY private.cron_jobs
     ADD CONSTRAINT cron_jobs_pkey PRIMARY KEY (job_name);
-
--- Name: dashboard_daily_totals dashboard_daily_totals_pkey; Type: CONSTRAINT; Schema: private
-ALTER TABLE ONLY private.dashboard_daily_totals
-    ADD CONSTRAINT dashboard_daily_totals_pkey PRIMARY KEY (day, workspace_id);
-
--- Name: dashboard_history_state dashboard_history_state_pkey; Type: CONSTRAINT; Schema: private
-ALTER TABLE ONLY private.dashboard_history_state
-    ADD CONSTRAINT dashboard_history_state_pkey PRIMARY KEY (name);
-
--- Name: dashboard_platform_totals dashboard_platform_totals_pkey; Type: CONSTRAINT; Schema: private
-ALTER TABLE ONLY private.dashboard_platform_totals
-    ADD CONSTRAINT dashboard_platform_totals_pkey PRIMARY KEY (day);
 
 -- Name: rate_limit_counters rate_limit_counters_pkey; Type: CONSTRAINT; Schema: private
 ALTER TABLE ONLY private.rate_limit_counters
@@ -3253,10 +2780,6 @@ ALTER TABLE ONLY public.billing_line_items
 ALTER TABLE ONLY public.billing_line_items
     ADD CONSTRAINT billing_line_items_workspace_id_period_start_metric_tier_sn_key UNIQUE (workspace_id, period_start, metric, tier_snapshot_id);
 
--- Name: call_events call_events_fold_id_check; Type: CHECK CONSTRAINT; Schema: public
-ALTER TABLE public.call_events
-    ADD CONSTRAINT call_events_fold_id_check CHECK ((fold_id IS NOT NULL)) NOT VALID;
-
 -- Name: call_events call_events_pkey; Type: CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.call_events
     ADD CONSTRAINT call_events_pkey PRIMARY KEY (id);
@@ -3280,10 +2803,6 @@ ALTER TABLE ONLY public.external_api_audit_logs
 -- Name: job_runs job_runs_pkey; Type: CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.job_runs
     ADD CONSTRAINT job_runs_pkey PRIMARY KEY (id);
-
--- Name: messages messages_fold_id_check; Type: CHECK CONSTRAINT; Schema: public
-ALTER TABLE public.messages
-    ADD CONSTRAINT messages_fold_id_check CHECK ((fold_id IS NOT NULL)) NOT VALID;
 
 -- Name: messages messages_pkey; Type: CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.messages
@@ -3336,10 +2855,6 @@ ALTER TABLE ONLY public.reconciliation_tolerances
 -- Name: retention_policies retention_policies_pkey; Type: CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.retention_policies
     ADD CONSTRAINT retention_policies_pkey PRIMARY KEY (name);
-
--- Name: sms_events sms_events_fold_id_check; Type: CHECK CONSTRAINT; Schema: public
-ALTER TABLE public.sms_events
-    ADD CONSTRAINT sms_events_fold_id_check CHECK ((fold_id IS NOT NULL)) NOT VALID;
 
 -- Name: sms_events sms_events_pkey; Type: CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.sms_events
@@ -3417,17 +2932,15 @@ ALTER TABLE ONLY public.workspace_wallets
 ALTER TABLE ONLY public.workspaces
     ADD CONSTRAINT workspaces_pkey PRIMARY KEY (id);
 
--- Name: dashboard_daily_totals_workspace_id_idx; Type: INDEX; Schema: private
-CREATE INDEX dashboard_daily_totals_workspace_id_idx ON private.dashboard_daily_totals USING btree (workspace_id, day);
-
 -- Name: rate_limit_refusals_minute_idx; Type: INDEX; Schema: private
 CREATE INDEX rate_limit_refusals_minute_idx ON private.rate_limit_refusals USING btree (minute);
 
 -- Name: usage_daily_totals_usage_date_idx; Type: INDEX; Schema: private
 CREATE INDEX usage_daily_totals_usage_date_idx ON private.usage_daily_totals USING btree (usage_date);
 
--- Name: usage_period_totals_period_start_idx; Type: INDEX; Schema: private
-CREATE INDEX usage_period_totals_period_start_idx ON private.usage_period_totals USING btree (period_start);
+-- Name: usage_period_totals_period_idx; Type: INDEX; Schema: private
+CREATE INDEX usage_period_totals_period_idx ON private.usage_period_totals USING btree (period_start, workspace_id, metric, tier_snapshot_id);
+COMMENT ON INDEX private.usage_period_totals_period_idx IS 'One period''s usage totals in billing''s grouping order (workspace, metric, tier snapshot).';
 
 -- Name: agent_channels_agent_id_workspace_id_idx; Type: INDEX; Schema: public
 CREATE INDEX agent_channels_agent_id_workspace_id_idx ON public.agent_channels USING btree (agent_id, workspace_id);
@@ -3455,7 +2968,6 @@ CREATE INDEX alerts_acknowledged_by_idx ON public.alerts USING btree (acknowledg
 
 -- Name: alerts_latest_idx; Type: INDEX; Schema: public
 CREATE INDEX alerts_latest_idx ON public.alerts USING btree (created_at DESC, id DESC);
-
 COMMENT ON INDEX public.alerts_latest_idx IS 'Alerts of every workspace (staff), keyset (created_at, id).';
 
 -- Name: alerts_open_type_idx; Type: INDEX; Schema: public
@@ -3466,7 +2978,6 @@ CREATE INDEX alerts_resolved_by_idx ON public.alerts USING btree (resolved_by);
 
 -- Name: alerts_resolved_idx; Type: INDEX; Schema: public
 CREATE INDEX alerts_resolved_idx ON public.alerts USING btree (resolved_at, id) WHERE (resolved_at IS NOT NULL);
-
 COMMENT ON INDEX public.alerts_resolved_idx IS 'Resolved alerts by when, for retention''s batches (acknowledged_alerts policy: resolved alerts).';
 
 -- Name: alerts_type_created_at_idx; Type: INDEX; Schema: public
@@ -3474,17 +2985,14 @@ CREATE INDEX alerts_type_created_at_idx ON public.alerts USING btree (type, crea
 
 -- Name: alerts_unresolved_dedupe_key_idx; Type: INDEX; Schema: public
 CREATE UNIQUE INDEX alerts_unresolved_dedupe_key_idx ON public.alerts USING btree (dedupe_key) WHERE (resolved_at IS NULL);
-
 COMMENT ON INDEX public.alerts_unresolved_dedupe_key_idx IS 'The dedupe point: one open (unresolved) alert per dedupe_key (private.raise_alert).';
 
 -- Name: alerts_visible_idx; Type: INDEX; Schema: public
 CREATE INDEX alerts_visible_idx ON public.alerts USING btree (COALESCE(workspace_id, '00000000-0000-0000-0000-000000000000'::uuid), created_at DESC, id DESC);
-
 COMMENT ON INDEX public.alerts_visible_idx IS 'The read policy''s path: alerts per visible workspace (nil uuid: platform-wide), newest first.';
 
 -- Name: alerts_workspace_latest_idx; Type: INDEX; Schema: public
 CREATE INDEX alerts_workspace_latest_idx ON public.alerts USING btree (workspace_id, created_at DESC, id DESC);
-
 COMMENT ON INDEX public.alerts_workspace_latest_idx IS 'Alerts of one workspace, keyset (created_at, id); also the workspace_id foreign key''s index.';
 
 -- Name: audit_logs_actor_id_idx; Type: INDEX; Schema: public
@@ -3492,7 +3000,6 @@ CREATE INDEX audit_logs_actor_id_idx ON public.audit_logs USING btree (actor_id)
 
 -- Name: audit_logs_latest_idx; Type: INDEX; Schema: public
 CREATE INDEX audit_logs_latest_idx ON public.audit_logs USING btree (occurred_at DESC, id DESC);
-
 COMMENT ON INDEX public.audit_logs_latest_idx IS 'Audit rows of every workspace (platform admins), keyset (occurred_at, id).';
 
 -- Name: audit_logs_target_idx; Type: INDEX; Schema: public
@@ -3500,12 +3007,10 @@ CREATE INDEX audit_logs_target_idx ON public.audit_logs USING btree (target_tabl
 
 -- Name: audit_logs_visible_idx; Type: INDEX; Schema: public
 CREATE INDEX audit_logs_visible_idx ON public.audit_logs USING btree (COALESCE(workspace_id, '00000000-0000-0000-0000-000000000000'::uuid), occurred_at DESC, id DESC);
-
 COMMENT ON INDEX public.audit_logs_visible_idx IS 'The read policy''s path: audit rows per visible workspace (nil uuid: platform-wide), newest first.';
 
 -- Name: audit_logs_workspace_latest_idx; Type: INDEX; Schema: public
 CREATE INDEX audit_logs_workspace_latest_idx ON public.audit_logs USING btree (workspace_id, occurred_at DESC, id DESC);
-
 COMMENT ON INDEX public.audit_logs_workspace_latest_idx IS 'Audit rows of one workspace, keyset (occurred_at, id).';
 
 -- Name: billing_line_items_metric_idx; Type: INDEX; Schema: public
@@ -3525,18 +3030,7 @@ CREATE INDEX call_events_channel_id_idx ON public.call_events USING btree (chann
 
 -- Name: call_events_day_brin_idx; Type: INDEX; Schema: public
 CREATE INDEX call_events_day_brin_idx ON public.call_events USING brin ((((occurred_at AT TIME ZONE 'UTC'::text))::date));
-
 COMMENT ON INDEX public.call_events_day_brin_idx IS 'Calls of a UTC day, for every workspace (dashboards, weekly insights).';
-
--- Name: call_events_fold_id_idx; Type: INDEX; Schema: public
-CREATE INDEX call_events_fold_id_idx ON public.call_events USING btree (fold_id) WHERE (fold_id IS NOT NULL);
-
-COMMENT ON INDEX public.call_events_fold_id_idx IS 'Calls above the dashboard rollup''s watermark.';
-
--- Name: call_events_unfolded_day_idx; Type: INDEX; Schema: public
-CREATE INDEX call_events_unfolded_day_idx ON public.call_events USING btree ((((occurred_at AT TIME ZONE 'UTC'::text))::date)) WHERE (fold_id IS NULL);
-
-COMMENT ON INDEX public.call_events_unfolded_day_idx IS 'Calls stored before fold_id existed, by UTC day: the history the dashboard rollup folds day by day.';
 
 -- Name: call_events_workspace_id_idx; Type: INDEX; Schema: public
 CREATE INDEX call_events_workspace_id_idx ON public.call_events USING btree (workspace_id, occurred_at DESC);
@@ -3564,7 +3058,6 @@ CREATE INDEX external_api_audit_logs_occurred_at_idx ON public.external_api_audi
 
 -- Name: external_api_audit_logs_visible_idx; Type: INDEX; Schema: public
 CREATE INDEX external_api_audit_logs_visible_idx ON public.external_api_audit_logs USING btree (COALESCE(workspace_id, '00000000-0000-0000-0000-000000000000'::uuid), occurred_at DESC, id DESC);
-
 COMMENT ON INDEX public.external_api_audit_logs_visible_idx IS 'The read policy''s path: failed API authentications per visible workspace (nil uuid: unknown key), newest first.';
 
 -- Name: external_api_audit_logs_workspace_id_idx; Type: INDEX; Schema: public
@@ -3581,30 +3074,17 @@ CREATE INDEX messages_conversation_id_idx ON public.messages USING btree (conver
 
 -- Name: messages_day_brin_idx; Type: INDEX; Schema: public
 CREATE INDEX messages_day_brin_idx ON public.messages USING brin ((((created_at AT TIME ZONE 'UTC'::text))::date));
-
 COMMENT ON INDEX public.messages_day_brin_idx IS 'Chat messages of a UTC day, for every workspace (dashboards, weekly insights).';
-
--- Name: messages_fold_id_idx; Type: INDEX; Schema: public
-CREATE INDEX messages_fold_id_idx ON public.messages USING btree (fold_id) WHERE (fold_id IS NOT NULL);
-
-COMMENT ON INDEX public.messages_fold_id_idx IS 'Chat messages above the dashboard rollup''s watermark.';
 
 -- Name: messages_latest_idx; Type: INDEX; Schema: public
 CREATE INDEX messages_latest_idx ON public.messages USING btree (created_at DESC, id DESC);
-
 COMMENT ON INDEX public.messages_latest_idx IS 'Latest messages of every workspace (staff), keyset (created_at, id).';
 
 -- Name: messages_provider_message_id_idx; Type: INDEX; Schema: public
 CREATE UNIQUE INDEX messages_provider_message_id_idx ON public.messages USING btree (provider, provider_message_id) WHERE (provider_message_id IS NOT NULL);
 
--- Name: messages_unfolded_day_idx; Type: INDEX; Schema: public
-CREATE INDEX messages_unfolded_day_idx ON public.messages USING btree ((((created_at AT TIME ZONE 'UTC'::text))::date)) WHERE (fold_id IS NULL);
-
-COMMENT ON INDEX public.messages_unfolded_day_idx IS 'Chat messages stored before fold_id existed, by UTC day: the history the dashboard rollup folds day by day.';
-
 -- Name: messages_workspace_latest_idx; Type: INDEX; Schema: public
 CREATE INDEX messages_workspace_latest_idx ON public.messages USING btree (workspace_id, created_at DESC, id DESC);
-
 COMMENT ON INDEX public.messages_workspace_latest_idx IS 'Latest messages of one workspace, keyset (created_at, id); also the workspace_id foreign key''s index.';
 
 -- Name: payments_bank_reference_idx; Type: INDEX; Schema: public
@@ -3663,18 +3143,7 @@ CREATE INDEX sms_events_channel_id_idx ON public.sms_events USING btree (channel
 
 -- Name: sms_events_day_brin_idx; Type: INDEX; Schema: public
 CREATE INDEX sms_events_day_brin_idx ON public.sms_events USING brin ((((occurred_at AT TIME ZONE 'UTC'::text))::date));
-
 COMMENT ON INDEX public.sms_events_day_brin_idx IS 'SMS of a UTC day, for every workspace (dashboards, weekly insights).';
-
--- Name: sms_events_fold_id_idx; Type: INDEX; Schema: public
-CREATE INDEX sms_events_fold_id_idx ON public.sms_events USING btree (fold_id) WHERE (fold_id IS NOT NULL);
-
-COMMENT ON INDEX public.sms_events_fold_id_idx IS 'SMS above the dashboard rollup''s watermark.';
-
--- Name: sms_events_unfolded_day_idx; Type: INDEX; Schema: public
-CREATE INDEX sms_events_unfolded_day_idx ON public.sms_events USING btree ((((occurred_at AT TIME ZONE 'UTC'::text))::date)) WHERE (fold_id IS NULL);
-
-COMMENT ON INDEX public.sms_events_unfolded_day_idx IS 'SMS stored before fold_id existed, by UTC day: the history the dashboard rollup folds day by day.';
 
 -- Name: sms_events_workspace_id_idx; Type: INDEX; Schema: public
 CREATE INDEX sms_events_workspace_id_idx ON public.sms_events USING btree (workspace_id, occurred_at DESC);
@@ -3711,7 +3180,6 @@ CREATE INDEX user_roles_granted_by_idx ON public.user_roles USING btree (granted
 
 -- Name: wallet_ledger_created_at_brin_idx; Type: INDEX; Schema: public
 CREATE INDEX wallet_ledger_created_at_brin_idx ON public.wallet_ledger USING brin (created_at);
-
 COMMENT ON INDEX public.wallet_ledger_created_at_brin_idx IS 'Ledger entries of a week, for every workspace (weekly insights).';
 
 -- Name: wallet_ledger_idempotency_key_idx; Type: INDEX; Schema: public
@@ -3719,17 +3187,14 @@ CREATE UNIQUE INDEX wallet_ledger_idempotency_key_idx ON public.wallet_ledger US
 
 -- Name: webhook_queue_attention_idx; Type: INDEX; Schema: public
 CREATE INDEX webhook_queue_attention_idx ON public.webhook_queue USING btree (status, received_at) INCLUDE (provider, event_type, signature_valid) WHERE ((status)::text = ANY (ARRAY['failed'::text, 'dead_letter'::text, 'rejected'::text]));
-
 COMMENT ON INDEX public.webhook_queue_attention_idx IS 'Deliveries that need attention with their provider, event type and signature verdict: the monitoring signals count the failure backlogs from the index alone (private.monitoring_signal_counts).';
 
 -- Name: webhook_queue_queued_idx; Type: INDEX; Schema: public
 CREATE INDEX webhook_queue_queued_idx ON public.webhook_queue USING btree (id) WHERE ((status)::text = 'queued'::text);
-
 COMMENT ON INDEX public.webhook_queue_queued_idx IS 'The drain''s queue: queued deliveries by id (public.drain_webhooks claims from it with SKIP LOCKED).';
 
 -- Name: webhook_queue_received_idx; Type: INDEX; Schema: public
 CREATE INDEX webhook_queue_received_idx ON public.webhook_queue USING btree (received_at, id);
-
 COMMENT ON INDEX public.webhook_queue_received_idx IS 'Deliveries by time, keyset (received_at, id); retention''s path to the oldest rows.';
 
 -- Name: webhook_queue_retry_idx; Type: INDEX; Schema: public
@@ -3737,12 +3202,10 @@ CREATE INDEX webhook_queue_retry_idx ON public.webhook_queue USING btree (next_a
 
 -- Name: webhook_queue_status_received_idx; Type: INDEX; Schema: public
 CREATE INDEX webhook_queue_status_received_idx ON public.webhook_queue USING btree (status, received_at, id) WHERE ((status)::text = ANY (ARRAY['failed'::text, 'dead_letter'::text, 'unknown_phone'::text, 'rejected'::text]));
-
 COMMENT ON INDEX public.webhook_queue_status_received_idx IS 'Deliveries that need attention by status and time, keyset (received_at, id).';
 
 -- Name: webhook_queue_verified_key_idx; Type: INDEX; Schema: public
 CREATE UNIQUE INDEX webhook_queue_verified_key_idx ON public.webhook_queue USING btree (provider, idempotency_key) WHERE (signature_valid AND ((status)::text <> ALL (ARRAY['duplicate'::text, 'rejected'::text])));
-
 COMMENT ON INDEX public.webhook_queue_verified_key_idx IS 'The dedupe point: one verified (signature_valid), non-duplicate, non-rejected row per provider and key.';
 
 -- Name: weekly_insights_job_run_id_idx; Type: INDEX; Schema: public
@@ -4369,781 +3832,478 @@ ALTER TABLE public.workspace_wallets ENABLE ROW LEVEL SECURITY;
 
 -- Name: workspaces; Type: ROW SECURITY; Schema: public
 ALTER TABLE public.workspaces ENABLE ROW LEVEL SECURITY;
-
 GRANT USAGE ON SCHEMA private TO authenticated;
 GRANT USAGE ON SCHEMA private TO service_role;
-
 GRANT USAGE ON SCHEMA public TO anon;
 GRANT USAGE ON SCHEMA public TO authenticated;
 GRANT USAGE ON SCHEMA public TO service_role;
-
 REVOKE ALL ON FUNCTION private._authorize_usage(workspace_id uuid, metric text, quantity numeric) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._authorize_usage(workspace_id uuid, metric text, quantity numeric) TO service_role;
-
 REVOKE ALL ON FUNCTION private._check_rate_limit(workspace_id uuid, bucket text, at timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._check_rate_limit(workspace_id uuid, bucket text, at timestamp with time zone) TO service_role;
-
 REVOKE ALL ON FUNCTION private._confirm_instapay_payment(payment_id uuid, bank_reference text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._confirm_instapay_payment(payment_id uuid, bank_reference text) TO authenticated;
-
 REVOKE ALL ON FUNCTION private._create_api_key(workspace_id uuid, name text, scopes text[], expires_at timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._create_api_key(workspace_id uuid, name text, scopes text[], expires_at timestamp with time zone) TO authenticated;
-
 REVOKE ALL ON FUNCTION private._create_payment_request(workspace_id uuid, plan_key text, provider text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._create_payment_request(workspace_id uuid, plan_key text, provider text) TO authenticated;
-
 REVOKE ALL ON FUNCTION private._deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) TO service_role;
-
 REVOKE ALL ON FUNCTION private._drain_webhooks(max_count integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._drain_webhooks(max_count integer) TO service_role;
-
 REVOKE ALL ON FUNCTION private._evaluate_usage_thresholds(workspace_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._evaluate_usage_thresholds(workspace_id uuid) TO authenticated;
 GRANT ALL ON FUNCTION private._evaluate_usage_thresholds(workspace_id uuid) TO service_role;
-
 REVOKE ALL ON FUNCTION private._generate_billing_line_items(workspace_id uuid, period_start date) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._generate_billing_line_items(workspace_id uuid, period_start date) TO authenticated;
 GRANT ALL ON FUNCTION private._generate_billing_line_items(workspace_id uuid, period_start date) TO service_role;
-
 REVOKE ALL ON FUNCTION private._generate_weekly_insights(week_start date) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._generate_weekly_insights(week_start date) TO service_role;
-
 REVOKE ALL ON FUNCTION private._grant_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._grant_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) TO authenticated;
 GRANT ALL ON FUNCTION private._grant_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) TO service_role;
-
 REVOKE ALL ON FUNCTION private._handle_paymob_callback(payload jsonb, hmac text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._handle_paymob_callback(payload jsonb, hmac text) TO service_role;
-
 REVOKE ALL ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) TO service_role;
-
+GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.alerts TO service_role;
+GRANT SELECT ON TABLE public.alerts TO authenticated;
+GRANT UPDATE(acknowledged_at) ON TABLE public.alerts TO authenticated;
+GRANT UPDATE(acknowledged_by) ON TABLE public.alerts TO authenticated;
+REVOKE ALL ON FUNCTION private._list_alerts(workspace_id uuid, state text, before_created_at timestamp with time zone, before_id bigint, max_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._list_alerts(workspace_id uuid, state text, before_created_at timestamp with time zone, before_id bigint, max_count integer) TO authenticated;
+GRANT ALL ON FUNCTION private._list_alerts(workspace_id uuid, state text, before_created_at timestamp with time zone, before_id bigint, max_count integer) TO service_role;
 REVOKE ALL ON FUNCTION private._list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) TO authenticated;
 GRANT ALL ON FUNCTION private._list_messages_masked(of_workspace uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) TO service_role;
-
 REVOKE ALL ON FUNCTION private._list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) TO authenticated;
-
 REVOKE ALL ON FUNCTION private._monitoring_signals() FROM PUBLIC;
 GRANT ALL ON FUNCTION private._monitoring_signals() TO authenticated;
-
-REVOKE ALL ON FUNCTION private._platform_daily_metrics(from_day date, to_day date, workspace_id uuid) FROM PUBLIC;
-GRANT ALL ON FUNCTION private._platform_daily_metrics(from_day date, to_day date, workspace_id uuid) TO authenticated;
-
 REVOKE ALL ON FUNCTION private._preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) TO authenticated;
 GRANT ALL ON FUNCTION private._preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) TO service_role;
-
 REVOKE ALL ON FUNCTION private._record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) TO service_role;
-
 REVOKE ALL ON FUNCTION private._record_usage_batch(events jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._record_usage_batch(events jsonb) TO service_role;
-
 REVOKE ALL ON FUNCTION private._replay_webhook(webhook_id bigint, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._replay_webhook(webhook_id bigint, reason text) TO authenticated;
 GRANT ALL ON FUNCTION private._replay_webhook(webhook_id bigint, reason text) TO service_role;
-
 REVOKE ALL ON FUNCTION private._replay_webhooks(reason text, provider text, status text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._replay_webhooks(reason text, provider text, status text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) TO authenticated;
 GRANT ALL ON FUNCTION private._replay_webhooks(reason text, provider text, status text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) TO service_role;
-
 REVOKE ALL ON FUNCTION private._retry_failed_webhooks(max_count integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._retry_failed_webhooks(max_count integer) TO service_role;
-
 REVOKE ALL ON FUNCTION private._revoke_api_key(key_id uuid, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._revoke_api_key(key_id uuid, reason text) TO authenticated;
-
 REVOKE ALL ON FUNCTION private._run_job(job_name text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._run_job(job_name text) TO authenticated;
-
 REVOKE ALL ON FUNCTION private._run_reconciliation(period_start date, period_end date) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._run_reconciliation(period_start date, period_end date) TO service_role;
-
 REVOKE ALL ON FUNCTION private._run_retention_cleanup(max_seconds numeric, batch_rows integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._run_retention_cleanup(max_seconds numeric, batch_rows integer) TO service_role;
-
 REVOKE ALL ON FUNCTION private._set_workspace_status(workspace_id uuid, status text, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._set_workspace_status(workspace_id uuid, status text, reason text) TO authenticated;
-
 REVOKE ALL ON FUNCTION private.activate_payment(payment_id uuid, reason text) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private.add_dashboard_events(events_where text, after_id bigint, upto_id bigint, day date) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.admin_workspace_ids() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.admin_workspace_ids() TO authenticated;
 GRANT ALL ON FUNCTION private.admin_workspace_ids() TO service_role;
-
 REVOKE ALL ON FUNCTION private.alert_change(alert_id bigint, note text, resolve boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.alert_change(alert_id bigint, note text, resolve boolean) TO authenticated;
-
 REVOKE ALL ON FUNCTION private.alert_dead_letters(webhook_ids bigint[]) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.alert_reconciliation_run(run_id bigint, job_run_id bigint, period_start date, period_end date, every_step_ran boolean, mismatched integer, missing_internal integer, missing_provider integer) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.alert_retention_backlog(job_run_id bigint, more text[]) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.alert_signature_failure(provider text, webhook_id bigint, reason text) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.assert_no_secret_keys(doc jsonb, column_label text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.assert_no_secret_keys(doc jsonb, column_label text) TO authenticated;
 GRANT ALL ON FUNCTION private.assert_no_secret_keys(doc jsonb, column_label text) TO service_role;
-
 REVOKE ALL ON FUNCTION private.audit(action text, target_table text, target_id text, workspace_id uuid, before jsonb, after jsonb, reason text) FROM PUBLIC;
-
 GRANT SELECT ON TABLE public.payments TO authenticated;
 GRANT SELECT ON TABLE public.payments TO service_role;
-
 REVOKE ALL ON FUNCTION private.check_paymob_callback_target(payment public.payments, order_id text, transaction_id text, OUT refusal text, OUT detail text, OUT other_payment_id uuid) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.check_reconciliation_period(period_start date, period_end date) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.check_webhook_arguments(provider text, payload jsonb, headers jsonb, raw_body text) FROM PUBLIC;
-
 GRANT SELECT ON TABLE public.webhook_queue TO authenticated;
 GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.webhook_queue TO service_role;
-
 REVOKE ALL ON FUNCTION private.claim_webhooks(status text, max_count integer) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.classify_webhook(provider text, payload jsonb, headers jsonb, OUT event_type text, OUT idempotency_key text, OUT missing_fields text) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.clear_alert(dedupe_key text, resolution text) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.constant_time_equals(a bytea, b bytea) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.conversations_masked() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.conversations_masked() TO authenticated;
 GRANT ALL ON FUNCTION private.conversations_masked() TO service_role;
-
 REVOKE ALL ON FUNCTION private.count_rate_limit_refusal(workspace_id uuid, bucket text, at timestamp with time zone, plan_key text, max_requests integer, window_seconds integer, spike_refusals integer) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.credit_replay(kind text, workspace_id uuid, amount numeric, reason text, idempotency_key text) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.decline_paymob_payment(payment public.payments, transaction_id text, reason text, webhook_id bigint) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.delete_expired_acknowledged_alerts(cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.delete_expired_job_runs(cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint, keep_job_run bigint) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.delete_expired_rate_limit_counters(cutoff timestamp with time zone, max_rows integer) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.delete_expired_unknown_phone(cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.delete_expired_webhook_dead_letters(cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.delete_expired_webhook_deliveries(cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.drain_webhook_batch(max_count integer) FROM PUBLIC;
-
 REVOKE ALL ON PROCEDURE private.drain_webhooks_continuously(IN seconds double precision, IN max_count integer, IN idle_seconds double precision) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.drop_policies(target regclass) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.ensure_usage_period(workspace_id uuid, period_start date) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private.fold_dashboard_events(after_id bigint, upto_id bigint) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private.fold_dashboard_history(max_events bigint) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private.fold_dashboard_rollups(max_events integer) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION private.fold_rollup(rollup_name text, id_sequence regclass, fold_step regprocedure, max_events integer) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.fold_usage_events(after_id bigint, upto_id bigint) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.fold_usage_rollups(max_events integer) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.generate_all_billing_line_items(period_start date) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.is_admin() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.is_admin() TO authenticated;
 GRANT ALL ON FUNCTION private.is_admin() TO service_role;
-
 REVOKE ALL ON FUNCTION private.is_service_role() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.is_service_role() TO authenticated;
 GRANT ALL ON FUNCTION private.is_service_role() TO service_role;
-
 REVOKE ALL ON FUNCTION private.is_support() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.is_support() TO authenticated;
 GRANT ALL ON FUNCTION private.is_support() TO service_role;
-
 REVOKE ALL ON FUNCTION private.is_workspace_admin(workspace_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.is_workspace_admin(workspace_id uuid) TO authenticated;
 GRANT ALL ON FUNCTION private.is_workspace_admin(workspace_id uuid) TO service_role;
-
 REVOKE ALL ON FUNCTION private.is_workspace_member(workspace_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.is_workspace_member(workspace_id uuid) TO authenticated;
 GRANT ALL ON FUNCTION private.is_workspace_member(workspace_id uuid) TO service_role;
-
 REVOKE ALL ON FUNCTION private.job_one_transaction(command text) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.job_run_finish(job_run_id bigint, result jsonb, errors jsonb, steps_ok integer) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.job_run_start(job_name text, params jsonb, exclusive boolean) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.job_step_error(step text, sqlstate text, message text) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.lock_timeout(operation text, subject text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.lock_timeout(operation text, subject text) TO authenticated;
 GRANT ALL ON FUNCTION private.lock_timeout(operation text, subject text) TO service_role;
-
 REVOKE ALL ON FUNCTION private.mask_pii(value text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.mask_pii(value text) TO authenticated;
 GRANT ALL ON FUNCTION private.mask_pii(value text) TO service_role;
-
 REVOKE ALL ON FUNCTION private.mask_webhook_json(doc jsonb, mask_all boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.mask_webhook_json(doc jsonb, mask_all boolean) TO authenticated;
 GRANT ALL ON FUNCTION private.mask_webhook_json(doc jsonb, mask_all boolean) TO service_role;
-
 REVOKE ALL ON FUNCTION private.member_workspace_ids() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.member_workspace_ids() TO authenticated;
 GRANT ALL ON FUNCTION private.member_workspace_ids() TO service_role;
-
 REVOKE ALL ON FUNCTION private.messages_masked() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.messages_masked() TO authenticated;
 GRANT ALL ON FUNCTION private.messages_masked() TO service_role;
-
 REVOKE ALL ON FUNCTION private.monitoring_signal_counts(as_of timestamp with time zone) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.monitoring_signal_series() FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.normalize_webhook_headers(headers jsonb) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.note_unknown_phone(provider text, channel_type text, phone_number text, webhook_id bigint, count_delivery boolean) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.oldest_running_transaction() FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.on_plan_change(workspace_id uuid, new_plan_key text, reason text) FROM PUBLIC;
-
 GRANT SELECT ON TABLE public.reconciliation_runs TO authenticated;
 GRANT SELECT ON TABLE public.reconciliation_runs TO service_role;
-
 REVOKE ALL ON FUNCTION private.open_reconciliation_run(job_run_id bigint, period_start date, period_end date) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.open_usage_periods() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.open_usage_periods() TO service_role;
-
 REVOKE ALL ON FUNCTION private.paymob_hmac_message(obj jsonb) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.prepare_usage_period(workspace_id uuid, metric text, period_start date) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.process_meta(webhook_id bigint, event_type text, payload jsonb, count_unknown boolean) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.process_paymob_callback(payload jsonb, webhook_id bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.process_paymob_callback(payload jsonb, webhook_id bigint) TO service_role;
-
 REVOKE ALL ON FUNCTION private.process_twilio_call(webhook_id bigint, payload jsonb, count_unknown boolean) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.process_twilio_sms(webhook_id bigint, payload jsonb, count_unknown boolean) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.process_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.raise_alert(type text, dedupe_key text, message text, workspace_id uuid, severity text, details jsonb) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.raise_usage_alerts(workspace_id uuid, metric text, period_start date) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.rate_limiter_fail_open(workspace_id uuid, bucket text, at timestamp with time zone, max_requests integer, window_seconds integer, plan_key text, sqlstate text, error text) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.reconcile_metric(run_id bigint, metric text, period_start date, period_end date, tolerance jsonb) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.record_api_auth_failure(reason text, key_prefix text, key_id uuid, workspace_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.record_api_auth_failure(reason text, key_prefix text, key_id uuid, workspace_id uuid) TO service_role;
-
 REVOKE ALL ON FUNCTION private.refuse_deduction(workspace_id uuid, amount numeric, reason text) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.reject_webhook(provider text, event_type text, idempotency_key text, headers jsonb, payload jsonb, raw_body text, url text, signature_valid boolean, reason text) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.reopen_usage_alert(alert_id bigint) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.replay_locked_webhook(webhook_id bigint, reason text) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.resolve_agent_number(phone_number text, channel_type text, OUT agent_id uuid, OUT workspace_id uuid, OUT channel_id uuid, OUT skip_reason text) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.resolve_channel(channel_type text, external_id text, OUT agent_id uuid, OUT workspace_id uuid, OUT channel_id uuid, OUT skip_reason text) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.resolve_cleared_alerts() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.resolve_cleared_alerts() TO service_role;
-
 REVOKE ALL ON FUNCTION private.retention_step(policy text, cutoff timestamp with time zone, max_rows integer, after_at timestamp with time zone, after_id bigint, keep_job_run bigint) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.retention_table(policy text) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.reverse_paymob_payment(payment public.payments, transaction_id text, webhook_id bigint) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.run_ingested_webhook(webhook_id bigint, provider text, event_type text, idempotency_key text, payload jsonb) FROM PUBLIC;
-
 REVOKE ALL ON PROCEDURE private.run_retention_in_batches(IN max_seconds numeric, IN batch_seconds numeric, IN pause_ratio numeric) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.run_webhook(webhook_id bigint, provider text, event_type text, payload jsonb, previous_status text, verify_signature boolean, headers jsonb, raw_body text, url text, stored_as_processed boolean, alert_dead_letter boolean) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.schedule_job(job_name text, schedule text, command text) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.secret_key_paths(doc jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.secret_key_paths(doc jsonb) TO authenticated;
 GRANT ALL ON FUNCTION private.secret_key_paths(doc jsonb) TO service_role;
-
 REVOKE ALL ON FUNCTION private.settle_paymob_payment(payment public.payments, transaction_id text, amount bigint, currency text, webhook_id bigint) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.settle_reconciliation_alerts(run_id bigint, period_start date, period_end date, bad_days date[], every_step_ran boolean) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.sms_events_masked() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.sms_events_masked() TO authenticated;
 GRANT ALL ON FUNCTION private.sms_events_masked() TO service_role;
-
 REVOKE ALL ON FUNCTION private.store_chat_message(workspace_id uuid, agent_id uuid, channel_id uuid, channel_type text, thread_id text, contact_address text, direction text, sender text, body text, provider_message_id text, metadata jsonb, sent_at timestamp with time zone) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.store_duplicate_webhook(provider text, event_type text, idempotency_key text, headers jsonb, payload jsonb, raw_body text, url text, signature_valid boolean, original_id bigint, original_status text) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.store_unverified_webhook(provider text, event_type text, idempotency_key text, headers jsonb, payload jsonb, raw_body text, url text, error text) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.store_webhook_copy(provider text, event_type text, idempotency_key text, headers jsonb, payload jsonb, raw_body text, url text) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.take_tier_snapshot(workspace_id uuid, plan_key text, period_start date, reason text, note text) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.tg_agent_channels__refuse_secrets() FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.tg_agents__move_released_number() FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.tg_agents__pending_until_provisioned() FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.tg_agents__validate_phone_number() FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.tg_append_only() FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.tg_audit_activation() FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.tg_connectors__refuse_secrets() FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.tg_provider_usage_reports__stamp() FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.tg_set_updated_at() FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.tg_subscriptions__cancel() FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.tg_subscriptions__stamp_canceled() FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.tg_user_roles__audit() FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.tg_workspace_api_keys__audit() FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.tg_workspace_api_keys__guard() FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.tg_workspace_users__audit() FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.tg_workspaces__add_owner() FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.tg_workspaces__audit_status() FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.tg_workspaces__clear_stale_reason() FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.try_timestamptz(value text) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.twilio_signature(auth_token text, url text, params jsonb, algorithm text) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.undo_duplicate_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, period_start date, OUT used numeric, OUT limit_state text) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.usage_alert_of(workspace_id uuid, dedupe_key text) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.usage_batch_add(pair_ctids tid[], totals numeric[]) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.usage_batch_answer(keys text[], recorded boolean[], event_pairs integer[], running numeric[], pair_used numeric[], pair_soft_limits numeric[], pair_hard_limits numeric[]) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.usage_batch_check_repeated_keys(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], first boolean[]) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.usage_batch_check_used_keys(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], first boolean[], recorded boolean[]) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.usage_batch_extract(events jsonb, period_start date, now timestamp with time zone, OUT ok boolean, OUT workspace_ids uuid[], OUT metrics text[], OUT quantities numeric[], OUT keys text[], OUT sources text[], OUT occurred timestamp with time zone[]) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.usage_batch_insert_and_lock(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone, OUT recorded boolean[], OUT event_pairs integer[], OUT running numeric[], OUT totals numeric[], OUT ctids tid[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.usage_batch_insert_events(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.usage_batch_lock_rows(workspace_ids uuid[], metrics text[], period_start date, OUT ctids tid[], OUT tier_snapshot_ids bigint[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.usage_batch_open_periods(workspace_ids uuid[], metrics text[], pair_workspace_ids uuid[], pair_metrics text[], period_start date) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.usage_batch_parse(events jsonb, period_start date, now timestamp with time zone, OUT bad_index integer, OUT bad_word text, OUT bad_detail text, OUT workspace_ids uuid[], OUT metrics text[], OUT quantities numeric[], OUT keys text[], OUT sources text[], OUT occurred timestamp with time zone[], OUT first boolean[]) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.usage_batch_raise_alerts(pair_workspace_ids uuid[], pair_metrics text[], used_before numeric[], totals numeric[], next_thresholds numeric[], period_start date) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.usage_batch_sums(workspace_ids uuid[], metrics text[], quantities numeric[], recorded boolean[], pair_workspace_ids uuid[], pair_metrics text[], OUT event_pairs integer[], OUT running numeric[], OUT totals numeric[]) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.usage_period() FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.vault_secret(secret_name text) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.verify_meta_signature(headers jsonb, payload jsonb, raw_body text) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.verify_paymob_hmac(payload jsonb, hmac text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.verify_paymob_hmac(payload jsonb, hmac text) TO service_role;
-
 REVOKE ALL ON FUNCTION private.verify_standard_webhook(headers jsonb, payload jsonb, raw_body text) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.verify_stored_webhook(webhook_id bigint, provider text, payload jsonb, headers jsonb, raw_body text, url text) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.verify_twilio_signature(headers jsonb, payload jsonb, raw_body text, url text) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.verify_webhook_signature(provider text, payload jsonb, headers jsonb, raw_body text, url text) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.visible_workspace_bounds(workspace_role text, staff_role text, upper boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.visible_workspace_bounds(workspace_role text, staff_role text, upper boolean) TO authenticated;
 GRANT ALL ON FUNCTION private.visible_workspace_bounds(workspace_role text, staff_role text, upper boolean) TO service_role;
-
 REVOKE ALL ON FUNCTION private.visible_workspace_ids(workspace_role text, staff_role text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private.visible_workspace_ids(workspace_role text, staff_role text) TO authenticated;
 GRANT ALL ON FUNCTION private.visible_workspace_ids(workspace_role text, staff_role text) TO service_role;
-
 REVOKE ALL ON FUNCTION private.webhook_error_key(last_error text) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.webhook_key_holder(provider text, idempotency_key text, OUT id bigint, OUT status text) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.webhook_signature_material(provider text, headers jsonb) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.webhooks_backend_caller() FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.webhooks_record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.weekly_insight_change(current_value numeric, previous_value numeric) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.weekly_insight_changes(current_figures jsonb, previous_figures jsonb) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.weekly_insight_figures_all(week_start date) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.weekly_insights_week(week_start date) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.weekly_webhook_figures(week_start date) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.write_billing_line_items(workspace_id uuid, period_start date) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION private.write_weekly_insight(workspace_id uuid, week_start date, figures jsonb, change jsonb, job_run_id bigint) FROM PUBLIC;
-
 REVOKE ALL ON FUNCTION public.acknowledge_alert(alert_id bigint, note text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.acknowledge_alert(alert_id bigint, note text) TO authenticated;
-
 REVOKE ALL ON FUNCTION public.authenticate_api_key(api_key text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.authenticate_api_key(api_key text) TO service_role;
-
 REVOKE ALL ON FUNCTION public.authorize_usage(workspace_id uuid, metric text, quantity numeric) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.authorize_usage(workspace_id uuid, metric text, quantity numeric) TO service_role;
-
 REVOKE ALL ON FUNCTION public.check_rate_limit(workspace_id uuid, bucket text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.check_rate_limit(workspace_id uuid, bucket text) TO service_role;
-
 REVOKE ALL ON FUNCTION public.confirm_instapay_payment(payment_id uuid, bank_reference text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.confirm_instapay_payment(payment_id uuid, bank_reference text) TO authenticated;
-
 REVOKE ALL ON FUNCTION public.create_api_key(workspace_id uuid, name text, scopes text[], expires_at timestamp with time zone) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.create_api_key(workspace_id uuid, name text, scopes text[], expires_at timestamp with time zone) TO authenticated;
-
 REVOKE ALL ON FUNCTION public.create_payment_request(workspace_id uuid, plan_key text, provider text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.create_payment_request(workspace_id uuid, plan_key text, provider text) TO authenticated;
-
-GRANT USAGE ON SEQUENCE private.dashboard_fold_seq TO service_role;
-
 GRANT SELECT ON TABLE public.call_events TO authenticated;
 GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.call_events TO service_role;
-
 GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.messages TO service_role;
 GRANT SELECT ON TABLE public.messages TO authenticated;
-
 GRANT SELECT ON TABLE public.sms_events TO authenticated;
 GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.sms_events TO service_role;
-
 GRANT SELECT ON TABLE private.dashboard_events TO authenticated;
 GRANT SELECT ON TABLE private.dashboard_events TO service_role;
-
 GRANT SELECT ON TABLE public.dashboard_daily_metrics TO authenticated;
 GRANT SELECT ON TABLE public.dashboard_daily_metrics TO service_role;
-
 REVOKE ALL ON FUNCTION public.dashboard_metrics(workspace_id uuid, from_day date, to_day date) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.dashboard_metrics(workspace_id uuid, from_day date, to_day date) TO authenticated;
 GRANT ALL ON FUNCTION public.dashboard_metrics(workspace_id uuid, from_day date, to_day date) TO service_role;
-
 REVOKE ALL ON FUNCTION public.deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.deduct_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) TO service_role;
-
 REVOKE ALL ON FUNCTION public.drain_webhooks(max_count integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.drain_webhooks(max_count integer) TO service_role;
-
 REVOKE ALL ON FUNCTION public.enforce_rate_limit(workspace_id uuid, bucket text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.enforce_rate_limit(workspace_id uuid, bucket text) TO service_role;
-
 REVOKE ALL ON FUNCTION public.evaluate_usage_thresholds(workspace_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.evaluate_usage_thresholds(workspace_id uuid) TO authenticated;
 GRANT ALL ON FUNCTION public.evaluate_usage_thresholds(workspace_id uuid) TO service_role;
-
 REVOKE ALL ON FUNCTION public.generate_billing_line_items(workspace_id uuid, period_start date) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.generate_billing_line_items(workspace_id uuid, period_start date) TO authenticated;
 GRANT ALL ON FUNCTION public.generate_billing_line_items(workspace_id uuid, period_start date) TO service_role;
-
 REVOKE ALL ON FUNCTION public.generate_weekly_insights(week_start date) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.generate_weekly_insights(week_start date) TO service_role;
-
 REVOKE ALL ON FUNCTION public.grant_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.grant_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) TO authenticated;
 GRANT ALL ON FUNCTION public.grant_credits(workspace_id uuid, amount numeric, reason text, idempotency_key text) TO service_role;
-
 REVOKE ALL ON FUNCTION public.handle_paymob_callback(payload jsonb, hmac text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.handle_paymob_callback(payload jsonb, hmac text) TO service_role;
-
 REVOKE ALL ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.ingest_webhook(provider text, payload jsonb, headers jsonb, raw_body text, url text, process_now boolean) TO service_role;
-
+REVOKE ALL ON FUNCTION public.list_alerts(workspace_id uuid, state text, before_created_at timestamp with time zone, before_id bigint, max_count integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.list_alerts(workspace_id uuid, state text, before_created_at timestamp with time zone, before_id bigint, max_count integer) TO authenticated;
+GRANT ALL ON FUNCTION public.list_alerts(workspace_id uuid, state text, before_created_at timestamp with time zone, before_id bigint, max_count integer) TO service_role;
 REVOKE ALL ON FUNCTION public.list_messages_masked(workspace_id uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.list_messages_masked(workspace_id uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) TO authenticated;
 GRANT ALL ON FUNCTION public.list_messages_masked(workspace_id uuid, before_created_at timestamp with time zone, before_id uuid, max_count integer) TO service_role;
-
 REVOKE ALL ON FUNCTION public.list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) TO authenticated;
-
 REVOKE ALL ON FUNCTION public.monitoring_signals() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.monitoring_signals() TO authenticated;
-
-REVOKE ALL ON FUNCTION public.platform_daily_metrics(from_day date, to_day date, workspace_id uuid) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.platform_daily_metrics(from_day date, to_day date, workspace_id uuid) TO authenticated;
-
 REVOKE ALL ON FUNCTION public.preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) TO authenticated;
 GRANT ALL ON FUNCTION public.preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) TO service_role;
-
 REVOKE ALL ON FUNCTION public.record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.record_usage(workspace_id uuid, metric text, quantity numeric, idempotency_key text, source text) TO service_role;
-
 REVOKE ALL ON FUNCTION public.record_usage_batch(events jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.record_usage_batch(events jsonb) TO service_role;
-
 REVOKE ALL ON FUNCTION public.replay_webhook(webhook_id bigint, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.replay_webhook(webhook_id bigint, reason text) TO authenticated;
 GRANT ALL ON FUNCTION public.replay_webhook(webhook_id bigint, reason text) TO service_role;
-
 REVOKE ALL ON FUNCTION public.replay_webhooks(reason text, status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.replay_webhooks(reason text, status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) TO authenticated;
 GRANT ALL ON FUNCTION public.replay_webhooks(reason text, status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) TO service_role;
-
 REVOKE ALL ON FUNCTION public.resolve_alert(alert_id bigint, note text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.resolve_alert(alert_id bigint, note text) TO authenticated;
-
 REVOKE ALL ON FUNCTION public.retry_failed_webhooks(max_count integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.retry_failed_webhooks(max_count integer) TO service_role;
-
 REVOKE ALL ON FUNCTION public.revoke_api_key(key_id uuid, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.revoke_api_key(key_id uuid, reason text) TO authenticated;
-
 REVOKE ALL ON FUNCTION public.run_job(job_name text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.run_job(job_name text) TO authenticated;
-
 REVOKE ALL ON FUNCTION public.run_reconciliation(period_start date, period_end date) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.run_reconciliation(period_start date, period_end date) TO service_role;
-
 REVOKE ALL ON FUNCTION public.run_retention_cleanup() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.run_retention_cleanup() TO service_role;
-
 REVOKE ALL ON FUNCTION public.set_channel_active(channel_id uuid, is_active boolean, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.set_channel_active(channel_id uuid, is_active boolean, reason text) TO authenticated;
-
 REVOKE ALL ON FUNCTION public.set_connector_active(connector_id uuid, is_active boolean, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.set_connector_active(connector_id uuid, is_active boolean, reason text) TO authenticated;
-
 REVOKE ALL ON FUNCTION public.set_workspace_status(workspace_id uuid, status text, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.set_workspace_status(workspace_id uuid, status text, reason text) TO authenticated;
-
 REVOKE ALL ON FUNCTION public.webhook_delivery(webhook_id bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.webhook_delivery(webhook_id bigint) TO authenticated;
-
 GRANT SELECT ON TABLE public.usage_events TO authenticated;
 GRANT SELECT ON TABLE public.usage_events TO service_role;
-
 GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.agent_channels TO service_role;
 GRANT SELECT,DELETE ON TABLE public.agent_channels TO authenticated;
-
 GRANT INSERT(id) ON TABLE public.agent_channels TO authenticated;
-
 GRANT INSERT(workspace_id) ON TABLE public.agent_channels TO authenticated;
-
 GRANT INSERT(agent_id),UPDATE(agent_id) ON TABLE public.agent_channels TO authenticated;
-
 GRANT INSERT(channel_type) ON TABLE public.agent_channels TO authenticated;
-
 GRANT INSERT(config),UPDATE(config) ON TABLE public.agent_channels TO authenticated;
-
 GRANT INSERT(is_active),UPDATE(is_active) ON TABLE public.agent_channels TO authenticated;
-
 GRANT UPDATE(updated_at) ON TABLE public.agent_channels TO authenticated;
-
 GRANT INSERT(secret_ref),UPDATE(secret_ref) ON TABLE public.agent_channels TO authenticated;
-
 GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.agents TO service_role;
 GRANT SELECT,DELETE ON TABLE public.agents TO authenticated;
-
 GRANT INSERT(id) ON TABLE public.agents TO authenticated;
-
 GRANT INSERT(workspace_id) ON TABLE public.agents TO authenticated;
-
 GRANT INSERT(user_id) ON TABLE public.agents TO authenticated;
-
 GRANT INSERT(agent_id) ON TABLE public.agents TO authenticated;
-
 GRANT INSERT(nickname),UPDATE(nickname) ON TABLE public.agents TO authenticated;
-
 GRANT UPDATE(status) ON TABLE public.agents TO authenticated;
-
 GRANT UPDATE(is_active) ON TABLE public.agents TO authenticated;
-
 GRANT UPDATE(updated_at) ON TABLE public.agents TO authenticated;
-
-GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.alerts TO service_role;
-GRANT SELECT ON TABLE public.alerts TO authenticated;
-
-GRANT UPDATE(acknowledged_at) ON TABLE public.alerts TO authenticated;
-
-GRANT UPDATE(acknowledged_by) ON TABLE public.alerts TO authenticated;
-
 GRANT ALL ON SEQUENCE public.alerts_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.alerts_id_seq TO service_role;
-
 GRANT SELECT,INSERT ON TABLE public.audit_logs TO service_role;
 GRANT SELECT ON TABLE public.audit_logs TO authenticated;
-
 GRANT ALL ON SEQUENCE public.audit_logs_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.audit_logs_id_seq TO service_role;
-
 GRANT SELECT ON TABLE public.billing_line_items TO authenticated;
 GRANT SELECT ON TABLE public.billing_line_items TO service_role;
-
 GRANT ALL ON SEQUENCE public.billing_line_items_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.billing_line_items_id_seq TO service_role;
-
 GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.plans TO service_role;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.plans TO authenticated;
-
 GRANT SELECT ON TABLE public.subscriptions TO authenticated;
 GRANT SELECT ON TABLE public.subscriptions TO service_role;
-
 GRANT SELECT,DELETE,TRUNCATE ON TABLE public.workspaces TO service_role;
 GRANT SELECT ON TABLE public.workspaces TO authenticated;
-
 GRANT INSERT(id) ON TABLE public.workspaces TO service_role;
-
 GRANT INSERT(name),UPDATE(name) ON TABLE public.workspaces TO authenticated;
 GRANT INSERT(name),UPDATE(name) ON TABLE public.workspaces TO service_role;
-
 GRANT INSERT(owner_id) ON TABLE public.workspaces TO authenticated;
 GRANT INSERT(owner_id),UPDATE(owner_id) ON TABLE public.workspaces TO service_role;
-
 GRANT INSERT(status),UPDATE(status) ON TABLE public.workspaces TO service_role;
-
 GRANT INSERT(status_reason),UPDATE(status_reason) ON TABLE public.workspaces TO service_role;
-
 GRANT SELECT ON TABLE public.billing_mismatches TO authenticated;
 GRANT SELECT ON TABLE public.billing_mismatches TO service_role;
-
 GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.connectors TO service_role;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.connectors TO authenticated;
-
 GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.conversations TO service_role;
 GRANT SELECT ON TABLE public.conversations TO authenticated;
-
 GRANT UPDATE(status) ON TABLE public.conversations TO authenticated;
-
 GRANT SELECT ON TABLE public.conversations_masked TO authenticated;
 GRANT SELECT ON TABLE public.conversations_masked TO service_role;
-
 GRANT SELECT,INSERT,DELETE,TRUNCATE ON TABLE public.external_api_audit_logs TO service_role;
 GRANT SELECT ON TABLE public.external_api_audit_logs TO authenticated;
-
 GRANT ALL ON SEQUENCE public.external_api_audit_logs_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.external_api_audit_logs_id_seq TO service_role;
-
 GRANT SELECT ON TABLE public.job_runs TO authenticated;
 GRANT SELECT ON TABLE public.job_runs TO service_role;
-
 GRANT ALL ON SEQUENCE public.job_runs_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.job_runs_id_seq TO service_role;
-
 GRANT SELECT ON TABLE public.messages_masked TO authenticated;
 GRANT SELECT ON TABLE public.messages_masked TO service_role;
-
 GRANT SELECT ON TABLE public.plan_limits TO authenticated;
 GRANT SELECT ON TABLE public.plan_limits TO service_role;
-
 GRANT SELECT ON TABLE public.plan_rate_limits TO authenticated;
 GRANT SELECT ON TABLE public.plan_rate_limits TO service_role;
-
 GRANT SELECT ON TABLE public.provider_usage_reports TO authenticated;
 GRANT SELECT,INSERT,UPDATE ON TABLE public.provider_usage_reports TO service_role;
-
 GRANT ALL ON SEQUENCE public.provider_usage_reports_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.provider_usage_reports_id_seq TO service_role;
-
 GRANT SELECT ON TABLE public.reconciliation_items TO authenticated;
 GRANT SELECT ON TABLE public.reconciliation_items TO service_role;
-
 GRANT ALL ON SEQUENCE public.reconciliation_items_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.reconciliation_items_id_seq TO service_role;
-
 GRANT ALL ON SEQUENCE public.reconciliation_runs_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.reconciliation_runs_id_seq TO service_role;
-
 GRANT SELECT ON TABLE public.reconciliation_tolerances TO authenticated;
 GRANT SELECT ON TABLE public.reconciliation_tolerances TO service_role;
-
 GRANT SELECT ON TABLE public.retention_policies TO authenticated;
 GRANT SELECT ON TABLE public.retention_policies TO service_role;
-
 GRANT SELECT ON TABLE public.sms_events_masked TO authenticated;
 GRANT SELECT ON TABLE public.sms_events_masked TO service_role;
-
 GRANT SELECT ON TABLE public.tier_snapshots TO authenticated;
 GRANT SELECT ON TABLE public.tier_snapshots TO service_role;
-
 GRANT ALL ON SEQUENCE public.tier_snapshots_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.tier_snapshots_id_seq TO service_role;
-
 GRANT SELECT ON TABLE public.unknown_phone TO authenticated;
 GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.unknown_phone TO service_role;
-
 GRANT ALL ON SEQUENCE public.unknown_phone_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.unknown_phone_id_seq TO service_role;
-
 GRANT ALL ON SEQUENCE public.usage_events_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.usage_events_id_seq TO service_role;
-
 GRANT SELECT ON TABLE public.usage_limits TO authenticated;
 GRANT SELECT ON TABLE public.usage_limits TO service_role;
-
 GRANT SELECT ON TABLE public.usage_metrics TO authenticated;
 GRANT SELECT ON TABLE public.usage_metrics TO service_role;
-
 GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.user_roles TO service_role;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.user_roles TO authenticated;
-
 GRANT SELECT ON TABLE public.wallet_ledger TO authenticated;
 GRANT SELECT ON TABLE public.wallet_ledger TO service_role;
-
 GRANT ALL ON SEQUENCE public.wallet_ledger_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.wallet_ledger_id_seq TO service_role;
-
 GRANT ALL ON SEQUENCE public.webhook_queue_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.webhook_queue_id_seq TO service_role;
-
 GRANT SELECT ON TABLE public.weekly_insights TO authenticated;
 GRANT SELECT ON TABLE public.weekly_insights TO service_role;
-
 GRANT ALL ON SEQUENCE public.weekly_insights_id_seq TO authenticated;
 GRANT ALL ON SEQUENCE public.weekly_insights_id_seq TO service_role;
-
 GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.workspace_api_keys TO service_role;
 GRANT SELECT ON TABLE public.workspace_api_keys TO authenticated;
-
 GRANT UPDATE(name) ON TABLE public.workspace_api_keys TO authenticated;
-
 GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.workspace_users TO service_role;
 GRANT SELECT,INSERT,DELETE ON TABLE public.workspace_users TO authenticated;
-
 GRANT UPDATE(role) ON TABLE public.workspace_users TO authenticated;
-
 GRANT SELECT ON TABLE public.workspace_wallets TO authenticated;
 GRANT SELECT ON TABLE public.workspace_wallets TO service_role;
 

@@ -37,7 +37,7 @@ def docker_usable() -> bool:
     if not shutil.which("docker"):
         return False
     try:
-        import docker  # type: ignore[import-not-found]
+        import docker
 
         docker.from_env().ping()
     except Exception:  # any failure means: no engine we can use
@@ -152,7 +152,7 @@ def from_url(db_dir: Path, url: str) -> Iterator[NoopExecutor]:
 
 @contextmanager
 def from_docker(db_dir: Path, image: str) -> Iterator[NoopExecutor]:
-    from testcontainers.postgres import PostgresContainer  # type: ignore[import-not-found]
+    from testcontainers.postgres import PostgresContainer
 
     container = PostgresContainer(image, username="postgres", password="postgres", dbname="postgres")
     container.with_command("postgres -c shared_preload_libraries=pg_cron -c cron.database_name=postgres")

@@ -130,10 +130,10 @@ class LocalCluster:
             "the server as; install Debian's postgresql-15 package (it creates the user) or run as a normal user"
         )
 
-    def _run(self, args: list[str], os_user: str | None, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    def _run(self, args: list[str], os_user: str | None) -> subprocess.CompletedProcess[str]:
         if os_user:
             args = ["runuser", "-u", os_user, "--", *args]
-        return subprocess.run(args, capture_output=True, text=True, **kwargs)  # type: ignore[call-overload]
+        return subprocess.run(args, capture_output=True, text=True)
 
     def _choose_pg_home(self, os_user: str | None) -> Path:
         preferred = self.base_dir / "pg"

@@ -14,9 +14,9 @@ import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
@@ -25,6 +25,8 @@ from psycopg.types.json import Jsonb
 from harness.rpc import Jwt, call, user
 
 _counter = itertools.count(1)
+# A row a factory returns: a dataclass whose first field is the row's id, the rest its columns.
+_Row = TypeVar("_Row", "Agent", "Channel", "Connector", "Conversation", "Message")
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,9 @@ class Factories:
     def __init__(self, conn: psycopg.Connection) -> None:
         self.conn = conn
 
-    def _insert(self, table: str, **values: Any) -> tuple[Any, ...]:
+    def _insert(self, row: type[_Row], table: str, **values: Any) -> _Row:
+        """One row of ``public.<table>`` (a None value leaves the column to its default), returned as ``row``:
+        its id as the database chose it, its other fields as inserted."""
         columns = [c for c, v in values.items() if v is not None]
         query = sql.SQL("insert into public.{} ({}) values ({}) returning id").format(
             sql.Identifier(table),
@@ -117,9 +121,9 @@ class Factories:
             sql.SQL(", ").join(sql.Placeholder() * len(columns)),
         )
         params = [Jsonb(values[c]) if isinstance(values[c], dict) else values[c] for c in columns]
-        row = self.conn.execute(query, params).fetchone()
-        assert row is not None
-        return row
+        inserted = self.conn.execute(query, params).fetchone()
+        assert inserted is not None
+        return row(inserted[0], *(values[f.name] for f in fields(row)[1:]))
 
     def user(self, email: str | None = None) -> User:
         n = next(_counter)
@@ -170,7 +174,8 @@ class Factories:
     ) -> Agent:
         """An agent of ``workspace``; ``agent_id`` defaults to a provisioned-looking id."""
         agent_id = agent_id or f"agent_{uuid.uuid4().hex[:12]}"
-        (row_id,) = self._insert(
+        return self._insert(
+            Agent,
             "agents",
             workspace_id=workspace.id,
             user_id=workspace.owner.id,
@@ -179,7 +184,6 @@ class Factories:
             provider=provider,
             status=status,
         )
-        return Agent(row_id, workspace.id, agent_id, phone_number)
 
     def channel(
         self,
@@ -190,7 +194,8 @@ class Factories:
         config: dict[str, Any] | None = None,
     ) -> Channel:
         agent = agent or self.agent(workspace)
-        (row_id,) = self._insert(
+        return self._insert(
+            Channel,
             "agent_channels",
             workspace_id=workspace.id,
             agent_id=agent.id,
@@ -198,7 +203,6 @@ class Factories:
             external_id=external_id,
             config=config or {},
         )
-        return Channel(row_id, workspace.id, agent.id, channel_type, external_id)
 
     def connector(
         self,
@@ -208,7 +212,8 @@ class Factories:
         config: dict[str, Any] | None = None,
         secret_ref: str | None = None,
     ) -> Connector:
-        (row_id,) = self._insert(
+        return self._insert(
+            Connector,
             "connectors",
             workspace_id=workspace.id,
             name=name,
@@ -216,7 +221,6 @@ class Factories:
             config_jsonb=config or {},
             secret_ref=secret_ref,
         )
-        return Connector(row_id, workspace.id, name)
 
     def conversation(
         self,
@@ -225,17 +229,16 @@ class Factories:
         channel_type: str = "whatsapp",
         contact_address: str | None = "+201001234567",
     ) -> Conversation:
-        channel_type = channel.channel_type if channel else channel_type
-        (row_id,) = self._insert(
+        return self._insert(
+            Conversation,
             "conversations",
             workspace_id=workspace.id,
             agent_id=channel.agent_id if channel else None,
             channel_id=channel.id if channel else None,
-            channel_type=channel_type,
+            channel_type=channel.channel_type if channel else channel_type,
             external_thread_id=f"thread-{uuid.uuid4().hex[:12]}",
             contact_address=contact_address,
         )
-        return Conversation(row_id, workspace.id, channel_type)
 
     def message(
         self,
@@ -246,7 +249,8 @@ class Factories:
         at: datetime | None = None,
     ) -> Message:
         """A message of ``conversation``; ``at`` sets both when it was written and sent (default: now)."""
-        (row_id,) = self._insert(
+        return self._insert(
+            Message,
             "messages",
             workspace_id=conversation.workspace_id,
             conversation_id=conversation.id,
@@ -256,7 +260,6 @@ class Factories:
             created_at=at,
             sent_at=at,
         )
-        return Message(row_id, conversation.workspace_id, conversation.id, body)
 
     def api_key(
         self,

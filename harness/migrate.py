@@ -16,6 +16,7 @@ runners against one database serialize instead of interleaving.
 from __future__ import annotations
 
 import contextlib
+import functools
 import getpass
 import hashlib
 import re
@@ -397,7 +398,7 @@ def migrate(
             try:
                 for number, f in enumerate(plan.to_apply, start=1):
                     with heartbeat(out, f"applying {f.name} ({number} of {len(plan.to_apply)})"):
-                        elapsed = apply_file(conn, f, who, lambda c, name=f.name: deployment.record_file(c, name))
+                        elapsed = apply_file(conn, f, who, functools.partial(deployment.record_file, name=f.name))
                     out(f"applied {f.kind:<9} {f.name} ({elapsed:.0f} ms)")
             except BaseException as err:
                 with contextlib.suppress(psycopg.Error):  # a lost connection cannot record; the row stays 'running'

@@ -166,7 +166,7 @@ def _addresses(host: str) -> list[str]:
         return [str(ipaddress.ip_address(host))]
     except ValueError:
         try:
-            return sorted({info[4][0] for info in socket.getaddrinfo(host, None)})
+            return sorted({str(info[4][0]) for info in socket.getaddrinfo(host, None)})
         except OSError:
             return []
 

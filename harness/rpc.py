@@ -19,6 +19,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from harness.rows import scalar
+
 
 @dataclass(frozen=True)
 class Jwt:
@@ -167,7 +169,7 @@ def _signatures(conn: psycopg.Connection, name: str) -> list[_Signature]:
             if mode in ("i", "b")
         ]
         type_names = {
-            oid: conn.execute("select format_type(%s, null)", (oid,)).fetchone()[0]  # type: ignore[index]
+            oid: scalar(conn, "select format_type(%s, null)", (oid,))
             for _, oid in pairs
         }
         arg_types = {arg_name: type_names[oid] for arg_name, oid in pairs}

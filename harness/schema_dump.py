@@ -104,6 +104,8 @@ def normalise(text: str, sources: dict[str, str] | None) -> str:
     # sits directly above its statement, as its heading.
     text = re.sub(r"^-- Name: [^\n]*; Type: (?:COMMENT|ACL);[^\n]*\n\n", "", text, flags=re.MULTILINE)
     text = re.sub(r"^(-- Name: .*?)(?:; Owner: -)?\n\n", r"\1\n", text, flags=re.MULTILINE)
+    # An object's comment and grants follow it without a blank line: one block an object.
+    text = re.sub(r"\n\n(?=(?:COMMENT ON|GRANT|REVOKE) )", "\n", text)
     body = text.strip() + "\n"
     return HEADER + "\n" + body
 

@@ -70,6 +70,8 @@ def _schedule_cron_probes_first(request: pytest.FixtureRequest) -> Any:
     # Scheduled before the first test when a test of the session reads them, so pg_cron
     # has run them by the time it does; embedded backend only (the probes need it).
     backend = request.config.getoption("--opsdb-backend") or backends.default_backend()
-    if backend == "embedded" and any("cron_probes" in item.fixturenames for item in request.session.items):
+    if backend == "embedded" and any(
+        isinstance(item, pytest.Function) and "cron_probes" in item.fixturenames for item in request.session.items
+    ):
         return request.getfixturevalue("cron_probes")
     return None

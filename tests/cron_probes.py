@@ -21,6 +21,8 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from harness.rows import scalar
+
 CRON_DATABASE = "opsdb_cron"
 GRACE = timedelta(seconds=45)
 
@@ -40,7 +42,7 @@ class CronProbes:
     def wait_until(self, conn: psycopg.Connection, done: Callable[[], bool]) -> None:
         """Poll ``done`` until it holds or the server's clock passes the deadline."""
         while not done():
-            now = conn.execute("select now()").fetchone()[0]  # type: ignore[index]
+            now = scalar(conn, "select now()")
             if now > self.deadline:
                 return
             time.sleep(0.5)
@@ -76,5 +78,5 @@ def schedule(url: str) -> CronProbes:
         ).fetchone()
         assert row is not None
         conn.execute("select private.schedule_job('webhook-retry-sweeper-probe', '* * * * *', %s)", (command[0],))
-        scheduled_at = conn.execute("select now()").fetchone()[0]  # type: ignore[index]
+        scheduled_at = scalar(conn, "select now()")
     return CronProbes(url, scheduled_at, row[0], number)

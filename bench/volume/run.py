@@ -153,8 +153,10 @@ def ratio_rows(runs: list[SizeRun], operations: list[Operation]) -> list[dict[st
         seconds = {size: c.get("seconds") for size, c in cells.items()}
         ratio = None
         sizes = sorted(seconds)
-        if len(sizes) > 1 and seconds[sizes[0]] and seconds[sizes[-1]]:
-            ratio = round(seconds[sizes[-1]] / seconds[sizes[0]], 2)
+        if len(sizes) > 1:
+            smallest, largest = seconds[sizes[0]], seconds[sizes[-1]]
+            if smallest and largest:
+                ratio = round(largest / smallest, 2)
         rows.append(
             {
                 "operation": op.name,

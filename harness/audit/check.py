@@ -9,6 +9,7 @@ from typing import Literal
 import psycopg
 
 Severity = Literal["fail", "warn"]
+Find = Callable[[psycopg.Connection], list[str]]
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,7 @@ class Check:
 
     name: str
     rule: str
-    find: Callable[[psycopg.Connection], list[str]]
+    find: Find
     severity: Severity = "fail"
 
 
@@ -39,3 +40,17 @@ class Result:
         if not self.findings:
             return "PASS"
         return "FAIL" if self.check.severity == "fail" else "WARN"
+
+
+class Checks(list[Check]):
+    """Checks in the order their functions are defined, each registered beside its query.
+
+    ``@checks.rule("name", "the rule")`` above a finding function adds it, unchanged.
+    """
+
+    def rule(self, name: str, rule: str, *, severity: Severity = "fail") -> Callable[[Find], Find]:
+        def register(find: Find) -> Find:
+            self.append(Check(name, rule, find, severity))
+            return find
+
+        return register

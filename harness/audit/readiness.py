@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 
 from harness import pgcron, project
-from harness.audit.check import Check
+from harness.audit.check import Checks
 from harness.migrate import discover, history, hold_cron_files, make_plan
 
 # `opsdb demo` describes the secrets it makes up with this suffix.
@@ -24,6 +24,8 @@ SIGNING_SECRETS = ("twilio_auth_token", "meta_app_secret", "paymob_hmac_secret",
 
 # How many lines a check lists before it summarises the rest.
 MAX_LINES = 20
+
+READINESS_CHECKS = Checks()
 
 
 def _capped(lines: list[str]) -> list[str]:
@@ -45,6 +47,7 @@ def cron_job_names(db_dir: Path | None = None) -> list[str]:
     return names
 
 
+@READINESS_CHECKS.rule("migrations_applied", "every migration is applied and none drifted")
 def migrations_not_applied(conn: psycopg.Connection) -> list[str]:
     # Cron files waiting for pg_cron are not missing migrations: cron_jobs_scheduled reports them.
     files = discover(project.db_dir())
@@ -57,6 +60,7 @@ def migrations_not_applied(conn: psycopg.Connection) -> list[str]:
     )
 
 
+@READINESS_CHECKS.rule("cron_jobs_scheduled", "every job in db/cron/ is scheduled and active", severity="warn")
 def cron_jobs_not_scheduled(conn: psycopg.Connection) -> list[str]:
     if not _exists(conn, "cron.job"):
         database = conn.execute(
@@ -67,7 +71,8 @@ def cron_jobs_not_scheduled(conn: psycopg.Connection) -> list[str]:
             f"pg_cron is not installed in {database[0]} (cron.database_name is {database[1]}): no job is scheduled",
             pgcron.absence_advice(pgcron.facts(conn)),
         ]
-    scheduled = dict(conn.execute("select jobname, active from cron.job where jobname is not null").fetchall())
+    jobs = conn.execute("select jobname, active from cron.job where jobname is not null").fetchall()
+    scheduled: dict[str, bool] = dict(jobs)
     return [
         f"{name}: {'not scheduled' if name not in scheduled else 'scheduled but inactive'}"
         for name in cron_job_names()
@@ -75,6 +80,7 @@ def cron_jobs_not_scheduled(conn: psycopg.Connection) -> list[str]:
     ]
 
 
+@READINESS_CHECKS.rule("cron_jobs_succeeding", "no scheduled job's last run failed", severity="warn")
 def cron_jobs_failing(conn: psycopg.Connection) -> list[str]:
     if not _exists(conn, "cron.job_run_details"):
         return []
@@ -103,10 +109,16 @@ def cron_jobs_failing(conn: psycopg.Connection) -> list[str]:
     )
 
 
+@READINESS_CHECKS.rule(
+    "cron_jobs_can_connect",
+    "pg_cron can open its jobs' connections (cron.host, pg_hba.conf, or background workers)",
+    severity="warn",
+)
 def cron_connections_refused(conn: psycopg.Connection) -> list[str]:
     return _capped(pgcron.connection_problems(conn, cron_job_names()))
 
 
+@READINESS_CHECKS.rule("job_runs_healthy", "every job's last logged run succeeded", severity="warn")
 def job_runs_unhealthy(conn: psycopg.Connection) -> list[str]:
     rows = conn.execute(
         """
@@ -123,6 +135,9 @@ def job_runs_unhealthy(conn: psycopg.Connection) -> list[str]:
     ]
 
 
+@READINESS_CHECKS.rule(
+    "signing_secrets_present", "the webhook and payment signing secrets are in Vault", severity="warn"
+)
 def signing_secrets_missing(conn: psycopg.Connection) -> list[str]:
     if not _exists(conn, "vault.secrets"):
         return ["Vault is not installed (schema vault): no signing secret can be read"]
@@ -137,6 +152,7 @@ def signing_secrets_missing(conn: psycopg.Connection) -> list[str]:
     ]
 
 
+@READINESS_CHECKS.rule("no_open_critical_alert", "no critical alert is open", severity="warn")
 def open_critical_alerts(conn: psycopg.Connection) -> list[str]:
     rows = conn.execute(
         """
@@ -149,6 +165,7 @@ def open_critical_alerts(conn: psycopg.Connection) -> list[str]:
     return _capped([f"{type_}: {message} (open since {at:%Y-%m-%d %H:%M} UTC)" for type_, message, at in rows])
 
 
+@READINESS_CHECKS.rule("no_webhook_backlog", "no dead letters, no overdue retries, no stale queue", severity="warn")
 def webhook_backlog(conn: psycopg.Connection) -> list[str]:
     row = conn.execute(
         # Each count on its status's partial index: one scan for all three statuses would read the table.
@@ -174,20 +191,3 @@ def webhook_backlog(conn: psycopg.Connection) -> list[str]:
             " (select public.drain_webhooks() processes a batch by hand)"
         )
     return findings
-
-
-READINESS_CHECKS: list[Check] = [
-    Check("migrations_applied", "every migration is applied and none drifted", migrations_not_applied),
-    Check("cron_jobs_scheduled", "every job in db/cron/ is scheduled and active", cron_jobs_not_scheduled, "warn"),
-    Check("cron_jobs_succeeding", "no scheduled job's last run failed", cron_jobs_failing, "warn"),
-    Check(
-        "cron_jobs_can_connect",
-        "pg_cron can open its jobs' connections (cron.host, pg_hba.conf, or background workers)",
-        cron_connections_refused,
-        "warn",
-    ),
-    Check("job_runs_healthy", "every job's last logged run succeeded", job_runs_unhealthy, "warn"),
-    Check("signing_secrets_present", "the webhook and payment signing secrets are in Vault", signing_secrets_missing, "warn"),
-    Check("no_open_critical_alert", "no critical alert is open", open_critical_alerts, "warn"),
-    Check("no_webhook_backlog", "no dead letters, no overdue retries, no stale queue", webhook_backlog, "warn"),
-]

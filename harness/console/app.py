@@ -51,11 +51,11 @@ class Console:
 
 
 def console(request: Request) -> Console:
-    return request.app.state.console  # type: ignore[no-any-return]
+    return request.app.state.console
 
 
 def session(request: Request) -> security.Session:
-    return request.scope["console_session"]  # type: ignore[no-any-return]
+    return request.scope["console_session"]
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:

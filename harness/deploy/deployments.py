@@ -240,8 +240,14 @@ def records(conn: psycopg.Connection, *, limit: int | None = None, known_good: b
         (known_good, limit),
     ).fetchall()
     return [
-        Record(*row[:10], restore_point=restore_points.get(conn, row[10]) if row[10] else None)  # type: ignore[misc]
-        for row in rows
+        Record(
+            id_, started_at, finished_at, deployed_by, git_commit, git_dirty, files, outcome, error, known_good_at,
+            restore_points.get(conn, restore_point_id) if restore_point_id else None,
+        )
+        for (
+            id_, started_at, finished_at, deployed_by, git_commit, git_dirty, files, outcome, error, known_good_at,
+            restore_point_id,
+        ) in rows
     ]
 
 

@@ -17,6 +17,7 @@ the jobs of other databases are never orphans.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,8 +65,8 @@ def _name(value: object) -> str:
     return value if isinstance(value, str) else str(getattr(value, "sval", value))
 
 
-def _qualified(names: object) -> tuple[str, str]:
-    parts = [_name(n) for n in (names or ())]  # type: ignore[attr-defined]
+def _qualified(names: Iterable[object] | None) -> tuple[str, str]:
+    parts = [_name(n) for n in (names or ())]
     return (parts[-2] if len(parts) > 1 else "public", parts[-1])
 
 
@@ -113,33 +114,81 @@ def defined(db_dir: Path) -> Defined:
     return found
 
 
-_NOT_EXTENSION = """
-not exists (
-    select from pg_catalog.pg_depend as d
-    where d.classid = {catalog}::pg_catalog.regclass and d.objid = {oid} and d.deptype = 'e'
-)"""
+@dataclass(frozen=True)
+class _Standalone:
+    """Objects that stand alone in a schema: where the catalog keeps them, and how a drop statement names them."""
+
+    catalog: str  # the catalog table, read as o
+    namespace: str  # o's schema column
+    kind: str  # o's column whose value ``words`` turns into the drop statement's word
+    words: dict[str, str]
+    name: str  # how a drop statement names one (n is its schema)
+    only: str  # which of the catalog's rows count
+    join: str = ""
+
+
+_FUNCTIONS = _Standalone(
+    "pg_proc",
+    "pronamespace",
+    "prokind",
+    {"f": "function", "p": "procedure", "a": "aggregate", "w": "function"},
+    "pg_catalog.format('%%I.%%I(%%s)', n.nspname, o.proname, pg_catalog.oidvectortypes(o.proargtypes))",
+    "true",
+)
+_RELATIONS = _Standalone(
+    "pg_class",
+    "relnamespace",
+    "relkind",
+    {"r": "table", "p": "table", "v": "view", "m": "materialized view", "f": "foreign table"},
+    "pg_catalog.format('%%I.%%I', n.nspname, o.relname)",
+    "o.relkind in ('r', 'p', 'v', 'm', 'f') and not o.relispartition",
+)
+_TYPES = _Standalone(
+    "pg_type",
+    "typnamespace",
+    "typtype",
+    {"e": "type", "c": "type", "d": "domain"},
+    "pg_catalog.format('%%I.%%I', n.nspname, o.typname)",
+    "(o.typtype in ('e', 'd') or (o.typtype = 'c' and c.relkind = 'c'))",
+    join="left join pg_catalog.pg_class as c on c.oid = o.typrelid",
+)
+
+
+def _standalone(conn: psycopg.Connection, what: _Standalone, resolve: str, names: list[str]) -> list[Orphan]:
+    """``what``'s objects in ``public`` and ``private`` that no extension owns and none of ``names`` is.
+
+    ``names`` are resolved to objects by ``pg_catalog.<resolve>`` (to_regprocedure,
+    to_regclass, to_regtype); a name that resolves to nothing defines nothing.
+    """
+    rows = conn.execute(
+        f"""
+        select o.{what.kind}, {what.name}
+        from pg_catalog.{what.catalog} as o
+        join pg_catalog.pg_namespace as n on n.oid = o.{what.namespace}
+        {what.join}
+        where n.nspname = any(%(schemas)s) and {what.only}
+            and not exists (
+                select from pg_catalog.pg_depend as d
+                where d.classid = 'pg_catalog.{what.catalog}'::pg_catalog.regclass and d.objid = o.oid
+                    and d.deptype = 'e'
+            )
+            and o.oid not in (
+                select r::oid from pg_catalog.unnest(%(names)s::text[]) as k, pg_catalog.{resolve}(k) as r
+                where r is not null
+            )
+        order by 2
+        """,
+        {"schemas": list(SCHEMAS), "names": names},
+    ).fetchall()
+    return [Orphan(what.words[kind], name, f"drop {what.words[kind]} {name};") for kind, name in rows]
+
+
+def _qualified_names(conn: psycopg.Connection, names: set[tuple[str, str]]) -> list[str]:
+    return [sql.Identifier(schema, name).as_string(conn) for schema, name in names]
 
 
 def _functions(conn: psycopg.Connection, known: Defined) -> list[Orphan]:
-    oids: set[int] = set()
-    for signature in known.signatures:
-        row = conn.execute("select pg_catalog.to_regprocedure(%s)::oid", (signature,)).fetchone()
-        if row and row[0]:
-            oids.add(int(row[0]))
-    rows = conn.execute(
-        "select p.oid,"
-        " pg_catalog.format('%%I.%%I(%%s)', n.nspname, p.proname, pg_catalog.oidvectortypes(p.proargtypes)),"
-        " p.prokind from pg_catalog.pg_proc as p"
-        " join pg_catalog.pg_namespace as n on n.oid = p.pronamespace"
-        " where n.nspname = any(%s) and"
-        + _NOT_EXTENSION.format(catalog="'pg_catalog.pg_proc'", oid="p.oid")
-        + " order by 2",
-        (list(SCHEMAS),),
-    ).fetchall()
-    kinds = {"f": "function", "p": "procedure", "a": "aggregate", "w": "function"}
-    return [
-        Orphan(kinds[kind], name, f"drop {kinds[kind]} {name};") for oid, name, kind in rows if int(oid) not in oids
-    ]
+    return _standalone(conn, _FUNCTIONS, "to_regprocedure", sorted(known.signatures))
 
 
 # What may hang off a table, and where the catalog keeps it: (catalog, table column, name column, filter).
@@ -179,37 +228,11 @@ def _policies(conn: psycopg.Connection, known: Defined) -> list[Orphan]:
 
 
 def _relations(conn: psycopg.Connection, known: Defined) -> list[Orphan]:
-    rows = conn.execute(
-        "select n.nspname, c.relname, c.relkind, pg_catalog.format('%%I.%%I', n.nspname, c.relname)"
-        " from pg_catalog.pg_class as c join pg_catalog.pg_namespace as n on n.oid = c.relnamespace"
-        " where c.relkind in ('r', 'p', 'v', 'm', 'f') and not c.relispartition and n.nspname = any(%s) and"
-        + _NOT_EXTENSION.format(catalog="'pg_catalog.pg_class'", oid="c.oid")
-        + " order by 1, 2",
-        (list(SCHEMAS),),
-    ).fetchall()
-    kinds = {"r": "table", "p": "table", "v": "view", "m": "materialized view", "f": "foreign table"}
-    return [
-        Orphan(kinds[kind], name, f"drop {kinds[kind]} {name};")
-        for schema, rel, kind, name in rows
-        if (schema, rel) not in known.relations
-    ]
+    return _standalone(conn, _RELATIONS, "to_regclass", _qualified_names(conn, known.relations))
 
 
 def _types(conn: psycopg.Connection, known: Defined) -> list[Orphan]:
-    rows = conn.execute(
-        "select n.nspname, t.typname, t.typtype, pg_catalog.format('%%I.%%I', n.nspname, t.typname)"
-        " from pg_catalog.pg_type as t join pg_catalog.pg_namespace as n on n.oid = t.typnamespace"
-        " left join pg_catalog.pg_class as c on c.oid = t.typrelid"
-        " where n.nspname = any(%s) and (t.typtype in ('e', 'd') or (t.typtype = 'c' and c.relkind = 'c')) and"
-        + _NOT_EXTENSION.format(catalog="'pg_catalog.pg_type'", oid="t.oid")
-        + " order by 1, 2",
-        (list(SCHEMAS),),
-    ).fetchall()
-    return [
-        Orphan("domain" if typtype == "d" else "type", name, f"drop {'domain' if typtype == 'd' else 'type'} {name};")
-        for schema, typname, typtype, name in rows
-        if (schema, typname) not in known.types
-    ]
+    return _standalone(conn, _TYPES, "to_regtype", _qualified_names(conn, known.types))
 
 
 def _cron_jobs(conn: psycopg.Connection, known: Defined) -> list[Orphan]:

@@ -109,7 +109,7 @@ def fingerprint(conn: psycopg.Connection, position: _Position | None = None) -> 
 def _with_dbname(url: str, dbname: str) -> str:
     params = conninfo.conninfo_to_dict(url)
     params["dbname"] = dbname
-    return conninfo.make_conninfo(**params)
+    return conninfo.make_conninfo("", **params)
 
 
 def _run(args: list[str], what: str) -> subprocess.CompletedProcess[str]:
@@ -140,7 +140,7 @@ def run_drill(
     keep_dump: Path | None = None,
     keep_database: bool = False,
     out: Out = print,
-    after_restore: Callable[[psycopg.Connection], None] | None = None,
+    after_restore: Callable[[psycopg.Connection], object] | None = None,
 ) -> DrillReport:
     """Dump, restore into a new database on the same server, compare, clean up.
 
@@ -151,7 +151,7 @@ def run_drill(
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d%H%M%S%f")
     copy_name = f"opsdb_drill_{stamp}"
     copy_url = _with_dbname(database_url, copy_name)
-    report = DrillReport(source=conninfo.conninfo_to_dict(database_url).get("dbname") or "", restored_as=copy_name)
+    report = DrillReport(source=str(conninfo.conninfo_to_dict(database_url).get("dbname") or ""), restored_as=copy_name)
 
     with tempfile.TemporaryDirectory(prefix="opsdb-drill-") as workdir:
         dump = keep_dump or Path(workdir) / "restore_point.dump"

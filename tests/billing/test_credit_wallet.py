@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from harness.factories import Factories, Workspace
+from harness.rows import scalar
 from harness.rpc import RpcError
 from harness.testing import Rpc
 from tests.support.billing import ClientRpc, RunConcurrently, Wallets
@@ -167,7 +168,7 @@ def test_bad_amounts_fail_with_22023_and_write_nothing(
 ) -> None:
     ws = factories.workspace()
     _grant(rpc, ws, 100)
-    audit_before = db.execute("select count(*) from public.audit_logs").fetchone()[0]
+    audit_before = scalar(db, "select count(*) from public.audit_logs")
 
     with pytest.raises(RpcError) as caught:
         rpc(fn, {"workspace_id": str(ws.id), "amount": amount, "reason": "x", "idempotency_key": "bad"})
@@ -175,7 +176,7 @@ def test_bad_amounts_fail_with_22023_and_write_nothing(
     assert (caught.value.sqlstate, caught.value.status, caught.value.message) == ("22023", 400, "invalid_amount")
     assert wallets.balance(ws.id) == 100
     assert wallets.ledger_count(ws.id) == 1
-    assert db.execute("select count(*) from public.audit_logs").fetchone()[0] == audit_before
+    assert scalar(db, "select count(*) from public.audit_logs") == audit_before
 
 
 @pytest.mark.parametrize("fn", ["deduct_credits", "grant_credits"])
@@ -208,9 +209,10 @@ def test_grant_credits_is_for_service_role_and_platform_admins(
         "select actor_id, actor_role from public.wallet_ledger where id = %s", (granted["transaction_id"],)
     ).fetchone()
     assert actor == (admin.id, "authenticated")
-    assert db.execute(
+    assert scalar(
+        db,
         "select count(*) from public.audit_logs where action = 'grant_credits' and workspace_id = %s", (ws.id,)
-    ).fetchone()[0] == 1
+    ) == 1
     for caller in (ws.owner.jwt, "anon"):
         with pytest.raises(RpcError) as caught:
             rpc("grant_credits", {"workspace_id": str(ws.id), "amount": 25, "reason": "self-service"}, as_=caller)
@@ -259,7 +261,7 @@ def test_members_read_their_wallet_but_cannot_write_it(rpc: Rpc, factories: Fact
         db.execute("select set_config('request.jwt.claims', %s, true)", (f'{{"role":"authenticated","sub":"{ws.owner.id}"}}',))
         db.execute("set local role authenticated")
         seen = db.execute("select workspace_id, balance from public.workspace_wallets").fetchall()
-        ledger = db.execute("select count(*) from public.wallet_ledger").fetchone()[0]
+        ledger = scalar(db, "select count(*) from public.wallet_ledger")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             db.execute("update public.workspace_wallets set balance = 1000")
     assert seen == [(ws.id, 5)]

@@ -12,6 +12,7 @@ import pytest
 
 from harness.factories import Factories, Workspace
 from harness.race import race
+from harness.rows import scalar
 from harness.rpc import RpcError, call
 from harness.testing import Connect, Rpc
 
@@ -79,9 +80,10 @@ def test_line_items_sum_to_the_usage_events_they_cite(rpc: Rpc, factories: Facto
              line["first_event_id"], line["last_event_id"]),
         ).fetchone()
         assert cited == (line["event_count"], Decimal(str(line["quantity"])), Decimal(str(line["amount_minor"])))
-    total_events = db.execute(
+    total_events = scalar(
+        db,
         "select sum(quantity) from public.usage_events where workspace_id = %s", (ws.id,)
-    ).fetchone()[0]
+    )
     assert sum(Decimal(str(l["quantity"])) for l in bill["lines"]) == total_events
 
 
@@ -152,8 +154,8 @@ def test_the_nightly_job_generates_every_workspace_of_the_period(
     a, b = factories.workspace(), factories.workspace()
     _record(rpc, a, "sms", 1)
     _record(rpc, b, "sms", 1)
-    first = db.execute("select private.generate_all_billing_line_items(private.usage_period())").fetchone()[0]
-    again = db.execute("select private.generate_all_billing_line_items(private.usage_period())").fetchone()[0]
+    first = scalar(db, "select private.generate_all_billing_line_items(private.usage_period())")
+    again = scalar(db, "select private.generate_all_billing_line_items(private.usage_period())")
 
     assert (first["status"], first["workspaces"], first["lines_written"]) == ("succeeded", 2, 2)
     assert (again["status"], again["workspaces"], again["lines_written"]) == ("succeeded", 2, 0)
@@ -181,13 +183,13 @@ def test_a_workspace_that_fails_in_the_nightly_job_does_not_stop_the_others(
         " when (new.workspace_id = '%s') execute function public.refuse_line()" % a.id
     )
 
-    result = db.execute("select private.generate_all_billing_line_items(private.usage_period())").fetchone()[0]
+    result = scalar(db, "select private.generate_all_billing_line_items(private.usage_period())")
 
     assert (result["status"], result["workspaces"], result["lines_written"]) == ("partial", 1, 1)
     assert result["errors"] == [{"step": str(a.id), "sqlstate": "P0001", "message": f"no lines for {a.id}"}]
     lines = db.execute("select workspace_id from public.billing_line_items").fetchall()
     assert lines == [(b.id,)]
-    assert db.execute("select count(*) from public.alerts where type = 'job_failure'").fetchone()[0] == 1
+    assert scalar(db, "select count(*) from public.alerts where type = 'job_failure'") == 1
 
 
 def test_line_items_are_for_service_role_and_admins(rpc: Rpc, factories: Factories) -> None:

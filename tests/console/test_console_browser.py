@@ -26,6 +26,7 @@ from harness.console.app import create_app
 from harness.console.db import AdminDb, find_admin
 from harness.console.security import Gate
 from harness.console.server import free_port
+from harness.rows import scalar
 from tests.support.webhooks import Deliver, Ops, Sign, e164, twilio_call_status, twilio_inbound_sms
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -106,7 +107,7 @@ def _seed(db, factories, rpc, sign: Sign, ops: Ops, deliver: Deliver) -> dict:
     assert failed["status"] == "failed"
     assert rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))["status"] == "queued"
     alert_ids = [
-        db.execute("select private.raise_alert(%s, %s, %s, %s, %s)", args).fetchone()[0]
+        scalar(db, "select private.raise_alert(%s, %s, %s, %s, %s)", args)
         for args in (
             ("webhook_failure", "twilio:sms", "Twilio SMS deliveries are failing", ws.id, "critical"),
             ("usage_warning", f"{ws.id}:sms", "SMS at 80% of the plan's limit", ws.id, "warning"),

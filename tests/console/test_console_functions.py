@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from harness import pgcron, project
+from harness.rows import scalar
 from harness.rpc import RpcError
 from tests.support.webhooks import Deliver, Ops, Sign, e164, twilio_inbound_sms, whatsapp_message
 
@@ -30,7 +31,7 @@ def test_channel_kill_switch_is_audited_with_its_reason(rpc, factories, db) -> N
 
     assert (off["is_active"], off["previous"], off["changed"]) == (False, True, True)
     assert again["changed"] is False
-    assert db.execute("select is_active from public.agent_channels where id = %s", (channel.id,)).fetchone()[0] is False
+    assert scalar(db, "select is_active from public.agent_channels where id = %s", (channel.id,)) is False
     assert _audit(db, "channel.deactivated") == [
         (admin.id, "authenticated", str(channel.id), "INC-7 spam", {"is_active": True}, {"is_active": False})
     ]
@@ -63,7 +64,7 @@ def test_kill_switch_refuses_outsiders_and_a_missing_reason(rpc, factories, db) 
     with pytest.raises(RpcError) as err:
         rpc("set_channel_active", {"channel_id": str(channel.id), "is_active": False, "reason": "x"}, as_="anon")
     assert err.value.sqlstate == "42501"
-    assert db.execute("select is_active from public.agent_channels where id = %s", (channel.id,)).fetchone()[0] is True
+    assert scalar(db, "select is_active from public.agent_channels where id = %s", (channel.id,)) is True
     assert _audit(db, "channel.deactivated") == []
 
 
@@ -97,7 +98,7 @@ def test_run_job_refuses_non_admins_and_unknown_jobs(rpc, factories, db) -> None
     with pytest.raises(RpcError) as err:
         rpc("run_job", {"job_name": "drop_everything"}, as_=factories.platform_admin().jwt)
     assert (err.value.sqlstate, err.value.message) == ("22023", "unknown_job")
-    assert db.execute("select count(*) from public.job_runs").fetchone()[0] == 0
+    assert scalar(db, "select count(*) from public.job_runs") == 0
     assert _audit(db, "job.run_now") == []
 
 
@@ -128,7 +129,7 @@ def test_run_job_runs_every_job_of_db_cron(rpc, sign: Sign, ops: Ops, factories,
     for name, command in _cron_jobs().items():
         result = rpc("run_job", {"job_name": name.replace("-", "_")}, as_=admin.jwt)
         if command.lstrip().lower().startswith("call "):
-            form = db.execute("select private.job_one_transaction(%s)", (command,)).fetchone()[0]
+            form = scalar(db, "select private.job_one_transaction(%s)", (command,))
             assert form is not None and form.startswith("select "), name
             assert result["command"] == form, name
         else:
@@ -140,7 +141,7 @@ def test_run_job_runs_every_job_of_db_cron(rpc, sign: Sign, ops: Ops, factories,
     assert len(_audit(db, "job.run_now")) == len(_cron_jobs())
     failed = db.execute("select job_name, errors from public.job_runs where status <> 'succeeded'").fetchall()
     assert failed == []
-    assert db.execute("select count(*) from public.job_runs where started_by = %s", (admin.id,)).fetchone()[0] >= 5
+    assert scalar(db, "select count(*) from public.job_runs where started_by = %s", (admin.id,)) >= 5
 
 
 def test_run_job_refuses_a_procedure_job_without_a_one_transaction_form(rpc, factories, db) -> None:
@@ -159,7 +160,7 @@ def test_run_job_refuses_a_job_pg_cron_does_not_schedule(rpc, factories, db) -> 
     with pytest.raises(RpcError) as err:
         rpc("run_job", {"job_name": "weekly_insights"}, as_=factories.platform_admin().jwt)
     assert (err.value.sqlstate, err.value.message) == ("PT404", "job_not_scheduled")
-    assert db.execute("select count(*) from public.job_runs").fetchone()[0] == 0
+    assert scalar(db, "select count(*) from public.job_runs") == 0
     assert _audit(db, "job.run_now") == []
 
 

@@ -3,10 +3,11 @@ project's audited functions as the signed-in admin, and lists page by keyset."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from harness.console import keyset
-from tests.jobs.test_weekly_insights import call, message, sms
+from harness.rows import scalar
+from tests.jobs.test_weekly_insights import at, call, message, sms
 from tests.support.console import Console
 from tests.support.webhooks import Deliver, Ops, Sign, e164, twilio_inbound_sms
 
@@ -58,22 +59,22 @@ def test_every_page_renders(console: Console, factories, rpc, sign: Sign, ops: O
 def test_dashboards_count_sms_and_messages_for_the_admin(console: Console, factories, db) -> None:
     """SMS and message rows are members-only: the admin's series come from platform_daily_metrics' counts."""
     a, b = factories.workspace(), factories.workspace()
-    now = datetime.now(UTC)
+    day = datetime.now(UTC).date() - timedelta(days=2)  # inside the 7 days shown, even past a midnight
     for ws, n in ((a, 1), (b, 2)):
         for _ in range(n):
-            sms(db, ws, "received", "inbound", now)
-            sms(db, ws, "sent", "outbound", now)
-            message(db, factories, ws, "outbound", now)
-    call(db, a, "failed", now)
+            sms(db, ws, "received", "inbound", at(day))
+            sms(db, ws, "sent", "outbound", at(day))
+            message(db, factories, ws, "outbound", at(day))
+    call(db, a, "failed", at(day))
     db.execute("select private.fold_dashboard_rollups()")  # a reading; the events stay above the watermark
     console.sign_in()
 
     every = console.client.get("/dashboards/data?days=7").json()
     one = console.client.get(f"/dashboards/data?workspace={b.id}&days=7").json()
 
-    assert every["days"][-1] == now.date().isoformat()
-    assert [every[s][-1] for s in ("sms_inbound", "sms_outbound", "messages_outbound", "calls", "errors")] == [3, 3, 3, 1, 1]
-    assert [one[s][-1] for s in ("sms_inbound", "sms_outbound", "messages_outbound", "calls")] == [2, 2, 2, 0]
+    i = every["days"].index(day.isoformat())
+    assert [every[s][i] for s in ("sms_inbound", "sms_outbound", "messages_outbound", "calls", "errors")] == [3, 3, 3, 1, 1]
+    assert [one[s][i] for s in ("sms_inbound", "sms_outbound", "messages_outbound", "calls")] == [2, 2, 2, 0]
     assert sum(every["sms_inbound"]) == 3 and sum(one["messages_inbound"]) == 0
 
 
@@ -84,7 +85,7 @@ def test_kill_switch_from_the_console_is_audited_as_the_admin(console: Console, 
     response = console.post(f"/workspaces/{ws.id}/status", {"status": "suspended", "reason": "INC-9 fraud"}, csrf)
 
     assert response.status_code == 303
-    assert db.execute("select status from public.workspaces where id = %s", (ws.id,)).fetchone()[0] == "suspended"
+    assert scalar(db, "select status from public.workspaces where id = %s", (ws.id,)) == "suspended"
     assert _actor_of(db, "workspace.status_changed") == [(console.admin.id, "authenticated", "INC-9 fraud")]
     assert "workspace is now suspended" in console.client.get("/").text  # the flash message
 
@@ -94,7 +95,7 @@ def test_a_refused_action_shows_the_reason_and_changes_nothing(console: Console,
     csrf = console.sign_in()
     console.post(f"/workspaces/{ws.id}/status", {"status": "suspended", "reason": ""}, csrf)
     assert "reason_required" in console.client.get("/").text
-    assert db.execute("select status from public.workspaces where id = %s", (ws.id,)).fetchone()[0] == "active"
+    assert scalar(db, "select status from public.workspaces where id = %s", (ws.id,)) == "active"
 
 
 def test_keys_channels_connectors_and_jobs_act_through_their_functions(console: Console, factories, db) -> None:
@@ -114,16 +115,17 @@ def test_keys_channels_connectors_and_jobs_act_through_their_functions(console: 
     )
     assert _actor_of(db, "channel.deactivated") == [(console.admin.id, "authenticated", "spam")]
     assert _actor_of(db, "connector.deactivated") == [(console.admin.id, "authenticated", "loop")]
-    assert db.execute(
+    assert scalar(
+        db,
         "select started_by from public.job_runs where job_name = 'weekly_insights'"
-    ).fetchone()[0] == console.admin.id
+    ) == console.admin.id
     assert _actor_of(db, "job.run_now") == [(console.admin.id, "authenticated", None)]
 
 
 def test_alerts_are_acknowledged_and_resolved_with_a_note_as_the_admin(console: Console, db) -> None:
     """Through public.acknowledge_alert and public.resolve_alert (alert_id, note), audited as the admin."""
     first, second = (
-        db.execute("select private.raise_alert(%s, %s, %s)", (kind, key, "msg")).fetchone()[0]
+        scalar(db, "select private.raise_alert(%s, %s, %s)", (kind, key, "msg"))
         for kind, key in (("webhook_failure", "twilio:sms"), ("job_failure", "reconciliation"))
     )
     csrf = console.sign_in()
@@ -158,11 +160,11 @@ def test_bulk_replay_needs_the_dry_run_count_confirmed(
     assert preview.status_code == 200 and '<strong id="would-replay">3</strong>' in preview.text
 
     console.post("/webhooks/bulk/replay", {**filters, "reason": "store back", "confirm": "2"}, csrf)
-    assert db.execute("select count(*) from public.webhook_queue where status = 'failed'").fetchone()[0] == 3
+    assert scalar(db, "select count(*) from public.webhook_queue where status = 'failed'") == 3
     assert "not replayed" in console.client.get("/").text
 
     console.post("/webhooks/bulk/replay", {**filters, "reason": "store back", "confirm": "3"}, csrf)
-    assert db.execute("select count(*) from public.webhook_queue where status = 'processed'").fetchone()[0] == 3
+    assert scalar(db, "select count(*) from public.webhook_queue where status = 'processed'") == 3
     assert _actor_of(db, "webhook.bulk_replay") == [(console.admin.id, "authenticated", "store back")]
 
 

@@ -11,6 +11,7 @@ import pytest
 from harness.cli import main
 from harness.console.db import NotAdmin, find_admin
 from harness.console.security import Gate
+from harness.rows import scalar
 from tests.support.console import Console
 
 
@@ -50,6 +51,7 @@ def test_the_token_is_one_time_and_a_wrong_one_opens_nothing(console: Console) -
 def test_a_session_expires_when_idle_and_at_its_end(console: Console) -> None:
     console.sign_in()
     session_id = console.client.cookies.get("opsdb_console")
+    assert session_id is not None
     console.gate.age(session_id, 31 * 60)
     assert console.client.get("/").status_code == 401
 
@@ -71,8 +73,8 @@ def test_a_forged_or_missing_csrf_token_is_refused_and_changes_nothing(console: 
         headers={"X-CSRF-Token": "forged"}, follow_redirects=False,
     )
     assert response.status_code == 403
-    assert db.execute("select status from public.workspaces where id = %s", (ws.id,)).fetchone()[0] == "active"
-    assert db.execute("select count(*) from public.audit_logs where action like 'workspace.%'").fetchone()[0] == 0
+    assert scalar(db, "select status from public.workspaces where id = %s", (ws.id,)) == "active"
+    assert scalar(db, "select count(*) from public.audit_logs where action like 'workspace.%'") == 0
 
 
 def test_every_page_has_a_strict_csp_and_no_inline_script(console: Console, factories) -> None:

@@ -44,18 +44,19 @@ def deployer_url(empty_database_url: str) -> Iterator[str]:
     """The empty database, owned by a new login role that is not a superuser."""
     role = f"opsdb_deployer_{uuid.uuid4().hex[:8]}"
     params = conninfo.conninfo_to_dict(empty_database_url)
+    dbname = str(params["dbname"])
     with psycopg.connect(empty_database_url, autocommit=True) as conn:
         conn.execute(sql.SQL("create role {} login").format(sql.Identifier(role)))
         conn.execute(
-            sql.SQL("alter database {} owner to {}").format(sql.Identifier(params["dbname"]), sql.Identifier(role))
+            sql.SQL("alter database {} owner to {}").format(sql.Identifier(dbname), sql.Identifier(role))
         )
         conn.execute(sql.SQL("alter schema public owner to {}").format(sql.Identifier(role)))
     params["user"] = role
-    yield conninfo.make_conninfo(**params)
+    yield conninfo.make_conninfo("", **params)
     with psycopg.connect(empty_database_url, autocommit=True) as conn:
         conn.execute(sql.SQL("reassign owned by {} to current_user").format(sql.Identifier(role)))
         conn.execute(sql.SQL("drop owned by {}").format(sql.Identifier(role)))
     # The role owned the database too: it is dropped by the fixture that created it, after ours.
     with psycopg.connect(empty_database_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-        conn.execute(sql.SQL("alter database {} owner to current_user").format(sql.Identifier(params["dbname"])))
+        conn.execute(sql.SQL("alter database {} owner to current_user").format(sql.Identifier(dbname)))
         conn.execute(sql.SQL("drop role {}").format(sql.Identifier(role)))

@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row
 import pytest
 
 from harness.deploy.deployments import DeploymentRefused
 from harness.migrate import MigrationError, migrate
 from harness.pgbin import find_binaries
+from harness.rows import scalar
 from tests.support.scratch import ScratchProject, git
 
 V1 = "migrations/20260101000000_create_things.sql"
@@ -29,8 +31,7 @@ def _quiet(_line: str) -> None:
 
 
 def _deployments(url: str) -> list[dict[str, Any]]:
-    with psycopg.connect(url) as conn:
-        conn.row_factory = psycopg.rows.dict_row  # type: ignore[assignment]
+    with psycopg.connect(url, row_factory=dict_row) as conn:
         return conn.execute(
             "select d.*, r.name as rp_name, r.named as rp_named, r.wal_lsn::text as rp_lsn, r.taken_at as rp_at,"
             " r.wal_archived as rp_archived, r.not_named_because as rp_why, r.backup_file as rp_backup"
@@ -173,10 +174,11 @@ def test_a_killed_runner_is_marked_interrupted_by_the_next_one(
         )
         # Wait until the runner's file waits on our lock, then kill the runner for real.
         deadline = time.monotonic() + 60
-        while not watch.execute(
+        while not scalar(
+            watch,
             "select exists (select from pg_stat_activity where wait_event_type = 'Lock'"
             " and query like 'insert into public.things%%')"
-        ).fetchone()[0]:  # type: ignore[index]
+        ):
             assert time.monotonic() < deadline, "the runner never reached the locked table"
             time.sleep(0.05)
         runner.send_signal(signal.SIGKILL)

@@ -284,7 +284,7 @@ def check(url: str, ops: list[Op], *, settled: bool = False) -> list[str]:
         sms_usage = Counter(
             key for (key,) in conn.execute("select idempotency_key from public.usage_events where idempotency_key like 'twilio_sms:%%'")
         )
-        payments = dict(conn.execute("select id::text, status from public.payments").fetchall())
+        payments: dict[str, str] = dict(conn.execute("select id::text, status from public.payments").fetchall())
         subscriptions = Counter(p for (p,) in conn.execute("select payment_id::text from public.subscriptions where payment_id is not null"))
 
         # The books: every ledger sums to its balance, no balance below zero.
@@ -349,9 +349,9 @@ def check(url: str, ops: list[Op], *, settled: bool = False) -> list[str]:
             if settled and statuses and sms[op.key] != 1:
                 problems.append(f"delivery {op.key} after the sweep: {sms[op.key]} sms_events ({statuses})")
         elif op.kind == "paymob" and op.outcome == "ok":
-            if payments.get(op.key) != "confirmed" or subscriptions[op.key] != 1:
+            if payments.get(op.key or "") != "confirmed" or subscriptions[op.key] != 1:
                 problems.append(
-                    f"acknowledged payment {op.key}: status {payments.get(op.key)}, {subscriptions[op.key]} subscriptions"
+                    f"acknowledged payment {op.key}: status {payments.get(op.key or '')}, {subscriptions[op.key]} subscriptions"
                 )
     for payment_id, n in subscriptions.items():
         if n > 1:

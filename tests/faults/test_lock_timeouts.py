@@ -19,16 +19,19 @@ from typing import Any
 import psycopg
 
 from harness.factories import Factories
-from harness.rpc import RpcError, call
+from harness.rows import one, scalar
+from harness.rpc import Jwt, RpcError, call
 from harness.testing import Connect, Rpc
 from tests.support.paymob import paymob_payload, paymob_sign
 from tests.support.webhooks import Ops, Sign, e164, twilio_inbound_sms
 
 GUARD = "-c statement_timeout=30s"
+# One API request: the function, its arguments, and who calls it.
+Call = tuple[str, dict[str, Any], Jwt | str]
 
 
 def test_api_roles_carry_lock_timeout_where_supabase_sets_statement_timeout(db: psycopg.Connection, rpc: Rpc) -> None:
-    configs = dict(
+    configs: dict[str, list[str] | None] = dict(
         db.execute(
             "select rolname, rolconfig from pg_roles where rolname in ('anon', 'authenticated', 'service_role')"
         ).fetchall()
@@ -48,7 +51,7 @@ def test_api_roles_carry_lock_timeout_where_supabase_sets_statement_timeout(db: 
     assert rpc("test_timeouts", as_="service_role")["lock_timeout"] == "2s"
 
 
-def _in_parallel(connect: Callable[..., psycopg.Connection], calls: list[tuple[str, dict, Any]]) -> list[Any]:
+def _in_parallel(connect: Callable[..., psycopg.Connection], calls: list[Call]) -> list[Any]:
     """Each (function, args, caller) on its own guarded connection, all at once; answers or RpcErrors."""
     conns = [connect(options=GUARD) for _ in calls]
     results: list[Any] = [None] * len(calls)
@@ -82,7 +85,7 @@ def test_calls_blocked_by_a_stuck_transaction_fail_fast_with_503_and_change_noth
         "create_payment_request", {"workspace_id": ws_id, "plan_key": "business", "provider": "instapay"}, as_=ws.owner.jwt
     )
     payload = paymob_payload(paymob["reference"], paymob["amount"], paymob["currency"])
-    calls = [
+    calls: list[Call] = [
         ("deduct_credits", {"workspace_id": ws_id, "amount": 5, "reason": "call", "idempotency_key": "d1"}, "service_role"),
         ("grant_credits", {"workspace_id": ws_id, "amount": 7, "reason": "top-up", "idempotency_key": "g1"}, "service_role"),
         ("record_usage", {"workspace_id": ws_id, "metric": "sms", "quantity": 2, "idempotency_key": "u1"}, "service_role"),
@@ -106,11 +109,12 @@ def test_calls_blocked_by_a_stuck_transaction_fail_fast_with_503_and_change_noth
         assert (err.sqlstate, err.status, err.message, err.headers) == ("55P03", 503, "lock_timeout", {"Retry-After": "1"})
         assert name in (err.detail or "") and "nothing was changed" in (err.detail or "")
     # Nothing changed.
-    balance, ledger = db.execute(
+    balance, ledger = one(
+        db,
         "select w.balance, (select count(*) from public.wallet_ledger where workspace_id = w.workspace_id)"
         " from public.workspace_wallets as w where w.workspace_id = %s",
         (ws.id,),
-    ).fetchone()
+    )
     assert (balance, ledger) == (100, 1)
     assert db.execute("select used from public.usage_limits where workspace_id = %s and metric = 'sms'", (ws.id,)).fetchone() == (1,)
     assert db.execute("select count(*) from public.usage_events where workspace_id = %s", (ws.id,)).fetchone() == (1,)
@@ -124,11 +128,12 @@ def test_calls_blocked_by_a_stuck_transaction_fail_fast_with_503_and_change_noth
     assert retried[2]["used"] == 3
     assert rpc(*calls[3][:2])["status"] == "confirmed"
     assert db.execute("select plan_key from public.workspaces where id = %s", (ws.id,)).fetchone() == ("pro",)
-    balance, ledger = db.execute(
+    balance, ledger = one(
+        db,
         "select w.balance, (select count(*) from public.wallet_ledger where workspace_id = w.workspace_id)"
         " from public.workspace_wallets as w where w.workspace_id = %s",
         (ws.id,),
-    ).fetchone()
+    )
     assert (balance, ledger) == (102, 3)
 
 
@@ -197,7 +202,7 @@ def test_the_sweeper_run_like_pg_cron_skips_a_row_stuck_behind_a_lock(
     holder.execute("select from public.usage_limits where workspace_id = %s for update", (stuck.workspace_id,))
     try:
         # pg_cron's session: the job owner, no JWT, no lock_timeout of its own.
-        summary = connect(options=GUARD).execute("select public.retry_failed_webhooks(10)").fetchone()[0]
+        summary = scalar(connect(options=GUARD), "select public.retry_failed_webhooks(10)")
     finally:
         holder.rollback()
 
@@ -205,5 +210,5 @@ def test_the_sweeper_run_like_pg_cron_skips_a_row_stuck_behind_a_lock(
     assert ops.webhook(ids[0])["status"] == "failed" and ops.webhook(ids[0])["last_error"].startswith("55P03: ")
     assert ops.webhook(ids[1])["status"] == "processed"
     ops.make_due()
-    assert db.execute("select public.retry_failed_webhooks(10)").fetchone()[0]["succeeded"] == 1
+    assert scalar(db, "select public.retry_failed_webhooks(10)")["succeeded"] == 1
     assert ops.count("sms_events") == 2

@@ -15,6 +15,7 @@ import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -164,7 +165,7 @@ def test_each_entry_has_its_parts(entries: list[Entry]) -> None:
         assert f"/rest/v1/rpc/{entry.name}\"" in entry.body, f"{entry.name}: no PostgREST request"
 
 
-def _request_arguments(entry: Entry) -> dict[str, object]:
+def _request_arguments(entry: Entry) -> dict[str, Any]:
     block = entry.body.split("```sh", 1)[1].split("```", 1)[0]
     words = shlex.split(block.replace("\\\n", " "))
     if "-d" in words:

@@ -13,6 +13,7 @@ from harness.audit.readiness import SIGNING_SECRETS, cron_job_names
 from harness.cli import main
 from harness.cli.target import describe
 from harness.migrate import HISTORY_SCHEMA
+from harness.rows import scalar
 
 
 def _verdicts(conn: psycopg.Connection) -> dict[str, tuple[str, list[str]]]:
@@ -67,9 +68,10 @@ def test_a_clean_database_exits_zero_and_writes_the_report(db: psycopg.Connectio
 
 
 def test_a_pending_migration_fails_the_audit(db: psycopg.Connection) -> None:
-    newest = db.execute(
+    newest = scalar(
+        db,
         f"select file from {HISTORY_SCHEMA}.schema_history where file like 'migrations/%%' order by file desc limit 1"
-    ).fetchone()[0]
+    )
     db.execute(f"delete from {HISTORY_SCHEMA}.schema_history where file = %s", (newest,))
 
     verdict, findings = _verdicts(db)["migrations_applied"]

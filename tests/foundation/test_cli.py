@@ -63,7 +63,8 @@ def test_every_command_that_touches_a_database_prints_its_target_first_without_t
 
 def test_libpq_variables_name_the_target_when_no_url_is_given(db_url: str) -> None:
     info = psycopg.conninfo.conninfo_to_dict(db_url)
-    env = {"PGHOST": info["host"], "PGPORT": info["port"], "PGDATABASE": info["dbname"], "PGUSER": "postgres"}
+    env = {name: str(info[key]) for name, key in (("PGHOST", "host"), ("PGPORT", "port"), ("PGDATABASE", "dbname"))}
+    env["PGUSER"] = "postgres"
 
     result = _cli("status", env=env)
 

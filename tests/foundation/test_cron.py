@@ -9,6 +9,7 @@ import pytest
 
 from harness import project
 from harness.migrate import apply_file, discover
+from harness.rows import one, scalar
 from tests.cron_probes import CronProbes
 
 
@@ -33,11 +34,11 @@ def test_every_cron_file_schedules_its_job_once(db: psycopg.Connection) -> None:
 
 @pytest.mark.opsdb_needs("pg_cron")
 def test_schedule_job_replaces_a_job_of_the_same_name(db: psycopg.Connection) -> None:
-    first = db.execute("select private.schedule_job('probe-job', '0 1 * * *', 'select 1')").fetchone()
+    first = one(db, "select private.schedule_job('probe-job', '0 1 * * *', 'select 1')")
     second = db.execute("select private.schedule_job('probe-job', '0 2 * * *', 'select 2')").fetchone()
 
     rows = db.execute("select jobid, schedule, command from cron.job where jobname = 'probe-job'").fetchall()
-    assert rows == [(first[0], "0 2 * * *", "select 2")]  # type: ignore[index]
+    assert rows == [(first[0], "0 2 * * *", "select 2")]
     assert second == first
 
 
@@ -59,5 +60,5 @@ def test_the_scheduler_runs_a_job_in_the_cron_database(cron_probes: CronProbes) 
         assert conn.execute("select current_setting('cron.database_name')").fetchone() == ("opsdb_cron",)
         cron_probes.wait_until(conn, lambda: bool(cron_probes.runs(conn, "probe-every-minute")))
         runs = cron_probes.runs(conn, "probe-every-minute")
-        inserted = conn.execute("select count(*) from public.cron_probe").fetchone()[0]  # type: ignore[index]
+        inserted = scalar(conn, "select count(*) from public.cron_probe")
     assert ("succeeded",) in runs and inserted > 0

@@ -21,6 +21,7 @@ import pytest
 from harness.audit.readiness import cron_job_names
 from harness.cli import main
 from harness.cluster import LocalCluster
+from harness.rows import scalar
 
 APP = "app"
 DBA = "dba"
@@ -123,10 +124,11 @@ def test_3_a_job_pg_cron_could_not_connect_for_is_reported_by_audit_and_migrate(
     stock_server.restart_with()
     with psycopg.connect(url, autocommit=True) as conn:
         deadline = time.monotonic() + 60
-        while not conn.execute(
+        while not scalar(
+            conn,
             "select exists (select from cron.job_run_details as d join cron.job as j using (jobid)"
             " where j.jobname = 'webhook-retry-sweeper' and d.status = 'failed')"
-        ).fetchone()[0]:  # type: ignore[index]
+        ):
             assert time.monotonic() < deadline, "pg_cron never ran the @reboot job"
             time.sleep(0.2)
 

@@ -12,6 +12,7 @@ import pytest
 from harness.cli import main
 from harness.deploy.restore_drill import run_drill
 from harness.factories import Factories
+from harness.rows import scalar
 from harness.testing import Connect, Rpc
 
 
@@ -58,7 +59,7 @@ def test_the_drill_names_what_the_restored_copy_lost_or_changed(
     db: psycopg.Connection, db_url: str, damage: str, problem: str
 ) -> None:
     db.execute("insert into public.unknown_phone (provider, channel_type, phone_number) values ('twilio', 'sms', '+15550000001')")
-    plans = db.execute("select count(*) from public.plans").fetchone()[0]
+    plans = scalar(db, "select count(*) from public.plans")
 
     report = run_drill(db_url, out=lambda _line: None, after_restore=lambda copy: copy.execute(damage))
 

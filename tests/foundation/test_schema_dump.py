@@ -39,7 +39,7 @@ def test_function_bodies_give_way_to_the_file_that_holds_them() -> None:
     assert "select" not in out
     assert "    SET search_path TO '';\n    -- body: db/functions/x/f.sql\n" in out
     assert "    LANGUAGE sql;\n    -- body: db/migrations\n" in out
-    assert "-- Name: t; Type: TABLE; Schema: public\nCREATE TABLE public.t (id integer);\n\nCOMMENT ON TABLE public.t IS 'T.';\n" in out
+    assert "-- Name: t; Type: TABLE; Schema: public\nCREATE TABLE public.t (id integer);\nCOMMENT ON TABLE public.t IS 'T.';\n" in out
     assert "Type: COMMENT" not in out
 
 

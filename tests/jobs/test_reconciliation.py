@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from harness.factories import Factories, Workspace, acting_as
+from harness.rows import one, scalar
 from harness.rpc import ANON, SERVICE_ROLE, RpcError, user
 from harness.testing import Connect, Rpc
 
@@ -90,7 +91,7 @@ def _counts(result: dict) -> tuple[int, int, int, int]:
 
 def _written(db: psycopg.Connection) -> dict[str, int]:
     return {
-        t: db.execute(f"select count(*) from public.{t}").fetchone()[0]
+        t: scalar(db, f"select count(*) from public.{t}")
         for t in ("job_runs", "reconciliation_runs", "reconciliation_items", "alerts")
     }
 
@@ -176,9 +177,10 @@ def test_a_metric_without_a_tolerance_row_is_compared_exactly(
     result = _run(rpc, D1, D3)
 
     assert _counts(result) == (1, 1, 0, 0)
-    tolerances = db.execute(
+    tolerances = scalar(
+        db,
         "select tolerances -> 'messages' from public.reconciliation_runs where id = %s", (result["run_id"],)
-    ).fetchone()[0]
+    )
     assert tolerances == {"absolute": 0, "relative": 0, "reports_expected": False, "internal_sources": None}
 
 
@@ -251,7 +253,7 @@ def test_usage_is_counted_on_its_utc_day_whatever_the_session_time_zone(
     conn = connect()
     conn.execute("set timezone = 'Pacific/Kiritimati'")  # UTC+14: local days differ from UTC days
 
-    result = conn.execute("select public.run_reconciliation(%s, %s)", (D1, D3)).fetchone()[0]
+    result = scalar(conn, "select public.run_reconciliation(%s, %s)", (D1, D3))
 
     assert _counts(result) == (2, 0, 0, 0)
 
@@ -393,7 +395,7 @@ def test_a_period_where_everything_matches_raises_no_alert(
 
     assert _counts(result) == (1, 0, 0, 0)
     assert result["alert_id"] is None
-    assert db.execute("select count(*) from public.alerts").fetchone()[0] == 0
+    assert scalar(db, "select count(*) from public.alerts") == 0
     assert _items(db, result["run_id"]) == []
 
 
@@ -403,11 +405,12 @@ def test_every_run_is_logged_in_job_runs(rpc: Rpc, db: psycopg.Connection, facto
 
     result = _run(rpc, D1, D2)
 
-    logged = db.execute(
+    logged = one(
+        db,
         "select job_name, status, params, result, errors, started_by_role, finished_at is not null"
         " from public.job_runs where id = %s",
         (result["job_run_id"],),
-    ).fetchone()
+    )
     assert logged[:3] == ("reconciliation", "succeeded", {"period_start": "2026-11-10", "period_end": "2026-11-11"})
     assert logged[3] == {k: v for k, v in result.items() if k != "status"}
     assert logged[4:] == ([], "service_role", True)
@@ -448,9 +451,10 @@ def test_a_failing_metric_is_recorded_and_the_other_metrics_still_commit(
         "partial",
         result["errors"],
     )
-    assert db.execute(
+    assert scalar(
+        db,
         "select count(*) from public.alerts where dedupe_key = 'job_failure:reconciliation'"
-    ).fetchone()[0] == 1
+    ) == 1
 
 
 TODAY = datetime.datetime.now(UTC).date()
@@ -524,7 +528,7 @@ def test_a_reimport_of_a_report_line_replaces_it(rpc: Rpc, db: psycopg.Connectio
     ws = _workspace(factories, db)
     _used(db, ws, "call_minutes", 12, D1)
     _import(db, ws, 10, "UR1")
-    first_import = db.execute("select imported_at, updated_at from public.provider_usage_reports").fetchone()
+    first_import = one(db, "select imported_at, updated_at from public.provider_usage_reports")
     assert _counts(_run(rpc, D1, D2)) == (0, 1, 0, 0)
 
     _import(db, ws, 12, "UR2")
@@ -543,7 +547,7 @@ def test_backends_cannot_delete_report_lines(db: psycopg.Connection, factories: 
     with pytest.raises(psycopg.errors.InsufficientPrivilege), acting_as(db, SERVICE_ROLE):
         db.execute("delete from public.provider_usage_reports")
 
-    assert db.execute("select count(*) from public.provider_usage_reports").fetchone()[0] == 1
+    assert scalar(db, "select count(*) from public.provider_usage_reports") == 1
 
 
 @pytest.mark.parametrize(
@@ -561,7 +565,7 @@ def test_report_lines_refuse_bad_values(db: psycopg.Connection, factories: Facto
             list(line.values()),
         )
 
-    assert db.execute("select count(*) from public.provider_usage_reports").fetchone()[0] == 0
+    assert scalar(db, "select count(*) from public.provider_usage_reports") == 0
 
 
 def test_retention_of_old_job_runs_keeps_the_reconciliation_report(
@@ -587,7 +591,7 @@ def test_the_nightly_job_reconciles_yesterday(db: psycopg.Connection, factories:
     ws = _workspace(factories, db)
     _used(db, ws, "sms", 2, yesterday)
     _reported(db, ws, "sms", 2, yesterday)
-    schedule, command = db.execute("select schedule, command from cron.job where jobname = 'reconciliation'").fetchone()
+    schedule, command = one(db, "select schedule, command from cron.job where jobname = 'reconciliation'")
 
     db.execute(command)
 

@@ -17,6 +17,8 @@ from psycopg.types.json import Jsonb
 
 from harness.testing import Connect
 
+from harness.rows import scalar
+
 PROCEDURE = "call private.run_retention_in_batches()"
 
 
@@ -175,15 +177,21 @@ def test_the_procedure_and_the_function_never_run_at_once(db: psycopg.Connection
     first = connect(autocommit=False)
     first.execute("select public.run_retention_cleanup()")  # holds the job's lock until it commits
     second = connect()
-    pid = second.execute("select pg_backend_pid()").fetchone()[0]  # type: ignore[index]
+    pid = scalar(second, "select pg_backend_pid()")
     done = threading.Event()
-    runner = threading.Thread(target=lambda: (second.execute(PROCEDURE), done.set()))
+
+    def run() -> None:
+        second.execute(PROCEDURE)
+        done.set()
+
+    runner = threading.Thread(target=run)
     runner.start()
     waiting = False
     for _ in range(200):
-        waiting = db.execute(
+        waiting = scalar(
+            db,
             "select exists (select from pg_locks where pid = %s and locktype = 'advisory' and not granted)", (pid,)
-        ).fetchone()[0]  # type: ignore[index]
+        )
         if waiting:
             break
         time.sleep(0.05)

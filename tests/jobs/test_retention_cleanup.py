@@ -12,34 +12,38 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from harness.factories import Factories
+from harness.rows import scalar
 from harness.rpc import ANON, RpcError, user
 from harness.testing import Connect, Rpc
 
 
 def _delivery(db: psycopg.Connection, status: str, age_days: int) -> int:
-    return db.execute(
+    return scalar(
+        db,
         """
         insert into public.webhook_queue (provider, idempotency_key, status, payload, received_at)
         values ('twilio', %s, %s, %s, now() - make_interval(days => %s))
         returning id
         """,
         ("sms:SM" + uuid.uuid4().hex, status, Jsonb({"MessageSid": "SM0"}), age_days),
-    ).fetchone()[0]
+    )
 
 
 def _unknown(db: psycopg.Connection, last_seen_days: int) -> int:
-    return db.execute(
+    return scalar(
+        db,
         """
         insert into public.unknown_phone (provider, channel_type, phone_number, first_seen_at, last_seen_at)
         values ('twilio', 'sms', %s, now() - interval '400 days', now() - make_interval(days => %s))
         returning id
         """,
         ("+1555" + str(uuid.uuid4().int)[:7], last_seen_days),
-    ).fetchone()[0]
+    )
 
 
 def _alert(db: psycopg.Connection, resolved_days: int | None, acknowledged_days: int | None = None) -> int:
-    return db.execute(
+    return scalar(
+        db,
         """
         insert into public.alerts (type, dedupe_key, message, created_at, acknowledged_at, resolved_at, resolution)
         values ('probe', %(key)s, 'probe', now() - interval '400 days',
@@ -49,18 +53,19 @@ def _alert(db: psycopg.Connection, resolved_days: int | None, acknowledged_days:
         returning id
         """,
         {"key": "probe:" + uuid.uuid4().hex, "acked": acknowledged_days, "resolved": resolved_days},
-    ).fetchone()[0]
+    )
 
 
 def _job_run(db: psycopg.Connection, age_days: int) -> int:
-    return db.execute(
+    return scalar(
+        db,
         """
         insert into public.job_runs (job_name, status, started_by_role, started_at, finished_at)
         values ('probe', 'succeeded', 'postgres', now() - make_interval(days => %s), now() - make_interval(days => %s))
         returning id
         """,
         (age_days, age_days),
-    ).fetchone()[0]
+    )
 
 
 def _counter(db: psycopg.Connection, ws: Any, bucket: str, age_days: int) -> None:
@@ -74,7 +79,7 @@ def _counter(db: psycopg.Connection, ws: Any, bucket: str, age_days: int) -> Non
 
 
 def _exists(db: psycopg.Connection, table: str, id_: int) -> bool:
-    return db.execute(f"select exists (select from public.{table} where id = %s)", (id_,)).fetchone()[0]
+    return scalar(db, f"select exists (select from public.{table} where id = %s)", (id_,))
 
 
 def test_expired_rows_are_deleted_and_everything_else_is_kept(
@@ -106,8 +111,7 @@ def test_expired_rows_are_deleted_and_everything_else_is_kept(
     assert not _exists(db, "alerts", resolved_old)
     assert all(_exists(db, "alerts", i) for i in (resolved_recent, open_old, acknowledged_long_ago))
     assert not _exists(db, "job_runs", run_old) and _exists(db, "job_runs", run_recent)
-    windows = db.execute("select count(*) from private.rate_limit_counters where workspace_id = %s", (ws.id,))
-    assert windows.fetchone()[0] == 1
+    assert scalar(db, "select count(*) from private.rate_limit_counters where workspace_id = %s", (ws.id,)) == 1
 
 
 def test_refusal_counts_of_minutes_past_go_with_the_limiter_state(
@@ -169,7 +173,7 @@ def test_audit_logs_billing_data_and_usage_events_are_never_deleted(
     db.execute("update public.retention_policies set keep_days = 1")
 
     def counts() -> dict[str, int]:
-        return {t: db.execute(f"select count(*) from public.{t}").fetchone()[0] for t in KEPT_FOREVER}
+        return {t: scalar(db, f"select count(*) from public.{t}") for t in KEPT_FOREVER}
 
     before = counts()
     assert all(n > 0 for n in before.values()), before
@@ -253,13 +257,12 @@ def test_a_backlog_beyond_the_time_budget_is_left_for_the_next_run_and_alerted(
     )
 
     # No time budget: every policy gets its one batch of 10,000 and no more.
-    first = db.execute("select private._run_retention_cleanup(max_seconds => 0)").fetchone()[0]
+    first = scalar(db, "select private._run_retention_cleanup(max_seconds => 0)")
     second = rpc("run_retention_cleanup")
 
     assert (first["deleted"]["rate_limit_counters"], first["more"]) == (10000, ["rate_limit_counters"])
     assert (second["deleted"]["rate_limit_counters"], second["more"]) == (15010, [])
-    left = db.execute("select count(*) from private.rate_limit_counters where workspace_id = %s", (ws.id,))
-    assert left.fetchone()[0] == 0
+    assert scalar(db, "select count(*) from private.rate_limit_counters where workspace_id = %s", (ws.id,)) == 0
     alerts = db.execute(
         "select severity, details -> 'more', details ->> 'job_run_id' from public.alerts where type = 'retention_backlog'"
     ).fetchall()
@@ -308,22 +311,23 @@ def test_only_service_role_runs_it(rpc: Rpc, db: psycopg.Connection, factories: 
 
     assert err.value.sqlstate == "42501"
     assert _exists(db, "webhook_queue", expired)
-    assert db.execute("select count(*) from public.job_runs").fetchone()[0] == 0
+    assert scalar(db, "select count(*) from public.job_runs") == 0
 
 
 def test_runs_of_the_job_never_overlap(connect: Connect, db: psycopg.Connection) -> None:
     _delivery(db, "processed", 40)
     first, second = connect(autocommit=False), connect()
     first.execute("select public.run_retention_cleanup()")  # holds the job's lock until it commits
-    pid = second.execute("select pg_backend_pid()").fetchone()[0]
+    pid = scalar(second, "select pg_backend_pid()")
     answers: list[Any] = []
-    runner = threading.Thread(target=lambda: answers.append(second.execute("select public.run_retention_cleanup()").fetchone()[0]))
+    runner = threading.Thread(target=lambda: answers.append(scalar(second, "select public.run_retention_cleanup()")))
     runner.start()
     waiting = False
     for _ in range(100):
-        waiting = db.execute(
+        waiting = scalar(
+            db,
             "select exists (select from pg_locks where pid = %s and locktype = 'advisory' and not granted)", (pid,)
-        ).fetchone()[0]
+        )
         if waiting:
             break
         time.sleep(0.05)

@@ -13,6 +13,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from harness.factories import Factories, Workspace, acting_as
+from harness.rows import scalar
 from harness.rpc import ANON, RpcError, user
 from harness.testing import Rpc
 
@@ -113,8 +114,14 @@ def insight(db: psycopg.Connection, ws: Workspace, week: datetime.date = WEEK) -
         ).fetchone()
 
 
-def figures(row: dict[str, Any] | None) -> dict[str, Any]:
-    assert row is not None
+def stored(db: psycopg.Connection, ws: Workspace, week: datetime.date = WEEK) -> dict[str, Any]:
+    """``ws``'s insight row of ``week``, which must exist."""
+    row = insight(db, ws, week)
+    assert row is not None, f"no insight for {ws.id} in the week of {week}"
+    return row
+
+
+def figures(row: dict[str, Any]) -> dict[str, Any]:
     return {k: row[k] for k in FIGURES}
 
 
@@ -158,7 +165,7 @@ BUSY = zeros(
 )
 
 
-def without_change(row: dict[str, Any] | None) -> dict[str, Any]:
+def without_change(row: dict[str, Any]) -> dict[str, Any]:
     found = figures(row)
     del found["change"]
     return found
@@ -183,9 +190,9 @@ def test_a_seeded_week_has_exact_figures_and_other_weeks_and_workspaces_do_not_l
     assert result["status"] == "succeeded" and result["errors"] == []
     assert result["week_start"] == WEEK.isoformat()
     assert result["workspaces"] == 2 and result["failed"] == 0
-    assert without_change(insight(db, a)) == BUSY
-    assert without_change(insight(db, b)) == zeros(calls=1, call_minutes=11, messages_outbound=1)
-    assert db.execute("select count(*) from public.weekly_insights").fetchone()[0] == 2
+    assert without_change(stored(db, a)) == BUSY
+    assert without_change(stored(db, b)) == zeros(calls=1, call_minutes=11, messages_outbound=1)
+    assert scalar(db, "select count(*) from public.weekly_insights") == 2
 
 
 def test_the_change_against_the_previous_week_is_computed_per_figure(
@@ -200,7 +207,7 @@ def test_the_change_against_the_previous_week_is_computed_per_figure(
 
     rpc("generate_weekly_insights", {"week_start": WEEK.isoformat()})
 
-    change = insight(db, ws)["change"]  # type: ignore[index]
+    change = stored(db, ws)["change"]
     assert change["calls"] == {"previous": 2, "delta": 2, "percent": 100.0}
     assert change["call_minutes"] == {"previous": 20, "delta": -15, "percent": -75.0}
     assert change["sms_inbound"] == {"previous": 0, "delta": 2, "percent": None}
@@ -224,7 +231,7 @@ def test_without_a_week_it_does_the_last_complete_iso_week(
     result = rpc("generate_weekly_insights")
 
     assert result["week_start"] == last.isoformat()
-    assert without_change(insight(db, ws, last)) == zeros(calls=1, call_minutes=1)
+    assert without_change(stored(db, ws, last)) == zeros(calls=1, call_minutes=1)
 
 
 @pytest.mark.opsdb_needs("pg_cron")
@@ -258,8 +265,8 @@ def test_a_bad_week_start_is_refused_and_nothing_is_written(
 
     assert (err.value.sqlstate, err.value.status, err.value.message) == ("22023", 400, message)
     assert err.value.detail and err.value.hint
-    assert db.execute("select count(*) from public.weekly_insights").fetchone()[0] == 0
-    assert db.execute("select count(*) from public.job_runs").fetchone()[0] == 0
+    assert scalar(db, "select count(*) from public.weekly_insights") == 0
+    assert scalar(db, "select count(*) from public.job_runs") == 0
 
 
 def test_running_a_week_again_replaces_its_rows_with_the_same_figures(
@@ -270,14 +277,14 @@ def test_running_a_week_again_replaces_its_rows_with_the_same_figures(
     seed_week(db, factories, b, PREVIOUS)
 
     first = rpc("generate_weekly_insights", {"week_start": WEEK.isoformat()})
-    before = {ws.id: figures(insight(db, ws)) for ws in (a, b)}
+    before = {ws.id: figures(stored(db, ws)) for ws in (a, b)}
     second = rpc("generate_weekly_insights", {"week_start": WEEK.isoformat()})
-    after = {ws.id: insight(db, ws) for ws in (a, b)}
+    after = {ws.id: stored(db, ws) for ws in (a, b)}
 
     assert second["status"] == "succeeded" and second["job_run_id"] != first["job_run_id"]
     assert {k: figures(v) for k, v in after.items()} == before
-    assert {v["job_run_id"] for v in after.values()} == {second["job_run_id"]}  # type: ignore[index]
-    assert db.execute("select count(*) from public.weekly_insights").fetchone()[0] == 2
+    assert {v["job_run_id"] for v in after.values()} == {second["job_run_id"]}
+    assert scalar(db, "select count(*) from public.weekly_insights") == 2
 
 
 def test_a_failing_workspace_is_recorded_and_the_others_still_commit(
@@ -304,7 +311,7 @@ def test_a_failing_workspace_is_recorded_and_the_others_still_commit(
     assert result["status"] == "partial"
     assert (result["workspaces"], result["failed"]) == (1, 1)
     assert result["errors"] == [{"step": str(bad.id), "sqlstate": "P0001", "message": "workspace under investigation"}]
-    assert without_change(insight(db, good)) == BUSY
+    assert without_change(stored(db, good)) == BUSY
     assert insight(db, bad) is None
     logged = db.execute("select status, errors from public.job_runs where id = %s", (result["job_run_id"],)).fetchone()
     assert logged == ("partial", result["errors"])
@@ -357,8 +364,8 @@ def test_suspended_and_disabled_workspaces_get_insights_and_later_ones_do_not(
     result = rpc("generate_weekly_insights", {"week_start": WEEK.isoformat()})
 
     assert result["workspaces"] == 2
-    assert without_change(insight(db, suspended)) == zeros(calls=1, call_minutes=4)
-    assert without_change(insight(db, disabled)) == zeros()
+    assert without_change(stored(db, suspended)) == zeros(calls=1, call_minutes=4)
+    assert without_change(stored(db, disabled)) == zeros()
     assert insight(db, later) is None
 
 
@@ -387,9 +394,9 @@ def test_webhook_failures_are_attributed_by_the_workspace_numbers_and_channels(
 
     rpc("generate_weekly_insights", {"week_start": WEEK.isoformat()})
 
-    mine, theirs = insight(db, ws), insight(db, other)
-    assert (mine["webhook_failures"], mine["webhooks_rejected"]) == (4, 1)  # type: ignore[index]
-    assert (theirs["webhook_failures"], theirs["webhooks_rejected"]) == (1, 0)  # type: ignore[index]
+    mine, theirs = stored(db, ws), stored(db, other)
+    assert (mine["webhook_failures"], mine["webhooks_rejected"]) == (4, 1)
+    assert (theirs["webhook_failures"], theirs["webhooks_rejected"]) == (1, 0)
 
 
 @pytest.mark.parametrize("caller", ["anon", "authenticated", "owner", "platform_admin"])
@@ -406,8 +413,8 @@ def test_only_service_role_may_run_it(rpc: Rpc, db: psycopg.Connection, factorie
         rpc("generate_weekly_insights", {"week_start": WEEK.isoformat()}, as_=jwt)
 
     assert err.value.sqlstate == "42501"
-    assert db.execute("select count(*) from public.weekly_insights").fetchone()[0] == 0
-    assert db.execute("select count(*) from public.job_runs").fetchone()[0] == 0
+    assert scalar(db, "select count(*) from public.weekly_insights") == 0
+    assert scalar(db, "select count(*) from public.job_runs") == 0
 
 
 def test_a_member_reads_only_their_workspace_insights_and_staff_read_all(

@@ -64,10 +64,11 @@ def test_metrics_serve_answers_a_scrape_with_the_same_figures(db: psycopg.Connec
         [opsdb, "metrics", "--database-url", db_url, "--serve", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+    assert proc.stdout is not None
     try:
         ready, _, _ = select.select([proc.stdout], [], [], 30)
         assert ready, "opsdb metrics --serve did not start"
-        line = proc.stdout.readline().strip()  # type: ignore[union-attr]
+        line = proc.stdout.readline().strip()
         assert line.startswith("serving the monitoring signals on http://127.0.0.1:"), line
         url = line.rsplit(" ", 1)[-1]
         with urllib.request.urlopen(url, timeout=30) as response:

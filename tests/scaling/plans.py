@@ -4,11 +4,12 @@ statements a function runs (auto_explain, nested statements), as node lists."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+from psycopg.abc import Params
 
 Node = dict[str, Any]
 
@@ -21,7 +22,7 @@ def nodes(plan: Node) -> list[Node]:
     return found
 
 
-def explain(conn: psycopg.Connection, query: str, params: Sequence[Any] = ()) -> Node:
+def explain(conn: psycopg.Connection, query: str, params: Params = ()) -> Node:
     """The top plan node of ``query`` (not executed)."""
     row = conn.execute(f"explain (format json) {query}", params).fetchone()
     assert row is not None

@@ -57,7 +57,7 @@ def test_the_overview_and_readiness_backlogs_read_no_table_scan(db: psycopg.Conn
     scans = scans_of(plan, "webhook_queue")
     assert len(scans) == 5 and "Seq Scan" not in _kinds(scans), scans
     counted = {r[0]: r[1] for r in db.execute(BACKLOG).fetchall()}
-    expected = dict(
+    expected: dict[str, int] = dict(
         db.execute(
             "select status, count(*) from public.webhook_queue where status <> 'processed' group by status"
         ).fetchall()

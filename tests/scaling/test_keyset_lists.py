@@ -169,15 +169,6 @@ LISTS = [
         " order by received_at, id offset 10000 limit 1",
     ),
     KeysetList(
-        "alerts of every workspace",
-        "alerts",
-        "alerts_latest_idx",
-        "support",
-        "select * from public.alerts where (created_at, id) < (%(at)s, %(id)s)"
-        " order by created_at desc, id desc limit 50",
-        "select created_at, id from public.alerts where %s::uuid is not null order by created_at, id offset 10000 limit 1",
-    ),
-    KeysetList(
         "alerts of one workspace",
         "alerts",
         ("alerts_workspace_latest_idx", "alerts_latest_idx"),
@@ -236,8 +227,8 @@ def test_keyset_list_reads_its_index_in_order(
     caller = _caller(factories, tenants, keyset.caller)
     params = {"ws": tenants.workspace.id, "at": at, "id": id_}
     with acting_as(db, caller.jwt):
-        plan = explain(db, keyset.query, params)  # type: ignore[arg-type]
-        page = db.execute(keyset.query, params).fetchall()  # type: ignore[arg-type]
+        plan = explain(db, keyset.query, params)
+        page = db.execute(keyset.query, params).fetchall()
     assert_keyset_plan(plan, keyset.table, keyset.index, keyset.cursor_condition)
     assert len(page) == 50
 
@@ -264,6 +255,69 @@ def test_staff_latest_messages_read_the_index_from_the_cursor(
     assert_keyset_plan(reads[1], "messages", "messages_workspace_latest_idx")
     assert len(every) == 50 and len(one) == 20
     assert all(r[5].startswith("h**** ") for r in every), "bodies are masked"
+
+
+def test_staff_alerts_read_the_index_from_the_cursor(
+    db: psycopg.Connection, factories: Factories, tenants: Tenants
+) -> None:
+    _seed(db, tenants, "alerts")
+    support = factories.support()
+    ws = tenants.workspace.id
+    at, id_ = _cursor(db, "select created_at, id from public.alerts order by created_at, id offset 10000 limit 1", ())
+    with nested_plans(db) as plans, acting_as(db, support.jwt):
+        every = db.execute(
+            "select id from public.list_alerts(before_created_at => %s, before_id => %s)", (at, id_)
+        ).fetchall()
+        one = db.execute(
+            "select workspace_id from public.list_alerts(workspace_id => %s, state => 'open', max_count => 20)", (ws,)
+        ).fetchall()
+    reads = [p for p in plans if scans_of(p, "alerts")]
+    assert len(reads) == 2
+    assert_keyset_plan(reads[0], "alerts", "alerts_latest_idx")
+    assert_keyset_plan(reads[1], "alerts", ("alerts_workspace_latest_idx", "alerts_latest_idx"))
+    expected = db.execute(
+        "select id from public.alerts where (created_at, id) < (%s, %s) order by created_at desc, id desc limit 50",
+        (at, id_),
+    ).fetchall()
+    assert every == expected
+    assert len(one) == 20 and {r[0] for r in one} == {ws}
+
+
+def test_staff_alert_list_filters_by_state_and_refuses_others(
+    db: psycopg.Connection, factories: Factories, tenants: Tenants
+) -> None:
+    rows = db.execute(
+        """
+        insert into public.alerts (type, workspace_id, dedupe_key, message, created_at, acknowledged_at,
+            resolved_at, resolution)
+        values
+            ('probe', null, 'new', 'new', now() - interval '4 minutes', null, null, null),
+            ('probe', %(ws)s, 'taken', 'taken', now() - interval '3 minutes', now(), null, null),
+            ('probe', %(ws)s, 'done', 'done', now() - interval '2 minutes', now(), now(), 'auto: cleared')
+        returning dedupe_key, id
+        """,
+        {"ws": tenants.workspace.id},
+    ).fetchall()
+    ids: dict[str, int] = {key: alert_id for key, alert_id in rows}
+    support = factories.support()
+
+    def listed(state: str) -> list[int]:
+        with acting_as(db, support.jwt):
+            return [r[0] for r in db.execute("select id from public.list_alerts(state => %s)", (state,)).fetchall()]
+
+    assert listed("all") == [ids["done"], ids["taken"], ids["new"]]
+    assert listed("open") == [ids["taken"], ids["new"]]
+    assert listed("unacknowledged") == [ids["new"]]
+    assert listed("resolved") == [ids["done"]]
+    for bad, word in (
+        ("select * from public.list_alerts(state => 'closed')", "invalid_state"),
+        ("select * from public.list_alerts(before_id => 1)", "invalid_cursor"),
+        ("select * from public.list_alerts(max_count => 0)", "invalid_max_count"),
+    ):
+        with acting_as(db, support.jwt), pytest.raises(psycopg.errors.InvalidParameterValue, match=word):
+            db.execute(bad)
+    with acting_as(db, tenants.member.jwt), pytest.raises(psycopg.errors.InsufficientPrivilege, match="not_allowed"):
+        db.execute("select * from public.list_alerts(workspace_id => %s)", (tenants.workspace.id,))
 
 
 def test_paging_with_the_keyset_returns_every_row_once_in_order(

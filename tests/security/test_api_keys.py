@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 import psycopg
@@ -13,7 +14,7 @@ from psycopg import sql
 
 from harness.factories import ApiKey, Factories, Workspace, acting_as
 from harness.testing import Rpc
-from harness.rpc import ANON, RpcError
+from harness.rpc import ANON, Jwt, RpcError
 
 
 @pytest.fixture
@@ -169,12 +170,13 @@ def test_create_and_revoke_are_audited_without_the_hash(db: psycopg.Connection, 
 def test_only_workspace_admins_create_keys(
     rpc: Rpc, db: psycopg.Connection, factories: Factories, ws: Workspace, who: str
 ) -> None:
-    jwt = {
+    callers: dict[str, Callable[[], Jwt | str]] = {
         "member": lambda: factories.member(ws, "member").jwt,
         "other_owner": lambda: factories.workspace().owner.jwt,
         "anon": lambda: ANON,
         "service_role": lambda: "service_role",
-    }[who]()
+    }
+    jwt = callers[who]()
     with pytest.raises(RpcError) as err:
         rpc("create_api_key", {"workspace_id": str(ws.id), "name": "x"}, as_=jwt)
     assert err.value.sqlstate == "42501"

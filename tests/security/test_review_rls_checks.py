@@ -6,6 +6,7 @@ import psycopg
 import pytest
 
 from harness.factories import Factories, acting_as
+from harness.rows import scalar
 from harness.rpc import SERVICE_ROLE
 
 TENANT_TABLES = ["workspaces", "workspace_users", "agents", "agent_channels", "connectors", "conversations", "messages"]
@@ -75,11 +76,12 @@ def test_service_role_ingestion_succeeds(db: psycopg.Connection, factories: Fact
     member = factories.member(ws, "member")
     channel = factories.channel(ws, channel_type="sms", external_id="+201000000001")
     with acting_as(db, SERVICE_ROLE):
-        conversation_id = db.execute(
+        conversation_id = scalar(
+            db,
             "insert into public.conversations (workspace_id, agent_id, channel_id, channel_type, external_thread_id)"
             " values (%s, %s, %s, 'sms', '+201001234567') returning id",
             (ws.id, channel.agent_id, channel.id),
-        ).fetchone()[0]  # type: ignore[index]
+        )
         db.execute(
             "insert into public.messages"
             " (workspace_id, conversation_id, direction, body, provider, provider_message_id)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import httpx2
 from starlette.testclient import TestClient
 
 from harness.console.db import AdminDb
@@ -36,5 +37,5 @@ class Console:
         assert match, "no CSRF field on the page"
         return match.group(1)
 
-    def post(self, path: str, data: dict[str, str], csrf: str) -> object:
+    def post(self, path: str, data: dict[str, str], csrf: str) -> httpx2.Response:
         return self.client.post(path, data={**data, "csrf": csrf, "next": "/"}, follow_redirects=False)

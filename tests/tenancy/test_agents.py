@@ -8,6 +8,7 @@ import psycopg
 import pytest
 
 from harness.factories import Factories, Workspace, acting_as
+from harness.rows import one
 
 
 @pytest.fixture
@@ -97,11 +98,11 @@ def test_a_moved_number_leaves_its_old_agent_so_switching_it_back_on_takes_nothi
 def test_updated_at_is_maintained_by_trigger_for_every_writer(db: psycopg.Connection, ws: Workspace) -> None:
     agent = insert_agent(db, ws)
     read = "select updated_at from public.agents where id = %s"
-    (created,) = db.execute(read, (agent,)).fetchone()  # type: ignore[misc]
+    (created,) = one(db, read, (agent,))
     time.sleep(0.01)
     with acting_as(db, ws.owner.jwt):
         db.execute("update public.agents set nickname = 'Reception', updated_at = '2000-01-01' where id = %s", (agent,))
-    (updated,) = db.execute(read, (agent,)).fetchone()  # type: ignore[misc]
+    (updated,) = one(db, read, (agent,))
     assert updated > created
 
 

@@ -9,6 +9,7 @@ import psycopg
 import pytest
 
 from harness.factories import Factories
+from harness.rows import scalar
 from harness.rpc import RpcError
 from harness.testing import Rpc
 
@@ -98,18 +99,18 @@ def test_bad_alert_arguments_change_nothing(rpc: Rpc, db: psycopg.Connection, fa
 
 
 def _sweep(db: psycopg.Connection) -> dict[str, Any]:
-    return db.execute("select private.resolve_cleared_alerts()").fetchone()[0]
+    return scalar(db, "select private.resolve_cleared_alerts()")
 
 
 def _open(db: psycopg.Connection, alert_id: int) -> bool:
-    return db.execute("select resolved_at is null from public.alerts where id = %s", (alert_id,)).fetchone()[0]
+    return scalar(db, "select resolved_at is null from public.alerts where id = %s", (alert_id,))
 
 
 def test_usage_alerts_of_a_period_that_ended_resolve(db, factories: Factories) -> None:
     ws = factories.workspace()
     past = _raise(db, "usage_warning:past", "usage_warning", ws.id, '{"period_start": "2020-01-01"}')
     current = _raise(db, "usage_warning:now", "usage_warning", ws.id,
-                     '{"period_start": "%s"}' % db.execute("select private.usage_period()").fetchone()[0])
+                     '{"period_start": "%s"}' % scalar(db, "select private.usage_period()"))
 
     result = _sweep(db)
 
@@ -123,7 +124,7 @@ def test_usage_alerts_of_a_period_that_ended_resolve(db, factories: Factories) -
 def test_an_auth_failure_spike_resolves_once_it_is_over(rpc: Rpc, db: psycopg.Connection) -> None:
     for _ in range(20):
         rpc.response("authenticate_api_key", {"api_key": "opsk_" + "0" * 64})
-    alert = db.execute("select id from public.alerts where type = 'api_auth_failures'").fetchone()[0]
+    alert = scalar(db, "select id from public.alerts where type = 'api_auth_failures'")
     assert _sweep(db)["resolved"] == 0 and _open(db, alert)
 
     db.execute("update public.external_api_audit_logs set occurred_at = occurred_at - interval '6 minutes'")

@@ -9,6 +9,7 @@ import pytest
 
 from harness.factories import Factories, acting_as
 from harness.race import race_each
+from harness.rows import scalar
 
 
 def raise_alert(conn: psycopg.Connection, key: str) -> int | None:
@@ -55,9 +56,10 @@ def test_workspace_admins_acknowledge_their_alerts_members_only_read(
 ) -> None:
     ws = factories.workspace()
     member = factories.member(ws, "member")
-    alert = db.execute(
+    alert = scalar(
+        db,
         "select private.raise_alert('credits_exhausted', %s, 'no credits', %s)", (f"credits:{ws.id}", ws.id)
-    ).fetchone()[0]  # type: ignore[index]
+    )
     with acting_as(db, member.jwt):
         seen = db.execute("select id from public.alerts").fetchall()
         acked_by_member = db.execute(

@@ -7,6 +7,7 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from harness.factories import Factories, Workspace, acting_as
+from harness.rows import scalar
 
 SECRET_CONFIGS = [
     {"token": "abc"},
@@ -79,11 +80,12 @@ def test_connector_config_refuses_secret_keys_at_any_depth(
 
 
 def test_secret_key_added_by_update_is_refused_and_nothing_changes(db: psycopg.Connection, ws: Workspace) -> None:
-    connector_id = db.execute(
+    connector_id = scalar(
+        db,
         "insert into public.connectors (workspace_id, name, connector_type, config_jsonb)"
         " values (%s, 'CRM', 'hubspot', '{\"region\": \"eu\"}') returning id",
         (ws.id,),
-    ).fetchone()[0]  # type: ignore[index]
+    )
     with pytest.raises(psycopg.errors.InvalidParameterValue):
         db.execute(
             "update public.connectors set config_jsonb = config_jsonb || '{\"auth\": {\"refresh_token\": \"x\"}}'"

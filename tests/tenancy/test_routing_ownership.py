@@ -12,6 +12,7 @@ import psycopg
 import pytest
 
 from harness.factories import Agent, Factories, Workspace, acting_as
+from harness.rows import one, scalar
 from harness.rpc import SERVICE_ROLE
 
 
@@ -96,16 +97,18 @@ def test_workspace_admin_manages_agents_and_channels_and_provisioning_routes_the
     admin = factories.member(mine, "admin")
     other_id = factories.agent(mine).id
     with acting_as(db, admin.jwt):
-        agent_id = db.execute(
+        agent_id = scalar(
+            db,
             "insert into public.agents (workspace_id, user_id, agent_id, nickname) values (%s, %s, %s, 'Desk')"
             " returning id",
             (mine.id, admin.id, f"pending-{admin.id}"),
-        ).fetchone()[0]  # type: ignore[index]
-        channel_id = db.execute(
+        )
+        channel_id = scalar(
+            db,
             "insert into public.agent_channels (workspace_id, agent_id, channel_type, config, secret_ref)"
             " values (%s, %s, 'whatsapp', '{\"greeting\": \"hi\"}', 'wa_token_w1') returning id",
             (mine.id, agent_id),
-        ).fetchone()[0]  # type: ignore[index]
+        )
         db.execute("update public.agents set nickname = 'Front desk', is_active = false, status = 'paused'"
                    " where id = %s", (agent_id,))  # fmt: skip
         db.execute("update public.agents set is_active = true, status = 'active' where id = %s", (agent_id,))
@@ -144,7 +147,7 @@ def test_conversations_stay_in_their_agents_workspace(
         db.execute(insert, (mine.id, agent.id, None, "t1"))
     with pytest.raises(psycopg.errors.ForeignKeyViolation):
         db.execute(insert, (mine.id, None, channel.id, "t2"))
-    (conversation,) = db.execute(insert, (theirs.id, agent.id, channel.id, "t3")).fetchone()  # type: ignore[misc]
+    (conversation,) = one(db, insert, (theirs.id, agent.id, channel.id, "t3"))
     # Deleting the agent clears the conversation's reference and keeps its workspace.
     db.execute("delete from public.agents where id = %s", (agent.id,))
     assert db.execute(

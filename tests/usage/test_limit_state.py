@@ -50,7 +50,7 @@ def test_limit_state_follows_the_numbers_through_every_writer(
 
     assert seen == ["ok", "warning", "warning", "blocked", "blocked", "blocked"]
     assert db.execute(INCONSISTENT).fetchall() == []
-    states = dict(
+    states: dict[str, str] = dict(
         db.execute(
             "select metric, limit_state from public.usage_limits where workspace_id = %s", (ws.id,)
         ).fetchall()

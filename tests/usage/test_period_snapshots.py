@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from harness.factories import Factories
+from harness.rows import scalar
 from harness.testing import Rpc
 from tests.support.usage import ChangePlan, UsageReader
 
@@ -25,7 +26,7 @@ def test_the_nightly_job_opens_every_workspaces_period_and_a_late_first_usage_bi
 ) -> None:
     first, second = factories.workspace(), factories.workspace()
 
-    opened = db.execute("select private.open_usage_periods()").fetchone()[0]
+    opened = scalar(db, "select private.open_usage_periods()")
 
     assert (opened["status"], opened["opened"], opened["errors"]) == ("succeeded", 2, [])
     for ws in (first, second):
@@ -46,7 +47,7 @@ def test_the_nightly_job_opens_every_workspaces_period_and_a_late_first_usage_bi
 def test_the_job_is_idempotent_logged_and_scheduled_nightly(db: psycopg.Connection, factories: Factories) -> None:
     factories.workspace()
     db.execute("select private.open_usage_periods()")
-    again = db.execute("select private.open_usage_periods()").fetchone()[0]
+    again = scalar(db, "select private.open_usage_periods()")
 
     assert (again["status"], again["opened"]) == ("succeeded", 0)
     assert db.execute("select count(*) from public.tier_snapshots").fetchone() == (1,)
@@ -75,7 +76,7 @@ def test_a_workspace_that_fails_to_open_is_recorded_and_the_others_still_open(
         """.replace("%s", f"'{broken.id}'")
     )
 
-    result = db.execute("select private.open_usage_periods()").fetchone()[0]
+    result = scalar(db, "select private.open_usage_periods()")
 
     assert (result["status"], result["opened"]) == ("partial", 1)
     assert [(e["step"], e["message"]) for e in result["errors"]] == [(str(broken.id), "snapshot store is down")]
@@ -83,11 +84,12 @@ def test_a_workspace_that_fails_to_open_is_recorded_and_the_others_still_open(
     assert db.execute("select count(*) from public.alerts where dedupe_key = 'job_failure:usage_periods'"
                       " and resolved_at is null").fetchone() == (1,)
     db.execute("drop trigger test_refuse_snapshot on public.tier_snapshots")
-    assert db.execute("select private.open_usage_periods()").fetchone()[0]["opened"] == 1
+    assert scalar(db, "select private.open_usage_periods()")["opened"] == 1
     # the job succeeding again resolves its failure alert
-    assert db.execute(
+    assert scalar(
+        db,
         "select resolution from public.alerts where dedupe_key = 'job_failure:usage_periods'"
-    ).fetchone()[0].startswith("auto: job usage_periods run ")
+    ).startswith("auto: job usage_periods run ")
 
 
 def test_a_plan_change_snapshots_the_new_terms_for_the_rest_of_the_period(

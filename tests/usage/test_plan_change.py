@@ -9,6 +9,7 @@ import psycopg
 import pytest
 
 from harness.factories import Factories
+from harness.rows import scalar
 from harness.testing import Rpc
 from tests.support.usage import ChangePlan, UsageReader
 
@@ -111,7 +112,7 @@ def test_an_upgrade_resolves_the_old_plans_alert_and_a_downgrade_reopens_that_on
     change_plan(ws.id, "pro")
     [(key, resolved, by, resolution, _)] = warnings()
     assert (key.rsplit(":", 1)[1], resolved, by) == ("free", True, None)
-    assert resolution.startswith("auto: plan changed to pro")
+    assert resolution is not None and resolution.startswith("auto: plan changed to pro")
 
     for plan in ("free", "pro", "free"):
         change_plan(ws.id, plan)
@@ -130,7 +131,7 @@ def test_plan_change_for_unknown_workspace_or_plan_is_not_found(db: psycopg.Conn
         db.execute("select private.on_plan_change(%s, 'platinum', 'x')", (ws.id,))
     assert (unknown_ws.value.sqlstate, unknown_ws.value.diag.message_primary) == ("PT404", "workspace_not_found")
     assert (unknown_plan.value.sqlstate, unknown_plan.value.diag.message_primary) == ("PT404", "plan_not_found")
-    assert db.execute("select count(*) from public.tier_snapshots").fetchone()[0] == 0
+    assert scalar(db, "select count(*) from public.tier_snapshots") == 0
 
 
 def test_api_roles_cannot_call_on_plan_change(db: psycopg.Connection, factories: Factories) -> None:

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from harness.factories import Factories
 from harness.race import race_each
+from harness.rows import scalar
 from harness.rpc import RpcError, call
 from harness.testing import Connect, Rpc
 from tests.support.usage import Limiter
@@ -264,7 +265,7 @@ def test_rate_limit_state_is_unlogged_and_private_and_refusals_are_private(db: p
     assert persistence == [("rate_limit_counters", "u"), ("rate_limit_refusals", "p")]
     for role in ("anon", "authenticated", "service_role"):
         for table in ("private.rate_limit_counters", "private.rate_limit_refusals"):
-            assert db.execute("select has_table_privilege(%s, %s, 'select')", (role, table)).fetchone()[0] is False
+            assert scalar(db, "select has_table_privilege(%s, %s, 'select')", (role, table)) is False
 
 
 # --- refusals are counted; a spike raises one alert ----------------------------------------
@@ -328,7 +329,7 @@ def test_a_spike_alert_resolves_itself_once_refusals_have_stopped_for_5_minutes(
     limiter: Limiter, factories: Factories, db: psycopg.Connection
 ) -> None:
     ws = factories.workspace()
-    now = db.execute("select now()").fetchone()[0]
+    now = scalar(db, "select now()")
     limiter.burst(ws.id, now - timedelta(minutes=20), 60 + 60)  # api: a spike 20 minutes ago, over since
     limiter.burst(ws.id, now, 30 + 30, "messages")  # messages: a spike going on now
 
@@ -343,7 +344,7 @@ def test_a_spike_alert_resolves_itself_once_refusals_have_stopped_for_5_minutes(
         ]
 
     assert open_spikes() == ["api", "messages"]
-    result = db.execute("select private.resolve_cleared_alerts()").fetchone()[0]
+    result = scalar(db, "select private.resolve_cleared_alerts()")
     assert result["by_type"]["rate_limit_spike"] >= 1
     assert open_spikes() == ["messages"]
     resolved = db.execute(
@@ -388,8 +389,9 @@ def test_concurrent_refusals_raise_one_spike_alert(
     answers = [allowed for per_conn in race_each(conns, worker, timeout=60) for allowed in per_conn]
 
     assert sorted(answers) == [False] * 79 + [True]
-    total = db.execute(
+    total = scalar(
+        db,
         "select sum(refusals) from private.rate_limit_refusals where workspace_id = %s and bucket = 'tiny'", (ws.id,)
-    ).fetchone()[0]
+    )
     assert total == 79  # every refusal counted (a minute boundary may split them over two rows)
     assert len(_spike_alerts(db, ws)) == 1

@@ -10,6 +10,7 @@ import pytest
 
 from harness.factories import Factories, Workspace
 from harness.race import race_each
+from harness.rows import scalar
 from harness.rpc import RpcError, call
 from harness.testing import Connect, Rpc
 from tests.support.usage import UsageReader
@@ -84,8 +85,8 @@ def test_many_connections_crossing_both_limits_at_once_keep_exact_totals_and_one
     threads_n, per_thread = 16, 40  # 640 records of 2 = 1280, past the hard limit
     conns = [connect() for _ in range(threads_n)]
 
-    def worker(conn: psycopg.Connection) -> list[tuple[str, object]]:
-        outcomes: list[tuple[str, object]] = []
+    def worker(conn: psycopg.Connection) -> list[tuple[str, Any]]:
+        outcomes: list[tuple[str, Any]] = []
         for _ in range(per_thread):
             try:
                 result = call(conn, "record_usage", {"workspace_id": str(ws.id), "metric": "messages", "quantity": 2})
@@ -101,9 +102,9 @@ def test_many_connections_crossing_both_limits_at_once_keep_exact_totals_and_one
     assert all(kind == "ok" for kind, _ in flat), [v for kind, v in flat if kind != "ok"][:3]
     recorded = [v for _, v in flat]
     # serialised on the period row: every call saw its own total, 2, 4, ..., 1280
-    assert sorted(v["used"] for v in recorded) == list(range(2, 1281, 2))  # type: ignore[index]
+    assert sorted(v["used"] for v in recorded) == list(range(2, 1281, 2))
     assert all(
-        v["limit_state"] == ("blocked" if v["used"] >= 1000 else "warning" if v["used"] >= 800 else "ok")  # type: ignore[index]
+        v["limit_state"] == ("blocked" if v["used"] >= 1000 else "warning" if v["used"] >= 800 else "ok")
         for v in recorded
     )
     assert usage.limits(ws.id, "messages")["used"] == 1280
@@ -180,14 +181,14 @@ def test_bad_usage_input_fails_and_writes_nothing(
         rpc("record_usage", {"workspace_id": str(ws.id), "metric": metric, "quantity": quantity})
     assert (caught.value.sqlstate, caught.value.status, caught.value.message) == (sqlstate, 400, message)
     for table in ("usage_events", "usage_limits", "tier_snapshots"):
-        assert db.execute(f"select count(*) from public.{table}").fetchone()[0] == 0
+        assert scalar(db, f"select count(*) from public.{table}") == 0
 
 
 def test_usage_for_an_unknown_workspace_is_not_found(rpc: Rpc, db: psycopg.Connection) -> None:
     with pytest.raises(RpcError) as caught:
         rpc("record_usage", {"workspace_id": "00000000-0000-4000-8000-000000000000", "metric": "sms", "quantity": 1})
     assert (caught.value.sqlstate, caught.value.status, caught.value.message) == ("PT404", 404, "workspace_not_found")
-    assert db.execute("select count(*) from public.usage_events").fetchone()[0] == 0
+    assert scalar(db, "select count(*) from public.usage_events") == 0
 
 
 def test_only_service_role_may_record_usage(rpc: Rpc, factories: Factories, db: psycopg.Connection) -> None:
@@ -196,7 +197,7 @@ def test_only_service_role_may_record_usage(rpc: Rpc, factories: Factories, db: 
         with pytest.raises(RpcError) as caught:
             rpc("record_usage", {"workspace_id": str(ws.id), "metric": "sms", "quantity": 1}, as_=caller)
         assert caught.value.sqlstate == "42501"
-    assert db.execute("select count(*) from public.usage_events").fetchone()[0] == 0
+    assert scalar(db, "select count(*) from public.usage_events") == 0
 
 
 def test_usage_events_are_append_only(

@@ -13,6 +13,7 @@ import pytest
 
 from harness.factories import Factories
 from harness.race import race_each
+from harness.rows import one, scalar
 from harness.rpc import RpcError, call
 from harness.testing import Connect, Rpc
 
@@ -65,7 +66,7 @@ def test_a_batch_answers_what_the_same_calls_one_by_one_would(
         (s["limit_state"], s["duplicate"], s["used"]) for s in singles
     ]
     assert [r["limit_state"] for r in batch["results"]] == ["ok", "ok", "warning", "warning", "blocked", "blocked", "ok"]
-    totals = dict(db.execute(
+    totals: dict[str, int] = dict(db.execute(
         "select workspace_id::text || metric, used from public.usage_limits where used > 0"
     ).fetchall())
     assert totals[f"{a.id}sms"] == totals[f"{c.id}sms"] == 56
@@ -93,7 +94,7 @@ def test_an_event_keeps_its_source_and_the_time_it_happened(
     rpc: Rpc, factories: Factories, db: psycopg.Connection
 ) -> None:
     ws = factories.workspace()
-    at = db.execute("select (now() - interval '3 seconds')").fetchone()[0]
+    at = scalar(db, "select (now() - interval '3 seconds')")
     rpc("record_usage_batch", {"events": [ev(ws, 5, "llm_tokens", source="agent-runtime", occurred_at=at.isoformat())]})
     assert db.execute("select source, occurred_at from public.usage_events").fetchone() == ("agent-runtime", at)
 
@@ -102,7 +103,7 @@ def test_an_empty_batch_writes_nothing(rpc: Rpc) -> None:
     assert rpc("record_usage_batch", {"events": []}) == {"recorded": 0, "duplicates": 0, "results": []}
 
 
-MALFORMED = [
+MALFORMED: list[tuple[str, list[str] | dict[str, Any], str]] = [
     ("not an object", ["sms"], "malformed_event"),
     ("unknown field", {"quanity": 1}, "unknown_field"),
     ("no workspace", {"workspace_id": None}, "invalid_workspace_id"),
@@ -220,10 +221,11 @@ def test_concurrent_batches_and_single_calls_keep_exact_totals_one_alert_per_thr
 
     # 4 distinct key sets (clients 2k and 2k+1 share one) of 15 events of 20 per workspace: 1200, past both limits
     for ws in workspaces:
-        used, events = db.execute(
+        used, events = one(
+            db,
             "select ul.used, (select count(*) from public.usage_events e where e.workspace_id = ul.workspace_id)"
             " from public.usage_limits ul where ul.workspace_id = %s and ul.metric = 'messages'", (ws.id,)
-        ).fetchone()
+        )
         assert (used, events) == (4 * 15 * 20, 4 * 15)
         types = db.execute("select type from public.alerts where workspace_id = %s order by type", (ws.id,)).fetchall()
         assert types == [("usage_blocked",), ("usage_warning",)]

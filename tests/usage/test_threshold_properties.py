@@ -76,7 +76,7 @@ class UsageThresholds(RuleBasedStateMachine):
     )
     def record_batch(self, quantities: list[int], repeat: bool, resend: bool) -> None:
         first = len(self.recorded_events)
-        events = [
+        events: list[dict[str, Any]] = [
             {"workspace_id": str(self.ws.id), "metric": METRIC, "quantity": q, "idempotency_key": f"batch-{first + i}"}
             for i, q in enumerate(quantities)
         ]
@@ -146,10 +146,12 @@ def test_one_alert_per_threshold_period_and_plan_across_plan_changes(
     db: psycopg.Connection, connect: Any, factories: Factories
 ) -> None:
     api = connect()
-    run_state_machine_as_test(
-        lambda: UsageThresholds(db, api, factories),
-        settings=settings(max_examples=40, stateful_step_count=15),
-    )
+
+    class OnTheTestDatabase(UsageThresholds):  # hypothesis builds each run's machine without arguments
+        def __init__(self) -> None:
+            super().__init__(db, api, factories)
+
+    run_state_machine_as_test(OnTheTestDatabase, settings=settings(max_examples=40, stateful_step_count=15))
 
 
 # The two cases the state machine found, kept as plain tests.

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from harness.factories import Factories
+from harness.rows import scalar
 from harness.rpc import call
 from harness.testing import Connect
 
@@ -123,7 +124,7 @@ def test_live_totals_equal_a_recount_before_and_after_every_fold(db: psycopg.Con
 
 
 def test_a_backlog_is_folded_in_bounded_steps(db: psycopg.Connection, usage: list[Any]) -> None:
-    events = db.execute("select count(*) from public.usage_events").fetchone()[0]  # type: ignore[index]
+    events = scalar(db, "select count(*) from public.usage_events")
     _fold(db)  # the reading
     folded = [_fold(db, max_events=4)["folded_events"] for _ in range(events // 4 + 2)]
 
@@ -158,11 +159,11 @@ def test_an_event_still_uncommitted_under_a_lower_id_is_not_skipped(
 
 
 def test_billing_lines_do_not_change_when_their_events_are_folded(db: psycopg.Connection, usage: list[Any]) -> None:
-    period = db.execute("select private.usage_period()").fetchone()[0]  # type: ignore[index]
-    before = db.execute("select private.generate_all_billing_line_items(%s)", (period,)).fetchone()[0]  # type: ignore[index]
+    period = scalar(db, "select private.usage_period()")
+    before = scalar(db, "select private.generate_all_billing_line_items(%s)", (period,))
     lines = _rows(db, "select * from public.billing_line_items order by id")
     _fold_everything(db)
-    after = db.execute("select private.generate_all_billing_line_items(%s)", (period,)).fetchone()[0]  # type: ignore[index]
+    after = scalar(db, "select private.generate_all_billing_line_items(%s)", (period,))
 
     assert before["lines_written"] == len(lines) > 0
     assert after["lines_written"] == 0

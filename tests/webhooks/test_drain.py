@@ -25,6 +25,7 @@ from harness import project
 from harness.cluster import LocalCluster
 from harness.provision import provision
 from harness.race import race_each
+from harness.rows import scalar
 from harness.rpc import RpcError
 from harness.testing import Rpc
 from tests.support.webhooks import (
@@ -278,9 +279,10 @@ def test_a_row_being_replayed_is_skipped_by_the_drain_and_processed_once(
     agents = [ops.agent() for _ in range(3)]
     ids = [_ack(rpc, sign, a.phone_number) for a in agents]
     replaying = connect(autocommit=False)
-    replayed = replaying.execute(
+    replayed = scalar(
+        replaying,
         "select public.replay_webhook(%s, 'process it now')", (ids[0],)
-    ).fetchone()[0]  # type: ignore[index]
+    )
 
     drained = rpc("drain_webhooks", {})  # the replay's transaction still holds its row
     replaying.commit()
@@ -372,7 +374,7 @@ def test_the_continuous_drain_commits_each_batch_and_processes_what_arrives(
     agent = ops.agent()
     early = rpc("ingest_webhook", sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))
     drainer = connect()
-    pid = drainer.execute("select pg_backend_pid()").fetchone()[0]  # type: ignore[index]
+    pid = scalar(drainer, "select pg_backend_pid()")
     thread = threading.Thread(
         target=drainer.execute, args=("call private.drain_webhooks_continuously(seconds => 6, idle_seconds => 0.05)",)
     )
@@ -437,29 +439,33 @@ def test_a_drain_killed_mid_batch_leaves_every_row_queued(tmp_path: Path) -> Non
             )
             token = uuid.uuid4().hex
             conn.execute("select vault.create_secret(%s, 'twilio_auth_token')", (token,))
-            owner = conn.execute(
+            owner = scalar(
+                conn,
                 "insert into auth.users (id, email) values (gen_random_uuid(), 'crash@example.test') returning id"
-            ).fetchone()[0]  # type: ignore[index]
-            ws = conn.execute(
+            )
+            ws = scalar(
+                conn,
                 "insert into public.workspaces (name, owner_id, plan_key) values ('crash', %s, 'business') returning id",
                 (owner,),
-            ).fetchone()[0]  # type: ignore[index]
+            )
             number = e164()
-            agent = conn.execute(
+            agent = scalar(
+                conn,
                 "insert into public.agents (workspace_id, user_id, agent_id, phone_number, provider, status)"
                 " values (%s, %s, 'agent_crash', %s, 'twilio', 'active') returning id",
                 (ws, owner, number),
-            ).fetchone()[0]  # type: ignore[index]
+            )
             conn.execute(
                 "insert into public.agent_channels (workspace_id, agent_id, channel_type) values (%s, %s, 'sms')",
                 (ws, agent),
             )
             for n in range(150):
                 params, headers = _signed_sms(token, number, "hold" if n == 120 else f"message {n}")
-                ack = conn.execute(
+                ack = scalar(
+                    conn,
                     "select public.ingest_webhook('twilio', %s, %s, null, %s)",
                     (psycopg.types.json.Jsonb(params), psycopg.types.json.Jsonb(headers), TWILIO_SMS_URL),
-                ).fetchone()[0]  # type: ignore[index]
+                )
                 assert ack["status"] == "queued"
             # The 121st delivery's processing waits on a lock the test holds: the drain
             # has processed its first chunk of 100 (uncommitted) when it stops there.
@@ -477,7 +483,7 @@ def test_a_drain_killed_mid_batch_leaves_every_row_queued(tmp_path: Path) -> Non
         holder = psycopg.connect(url, autocommit=True)
         holder.execute("select pg_advisory_lock(4711)")
         drainer = psycopg.connect(url, autocommit=True)
-        pid = drainer.execute("select pg_backend_pid()").fetchone()[0]  # type: ignore[index]
+        pid = scalar(drainer, "select pg_backend_pid()")
         thread = threading.Thread(target=lambda: _swallow(drainer.execute, "select public.drain_webhooks(1000)"))
         thread.start()
         deadline = time.monotonic() + 60
@@ -509,7 +515,7 @@ def test_a_drain_killed_mid_batch_leaves_every_row_queued(tmp_path: Path) -> Non
             assert after.execute("select count(*) from public.job_runs").fetchone() == (0,)
 
             after.execute("drop trigger test_hold on public.sms_events")
-            summary = after.execute("select public.drain_webhooks(1000)").fetchone()[0]  # type: ignore[index]
+            summary = scalar(after, "select public.drain_webhooks(1000)")
             assert (summary["drained"], summary["processed"]) == (150, 150)
             assert after.execute("select count(*) from public.sms_events").fetchone() == (150,)
             assert after.execute("select coalesce(sum(quantity), 0)::int from public.usage_events").fetchone() == (150,)

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import psycopg
 import pytest
 
 from harness.rpc import RpcError, call
 from tests.cron_probes import CronProbes
-from tests.support.webhooks import Ops, Sign, e164, twilio_inbound_sms
+from tests.support.webhooks import AgentOnNumber, Ops, Sign, e164, twilio_inbound_sms
+
+from harness.rows import scalar
 
 
-def _failed_delivery(deliver, sign: Sign, ops: Ops) -> tuple[dict, object]:
+def _failed_delivery(deliver, sign: Sign, ops: Ops) -> tuple[dict[str, Any], AgentOnNumber]:
     agent = ops.agent()
     ops.fail_inserts_into("sms_events", "sms store is down")
     result = deliver(sign.twilio(twilio_inbound_sms(agent.phone_number, e164())))
@@ -38,7 +41,7 @@ def test_processing_failure_leaves_the_raw_row_failed_with_its_error(deliver, si
         "P0001: sms store is down",
         True,
     )
-    assert row["raw_body"] and row["payload"]["To"] == agent.phone_number  # type: ignore[attr-defined]
+    assert row["raw_body"] and row["payload"]["To"] == agent.phone_number
     # The first retry is due a minute after the failed attempt (the drain's transaction).
     delay = ops.scalar(
         "select extract(epoch from q.next_attempt_at - r.started_at) from public.webhook_queue as q"
@@ -62,7 +65,7 @@ def test_sweeper_processes_the_failed_delivery_once_it_is_due(deliver, rpc, sign
     row = ops.webhook(result["webhook_id"])
     assert (row["status"], row["attempts"], row["last_error"], row["next_attempt_at"]) == ("processed", 2, None, None)
     assert ops.count("sms_events") == 1
-    assert ops.usage(agent.workspace_id, "sms") == 1  # type: ignore[attr-defined]
+    assert ops.usage(agent.workspace_id, "sms") == 1
     assert rpc("retry_failed_webhooks", {}) == {
         "retried": 0, "succeeded": 0, "dead_lettered": 0, "failed": 0, "rejected": 0, "duplicate": 0,
     }
@@ -80,7 +83,7 @@ def test_retry_backoff_doubles_after_each_failed_attempt(
     delays = []
     for _ in range(4):
         ops.make_due()
-        before: datetime = db.execute("select now()").fetchone()[0]  # type: ignore[index]
+        before: datetime = scalar(db, "select now()")
         rpc("retry_failed_webhooks", {})
         next_at = ops.webhook(result["webhook_id"])["next_attempt_at"]
         delays.append(round((next_at - before).total_seconds() / 60))
@@ -151,10 +154,10 @@ def test_a_sweep_logging_its_run_does_not_make_another_sweeper_wait(
 
     first = connect(autocommit=False)
     # Sweeper A retries one row and logs its run, and its transaction stays open.
-    assert first.execute("select public.retry_failed_webhooks(1)").fetchone()[0]["retried"] == 1
+    assert scalar(first, "select public.retry_failed_webhooks(1)")["retried"] == 1
     second = connect()
     second.execute("set statement_timeout = '10s'")  # a wait on A would end in 57014, not hang
-    summary = second.execute("select public.retry_failed_webhooks(10)").fetchone()[0]
+    summary = scalar(second, "select public.retry_failed_webhooks(10)")
     first.commit()
 
     assert (summary["retried"], summary["succeeded"]) == (1, 1)
@@ -204,9 +207,9 @@ def test_the_sweeper_works_in_a_jwt_less_session_like_pg_cron(
     result, agent = _failed_delivery(deliver, sign, ops)
     ops.heal("sms_events")
     ops.make_due()
-    summary = db.execute("select public.retry_failed_webhooks()").fetchone()[0]  # type: ignore[index]
+    summary = scalar(db, "select public.retry_failed_webhooks()")
     assert summary["succeeded"] == 1
-    assert ops.usage(agent.workspace_id, "sms") == 1  # type: ignore[attr-defined]
+    assert ops.usage(agent.workspace_id, "sms") == 1
 
 
 @pytest.mark.parametrize("who", ["anon", "member"])

@@ -27,11 +27,13 @@ from twilio.request_validator import RequestValidator
 from harness.rpc import RpcError, call
 from tests.support.webhooks import TWILIO_SMS_URL, Ops, Secrets, Sign, e164, twilio_inbound_sms
 
+from harness.rows import scalar
+
 STATUSES = {"processed", "duplicate", "unknown_phone", "failed", "rejected", "queued"}
 
 
 def _rows(db: psycopg.Connection) -> int:
-    return db.execute("select count(*) from public.webhook_queue").fetchone()[0]
+    return scalar(db, "select count(*) from public.webhook_queue")
 
 
 def _processed_twice(db: psycopg.Connection) -> list[tuple[Any, ...]]:
@@ -154,7 +156,7 @@ def test_header_names_differing_only_by_case(db: psycopg.Connection, api: psycop
     # Two spellings of one header are one header with both values (HTTP's rule), which is
     # not a valid signature: rejected, and every value is kept in the raw row.
     assert (answer["status"], answer["error"]) == ("rejected", "signature_mismatch")
-    stored = db.execute("select headers from public.webhook_queue where id = %s", (answer["webhook_id"],)).fetchone()[0]
+    stored = scalar(db, "select headers from public.webhook_queue where id = %s", (answer["webhook_id"],))
     assert sorted(stored["x-twilio-signature"].split(", ")) == sorted([genuine, genuine, "forged"])
 
 
@@ -170,7 +172,7 @@ def test_256_kib_plus_one_byte(db: psycopg.Connection, api: psycopg.Connection, 
     assert ingest_obeys_the_contract(db, api, args)["status"] in STATUSES
 
 
-class FormFields(dict):  # type: ignore[type-arg]
+class FormFields(dict):
     """A parsed form body with repeated fields, as twilio's validator reads one (getall)."""
 
     def __init__(self, items: list[tuple[str, str]]) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timezone
+from typing import Any
 
 import psycopg
 import pytest
@@ -133,7 +134,7 @@ def test_two_unchecked_copies_verified_later_are_processed_once(rpc, db: psycopg
     agent = ops.agent()
     params = twilio_inbound_sms(agent.phone_number, e164())
     token = "configured-later"
-    args = {
+    args: dict[str, Any] = {
         "provider": "twilio",
         "payload": params,
         "headers": {"X-Twilio-Signature": RequestValidator(token).compute_signature(TWILIO_SMS_URL, params)},
@@ -162,7 +163,7 @@ def test_a_late_verified_copy_becomes_a_duplicate_of_the_verified_holder(
     agent = ops.agent()
     params = twilio_inbound_sms(agent.phone_number, e164())
     token = "configured-later"
-    args = {
+    args: dict[str, Any] = {
         "provider": "twilio",
         "payload": params,
         "headers": {"X-Twilio-Signature": RequestValidator(token).compute_signature(TWILIO_SMS_URL, params)},

@@ -29,6 +29,8 @@ from tests.support.webhooks import (
     whatsapp_message,
 )
 
+from harness.rows import scalar
+
 
 @pytest.mark.parametrize(
     ("url", "params"),
@@ -204,7 +206,7 @@ def test_signature_failures_raise_one_alert_per_provider_per_hour(rpc, sign: Sig
 
     alerts = ops.alerts("signature_failure")
     assert sorted(a["details"]["provider"] for a in alerts) == ["meta", "twilio"]
-    hour = db.execute("select to_char(now() at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24')").fetchone()[0]
+    hour = scalar(db, "select to_char(now() at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24')")
     assert {a["dedupe_key"] for a in alerts} == {f"signature_failure:twilio:{hour}", f"signature_failure:meta:{hour}"}
 
     # A new hour window opens a new alert for the same provider.

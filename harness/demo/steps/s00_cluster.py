@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from harness.rows import one, scalar
+
 if TYPE_CHECKING:
     from harness.demo import DemoContext
 
@@ -11,9 +13,10 @@ TITLE = "The database and what was applied"
 
 
 def run(ctx: DemoContext) -> None:
-    version, cron_db = ctx.conn.execute(
+    version, cron_db = one(
+        ctx.conn,
         "select current_setting('server_version'), current_setting('cron.database_name', true)"
-    ).fetchone()  # type: ignore[misc]
+    )
     info = ctx.conn.info
     ctx.say(f"PostgreSQL {version} at {info.host}:{info.port}/{info.dbname} (pg_cron runs in: {cron_db or 'n/a'})")
     rows = ctx.conn.execute(
@@ -23,7 +26,7 @@ def run(ctx: DemoContext) -> None:
         ctx.say(f"{count:>3} {kind} file(s) applied, latest at {last:%Y-%m-%d %H:%M:%S}")
     jobs = ctx.conn.execute(
         "select jobname, schedule from cron.job order by jobname"
-        if ctx.conn.execute("select to_regclass('cron.job') is not null").fetchone()[0]  # type: ignore[index]
+        if scalar(ctx.conn, "select to_regclass('cron.job') is not null")
         else "select null::text, null::text where false"
     ).fetchall()
     for name, schedule in jobs:

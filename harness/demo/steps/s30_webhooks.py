@@ -159,7 +159,7 @@ def run(ctx: DemoContext) -> None:
     # pg_cron's drain may have processed them already; this call drains whatever is left.
     ctx.rpc("drain_webhooks", {})
     queued = [r["webhook_id"] for r in burst + [a for _, a in acks] if r["status"] == "queued"]
-    outcomes = dict(
+    outcomes: dict[str, int] = dict(
         ctx.conn.execute(
             "select status, count(*) from public.webhook_queue where id = any(%s) group by status", (queued,)
         ).fetchall()

@@ -174,7 +174,7 @@ class World:
         row = self.one(query, *(adapt(values[c]) for c in columns))
         return row
 
-    def one(self, query: str | sql.Composable, *params: Any) -> Row:
+    def one(self, query: str | sql.Composed, *params: Any) -> Row:
         with self.conn.cursor(row_factory=dict_row) as cur:
             cur.execute(query, params or None)
             row = cur.fetchone()
@@ -203,7 +203,7 @@ def probe(world: World, table: Table, command: str, actor: str) -> tuple[str, st
     where = sql.SQL(" and ").join(sql.SQL("{} = %s").format(sql.Identifier(k)) for k in table.key)
     key_values = [seeded[k] for k in table.key]
     if command == "select":
-        query: sql.Composable = sql.SQL("select count(*) from {} where {}").format(target, where)
+        query: sql.Composed = sql.SQL("select count(*) from {} where {}").format(target, where)
         params: list[Any] = key_values
     elif command == "insert":
         values = table.insert(world)
