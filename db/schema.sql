@@ -217,6 +217,14 @@ CREATE FUNCTION private._monitoring_signals() RETURNS TABLE(signal text, scope t
     -- body: db/functions/ops/monitoring_signals.sql.j2
 COMMENT ON FUNCTION private._monitoring_signals() IS 'Implementation of public.monitoring_signals (definer: counts across every workspace; platform staff only).';
 
+-- Name: _platform_daily_metrics(date, date, uuid); Type: FUNCTION; Schema: private
+CREATE FUNCTION private._platform_daily_metrics(from_day date, to_day date, workspace_id uuid) RETURNS TABLE(day date, calls bigint, call_minutes bigint, failed_calls bigint, sms_inbound bigint, sms_outbound bigint, failed_sms bigint, messages_inbound bigint, messages_outbound bigint, errors bigint)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO ''
+    SET jit TO 'off';
+    -- body: db/functions/ops/platform_daily_metrics.sql.j2
+COMMENT ON FUNCTION private._platform_daily_metrics(from_day date, to_day date, workspace_id uuid) IS 'Implementation of public.platform_daily_metrics (definer: counts over every workspace''s SMS and messages, members-only rows; platform staff only).';
+
 -- Name: _preview_replay_webhooks(text, text, timestamp with time zone, timestamp with time zone, integer); Type: FUNCTION; Schema: private
 CREATE FUNCTION private._preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) RETURNS jsonb
     LANGUAGE plpgsql STABLE SECURITY DEFINER
@@ -302,6 +310,13 @@ CREATE FUNCTION private.activate_payment(payment_id uuid, reason text) RETURNS u
     SET search_path TO '';
     -- body: db/functions/payments/activate_payment.sql
 COMMENT ON FUNCTION private.activate_payment(payment_id uuid, reason text) IS 'Activate the plan a confirmed, locked payment paid for: subscription, workspace plan, usage limits, audit.';
+
+-- Name: add_dashboard_events(text, bigint, bigint, date); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.add_dashboard_events(events_where text, after_id bigint, upto_id bigint, day date) RETURNS bigint
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/ops/fold_dashboard_rollups.sql
+COMMENT ON FUNCTION private.add_dashboard_events(events_where text, after_id bigint, upto_id bigint, day date) IS 'Add the dashboard events a fixed condition selects to the dashboard totals, per UTC day and workspace and per day.';
 
 -- Name: admin_workspace_ids(); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.admin_workspace_ids() RETURNS uuid[]
@@ -572,6 +587,35 @@ CREATE FUNCTION private.ensure_usage_period(workspace_id uuid, period_start date
     -- body: db/functions/usage/tier_snapshots.sql
 COMMENT ON FUNCTION private.ensure_usage_period(workspace_id uuid, period_start date) IS 'Snapshot the plan at period start (once) and create the period''s usage_limits rows. Caller locks the workspace.';
 
+-- Name: fold_dashboard_events(bigint, bigint); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.fold_dashboard_events(after_id bigint, upto_id bigint) RETURNS bigint
+    LANGUAGE sql
+    SET search_path TO '';
+    -- body: db/functions/ops/fold_dashboard_rollups.sql
+COMMENT ON FUNCTION private.fold_dashboard_events(after_id bigint, upto_id bigint) IS 'Add the dashboard events with fold_id in (after_id, upto_id] to the dashboard totals; returns how many.';
+
+-- Name: fold_dashboard_history(bigint); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.fold_dashboard_history(max_events bigint) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/ops/fold_dashboard_rollups.sql
+COMMENT ON FUNCTION private.fold_dashboard_history(max_events bigint) IS 'Fold the dashboard events stored before fold_id existed, oldest UTC day first, whole days until max_events.';
+
+-- Name: fold_dashboard_rollups(integer); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.fold_dashboard_rollups(max_events integer DEFAULT 500000) RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    SET jit TO 'off';
+    -- body: db/functions/ops/fold_dashboard_rollups.sql
+COMMENT ON FUNCTION private.fold_dashboard_rollups(max_events integer) IS 'Fold the calls, SMS and chat messages whose transactions have all ended, then the history stored before fold_id, into the dashboard totals (at most max_events per run, plus one history day); pg_cron runs it every minute.';
+
+-- Name: fold_rollup(text, regclass, regprocedure, integer); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.fold_rollup(rollup_name text, id_sequence regclass, fold_step regprocedure, max_events integer) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/ops/fold_rollup.sql
+COMMENT ON FUNCTION private.fold_rollup(rollup_name text, id_sequence regclass, fold_step regprocedure, max_events integer) IS 'Fold a rollup''s events whose ids are final (their transactions have all ended) with its fold step, at most max_events per run, and move its watermark in private.usage_rollup_state.';
+
 -- Name: fold_usage_events(bigint, bigint); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.fold_usage_events(after_id bigint, upto_id bigint) RETURNS bigint
     LANGUAGE plpgsql
@@ -582,7 +626,7 @@ COMMENT ON FUNCTION private.fold_usage_events(after_id bigint, upto_id bigint) I
 
 -- Name: fold_usage_rollups(integer); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.fold_usage_rollups(max_events integer DEFAULT 500000) RETURNS jsonb
-    LANGUAGE plpgsql SECURITY DEFINER
+    LANGUAGE sql SECURITY DEFINER
     SET search_path TO ''
     SET jit TO 'off';
     -- body: db/functions/usage/fold_usage_rollups.sql
@@ -1473,6 +1517,15 @@ CREATE FUNCTION public.create_payment_request(workspace_id uuid, plan_key text, 
     -- body: db/functions/payments/create_payment_request.sql.j2
 COMMENT ON FUNCTION public.create_payment_request(workspace_id uuid, plan_key text, provider text) IS 'Workspace owners/admins: a pending payment at the plan''s price with a unique reference. Never changes the plan.';
 
+-- Name: dashboard_fold_seq; Type: SEQUENCE; Schema: private
+CREATE SEQUENCE private.dashboard_fold_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+COMMENT ON SEQUENCE private.dashboard_fold_seq IS 'fold_id of call_events, sms_events and messages: the order the dashboard rollup folds them in.';
+
 -- Name: call_events; Type: TABLE; Schema: public
 CREATE TABLE public.call_events (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
@@ -1489,10 +1542,12 @@ CREATE TABLE public.call_events (
     duration_seconds public.event_count,
     billable_minutes public.event_count,
     occurred_at timestamp with time zone DEFAULT now() NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    fold_id bigint DEFAULT nextval('private.dashboard_fold_seq'::regclass)
 );
 COMMENT ON TABLE public.call_events IS 'Voice call status callbacks, one row per call and status. Completed calls record call_minutes usage.';
 COMMENT ON COLUMN public.call_events.webhook_id IS 'The webhook_queue row it came from (no foreign key: raw deliveries expire, events stay).';
+COMMENT ON COLUMN public.call_events.fold_id IS 'Order of recording for the dashboard rollup (private.dashboard_fold_seq); null: stored before the rollup existed.';
 
 -- Name: messages; Type: TABLE; Schema: public
 CREATE TABLE public.messages (
@@ -1507,9 +1562,11 @@ CREATE TABLE public.messages (
     metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
     sent_at timestamp with time zone DEFAULT now() NOT NULL,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
+    fold_id bigint DEFAULT nextval('private.dashboard_fold_seq'::regclass),
     CONSTRAINT messages_direction_check CHECK ((direction = ANY (ARRAY['inbound'::text, 'outbound'::text])))
 );
 COMMENT ON TABLE public.messages IS 'Messages of conversations. body is PII: readable by the workspace''s members, masked in support views.';
+COMMENT ON COLUMN public.messages.fold_id IS 'Order of recording for the dashboard rollup (private.dashboard_fold_seq); null: stored before the rollup existed.';
 
 -- Name: sms_events; Type: TABLE; Schema: public
 CREATE TABLE public.sms_events (
@@ -1528,10 +1585,12 @@ CREATE TABLE public.sms_events (
     num_segments public.event_count,
     num_media public.event_count,
     occurred_at timestamp with time zone DEFAULT now() NOT NULL,
-    created_at timestamp with time zone DEFAULT now() NOT NULL
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    fold_id bigint DEFAULT nextval('private.dashboard_fold_seq'::regclass)
 );
 COMMENT ON TABLE public.sms_events IS 'Inbound SMS and outbound SMS status callbacks, one row per message and status. Received and sent messages record sms usage. body is PII.';
 COMMENT ON COLUMN public.sms_events.webhook_id IS 'The webhook_queue row it came from (no foreign key: raw deliveries expire, events stay).';
+COMMENT ON COLUMN public.sms_events.fold_id IS 'Order of recording for the dashboard rollup (private.dashboard_fold_seq); null: stored before the rollup existed.';
 
 -- Name: dashboard_events; Type: VIEW; Schema: private
 CREATE VIEW private.dashboard_events WITH (security_invoker='true') AS
@@ -1544,7 +1603,8 @@ CREATE VIEW private.dashboard_events WITH (security_invoker='true') AS
     0 AS sms_outbound,
     0 AS failed_sms,
     0 AS messages_inbound,
-    0 AS messages_outbound
+    0 AS messages_outbound,
+    c.fold_id
    FROM public.call_events c
   WHERE (c.call_status = ANY (ARRAY['completed'::text, 'busy'::text, 'no-answer'::text, 'canceled'::text, 'failed'::text]))
 UNION ALL
@@ -1557,7 +1617,8 @@ UNION ALL
     ((((s.direction)::text = 'outbound'::text) AND (s.sms_status = 'sent'::text)))::integer AS sms_outbound,
     ((s.sms_status = ANY (ARRAY['failed'::text, 'undelivered'::text])))::integer AS failed_sms,
     0 AS messages_inbound,
-    0 AS messages_outbound
+    0 AS messages_outbound,
+    s.fold_id
    FROM public.sms_events s
   WHERE ((((s.direction)::text = 'inbound'::text) AND (s.sms_status = 'received'::text)) OR (((s.direction)::text = 'outbound'::text) AND (s.sms_status = 'sent'::text)) OR (s.sms_status = ANY (ARRAY['failed'::text, 'undelivered'::text])))
 UNION ALL
@@ -1570,9 +1631,10 @@ UNION ALL
     0 AS sms_outbound,
     0 AS failed_sms,
     ((m.direction = 'inbound'::text))::integer AS messages_inbound,
-    ((m.direction = 'outbound'::text))::integer AS messages_outbound
+    ((m.direction = 'outbound'::text))::integer AS messages_outbound,
+    m.fold_id
    FROM public.messages m;
-COMMENT ON VIEW private.dashboard_events IS 'One row per countable call, SMS and chat message event, with 0/1 flags: the counting rules of dashboard_daily_metrics and weekly_insights, written once.';
+COMMENT ON VIEW private.dashboard_events IS 'One row per countable call, SMS and chat message event, with 0/1 flags and its fold_id: the counting rules of dashboard_daily_metrics, weekly_insights and the dashboard rollup, written once.';
 
 -- Name: dashboard_daily_metrics; Type: VIEW; Schema: public
 CREATE VIEW public.dashboard_daily_metrics WITH (security_invoker='true') AS
@@ -1689,6 +1751,13 @@ CREATE FUNCTION public.monitoring_signals() RETURNS TABLE(signal text, scope tex
     -- body: db/functions/ops/monitoring_signals.sql.j2
 COMMENT ON FUNCTION public.monitoring_signals() IS 'The monitoring signals (what is failing now) as counts over 5 minutes, 1 hour and 24 hours (backlogs: their size now), one row per signal and provider; platform staff only (42501 otherwise).';
 
+-- Name: platform_daily_metrics(date, date, uuid); Type: FUNCTION; Schema: public
+CREATE FUNCTION public.platform_daily_metrics(from_day date, to_day date, workspace_id uuid DEFAULT NULL::uuid) RETURNS TABLE(day date, calls bigint, call_minutes bigint, failed_calls bigint, sms_inbound bigint, sms_outbound bigint, failed_sms bigint, messages_inbound bigint, messages_outbound bigint, errors bigint)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO '';
+    -- body: db/functions/ops/platform_daily_metrics.sql.j2
+COMMENT ON FUNCTION public.platform_daily_metrics(from_day date, to_day date, workspace_id uuid) IS 'The dashboard''s counts per UTC day (calls, call minutes, SMS in and out, chat messages in and out, errors) of one workspace or of all, for platform staff only (42501 otherwise); counts only, exact, from the dashboard rollup plus what is not folded yet.';
+
 -- Name: preview_replay_webhooks(text, text, timestamp with time zone, timestamp with time zone, integer); Type: FUNCTION; Schema: public
 CREATE FUNCTION public.preview_replay_webhooks(status text DEFAULT 'dead_letter'::text, provider text DEFAULT NULL::text, received_after timestamp with time zone DEFAULT NULL::timestamp with time zone, received_before timestamp with time zone DEFAULT NULL::timestamp with time zone, max_count integer DEFAULT 500) RETURNS jsonb
     LANGUAGE plpgsql STABLE
@@ -1803,6 +1872,48 @@ COMMENT ON TABLE private.cron_jobs IS 'The pg_cron jobs the project schedules (p
 COMMENT ON COLUMN private.cron_jobs.job_name IS 'pg_cron''s job name (cron.job.jobname).';
 COMMENT ON COLUMN private.cron_jobs.scheduled_at IS 'When private.schedule_job last scheduled it.';
 
+-- Name: dashboard_daily_totals; Type: TABLE; Schema: private
+CREATE TABLE private.dashboard_daily_totals (
+    day date NOT NULL,
+    workspace_id uuid NOT NULL,
+    calls bigint DEFAULT 0 NOT NULL,
+    call_minutes bigint DEFAULT 0 NOT NULL,
+    failed_calls bigint DEFAULT 0 NOT NULL,
+    sms_inbound bigint DEFAULT 0 NOT NULL,
+    sms_outbound bigint DEFAULT 0 NOT NULL,
+    failed_sms bigint DEFAULT 0 NOT NULL,
+    messages_inbound bigint DEFAULT 0 NOT NULL,
+    messages_outbound bigint DEFAULT 0 NOT NULL,
+    event_count bigint NOT NULL,
+    CONSTRAINT dashboard_daily_totals_event_count_check CHECK ((event_count > 0))
+);
+COMMENT ON TABLE private.dashboard_daily_totals IS 'private.dashboard_events folded per UTC day and workspace: the counts of public.dashboard_daily_metrics (errors = failed_calls + failed_sms) and how many events they hold.';
+
+-- Name: dashboard_history_state; Type: TABLE; Schema: private
+CREATE TABLE private.dashboard_history_state (
+    name text NOT NULL,
+    folded_through_day date,
+    done boolean DEFAULT false NOT NULL,
+    CONSTRAINT dashboard_history_state_name_check CHECK ((name = 'dashboard_events'::text))
+);
+COMMENT ON TABLE private.dashboard_history_state IS 'How far the dashboard rollup has folded the events stored before fold_id existed: every day up to folded_through_day (all of them once done).';
+
+-- Name: dashboard_platform_totals; Type: TABLE; Schema: private
+CREATE TABLE private.dashboard_platform_totals (
+    day date NOT NULL,
+    calls bigint DEFAULT 0 NOT NULL,
+    call_minutes bigint DEFAULT 0 NOT NULL,
+    failed_calls bigint DEFAULT 0 NOT NULL,
+    sms_inbound bigint DEFAULT 0 NOT NULL,
+    sms_outbound bigint DEFAULT 0 NOT NULL,
+    failed_sms bigint DEFAULT 0 NOT NULL,
+    messages_inbound bigint DEFAULT 0 NOT NULL,
+    messages_outbound bigint DEFAULT 0 NOT NULL,
+    event_count bigint NOT NULL,
+    CONSTRAINT dashboard_platform_totals_event_count_check CHECK ((event_count > 0))
+);
+COMMENT ON TABLE private.dashboard_platform_totals IS 'private.dashboard_daily_totals summed over every workspace, per UTC day (folded in the same transaction).';
+
 -- Name: rate_limit_counters; Type: TABLE; Schema: private
 CREATE UNLOGGED TABLE private.rate_limit_counters (
     workspace_id uuid NOT NULL,
@@ -1851,9 +1962,9 @@ CREATE TABLE private.usage_rollup_state (
     pending_at timestamp with time zone,
     folded_at timestamp with time zone,
     CONSTRAINT usage_rollup_state_check CHECK (((pending_through IS NULL) = (pending_at IS NULL))),
-    CONSTRAINT usage_rollup_state_name_check CHECK ((name = 'usage_events'::text))
+    CONSTRAINT usage_rollup_state_name_check CHECK ((name = ANY (ARRAY['usage_events'::text, 'dashboard_events'::text])))
 );
-COMMENT ON TABLE private.usage_rollup_state IS 'How far the usage rollups have folded usage_events: every event with id <= folded_through is in them; pending_through is the sequence value read at pending_at, final once every transaction running then has ended.';
+COMMENT ON TABLE private.usage_rollup_state IS 'How far each rollup has folded its events (usage_events by id, dashboard_events by fold_id): every event with an id <= folded_through is in it; pending_through is the sequence value read at pending_at, final once every transaction running then has ended.';
 
 -- Name: usage_events; Type: TABLE; Schema: public
 CREATE TABLE public.usage_events (
@@ -2728,6 +2839,18 @@ COMMENT ON TABLE public.workspace_wallets IS 'Prepaid credits per workspace. bal
 ALTER TABLE ONLY private.cron_jobs
     ADD CONSTRAINT cron_jobs_pkey PRIMARY KEY (job_name);
 
+-- Name: dashboard_daily_totals dashboard_daily_totals_pkey; Type: CONSTRAINT; Schema: private
+ALTER TABLE ONLY private.dashboard_daily_totals
+    ADD CONSTRAINT dashboard_daily_totals_pkey PRIMARY KEY (day, workspace_id);
+
+-- Name: dashboard_history_state dashboard_history_state_pkey; Type: CONSTRAINT; Schema: private
+ALTER TABLE ONLY private.dashboard_history_state
+    ADD CONSTRAINT dashboard_history_state_pkey PRIMARY KEY (name);
+
+-- Name: dashboard_platform_totals dashboard_platform_totals_pkey; Type: CONSTRAINT; Schema: private
+ALTER TABLE ONLY private.dashboard_platform_totals
+    ADD CONSTRAINT dashboard_platform_totals_pkey PRIMARY KEY (day);
+
 -- Name: rate_limit_counters rate_limit_counters_pkey; Type: CONSTRAINT; Schema: private
 ALTER TABLE ONLY private.rate_limit_counters
     ADD CONSTRAINT rate_limit_counters_pkey PRIMARY KEY (workspace_id, bucket);
@@ -2780,6 +2903,10 @@ ALTER TABLE ONLY public.billing_line_items
 ALTER TABLE ONLY public.billing_line_items
     ADD CONSTRAINT billing_line_items_workspace_id_period_start_metric_tier_sn_key UNIQUE (workspace_id, period_start, metric, tier_snapshot_id);
 
+-- Name: call_events call_events_fold_id_check; Type: CHECK CONSTRAINT; Schema: public
+ALTER TABLE public.call_events
+    ADD CONSTRAINT call_events_fold_id_check CHECK ((fold_id IS NOT NULL)) NOT VALID;
+
 -- Name: call_events call_events_pkey; Type: CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.call_events
     ADD CONSTRAINT call_events_pkey PRIMARY KEY (id);
@@ -2803,6 +2930,10 @@ ALTER TABLE ONLY public.external_api_audit_logs
 -- Name: job_runs job_runs_pkey; Type: CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.job_runs
     ADD CONSTRAINT job_runs_pkey PRIMARY KEY (id);
+
+-- Name: messages messages_fold_id_check; Type: CHECK CONSTRAINT; Schema: public
+ALTER TABLE public.messages
+    ADD CONSTRAINT messages_fold_id_check CHECK ((fold_id IS NOT NULL)) NOT VALID;
 
 -- Name: messages messages_pkey; Type: CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.messages
@@ -2855,6 +2986,10 @@ ALTER TABLE ONLY public.reconciliation_tolerances
 -- Name: retention_policies retention_policies_pkey; Type: CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.retention_policies
     ADD CONSTRAINT retention_policies_pkey PRIMARY KEY (name);
+
+-- Name: sms_events sms_events_fold_id_check; Type: CHECK CONSTRAINT; Schema: public
+ALTER TABLE public.sms_events
+    ADD CONSTRAINT sms_events_fold_id_check CHECK ((fold_id IS NOT NULL)) NOT VALID;
 
 -- Name: sms_events sms_events_pkey; Type: CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.sms_events
@@ -2931,6 +3066,9 @@ ALTER TABLE ONLY public.workspace_wallets
 -- Name: workspaces workspaces_pkey; Type: CONSTRAINT; Schema: public
 ALTER TABLE ONLY public.workspaces
     ADD CONSTRAINT workspaces_pkey PRIMARY KEY (id);
+
+-- Name: dashboard_daily_totals_workspace_id_idx; Type: INDEX; Schema: private
+CREATE INDEX dashboard_daily_totals_workspace_id_idx ON private.dashboard_daily_totals USING btree (workspace_id, day);
 
 -- Name: rate_limit_refusals_minute_idx; Type: INDEX; Schema: private
 CREATE INDEX rate_limit_refusals_minute_idx ON private.rate_limit_refusals USING btree (minute);
@@ -3032,6 +3170,14 @@ CREATE INDEX call_events_channel_id_idx ON public.call_events USING btree (chann
 CREATE INDEX call_events_day_brin_idx ON public.call_events USING brin ((((occurred_at AT TIME ZONE 'UTC'::text))::date));
 COMMENT ON INDEX public.call_events_day_brin_idx IS 'Calls of a UTC day, for every workspace (dashboards, weekly insights).';
 
+-- Name: call_events_fold_id_idx; Type: INDEX; Schema: public
+CREATE INDEX call_events_fold_id_idx ON public.call_events USING btree (fold_id) WHERE (fold_id IS NOT NULL);
+COMMENT ON INDEX public.call_events_fold_id_idx IS 'Calls above the dashboard rollup''s watermark.';
+
+-- Name: call_events_unfolded_day_idx; Type: INDEX; Schema: public
+CREATE INDEX call_events_unfolded_day_idx ON public.call_events USING btree ((((occurred_at AT TIME ZONE 'UTC'::text))::date)) WHERE (fold_id IS NULL);
+COMMENT ON INDEX public.call_events_unfolded_day_idx IS 'Calls stored before fold_id existed, by UTC day: the history the dashboard rollup folds day by day.';
+
 -- Name: call_events_workspace_id_idx; Type: INDEX; Schema: public
 CREATE INDEX call_events_workspace_id_idx ON public.call_events USING btree (workspace_id, occurred_at DESC);
 
@@ -3076,12 +3222,20 @@ CREATE INDEX messages_conversation_id_idx ON public.messages USING btree (conver
 CREATE INDEX messages_day_brin_idx ON public.messages USING brin ((((created_at AT TIME ZONE 'UTC'::text))::date));
 COMMENT ON INDEX public.messages_day_brin_idx IS 'Chat messages of a UTC day, for every workspace (dashboards, weekly insights).';
 
+-- Name: messages_fold_id_idx; Type: INDEX; Schema: public
+CREATE INDEX messages_fold_id_idx ON public.messages USING btree (fold_id) WHERE (fold_id IS NOT NULL);
+COMMENT ON INDEX public.messages_fold_id_idx IS 'Chat messages above the dashboard rollup''s watermark.';
+
 -- Name: messages_latest_idx; Type: INDEX; Schema: public
 CREATE INDEX messages_latest_idx ON public.messages USING btree (created_at DESC, id DESC);
 COMMENT ON INDEX public.messages_latest_idx IS 'Latest messages of every workspace (staff), keyset (created_at, id).';
 
 -- Name: messages_provider_message_id_idx; Type: INDEX; Schema: public
 CREATE UNIQUE INDEX messages_provider_message_id_idx ON public.messages USING btree (provider, provider_message_id) WHERE (provider_message_id IS NOT NULL);
+
+-- Name: messages_unfolded_day_idx; Type: INDEX; Schema: public
+CREATE INDEX messages_unfolded_day_idx ON public.messages USING btree ((((created_at AT TIME ZONE 'UTC'::text))::date)) WHERE (fold_id IS NULL);
+COMMENT ON INDEX public.messages_unfolded_day_idx IS 'Chat messages stored before fold_id existed, by UTC day: the history the dashboard rollup folds day by day.';
 
 -- Name: messages_workspace_latest_idx; Type: INDEX; Schema: public
 CREATE INDEX messages_workspace_latest_idx ON public.messages USING btree (workspace_id, created_at DESC, id DESC);
@@ -3144,6 +3298,14 @@ CREATE INDEX sms_events_channel_id_idx ON public.sms_events USING btree (channel
 -- Name: sms_events_day_brin_idx; Type: INDEX; Schema: public
 CREATE INDEX sms_events_day_brin_idx ON public.sms_events USING brin ((((occurred_at AT TIME ZONE 'UTC'::text))::date));
 COMMENT ON INDEX public.sms_events_day_brin_idx IS 'SMS of a UTC day, for every workspace (dashboards, weekly insights).';
+
+-- Name: sms_events_fold_id_idx; Type: INDEX; Schema: public
+CREATE INDEX sms_events_fold_id_idx ON public.sms_events USING btree (fold_id) WHERE (fold_id IS NOT NULL);
+COMMENT ON INDEX public.sms_events_fold_id_idx IS 'SMS above the dashboard rollup''s watermark.';
+
+-- Name: sms_events_unfolded_day_idx; Type: INDEX; Schema: public
+CREATE INDEX sms_events_unfolded_day_idx ON public.sms_events USING btree ((((occurred_at AT TIME ZONE 'UTC'::text))::date)) WHERE (fold_id IS NULL);
+COMMENT ON INDEX public.sms_events_unfolded_day_idx IS 'SMS stored before fold_id existed, by UTC day: the history the dashboard rollup folds day by day.';
 
 -- Name: sms_events_workspace_id_idx; Type: INDEX; Schema: public
 CREATE INDEX sms_events_workspace_id_idx ON public.sms_events USING btree (workspace_id, occurred_at DESC);
@@ -3880,6 +4042,8 @@ REVOKE ALL ON FUNCTION private._list_webhooks(provider text, status text, worksp
 GRANT ALL ON FUNCTION private._list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) TO authenticated;
 REVOKE ALL ON FUNCTION private._monitoring_signals() FROM PUBLIC;
 GRANT ALL ON FUNCTION private._monitoring_signals() TO authenticated;
+REVOKE ALL ON FUNCTION private._platform_daily_metrics(from_day date, to_day date, workspace_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION private._platform_daily_metrics(from_day date, to_day date, workspace_id uuid) TO authenticated;
 REVOKE ALL ON FUNCTION private._preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) TO authenticated;
 GRANT ALL ON FUNCTION private._preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) TO service_role;
@@ -3906,6 +4070,7 @@ GRANT ALL ON FUNCTION private._run_retention_cleanup(max_seconds numeric, batch_
 REVOKE ALL ON FUNCTION private._set_workspace_status(workspace_id uuid, status text, reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION private._set_workspace_status(workspace_id uuid, status text, reason text) TO authenticated;
 REVOKE ALL ON FUNCTION private.activate_payment(payment_id uuid, reason text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION private.add_dashboard_events(events_where text, after_id bigint, upto_id bigint, day date) FROM PUBLIC;
 REVOKE ALL ON FUNCTION private.admin_workspace_ids() FROM PUBLIC;
 GRANT ALL ON FUNCTION private.admin_workspace_ids() TO authenticated;
 GRANT ALL ON FUNCTION private.admin_workspace_ids() TO service_role;
@@ -3946,6 +4111,10 @@ REVOKE ALL ON FUNCTION private.drain_webhook_batch(max_count integer) FROM PUBLI
 REVOKE ALL ON PROCEDURE private.drain_webhooks_continuously(IN seconds double precision, IN max_count integer, IN idle_seconds double precision) FROM PUBLIC;
 REVOKE ALL ON FUNCTION private.drop_policies(target regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION private.ensure_usage_period(workspace_id uuid, period_start date) FROM PUBLIC;
+REVOKE ALL ON FUNCTION private.fold_dashboard_events(after_id bigint, upto_id bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION private.fold_dashboard_history(max_events bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION private.fold_dashboard_rollups(max_events integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION private.fold_rollup(rollup_name text, id_sequence regclass, fold_step regprocedure, max_events integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION private.fold_usage_events(after_id bigint, upto_id bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION private.fold_usage_rollups(max_events integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION private.generate_all_billing_line_items(period_start date) FROM PUBLIC;
@@ -4111,6 +4280,7 @@ REVOKE ALL ON FUNCTION public.create_api_key(workspace_id uuid, name text, scope
 GRANT ALL ON FUNCTION public.create_api_key(workspace_id uuid, name text, scopes text[], expires_at timestamp with time zone) TO authenticated;
 REVOKE ALL ON FUNCTION public.create_payment_request(workspace_id uuid, plan_key text, provider text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.create_payment_request(workspace_id uuid, plan_key text, provider text) TO authenticated;
+GRANT USAGE ON SEQUENCE private.dashboard_fold_seq TO service_role;
 GRANT SELECT ON TABLE public.call_events TO authenticated;
 GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.call_events TO service_role;
 GRANT SELECT,INSERT,DELETE,TRUNCATE,UPDATE ON TABLE public.messages TO service_role;
@@ -4155,6 +4325,8 @@ REVOKE ALL ON FUNCTION public.list_webhooks(provider text, status text, workspac
 GRANT ALL ON FUNCTION public.list_webhooks(provider text, status text, workspace_id uuid, received_after timestamp with time zone, received_before timestamp with time zone, before_received_at timestamp with time zone, before_id bigint, max_count integer) TO authenticated;
 REVOKE ALL ON FUNCTION public.monitoring_signals() FROM PUBLIC;
 GRANT ALL ON FUNCTION public.monitoring_signals() TO authenticated;
+REVOKE ALL ON FUNCTION public.platform_daily_metrics(from_day date, to_day date, workspace_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.platform_daily_metrics(from_day date, to_day date, workspace_id uuid) TO authenticated;
 REVOKE ALL ON FUNCTION public.preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) TO authenticated;
 GRANT ALL ON FUNCTION public.preview_replay_webhooks(status text, provider text, received_after timestamp with time zone, received_before timestamp with time zone, max_count integer) TO service_role;
