@@ -1263,13 +1263,6 @@ CREATE FUNCTION private.usage_batch_extract(events jsonb, period_start date, now
     -- body: db/functions/usage/usage_batch_parse.sql
 COMMENT ON FUNCTION private.usage_batch_extract(events jsonb, period_start date, now timestamp with time zone, OUT ok boolean, OUT workspace_ids uuid[], OUT metrics text[], OUT quantities numeric[], OUT keys text[], OUT sources text[], OUT occurred timestamp with time zone[]) IS 'Read a usage batch whose events are all well-formed with no key repeated, in one pass (ok false otherwise).';
 
--- Name: usage_batch_insert_and_lock(uuid[], text[], numeric[], text[], text[], timestamp with time zone[], boolean[], uuid[], text[], bigint[], date, timestamp with time zone); Type: FUNCTION; Schema: private
-CREATE FUNCTION private.usage_batch_insert_and_lock(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone, OUT recorded boolean[], OUT event_pairs integer[], OUT running numeric[], OUT totals numeric[], OUT ctids tid[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]) RETURNS record
-    LANGUAGE plpgsql
-    SET search_path TO '';
-    -- body: db/functions/usage/usage_batch_rows.sql.j2
-COMMENT ON FUNCTION private.usage_batch_insert_and_lock(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone, OUT recorded boolean[], OUT event_pairs integer[], OUT running numeric[], OUT totals numeric[], OUT ctids tid[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]) IS 'Insert a usage batch''s events and lock its period rows without deadlock; returns what was recorded, and the rows.';
-
 -- Name: usage_batch_insert_events(uuid[], text[], numeric[], text[], text[], timestamp with time zone[], boolean[], uuid[], text[], bigint[], date, timestamp with time zone); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.usage_batch_insert_events(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone) RETURNS boolean[]
     LANGUAGE plpgsql
@@ -1311,6 +1304,13 @@ CREATE FUNCTION private.usage_batch_sums(workspace_ids uuid[], metrics text[], q
     SET search_path TO '';
     -- body: db/functions/usage/usage_batch_rows.sql.j2
 COMMENT ON FUNCTION private.usage_batch_sums(workspace_ids uuid[], metrics text[], quantities numeric[], recorded boolean[], pair_workspace_ids uuid[], pair_metrics text[], OUT event_pairs integer[], OUT running numeric[], OUT totals numeric[]) IS 'What a usage batch adds: per event its pair and running sum, per pair its total (arrays in input and pair order).';
+
+-- Name: usage_batch_write(uuid[], text[], numeric[], text[], text[], timestamp with time zone[], boolean[], uuid[], text[], bigint[], date, timestamp with time zone); Type: FUNCTION; Schema: private
+CREATE FUNCTION private.usage_batch_write(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone, OUT recorded boolean[], OUT event_pairs integer[], OUT running numeric[], OUT totals numeric[], OUT ctids tid[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]) RETURNS record
+    LANGUAGE plpgsql
+    SET search_path TO '';
+    -- body: db/functions/usage/usage_batch_rows.sql.j2
+COMMENT ON FUNCTION private.usage_batch_write(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone, OUT recorded boolean[], OUT event_pairs integer[], OUT running numeric[], OUT totals numeric[], OUT ctids tid[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]) IS 'Write a usage batch: its events, then its period rows locked without deadlock and added to; returns both.';
 
 -- Name: usage_period(); Type: FUNCTION; Schema: private
 CREATE FUNCTION private.usage_period() RETURNS date
@@ -4232,13 +4232,13 @@ REVOKE ALL ON FUNCTION private.usage_batch_answer(keys text[], recorded boolean[
 REVOKE ALL ON FUNCTION private.usage_batch_check_repeated_keys(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], first boolean[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION private.usage_batch_check_used_keys(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], first boolean[], recorded boolean[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION private.usage_batch_extract(events jsonb, period_start date, now timestamp with time zone, OUT ok boolean, OUT workspace_ids uuid[], OUT metrics text[], OUT quantities numeric[], OUT keys text[], OUT sources text[], OUT occurred timestamp with time zone[]) FROM PUBLIC;
-REVOKE ALL ON FUNCTION private.usage_batch_insert_and_lock(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone, OUT recorded boolean[], OUT event_pairs integer[], OUT running numeric[], OUT totals numeric[], OUT ctids tid[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION private.usage_batch_insert_events(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone) FROM PUBLIC;
 REVOKE ALL ON FUNCTION private.usage_batch_lock_rows(workspace_ids uuid[], metrics text[], period_start date, OUT ctids tid[], OUT tier_snapshot_ids bigint[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION private.usage_batch_open_periods(workspace_ids uuid[], metrics text[], pair_workspace_ids uuid[], pair_metrics text[], period_start date) FROM PUBLIC;
 REVOKE ALL ON FUNCTION private.usage_batch_parse(events jsonb, period_start date, now timestamp with time zone, OUT bad_index integer, OUT bad_word text, OUT bad_detail text, OUT workspace_ids uuid[], OUT metrics text[], OUT quantities numeric[], OUT keys text[], OUT sources text[], OUT occurred timestamp with time zone[], OUT first boolean[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION private.usage_batch_raise_alerts(pair_workspace_ids uuid[], pair_metrics text[], used_before numeric[], totals numeric[], next_thresholds numeric[], period_start date) FROM PUBLIC;
 REVOKE ALL ON FUNCTION private.usage_batch_sums(workspace_ids uuid[], metrics text[], quantities numeric[], recorded boolean[], pair_workspace_ids uuid[], pair_metrics text[], OUT event_pairs integer[], OUT running numeric[], OUT totals numeric[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION private.usage_batch_write(workspace_ids uuid[], metrics text[], quantities numeric[], keys text[], sources text[], occurred timestamp with time zone[], first boolean[], pair_workspace_ids uuid[], pair_metrics text[], pair_snapshot_ids bigint[], period_start date, now timestamp with time zone, OUT recorded boolean[], OUT event_pairs integer[], OUT running numeric[], OUT totals numeric[], OUT ctids tid[], OUT used numeric[], OUT soft_limits numeric[], OUT hard_limits numeric[], OUT next_thresholds numeric[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION private.usage_period() FROM PUBLIC;
 REVOKE ALL ON FUNCTION private.vault_secret(secret_name text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION private.verify_meta_signature(headers jsonb, payload jsonb, raw_body text) FROM PUBLIC;

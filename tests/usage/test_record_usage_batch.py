@@ -340,3 +340,23 @@ def test_a_batch_waiting_for_another_batchs_rows_adds_to_the_total_that_batch_le
                       (ws.id,)).fetchone() == (Decimal(51), "blocked")
     types = db.execute("select type from public.alerts where workspace_id = %s order by type", (ws.id,)).fetchall()
     assert types == [("usage_blocked",), ("usage_warning",)]
+
+
+def test_a_batch_leaves_its_period_rows_locked_by_no_other_transaction(
+    rpc: Rpc, factories: Factories, db: psycopg.Connection
+) -> None:
+    # The batch locks its period rows and adds to them in the same sub-transaction.
+    # Locked by a sub-transaction and updated by its parent, a row would carry the
+    # sub-transaction's lock (and its old version a MultiXact of both xids) that
+    # every later lock of the row reads through.
+    ws = factories.workspace()
+    rpc("record_usage", {"workspace_id": str(ws.id), "metric": "sms", "quantity": 1})  # the period's rows
+    rpc("record_usage_batch", {"events": [ev(ws, 2, key="k1"), ev(ws, 3, "messages", key="k2"), ev(ws, 4, key="k3")]})
+
+    rows = db.execute(
+        "select metric, used, xmin::text, xmax::text from public.usage_limits"
+        " where workspace_id = %s and metric in ('sms', 'messages') order by metric",
+        (ws.id,),
+    ).fetchall()
+    assert [(metric, used) for metric, used, _, _ in rows] == [("messages", Decimal(3)), ("sms", Decimal(7))]
+    assert all(xmax in ("0", xmin) for _, _, xmin, xmax in rows), rows
