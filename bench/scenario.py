@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -48,6 +48,10 @@ class Scenario:
     * ``target_ratio``: optional floor the owning issue sets (``0.40`` = at least
       40% of the baseline's TPS); reported next to the ratio, never asserted.
     * ``description``: one line saying what the scenario measures.
+    * ``smoke_setup`` and ``smoke_variables``: the same setup and variables at a
+      size the test suite can afford, for a scenario whose setup loads volume
+      (``None``: the suite runs ``setup`` and ``variables`` themselves); see
+      :meth:`for_smoke_test`.
     """
 
     name: str
@@ -60,6 +64,16 @@ class Scenario:
     clients: tuple[int, ...] = DOMAIN_CLIENTS
     target_ratio: float | None = None
     description: str = ""
+    smoke_setup: str | None = None
+    smoke_variables: Mapping[str, str | int] | None = None
+
+    def for_smoke_test(self) -> Scenario:
+        """This scenario as the test suite runs it: its smoke setup and variables, if any."""
+        return replace(
+            self,
+            setup=self.setup if self.smoke_setup is None else self.smoke_setup,
+            variables=self.variables if self.smoke_variables is None else self.smoke_variables,
+        )
 
     @property
     def is_baseline(self) -> bool:
@@ -87,6 +101,8 @@ class Scenario:
         for key in self.variables:
             if not VARIABLE.match(key):
                 found.append(f"variable {key!r} is not a valid pgbench variable name")
+        if self.smoke_variables is not None and set(self.smoke_variables) != set(self.variables):
+            found.append("smoke_variables must define the same names as variables")
         for key in self.session:
             if not SETTING.match(key):
                 found.append(f"session setting {key!r} is not a valid setting name")

@@ -65,6 +65,8 @@ def test_registry_rejects_unknown_baselines_duplicates_and_bad_scripts() -> None
         Registered("b", Scenario(name="Bad-Name", script=" \n", baseline="base", clients=())),
         Registered("b", Scenario(name="piped", script="\\startpipeline\nselect 1;\n\\endpipeline\n", baseline="base")),
         Registered("b", Scenario(name="lost", script=Path("/nonexistent/x.sql"), baseline="base")),
+        Registered("b", Scenario(name="smoked", script="select :n;\n", baseline="base", variables={"n": 10**6},
+                                 smoke_variables={"m": 10})),
     ]
     problems = "\n".join(registry.check(bad))
     for expected in (
@@ -76,8 +78,20 @@ def test_registry_rejects_unknown_baselines_duplicates_and_bad_scripts() -> None
         "must be distinct positive counts",
         "\\startpipeline needs protocol",
         "does not exist",
+        "smoke_variables must define the same names as variables",
     ):
         assert expected in problems
+
+
+def test_the_suite_runs_a_volume_scenario_smaller_and_the_bench_at_full_size() -> None:
+    full = Scenario(name="big", script="select :n;\n", baseline="base", setup="select 'big';",
+                    variables={"n": 10**6}, smoke_setup="select 'small';", smoke_variables={"n": 10})
+    assert (full.for_smoke_test().setup, full.for_smoke_test().variables) == ("select 'small';", {"n": 10})
+    assert (full.setup, full.variables) == ("select 'big';", {"n": 10**6})
+    plain = Scenario(name="plain", script="select 1;\n", baseline="base", setup="select 1;")
+    assert plain.for_smoke_test() == plain
+    console = {r.scenario.name: r.scenario for r in REGISTERED if r.module == "console"}
+    assert console and all(s.smoke_setup and s.smoke_setup != s.setup for s in console.values())
 
 
 def test_only_runs_the_selection_each_paired_with_its_baseline() -> None:
@@ -102,9 +116,10 @@ def test_default_plan_runs_baselines_alone_first_then_every_scenario_paired() ->
 @pytest.mark.parametrize("item", REGISTERED, ids=[r.scenario.name for r in REGISTERED])
 def test_every_scenario_script_runs_after_its_setup(item: Registered, target: Target, tmp_path: Path) -> None:
     # A fixed transaction count, not a duration: this proves the setup and the
-    # script (variables, session settings, protocol) work, and times nothing.
+    # script (variables, session settings, protocol) work, and times nothing. A
+    # scenario that loads volume runs its smoke setup, the same shape smaller.
     clients = min(item.scenario.clients)
-    result = measure(target, item.scenario, clients, tmp_path, transactions=3)
+    result = measure(target, item.scenario.for_smoke_test(), clients, tmp_path, transactions=3)
     assert result.transactions == 3 * clients
     assert result.failed == 0
 
