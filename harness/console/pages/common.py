@@ -12,9 +12,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from harness.console.app import back, checked_form, console, flash, rpc_error_text
+from harness.rpc import RpcError
 
 Arguments = Callable[[Request, FormData], dict[str, Any]]
-from harness.rpc import RpcError
 
 
 async def act(request: Request, name: str, args: dict[str, Any], done: str) -> Any:

@@ -7,8 +7,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from harness import pgcron, project
-from harness.console.app import back, checked_form, console, render
-from harness.console.pages.common import act
+from harness.console.app import console, render
+from harness.console.pages.common import action
 
 
 def _jobs() -> dict[str, str]:
@@ -38,11 +38,12 @@ def jobs(request: Request) -> Response:
     return render(request, "jobs.html", jobs=jobs, runs=by_job)
 
 
-async def run_now(request: Request) -> Response:
-    form = await checked_form(request)
-    name = str(request.path_params["job_name"])
-    await act(request, "run_job", {"job_name": name}, f"{name} ran")
-    return back(request, form, "/jobs")
+run_now = action(
+    "run_job",
+    lambda request, form: {"job_name": str(request.path_params["job_name"])},
+    lambda a: f"{a['job_name']} ran",
+    lambda _: "/jobs",
+)
 
 
 ROUTES = [Route("/jobs", jobs), Route("/jobs/{job_name}/run", run_now, methods=["POST"])]

@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from harness.console import keyset
 from harness.console.app import back, checked_form, console, flash, render, rpc_error_text
-from harness.console.pages.common import act, text, uuid_or_none
+from harness.console.pages.common import act, action, text, uuid_or_none
 from harness.rpc import RpcError
 
 PROVIDERS = ["twilio", "meta", "paymob", "standard"]
@@ -68,12 +68,12 @@ def delivery(request: Request) -> Response:
     return render(request, "webhook.html", d=detail)
 
 
-async def replay(request: Request) -> Response:
-    form = await checked_form(request)
-    webhook_id = int(request.path_params["webhook_id"])
-    await act(request, "replay_webhook", {"webhook_id": webhook_id, "reason": text(form, "reason")},
-              f"webhook {webhook_id} replayed: {{result[status]}}")
-    return back(request, form, f"/webhooks/{webhook_id}")
+replay = action(
+    "replay_webhook",
+    lambda request, form: {"webhook_id": int(request.path_params["webhook_id"]), "reason": text(form, "reason")},
+    lambda a: f"webhook {a['webhook_id']} replayed: {{result[status]}}",
+    lambda request: f"/webhooks/{request.path_params['webhook_id']}",
+)
 
 
 def _bulk_args(form: FormData) -> dict[str, Any]:
