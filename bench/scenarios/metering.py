@@ -11,9 +11,14 @@
   batch path at >= 3x the single-call path.
 
 Setup is the usage scenarios' (1,000 workspaces on a plan a run cannot exhaust,
-their period rows made), so every event takes the hot path. The batch's JSON is
-written as text inside the measured statement and parsed into jsonb, as the same
-JSON sent by an app is when PostgREST passes it to the function.
+their period rows made), so every event takes the hot path. A batch arrives as JSON
+text and is parsed into jsonb in the measured statement, as PostgREST passes an
+app's JSON to the function. The app builds that text, not the database: setup
+writes a pool of batch texts (random workspaces, a key per event left open), and
+each call takes one at random and puts a fresh UUID into its keys with one
+``replace``, so every key is new. Building the text in the statement instead
+(``format`` and ``random`` per event, ``string_agg``) cost the batch about 0.45 ms
+of its 3.6 ms, work no app asks of the database.
 """
 
 from __future__ import annotations
@@ -33,16 +38,38 @@ def _single(events: int) -> str:
     ) + "\n"
 
 
+# Events in the pool of batch texts: every workspace appears in many of its batches.
+POOL_EVENTS = 100_000
+# Stands in each pooled key for the call's fresh UUID.
+KEY_PLACEHOLDER = "@key@"
+
+
+def _pool_setup(events: int) -> str:
+    """Setup: the usage scenarios' workspaces, then ``bench.metering_batches``, batch texts of ``events`` events."""
+    return (
+        SETUP
+        + f"""
+    create schema if not exists bench;
+    create table bench.metering_batches (n integer primary key, events text not null);
+    insert into bench.metering_batches (n, events)
+    select b, '[' || string_agg(format(
+        '{{"workspace_id": "00000000-0000-0000-0000-%s", "metric": "messages", "quantity": 1, "idempotency_key": "%s-%s"}}',
+        lpad((1 + floor(random() * {WORKSPACES}))::int::text, 12, '0'), '{KEY_PLACEHOLDER}', e
+    ), ',' order by e) || ']'
+    from generate_series(1, {POOL_EVENTS // events}) as b
+    cross join generate_series(1, {events}) as e
+    group by b;
+    grant usage on schema bench to service_role;
+    grant select on bench.metering_batches to service_role;
+"""
+    )
+
+
 def _batch(events: int) -> str:
-    # The JSON text an app would send, parsed into jsonb as PostgREST's call would.
-    return f"""select public.record_usage_batch((
-    select ('[' || string_agg(format(
-        '{{"workspace_id": "00000000-0000-0000-0000-%s", "metric": "messages", "quantity": 1, "idempotency_key": "%s"}}',
-        lpad((1 + floor(random() * :workspaces))::int::text, 12, '0'),
-        gen_random_uuid()
-    ), ',') || ']')::jsonb
-    from generate_series(1, {events})
-));
+    return f"""\\set b random(1, {POOL_EVENTS // events})
+select public.record_usage_batch(replace(p.events, '{KEY_PLACEHOLDER}', gen_random_uuid()::text)::jsonb)
+from bench.metering_batches as p
+where p.n = :b;
 """
 
 
@@ -66,7 +93,7 @@ def _pair(events: int, clients: tuple[int, ...]) -> list[Scenario]:
             target_ratio=3.0,
             session=SERVICE_ROLE_SESSION,
             variables={"workspaces": WORKSPACES},
-            setup=SETUP,
+            setup=_pool_setup(events),
             script=_batch(events),
             clients=clients,
         ),
