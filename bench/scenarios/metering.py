@@ -17,8 +17,9 @@ app's JSON to the function. The app builds that text, not the database: setup
 writes a pool of batch texts (random workspaces, a key per event left open), and
 each call takes one at random and puts a fresh UUID into its keys with one
 ``replace``, so every key is new. Building the text in the statement instead
-(``format`` and ``random`` per event, ``string_agg``) cost the batch about 0.45 ms
-of its 3.6 ms, work no app asks of the database.
+(``format`` and ``random`` per event, ``string_agg``) cost a batch of 100 about
+0.3 ms of its 3.3-3.5 ms (bench/README.md, "Batch texts from a pool"), work no app
+asks of the database.
 """
 
 from __future__ import annotations
